@@ -1,0 +1,41 @@
+// The HTTP API of glmq: /v1 jobs and queue, the seed-compatible /api/v1, health.
+//
+// Handlers validate, then do their store and tokenizer work on `pool` so that io threads
+// never block.
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include "api/asio.h"
+#include "api/job_request.h"
+#include "api/job_watch.h"
+#include "api/router.h"
+#include "engine/engine.h"
+#include "sched/policy.h"
+#include "sched/scheduler.h"
+#include "sched/throughput.h"
+#include "store/job_store.h"
+
+namespace glmq {
+
+struct ApiOptions {
+  RequestLimits limits;
+  double max_wait_seconds = 300;  // longest ?wait= a client may ask for
+  int32_t max_list_limit = 1000;
+};
+
+struct ApiContext {
+  JobStore& store;
+  const Engine& engine;  // tokenizer and context limits; thread-safe parts only
+  Scheduler* scheduler;  // null where no engine runs in this process
+  ThroughputMeter& meter;
+  PolicyOptions policy;
+  ApiOptions options;
+  asio::thread_pool& pool;
+  JobWatchHub& watch;
+};
+
+void AddApiRoutes(Router& router, ApiContext& ctx);
+
+}  // namespace glmq

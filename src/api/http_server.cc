@@ -1,0 +1,164 @@
+#include "api/http_server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+#include "api/json_response.h"
+#include "api/router.h"
+
+namespace glmq {
+namespace {
+
+using tcp = asio::ip::tcp;
+using std::chrono::seconds;
+
+constexpr uint32_t kHeaderLimitBytes = 64 * 1024;
+// After refusing a body we read (and drop) what the client already sent, for a while, so
+// that closing does not reset the connection before the client reads our answer.
+constexpr auto kDrainTime = std::chrono::seconds(2);
+
+}  // namespace
+
+HttpServer::HttpServer(HttpServerOptions options, Router& router)
+    : options_(std::move(options)), router_(router) {}
+
+HttpServer::~HttpServer() { Stop(); }
+
+Result<uint16_t> HttpServer::Start() {
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(options_.host, ec);
+  if (ec) return InvalidArgument("--host '" + options_.host + "' is not an IP address");
+  acceptor_ = std::make_unique<tcp::acceptor>(io_);
+  const tcp::endpoint endpoint(address, options_.port);
+  acceptor_->open(endpoint.protocol(), ec);
+  if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_->bind(endpoint, ec);
+  if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Unavailable("cannot listen on " + options_.host + ":" + std::to_string(options_.port) +
+                       ": " + ec.message());
+  }
+  const uint16_t port = acceptor_->local_endpoint().port();
+  work_ = std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(
+      io_.get_executor());
+  asio::co_spawn(io_, AcceptLoop(), asio::detached);
+  for (int32_t i = 0; i < std::max(1, options_.io_threads); ++i) {
+    threads_.emplace_back([this] { io_.run(); });
+  }
+  return port;
+}
+
+void HttpServer::Stop() {
+  if (threads_.empty()) return;
+  asio::post(io_, [this] {
+    boost::system::error_code ignored;
+    if (acceptor_) acceptor_->close(ignored);
+  });
+  work_.reset();
+  io_.stop();
+  for (std::thread& t : threads_) t.join();
+  threads_.clear();
+}
+
+asio::awaitable<void> HttpServer::AcceptLoop() {
+  while (acceptor_->is_open()) {
+    boost::system::error_code ec;
+    tcp::socket socket = co_await acceptor_->async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      if (ec == asio::error::operation_aborted) break;
+      spdlog::warn("accept failed: {}", ec.message());
+      continue;
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    // Each connection on its own strand: its coroutine and anything posted to wake it
+    // (long-poll notifications) never run at the same time.
+    asio::co_spawn(asio::make_strand(io_), Serve(std::move(socket)), asio::detached);
+  }
+}
+
+asio::awaitable<void> HttpServer::Serve(tcp::socket socket) {
+  beast::tcp_stream stream(std::move(socket));
+  beast::flat_buffer buffer;
+  boost::system::error_code ec;
+  for (;;) {
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(kHeaderLimitBytes);
+    parser.body_limit(options_.max_body_bytes);
+    stream.expires_after(seconds(options_.header_timeout_seconds));
+    co_await http::async_read_header(stream, buffer, parser,
+                                     asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) break;  // closed, timed out, or not HTTP: nothing useful to answer
+
+    std::optional<HttpResponse> refusal;
+    const auto length = parser.content_length();
+    if (length && *length > options_.max_body_bytes) {
+      refusal = ErrorResponse(http::status::payload_too_large, "payload_too_large",
+                              "body of " + std::to_string(*length) +
+                                  " bytes is over the limit of " +
+                                  std::to_string(options_.max_body_bytes) + " bytes");
+    } else if (!parser.is_done()) {
+      if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
+        HttpResponse go_on{http::status::continue_, 11};
+        co_await http::async_write(stream, go_on, asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) break;
+      }
+      stream.expires_after(seconds(options_.body_timeout_seconds));
+      co_await http::async_read(stream, buffer, parser,
+                                asio::redirect_error(asio::use_awaitable, ec));
+      if (ec == http::error::body_limit) {
+        refusal = ErrorResponse(http::status::payload_too_large, "payload_too_large",
+                                "body is over the limit of " +
+                                    std::to_string(options_.max_body_bytes) + " bytes");
+      } else if (ec) {
+        if (ec != http::error::end_of_stream && ec != beast::error::timeout &&
+            ec != asio::error::connection_reset) {
+          refusal = ErrorResponse(http::status::bad_request, "bad_http", ec.message());
+        } else {
+          break;
+        }
+      }
+    }
+
+    if (refusal) {
+      refusal->keep_alive(false);
+      refusal->prepare_payload();
+      stream.expires_after(seconds(10));
+      co_await http::async_write(stream, *refusal, asio::redirect_error(asio::use_awaitable, ec));
+      stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+      stream.expires_after(kDrainTime);
+      char sink[16384];
+      while (!ec) {
+        co_await stream.async_read_some(asio::buffer(sink),
+                                        asio::redirect_error(asio::use_awaitable, ec));
+      }
+      break;
+    }
+
+    HttpRequest request = parser.release();
+    const bool keep_alive = request.keep_alive();
+    const bool head = request.method() == http::verb::head;
+    const auto handling_started = std::chrono::steady_clock::now();
+    HttpResponse response = co_await router_.Dispatch(std::move(request));
+    // Time from the whole request read to the response ready: what the server spent.
+    const double handler_ms = std::chrono::duration<double, std::milli>(
+                                  std::chrono::steady_clock::now() - handling_started)
+                                  .count();
+    response.set("Server-Timing", "app;dur=" + std::to_string(handler_ms));
+    response.set(http::field::server, "glmq");
+    response.keep_alive(keep_alive);
+    response.prepare_payload();
+    if (head) response.body().clear();
+    stream.expires_after(seconds(60));
+    if (head) {
+      http::response_serializer<http::string_body> sr(response);
+      co_await http::async_write_header(stream, sr, asio::redirect_error(asio::use_awaitable, ec));
+    } else {
+      co_await http::async_write(stream, response, asio::redirect_error(asio::use_awaitable, ec));
+    }
+    if (ec || !keep_alive) break;
+  }
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+}
+
+}  // namespace glmq

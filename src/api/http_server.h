@@ -1,0 +1,54 @@
+// HttpServer: accepts connections and reads requests with Boost.Beast, and hands each one to
+// a Router. It owns the sockets and nothing else: no routes, no job logic.
+//
+// Threads: `io_threads` run the io_context; handlers must not block them (see Router).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "api/asio.h"
+#include "core/status.h"
+
+namespace glmq {
+
+class Router;
+
+struct HttpServerOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8080;  // 0 = any free port
+  int32_t io_threads = 2;
+  uint64_t max_body_bytes = 64ull << 20;
+  int32_t header_timeout_seconds = 30;
+  int32_t body_timeout_seconds = 300;  // a 64 MiB body over a slow link
+};
+
+class HttpServer {
+ public:
+  HttpServer(HttpServerOptions options, Router& router);
+  ~HttpServer();
+
+  // Binds and starts serving. Returns the bound port.
+  Result<uint16_t> Start();
+  // Stops accepting, closes connections, joins the threads.
+  void Stop();
+
+  asio::io_context& io_context() { return io_; }
+
+ private:
+  asio::awaitable<void> AcceptLoop();
+  asio::awaitable<void> Serve(asio::ip::tcp::socket socket);
+
+  HttpServerOptions options_;
+  Router& router_;
+  asio::io_context io_;
+  std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
+  std::vector<std::thread> threads_;
+  std::unique_ptr<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+};
+
+}  // namespace glmq

@@ -1,0 +1,87 @@
+#include "api/job_json.h"
+
+namespace glmq {
+
+using json = nlohmann::json;
+
+json UnixSeconds(TimeMs ms) {
+  if (ms <= 0) return nullptr;
+  return static_cast<double>(ms) / 1000.0;
+}
+
+json JobToJson(const Job& job) {
+  json j = {
+      {"id", job.id},
+      {"object", "job"},
+      {"state", JobStateName(job.state)},
+      {"priority", job.request.priority},
+      {"length_class", LengthClassName(job.length_class)},
+      {"prompt_tokens", job.prompt_tokens},
+      {"max_tokens", job.request.sampling.max_tokens},
+      {"created_at", UnixSeconds(job.created_at)},
+      {"started_at", UnixSeconds(job.started_at)},
+      {"finished_at", UnixSeconds(job.finished_at)},
+      {"deadline_at", UnixSeconds(job.deadline_at)},
+      {"estimated_wait_seconds", job.estimated_wait_seconds},
+      {"queue_wait_seconds",
+       job.started_at > 0 ? json((job.started_at - job.created_at) / 1000.0) : json(nullptr)},
+      {"attempts", job.attempts},
+      {"cancel_requested", job.cancel_requested},
+      {"progress",
+       {{"prompt_tokens_read", job.progress.prompt_tokens_read},
+        {"prompt_tokens", job.prompt_tokens},
+        {"completion_tokens", job.progress.completion_tokens}}},
+  };
+  if (IsTerminal(job.state)) {
+    j["text"] = job.output;
+    j["finish_reason"] = job.finish_reason;
+    j["usage"] = {{"prompt_tokens", job.usage.prompt_tokens},
+                  {"completion_tokens", job.usage.completion_tokens},
+                  {"total_tokens", job.usage.prompt_tokens + job.usage.completion_tokens}};
+    j["run_seconds"] = job.started_at > 0 && job.finished_at >= job.started_at
+                           ? json((job.finished_at - job.started_at) / 1000.0)
+                           : json(nullptr);
+  }
+  if (!job.error_code.empty()) {
+    j["error"] = {{"code", job.error_code}, {"message", job.error_message}};
+  }
+  if (job.dead_letter) j["dead_letter"] = true;
+  return j;
+}
+
+const char* SeedStatusName(JobState state) {
+  switch (state) {
+    case JobState::kQueued:
+      return "pending";
+    case JobState::kRunning:
+      return "processing";
+    case JobState::kSucceeded:
+      return "completed";
+    case JobState::kFailed:
+      return "failed";
+    case JobState::kCancelled:
+      return "cancelled";
+    case JobState::kExpired:
+      return "expired";
+  }
+  return "unknown";
+}
+
+json JobToSeedJson(const Job& job) {
+  json j = {
+      {"task_id", job.id},
+      {"status", SeedStatusName(job.state)},
+      {"created_at", UnixSeconds(job.created_at)},
+      {"started_at", UnixSeconds(job.started_at)},
+      {"completed_at", UnixSeconds(job.finished_at)},
+      {"result", IsTerminal(job.state) && job.state == JobState::kSucceeded ? json(job.output)
+                                                                           : json(nullptr)},
+      {"error", job.error_message.empty() ? json(nullptr) : json(job.error_message)},
+      {"prompt_tokens", job.prompt_tokens},
+      {"completion_tokens", IsTerminal(job.state) ? job.usage.completion_tokens
+                                                  : job.progress.completion_tokens},
+  };
+  return j;
+}
+
+}  // namespace glmq

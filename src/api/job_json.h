@@ -1,0 +1,19 @@
+// How a job looks to clients of /v1 and of the seed API.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "core/job.h"
+
+namespace glmq {
+
+// Seconds since the epoch with millisecond precision, or null for "not yet".
+nlohmann::json UnixSeconds(TimeMs ms);
+
+nlohmann::json JobToJson(const Job& job);
+
+// The seed API's names: pending | processing | completed | failed | cancelled | expired.
+const char* SeedStatusName(JobState state);
+nlohmann::json JobToSeedJson(const Job& job);
+
+}  // namespace glmq

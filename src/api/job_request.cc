@@ -1,0 +1,234 @@
+#include "api/job_request.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+namespace glmq {
+namespace {
+
+using json = nlohmann::json;
+
+const char* TypeName(const json& v) { return v.type_name(); }
+
+Status WrongType(std::string_view field, std::string_view want, const json& got) {
+  return InvalidArgument("'" + std::string(field) + "' must be " + std::string(want) + ", not " +
+                         TypeName(got));
+}
+
+Result<json> ParseObject(std::string_view body) {
+  json doc = json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) {
+    return InvalidArgument("body is not valid JSON (or not valid UTF-8)");
+  }
+  if (!doc.is_object()) return WrongType("body", "a JSON object", doc);
+  return doc;
+}
+
+Status ReadString(const json& doc, const char* field, bool required, std::string& out) {
+  auto it = doc.find(field);
+  if (it == doc.end() || it->is_null()) {
+    return required ? InvalidArgument(std::string("'") + field + "' is required") : Status::Ok();
+  }
+  if (!it->is_string()) return WrongType(field, "a string", *it);
+  out = it->get<std::string>();
+  return Status::Ok();
+}
+
+Status ReadInt(const json& doc, const char* field, int64_t lo, int64_t hi, int64_t& out) {
+  auto it = doc.find(field);
+  if (it == doc.end() || it->is_null()) return Status::Ok();
+  int64_t v = 0;
+  bool in_range = true;
+  if (it->is_number_unsigned()) {
+    const uint64_t u = it->get<uint64_t>();
+    in_range = u <= static_cast<uint64_t>(hi);
+    v = in_range ? static_cast<int64_t>(u) : hi;
+  } else if (it->is_number_integer()) {
+    v = it->get<int64_t>();
+  } else if (it->is_number_float() && std::nearbyint(it->get<double>()) == it->get<double>() &&
+             std::fabs(it->get<double>()) < 9e15) {
+    v = static_cast<int64_t>(it->get<double>());  // 100.0 is an integer too
+  } else {
+    return WrongType(field, "an integer", *it);
+  }
+  if (!in_range || v < lo || v > hi) {
+    return InvalidArgument(fmt::format("'{}' must be between {} and {}", field, lo, hi));
+  }
+  out = v;
+  return Status::Ok();
+}
+
+Status ReadNumber(const json& doc, const char* field, double lo, double hi, bool lo_open,
+                  double& out) {
+  auto it = doc.find(field);
+  if (it == doc.end() || it->is_null()) return Status::Ok();
+  if (!it->is_number()) return WrongType(field, "a number", *it);
+  const double v = it->get<double>();
+  if (!std::isfinite(v) || v > hi || (lo_open ? v <= lo : v < lo)) {
+    return InvalidArgument(
+        fmt::format("'{}' must be {} {:g} and <= {:g}", field, lo_open ? ">" : ">=", lo, hi));
+  }
+  out = v;
+  return Status::Ok();
+}
+
+Status ReadSeed(const json& doc, std::optional<uint64_t>& out) {
+  auto it = doc.find("seed");
+  if (it == doc.end() || it->is_null()) return Status::Ok();
+  if (it->is_number_unsigned()) {
+    out = it->get<uint64_t>();
+  } else if (it->is_number_integer()) {
+    // Negative: llama.cpp's convention for "random".
+    if (it->get<int64_t>() != -1) return InvalidArgument("'seed' must be >= 0 (or -1 for random)");
+  } else {
+    return WrongType("seed", "an integer", *it);
+  }
+  return Status::Ok();
+}
+
+Status ReadStop(const json& doc, const RequestLimits& limits, std::vector<std::string>& out) {
+  auto it = doc.find("stop");
+  if (it == doc.end() || it->is_null()) return Status::Ok();
+  std::vector<const json*> items;
+  if (it->is_string()) {
+    items.push_back(&*it);
+  } else if (it->is_array()) {
+    for (const json& v : *it) items.push_back(&v);
+  } else {
+    return WrongType("stop", "a string or an array of strings", *it);
+  }
+  if (items.size() > limits.max_stop_strings) {
+    return InvalidArgument("'stop' has more than " + std::to_string(limits.max_stop_strings) +
+                           " strings");
+  }
+  for (const json* v : items) {
+    if (!v->is_string()) return WrongType("stop[]", "a string", *v);
+    std::string s = v->get<std::string>();
+    if (s.empty() || s.size() > limits.max_stop_bytes) {
+      return InvalidArgument("each 'stop' string must have 1 to " +
+                             std::to_string(limits.max_stop_bytes) + " bytes");
+    }
+    out.push_back(std::move(s));
+  }
+  return Status::Ok();
+}
+
+bool IsBlank(std::string_view s) {
+  return s.find_first_not_of(" \t\r\n") == std::string_view::npos;
+}
+
+Status ReadMessages(const json& doc, const RequestLimits& limits, std::vector<ChatMessage>& out) {
+  auto it = doc.find("messages");
+  if (it == doc.end() || it->is_null()) return Status::Ok();
+  if (!it->is_array()) return WrongType("messages", "an array", *it);
+  if (it->empty()) return InvalidArgument("'messages' is empty");
+  if (it->size() > limits.max_messages) {
+    return InvalidArgument("'messages' has more than " + std::to_string(limits.max_messages) +
+                           " entries");
+  }
+  bool has_user = false;
+  for (size_t i = 0; i < it->size(); ++i) {
+    const json& m = (*it)[i];
+    const std::string where = "messages[" + std::to_string(i) + "]";
+    if (!m.is_object()) return WrongType(where, "an object", m);
+    for (const auto& [key, value] : m.items()) {
+      if (key != "role" && key != "content") {
+        return InvalidArgument("unknown field '" + key + "' in " + where +
+                               " (allowed: role, content)");
+      }
+    }
+    ChatMessage msg;
+    auto role = m.find("role");
+    auto content = m.find("content");
+    if (role == m.end() || !role->is_string()) {
+      return InvalidArgument("'" + where + ".role' must be a string");
+    }
+    msg.role = role->get<std::string>();
+    if (msg.role != "system" && msg.role != "user" && msg.role != "assistant" &&
+        msg.role != "observation") {
+      return InvalidArgument("'" + where + ".role' must be system, user, assistant or observation");
+    }
+    if (content == m.end() || !content->is_string()) {
+      return InvalidArgument("'" + where + ".content' must be a string");
+    }
+    msg.content = content->get<std::string>();
+    has_user = has_user || msg.role == "user";
+    out.push_back(std::move(msg));
+  }
+  if (!has_user) return InvalidArgument("'messages' needs at least one user message");
+  if (IsBlank(out.back().content)) return InvalidArgument("the last message is empty");
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<JobRequest> ParseJobRequest(std::string_view body, const RequestLimits& limits) {
+  GLMQ_ASSIGN_OR_RETURN(json doc, ParseObject(body));
+  static const char* const kFields[] = {"text",  "question", "messages", "max_tokens",
+                                        "temperature", "top_p", "seed", "stop",
+                                        "priority",    "timeout_seconds"};
+  for (const auto& [key, value] : doc.items()) {
+    if (std::find_if(std::begin(kFields), std::end(kFields),
+                     [&key](const char* f) { return key == f; }) == std::end(kFields)) {
+      return InvalidArgument("unknown field '" + key +
+                             "' (allowed: text, question, messages, max_tokens, temperature, "
+                             "top_p, seed, stop, priority, timeout_seconds)");
+    }
+  }
+  JobRequest req;
+  req.sampling.max_tokens = limits.default_max_tokens;
+  const bool has_messages = doc.contains("messages") && !doc["messages"].is_null();
+  const bool has_text = doc.contains("text") && !doc["text"].is_null();
+  if (has_messages && has_text) return InvalidArgument("give either 'text' or 'messages', not both");
+  if (!has_messages && !has_text) {
+    return InvalidArgument("'text' (with an optional 'question') or 'messages' is required");
+  }
+  if (has_messages) {
+    if (doc.contains("question") && !doc["question"].is_null()) {
+      return InvalidArgument("'question' goes with 'text'; with 'messages' ask in a user message");
+    }
+    GLMQ_RETURN_IF_ERROR(ReadMessages(doc, limits, req.messages));
+  } else {
+    GLMQ_RETURN_IF_ERROR(ReadString(doc, "text", true, req.text));
+    if (IsBlank(req.text)) return InvalidArgument("'text' is empty");
+    GLMQ_RETURN_IF_ERROR(ReadString(doc, "question", false, req.question));
+  }
+  int64_t max_tokens = req.sampling.max_tokens;
+  GLMQ_RETURN_IF_ERROR(ReadInt(doc, "max_tokens", 1, limits.max_tokens_limit, max_tokens));
+  req.sampling.max_tokens = static_cast<int32_t>(max_tokens);
+  double temperature = req.sampling.temperature;
+  GLMQ_RETURN_IF_ERROR(ReadNumber(doc, "temperature", 0.0, 2.0, false, temperature));
+  req.sampling.temperature = static_cast<float>(temperature);
+  double top_p = req.sampling.top_p;
+  GLMQ_RETURN_IF_ERROR(ReadNumber(doc, "top_p", 0.0, 1.0, true, top_p));
+  req.sampling.top_p = static_cast<float>(top_p);
+  GLMQ_RETURN_IF_ERROR(ReadSeed(doc, req.sampling.seed));
+  GLMQ_RETURN_IF_ERROR(ReadStop(doc, limits, req.sampling.stop));
+  int64_t priority = 0;
+  GLMQ_RETURN_IF_ERROR(ReadInt(doc, "priority", -10, 10, priority));
+  req.priority = static_cast<int32_t>(priority);
+  GLMQ_RETURN_IF_ERROR(
+      ReadNumber(doc, "timeout_seconds", 0.0, limits.max_timeout_seconds, true, req.timeout_seconds));
+  return req;
+}
+
+Result<JobRequest> ParseSeedChatRequest(std::string_view body, const RequestLimits& limits) {
+  GLMQ_ASSIGN_OR_RETURN(json doc, ParseObject(body));
+  JobRequest req;
+  req.sampling.max_tokens = limits.default_max_tokens;
+  GLMQ_RETURN_IF_ERROR(ReadString(doc, "text", true, req.text));
+  if (IsBlank(req.text)) return InvalidArgument("'text' is empty");
+  GLMQ_RETURN_IF_ERROR(ReadString(doc, "question", false, req.question));
+  int64_t max_length = req.sampling.max_tokens;
+  GLMQ_RETURN_IF_ERROR(ReadInt(doc, "max_length", 1, limits.max_tokens_limit, max_length));
+  req.sampling.max_tokens = static_cast<int32_t>(max_length);
+  double temperature = req.sampling.temperature;
+  GLMQ_RETURN_IF_ERROR(ReadNumber(doc, "temperature", 0.0, 2.0, false, temperature));
+  req.sampling.temperature = static_cast<float>(temperature);
+  return req;
+}
+
+}  // namespace glmq

@@ -1,0 +1,29 @@
+// Parsing and validating submitted job bodies. Every problem becomes a Status with a message
+// that names the field; nothing here throws.
+#pragma once
+
+#include <string_view>
+
+#include "core/job.h"
+#include "core/status.h"
+
+namespace glmq {
+
+struct RequestLimits {
+  int32_t default_max_tokens = 256;
+  int32_t max_tokens_limit = 32768;
+  double max_timeout_seconds = 7 * 24 * 3600.0;
+  size_t max_stop_strings = 16;
+  size_t max_stop_bytes = 256;
+  size_t max_messages = 4096;
+};
+
+// `POST /v1/jobs`: {text, question} or {messages}, plus sampling fields. Unknown fields are
+// errors (a typo such as "max_token" must not be silently ignored).
+Result<JobRequest> ParseJobRequest(std::string_view body, const RequestLimits& limits);
+
+// `POST /api/v1/chat` of the seed API: {text, question, max_length, temperature}. Other
+// fields are ignored, as the seed server did.
+Result<JobRequest> ParseSeedChatRequest(std::string_view body, const RequestLimits& limits);
+
+}  // namespace glmq

@@ -1,0 +1,39 @@
+// JobWatchHub: wakes long-polls when a job reaches a terminal state.
+//
+// The store's listener calls Notify() from whatever thread committed the change; each
+// waiter is woken on its own connection's strand by cancelling its timer there.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "api/asio.h"
+#include "core/job.h"
+
+namespace glmq {
+
+class JobWatchHub {
+ public:
+  using Timer = asio::steady_timer;
+
+  // Registers a timer to cancel when `id` finishes. Returns a handle for Remove().
+  uint64_t Add(const std::string& id, std::shared_ptr<Timer> timer);
+  void Remove(uint64_t handle);
+  void Notify(const std::string& id, JobState state);
+  size_t size() const;
+
+ private:
+  struct Waiter {
+    std::string id;
+    std::shared_ptr<Timer> timer;
+  };
+  mutable std::mutex mu_;
+  uint64_t next_handle_ = 1;
+  std::map<uint64_t, Waiter> waiters_;
+  std::multimap<std::string, uint64_t> by_id_;
+};
+
+}  // namespace glmq

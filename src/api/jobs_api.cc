@@ -1,0 +1,366 @@
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cmath>
+
+#include "api/api.h"
+#include "api/job_json.h"
+#include "api/json_response.h"
+
+namespace glmq {
+namespace {
+
+struct Submitted {
+  Status status;
+  Job job;
+  int64_t queue_position = 0;
+};
+
+// Counts tokens, checks the job can ever run, orders it, estimates its wait, and makes it
+// durable. Runs on the blocking pool.
+Submitted Submit(ApiContext& ctx, JobRequest request) {
+  Submitted out;
+  auto tokens = ctx.engine.CountPromptTokens(request);
+  if (!tokens.ok()) {
+    out.status = tokens.status();
+    return out;
+  }
+  if (Status fits = ctx.engine.CheckFits(*tokens, request.sampling.max_tokens); !fits.ok()) {
+    out.status = fits;
+    return out;
+  }
+  Job& job = out.job;
+  job.id = NewJobId();
+  job.created_at = NowMs();
+  job.prompt_tokens = *tokens;
+  job.length_class = ClassifyLength(ctx.policy, job.prompt_tokens);
+  if (request.timeout_seconds > 0) {
+    job.deadline_at = job.created_at + std::llround(request.timeout_seconds * 1000.0);
+  }
+  const ThroughputSnapshot rates = ctx.meter.Snapshot();
+  job.order_key = OrderKey(ctx.policy, rates, job.created_at, request.priority, job.prompt_tokens,
+                           request.sampling.max_tokens);
+  job.request = std::move(request);
+  auto ahead = ctx.store.WorkBefore(job.order_key);
+  if (!ahead.ok()) {
+    out.status = ahead.status();
+    return out;
+  }
+  const RunningWork running = ctx.scheduler ? ctx.scheduler->running_work() : RunningWork{};
+  job.estimated_wait_seconds =
+      EstimateWaitSeconds(rates, ahead->prompt_tokens, ahead->max_tokens,
+                          running.prompt_tokens_left, running.max_tokens_left,
+                          running.free_sequences);
+  out.queue_position = ahead->jobs + 1;
+  out.status = ctx.store.Insert(job);
+  if (out.status.ok() && ctx.scheduler) ctx.scheduler->Wake();
+  return out;
+}
+
+HttpResponse SubmitError(const Status& status) {
+  if (status.code() == StatusCode::kUnprocessable) {
+    return ErrorResponse(http::status::unprocessable_entity, "prompt_too_long", status.message());
+  }
+  if (status.code() == StatusCode::kInvalidArgument) {
+    return ErrorResponse(http::status::bad_request, "invalid_request", status.message());
+  }
+  spdlog::error("submit failed: {}", status.ToString());
+  return ErrorResponse(status);
+}
+
+struct Fetched {
+  Status status;
+  Job job;
+};
+
+Fetched FetchJob(JobStore& store, const std::string& id, bool with_request) {
+  auto job = store.Get(id, with_request);
+  if (!job.ok()) return {job.status(), {}};
+  return {Status::Ok(), std::move(*job)};
+}
+
+HttpResponse FetchError(const Status& status, const std::string& id) {
+  if (status.code() == StatusCode::kNotFound) {
+    return ErrorResponse(http::status::not_found, "not_found", "no job with id '" + id + "'");
+  }
+  return ErrorResponse(status);
+}
+
+Result<double> ParseWait(const RequestContext& rc, double max_wait) {
+  auto it = rc.query.find("wait");
+  if (it == rc.query.end() || it->second.empty()) return 0.0;
+  char* end = nullptr;
+  const double v = std::strtod(it->second.c_str(), &end);
+  if (end == it->second.c_str() || *end != '\0' || !std::isfinite(v) || v < 0 || v > max_wait) {
+    return InvalidArgument("'wait' must be a number of seconds from 0 to " +
+                           std::to_string(static_cast<int>(max_wait)));
+  }
+  return v;
+}
+
+// Waits until the job is terminal or `wait_seconds` pass, then returns its latest record.
+asio::awaitable<Fetched> AwaitJob(ApiContext& ctx, std::string id, double wait_seconds) {
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::milliseconds(std::llround(wait_seconds * 1000));
+  auto executor = co_await asio::this_coro::executor;
+  for (;;) {
+    // Watch before reading, so a finish between the read and the wait still wakes us.
+    auto timer = std::make_shared<JobWatchHub::Timer>(executor);
+    timer->expires_at(deadline);
+    const uint64_t handle = ctx.watch.Add(id, timer);
+    auto fetch = [&ctx, id] { return FetchJob(ctx.store, id, false); };
+    Fetched f = co_await RunBlocking(ctx.pool, fetch);
+    if (!f.status.ok() || IsTerminal(f.job.state) ||
+        std::chrono::steady_clock::now() >= deadline) {
+      ctx.watch.Remove(handle);
+      co_return f;
+    }
+    boost::system::error_code ec;
+    co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    ctx.watch.Remove(handle);
+    if (!ec) {  // the deadline passed
+      co_return co_await RunBlocking(ctx.pool, fetch);
+    }
+  }
+}
+
+json QueueJson(ApiContext& ctx, const QueueSnapshot& snap, const std::vector<Job>& running) {
+  const TimeMs now = NowMs();
+  json classes = json::object();
+  for (LengthClass c : {LengthClass::kShort, LengthClass::kMedium, LengthClass::kLong}) {
+    auto it = snap.classes.find(c);
+    const ClassStats s = it == snap.classes.end() ? ClassStats{} : it->second;
+    classes[LengthClassName(c)] = {
+        {"queued", s.queued},
+        {"queued_prompt_tokens", s.queued_prompt_tokens},
+        {"queued_max_tokens", s.queued_max_tokens},
+        {"oldest_age_seconds",
+         s.oldest_created_at > 0 ? json((now - s.oldest_created_at) / 1000.0) : json(nullptr)},
+    };
+  }
+  json run = json::array();
+  for (const Job& j : running) {
+    run.push_back({{"id", j.id},
+                   {"length_class", LengthClassName(j.length_class)},
+                   {"prompt_tokens", j.prompt_tokens},
+                   {"prompt_tokens_read", j.progress.prompt_tokens_read},
+                   {"completion_tokens", j.progress.completion_tokens},
+                   {"max_tokens", j.request.sampling.max_tokens},
+                   {"running_seconds", j.started_at > 0 ? (now - j.started_at) / 1000.0 : 0.0}});
+  }
+  const ThroughputSnapshot t = ctx.meter.Snapshot();
+  int64_t queued = 0, queued_tokens = 0;
+  for (const auto& [c, s] : snap.classes) {
+    queued += s.queued;
+    queued_tokens += s.queued_prompt_tokens;
+  }
+  json totals = json::object();
+  for (const auto& [state, n] : snap.totals) totals[JobStateName(state)] = n;
+  const ModelInfo& info = ctx.engine.info();
+  return {
+      {"queued", queued},
+      {"queued_prompt_tokens", queued_tokens},
+      {"classes", classes},
+      {"running", run},
+      {"dead_letter", snap.dead_letter},
+      {"totals", totals},
+      {"throughput",
+       {{"prefill_tokens_per_second", t.prefill_tokens_per_second},
+        {"decode_tokens_per_second", t.decode_tokens_per_second},
+        {"recent_tokens_per_second", t.recent_tokens_per_second},
+        {"completion_ratio", t.completion_ratio}}},
+      {"engine",
+       {{"model", info.name},
+        {"test_model", info.is_test_model},
+        {"ctx_size", info.ctx_size},
+        {"parallel", info.parallel},
+        {"kv_bytes_per_token", info.kv_bytes_per_token}}},
+  };
+}
+
+HttpResponse ListJobs(ApiContext& ctx, const RequestContext& rc) {
+  ListFilter filter;
+  if (auto it = rc.query.find("state"); it != rc.query.end() && !it->second.empty()) {
+    filter.state = ParseJobState(it->second);
+    if (!filter.state) {
+      return ErrorResponse(http::status::bad_request, "invalid_request",
+                           "'state' must be queued, running, succeeded, failed, cancelled or "
+                           "expired");
+    }
+  }
+  if (auto it = rc.query.find("limit"); it != rc.query.end()) {
+    char* end = nullptr;
+    const long v = std::strtol(it->second.c_str(), &end, 10);
+    if (it->second.empty() || *end != '\0' || v < 1 || v > ctx.options.max_list_limit) {
+      return ErrorResponse(http::status::bad_request, "invalid_request",
+                           "'limit' must be an integer from 1 to " +
+                               std::to_string(ctx.options.max_list_limit));
+    }
+    filter.limit = static_cast<int32_t>(v);
+  }
+  if (auto it = rc.query.find("after"); it != rc.query.end() && !it->second.empty()) {
+    if (!IsValidJobId(it->second)) {
+      return ErrorResponse(http::status::bad_request, "invalid_request",
+                           "'after' must be a job id");
+    }
+    filter.after = it->second;
+  }
+  const int32_t want = filter.limit;
+  filter.limit = want + 1;
+  auto jobs = ctx.store.List(filter);
+  if (!jobs.ok()) return ErrorResponse(jobs.status());
+  const bool has_more = static_cast<int32_t>(jobs->size()) > want;
+  if (has_more) jobs->resize(want);
+  json data = json::array();
+  for (const Job& j : *jobs) data.push_back(JobToJson(j));
+  return JsonResponse(http::status::ok,
+                      {{"object", "list"},
+                       {"data", data},
+                       {"has_more", has_more},
+                       {"next_after", has_more ? json(jobs->back().id) : json(nullptr)}});
+}
+
+}  // namespace
+
+void AddApiRoutes(Router& router, ApiContext& ctx) {
+  router.Add(http::verb::post, "/v1/jobs", [&ctx](RequestContext& rc) -> asio::awaitable<HttpResponse> {
+    auto work = [&ctx, &rc]() -> HttpResponse {
+      auto request = ParseJobRequest(rc.request.body(), ctx.options.limits);
+      if (!request.ok()) return SubmitError(request.status());
+      Submitted s = Submit(ctx, std::move(*request));
+      if (!s.status.ok()) return SubmitError(s.status);
+      HttpResponse res =
+          JsonResponse(http::status::accepted,
+                       {{"id", s.job.id},
+                        {"object", "job"},
+                        {"state", JobStateName(s.job.state)},
+                        {"prompt_tokens", s.job.prompt_tokens},
+                        {"length_class", LengthClassName(s.job.length_class)},
+                        {"queue_position", s.queue_position},
+                        {"estimated_wait_seconds", s.job.estimated_wait_seconds},
+                        {"created_at", UnixSeconds(s.job.created_at)}});
+      res.set(http::field::location, "/v1/jobs/" + s.job.id);
+      return res;
+    };
+    co_return co_await RunBlocking(ctx.pool, std::move(work));
+  });
+
+  router.Add(http::verb::get, "/v1/jobs/{id}", [&ctx](RequestContext& rc) -> asio::awaitable<HttpResponse> {
+    const std::string id = rc.params["id"];
+    auto wait = ParseWait(rc, ctx.options.max_wait_seconds);
+    if (!wait.ok()) {
+      co_return ErrorResponse(http::status::bad_request, "invalid_request", wait.status().message());
+    }
+    Fetched f;
+    if (*wait > 0) {
+      f = co_await AwaitJob(ctx, id, *wait);
+    } else {
+      auto fetch = [&ctx, id] { return FetchJob(ctx.store, id, false); };
+      f = co_await RunBlocking(ctx.pool, std::move(fetch));
+    }
+    if (!f.status.ok()) co_return FetchError(f.status, id);
+    co_return JsonResponse(http::status::ok, JobToJson(f.job));
+  });
+
+  router.Add(http::verb::delete_, "/v1/jobs/{id}", [&ctx](RequestContext& rc) -> asio::awaitable<HttpResponse> {
+    const std::string id = rc.params["id"];
+    auto work = [&ctx, id]() -> HttpResponse {
+      auto job = ctx.store.Cancel(id);
+      if (!job.ok()) return FetchError(job.status(), id);
+      if (job->state == JobState::kRunning && ctx.scheduler) ctx.scheduler->RequestStop(id);
+      if (IsTerminal(job->state) && job->state != JobState::kCancelled) {
+        return ErrorResponse(http::status::conflict, "conflict",
+                             "job '" + id + "' already ended as " + JobStateName(job->state));
+      }
+      return JsonResponse(http::status::ok, JobToJson(*job));
+    };
+    co_return co_await RunBlocking(ctx.pool, std::move(work));
+  });
+
+  router.Add(http::verb::get, "/v1/jobs", [&ctx](RequestContext& rc) -> asio::awaitable<HttpResponse> {
+    auto work = [&ctx, &rc] { return ListJobs(ctx, rc); };
+    co_return co_await RunBlocking(ctx.pool, std::move(work));
+  });
+
+  router.Add(http::verb::get, "/v1/queue", [&ctx](RequestContext&) -> asio::awaitable<HttpResponse> {
+    auto work = [&ctx]() -> HttpResponse {
+      auto snap = ctx.store.Snapshot();
+      if (!snap.ok()) return ErrorResponse(snap.status());
+      ListFilter running;
+      running.state = JobState::kRunning;
+      running.limit = 1000;
+      auto jobs = ctx.store.List(running);
+      if (!jobs.ok()) return ErrorResponse(jobs.status());
+      return JsonResponse(http::status::ok, QueueJson(ctx, *snap, *jobs));
+    };
+    co_return co_await RunBlocking(ctx.pool, std::move(work));
+  });
+
+  router.Add(http::verb::get, "/healthz", [](RequestContext&) -> asio::awaitable<HttpResponse> {
+    co_return JsonResponse(http::status::ok, {{"status", "ok"}});
+  });
+
+  router.Add(http::verb::get, "/readyz", [&ctx](RequestContext&) -> asio::awaitable<HttpResponse> {
+    auto work = [&ctx]() -> HttpResponse {
+      const Status store = ctx.store.CheckWritable();
+      json body = {{"status", store.ok() ? "ready" : "not_ready"},
+                   {"model_loaded", true},
+                   {"store_writable", store.ok()}};
+      if (!store.ok()) body["error"] = store.message();
+      return JsonResponse(store.ok() ? http::status::ok : http::status::service_unavailable, body);
+    };
+    co_return co_await RunBlocking(ctx.pool, std::move(work));
+  });
+
+  // The seed API, kept so its clients move over unchanged.
+  router.Add(http::verb::post, "/api/v1/chat", [&ctx](RequestContext& rc) -> asio::awaitable<HttpResponse> {
+    auto work = [&ctx, &rc]() -> HttpResponse {
+      auto request = ParseSeedChatRequest(rc.request.body(), ctx.options.limits);
+      if (!request.ok()) return SubmitError(request.status());
+      Submitted s = Submit(ctx, std::move(*request));
+      if (!s.status.ok()) return SubmitError(s.status);
+      return JsonResponse(http::status::ok,
+                          {{"task_id", s.job.id},
+                           {"status", SeedStatusName(s.job.state)},
+                           {"message", "task queued"},
+                           {"estimated_time", s.job.estimated_wait_seconds},
+                           {"queue_position", s.queue_position}});
+    };
+    co_return co_await RunBlocking(ctx.pool, std::move(work));
+  });
+
+  router.Add(http::verb::get, "/api/v1/task/{task_id}", [&ctx](RequestContext& rc) -> asio::awaitable<HttpResponse> {
+    const std::string id = rc.params["task_id"];
+    auto fetch = [&ctx, id] { return FetchJob(ctx.store, id, false); };
+    Fetched f = co_await RunBlocking(ctx.pool, std::move(fetch));
+    if (!f.status.ok()) co_return FetchError(f.status, id);
+    co_return JsonResponse(http::status::ok, JobToSeedJson(f.job));
+  });
+
+  router.Add(http::verb::get, "/api/v1/queue/status", [&ctx](RequestContext&) -> asio::awaitable<HttpResponse> {
+    auto work = [&ctx]() -> HttpResponse {
+      auto snap = ctx.store.Snapshot();
+      if (!snap.ok()) return ErrorResponse(snap.status());
+      int64_t queued = 0;
+      for (const auto& [c, s] : snap->classes) queued += s.queued;
+      auto total = [&](JobState s) {
+        auto it = snap->totals.find(s);
+        return it == snap->totals.end() ? int64_t{0} : it->second;
+      };
+      const RunningWork running = ctx.scheduler ? ctx.scheduler->running_work() : RunningWork{};
+      const double wait = EstimateWaitSeconds(ctx.meter.Snapshot(), 0, 0, running.prompt_tokens_left,
+                                              running.max_tokens_left, running.free_sequences);
+      json body = {{"queue_length", queued},
+                   {"processing", snap->running},
+                   {"completed", total(JobState::kSucceeded)},
+                   {"failed", total(JobState::kFailed) + total(JobState::kExpired)},
+                   {"cancelled", total(JobState::kCancelled)},
+                   {"workers", ctx.scheduler ? 1 : 0},
+                   {"estimated_wait", wait}};
+      return JsonResponse(http::status::ok, body);
+    };
+    co_return co_await RunBlocking(ctx.pool, std::move(work));
+  });
+}
+
+}  // namespace glmq

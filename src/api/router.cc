@@ -1,0 +1,142 @@
+#include "api/router.h"
+
+#include <spdlog/spdlog.h>
+
+#include "api/json_response.h"
+
+namespace glmq {
+namespace {
+
+std::vector<std::string_view> SplitPath(std::string_view path) {
+  std::vector<std::string_view> out;
+  size_t i = 0;
+  while (i < path.size()) {
+    if (path[i] == '/') {
+      ++i;
+      continue;
+    }
+    const size_t end = path.find('/', i);
+    out.push_back(path.substr(i, end == std::string_view::npos ? std::string_view::npos : end - i));
+    if (end == std::string_view::npos) break;
+    i = end;
+  }
+  return out;
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+Result<std::string> PercentDecode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '+') {
+      out.push_back(' ');
+    } else if (s[i] == '%') {
+      if (i + 2 >= s.size()) return InvalidArgument("malformed percent escape in the query string");
+      const int hi = HexValue(s[i + 1]);
+      const int lo = HexValue(s[i + 2]);
+      if (hi < 0 || lo < 0) return InvalidArgument("malformed percent escape in the query string");
+      out.push_back(static_cast<char>(hi * 16 + lo));
+      i += 2;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::map<std::string, std::string>> ParseQuery(std::string_view query) {
+  std::map<std::string, std::string> out;
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (pair.empty()) continue;
+    const size_t eq = pair.find('=');
+    GLMQ_ASSIGN_OR_RETURN(std::string key, PercentDecode(pair.substr(0, eq)));
+    std::string value;
+    if (eq != std::string_view::npos) {
+      GLMQ_ASSIGN_OR_RETURN(value, PercentDecode(pair.substr(eq + 1)));
+    }
+    out[std::move(key)] = std::move(value);
+  }
+  return out;
+}
+
+void Router::Add(http::verb method, std::string pattern, Handler handler) {
+  Route route{method, pattern, {}, std::move(handler)};
+  for (std::string_view s : SplitPath(pattern)) route.segments.emplace_back(s);
+  routes_.push_back(std::move(route));
+}
+
+bool Router::Match(const Route& route, const std::vector<std::string_view>& segments,
+                   std::map<std::string, std::string>& params) {
+  if (route.segments.size() != segments.size()) return false;
+  for (size_t i = 0; i < segments.size(); ++i) {
+    const std::string& want = route.segments[i];
+    if (want.size() > 2 && want.front() == '{' && want.back() == '}') {
+      params[want.substr(1, want.size() - 2)] = std::string(segments[i]);
+    } else if (want != segments[i]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+asio::awaitable<HttpResponse> Router::Dispatch(HttpRequest request) {
+  RequestContext ctx;
+  const std::string_view target(request.target().data(), request.target().size());
+  const size_t q = target.find('?');
+  ctx.path = std::string(target.substr(0, q));
+  if (q != std::string_view::npos) {
+    auto query = ParseQuery(target.substr(q + 1));
+    if (!query.ok()) co_return ErrorResponse(http::status::bad_request, "invalid_query",
+                                             query.status().message());
+    ctx.query = std::move(*query);
+  }
+  const std::vector<std::string_view> segments = SplitPath(ctx.path);
+  const Route* found = nullptr;
+  std::string allowed;
+  for (const Route& route : routes_) {
+    std::map<std::string, std::string> params;
+    if (!Match(route, segments, params)) continue;
+    if (route.method == request.method() ||
+        (request.method() == http::verb::head && route.method == http::verb::get)) {
+      found = &route;
+      ctx.params = std::move(params);
+      break;
+    }
+    if (!allowed.empty()) allowed += ", ";
+    allowed += std::string(http::to_string(route.method));
+  }
+  if (found == nullptr) {
+    if (!allowed.empty()) {
+      HttpResponse res = ErrorResponse(http::status::method_not_allowed, "method_not_allowed",
+                                       "this path accepts " + allowed);
+      res.set(http::field::allow, allowed);
+      co_return res;
+    }
+    co_return ErrorResponse(http::status::not_found, "not_found",
+                            "no such endpoint: " + ctx.path);
+  }
+  ctx.route = found->pattern;
+  ctx.request = std::move(request);
+  // A bad request must never become a 500; an exception here is a bug, logged as one.
+  try {
+    co_return co_await found->handler(ctx);
+  } catch (const std::exception& e) {
+    spdlog::error("handler for {} {} threw: {}", std::string(http::to_string(ctx.request.method())),
+                  ctx.route, e.what());
+  }
+  co_return ErrorResponse(http::status::internal_server_error, "internal",
+                          "internal error; see the server log");
+}
+
+}  // namespace glmq

@@ -1,0 +1,60 @@
+// Router: the one route table. Maps (method, path pattern) to a handler and answers
+// unknown paths (404) and wrong methods (405) with JSON errors.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "api/asio.h"
+#include "core/status.h"
+
+namespace glmq {
+
+struct RequestContext {
+  HttpRequest request;
+  std::string path;                              // without the query string
+  std::map<std::string, std::string> params;     // from {name} segments of the pattern
+  std::map<std::string, std::string> query;      // decoded query string
+  std::string route;                             // the matched pattern, for metrics and logs
+};
+
+// Handlers run on an io thread's strand; blocking work goes through RunBlocking().
+using Handler = std::function<asio::awaitable<HttpResponse>(RequestContext&)>;
+
+class Router {
+ public:
+  void Add(http::verb method, std::string pattern, Handler handler);
+  asio::awaitable<HttpResponse> Dispatch(HttpRequest request);
+
+ private:
+  struct Route {
+    http::verb method;
+    std::string pattern;
+    std::vector<std::string> segments;
+    Handler handler;
+  };
+  static bool Match(const Route& route, const std::vector<std::string_view>& segments,
+                    std::map<std::string, std::string>& params);
+  std::vector<Route> routes_;
+};
+
+// Splits "a=1&b=x%20y" into decoded pairs. Returns an error for malformed escapes.
+Result<std::map<std::string, std::string>> ParseQuery(std::string_view query);
+
+template <typename F>
+asio::awaitable<std::invoke_result_t<F>> CallAsCoroutine(F fn) {
+  co_return fn();
+}
+
+// Runs `fn` on `pool` and resumes the calling coroutine with its result.
+// Pass a named function object (GCC 12 destroys some temporaries inside co_await
+// expressions twice), and never a capturing lambda coroutine (its captures die early).
+template <typename F>
+asio::awaitable<std::invoke_result_t<F>> RunBlocking(asio::thread_pool& pool, F fn) {
+  co_return co_await asio::co_spawn(pool, CallAsCoroutine(std::move(fn)), asio::use_awaitable);
+}
+
+}  // namespace glmq

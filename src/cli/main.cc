@@ -1,0 +1,24 @@
+// glmq: asynchronous batch inference for long-context LLMs. See README.md.
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"glmq: asynchronous batch inference for long-context LLMs"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "glmq 0.1.0");
+  std::vector<std::pair<CLI::App*, glmq::CommandRunner>> commands;
+  auto serve = glmq::AddServeCommand(app);
+  commands.emplace_back(app.get_subcommand("serve"), std::move(serve));
+  auto make_model = glmq::AddMakeTestModelCommand(app);
+  commands.emplace_back(app.get_subcommand("make-test-model"), std::move(make_model));
+  glmq::AddClientCommands(app, commands);
+
+  CLI11_PARSE(app, argc, argv);
+  for (auto& [sub, run] : commands) {
+    if (sub != nullptr && sub->parsed()) return run();
+  }
+  return 2;
+}

@@ -1,0 +1,103 @@
+// Job: what a client asked for, where it stands, and what came of it.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace glmq {
+
+enum class JobState { kQueued, kRunning, kSucceeded, kFailed, kCancelled, kExpired };
+
+const char* JobStateName(JobState state);
+std::optional<JobState> ParseJobState(std::string_view name);
+inline bool IsTerminal(JobState s) { return s != JobState::kQueued && s != JobState::kRunning; }
+
+// Length classes group jobs whose costs are alike; alert rules and /v1/queue report per class.
+enum class LengthClass { kShort, kMedium, kLong };
+const char* LengthClassName(LengthClass c);
+
+struct ChatMessage {
+  std::string role;  // system | user | assistant | observation
+  std::string content;
+};
+
+struct SamplingParams {
+  int32_t max_tokens = 256;
+  float temperature = 0.8f;  // 0 = greedy
+  float top_p = 0.95f;
+  std::optional<uint64_t> seed;  // unset: chosen per job
+  std::vector<std::string> stop;
+};
+
+// What the client submitted, kept as given so the prompt can be rendered again after a
+// restart. Either `messages` is set, or `text` (+ optional `question`).
+struct JobRequest {
+  std::string text;
+  std::string question;
+  std::vector<ChatMessage> messages;
+  SamplingParams sampling;
+  int32_t priority = 0;         // higher runs earlier; -10..10
+  double timeout_seconds = 0;   // queue + run; 0 = none
+};
+
+struct JobUsage {
+  int64_t prompt_tokens = 0;      // tokens the engine read for this job
+  int64_t completion_tokens = 0;  // tokens it generated (end-of-generation token excluded)
+};
+
+struct JobProgress {
+  int64_t prompt_tokens_read = 0;
+  int64_t completion_tokens = 0;
+};
+
+using TimeMs = int64_t;  // milliseconds since the Unix epoch
+
+struct Job {
+  std::string id;
+  JobState state = JobState::kQueued;
+  JobRequest request;
+
+  int64_t prompt_tokens = 0;  // counted at submit with the model's tokenizer and template
+  LengthClass length_class = LengthClass::kShort;
+  // Queue order: lower runs first (virtual deadline, see sched/).
+  int64_t order_key = 0;
+
+  TimeMs created_at = 0;
+  TimeMs started_at = 0;   // 0 until first run
+  TimeMs finished_at = 0;  // 0 until terminal
+  TimeMs deadline_at = 0;  // 0 = none
+
+  double estimated_wait_seconds = 0;  // told to the client at submit
+  int32_t attempts = 0;               // times it was handed to an engine
+  bool cancel_requested = false;
+  bool dead_letter = false;
+
+  JobProgress progress;
+  // Filled when terminal.
+  std::string output;
+  std::string finish_reason;  // stop | length | cancelled | timeout | error
+  JobUsage usage;
+  std::string error_code;
+  std::string error_message;
+};
+
+// The outcome of a run, written once per job id.
+struct Completion {
+  JobState state = JobState::kSucceeded;  // succeeded | failed | cancelled | expired
+  std::string output;
+  std::string finish_reason;
+  JobUsage usage;
+  std::string error_code;
+  std::string error_message;
+};
+
+// A new random id: "job_" + 24 lowercase hex digits (96 bits).
+std::string NewJobId();
+bool IsValidJobId(std::string_view id);
+
+TimeMs NowMs();
+
+}  // namespace glmq

@@ -1,0 +1,478 @@
+#include "engine/llama_engine.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "core/utf8.h"
+#include "engine/prompt.h"
+#include "ggml.h"
+#include "llama.h"
+
+namespace glmq {
+namespace {
+
+constexpr int64_t kDefaultCtxCap = 32768;
+
+void LogFromLlama(ggml_log_level level, const char* text, void*) {
+  std::string_view line(text);
+  while (!line.empty() && line.back() == '\n') line.remove_suffix(1);
+  if (line.empty()) return;
+  switch (level) {
+    case GGML_LOG_LEVEL_ERROR:
+      spdlog::error("llama: {}", line);
+      break;
+    case GGML_LOG_LEVEL_WARN:
+      spdlog::warn("llama: {}", line);
+      break;
+    default:
+      spdlog::trace("llama: {}", line);
+  }
+}
+
+void InitBackendOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    llama_log_set(LogFromLlama, nullptr);
+    llama_backend_init();
+  });
+}
+
+std::string MetaString(const llama_model* model, const char* key) {
+  char buf[256];
+  const int32_t n = llama_model_meta_val_str(model, key, buf, sizeof(buf));
+  return n < 0 ? std::string() : std::string(buf, std::min<size_t>(n, sizeof(buf) - 1));
+}
+
+Result<ggml_type> ParseKvType(const std::string& name) {
+  if (name == "f16") return GGML_TYPE_F16;
+  if (name == "q8_0") return GGML_TYPE_Q8_0;
+  if (name == "q4_0") return GGML_TYPE_Q4_0;
+  return InvalidArgument("--kv-type must be f16, q8_0 or q4_0, not '" + name + "'");
+}
+
+Result<llama_flash_attn_type> ParseFlashAttn(const std::string& name) {
+  if (name == "on") return LLAMA_FLASH_ATTN_TYPE_ENABLED;
+  if (name == "off") return LLAMA_FLASH_ATTN_TYPE_DISABLED;
+  if (name == "auto") return LLAMA_FLASH_ATTN_TYPE_AUTO;
+  return InvalidArgument("--flash-attn must be on, off or auto, not '" + name + "'");
+}
+
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
+struct LlamaEngine::Sequence {
+  bool active = false;
+  int32_t seq_id = 0;
+  uint64_t admitted = 0;
+  std::string job_id;
+  std::vector<llama_token> prompt;
+  size_t prompt_read = 0;
+  int32_t n_past = 0;
+  bool generating = false;
+  llama_token next_token = -1;  // sampled, fed in the next step
+  int32_t max_tokens = 0;
+  std::vector<std::string> stop;
+  size_t longest_stop = 0;
+  TimeMs deadline_at = 0;
+  llama_sampler* sampler = nullptr;
+  std::string bytes;  // raw bytes of the generated pieces; sanitized when the job ends
+  int64_t completion_tokens = 0;
+  int32_t batch_index = -1;  // row of this sequence's logits in the current batch
+  int32_t chunk = 0;         // prompt tokens in the current batch
+};
+
+Result<std::unique_ptr<LlamaEngine>> LlamaEngine::Load(const LlamaEngineOptions& options) {
+  if (options.parallel < 1 || options.parallel > 256) {
+    return InvalidArgument("--parallel must be between 1 and 256");
+  }
+  if (options.batch_size < 1 || options.ubatch_size < 1) {
+    return InvalidArgument("--batch-size and --ubatch-size must be positive");
+  }
+  GLMQ_ASSIGN_OR_RETURN(const ggml_type kv_type, ParseKvType(options.kv_type));
+  GLMQ_ASSIGN_OR_RETURN(const llama_flash_attn_type flash_attn,
+                        ParseFlashAttn(options.flash_attn));
+  if (kv_type != GGML_TYPE_F16 && flash_attn == LLAMA_FLASH_ATTN_TYPE_DISABLED) {
+    return InvalidArgument("a quantized --kv-type needs --flash-attn on or auto");
+  }
+  InitBackendOnce();
+
+  std::unique_ptr<LlamaEngine> engine(new LlamaEngine());
+  llama_model_params mparams = llama_model_default_params();
+  mparams.n_gpu_layers = options.gpu_layers;
+  engine->model_ = llama_model_load_from_file(options.model_path.c_str(), mparams);
+  if (engine->model_ == nullptr) {
+    return InvalidArgument("cannot load model '" + options.model_path +
+                           "' (missing file, or not a GGUF llama.cpp can read; see the log)");
+  }
+  engine->vocab_ = llama_model_get_vocab(engine->model_);
+  if (const char* tmpl = llama_model_chat_template(engine->model_, nullptr)) {
+    engine->chat_template_ = tmpl;
+  } else {
+    spdlog::warn("model has no chat template; prompts use the chatglm4 template");
+    engine->chat_template_ = "chatglm4";
+  }
+
+  ModelInfo& info = engine->info_;
+  info.path = options.model_path;
+  info.name = MetaString(engine->model_, "general.name");
+  info.architecture = MetaString(engine->model_, "general.architecture");
+  info.is_test_model = info.name == kTestModelName;
+  info.n_params = static_cast<int64_t>(llama_model_n_params(engine->model_));
+  info.n_ctx_train = llama_model_n_ctx_train(engine->model_);
+  info.ctx_size = options.ctx_size > 0 ? options.ctx_size
+                                       : std::min<int64_t>(info.n_ctx_train, kDefaultCtxCap);
+  info.parallel = options.parallel;
+  info.batch_size = options.batch_size;
+  const int64_t n_layer = llama_model_n_layer(engine->model_);
+  const int64_t n_head = llama_model_n_head(engine->model_);
+  const int64_t n_head_kv = llama_model_n_head_kv(engine->model_);
+  const int64_t head_dim = llama_model_n_embd(engine->model_) / std::max<int64_t>(n_head, 1);
+  // K and V, each n_head_kv × head_dim values per layer per token.
+  info.kv_bytes_per_token =
+      2 * n_layer * static_cast<int64_t>(ggml_row_size(kv_type, n_head_kv * head_dim));
+  if (info.ctx_size > UINT32_MAX) return InvalidArgument("--ctx-size is too large");
+
+  llama_context_params cparams = llama_context_default_params();
+  cparams.n_ctx = static_cast<uint32_t>(info.ctx_size);
+  cparams.n_batch = static_cast<uint32_t>(options.batch_size);
+  cparams.n_ubatch = static_cast<uint32_t>(std::min(options.ubatch_size, options.batch_size));
+  cparams.n_seq_max = static_cast<uint32_t>(options.parallel);
+  const int32_t threads = options.threads > 0
+                              ? options.threads
+                              : static_cast<int32_t>(std::max(1u, std::thread::hardware_concurrency()));
+  cparams.n_threads = threads;
+  cparams.n_threads_batch = threads;
+  cparams.flash_attn_type = flash_attn;
+  cparams.type_k = kv_type;
+  cparams.type_v = kv_type;
+  // One KV pool for all sequences: a long document may use most of it while short jobs
+  // use little, instead of every sequence getting ctx_size / parallel.
+  cparams.kv_unified = true;
+  cparams.no_perf = true;
+  engine->ctx_ = llama_init_from_model(engine->model_, cparams);
+  if (engine->ctx_ == nullptr) {
+    return Status(StatusCode::kResourceExhausted,
+                  "cannot create a context of " + std::to_string(info.ctx_size) +
+                      " tokens (" + std::to_string(info.ctx_size * info.kv_bytes_per_token >> 20) +
+                      " MiB of KV); lower --ctx-size");
+  }
+  engine->slots_.resize(options.parallel);
+  for (int32_t i = 0; i < options.parallel; ++i) engine->slots_[i].seq_id = i;
+  spdlog::info(
+      "model {} ({}, {:.1f}M params, trained context {}), context {} tokens, {} sequences, "
+      "batch {}, KV {} B/token ({} MiB), {} threads",
+      info.name.empty() ? options.model_path : info.name, info.architecture,
+      info.n_params / 1e6, info.n_ctx_train, info.ctx_size, info.parallel, info.batch_size,
+      info.kv_bytes_per_token, (info.ctx_size * info.kv_bytes_per_token) >> 20, threads);
+  return engine;
+}
+
+LlamaEngine::~LlamaEngine() {
+  for (Sequence& seq : slots_) {
+    if (seq.sampler != nullptr) llama_sampler_free(seq.sampler);
+  }
+  if (ctx_ != nullptr) llama_free(ctx_);
+  if (model_ != nullptr) llama_model_free(model_);
+}
+
+Result<std::string> LlamaEngine::RenderPrompt(const JobRequest& request) const {
+  const std::vector<ChatMessage> messages = RequestMessages(request);
+  std::vector<llama_chat_message> chat;
+  chat.reserve(messages.size());
+  size_t total = 0;
+  for (const ChatMessage& m : messages) {
+    chat.push_back({m.role.c_str(), m.content.c_str()});
+    total += m.role.size() + m.content.size();
+  }
+  if (total > static_cast<size_t>(INT32_MAX / 2)) return Unprocessable("prompt is too large");
+  std::string out(total + total / 4 + 256, '\0');
+  int32_t n = llama_chat_apply_template(chat_template_.c_str(), chat.data(), chat.size(), true,
+                                        out.data(), static_cast<int32_t>(out.size()));
+  if (n > static_cast<int32_t>(out.size())) {
+    out.resize(n);
+    n = llama_chat_apply_template(chat_template_.c_str(), chat.data(), chat.size(), true,
+                                  out.data(), static_cast<int32_t>(out.size()));
+  }
+  if (n < 0) return Internal("the model's chat template cannot be applied");
+  out.resize(n);
+  return out;
+}
+
+Result<std::vector<int32_t>> LlamaEngine::Tokenize(const std::string& prompt) const {
+  if (prompt.size() > static_cast<size_t>(INT32_MAX - 16)) {
+    return Unprocessable("prompt is too large to tokenize");
+  }
+  // Every token covers at least one byte, so this bound is never exceeded.
+  std::vector<llama_token> tokens(prompt.size() + 16);
+  // parse_special: the template's own markers ([gMASK], <|user|>, ...) are special tokens.
+  const int32_t n =
+      llama_tokenize(vocab_, prompt.data(), static_cast<int32_t>(prompt.size()), tokens.data(),
+                     static_cast<int32_t>(tokens.size()), true, true);
+  if (n < 0) return Internal("tokenizer overflow");
+  tokens.resize(n);
+  return tokens;
+}
+
+Result<int64_t> LlamaEngine::CountPromptTokens(const JobRequest& request) const {
+  GLMQ_ASSIGN_OR_RETURN(const std::string prompt, RenderPrompt(request));
+  if (prompt.size() > static_cast<size_t>(INT32_MAX - 16)) {
+    return Unprocessable("prompt is too large to tokenize");
+  }
+  // With no room for tokens llama_tokenize returns minus the count.
+  const int32_t n = llama_tokenize(vocab_, prompt.data(), static_cast<int32_t>(prompt.size()),
+                                   nullptr, 0, true, true);
+  if (n == INT32_MIN) return Unprocessable("prompt has more tokens than the tokenizer can count");
+  return static_cast<int64_t>(n < 0 ? -n : n);
+}
+
+Status LlamaEngine::CheckFits(int64_t prompt_tokens, int32_t max_tokens) const {
+  const int64_t capacity = static_cast<int64_t>(llama_n_ctx_seq(ctx_));
+  if (prompt_tokens + max_tokens > capacity) {
+    return Unprocessable("prompt_tokens (" + std::to_string(prompt_tokens) + ") + max_tokens (" +
+                         std::to_string(max_tokens) + ") = " +
+                         std::to_string(prompt_tokens + max_tokens) +
+                         " exceeds the context of one sequence (" + std::to_string(capacity) +
+                         " tokens)");
+  }
+  return Status::Ok();
+}
+
+int32_t LlamaEngine::FreeSlots() const {
+  return static_cast<int32_t>(
+      std::count_if(slots_.begin(), slots_.end(), [](const Sequence& s) { return !s.active; }));
+}
+
+int32_t LlamaEngine::ActiveSequences() const {
+  return static_cast<int32_t>(slots_.size()) - FreeSlots();
+}
+
+Status LlamaEngine::Admit(const Job& job) {
+  auto slot = std::find_if(slots_.begin(), slots_.end(), [](const Sequence& s) { return !s.active; });
+  if (slot == slots_.end()) return Status(StatusCode::kResourceExhausted, "no free sequence");
+  const SamplingParams& sp = job.request.sampling;
+  GLMQ_ASSIGN_OR_RETURN(const std::string prompt, RenderPrompt(job.request));
+  GLMQ_ASSIGN_OR_RETURN(std::vector<llama_token> tokens, Tokenize(prompt));
+  if (tokens.empty()) return Unprocessable("prompt has no tokens");
+  GLMQ_RETURN_IF_ERROR(CheckFits(static_cast<int64_t>(tokens.size()), sp.max_tokens));
+
+  Sequence& seq = *slot;
+  const int32_t seq_id = seq.seq_id;
+  seq = Sequence();
+  seq.seq_id = seq_id;
+  seq.active = true;
+  seq.admitted = ++admitted_;
+  seq.job_id = job.id;
+  seq.prompt = std::move(tokens);
+  seq.max_tokens = sp.max_tokens;
+  seq.stop = sp.stop;
+  for (const std::string& s : seq.stop) seq.longest_stop = std::max(seq.longest_stop, s.size());
+  seq.deadline_at = job.deadline_at;
+
+  llama_sampler_chain_params chain_params = llama_sampler_chain_default_params();
+  chain_params.no_perf = true;
+  seq.sampler = llama_sampler_chain_init(chain_params);
+  if (sp.temperature <= 0.0f) {
+    llama_sampler_chain_add(seq.sampler, llama_sampler_init_greedy());
+  } else {
+    const uint32_t seed =
+        sp.seed ? static_cast<uint32_t>(*sp.seed) : static_cast<uint32_t>(std::random_device{}());
+    if (sp.top_p < 1.0f) llama_sampler_chain_add(seq.sampler, llama_sampler_init_top_p(sp.top_p, 1));
+    llama_sampler_chain_add(seq.sampler, llama_sampler_init_temp(sp.temperature));
+    llama_sampler_chain_add(seq.sampler, llama_sampler_init_dist(seed));
+  }
+  // A sequence id may carry KV left by a failed decode; start clean.
+  llama_memory_seq_rm(llama_get_memory(ctx_), seq.seq_id, -1, -1);
+  return Status::Ok();
+}
+
+Completion LlamaEngine::Outcome(const Sequence& seq, JobState state,
+                                std::string finish_reason) const {
+  Completion c;
+  c.state = state;
+  c.output = SanitizeUtf8(seq.bytes);
+  c.finish_reason = std::move(finish_reason);
+  c.usage.prompt_tokens = static_cast<int64_t>(seq.prompt_read);
+  c.usage.completion_tokens = seq.completion_tokens;
+  return c;
+}
+
+void LlamaEngine::Finish(Sequence& seq, Completion completion, StepReport& report) {
+  llama_memory_seq_rm(llama_get_memory(ctx_), seq.seq_id, -1, -1);
+  llama_sampler_free(seq.sampler);
+  seq.sampler = nullptr;
+  seq.active = false;
+  report.finished.push_back({seq.job_id, std::move(completion)});
+}
+
+void LlamaEngine::Stop(const std::string& id, JobState state) {
+  for (Sequence& seq : slots_) {
+    if (!seq.active || seq.job_id != id) continue;
+    Completion c = Outcome(seq, state, state == JobState::kExpired ? "timeout" : "cancelled");
+    if (state == JobState::kExpired) {
+      c.error_code = "timeout";
+      c.error_message = "the job's timeout_seconds passed while it was running";
+    }
+    StepReport scratch;
+    Finish(seq, std::move(c), scratch);
+    for (auto& f : scratch.finished) stopped_.push_back(std::move(f));
+  }
+}
+
+bool LlamaEngine::AcceptToken(Sequence& seq, llama_token token) {
+  if (llama_vocab_is_eog(vocab_, token)) return true;
+  ++seq.completion_tokens;
+  char piece[256];
+  int32_t n = llama_token_to_piece(vocab_, token, piece, sizeof(piece), 0, false);
+  if (n > 0) {
+    seq.bytes.append(piece, n);
+  } else if (n < 0) {
+    std::string big(-n, '\0');
+    n = llama_token_to_piece(vocab_, token, big.data(), -n, 0, false);
+    if (n > 0) seq.bytes.append(big.data(), n);
+  }
+  if (seq.longest_stop > 0) {
+    // Only a match that ends in the new piece is new.
+    const size_t from = seq.bytes.size() > seq.longest_stop + static_cast<size_t>(std::max(n, 0))
+                            ? seq.bytes.size() - seq.longest_stop - std::max(n, 0)
+                            : 0;
+    size_t cut = std::string::npos;
+    for (const std::string& s : seq.stop) {
+      const size_t at = seq.bytes.find(s, from);
+      if (at != std::string::npos) cut = std::min(cut, at);
+    }
+    if (cut != std::string::npos) {
+      seq.bytes.resize(cut);
+      return true;
+    }
+  }
+  return false;
+}
+
+StepReport LlamaEngine::Step() {
+  const auto start = std::chrono::steady_clock::now();
+  StepReport report;
+  report.finished = std::move(stopped_);
+  stopped_.clear();
+
+  const TimeMs now = NowMs();
+  for (Sequence& seq : slots_) {
+    if (seq.active && seq.deadline_at > 0 && now >= seq.deadline_at) {
+      Completion c = Outcome(seq, JobState::kExpired, "timeout");
+      c.error_code = "timeout";
+      c.error_message = "the job's timeout_seconds passed while it was running";
+      Finish(seq, std::move(c), report);
+    }
+  }
+
+  // Generating sequences first: one token each. Then prompt chunks, oldest admission first.
+  std::vector<Sequence*> order;
+  for (Sequence& seq : slots_) {
+    if (seq.active) order.push_back(&seq);
+  }
+  std::sort(order.begin(), order.end(),
+            [](const Sequence* a, const Sequence* b) { return a->admitted < b->admitted; });
+
+  int32_t prefill_budget = info_.batch_size;
+  for (const Sequence* seq : order) prefill_budget -= seq->generating ? 1 : 0;
+
+  llama_batch batch = llama_batch_init(info_.batch_size, 0, 1);
+  auto add = [&batch](llama_token t, int32_t pos, int32_t seq_id, bool logits) {
+    const int32_t i = batch.n_tokens++;
+    batch.token[i] = t;
+    batch.pos[i] = pos;
+    batch.n_seq_id[i] = 1;
+    batch.seq_id[i][0] = seq_id;
+    batch.logits[i] = logits;
+    return i;
+  };
+
+  int status = 0;
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    batch.n_tokens = 0;
+    int32_t budget = prefill_budget;
+    for (Sequence* seq : order) {
+      seq->batch_index = -1;
+      seq->chunk = 0;
+      if (!seq->active) continue;
+      if (seq->generating) {
+        seq->batch_index = add(seq->next_token, seq->n_past, seq->seq_id, true);
+        continue;
+      }
+      const int32_t left = static_cast<int32_t>(seq->prompt.size() - seq->prompt_read);
+      const int32_t chunk = std::min(left, budget);
+      if (chunk <= 0) continue;
+      for (int32_t k = 0; k < chunk; ++k) {
+        const bool last = seq->prompt_read + k + 1 == seq->prompt.size();
+        const int32_t i = add(seq->prompt[seq->prompt_read + k], seq->n_past + k, seq->seq_id, last);
+        if (last) seq->batch_index = i;
+      }
+      seq->chunk = chunk;
+      budget -= chunk;
+    }
+    if (batch.n_tokens == 0) break;
+    status = llama_decode(ctx_, batch);
+    if (status != 1 || prefill_budget <= 1) break;
+    // No KV slot for this batch: the cache is fragmented or full. Read less prompt.
+    prefill_budget /= 2;
+    spdlog::warn("decode found no KV slot; retrying with a prompt budget of {}", prefill_budget);
+  }
+
+  if (status != 0) {
+    spdlog::error("llama_decode failed with status {}; failing the {} sequences in the batch",
+                  status, order.size());
+    for (Sequence* seq : order) {
+      if (!seq->active || (seq->chunk == 0 && !seq->generating)) continue;
+      Completion c = Outcome(*seq, JobState::kFailed, "error");
+      c.error_code = status == 1 ? "kv_exhausted" : "decode_failed";
+      c.error_message = status == 1 ? "the KV cache has no room for this sequence"
+                                    : "the engine failed to decode (status " +
+                                          std::to_string(status) + ")";
+      Finish(*seq, std::move(c), report);
+    }
+    llama_batch_free(batch);
+    report.seconds = SecondsSince(start);
+    return report;
+  }
+
+  for (Sequence* seq : order) {
+    if (!seq->active) continue;
+    if (seq->generating && seq->batch_index >= 0) {
+      ++seq->n_past;
+    } else if (seq->chunk > 0) {
+      seq->n_past += seq->chunk;
+      seq->prompt_read += seq->chunk;
+      report.prompt_tokens += seq->chunk;
+    }
+    if (seq->batch_index < 0) continue;
+    const llama_token token = llama_sampler_sample(seq->sampler, ctx_, seq->batch_index);
+    ++report.generated_tokens;
+    seq->generating = true;
+    const bool ended = AcceptToken(*seq, token);
+    if (ended) {
+      Finish(*seq, Outcome(*seq, JobState::kSucceeded, "stop"), report);
+    } else if (seq->completion_tokens >= seq->max_tokens) {
+      Finish(*seq, Outcome(*seq, JobState::kSucceeded, "length"), report);
+    } else {
+      seq->next_token = token;
+    }
+  }
+  for (Sequence* seq : order) {
+    if (seq->active && (seq->chunk > 0 || seq->batch_index >= 0)) {
+      report.progressed.push_back(
+          {seq->job_id, {static_cast<int64_t>(seq->prompt_read), seq->completion_tokens}});
+    }
+  }
+  llama_batch_free(batch);
+  report.seconds = SecondsSince(start);
+  return report;
+}
+
+}  // namespace glmq

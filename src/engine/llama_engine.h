@@ -1,0 +1,70 @@
+// LlamaEngine: llama.cpp in process. Many sequences share one context and its KV cache;
+// each Step() carries one token for every generating sequence and fills the rest of the
+// batch with prompt chunks (chunked prefill).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/engine.h"
+
+struct llama_model;
+struct llama_context;
+struct llama_vocab;
+struct llama_sampler;
+
+namespace glmq {
+
+struct LlamaEngineOptions {
+  std::string model_path;
+  int64_t ctx_size = 0;  // KV tokens in all; 0 = min(model's training context, 32768)
+  int32_t parallel = 1;
+  int32_t batch_size = 2048;
+  int32_t ubatch_size = 512;
+  int32_t threads = 0;  // 0 = all hardware threads
+  std::string flash_attn = "auto";  // on | off | auto
+  std::string kv_type = "f16";      // f16 | q8_0 | q4_0
+  int32_t gpu_layers = -1;          // layers offloaded to a GPU build; -1 = all
+};
+
+// Name that `glmq make-test-model` writes into general.name.
+inline constexpr char kTestModelName[] = "glmq-test-model";
+
+class LlamaEngine final : public Engine {
+ public:
+  static Result<std::unique_ptr<LlamaEngine>> Load(const LlamaEngineOptions& options);
+  ~LlamaEngine() override;
+
+  const ModelInfo& info() const override { return info_; }
+  Result<int64_t> CountPromptTokens(const JobRequest& request) const override;
+  Status CheckFits(int64_t prompt_tokens, int32_t max_tokens) const override;
+  int32_t FreeSlots() const override;
+  int32_t ActiveSequences() const override;
+  Status Admit(const Job& job) override;
+  void Stop(const std::string& id, JobState state) override;
+  StepReport Step() override;
+
+ private:
+  struct Sequence;
+
+  LlamaEngine() = default;
+  Result<std::string> RenderPrompt(const JobRequest& request) const;
+  Result<std::vector<int32_t>> Tokenize(const std::string& prompt) const;
+  // Returns true when the sequence ended with this token.
+  bool AcceptToken(Sequence& seq, int32_t token);
+  void Finish(Sequence& seq, Completion completion, StepReport& report);
+  Completion Outcome(const Sequence& seq, JobState state, std::string finish_reason) const;
+
+  ModelInfo info_;
+  llama_model* model_ = nullptr;
+  llama_context* ctx_ = nullptr;
+  const llama_vocab* vocab_ = nullptr;
+  std::string chat_template_;
+  std::vector<Sequence> slots_;
+  uint64_t admitted_ = 0;  // admission counter: prefill goes to the oldest sequence first
+  std::vector<StepReport::Finished> stopped_;  // ended by Stop(), reported by the next Step()
+};
+
+}  // namespace glmq

@@ -1,0 +1,36 @@
+// Queue order and wait estimates.
+//
+// Jobs are ordered by a virtual deadline: arrival + k × (estimated service time alone)
+// − priority × priority_step. Short jobs go first; a long job that has waited about its own
+// service time overtakes new short ones, so nothing starves.
+#pragma once
+
+#include <cstdint>
+
+#include "core/job.h"
+#include "sched/throughput.h"
+
+namespace glmq {
+
+struct PolicyOptions {
+  double service_weight = 1.0;           // k
+  double priority_step_seconds = 60.0;   // one priority level is worth this much waiting
+  int64_t medium_prompt_tokens = 4096;   // length classes by prompt tokens
+  int64_t long_prompt_tokens = 32768;
+};
+
+LengthClass ClassifyLength(const PolicyOptions& options, int64_t prompt_tokens);
+
+// Seconds one job would take alone on the engine.
+double ServiceSeconds(const ThroughputSnapshot& t, int64_t prompt_tokens, int32_t max_tokens);
+
+int64_t OrderKey(const PolicyOptions& options, const ThroughputSnapshot& t, TimeMs arrival,
+                 int32_t priority, int64_t prompt_tokens, int32_t max_tokens);
+
+// Seconds until a job starts, given the queued work that runs before it and the work still
+// left in running jobs.
+double EstimateWaitSeconds(const ThroughputSnapshot& t, int64_t prompt_tokens_ahead,
+                           int64_t max_tokens_ahead, int64_t running_prompt_left,
+                           int64_t running_max_tokens_left, int32_t free_sequences);
+
+}  // namespace glmq

@@ -1,0 +1,208 @@
+#include "sched/scheduler.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+namespace glmq {
+namespace {
+
+Completion FailedCompletion(const Status& status) {
+  Completion c;
+  c.state = JobState::kFailed;
+  c.finish_reason = "error";
+  c.error_code = StatusCodeName(status.code());
+  c.error_message = status.message();
+  return c;
+}
+
+}  // namespace
+
+Scheduler::Scheduler(JobStore& store, Engine& engine, ThroughputMeter& meter,
+                     SchedulerOptions options)
+    : store_(store), engine_(engine), meter_(meter), options_(std::move(options)) {}
+
+Scheduler::~Scheduler() { Shutdown(); }
+
+void Scheduler::Start() {
+  PublishRunningWork();
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void Scheduler::Shutdown() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  wake_cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Scheduler::Wake() {
+  {
+    std::lock_guard lock(mu_);
+    woken_ = true;
+  }
+  wake_cv_.notify_all();
+}
+
+void Scheduler::RequestStop(const std::string& id) {
+  {
+    std::lock_guard lock(mu_);
+    stop_requests_.insert(id);
+    woken_ = true;
+  }
+  wake_cv_.notify_all();
+}
+
+RunningWork Scheduler::running_work() const {
+  std::lock_guard lock(work_mu_);
+  return work_;
+}
+
+void Scheduler::PublishRunningWork() {
+  RunningWork w;
+  w.sequences = engine_.ActiveSequences();
+  w.free_sequences = engine_.FreeSlots();
+  for (const auto& [id, r] : running_) {
+    w.prompt_tokens_left += std::max<int64_t>(0, r.prompt_tokens - r.progress.prompt_tokens_read);
+    w.max_tokens_left += std::max<int64_t>(0, r.max_tokens - r.progress.completion_tokens);
+  }
+  std::lock_guard lock(work_mu_);
+  work_ = w;
+}
+
+void Scheduler::Housekeeping(TimeMs now) {
+  last_housekeeping_ = now;
+  if (auto s = store_.Heartbeat(options_.worker_id, options_.lease_ms); !s.ok()) {
+    spdlog::error("lease heartbeat failed: {}", s.ToString());
+  }
+  if (auto n = store_.ExpireOverdue(now); !n.ok()) {
+    spdlog::error("expiring overdue jobs failed: {}", n.status().ToString());
+  }
+  if (auto n = store_.ReapExpiredLeases(now, options_.max_deliveries); !n.ok()) {
+    spdlog::error("re-queueing lost jobs failed: {}", n.status().ToString());
+  } else if (*n > 0) {
+    spdlog::warn("re-queued {} jobs whose worker lease expired", *n);
+  }
+  // Cancellations recorded by another process reach us through the store.
+  for (const auto& [id, r] : running_) {
+    auto job = store_.Get(id, false);
+    if (job.ok() && job->cancel_requested) RequestStop(id);
+  }
+}
+
+void Scheduler::AdmitQueued() {
+  while (engine_.FreeSlots() > 0) {
+    auto claimed = store_.ClaimNext(options_.worker_id, options_.lease_ms);
+    if (!claimed.ok()) {
+      spdlog::error("claiming a job failed: {}", claimed.status().ToString());
+      return;
+    }
+    if (!claimed->has_value()) return;
+    Job job = std::move(**claimed);
+    const TimeMs now = NowMs();
+    Status admitted;
+    if (job.cancel_requested) {
+      Completion c;
+      c.state = JobState::kCancelled;
+      c.finish_reason = "cancelled";
+      (void)store_.Complete(job.id, options_.worker_id, c);
+      continue;
+    }
+    if (job.deadline_at > 0 && now >= job.deadline_at) {
+      Completion c;
+      c.state = JobState::kExpired;
+      c.finish_reason = "timeout";
+      c.error_code = "timeout";
+      c.error_message = "the job's timeout_seconds passed while it was queued";
+      (void)store_.Complete(job.id, options_.worker_id, c);
+      continue;
+    }
+    admitted = engine_.Admit(job);
+    if (!admitted.ok()) {
+      spdlog::warn("job {} cannot run: {}", job.id, admitted.ToString());
+      (void)store_.Complete(job.id, options_.worker_id, FailedCompletion(admitted));
+      continue;
+    }
+    spdlog::debug("job {} started ({} prompt tokens, attempt {})", job.id, job.prompt_tokens,
+                  job.attempts);
+    Running& r = running_[job.id];
+    r.prompt_tokens = job.prompt_tokens;
+    r.max_tokens = job.request.sampling.max_tokens;
+  }
+}
+
+void Scheduler::ApplyStep(const StepReport& report) {
+  int32_t generating = 0;
+  for (const auto& p : report.progressed) generating += p.progress.completion_tokens > 0 ? 1 : 0;
+  meter_.RecordStep(report.prompt_tokens, report.generated_tokens, generating, report.seconds);
+
+  const TimeMs now = NowMs();
+  for (const auto& p : report.progressed) {
+    auto it = running_.find(p.id);
+    if (it == running_.end()) continue;
+    it->second.progress = p.progress;
+    if (now - it->second.progress_written_at >= options_.progress_interval_ms) {
+      it->second.progress_written_at = now;
+      (void)store_.UpdateProgress(p.id, p.progress);
+    }
+  }
+  for (const auto& f : report.finished) {
+    auto it = running_.find(f.id);
+    if (it != running_.end()) {
+      if (f.completion.state == JobState::kSucceeded) {
+        meter_.RecordCompletion(f.completion.usage.completion_tokens, it->second.max_tokens);
+      }
+      running_.erase(it);
+    }
+    const Status s = store_.Complete(f.id, options_.worker_id, f.completion);
+    if (!s.ok()) spdlog::warn("result of job {} not recorded: {}", f.id, s.ToString());
+  }
+}
+
+void Scheduler::Loop() {
+  spdlog::info("scheduler started as worker '{}'", options_.worker_id);
+  while (true) {
+    std::set<std::string> stops;
+    {
+      std::unique_lock lock(mu_);
+      if (stopping_) break;
+      stops.swap(stop_requests_);
+      woken_ = false;
+    }
+    for (const std::string& id : stops) {
+      if (running_.count(id)) engine_.Stop(id, JobState::kCancelled);
+    }
+    const TimeMs now = NowMs();
+    if (now - last_housekeeping_ >= options_.housekeeping_interval_ms) Housekeeping(now);
+    AdmitQueued();
+    if (engine_.ActiveSequences() == 0 && running_.empty()) {
+      PublishRunningWork();
+      std::unique_lock lock(mu_);
+      wake_cv_.wait_for(lock, std::chrono::milliseconds(options_.housekeeping_interval_ms),
+                        [this] { return woken_ || stopping_; });
+      continue;
+    }
+    ApplyStep(engine_.Step());
+    if (engine_.ActiveSequences() == 0 && !running_.empty()) {
+      // Every sequence ended, so a job still listed here was lost track of (a bug): fail it
+      // rather than spin or hold its lease forever.
+      for (const auto& [id, r] : running_) {
+        spdlog::error("job {} has no engine sequence; failing it", id);
+        (void)store_.Complete(id, options_.worker_id,
+                              FailedCompletion(Internal("the engine lost the job's sequence")));
+      }
+      running_.clear();
+    }
+    PublishRunningWork();
+  }
+  // Running jobs keep their lease in the store; when it runs out (or at the next start of
+  // `glmq serve`) they are queued again and run from the start.
+  if (!running_.empty()) {
+    spdlog::info("stopping with {} running jobs; they will be queued again", running_.size());
+  }
+  spdlog::info("scheduler stopped");
+}
+
+}  // namespace glmq

@@ -1,0 +1,85 @@
+// Scheduler: the loop that owns the engine. It claims queued jobs from the store in their
+// order, admits them into free sequences, steps the engine, and writes progress and
+// outcomes back. One thread; other threads talk to it through Wake() and RequestStop().
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "engine/engine.h"
+#include "sched/throughput.h"
+#include "store/job_store.h"
+
+namespace glmq {
+
+struct SchedulerOptions {
+  std::string worker_id = "serve";
+  int64_t lease_ms = 30'000;
+  int32_t max_deliveries = 3;
+  int64_t progress_interval_ms = 500;  // how often running jobs' progress is written
+  int64_t housekeeping_interval_ms = 1000;
+};
+
+// What is left of the running jobs, for wait estimates.
+struct RunningWork {
+  int32_t sequences = 0;
+  int32_t free_sequences = 0;
+  int64_t prompt_tokens_left = 0;
+  int64_t max_tokens_left = 0;
+};
+
+class Scheduler {
+ public:
+  Scheduler(JobStore& store, Engine& engine, ThroughputMeter& meter, SchedulerOptions options);
+  ~Scheduler();
+
+  void Start();
+  void Shutdown();  // stops claiming, returns running jobs to the queue, joins
+
+  // A job was queued: look now instead of at the next poll. Any thread.
+  void Wake();
+  // A running job was cancelled: end its sequence. Any thread.
+  void RequestStop(const std::string& id);
+
+  RunningWork running_work() const;
+
+ private:
+  struct Running {
+    int64_t prompt_tokens = 0;
+    int32_t max_tokens = 0;
+    JobProgress progress;
+    TimeMs progress_written_at = 0;
+  };
+
+  void Loop();
+  void Housekeeping(TimeMs now);
+  void AdmitQueued();
+  void ApplyStep(const StepReport& report);
+  void PublishRunningWork();
+
+  JobStore& store_;
+  Engine& engine_;
+  ThroughputMeter& meter_;
+  const SchedulerOptions options_;
+  std::thread thread_;
+
+  std::mutex mu_;  // guards the fields below it
+  std::condition_variable wake_cv_;
+  bool woken_ = false;
+  bool stopping_ = false;
+  std::set<std::string> stop_requests_;
+
+  mutable std::mutex work_mu_;
+  RunningWork work_;
+
+  // Scheduler thread only.
+  std::map<std::string, Running> running_;
+  TimeMs last_housekeeping_ = 0;
+};
+
+}  // namespace glmq

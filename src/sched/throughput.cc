@@ -1,0 +1,67 @@
+#include "sched/throughput.h"
+
+#include <algorithm>
+
+#include "core/job.h"
+
+namespace glmq {
+namespace {
+
+// Exponentially weighted: recent steps count most, one odd step moves little.
+constexpr double kAlpha = 0.1;
+constexpr int64_t kRecentWindowMs = 60'000;
+
+double Blend(double old_value, double sample) {
+  return old_value <= 0 ? sample : old_value + kAlpha * (sample - old_value);
+}
+
+}  // namespace
+
+void ThroughputMeter::Seed(double prefill_tps, double decode_tps) {
+  std::lock_guard lock(mu_);
+  prefill_tps_ = prefill_tps;
+  decode_tps_ = decode_tps;
+  single_decode_tps_ = decode_tps;
+}
+
+void ThroughputMeter::RecordStep(int64_t prompt_tokens, int64_t generated_tokens,
+                                 int32_t generating, double seconds) {
+  if (seconds <= 0) return;
+  std::lock_guard lock(mu_);
+  if (prompt_tokens > generating) {
+    // A step that reads prompt is dominated by it.
+    prefill_tps_ = Blend(prefill_tps_, prompt_tokens / seconds);
+  } else if (generated_tokens > 0) {
+    const double tps = generated_tokens / seconds;
+    decode_tps_ = Blend(decode_tps_, tps);
+    if (generating <= 1) single_decode_tps_ = Blend(single_decode_tps_, tps);
+  }
+  const int64_t now = NowMs();
+  recent_.push_back({now, prompt_tokens + generated_tokens});
+  while (!recent_.empty() && recent_.front().at_ms < now - kRecentWindowMs) recent_.pop_front();
+}
+
+void ThroughputMeter::RecordCompletion(int64_t completion_tokens, int32_t max_tokens) {
+  if (max_tokens <= 0) return;
+  std::lock_guard lock(mu_);
+  const double ratio = std::clamp(static_cast<double>(completion_tokens) / max_tokens, 0.0, 1.0);
+  completion_ratio_ += kAlpha * (ratio - completion_ratio_);
+}
+
+ThroughputSnapshot ThroughputMeter::Snapshot() const {
+  std::lock_guard lock(mu_);
+  ThroughputSnapshot s;
+  s.prefill_tokens_per_second = prefill_tps_;
+  s.decode_tokens_per_second = decode_tps_;
+  s.single_decode_tokens_per_second = single_decode_tps_;
+  s.completion_ratio = completion_ratio_;
+  if (!recent_.empty()) {
+    int64_t tokens = 0;
+    for (const Sample& sample : recent_) tokens += sample.tokens;
+    const int64_t span_ms = std::max<int64_t>(NowMs() - recent_.front().at_ms, 1000);
+    s.recent_tokens_per_second = tokens * 1000.0 / span_ms;
+  }
+  return s;
+}
+
+}  // namespace glmq

@@ -1,0 +1,93 @@
+#include "store/sqlite_schema.h"
+
+#include <charconv>
+#include <string>
+
+namespace glmq::sqlite {
+namespace {
+
+// Version 1. The document and the chat messages sit in their own table: every state change
+// rewrites a whole jobs row, and a 10 MB column there would be rewritten with it.
+// The partial indexes keep each hot query an index range scan over only the rows it can
+// match (queued jobs for the queue, running jobs for leases). SqliteJobStore names them with
+// INDEXED BY: without statistics SQLite prefers jobs_state_created's equality on state and
+// would then sort every queued job on each claim; INDEXED BY also turns a lost index into
+// an error at prepare time instead of a silent full scan. jobs_queue repeats `state` so
+// that the queue's sums and ranks read the index alone (SQLite 3.40 does not count a
+// partial index's own WHERE as covered).
+constexpr char kSchemaV1[] = R"sql(
+CREATE TABLE jobs (
+  seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  state TEXT NOT NULL,
+  length_class TEXT NOT NULL,
+  prompt_tokens INTEGER NOT NULL,
+  max_tokens INTEGER NOT NULL,
+  order_key INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  started_at INTEGER NOT NULL DEFAULT 0,
+  finished_at INTEGER NOT NULL DEFAULT 0,
+  deadline_at INTEGER NOT NULL DEFAULT 0,
+  estimated_wait_seconds REAL NOT NULL DEFAULT 0,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  cancel_requested INTEGER NOT NULL DEFAULT 0,
+  dead_letter INTEGER NOT NULL DEFAULT 0,
+  worker TEXT,
+  lease_expires_at INTEGER NOT NULL DEFAULT 0,
+  progress_prompt_tokens_read INTEGER NOT NULL DEFAULT 0,
+  progress_completion_tokens INTEGER NOT NULL DEFAULT 0,
+  finish_reason TEXT NOT NULL DEFAULT '',
+  usage_prompt_tokens INTEGER NOT NULL DEFAULT 0,
+  usage_completion_tokens INTEGER NOT NULL DEFAULT 0,
+  error_code TEXT NOT NULL DEFAULT '',
+  error_message TEXT NOT NULL DEFAULT '',
+  params TEXT NOT NULL,
+  output TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE job_bodies (
+  seq INTEGER PRIMARY KEY REFERENCES jobs(seq) ON DELETE CASCADE,
+  messages TEXT NOT NULL,
+  text TEXT NOT NULL
+);
+CREATE TABLE store_meta (
+  key TEXT PRIMARY KEY,
+  value
+);
+CREATE INDEX jobs_queue ON jobs(order_key, created_at, seq, length_class, prompt_tokens,
+                                max_tokens, state) WHERE state = 'queued';
+CREATE INDEX jobs_deadline ON jobs(deadline_at) WHERE state = 'queued' AND deadline_at > 0;
+CREATE INDEX jobs_lease ON jobs(lease_expires_at) WHERE state = 'running';
+CREATE INDEX jobs_worker ON jobs(worker) WHERE state = 'running';
+CREATE INDEX jobs_created ON jobs(created_at, seq);
+CREATE INDEX jobs_state_created ON jobs(state, created_at, seq);
+CREATE INDEX jobs_dead_letter ON jobs(dead_letter) WHERE dead_letter = 1;
+)sql";
+
+Status Migrate(Connection& db) {
+  GLMQ_ASSIGN_OR_RETURN(std::string text, db.Pragma("PRAGMA user_version"));
+  int version = 0;
+  std::from_chars(text.data(), text.data() + text.size(), version);
+  if (version > kSchemaVersion) {
+    return Internal("database schema version " + std::to_string(version) +
+                    " is newer than this glmq supports (" + std::to_string(kSchemaVersion) +
+                    "); upgrade glmq");
+  }
+  if (version == kSchemaVersion) return Status::Ok();
+  if (version < 1) GLMQ_RETURN_IF_ERROR(db.Exec(kSchemaV1));
+  // Later versions add `if (version < N)` steps here, each moving the data forward.
+  return db.Exec(("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str());
+}
+
+}  // namespace
+
+Status MigrateSchema(Connection& db) {
+  GLMQ_RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
+  Status status = Migrate(db);
+  if (!status.ok()) {
+    (void)db.Exec("ROLLBACK");
+    return status;
+  }
+  return db.Exec("COMMIT");
+}
+
+}  // namespace glmq::sqlite

@@ -1,0 +1,582 @@
+#include "store/sqlite_store.h"
+
+#include <algorithm>
+#include <limits>
+#include <utility>
+
+#include "store/job_codec.h"
+#include "store/sqlite_db.h"
+#include "store/sqlite_schema.h"
+#include "store/sqlite_writer.h"
+
+namespace glmq {
+namespace {
+
+constexpr int kBusyTimeoutMs = 5000;
+constexpr size_t kMaxIdleReaders = 16;
+constexpr int32_t kDefaultListLimit = 50;
+constexpr int32_t kMaxListLimit = 1000;
+
+// The columns ReadJob decodes, in its order.
+#define GLMQ_JOB_COLUMNS                                                                     \
+  "id, state, length_class, prompt_tokens, order_key, created_at, started_at, finished_at, " \
+  "deadline_at, estimated_wait_seconds, attempts, cancel_requested, dead_letter, "           \
+  "progress_prompt_tokens_read, progress_completion_tokens, finish_reason, "                 \
+  "usage_prompt_tokens, usage_completion_tokens, error_code, error_message, params, output"
+constexpr int kJobColumnCount = 22;
+
+constexpr char kBeginRead[] = "BEGIN";
+constexpr char kEndRead[] = "COMMIT";
+
+constexpr char kInsertJob[] =
+    "INSERT INTO jobs (id, state, length_class, prompt_tokens, max_tokens, order_key, "
+    "created_at, deadline_at, estimated_wait_seconds, params) "
+    "VALUES (?1, 'queued', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
+    "ON CONFLICT (id) DO NOTHING RETURNING seq";
+constexpr char kInsertBody[] = "INSERT INTO job_bodies (seq, messages, text) VALUES (?1, ?2, ?3)";
+constexpr char kSelectJob[] = "SELECT " GLMQ_JOB_COLUMNS " FROM jobs WHERE id = ?1";
+constexpr char kSelectJobWithBody[] = "SELECT " GLMQ_JOB_COLUMNS
+                                      ", messages, text FROM jobs JOIN job_bodies USING (seq) "
+                                      "WHERE id = ?1";
+constexpr char kSelectBody[] = "SELECT messages, text FROM job_bodies WHERE seq = ?1";
+constexpr char kSelectState[] = "SELECT state FROM jobs WHERE id = ?1";
+constexpr char kSelectCursor[] = "SELECT created_at, seq FROM jobs WHERE id = ?1";
+constexpr char kListAll[] = "SELECT " GLMQ_JOB_COLUMNS
+                            " FROM jobs WHERE (created_at, seq) < (?1, ?2) "
+                            "ORDER BY created_at DESC, seq DESC LIMIT ?3";
+constexpr char kListByState[] = "SELECT " GLMQ_JOB_COLUMNS
+                                " FROM jobs WHERE state = ?4 AND (created_at, seq) < (?1, ?2) "
+                                "ORDER BY created_at DESC, seq DESC LIMIT ?3";
+constexpr char kClaimNext[] =
+    "UPDATE jobs SET state = 'running', worker = ?1, lease_expires_at = ?2, "
+    "attempts = attempts + 1, started_at = CASE WHEN started_at = 0 THEN ?3 ELSE started_at END "
+    "WHERE seq = (SELECT seq FROM jobs INDEXED BY jobs_queue WHERE state = 'queued' "
+    "ORDER BY order_key, created_at, seq LIMIT 1) "
+    "RETURNING " GLMQ_JOB_COLUMNS ", seq";
+constexpr char kHeartbeat[] =
+    "UPDATE jobs INDEXED BY jobs_worker SET lease_expires_at = ?1 "
+    "WHERE state = 'running' AND worker = ?2";
+constexpr char kUpdateProgress[] =
+    "UPDATE jobs SET progress_prompt_tokens_read = ?1, progress_completion_tokens = ?2 "
+    "WHERE id = ?3 AND state = 'running'";
+constexpr char kComplete[] =
+    "UPDATE jobs SET state = ?1, output = ?2, finish_reason = ?3, usage_prompt_tokens = ?4, "
+    "usage_completion_tokens = ?5, error_code = ?6, error_message = ?7, finished_at = ?8, "
+    "lease_expires_at = 0 WHERE id = ?9 AND state = 'running' AND worker = ?10";
+constexpr char kCancelQueued[] =
+    "UPDATE jobs SET state = 'cancelled', finished_at = ?1, finish_reason = 'cancelled' "
+    "WHERE id = ?2 AND state = 'queued'";
+constexpr char kRequestCancel[] =
+    "UPDATE jobs SET cancel_requested = 1 WHERE id = ?1 AND state = 'running'";
+constexpr char kExpireOverdue[] =
+    "UPDATE jobs INDEXED BY jobs_deadline SET state = 'expired', finished_at = ?1, finish_reason = "
+    "'timeout', "
+    "error_code = 'timeout', error_message = 'deadline passed while queued' "
+    "WHERE state = 'queued' AND deadline_at > 0 AND deadline_at <= ?1 RETURNING id";
+// A job whose cancel was requested is not worth running again.
+constexpr char kReapCancelled[] =
+    "UPDATE jobs INDEXED BY jobs_lease SET state = 'cancelled', finished_at = ?1, "
+    "finish_reason = 'cancelled', lease_expires_at = 0 "
+    "WHERE state = 'running' AND lease_expires_at <= ?1 AND cancel_requested = 1 RETURNING id";
+constexpr char kReapDeadLetter[] =
+    "UPDATE jobs INDEXED BY jobs_lease SET state = 'failed', dead_letter = 1, finished_at = ?1, "
+    "finish_reason = 'error', "
+    "error_code = 'dead_letter', "
+    "error_message = 'lease lost ' || attempts || ' times; delivery limit reached', "
+    "lease_expires_at = 0 "
+    "WHERE state = 'running' AND lease_expires_at <= ?1 AND ?2 > 0 AND attempts >= ?2 "
+    "RETURNING id";
+// The order key is kept, so a redelivered job takes back its place in the queue.
+constexpr char kReapRequeue[] =
+    "UPDATE jobs INDEXED BY jobs_lease SET state = 'queued', worker = NULL, lease_expires_at = 0, "
+    "progress_prompt_tokens_read = 0, progress_completion_tokens = 0 "
+    "WHERE state = 'running' AND lease_expires_at <= ?1 RETURNING id";
+constexpr char kQueuePosition[] =
+    "SELECT CASE WHEN j.state = 'queued' THEN 1 + (SELECT count(*) FROM jobs q INDEXED BY "
+    "jobs_queue "
+    "WHERE q.state = 'queued' AND (q.order_key, q.created_at, q.seq) < "
+    "(j.order_key, j.created_at, j.seq)) ELSE 0 END FROM jobs j WHERE j.id = ?1";
+constexpr char kWorkBefore[] =
+    "SELECT count(*), coalesce(sum(prompt_tokens), 0), coalesce(sum(max_tokens), 0) "
+    "FROM jobs INDEXED BY jobs_queue WHERE state = 'queued' AND order_key < ?1";
+constexpr char kQueuedByClass[] =
+    "SELECT length_class, count(*), coalesce(sum(prompt_tokens), 0), "
+    "coalesce(sum(max_tokens), 0), coalesce(min(created_at), 0) "
+    "FROM jobs INDEXED BY jobs_queue WHERE state = 'queued' GROUP BY length_class";
+constexpr char kCountByState[] = "SELECT state, count(*) FROM jobs GROUP BY state";
+constexpr char kCountDeadLetters[] = "SELECT count(*) FROM jobs WHERE dead_letter = 1";
+constexpr char kTouchMeta[] =
+    "INSERT INTO store_meta (key, value) VALUES ('writable_check_at', ?1) "
+    "ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+
+constexpr JobState kAllStates[] = {JobState::kQueued, JobState::kRunning,   JobState::kSucceeded,
+                                   JobState::kFailed, JobState::kCancelled, JobState::kExpired};
+constexpr LengthClass kAllClasses[] = {LengthClass::kShort, LengthClass::kMedium,
+                                       LengthClass::kLong};
+
+std::optional<LengthClass> ParseLengthClass(std::string_view name) {
+  for (LengthClass c : kAllClasses) {
+    if (name == LengthClassName(c)) return c;
+  }
+  return std::nullopt;
+}
+
+// Decodes the GLMQ_JOB_COLUMNS of the current row.
+Result<Job> ReadJob(const sqlite::Statement& row) {
+  Job job;
+  job.id = row.Text(0);
+  std::optional<JobState> state = ParseJobState(row.Text(1));
+  if (!state) return Internal("job " + job.id + " has unknown state '" + row.Text(1) + "'");
+  job.state = *state;
+  std::optional<LengthClass> length_class = ParseLengthClass(row.Text(2));
+  if (!length_class) {
+    return Internal("job " + job.id + " has unknown length class '" + row.Text(2) + "'");
+  }
+  job.length_class = *length_class;
+  job.prompt_tokens = row.Int(3);
+  job.order_key = row.Int(4);
+  job.created_at = row.Int(5);
+  job.started_at = row.Int(6);
+  job.finished_at = row.Int(7);
+  job.deadline_at = row.Int(8);
+  job.estimated_wait_seconds = row.Double(9);
+  job.attempts = static_cast<int32_t>(row.Int(10));
+  job.cancel_requested = row.Int(11) != 0;
+  job.dead_letter = row.Int(12) != 0;
+  job.progress.prompt_tokens_read = row.Int(13);
+  job.progress.completion_tokens = row.Int(14);
+  job.finish_reason = row.Text(15);
+  job.usage.prompt_tokens = row.Int(16);
+  job.usage.completion_tokens = row.Int(17);
+  job.error_code = row.Text(18);
+  job.error_message = row.Text(19);
+  GLMQ_RETURN_IF_ERROR(DecodeRequestParams(row.Text(20), &job.request));
+  job.output = row.Text(21);
+  return job;
+}
+
+// Decodes (messages, text) starting at `first_column`.
+Status ReadBody(const sqlite::Statement& row, int first_column, JobRequest* request) {
+  GLMQ_RETURN_IF_ERROR(DecodeMessages(row.Text(first_column), &request->messages));
+  request->text = row.Text(first_column + 1);
+  return Status::Ok();
+}
+
+Result<std::optional<JobState>> ReadState(sqlite::Connection& db, const std::string& id) {
+  GLMQ_ASSIGN_OR_RETURN(sqlite::Statement select, db.Prepare(kSelectState));
+  select.BindText(1, id);
+  GLMQ_ASSIGN_OR_RETURN(bool found, select.Step());
+  if (!found) return std::optional<JobState>();
+  std::optional<JobState> state = ParseJobState(select.Text(0));
+  if (!state) return Internal("job " + id + " has unknown state '" + select.Text(0) + "'");
+  return state;
+}
+
+Result<Job> ReadJobById(sqlite::Connection& db, const std::string& id) {
+  GLMQ_ASSIGN_OR_RETURN(sqlite::Statement select, db.Prepare(kSelectJob));
+  select.BindText(1, id);
+  GLMQ_ASSIGN_OR_RETURN(bool found, select.Step());
+  if (!found) return NotFound("no job " + id);
+  return ReadJob(select);
+}
+
+// Explains why a write guarded by `state = 'running'` changed nothing.
+Status NotRunning(sqlite::Connection& db, const std::string& id, const char* action) {
+  GLMQ_ASSIGN_OR_RETURN(std::optional<JobState> state, ReadState(db, id));
+  if (!state) return NotFound("no job " + id);
+  if (*state == JobState::kRunning) {
+    return Conflict(std::string("cannot ") + action + " job " + id +
+                    ": its lease is held by another worker");
+  }
+  return Conflict(std::string("cannot ") + action + " job " + id + ": it is " +
+                  JobStateName(*state));
+}
+
+// Keeps a multi-statement read on one snapshot of the database.
+class ReadTransaction {
+ public:
+  explicit ReadTransaction(sqlite::Connection& db) : db_(db) {}
+  ~ReadTransaction() {
+    if (open_) (void)db_.Run(kEndRead);
+  }
+  Status Begin() {
+    GLMQ_RETURN_IF_ERROR(db_.Run(kBeginRead));
+    open_ = true;
+    return Status::Ok();
+  }
+
+ private:
+  sqlite::Connection& db_;
+  bool open_ = false;
+};
+
+}  // namespace
+
+// A read connection on loan from the pool; returns it when dropped.
+class SqliteJobStore::ReaderLease {
+ public:
+  ReaderLease(SqliteJobStore* store, std::unique_ptr<sqlite::Connection> db)
+      : store_(store), db_(std::move(db)) {}
+  ReaderLease(ReaderLease&&) = default;
+  ReaderLease& operator=(ReaderLease&&) = delete;
+  ~ReaderLease() {
+    if (db_) store_->ReleaseReader(std::move(db_));
+  }
+
+  sqlite::Connection* operator->() { return db_.get(); }
+  sqlite::Connection& operator*() { return *db_; }
+
+ private:
+  SqliteJobStore* store_;
+  std::unique_ptr<sqlite::Connection> db_;
+};
+
+Result<std::unique_ptr<SqliteJobStore>> SqliteJobStore::Open(const std::string& path,
+                                                             JobListener listener) {
+  GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<sqlite::Connection> db,
+                        sqlite::Connection::Open(path, kBusyTimeoutMs));
+  GLMQ_ASSIGN_OR_RETURN(std::string mode, db->Pragma("PRAGMA journal_mode = WAL"));
+  if (mode != "wal") {
+    return Internal("sqlite: " + path + " cannot use WAL (journal_mode is '" + mode + "')");
+  }
+  // FULL syncs the WAL at every commit: what a caller was told is stored survives power
+  // loss, not only a crash of this process. Group commit pays for it.
+  GLMQ_RETURN_IF_ERROR(
+      db->Exec("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; "
+               "PRAGMA journal_size_limit = 67108864; PRAGMA cache_size = -16384;"));
+  GLMQ_RETURN_IF_ERROR(sqlite::MigrateSchema(*db));
+  GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<sqlite::GroupCommitWriter> writer,
+                        sqlite::GroupCommitWriter::Start(std::move(db), std::move(listener)));
+  return std::unique_ptr<SqliteJobStore>(new SqliteJobStore(path, std::move(writer)));
+}
+
+SqliteJobStore::SqliteJobStore(std::string path, std::unique_ptr<sqlite::GroupCommitWriter> writer)
+    : path_(std::move(path)), writer_(std::move(writer)) {}
+
+SqliteJobStore::~SqliteJobStore() = default;
+
+Result<SqliteJobStore::ReaderLease> SqliteJobStore::AcquireReader() {
+  {
+    std::lock_guard lock(readers_mu_);
+    if (!idle_readers_.empty()) {
+      std::unique_ptr<sqlite::Connection> db = std::move(idle_readers_.back());
+      idle_readers_.pop_back();
+      return ReaderLease(this, std::move(db));
+    }
+  }
+  GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<sqlite::Connection> db,
+                        sqlite::Connection::Open(path_, kBusyTimeoutMs));
+  GLMQ_RETURN_IF_ERROR(db->Exec("PRAGMA query_only = 1; PRAGMA cache_size = -8192;"));
+  return ReaderLease(this, std::move(db));
+}
+
+void SqliteJobStore::ReleaseReader(std::unique_ptr<sqlite::Connection> reader) {
+  std::lock_guard lock(readers_mu_);
+  if (idle_readers_.size() < kMaxIdleReaders) idle_readers_.push_back(std::move(reader));
+}
+
+Status SqliteJobStore::Insert(const Job& job) {
+  if (job.id.empty()) return InvalidArgument("job id is empty");
+  if (job.state != JobState::kQueued) {
+    return InvalidArgument(std::string("a new job must be queued, not ") + JobStateName(job.state));
+  }
+  // Encoded here, on the caller's thread, to keep the writer thread's work to SQL.
+  GLMQ_ASSIGN_OR_RETURN(std::string params, EncodeRequestParams(job.request));
+  GLMQ_ASSIGN_OR_RETURN(std::string messages, EncodeMessages(job.request.messages));
+  const TimeMs created_at = job.created_at > 0 ? job.created_at : NowMs();
+  return writer_->Write([&](sqlite::WriteContext& ctx) -> Status {
+    int64_t seq = 0;
+    {
+      GLMQ_ASSIGN_OR_RETURN(sqlite::Statement insert, ctx.db.Prepare(kInsertJob));
+      insert.BindText(1, job.id);
+      insert.BindText(2, LengthClassName(job.length_class));
+      insert.BindInt(3, job.prompt_tokens);
+      insert.BindInt(4, job.request.sampling.max_tokens);
+      insert.BindInt(5, job.order_key);
+      insert.BindInt(6, created_at);
+      insert.BindInt(7, job.deadline_at);
+      insert.BindDouble(8, job.estimated_wait_seconds);
+      insert.BindText(9, params);
+      GLMQ_ASSIGN_OR_RETURN(bool inserted, insert.Step());
+      if (!inserted) return Conflict("job " + job.id + " already exists");
+      seq = insert.Int(0);
+      GLMQ_RETURN_IF_ERROR(insert.Run());
+    }
+    GLMQ_ASSIGN_OR_RETURN(sqlite::Statement body, ctx.db.Prepare(kInsertBody));
+    body.BindInt(1, seq);
+    body.BindText(2, messages);
+    body.BindText(3, job.request.text);
+    GLMQ_RETURN_IF_ERROR(body.Run());
+    ctx.Publish(job.id, JobState::kQueued);
+    return Status::Ok();
+  });
+}
+
+Result<Job> SqliteJobStore::Get(const std::string& id, bool with_request) {
+  GLMQ_ASSIGN_OR_RETURN(ReaderLease reader, AcquireReader());
+  GLMQ_ASSIGN_OR_RETURN(sqlite::Statement select,
+                        reader->Prepare(with_request ? kSelectJobWithBody : kSelectJob));
+  select.BindText(1, id);
+  GLMQ_ASSIGN_OR_RETURN(bool found, select.Step());
+  if (!found) return NotFound("no job " + id);
+  GLMQ_ASSIGN_OR_RETURN(Job job, ReadJob(select));
+  if (with_request) GLMQ_RETURN_IF_ERROR(ReadBody(select, kJobColumnCount, &job.request));
+  return job;
+}
+
+Result<std::vector<Job>> SqliteJobStore::List(const ListFilter& filter) {
+  const int32_t limit =
+      filter.limit <= 0 ? kDefaultListLimit : std::min(filter.limit, kMaxListLimit);
+  GLMQ_ASSIGN_OR_RETURN(ReaderLease reader, AcquireReader());
+  // Keyset pagination: the cursor is a position (created_at, seq), so a page costs the
+  // same however deep it is, and inserts between pages shift nothing.
+  int64_t before_created_at = std::numeric_limits<int64_t>::max();
+  int64_t before_seq = std::numeric_limits<int64_t>::max();
+  if (!filter.after.empty()) {
+    GLMQ_ASSIGN_OR_RETURN(sqlite::Statement cursor, reader->Prepare(kSelectCursor));
+    cursor.BindText(1, filter.after);
+    GLMQ_ASSIGN_OR_RETURN(bool found, cursor.Step());
+    if (!found) return InvalidArgument("unknown list cursor: " + filter.after);
+    before_created_at = cursor.Int(0);
+    before_seq = cursor.Int(1);
+  }
+  GLMQ_ASSIGN_OR_RETURN(sqlite::Statement select,
+                        reader->Prepare(filter.state ? kListByState : kListAll));
+  select.BindInt(1, before_created_at);
+  select.BindInt(2, before_seq);
+  select.BindInt(3, limit);
+  if (filter.state) select.BindText(4, JobStateName(*filter.state));
+  std::vector<Job> jobs;
+  while (true) {
+    GLMQ_ASSIGN_OR_RETURN(bool row, select.Step());
+    if (!row) break;
+    GLMQ_ASSIGN_OR_RETURN(Job job, ReadJob(select));
+    jobs.push_back(std::move(job));
+  }
+  return jobs;
+}
+
+Result<std::optional<Job>> SqliteJobStore::ClaimNext(const std::string& worker, int64_t lease_ms) {
+  std::optional<Job> claimed;
+  int64_t seq = 0;
+  GLMQ_RETURN_IF_ERROR(writer_->Write([&](sqlite::WriteContext& ctx) -> Status {
+    const TimeMs now = NowMs();
+    GLMQ_ASSIGN_OR_RETURN(sqlite::Statement claim, ctx.db.Prepare(kClaimNext));
+    claim.BindText(1, worker);
+    claim.BindInt(2, now + lease_ms);
+    claim.BindInt(3, now);
+    GLMQ_ASSIGN_OR_RETURN(bool found, claim.Step());
+    if (!found) return Status::Ok();
+    GLMQ_ASSIGN_OR_RETURN(Job job, ReadJob(claim));
+    seq = claim.Int(kJobColumnCount);
+    GLMQ_RETURN_IF_ERROR(claim.Run());
+    ctx.Publish(job.id, JobState::kRunning);
+    claimed = std::move(job);
+    return Status::Ok();
+  }));
+  if (!claimed) return std::optional<Job>();
+
+  // The body never changes after Insert, so reading it after the commit, on a read
+  // connection, sees what the claim saw and keeps a 10 MB copy off the writer thread. If
+  // this read fails the claim stands, and the lease running out puts the job back.
+  GLMQ_ASSIGN_OR_RETURN(ReaderLease reader, AcquireReader());
+  GLMQ_ASSIGN_OR_RETURN(sqlite::Statement body, reader->Prepare(kSelectBody));
+  body.BindInt(1, seq);
+  GLMQ_ASSIGN_OR_RETURN(bool found, body.Step());
+  if (!found) return Internal("job " + claimed->id + " has no stored request");
+  GLMQ_RETURN_IF_ERROR(ReadBody(body, 0, &claimed->request));
+  return claimed;
+}
+
+Status SqliteJobStore::Heartbeat(const std::string& worker, int64_t lease_ms) {
+  return writer_->Write([&](sqlite::WriteContext& ctx) -> Status {
+    GLMQ_ASSIGN_OR_RETURN(sqlite::Statement update, ctx.db.Prepare(kHeartbeat));
+    update.BindInt(1, NowMs() + lease_ms);
+    update.BindText(2, worker);
+    return update.Run();
+  });
+}
+
+Status SqliteJobStore::UpdateProgress(const std::string& id, const JobProgress& progress) {
+  return writer_->Write([&](sqlite::WriteContext& ctx) -> Status {
+    {
+      GLMQ_ASSIGN_OR_RETURN(sqlite::Statement update, ctx.db.Prepare(kUpdateProgress));
+      update.BindInt(1, progress.prompt_tokens_read);
+      update.BindInt(2, progress.completion_tokens);
+      update.BindText(3, id);
+      GLMQ_RETURN_IF_ERROR(update.Run());
+    }
+    if (ctx.db.Changes() > 0) return Status::Ok();
+    return NotRunning(ctx.db, id, "record progress of");
+  });
+}
+
+Status SqliteJobStore::Complete(const std::string& id, const std::string& worker,
+                                const Completion& completion) {
+  if (!IsTerminal(completion.state)) {
+    return InvalidArgument(std::string("a completion must be terminal, not ") +
+                           JobStateName(completion.state));
+  }
+  return writer_->Write([&](sqlite::WriteContext& ctx) -> Status {
+    {
+      GLMQ_ASSIGN_OR_RETURN(sqlite::Statement update, ctx.db.Prepare(kComplete));
+      update.BindText(1, JobStateName(completion.state));
+      update.BindText(2, completion.output);
+      update.BindText(3, completion.finish_reason);
+      update.BindInt(4, completion.usage.prompt_tokens);
+      update.BindInt(5, completion.usage.completion_tokens);
+      update.BindText(6, completion.error_code);
+      update.BindText(7, completion.error_message);
+      update.BindInt(8, NowMs());
+      update.BindText(9, id);
+      update.BindText(10, worker);
+      GLMQ_RETURN_IF_ERROR(update.Run());
+    }
+    // The guard on state and worker makes the result write-once: a late or second result
+    // matches no row.
+    if (ctx.db.Changes() == 0) return NotRunning(ctx.db, id, "complete");
+    ctx.Publish(id, completion.state);
+    return Status::Ok();
+  });
+}
+
+Result<Job> SqliteJobStore::Cancel(const std::string& id) {
+  std::optional<Job> result;
+  GLMQ_RETURN_IF_ERROR(writer_->Write([&](sqlite::WriteContext& ctx) -> Status {
+    GLMQ_ASSIGN_OR_RETURN(std::optional<JobState> state, ReadState(ctx.db, id));
+    if (!state) return NotFound("no job " + id);
+    if (*state == JobState::kQueued) {
+      GLMQ_ASSIGN_OR_RETURN(sqlite::Statement update, ctx.db.Prepare(kCancelQueued));
+      update.BindInt(1, NowMs());
+      update.BindText(2, id);
+      GLMQ_RETURN_IF_ERROR(update.Run());
+      ctx.Publish(id, JobState::kCancelled);
+    } else if (*state == JobState::kRunning) {
+      // Not a state change: the engine sees the flag, stops, and completes as cancelled.
+      GLMQ_ASSIGN_OR_RETURN(sqlite::Statement update, ctx.db.Prepare(kRequestCancel));
+      update.BindText(1, id);
+      GLMQ_RETURN_IF_ERROR(update.Run());
+    }
+    GLMQ_ASSIGN_OR_RETURN(Job job, ReadJobById(ctx.db, id));
+    result = std::move(job);
+    return Status::Ok();
+  }));
+  return std::move(*result);
+}
+
+Result<int64_t> SqliteJobStore::ExpireOverdue(TimeMs now) {
+  int64_t expired = 0;
+  GLMQ_RETURN_IF_ERROR(writer_->Write([&](sqlite::WriteContext& ctx) -> Status {
+    expired = 0;
+    GLMQ_ASSIGN_OR_RETURN(sqlite::Statement update, ctx.db.Prepare(kExpireOverdue));
+    update.BindInt(1, now);
+    while (true) {
+      GLMQ_ASSIGN_OR_RETURN(bool row, update.Step());
+      if (!row) break;
+      ctx.Publish(update.Text(0), JobState::kExpired);
+      ++expired;
+    }
+    return Status::Ok();
+  }));
+  return expired;
+}
+
+Result<int64_t> SqliteJobStore::ReapExpiredLeases(TimeMs now, int32_t max_deliveries) {
+  int64_t moved = 0;
+  GLMQ_RETURN_IF_ERROR(writer_->Write([&](sqlite::WriteContext& ctx) -> Status {
+    moved = 0;
+    // Order matters: each statement takes the leases the ones before it left.
+    const std::pair<const char*, JobState> steps[] = {
+        {kReapCancelled, JobState::kCancelled},
+        {kReapDeadLetter, JobState::kFailed},
+        {kReapRequeue, JobState::kQueued},
+    };
+    for (const auto& [sql, new_state] : steps) {
+      GLMQ_ASSIGN_OR_RETURN(sqlite::Statement update, ctx.db.Prepare(sql));
+      update.BindInt(1, now);
+      if (new_state == JobState::kFailed) update.BindInt(2, max_deliveries);
+      while (true) {
+        GLMQ_ASSIGN_OR_RETURN(bool row, update.Step());
+        if (!row) break;
+        ctx.Publish(update.Text(0), new_state);
+        ++moved;
+      }
+    }
+    return Status::Ok();
+  }));
+  return moved;
+}
+
+Result<int64_t> SqliteJobStore::QueuePosition(const std::string& id) {
+  GLMQ_ASSIGN_OR_RETURN(ReaderLease reader, AcquireReader());
+  GLMQ_ASSIGN_OR_RETURN(sqlite::Statement select, reader->Prepare(kQueuePosition));
+  select.BindText(1, id);
+  GLMQ_ASSIGN_OR_RETURN(bool found, select.Step());
+  if (!found) return NotFound("no job " + id);
+  return select.Int(0);
+}
+
+Result<JobStore::WorkAhead> SqliteJobStore::WorkBefore(int64_t order_key) {
+  GLMQ_ASSIGN_OR_RETURN(ReaderLease reader, AcquireReader());
+  GLMQ_ASSIGN_OR_RETURN(sqlite::Statement select, reader->Prepare(kWorkBefore));
+  select.BindInt(1, order_key);
+  GLMQ_ASSIGN_OR_RETURN(bool found, select.Step());
+  WorkAhead work;
+  if (found) {
+    work.jobs = select.Int(0);
+    work.prompt_tokens = select.Int(1);
+    work.max_tokens = select.Int(2);
+  }
+  return work;
+}
+
+Result<QueueSnapshot> SqliteJobStore::Snapshot() {
+  QueueSnapshot snapshot;
+  for (LengthClass c : kAllClasses) snapshot.classes[c] = ClassStats{};
+  for (JobState s : kAllStates) snapshot.totals[s] = 0;
+
+  GLMQ_ASSIGN_OR_RETURN(ReaderLease reader, AcquireReader());
+  ReadTransaction transaction(*reader);
+  GLMQ_RETURN_IF_ERROR(transaction.Begin());
+  {
+    GLMQ_ASSIGN_OR_RETURN(sqlite::Statement select, reader->Prepare(kQueuedByClass));
+    while (true) {
+      GLMQ_ASSIGN_OR_RETURN(bool row, select.Step());
+      if (!row) break;
+      std::optional<LengthClass> length_class = ParseLengthClass(select.Text(0));
+      if (!length_class) return Internal("unknown length class '" + select.Text(0) + "'");
+      ClassStats& stats = snapshot.classes[*length_class];
+      stats.queued = select.Int(1);
+      stats.queued_prompt_tokens = select.Int(2);
+      stats.queued_max_tokens = select.Int(3);
+      stats.oldest_created_at = select.Int(4);
+    }
+  }
+  {
+    GLMQ_ASSIGN_OR_RETURN(sqlite::Statement select, reader->Prepare(kCountByState));
+    while (true) {
+      GLMQ_ASSIGN_OR_RETURN(bool row, select.Step());
+      if (!row) break;
+      std::optional<JobState> state = ParseJobState(select.Text(0));
+      if (!state) return Internal("unknown job state '" + select.Text(0) + "'");
+      snapshot.totals[*state] = select.Int(1);
+    }
+  }
+  {
+    GLMQ_ASSIGN_OR_RETURN(sqlite::Statement select, reader->Prepare(kCountDeadLetters));
+    GLMQ_ASSIGN_OR_RETURN(bool row, select.Step());
+    if (row) snapshot.dead_letter = select.Int(0);
+  }
+  snapshot.running = snapshot.totals[JobState::kRunning];
+  return snapshot;
+}
+
+Status SqliteJobStore::CheckWritable() {
+  return writer_->Write([](sqlite::WriteContext& ctx) -> Status {
+    GLMQ_ASSIGN_OR_RETURN(sqlite::Statement update, ctx.db.Prepare(kTouchMeta));
+    update.BindInt(1, NowMs());
+    return update.Run();
+  });
+}
+
+}  // namespace glmq

@@ -1,0 +1,92 @@
+// SqliteJobStore: the embedded JobStore of `glmq serve`, one SQLite file in WAL mode.
+//
+// Durability: synchronous=FULL, so a write acknowledged to a caller survives kill -9 and
+// power loss. Throughput: every write goes through one writer thread that commits all
+// writes waiting at that moment in one transaction (group commit), so N concurrent Inserts
+// cost one fsync, not N. Reads run on pooled read connections and never wait for the writer
+// (WAL lets readers see the last commit while a write is in progress).
+//
+// Threads: any thread may call any method. The writer thread owns the write connection and
+// calls the listener; a read connection is used by one caller at a time.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/job.h"
+#include "core/status.h"
+#include "store/job_store.h"
+
+namespace glmq {
+
+namespace sqlite {
+class Connection;
+class GroupCommitWriter;
+}  // namespace sqlite
+
+class SqliteJobStore final : public JobStore {
+ public:
+  // Opens or creates the database file at `path` (its folder must exist) and migrates its
+  // schema. `listener` may be empty; it runs on the store's writer thread after each commit
+  // and before the callers whose writes it reports are woken, so it must be quick.
+  static Result<std::unique_ptr<SqliteJobStore>> Open(const std::string& path,
+                                                      JobListener listener);
+
+  // Finishes the writes already queued, then closes. No call may be in flight.
+  ~SqliteJobStore() override;
+
+  SqliteJobStore(const SqliteJobStore&) = delete;
+  SqliteJobStore& operator=(const SqliteJobStore&) = delete;
+
+  // Stores the job as queued. Runtime fields (attempts, progress, result) start empty; a
+  // created_at of 0 becomes now. kConflict when the id exists, kInvalidArgument when the
+  // id is empty or a request string is not valid UTF-8.
+  Status Insert(const Job& job) override;
+  // Without the request, `text` and `messages` stay empty; the other request fields are
+  // filled (they are small).
+  Result<Job> Get(const std::string& id, bool with_request = true) override;
+  // Newest first; `filter.after` is the id of the last job of the previous page, and the
+  // page holds jobs created before it. kInvalidArgument for an unknown cursor. Limit is
+  // clamped to 1..1000 (<= 0 means 50).
+  Result<std::vector<Job>> List(const ListFilter& filter) override;
+  Result<std::optional<Job>> ClaimNext(const std::string& worker, int64_t lease_ms) override;
+  Status Heartbeat(const std::string& worker, int64_t lease_ms) override;
+  // kConflict unless the job is running; progress is not a state change, so no event.
+  Status UpdateProgress(const std::string& id, const JobProgress& progress) override;
+  // kInvalidArgument unless completion.state is terminal; kNotFound for an unknown id.
+  Status Complete(const std::string& id, const std::string& worker,
+                  const Completion& completion) override;
+  // Returns the job without its request.
+  Result<Job> Cancel(const std::string& id) override;
+  Result<int64_t> ExpireOverdue(TimeMs now) override;
+  // A reaped job that had cancel_requested becomes cancelled rather than queued again.
+  // `max_deliveries` <= 0 means no limit.
+  Result<int64_t> ReapExpiredLeases(TimeMs now, int32_t max_deliveries) override;
+  // kNotFound for an unknown id.
+  Result<int64_t> QueuePosition(const std::string& id) override;
+  Result<WorkAhead> WorkBefore(int64_t order_key) override;
+  // Every length class and every state appears, with zeros where nothing is.
+  Result<QueueSnapshot> Snapshot() override;
+  Status CheckWritable() override;
+
+ private:
+  class ReaderLease;
+
+  SqliteJobStore(std::string path, std::unique_ptr<sqlite::GroupCommitWriter> writer);
+
+  Result<ReaderLease> AcquireReader();
+  void ReleaseReader(std::unique_ptr<sqlite::Connection> reader);
+
+  const std::string path_;
+  // Every write goes through here; it owns the write connection and its thread.
+  std::unique_ptr<sqlite::GroupCommitWriter> writer_;
+
+  std::mutex readers_mu_;
+  std::vector<std::unique_ptr<sqlite::Connection>> idle_readers_;  // guarded by readers_mu_
+};
+
+}  // namespace glmq

@@ -1,0 +1,155 @@
+#include "store/sqlite_writer.h"
+
+#include <spdlog/spdlog.h>
+
+#include <exception>
+#include <semaphore>
+#include <utility>
+
+namespace glmq::sqlite {
+namespace {
+
+// Bounds one group transaction, so a flood of writers cannot make one commit arbitrarily
+// large (each write may carry a 10 MB document).
+constexpr size_t kMaxBatchOps = 256;
+
+constexpr char kBegin[] = "BEGIN IMMEDIATE";
+constexpr char kCommit[] = "COMMIT";
+constexpr char kSavepoint[] = "SAVEPOINT op";
+constexpr char kRelease[] = "RELEASE op";
+constexpr char kRollbackTo[] = "ROLLBACK TO op";
+
+// Runs one write inside a savepoint, so its failure undoes its own changes and no one else's.
+Status RunInSavepoint(WriteContext& ctx, const GroupCommitWriter::WriteFn& fn) {
+  GLMQ_RETURN_IF_ERROR(ctx.db.Run(kSavepoint));
+  Status status;
+  try {
+    status = fn(ctx);
+  } catch (const std::exception& e) {
+    status = Internal(std::string("job store write: ") + e.what());
+  } catch (...) {
+    status = Internal("job store write: unknown exception");
+  }
+  if (status.ok()) {
+    status = ctx.db.Run(kRelease);
+    if (status.ok()) return status;
+  }
+  if (ctx.db.InTransaction()) {
+    (void)ctx.db.Run(kRollbackTo);
+    (void)ctx.db.Run(kRelease);
+  }
+  return status;
+}
+
+}  // namespace
+
+// One caller's write, waiting on the caller's stack while the writer thread runs it.
+struct GroupCommitWriter::Op {
+  explicit Op(WriteFn f) : fn(std::move(f)) {}
+
+  WriteFn fn;
+  Status status;
+  std::binary_semaphore done{0};
+};
+
+Result<std::unique_ptr<GroupCommitWriter>> GroupCommitWriter::Start(std::unique_ptr<Connection> db,
+                                                                    JobListener listener) {
+  std::unique_ptr<GroupCommitWriter> writer(
+      new GroupCommitWriter(std::move(db), std::move(listener)));
+  try {
+    writer->thread_ = std::thread([raw = writer.get()] { raw->Loop(); });
+  } catch (const std::exception& e) {
+    return Internal(std::string("cannot start the store's writer thread: ") + e.what());
+  }
+  return writer;
+}
+
+GroupCommitWriter::GroupCommitWriter(std::unique_ptr<Connection> db, JobListener listener)
+    : listener_(std::move(listener)), db_(std::move(db)) {}
+
+GroupCommitWriter::~GroupCommitWriter() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+Status GroupCommitWriter::Write(WriteFn fn) {
+  Op op(std::move(fn));
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return Unavailable("the job store is closing");
+    queue_.push_back(&op);
+  }
+  cv_.notify_one();
+  op.done.acquire();
+  return std::move(op.status);
+}
+
+void GroupCommitWriter::Loop() {
+  std::vector<Op*> batch;
+  batch.reserve(kMaxBatchOps);
+  while (true) {
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and every accepted write is done
+      // Everything that queued up during the previous commit's fsync goes into this one.
+      while (!queue_.empty() && batch.size() < kMaxBatchOps) {
+        batch.push_back(queue_.front());
+        queue_.pop_front();
+      }
+    }
+    CommitBatch(batch);
+    batch.clear();
+  }
+}
+
+void GroupCommitWriter::CommitBatch(const std::vector<Op*>& batch) {
+  WriteContext ctx{*db_, {}};
+  Status batch_failure = db_->Run(kBegin);
+  if (batch_failure.ok()) {
+    for (Op* op : batch) {
+      size_t events_before = ctx.events.size();
+      op->status = RunInSavepoint(ctx, op->fn);
+      if (!db_->InTransaction()) {
+        // SQLite gave up the whole transaction (disk full, I/O error): nothing in it counts.
+        batch_failure = Internal("transaction rolled back: " + op->status.message());
+        break;
+      }
+      if (!op->status.ok()) ctx.events.resize(events_before);
+    }
+  }
+  if (batch_failure.ok()) {
+    batch_failure = db_->Run(kCommit);
+    if (!batch_failure.ok() && db_->InTransaction()) (void)db_->Exec("ROLLBACK");
+  }
+  if (!batch_failure.ok()) {
+    ctx.events.clear();
+    // Writes that failed on their own keep their reason; the rest, done or never run,
+    // share the batch's.
+    for (Op* op : batch) {
+      if (op->status.ok()) op->status = batch_failure;
+    }
+  }
+  Notify(ctx.events);
+  for (Op* op : batch) op->done.release();
+}
+
+void GroupCommitWriter::Notify(const std::vector<WriteContext::Event>& events) {
+  if (!listener_) return;
+  for (const WriteContext::Event& event : events) {
+    try {
+      listener_(event.id, event.state);
+    } catch (const std::exception& e) {
+      spdlog::error("job listener threw on {} -> {}: {}", event.id, JobStateName(event.state),
+                    e.what());
+    } catch (...) {
+      spdlog::error("job listener threw on {} -> {}", event.id, JobStateName(event.state));
+    }
+  }
+}
+
+}  // namespace glmq::sqlite

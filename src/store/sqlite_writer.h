@@ -1,0 +1,78 @@
+// GroupCommitWriter: the one thread that writes to a SQLite database, committing the writes
+// of many callers in one transaction.
+//
+// A durable commit costs an fsync; one per write would cap the store at the disk's fsync
+// rate. Callers queue their writes and block; the writer thread puts everything that queued
+// up during the previous commit into the next transaction, so concurrent writers share an
+// fsync, and each caller returns only once its own write is durable.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/job.h"
+#include "core/status.h"
+#include "store/job_store.h"
+#include "store/sqlite_db.h"
+
+namespace glmq::sqlite {
+
+// What one write sees on the writer thread.
+struct WriteContext {
+  struct Event {
+    std::string id;
+    JobState state;
+  };
+
+  Connection& db;
+  std::vector<Event> events;
+
+  // Reports a state change to the listener once the transaction commits, and never if the
+  // write or the transaction fails.
+  void Publish(std::string id, JobState state) { events.push_back({std::move(id), state}); }
+};
+
+class GroupCommitWriter {
+ public:
+  using WriteFn = std::function<Status(WriteContext&)>;
+
+  // Takes over `db` (open, not in a transaction) and starts the writer thread. `listener`
+  // may be empty; it runs on the writer thread after each commit, before the callers whose
+  // writes it reports are woken, so a caller can count on its events having been delivered.
+  static Result<std::unique_ptr<GroupCommitWriter>> Start(std::unique_ptr<Connection> db,
+                                                          JobListener listener);
+  // Finishes the writes already queued, then closes the connection.
+  ~GroupCommitWriter();
+  GroupCommitWriter(const GroupCommitWriter&) = delete;
+  GroupCommitWriter& operator=(const GroupCommitWriter&) = delete;
+
+  // Runs `fn` inside the next group transaction and returns once that transaction is
+  // durable, with fn's status (or the transaction's, when the commit failed). `fn` runs in
+  // its own savepoint: when it fails, only its changes are undone. Blocks the caller.
+  Status Write(WriteFn fn);
+
+ private:
+  struct Op;
+
+  GroupCommitWriter(std::unique_ptr<Connection> db, JobListener listener);
+  void Loop();
+  void CommitBatch(const std::vector<Op*>& batch);
+  void Notify(const std::vector<WriteContext::Event>& events);
+
+  const JobListener listener_;
+  std::unique_ptr<Connection> db_;  // used only by thread_ once it runs
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Op*> queue_;  // guarded by mu_; each Op lives on its caller's stack
+  bool stopping_ = false;  // guarded by mu_
+  std::thread thread_;
+};
+
+}  // namespace glmq::sqlite
