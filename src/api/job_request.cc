@@ -48,9 +48,11 @@ Status ReadInt(const json& doc, const char* field, int64_t lo, int64_t hi, int64
     v = in_range ? static_cast<int64_t>(u) : hi;
   } else if (it->is_number_integer()) {
     v = it->get<int64_t>();
-  } else if (it->is_number_float() && std::nearbyint(it->get<double>()) == it->get<double>() &&
-             std::fabs(it->get<double>()) < 9e15) {
-    v = static_cast<int64_t>(it->get<double>());  // 100.0 is an integer too
+  } else if (it->is_number_float() && std::nearbyint(it->get<double>()) == it->get<double>()) {
+    // 100.0 is an integer too; one too big for int64 is simply out of range.
+    const double d = it->get<double>();
+    in_range = std::fabs(d) < 9e15;
+    v = in_range ? static_cast<int64_t>(d) : hi;
   } else {
     return WrongType(field, "an integer", *it);
   }

@@ -21,7 +21,7 @@ namespace glmq {
 struct ListFilter {
   std::optional<JobState> state;
   int32_t limit = 50;
-  std::string after;  // job id: list jobs created after this one (pagination cursor)
+  std::string after;  // job id cursor: list jobs older than this one (the next page)
 };
 
 struct ClassStats {

@@ -25,6 +25,8 @@ constexpr int32_t kMaxListLimit = 1000;
   "usage_prompt_tokens, usage_completion_tokens, error_code, error_message, params, output"
 constexpr int kJobColumnCount = 22;
 
+// Queries on the queue and on leases name their partial index with INDEXED BY; the schema
+// (sqlite_schema.cc) says why.
 constexpr char kBeginRead[] = "BEGIN";
 constexpr char kEndRead[] = "COMMIT";
 
@@ -69,9 +71,9 @@ constexpr char kCancelQueued[] =
 constexpr char kRequestCancel[] =
     "UPDATE jobs SET cancel_requested = 1 WHERE id = ?1 AND state = 'running'";
 constexpr char kExpireOverdue[] =
-    "UPDATE jobs INDEXED BY jobs_deadline SET state = 'expired', finished_at = ?1, finish_reason = "
-    "'timeout', "
-    "error_code = 'timeout', error_message = 'deadline passed while queued' "
+    "UPDATE jobs INDEXED BY jobs_deadline SET state = 'expired', finished_at = ?1, "
+    "finish_reason = 'timeout', error_code = 'timeout', "
+    "error_message = 'deadline passed while queued' "
     "WHERE state = 'queued' AND deadline_at > 0 AND deadline_at <= ?1 RETURNING id";
 // A job whose cancel was requested is not worth running again.
 constexpr char kReapCancelled[] =
@@ -80,8 +82,7 @@ constexpr char kReapCancelled[] =
     "WHERE state = 'running' AND lease_expires_at <= ?1 AND cancel_requested = 1 RETURNING id";
 constexpr char kReapDeadLetter[] =
     "UPDATE jobs INDEXED BY jobs_lease SET state = 'failed', dead_letter = 1, finished_at = ?1, "
-    "finish_reason = 'error', "
-    "error_code = 'dead_letter', "
+    "finish_reason = 'error', error_code = 'dead_letter', "
     "error_message = 'lease lost ' || attempts || ' times; delivery limit reached', "
     "lease_expires_at = 0 "
     "WHERE state = 'running' AND lease_expires_at <= ?1 AND ?2 > 0 AND attempts >= ?2 "
@@ -92,8 +93,8 @@ constexpr char kReapRequeue[] =
     "progress_prompt_tokens_read = 0, progress_completion_tokens = 0 "
     "WHERE state = 'running' AND lease_expires_at <= ?1 RETURNING id";
 constexpr char kQueuePosition[] =
-    "SELECT CASE WHEN j.state = 'queued' THEN 1 + (SELECT count(*) FROM jobs q INDEXED BY "
-    "jobs_queue "
+    "SELECT CASE WHEN j.state = 'queued' THEN 1 + "
+    "(SELECT count(*) FROM jobs q INDEXED BY jobs_queue "
     "WHERE q.state = 'queued' AND (q.order_key, q.created_at, q.seq) < "
     "(j.order_key, j.created_at, j.seq)) ELSE 0 END FROM jobs j WHERE j.id = ?1";
 constexpr char kWorkBefore[] =

@@ -1,0 +1,145 @@
+#include "api/job_request.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+namespace glmq {
+namespace {
+
+const RequestLimits kLimits;
+
+TEST(JobRequestTest, ParsesTextQuestionAndSampling) {
+  auto r = ParseJobRequest(
+      R"({"text":"doc","question":"q?","max_tokens":64,"temperature":0,"top_p":0.5,
+          "seed":7,"stop":["\n\n","END"],"priority":3,"timeout_seconds":30})",
+      kLimits);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->text, "doc");
+  EXPECT_EQ(r->question, "q?");
+  EXPECT_EQ(r->sampling.max_tokens, 64);
+  EXPECT_EQ(r->sampling.temperature, 0.0f);
+  EXPECT_FLOAT_EQ(r->sampling.top_p, 0.5f);
+  ASSERT_TRUE(r->sampling.seed.has_value());
+  EXPECT_EQ(*r->sampling.seed, 7u);
+  EXPECT_EQ(r->sampling.stop, (std::vector<std::string>{"\n\n", "END"}));
+  EXPECT_EQ(r->priority, 3);
+  EXPECT_EQ(r->timeout_seconds, 30.0);
+}
+
+TEST(JobRequestTest, DefaultsApply) {
+  auto r = ParseJobRequest(R"({"text":"doc"})", kLimits);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->sampling.max_tokens, kLimits.default_max_tokens);
+  EXPECT_FALSE(r->sampling.seed.has_value());
+  EXPECT_TRUE(r->sampling.stop.empty());
+  auto single_stop = ParseJobRequest(R"({"text":"doc","stop":"X","seed":-1})", kLimits);
+  ASSERT_TRUE(single_stop.ok());
+  EXPECT_EQ(single_stop->sampling.stop, std::vector<std::string>{"X"});
+  EXPECT_FALSE(single_stop->sampling.seed.has_value());
+}
+
+TEST(JobRequestTest, ParsesMessages) {
+  auto r = ParseJobRequest(
+      R"({"messages":[{"role":"system","content":"be brief"},{"role":"user","content":"hi"}]})",
+      kLimits);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->messages.size(), 2u);
+  EXPECT_EQ(r->messages[0].role, "system");
+  EXPECT_EQ(r->messages[1].content, "hi");
+}
+
+TEST(JobRequestTest, RejectsBadInputWithTheFieldNamed) {
+  struct Case {
+    const char* body;
+    const char* expect_in_message;
+  };
+  const Case cases[] = {
+      {"{bad", "not valid JSON"},
+      {"[1,2]", "must be a JSON object"},
+      {"{}", "'text'"},
+      {R"({"text":""})", "'text' is empty"},
+      {R"({"text":"  \n"})", "'text' is empty"},
+      {R"({"text":5})", "'text' must be a string"},
+      {R"({"text":"a","messages":[{"role":"user","content":"b"}]})", "not both"},
+      {R"({"text":"a","max_tokens":"x"})", "'max_tokens' must be an integer"},
+      {R"({"text":"a","max_tokens":0})", "'max_tokens' must be between 1"},
+      {R"({"text":"a","max_tokens":1.5})", "'max_tokens' must be an integer"},
+      {R"({"text":"a","max_tokens":99999999999999999999})", "'max_tokens' must be between"},
+      {R"({"text":"a","temperature":"hot"})", "'temperature' must be a number"},
+      {R"({"text":"a","temperature":5})", "'temperature' must be >= 0"},
+      {R"({"text":"a","top_p":0})", "'top_p' must be > 0"},
+      {R"({"text":"a","priority":99})", "'priority' must be between -10 and 10"},
+      {R"({"text":"a","timeout_seconds":-1})", "'timeout_seconds'"},
+      {R"({"text":"a","seed":-5})", "'seed'"},
+      {R"({"text":"a","stop":5})", "'stop' must be a string or an array"},
+      {R"({"text":"a","stop":[""]})", "'stop'"},
+      {R"({"text":"a","max_token":5})", "unknown field 'max_token'"},
+      {R"({"messages":"hi"})", "'messages' must be an array"},
+      {R"({"messages":[]})", "'messages' is empty"},
+      {R"({"messages":[{"role":"robot","content":"x"}]})", "role"},
+      {R"({"messages":[{"role":"system","content":"x"}]})", "at least one user message"},
+      {R"({"messages":[{"role":"user","content":"x","name":"n"}]})", "unknown field 'name'"},
+      {R"({"messages":[{"role":"user","content":"x"}],"question":"q"})", "'question'"},
+      {"{\"text\":\"\xC3\x28\"}", "not valid JSON"},  // invalid UTF-8 inside a string
+  };
+  for (const Case& c : cases) {
+    auto r = ParseJobRequest(c.body, kLimits);
+    ASSERT_FALSE(r.ok()) << c.body;
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << c.body;
+    EXPECT_NE(r.status().message().find(c.expect_in_message), std::string::npos)
+        << c.body << " -> " << r.status().message();
+  }
+}
+
+TEST(JobRequestTest, SeedRequestMapsMaxLengthAndIgnoresExtraFields) {
+  auto r = ParseSeedChatRequest(R"({"text":"doc","question":"q","max_length":12,
+                                     "temperature":0.3,"user":"x"})",
+                                kLimits);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->sampling.max_tokens, 12);
+  EXPECT_FLOAT_EQ(r->sampling.temperature, 0.3f);
+  EXPECT_FALSE(ParseSeedChatRequest(R"({"question":"q"})", kLimits).ok());
+}
+
+// Random mutations of valid bodies: the parser must answer every one with a value or an
+// InvalidArgument, never crash, throw or accept an invalid combination.
+TEST(JobRequestTest, SurvivesMutatedInput) {
+  const std::string seeds[] = {
+      R"({"text":"doc","question":"q?","max_tokens":64,"temperature":0.2,"stop":["a"]})",
+      R"({"messages":[{"role":"user","content":"hi"}],"seed":3,"priority":-2})",
+  };
+  std::mt19937 rng(1234);
+  int accepted = 0;
+  for (int round = 0; round < 20000; ++round) {
+    std::string body = seeds[round % 2];
+    const int edits = 1 + rng() % 4;
+    for (int e = 0; e < edits && !body.empty(); ++e) {
+      const size_t at = rng() % body.size();
+      switch (rng() % 3) {
+        case 0:
+          body[at] = static_cast<char>(rng() & 0xFF);
+          break;
+        case 1:
+          body.erase(at, 1 + rng() % 3);
+          break;
+        default:
+          body.insert(at, 1, "{}[]\",:0-eE.\\"[rng() % 13]);
+      }
+    }
+    auto r = ParseJobRequest(body, kLimits);
+    if (r.ok()) {
+      ++accepted;
+      EXPECT_TRUE(r->messages.empty() != r->text.empty()) << body;
+      EXPECT_GE(r->sampling.max_tokens, 1);
+      EXPECT_LE(r->sampling.max_tokens, kLimits.max_tokens_limit);
+    } else {
+      EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+      EXPECT_FALSE(r.status().message().empty());
+    }
+  }
+  EXPECT_GT(accepted, 0);  // the mutations were not all fatal: both paths were exercised
+}
+
+}  // namespace
+}  // namespace glmq

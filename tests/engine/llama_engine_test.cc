@@ -1,0 +1,173 @@
+#include "engine/llama_engine.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "core/utf8.h"
+#include "engine/test_model.h"
+
+namespace glmq {
+namespace {
+
+std::string ModelPath() {
+  static const std::string path = [] {
+    const auto dir = std::filesystem::temp_directory_path() /
+                     ("glmq-engine-test-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    const std::string p = (dir / "model.gguf").string();
+    const Status s = WriteTestModel(TestModelSpec{}, p);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return p;
+  }();
+  return path;
+}
+
+std::unique_ptr<LlamaEngine> LoadEngine(int32_t parallel, int64_t ctx = 4096) {
+  LlamaEngineOptions o;
+  o.model_path = ModelPath();
+  o.parallel = parallel;
+  o.ctx_size = ctx;
+  o.threads = 1;
+  o.flash_attn = "off";  // f32 weights + no flash attention: batch shape does not change results
+  auto engine = LlamaEngine::Load(o);
+  EXPECT_TRUE(engine.ok()) << engine.status().ToString();
+  return engine.ok() ? std::move(*engine) : nullptr;
+}
+
+Job MakeJob(const std::string& id, const std::string& text, int32_t max_tokens) {
+  Job job;
+  job.id = id;
+  job.request.text = text;
+  job.request.question = "What is this about?";
+  job.request.sampling.max_tokens = max_tokens;
+  job.request.sampling.temperature = 0;
+  return job;
+}
+
+// Steps until every sequence ends; returns completions by job id.
+std::map<std::string, Completion> RunAll(Engine& engine, int max_steps = 10000) {
+  std::map<std::string, Completion> done;
+  for (int i = 0; i < max_steps && engine.ActiveSequences() > 0; ++i) {
+    for (auto& f : engine.Step().finished) done[f.id] = f.completion;
+  }
+  return done;
+}
+
+TEST(LlamaEngineTest, RunsAJobToMaxTokensWithTrueUsage) {
+  auto engine = LoadEngine(1);
+  ASSERT_NE(engine, nullptr);
+  EXPECT_TRUE(engine->info().is_test_model);
+  EXPECT_GT(engine->info().kv_bytes_per_token, 0);
+  Job job = MakeJob("a", "A short document about foxes and dogs.", 24);
+  auto counted = engine->CountPromptTokens(job.request);
+  ASSERT_TRUE(counted.ok());
+  ASSERT_TRUE(engine->Admit(job).ok());
+  EXPECT_EQ(engine->FreeSlots(), 0);
+  auto done = RunAll(*engine);
+  ASSERT_EQ(done.count("a"), 1u);
+  const Completion& c = done["a"];
+  EXPECT_EQ(c.state, JobState::kSucceeded);
+  EXPECT_EQ(c.finish_reason, "length");
+  EXPECT_EQ(c.usage.prompt_tokens, *counted);
+  EXPECT_EQ(c.usage.completion_tokens, 24);
+  EXPECT_FALSE(c.output.empty());
+  EXPECT_TRUE(IsValidUtf8(c.output));
+  EXPECT_EQ(engine->FreeSlots(), 1);
+}
+
+TEST(LlamaEngineTest, GreedyOutputIsTheSameAloneAndBesideOthers) {
+  auto alone = LoadEngine(1);
+  ASSERT_NE(alone, nullptr);
+  const Job probe = MakeJob("probe", "The river runs past the old mill at dawn.", 32);
+  ASSERT_TRUE(alone->Admit(probe).ok());
+  const std::string solo = RunAll(*alone)["probe"].output;
+
+  auto batched = LoadEngine(8);
+  ASSERT_NE(batched, nullptr);
+  ASSERT_TRUE(batched->Admit(probe).ok());
+  for (int i = 0; i < 7; ++i) {
+    ASSERT_TRUE(batched
+                    ->Admit(MakeJob("other" + std::to_string(i),
+                                    std::string(20 + 15 * i, 'x') + " other text " +
+                                        std::to_string(i),
+                                    8 + 5 * i))
+                    .ok());
+  }
+  auto done = RunAll(*batched);
+  EXPECT_EQ(done.size(), 8u);
+  EXPECT_EQ(done["probe"].output, solo);
+}
+
+TEST(LlamaEngineTest, StopStringEndsTheAnswerBeforeIt) {
+  auto engine = LoadEngine(1);
+  ASSERT_NE(engine, nullptr);
+  Job job = MakeJob("s", "Tell me about the sea and the ships.", 48);
+  ASSERT_TRUE(engine->Admit(job).ok());
+  const std::string full = RunAll(*engine)["s"].output;
+  ASSERT_GT(full.size(), 12u);
+  // Cut at a character boundary in the middle of the greedy answer.
+  size_t cut = full.size() / 2;
+  while (cut > 0 && (static_cast<unsigned char>(full[cut]) & 0xC0) == 0x80) --cut;
+  const std::string stop = full.substr(cut, 3);
+  job.request.sampling.stop = {stop};
+  ASSERT_TRUE(engine->Admit(job).ok());
+  const Completion c = RunAll(*engine)["s"];
+  EXPECT_EQ(c.finish_reason, "stop");
+  EXPECT_EQ(c.output, full.substr(0, full.find(stop)));
+  EXPECT_LT(c.usage.completion_tokens, 48);
+}
+
+TEST(LlamaEngineTest, StopFreesTheSequenceAndReportsCancelled) {
+  auto engine = LoadEngine(1);
+  ASSERT_NE(engine, nullptr);
+  ASSERT_TRUE(engine->Admit(MakeJob("long", "A long one.", 2000)).ok());
+  for (int i = 0; i < 5; ++i) (void)engine->Step();
+  engine->Stop("long", JobState::kCancelled);
+  EXPECT_EQ(engine->ActiveSequences(), 0);
+  EXPECT_EQ(engine->FreeSlots(), 1);
+  StepReport r = engine->Step();
+  ASSERT_EQ(r.finished.size(), 1u);
+  EXPECT_EQ(r.finished[0].completion.state, JobState::kCancelled);
+  EXPECT_LT(r.finished[0].completion.usage.completion_tokens, 2000);
+  // The freed sequence takes the next job.
+  ASSERT_TRUE(engine->Admit(MakeJob("next", "Next.", 4)).ok());
+  EXPECT_EQ(RunAll(*engine)["next"].state, JobState::kSucceeded);
+}
+
+TEST(LlamaEngineTest, PassedDeadlineExpiresARunningJob) {
+  auto engine = LoadEngine(1);
+  ASSERT_NE(engine, nullptr);
+  Job job = MakeJob("late", "Late.", 2000);
+  job.deadline_at = NowMs() - 1;
+  ASSERT_TRUE(engine->Admit(job).ok());
+  const Completion c = RunAll(*engine)["late"];
+  EXPECT_EQ(c.state, JobState::kExpired);
+  EXPECT_EQ(c.error_code, "timeout");
+}
+
+TEST(LlamaEngineTest, RejectsJobsThatCanNeverFit) {
+  auto engine = LoadEngine(1, 256);
+  ASSERT_NE(engine, nullptr);
+  const Status s = engine->CheckFits(200, 100);
+  EXPECT_EQ(s.code(), StatusCode::kUnprocessable);
+  EXPECT_NE(s.message().find("300"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("256"), std::string::npos) << s.message();
+  EXPECT_FALSE(engine->Admit(MakeJob("big", std::string(3000, 'a'), 10)).ok());
+  EXPECT_EQ(engine->FreeSlots(), 1);
+}
+
+TEST(LlamaEngineTest, BadOptionsAreErrorsNotCrashes) {
+  LlamaEngineOptions o;
+  o.model_path = "/nonexistent/model.gguf";
+  EXPECT_FALSE(LlamaEngine::Load(o).ok());
+  o.model_path = ModelPath();
+  o.kv_type = "q4_0";
+  o.flash_attn = "off";
+  EXPECT_EQ(LlamaEngine::Load(o).status().code(), StatusCode::kInvalidArgument);
+  o.kv_type = "bf17";
+  EXPECT_EQ(LlamaEngine::Load(o).status().code(), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace glmq
