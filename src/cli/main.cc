@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
+#include "cli/config_file.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"glmq: asynchronous batch inference for long-context LLMs"};
@@ -16,6 +17,14 @@ int main(int argc, char** argv) {
   commands.emplace_back(app.get_subcommand("make-test-model"), std::move(make_model));
   glmq::AddClientCommands(app, commands);
 
+  // A config file sets defaults, so it is applied before the command line is parsed.
+  if (const std::string config = glmq::FindConfigPath(argc, argv); !config.empty()) {
+    CLI::App* serve_cmd = app.get_subcommand("serve");
+    if (const glmq::Status s = glmq::ApplyConfigFile(*serve_cmd, config); !s.ok()) {
+      spdlog::error("{}", s.message());
+      return 2;
+    }
+  }
   CLI11_PARSE(app, argc, argv);
   for (auto& [sub, run] : commands) {
     if (sub != nullptr && sub->parsed()) return run();

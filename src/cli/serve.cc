@@ -82,6 +82,10 @@ void Calibrate(Engine& engine, ThroughputMeter& meter) {
 
 int RunServe(const ServeFlags& flags) {
   spdlog::set_level(spdlog::level::from_str(flags.log_level));
+  if (flags.engine.model_path.empty()) {
+    spdlog::error("no model: give --model PATH (or GLMQ_MODEL, or `model` in the config file)");
+    return 2;
+  }
   std::error_code ec;
   std::filesystem::create_directories(flags.data_dir, ec);
   if (ec) {
@@ -158,11 +162,13 @@ int RunServe(const ServeFlags& flags) {
 CommandRunner AddServeCommand(CLI::App& app) {
   auto* cmd = app.add_subcommand("serve", "run gateway, scheduler and engine in one process");
   auto f = std::make_shared<ServeFlags>();
-  cmd->set_config("--config", "", "TOML file with any of these options (flags and GLMQ_* win)");
+  // Read by main() before parsing (see cli/config_file.h); declared here for --help.
+  cmd->add_option("--config", "TOML file with any of these options (GLMQ_* and flags win)")
+      ->envname("GLMQ_CONFIG");
   auto opt = [cmd](const char* name, auto& value, const char* help, const char* env) {
     return cmd->add_option(name, value, help)->envname(env)->capture_default_str();
   };
-  opt("-m,--model", f->engine.model_path, "GGUF model file", "GLMQ_MODEL")->required();
+  opt("-m,--model", f->engine.model_path, "GGUF model file (required)", "GLMQ_MODEL");
   opt("--host", f->http.host, "address to listen on", "GLMQ_HOST");
   opt("--port", f->http.port, "port to listen on (0 = any free port)", "GLMQ_PORT");
   opt("--data-dir", f->data_dir, "where the job store lives", "GLMQ_DATA_DIR");

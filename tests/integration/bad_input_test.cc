@@ -110,28 +110,6 @@ TEST(BadInputTest, EachMistakeGetsItsStatusAndTheServerCarriesOn) {
   EXPECT_EQ(seed.status, 400) << seed.Describe();
   EXPECT_TRUE(IsErrorBody(seed)) << seed.body;
 
-  // A body over --max-body-bytes.
-  HttpResult big = server.Post("/v1/jobs", json{{"text", FillerText(2'000'000)}});
-  EXPECT_EQ(big.status, 413) << big.Describe();
-  EXPECT_TRUE(IsErrorBody(big)) << big.body;
-  EXPECT_EQ(big.is_json ? big.body_json["error"].value("code", "") : "", "payload_too_large");
-
-  // A declared length over the limit is refused from the headers alone: no body is sent.
-  const std::string reply = RawExchange(server.port(),
-                                        "POST /v1/jobs HTTP/1.1\r\n"
-                                        "Host: 127.0.0.1\r\n"
-                                        "Content-Type: application/json\r\n"
-                                        "Content-Length: 100000000\r\n\r\n",
-                                        seconds(10));
-  EXPECT_EQ(reply.rfind("HTTP/1.1 413", 0), 0u) << "reply: " << reply;
-  const size_t body_at = reply.find("\r\n\r\n");
-  ASSERT_NE(body_at, std::string::npos) << "reply: " << reply;
-  HttpResult raw;
-  raw.body = reply.substr(body_at + 4);
-  raw.body_json = json::parse(raw.body, nullptr, false);
-  raw.is_json = !raw.body_json.is_discarded();
-  EXPECT_TRUE(IsErrorBody(raw)) << raw.body;
-
   // Unknown jobs, bad query values, unknown paths and methods.
   HttpResult unknown = server.Get("/v1/jobs/job_000000000000000000000000");
   EXPECT_EQ(unknown.status, 404) << unknown.Describe();
@@ -162,6 +140,45 @@ TEST(BadInputTest, EachMistakeGetsItsStatusAndTheServerCarriesOn) {
   HttpResult list = server.Get("/v1/jobs?limit=100");
   ASSERT_EQ(list.status, 200) << list.Describe();
   EXPECT_EQ(list.body_json["data"].size(), 1u) << list.body;
+}
+
+TEST(BadInputTest, BodyOverTheLimitIs413) {
+  Server server({"--parallel", "1", "--max-body-bytes", "1000000"});
+  ASSERT_TRUE(server.Start()) << server.start_error();
+  const std::string kept_id = SubmitJob(server, {{"text", "Count the stars."}, {"max_tokens", 8}});
+  ASSERT_FALSE(kept_id.empty());
+
+  // A body over --max-body-bytes.
+  HttpResult big = server.Post("/v1/jobs", json{{"text", FillerText(2'000'000)}});
+  EXPECT_EQ(big.status, 413) << big.Describe();
+  EXPECT_TRUE(IsErrorBody(big)) << big.body;
+  EXPECT_EQ(big.is_json ? big.body_json["error"].value("code", "") : "", "payload_too_large");
+
+  // A declared length over the limit is refused from the headers alone: no body is sent.
+  const std::string reply = RawExchange(server.port(),
+                                        "POST /v1/jobs HTTP/1.1\r\n"
+                                        "Host: 127.0.0.1\r\n"
+                                        "Content-Type: application/json\r\n"
+                                        "Content-Length: 100000000\r\n\r\n",
+                                        seconds(10));
+  EXPECT_EQ(reply.rfind("HTTP/1.1 413", 0), 0u) << "reply: " << reply;
+  const size_t body_at = reply.find("\r\n\r\n");
+  EXPECT_NE(body_at, std::string::npos) << "reply: " << reply;
+  if (body_at != std::string::npos) {
+    HttpResult raw;
+    raw.body = reply.substr(body_at + 4);
+    raw.body_json = json::parse(raw.body, nullptr, false);
+    raw.is_json = !raw.body_json.is_discarded();
+    EXPECT_TRUE(IsErrorBody(raw)) << raw.body;
+  }
+
+  // A body just under the limit is read and judged on its content: far too many tokens.
+  HttpResult under = server.Post("/v1/jobs", json{{"text", FillerText(900'000)}});
+  EXPECT_EQ(under.status, 422) << under.Describe();
+  EXPECT_TRUE(IsErrorBody(under)) << under.body;
+
+  EXPECT_EQ(server.Get("/healthz").status, 200);
+  EXPECT_EQ(WaitForTerminal(server, kept_id, kJobTimeout).value("state", ""), "succeeded");
 }
 
 TEST(BadInputTest, PromptThatCanNeverFitIs422) {
