@@ -1,5 +1,7 @@
 #include "api/job_request.h"
 
+#include "api/fast_json.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -19,7 +21,7 @@ Status WrongType(std::string_view field, std::string_view want, const json& got)
 }
 
 Result<json> ParseObject(std::string_view body) {
-  json doc = json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
+  json doc = ParseJson(body);
   if (doc.is_discarded()) {
     return InvalidArgument("body is not valid JSON (or not valid UTF-8)");
   }

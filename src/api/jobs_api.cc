@@ -20,6 +20,13 @@ struct Submitted {
 // durable. Runs on the blocking pool.
 Submitted Submit(ApiContext& ctx, JobRequest request) {
   Submitted out;
+  // A text too long even at the most bytes per token is refused without tokenizing it.
+  const int64_t at_least = ctx.engine.MinPromptTokens(request);
+  if (Status fits = ctx.engine.CheckFits(at_least, request.sampling.max_tokens); !fits.ok()) {
+    out.status = Unprocessable("the prompt has at least " + std::to_string(at_least) +
+                               " tokens: " + fits.message());
+    return out;
+  }
   auto tokens = ctx.engine.CountPromptTokens(request);
   if (!tokens.ok()) {
     out.status = tokens.status();

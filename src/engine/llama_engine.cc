@@ -120,6 +120,14 @@ Result<std::unique_ptr<LlamaEngine>> LlamaEngine::Load(const LlamaEngineOptions&
     engine->chat_template_ = "chatglm4";
   }
 
+  const int32_t n_vocab = llama_vocab_n_tokens(engine->vocab_);
+  for (llama_token t = 0; t < n_vocab; ++t) {
+    char piece[256];
+    const int32_t n = llama_token_to_piece(engine->vocab_, t, piece, sizeof(piece), 0, true);
+    engine->longest_token_bytes_ =
+        std::max(engine->longest_token_bytes_, static_cast<size_t>(n < 0 ? -n : n));
+  }
+
   ModelInfo& info = engine->info_;
   info.path = options.model_path;
   info.name = MetaString(engine->model_, "general.name");
@@ -230,7 +238,26 @@ Result<int64_t> LlamaEngine::CountPromptTokens(const JobRequest& request) const 
   const int32_t n = llama_tokenize(vocab_, prompt.data(), static_cast<int32_t>(prompt.size()),
                                    nullptr, 0, true, true);
   if (n == INT32_MIN) return Unprocessable("prompt has more tokens than the tokenizer can count");
-  return static_cast<int64_t>(n < 0 ? -n : n);
+  const int64_t tokens = n < 0 ? -n : n;
+  if (tokens > 0) {
+    // Large texts say the most about the bytes per token of real traffic.
+    const double sample = static_cast<double>(prompt.size()) / tokens;
+    const double weight = std::min(1.0, prompt.size() / 65536.0) * 0.2;
+    double old = bytes_per_token_.load();
+    bytes_per_token_.compare_exchange_strong(old, old + weight * (sample - old));
+  }
+  return tokens;
+}
+
+int64_t LlamaEngine::MinPromptTokens(const JobRequest& request) const {
+  const size_t bytes = RequestTextBytes(request);
+  return static_cast<int64_t>((bytes + longest_token_bytes_ - 1) / longest_token_bytes_);
+}
+
+int64_t LlamaEngine::EstimatePromptTokens(const JobRequest& request) const {
+  const double bytes = static_cast<double>(RequestTextBytes(request));
+  return std::max<int64_t>(MinPromptTokens(request),
+                           static_cast<int64_t>(bytes / std::max(bytes_per_token_.load(), 1.0)));
 }
 
 Status LlamaEngine::CheckFits(int64_t prompt_tokens, int32_t max_tokens) const {

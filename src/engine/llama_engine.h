@@ -3,6 +3,7 @@
 // batch with prompt chunks (chunked prefill).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -39,6 +40,8 @@ class LlamaEngine final : public Engine {
 
   const ModelInfo& info() const override { return info_; }
   Result<int64_t> CountPromptTokens(const JobRequest& request) const override;
+  int64_t MinPromptTokens(const JobRequest& request) const override;
+  int64_t EstimatePromptTokens(const JobRequest& request) const override;
   Status CheckFits(int64_t prompt_tokens, int32_t max_tokens) const override;
   int32_t FreeSlots() const override;
   int32_t ActiveSequences() const override;
@@ -62,6 +65,9 @@ class LlamaEngine final : public Engine {
   llama_context* ctx_ = nullptr;
   const llama_vocab* vocab_ = nullptr;
   std::string chat_template_;
+  size_t longest_token_bytes_ = 1;
+  // Bytes per token of the exact counts so far (an estimate for texts not yet counted).
+  mutable std::atomic<double> bytes_per_token_{4.0};
   std::vector<Sequence> slots_;
   uint64_t admitted_ = 0;  // admission counter: prefill goes to the oldest sequence first
   std::vector<StepReport::Finished> stopped_;  // ended by Stop(), reported by the next Step()

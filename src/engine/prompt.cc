@@ -12,4 +12,10 @@ std::vector<ChatMessage> RequestMessages(const JobRequest& request) {
   return {ChatMessage{"user", std::move(content)}};
 }
 
+size_t RequestTextBytes(const JobRequest& request) {
+  size_t bytes = request.text.size() + request.question.size();
+  for (const ChatMessage& m : request.messages) bytes += m.content.size();
+  return bytes;
+}
+
 }  // namespace glmq

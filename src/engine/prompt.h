@@ -11,4 +11,7 @@ namespace glmq {
 // `{messages}` is used as given.
 std::vector<ChatMessage> RequestMessages(const JobRequest& request);
 
+// Bytes of text the client sent (documents, questions, message contents).
+size_t RequestTextBytes(const JobRequest& request);
+
 }  // namespace glmq

@@ -53,9 +53,10 @@ struct GroupCommitWriter::Op {
 };
 
 Result<std::unique_ptr<GroupCommitWriter>> GroupCommitWriter::Start(std::unique_ptr<Connection> db,
-                                                                    JobListener listener) {
+                                                                    JobListener listener,
+                                                                    QueueIndex* queue_index) {
   std::unique_ptr<GroupCommitWriter> writer(
-      new GroupCommitWriter(std::move(db), std::move(listener)));
+      new GroupCommitWriter(std::move(db), std::move(listener), queue_index));
   try {
     writer->thread_ = std::thread([raw = writer.get()] { raw->Loop(); });
   } catch (const std::exception& e) {
@@ -64,8 +65,9 @@ Result<std::unique_ptr<GroupCommitWriter>> GroupCommitWriter::Start(std::unique_
   return writer;
 }
 
-GroupCommitWriter::GroupCommitWriter(std::unique_ptr<Connection> db, JobListener listener)
-    : listener_(std::move(listener)), db_(std::move(db)) {}
+GroupCommitWriter::GroupCommitWriter(std::unique_ptr<Connection> db, JobListener listener,
+                                     QueueIndex* queue_index)
+    : listener_(std::move(listener)), queue_index_(queue_index), db_(std::move(db)) {}
 
 GroupCommitWriter::~GroupCommitWriter() {
   {
@@ -108,18 +110,22 @@ void GroupCommitWriter::Loop() {
 }
 
 void GroupCommitWriter::CommitBatch(const std::vector<Op*>& batch) {
-  WriteContext ctx{*db_, {}};
+  WriteContext ctx{*db_, {}, {}};
   Status batch_failure = db_->Run(kBegin);
   if (batch_failure.ok()) {
     for (Op* op : batch) {
-      size_t events_before = ctx.events.size();
+      const size_t events_before = ctx.events.size();
+      const size_t queue_changes_before = ctx.queue_changes.size();
       op->status = RunInSavepoint(ctx, op->fn);
       if (!db_->InTransaction()) {
         // SQLite gave up the whole transaction (disk full, I/O error): nothing in it counts.
         batch_failure = Internal("transaction rolled back: " + op->status.message());
         break;
       }
-      if (!op->status.ok()) ctx.events.resize(events_before);
+      if (!op->status.ok()) {
+        ctx.events.resize(events_before);
+        ctx.queue_changes.resize(queue_changes_before);
+      }
     }
   }
   if (batch_failure.ok()) {
@@ -128,12 +134,15 @@ void GroupCommitWriter::CommitBatch(const std::vector<Op*>& batch) {
   }
   if (!batch_failure.ok()) {
     ctx.events.clear();
+    ctx.queue_changes.clear();
     // Writes that failed on their own keep their reason; the rest, done or never run,
     // share the batch's.
     for (Op* op : batch) {
       if (op->status.ok()) op->status = batch_failure;
     }
   }
+  // Readers of the index see each commit whole, and never a change the database lacks.
+  if (queue_index_ != nullptr) queue_index_->Apply(ctx.queue_changes);
   Notify(ctx.events);
   for (Op* op : batch) op->done.release();
 }

@@ -19,6 +19,7 @@
 #include "core/job.h"
 #include "core/status.h"
 #include "store/job_store.h"
+#include "store/queue_index.h"
 #include "store/sqlite_db.h"
 
 namespace glmq::sqlite {
@@ -32,10 +33,18 @@ struct WriteContext {
 
   Connection& db;
   std::vector<Event> events;
+  std::vector<QueueChange> queue_changes;
 
   // Reports a state change to the listener once the transaction commits, and never if the
   // write or the transaction fails.
   void Publish(std::string id, JobState state) { events.push_back({std::move(id), state}); }
+
+  // Every write that moves a job into or out of the queued state must say so here, or the
+  // queue index drifts from the database. Applied like Publish: after the commit, or never.
+  void JoinedQueue(std::string id, const QueuedJob& job) {
+    queue_changes.push_back({std::move(id), job});
+  }
+  void LeftQueue(std::string id) { queue_changes.push_back({std::move(id), std::nullopt}); }
 };
 
 class GroupCommitWriter {
@@ -45,8 +54,12 @@ class GroupCommitWriter {
   // Takes over `db` (open, not in a transaction) and starts the writer thread. `listener`
   // may be empty; it runs on the writer thread after each commit, before the callers whose
   // writes it reports are woken, so a caller can count on its events having been delivered.
+  // The queue changes of each commit go to `queue_index` (may be null; must outlive the
+  // writer) at the same point, before the listener: a caller that returns from an Insert
+  // finds its job in the index.
   static Result<std::unique_ptr<GroupCommitWriter>> Start(std::unique_ptr<Connection> db,
-                                                          JobListener listener);
+                                                          JobListener listener,
+                                                          QueueIndex* queue_index);
   // Finishes the writes already queued, then closes the connection.
   ~GroupCommitWriter();
   GroupCommitWriter(const GroupCommitWriter&) = delete;
@@ -60,12 +73,14 @@ class GroupCommitWriter {
  private:
   struct Op;
 
-  GroupCommitWriter(std::unique_ptr<Connection> db, JobListener listener);
+  GroupCommitWriter(std::unique_ptr<Connection> db, JobListener listener,
+                    QueueIndex* queue_index);
   void Loop();
   void CommitBatch(const std::vector<Op*>& batch);
   void Notify(const std::vector<WriteContext::Event>& events);
 
   const JobListener listener_;
+  QueueIndex* const queue_index_;  // may be null; only thread_ changes it
   std::unique_ptr<Connection> db_;  // used only by thread_ once it runs
 
   std::mutex mu_;

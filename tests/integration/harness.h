@@ -80,7 +80,7 @@ class Server {
   // reason in `start_error()`, when it does not come up.
   bool Start();
   // Sends `signal` and waits (bounded) for the process to exit. Returns its wait status, or
-  // -1 if it had to be SIGKILLed after the grace period.
+  // -1 if it was not running or had to be SIGKILLed after the grace period.
   int Kill(int signal);
   // Starts again on the same data directory (on a new free port).
   bool Restart() { return Start(); }

@@ -2,6 +2,7 @@
 // strings, the seed API, listing, the queue view and health.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
 
 #include "integration/harness.h"
