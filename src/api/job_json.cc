@@ -28,9 +28,11 @@ json JobToJson(const Job& job) {
       {"attempts", job.attempts},
       {"cancel_requested", job.cancel_requested},
       {"progress",
-       {{"prompt_tokens_read", job.progress.prompt_tokens_read},
+       {{"prompt_tokens_read",
+         IsTerminal(job.state) ? job.usage.prompt_tokens : job.progress.prompt_tokens_read},
         {"prompt_tokens", job.prompt_tokens},
-        {"completion_tokens", job.progress.completion_tokens}}},
+        {"completion_tokens",
+         IsTerminal(job.state) ? job.usage.completion_tokens : job.progress.completion_tokens}}},
   };
   if (IsTerminal(job.state)) {
     j["text"] = job.output;

@@ -234,8 +234,8 @@ Status QueueTree::CheckSubtree(int32_t node, const QueueKey* lower, const QueueK
 
 Status QueueTree::CheckInvariants() const {
   int64_t count = 0;
-  GLMQ_RETURN_IF_ERROR(CheckSubtree(root_, nullptr, nullptr,
-                                    std::numeric_limits<uint64_t>::max(), &count));
+  GLMQ_RETURN_IF_ERROR(
+      CheckSubtree(root_, nullptr, nullptr, std::numeric_limits<uint64_t>::max(), &count));
   if (count != size_) {
     return Internal("queue tree: holds " + std::to_string(count) + " jobs but counts " +
                     std::to_string(size_));
@@ -317,8 +317,8 @@ Status QueueIndex::CheckAgainst(std::vector<std::pair<std::string, QueuedJob>> q
     }
     const WorkAhead below = tree_.Below(job.key);
     if (!SameWork(below, ahead)) {
-      return Internal("queue index: ahead of " + id + " it counts " + Describe(below) +
-                      ", not " + Describe(ahead));
+      return Internal("queue index: ahead of " + id + " it counts " + Describe(below) + ", not " +
+                      Describe(ahead));
     }
     // WorkBefore's key stops at the first job of an order key; check it there.
     if (i == 0 || queued[i - 1].second.key.order_key != job.key.order_key) {

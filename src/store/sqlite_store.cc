@@ -2,9 +2,14 @@
 
 #include <algorithm>
 #include <limits>
+#include <memory>
+#include <optional>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "store/job_codec.h"
+#include "store/queue_index.h"
 #include "store/sqlite_db.h"
 #include "store/sqlite_schema.h"
 #include "store/sqlite_writer.h"
@@ -24,6 +29,9 @@ constexpr int32_t kMaxListLimit = 1000;
   "progress_prompt_tokens_read, progress_completion_tokens, finish_reason, "                 \
   "usage_prompt_tokens, usage_completion_tokens, error_code, error_message, params, output"
 constexpr int kJobColumnCount = 22;
+
+// The columns ReadQueuedJob decodes, in its order.
+#define GLMQ_QUEUED_COLUMNS "order_key, created_at, seq, prompt_tokens, max_tokens"
 
 // Queries on the queue and on leases name their partial index with INDEXED BY; the schema
 // (sqlite_schema.cc) says why.
@@ -91,15 +99,12 @@ constexpr char kReapDeadLetter[] =
 constexpr char kReapRequeue[] =
     "UPDATE jobs INDEXED BY jobs_lease SET state = 'queued', worker = NULL, lease_expires_at = 0, "
     "progress_prompt_tokens_read = 0, progress_completion_tokens = 0 "
-    "WHERE state = 'running' AND lease_expires_at <= ?1 RETURNING id";
-constexpr char kQueuePosition[] =
-    "SELECT CASE WHEN j.state = 'queued' THEN 1 + "
-    "(SELECT count(*) FROM jobs q INDEXED BY jobs_queue "
-    "WHERE q.state = 'queued' AND (q.order_key, q.created_at, q.seq) < "
-    "(j.order_key, j.created_at, j.seq)) ELSE 0 END FROM jobs j WHERE j.id = ?1";
-constexpr char kWorkBefore[] =
-    "SELECT count(*), coalesce(sum(prompt_tokens), 0), coalesce(sum(max_tokens), 0) "
-    "FROM jobs INDEXED BY jobs_queue WHERE state = 'queued' AND order_key < ?1";
+    "WHERE state = 'running' AND lease_expires_at <= ?1 RETURNING id, " GLMQ_QUEUED_COLUMNS;
+// What the queue index holds of each queued job, read at Open and by CheckQueueIndex.
+constexpr char kSelectQueued[] =
+    "SELECT id, " GLMQ_QUEUED_COLUMNS " FROM jobs INDEXED BY jobs_queue WHERE state = 'queued'";
+constexpr char kSelectQueueKey[] =
+    "SELECT state, order_key, created_at, seq FROM jobs WHERE id = ?1";
 constexpr char kQueuedByClass[] =
     "SELECT length_class, count(*), coalesce(sum(prompt_tokens), 0), "
     "coalesce(sum(max_tokens), 0), coalesce(min(created_at), 0) "
@@ -154,6 +159,29 @@ Result<Job> ReadJob(const sqlite::Statement& row) {
   GLMQ_RETURN_IF_ERROR(DecodeRequestParams(row.Text(20), &job.request));
   job.output = row.Text(21);
   return job;
+}
+
+// Decodes the GLMQ_QUEUED_COLUMNS starting at `first_column`.
+QueuedJob ReadQueuedJob(const sqlite::Statement& row, int first_column) {
+  QueuedJob job;
+  job.key.order_key = row.Int(first_column);
+  job.key.created_at = row.Int(first_column + 1);
+  job.key.seq = row.Int(first_column + 2);
+  job.prompt_tokens = row.Int(first_column + 3);
+  job.max_tokens = row.Int(first_column + 4);
+  return job;
+}
+
+// Every queued job as (id, what the queue index holds of it).
+Result<std::vector<std::pair<std::string, QueuedJob>>> ReadQueuedJobs(sqlite::Connection& db) {
+  GLMQ_ASSIGN_OR_RETURN(sqlite::Statement select, db.Prepare(kSelectQueued));
+  std::vector<std::pair<std::string, QueuedJob>> jobs;
+  while (true) {
+    GLMQ_ASSIGN_OR_RETURN(bool row, select.Step());
+    if (!row) break;
+    jobs.emplace_back(select.Text(0), ReadQueuedJob(select, 1));
+  }
+  return jobs;
 }
 
 // Decodes (messages, text) starting at `first_column`.
@@ -246,13 +274,22 @@ Result<std::unique_ptr<SqliteJobStore>> SqliteJobStore::Open(const std::string& 
       db->Exec("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; "
                "PRAGMA journal_size_limit = 67108864; PRAGMA cache_size = -16384;"));
   GLMQ_RETURN_IF_ERROR(sqlite::MigrateSchema(*db));
-  GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<sqlite::GroupCommitWriter> writer,
-                        sqlite::GroupCommitWriter::Start(std::move(db), std::move(listener)));
-  return std::unique_ptr<SqliteJobStore>(new SqliteJobStore(path, std::move(writer)));
+  // Read before the writer starts, so no commit can slip between the read and the index.
+  auto queue_index = std::make_unique<QueueIndex>();
+  {
+    GLMQ_ASSIGN_OR_RETURN(auto queued, ReadQueuedJobs(*db));
+    queue_index->Reset(queued);
+  }
+  GLMQ_ASSIGN_OR_RETURN(
+      std::unique_ptr<sqlite::GroupCommitWriter> writer,
+      sqlite::GroupCommitWriter::Start(std::move(db), std::move(listener), queue_index.get()));
+  return std::unique_ptr<SqliteJobStore>(
+      new SqliteJobStore(path, std::move(queue_index), std::move(writer)));
 }
 
-SqliteJobStore::SqliteJobStore(std::string path, std::unique_ptr<sqlite::GroupCommitWriter> writer)
-    : path_(std::move(path)), writer_(std::move(writer)) {}
+SqliteJobStore::SqliteJobStore(std::string path, std::unique_ptr<QueueIndex> queue_index,
+                               std::unique_ptr<sqlite::GroupCommitWriter> writer)
+    : path_(std::move(path)), queue_index_(std::move(queue_index)), writer_(std::move(writer)) {}
 
 SqliteJobStore::~SqliteJobStore() = default;
 
@@ -309,6 +346,10 @@ Status SqliteJobStore::Insert(const Job& job) {
     body.BindText(3, job.request.text);
     GLMQ_RETURN_IF_ERROR(body.Run());
     ctx.Publish(job.id, JobState::kQueued);
+    ctx.JoinedQueue(job.id,
+                    {.key = {.order_key = job.order_key, .created_at = created_at, .seq = seq},
+                     .prompt_tokens = job.prompt_tokens,
+                     .max_tokens = job.request.sampling.max_tokens});
     return Status::Ok();
   });
 }
@@ -372,6 +413,7 @@ Result<std::optional<Job>> SqliteJobStore::ClaimNext(const std::string& worker, 
     seq = claim.Int(kJobColumnCount);
     GLMQ_RETURN_IF_ERROR(claim.Run());
     ctx.Publish(job.id, JobState::kRunning);
+    ctx.LeftQueue(job.id);
     claimed = std::move(job);
     return Status::Ok();
   }));
@@ -452,6 +494,7 @@ Result<Job> SqliteJobStore::Cancel(const std::string& id) {
       update.BindText(2, id);
       GLMQ_RETURN_IF_ERROR(update.Run());
       ctx.Publish(id, JobState::kCancelled);
+      ctx.LeftQueue(id);
     } else if (*state == JobState::kRunning) {
       // Not a state change: the engine sees the flag, stops, and completes as cancelled.
       GLMQ_ASSIGN_OR_RETURN(sqlite::Statement update, ctx.db.Prepare(kRequestCancel));
@@ -474,7 +517,9 @@ Result<int64_t> SqliteJobStore::ExpireOverdue(TimeMs now) {
     while (true) {
       GLMQ_ASSIGN_OR_RETURN(bool row, update.Step());
       if (!row) break;
-      ctx.Publish(update.Text(0), JobState::kExpired);
+      std::string id = update.Text(0);
+      ctx.Publish(id, JobState::kExpired);
+      ctx.LeftQueue(std::move(id));
       ++expired;
     }
     return Status::Ok();
@@ -486,7 +531,8 @@ Result<int64_t> SqliteJobStore::ReapExpiredLeases(TimeMs now, int32_t max_delive
   int64_t moved = 0;
   GLMQ_RETURN_IF_ERROR(writer_->Write([&](sqlite::WriteContext& ctx) -> Status {
     moved = 0;
-    // Order matters: each statement takes the leases the ones before it left.
+    // Order matters: each statement takes the leases the ones before it left. Only the last
+    // one puts jobs back in the queue; the others end running jobs, which it never held.
     const std::pair<const char*, JobState> steps[] = {
         {kReapCancelled, JobState::kCancelled},
         {kReapDeadLetter, JobState::kFailed},
@@ -499,7 +545,10 @@ Result<int64_t> SqliteJobStore::ReapExpiredLeases(TimeMs now, int32_t max_delive
       while (true) {
         GLMQ_ASSIGN_OR_RETURN(bool row, update.Step());
         if (!row) break;
-        ctx.Publish(update.Text(0), new_state);
+        std::string id = update.Text(0);
+        ctx.Publish(id, new_state);
+        if (new_state == JobState::kQueued)
+          ctx.JoinedQueue(std::move(id), ReadQueuedJob(update, 1));
         ++moved;
       }
     }
@@ -509,26 +558,21 @@ Result<int64_t> SqliteJobStore::ReapExpiredLeases(TimeMs now, int32_t max_delive
 }
 
 Result<int64_t> SqliteJobStore::QueuePosition(const std::string& id) {
+  if (std::optional<int64_t> position = queue_index_->Position(id)) return *position;
+  // Not in the index: an unknown id, a job that left the queue, or one whose commit the
+  // index has not caught up with yet (the writer applies it just after the commit).
   GLMQ_ASSIGN_OR_RETURN(ReaderLease reader, AcquireReader());
-  GLMQ_ASSIGN_OR_RETURN(sqlite::Statement select, reader->Prepare(kQueuePosition));
+  GLMQ_ASSIGN_OR_RETURN(sqlite::Statement select, reader->Prepare(kSelectQueueKey));
   select.BindText(1, id);
   GLMQ_ASSIGN_OR_RETURN(bool found, select.Step());
   if (!found) return NotFound("no job " + id);
-  return select.Int(0);
+  if (select.Text(0) != JobStateName(JobState::kQueued)) return 0;
+  const QueueKey key{.order_key = select.Int(1), .created_at = select.Int(2), .seq = select.Int(3)};
+  return queue_index_->JobsBefore(key) + 1;
 }
 
 Result<JobStore::WorkAhead> SqliteJobStore::WorkBefore(int64_t order_key) {
-  GLMQ_ASSIGN_OR_RETURN(ReaderLease reader, AcquireReader());
-  GLMQ_ASSIGN_OR_RETURN(sqlite::Statement select, reader->Prepare(kWorkBefore));
-  select.BindInt(1, order_key);
-  GLMQ_ASSIGN_OR_RETURN(bool found, select.Step());
-  WorkAhead work;
-  if (found) {
-    work.jobs = select.Int(0);
-    work.prompt_tokens = select.Int(1);
-    work.max_tokens = select.Int(2);
-  }
-  return work;
+  return queue_index_->WorkBefore(order_key);
 }
 
 Result<QueueSnapshot> SqliteJobStore::Snapshot() {
@@ -570,6 +614,12 @@ Result<QueueSnapshot> SqliteJobStore::Snapshot() {
   }
   snapshot.running = snapshot.totals[JobState::kRunning];
   return snapshot;
+}
+
+Status SqliteJobStore::CheckQueueIndex() {
+  GLMQ_ASSIGN_OR_RETURN(ReaderLease reader, AcquireReader());
+  GLMQ_ASSIGN_OR_RETURN(auto queued, ReadQueuedJobs(*reader));
+  return queue_index_->CheckAgainst(std::move(queued));
 }
 
 Status SqliteJobStore::CheckWritable() {

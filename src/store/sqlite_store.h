@@ -6,8 +6,15 @@
 // cost one fsync, not N. Reads run on pooled read connections and never wait for the writer
 // (WAL lets readers see the last commit while a write is in progress).
 //
-// Threads: any thread may call any method. The writer thread owns the write connection and
-// calls the listener; a read connection is used by one caller at a time.
+// Queue questions: QueuePosition and WorkBefore, asked on every submit, read an in-memory
+// QueueIndex instead of counting every queued job ahead in SQL. It is exact because this
+// store is the only writer of its file (`glmq serve` locks the data dir) and every write
+// that moves a job into or out of the queue reports it to the writer, which applies it
+// after the commit. Open builds the index from the file.
+//
+// Threads: any thread may call any method. The writer thread owns the write connection,
+// calls the listener and updates the queue index; a read connection is used by one caller
+// at a time.
 #pragma once
 
 #include <cstdint>
@@ -22,6 +29,8 @@
 #include "store/job_store.h"
 
 namespace glmq {
+
+class QueueIndex;
 
 namespace sqlite {
 class Connection;
@@ -66,22 +75,32 @@ class SqliteJobStore final : public JobStore {
   // A reaped job that had cancel_requested becomes cancelled rather than queued again.
   // `max_deliveries` <= 0 means no limit.
   Result<int64_t> ReapExpiredLeases(TimeMs now, int32_t max_deliveries) override;
-  // kNotFound for an unknown id.
+  // kNotFound for an unknown id. O(log n) in the number of queued jobs.
   Result<int64_t> QueuePosition(const std::string& id) override;
+  // O(log n) in the number of queued jobs; never touches the database.
   Result<WorkAhead> WorkBefore(int64_t order_key) override;
   // Every length class and every state appears, with zeros where nothing is.
   Result<QueueSnapshot> Snapshot() override;
   Status CheckWritable() override;
 
+  // For tests and debugging: kInternal unless the queue index holds exactly the database's
+  // queued jobs and answers QueuePosition and WorkBefore for them as SQL counts would.
+  // Reads every queued job; meaningful only while no write is in flight, since the index
+  // catches up with a commit just after it.
+  Status CheckQueueIndex();
+
  private:
   class ReaderLease;
 
-  SqliteJobStore(std::string path, std::unique_ptr<sqlite::GroupCommitWriter> writer);
+  SqliteJobStore(std::string path, std::unique_ptr<QueueIndex> queue_index,
+                 std::unique_ptr<sqlite::GroupCommitWriter> writer);
 
   Result<ReaderLease> AcquireReader();
   void ReleaseReader(std::unique_ptr<sqlite::Connection> reader);
 
   const std::string path_;
+  // Declared before writer_, so it outlives the writer thread that updates it.
+  std::unique_ptr<QueueIndex> queue_index_;
   // Every write goes through here; it owns the write connection and its thread.
   std::unique_ptr<sqlite::GroupCommitWriter> writer_;
 

@@ -73,14 +73,13 @@ class GroupCommitWriter {
  private:
   struct Op;
 
-  GroupCommitWriter(std::unique_ptr<Connection> db, JobListener listener,
-                    QueueIndex* queue_index);
+  GroupCommitWriter(std::unique_ptr<Connection> db, JobListener listener, QueueIndex* queue_index);
   void Loop();
   void CommitBatch(const std::vector<Op*>& batch);
   void Notify(const std::vector<WriteContext::Event>& events);
 
   const JobListener listener_;
-  QueueIndex* const queue_index_;  // may be null; only thread_ changes it
+  QueueIndex* const queue_index_;   // may be null; only thread_ changes it
   std::unique_ptr<Connection> db_;  // used only by thread_ once it runs
 
   std::mutex mu_;
