@@ -176,6 +176,9 @@ CommandRunner AddServeCommand(CLI::App& app) {
       "KV tokens shared by all sequences (0 = min(model's context, 32768))", "GLMQ_CTX_SIZE");
   opt("--parallel", f->engine.parallel, "sequences decoded together", "GLMQ_PARALLEL");
   opt("-b,--batch-size", f->engine.batch_size, "tokens per decode step", "GLMQ_BATCH_SIZE");
+  opt("--step-target-ms", f->engine.step_target_ms,
+      "while sequences generate, size prompt chunks so a step takes about this long (0 = off)",
+      "GLMQ_STEP_TARGET_MS");
   opt("--ubatch-size", f->engine.ubatch_size, "physical batch size", "GLMQ_UBATCH_SIZE");
   opt("-t,--threads", f->engine.threads, "CPU threads (0 = all)", "GLMQ_THREADS");
   opt("--flash-attn", f->engine.flash_attn, "on | off | auto", "GLMQ_FLASH_ATTN")

@@ -64,6 +64,8 @@ class Engine {
 
   // Sequences that can be admitted now.
   virtual int32_t FreeSlots() const = 0;
+  // KV tokens not reserved by running sequences (each reserves prompt + max_tokens).
+  virtual int64_t FreeKvTokens() const = 0;
   virtual int32_t ActiveSequences() const = 0;
 
   // Starts a sequence for `job` (which carries its request). Fails for jobs that cannot run.

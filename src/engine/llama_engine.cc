@@ -79,6 +79,7 @@ struct LlamaEngine::Sequence {
   bool generating = false;
   llama_token next_token = -1;  // sampled, fed in the next step
   int32_t max_tokens = 0;
+  int64_t reserved_tokens = 0;  // prompt + max_tokens: KV held for this sequence
   std::vector<std::string> stop;
   size_t longest_stop = 0;
   TimeMs deadline_at = 0;
@@ -172,6 +173,7 @@ Result<std::unique_ptr<LlamaEngine>> LlamaEngine::Load(const LlamaEngineOptions&
                       " tokens (" + std::to_string(info.ctx_size * info.kv_bytes_per_token >> 20) +
                       " MiB of KV); lower --ctx-size");
   }
+  engine->step_target_seconds_ = options.step_target_ms / 1000.0;
   engine->slots_.resize(options.parallel);
   for (int32_t i = 0; i < options.parallel; ++i) engine->slots_[i].seq_id = i;
   spdlog::info(
@@ -289,6 +291,13 @@ Status LlamaEngine::Admit(const Job& job) {
   GLMQ_ASSIGN_OR_RETURN(std::vector<llama_token> tokens, Tokenize(prompt));
   if (tokens.empty()) return Unprocessable("prompt has no tokens");
   GLMQ_RETURN_IF_ERROR(CheckFits(static_cast<int64_t>(tokens.size()), sp.max_tokens));
+  // The whole context is reserved at admission, so a running job never runs out of KV.
+  const int64_t reserved = static_cast<int64_t>(tokens.size()) + sp.max_tokens;
+  if (reserved > FreeKvTokens()) {
+    return Status(StatusCode::kResourceExhausted,
+                  "the job needs " + std::to_string(reserved) + " KV tokens and " +
+                      std::to_string(FreeKvTokens()) + " are free now");
+  }
 
   Sequence& seq = *slot;
   const int32_t seq_id = seq.seq_id;
@@ -299,6 +308,7 @@ Status LlamaEngine::Admit(const Job& job) {
   seq.job_id = job.id;
   seq.prompt = std::move(tokens);
   seq.max_tokens = sp.max_tokens;
+  seq.reserved_tokens = reserved;
   seq.stop = sp.stop;
   for (const std::string& s : seq.stop) seq.longest_stop = std::max(seq.longest_stop, s.size());
   seq.deadline_at = job.deadline_at;
@@ -383,6 +393,38 @@ bool LlamaEngine::AcceptToken(Sequence& seq, llama_token token) {
   return false;
 }
 
+void LlamaEngine::RecordStepCost(double seconds, int32_t prompt_tokens, int32_t generating) {
+  constexpr double kAlpha = 0.2;
+  auto blend = [](double old, double sample) {
+    return old <= 0 ? sample : old + kAlpha * (sample - old);
+  };
+  if (prompt_tokens == 0) {
+    if (generating > 0) decode_step_seconds_ = blend(decode_step_seconds_, seconds);
+    return;
+  }
+  const double prompt_seconds = seconds - (generating > 0 ? decode_step_seconds_ : 0.0);
+  if (prompt_seconds > 0) {
+    prefill_token_seconds_ = blend(prefill_token_seconds_, prompt_seconds / prompt_tokens);
+  }
+}
+
+int32_t LlamaEngine::PrefillBudget(int32_t generating) const {
+  const int32_t most = info_.batch_size - generating;
+  if (generating == 0 || step_target_seconds_ <= 0 || prefill_token_seconds_ <= 0) return most;
+  // Keep the step, and so the time between two tokens of every generating sequence, near
+  // the target: prompt reading gets the time that one-token-per-sequence decoding leaves.
+  constexpr int32_t kMinChunk = 32;  // always some progress, even when decoding alone is slow
+  const double left = step_target_seconds_ - decode_step_seconds_;
+  const double fit = left > 0 ? left / prefill_token_seconds_ : 0.0;
+  return static_cast<int32_t>(std::clamp<double>(fit, std::min(kMinChunk, most), most));
+}
+
+int64_t LlamaEngine::FreeKvTokens() const {
+  int64_t reserved = 0;
+  for (const Sequence& seq : slots_) reserved += seq.active ? seq.reserved_tokens : 0;
+  return info_.ctx_size - reserved;
+}
+
 StepReport LlamaEngine::Step() {
   const auto start = std::chrono::steady_clock::now();
   StepReport report;
@@ -399,16 +441,24 @@ StepReport LlamaEngine::Step() {
     }
   }
 
-  // Generating sequences first: one token each. Then prompt chunks, oldest admission first.
+  // Generating sequences first: one token each. Then prompt chunks, shortest remaining
+  // prompt first: a question beside a long document is read in one step, and the document
+  // gets what is left of the budget.
   std::vector<Sequence*> order;
   for (Sequence& seq : slots_) {
     if (seq.active) order.push_back(&seq);
   }
-  std::sort(order.begin(), order.end(),
-            [](const Sequence* a, const Sequence* b) { return a->admitted < b->admitted; });
+  auto prompt_left = [](const Sequence* s) { return s->prompt.size() - s->prompt_read; };
+  std::sort(order.begin(), order.end(), [&](const Sequence* a, const Sequence* b) {
+    if (a->generating != b->generating) return a->generating;
+    if (!a->generating && prompt_left(a) != prompt_left(b)) return prompt_left(a) < prompt_left(b);
+    return a->admitted < b->admitted;
+  });
 
-  int32_t prefill_budget = info_.batch_size;
-  for (const Sequence* seq : order) prefill_budget -= seq->generating ? 1 : 0;
+  int32_t generating = 0;
+  for (const Sequence* seq : order) generating += seq->generating ? 1 : 0;
+  int32_t prefill_budget = PrefillBudget(generating);
+  const auto decode_start = std::chrono::steady_clock::now();
 
   llama_batch batch = llama_batch_init(info_.batch_size, 0, 1);
   auto add = [&batch](llama_token t, int32_t pos, int32_t seq_id, bool logits) {
@@ -446,6 +496,11 @@ StepReport LlamaEngine::Step() {
     }
     if (batch.n_tokens == 0) break;
     status = llama_decode(ctx_, batch);
+    if (status == 0) {
+      int32_t prompt_in_batch = 0;
+      for (const Sequence* seq : order) prompt_in_batch += seq->chunk;
+      RecordStepCost(SecondsSince(decode_start), prompt_in_batch, generating);
+    }
     if (status != 1 || prefill_budget <= 1) break;
     // No KV slot for this batch: the cache is fragmented or full. Read less prompt.
     prefill_budget /= 2;

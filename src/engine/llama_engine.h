@@ -28,6 +28,9 @@ struct LlamaEngineOptions {
   std::string flash_attn = "auto";  // on | off | auto
   std::string kv_type = "f16";      // f16 | q8_0 | q4_0
   int32_t gpu_layers = -1;          // layers offloaded to a GPU build; -1 = all
+  // Target duration of a step that carries generating sequences; prompt chunks are sized
+  // to fit it. 0 = always fill the batch.
+  int32_t step_target_ms = 200;
 };
 
 // Name that `glmq make-test-model` writes into general.name.
@@ -44,6 +47,7 @@ class LlamaEngine final : public Engine {
   int64_t EstimatePromptTokens(const JobRequest& request) const override;
   Status CheckFits(int64_t prompt_tokens, int32_t max_tokens) const override;
   int32_t FreeSlots() const override;
+  int64_t FreeKvTokens() const override;
   int32_t ActiveSequences() const override;
   Status Admit(const Job& job) override;
   void Stop(const std::string& id, JobState state) override;
@@ -59,6 +63,8 @@ class LlamaEngine final : public Engine {
   bool AcceptToken(Sequence& seq, int32_t token);
   void Finish(Sequence& seq, Completion completion, StepReport& report);
   Completion Outcome(const Sequence& seq, JobState state, std::string finish_reason) const;
+  void RecordStepCost(double seconds, int32_t prompt_tokens, int32_t generating);
+  int32_t PrefillBudget(int32_t generating) const;
 
   ModelInfo info_;
   llama_model* model_ = nullptr;
@@ -71,6 +77,9 @@ class LlamaEngine final : public Engine {
   std::vector<Sequence> slots_;
   uint64_t admitted_ = 0;  // admission counter: prefill goes to the oldest sequence first
   std::vector<StepReport::Finished> stopped_;  // ended by Stop(), reported by the next Step()
+  double step_target_seconds_ = 0;
+  double prefill_token_seconds_ = 0;  // measured cost of reading one prompt token
+  double decode_step_seconds_ = 0;    // measured cost of a step without prompt tokens
 };
 
 }  // namespace glmq

@@ -90,9 +90,55 @@ void Scheduler::Housekeeping(TimeMs now) {
     auto job = store_.Get(id, false);
     if (job.ok() && job->cancel_requested) RequestStop(id);
   }
+  if (waiting_for_kv_) {
+    auto job = store_.Get(waiting_for_kv_->id, false);
+    if (job.ok() && job->cancel_requested) waiting_for_kv_->cancel_requested = true;
+  }
+}
+
+// Starts `job` on the engine. Returns false when the KV cache has no room for it yet.
+bool Scheduler::TryStart(Job& job) {
+  const TimeMs now = NowMs();
+  if (job.cancel_requested) {
+    Completion c;
+    c.state = JobState::kCancelled;
+    c.finish_reason = "cancelled";
+    (void)store_.Complete(job.id, options_.worker_id, c);
+    return true;
+  }
+  if (job.deadline_at > 0 && now >= job.deadline_at) {
+    Completion c;
+    c.state = JobState::kExpired;
+    c.finish_reason = "timeout";
+    c.error_code = "timeout";
+    c.error_message = "the job's timeout_seconds passed while it was queued";
+    (void)store_.Complete(job.id, options_.worker_id, c);
+    return true;
+  }
+  const Status admitted = engine_.Admit(job);
+  if (admitted.code() == StatusCode::kResourceExhausted && engine_.ActiveSequences() > 0) {
+    return false;  // running jobs will free KV
+  }
+  if (!admitted.ok()) {
+    spdlog::warn("job {} cannot run: {}", job.id, admitted.ToString());
+    (void)store_.Complete(job.id, options_.worker_id, FailedCompletion(admitted));
+    return true;
+  }
+  spdlog::debug("job {} started ({} prompt tokens, attempt {})", job.id, job.prompt_tokens,
+                job.attempts);
+  Running& r = running_[job.id];
+  r.prompt_tokens = job.prompt_tokens;
+  r.max_tokens = job.request.sampling.max_tokens;
+  return true;
 }
 
 void Scheduler::AdmitQueued() {
+  // The job at the head keeps its place until the KV it needs is free: nothing behind it
+  // may take that memory, so it cannot be kept out forever.
+  if (waiting_for_kv_) {
+    if (!TryStart(*waiting_for_kv_)) return;
+    waiting_for_kv_.reset();
+  }
   while (engine_.FreeSlots() > 0) {
     auto claimed = store_.ClaimNext(options_.worker_id, options_.lease_ms);
     if (!claimed.ok()) {
@@ -101,35 +147,10 @@ void Scheduler::AdmitQueued() {
     }
     if (!claimed->has_value()) return;
     Job job = std::move(**claimed);
-    const TimeMs now = NowMs();
-    Status admitted;
-    if (job.cancel_requested) {
-      Completion c;
-      c.state = JobState::kCancelled;
-      c.finish_reason = "cancelled";
-      (void)store_.Complete(job.id, options_.worker_id, c);
-      continue;
+    if (!TryStart(job)) {
+      waiting_for_kv_ = std::move(job);
+      return;
     }
-    if (job.deadline_at > 0 && now >= job.deadline_at) {
-      Completion c;
-      c.state = JobState::kExpired;
-      c.finish_reason = "timeout";
-      c.error_code = "timeout";
-      c.error_message = "the job's timeout_seconds passed while it was queued";
-      (void)store_.Complete(job.id, options_.worker_id, c);
-      continue;
-    }
-    admitted = engine_.Admit(job);
-    if (!admitted.ok()) {
-      spdlog::warn("job {} cannot run: {}", job.id, admitted.ToString());
-      (void)store_.Complete(job.id, options_.worker_id, FailedCompletion(admitted));
-      continue;
-    }
-    spdlog::debug("job {} started ({} prompt tokens, attempt {})", job.id, job.prompt_tokens,
-                  job.attempts);
-    Running& r = running_[job.id];
-    r.prompt_tokens = job.prompt_tokens;
-    r.max_tokens = job.request.sampling.max_tokens;
   }
 }
 
@@ -173,11 +194,12 @@ void Scheduler::Loop() {
     }
     for (const std::string& id : stops) {
       if (running_.count(id)) engine_.Stop(id, JobState::kCancelled);
+      if (waiting_for_kv_ && waiting_for_kv_->id == id) waiting_for_kv_->cancel_requested = true;
     }
     const TimeMs now = NowMs();
     if (now - last_housekeeping_ >= options_.housekeeping_interval_ms) Housekeeping(now);
     AdmitQueued();
-    if (engine_.ActiveSequences() == 0 && running_.empty()) {
+    if (engine_.ActiveSequences() == 0 && running_.empty() && !waiting_for_kv_) {
       PublishRunningWork();
       std::unique_lock lock(mu_);
       wake_cv_.wait_for(lock, std::chrono::milliseconds(options_.housekeeping_interval_ms),

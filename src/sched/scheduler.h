@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -59,6 +60,7 @@ class Scheduler {
   void Loop();
   void Housekeeping(TimeMs now);
   void AdmitQueued();
+  bool TryStart(Job& job);
   void ApplyStep(const StepReport& report);
   void PublishRunningWork();
 
@@ -79,6 +81,7 @@ class Scheduler {
 
   // Scheduler thread only.
   std::map<std::string, Running> running_;
+  std::optional<Job> waiting_for_kv_;  // claimed, waiting for running jobs to free KV
   TimeMs last_housekeeping_ = 0;
 };
 
