@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <cstdint>
+#include <limits>
 
 #include "api/json_response.h"
 #include "api/router.h"
@@ -84,11 +86,14 @@ asio::awaitable<void> HttpServer::Serve(tcp::socket socket) {
   for (;;) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(kHeaderLimitBytes);
-    parser.body_limit(options_.max_body_bytes);
+    // Beast checks Content-Length against the body limit while reading the header and then
+    // fails without a word; we want to answer 413, so the limit is applied after the header.
+    parser.body_limit(std::numeric_limits<std::uint64_t>::max());
     stream.expires_after(seconds(options_.header_timeout_seconds));
     co_await http::async_read_header(stream, buffer, parser,
                                      asio::redirect_error(asio::use_awaitable, ec));
     if (ec) break;  // closed, timed out, or not HTTP: nothing useful to answer
+    parser.body_limit(options_.max_body_bytes);
 
     std::optional<HttpResponse> refusal;
     const auto length = parser.content_length();

@@ -174,7 +174,8 @@ Result<JobRequest> ParseJobRequest(std::string_view body, const RequestLimits& l
   static const char* const kFields[] = {"text",  "question", "messages", "max_tokens",
                                         "temperature", "top_p", "seed", "stop",
                                         "priority",    "timeout_seconds"};
-  for (const auto& [key, value] : doc.items()) {
+  for (const auto& item : doc.items()) {
+    const std::string& key = item.key();
     if (std::find_if(std::begin(kFields), std::end(kFields),
                      [&key](const char* f) { return key == f; }) == std::end(kFields)) {
       return InvalidArgument("unknown field '" + key +

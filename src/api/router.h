@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "api/asio.h"
+#include "api/query_string.h"
 #include "core/status.h"
 
 namespace glmq {
@@ -40,9 +41,6 @@ class Router {
                     std::map<std::string, std::string>& params);
   std::vector<Route> routes_;
 };
-
-// Splits "a=1&b=x%20y" into decoded pairs. Returns an error for malformed escapes.
-Result<std::map<std::string, std::string>> ParseQuery(std::string_view query);
 
 template <typename F>
 asio::awaitable<std::invoke_result_t<F>> CallAsCoroutine(F fn) {

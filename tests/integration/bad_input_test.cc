@@ -199,7 +199,9 @@ TEST(BadInputTest, PromptThatCanNeverFitIs422) {
   std::smatch m;
   ASSERT_TRUE(std::regex_search(message, m, numbers)) << message;
   const int64_t prompt_tokens = std::stoll(m[1].str());
-  EXPECT_GT(prompt_tokens, 256) << message;  // 2 KB of English is several hundred tokens
+  // The server may stop counting once the prompt is known not to fit.
+  EXPECT_GT(prompt_tokens, 0) << message;
+  EXPECT_GT(prompt_tokens + 200, ctx_size) << message;
   EXPECT_EQ(std::stoll(m[2].str()), 200) << message;
   EXPECT_EQ(std::stoll(m[3].str()), prompt_tokens + 200) << message;
   EXPECT_NE(message.find(std::to_string(ctx_size)), std::string::npos) << message;

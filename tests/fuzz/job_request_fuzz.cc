@@ -1,0 +1,28 @@
+// libFuzzer target for everything that parses untrusted request bytes: the JSON body
+// parsers of /v1/jobs and of the seed API, and query strings.
+//
+//   cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DGLMQ_FUZZ=ON \
+//         -DLLAMA_PREFIX=$(scripts/build-llama.sh)
+//   ninja -C build-fuzz job_request_fuzz && build-fuzz/job_request_fuzz -max_total_time=60
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "api/fast_json.h"
+#include "api/job_request.h"
+#include "api/query_string.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string_view input(reinterpret_cast<const char*>(data), size);
+  const glmq::RequestLimits limits;
+  auto job = glmq::ParseJobRequest(input, limits);
+  if (job.ok() && job->text.empty() == job->messages.empty()) __builtin_trap();
+  (void)glmq::ParseSeedChatRequest(input, limits);
+  (void)glmq::ParseQuery(input);
+  // The fast parser must accept exactly what nlohmann accepts.
+  const bool fast = !glmq::ParseJson(input).is_discarded();
+  const bool reference =
+      !nlohmann::json::parse(input.begin(), input.end(), nullptr, false).is_discarded();
+  if (fast != reference) __builtin_trap();
+  return 0;
+}
