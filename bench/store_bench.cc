@@ -2,8 +2,9 @@
 //
 // Fills a SqliteJobStore with queued jobs (0, 1k, 10k, 50k) and, at each size, times
 // WorkBefore with a key behind every queued job (a new short job's key is near "now", so
-// nearly the whole queue is ahead of it) and QueuePosition of random queued jobs. Also
-// times reopening the full store, which reads the queue back from disk.
+// nearly the whole queue is ahead of it), WorkBefore with random keys within the queue,
+// and QueuePosition of random queued jobs. Also times reopening the full store, which
+// reads the queue back from disk.
 //
 //   store_bench [dir]   (default: a fresh folder under the system temp folder)
 #include <stdlib.h>
@@ -80,11 +81,19 @@ void InsertJobs(glmq::SqliteJobStore& store, int64_t count, std::vector<std::str
   for (auto& some : per_thread) ids->insert(ids->end(), some.begin(), some.end());
 }
 
-double MicrosPerWorkBefore(glmq::SqliteJobStore& store) {
+// With `behind_all`, every key sorts after the whole queue; otherwise keys are random
+// within it.
+double MicrosPerWorkBefore(glmq::SqliteJobStore& store, bool behind_all) {
+  std::mt19937_64 rng(7);
+  std::vector<int64_t> keys;
+  for (int i = 0; i < kCalls; ++i) {
+    keys.push_back(kBaseKey +
+                   (behind_all ? kKeySpread + i : static_cast<int64_t>(rng() % kKeySpread)));
+  }
   const auto start = Clock::now();
   int64_t checksum = 0;
-  for (int i = 0; i < kCalls; ++i) {
-    auto ahead = store.WorkBefore(kBaseKey + kKeySpread + i);
+  for (int64_t key : keys) {
+    auto ahead = store.WorkBefore(key);
     if (!ahead.ok()) {
       std::fprintf(stderr, "WorkBefore: %s\n", ahead.status().ToString().c_str());
       std::exit(1);
@@ -131,23 +140,24 @@ int main(int argc, char** argv) {
   const std::string path = (dir / "jobs.db").string();
   std::unique_ptr<glmq::SqliteJobStore> store = OpenOrDie(path);
 
-  std::printf("%12s %14s %18s %20s\n", "queued_jobs", "inserts_per_s", "work_before_us",
-              "queue_position_us");
+  std::printf("%12s %14s %18s %22s %18s\n", "queued_jobs", "inserts_per_s", "work_before_us",
+              "work_before_random_us", "queue_position_us");
   std::vector<std::string> ids;
   for (int64_t size : kSizes) {
     const int64_t missing = size - static_cast<int64_t>(ids.size());
     const auto insert_start = Clock::now();
     InsertJobs(*store, missing, &ids);
     const double insert_seconds = Seconds(insert_start);
-    const double work_before_us = MicrosPerWorkBefore(*store);
+    const double work_before_us = MicrosPerWorkBefore(*store, /*behind_all=*/true);
+    const double work_before_random_us = MicrosPerWorkBefore(*store, /*behind_all=*/false);
     if (ids.empty()) {
-      std::printf("%12lld %14s %18.2f %20s\n", static_cast<long long>(size), "-", work_before_us,
-                  "-");
+      std::printf("%12lld %14s %18.2f %22.2f %18s\n", static_cast<long long>(size), "-",
+                  work_before_us, work_before_random_us, "-");
       continue;
     }
     const double position_us = MicrosPerQueuePosition(*store, ids);
-    std::printf("%12lld %14.0f %18.2f %20.2f\n", static_cast<long long>(size),
-                missing / insert_seconds, work_before_us, position_us);
+    std::printf("%12lld %14.0f %18.2f %22.2f %18.2f\n", static_cast<long long>(size),
+                missing / insert_seconds, work_before_us, work_before_random_us, position_us);
     std::fflush(stdout);
   }
 

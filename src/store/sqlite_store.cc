@@ -547,8 +547,9 @@ Result<int64_t> SqliteJobStore::ReapExpiredLeases(TimeMs now, int32_t max_delive
         if (!row) break;
         std::string id = update.Text(0);
         ctx.Publish(id, new_state);
-        if (new_state == JobState::kQueued)
+        if (new_state == JobState::kQueued) {
           ctx.JoinedQueue(std::move(id), ReadQueuedJob(update, 1));
+        }
         ++moved;
       }
     }
