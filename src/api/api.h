@@ -22,6 +22,9 @@ namespace glmq {
 struct ApiOptions {
   RequestLimits limits;
   double max_wait_seconds = 300;  // longest ?wait= a client may ask for
+  // Texts up to this size are tokenized before the 202; larger ones are accepted on an
+  // estimate and counted right after (tokenizing runs at a few MB/s).
+  size_t sync_count_bytes = 256 * 1024;
   int32_t max_list_limit = 1000;
 };
 

@@ -6,6 +6,7 @@
 #include "api/api.h"
 #include "api/job_json.h"
 #include "api/json_response.h"
+#include "engine/prompt.h"
 
 namespace glmq {
 namespace {
@@ -14,7 +15,29 @@ struct Submitted {
   Status status;
   Job job;
   int64_t queue_position = 0;
+  bool prompt_tokens_estimated = false;
 };
+
+// Counts a large document's tokens after its 202 and records the exact figure, or fails the
+// job if it can never fit. A job the engine claims first is counted there anyway.
+void SettlePromptTokens(ApiContext& ctx, const Job& job) {
+  auto tokens = ctx.engine.CountPromptTokens(job.request);
+  Status fits = tokens.ok() ? ctx.engine.CheckFits(*tokens, job.request.sampling.max_tokens)
+                            : tokens.status();
+  Status recorded;
+  if (!fits.ok()) {
+    recorded = ctx.store.FailQueued(job.id, "prompt_too_long", fits.message());
+  } else {
+    const int64_t order_key =
+        OrderKey(ctx.policy, ctx.meter.Snapshot(), job.created_at, job.request.priority, *tokens,
+                 job.request.sampling.max_tokens);
+    recorded = ctx.store.SetQueuedCost(job.id, *tokens, ClassifyLength(ctx.policy, *tokens),
+                                       order_key);
+  }
+  if (!recorded.ok() && recorded.code() != StatusCode::kConflict) {
+    spdlog::error("recording the token count of job {} failed: {}", job.id, recorded.ToString());
+  }
+}
 
 // Counts tokens, checks the job can ever run, orders it, estimates its wait, and makes it
 // durable. Runs on the blocking pool.
@@ -27,19 +50,28 @@ Submitted Submit(ApiContext& ctx, JobRequest request) {
                                " tokens: " + fits.message());
     return out;
   }
-  auto tokens = ctx.engine.CountPromptTokens(request);
-  if (!tokens.ok()) {
-    out.status = tokens.status();
-    return out;
-  }
-  if (Status fits = ctx.engine.CheckFits(*tokens, request.sampling.max_tokens); !fits.ok()) {
-    out.status = fits;
-    return out;
+  // Tokenizing runs at a few MB/s, so a large document is accepted on an estimate and
+  // counted right after its 202 (see SettlePromptTokens).
+  int64_t tokens = 0;
+  if (RequestTextBytes(request) > ctx.options.sync_count_bytes) {
+    tokens = ctx.engine.EstimatePromptTokens(request);
+    out.prompt_tokens_estimated = true;
+  } else {
+    auto counted = ctx.engine.CountPromptTokens(request);
+    if (!counted.ok()) {
+      out.status = counted.status();
+      return out;
+    }
+    tokens = *counted;
+    if (Status fits = ctx.engine.CheckFits(tokens, request.sampling.max_tokens); !fits.ok()) {
+      out.status = fits;
+      return out;
+    }
   }
   Job& job = out.job;
   job.id = NewJobId();
   job.created_at = NowMs();
-  job.prompt_tokens = *tokens;
+  job.prompt_tokens = tokens;
   job.length_class = ClassifyLength(ctx.policy, job.prompt_tokens);
   if (request.timeout_seconds > 0) {
     job.deadline_at = job.created_at + std::llround(request.timeout_seconds * 1000.0);
@@ -59,8 +91,22 @@ Submitted Submit(ApiContext& ctx, JobRequest request) {
                           running.prompt_tokens_left, running.max_tokens_left,
                           running.free_sequences);
   out.queue_position = ahead->jobs + 1;
+  const auto insert_started = std::chrono::steady_clock::now();
   out.status = ctx.store.Insert(job);
-  if (out.status.ok() && ctx.scheduler) ctx.scheduler->Wake();
+  spdlog::debug("job {}: durable insert {:.1f} ms", job.id,
+                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
+                                                          insert_started)
+                    .count());
+  if (!out.status.ok()) return out;
+  if (out.prompt_tokens_estimated) {
+    // The request moves to the counting task; the 202 needs only the other fields.
+    Job pending;
+    pending.id = job.id;
+    pending.created_at = job.created_at;
+    pending.request = std::move(job.request);
+    asio::post(ctx.pool, [&ctx, pending = std::move(pending)] { SettlePromptTokens(ctx, pending); });
+  }
+  if (ctx.scheduler) ctx.scheduler->Wake();
   return out;
 }
 
@@ -232,9 +278,17 @@ HttpResponse ListJobs(ApiContext& ctx, const RequestContext& rc) {
 void AddApiRoutes(Router& router, ApiContext& ctx) {
   router.Add(http::verb::post, "/v1/jobs", [&ctx](RequestContext& rc) -> asio::awaitable<HttpResponse> {
     auto work = [&ctx, &rc]() -> HttpResponse {
+      const auto started = std::chrono::steady_clock::now();
       auto request = ParseJobRequest(rc.request.body(), ctx.options.limits);
       if (!request.ok()) return SubmitError(request.status());
+      const auto parsed = std::chrono::steady_clock::now();
       Submitted s = Submit(ctx, std::move(*request));
+      spdlog::debug("submit of {} bytes: parse {:.1f} ms, count and store {:.1f} ms",
+                    rc.request.body().size(),
+                    std::chrono::duration<double, std::milli>(parsed - started).count(),
+                    std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
+                                                              parsed)
+                        .count());
       if (!s.status.ok()) return SubmitError(s.status);
       HttpResponse res =
           JsonResponse(http::status::accepted,
@@ -242,6 +296,7 @@ void AddApiRoutes(Router& router, ApiContext& ctx) {
                         {"object", "job"},
                         {"state", JobStateName(s.job.state)},
                         {"prompt_tokens", s.job.prompt_tokens},
+                        {"prompt_tokens_estimated", s.prompt_tokens_estimated},
                         {"length_class", LengthClassName(s.job.length_class)},
                         {"queue_position", s.queue_position},
                         {"estimated_wait_seconds", s.job.estimated_wait_seconds},

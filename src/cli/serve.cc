@@ -193,6 +193,9 @@ CommandRunner AddServeCommand(CLI::App& app) {
       "GLMQ_BLOCKING_THREADS");
   opt("--default-max-tokens", f->api.limits.default_max_tokens,
       "max_tokens when a job gives none", "GLMQ_DEFAULT_MAX_TOKENS");
+  opt("--sync-count-bytes", f->api.sync_count_bytes,
+      "texts up to this size are tokenized before the 202; larger ones right after it",
+      "GLMQ_SYNC_COUNT_BYTES");
   opt("--max-tokens-limit", f->api.limits.max_tokens_limit, "largest max_tokens accepted",
       "GLMQ_MAX_TOKENS_LIMIT");
   opt("--lease-ms", f->sched.lease_ms, "worker lease on a running job, in ms",

@@ -73,6 +73,17 @@ class JobStore {
   // engine finishes it as cancelled. Terminal jobs are returned unchanged.
   virtual Result<Job> Cancel(const std::string& id) = 0;
 
+  // Large documents are accepted on an estimate of their size and counted right after the
+  // 202. Records the exact count of a job still queued, with the class and order key that
+  // follow from it; kConflict once the job has left the queue.
+  virtual Status SetQueuedCost(const std::string& id, int64_t prompt_tokens,
+                               LengthClass length_class, int64_t order_key) = 0;
+
+  // Ends a queued job as failed, e.g. when its exact size can never fit; kConflict if it is
+  // no longer queued.
+  virtual Status FailQueued(const std::string& id, const std::string& error_code,
+                            const std::string& error_message) = 0;
+
   // Queued jobs whose deadline passed become expired. Returns how many.
   virtual Result<int64_t> ExpireOverdue(TimeMs now) = 0;
 

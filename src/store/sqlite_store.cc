@@ -83,6 +83,12 @@ constexpr char kExpireOverdue[] =
     "finish_reason = 'timeout', error_code = 'timeout', "
     "error_message = 'deadline passed while queued' "
     "WHERE state = 'queued' AND deadline_at > 0 AND deadline_at <= ?1 RETURNING id";
+constexpr char kSetQueuedCost[] =
+    "UPDATE jobs SET prompt_tokens = ?2, length_class = ?3, order_key = ?4 "
+    "WHERE id = ?1 AND state = 'queued' RETURNING " GLMQ_QUEUED_COLUMNS;
+constexpr char kFailQueued[] =
+    "UPDATE jobs SET state = 'failed', finished_at = ?2, finish_reason = 'error', "
+    "error_code = ?3, error_message = ?4 WHERE id = ?1 AND state = 'queued' RETURNING id";
 // A job whose cancel was requested is not worth running again.
 constexpr char kReapCancelled[] =
     "UPDATE jobs INDEXED BY jobs_lease SET state = 'cancelled', finished_at = ?1, "
@@ -264,6 +270,9 @@ Result<std::unique_ptr<SqliteJobStore>> SqliteJobStore::Open(const std::string& 
                                                              JobListener listener) {
   GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<sqlite::Connection> db,
                         sqlite::Connection::Open(path, kBusyTimeoutMs));
+  // Takes effect only on a new file, before WAL mode: 16 KiB pages write a 10 MB document
+  // in half the time of 4 KiB ones, at little cost to the small updates.
+  GLMQ_RETURN_IF_ERROR(db->Exec("PRAGMA page_size = 16384;"));
   GLMQ_ASSIGN_OR_RETURN(std::string mode, db->Pragma("PRAGMA journal_mode = WAL"));
   if (mode != "wal") {
     return Internal("sqlite: " + path + " cannot use WAL (journal_mode is '" + mode + "')");
@@ -506,6 +515,39 @@ Result<Job> SqliteJobStore::Cancel(const std::string& id) {
     return Status::Ok();
   }));
   return std::move(*result);
+}
+
+Status SqliteJobStore::SetQueuedCost(const std::string& id, int64_t prompt_tokens,
+                                     LengthClass length_class, int64_t order_key) {
+  return writer_->Write([&](sqlite::WriteContext& ctx) -> Status {
+    GLMQ_ASSIGN_OR_RETURN(sqlite::Statement update, ctx.db.Prepare(kSetQueuedCost));
+    update.BindText(1, id);
+    update.BindInt(2, prompt_tokens);
+    update.BindText(3, LengthClassName(length_class));
+    update.BindInt(4, order_key);
+    GLMQ_ASSIGN_OR_RETURN(bool row, update.Step());
+    if (!row) return Conflict("job " + id + " is not queued");
+    // Its place in the queue moves with its order key.
+    ctx.LeftQueue(id);
+    ctx.JoinedQueue(id, ReadQueuedJob(update, 0));
+    return Status::Ok();
+  });
+}
+
+Status SqliteJobStore::FailQueued(const std::string& id, const std::string& error_code,
+                                  const std::string& error_message) {
+  return writer_->Write([&](sqlite::WriteContext& ctx) -> Status {
+    GLMQ_ASSIGN_OR_RETURN(sqlite::Statement update, ctx.db.Prepare(kFailQueued));
+    update.BindText(1, id);
+    update.BindInt(2, NowMs());
+    update.BindText(3, error_code);
+    update.BindText(4, error_message);
+    GLMQ_ASSIGN_OR_RETURN(bool row, update.Step());
+    if (!row) return Conflict("job " + id + " is not queued");
+    ctx.Publish(id, JobState::kFailed);
+    ctx.LeftQueue(id);
+    return Status::Ok();
+  });
 }
 
 Result<int64_t> SqliteJobStore::ExpireOverdue(TimeMs now) {

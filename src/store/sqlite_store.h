@@ -71,6 +71,10 @@ class SqliteJobStore final : public JobStore {
                   const Completion& completion) override;
   // Returns the job without its request.
   Result<Job> Cancel(const std::string& id) override;
+  Status SetQueuedCost(const std::string& id, int64_t prompt_tokens, LengthClass length_class,
+                       int64_t order_key) override;
+  Status FailQueued(const std::string& id, const std::string& error_code,
+                    const std::string& error_message) override;
   Result<int64_t> ExpireOverdue(TimeMs now) override;
   // A reaped job that had cancel_requested becomes cancelled rather than queued again.
   // `max_deliveries` <= 0 means no limit.
