@@ -326,3 +326,44 @@ TEST_F(SqliteQueueIndexTest, ConcurrentWritersLeaveTheIndexExact) {
 
 }  // namespace
 }  // namespace glmq
+
+namespace glmq {
+namespace {
+
+TEST_F(SqliteQueueIndexTest, SetQueuedCostMovesTheJobAndFailQueuedRemovesIt) {
+  const Job a = MakeJob(100, 1, 10, 5, 0);
+  const Job b = MakeJob(200, 2, 20, 5, 0);
+  const Job c = MakeJob(300, 3, 30, 5, 0);
+  for (const Job& job : {a, b, c}) ASSERT_TRUE(store_->Insert(job).ok());
+  ExpectExact({150, 250, 1000}, {a.id, b.id, c.id}, "inserted");
+
+  // The exact count of `c` is small: it moves to the front, with its new size.
+  ASSERT_TRUE(store_->SetQueuedCost(c.id, 7, LengthClass::kShort, 50).ok());
+  ExpectExact({60, 150, 1000}, {a.id, b.id, c.id}, "c re-costed");
+  EXPECT_EQ(*store_->QueuePosition(c.id), 1);
+  auto got = store_->Get(c.id, false);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->prompt_tokens, 7);
+  EXPECT_EQ(got->order_key, 50);
+
+  // `b` can never fit: it fails without running and leaves the queue.
+  ASSERT_TRUE(store_->FailQueued(b.id, "prompt_too_long", "too long: 9 > 8").ok());
+  ExpectExact({60, 250, 1000}, {a.id, b.id, c.id}, "b failed");
+  auto failed = store_->Get(b.id, false);
+  ASSERT_TRUE(failed.ok());
+  EXPECT_EQ(failed->state, JobState::kFailed);
+  EXPECT_EQ(failed->error_code, "prompt_too_long");
+  EXPECT_EQ(failed->attempts, 0);
+
+  // Neither applies to a job that left the queue.
+  auto claimed = store_->ClaimNext("w", 60'000);
+  ASSERT_TRUE(claimed.ok() && claimed->has_value());
+  EXPECT_EQ((*claimed)->id, c.id);
+  EXPECT_EQ(store_->SetQueuedCost(c.id, 9, LengthClass::kShort, 1).code(), StatusCode::kConflict);
+  EXPECT_EQ(store_->FailQueued(c.id, "x", "y").code(), StatusCode::kConflict);
+  EXPECT_EQ(store_->FailQueued(b.id, "x", "y").code(), StatusCode::kConflict);
+  ExpectExact({60, 250, 1000}, {a.id, b.id, c.id}, "after claim");
+}
+
+}  // namespace
+}  // namespace glmq
