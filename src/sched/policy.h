@@ -13,9 +13,9 @@
 namespace glmq {
 
 struct PolicyOptions {
-  double service_weight = 1.0;           // k
-  double priority_step_seconds = 60.0;   // one priority level is worth this much waiting
-  int64_t medium_prompt_tokens = 4096;   // length classes by prompt tokens
+  double service_weight = 1.0;          // k
+  double priority_step_seconds = 60.0;  // one priority level is worth this much waiting
+  int64_t medium_prompt_tokens = 4096;  // length classes by prompt tokens
   int64_t long_prompt_tokens = 32768;
 };
 

@@ -20,7 +20,7 @@ Completion FailedCompletion(const Status& status) {
 
 Scheduler::Scheduler(JobStore& store, Engine& engine, ThroughputMeter& meter,
                      SchedulerOptions options)
-    : store_(store), engine_(engine), meter_(meter), options_(std::move(options)) {}
+    : store_(store), engine_(engine), meter_(meter), options_(std::move(options)), writer_(store) {}
 
 Scheduler::~Scheduler() { Shutdown(); }
 
@@ -74,26 +74,30 @@ void Scheduler::PublishRunningWork() {
 
 void Scheduler::Housekeeping(TimeMs now) {
   last_housekeeping_ = now;
-  if (auto s = store_.Heartbeat(options_.worker_id, options_.lease_ms); !s.ok()) {
-    spdlog::error("lease heartbeat failed: {}", s.ToString());
-  }
-  if (auto n = store_.ExpireOverdue(now); !n.ok()) {
-    spdlog::error("expiring overdue jobs failed: {}", n.status().ToString());
-  }
-  if (auto n = store_.ReapExpiredLeases(now, options_.max_deliveries); !n.ok()) {
-    spdlog::error("re-queueing lost jobs failed: {}", n.status().ToString());
-  } else if (*n > 0) {
-    spdlog::warn("re-queued {} jobs whose worker lease expired", *n);
-  }
-  // Cancellations recorded by another process reach us through the store.
-  for (const auto& [id, r] : running_) {
-    auto job = store_.Get(id, false);
-    if (job.ok() && job->cancel_requested) RequestStop(id);
-  }
-  if (waiting_for_kv_) {
-    auto job = store_.Get(waiting_for_kv_->id, false);
-    if (job.ok() && job->cancel_requested) waiting_for_kv_->cancel_requested = true;
-  }
+  // One round at a time: if the store is slow, rounds are skipped rather than queued up.
+  if (housekeeping_pending_.exchange(true)) return;
+  std::vector<std::string> ids;
+  for (const auto& [id, r] : running_) ids.push_back(id);
+  if (waiting_for_kv_) ids.push_back(waiting_for_kv_->id);
+  writer_.Run([this, now, ids = std::move(ids)] {
+    if (auto s = store_.Heartbeat(options_.worker_id, options_.lease_ms); !s.ok()) {
+      spdlog::error("lease heartbeat failed: {}", s.ToString());
+    }
+    if (auto n = store_.ExpireOverdue(now); !n.ok()) {
+      spdlog::error("expiring overdue jobs failed: {}", n.status().ToString());
+    }
+    if (auto n = store_.ReapExpiredLeases(now, options_.max_deliveries); !n.ok()) {
+      spdlog::error("re-queueing lost jobs failed: {}", n.status().ToString());
+    } else if (*n > 0) {
+      spdlog::warn("re-queued {} jobs whose worker lease expired", *n);
+    }
+    // Cancellations recorded by another process reach us through the store.
+    for (const std::string& id : ids) {
+      auto job = store_.Get(id, false);
+      if (job.ok() && job->cancel_requested) RequestStop(id);
+    }
+    housekeeping_pending_ = false;
+  });
 }
 
 // Starts `job` on the engine. Returns false when the KV cache has no room for it yet.
@@ -103,7 +107,7 @@ bool Scheduler::TryStart(Job& job) {
     Completion c;
     c.state = JobState::kCancelled;
     c.finish_reason = "cancelled";
-    (void)store_.Complete(job.id, options_.worker_id, c);
+    writer_.Complete(job.id, options_.worker_id, std::move(c));
     return true;
   }
   if (job.deadline_at > 0 && now >= job.deadline_at) {
@@ -112,7 +116,7 @@ bool Scheduler::TryStart(Job& job) {
     c.finish_reason = "timeout";
     c.error_code = "timeout";
     c.error_message = "the job's timeout_seconds passed while it was queued";
-    (void)store_.Complete(job.id, options_.worker_id, c);
+    writer_.Complete(job.id, options_.worker_id, std::move(c));
     return true;
   }
   const Status admitted = engine_.Admit(job);
@@ -121,7 +125,7 @@ bool Scheduler::TryStart(Job& job) {
   }
   if (!admitted.ok()) {
     spdlog::warn("job {} cannot run: {}", job.id, admitted.ToString());
-    (void)store_.Complete(job.id, options_.worker_id, FailedCompletion(admitted));
+    writer_.Complete(job.id, options_.worker_id, FailedCompletion(admitted));
     return true;
   }
   spdlog::debug("job {} started ({} prompt tokens, attempt {})", job.id, job.prompt_tokens,
@@ -166,7 +170,7 @@ void Scheduler::ApplyStep(const StepReport& report) {
     it->second.progress = p.progress;
     if (now - it->second.progress_written_at >= options_.progress_interval_ms) {
       it->second.progress_written_at = now;
-      (void)store_.UpdateProgress(p.id, p.progress);
+      writer_.Progress(p.id, p.progress);
     }
   }
   for (const auto& f : report.finished) {
@@ -177,8 +181,7 @@ void Scheduler::ApplyStep(const StepReport& report) {
       }
       running_.erase(it);
     }
-    const Status s = store_.Complete(f.id, options_.worker_id, f.completion);
-    if (!s.ok()) spdlog::warn("result of job {} not recorded: {}", f.id, s.ToString());
+    writer_.Complete(f.id, options_.worker_id, f.completion);
   }
 }
 
@@ -212,8 +215,8 @@ void Scheduler::Loop() {
       // rather than spin or hold its lease forever.
       for (const auto& [id, r] : running_) {
         spdlog::error("job {} has no engine sequence; failing it", id);
-        (void)store_.Complete(id, options_.worker_id,
-                              FailedCompletion(Internal("the engine lost the job's sequence")));
+        writer_.Complete(id, options_.worker_id,
+                         FailedCompletion(Internal("the engine lost the job's sequence")));
       }
       running_.clear();
     }
@@ -224,6 +227,7 @@ void Scheduler::Loop() {
   if (!running_.empty()) {
     spdlog::info("stopping with {} running jobs; they will be queued again", running_.size());
   }
+  writer_.Flush();
   spdlog::info("scheduler stopped");
 }
 

@@ -3,6 +3,7 @@
 // outcomes back. One thread; other threads talk to it through Wake() and RequestStop().
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <map>
@@ -11,8 +12,10 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "engine/engine.h"
+#include "sched/background_writer.h"
 #include "sched/throughput.h"
 #include "store/job_store.h"
 
@@ -68,6 +71,8 @@ class Scheduler {
   Engine& engine_;
   ThroughputMeter& meter_;
   const SchedulerOptions options_;
+  BackgroundWriter writer_;  // store writes off the engine's thread
+  std::atomic<bool> housekeeping_pending_{false};
   std::thread thread_;
 
   std::mutex mu_;  // guards the fields below it

@@ -12,8 +12,8 @@ struct ThroughputSnapshot {
   double prefill_tokens_per_second = 0;  // prompt tokens read per second of engine time
   double decode_tokens_per_second = 0;   // tokens generated per second, all sequences together
   double single_decode_tokens_per_second = 0;  // one sequence alone (cost of a job alone)
-  double completion_ratio = 1.0;  // generated tokens ÷ max_tokens of finished jobs
-  double recent_tokens_per_second = 0;  // prompt + generated per wall second, last minute
+  double completion_ratio = 1.0;               // generated tokens ÷ max_tokens of finished jobs
+  double recent_tokens_per_second = 0;         // prompt + generated per wall second, last minute
 };
 
 class ThroughputMeter {
