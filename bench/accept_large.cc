@@ -20,8 +20,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <nlohmann/json.hpp>
 #include <ctime>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -32,24 +32,24 @@ using json = nlohmann::json;
 // Plain English words, frequent ones listed more than once so that the text has a
 // realistic word distribution for a byte-level BPE tokenizer.
 const char* const kWords[] = {
-    "the",      "the",       "the",       "of",        "of",       "and",       "and",
-    "to",       "to",        "a",         "a",         "in",       "in",        "is",
-    "that",     "for",       "it",        "as",        "was",      "with",      "be",
-    "by",       "on",        "not",       "he",        "this",     "are",       "or",
-    "his",      "from",      "at",        "which",     "but",      "have",      "an",
-    "had",      "they",      "you",       "were",      "their",    "one",       "all",
-    "we",       "can",       "her",       "has",       "there",    "been",      "if",
-    "more",     "when",      "will",      "would",     "who",      "so",        "no",
-    "queue",    "document",  "question",  "answer",    "model",    "server",    "request",
-    "batch",    "token",     "context",   "memory",    "report",   "chapter",   "river",
-    "mountain", "village",   "morning",   "evening",   "letter",   "history",   "contract",
-    "payment",  "customer",  "engineer",  "research",  "results",  "evidence",  "system",
-    "between",  "because",   "through",   "however",   "although", "therefore", "during",
-    "important", "different", "following", "available", "possible", "national",  "general",
-    "quickly",  "carefully", "finally",   "together",  "without",  "against",   "another",
-    "people",   "children",  "government", "company",  "market",   "country",   "water",
-    "number",   "example",   "problem",   "service",   "question", "interest",  "century",
-    "1998",     "2024",      "42",        "3.5",       "million",  "percent",   "seven",
+    "the",       "the",       "the",        "of",        "of",       "and",       "and",
+    "to",        "to",        "a",          "a",         "in",       "in",        "is",
+    "that",      "for",       "it",         "as",        "was",      "with",      "be",
+    "by",        "on",        "not",        "he",        "this",     "are",       "or",
+    "his",       "from",      "at",         "which",     "but",      "have",      "an",
+    "had",       "they",      "you",        "were",      "their",    "one",       "all",
+    "we",        "can",       "her",        "has",       "there",    "been",      "if",
+    "more",      "when",      "will",       "would",     "who",      "so",        "no",
+    "queue",     "document",  "question",   "answer",    "model",    "server",    "request",
+    "batch",     "token",     "context",    "memory",    "report",   "chapter",   "river",
+    "mountain",  "village",   "morning",    "evening",   "letter",   "history",   "contract",
+    "payment",   "customer",  "engineer",   "research",  "results",  "evidence",  "system",
+    "between",   "because",   "through",    "however",   "although", "therefore", "during",
+    "important", "different", "following",  "available", "possible", "national",  "general",
+    "quickly",   "carefully", "finally",    "together",  "without",  "against",   "another",
+    "people",    "children",  "government", "company",   "market",   "country",   "water",
+    "number",    "example",   "problem",    "service",   "question", "interest",  "century",
+    "1998",      "2024",      "42",         "3.5",       "million",  "percent",   "seven",
 };
 constexpr size_t kNumWords = sizeof(kWords) / sizeof(kWords[0]);
 
@@ -149,7 +149,8 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   if (lower == name) {
     const size_t at = line.find("dur=");
-    if (at != std::string::npos) *static_cast<double*>(user) = std::strtod(line.c_str() + at + 4, nullptr);
+    if (at != std::string::npos)
+      *static_cast<double*>(user) = std::strtod(line.c_str() + at + 4, nullptr);
   }
   return size * n;
 }
@@ -185,12 +186,18 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--url") url = value();
-    else if (a == "--mib") sizes_mib.push_back(std::atof(value().c_str()));
-    else if (a == "--repeat") repeat = std::atoi(value().c_str());
-    else if (a == "--max-tokens") max_tokens = std::atoi(value().c_str());
-    else if (a == "--label") label = value();
-    else if (a == "--cancel") cancel = true;
+    if (a == "--url")
+      url = value();
+    else if (a == "--mib")
+      sizes_mib.push_back(std::atof(value().c_str()));
+    else if (a == "--repeat")
+      repeat = std::atoi(value().c_str());
+    else if (a == "--max-tokens")
+      max_tokens = std::atoi(value().c_str());
+    else if (a == "--label")
+      label = value();
+    else if (a == "--cancel")
+      cancel = true;
     else {
       Usage();
       return 2;
@@ -227,11 +234,11 @@ int main(int argc, char** argv) {
   for (const double mib : sizes_mib) {
     const size_t bytes = static_cast<size_t>(mib * 1024 * 1024);
     const std::string doc = MakeDocument(bytes, 42);
-    const std::string body =
-        json{{"text", doc},
-             {"question", "Summarise the document in one sentence."},
-             {"max_tokens", max_tokens}}
-            .dump();
+    const std::string body = json{
+        {"text", doc},
+        {"question", "Summarise the document in one sentence."},
+        {"max_tokens",
+         max_tokens}}.dump();
     Summary sum{mib, body.size(), {}, {}, {}, {}};
     for (int r = 1; r <= repeat; ++r) {
       Reply reply;
@@ -286,9 +293,9 @@ int main(int argc, char** argv) {
       }
       char doc_label[32];
       std::snprintf(doc_label, sizeof doc_label, "%g MiB", mib);
-      std::printf("%-10s %-9s %4d %6ld %11.1f %11.1f %10.1f %9ld  %s\n", label.c_str(), doc_label, r,
-                  reply.status, reply.client_ms, reply.server_ms, reply.client_ms - reply.server_ms,
-                  reply.new_connections, answer.c_str());
+      std::printf("%-10s %-9s %4d %6ld %11.1f %11.1f %10.1f %9ld  %s\n", label.c_str(), doc_label,
+                  r, reply.status, reply.client_ms, reply.server_ms,
+                  reply.client_ms - reply.server_ms, reply.new_connections, answer.c_str());
       std::fflush(stdout);
       sum.client.push_back(reply.client_ms);
       sum.server.push_back(reply.server_ms);
@@ -298,8 +305,8 @@ int main(int argc, char** argv) {
     summaries.push_back(std::move(sum));
   }
 
-  std::printf("\n%-10s %-9s %12s %4s %8s %17s %17s\n", "server", "doc", "body_bytes", "n",
-              "status", "client_median_ms", "server_median_ms");
+  std::printf("\n%-10s %-9s %12s %4s %8s %17s %17s\n", "server", "doc", "body_bytes", "n", "status",
+              "client_median_ms", "server_median_ms");
   for (const Summary& s : summaries) {
     std::string status;
     const bool same = std::all_of(s.statuses.begin(), s.statuses.end(),
@@ -308,8 +315,8 @@ int main(int argc, char** argv) {
     char doc_label[32];
     std::snprintf(doc_label, sizeof doc_label, "%g MiB", s.mib);
     const double cm = Median(s.client), sm = Median(s.server);
-    std::printf("%-10s %-9s %12zu %4zu %8s %17.1f %17.1f\n", label.c_str(), doc_label,
-                s.body_bytes, s.client.size(), status.c_str(), cm, sm);
+    std::printf("%-10s %-9s %12zu %4zu %8s %17.1f %17.1f\n", label.c_str(), doc_label, s.body_bytes,
+                s.client.size(), status.c_str(), cm, sm);
     // For bench/run.sh: label|MiB|body bytes|n|status|client median|server median|first answer
     std::printf("RESULT|%s|%g|%zu|%zu|%s|%.1f|%.1f|%s\n", label.c_str(), s.mib, s.body_bytes,
                 s.client.size(), status.c_str(), cm, sm, s.answer.c_str());

@@ -66,7 +66,8 @@ void HttpServer::Stop() {
 asio::awaitable<void> HttpServer::AcceptLoop() {
   while (acceptor_->is_open()) {
     boost::system::error_code ec;
-    tcp::socket socket = co_await acceptor_->async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    tcp::socket socket =
+        co_await acceptor_->async_accept(asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       if (ec == asio::error::operation_aborted) break;
       spdlog::warn("accept failed: {}", ec.message());
@@ -98,10 +99,10 @@ asio::awaitable<void> HttpServer::Serve(tcp::socket socket) {
     std::optional<HttpResponse> refusal;
     const auto length = parser.content_length();
     if (length && *length > options_.max_body_bytes) {
-      refusal = ErrorResponse(http::status::payload_too_large, "payload_too_large",
-                              "body of " + std::to_string(*length) +
-                                  " bytes is over the limit of " +
-                                  std::to_string(options_.max_body_bytes) + " bytes");
+      refusal =
+          ErrorResponse(http::status::payload_too_large, "payload_too_large",
+                        "body of " + std::to_string(*length) + " bytes is over the limit of " +
+                            std::to_string(options_.max_body_bytes) + " bytes");
     } else if (!parser.is_done()) {
       if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
         HttpResponse go_on{http::status::continue_, 11};
@@ -112,9 +113,9 @@ asio::awaitable<void> HttpServer::Serve(tcp::socket socket) {
       co_await http::async_read(stream, buffer, parser,
                                 asio::redirect_error(asio::use_awaitable, ec));
       if (ec == http::error::body_limit) {
-        refusal = ErrorResponse(http::status::payload_too_large, "payload_too_large",
-                                "body is over the limit of " +
-                                    std::to_string(options_.max_body_bytes) + " bytes");
+        refusal = ErrorResponse(
+            http::status::payload_too_large, "payload_too_large",
+            "body is over the limit of " + std::to_string(options_.max_body_bytes) + " bytes");
       } else if (ec) {
         if (ec != http::error::end_of_stream && ec != beast::error::timeout &&
             ec != asio::error::connection_reset) {

@@ -77,11 +77,11 @@ json JobToSeedJson(const Job& job) {
       {"started_at", UnixSeconds(job.started_at)},
       {"completed_at", UnixSeconds(job.finished_at)},
       {"result", IsTerminal(job.state) && job.state == JobState::kSucceeded ? json(job.output)
-                                                                           : json(nullptr)},
+                                                                            : json(nullptr)},
       {"error", job.error_message.empty() ? json(nullptr) : json(job.error_message)},
       {"prompt_tokens", job.prompt_tokens},
-      {"completion_tokens", IsTerminal(job.state) ? job.usage.completion_tokens
-                                                  : job.progress.completion_tokens},
+      {"completion_tokens",
+       IsTerminal(job.state) ? job.usage.completion_tokens : job.progress.completion_tokens},
   };
   return j;
 }

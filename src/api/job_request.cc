@@ -1,12 +1,12 @@
 #include "api/job_request.h"
 
-#include "api/fast_json.h"
-
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
+
+#include "api/fast_json.h"
 
 namespace glmq {
 namespace {
@@ -172,8 +172,8 @@ Status ReadMessages(const json& doc, const RequestLimits& limits, std::vector<Ch
 
 Result<JobRequest> ParseJobRequest(std::string_view body, const RequestLimits& limits) {
   GLMQ_ASSIGN_OR_RETURN(json doc, ParseObject(body));
-  static const char* const kFields[] = {"text",  "question", "messages", "max_tokens",
-                                        "temperature", "top_p", "seed", "stop",
+  static const char* const kFields[] = {"text",        "question",       "messages", "max_tokens",
+                                        "temperature", "top_p",          "seed",     "stop",
                                         "priority",    "timeout_seconds"};
   for (const auto& item : doc.items()) {
     const std::string& key = item.key();
@@ -188,7 +188,8 @@ Result<JobRequest> ParseJobRequest(std::string_view body, const RequestLimits& l
   req.sampling.max_tokens = limits.default_max_tokens;
   const bool has_messages = doc.contains("messages") && !doc["messages"].is_null();
   const bool has_text = doc.contains("text") && !doc["text"].is_null();
-  if (has_messages && has_text) return InvalidArgument("give either 'text' or 'messages', not both");
+  if (has_messages && has_text)
+    return InvalidArgument("give either 'text' or 'messages', not both");
   if (!has_messages && !has_text) {
     return InvalidArgument("'text' (with an optional 'question') or 'messages' is required");
   }
@@ -216,8 +217,8 @@ Result<JobRequest> ParseJobRequest(std::string_view body, const RequestLimits& l
   int64_t priority = 0;
   GLMQ_RETURN_IF_ERROR(ReadInt(doc, "priority", -10, 10, priority));
   req.priority = static_cast<int32_t>(priority);
-  GLMQ_RETURN_IF_ERROR(
-      ReadNumber(doc, "timeout_seconds", 0.0, limits.max_timeout_seconds, true, req.timeout_seconds));
+  GLMQ_RETURN_IF_ERROR(ReadNumber(doc, "timeout_seconds", 0.0, limits.max_timeout_seconds, true,
+                                  req.timeout_seconds));
   return req;
 }
 

@@ -31,8 +31,8 @@ void SettlePromptTokens(ApiContext& ctx, const Job& job) {
     const int64_t order_key =
         OrderKey(ctx.policy, ctx.meter.Snapshot(), job.created_at, job.request.priority, *tokens,
                  job.request.sampling.max_tokens);
-    recorded = ctx.store.SetQueuedCost(job.id, *tokens, ClassifyLength(ctx.policy, *tokens),
-                                       order_key);
+    recorded =
+        ctx.store.SetQueuedCost(job.id, *tokens, ClassifyLength(ctx.policy, *tokens), order_key);
   }
   if (!recorded.ok() && recorded.code() != StatusCode::kConflict) {
     spdlog::error("recording the token count of job {} failed: {}", job.id, recorded.ToString());
@@ -86,17 +86,16 @@ Submitted Submit(ApiContext& ctx, JobRequest request) {
     return out;
   }
   const RunningWork running = ctx.scheduler ? ctx.scheduler->running_work() : RunningWork{};
-  job.estimated_wait_seconds =
-      EstimateWaitSeconds(rates, ahead->prompt_tokens, ahead->max_tokens,
-                          running.prompt_tokens_left, running.max_tokens_left,
-                          running.free_sequences);
+  job.estimated_wait_seconds = EstimateWaitSeconds(rates, ahead->prompt_tokens, ahead->max_tokens,
+                                                   running.prompt_tokens_left,
+                                                   running.max_tokens_left, running.free_sequences);
   out.queue_position = ahead->jobs + 1;
   const auto insert_started = std::chrono::steady_clock::now();
   out.status = ctx.store.Insert(job);
-  spdlog::debug("job {}: durable insert {:.1f} ms", job.id,
-                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
-                                                          insert_started)
-                    .count());
+  spdlog::debug(
+      "job {}: durable insert {:.1f} ms", job.id,
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - insert_started)
+          .count());
   if (!out.status.ok()) return out;
   if (out.prompt_tokens_estimated) {
     // The request moves to the counting task; the 202 needs only the other fields.
@@ -104,7 +103,8 @@ Submitted Submit(ApiContext& ctx, JobRequest request) {
     pending.id = job.id;
     pending.created_at = job.created_at;
     pending.request = std::move(job.request);
-    asio::post(ctx.pool, [&ctx, pending = std::move(pending)] { SettlePromptTokens(ctx, pending); });
+    asio::post(ctx.pool,
+               [&ctx, pending = std::move(pending)] { SettlePromptTokens(ctx, pending); });
   }
   if (ctx.scheduler) ctx.scheduler->Wake();
   return out;
@@ -163,8 +163,7 @@ asio::awaitable<Fetched> AwaitJob(ApiContext& ctx, std::string id, double wait_s
     const uint64_t handle = ctx.watch.Add(id, timer);
     auto fetch = [&ctx, id] { return FetchJob(ctx.store, id, false); };
     Fetched f = co_await RunBlocking(ctx.pool, fetch);
-    if (!f.status.ok() || IsTerminal(f.job.state) ||
-        std::chrono::steady_clock::now() >= deadline) {
+    if (!f.status.ok() || IsTerminal(f.job.state) || std::chrono::steady_clock::now() >= deadline) {
       ctx.watch.Remove(handle);
       co_return f;
     }
@@ -245,9 +244,9 @@ HttpResponse ListJobs(ApiContext& ctx, const RequestContext& rc) {
     char* end = nullptr;
     const long v = std::strtol(it->second.c_str(), &end, 10);
     if (it->second.empty() || *end != '\0' || v < 1 || v > ctx.options.max_list_limit) {
-      return ErrorResponse(http::status::bad_request, "invalid_request",
-                           "'limit' must be an integer from 1 to " +
-                               std::to_string(ctx.options.max_list_limit));
+      return ErrorResponse(
+          http::status::bad_request, "invalid_request",
+          "'limit' must be an integer from 1 to " + std::to_string(ctx.options.max_list_limit));
     }
     filter.limit = static_cast<int32_t>(v);
   }
@@ -276,87 +275,94 @@ HttpResponse ListJobs(ApiContext& ctx, const RequestContext& rc) {
 }  // namespace
 
 void AddApiRoutes(Router& router, ApiContext& ctx) {
-  router.Add(http::verb::post, "/v1/jobs", [&ctx](RequestContext& rc) -> asio::awaitable<HttpResponse> {
-    auto work = [&ctx, &rc]() -> HttpResponse {
-      const auto started = std::chrono::steady_clock::now();
-      auto request = ParseJobRequest(rc.request.body(), ctx.options.limits);
-      if (!request.ok()) return SubmitError(request.status());
-      const auto parsed = std::chrono::steady_clock::now();
-      Submitted s = Submit(ctx, std::move(*request));
-      spdlog::debug("submit of {} bytes: parse {:.1f} ms, count and store {:.1f} ms",
-                    rc.request.body().size(),
-                    std::chrono::duration<double, std::milli>(parsed - started).count(),
-                    std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
-                                                              parsed)
-                        .count());
-      if (!s.status.ok()) return SubmitError(s.status);
-      HttpResponse res =
-          JsonResponse(http::status::accepted,
-                       {{"id", s.job.id},
-                        {"object", "job"},
-                        {"state", JobStateName(s.job.state)},
-                        {"prompt_tokens", s.job.prompt_tokens},
-                        {"prompt_tokens_estimated", s.prompt_tokens_estimated},
-                        {"length_class", LengthClassName(s.job.length_class)},
-                        {"queue_position", s.queue_position},
-                        {"estimated_wait_seconds", s.job.estimated_wait_seconds},
-                        {"created_at", UnixSeconds(s.job.created_at)}});
-      res.set(http::field::location, "/v1/jobs/" + s.job.id);
-      return res;
-    };
-    co_return co_await RunBlocking(ctx.pool, std::move(work));
-  });
+  router.Add(
+      http::verb::post, "/v1/jobs", [&ctx](RequestContext& rc) -> asio::awaitable<HttpResponse> {
+        auto work = [&ctx, &rc]() -> HttpResponse {
+          const auto started = std::chrono::steady_clock::now();
+          auto request = ParseJobRequest(rc.request.body(), ctx.options.limits);
+          if (!request.ok()) return SubmitError(request.status());
+          const auto parsed = std::chrono::steady_clock::now();
+          Submitted s = Submit(ctx, std::move(*request));
+          spdlog::debug(
+              "submit of {} bytes: parse {:.1f} ms, count and store {:.1f} ms",
+              rc.request.body().size(),
+              std::chrono::duration<double, std::milli>(parsed - started).count(),
+              std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - parsed)
+                  .count());
+          if (!s.status.ok()) return SubmitError(s.status);
+          HttpResponse res = JsonResponse(http::status::accepted,
+                                          {{"id", s.job.id},
+                                           {"object", "job"},
+                                           {"state", JobStateName(s.job.state)},
+                                           {"prompt_tokens", s.job.prompt_tokens},
+                                           {"prompt_tokens_estimated", s.prompt_tokens_estimated},
+                                           {"length_class", LengthClassName(s.job.length_class)},
+                                           {"queue_position", s.queue_position},
+                                           {"estimated_wait_seconds", s.job.estimated_wait_seconds},
+                                           {"created_at", UnixSeconds(s.job.created_at)}});
+          res.set(http::field::location, "/v1/jobs/" + s.job.id);
+          return res;
+        };
+        co_return co_await RunBlocking(ctx.pool, std::move(work));
+      });
 
-  router.Add(http::verb::get, "/v1/jobs/{id}", [&ctx](RequestContext& rc) -> asio::awaitable<HttpResponse> {
-    const std::string id = rc.params["id"];
-    auto wait = ParseWait(rc, ctx.options.max_wait_seconds);
-    if (!wait.ok()) {
-      co_return ErrorResponse(http::status::bad_request, "invalid_request", wait.status().message());
-    }
-    Fetched f;
-    if (*wait > 0) {
-      f = co_await AwaitJob(ctx, id, *wait);
-    } else {
-      auto fetch = [&ctx, id] { return FetchJob(ctx.store, id, false); };
-      f = co_await RunBlocking(ctx.pool, std::move(fetch));
-    }
-    if (!f.status.ok()) co_return FetchError(f.status, id);
-    co_return JsonResponse(http::status::ok, JobToJson(f.job));
-  });
+  router.Add(http::verb::get, "/v1/jobs/{id}",
+             [&ctx](RequestContext& rc) -> asio::awaitable<HttpResponse> {
+               const std::string id = rc.params["id"];
+               auto wait = ParseWait(rc, ctx.options.max_wait_seconds);
+               if (!wait.ok()) {
+                 co_return ErrorResponse(http::status::bad_request, "invalid_request",
+                                         wait.status().message());
+               }
+               Fetched f;
+               if (*wait > 0) {
+                 f = co_await AwaitJob(ctx, id, *wait);
+               } else {
+                 auto fetch = [&ctx, id] { return FetchJob(ctx.store, id, false); };
+                 f = co_await RunBlocking(ctx.pool, std::move(fetch));
+               }
+               if (!f.status.ok()) co_return FetchError(f.status, id);
+               co_return JsonResponse(http::status::ok, JobToJson(f.job));
+             });
 
-  router.Add(http::verb::delete_, "/v1/jobs/{id}", [&ctx](RequestContext& rc) -> asio::awaitable<HttpResponse> {
-    const std::string id = rc.params["id"];
-    auto work = [&ctx, id]() -> HttpResponse {
-      auto job = ctx.store.Cancel(id);
-      if (!job.ok()) return FetchError(job.status(), id);
-      if (job->state == JobState::kRunning && ctx.scheduler) ctx.scheduler->RequestStop(id);
-      if (IsTerminal(job->state) && job->state != JobState::kCancelled) {
-        return ErrorResponse(http::status::conflict, "conflict",
-                             "job '" + id + "' already ended as " + JobStateName(job->state));
-      }
-      return JsonResponse(http::status::ok, JobToJson(*job));
-    };
-    co_return co_await RunBlocking(ctx.pool, std::move(work));
-  });
+  router.Add(http::verb::delete_, "/v1/jobs/{id}",
+             [&ctx](RequestContext& rc) -> asio::awaitable<HttpResponse> {
+               const std::string id = rc.params["id"];
+               auto work = [&ctx, id]() -> HttpResponse {
+                 auto job = ctx.store.Cancel(id);
+                 if (!job.ok()) return FetchError(job.status(), id);
+                 if (job->state == JobState::kRunning && ctx.scheduler)
+                   ctx.scheduler->RequestStop(id);
+                 if (IsTerminal(job->state) && job->state != JobState::kCancelled) {
+                   return ErrorResponse(
+                       http::status::conflict, "conflict",
+                       "job '" + id + "' already ended as " + JobStateName(job->state));
+                 }
+                 return JsonResponse(http::status::ok, JobToJson(*job));
+               };
+               co_return co_await RunBlocking(ctx.pool, std::move(work));
+             });
 
-  router.Add(http::verb::get, "/v1/jobs", [&ctx](RequestContext& rc) -> asio::awaitable<HttpResponse> {
-    auto work = [&ctx, &rc] { return ListJobs(ctx, rc); };
-    co_return co_await RunBlocking(ctx.pool, std::move(work));
-  });
+  router.Add(http::verb::get, "/v1/jobs",
+             [&ctx](RequestContext& rc) -> asio::awaitable<HttpResponse> {
+               auto work = [&ctx, &rc] { return ListJobs(ctx, rc); };
+               co_return co_await RunBlocking(ctx.pool, std::move(work));
+             });
 
-  router.Add(http::verb::get, "/v1/queue", [&ctx](RequestContext&) -> asio::awaitable<HttpResponse> {
-    auto work = [&ctx]() -> HttpResponse {
-      auto snap = ctx.store.Snapshot();
-      if (!snap.ok()) return ErrorResponse(snap.status());
-      ListFilter running;
-      running.state = JobState::kRunning;
-      running.limit = 1000;
-      auto jobs = ctx.store.List(running);
-      if (!jobs.ok()) return ErrorResponse(jobs.status());
-      return JsonResponse(http::status::ok, QueueJson(ctx, *snap, *jobs));
-    };
-    co_return co_await RunBlocking(ctx.pool, std::move(work));
-  });
+  router.Add(http::verb::get, "/v1/queue",
+             [&ctx](RequestContext&) -> asio::awaitable<HttpResponse> {
+               auto work = [&ctx]() -> HttpResponse {
+                 auto snap = ctx.store.Snapshot();
+                 if (!snap.ok()) return ErrorResponse(snap.status());
+                 ListFilter running;
+                 running.state = JobState::kRunning;
+                 running.limit = 1000;
+                 auto jobs = ctx.store.List(running);
+                 if (!jobs.ok()) return ErrorResponse(jobs.status());
+                 return JsonResponse(http::status::ok, QueueJson(ctx, *snap, *jobs));
+               };
+               co_return co_await RunBlocking(ctx.pool, std::move(work));
+             });
 
   router.Add(http::verb::get, "/healthz", [](RequestContext&) -> asio::awaitable<HttpResponse> {
     co_return JsonResponse(http::status::ok, {{"status", "ok"}});
@@ -375,54 +381,59 @@ void AddApiRoutes(Router& router, ApiContext& ctx) {
   });
 
   // The seed API, kept so its clients move over unchanged.
-  router.Add(http::verb::post, "/api/v1/chat", [&ctx](RequestContext& rc) -> asio::awaitable<HttpResponse> {
-    auto work = [&ctx, &rc]() -> HttpResponse {
-      auto request = ParseSeedChatRequest(rc.request.body(), ctx.options.limits);
-      if (!request.ok()) return SubmitError(request.status());
-      Submitted s = Submit(ctx, std::move(*request));
-      if (!s.status.ok()) return SubmitError(s.status);
-      return JsonResponse(http::status::ok,
-                          {{"task_id", s.job.id},
-                           {"status", SeedStatusName(s.job.state)},
-                           {"message", "task queued"},
-                           {"estimated_time", s.job.estimated_wait_seconds},
-                           {"queue_position", s.queue_position}});
-    };
-    co_return co_await RunBlocking(ctx.pool, std::move(work));
-  });
+  router.Add(http::verb::post, "/api/v1/chat",
+             [&ctx](RequestContext& rc) -> asio::awaitable<HttpResponse> {
+               auto work = [&ctx, &rc]() -> HttpResponse {
+                 auto request = ParseSeedChatRequest(rc.request.body(), ctx.options.limits);
+                 if (!request.ok()) return SubmitError(request.status());
+                 Submitted s = Submit(ctx, std::move(*request));
+                 if (!s.status.ok()) return SubmitError(s.status);
+                 return JsonResponse(http::status::ok,
+                                     {{"task_id", s.job.id},
+                                      {"status", SeedStatusName(s.job.state)},
+                                      {"message", "task queued"},
+                                      {"estimated_time", s.job.estimated_wait_seconds},
+                                      {"queue_position", s.queue_position}});
+               };
+               co_return co_await RunBlocking(ctx.pool, std::move(work));
+             });
 
-  router.Add(http::verb::get, "/api/v1/task/{task_id}", [&ctx](RequestContext& rc) -> asio::awaitable<HttpResponse> {
-    const std::string id = rc.params["task_id"];
-    auto fetch = [&ctx, id] { return FetchJob(ctx.store, id, false); };
-    Fetched f = co_await RunBlocking(ctx.pool, std::move(fetch));
-    if (!f.status.ok()) co_return FetchError(f.status, id);
-    co_return JsonResponse(http::status::ok, JobToSeedJson(f.job));
-  });
+  router.Add(http::verb::get, "/api/v1/task/{task_id}",
+             [&ctx](RequestContext& rc) -> asio::awaitable<HttpResponse> {
+               const std::string id = rc.params["task_id"];
+               auto fetch = [&ctx, id] { return FetchJob(ctx.store, id, false); };
+               Fetched f = co_await RunBlocking(ctx.pool, std::move(fetch));
+               if (!f.status.ok()) co_return FetchError(f.status, id);
+               co_return JsonResponse(http::status::ok, JobToSeedJson(f.job));
+             });
 
-  router.Add(http::verb::get, "/api/v1/queue/status", [&ctx](RequestContext&) -> asio::awaitable<HttpResponse> {
-    auto work = [&ctx]() -> HttpResponse {
-      auto snap = ctx.store.Snapshot();
-      if (!snap.ok()) return ErrorResponse(snap.status());
-      int64_t queued = 0;
-      for (const auto& [c, s] : snap->classes) queued += s.queued;
-      auto total = [&](JobState s) {
-        auto it = snap->totals.find(s);
-        return it == snap->totals.end() ? int64_t{0} : it->second;
-      };
-      const RunningWork running = ctx.scheduler ? ctx.scheduler->running_work() : RunningWork{};
-      const double wait = EstimateWaitSeconds(ctx.meter.Snapshot(), 0, 0, running.prompt_tokens_left,
-                                              running.max_tokens_left, running.free_sequences);
-      json body = {{"queue_length", queued},
-                   {"processing", snap->running},
-                   {"completed", total(JobState::kSucceeded)},
-                   {"failed", total(JobState::kFailed) + total(JobState::kExpired)},
-                   {"cancelled", total(JobState::kCancelled)},
-                   {"workers", ctx.scheduler ? 1 : 0},
-                   {"estimated_wait", wait}};
-      return JsonResponse(http::status::ok, body);
-    };
-    co_return co_await RunBlocking(ctx.pool, std::move(work));
-  });
+  router.Add(http::verb::get, "/api/v1/queue/status",
+             [&ctx](RequestContext&) -> asio::awaitable<HttpResponse> {
+               auto work = [&ctx]() -> HttpResponse {
+                 auto snap = ctx.store.Snapshot();
+                 if (!snap.ok()) return ErrorResponse(snap.status());
+                 int64_t queued = 0;
+                 for (const auto& [c, s] : snap->classes) queued += s.queued;
+                 auto total = [&](JobState s) {
+                   auto it = snap->totals.find(s);
+                   return it == snap->totals.end() ? int64_t{0} : it->second;
+                 };
+                 const RunningWork running =
+                     ctx.scheduler ? ctx.scheduler->running_work() : RunningWork{};
+                 const double wait =
+                     EstimateWaitSeconds(ctx.meter.Snapshot(), 0, 0, running.prompt_tokens_left,
+                                         running.max_tokens_left, running.free_sequences);
+                 json body = {{"queue_length", queued},
+                              {"processing", snap->running},
+                              {"completed", total(JobState::kSucceeded)},
+                              {"failed", total(JobState::kFailed) + total(JobState::kExpired)},
+                              {"cancelled", total(JobState::kCancelled)},
+                              {"workers", ctx.scheduler ? 1 : 0},
+                              {"estimated_wait", wait}};
+                 return JsonResponse(http::status::ok, body);
+               };
+               co_return co_await RunBlocking(ctx.pool, std::move(work));
+             });
 }
 
 }  // namespace glmq

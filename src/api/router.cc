@@ -52,8 +52,8 @@ asio::awaitable<HttpResponse> Router::Dispatch(HttpRequest request) {
   ctx.path = std::string(target.substr(0, q));
   if (q != std::string_view::npos) {
     auto query = ParseQuery(target.substr(q + 1));
-    if (!query.ok()) co_return ErrorResponse(http::status::bad_request, "invalid_query",
-                                             query.status().message());
+    if (!query.ok())
+      co_return ErrorResponse(http::status::bad_request, "invalid_query", query.status().message());
     ctx.query = std::move(*query);
   }
   const std::vector<std::string_view> segments = SplitPath(ctx.path);
@@ -78,8 +78,7 @@ asio::awaitable<HttpResponse> Router::Dispatch(HttpRequest request) {
       res.set(http::field::allow, allowed);
       co_return res;
     }
-    co_return ErrorResponse(http::status::not_found, "not_found",
-                            "no such endpoint: " + ctx.path);
+    co_return ErrorResponse(http::status::not_found, "not_found", "no such endpoint: " + ctx.path);
   }
   ctx.route = found->pattern;
   ctx.request = std::move(request);

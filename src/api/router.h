@@ -16,10 +16,10 @@ namespace glmq {
 
 struct RequestContext {
   HttpRequest request;
-  std::string path;                              // without the query string
-  std::map<std::string, std::string> params;     // from {name} segments of the pattern
-  std::map<std::string, std::string> query;      // decoded query string
-  std::string route;                             // the matched pattern, for metrics and logs
+  std::string path;                           // without the query string
+  std::map<std::string, std::string> params;  // from {name} segments of the pattern
+  std::map<std::string, std::string> query;   // decoded query string
+  std::string route;                          // the matched pattern, for metrics and logs
 };
 
 // Handlers run on an io thread's strand; blocking work goes through RunBlocking().

@@ -82,7 +82,8 @@ void AddClientCommands(CLI::App& app, std::vector<std::pair<CLI::App*, CommandRu
   auto* submit = app.add_subcommand("submit", "submit a document and a question");
   server(submit);
   submit->add_option("--text", f->text, "the document");
-  submit->add_option("--file", f->file, "read the document from this file")->check(CLI::ExistingFile);
+  submit->add_option("--file", f->file, "read the document from this file")
+      ->check(CLI::ExistingFile);
   submit->add_option("-q,--question", f->question, "the question");
   submit->add_option("--max-tokens", f->max_tokens, "longest answer");
   submit->add_option("--temperature", f->temperature, "0 = greedy");
@@ -104,8 +105,8 @@ void AddClientCommands(CLI::App& app, std::vector<std::pair<CLI::App*, CommandRu
     Reply r = Call("POST", f->server + "/v1/jobs", &payload);
     if (f->wait <= 0 || r.status != 202) return Print(r);
     const std::string id = json::parse(r.body, nullptr, false).value("id", "");
-    return Print(Call("GET", f->server + "/v1/jobs/" + id + "?wait=" + std::to_string(f->wait),
-                      nullptr));
+    return Print(
+        Call("GET", f->server + "/v1/jobs/" + id + "?wait=" + std::to_string(f->wait), nullptr));
   });
 
   auto* status = app.add_subcommand("status", "show a job");
@@ -124,8 +125,8 @@ void AddClientCommands(CLI::App& app, std::vector<std::pair<CLI::App*, CommandRu
   result->add_option("--wait", f->wait, "seconds to wait")->capture_default_str();
   out.emplace_back(result, [f]() -> int {
     const double wait = f->wait > 0 ? f->wait : 300;
-    Reply r = Call("GET", f->server + "/v1/jobs/" + f->id + "?wait=" + std::to_string(wait),
-                   nullptr);
+    Reply r =
+        Call("GET", f->server + "/v1/jobs/" + f->id + "?wait=" + std::to_string(wait), nullptr);
     if (r.status != 200) return Print(r);
     json job = json::parse(r.body, nullptr, false);
     if (job.value("state", "") != "succeeded") return Print(r);
@@ -136,7 +137,8 @@ void AddClientCommands(CLI::App& app, std::vector<std::pair<CLI::App*, CommandRu
   auto* cancel = app.add_subcommand("cancel", "cancel a queued or running job");
   server(cancel);
   cancel->add_option("id", f->id, "job id")->required();
-  out.emplace_back(cancel, [f]() { return Print(Call("DELETE", f->server + "/v1/jobs/" + f->id, nullptr)); });
+  out.emplace_back(
+      cancel, [f]() { return Print(Call("DELETE", f->server + "/v1/jobs/" + f->id, nullptr)); });
 
   auto* queue = app.add_subcommand("queue", "show the queue");
   server(queue);

@@ -1,8 +1,9 @@
 #include "cli/config_file.h"
 
+#include <toml++/toml.h>
+
 #include <cstdlib>
 #include <string_view>
-#include <toml++/toml.h>
 
 namespace glmq {
 namespace {
@@ -29,8 +30,8 @@ Status ApplyTable(CLI::App& command, const toml::table& table, const std::string
     try {
       option = command.get_option("--" + key);
     } catch (const CLI::OptionNotFound&) {
-      return InvalidArgument(path + ": unknown key '" + key + "' (see `glmq " +
-                             command.get_name() + " --help` for the names)");
+      return InvalidArgument(path + ": unknown key '" + key + "' (see `glmq " + command.get_name() +
+                             " --help` for the names)");
     }
     GLMQ_ASSIGN_OR_RETURN(std::string text, ValueText(node, key));
     try {
@@ -49,8 +50,7 @@ Status ApplyConfigFile(CLI::App& command, const std::string& path) {
   try {
     table = toml::parse_file(path);
   } catch (const toml::parse_error& e) {
-    return InvalidArgument("cannot read config file " + path + ": " +
-                           std::string(e.description()));
+    return InvalidArgument("cannot read config file " + path + ": " + std::string(e.description()));
   }
   return ApplyTable(command, table, path);
 }

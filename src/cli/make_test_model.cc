@@ -9,9 +9,9 @@
 namespace glmq {
 
 CommandRunner AddMakeTestModelCommand(CLI::App& app) {
-  auto* cmd = app.add_subcommand(
-      "make-test-model",
-      "write a small random-weight GLM-4 (chatglm) GGUF for tests and demos; its answers are noise");
+  auto* cmd = app.add_subcommand("make-test-model",
+                                 "write a small random-weight GLM-4 (chatglm) GGUF for tests and "
+                                 "demos; its answers are noise");
   struct Flags {
     std::string out;
     std::string preset = "default";
@@ -54,10 +54,11 @@ CommandRunner AddMakeTestModelCommand(CLI::App& app) {
     }
     const double secs =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    spdlog::info("wrote {} ({:.1f} MB, {} layers, embd {}, vocab {}, {}) in {:.1f} s; random "
-                 "weights: its answers are noise",
-                 flags->out, std::filesystem::file_size(flags->out) / 1e6, spec.layers, spec.embd,
-                 spec.vocab, spec.type, secs);
+    spdlog::info(
+        "wrote {} ({:.1f} MB, {} layers, embd {}, vocab {}, {}) in {:.1f} s; random "
+        "weights: its answers are noise",
+        flags->out, std::filesystem::file_size(flags->out) / 1e6, spec.layers, spec.embd,
+        spec.vocab, spec.type, secs);
     return 0;
   };
 }

@@ -99,10 +99,9 @@ int RunServe(const ServeFlags& flags) {
   }
 
   JobWatchHub watch;
-  auto store = SqliteJobStore::Open(flags.data_dir + "/glmq.db",
-                                    [&watch](const std::string& id, JobState state) {
-                                      watch.Notify(id, state);
-                                    });
+  auto store = SqliteJobStore::Open(
+      flags.data_dir + "/glmq.db",
+      [&watch](const std::string& id, JobState state) { watch.Notify(id, state); });
   if (!store.ok()) {
     spdlog::error("cannot open the store: {}", store.status().ToString());
     return 1;
@@ -119,8 +118,9 @@ int RunServe(const ServeFlags& flags) {
     return 1;
   }
   if ((*engine)->info().is_test_model) {
-    spdlog::warn("the model is a generated test model with random weights: its answers are "
-                 "noise. Point --model at a real GLM-4-9B-Chat-1M GGUF for real answers.");
+    spdlog::warn(
+        "the model is a generated test model with random weights: its answers are "
+        "noise. Point --model at a real GLM-4-9B-Chat-1M GGUF for real answers.");
   }
   ThroughputMeter meter;
   Calibrate(**engine, meter);
@@ -146,8 +146,7 @@ int RunServe(const ServeFlags& flags) {
     scheduler.Shutdown();
     return 1;
   }
-  spdlog::info("glmq serving on http://{}:{} (data in {})", flags.http.host, *port,
-               flags.data_dir);
+  spdlog::info("glmq serving on http://{}:{} (data in {})", flags.http.host, *port, flags.data_dir);
   int sig = 0;
   sigwait(&signals, &sig);
   spdlog::info("received {}, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -185,23 +184,21 @@ CommandRunner AddServeCommand(CLI::App& app) {
       ->check(CLI::IsMember({"on", "off", "auto"}));
   opt("--kv-type", f->engine.kv_type, "KV cache type: f16 | q8_0 | q4_0", "GLMQ_KV_TYPE")
       ->check(CLI::IsMember({"f16", "q8_0", "q4_0"}));
-  opt("--gpu-layers", f->engine.gpu_layers, "layers on the GPU (-1 = all)",
-      "GLMQ_GPU_LAYERS");
+  opt("--gpu-layers", f->engine.gpu_layers, "layers on the GPU (-1 = all)", "GLMQ_GPU_LAYERS");
   opt("--max-body-bytes", f->http.max_body_bytes, "largest request body", "GLMQ_MAX_BODY_BYTES");
   opt("--http-threads", f->http.io_threads, "threads serving HTTP", "GLMQ_HTTP_THREADS");
   opt("--blocking-threads", f->blocking_threads, "threads for store and tokenizer work",
       "GLMQ_BLOCKING_THREADS");
-  opt("--default-max-tokens", f->api.limits.default_max_tokens,
-      "max_tokens when a job gives none", "GLMQ_DEFAULT_MAX_TOKENS");
+  opt("--default-max-tokens", f->api.limits.default_max_tokens, "max_tokens when a job gives none",
+      "GLMQ_DEFAULT_MAX_TOKENS");
   opt("--sync-count-bytes", f->api.sync_count_bytes,
       "texts up to this size are tokenized before the 202; larger ones right after it",
       "GLMQ_SYNC_COUNT_BYTES");
   opt("--max-tokens-limit", f->api.limits.max_tokens_limit, "largest max_tokens accepted",
       "GLMQ_MAX_TOKENS_LIMIT");
-  opt("--lease-ms", f->sched.lease_ms, "worker lease on a running job, in ms",
-      "GLMQ_LEASE_MS");
-  opt("--max-deliveries", f->sched.max_deliveries,
-      "runs of a job before it is dead-lettered", "GLMQ_MAX_DELIVERIES");
+  opt("--lease-ms", f->sched.lease_ms, "worker lease on a running job, in ms", "GLMQ_LEASE_MS");
+  opt("--max-deliveries", f->sched.max_deliveries, "runs of a job before it is dead-lettered",
+      "GLMQ_MAX_DELIVERIES");
   opt("--priority-step-seconds", f->policy.priority_step_seconds,
       "queue time one priority level is worth", "GLMQ_PRIORITY_STEP_SECONDS");
   opt("--medium-prompt-tokens", f->policy.medium_prompt_tokens,

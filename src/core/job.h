@@ -39,8 +39,8 @@ struct JobRequest {
   std::string question;
   std::vector<ChatMessage> messages;
   SamplingParams sampling;
-  int32_t priority = 0;         // higher runs earlier; -10..10
-  double timeout_seconds = 0;   // queue + run; 0 = none
+  int32_t priority = 0;        // higher runs earlier; -10..10
+  double timeout_seconds = 0;  // queue + run; 0 = none
 };
 
 struct JobUsage {

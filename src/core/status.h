@@ -58,7 +58,7 @@ inline Status Internal(std::string m) { return Status(StatusCode::kInternal, std
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : value_(std::move(value)) {}          // NOLINT: implicit by design
   Result(Status status) : status_(std::move(status)) {}  // NOLINT: implicit by design
 
   bool ok() const { return value_.has_value(); }
@@ -82,15 +82,15 @@ class [[nodiscard]] Result {
 #define GLMQ_CONCAT(a, b) GLMQ_CONCAT_INNER(a, b)
 
 // Returns the Status from the enclosing function when `expr` is not ok.
-#define GLMQ_RETURN_IF_ERROR(expr)          \
-  do {                                      \
-    ::glmq::Status glmq_status_ = (expr);   \
+#define GLMQ_RETURN_IF_ERROR(expr)               \
+  do {                                           \
+    ::glmq::Status glmq_status_ = (expr);        \
     if (!glmq_status_.ok()) return glmq_status_; \
   } while (0)
 
 // `GLMQ_ASSIGN_OR_RETURN(auto x, Fallible());`
-#define GLMQ_ASSIGN_OR_RETURN(lhs, expr)                        \
-  auto GLMQ_CONCAT(glmq_result_, __LINE__) = (expr);            \
-  if (!GLMQ_CONCAT(glmq_result_, __LINE__).ok())                \
-    return GLMQ_CONCAT(glmq_result_, __LINE__).status();        \
+#define GLMQ_ASSIGN_OR_RETURN(lhs, expr)                 \
+  auto GLMQ_CONCAT(glmq_result_, __LINE__) = (expr);     \
+  if (!GLMQ_CONCAT(glmq_result_, __LINE__).ok())         \
+    return GLMQ_CONCAT(glmq_result_, __LINE__).status(); \
   lhs = std::move(GLMQ_CONCAT(glmq_result_, __LINE__)).value()

@@ -98,8 +98,7 @@ Result<std::unique_ptr<LlamaEngine>> LlamaEngine::Load(const LlamaEngineOptions&
     return InvalidArgument("--batch-size and --ubatch-size must be positive");
   }
   GLMQ_ASSIGN_OR_RETURN(const ggml_type kv_type, ParseKvType(options.kv_type));
-  GLMQ_ASSIGN_OR_RETURN(const llama_flash_attn_type flash_attn,
-                        ParseFlashAttn(options.flash_attn));
+  GLMQ_ASSIGN_OR_RETURN(const llama_flash_attn_type flash_attn, ParseFlashAttn(options.flash_attn));
   if (kv_type != GGML_TYPE_F16 && flash_attn == LLAMA_FLASH_ATTN_TYPE_DISABLED) {
     return InvalidArgument("a quantized --kv-type needs --flash-attn on or auto");
   }
@@ -136,8 +135,8 @@ Result<std::unique_ptr<LlamaEngine>> LlamaEngine::Load(const LlamaEngineOptions&
   info.is_test_model = info.name == kTestModelName;
   info.n_params = static_cast<int64_t>(llama_model_n_params(engine->model_));
   info.n_ctx_train = llama_model_n_ctx_train(engine->model_);
-  info.ctx_size = options.ctx_size > 0 ? options.ctx_size
-                                       : std::min<int64_t>(info.n_ctx_train, kDefaultCtxCap);
+  info.ctx_size =
+      options.ctx_size > 0 ? options.ctx_size : std::min<int64_t>(info.n_ctx_train, kDefaultCtxCap);
   info.parallel = options.parallel;
   info.batch_size = options.batch_size;
   const int64_t n_layer = llama_model_n_layer(engine->model_);
@@ -154,9 +153,9 @@ Result<std::unique_ptr<LlamaEngine>> LlamaEngine::Load(const LlamaEngineOptions&
   cparams.n_batch = static_cast<uint32_t>(options.batch_size);
   cparams.n_ubatch = static_cast<uint32_t>(std::min(options.ubatch_size, options.batch_size));
   cparams.n_seq_max = static_cast<uint32_t>(options.parallel);
-  const int32_t threads = options.threads > 0
-                              ? options.threads
-                              : static_cast<int32_t>(std::max(1u, std::thread::hardware_concurrency()));
+  const int32_t threads =
+      options.threads > 0 ? options.threads
+                          : static_cast<int32_t>(std::max(1u, std::thread::hardware_concurrency()));
   cparams.n_threads = threads;
   cparams.n_threads_batch = threads;
   cparams.flash_attn_type = flash_attn;
@@ -169,8 +168,8 @@ Result<std::unique_ptr<LlamaEngine>> LlamaEngine::Load(const LlamaEngineOptions&
   engine->ctx_ = llama_init_from_model(engine->model_, cparams);
   if (engine->ctx_ == nullptr) {
     return Status(StatusCode::kResourceExhausted,
-                  "cannot create a context of " + std::to_string(info.ctx_size) +
-                      " tokens (" + std::to_string(info.ctx_size * info.kv_bytes_per_token >> 20) +
+                  "cannot create a context of " + std::to_string(info.ctx_size) + " tokens (" +
+                      std::to_string(info.ctx_size * info.kv_bytes_per_token >> 20) +
                       " MiB of KV); lower --ctx-size");
   }
   engine->step_target_seconds_ = options.step_target_ms / 1000.0;
@@ -179,9 +178,9 @@ Result<std::unique_ptr<LlamaEngine>> LlamaEngine::Load(const LlamaEngineOptions&
   spdlog::info(
       "model {} ({}, {:.1f}M params, trained context {}), context {} tokens, {} sequences, "
       "batch {}, KV {} B/token ({} MiB), {} threads",
-      info.name.empty() ? options.model_path : info.name, info.architecture,
-      info.n_params / 1e6, info.n_ctx_train, info.ctx_size, info.parallel, info.batch_size,
-      info.kv_bytes_per_token, (info.ctx_size * info.kv_bytes_per_token) >> 20, threads);
+      info.name.empty() ? options.model_path : info.name, info.architecture, info.n_params / 1e6,
+      info.n_ctx_train, info.ctx_size, info.parallel, info.batch_size, info.kv_bytes_per_token,
+      (info.ctx_size * info.kv_bytes_per_token) >> 20, threads);
   return engine;
 }
 
@@ -223,9 +222,8 @@ Result<std::vector<int32_t>> LlamaEngine::Tokenize(const std::string& prompt) co
   // Every token covers at least one byte, so this bound is never exceeded.
   std::vector<llama_token> tokens(prompt.size() + 16);
   // parse_special: the template's own markers ([gMASK], <|user|>, ...) are special tokens.
-  const int32_t n =
-      llama_tokenize(vocab_, prompt.data(), static_cast<int32_t>(prompt.size()), tokens.data(),
-                     static_cast<int32_t>(tokens.size()), true, true);
+  const int32_t n = llama_tokenize(vocab_, prompt.data(), static_cast<int32_t>(prompt.size()),
+                                   tokens.data(), static_cast<int32_t>(tokens.size()), true, true);
   if (n < 0) return Internal("tokenizer overflow");
   tokens.resize(n);
   return tokens;
@@ -265,11 +263,10 @@ int64_t LlamaEngine::EstimatePromptTokens(const JobRequest& request) const {
 Status LlamaEngine::CheckFits(int64_t prompt_tokens, int32_t max_tokens) const {
   const int64_t capacity = static_cast<int64_t>(llama_n_ctx_seq(ctx_));
   if (prompt_tokens + max_tokens > capacity) {
-    return Unprocessable("prompt_tokens (" + std::to_string(prompt_tokens) + ") + max_tokens (" +
-                         std::to_string(max_tokens) + ") = " +
-                         std::to_string(prompt_tokens + max_tokens) +
-                         " exceeds the context of one sequence (" + std::to_string(capacity) +
-                         " tokens)");
+    return Unprocessable(
+        "prompt_tokens (" + std::to_string(prompt_tokens) + ") + max_tokens (" +
+        std::to_string(max_tokens) + ") = " + std::to_string(prompt_tokens + max_tokens) +
+        " exceeds the context of one sequence (" + std::to_string(capacity) + " tokens)");
   }
   return Status::Ok();
 }
@@ -284,7 +281,8 @@ int32_t LlamaEngine::ActiveSequences() const {
 }
 
 Status LlamaEngine::Admit(const Job& job) {
-  auto slot = std::find_if(slots_.begin(), slots_.end(), [](const Sequence& s) { return !s.active; });
+  auto slot =
+      std::find_if(slots_.begin(), slots_.end(), [](const Sequence& s) { return !s.active; });
   if (slot == slots_.end()) return Status(StatusCode::kResourceExhausted, "no free sequence");
   const SamplingParams& sp = job.request.sampling;
   GLMQ_ASSIGN_OR_RETURN(const std::string prompt, RenderPrompt(job.request));
@@ -321,7 +319,8 @@ Status LlamaEngine::Admit(const Job& job) {
   } else {
     const uint32_t seed =
         sp.seed ? static_cast<uint32_t>(*sp.seed) : static_cast<uint32_t>(std::random_device{}());
-    if (sp.top_p < 1.0f) llama_sampler_chain_add(seq.sampler, llama_sampler_init_top_p(sp.top_p, 1));
+    if (sp.top_p < 1.0f)
+      llama_sampler_chain_add(seq.sampler, llama_sampler_init_top_p(sp.top_p, 1));
     llama_sampler_chain_add(seq.sampler, llama_sampler_init_temp(sp.temperature));
     llama_sampler_chain_add(seq.sampler, llama_sampler_init_dist(seed));
   }
@@ -488,7 +487,8 @@ StepReport LlamaEngine::Step() {
       if (chunk <= 0) continue;
       for (int32_t k = 0; k < chunk; ++k) {
         const bool last = seq->prompt_read + k + 1 == seq->prompt.size();
-        const int32_t i = add(seq->prompt[seq->prompt_read + k], seq->n_past + k, seq->seq_id, last);
+        const int32_t i =
+            add(seq->prompt[seq->prompt_read + k], seq->n_past + k, seq->seq_id, last);
         if (last) seq->batch_index = i;
       }
       seq->chunk = chunk;
@@ -514,9 +514,9 @@ StepReport LlamaEngine::Step() {
       if (!seq->active || (seq->chunk == 0 && !seq->generating)) continue;
       Completion c = Outcome(*seq, JobState::kFailed, "error");
       c.error_code = status == 1 ? "kv_exhausted" : "decode_failed";
-      c.error_message = status == 1 ? "the KV cache has no room for this sequence"
-                                    : "the engine failed to decode (status " +
-                                          std::to_string(status) + ")";
+      c.error_message = status == 1
+                            ? "the KV cache has no room for this sequence"
+                            : "the engine failed to decode (status " + std::to_string(status) + ")";
       Finish(*seq, std::move(c), report);
     }
     llama_batch_free(batch);

@@ -24,7 +24,7 @@ struct LlamaEngineOptions {
   int32_t parallel = 1;
   int32_t batch_size = 2048;
   int32_t ubatch_size = 512;
-  int32_t threads = 0;  // 0 = all hardware threads
+  int32_t threads = 0;              // 0 = all hardware threads
   std::string flash_attn = "auto";  // on | off | auto
   std::string kv_type = "f16";      // f16 | q8_0 | q4_0
   int32_t gpu_layers = -1;          // layers offloaded to a GPU build; -1 = all

@@ -38,7 +38,6 @@ struct QueueSnapshot {
   std::map<JobState, int64_t> totals;  // jobs per state still retained
 };
 
-
 // Called after a change is durable: (job id, new state). Must not call back into the store.
 using JobListener = std::function<void(const std::string& id, JobState state)>;
 

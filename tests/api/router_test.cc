@@ -34,11 +34,12 @@ HttpResponse Dispatch(Router& router, http::verb method, const std::string& targ
 TEST(RouterTest, MatchesParamsAndAnswers404And405) {
   Router router;
   std::string seen;
-  router.Add(http::verb::get, "/v1/jobs/{id}", [&seen](RequestContext& rc) -> asio::awaitable<HttpResponse> {
-    seen = rc.params["id"] + "|" + rc.query["wait"];
-    HttpResponse res{http::status::ok, 11};
-    co_return res;
-  });
+  router.Add(http::verb::get, "/v1/jobs/{id}",
+             [&seen](RequestContext& rc) -> asio::awaitable<HttpResponse> {
+               seen = rc.params["id"] + "|" + rc.query["wait"];
+               HttpResponse res{http::status::ok, 11};
+               co_return res;
+             });
   EXPECT_EQ(Dispatch(router, http::verb::get, "/v1/jobs/abc?wait=5").result(), http::status::ok);
   EXPECT_EQ(seen, "abc|5");
   EXPECT_EQ(Dispatch(router, http::verb::get, "/v1/nothing").result(), http::status::not_found);

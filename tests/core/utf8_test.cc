@@ -19,8 +19,11 @@ TEST(Utf8Test, StablePrefixHoldsBackAnUnfinishedCharacter) {
 
 TEST(Utf8Test, SanitizeReplacesIllFormedBytes) {
   EXPECT_EQ(SanitizeUtf8("hello"), "hello");
-  EXPECT_EQ(SanitizeUtf8("a\xFF" "b"), "a\xEF\xBF\xBD" "b");
-  EXPECT_EQ(SanitizeUtf8("\xC0\xAF"), "\xEF\xBF\xBD\xEF\xBF\xBD");  // overlong '/'
+  EXPECT_EQ(SanitizeUtf8("a\xFF"
+                         "b"),
+            "a\xEF\xBF\xBD"
+            "b");
+  EXPECT_EQ(SanitizeUtf8("\xC0\xAF"), "\xEF\xBF\xBD\xEF\xBF\xBD");                  // overlong '/'
   EXPECT_EQ(SanitizeUtf8("\xED\xA0\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // surrogate
   EXPECT_EQ(SanitizeUtf8("x\xE4\xBD"), "x\xEF\xBF\xBD\xEF\xBF\xBD");  // cut short at the end
   EXPECT_EQ(SanitizeUtf8("\xF0\x9F\x98\x80"), "\xF0\x9F\x98\x80");    // 😀 stays

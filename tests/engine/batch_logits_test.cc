@@ -67,8 +67,8 @@ std::vector<float> FirstStepLogits(llama_context* ctx, const llama_vocab* vocab,
 
 TEST(BatchLogitsTest, FirstStepLogitsAgreeAloneAndBesideSevenOthers) {
   llama_backend_init();
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("glmq-logits-test-" + std::to_string(::getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("glmq-logits-test-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   TestModelSpec spec;
   spec.type = "f16";
@@ -79,8 +79,9 @@ TEST(BatchLogitsTest, FirstStepLogitsAgreeAloneAndBesideSevenOthers) {
   const llama_vocab* vocab = llama_model_get_vocab(model);
 
   std::vector<std::vector<llama_token>> prompts;
-  prompts.push_back(Tokenize(vocab, "[gMASK]<sop><|user|>\nThe lighthouse keeper wrote every "
-                                    "night about the ships.<|assistant|>\n"));
+  prompts.push_back(Tokenize(vocab,
+                             "[gMASK]<sop><|user|>\nThe lighthouse keeper wrote every "
+                             "night about the ships.<|assistant|>\n"));
   for (int i = 1; i < 8; ++i) {
     prompts.push_back(Tokenize(vocab, "[gMASK]<sop><|user|>\nAnother question, number " +
                                           std::to_string(i) + std::string(i * 9, '!') +
@@ -101,8 +102,8 @@ TEST(BatchLogitsTest, FirstStepLogitsAgreeAloneAndBesideSevenOthers) {
   }
   ASSERT_GT(largest, 0);
   RecordProperty("max_abs_diff", std::to_string(worst));
-  std::printf("[ logits ] largest |logit| %.4f, largest difference %.6f (%.4f%%)\n", largest,
-              worst, 100 * worst / largest);
+  std::printf("[ logits ] largest |logit| %.4f, largest difference %.6f (%.4f%%)\n", largest, worst,
+              100 * worst / largest);
   EXPECT_LE(worst, kAbsoluteTolerance);
 
   llama_free(alone);

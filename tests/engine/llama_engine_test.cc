@@ -12,8 +12,8 @@ namespace {
 
 std::string ModelPath() {
   static const std::string path = [] {
-    const auto dir = std::filesystem::temp_directory_path() /
-                     ("glmq-engine-test-" + std::to_string(::getpid()));
+    const auto dir =
+        std::filesystem::temp_directory_path() / ("glmq-engine-test-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);
     const std::string p = (dir / "model.gguf").string();
     const Status s = WriteTestModel(TestModelSpec{}, p);
@@ -87,12 +87,12 @@ TEST(LlamaEngineTest, GreedyOutputIsTheSameAloneAndBesideOthers) {
   ASSERT_NE(batched, nullptr);
   ASSERT_TRUE(batched->Admit(probe).ok());
   for (int i = 0; i < 7; ++i) {
-    ASSERT_TRUE(batched
-                    ->Admit(MakeJob("other" + std::to_string(i),
-                                    std::string(20 + 15 * i, 'x') + " other text " +
-                                        std::to_string(i),
-                                    8 + 5 * i))
-                    .ok());
+    ASSERT_TRUE(
+        batched
+            ->Admit(MakeJob("other" + std::to_string(i),
+                            std::string(20 + 15 * i, 'x') + " other text " + std::to_string(i),
+                            8 + 5 * i))
+            .ok());
   }
   auto done = RunAll(*batched);
   EXPECT_EQ(done.size(), 8u);

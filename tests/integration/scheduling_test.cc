@@ -38,16 +38,16 @@ TEST(SchedulingTest, ShortJobsFinishWhileALongDocumentIsRead) {
   ASSERT_FALSE(long_id.empty());
   const json reading = WaitForJob(
       server, long_id,
-      [](const json& j) { return j["progress"].value("prompt_tokens_read", 0) > 0; },
-      seconds(30));
+      [](const json& j) { return j["progress"].value("prompt_tokens_read", 0) > 0; }, seconds(30));
   ASSERT_GT(reading["progress"].value("prompt_tokens_read", 0), 0) << reading;
 
   // Short questions keep arriving while the document is read.
   std::vector<std::string> short_ids;
   for (int i = 0; i < kShortJobs; ++i) {
-    short_ids.push_back(SubmitJob(server, {{"text", "Short question number " + std::to_string(i) + "?"},
-                                           {"max_tokens", 8},
-                                           {"temperature", 0}}));
+    short_ids.push_back(
+        SubmitJob(server, {{"text", "Short question number " + std::to_string(i) + "?"},
+                           {"max_tokens", 8},
+                           {"temperature", 0}}));
     ASSERT_FALSE(short_ids.back().empty());
     PollUntil([] { return false; }, milliseconds(100));
   }
