@@ -1,11 +1,14 @@
 // One place that includes Asio and Beast the way glmq uses them (C++20 coroutines).
 #pragma once
 
-// Boost 1.74's awaitable.hpp uses std::exchange without including <utility>.
+// Boost 1.74's awaitable.hpp uses std::exchange without including <utility>, so <utility>
+// must come first; keep clang-format from sorting it below.
+// clang-format off
+#include <utility>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <utility>
+// clang-format on
 
 namespace glmq {
 
