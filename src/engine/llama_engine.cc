@@ -392,23 +392,30 @@ bool LlamaEngine::AcceptToken(Sequence& seq, llama_token token) {
   return false;
 }
 
-void LlamaEngine::RecordStepCost(double seconds, bool paced) {
-  if (!paced || step_target_seconds_ <= 0 || seconds <= 0) return;
-  // Feedback, not a model: the cost of a step depends on the batch, the context lengths and
-  // the machine's load, so the long-prompt chunk is scaled by how far the last paced step
-  // missed the target.
-  const double scale = std::clamp(step_target_seconds_ / seconds, 0.5, 2.0);
-  long_chunk_ = std::clamp(long_chunk_ * scale, static_cast<double>(kMinLongChunk),
-                           static_cast<double>(info_.batch_size));
+void LlamaEngine::RecordStepCost(double seconds, int32_t prompt_tokens, int32_t generating) {
+  constexpr double kAlpha = 0.2;
+  auto blend = [](double old, double sample) {
+    return old <= 0 ? sample : old + kAlpha * (sample - old);
+  };
+  if (prompt_tokens == 0) {
+    if (generating > 0) decode_step_seconds_ = blend(decode_step_seconds_, seconds);
+    return;
+  }
+  const double prompt_seconds = seconds - (generating > 0 ? decode_step_seconds_ : 0.0);
+  if (prompt_seconds > 0) {
+    prefill_token_seconds_ = blend(prefill_token_seconds_, prompt_seconds / prompt_tokens);
+  }
 }
 
-int32_t LlamaEngine::PrefillBudget(int32_t generating, int32_t about_to_answer_tokens) const {
+int32_t LlamaEngine::PrefillBudget(int32_t generating) const {
   const int32_t most = info_.batch_size - generating;
-  // Nobody waits for a token: read as much as the batch holds.
-  if (step_target_seconds_ <= 0 || (generating == 0 && about_to_answer_tokens == 0)) return most;
-  // Short prompts are read whole (they answer next step); long ones get the paced chunk.
-  const double budget = about_to_answer_tokens + long_chunk_;
-  return static_cast<int32_t>(std::clamp<double>(budget, std::min(kMinLongChunk, most), most));
+  if (generating == 0 || step_target_seconds_ <= 0 || prefill_token_seconds_ <= 0) return most;
+  // Keep the step, and so the time between two tokens of every generating sequence, near
+  // the target: prompt reading gets the time that one-token-per-sequence decoding leaves.
+  constexpr int32_t kMinChunk = 32;  // always some progress, even when decoding alone is slow
+  const double left = step_target_seconds_ - decode_step_seconds_;
+  const double fit = left > 0 ? left / prefill_token_seconds_ : 0.0;
+  return static_cast<int32_t>(std::clamp<double>(fit, std::min(kMinChunk, most), most));
 }
 
 int64_t LlamaEngine::FreeKvTokens() const {
@@ -448,14 +455,8 @@ StepReport LlamaEngine::Step() {
   });
 
   int32_t generating = 0;
-  int32_t about_to_answer_tokens = 0;  // prompts short enough to be read in this step
-  for (const Sequence* seq : order) {
-    generating += seq->generating ? 1 : 0;
-    const int32_t left = seq->generating ? 0 : static_cast<int32_t>(prompt_left(seq));
-    if (left > 0 && left <= kShortPromptTokens) about_to_answer_tokens += left;
-  }
-  const bool paced = generating > 0 || about_to_answer_tokens > 0;
-  int32_t prefill_budget = PrefillBudget(generating, about_to_answer_tokens);
+  for (const Sequence* seq : order) generating += seq->generating ? 1 : 0;
+  int32_t prefill_budget = PrefillBudget(generating);
   const auto decode_start = std::chrono::steady_clock::now();
 
   llama_batch batch = llama_batch_init(info_.batch_size, 0, 1);
@@ -495,7 +496,11 @@ StepReport LlamaEngine::Step() {
     }
     if (batch.n_tokens == 0) break;
     status = llama_decode(ctx_, batch);
-    if (status == 0) RecordStepCost(SecondsSince(decode_start), paced);
+    if (status == 0) {
+      int32_t prompt_in_batch = 0;
+      for (const Sequence* seq : order) prompt_in_batch += seq->chunk;
+      RecordStepCost(SecondsSince(decode_start), prompt_in_batch, generating);
+    }
     if (status != 1 || prefill_budget <= 1) break;
     // No KV slot for this batch: the cache is fragmented or full. Read less prompt.
     prefill_budget /= 2;

@@ -63,8 +63,8 @@ class LlamaEngine final : public Engine {
   bool AcceptToken(Sequence& seq, int32_t token);
   void Finish(Sequence& seq, Completion completion, StepReport& report);
   Completion Outcome(const Sequence& seq, JobState state, std::string finish_reason) const;
-  void RecordStepCost(double seconds, bool paced);
-  int32_t PrefillBudget(int32_t generating, int32_t about_to_answer_tokens) const;
+  void RecordStepCost(double seconds, int32_t prompt_tokens, int32_t generating);
+  int32_t PrefillBudget(int32_t generating) const;
 
   ModelInfo info_;
   llama_model* model_ = nullptr;
@@ -78,11 +78,8 @@ class LlamaEngine final : public Engine {
   uint64_t admitted_ = 0;  // admission counter: prefill goes to the oldest sequence first
   std::vector<StepReport::Finished> stopped_;  // ended by Stop(), reported by the next Step()
   double step_target_seconds_ = 0;
-  // Prompt tokens of long prompts per paced step (one where a sequence waits for its next
-  // token), scaled after each such step towards step_target_seconds_.
-  static constexpr int32_t kMinLongChunk = 32;
-  static constexpr int32_t kShortPromptTokens = 512;  // read whole in one step
-  double long_chunk_ = 256;
+  double prefill_token_seconds_ = 0;  // measured cost of reading one prompt token
+  double decode_step_seconds_ = 0;    // measured cost of a step without prompt tokens
 };
 
 }  // namespace glmq
