@@ -56,36 +56,9 @@ if [[ -z ${LLAMA_SERVER_BIN:-} ]]; then
 fi
 [[ -x $LLAMA_SERVER_BIN ]] || die "no llama-server at $LLAMA_SERVER_BIN"
 
-TMP=$(mktemp -d -p "${BENCH_TMPDIR:-${TMPDIR:-/tmp}}" glmq-mixed.XXXXXX)
-SERVER_PID=""
-PORT=""
-
-stop_server() {
-  [[ -n $SERVER_PID ]] || return 0
-  if kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    for _ in $(seq 150); do
-      kill -0 "$SERVER_PID" 2>/dev/null || break
-      sleep 0.1
-    done
-    if kill -0 "$SERVER_PID" 2>/dev/null; then
-      echo "mixed: server $SERVER_PID did not stop in 15 s; killing it" >&2
-      kill -KILL "$SERVER_PID" 2>/dev/null || true
-    fi
-  fi
-  wait "$SERVER_PID" 2>/dev/null || true
-  SERVER_PID=""
-}
-
-cleanup() {
-  local rc=$?
-  stop_server
-  rm -rf "$TMP"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
+bench_setup mixed
 
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'

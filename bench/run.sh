@@ -35,37 +35,10 @@ die() { echo "bench: $*" >&2; exit 1; }
 command -v wrk >/dev/null || die "wrk is not installed (apt-get install wrk)"
 command -v curl >/dev/null || die "curl is not installed"
 
-TMP=$(mktemp -d -p "${BENCH_TMPDIR:-${TMPDIR:-/tmp}}" glmq-bench.XXXXXX)
-SERVER_PID=""
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
+bench_setup bench
 SERVER_LOG=""
-PORT=""
-
-stop_server() {
-  [[ -n $SERVER_PID ]] || return 0
-  if kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    for _ in $(seq 100); do
-      kill -0 "$SERVER_PID" 2>/dev/null || break
-      sleep 0.1
-    done
-    if kill -0 "$SERVER_PID" 2>/dev/null; then
-      echo "bench: server $SERVER_PID did not stop in 10 s; killing it" >&2
-      kill -KILL "$SERVER_PID" 2>/dev/null || true
-    fi
-  fi
-  wait "$SERVER_PID" 2>/dev/null || true
-  SERVER_PID=""
-}
-
-cleanup() {
-  local rc=$?
-  stop_server
-  rm -rf "$TMP"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
 # start_server NAME MODEL [serve flags...]: starts `glmq serve` on a free port (port 0, the
 # bound port read back from its log) with a fresh data dir, and waits for /healthz.
