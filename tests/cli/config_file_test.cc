@@ -1,0 +1,80 @@
+#include "cli/config_file.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace glmq {
+namespace {
+
+std::string WriteFile(const std::string& name, const std::string& text) {
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("glmq-config-test-" + std::to_string(::getpid()) + "-" + name);
+  std::ofstream(path) << text;
+  return path.string();
+}
+
+struct Flags {
+  int port = 8080;
+  std::string model;
+  int parallel = 1;
+};
+
+// A command like `glmq serve`: flags with GLMQ_* environment names.
+void AddFlags(CLI::App& cmd, Flags& f) {
+  cmd.add_option("--port", f.port)->envname("GLMQ_TEST_PORT");
+  cmd.add_option("--model", f.model)->envname("GLMQ_TEST_MODEL");
+  cmd.add_option("--parallel", f.parallel)->envname("GLMQ_TEST_PARALLEL");
+}
+
+TEST(ConfigFileTest, FileSetsDefaultsThatEnvironmentAndFlagsOverride) {
+  CLI::App app;
+  auto* serve = app.add_subcommand("serve");
+  Flags f;
+  AddFlags(*serve, f);
+  const std::string path =
+      WriteFile("ok.toml", "model = \"/m.gguf\"\nport = 9000\n[serve]\nparallel = 4\n");
+  ASSERT_TRUE(ApplyConfigFile(*serve, path).ok());
+  ::setenv("GLMQ_TEST_PORT", "9100", 1);
+  const char* argv[] = {"glmq", "serve", "--parallel", "6"};
+  app.parse(4, const_cast<char**>(argv));
+  ::unsetenv("GLMQ_TEST_PORT");
+  EXPECT_EQ(f.model, "/m.gguf");  // from the file
+  EXPECT_EQ(f.port, 9100);        // the environment beats the file
+  EXPECT_EQ(f.parallel, 6);       // the flag beats both
+}
+
+TEST(ConfigFileTest, UnknownKeysAndBadValuesAreErrorsThatNameTheKey) {
+  CLI::App app;
+  auto* serve = app.add_subcommand("serve");
+  Flags f;
+  AddFlags(*serve, f);
+  Status unknown = ApplyConfigFile(*serve, WriteFile("unknown.toml", "prot = 1\n"));
+  EXPECT_EQ(unknown.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(unknown.message().find("'prot'"), std::string::npos) << unknown.message();
+  Status bad = ApplyConfigFile(*serve, WriteFile("bad.toml", "port = \"eighty\"\n"));
+  EXPECT_EQ(bad.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.message().find("'port'"), std::string::npos) << bad.message();
+  Status table = ApplyConfigFile(*serve, WriteFile("table.toml", "[gateway]\nport = 1\n"));
+  EXPECT_EQ(table.code(), StatusCode::kInvalidArgument);
+  Status syntax = ApplyConfigFile(*serve, WriteFile("syntax.toml", "port = = 1\n"));
+  EXPECT_EQ(syntax.code(), StatusCode::kInvalidArgument);
+  EXPECT_FALSE(ApplyConfigFile(*serve, "/nonexistent/glmq.toml").ok());
+}
+
+TEST(ConfigFileTest, FindsThePathInArgvOrEnvironment) {
+  const char* with_flag[] = {"glmq", "serve", "--config", "/a.toml"};
+  EXPECT_EQ(FindConfigPath(4, const_cast<char**>(with_flag)), "/a.toml");
+  const char* with_equals[] = {"glmq", "serve", "--config=/b.toml"};
+  EXPECT_EQ(FindConfigPath(3, const_cast<char**>(with_equals)), "/b.toml");
+  const char* none[] = {"glmq", "serve"};
+  ::setenv("GLMQ_CONFIG", "/c.toml", 1);
+  EXPECT_EQ(FindConfigPath(2, const_cast<char**>(none)), "/c.toml");
+  ::unsetenv("GLMQ_CONFIG");
+  EXPECT_EQ(FindConfigPath(2, const_cast<char**>(none)), "");
+}
+
+}  // namespace
+}  // namespace glmq
