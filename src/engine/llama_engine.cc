@@ -172,6 +172,8 @@ Result<std::unique_ptr<LlamaEngine>> LlamaEngine::Load(const LlamaEngineOptions&
                       std::to_string(info.ctx_size * info.kv_bytes_per_token >> 20) +
                       " MiB of KV); lower --ctx-size");
   }
+  // One batch for the life of the engine: Step() fills it again each time.
+  engine->batch_ = std::make_unique<llama_batch>(llama_batch_init(options.batch_size, 0, 1));
   engine->step_target_seconds_ = options.step_target_ms / 1000.0;
   engine->slots_.resize(options.parallel);
   for (int32_t i = 0; i < options.parallel; ++i) engine->slots_[i].seq_id = i;
@@ -188,6 +190,7 @@ LlamaEngine::~LlamaEngine() {
   for (Sequence& seq : slots_) {
     if (seq.sampler != nullptr) llama_sampler_free(seq.sampler);
   }
+  if (batch_) llama_batch_free(*batch_);
   if (ctx_ != nullptr) llama_free(ctx_);
   if (model_ != nullptr) llama_model_free(model_);
 }
@@ -340,25 +343,27 @@ Completion LlamaEngine::Outcome(const Sequence& seq, JobState state,
   return c;
 }
 
-void LlamaEngine::Finish(Sequence& seq, Completion completion, StepReport& report) {
+void LlamaEngine::Finish(Sequence& seq, Completion completion,
+                         std::vector<StepReport::Finished>& finished) {
   llama_memory_seq_rm(llama_get_memory(ctx_), seq.seq_id, -1, -1);
   llama_sampler_free(seq.sampler);
   seq.sampler = nullptr;
   seq.active = false;
-  report.finished.push_back({seq.job_id, std::move(completion)});
+  finished.push_back({seq.job_id, std::move(completion)});
+}
+
+void LlamaEngine::StopSequence(Sequence& seq, JobState state) {
+  Completion c = Outcome(seq, state, state == JobState::kExpired ? "timeout" : "cancelled");
+  if (state == JobState::kExpired) {
+    c.error_code = "timeout";
+    c.error_message = "the job's timeout_seconds passed while it was running";
+  }
+  Finish(seq, std::move(c), stopped_);
 }
 
 void LlamaEngine::Stop(const std::string& id, JobState state) {
   for (Sequence& seq : slots_) {
-    if (!seq.active || seq.job_id != id) continue;
-    Completion c = Outcome(seq, state, state == JobState::kExpired ? "timeout" : "cancelled");
-    if (state == JobState::kExpired) {
-      c.error_code = "timeout";
-      c.error_message = "the job's timeout_seconds passed while it was running";
-    }
-    StepReport scratch;
-    Finish(seq, std::move(c), scratch);
-    for (auto& f : scratch.finished) stopped_.push_back(std::move(f));
+    if (seq.active && seq.job_id == id) StopSequence(seq, state);
   }
 }
 
@@ -426,19 +431,15 @@ int64_t LlamaEngine::FreeKvTokens() const {
 
 StepReport LlamaEngine::Step() {
   const auto start = std::chrono::steady_clock::now();
-  StepReport report;
-  report.finished = std::move(stopped_);
-  stopped_.clear();
-
   const TimeMs now = NowMs();
   for (Sequence& seq : slots_) {
     if (seq.active && seq.deadline_at > 0 && now >= seq.deadline_at) {
-      Completion c = Outcome(seq, JobState::kExpired, "timeout");
-      c.error_code = "timeout";
-      c.error_message = "the job's timeout_seconds passed while it was running";
-      Finish(seq, std::move(c), report);
+      StopSequence(seq, JobState::kExpired);
     }
   }
+  StepReport report;
+  report.finished = std::move(stopped_);
+  stopped_.clear();
 
   // Generating sequences first: one token each. Then prompt chunks, shortest remaining
   // prompt first: a question beside a long document is read in one step, and the document
@@ -459,7 +460,7 @@ StepReport LlamaEngine::Step() {
   int32_t prefill_budget = PrefillBudget(generating);
   const auto decode_start = std::chrono::steady_clock::now();
 
-  llama_batch batch = llama_batch_init(info_.batch_size, 0, 1);
+  llama_batch& batch = *batch_;
   auto add = [&batch](llama_token t, int32_t pos, int32_t seq_id, bool logits) {
     const int32_t i = batch.n_tokens++;
     batch.token[i] = t;
@@ -517,9 +518,8 @@ StepReport LlamaEngine::Step() {
       c.error_message = status == 1
                             ? "the KV cache has no room for this sequence"
                             : "the engine failed to decode (status " + std::to_string(status) + ")";
-      Finish(*seq, std::move(c), report);
+      Finish(*seq, std::move(c), report.finished);
     }
-    llama_batch_free(batch);
     report.seconds = SecondsSince(start);
     return report;
   }
@@ -539,9 +539,9 @@ StepReport LlamaEngine::Step() {
     seq->generating = true;
     const bool ended = AcceptToken(*seq, token);
     if (ended) {
-      Finish(*seq, Outcome(*seq, JobState::kSucceeded, "stop"), report);
+      Finish(*seq, Outcome(*seq, JobState::kSucceeded, "stop"), report.finished);
     } else if (seq->completion_tokens >= seq->max_tokens) {
-      Finish(*seq, Outcome(*seq, JobState::kSucceeded, "length"), report);
+      Finish(*seq, Outcome(*seq, JobState::kSucceeded, "length"), report.finished);
     } else {
       seq->next_token = token;
     }
@@ -552,7 +552,6 @@ StepReport LlamaEngine::Step() {
           {seq->job_id, {static_cast<int64_t>(seq->prompt_read), seq->completion_tokens}});
     }
   }
-  llama_batch_free(batch);
   report.seconds = SecondsSince(start);
   return report;
 }

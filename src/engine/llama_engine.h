@@ -15,6 +15,7 @@ struct llama_model;
 struct llama_context;
 struct llama_vocab;
 struct llama_sampler;
+struct llama_batch;
 
 namespace glmq {
 
@@ -61,7 +62,9 @@ class LlamaEngine final : public Engine {
   Result<std::vector<int32_t>> Tokenize(const std::string& prompt) const;
   // Returns true when the sequence ended with this token.
   bool AcceptToken(Sequence& seq, int32_t token);
-  void Finish(Sequence& seq, Completion completion, StepReport& report);
+  void Finish(Sequence& seq, Completion completion, std::vector<StepReport::Finished>& finished);
+  // Ends a sequence as cancelled or expired; the next Step() reports it.
+  void StopSequence(Sequence& seq, JobState state);
   Completion Outcome(const Sequence& seq, JobState state, std::string finish_reason) const;
   void RecordStepCost(double seconds, int32_t prompt_tokens, int32_t generating);
   int32_t PrefillBudget(int32_t generating) const;
@@ -75,6 +78,7 @@ class LlamaEngine final : public Engine {
   // Bytes per token of the exact counts so far (an estimate for texts not yet counted).
   mutable std::atomic<double> bytes_per_token_{4.0};
   std::vector<Sequence> slots_;
+  std::unique_ptr<llama_batch> batch_;  // filled again by every Step()
   uint64_t admitted_ = 0;  // admission counter: prefill goes to the oldest sequence first
   std::vector<StepReport::Finished> stopped_;  // ended by Stop(), reported by the next Step()
   double step_target_seconds_ = 0;
