@@ -49,6 +49,9 @@ struct JobUsage {
 };
 
 struct JobProgress {
+  // The exact prompt length the engine tokenized; 0 = not known yet. Replaces an estimate
+  // made at submit for a large document (see --sync-count-bytes).
+  int64_t prompt_tokens = 0;
   int64_t prompt_tokens_read = 0;
   int64_t completion_tokens = 0;
 };

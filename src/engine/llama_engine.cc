@@ -548,8 +548,10 @@ StepReport LlamaEngine::Step() {
   }
   for (Sequence* seq : order) {
     if (seq->active && (seq->chunk > 0 || seq->batch_index >= 0)) {
-      report.progressed.push_back(
-          {seq->job_id, {static_cast<int64_t>(seq->prompt_read), seq->completion_tokens}});
+      report.progressed.push_back({seq->job_id,
+                                   {.prompt_tokens = static_cast<int64_t>(seq->prompt.size()),
+                                    .prompt_tokens_read = static_cast<int64_t>(seq->prompt_read),
+                                    .completion_tokens = seq->completion_tokens}});
     }
   }
   report.seconds = SecondsSince(start);

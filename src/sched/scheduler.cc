@@ -168,6 +168,7 @@ void Scheduler::ApplyStep(const StepReport& report) {
     auto it = running_.find(p.id);
     if (it == running_.end()) continue;
     it->second.progress = p.progress;
+    if (p.progress.prompt_tokens > 0) it->second.prompt_tokens = p.progress.prompt_tokens;
     if (now - it->second.progress_written_at >= options_.progress_interval_ms) {
       it->second.progress_written_at = now;
       writer_.Progress(p.id, p.progress);

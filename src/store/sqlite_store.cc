@@ -67,11 +67,13 @@ constexpr char kHeartbeat[] =
     "UPDATE jobs INDEXED BY jobs_worker SET lease_expires_at = ?1 "
     "WHERE state = 'running' AND worker = ?2";
 constexpr char kUpdateProgress[] =
-    "UPDATE jobs SET progress_prompt_tokens_read = ?1, progress_completion_tokens = ?2 "
+    "UPDATE jobs SET progress_prompt_tokens_read = ?1, progress_completion_tokens = ?2, "
+    "prompt_tokens = CASE WHEN ?4 > 0 THEN ?4 ELSE prompt_tokens END "
     "WHERE id = ?3 AND state = 'running'";
 constexpr char kComplete[] =
     "UPDATE jobs SET state = ?1, output = ?2, finish_reason = ?3, usage_prompt_tokens = ?4, "
     "usage_completion_tokens = ?5, error_code = ?6, error_message = ?7, finished_at = ?8, "
+    "prompt_tokens = CASE WHEN ?1 = 'succeeded' AND ?4 > 0 THEN ?4 ELSE prompt_tokens END, "
     "lease_expires_at = 0 WHERE id = ?9 AND state = 'running' AND worker = ?10";
 constexpr char kCancelQueued[] =
     "UPDATE jobs SET state = 'cancelled', finished_at = ?1, finish_reason = 'cancelled' "
@@ -456,6 +458,7 @@ Status SqliteJobStore::UpdateProgress(const std::string& id, const JobProgress& 
       update.BindInt(1, progress.prompt_tokens_read);
       update.BindInt(2, progress.completion_tokens);
       update.BindText(3, id);
+      update.BindInt(4, progress.prompt_tokens);
       GLMQ_RETURN_IF_ERROR(update.Run());
     }
     if (ctx.db.Changes() > 0) return Status::Ok();

@@ -36,7 +36,9 @@ TEST(Utf8Test, SanitizedRandomBytesAreAlwaysValid) {
     for (char& c : bytes) c = static_cast<char>(rng() & 0xFF);
     const std::string clean = SanitizeUtf8(bytes);
     ASSERT_TRUE(IsValidUtf8(clean)) << "round " << round;
-    if (IsValidUtf8(bytes)) EXPECT_EQ(clean, bytes);
+    if (IsValidUtf8(bytes)) {
+      EXPECT_EQ(clean, bytes);
+    }
   }
 }
 

@@ -552,6 +552,40 @@ TEST_F(SqliteJobStoreTest, SnapshotCountsPerClassAndState) {
   EXPECT_EQ(snapshot->totals.size(), 6u);
 }
 
+// A large document is queued on an estimate of its length; the engine's exact count, in
+// progress or in a successful result, replaces it even when the job started before the
+// count after the 202 could land.
+TEST_F(SqliteJobStoreTest, EngineCountReplacesAnEstimate) {
+  Job first = InsertJob(1, 1000, /*prompt_tokens=*/5000);
+  Job second = InsertJob(2, 1000, /*prompt_tokens=*/5000);
+  MustClaim("w1");
+  MustClaim("w1");
+  ASSERT_TRUE(store_
+                  ->UpdateProgress(
+                      first.id,
+                      {.prompt_tokens = 10678, .prompt_tokens_read = 2048, .completion_tokens = 0})
+                  .ok());
+  EXPECT_EQ(MustGet(first.id).prompt_tokens, 10678);
+  // Unknown (0) leaves the count alone.
+  ASSERT_TRUE(store_->UpdateProgress(first.id, {.prompt_tokens_read = 4096}).ok());
+  EXPECT_EQ(MustGet(first.id).prompt_tokens, 10678);
+
+  Completion done;
+  done.state = JobState::kSucceeded;
+  done.finish_reason = "length";
+  done.usage = {.prompt_tokens = 9000, .completion_tokens = 1};
+  ASSERT_TRUE(store_->Complete(second.id, "w1", done).ok());
+  EXPECT_EQ(MustGet(second.id).prompt_tokens, 9000);
+
+  // A job cancelled halfway through its prompt keeps the full count, not the part read.
+  Completion cancelled;
+  cancelled.state = JobState::kCancelled;
+  cancelled.finish_reason = "cancelled";
+  cancelled.usage = {.prompt_tokens = 4096};
+  ASSERT_TRUE(store_->Complete(first.id, "w1", cancelled).ok());
+  EXPECT_EQ(MustGet(first.id).prompt_tokens, 10678);
+}
+
 TEST_F(SqliteJobStoreTest, UpdateProgressOnlyWhileRunning) {
   Job job = InsertJob(1, 1000);
   EXPECT_EQ(store_->UpdateProgress(job.id, {.prompt_tokens_read = 1}).code(),
