@@ -21,6 +21,7 @@
 # MIXED_LONG_TOKENS (16384), MIXED_SHORT (40), MIXED_SHORT_INTERVAL_MS (750),
 # MIXED_SHORT_START_MS (1000), MIXED_SHORT_MAX_TOKENS (32), MIXED_LONG_MAX_TOKENS (64),
 # MIXED_SEED (1), MIXED_STEP_TARGETS (""), MIXED_RUN_TIMEOUT (600 s per server run),
+# MIXED_PEER (1; 0 skips llama-server while tuning glmq: no ratios then),
 # BENCH_TMPDIR (where the temporary directory goes; default $TMPDIR or /tmp).
 set -euo pipefail
 
@@ -41,6 +42,7 @@ SHORT_MAX_TOKENS=${MIXED_SHORT_MAX_TOKENS:-32}
 LONG_MAX_TOKENS=${MIXED_LONG_MAX_TOKENS:-64}
 SEED=${MIXED_SEED:-1}
 STEP_TARGETS=${MIXED_STEP_TARGETS:-}
+PEER=${MIXED_PEER:-1}
 RUN_TIMEOUT=${MIXED_RUN_TIMEOUT:-600}
 START_TIMEOUT=180
 
@@ -49,12 +51,14 @@ die() { echo "mixed: $*" >&2; exit 1; }
 [[ -x $MIXED_BENCH_BIN ]] || die "no mixed_bench at $MIXED_BENCH_BIN (run 'make build')"
 command -v curl >/dev/null || die "curl is not installed"
 command -v python3 >/dev/null || die "python3 is not installed (used to find a free port)"
-if [[ -z ${LLAMA_SERVER_BIN:-} ]]; then
+if [[ $PEER == 0 ]]; then
+  LLAMA_SERVER_BIN=""
+elif [[ -z ${LLAMA_SERVER_BIN:-} ]]; then
   echo "mixed: locating llama-server (builds it once if missing; that takes a while)" >&2
   LLAMA_SERVER_BIN=$(timeout 3600 "$ROOT/bench/build-llama-server.sh") ||
     die "bench/build-llama-server.sh failed"
 fi
-[[ -x $LLAMA_SERVER_BIN ]] || die "no llama-server at $LLAMA_SERVER_BIN"
+[[ $PEER == 0 || -x $LLAMA_SERVER_BIN ]] || die "no llama-server at $LLAMA_SERVER_BIN"
 
 # shellcheck source=bench/lib.sh
 source "$ROOT/bench/lib.sh"
@@ -162,7 +166,9 @@ echo "client:  mixed_bench ${BENCH_ARGS[*]}"
 echo
 echo "== llama-server"
 LLAMA_CMD=""
-if start_llama_server; then
+if [[ $PEER == 0 ]]; then
+  echo "skipped (MIXED_PEER=0)"
+elif start_llama_server; then
   echo "server:  $LLAMA_CMD"
   run_bench llama-server llama-server
 else

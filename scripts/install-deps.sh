@@ -7,6 +7,7 @@ packages=(
   libboost-dev libboost-system-dev nlohmann-json3-dev libhiredis-dev libsqlite3-dev
   libspdlog-dev libfmt-dev libcli11-dev libcurl4-openssl-dev libssl-dev libtomlplusplus-dev
   libsimdjson-dev libgtest-dev libgmock-dev libbenchmark-dev redis-server wrk curl clang-format
+  chromium  # headless, for the dashboard's browser test
 )
 
 # Node.js and npm fetch the pinned llama.cpp source; a machine may have them from elsewhere.

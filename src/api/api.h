@@ -37,6 +37,8 @@ struct ApiContext {
   ApiOptions options;
   asio::thread_pool& pool;
   JobWatchHub& watch;
+  // Told of each accepted job once it is durable (metrics). Optional.
+  std::function<void(const Job&)> on_submitted = nullptr;
 };
 
 void AddApiRoutes(Router& router, ApiContext& ctx);

@@ -97,6 +97,7 @@ Submitted Submit(ApiContext& ctx, JobRequest request) {
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - insert_started)
           .count());
   if (!out.status.ok()) return out;
+  if (ctx.on_submitted) ctx.on_submitted(job);
   if (out.prompt_tokens_estimated) {
     // The request moves to the counting task; the 202 needs only the other fields.
     Job pending;
@@ -209,6 +210,20 @@ json QueueJson(ApiContext& ctx, const QueueSnapshot& snap, const std::vector<Job
   json totals = json::object();
   for (const auto& [state, n] : snap.totals) totals[JobStateName(state)] = n;
   const ModelInfo& info = ctx.engine.info();
+  const RunningWork work = ctx.scheduler ? ctx.scheduler->running_work() : RunningWork{};
+  const double drain =
+      PredictedDrainSeconds(t, snap, work.prompt_tokens_left, work.max_tokens_left);
+  auto percentiles = [](const Percentiles& p) -> json {
+    if (p.count == 0) return nullptr;
+    return {{"p50", p.p50}, {"p95", p.p95}, {"p99", p.p99}, {"count", p.count}};
+  };
+  json latency = nullptr;
+  if (ctx.scheduler) {
+    const JobStatsSnapshot stats = ctx.scheduler->job_stats().Snapshot();
+    latency = {{"queue_wait_seconds", percentiles(stats.queue_wait_seconds)},
+               {"time_to_first_token_seconds", percentiles(stats.time_to_first_token_seconds)},
+               {"run_seconds", percentiles(stats.run_seconds)}};
+  }
   return {
       {"queued", queued},
       {"queued_prompt_tokens", queued_tokens},
@@ -216,6 +231,9 @@ json QueueJson(ApiContext& ctx, const QueueSnapshot& snap, const std::vector<Job
       {"running", run},
       {"dead_letter", snap.dead_letter},
       {"totals", totals},
+      {"predicted_drain_seconds", drain},
+      {"kv", {{"used_tokens", work.kv_reserved_tokens}, {"capacity_tokens", info.ctx_size}}},
+      {"latency", latency},
       {"throughput",
        {{"prefill_tokens_per_second", t.prefill_tokens_per_second},
         {"decode_tokens_per_second", t.decode_tokens_per_second},

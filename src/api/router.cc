@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
+
 #include "api/json_response.h"
 
 namespace glmq {
@@ -46,6 +48,17 @@ bool Router::Match(const Route& route, const std::vector<std::string_view>& segm
 }
 
 asio::awaitable<HttpResponse> Router::Dispatch(HttpRequest request) {
+  const auto started = std::chrono::steady_clock::now();
+  std::string route = "unmatched";
+  HttpResponse response = co_await Handle(std::move(request), route);
+  if (observer_) {
+    observer_(route, response.result_int(),
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  }
+  co_return response;
+}
+
+asio::awaitable<HttpResponse> Router::Handle(HttpRequest request, std::string& route) {
   RequestContext ctx;
   const std::string_view target(request.target().data(), request.target().size());
   const size_t q = target.find('?');
@@ -81,6 +94,7 @@ asio::awaitable<HttpResponse> Router::Dispatch(HttpRequest request) {
     co_return ErrorResponse(http::status::not_found, "not_found", "no such endpoint: " + ctx.path);
   }
   ctx.route = found->pattern;
+  route = found->pattern;
   ctx.request = std::move(request);
   // A bad request must never become a 500; an exception here is a bug, logged as one.
   try {

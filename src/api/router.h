@@ -25,12 +25,19 @@ struct RequestContext {
 // Handlers run on an io thread's strand; blocking work goes through RunBlocking().
 using Handler = std::function<asio::awaitable<HttpResponse>(RequestContext&)>;
 
+// Told of every answered request: the matched pattern ("unmatched" for 404s), the status
+// and the seconds it took. Runs on the io thread: must be cheap.
+using RequestObserver = std::function<void(const std::string& route, int status, double seconds)>;
+
 class Router {
  public:
   void Add(http::verb method, std::string pattern, Handler handler);
+  // Set before serving starts.
+  void SetObserver(RequestObserver observer) { observer_ = std::move(observer); }
   asio::awaitable<HttpResponse> Dispatch(HttpRequest request);
 
  private:
+  asio::awaitable<HttpResponse> Handle(HttpRequest request, std::string& route);
   struct Route {
     http::verb method;
     std::string pattern;
@@ -40,6 +47,7 @@ class Router {
   static bool Match(const Route& route, const std::vector<std::string_view>& segments,
                     std::map<std::string, std::string>& params);
   std::vector<Route> routes_;
+  RequestObserver observer_;
 };
 
 template <typename F>

@@ -19,6 +19,7 @@ Result<std::string> ValueText(const toml::node& node, const std::string& key) {
 Status ApplyTable(CLI::App& command, const toml::table& table, const std::string& path) {
   for (const auto& [k, node] : table) {
     const std::string key(k.str());
+    if (node.is_table() && key == "alerts") continue;  // rules and channels: LoadAlertConfig
     if (node.is_table()) {
       if (key == command.get_name()) {
         GLMQ_RETURN_IF_ERROR(ApplyTable(command, *node.as_table(), path));

@@ -7,9 +7,13 @@
 #include <csignal>
 #include <filesystem>
 
+#include "api/alerts_api.h"
 #include "api/api.h"
+#include "api/dashboard.h"
 #include "api/http_server.h"
+#include "api/metrics_api.h"
 #include "cli/commands.h"
+#include "cli/observability.h"
 #include "engine/llama_engine.h"
 #include "sched/scheduler.h"
 #include "store/sqlite_store.h"
@@ -26,6 +30,7 @@ struct ServeFlags {
   std::string data_dir = "./data";
   int32_t blocking_threads = 16;
   std::string log_level = "info";
+  std::string config_path;  // also holds the [alerts] rules and channels
 };
 
 // Holds an exclusive lock on the data directory for the life of the process, so that two
@@ -98,10 +103,20 @@ int RunServe(const ServeFlags& flags) {
     return 1;
   }
 
+  auto alert_config = LoadAlertConfig(flags.config_path);
+  if (!alert_config.ok()) {
+    spdlog::error("{}", alert_config.status().message());
+    return 2;
+  }
+  metrics::Registry registry;
+  JobMetrics job_metrics(registry);
+
   JobWatchHub watch;
-  auto store = SqliteJobStore::Open(
-      flags.data_dir + "/glmq.db",
-      [&watch](const std::string& id, JobState state) { watch.Notify(id, state); });
+  auto store = SqliteJobStore::Open(flags.data_dir + "/glmq.db",
+                                    [&watch, &job_metrics](const std::string& id, JobState state) {
+                                      watch.Notify(id, state);
+                                      job_metrics.StateChanged(id, state);
+                                    });
   if (!store.ok()) {
     spdlog::error("cannot open the store: {}", store.status().ToString());
     return 1;
@@ -126,10 +141,28 @@ int RunServe(const ServeFlags& flags) {
   Calibrate(**engine, meter);
 
   Scheduler scheduler(**store, **engine, meter, flags.sched);
+  scheduler.job_stats().SetListener([&job_metrics](const JobEvent& e) { job_metrics.JobEvent(e); });
+  auto alerting = MakeAlerting(
+      *alert_config, flags.data_dir + "/silences.json",
+      [&store, &scheduler, &meter] { return MeasureAlertSignals(**store, &scheduler, meter); },
+      &job_metrics);
+  if (!alerting.ok()) {
+    spdlog::error("alerting: {}", alerting.status().message());
+    return 2;
+  }
+  AddServeCollectors(registry, **store, scheduler, meter, **engine, (*alerting)->service.get());
+
   asio::thread_pool pool(static_cast<size_t>(std::max(2, flags.blocking_threads)));
   ApiContext ctx{**store, **engine, &scheduler, meter, flags.policy, flags.api, pool, watch};
+  ctx.on_submitted = [&job_metrics](const Job& job) { job_metrics.Submitted(job); };
   Router router;
   AddApiRoutes(router, ctx);
+  AddAlertRoutes(router, *(*alerting)->service, *(*alerting)->silences, pool);
+  AddMetricsRoute(router, registry, pool);
+  AddDashboardRoutes(router);
+  router.SetObserver([&job_metrics](const std::string& route, int status, double seconds) {
+    job_metrics.HttpRequest(route, status, seconds);
+  });
   HttpServer server(flags.http, router);
 
   // Block the stop signals in every thread we start; the main thread waits for them.
@@ -140,6 +173,7 @@ int RunServe(const ServeFlags& flags) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   scheduler.Start();
+  (*alerting)->service->Start();
   auto port = server.Start();
   if (!port.ok()) {
     spdlog::error("{}", port.status().message());
@@ -152,6 +186,7 @@ int RunServe(const ServeFlags& flags) {
   spdlog::info("received {}, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   server.Stop();
   pool.join();
+  alerting->reset();  // a last notice goes out while the store is still open
   scheduler.Shutdown();
   return 0;
 }
@@ -162,7 +197,9 @@ CommandRunner AddServeCommand(CLI::App& app) {
   auto* cmd = app.add_subcommand("serve", "run gateway, scheduler and engine in one process");
   auto f = std::make_shared<ServeFlags>();
   // Read by main() before parsing (see cli/config_file.h); declared here for --help.
-  cmd->add_option("--config", "TOML file with any of these options (GLMQ_* and flags win)")
+  cmd->add_option("--config", f->config_path,
+                  "TOML file with any of these options (GLMQ_* and flags win) and the [alerts] "
+                  "rules and channels")
       ->envname("GLMQ_CONFIG");
   auto opt = [cmd](const char* name, auto& value, const char* help, const char* env) {
     return cmd->add_option(name, value, help)->envname(env)->capture_default_str();

@@ -43,6 +43,15 @@ struct StepReport {
   double seconds = 0;
 };
 
+// What the scheduler knows and the engine does not: the queue behind it.
+struct StepHints {
+  // Jobs whose prompt should not be read this step because queued work sorts before them
+  // (virtual deadline order, see sched/policy.h): a document yields to the questions that
+  // arrived after it until it has waited about its own service time. A yielding prompt is
+  // still read when the step would otherwise carry nothing.
+  std::vector<std::string> yield_prefill;
+};
+
 class Engine {
  public:
   virtual ~Engine() = default;
@@ -67,6 +76,10 @@ class Engine {
   // KV tokens not reserved by running sequences (each reserves prompt + max_tokens).
   virtual int64_t FreeKvTokens() const = 0;
   virtual int32_t ActiveSequences() const = 0;
+  // When the engine last showed it is working (inside a step too, where the backend allows
+  // it); 0 if it cannot tell. A step over a long context can take minutes on a CPU, so
+  // liveness must not wait for steps to end. Any thread.
+  virtual TimeMs alive_at() const { return 0; }
 
   // Starts a sequence for `job` (which carries its request). Fails for jobs that cannot run.
   virtual Status Admit(const Job& job) = 0;
@@ -76,7 +89,8 @@ class Engine {
   virtual void Stop(const std::string& id, JobState state) = 0;
 
   // Runs one decode step over every active sequence. Call only when ActiveSequences() > 0.
-  virtual StepReport Step() = 0;
+  virtual StepReport Step(const StepHints& hints) = 0;
+  StepReport Step() { return Step(StepHints{}); }
 };
 
 }  // namespace glmq

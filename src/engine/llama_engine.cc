@@ -10,6 +10,7 @@
 
 #include "core/utf8.h"
 #include "engine/prompt.h"
+#include "ggml-cpu.h"
 #include "ggml.h"
 #include "llama.h"
 
@@ -165,12 +166,28 @@ Result<std::unique_ptr<LlamaEngine>> LlamaEngine::Load(const LlamaEngineOptions&
   // use little, instead of every sequence getting ctx_size / parallel.
   cparams.kv_unified = true;
   cparams.no_perf = true;
+  // Never aborts: ggml calls it between the nodes of a graph, which makes it a heartbeat
+  // from inside long steps.
+  cparams.abort_callback = [](void* data) {
+    static_cast<std::atomic<TimeMs>*>(data)->store(NowMs(), std::memory_order_relaxed);
+    return false;
+  };
+  cparams.abort_callback_data = &engine->alive_at_;
   engine->ctx_ = llama_init_from_model(engine->model_, cparams);
   if (engine->ctx_ == nullptr) {
     return Status(StatusCode::kResourceExhausted,
                   "cannot create a context of " + std::to_string(info.ctx_size) + " tokens (" +
                       std::to_string(info.ctx_size * info.kv_bytes_per_token >> 20) +
                       " MiB of KV); lower --ctx-size");
+  }
+  // One CPU thread pool for the life of the engine, as llama-server keeps: without it ggml
+  // starts threads for every graph, which measured ~10 % slower prefill on 2 cores.
+  ggml_threadpool_params pool_params = ggml_threadpool_params_default(threads);
+  engine->threadpool_ = ggml_threadpool_new(&pool_params);
+  if (engine->threadpool_ != nullptr) {
+    llama_attach_threadpool(engine->ctx_, engine->threadpool_, nullptr);
+  } else {
+    spdlog::warn("cannot create a CPU thread pool of {} threads; ggml makes one per step", threads);
   }
   // One batch for the life of the engine: Step() fills it again each time.
   engine->batch_ = std::make_unique<llama_batch>(llama_batch_init(options.batch_size, 0, 1));
@@ -192,6 +209,7 @@ LlamaEngine::~LlamaEngine() {
   }
   if (batch_) llama_batch_free(*batch_);
   if (ctx_ != nullptr) llama_free(ctx_);
+  if (threadpool_ != nullptr) ggml_threadpool_free(threadpool_);
   if (model_ != nullptr) llama_model_free(model_);
 }
 
@@ -429,7 +447,7 @@ int64_t LlamaEngine::FreeKvTokens() const {
   return info_.ctx_size - reserved;
 }
 
-StepReport LlamaEngine::Step() {
+StepReport LlamaEngine::Step(const StepHints& hints) {
   const auto start = std::chrono::steady_clock::now();
   const TimeMs now = NowMs();
   for (Sequence& seq : slots_) {
@@ -471,6 +489,15 @@ StepReport LlamaEngine::Step() {
     return i;
   };
 
+  auto yields = [&hints](const Sequence* seq) {
+    return std::find(hints.yield_prefill.begin(), hints.yield_prefill.end(), seq->job_id) !=
+           hints.yield_prefill.end();
+  };
+  int32_t yielding = 0;
+  for (const Sequence* seq : order) yielding += !seq->generating && yields(seq) ? 1 : 0;
+  // A yielding prompt is read only when nothing else would be: then the step is free.
+  const bool others_have_work = order.size() > static_cast<size_t>(yielding);
+
   int status = 0;
   for (int attempt = 0; attempt < 8; ++attempt) {
     batch.n_tokens = 0;
@@ -483,6 +510,7 @@ StepReport LlamaEngine::Step() {
         seq->batch_index = add(seq->next_token, seq->n_past, seq->seq_id, true);
         continue;
       }
+      if (others_have_work && yields(seq)) continue;
       const int32_t left = static_cast<int32_t>(seq->prompt.size() - seq->prompt_read);
       const int32_t chunk = std::min(left, budget);
       if (chunk <= 0) continue;
@@ -500,7 +528,10 @@ StepReport LlamaEngine::Step() {
     if (status == 0) {
       int32_t prompt_in_batch = 0;
       for (const Sequence* seq : order) prompt_in_batch += seq->chunk;
-      RecordStepCost(SecondsSince(decode_start), prompt_in_batch, generating);
+      const double decode_seconds = SecondsSince(decode_start);
+      RecordStepCost(decode_seconds, prompt_in_batch, generating);
+      spdlog::debug("step: {} prompt tokens, {} generating, decode {:.3f} s", prompt_in_batch,
+                    generating, decode_seconds);
     }
     if (status != 1 || prefill_budget <= 1) break;
     // No KV slot for this batch: the cache is fragmented or full. Read less prompt.

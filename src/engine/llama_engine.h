@@ -15,6 +15,7 @@ struct llama_model;
 struct llama_context;
 struct llama_vocab;
 struct llama_sampler;
+struct ggml_threadpool;
 struct llama_batch;
 
 namespace glmq {
@@ -52,7 +53,9 @@ class LlamaEngine final : public Engine {
   int32_t ActiveSequences() const override;
   Status Admit(const Job& job) override;
   void Stop(const std::string& id, JobState state) override;
-  StepReport Step() override;
+  using Engine::Step;
+  StepReport Step(const StepHints& hints) override;
+  TimeMs alive_at() const override { return alive_at_.load(std::memory_order_relaxed); }
 
  private:
   struct Sequence;
@@ -72,6 +75,8 @@ class LlamaEngine final : public Engine {
   ModelInfo info_;
   llama_model* model_ = nullptr;
   llama_context* ctx_ = nullptr;
+  ggml_threadpool* threadpool_ = nullptr;  // attached to ctx_, freed after it
+  std::atomic<TimeMs> alive_at_{0};        // set between graph nodes by the abort callback
   const llama_vocab* vocab_ = nullptr;
   std::string chat_template_;
   size_t longest_token_bytes_ = 1;

@@ -45,4 +45,15 @@ double EstimateWaitSeconds(const ThroughputSnapshot& t, int64_t prompt_tokens_ah
   return prompt / prefill + generated / decode;
 }
 
+double PredictedDrainSeconds(const ThroughputSnapshot& t, const QueueSnapshot& queue,
+                             int64_t running_prompt_left, int64_t running_max_tokens_left) {
+  int64_t prompt = 0, max_tokens = 0;
+  for (const auto& [c, s] : queue.classes) {
+    prompt += s.queued_prompt_tokens;
+    max_tokens += s.queued_max_tokens;
+  }
+  return EstimateWaitSeconds(t, prompt, max_tokens, running_prompt_left, running_max_tokens_left,
+                             0);
+}
+
 }  // namespace glmq

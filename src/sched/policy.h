@@ -9,6 +9,7 @@
 
 #include "core/job.h"
 #include "sched/throughput.h"
+#include "store/job_store.h"
 
 namespace glmq {
 
@@ -32,5 +33,10 @@ int64_t OrderKey(const PolicyOptions& options, const ThroughputSnapshot& t, Time
 double EstimateWaitSeconds(const ThroughputSnapshot& t, int64_t prompt_tokens_ahead,
                            int64_t max_tokens_ahead, int64_t running_prompt_left,
                            int64_t running_max_tokens_left, int32_t free_sequences);
+
+// Seconds until everything queued and running is done at the measured rates: the backlog
+// divided by the throughput (Little's law). What the drain-time alert and /v1/queue show.
+double PredictedDrainSeconds(const ThroughputSnapshot& t, const QueueSnapshot& queue,
+                             int64_t running_prompt_left, int64_t running_max_tokens_left);
 
 }  // namespace glmq

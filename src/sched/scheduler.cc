@@ -55,6 +55,8 @@ void Scheduler::RequestStop(const std::string& id) {
   wake_cv_.notify_all();
 }
 
+TimeMs Scheduler::alive_at() const { return std::max(running_work().loop_at, engine_.alive_at()); }
+
 RunningWork Scheduler::running_work() const {
   std::lock_guard lock(work_mu_);
   return work_;
@@ -64,9 +66,15 @@ void Scheduler::PublishRunningWork() {
   RunningWork w;
   w.sequences = engine_.ActiveSequences();
   w.free_sequences = engine_.FreeSlots();
+  w.loop_at = NowMs();
   for (const auto& [id, r] : running_) {
     w.prompt_tokens_left += std::max<int64_t>(0, r.prompt_tokens - r.progress.prompt_tokens_read);
     w.max_tokens_left += std::max<int64_t>(0, r.max_tokens - r.progress.completion_tokens);
+    w.kv_reserved_tokens += r.prompt_tokens + r.max_tokens;
+    if (w.oldest_started_at == 0 || r.started_at < w.oldest_started_at) {
+      w.oldest_started_at = r.started_at;
+      w.oldest_job = id;
+    }
   }
   std::lock_guard lock(work_mu_);
   work_ = w;
@@ -128,9 +136,16 @@ bool Scheduler::TryStart(Job& job) {
     writer_.Complete(job.id, options_.worker_id, FailedCompletion(admitted));
     return true;
   }
+  stats_.Record({.kind = JobEvent::Kind::kStarted,
+                 .length_class = job.length_class,
+                 .seconds = (now - job.created_at) / 1000.0});
   spdlog::debug("job {} started ({} prompt tokens, attempt {})", job.id, job.prompt_tokens,
                 job.attempts);
   Running& r = running_[job.id];
+  r.length_class = job.length_class;
+  r.created_at = job.created_at;
+  r.started_at = now;
+  r.order_key = job.order_key;
   r.prompt_tokens = job.prompt_tokens;
   r.max_tokens = job.request.sampling.max_tokens;
   return true;
@@ -158,6 +173,25 @@ void Scheduler::AdmitQueued() {
   }
 }
 
+// A running job still reading its prompt yields the step to queued work that sorts before
+// it: a document admitted into a free slot must not slow the questions that came after it
+// (and sort first) while they wait for, or run in, the other slots.
+StepHints Scheduler::Hints() {
+  StepHints hints;
+  for (const auto& [id, r] : running_) {
+    if (r.progress.prompt_tokens_read >= r.prompt_tokens && r.progress.prompt_tokens_read > 0) {
+      continue;  // generating
+    }
+    bool earlier = waiting_for_kv_ && waiting_for_kv_->order_key < r.order_key;
+    if (!earlier) {
+      auto ahead = store_.WorkBefore(r.order_key);
+      earlier = ahead.ok() && ahead->jobs > 0;
+    }
+    if (earlier) hints.yield_prefill.push_back(id);
+  }
+  return hints;
+}
+
 void Scheduler::ApplyStep(const StepReport& report) {
   int32_t generating = 0;
   for (const auto& p : report.progressed) generating += p.progress.completion_tokens > 0 ? 1 : 0;
@@ -168,6 +202,12 @@ void Scheduler::ApplyStep(const StepReport& report) {
     auto it = running_.find(p.id);
     if (it == running_.end()) continue;
     it->second.progress = p.progress;
+    if (!it->second.first_token_seen && p.progress.completion_tokens > 0) {
+      it->second.first_token_seen = true;
+      stats_.Record({.kind = JobEvent::Kind::kFirstToken,
+                     .length_class = it->second.length_class,
+                     .seconds = (now - it->second.created_at) / 1000.0});
+    }
     if (p.progress.prompt_tokens > 0) it->second.prompt_tokens = p.progress.prompt_tokens;
     if (now - it->second.progress_written_at >= options_.progress_interval_ms) {
       it->second.progress_written_at = now;
@@ -180,6 +220,11 @@ void Scheduler::ApplyStep(const StepReport& report) {
       if (f.completion.state == JobState::kSucceeded) {
         meter_.RecordCompletion(f.completion.usage.completion_tokens, it->second.max_tokens);
       }
+      stats_.Record({.kind = JobEvent::Kind::kFinished,
+                     .length_class = it->second.length_class,
+                     .seconds = (now - it->second.started_at) / 1000.0,
+                     .state = f.completion.state,
+                     .usage = f.completion.usage});
       running_.erase(it);
     }
     writer_.Complete(f.id, options_.worker_id, f.completion);
@@ -210,7 +255,7 @@ void Scheduler::Loop() {
                         [this] { return woken_ || stopping_; });
       continue;
     }
-    ApplyStep(engine_.Step());
+    ApplyStep(engine_.Step(Hints()));
     if (engine_.ActiveSequences() == 0 && !running_.empty()) {
       // Every sequence ended, so a job still listed here was lost track of (a bug): fail it
       // rather than spin or hold its lease forever.

@@ -16,6 +16,7 @@
 
 #include "engine/engine.h"
 #include "sched/background_writer.h"
+#include "sched/job_stats.h"
 #include "sched/throughput.h"
 #include "store/job_store.h"
 
@@ -35,6 +36,10 @@ struct RunningWork {
   int32_t free_sequences = 0;
   int64_t prompt_tokens_left = 0;
   int64_t max_tokens_left = 0;
+  int64_t kv_reserved_tokens = 0;  // prompt + max_tokens of every running job
+  TimeMs oldest_started_at = 0;    // the longest-running job's start; 0 when none
+  std::string oldest_job;
+  TimeMs loop_at = 0;  // the scheduler loop's last turn: a stuck engine stops it
 };
 
 class Scheduler {
@@ -51,9 +56,18 @@ class Scheduler {
   void RequestStop(const std::string& id);
 
   RunningWork running_work() const;
+  // When the loop or the engine inside a step last showed life. Any thread.
+  TimeMs alive_at() const;
+  // Latency figures of recent jobs; the listener hook feeds metrics.
+  JobStats& job_stats() { return stats_; }
 
  private:
   struct Running {
+    LengthClass length_class = LengthClass::kShort;
+    TimeMs created_at = 0;
+    TimeMs started_at = 0;
+    bool first_token_seen = false;
+    int64_t order_key = 0;
     int64_t prompt_tokens = 0;
     int32_t max_tokens = 0;
     JobProgress progress;
@@ -64,6 +78,7 @@ class Scheduler {
   void Housekeeping(TimeMs now);
   void AdmitQueued();
   bool TryStart(Job& job);
+  StepHints Hints();
   void ApplyStep(const StepReport& report);
   void PublishRunningWork();
 
@@ -81,6 +96,7 @@ class Scheduler {
   bool stopping_ = false;
   std::set<std::string> stop_requests_;
 
+  JobStats stats_;
   mutable std::mutex work_mu_;
   RunningWork work_;
 

@@ -26,8 +26,10 @@ void ThroughputMeter::Seed(double prefill_tps, double decode_tps) {
 
 void ThroughputMeter::RecordStep(int64_t prompt_tokens, int64_t generated_tokens,
                                  int32_t generating, double seconds) {
-  if (seconds <= 0) return;
   std::lock_guard lock(mu_);
+  prompt_tokens_total_ += prompt_tokens;
+  generated_tokens_total_ += generated_tokens;
+  if (seconds <= 0) return;
   if (prompt_tokens > generating) {
     // A step that reads prompt is dominated by it.
     prefill_tps_ = Blend(prefill_tps_, prompt_tokens / seconds);
@@ -55,6 +57,8 @@ ThroughputSnapshot ThroughputMeter::Snapshot() const {
   s.decode_tokens_per_second = decode_tps_;
   s.single_decode_tokens_per_second = single_decode_tps_;
   s.completion_ratio = completion_ratio_;
+  s.prompt_tokens_total = prompt_tokens_total_;
+  s.generated_tokens_total = generated_tokens_total_;
   if (!recent_.empty()) {
     int64_t tokens = 0;
     for (const Sample& sample : recent_) tokens += sample.tokens;

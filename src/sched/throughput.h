@@ -14,6 +14,8 @@ struct ThroughputSnapshot {
   double single_decode_tokens_per_second = 0;  // one sequence alone (cost of a job alone)
   double completion_ratio = 1.0;               // generated tokens ÷ max_tokens of finished jobs
   double recent_tokens_per_second = 0;         // prompt + generated per wall second, last minute
+  int64_t prompt_tokens_total = 0;             // read since start
+  int64_t generated_tokens_total = 0;          // sampled since start
 };
 
 class ThroughputMeter {
@@ -37,6 +39,8 @@ class ThroughputMeter {
   double single_decode_tps_ = 0;
   double completion_ratio_ = 1.0;
   std::deque<Sample> recent_;  // for recent_tokens_per_second
+  int64_t prompt_tokens_total_ = 0;
+  int64_t generated_tokens_total_ = 0;
 };
 
 }  // namespace glmq

@@ -171,3 +171,43 @@ TEST(LlamaEngineTest, BadOptionsAreErrorsNotCrashes) {
 
 }  // namespace
 }  // namespace glmq
+
+namespace glmq {
+namespace {
+
+// A document told to yield reads nothing while another sequence has work, and reads again
+// as soon as it is alone: yielding delays it, never stalls it.
+TEST(LlamaEngineTest, YieldingPromptWaitsForOthersAndThenReads) {
+  LlamaEngineOptions o;
+  o.model_path = ModelPath();
+  o.parallel = 2;
+  o.ctx_size = 4096;
+  o.threads = 1;
+  o.batch_size = 64;  // the document needs several steps
+  auto loaded = LlamaEngine::Load(o);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  LlamaEngine& engine = **loaded;
+  ASSERT_TRUE(engine.Admit(MakeJob("doc", std::string(1500, 'a') + " the end.", 2)).ok());
+  ASSERT_TRUE(engine.Admit(MakeJob("question", "Why?", 6)).ok());
+
+  StepHints hints;
+  hints.yield_prefill = {"doc"};
+  bool question_done = false;
+  for (int i = 0; i < 100 && !question_done; ++i) {
+    const StepReport r = engine.Step(hints);
+    for (const auto& p : r.progressed) {
+      EXPECT_NE(p.id, "doc") << "the document read while the question had work (step " << i << ")";
+    }
+    for (const auto& f : r.finished) question_done |= f.id == "question";
+  }
+  ASSERT_TRUE(question_done);
+  // Alone now: the same hint no longer holds it back.
+  const StepReport r = engine.Step(hints);
+  ASSERT_EQ(r.progressed.size(), 1u);
+  EXPECT_EQ(r.progressed[0].id, "doc");
+  EXPECT_GT(r.progressed[0].progress.prompt_tokens_read, 0);
+  EXPECT_GT(r.progressed[0].progress.prompt_tokens, r.progressed[0].progress.prompt_tokens_read);
+}
+
+}  // namespace
+}  // namespace glmq

@@ -1,0 +1,96 @@
+// The alert state machine: turns measured signals into alerts and decides which alerts
+// must be notified now (new, repeated or resolved), with `for`, `keep_firing_for`, repeat
+// intervals, silences and inhibition of a warning by the critical of the same rule.
+//
+// Pure and single-threaded: AlertService calls Evaluate() from its own thread with the
+// time passed in, so tests drive it with any clock.
+#pragma once
+
+#include <deque>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "alert/alert.h"
+#include "alert/rules.h"
+#include "alert/silences.h"
+#include "core/job.h"
+#include "store/job_store.h"
+
+namespace glmq {
+
+// What the rules look at, measured once per evaluation.
+struct AlertSignals {
+  TimeMs now = 0;
+  std::map<LengthClass, ClassStats> classes;  // queued, queued tokens, oldest per class
+  double predicted_drain_seconds = 0;
+  double longest_running_seconds = 0;
+  std::string longest_running_job;
+  // Cumulative counts of finished jobs: windows are differences between evaluations.
+  int64_t finished_total = 0;
+  int64_t failed_total = 0;
+  // Cumulative tokens read and generated: a stall is no change while work is queued.
+  int64_t work_done_total = 0;
+  int64_t workers_alive = 0;
+};
+
+struct AlertView {
+  Alert alert;
+  bool pending = false;  // condition true, `for` not yet elapsed
+  bool inhibited = false;
+  std::vector<std::string> silenced_by;
+};
+
+class AlertEvaluator {
+ public:
+  AlertEvaluator(AlertConfig config, const Silences* silences);
+
+  // Updates every alert from `signals` and returns what to send now, one Notification per
+  // rule that has something to say.
+  std::vector<Notification> Evaluate(const AlertSignals& signals);
+
+  // Active (pending and firing) alerts, and the last state changes, newest first.
+  std::vector<AlertView> Active() const;
+  const std::deque<nlohmann::json>& History() const { return history_; }
+  const AlertConfig& config() const { return config_; }
+
+ private:
+  struct Tracked {
+    Alert alert;
+    const RuleConfig* rule = nullptr;
+    TimeMs active_since = 0;  // condition first seen true
+    TimeMs last_true = 0;
+    TimeMs last_sent = 0;  // 0: never notified
+    bool firing = false;
+  };
+  struct Condition {
+    const RuleConfig* rule;
+    AlertSeverity severity;
+    std::map<std::string, std::string> labels;
+    double value;
+    double threshold;
+    std::string summary;
+  };
+
+  std::vector<Condition> Conditions(const AlertSignals& s);
+  bool Inhibited(const Tracked& t) const;
+  void Record(const Tracked& t, const char* event, TimeMs now);
+
+  const AlertConfig config_;
+  const Silences* silences_;
+  std::map<std::string, Tracked> tracked_;  // by fingerprint
+  struct Sample {
+    TimeMs at;
+    int64_t finished;
+    int64_t failed;
+    int64_t work_done;
+  };
+  std::deque<Sample> samples_;  // for windowed rules, oldest first
+  std::deque<nlohmann::json> history_;
+};
+
+// Alertmanager-style fingerprint of a label set: 16 hex digits, stable across runs.
+std::string Fingerprint(const std::map<std::string, std::string>& labels);
+
+}  // namespace glmq

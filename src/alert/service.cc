@@ -1,0 +1,93 @@
+#include "alert/service.h"
+
+#include <spdlog/spdlog.h>
+
+namespace glmq {
+
+using json = nlohmann::json;
+
+json AlertViewJson(const AlertView& v) {
+  const Alert& a = v.alert;
+  return {{"alertname", a.rule},
+          {"severity", AlertSeverityName(a.severity)},
+          {"state", v.pending ? "pending" : "firing"},
+          {"labels", a.labels},
+          {"annotations", a.annotations},
+          {"value", a.value},
+          {"threshold", a.threshold},
+          {"starts_at", a.starts_at > 0 ? json(a.starts_at / 1000.0) : json(nullptr)},
+          {"fingerprint", a.fingerprint},
+          {"inhibited", v.inhibited},
+          {"silenced_by", v.silenced_by}};
+}
+
+AlertService::AlertService(AlertConfig config, Silences& silences, SignalSource source, Sink sink)
+    : silences_(silences),
+      source_(std::move(source)),
+      sink_(std::move(sink)),
+      interval_ms_(config.interval_ms),
+      evaluator_(std::move(config), &silences) {}
+
+AlertService::~AlertService() { Stop(); }
+
+void AlertService::Start() {
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void AlertService::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void AlertService::EvaluateOnce() {
+  auto signals = source_();
+  if (!signals.ok()) {
+    spdlog::warn("alerts: measuring failed, skipping this evaluation: {}",
+                 signals.status().ToString());
+    return;
+  }
+  std::vector<Notification> out;
+  std::vector<AlertView> active;
+  {
+    std::lock_guard lock(mu_);
+    out = evaluator_.Evaluate(*signals);
+    active = evaluator_.Active();
+  }
+  if (observer_) observer_(active);
+  for (const Notification& n : out) sink_(n);
+}
+
+void AlertService::Loop() {
+  spdlog::info("alerts: evaluating {} rules every {} ms", std::size(kAllRuleKinds), interval_ms_);
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    lock.unlock();
+    EvaluateOnce();
+    lock.lock();
+    cv_.wait_for(lock, std::chrono::milliseconds(interval_ms_), [this] { return stopping_; });
+  }
+}
+
+std::vector<AlertView> AlertService::Active() const {
+  std::lock_guard lock(mu_);
+  return evaluator_.Active();
+}
+
+json AlertService::AlertsJson(TimeMs now) const {
+  json active = json::array();
+  json history = json::array();
+  {
+    std::lock_guard lock(mu_);
+    for (const AlertView& v : evaluator_.Active()) active.push_back(AlertViewJson(v));
+    for (const json& h : evaluator_.History()) history.push_back(h);
+  }
+  json silences = json::array();
+  for (const Silence& s : silences_.List()) silences.push_back(SilenceJson(s, now));
+  return {{"active", active}, {"history", history}, {"silences", silences}};
+}
+
+}  // namespace glmq

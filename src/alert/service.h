@@ -1,0 +1,60 @@
+// AlertService: evaluates the rules every interval on its own thread and hands what must
+// be said to a sink (the Dispatcher, which sends off this thread). Measuring is a callback
+// so that the service knows nothing of stores or engines.
+//
+// Threads: one evaluation thread owns the evaluator; API threads read it under mu_.
+#pragma once
+
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "alert/evaluator.h"
+#include "alert/silences.h"
+
+namespace glmq {
+
+class AlertService {
+ public:
+  using SignalSource = std::function<Result<AlertSignals>()>;
+  using Sink = std::function<void(const Notification&)>;
+  // Called after each evaluation with the alerts firing per (alertname, severity).
+  using FiringObserver = std::function<void(const std::vector<AlertView>&)>;
+
+  AlertService(AlertConfig config, Silences& silences, SignalSource source, Sink sink);
+  ~AlertService();
+  AlertService(const AlertService&) = delete;
+  AlertService& operator=(const AlertService&) = delete;
+
+  void SetFiringObserver(FiringObserver observer) { observer_ = std::move(observer); }
+  void Start();
+  void Stop();
+  // One evaluation now, on the caller's thread (tests, and a silence that should take
+  // effect at once).
+  void EvaluateOnce();
+
+  std::vector<AlertView> Active() const;
+  // GET /v1/alerts: {"active":[...], "history":[...], "silences":[...]}.
+  nlohmann::json AlertsJson(TimeMs now) const;
+
+ private:
+  void Loop();
+
+  Silences& silences_;
+  SignalSource source_;
+  Sink sink_;
+  FiringObserver observer_;
+  const int64_t interval_ms_;
+
+  mutable std::mutex mu_;
+  AlertEvaluator evaluator_;  // guarded by mu_
+  std::condition_variable cv_;
+  bool stopping_ = false;  // guarded by mu_
+  std::thread thread_;
+};
+
+nlohmann::json AlertViewJson(const AlertView& view);
+
+}  // namespace glmq

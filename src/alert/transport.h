@@ -1,0 +1,61 @@
+// How notifiers reach the outside: an HTTP POST and an SMTP submission, behind interfaces so
+// that tests substitute fakes. The real ones use libcurl, one easy handle per call, so one
+// transport may serve several sender threads at once.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace glmq {
+
+struct HttpPostRequest {
+  std::string url;
+  std::string body;
+  std::vector<std::string> headers;  // "Name: value"
+  double timeout_seconds = 10;
+};
+
+struct HttpPostResponse {
+  long status = 0;
+  std::string body;  // the first 64 KiB at most
+};
+
+class HttpTransport {
+ public:
+  virtual ~HttpTransport() = default;
+  // Any HTTP status is a response; an error means none came back: kDeadlineExceeded on a
+  // timeout, kUnavailable otherwise (refused, DNS, TLS). Errors never quote the URL's path or
+  // query, which for chat robots hold the access token.
+  virtual Result<HttpPostResponse> Post(const HttpPostRequest& request) = 0;
+};
+
+struct MailRequest {
+  std::string smtp_url;  // smtp://host:587 or smtps://host:465
+  std::string username;  // empty: no AUTH
+  std::string password;
+  std::string mail_from;                // bare address, for MAIL FROM
+  std::vector<std::string> recipients;  // bare addresses, for RCPT TO
+  bool require_tls = true;              // STARTTLS (or smtps://) or fail
+  double timeout_seconds = 10;
+  std::string message;  // RFC 5322, CRLF line ends
+};
+
+class MailTransport {
+ public:
+  virtual ~MailTransport() = default;
+  // kInvalidArgument when retrying cannot help (bad URL, login refused), kDeadlineExceeded on
+  // a timeout, kUnavailable otherwise.
+  virtual Status Send(const MailRequest& request) = 0;
+};
+
+std::shared_ptr<HttpTransport> MakeCurlHttpTransport();
+std::shared_ptr<MailTransport> MakeCurlMailTransport();
+
+// "https://oapi.dingtalk.com/robot/send?access_token=x" -> "https://oapi.dingtalk.com/...":
+// what may go into logs and error messages.
+std::string RedactUrl(const std::string& url);
+
+}  // namespace glmq

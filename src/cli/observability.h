@@ -1,0 +1,80 @@
+// Observability of a `glmq serve` process: the Prometheus metrics (GET /metrics) and the
+// backlog alerting that watches the same numbers. Wiring only: the metrics library lives in
+// metrics/, the rules and notifiers in alert/.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "alert/dispatcher.h"
+#include "alert/rules.h"
+#include "alert/service.h"
+#include "alert/silences.h"
+#include "engine/engine.h"
+#include "metrics/metrics.h"
+#include "sched/job_stats.h"
+#include "sched/scheduler.h"
+#include "sched/throughput.h"
+#include "store/job_store.h"
+
+namespace glmq {
+
+// Counters and histograms fed by events as they happen. Thread-safe.
+class JobMetrics {
+ public:
+  explicit JobMetrics(metrics::Registry& registry);
+
+  // From the API once a job is durable.
+  void Submitted(const Job& job);
+  // From the store's listener: every state change of every job.
+  void StateChanged(const std::string& id, JobState state);
+  // From the scheduler (JobStats listener).
+  void JobEvent(const glmq::JobEvent& event);
+  void HttpRequest(const std::string& route, int status, double seconds);
+  void Notification(const std::string& channel, const std::string& outcome);
+
+ private:
+  metrics::CounterFamily* submitted_;
+  metrics::CounterFamily* finished_;
+  metrics::HistogramFamily* queue_wait_;
+  metrics::HistogramFamily* run_;
+  metrics::HistogramFamily* first_token_;
+  metrics::CounterFamily* http_requests_;
+  metrics::HistogramFamily* http_seconds_;
+  metrics::CounterFamily* notifications_;
+
+  std::mutex mu_;
+  // Class of each job submitted here and not finished yet: the store's events carry only
+  // the state. Jobs accepted before a restart finish as class "unknown".
+  std::unordered_map<std::string, LengthClass> open_jobs_;  // guarded by mu_
+};
+
+// What the alert rules look at, measured now.
+Result<AlertSignals> MeasureAlertSignals(JobStore& store, const Scheduler* scheduler,
+                                         const ThroughputMeter& meter);
+
+// Gauges read at scrape time: queue per class, throughput, KV, sequences, drain time,
+// token totals, workers, alerts firing.
+void AddServeCollectors(metrics::Registry& registry, JobStore& store, const Scheduler& scheduler,
+                        const ThroughputMeter& meter, const Engine& engine,
+                        const AlertService* alerts);
+
+// The alerting parts of one process, started together and stopped in reverse.
+struct Alerting {
+  std::unique_ptr<Silences> silences;
+  std::unique_ptr<Dispatcher> dispatcher;
+  std::unique_ptr<AlertService> service;
+
+  ~Alerting();
+};
+
+// Builds the dispatcher (a "log" channel is always there) and the evaluator; silences are
+// kept in `silences_path` when it is not empty. Does not start the evaluation thread.
+Result<std::unique_ptr<Alerting>> MakeAlerting(const AlertConfig& config,
+                                               const std::string& silences_path,
+                                               AlertService::SignalSource source,
+                                               JobMetrics* job_metrics);
+
+}  // namespace glmq
