@@ -109,6 +109,22 @@ Result<ChannelConfig> ParseChannel(const toml::table& table, const std::string& 
         GLMQ_ASSIGN_OR_RETURN(std::string address, StringValue(node, at));
         c.to.push_back(std::move(address));
       }
+    } else if (key == "rate-limits") {
+      // [{ max = 20, per = "1m" }, ...]; [] turns the type's default limits off.
+      const toml::array* list = node.as_array();
+      if (!list) return InvalidArgument(at + " must be an array of { max, per } tables");
+      std::vector<RateLimit> limits;
+      for (const toml::node& item : *list) {
+        const toml::table* t = item.as_table();
+        if (!t || !(*t)["max"] || !(*t)["per"]) {
+          return InvalidArgument(at + ": each limit needs max (messages) and per (a duration)");
+        }
+        GLMQ_ASSIGN_OR_RETURN(double max, NumberValue(*(*t)["max"].node(), at + ".max"));
+        GLMQ_ASSIGN_OR_RETURN(int64_t per_ms, DurationValue(*(*t)["per"].node(), at + ".per"));
+        if (max < 1 || per_ms <= 0) return InvalidArgument(at + ": max and per must be positive");
+        limits.push_back({static_cast<int>(max), per_ms / 1000.0});
+      }
+      c.rate_limits = std::move(limits);
     } else if (key == "starttls") {
       auto b = node.value_exact<bool>();
       if (!b) return InvalidArgument(at + " must be true or false");

@@ -65,6 +65,7 @@ name = "oncall"
 type = "dingtalk"
 url = "https://oapi.dingtalk.com/robot/send?access_token=x"
 secret = "SEC123"
+rate-limits = [{ max = 10, per = "1m" }]
 [[alerts.channels]]
 type = "email"
 smtp-url = "smtp://mail.example:587"
@@ -89,7 +90,12 @@ timeout = "5s"
   ASSERT_EQ(c->channels.size(), 2u);
   EXPECT_EQ(c->channels[0].name, "oncall");
   EXPECT_EQ(c->channels[0].secret, "SEC123");
-  EXPECT_EQ(c->channels[1].name, "email");  // defaults to the type
+  ASSERT_TRUE(c->channels[0].rate_limits.has_value());
+  ASSERT_EQ(c->channels[0].rate_limits->size(), 1u);
+  EXPECT_EQ((*c->channels[0].rate_limits)[0].max_messages, 10);
+  EXPECT_EQ((*c->channels[0].rate_limits)[0].per_seconds, 60);
+  EXPECT_FALSE(c->channels[1].rate_limits.has_value());  // the type's defaults
+  EXPECT_EQ(c->channels[1].name, "email");               // defaults to the type
   EXPECT_EQ(c->channels[1].to.size(), 2u);
   EXPECT_EQ(c->channels[1].timeout_seconds, 5);
 }
