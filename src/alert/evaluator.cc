@@ -253,6 +253,55 @@ std::vector<Notification> AlertEvaluator::Evaluate(const AlertSignals& signals) 
   return out;
 }
 
+json AlertEvaluator::ExportState() const {
+  json alerts = json::array();
+  for (const auto& [fp, t] : tracked_) {
+    alerts.push_back({{"rule", t.alert.rule},
+                      {"severity", AlertSeverityName(t.alert.severity)},
+                      {"labels", t.alert.labels},
+                      {"annotations", t.alert.annotations},
+                      {"value", t.alert.value},
+                      {"threshold", t.alert.threshold},
+                      {"starts_at", t.alert.starts_at},
+                      {"active_since", t.active_since},
+                      {"last_true", t.last_true},
+                      {"last_sent", t.last_sent},
+                      {"firing", t.firing}});
+  }
+  return {{"version", 1}, {"alerts", alerts}};
+}
+
+void AlertEvaluator::ImportState(const json& state) {
+  if (!state.is_object() || state.value("version", 0) != 1 || !state.contains("alerts")) return;
+  tracked_.clear();
+  for (const json& a : state["alerts"]) {
+    const RuleConfig* rule = nullptr;
+    for (const RuleConfig& r : config_.rules) {
+      if (a.value("rule", "") == RuleKindName(r.kind)) rule = &r;
+    }
+    if (!rule || !a.contains("labels") || !a["labels"].is_object()) continue;  // rule removed
+    Tracked t;
+    t.rule = rule;
+    t.alert.rule = RuleKindName(rule->kind);
+    t.alert.severity =
+        a.value("severity", "") == "critical" ? AlertSeverity::kCritical : AlertSeverity::kWarning;
+    t.alert.labels = a["labels"].get<std::map<std::string, std::string>>();
+    if (a.contains("annotations") && a["annotations"].is_object()) {
+      t.alert.annotations = a["annotations"].get<std::map<std::string, std::string>>();
+    }
+    t.alert.value = a.value("value", 0.0);
+    t.alert.threshold = a.value("threshold", 0.0);
+    t.alert.starts_at = a.value("starts_at", TimeMs{0});
+    t.alert.fingerprint = Fingerprint(t.alert.labels);
+    t.active_since = a.value("active_since", TimeMs{0});
+    t.last_true = a.value("last_true", TimeMs{0});
+    t.last_sent = a.value("last_sent", TimeMs{0});
+    t.firing = a.value("firing", false);
+    t.alert.firing = t.firing;
+    tracked_[t.alert.fingerprint] = std::move(t);
+  }
+}
+
 std::vector<AlertView> AlertEvaluator::Active() const {
   std::vector<AlertView> out;
   const TimeMs now = samples_.empty() ? 0 : samples_.back().at;

@@ -55,6 +55,11 @@ class AlertEvaluator {
   const std::deque<nlohmann::json>& History() const { return history_; }
   const AlertConfig& config() const { return config_; }
 
+  // What was said of which alert, so that another process that takes over the evaluation
+  // (distributed mode) neither repeats a notice early nor misses a resolved one.
+  nlohmann::json ExportState() const;
+  void ImportState(const nlohmann::json& state);
+
  private:
   struct Tracked {
     Alert alert;

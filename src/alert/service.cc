@@ -44,6 +44,27 @@ void AlertService::Stop() {
 }
 
 void AlertService::EvaluateOnce() {
+  if (gate_ && !gate_()) {
+    evaluating_ = false;
+    return;
+  }
+  if (!evaluating_ && load_state_) {
+    // Taking over: continue from what the last evaluator said.
+    auto saved = load_state_();
+    if (!saved.ok()) {
+      spdlog::warn("alerts: cannot read the shared state, not evaluating yet: {}",
+                   saved.status().ToString());
+      return;
+    }
+    const json state = json::parse(*saved, nullptr, /*allow_exceptions=*/false);
+    std::lock_guard lock(mu_);
+    evaluator_.ImportState(state);
+  }
+  evaluating_ = true;
+  // Silences may have been added through another process (or by hand in the file).
+  if (Status s = silences_.Load(); !s.ok()) {
+    spdlog::warn("alerts: reading silences failed, using the last ones read: {}", s.ToString());
+  }
   auto signals = source_();
   if (!signals.ok()) {
     spdlog::warn("alerts: measuring failed, skipping this evaluation: {}",
@@ -52,10 +73,19 @@ void AlertService::EvaluateOnce() {
   }
   std::vector<Notification> out;
   std::vector<AlertView> active;
+  std::string state;
   {
     std::lock_guard lock(mu_);
     out = evaluator_.Evaluate(*signals);
     active = evaluator_.Active();
+    if (save_state_) state = evaluator_.ExportState().dump();
+  }
+  // Saved before sending: a successor may then miss a notice this process dies sending,
+  // but never sends one twice.
+  if (save_state_) {
+    if (Status s = save_state_(state); !s.ok()) {
+      spdlog::warn("alerts: saving the shared state failed: {}", s.ToString());
+    }
   }
   if (observer_) observer_(active);
   for (const Notification& n : out) sink_(n);

@@ -29,6 +29,16 @@ class AlertService {
   AlertService& operator=(const AlertService&) = delete;
 
   void SetFiringObserver(FiringObserver observer) { observer_ = std::move(observer); }
+  // Asked before each evaluation; false skips it. Where several processes share a store,
+  // only the holder of a lease evaluates, so each notification is sent once.
+  void SetGate(std::function<bool()> gate) { gate_ = std::move(gate); }
+  // Where the evaluator's memory of what it said is kept between processes: saved after
+  // every evaluation, loaded when this process becomes the evaluator ("" = nothing saved).
+  void SetStateStore(std::function<Result<std::string>()> load,
+                     std::function<Status(const std::string&)> save) {
+    load_state_ = std::move(load);
+    save_state_ = std::move(save);
+  }
   void Start();
   void Stop();
   // One evaluation now, on the caller's thread (tests, and a silence that should take
@@ -46,6 +56,10 @@ class AlertService {
   SignalSource source_;
   Sink sink_;
   FiringObserver observer_;
+  std::function<bool()> gate_;
+  std::function<Result<std::string>()> load_state_;
+  std::function<Status(const std::string&)> save_state_;
+  bool evaluating_ = false;  // evaluation thread only: whether the gate was open last time
   const int64_t interval_ms_;
 
   mutable std::mutex mu_;

@@ -161,27 +161,57 @@ json SilenceJson(const Silence& silence, TimeMs now) {
   return j;
 }
 
-Silences::Silences(std::string path) : path_(std::move(path)) {}
+SilenceStorage FileSilenceStorage(const std::string& path) {
+  SilenceStorage storage;
+  storage.read = [path]() -> Result<std::string> {
+    if (!std::filesystem::exists(path)) return std::string();
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    if (!in.good() && !in.eof()) return Internal("cannot read " + path);
+    return text.str();
+  };
+  storage.write = [path](const std::string& doc) -> Status {
+    const std::string tmp = path + ".tmp";
+    {
+      std::ofstream out(tmp, std::ios::trunc);
+      out << doc << "\n";
+      if (!out.flush()) return Internal("cannot write " + tmp);
+    }
+    std::error_code ec;
+    std::filesystem::rename(tmp, path, ec);
+    if (ec) return Internal("cannot replace " + path + ": " + ec.message());
+    return Status::Ok();
+  };
+  return storage;
+}
+
+Silences::Silences(SilenceStorage storage) : storage_(std::move(storage)) {}
 
 Status Silences::Load() {
-  if (path_.empty() || !std::filesystem::exists(path_)) return Status::Ok();
-  std::ifstream in(path_);
-  json doc = json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded() || !doc.is_array()) {
-    return Internal("silences file " + path_ + " is not a JSON array");
-  }
   std::lock_guard lock(mu_);
+  return LoadLocked();
+}
+
+Status Silences::LoadLocked() {
+  if (!storage_.read) return Status::Ok();
+  GLMQ_ASSIGN_OR_RETURN(const std::string text, storage_.read());
+  if (text.empty()) {
+    silences_.clear();
+    return Status::Ok();
+  }
+  json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded() || !doc.is_array())
+    return Internal("stored silences are not a JSON array");
   silences_.clear();
   for (const json& j : doc) {
-    json body = j;
-    Silence s;
     // Stored times are trusted: re-parse with a `now` that accepts past silences.
-    auto parsed = ParseSilence(body, 0);
+    auto parsed = ParseSilence(j, 0);
     if (!parsed.ok()) {
       spdlog::warn("skipping a stored silence: {}", parsed.status().message());
       continue;
     }
-    s = std::move(*parsed);
+    Silence s = std::move(*parsed);
     s.id = j.value("id", NewSilenceId());
     s.created_at = static_cast<TimeMs>(j.value("createdAt", 0.0) * 1000);
     silences_.push_back(std::move(s));
@@ -190,23 +220,15 @@ Status Silences::Load() {
 }
 
 Status Silences::SaveLocked() const {
-  if (path_.empty()) return Status::Ok();
+  if (!storage_.write) return Status::Ok();
   json doc = json::array();
   for (const Silence& s : silences_) doc.push_back(ToJson(s));
-  const std::string tmp = path_ + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << doc.dump(2) << "\n";
-    if (!out.flush()) return Internal("cannot write " + tmp);
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path_, ec);
-  if (ec) return Internal("cannot replace " + path_ + ": " + ec.message());
-  return Status::Ok();
+  return storage_.write(doc.dump(2));
 }
 
 Result<std::string> Silences::Add(Silence silence) {
   std::lock_guard lock(mu_);
+  GLMQ_RETURN_IF_ERROR(LoadLocked());  // keep what other processes added
   silence.id = NewSilenceId();
   silences_.push_back(silence);
   GLMQ_RETURN_IF_ERROR(SaveLocked());
@@ -215,9 +237,10 @@ Result<std::string> Silences::Add(Silence silence) {
 
 Status Silences::Expire(const std::string& id, TimeMs now) {
   std::lock_guard lock(mu_);
+  GLMQ_RETURN_IF_ERROR(LoadLocked());
   for (Silence& s : silences_) {
     if (s.id != id) continue;
-    if (s.ends_at > now) s.ends_at = std::max(now, s.starts_at);
+    if (s.ends_at > now) s.ends_at = std::max(now, s.starts_at + 1);
     return SaveLocked();
   }
   return NotFound("no silence " + id);

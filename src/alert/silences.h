@@ -1,10 +1,11 @@
 // Silences: "do not notify alerts whose labels match these, from start to end", as in
-// Alertmanager. Kept in memory and, when a path is given, in a JSON file rewritten on each
-// change (atomically: write a temporary file, then rename), so a restart keeps them.
+// Alertmanager. Kept in memory and in a storage (a JSON document): a file in the data
+// directory for `glmq serve`, the shared store for gateways, so every process sees them.
 //
 // Threads: any thread; one mutex guards the list.
 #pragma once
 
+#include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -39,11 +40,19 @@ struct Silence {
 Result<Silence> ParseSilence(const nlohmann::json& body, TimeMs now);
 nlohmann::json SilenceJson(const Silence& silence, TimeMs now);
 
+// Where the list lives as one JSON document; empty functions: memory only.
+struct SilenceStorage {
+  std::function<Result<std::string>()> read;  // "" when nothing was saved yet
+  std::function<Status(const std::string&)> write;
+};
+// A JSON file, replaced atomically (write a temporary file, then rename).
+SilenceStorage FileSilenceStorage(const std::string& path);
+
 class Silences {
  public:
-  explicit Silences(std::string path = "");
+  explicit Silences(SilenceStorage storage = {});
 
-  // Reads the file, if any; a missing file is an empty list.
+  // Reads the storage again (others may have changed it); an empty one is an empty list.
   Status Load();
   // Assigns an id and keeps it; returns the id.
   Result<std::string> Add(Silence silence);
@@ -57,7 +66,8 @@ class Silences {
  private:
   Status SaveLocked() const;
 
-  const std::string path_;
+  Status LoadLocked();
+  const SilenceStorage storage_;
   mutable std::mutex mu_;
   std::vector<Silence> silences_;  // guarded by mu_
 };

@@ -2,7 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <limits>
 
@@ -53,10 +55,20 @@ Result<uint16_t> HttpServer::Start() {
 
 void HttpServer::Stop() {
   if (threads_.empty()) return;
+  draining_ = true;
   asio::post(io_, [this] {
     boost::system::error_code ignored;
     if (acceptor_) acceptor_->close(ignored);
   });
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::milliseconds(std::llround(options_.drain_seconds * 1000));
+  while (in_flight_.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (const int64_t left = in_flight_.load(); left > 0) {
+    spdlog::warn("drain: {} requests still in flight after {} s; closing them", left,
+                 options_.drain_seconds);
+  }
   work_.reset();
   io_.stop();
   for (std::thread& t : threads_) t.join();
@@ -142,7 +154,13 @@ asio::awaitable<void> HttpServer::Serve(tcp::socket socket) {
     }
 
     HttpRequest request = parser.release();
-    const bool keep_alive = request.keep_alive();
+    // Counted from here to the written response: what a drain waits for.
+    ++in_flight_;
+    struct Done {
+      std::atomic<int64_t>& n;
+      ~Done() { --n; }
+    } done{in_flight_};
+    const bool keep_alive = request.keep_alive() && !draining_;
     const bool head = request.method() == http::verb::head;
     const auto handling_started = std::chrono::steady_clock::now();
     HttpResponse response = co_await router_.Dispatch(std::move(request));

@@ -4,6 +4,7 @@
 // Threads: `io_threads` run the io_context; handlers must not block them (see Router).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -25,6 +26,7 @@ struct HttpServerOptions {
   uint64_t max_body_bytes = 64ull << 20;
   int32_t header_timeout_seconds = 30;
   int32_t body_timeout_seconds = 300;  // a 64 MiB body over a slow link
+  double drain_seconds = 30;           // Stop(): how long requests in flight may take to finish
 };
 
 class HttpServer {
@@ -34,7 +36,8 @@ class HttpServer {
 
   // Binds and starts serving. Returns the bound port.
   Result<uint16_t> Start();
-  // Stops accepting, closes connections, joins the threads.
+  // Stops accepting, lets the requests in flight finish (up to drain_seconds; each gets
+  // `Connection: close`), then closes every connection and joins the threads.
   void Stop();
 
   asio::io_context& io_context() { return io_; }
@@ -48,6 +51,8 @@ class HttpServer {
   asio::io_context io_;
   std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
   std::vector<std::thread> threads_;
+  std::atomic<int64_t> in_flight_{0};  // requests read and not yet answered
+  std::atomic<bool> draining_{false};
   std::unique_ptr<asio::executor_work_guard<asio::io_context::executor_type>> work_;
 };
 

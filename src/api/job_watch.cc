@@ -40,6 +40,21 @@ void JobWatchHub::Notify(const std::string& id, JobState state) {
   }
 }
 
+void JobWatchHub::Close() {
+  std::vector<std::shared_ptr<Timer>> wake;
+  {
+    std::lock_guard lock(mu_);
+    closed_ = true;
+    for (auto& [handle, waiter] : waiters_) wake.push_back(waiter.timer);
+  }
+  for (auto& timer : wake) asio::post(timer->get_executor(), [timer] { timer->cancel(); });
+}
+
+bool JobWatchHub::closed() const {
+  std::lock_guard lock(mu_);
+  return closed_;
+}
+
 size_t JobWatchHub::size() const {
   std::lock_guard lock(mu_);
   return waiters_.size();

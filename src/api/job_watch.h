@@ -23,6 +23,10 @@ class JobWatchHub {
   uint64_t Add(const std::string& id, std::shared_ptr<Timer> timer);
   void Remove(uint64_t handle);
   void Notify(const std::string& id, JobState state);
+  // The server is draining: wakes every waiter now, and long-polls answer at once from now
+  // on (with the job as it is), so that they do not hold the shutdown.
+  void Close();
+  bool closed() const;
   size_t size() const;
 
  private:
@@ -31,6 +35,7 @@ class JobWatchHub {
     std::shared_ptr<Timer> timer;
   };
   mutable std::mutex mu_;
+  bool closed_ = false;
   uint64_t next_handle_ = 1;
   std::map<uint64_t, Waiter> waiters_;
   std::multimap<std::string, uint64_t> by_id_;

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "api/api.h"
+#include "api/idempotency.h"
 #include "api/job_json.h"
 #include "api/json_response.h"
 #include "engine/prompt.h"
@@ -17,6 +18,18 @@ struct Submitted {
   int64_t queue_position = 0;
   bool prompt_tokens_estimated = false;
 };
+
+json AcceptedJson(const Submitted& s) {
+  return {{"id", s.job.id},
+          {"object", "job"},
+          {"state", JobStateName(s.job.state)},
+          {"prompt_tokens", s.job.prompt_tokens},
+          {"prompt_tokens_estimated", s.prompt_tokens_estimated},
+          {"length_class", LengthClassName(s.job.length_class)},
+          {"queue_position", s.queue_position},
+          {"estimated_wait_seconds", s.job.estimated_wait_seconds},
+          {"created_at", UnixSeconds(s.job.created_at)}};
+}
 
 // Counts a large document's tokens after its 202 and records the exact figure, or fails the
 // job if it can never fit. A job the engine claims first is counted there anyway.
@@ -41,7 +54,8 @@ void SettlePromptTokens(ApiContext& ctx, const Job& job) {
 
 // Counts tokens, checks the job can ever run, orders it, estimates its wait, and makes it
 // durable. Runs on the blocking pool.
-Submitted Submit(ApiContext& ctx, JobRequest request) {
+Submitted Submit(ApiContext& ctx, JobRequest request,
+                 const JobStore::IdempotencyClaim* claim = nullptr) {
   Submitted out;
   // A text too long even at the most bytes per token is refused without tokenizing it.
   const int64_t at_least = ctx.engine.MinPromptTokens(request);
@@ -91,7 +105,10 @@ Submitted Submit(ApiContext& ctx, JobRequest request) {
                                                    running.max_tokens_left, running.free_sequences);
   out.queue_position = ahead->jobs + 1;
   const auto insert_started = std::chrono::steady_clock::now();
-  out.status = ctx.store.Insert(job);
+  // With a key, the answer is stored with the job in one step: a retry replays it.
+  out.status = claim ? ctx.store.InsertIdempotent(job, *claim, 202, AcceptedJson(out).dump(),
+                                                  kIdempotencyTtlMs)
+                     : ctx.store.Insert(job);
   spdlog::debug(
       "job {}: durable insert {:.1f} ms", job.id,
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - insert_started)
@@ -164,7 +181,8 @@ asio::awaitable<Fetched> AwaitJob(ApiContext& ctx, std::string id, double wait_s
     const uint64_t handle = ctx.watch.Add(id, timer);
     auto fetch = [&ctx, id] { return FetchJob(ctx.store, id, false); };
     Fetched f = co_await RunBlocking(ctx.pool, fetch);
-    if (!f.status.ok() || IsTerminal(f.job.state) || std::chrono::steady_clock::now() >= deadline) {
+    if (!f.status.ok() || IsTerminal(f.job.state) || std::chrono::steady_clock::now() >= deadline ||
+        ctx.watch.closed()) {
       ctx.watch.Remove(handle);
       co_return f;
     }
@@ -292,37 +310,79 @@ HttpResponse ListJobs(ApiContext& ctx, const RequestContext& rc) {
 
 }  // namespace
 
+HttpResponse SubmitJob(ApiContext& ctx, const RequestContext& rc,
+                       const JobStore::IdempotencyClaim* claim) {
+  const auto started = std::chrono::steady_clock::now();
+  auto request = ParseJobRequest(rc.request.body(), ctx.options.limits);
+  if (!request.ok()) return SubmitError(request.status());
+  const auto parsed = std::chrono::steady_clock::now();
+  Submitted s = Submit(ctx, std::move(*request), claim);
+  spdlog::debug(
+      "submit of {} bytes: parse {:.1f} ms, count and store {:.1f} ms", rc.request.body().size(),
+      std::chrono::duration<double, std::milli>(parsed - started).count(),
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - parsed).count());
+  if (!s.status.ok()) return SubmitError(s.status);
+  HttpResponse res = JsonResponse(http::status::accepted, AcceptedJson(s));
+  res.set(http::field::location, "/v1/jobs/" + s.job.id);
+  return res;
+}
+
+// POST /v1/jobs with an Idempotency-Key (see api/idempotency.h).
+HttpResponse SubmitJobOnce(ApiContext& ctx, const RequestContext& rc,
+                           const JobStore::IdempotencyClaim& claim) {
+  using Kind = JobStore::IdempotencyState::Kind;
+  auto begun = ctx.store.BeginIdempotent(claim, NowMs(), kIdempotencyInFlightMs);
+  if (!begun.ok()) return ErrorResponse(begun.status());
+  switch (begun->kind) {
+    case Kind::kInFlight:
+      return ErrorResponse(http::status::conflict, "idempotency_key_in_use",
+                           "a request with this Idempotency-Key is still being accepted; retry "
+                           "in a moment");
+    case Kind::kMismatch:
+      return ErrorResponse(http::status::unprocessable_entity, "idempotency_key_reused",
+                           "this Idempotency-Key was used with a different request body");
+    case Kind::kDone: {
+      HttpResponse res{static_cast<http::status>(begun->status), 11};
+      res.set(http::field::content_type, "application/json");
+      res.set("Idempotent-Replayed", "true");
+      if (!begun->job_id.empty()) res.set(http::field::location, "/v1/jobs/" + begun->job_id);
+      res.body() = begun->response;
+      res.prepare_payload();
+      return res;
+    }
+    case Kind::kReserved:
+      break;
+  }
+  HttpResponse res = SubmitJob(ctx, rc, &claim);
+  const int status = res.result_int();
+  if (status >= 500) {
+    // Our failure, not the request's: let the client try again with the same key.
+    if (Status s = ctx.store.AbandonIdempotent(claim); !s.ok()) {
+      spdlog::warn("releasing an idempotency key failed: {}", s.ToString());
+    }
+  } else if (status != 202) {  // a 202 was recorded with its job
+    if (Status s = ctx.store.FinishIdempotent(claim, status, res.body(), kIdempotencyTtlMs);
+        !s.ok()) {
+      spdlog::warn("recording an idempotent answer failed: {}", s.ToString());
+    }
+  }
+  return res;
+}
+
 void AddApiRoutes(Router& router, ApiContext& ctx) {
-  router.Add(
-      http::verb::post, "/v1/jobs", [&ctx](RequestContext& rc) -> asio::awaitable<HttpResponse> {
-        auto work = [&ctx, &rc]() -> HttpResponse {
-          const auto started = std::chrono::steady_clock::now();
-          auto request = ParseJobRequest(rc.request.body(), ctx.options.limits);
-          if (!request.ok()) return SubmitError(request.status());
-          const auto parsed = std::chrono::steady_clock::now();
-          Submitted s = Submit(ctx, std::move(*request));
-          spdlog::debug(
-              "submit of {} bytes: parse {:.1f} ms, count and store {:.1f} ms",
-              rc.request.body().size(),
-              std::chrono::duration<double, std::milli>(parsed - started).count(),
-              std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - parsed)
-                  .count());
-          if (!s.status.ok()) return SubmitError(s.status);
-          HttpResponse res = JsonResponse(http::status::accepted,
-                                          {{"id", s.job.id},
-                                           {"object", "job"},
-                                           {"state", JobStateName(s.job.state)},
-                                           {"prompt_tokens", s.job.prompt_tokens},
-                                           {"prompt_tokens_estimated", s.prompt_tokens_estimated},
-                                           {"length_class", LengthClassName(s.job.length_class)},
-                                           {"queue_position", s.queue_position},
-                                           {"estimated_wait_seconds", s.job.estimated_wait_seconds},
-                                           {"created_at", UnixSeconds(s.job.created_at)}});
-          res.set(http::field::location, "/v1/jobs/" + s.job.id);
-          return res;
-        };
-        co_return co_await RunBlocking(ctx.pool, std::move(work));
-      });
+  router.Add(http::verb::post, "/v1/jobs",
+             [&ctx](RequestContext& rc) -> asio::awaitable<HttpResponse> {
+               auto work = [&ctx, &rc]() -> HttpResponse {
+                 auto claim = IdempotencyClaimOf(rc.request);
+                 if (!claim.ok()) {
+                   return ErrorResponse(http::status::bad_request, "invalid_idempotency_key",
+                                        claim.status().message());
+                 }
+                 if (!*claim) return SubmitJob(ctx, rc, nullptr);
+                 return SubmitJobOnce(ctx, rc, **claim);
+               };
+               co_return co_await RunBlocking(ctx.pool, std::move(work));
+             });
 
   router.Add(http::verb::get, "/v1/jobs/{id}",
              [&ctx](RequestContext& rc) -> asio::awaitable<HttpResponse> {

@@ -9,6 +9,8 @@ namespace glmq {
 using CommandRunner = std::function<int()>;
 
 CommandRunner AddServeCommand(CLI::App& app);
+CommandRunner AddGatewayCommand(CLI::App& app);
+CommandRunner AddWorkerCommand(CLI::App& app);
 CommandRunner AddMakeTestModelCommand(CLI::App& app);
 void AddClientCommands(CLI::App& app, std::vector<std::pair<CLI::App*, CommandRunner>>& out);
 

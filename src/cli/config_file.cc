@@ -20,6 +20,12 @@ Status ApplyTable(CLI::App& command, const toml::table& table, const std::string
   for (const auto& [k, node] : table) {
     const std::string key(k.str());
     if (node.is_table() && key == "alerts") continue;  // rules and channels: LoadAlertConfig
+    // One file for every process of a deployment: [serve], [gateway] and [worker] tables
+    // hold what only that subcommand takes; the others' tables are not ours to read.
+    if (node.is_table() && key != command.get_name() &&
+        (key == "serve" || key == "gateway" || key == "worker")) {
+      continue;
+    }
     if (node.is_table()) {
       if (key == command.get_name()) {
         GLMQ_RETURN_IF_ERROR(ApplyTable(command, *node.as_table(), path));

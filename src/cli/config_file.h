@@ -1,5 +1,6 @@
 // Configuration files: a TOML file whose keys are the long flag names of a subcommand
-// (`port = 8080`, `ctx-size = 1048576`), at the top level or under a [serve] table.
+// (`port = 8080`, `ctx-size = 1048576`), at the top level or under a [serve], [gateway] or
+// [worker] table (only the running subcommand's is read), plus the [alerts] rules.
 // Precedence: built-in defaults < config file < GLMQ_* environment < command-line flags.
 #pragma once
 

@@ -13,16 +13,27 @@ int main(int argc, char** argv) {
   std::vector<std::pair<CLI::App*, glmq::CommandRunner>> commands;
   auto serve = glmq::AddServeCommand(app);
   commands.emplace_back(app.get_subcommand("serve"), std::move(serve));
+  auto gateway = glmq::AddGatewayCommand(app);
+  commands.emplace_back(app.get_subcommand("gateway"), std::move(gateway));
+  auto worker = glmq::AddWorkerCommand(app);
+  commands.emplace_back(app.get_subcommand("worker"), std::move(worker));
   auto make_model = glmq::AddMakeTestModelCommand(app);
   commands.emplace_back(app.get_subcommand("make-test-model"), std::move(make_model));
   glmq::AddClientCommands(app, commands);
 
   // A config file sets defaults, so it is applied before the command line is parsed.
+  // It applies to the subcommand named on the command line (serve, gateway or worker).
   if (const std::string config = glmq::FindConfigPath(argc, argv); !config.empty()) {
-    CLI::App* serve_cmd = app.get_subcommand("serve");
-    if (const glmq::Status s = glmq::ApplyConfigFile(*serve_cmd, config); !s.ok()) {
-      spdlog::error("{}", s.message());
-      return 2;
+    for (const char* name : {"serve", "gateway", "worker"}) {
+      bool named = false;
+      for (int i = 1; i < argc; ++i) named = named || std::string_view(argv[i]) == name;
+      if (!named) continue;
+      if (const glmq::Status s = glmq::ApplyConfigFile(*app.get_subcommand(name), config);
+          !s.ok()) {
+        spdlog::error("{}", s.message());
+        return 2;
+      }
+      break;
     }
   }
   CLI11_PARSE(app, argc, argv);

@@ -120,7 +120,26 @@ Result<AlertSignals> MeasureAlertSignals(JobStore& store, const Scheduler* sched
   s.failed_total = total(JobState::kFailed) + total(JobState::kExpired);
   s.finished_total = s.failed_total + total(JobState::kSucceeded) + total(JobState::kCancelled);
   s.work_done_total = rates.prompt_tokens_total + rates.generated_tokens_total;
-  s.workers_alive = scheduler && IsWorkerAlive(*scheduler, s.now) ? 1 : 0;
+  if (scheduler) {
+    s.workers_alive = IsWorkerAlive(*scheduler, s.now) ? 1 : 0;
+    return s;
+  }
+  // A gateway: the workers are elsewhere; the store knows who is alive and what runs.
+  GLMQ_ASSIGN_OR_RETURN(s.workers_alive, store.LiveWorkers(s.now));
+  ListFilter running;
+  running.state = JobState::kRunning;
+  running.limit = 1000;
+  GLMQ_ASSIGN_OR_RETURN(std::vector<Job> jobs, store.List(running));
+  // Tokens move on the workers; a gateway sees them in the running jobs' progress.
+  s.work_done_total = 0;
+  for (const Job& j : jobs) {
+    const double seconds = j.started_at > 0 ? (s.now - j.started_at) / 1000.0 : 0.0;
+    if (seconds > s.longest_running_seconds) {
+      s.longest_running_seconds = seconds;
+      s.longest_running_job = j.id;
+    }
+    s.work_done_total += j.progress.prompt_tokens_read + j.progress.completion_tokens;
+  }
   return s;
 }
 
@@ -198,12 +217,11 @@ Alerting::~Alerting() {
   if (dispatcher) dispatcher->Flush(std::chrono::steady_clock::now() + std::chrono::seconds(5));
 }
 
-Result<std::unique_ptr<Alerting>> MakeAlerting(const AlertConfig& config,
-                                               const std::string& silences_path,
+Result<std::unique_ptr<Alerting>> MakeAlerting(const AlertConfig& config, SilenceStorage silences,
                                                AlertService::SignalSource source,
                                                JobMetrics* job_metrics) {
   auto alerting = std::make_unique<Alerting>();
-  alerting->silences = std::make_unique<Silences>(silences_path);
+  alerting->silences = std::make_unique<Silences>(std::move(silences));
   GLMQ_RETURN_IF_ERROR(alerting->silences->Load());
 
   std::vector<ChannelConfig> channels = config.channels;

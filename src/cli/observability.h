@@ -70,10 +70,9 @@ struct Alerting {
   ~Alerting();
 };
 
-// Builds the dispatcher (a "log" channel is always there) and the evaluator; silences are
-// kept in `silences_path` when it is not empty. Does not start the evaluation thread.
-Result<std::unique_ptr<Alerting>> MakeAlerting(const AlertConfig& config,
-                                               const std::string& silences_path,
+// Builds the dispatcher (a "log" channel is always there) and the evaluator; silences live
+// in `silences`. Does not start the evaluation thread.
+Result<std::unique_ptr<Alerting>> MakeAlerting(const AlertConfig& config, SilenceStorage silences,
                                                AlertService::SignalSource source,
                                                JobMetrics* job_metrics);
 

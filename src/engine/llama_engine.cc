@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -47,6 +48,12 @@ std::string MetaString(const llama_model* model, const char* key) {
   char buf[256];
   const int32_t n = llama_model_meta_val_str(model, key, buf, sizeof(buf));
   return n < 0 ? std::string() : std::string(buf, std::min<size_t>(n, sizeof(buf) - 1));
+}
+
+// An integer key of the GGUF header, e.g. "chatglm.block_count"; 0 when absent.
+int64_t MetaInt(const llama_model* model, const std::string& key) {
+  const std::string v = MetaString(model, key.c_str());
+  return v.empty() ? 0 : std::strtoll(v.c_str(), nullptr, 10);
 }
 
 Result<ggml_type> ParseKvType(const std::string& name) {
@@ -108,6 +115,7 @@ Result<std::unique_ptr<LlamaEngine>> LlamaEngine::Load(const LlamaEngineOptions&
   std::unique_ptr<LlamaEngine> engine(new LlamaEngine());
   llama_model_params mparams = llama_model_default_params();
   mparams.n_gpu_layers = options.gpu_layers;
+  mparams.vocab_only = options.vocab_only;
   engine->model_ = llama_model_load_from_file(options.model_path.c_str(), mparams);
   if (engine->model_ == nullptr) {
     return InvalidArgument("cannot load model '" + options.model_path +
@@ -135,20 +143,42 @@ Result<std::unique_ptr<LlamaEngine>> LlamaEngine::Load(const LlamaEngineOptions&
   info.architecture = MetaString(engine->model_, "general.architecture");
   info.is_test_model = info.name == kTestModelName;
   info.n_params = static_cast<int64_t>(llama_model_n_params(engine->model_));
-  info.n_ctx_train = llama_model_n_ctx_train(engine->model_);
+  // A vocabulary-only load reads no hyperparameters: take them from the GGUF header.
+  const std::string arch = info.architecture + ".";
+  auto hparam = [&](int64_t (*loaded)(const llama_model*), const char* key) -> int64_t {
+    return options.vocab_only ? MetaInt(engine->model_, arch + key) : loaded(engine->model_);
+  };
+  info.n_ctx_train = hparam(
+      [](const llama_model* m) -> int64_t { return llama_model_n_ctx_train(m); }, "context_length");
   info.ctx_size =
       options.ctx_size > 0 ? options.ctx_size : std::min<int64_t>(info.n_ctx_train, kDefaultCtxCap);
   info.parallel = options.parallel;
   info.batch_size = options.batch_size;
-  const int64_t n_layer = llama_model_n_layer(engine->model_);
-  const int64_t n_head = llama_model_n_head(engine->model_);
-  const int64_t n_head_kv = llama_model_n_head_kv(engine->model_);
-  const int64_t head_dim = llama_model_n_embd(engine->model_) / std::max<int64_t>(n_head, 1);
+  const int64_t n_layer =
+      hparam([](const llama_model* m) -> int64_t { return llama_model_n_layer(m); }, "block_count");
+  const int64_t n_head =
+      hparam([](const llama_model* m) -> int64_t { return llama_model_n_head(m); },
+             "attention.head_count");
+  int64_t n_head_kv =
+      hparam([](const llama_model* m) -> int64_t { return llama_model_n_head_kv(m); },
+             "attention.head_count_kv");
+  if (n_head_kv == 0) n_head_kv = n_head;  // the key is optional: no grouped-query attention
+  const int64_t head_dim =
+      hparam([](const llama_model* m) -> int64_t { return llama_model_n_embd(m); },
+             "embedding_length") /
+      std::max<int64_t>(n_head, 1);
   // K and V, each n_head_kv × head_dim values per layer per token.
   info.kv_bytes_per_token =
       2 * n_layer * static_cast<int64_t>(ggml_row_size(kv_type, n_head_kv * head_dim));
   if (info.ctx_size > UINT32_MAX) return InvalidArgument("--ctx-size is too large");
 
+  if (options.vocab_only) {
+    spdlog::info(
+        "model {} ({}): vocabulary only, for counting tokens; jobs run on workers with "
+        "a context of {} tokens",
+        info.name.empty() ? options.model_path : info.name, info.architecture, info.ctx_size);
+    return engine;
+  }
   llama_context_params cparams = llama_context_default_params();
   cparams.n_ctx = static_cast<uint32_t>(info.ctx_size);
   cparams.n_batch = static_cast<uint32_t>(options.batch_size);
@@ -282,7 +312,10 @@ int64_t LlamaEngine::EstimatePromptTokens(const JobRequest& request) const {
 }
 
 Status LlamaEngine::CheckFits(int64_t prompt_tokens, int32_t max_tokens) const {
-  const int64_t capacity = static_cast<int64_t>(llama_n_ctx_seq(ctx_));
+  // With one unified KV pool a sequence may use the whole context; without a context (a
+  // gateway's vocabulary-only load) the workers' --ctx-size stands for it.
+  const int64_t capacity =
+      ctx_ != nullptr ? static_cast<int64_t>(llama_n_ctx_seq(ctx_)) : info_.ctx_size;
   if (prompt_tokens + max_tokens > capacity) {
     return Unprocessable(
         "prompt_tokens (" + std::to_string(prompt_tokens) + ") + max_tokens (" +
@@ -302,6 +335,7 @@ int32_t LlamaEngine::ActiveSequences() const {
 }
 
 Status LlamaEngine::Admit(const Job& job) {
+  if (ctx_ == nullptr) return Internal("this process loaded the vocabulary only: it runs no jobs");
   auto slot =
       std::find_if(slots_.begin(), slots_.end(), [](const Sequence& s) { return !s.active; });
   if (slot == slots_.end()) return Status(StatusCode::kResourceExhausted, "no free sequence");

@@ -33,6 +33,9 @@ struct LlamaEngineOptions {
   // Target duration of a step that carries generating sequences; prompt chunks are sized
   // to fit it. 0 = always fill the batch.
   int32_t step_target_ms = 200;
+  // Load the vocabulary and metadata only, no weights and no context: what a gateway needs
+  // to count tokens and check sizes. Admit() then fails.
+  bool vocab_only = false;
 };
 
 // Name that `glmq make-test-model` writes into general.name.

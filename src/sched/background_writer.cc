@@ -27,7 +27,13 @@ void BackgroundWriter::Complete(const std::string& id, const std::string& worker
                                 Completion completion) {
   Run([this, id, worker, completion = std::move(completion)] {
     const Status s = store_.Complete(id, worker, completion);
-    if (!s.ok()) spdlog::warn("result of job {} not recorded: {}", id, s.ToString());
+    if (s.code() == StatusCode::kConflict) {
+      // Our lease ran out (we were paused or cut off) and the job went to another worker,
+      // or it ended otherwise: its record keeps the first result.
+      spdlog::warn("result of job {} discarded: {}", id, s.message());
+    } else if (!s.ok()) {
+      spdlog::warn("result of job {} not recorded: {}", id, s.ToString());
+    }
   });
 }
 

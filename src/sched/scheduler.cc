@@ -7,6 +7,14 @@
 namespace glmq {
 namespace {
 
+JobEvent MakeEvent(JobEvent::Kind kind, LengthClass length_class, double seconds) {
+  JobEvent e;
+  e.kind = kind;
+  e.length_class = length_class;
+  e.seconds = seconds;
+  return e;
+}
+
 Completion FailedCompletion(const Status& status) {
   Completion c;
   c.state = JobState::kFailed;
@@ -29,10 +37,13 @@ void Scheduler::Start() {
   thread_ = std::thread([this] { Loop(); });
 }
 
-void Scheduler::Shutdown() {
+void Scheduler::Shutdown(std::chrono::milliseconds drain, bool hand_back) {
   {
     std::lock_guard lock(mu_);
-    stopping_ = true;
+    draining_ = true;
+    drain_deadline_ = std::chrono::steady_clock::now() + drain;
+    hand_back_ = hand_back;
+    if (drain.count() <= 0) stopping_ = true;
   }
   wake_cv_.notify_all();
   if (thread_.joinable()) thread_.join();
@@ -108,7 +119,8 @@ void Scheduler::Housekeeping(TimeMs now) {
   });
 }
 
-// Starts `job` on the engine. Returns false when the KV cache has no room for it yet.
+// Starts `job` on the engine. Returns false when it must wait: the KV cache has no room for
+// it yet, or it must run alone and others still run.
 bool Scheduler::TryStart(Job& job) {
   const TimeMs now = NowMs();
   if (job.cancel_requested) {
@@ -127,6 +139,12 @@ bool Scheduler::TryStart(Job& job) {
     writer_.Complete(job.id, options_.worker_id, std::move(c));
     return true;
   }
+  // A job delivered before may be what killed the last worker: run it alone, so that if it
+  // does again, it takes no innocent job with it (those would use up their deliveries too
+  // and end in the dead letter beside it).
+  const bool alone = job.attempts > 1;
+  if (alone && engine_.ActiveSequences() > 0) return false;  // after the running ones end
+  if (options_.before_start) options_.before_start(job);
   const Status admitted = engine_.Admit(job);
   if (admitted.code() == StatusCode::kResourceExhausted && engine_.ActiveSequences() > 0) {
     return false;  // running jobs will free KV
@@ -136,12 +154,13 @@ bool Scheduler::TryStart(Job& job) {
     writer_.Complete(job.id, options_.worker_id, FailedCompletion(admitted));
     return true;
   }
-  stats_.Record({.kind = JobEvent::Kind::kStarted,
-                 .length_class = job.length_class,
-                 .seconds = (now - job.created_at) / 1000.0});
+  stats_.Record(
+      MakeEvent(JobEvent::Kind::kStarted, job.length_class, (now - job.created_at) / 1000.0));
   spdlog::debug("job {} started ({} prompt tokens, attempt {})", job.id, job.prompt_tokens,
                 job.attempts);
+  if (alone) spdlog::info("job {} runs alone: delivery {}", job.id, job.attempts);
   Running& r = running_[job.id];
+  r.alone = alone;
   r.length_class = job.length_class;
   r.created_at = job.created_at;
   r.started_at = now;
@@ -157,6 +176,9 @@ void Scheduler::AdmitQueued() {
   if (waiting_for_kv_) {
     if (!TryStart(*waiting_for_kv_)) return;
     waiting_for_kv_.reset();
+  }
+  for (const auto& [id, r] : running_) {
+    if (r.alone) return;
   }
   while (engine_.FreeSlots() > 0) {
     auto claimed = store_.ClaimNext(options_.worker_id, options_.lease_ms);
@@ -204,9 +226,8 @@ void Scheduler::ApplyStep(const StepReport& report) {
     it->second.progress = p.progress;
     if (!it->second.first_token_seen && p.progress.completion_tokens > 0) {
       it->second.first_token_seen = true;
-      stats_.Record({.kind = JobEvent::Kind::kFirstToken,
-                     .length_class = it->second.length_class,
-                     .seconds = (now - it->second.created_at) / 1000.0});
+      stats_.Record(MakeEvent(JobEvent::Kind::kFirstToken, it->second.length_class,
+                              (now - it->second.created_at) / 1000.0));
     }
     if (p.progress.prompt_tokens > 0) it->second.prompt_tokens = p.progress.prompt_tokens;
     if (now - it->second.progress_written_at >= options_.progress_interval_ms) {
@@ -220,11 +241,11 @@ void Scheduler::ApplyStep(const StepReport& report) {
       if (f.completion.state == JobState::kSucceeded) {
         meter_.RecordCompletion(f.completion.usage.completion_tokens, it->second.max_tokens);
       }
-      stats_.Record({.kind = JobEvent::Kind::kFinished,
-                     .length_class = it->second.length_class,
-                     .seconds = (now - it->second.started_at) / 1000.0,
-                     .state = f.completion.state,
-                     .usage = f.completion.usage});
+      JobEvent finished = MakeEvent(JobEvent::Kind::kFinished, it->second.length_class,
+                                    (now - it->second.started_at) / 1000.0);
+      finished.state = f.completion.state;
+      finished.usage = f.completion.usage;
+      stats_.Record(finished);
       running_.erase(it);
     }
     writer_.Complete(f.id, options_.worker_id, f.completion);
@@ -235,9 +256,15 @@ void Scheduler::Loop() {
   spdlog::info("scheduler started as worker '{}'", options_.worker_id);
   while (true) {
     std::set<std::string> stops;
+    bool draining = false;
     {
       std::unique_lock lock(mu_);
       if (stopping_) break;
+      draining = draining_;
+      if (draining && ((running_.empty() && !waiting_for_kv_) ||
+                       std::chrono::steady_clock::now() >= drain_deadline_)) {
+        break;
+      }
       stops.swap(stop_requests_);
       woken_ = false;
     }
@@ -247,7 +274,7 @@ void Scheduler::Loop() {
     }
     const TimeMs now = NowMs();
     if (now - last_housekeeping_ >= options_.housekeeping_interval_ms) Housekeeping(now);
-    AdmitQueued();
+    if (!draining) AdmitQueued();
     if (engine_.ActiveSequences() == 0 && running_.empty() && !waiting_for_kv_) {
       PublishRunningWork();
       std::unique_lock lock(mu_);
@@ -268,10 +295,21 @@ void Scheduler::Loop() {
     }
     PublishRunningWork();
   }
-  // Running jobs keep their lease in the store; when it runs out (or at the next start of
-  // `glmq serve`) they are queued again and run from the start.
+  // Handed back, a job is queued again at once in its old place; otherwise it keeps its
+  // lease, and when that runs out (or at the next start of `glmq serve`) it is queued again.
+  // Either way it runs again from the start.
+  if (waiting_for_kv_) running_[waiting_for_kv_->id];
   if (!running_.empty()) {
-    spdlog::info("stopping with {} running jobs; they will be queued again", running_.size());
+    spdlog::info("stopping with {} running jobs; {}", running_.size(),
+                 hand_back_ ? "handing them back to the queue" : "they will be queued again");
+  }
+  if (hand_back_) {
+    writer_.Flush();
+    for (const auto& [id, r] : running_) {
+      if (Status s = store_.Release(id, options_.worker_id); !s.ok()) {
+        spdlog::warn("handing back job {} failed ({}); its lease will run out", id, s.ToString());
+      }
+    }
   }
   writer_.Flush();
   spdlog::info("scheduler stopped");

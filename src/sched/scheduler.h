@@ -4,8 +4,10 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -28,6 +30,9 @@ struct SchedulerOptions {
   int32_t max_deliveries = 3;
   int64_t progress_interval_ms = 500;  // how often running jobs' progress is written
   int64_t housekeeping_interval_ms = 1000;
+  // Called with each job just before the engine takes it. Fault injection for tests
+  // (`glmq worker` with GLMQ_FAULT_CRASH_ON_TEXT); unset in normal runs.
+  std::function<void(const Job&)> before_start;
 };
 
 // What is left of the running jobs, for wait estimates.
@@ -48,7 +53,11 @@ class Scheduler {
   ~Scheduler();
 
   void Start();
-  void Shutdown();  // stops claiming, returns running jobs to the queue, joins
+  // Stops claiming; lets running jobs finish for up to `drain`; hands the rest back to the
+  // queue (JobStore::Release: not counted as a delivery) when `hand_back`, or leaves them
+  // to their lease otherwise; joins.
+  void Shutdown(std::chrono::milliseconds drain = std::chrono::milliseconds(0),
+                bool hand_back = false);
 
   // A job was queued: look now instead of at the next poll. Any thread.
   void Wake();
@@ -67,6 +76,7 @@ class Scheduler {
     TimeMs created_at = 0;
     TimeMs started_at = 0;
     bool first_token_seen = false;
+    bool alone = false;  // a redelivered job runs with no other beside it
     int64_t order_key = 0;
     int64_t prompt_tokens = 0;
     int32_t max_tokens = 0;
@@ -94,6 +104,9 @@ class Scheduler {
   std::condition_variable wake_cv_;
   bool woken_ = false;
   bool stopping_ = false;
+  bool draining_ = false;  // no more claims
+  bool hand_back_ = false;
+  std::chrono::steady_clock::time_point drain_deadline_;
   std::set<std::string> stop_requests_;
 
   JobStats stats_;

@@ -1,5 +1,7 @@
 // JobStore: the durable home of every job. Owns queue order, leases, retries, results and
-// events. Implementations: SqliteJobStore (embedded, `glmq serve`) and, later, Redis.
+// events. Implementations: SqliteJobStore (embedded, `glmq serve`) and RedisJobStore
+// (distributed, `glmq gateway` / `glmq worker`); tests/store/store_contract_test.cc holds
+// both to this contract.
 //
 // Every method is blocking and thread-safe; callers on Asio threads hand off to a pool.
 // Every state change is durable before the method returns, and is published to the
@@ -105,6 +107,59 @@ class JobStore {
 
   // Liveness of the store for /readyz: can it write?
   virtual Status CheckWritable() = 0;
+
+  // --- Idempotency-Key (see api/): one answer per (tenant, key) for `ttl_ms` (24 h).
+  // Begin reserves the key for this request, or says what an earlier request with the same
+  // key did. A reservation whose request never finished (its process died) lapses after
+  // `in_flight_ms`, so that the client's retry is not refused forever. A different body
+  // is kMismatch whether the first request is still in flight or done. Records are judged
+  // against the caller's clock (`now` here, the store's clock for the ttl of answers), and
+  // a done record lives `ttl_ms`; after that the key is new again.
+  struct IdempotencyClaim {
+    std::string key;          // tenant + "\n" + the client's key
+    std::string body_sha256;  // hex digest of the request body
+  };
+  struct IdempotencyState {
+    enum class Kind {
+      kReserved,  // new: this request owns the key now
+      kInFlight,  // the same key is being accepted by another request: 409
+      kMismatch,  // the same key was used with another body: 422
+      kDone,      // answered before: replay `status` and `response`
+    };
+    Kind kind = Kind::kReserved;
+    int status = 0;
+    std::string response;  // the JSON body answered
+    std::string job_id;    // the job it created, if any
+  };
+  virtual Result<IdempotencyState> BeginIdempotent(const IdempotencyClaim& claim, TimeMs now,
+                                                   int64_t in_flight_ms) = 0;
+  // Inserts the job and records (status, response) as the key's answer in one atomic step,
+  // so a crash cannot leave a job without its key or a key without its job. When the insert
+  // fails (e.g. kConflict) no answer is recorded and the reservation stands.
+  virtual Status InsertIdempotent(const Job& job, const IdempotencyClaim& claim, int status,
+                                  const std::string& response, int64_t ttl_ms) = 0;
+  // Records an answer that created no job (a 4xx), so a retry gets the same answer.
+  virtual Status FinishIdempotent(const IdempotencyClaim& claim, int status,
+                                  const std::string& response, int64_t ttl_ms) = 0;
+  // Drops a reservation whose request failed on our side (5xx): the client may retry. A
+  // recorded answer, or another body's reservation, is left alone.
+  virtual Status AbandonIdempotent(const IdempotencyClaim& claim) = 0;
+
+  // --- Processes sharing the store.
+  // A worker says it is alive; it counts as alive for `ttl_ms`.
+  virtual Status WorkerHeartbeat(const std::string& worker, TimeMs now, int64_t ttl_ms) = 0;
+  // Workers whose last heartbeat is younger than their ttl at `now` (alive while
+  // now < heartbeat + ttl).
+  virtual Result<int64_t> LiveWorkers(TimeMs now) = 0;
+  // Takes or renews the lease `name` (e.g. "alerts") for `holder`; true while `holder`
+  // holds it. At most one holder at a time; a holder that stops renewing loses it after
+  // `lease_ms`.
+  virtual Result<bool> AcquireLease(const std::string& name, const std::string& holder, TimeMs now,
+                                    int64_t lease_ms) = 0;
+  // A running job held by `worker` goes back to the queue in its old place, and this run
+  // does not count as a delivery (graceful shutdown hands jobs back); its progress is
+  // reset. kConflict if it is not running under `worker`, kNotFound for an unknown id.
+  virtual Status Release(const std::string& id, const std::string& worker) = 0;
 };
 
 }  // namespace glmq

@@ -63,6 +63,22 @@ CREATE INDEX jobs_state_created ON jobs(state, created_at, seq);
 CREATE INDEX jobs_dead_letter ON jobs(dead_letter) WHERE dead_letter = 1;
 )sql";
 
+// Version 2: Idempotency-Key records. A record counts until expires_at (in flight: the
+// reservation's lapse; done: the answer's ttl); Begin deletes lapsed ones as it goes, through
+// the expiry index.
+constexpr char kSchemaV2[] = R"sql(
+CREATE TABLE idempotency (
+  key TEXT PRIMARY KEY,
+  body_sha256 TEXT NOT NULL,
+  state TEXT NOT NULL,
+  status INTEGER NOT NULL DEFAULT 0,
+  response TEXT NOT NULL DEFAULT '',
+  job_id TEXT NOT NULL DEFAULT '',
+  expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX idempotency_expiry ON idempotency(expires_at);
+)sql";
+
 Status Migrate(Connection& db) {
   GLMQ_ASSIGN_OR_RETURN(std::string text, db.Pragma("PRAGMA user_version"));
   int version = 0;
@@ -74,6 +90,7 @@ Status Migrate(Connection& db) {
   }
   if (version == kSchemaVersion) return Status::Ok();
   if (version < 1) GLMQ_RETURN_IF_ERROR(db.Exec(kSchemaV1));
+  if (version < 2) GLMQ_RETURN_IF_ERROR(db.Exec(kSchemaV2));
   // Later versions add `if (version < N)` steps here, each moving the data forward.
   return db.Exec(("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str());
 }

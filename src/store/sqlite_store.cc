@@ -108,6 +108,12 @@ constexpr char kReapRequeue[] =
     "UPDATE jobs INDEXED BY jobs_lease SET state = 'queued', worker = NULL, lease_expires_at = 0, "
     "progress_prompt_tokens_read = 0, progress_completion_tokens = 0 "
     "WHERE state = 'running' AND lease_expires_at <= ?1 RETURNING id, " GLMQ_QUEUED_COLUMNS;
+// A graceful hand-back: back in its old place, and this run is not counted as a delivery.
+constexpr char kRelease[] =
+    "UPDATE jobs SET state = 'queued', worker = NULL, lease_expires_at = 0, "
+    "attempts = max(attempts - 1, 0), progress_prompt_tokens_read = 0, "
+    "progress_completion_tokens = 0 WHERE id = ?1 AND state = 'running' AND worker = ?2 "
+    "RETURNING " GLMQ_QUEUED_COLUMNS;
 // What the queue index holds of each queued job, read at Open and by CheckQueueIndex.
 constexpr char kSelectQueued[] =
     "SELECT id, " GLMQ_QUEUED_COLUMNS " FROM jobs INDEXED BY jobs_queue WHERE state = 'queued'";
@@ -324,45 +330,54 @@ void SqliteJobStore::ReleaseReader(std::unique_ptr<sqlite::Connection> reader) {
   if (idle_readers_.size() < kMaxIdleReaders) idle_readers_.push_back(std::move(reader));
 }
 
-Status SqliteJobStore::Insert(const Job& job) {
+Result<SqliteJobStore::EncodedJob> SqliteJobStore::EncodeJob(const Job& job) {
   if (job.id.empty()) return InvalidArgument("job id is empty");
   if (job.state != JobState::kQueued) {
     return InvalidArgument(std::string("a new job must be queued, not ") + JobStateName(job.state));
   }
-  // Encoded here, on the caller's thread, to keep the writer thread's work to SQL.
-  GLMQ_ASSIGN_OR_RETURN(std::string params, EncodeRequestParams(job.request));
-  GLMQ_ASSIGN_OR_RETURN(std::string messages, EncodeMessages(job.request.messages));
-  const TimeMs created_at = job.created_at > 0 ? job.created_at : NowMs();
-  return writer_->Write([&](sqlite::WriteContext& ctx) -> Status {
-    int64_t seq = 0;
-    {
-      GLMQ_ASSIGN_OR_RETURN(sqlite::Statement insert, ctx.db.Prepare(kInsertJob));
-      insert.BindText(1, job.id);
-      insert.BindText(2, LengthClassName(job.length_class));
-      insert.BindInt(3, job.prompt_tokens);
-      insert.BindInt(4, job.request.sampling.max_tokens);
-      insert.BindInt(5, job.order_key);
-      insert.BindInt(6, created_at);
-      insert.BindInt(7, job.deadline_at);
-      insert.BindDouble(8, job.estimated_wait_seconds);
-      insert.BindText(9, params);
-      GLMQ_ASSIGN_OR_RETURN(bool inserted, insert.Step());
-      if (!inserted) return Conflict("job " + job.id + " already exists");
-      seq = insert.Int(0);
-      GLMQ_RETURN_IF_ERROR(insert.Run());
-    }
-    GLMQ_ASSIGN_OR_RETURN(sqlite::Statement body, ctx.db.Prepare(kInsertBody));
-    body.BindInt(1, seq);
-    body.BindText(2, messages);
-    body.BindText(3, job.request.text);
-    GLMQ_RETURN_IF_ERROR(body.Run());
-    ctx.Publish(job.id, JobState::kQueued);
-    ctx.JoinedQueue(job.id,
-                    {.key = {.order_key = job.order_key, .created_at = created_at, .seq = seq},
-                     .prompt_tokens = job.prompt_tokens,
-                     .max_tokens = job.request.sampling.max_tokens});
-    return Status::Ok();
-  });
+  EncodedJob encoded;
+  GLMQ_ASSIGN_OR_RETURN(encoded.params, EncodeRequestParams(job.request));
+  GLMQ_ASSIGN_OR_RETURN(encoded.messages, EncodeMessages(job.request.messages));
+  encoded.created_at = job.created_at > 0 ? job.created_at : NowMs();
+  return encoded;
+}
+
+Status SqliteJobStore::InsertRows(sqlite::WriteContext& ctx, const Job& job,
+                                  const EncodedJob& encoded) {
+  int64_t seq = 0;
+  {
+    GLMQ_ASSIGN_OR_RETURN(sqlite::Statement insert, ctx.db.Prepare(kInsertJob));
+    insert.BindText(1, job.id);
+    insert.BindText(2, LengthClassName(job.length_class));
+    insert.BindInt(3, job.prompt_tokens);
+    insert.BindInt(4, job.request.sampling.max_tokens);
+    insert.BindInt(5, job.order_key);
+    insert.BindInt(6, encoded.created_at);
+    insert.BindInt(7, job.deadline_at);
+    insert.BindDouble(8, job.estimated_wait_seconds);
+    insert.BindText(9, encoded.params);
+    GLMQ_ASSIGN_OR_RETURN(bool inserted, insert.Step());
+    if (!inserted) return Conflict("job " + job.id + " already exists");
+    seq = insert.Int(0);
+    GLMQ_RETURN_IF_ERROR(insert.Run());
+  }
+  GLMQ_ASSIGN_OR_RETURN(sqlite::Statement body, ctx.db.Prepare(kInsertBody));
+  body.BindInt(1, seq);
+  body.BindText(2, encoded.messages);
+  body.BindText(3, job.request.text);
+  GLMQ_RETURN_IF_ERROR(body.Run());
+  ctx.Publish(job.id, JobState::kQueued);
+  ctx.JoinedQueue(
+      job.id, {.key = {.order_key = job.order_key, .created_at = encoded.created_at, .seq = seq},
+               .prompt_tokens = job.prompt_tokens,
+               .max_tokens = job.request.sampling.max_tokens});
+  return Status::Ok();
+}
+
+Status SqliteJobStore::Insert(const Job& job) {
+  GLMQ_ASSIGN_OR_RETURN(EncodedJob encoded, EncodeJob(job));
+  return writer_->Write(
+      [&](sqlite::WriteContext& ctx) -> Status { return InsertRows(ctx, job, encoded); });
 }
 
 Result<Job> SqliteJobStore::Get(const std::string& id, bool with_request) {
@@ -601,6 +616,21 @@ Result<int64_t> SqliteJobStore::ReapExpiredLeases(TimeMs now, int32_t max_delive
     return Status::Ok();
   }));
   return moved;
+}
+
+Status SqliteJobStore::Release(const std::string& id, const std::string& worker) {
+  return writer_->Write([&](sqlite::WriteContext& ctx) -> Status {
+    GLMQ_ASSIGN_OR_RETURN(sqlite::Statement update, ctx.db.Prepare(kRelease));
+    update.BindText(1, id);
+    update.BindText(2, worker);
+    GLMQ_ASSIGN_OR_RETURN(bool row, update.Step());
+    if (!row) return NotRunning(ctx.db, id, "release");
+    QueuedJob queued = ReadQueuedJob(update, 0);
+    GLMQ_RETURN_IF_ERROR(update.Run());
+    ctx.Publish(id, JobState::kQueued);
+    ctx.JoinedQueue(id, queued);
+    return Status::Ok();
+  });
 }
 
 Result<int64_t> SqliteJobStore::QueuePosition(const std::string& id) {

@@ -22,6 +22,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/job.h"
@@ -35,6 +36,7 @@ class QueueIndex;
 namespace sqlite {
 class Connection;
 class GroupCommitWriter;
+struct WriteContext;
 }  // namespace sqlite
 
 class SqliteJobStore final : public JobStore {
@@ -87,6 +89,22 @@ class SqliteJobStore final : public JobStore {
   Result<QueueSnapshot> Snapshot() override;
   Status CheckWritable() override;
 
+  // Idempotency records live in the database, so an answer outlives a restart.
+  Result<IdempotencyState> BeginIdempotent(const IdempotencyClaim& claim, TimeMs now,
+                                           int64_t in_flight_ms) override;
+  Status InsertIdempotent(const Job& job, const IdempotencyClaim& claim, int status,
+                          const std::string& response, int64_t ttl_ms) override;
+  Status FinishIdempotent(const IdempotencyClaim& claim, int status, const std::string& response,
+                          int64_t ttl_ms) override;
+  Status AbandonIdempotent(const IdempotencyClaim& claim) override;
+  // The worker registry and named leases are kept in memory: one process owns the file
+  // (`glmq serve` locks the data dir), and after a restart every holder asks again.
+  Status WorkerHeartbeat(const std::string& worker, TimeMs now, int64_t ttl_ms) override;
+  Result<int64_t> LiveWorkers(TimeMs now) override;
+  Result<bool> AcquireLease(const std::string& name, const std::string& holder, TimeMs now,
+                            int64_t lease_ms) override;
+  Status Release(const std::string& id, const std::string& worker) override;
+
   // For tests and debugging: kInternal unless the queue index holds exactly the database's
   // queued jobs and answers QueuePosition and WorkBefore for them as SQL counts would.
   // Reads every queued job; meaningful only while no write is in flight, since the index
@@ -99,6 +117,16 @@ class SqliteJobStore final : public JobStore {
   SqliteJobStore(std::string path, std::unique_ptr<QueueIndex> queue_index,
                  std::unique_ptr<sqlite::GroupCommitWriter> writer);
 
+  // What Insert encodes on the caller's thread, to keep the writer thread's work to SQL.
+  struct EncodedJob {
+    std::string params;
+    std::string messages;
+    TimeMs created_at = 0;
+  };
+  static Result<EncodedJob> EncodeJob(const Job& job);
+  // Inserts the rows of a new job inside a write; reports it to the listener and the index.
+  static Status InsertRows(sqlite::WriteContext& ctx, const Job& job, const EncodedJob& encoded);
+
   Result<ReaderLease> AcquireReader();
   void ReleaseReader(std::unique_ptr<sqlite::Connection> reader);
 
@@ -110,6 +138,14 @@ class SqliteJobStore final : public JobStore {
 
   std::mutex readers_mu_;
   std::vector<std::unique_ptr<sqlite::Connection>> idle_readers_;  // guarded by readers_mu_
+
+  struct NamedLease {
+    std::string holder;
+    TimeMs expires_at = 0;
+  };
+  std::mutex registry_mu_;
+  std::unordered_map<std::string, TimeMs> workers_alive_until_;  // guarded by registry_mu_
+  std::unordered_map<std::string, NamedLease> leases_;           // guarded by registry_mu_
 };
 
 }  // namespace glmq

@@ -228,3 +228,33 @@ TEST(AlertEvaluatorTest, FingerprintIsStableAndLabelSensitive) {
 
 }  // namespace
 }  // namespace glmq
+
+namespace glmq {
+namespace {
+
+// A second process that takes over the evaluation continues where the first stopped: no
+// early repeat, and the resolved notice still comes.
+TEST(AlertEvaluatorTest, StateMovesToTheNextEvaluator) {
+  AlertEvaluator first(DepthOnly(), nullptr);
+  first.Evaluate(Depth(kStart, 4));
+  ASSERT_EQ(Flatten(first.Evaluate(Depth(kStart + 10'000, 4))).size(), 1u);
+  const nlohmann::json saved = first.ExportState();
+
+  AlertEvaluator next(DepthOnly(), nullptr);
+  next.ImportState(nlohmann::json::parse(saved.dump()));
+  EXPECT_TRUE(next.Evaluate(Depth(kStart + 20'000, 4)).empty());  // said 10 s ago
+  auto sent = Flatten(next.Evaluate(Depth(kStart + 71'000, 4)));
+  ASSERT_EQ(sent.size(), 1u);  // the repeat, on time
+  EXPECT_EQ(sent[0].starts_at, kStart + 10'000);
+  sent = Flatten(next.Evaluate(Depth(kStart + 80'000, 0)));
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_FALSE(sent[0].firing);
+  // Garbage or an unknown version is ignored, not trusted.
+  AlertEvaluator fresh(DepthOnly(), nullptr);
+  fresh.ImportState(nlohmann::json::parse(R"({"version":7,"alerts":[1]})"));
+  fresh.ImportState(nlohmann::json());
+  EXPECT_TRUE(fresh.Active().empty());
+}
+
+}  // namespace
+}  // namespace glmq

@@ -56,7 +56,7 @@ TEST(SilencesTest, MatchesActiveSilencesAndSurvivesARestart) {
   std::filesystem::remove(path);
   std::string id;
   {
-    Silences silences(path);
+    Silences silences(FileSilenceStorage(path));
     ASSERT_TRUE(silences.Load().ok());
     auto s = ParseSilence(json::parse(R"({"matchers":[{"name":"class","value":"sh.*",
         "isRegex":true}],"duration":600})"),
@@ -66,7 +66,7 @@ TEST(SilencesTest, MatchesActiveSilencesAndSurvivesARestart) {
     ASSERT_TRUE(added.ok());
     id = *added;
   }
-  Silences reloaded(path);
+  Silences reloaded(FileSilenceStorage(path));
   ASSERT_TRUE(reloaded.Load().ok());
   ASSERT_EQ(reloaded.List().size(), 1u);
   EXPECT_EQ(reloaded.List()[0].id, id);

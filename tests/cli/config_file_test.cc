@@ -57,8 +57,16 @@ TEST(ConfigFileTest, UnknownKeysAndBadValuesAreErrorsThatNameTheKey) {
   Status bad = ApplyConfigFile(*serve, WriteFile("bad.toml", "port = \"eighty\"\n"));
   EXPECT_EQ(bad.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(bad.message().find("'port'"), std::string::npos) << bad.message();
-  Status table = ApplyConfigFile(*serve, WriteFile("table.toml", "[gateway]\nport = 1\n"));
+  Status table = ApplyConfigFile(*serve, WriteFile("table.toml", "[gatway]\nport = 1\n"));
   EXPECT_EQ(table.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(table.message().find("[gatway]"), std::string::npos) << table.message();
+  // One file for a whole deployment: the other subcommands' tables and the alert rules are
+  // not serve's to read, and are left alone.
+  Status shared = ApplyConfigFile(
+      *serve, WriteFile("shared.toml",
+                        "[gateway]\nport = 1\n[worker]\nparallel = 2\n[alerts.rules.stalled]\n"
+                        "enabled = false\n"));
+  EXPECT_TRUE(shared.ok()) << shared.message();
   Status syntax = ApplyConfigFile(*serve, WriteFile("syntax.toml", "port = = 1\n"));
   EXPECT_EQ(syntax.code(), StatusCode::kInvalidArgument);
   EXPECT_FALSE(ApplyConfigFile(*serve, "/nonexistent/glmq.toml").ok());

@@ -133,6 +133,20 @@ HttpResult HttpClient::Delete(const std::string& path, seconds timeout) const {
 
 HttpResult HttpClient::Request(const std::string& method, const std::string& path,
                                const std::optional<std::string>& body, seconds timeout) const {
+  return Send(method, path, body, {}, timeout);
+}
+
+HttpResult HttpClient::Request(const std::string& method, const std::string& path,
+                               const std::string& body,
+                               const std::vector<std::pair<std::string, std::string>>& headers,
+                               seconds timeout) const {
+  return Send(method, path, body, headers, timeout);
+}
+
+HttpResult HttpClient::Send(const std::string& method, const std::string& path,
+                            const std::optional<std::string>& body,
+                            const std::vector<std::pair<std::string, std::string>>& extra,
+                            seconds timeout) const {
   EnsureCurl();
   HttpResult result;
   CURL* curl = curl_easy_init();
@@ -143,6 +157,9 @@ HttpResult HttpClient::Request(const std::string& method, const std::string& pat
   const std::string url = base_url_ + path;
   curl_slist* headers = nullptr;
   if (body) headers = curl_slist_append(headers, "Content-Type: application/json");
+  for (const auto& [name, value] : extra) {
+    headers = curl_slist_append(headers, (name + ": " + value).c_str());
+  }
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count() * 1000));
@@ -190,10 +207,13 @@ uint16_t FreePort() {
   return port;
 }
 
-Server::Server(std::vector<std::string> extra_flags) : extra_flags_(std::move(extra_flags)) {
+Server::Server(std::vector<std::string> extra_flags) : Server("serve", std::move(extra_flags)) {}
+
+Server::Server(std::string subcommand, std::vector<std::string> extra_flags)
+    : subcommand_(std::move(subcommand)), extra_flags_(std::move(extra_flags)) {
   root_ = MakeTempDir("glmq-it");
   data_dir_ = root_ + "/data";
-  log_path_ = root_ + "/server.log";
+  log_path_ = root_ + "/" + subcommand_ + ".log";
 }
 
 Server::~Server() {
@@ -269,13 +289,16 @@ bool Server::StartOnce(std::string& why) {
     why = "cannot open " + log_path_;
     return false;
   }
-  const std::string banner =
-      "==== harness: starting glmq serve on port " + std::to_string(port_) + " ====\n";
+  const std::string banner = "==== harness: starting glmq " + subcommand_ + " on port " +
+                             std::to_string(port_) + " ====\n";
   (void)!::write(log_fd, banner.data(), banner.size());
 
-  std::vector<std::string> args = {GlmqBin(),    "serve",     "--model", TestModelPath(),
-                                   "--host",     "127.0.0.1", "--port",  std::to_string(port_),
-                                   "--data-dir", data_dir_};
+  std::vector<std::string> args = {GlmqBin(), subcommand_, "--model", TestModelPath(),
+                                   "--host",  "127.0.0.1", "--port",  std::to_string(port_)};
+  if (subcommand_ == "serve") {
+    args.push_back("--data-dir");
+    args.push_back(data_dir_);
+  }
   args.insert(args.end(), extra_flags_.begin(), extra_flags_.end());
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
@@ -305,7 +328,7 @@ bool Server::StartOnce(std::string& why) {
   while (Clock::now() < deadline) {
     if (ReapIfExited()) {
       const std::string tail = LogTail(5);
-      why = "glmq serve exited before it was healthy" +
+      why = "glmq " + subcommand_ + " exited before it was healthy" +
             std::string(tail.find("cannot listen") != std::string::npos ? " (cannot listen)" : "");
       return false;
     }

@@ -59,10 +59,19 @@ class HttpClient {
   HttpResult Delete(const std::string& path, seconds timeout = seconds(60)) const;
   HttpResult Request(const std::string& method, const std::string& path,
                      const std::optional<std::string>& body, seconds timeout) const;
+  // With extra request headers (name, value).
+  HttpResult Request(const std::string& method, const std::string& path, const std::string& body,
+                     const std::vector<std::pair<std::string, std::string>>& headers,
+                     seconds timeout = seconds(60)) const;
 
   const std::string& base_url() const { return base_url_; }
 
  private:
+  HttpResult Send(const std::string& method, const std::string& path,
+                  const std::optional<std::string>& body,
+                  const std::vector<std::pair<std::string, std::string>>& headers,
+                  seconds timeout) const;
+
   std::string base_url_;
 };
 
@@ -72,6 +81,9 @@ class Server {
  public:
   // `extra_flags` are appended to `glmq serve --model ... --host ... --port ... --data-dir ...`.
   explicit Server(std::vector<std::string> extra_flags = {});
+  // `glmq <subcommand> --model ... --host ... --port ...` + `extra_flags`: a gateway or a
+  // worker (its port serves /healthz and /metrics).
+  Server(std::string subcommand, std::vector<std::string> extra_flags);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -86,6 +98,9 @@ class Server {
   bool Restart() { return Start(); }
 
   bool running() const { return pid_ > 0; }
+  // Whether the process still runs (reaps it if it exited).
+  bool Alive() { return !ReapIfExited(); }
+  pid_t pid() const { return pid_; }
   uint16_t port() const { return port_; }
   const std::string& data_dir() const { return data_dir_; }
   const std::string& start_error() const { return start_error_; }
@@ -106,6 +121,7 @@ class Server {
   bool StartOnce(std::string& why);
   bool ReapIfExited();
 
+  std::string subcommand_ = "serve";
   std::vector<std::string> extra_flags_;
   std::string root_;
   std::string data_dir_;

@@ -644,8 +644,28 @@ TEST_F(SqliteJobStoreTest, DatabaseUsesWalAndRecordsSchemaVersion) {
     return value;
   };
   EXPECT_EQ(pragma("PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(pragma("PRAGMA user_version"), "1");
+  EXPECT_EQ(pragma("PRAGMA user_version"), "2");
   sqlite3_close(db);
+}
+
+// A file written by schema version 1 (before idempotency keys) gains the new table on open
+// and keeps its jobs.
+TEST_F(SqliteJobStoreTest, OpenMigratesAVersion1File) {
+  Job job = InsertJob(1, 1000);
+  store_.reset();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(db_path_.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "DROP TABLE idempotency; PRAGMA user_version = 1;", nullptr, nullptr,
+                         nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+
+  OpenStore();
+  EXPECT_EQ(MustGet(job.id).state, JobState::kQueued);
+  const JobStore::IdempotencyClaim claim{.key = "t\nk", .body_sha256 = "ab"};
+  auto begun = store_->BeginIdempotent(claim, NowMs(), 1000);
+  ASSERT_TRUE(begun.ok()) << begun.status().ToString();
+  EXPECT_EQ(begun->kind, JobStore::IdempotencyState::Kind::kReserved);
 }
 
 TEST_F(SqliteJobStoreTest, OpenReportsAnUnusablePath) {

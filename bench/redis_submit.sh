@@ -1,0 +1,237 @@
+#!/usr/bin/env bash
+# Submit path of `glmq gateway` on Redis, measured against Redis itself. No workers run: the
+# figures are the API and the store alone.
+#
+#  1. redis-server on a free port in a temporary directory, appendonly yes + appendfsync
+#     always (what deploy/docker/compose.yaml runs: a job is on disk before its 202).
+#  2. Ceiling: `redis-benchmark -t lpush -c 32 -n 200000 -q`, single LPUSHes from 32
+#     clients on the same durable Redis.
+#  3. `glmq gateway` with the generated test model, loaded by wrk with bench/submit.lua
+#     (POST /v1/jobs, ~1 KB text, max_tokens 1): -t2 -c32 for $BENCH_DURATION, full speed.
+#  4. The same at a fixed $BENCH_RATE requests/s (bench/submit_paced.lua, which paces wrk
+#     with delay(): wrk2 is not packaged) for the p99 of a server that is not saturated.
+#  5. One markdown table, with where the time goes: CPU of the gateway and of Redis per
+#     submit (from /proc), Redis commands per submit (INFO, scripts' inner calls included)
+#     and commands slower than 1 ms (SLOWLOG).
+#
+# Environment: BUILD (build dir, default build), GLMQ_BIN, BENCH_DURATION (10s), BENCH_RATE
+# (1000), BENCH_TMPDIR (where the temporary directory goes; default $TMPDIR or /tmp).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+BUILD=${BUILD:-build}
+case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
+GLMQ_BIN=${GLMQ_BIN:-$BUILD/glmq}
+DURATION=${BENCH_DURATION:-10s}
+RATE=${BENCH_RATE:-1000}
+WRK_THREADS=2
+WRK_CONNECTIONS=32
+LPUSH_REQUESTS=200000
+# What a worker would use with the test model (min(its context, 32768)); given explicitly, as
+# a deployment gives gateways the workers' --ctx-size.
+CTX_SIZE=32768
+
+die() { echo "redis_submit: $*" >&2; exit 1; }
+[[ -x $GLMQ_BIN ]] || die "no glmq binary at $GLMQ_BIN (run 'make build' or set GLMQ_BIN)"
+for tool in redis-server redis-cli redis-benchmark wrk curl; do
+  command -v "$tool" >/dev/null || die "$tool is not installed (scripts/install-deps.sh)"
+done
+
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
+bench_setup redis-submit
+
+# lib.sh tracks one server (the gateway, in SERVER_PID); Redis is stopped the same way,
+# after the gateway, before lib.sh's cleanup removes the directory Redis writes to.
+REDIS_PID=""
+REDIS_PORT=""
+stop_redis() {
+  local gateway=$SERVER_PID
+  SERVER_PID=$REDIS_PID
+  stop_server
+  SERVER_PID=$gateway
+  REDIS_PID=""
+}
+# `set +e` first: `(exit $rc)` hands the status on to bench_cleanup, and must not end the
+# trap itself when it is non-zero.
+trap 'rc=$?; set +e; stop_server; stop_redis; (exit $rc); bench_cleanup' EXIT
+
+# start_redis: a durable redis-server on a random free port. A port taken between the
+# choice and the bind makes redis-server exit; then another port is tried.
+start_redis() {
+  local dir=$TMP/redis
+  mkdir -p "$dir"
+  for _ in 1 2 3 4 5 6 7 8; do
+    REDIS_PORT=$((20000 + RANDOM % 40000))
+    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$dir" \
+      --appendonly yes --appendfsync always --save "" --daemonize no \
+      --slowlog-log-slower-than 1000 --slowlog-max-len 1024 \
+      --logfile "$dir/redis.log" &
+    REDIS_PID=$!
+    local deadline=$((SECONDS + 10))
+    while ((SECONDS < deadline)); do
+      kill -0 "$REDIS_PID" 2>/dev/null || break
+      if redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG; then
+        return 0
+      fi
+      sleep 0.1
+    done
+    wait "$REDIS_PID" 2>/dev/null || true
+    REDIS_PID=""
+  done
+  tail -n 5 "$dir/redis.log" >&2 || true
+  return 1
+}
+
+# start_gateway MODEL: `glmq gateway` on port 0; the bound port is read back from its log.
+start_gateway() {
+  local model=$1 log=$TMP/gateway.log
+  "$GLMQ_BIN" gateway --model "$model" --ctx-size "$CTX_SIZE" \
+    --redis "redis://127.0.0.1:$REDIS_PORT/0" --host 127.0.0.1 --port 0 >"$log" 2>&1 &
+  SERVER_PID=$!
+  PORT=""
+  local deadline=$((SECONDS + 120))
+  while ((SECONDS < deadline)); do
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+      wait "$SERVER_PID" 2>/dev/null || true
+      SERVER_PID=""
+      echo "redis_submit: the gateway exited while starting; its log ends with:" >&2
+      tail -n 5 "$log" >&2
+      return 1
+    fi
+    if [[ -z $PORT ]]; then
+      PORT=$(sed -n 's|.*glmq gateway .* on http://127\.0\.0\.1:\([0-9]*\) .*|\1|p' "$log" |
+        head -n 1)
+    fi
+    if [[ -n $PORT ]] && curl -fsS -m 2 "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1; then
+      return 0
+    fi
+    sleep 0.2
+  done
+  echo "redis_submit: the gateway was not ready in 120 s; its log ends with:" >&2
+  tail -n 5 "$log" >&2
+  return 1
+}
+
+# cpu_ticks PID: user + system CPU time the process has used, in clock ticks.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# redis_commands: commands Redis has processed since it started.
+redis_commands() {
+  redis-cli -p "$REDIS_PORT" info stats | tr -d '\r' | sed -n 's/^total_commands_processed://p'
+}
+# per_op TICKS OPS: microseconds of CPU per operation.
+per_op() { awk -v t="$1" -v n="$2" -v hz="$CLK_TCK" 'BEGIN { printf "%.0f", t / hz * 1e6 / n }'; }
+CLK_TCK=$(getconf CLK_TCK)
+
+# result_field LINE NAME: NAME=value from a SUBMIT_RESULT / PACED_RESULT line.
+result_field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"; }
+
+cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+cores=$(nproc)
+fs_type=$(stat -f -c %T "$TMP")
+git_rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+redis_version=$(redis-server --version | sed -n 's/.* v=\([^ ]*\).*/\1/p')
+echo "== glmq gateway on Redis: submit benchmark"
+echo "machine: $cores CPUs, ${cpu_model:-unknown}; $(free -g | awk '/^Mem:/ {print $2 " GiB RAM"}')"
+echo "binary:  $GLMQ_BIN (commit $git_rev)"
+echo "tmp:     $TMP ($fs_type)"
+
+MODEL=$TMP/test-model.gguf
+timeout 120 "$GLMQ_BIN" make-test-model --out "$MODEL" >"$TMP/make-model.log" 2>&1 ||
+  { cat "$TMP/make-model.log" >&2; die "make-test-model failed"; }
+
+start_redis || die "redis-server did not start"
+echo "redis:   $redis_version on port $REDIS_PORT, appendonly yes, appendfsync always ($TMP/redis)"
+
+echo
+echo "== 1. ceiling: redis-benchmark -t lpush -c $WRK_CONNECTIONS -n $LPUSH_REQUESTS -q"
+redis_ticks=$(cpu_ticks "$REDIS_PID")
+redis-benchmark -p "$REDIS_PORT" -t lpush -c "$WRK_CONNECTIONS" -n "$LPUSH_REQUESTS" -q |
+  tr '\r' '\n' | grep -v '^$' | tail -n 1 | tee "$TMP/lpush.out"
+lpush_redis_us=$(per_op $(($(cpu_ticks "$REDIS_PID") - redis_ticks)) "$LPUSH_REQUESTS")
+lpush_rps=$(sed -n 's/^LPUSH: \([0-9.]*\) requests per second.*/\1/p' "$TMP/lpush.out")
+[[ -n $lpush_rps ]] || die "no LPUSH figure from redis-benchmark"
+redis-cli -p "$REDIS_PORT" flushall >/dev/null  # the gateway starts on an empty store
+
+start_gateway "$MODEL" || die "the gateway did not start"
+URL=http://127.0.0.1:$PORT
+echo "gateway: $GLMQ_BIN gateway --model test-model.gguf --ctx-size $CTX_SIZE --redis redis://127.0.0.1:$REDIS_PORT/0 --port 0 (listening on $PORT; no workers)"
+
+echo
+echo "== 2. full load: wrk -t$WRK_THREADS -c$WRK_CONNECTIONS -d$DURATION --latency -s bench/submit.lua"
+# Where the time goes: CPU of the gateway and of Redis, and Redis commands, per submit.
+redis-cli -p "$REDIS_PORT" config resetstat >/dev/null
+redis-cli -p "$REDIS_PORT" slowlog reset >/dev/null
+gateway_ticks=$(cpu_ticks "$SERVER_PID")
+redis_ticks=$(cpu_ticks "$REDIS_PID")
+commands=$(redis_commands)
+timeout 120 wrk "-t$WRK_THREADS" "-c$WRK_CONNECTIONS" "-d$DURATION" --timeout 10s --latency \
+  -s "$ROOT/bench/submit.lua" "$URL/v1/jobs" | tee "$TMP/wrk-full.out"
+full=$(grep '^SUBMIT_RESULT ' "$TMP/wrk-full.out" || true)
+[[ -n $full ]] || die "wrk printed no SUBMIT_RESULT line"
+full_accepted=$(result_field "$full" accepted)
+((full_accepted > 0)) || die "no submit was accepted"
+gateway_us=$(per_op $(($(cpu_ticks "$SERVER_PID") - gateway_ticks)) "$full_accepted")
+redis_us=$(per_op $(($(cpu_ticks "$REDIS_PID") - redis_ticks)) "$full_accepted")
+commands_per_submit=$(awk -v c="$(($(redis_commands) - commands))" -v n="$full_accepted" \
+  'BEGIN { printf "%.1f", c / n }')
+echo "per submit: $commands_per_submit Redis commands; CPU: gateway $gateway_us µs, Redis $redis_us µs"
+echo "Redis commands during the run (calls, µs per call):"
+redis-cli -p "$REDIS_PORT" info commandstats | tr -d '\r' |
+  sed -n 's/^cmdstat_\([^:]*\):calls=\([0-9]*\),usec=[0-9]*,usec_per_call=\([0-9.]*\).*/  \1 \2 \3/p' |
+  sort -k2,2nr | head -n 8
+
+echo
+echo "== 3. fixed rate: $RATE requests/s, wrk -t$WRK_THREADS -c$WRK_CONNECTIONS -d$DURATION --latency -s bench/submit_paced.lua"
+timeout 120 wrk "-t$WRK_THREADS" "-c$WRK_CONNECTIONS" "-d$DURATION" --timeout 10s --latency \
+  -s "$ROOT/bench/submit_paced.lua" "$URL/v1/jobs" -- "$RATE" "$WRK_THREADS" |
+  tee "$TMP/wrk-paced.out"
+paced=$(grep '^PACED_RESULT ' "$TMP/wrk-paced.out" || true)
+[[ -n $paced ]] || die "wrk printed no PACED_RESULT line"
+
+# Redis runs one command at a time: one slow script delays every client behind it.
+echo "Redis commands slower than 1 ms during runs 2 and 3 (count, worst µs, command):"
+redis-cli -p "$REDIS_PORT" --json slowlog get 1024 |
+  jq -r '.[] | "\(.[2]) \(.[3][0]) \((.[3][1] // "")[0:12])"' |
+  awk '{ key = $2 " " $3; n[key]++; if ($1 > worst[key]) worst[key] = $1 }
+       END { for (k in n) printf "  %d %d %s\n", n[k], worst[k], k }' | sort -k2,2nr
+slow_commands=$(redis-cli -p "$REDIS_PORT" slowlog len)
+queued=$(curl -fsS -m 10 "$URL/v1/queue" | jq -c '{queued, totals}' 2>/dev/null || echo "?")
+echo "queue after both runs: $queued"
+aof_bytes=$(du -sb "$TMP/redis" | cut -f1)
+stop_server
+stop_redis
+
+# --- summary -----------------------------------------------------------------------------
+full_rps=$(result_field "$full" rps)
+ratio=$(awk -v a="$full_rps" -v b="$lpush_rps" 'BEGIN { printf "%.2f", a / b }')
+ratio_ok=$(awk -v r="$ratio" 'BEGIN { print (r >= 0.5) ? "yes" : "no" }')
+paced_p99=$(result_field "$paced" p99_ms)
+paced_ok=$(awk -v p="$paced_p99" 'BEGIN { print (p < 5) ? "yes" : "no" }')
+non202=$(($(result_field "$full" non202) + $(result_field "$paced" non202)))
+sockerr=$(($(result_field "$full" socket_errors) + $(result_field "$paced" socket_errors)))
+# fmt NUMBER: rounded, with thousands separators.
+fmt() { printf '%.0f' "$1" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'; }
+
+echo
+echo "== summary (markdown)"
+echo
+cat <<EOF
+Machine: $cores CPUs (${cpu_model:-unknown}); Redis $redis_version (appendonly yes, appendfsync
+always) on $fs_type; glmq $git_rev \`glmq gateway\` with the \`glmq make-test-model\` model, no
+workers; Redis, gateway and client on the same machine. Command: \`bash bench/redis_submit.sh\`.
+
+| measure | result | goal |
+|---|---|---|
+| Redis ceiling: \`redis-benchmark -t lpush -c $WRK_CONNECTIONS -n $LPUSH_REQUESTS\` | $(fmt "$lpush_rps") LPUSH/s | |
+| glmq submits/s (202): \`wrk -t$WRK_THREADS -c$WRK_CONNECTIONS -d$DURATION\`, ~1 KB text | $(fmt "$full_rps") | |
+| ratio glmq / LPUSH | $ratio | ≥ 0.5 ($ratio_ok) |
+| p50 / p99 at full load | $(result_field "$full" p50_ms) / $(result_field "$full" p99_ms) ms | |
+| p99 at $(fmt "$RATE") submits/s (sent $(result_field "$paced" rate)/s, p50 $(result_field "$paced" p50_ms) ms, $(result_field "$paced" late) late sends) | $paced_p99 ms | < 5 ms ($paced_ok) |
+| non-202 answers (both runs; socket errors: $sockerr) | $non202 | 0 |
+| Redis commands slower than 1 ms (both runs, SLOWLOG) | $slow_commands | |
+| CPU per operation: Redis per LPUSH / per glmq submit; gateway per submit | $lpush_redis_us / $redis_us µs; $gateway_us µs ($commands_per_submit Redis commands per submit) | |
+
+Redis data after the runs (AOF): $((aof_bytes / 1048576)) MiB; queue: $queued.
+EOF

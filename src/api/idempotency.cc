@@ -1,0 +1,37 @@
+#include "api/idempotency.h"
+
+#include <openssl/evp.h>
+
+#include <cstdio>
+
+namespace glmq {
+
+std::string Sha256Hex(std::string_view bytes) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(), nullptr);
+  std::string hex(length * 2, '0');
+  for (unsigned int i = 0; i < length; ++i) {
+    std::snprintf(&hex[i * 2], 3, "%02x", digest[i]);
+  }
+  return hex;
+}
+
+Result<std::optional<JobStore::IdempotencyClaim>> IdempotencyClaimOf(const HttpRequest& request) {
+  auto it = request.find("Idempotency-Key");
+  if (it == request.end()) return std::optional<JobStore::IdempotencyClaim>();
+  const std::string_view key(it->value().data(), it->value().size());
+  if (key.empty() || key.size() > kMaxIdempotencyKeyBytes) {
+    return InvalidArgument("Idempotency-Key must be 1 to " +
+                           std::to_string(kMaxIdempotencyKeyBytes) + " characters, not " +
+                           std::to_string(key.size()));
+  }
+  std::string tenant;
+  if (auto t = request.find("X-Tenant"); t != request.end()) tenant = std::string(t->value());
+  JobStore::IdempotencyClaim claim;
+  claim.key = tenant + "\n" + std::string(key);
+  claim.body_sha256 = Sha256Hex(request.body());
+  return std::optional<JobStore::IdempotencyClaim>(std::move(claim));
+}
+
+}  // namespace glmq

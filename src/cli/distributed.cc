@@ -1,0 +1,326 @@
+// `glmq gateway` and `glmq worker`: the two halves of `glmq serve`, sharing a Redis store,
+// for when one machine is not enough. Any number of each.
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <thread>
+
+#include "api/http_server.h"
+#include "api/json_response.h"
+#include "api/metrics_api.h"
+#include "cli/commands.h"
+#include "cli/flags.h"
+#include "cli/observability.h"
+#include "cli/runtime.h"
+#include "engine/llama_engine.h"
+#include "sched/scheduler.h"
+#include "store/redis_store.h"
+
+namespace glmq {
+namespace {
+
+struct RedisFlags {
+  std::string url = "redis://127.0.0.1:6379/0";
+  bool allow_volatile = false;
+  double retention_hours = 24;
+};
+
+void AddRedisFlags(CLI::App& cmd, RedisFlags& f) {
+  cmd.add_option("--redis", f.url, "the shared store: redis://[:password@]host:port[/db]")
+      ->envname("GLMQ_REDIS")
+      ->capture_default_str();
+  cmd.add_flag("--allow-volatile-redis", f.allow_volatile,
+               "start even if Redis persists nothing (accepted jobs are lost when it restarts)")
+      ->envname("GLMQ_ALLOW_VOLATILE_REDIS");
+  cmd.add_option("--retention-hours", f.retention_hours,
+                 "how long finished jobs and their results are kept")
+      ->envname("GLMQ_RETENTION_HOURS")
+      ->capture_default_str();
+}
+
+Result<std::unique_ptr<RedisJobStore>> OpenRedis(const RedisFlags& f, JobListener listener) {
+  RedisStoreOptions options;
+  options.url = f.url;
+  options.require_persistence = !f.allow_volatile;
+  options.retention_ms = static_cast<int64_t>(f.retention_hours * 3'600'000);
+  return RedisJobStore::Open(options, std::move(listener));
+}
+
+// host-pid: unique among live processes, and says where to look.
+std::string ProcessName(const char* role) {
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  return std::string(role) + "@" + host + ":" + std::to_string(::getpid());
+}
+
+// --- gateway ---------------------------------------------------------------------------
+
+struct GatewayFlags {
+  CommonFlags common;
+  HttpServerOptions http;
+  LlamaEngineOptions engine;
+  ApiOptions api;
+  PolicyOptions policy;
+  RedisFlags redis;
+  int64_t alert_lease_ms = 15'000;
+};
+
+int RunGateway(const GatewayFlags& flags) {
+  StopSignals stop;
+  spdlog::set_level(spdlog::level::from_str(flags.common.log_level));
+  auto alert_config = LoadAlertConfig(flags.common.config_path);
+  if (!alert_config.ok()) {
+    spdlog::error("{}", alert_config.status().message());
+    return 2;
+  }
+  metrics::Registry registry;
+  JobMetrics job_metrics(registry);
+  JobWatchHub watch;
+  auto store = OpenRedis(flags.redis, [&watch, &job_metrics](const std::string& id, JobState s) {
+    watch.Notify(id, s);
+    job_metrics.StateChanged(id, s);
+  });
+  if (!store.ok()) {
+    spdlog::error("cannot use Redis at {}: {}", flags.redis.url, store.status().message());
+    return 1;
+  }
+  std::unique_ptr<LlamaEngine> engine = LoadEngine(flags.engine);
+  if (!engine) return 1;
+  // Wait estimates use the fallback rates until a worker's figures reach the gateway.
+  ThroughputMeter meter;
+
+  const std::string name = ProcessName("gateway");
+  RedisJobStore& shared = **store;
+  // Silences and the evaluator's memory live in the store: every gateway sees the same
+  // silences, and the next evaluator continues where the last one stopped.
+  auto blob = [&shared](const char* key) {
+    SilenceStorage storage;
+    storage.read = [&shared, key] { return shared.GetBlob(key); };
+    storage.write = [&shared, key](const std::string& v) { return shared.PutBlob(key, v); };
+    return storage;
+  };
+  auto alerting = MakeAlerting(
+      *alert_config, blob("silences"),
+      [&store, &meter] { return MeasureAlertSignals(**store, nullptr, meter); }, &job_metrics);
+  if (!alerting.ok()) {
+    spdlog::error("alerting: {}", alerting.status().message());
+    return 2;
+  }
+  // One evaluator among all gateways: the holder of the "alerts" lease.
+  const SilenceStorage state = blob("alerts-state");
+  (*alerting)->service->SetStateStore(state.read, state.write);
+  const int64_t lease_ms = flags.alert_lease_ms;
+  std::atomic<bool> leader{false};
+  (*alerting)->service->SetGate([&shared, &leader, name, lease_ms] {
+    auto held = shared.AcquireLease("alerts", name, NowMs(), lease_ms);
+    const bool now_leader = held.ok() && *held;
+    if (now_leader != leader.exchange(now_leader)) {
+      spdlog::info("alerts: {} the evaluator", now_leader ? "this gateway is now" : "no longer");
+    }
+    return now_leader;
+  });
+
+  asio::thread_pool pool(static_cast<size_t>(std::max(2, flags.common.blocking_threads)));
+  ApiContext ctx{**store, *engine, nullptr, meter, flags.policy, flags.api, pool, watch};
+  Router router;
+  AddPublicRoutes(router, ctx, **alerting, registry, job_metrics);
+  HttpServer server(flags.http, router);
+  (*alerting)->service->Start();
+  auto port = server.Start();
+  if (!port.ok()) {
+    spdlog::error("{}", port.status().message());
+    return 1;
+  }
+  spdlog::info("glmq gateway {} on http://{}:{} (store {})", name, flags.http.host, *port,
+               flags.redis.url);
+  spdlog::info("received {}, draining", stop.Wait());
+  watch.Close();
+  server.Stop();  // stops accepting and finishes the responses in flight
+  pool.join();
+  alerting->reset();
+  spdlog::info("gateway stopped");
+  return 0;
+}
+
+// --- worker ----------------------------------------------------------------------------
+
+struct WorkerFlags {
+  CommonFlags common;
+  HttpServerOptions http;  // /healthz, /readyz, /metrics
+  LlamaEngineOptions engine;
+  SchedulerOptions sched;
+  RedisFlags redis;
+  double drain_seconds = 60;
+  std::string name;
+};
+
+// Says "alive" in the store while the scheduler or the engine shows life.
+class Liveness {
+ public:
+  Liveness(JobStore& store, const Scheduler& scheduler, std::string name)
+      : store_(store), scheduler_(scheduler), name_(std::move(name)) {
+    thread_ = std::thread([this] { Loop(); });
+  }
+  ~Liveness() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  static constexpr int64_t kBeatMs = 2'000;
+  static constexpr int64_t kTtlMs = 10'000;
+  // A step can take minutes on a CPU; the engine beats from inside it.
+  static constexpr int64_t kSilenceMs = 120'000;
+
+  void Loop() {
+    std::unique_lock lock(mu_);
+    while (!stopping_) {
+      lock.unlock();
+      const TimeMs now = NowMs();
+      if (now - scheduler_.alive_at() < kSilenceMs) {
+        if (Status s = store_.WorkerHeartbeat(name_, now, kTtlMs); !s.ok()) {
+          spdlog::warn("worker heartbeat failed: {}", s.ToString());
+        }
+      }
+      lock.lock();
+      cv_.wait_for(lock, std::chrono::milliseconds(kBeatMs), [this] { return stopping_; });
+    }
+  }
+
+  JobStore& store_;
+  const Scheduler& scheduler_;
+  const std::string name_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+int RunWorker(WorkerFlags flags) {
+  StopSignals stop;
+  spdlog::set_level(spdlog::level::from_str(flags.common.log_level));
+  if (flags.name.empty()) flags.name = ProcessName("worker");
+  flags.sched.worker_id = flags.name;
+  // Fault injection for the tests of redelivery and dead letters: a job whose text holds
+  // this marker kills the worker that starts it, every time.
+  if (const char* marker = std::getenv("GLMQ_FAULT_CRASH_ON_TEXT"); marker && *marker) {
+    spdlog::warn("fault injection on: jobs whose text contains '{}' crash this worker", marker);
+    flags.sched.before_start = [m = std::string(marker)](const Job& job) {
+      if (job.request.text.find(m) != std::string::npos) {
+        spdlog::critical("fault injection: crashing on job {}", job.id);
+        std::abort();
+      }
+    };
+  }
+  metrics::Registry registry;
+  JobMetrics job_metrics(registry);
+  std::atomic<Scheduler*> scheduler_ptr{nullptr};
+  auto store =
+      OpenRedis(flags.redis, [&scheduler_ptr, &job_metrics](const std::string& id, JobState s) {
+        job_metrics.StateChanged(id, s);
+        // A job queued anywhere: look now instead of at the next poll.
+        if (s == JobState::kQueued) {
+          if (Scheduler* sched = scheduler_ptr.load()) sched->Wake();
+        }
+      });
+  if (!store.ok()) {
+    spdlog::error("cannot use Redis at {}: {}", flags.redis.url, store.status().message());
+    return 1;
+  }
+  std::unique_ptr<LlamaEngine> engine = LoadEngine(flags.engine);
+  if (!engine) return 1;
+  ThroughputMeter meter;
+  Calibrate(*engine, meter);
+  Scheduler scheduler(**store, *engine, meter, flags.sched);
+  scheduler.job_stats().SetListener([&job_metrics](const JobEvent& e) { job_metrics.JobEvent(e); });
+  AddServeCollectors(registry, **store, scheduler, meter, *engine, nullptr);
+
+  asio::thread_pool pool(2);
+  Router router;
+  router.Add(http::verb::get, "/healthz", [](RequestContext&) -> asio::awaitable<HttpResponse> {
+    co_return JsonResponse(http::status::ok, {{"status", "ok"}});
+  });
+  JobStore& shared = **store;
+  router.Add(http::verb::get, "/readyz",
+             [&shared, &pool](RequestContext&) -> asio::awaitable<HttpResponse> {
+               auto check = [&shared]() -> HttpResponse {
+                 const Status s = shared.CheckWritable();
+                 if (!s.ok())
+                   return ErrorResponse(http::status::service_unavailable, "store_unavailable",
+                                        s.message());
+                 return JsonResponse(http::status::ok, {{"status", "ready"}});
+               };
+               co_return co_await RunBlocking(pool, std::move(check));
+             });
+  AddMetricsRoute(router, registry, pool);
+  HttpServer server(flags.http, router);
+
+  scheduler_ptr = &scheduler;
+  scheduler.Start();
+  auto liveness = std::make_unique<Liveness>(**store, scheduler, flags.name);
+  auto port = server.Start();
+  if (!port.ok()) {
+    spdlog::error("{}", port.status().message());
+    scheduler.Shutdown();
+    return 1;
+  }
+  spdlog::info("glmq worker {} running (health and metrics on http://{}:{}, store {})", flags.name,
+               flags.http.host, *port, flags.redis.url);
+  spdlog::info("received {}: no more claims; running jobs get {} s to finish", stop.Wait(),
+               flags.drain_seconds);
+  scheduler.Shutdown(std::chrono::milliseconds(std::llround(flags.drain_seconds * 1000)),
+                     /*hand_back=*/true);
+  scheduler_ptr = nullptr;
+  liveness.reset();
+  server.Stop();
+  pool.join();
+  spdlog::info("worker stopped");
+  return 0;
+}
+
+}  // namespace
+
+CommandRunner AddGatewayCommand(CLI::App& app) {
+  auto* cmd = app.add_subcommand(
+      "gateway", "the HTTP API on a shared Redis store; no weights loaded (workers run the jobs)");
+  auto f = std::make_shared<GatewayFlags>();
+  AddCommonFlags(*cmd, f->common);
+  AddEngineFlags(*cmd, f->engine, /*tokenizer_only=*/true);
+  AddHttpFlags(*cmd, f->http, 8080);
+  AddHttpDrainFlag(*cmd, f->http);
+  AddRedisFlags(*cmd, f->redis);
+  AddApiFlags(*cmd, f->api);
+  AddPolicyFlags(*cmd, f->policy);
+  cmd->add_option("--alert-lease-ms", f->alert_lease_ms,
+                  "the evaluating gateway holds the alerts lease this long; another takes over "
+                  "within it if that one dies")
+      ->capture_default_str();
+  return [f]() { return RunGateway(*f); };
+}
+
+CommandRunner AddWorkerCommand(CLI::App& app) {
+  auto* cmd = app.add_subcommand("worker",
+                                 "claim jobs from a shared Redis store and run them on llama.cpp");
+  auto f = std::make_shared<WorkerFlags>();
+  AddCommonFlags(*cmd, f->common);
+  AddEngineFlags(*cmd, f->engine, /*tokenizer_only=*/false);
+  AddHttpFlags(*cmd, f->http, 0);
+  AddRedisFlags(*cmd, f->redis);
+  AddSchedulerFlags(*cmd, f->sched);
+  cmd->add_option("--name", f->name, "worker name in leases and logs (default worker@host:pid)")
+      ->envname("GLMQ_WORKER_NAME");
+  cmd->add_option("--drain-seconds", f->drain_seconds,
+                  "on SIGTERM, how long running jobs may take to finish before they are handed "
+                  "back to the queue")
+      ->envname("GLMQ_DRAIN_SECONDS")
+      ->capture_default_str();
+  return [f]() { return RunWorker(*f); };
+}
+
+}  // namespace glmq

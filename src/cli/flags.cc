@@ -1,0 +1,88 @@
+#include "cli/flags.h"
+
+namespace glmq {
+namespace {
+
+template <typename T>
+CLI::Option* Opt(CLI::App& cmd, const char* name, T& value, const char* help, const char* env) {
+  return cmd.add_option(name, value, help)->envname(env)->capture_default_str();
+}
+
+}  // namespace
+
+void AddCommonFlags(CLI::App& cmd, CommonFlags& f) {
+  // Read by main() before parsing (see cli/config_file.h); declared here for --help.
+  cmd.add_option("--config", f.config_path,
+                 "TOML file with any of these options (GLMQ_* and flags win) and the [alerts] "
+                 "rules and channels")
+      ->envname("GLMQ_CONFIG");
+  Opt(cmd, "--log-level", f.log_level, "trace | debug | info | warn | error", "GLMQ_LOG_LEVEL");
+  Opt(cmd, "--blocking-threads", f.blocking_threads, "threads for store and tokenizer work",
+      "GLMQ_BLOCKING_THREADS");
+}
+
+void AddHttpFlags(CLI::App& cmd, HttpServerOptions& f, uint16_t default_port) {
+  f.port = default_port;
+  Opt(cmd, "--host", f.host, "address to listen on", "GLMQ_HOST");
+  Opt(cmd, "--port", f.port, "port to listen on (0 = any free port)", "GLMQ_PORT");
+  Opt(cmd, "--max-body-bytes", f.max_body_bytes, "largest request body", "GLMQ_MAX_BODY_BYTES");
+  Opt(cmd, "--http-threads", f.io_threads, "threads serving HTTP", "GLMQ_HTTP_THREADS");
+}
+
+void AddHttpDrainFlag(CLI::App& cmd, HttpServerOptions& f) {
+  Opt(cmd, "--drain-seconds", f.drain_seconds,
+      "on SIGTERM, how long requests in flight may take to finish", "GLMQ_DRAIN_SECONDS");
+}
+
+void AddEngineFlags(CLI::App& cmd, LlamaEngineOptions& f, bool tokenizer_only) {
+  Opt(cmd, "-m,--model", f.model_path,
+      tokenizer_only ? "GGUF model file: only its vocabulary is loaded, to count tokens (required)"
+                     : "GGUF model file (required)",
+      "GLMQ_MODEL");
+  Opt(cmd, "-c,--ctx-size", f.ctx_size,
+      tokenizer_only ? "the workers' --ctx-size: jobs that can never fit it are refused (0 = "
+                       "min(model's context, 32768))"
+                     : "KV tokens shared by all sequences (0 = min(model's context, 32768))",
+      "GLMQ_CTX_SIZE");
+  f.vocab_only = tokenizer_only;
+  if (tokenizer_only) return;
+  Opt(cmd, "--parallel", f.parallel, "sequences decoded together", "GLMQ_PARALLEL");
+  Opt(cmd, "-b,--batch-size", f.batch_size, "tokens per decode step", "GLMQ_BATCH_SIZE");
+  Opt(cmd, "--step-target-ms", f.step_target_ms,
+      "while sequences generate, size prompt chunks so a step takes about this long (0 = off)",
+      "GLMQ_STEP_TARGET_MS");
+  Opt(cmd, "--ubatch-size", f.ubatch_size, "physical batch size", "GLMQ_UBATCH_SIZE");
+  Opt(cmd, "-t,--threads", f.threads, "CPU threads (0 = all)", "GLMQ_THREADS");
+  Opt(cmd, "--flash-attn", f.flash_attn, "on | off | auto", "GLMQ_FLASH_ATTN")
+      ->check(CLI::IsMember({"on", "off", "auto"}));
+  Opt(cmd, "--kv-type", f.kv_type, "KV cache type: f16 | q8_0 | q4_0", "GLMQ_KV_TYPE")
+      ->check(CLI::IsMember({"f16", "q8_0", "q4_0"}));
+  Opt(cmd, "--gpu-layers", f.gpu_layers, "layers on the GPU (-1 = all)", "GLMQ_GPU_LAYERS");
+}
+
+void AddApiFlags(CLI::App& cmd, ApiOptions& f) {
+  Opt(cmd, "--default-max-tokens", f.limits.default_max_tokens, "max_tokens when a job gives none",
+      "GLMQ_DEFAULT_MAX_TOKENS");
+  Opt(cmd, "--sync-count-bytes", f.sync_count_bytes,
+      "texts up to this size are tokenized before the 202; larger ones right after it",
+      "GLMQ_SYNC_COUNT_BYTES");
+  Opt(cmd, "--max-tokens-limit", f.limits.max_tokens_limit, "largest max_tokens accepted",
+      "GLMQ_MAX_TOKENS_LIMIT");
+}
+
+void AddSchedulerFlags(CLI::App& cmd, SchedulerOptions& f) {
+  Opt(cmd, "--lease-ms", f.lease_ms, "worker lease on a running job, in ms", "GLMQ_LEASE_MS");
+  Opt(cmd, "--max-deliveries", f.max_deliveries, "runs of a job before it is dead-lettered",
+      "GLMQ_MAX_DELIVERIES");
+}
+
+void AddPolicyFlags(CLI::App& cmd, PolicyOptions& f) {
+  Opt(cmd, "--priority-step-seconds", f.priority_step_seconds,
+      "queue time one priority level is worth", "GLMQ_PRIORITY_STEP_SECONDS");
+  Opt(cmd, "--medium-prompt-tokens", f.medium_prompt_tokens,
+      "prompt tokens from which a job is 'medium'", "GLMQ_MEDIUM_PROMPT_TOKENS");
+  Opt(cmd, "--long-prompt-tokens", f.long_prompt_tokens, "prompt tokens from which a job is 'long'",
+      "GLMQ_LONG_PROMPT_TOKENS");
+}
+
+}  // namespace glmq

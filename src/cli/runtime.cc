@@ -1,0 +1,88 @@
+#include "cli/runtime.h"
+
+#include <pthread.h>
+#include <spdlog/spdlog.h>
+
+#include <string>
+
+#include "api/alerts_api.h"
+#include "api/dashboard.h"
+#include "api/metrics_api.h"
+
+namespace glmq {
+
+StopSignals::StopSignals() {
+  sigemptyset(&signals_);
+  sigaddset(&signals_, SIGINT);
+  sigaddset(&signals_, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals_, nullptr);
+}
+
+const char* StopSignals::Wait() {
+  int sig = 0;
+  sigwait(&signals_, &sig);
+  return sig == SIGTERM ? "SIGTERM" : "SIGINT";
+}
+
+// Runs one short job through the engine before serving, so that the first wait estimates
+// come from this machine's speed rather than from a guess.
+void Calibrate(Engine& engine, ThroughputMeter& meter) {
+  Job job;
+  job.id = "calibration";
+  std::string text;
+  for (int i = 0; i < 40; ++i) text += "The quick brown fox jumps over the lazy dog. ";
+  job.request.text = text;
+  job.request.question = "What does the fox do?";
+  job.request.sampling.max_tokens = 16;
+  job.request.sampling.temperature = 0;
+  if (!engine.Admit(job).ok()) return;
+  double prefill_s = 0, decode_s = 0;
+  int64_t prompt = 0, generated = 0;
+  while (engine.ActiveSequences() > 0) {
+    StepReport r = engine.Step();
+    if (r.prompt_tokens > 1) {
+      prefill_s += r.seconds;
+      prompt += r.prompt_tokens;
+    } else {
+      decode_s += r.seconds;
+      generated += r.generated_tokens;
+    }
+  }
+  if (prefill_s > 0 && decode_s > 0 && generated > 0) {
+    meter.Seed(prompt / prefill_s, generated / decode_s);
+    spdlog::info("calibrated: prefill {:.0f} tokens/s, decode {:.1f} tokens/s", prompt / prefill_s,
+                 generated / decode_s);
+  }
+}
+
+std::unique_ptr<LlamaEngine> LoadEngine(const LlamaEngineOptions& options) {
+  if (options.model_path.empty()) {
+    spdlog::error("no model: give --model PATH (or GLMQ_MODEL, or `model` in the config file)");
+    return nullptr;
+  }
+  auto engine = LlamaEngine::Load(options);
+  if (!engine.ok()) {
+    spdlog::error("{}", engine.status().message());
+    return nullptr;
+  }
+  if ((*engine)->info().is_test_model && !options.vocab_only) {
+    spdlog::warn(
+        "the model is a generated test model with random weights: its answers are "
+        "noise. Point --model at a real GLM-4-9B-Chat-1M GGUF for real answers.");
+  }
+  return std::move(*engine);
+}
+
+void AddPublicRoutes(Router& router, ApiContext& ctx, Alerting& alerting,
+                     metrics::Registry& registry, JobMetrics& job_metrics) {
+  ctx.on_submitted = [&job_metrics](const Job& job) { job_metrics.Submitted(job); };
+  AddApiRoutes(router, ctx);
+  AddAlertRoutes(router, *alerting.service, *alerting.silences, ctx.pool);
+  AddMetricsRoute(router, registry, ctx.pool);
+  AddDashboardRoutes(router);
+  router.SetObserver([&job_metrics](const std::string& route, int status, double seconds) {
+    job_metrics.HttpRequest(route, status, seconds);
+  });
+}
+
+}  // namespace glmq

@@ -1,0 +1,496 @@
+#include "store/redis_scripts.h"
+
+#include <array>
+
+namespace glmq::redis {
+namespace {
+
+// Helpers every script starts with. A job's "member" is its place in every sorted set that
+// orders jobs: 16 digits of created_at, 12 of seq, ':' and the id, so that members with
+// equal scores sort by arrival, and the id is the member from character 30 on.
+constexpr char kPrelude[] = R"lua(
+local P = ARGV[1]
+local TAG = ARGV[2]
+local CLASSES = {'short', 'medium', 'long'}
+local STATES = {'queued', 'running', 'succeeded', 'failed', 'cancelled', 'expired'}
+local TERMINAL = {'succeeded', 'failed', 'cancelled', 'expired'}
+
+local function jkey(id) return P .. 'job:' .. id end
+local function bkey(id) return P .. 'body:' .. id end
+local function fail(code, message) return redis.error_reply('GLMQ_' .. code .. ' ' .. message) end
+local function id_of(member) return string.sub(member, 30) end
+local function publish(id, state)
+  redis.call('PUBLISH', P .. 'events', TAG .. ' ' .. id .. ' ' .. state)
+end
+local function job_state(id) return redis.call('HGET', jkey(id), 'state') end
+
+local function not_running(id, action, state)
+  if not state then return fail('NOTFOUND', 'no job ' .. id) end
+  if state == 'running' then
+    return fail('CONFLICT', 'cannot ' .. action .. ' job ' .. id ..
+                ': its lease is held by another worker')
+  end
+  return fail('CONFLICT', 'cannot ' .. action .. ' job ' .. id .. ': it is ' .. state)
+end
+
+-- HINCRBY by a stored decimal string; '-0' is not an integer to Redis, so zero is skipped.
+local function add_stat(field, n, sign)
+  if not n or n == '0' or n == '' then return end
+  if sign < 0 then
+    if string.sub(n, 1, 1) == '-' then n = string.sub(n, 2) else n = '-' .. n end
+  end
+  redis.call('HINCRBY', P .. 'stats', field, n)
+end
+
+local function queue_fields(id)
+  local v = redis.call('HMGET', jkey(id), 'member', 'order_key', 'class', 'prompt_tokens',
+                       'max_tokens', 'created_at', 'deadline_at')
+  if not v[1] then return nil end
+  return {member = v[1], order_key = v[2], class = v[3], prompt_tokens = v[4],
+          max_tokens = v[5], created_at = v[6], deadline_at = v[7]}
+end
+
+-- Every index of queued work changes here and only here.
+local function queue_add(id, q)
+  redis.call('ZADD', P .. 'queue', q.order_key, q.member)
+  redis.call('ZADD', P .. 'oldest:' .. q.class, q.created_at, q.member)
+  add_stat('prompt_tokens:' .. q.class, q.prompt_tokens, 1)
+  add_stat('max_tokens:' .. q.class, q.max_tokens, 1)
+  if tonumber(q.deadline_at) > 0 then
+    redis.call('ZADD', P .. 'deadlines', q.deadline_at, id)
+  end
+end
+local function queue_remove(id, q)
+  redis.call('ZREM', P .. 'queue', q.member)
+  redis.call('ZREM', P .. 'oldest:' .. q.class, q.member)
+  add_stat('prompt_tokens:' .. q.class, q.prompt_tokens, -1)
+  add_stat('max_tokens:' .. q.class, q.max_tokens, -1)
+  redis.call('ZREM', P .. 'deadlines', id)
+end
+
+local function set_listing(member, from, to)
+  redis.call('ZREM', P .. 'state:' .. from, member)
+  redis.call('ZADD', P .. 'state:' .. to, 0, member)
+end
+local function end_lease(id, worker)
+  redis.call('ZREM', P .. 'leases', id)
+  if worker and worker ~= '' then redis.call('SREM', P .. 'worker_jobs:' .. worker, id) end
+end
+local function back_to_queue(id, member)
+  redis.call('HSET', jkey(id), 'state', 'queued', 'worker', '', 'lease_expires_at', '0',
+             'progress_prompt_tokens_read', '0', 'progress_completion_tokens', '0')
+  set_listing(member, 'running', 'queued')
+  queue_add(id, queue_fields(id))
+  publish(id, 'queued')
+end
+
+-- A terminal job is counted in its state until `ended_score` (finished + retention), when
+-- its keys expire and the sweep drops it from the listings.
+local function finish(id, member, from, to, ended_score, retention_ms)
+  set_listing(member, from, to)
+  redis.call('ZADD', P .. 'ended:' .. to, ended_score, member)
+  if tonumber(retention_ms) > 0 then
+    redis.call('PEXPIRE', jkey(id), retention_ms)
+    redis.call('PEXPIRE', bkey(id), retention_ms)
+  end
+  publish(id, to)
+end
+
+local function drop_listings(member)
+  redis.call('ZREM', P .. 'created', member)
+  for _, s in ipairs(STATES) do redis.call('ZREM', P .. 'state:' .. s, member) end
+  redis.call('ZREM', P .. 'dead', member)
+end
+
+-- Forgets up to `limit` jobs per state whose retention ran out at `now`.
+local function sweep(now, limit)
+  for _, s in ipairs(TERMINAL) do
+    local ended = P .. 'ended:' .. s
+    for _, m in ipairs(redis.call('ZRANGEBYSCORE', ended, '-inf', now, 'LIMIT', 0, limit)) do
+      redis.call('ZREM', ended, m)
+      drop_listings(m)
+      local id = id_of(m)
+      if redis.call('HGET', jkey(id), 'member') == m then redis.call('DEL', jkey(id), bkey(id)) end
+    end
+  end
+end
+
+local function idempotent_done(key, sha, status, response, job_id, expires_at, ttl_ms)
+  local k = P .. 'idem:' .. key
+  redis.call('HSET', k, 'state', 'done', 'body_sha256', sha, 'status', status,
+             'response', response, 'job_id', job_id, 'expires_at', expires_at)
+  redis.call('PEXPIRE', k, ttl_ms)
+end
+)lua";
+
+constexpr char kInsert[] = R"lua(
+local id = ARGV[3]
+if redis.call('EXISTS', jkey(id)) == 1 then
+  return fail('CONFLICT', 'job ' .. id .. ' already exists')
+end
+local seq = redis.call('INCR', P .. 'seq')
+local member = string.format('%016d%012d:', tonumber(ARGV[4]), seq) .. id
+redis.call('HSET', jkey(id), 'id', id, 'state', 'queued', 'member', member,
+           'created_at', ARGV[4], 'class', ARGV[5], 'prompt_tokens', ARGV[6],
+           'max_tokens', ARGV[7], 'order_key', ARGV[8], 'deadline_at', ARGV[9],
+           'estimated_wait_seconds', ARGV[10], 'params', ARGV[11],
+           'started_at', '0', 'finished_at', '0', 'attempts', '0', 'cancel_requested', '0',
+           'dead_letter', '0', 'worker', '', 'lease_expires_at', '0',
+           'progress_prompt_tokens_read', '0', 'progress_completion_tokens', '0',
+           'finish_reason', '', 'usage_prompt_tokens', '0', 'usage_completion_tokens', '0',
+           'error_code', '', 'error_message', '', 'output', '')
+redis.call('HSET', bkey(id), 'text', ARGV[12], 'messages', ARGV[13])
+queue_add(id, queue_fields(id))
+redis.call('ZADD', P .. 'created', 0, member)
+redis.call('ZADD', P .. 'state:queued', 0, member)
+publish(id, 'queued')
+if ARGV[14] then idempotent_done(ARGV[14], ARGV[15], ARGV[16], ARGV[17], id, ARGV[18], ARGV[19]) end
+return seq
+)lua";
+
+// Walks the listing from the cursor down; entries whose job expired before a sweep reached
+// them are dropped on the way, so a page is short only at the end.
+constexpr char kList[] = R"lua(
+sweep(ARGV[6], tonumber(ARGV[7]))
+local set = P .. 'created'
+if ARGV[4] ~= '' then set = P .. 'state:' .. ARGV[4] end
+local upper = '+'
+if ARGV[3] ~= '' then
+  local m = redis.call('HGET', jkey(ARGV[3]), 'member')
+  if not m then return fail('INVALID', 'unknown list cursor: ' .. ARGV[3]) end
+  upper = '(' .. m
+end
+local limit = tonumber(ARGV[5])
+local out = {}
+while #out < limit do
+  local batch = redis.call('ZREVRANGEBYLEX', set, upper, '-', 'LIMIT', 0, limit - #out)
+  if #batch == 0 then break end
+  for _, m in ipairs(batch) do
+    if redis.call('HGET', jkey(id_of(m)), 'member') == m then
+      table.insert(out, redis.call('HGETALL', jkey(id_of(m))))
+    else
+      drop_listings(m)
+    end
+    upper = '(' .. m
+  end
+end
+return out
+)lua";
+
+constexpr char kClaim[] = R"lua(
+while true do
+  local top = redis.call('ZRANGE', P .. 'queue', 0, 0)
+  if #top == 0 then return false end
+  local member = top[1]
+  local id = id_of(member)
+  local q = queue_fields(id)
+  if q and q.member == member and job_state(id) == 'queued' then
+    queue_remove(id, q)
+    local key = jkey(id)
+    if redis.call('HGET', key, 'started_at') == '0' then
+      redis.call('HSET', key, 'started_at', ARGV[4])
+    end
+    redis.call('HSET', key, 'state', 'running', 'worker', ARGV[3], 'lease_expires_at', ARGV[5])
+    redis.call('HINCRBY', key, 'attempts', 1)
+    redis.call('ZADD', P .. 'leases', ARGV[5], id)
+    redis.call('SADD', P .. 'worker_jobs:' .. ARGV[3], id)
+    set_listing(member, 'queued', 'running')
+    publish(id, 'running')
+    return redis.call('HGETALL', key)
+  end
+  redis.call('ZREM', P .. 'queue', member)  -- its job is gone: not work any more
+end
+)lua";
+
+constexpr char kHeartbeat[] = R"lua(
+local set = P .. 'worker_jobs:' .. ARGV[3]
+local n = 0
+for _, id in ipairs(redis.call('SMEMBERS', set)) do
+  local v = redis.call('HMGET', jkey(id), 'state', 'worker')
+  if v[1] == 'running' and v[2] == ARGV[3] then
+    redis.call('HSET', jkey(id), 'lease_expires_at', ARGV[4])
+    redis.call('ZADD', P .. 'leases', ARGV[4], id)
+    n = n + 1
+  else
+    redis.call('SREM', set, id)
+  end
+end
+return n
+)lua";
+
+constexpr char kProgress[] = R"lua(
+local id = ARGV[3]
+local state = job_state(id)
+if state ~= 'running' then return not_running(id, 'record progress of', state) end
+redis.call('HSET', jkey(id), 'progress_prompt_tokens_read', ARGV[4],
+           'progress_completion_tokens', ARGV[5])
+if tonumber(ARGV[6]) > 0 then redis.call('HSET', jkey(id), 'prompt_tokens', ARGV[6]) end
+return 1
+)lua";
+
+// The guard on state and worker makes a result write-once: a second result, or a late one
+// from a worker that lost its lease, finds the job no longer running under it.
+constexpr char kComplete[] = R"lua(
+local id = ARGV[3]
+local v = redis.call('HMGET', jkey(id), 'state', 'worker', 'member')
+if v[1] ~= 'running' or v[2] ~= ARGV[4] then return not_running(id, 'complete', v[1]) end
+redis.call('HSET', jkey(id), 'state', ARGV[5], 'output', ARGV[6], 'finish_reason', ARGV[7],
+           'usage_prompt_tokens', ARGV[8], 'usage_completion_tokens', ARGV[9],
+           'error_code', ARGV[10], 'error_message', ARGV[11], 'finished_at', ARGV[12],
+           'lease_expires_at', '0')
+if ARGV[5] == 'succeeded' and tonumber(ARGV[8]) > 0 then
+  redis.call('HSET', jkey(id), 'prompt_tokens', ARGV[8])
+end
+end_lease(id, v[2])
+finish(id, v[3], 'running', ARGV[5], ARGV[13], ARGV[14])
+return 1
+)lua";
+
+constexpr char kCancel[] = R"lua(
+local id = ARGV[3]
+local state = job_state(id)
+if not state then return fail('NOTFOUND', 'no job ' .. id) end
+local changed = 0
+if state == 'queued' then
+  changed = 1
+  local q = queue_fields(id)
+  queue_remove(id, q)
+  redis.call('HSET', jkey(id), 'state', 'cancelled', 'finished_at', ARGV[4],
+             'finish_reason', 'cancelled')
+  finish(id, q.member, 'queued', 'cancelled', ARGV[5], ARGV[6])
+elseif state == 'running' then
+  -- Not a state change: the engine sees the flag, stops, and completes as cancelled.
+  redis.call('HSET', jkey(id), 'cancel_requested', '1')
+end
+return {changed, redis.call('HGETALL', jkey(id))}
+)lua";
+
+constexpr char kSetQueuedCost[] = R"lua(
+local id = ARGV[3]
+if job_state(id) ~= 'queued' then return fail('CONFLICT', 'job ' .. id .. ' is not queued') end
+local q = queue_fields(id)
+queue_remove(id, q)
+redis.call('HSET', jkey(id), 'prompt_tokens', ARGV[4], 'class', ARGV[5], 'order_key', ARGV[6])
+q.prompt_tokens = ARGV[4]
+q.class = ARGV[5]
+q.order_key = ARGV[6]
+queue_add(id, q)
+return 1
+)lua";
+
+constexpr char kFailQueued[] = R"lua(
+local id = ARGV[3]
+if job_state(id) ~= 'queued' then return fail('CONFLICT', 'job ' .. id .. ' is not queued') end
+local q = queue_fields(id)
+queue_remove(id, q)
+redis.call('HSET', jkey(id), 'state', 'failed', 'finished_at', ARGV[6], 'finish_reason', 'error',
+           'error_code', ARGV[4], 'error_message', ARGV[5])
+finish(id, q.member, 'queued', 'failed', ARGV[7], ARGV[8])
+return 1
+)lua";
+
+constexpr char kExpireOverdue[] = R"lua(
+sweep(ARGV[3], tonumber(ARGV[6]))
+local expired = {}
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'deadlines', '-inf', ARGV[3])) do
+  local q = queue_fields(id)
+  if q and job_state(id) == 'queued' then
+    queue_remove(id, q)
+    redis.call('HSET', jkey(id), 'state', 'expired', 'finished_at', ARGV[3],
+               'finish_reason', 'timeout', 'error_code', 'timeout',
+               'error_message', 'deadline passed while queued')
+    finish(id, q.member, 'queued', 'expired', ARGV[4], ARGV[5])
+    table.insert(expired, id)
+  else
+    redis.call('ZREM', P .. 'deadlines', id)
+  end
+end
+return expired
+)lua";
+
+// A job whose cancel was requested is not worth running again; one that used up its
+// deliveries is dead-lettered; any other goes back to the queue in its old place (same
+// member, same order key).
+constexpr char kReap[] = R"lua(
+local moved = {}
+local max = tonumber(ARGV[4])
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'leases', '-inf', ARGV[3])) do
+  local key = jkey(id)
+  local v = redis.call('HMGET', key, 'state', 'worker', 'member', 'cancel_requested', 'attempts')
+  end_lease(id, v[2])
+  if v[1] == 'running' then
+    if v[4] == '1' then
+      redis.call('HSET', key, 'state', 'cancelled', 'finished_at', ARGV[3],
+                 'finish_reason', 'cancelled', 'lease_expires_at', '0')
+      finish(id, v[3], 'running', 'cancelled', ARGV[5], ARGV[6])
+      table.insert(moved, id)
+      table.insert(moved, 'cancelled')
+    elseif max > 0 and tonumber(v[5]) >= max then
+      redis.call('HSET', key, 'state', 'failed', 'dead_letter', '1', 'finished_at', ARGV[3],
+                 'finish_reason', 'error', 'error_code', 'dead_letter',
+                 'error_message', 'lease lost ' .. v[5] .. ' times; delivery limit reached',
+                 'lease_expires_at', '0')
+      redis.call('ZADD', P .. 'dead', ARGV[5], v[3])
+      finish(id, v[3], 'running', 'failed', ARGV[5], ARGV[6])
+      table.insert(moved, id)
+      table.insert(moved, 'failed')
+    else
+      back_to_queue(id, v[3])
+      table.insert(moved, id)
+      table.insert(moved, 'queued')
+    end
+  end
+end
+return moved
+)lua";
+
+// A graceful hand-back: the run does not count as a delivery.
+constexpr char kRelease[] = R"lua(
+local id = ARGV[3]
+local v = redis.call('HMGET', jkey(id), 'state', 'worker', 'member', 'attempts')
+if v[1] ~= 'running' or v[2] ~= ARGV[4] then return not_running(id, 'release', v[1]) end
+end_lease(id, v[2])
+if tonumber(v[4]) > 0 then redis.call('HINCRBY', jkey(id), 'attempts', -1) end
+back_to_queue(id, v[3])
+return 1
+)lua";
+
+constexpr char kPosition[] = R"lua(
+local v = redis.call('HMGET', jkey(ARGV[3]), 'state', 'member')
+if not v[1] then return fail('NOTFOUND', 'no job ' .. ARGV[3]) end
+if v[1] ~= 'queued' then return 0 end
+local rank = redis.call('ZRANK', P .. 'queue', v[2])
+if not rank then return 0 end
+return rank + 1
+)lua";
+
+// Token sums need each job's sizes: the script reads the smaller side of the queue split at
+// the order key, k or n - k hash reads (about 1 us each, during which Redis serves no one
+// else), and takes the other side from the per-class totals.
+constexpr char kWorkBefore[] = R"lua(
+local queue = P .. 'queue'
+local total = redis.call('ZCARD', queue)
+local ahead = redis.call('ZCOUNT', queue, '-inf', '(' .. ARGV[3])
+if ahead == 0 then return {0, 0, 0} end
+local function sum(members)
+  local pt, mt = 0, 0
+  for _, m in ipairs(members) do
+    local v = redis.call('HMGET', jkey(id_of(m)), 'prompt_tokens', 'max_tokens')
+    pt = pt + (tonumber(v[1]) or 0)
+    mt = mt + (tonumber(v[2]) or 0)
+  end
+  return pt, mt
+end
+if ahead <= total - ahead then
+  local pt, mt = sum(redis.call('ZRANGEBYSCORE', queue, '-inf', '(' .. ARGV[3]))
+  return {ahead, pt, mt}
+end
+local all_pt, all_mt = 0, 0
+for _, c in ipairs(CLASSES) do
+  all_pt = all_pt + (tonumber(redis.call('HGET', P .. 'stats', 'prompt_tokens:' .. c)) or 0)
+  all_mt = all_mt + (tonumber(redis.call('HGET', P .. 'stats', 'max_tokens:' .. c)) or 0)
+end
+local pt, mt = sum(redis.call('ZRANGEBYSCORE', queue, ARGV[3], '+inf'))
+return {ahead, all_pt - pt, all_mt - mt}
+)lua";
+
+constexpr char kSnapshot[] = R"lua(
+local out = {}
+local stats = P .. 'stats'
+for _, c in ipairs(CLASSES) do
+  local oldest = redis.call('ZRANGE', P .. 'oldest:' .. c, 0, 0, 'WITHSCORES')
+  table.insert(out, redis.call('ZCARD', P .. 'oldest:' .. c))
+  table.insert(out, redis.call('HGET', stats, 'prompt_tokens:' .. c) or '0')
+  table.insert(out, redis.call('HGET', stats, 'max_tokens:' .. c) or '0')
+  table.insert(out, oldest[2] or '0')
+end
+table.insert(out, redis.call('ZCARD', P .. 'queue'))
+table.insert(out, redis.call('ZCARD', P .. 'leases'))
+for _, s in ipairs(TERMINAL) do
+  table.insert(out, redis.call('ZCOUNT', P .. 'ended:' .. s, '(' .. ARGV[3], '+inf'))
+end
+table.insert(out, redis.call('ZCOUNT', P .. 'dead', '(' .. ARGV[3], '+inf'))
+return out
+)lua";
+
+// A record counts until its expires_at (compared with the caller's clock); Redis's own
+// expiry (gc_ms) only reclaims the memory afterwards.
+constexpr char kBeginIdempotent[] = R"lua(
+local k = P .. 'idem:' .. ARGV[3]
+local v = redis.call('HMGET', k, 'state', 'body_sha256', 'expires_at', 'status', 'response',
+                     'job_id')
+if v[1] and tonumber(v[3]) > tonumber(ARGV[5]) then
+  if v[2] ~= ARGV[4] then return {'mismatch'} end
+  if v[1] == 'done' then return {'done', v[4], v[5], v[6]} end
+  return {'in_flight'}
+end
+redis.call('HSET', k, 'state', 'in_flight', 'body_sha256', ARGV[4], 'expires_at', ARGV[6],
+           'status', '0', 'response', '', 'job_id', '')
+redis.call('PEXPIRE', k, ARGV[7])
+return {'reserved'}
+)lua";
+
+constexpr char kFinishIdempotent[] = R"lua(
+idempotent_done(ARGV[3], ARGV[4], ARGV[5], ARGV[6], '', ARGV[7], ARGV[8])
+return 1
+)lua";
+
+constexpr char kAbandonIdempotent[] = R"lua(
+local k = P .. 'idem:' .. ARGV[3]
+local v = redis.call('HMGET', k, 'state', 'body_sha256')
+if v[1] == 'in_flight' and v[2] == ARGV[4] then redis.call('DEL', k) end
+return 1
+)lua";
+
+constexpr char kAcquireLease[] = R"lua(
+local k = P .. 'lease:' .. ARGV[3]
+local v = redis.call('HMGET', k, 'holder', 'expires_at')
+if v[1] and v[1] ~= ARGV[4] and tonumber(v[2]) > tonumber(ARGV[5]) then return 0 end
+redis.call('HSET', k, 'holder', ARGV[4], 'expires_at', ARGV[6])
+redis.call('PEXPIRE', k, ARGV[7])
+return 1
+)lua";
+
+struct Entry {
+  const char* name;
+  const char* body;
+};
+
+constexpr std::array<Entry, kScriptCount> kEntries = {{
+    {"insert", kInsert},
+    {"list", kList},
+    {"claim", kClaim},
+    {"heartbeat", kHeartbeat},
+    {"progress", kProgress},
+    {"complete", kComplete},
+    {"cancel", kCancel},
+    {"set_queued_cost", kSetQueuedCost},
+    {"fail_queued", kFailQueued},
+    {"expire_overdue", kExpireOverdue},
+    {"reap", kReap},
+    {"release", kRelease},
+    {"position", kPosition},
+    {"work_before", kWorkBefore},
+    {"snapshot", kSnapshot},
+    {"begin_idempotent", kBeginIdempotent},
+    {"finish_idempotent", kFinishIdempotent},
+    {"abandon_idempotent", kAbandonIdempotent},
+    {"acquire_lease", kAcquireLease},
+}};
+
+}  // namespace
+
+const std::string& ScriptSource(ScriptId id) {
+  static const std::array<std::string, kScriptCount> sources = [] {
+    std::array<std::string, kScriptCount> out;
+    for (int i = 0; i < kScriptCount; ++i) {
+      out[i] = std::string("-- glmq ") + kEntries[i].name + kPrelude + kEntries[i].body;
+    }
+    return out;
+  }();
+  return sources[static_cast<int>(id)];
+}
+
+const char* ScriptName(ScriptId id) { return kEntries[static_cast<int>(id)].name; }
+
+}  // namespace glmq::redis

@@ -1,0 +1,558 @@
+#include "store/redis_store.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <limits>
+#include <string_view>
+#include <utility>
+
+#include "store/job_codec.h"
+#include "store/redis_client.h"
+
+namespace glmq {
+namespace {
+
+using redis::Reply;
+using redis::ScriptId;
+using Args = std::vector<std::string_view>;
+
+constexpr int32_t kDefaultListLimit = 50;
+constexpr int32_t kMaxListLimit = 1000;
+// Expired terminal jobs forgotten per state by one sweep: bounds the time a sweep holds
+// Redis, while keeping up with any realistic rate of jobs.
+constexpr char kSweepLimit[] = "200";
+// The job member holds created_at in 16 digits.
+constexpr TimeMs kMaxCreatedAt = 9'999'999'999'999'999;
+
+constexpr LengthClass kAllClasses[] = {LengthClass::kShort, LengthClass::kMedium,
+                                       LengthClass::kLong};
+constexpr JobState kTerminalStates[] = {JobState::kSucceeded, JobState::kFailed,
+                                        JobState::kCancelled, JobState::kExpired};
+constexpr JobState kAllStates[] = {JobState::kQueued, JobState::kRunning,   JobState::kSucceeded,
+                                   JobState::kFailed, JobState::kCancelled, JobState::kExpired};
+
+std::string Str(int64_t v) { return std::to_string(v); }
+
+int64_t SaturatingAdd(int64_t a, int64_t b) {
+  int64_t out;
+  if (__builtin_add_overflow(a, b, &out)) {
+    return b > 0 ? std::numeric_limits<int64_t>::max() : std::numeric_limits<int64_t>::min();
+  }
+  return out;
+}
+
+int64_t ParseInt(std::string_view s) {
+  int64_t v = 0;
+  std::from_chars(s.data(), s.data() + s.size(), v);
+  return v;
+}
+
+double ParseDouble(std::string_view s) {
+  double v = 0;
+  std::from_chars(s.data(), s.data() + s.size(), v);
+  return v;
+}
+
+int64_t ReplyInt(const Reply& r) {
+  if (r.type == Reply::Type::kInteger) return r.integer;
+  // A score such as "1700000000000" or "1.7e+12".
+  return static_cast<int64_t>(std::llround(ParseDouble(r.str)));
+}
+
+std::string DoubleText(double v) {
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
+  return ec == std::errc() ? std::string(buf, end) : "0";
+}
+
+std::optional<LengthClass> ParseLengthClass(std::string_view name) {
+  for (LengthClass c : kAllClasses) {
+    if (name == LengthClassName(c)) return c;
+  }
+  return std::nullopt;
+}
+
+// A script's refusal ("GLMQ_<CODE> message") or Redis's own error, as a Status.
+Status ErrorStatus(const std::string& error) {
+  struct Mapping {
+    std::string_view tag;
+    StatusCode code;
+  };
+  static constexpr Mapping kScriptErrors[] = {{"GLMQ_NOTFOUND ", StatusCode::kNotFound},
+                                              {"GLMQ_CONFLICT ", StatusCode::kConflict},
+                                              {"GLMQ_INVALID ", StatusCode::kInvalidArgument}};
+  for (const Mapping& m : kScriptErrors) {
+    if (size_t at = error.find(m.tag); at != std::string::npos) {
+      std::string message = error.substr(at + m.tag.size());
+      // Redis may append where in the script the error came from.
+      if (size_t script = message.find(" script:"); script != std::string::npos) {
+        message.resize(script);
+      }
+      return Status(m.code, std::move(message));
+    }
+  }
+  // Redis is up but cannot take the command now: loading its files after a restart, a
+  // replica, a failed background save, a script running too long.
+  for (std::string_view transient :
+       {"LOADING", "READONLY", "MISCONF", "MASTERDOWN", "BUSY", "TRYAGAIN", "CLUSTERDOWN"}) {
+    if (error.rfind(transient, 0) == 0) return Unavailable("redis: " + error);
+  }
+  if (error.rfind("OOM", 0) == 0) return Status(StatusCode::kResourceExhausted, "redis: " + error);
+  return Internal("redis: " + error);
+}
+
+// Decodes a job hash (HGETALL's flat [field, value, ...]).
+Result<Job> DecodeJob(const Reply& hash) {
+  if (!hash.is_array() || hash.elements.empty()) return NotFound("no such job");
+  Job job;
+  std::string state, length_class, params;
+  const std::vector<Reply>& kv = hash.elements;
+  for (size_t i = 0; i + 1 < kv.size(); i += 2) {
+    const std::string& f = kv[i].str;
+    const std::string& v = kv[i + 1].str;
+    if (f == "id")
+      job.id = v;
+    else if (f == "state")
+      state = v;
+    else if (f == "class")
+      length_class = v;
+    else if (f == "params")
+      params = v;
+    else if (f == "prompt_tokens")
+      job.prompt_tokens = ParseInt(v);
+    else if (f == "order_key")
+      job.order_key = ParseInt(v);
+    else if (f == "created_at")
+      job.created_at = ParseInt(v);
+    else if (f == "started_at")
+      job.started_at = ParseInt(v);
+    else if (f == "finished_at")
+      job.finished_at = ParseInt(v);
+    else if (f == "deadline_at")
+      job.deadline_at = ParseInt(v);
+    else if (f == "estimated_wait_seconds")
+      job.estimated_wait_seconds = ParseDouble(v);
+    else if (f == "attempts")
+      job.attempts = static_cast<int32_t>(ParseInt(v));
+    else if (f == "cancel_requested")
+      job.cancel_requested = v == "1";
+    else if (f == "dead_letter")
+      job.dead_letter = v == "1";
+    else if (f == "progress_prompt_tokens_read")
+      job.progress.prompt_tokens_read = ParseInt(v);
+    else if (f == "progress_completion_tokens")
+      job.progress.completion_tokens = ParseInt(v);
+    else if (f == "finish_reason")
+      job.finish_reason = v;
+    else if (f == "usage_prompt_tokens")
+      job.usage.prompt_tokens = ParseInt(v);
+    else if (f == "usage_completion_tokens")
+      job.usage.completion_tokens = ParseInt(v);
+    else if (f == "error_code")
+      job.error_code = v;
+    else if (f == "error_message")
+      job.error_message = v;
+    else if (f == "output")
+      job.output = v;
+  }
+  std::optional<JobState> parsed_state = ParseJobState(state);
+  if (!parsed_state) return Internal("job " + job.id + " has unknown state '" + state + "'");
+  job.state = *parsed_state;
+  std::optional<LengthClass> parsed_class = ParseLengthClass(length_class);
+  if (!parsed_class) {
+    return Internal("job " + job.id + " has unknown length class '" + length_class + "'");
+  }
+  job.length_class = *parsed_class;
+  GLMQ_RETURN_IF_ERROR(DecodeRequestParams(params, &job.request));
+  return job;
+}
+
+// Fills text and messages from HMGET body text messages.
+Status DecodeBody(const std::string& id, Reply body, JobRequest* request) {
+  if (!body.is_array() || body.elements.size() != 2 || body.elements[0].is_nil()) {
+    return Internal("job " + id + " has no stored request");
+  }
+  request->text = std::move(body.elements[0].str);
+  return DecodeMessages(body.elements[1].str, &request->messages);
+}
+
+std::string RandomTag() { return NewJobId().substr(4, 16); }
+
+// Result::status() of a success is not Ok; this is.
+Status StatusOf(const Result<Reply>& result) {
+  return result.ok() ? Status::Ok() : result.status();
+}
+
+}  // namespace
+
+RedisJobStore::RedisJobStore(RedisStoreOptions options, JobListener listener)
+    : options_(std::move(options)), listener_(std::move(listener)), instance_(RandomTag()) {}
+
+RedisJobStore::~RedisJobStore() {
+  subscriber_.reset();  // no event reaches the listener once the destructor runs
+}
+
+Result<std::unique_ptr<RedisJobStore>> RedisJobStore::Open(const RedisStoreOptions& options,
+                                                           JobListener listener) {
+  GLMQ_ASSIGN_OR_RETURN(redis::Endpoint endpoint, redis::Endpoint::Parse(options.url));
+  std::unique_ptr<RedisJobStore> store(new RedisJobStore(options, std::move(listener)));
+  store->pool_ =
+      std::make_unique<redis::Pool>(endpoint, options.pool_size, options.timeout_seconds);
+  GLMQ_ASSIGN_OR_RETURN(Reply pong, store->pool_->Command({"PING"}, redis::Retry::kOnce));
+  if (pong.is_error()) return ErrorStatus(pong.str);
+  GLMQ_RETURN_IF_ERROR(store->CheckPersistence());
+  GLMQ_RETURN_IF_ERROR(store->LoadScripts());
+  RedisJobStore* raw = store.get();
+  store->subscriber_ = std::make_unique<redis::Subscriber>(
+      endpoint, options.prefix + "events", options.timeout_seconds,
+      [raw](std::string_view payload) { raw->OnEvent(payload); });
+  GLMQ_RETURN_IF_ERROR(store->subscriber_->Start());
+  return store;
+}
+
+Status RedisJobStore::CheckPersistence() {
+  const std::string where = "redis " + pool_->endpoint().Describe();
+  auto replies = pool_->Pipeline({{"CONFIG", "GET", "appendonly"},
+                                  {"CONFIG", "GET", "appendfsync"},
+                                  {"CONFIG", "GET", "save"}},
+                                 redis::Retry::kOnce);
+  if (!replies.ok()) return replies.status();
+  auto value = [&](size_t i) -> std::optional<std::string> {
+    const Reply& r = (*replies)[i];
+    if (!r.is_array() || r.elements.size() < 2) return std::nullopt;
+    return r.elements[1].str;
+  };
+  const auto appendonly = value(0), appendfsync = value(1), save = value(2);
+  if (!appendonly || !save) {
+    // Managed services often disable CONFIG.
+    const std::string why = (*replies)[0].is_error() ? (*replies)[0].str : "no answer";
+    if (!options_.require_persistence) {
+      spdlog::warn("{}: cannot read its persistence settings ({}); going on as asked", where, why);
+      return Status::Ok();
+    }
+    return Unavailable(where + ": cannot check that Redis persists jobs (CONFIG GET: " + why +
+                       "); if it does, start with --allow-volatile-redis to skip the check");
+  }
+  const bool aof = *appendonly == "yes";
+  const bool rdb = !save->empty();
+  if (!aof && !rdb) {
+    const std::string message =
+        where +
+        " persists nothing (appendonly no, save \"\"): every queued job and result would be "
+        "lost when Redis restarts. Turn on the AOF (appendonly yes with appendfsync always, "
+        "or everysec to risk ~1 s of writes), or start with --allow-volatile-redis to accept "
+        "the loss";
+    if (options_.require_persistence) return Unavailable(message);
+    spdlog::warn("{}", message);
+    return Status::Ok();
+  }
+  if (aof) {
+    const std::string fsync = appendfsync.value_or("everysec");
+    spdlog::info("{}: AOF with appendfsync {}: {}", where, fsync,
+                 fsync == "always"     ? "an acknowledged job survives any crash"
+                 : fsync == "everysec" ? "a crash may lose up to ~1 s of acknowledged writes"
+                                       : "a crash may lose what the OS had not flushed yet");
+  } else {
+    spdlog::warn(
+        "{}: RDB snapshots only (save {}): a crash loses every write since the last "
+        "snapshot; appendonly yes narrows that to ~1 s or nothing",
+        where, *save);
+  }
+  return Status::Ok();
+}
+
+Status RedisJobStore::LoadScripts() {
+  std::vector<Args> commands;
+  for (int i = 0; i < redis::kScriptCount; ++i) {
+    commands.push_back({"SCRIPT", "LOAD", redis::ScriptSource(static_cast<ScriptId>(i))});
+  }
+  GLMQ_ASSIGN_OR_RETURN(std::vector<Reply> replies, pool_->Pipeline(commands, redis::Retry::kOnce));
+  for (int i = 0; i < redis::kScriptCount; ++i) {
+    if (replies[i].is_error()) {
+      return Internal(std::string("redis: cannot load script ") +
+                      redis::ScriptName(static_cast<ScriptId>(i)) + ": " + replies[i].str);
+    }
+    shas_[i] = replies[i].str;
+  }
+  return Status::Ok();
+}
+
+Result<Reply> RedisJobStore::Run(ScriptId script, const Args& args, bool retry) {
+  Args argv;
+  argv.reserve(args.size() + 2);
+  argv.push_back(options_.prefix);
+  argv.push_back(instance_);
+  argv.insert(argv.end(), args.begin(), args.end());
+  const int index = static_cast<int>(script);
+  GLMQ_ASSIGN_OR_RETURN(Reply reply, pool_->Eval(shas_[index], redis::ScriptSource(script), argv,
+                                                 retry ? redis::Retry::kOnce : redis::Retry::kNo));
+  if (reply.is_error()) return ErrorStatus(reply.str);
+  return reply;
+}
+
+Status RedisJobStore::Exec(ScriptId script, const Args& args, bool retry) {
+  return StatusOf(Run(script, args, retry));
+}
+
+Result<std::vector<Reply>> RedisJobStore::Commands(const std::vector<Args>& commands) {
+  GLMQ_ASSIGN_OR_RETURN(std::vector<Reply> replies, pool_->Pipeline(commands, redis::Retry::kOnce));
+  for (const Reply& r : replies) {
+    if (r.is_error()) return ErrorStatus(r.str);
+  }
+  return replies;
+}
+
+void RedisJobStore::Notify(const std::string& id, JobState state) {
+  if (!listener_) return;
+  try {
+    listener_(id, state);
+  } catch (const std::exception& e) {
+    spdlog::error("job listener threw on {} -> {}: {}", id, JobStateName(state), e.what());
+  } catch (...) {
+    spdlog::error("job listener threw on {} -> {}", id, JobStateName(state));
+  }
+}
+
+void RedisJobStore::OnEvent(std::string_view payload) {
+  // "<instance> <id> <state>"; an id could hold a space, a tag and a state cannot.
+  const size_t first = payload.find(' ');
+  const size_t last = payload.rfind(' ');
+  if (first == std::string_view::npos || last == first) return;
+  if (payload.substr(0, first) == instance_) return;  // told the listener already
+  std::optional<JobState> state = ParseJobState(payload.substr(last + 1));
+  if (!state) return;
+  Notify(std::string(payload.substr(first + 1, last - first - 1)), *state);
+}
+
+std::string RedisJobStore::EndedScore(TimeMs finished_at) const {
+  if (options_.retention_ms <= 0) return "+inf";
+  return Str(SaturatingAdd(finished_at, options_.retention_ms));
+}
+
+Status RedisJobStore::InsertWith(const Job& job, const Args& extra) {
+  if (job.id.empty()) return InvalidArgument("job id is empty");
+  if (job.state != JobState::kQueued) {
+    return InvalidArgument(std::string("a new job must be queued, not ") + JobStateName(job.state));
+  }
+  const TimeMs created_at = job.created_at > 0 ? job.created_at : NowMs();
+  if (created_at > kMaxCreatedAt) {
+    return InvalidArgument("created_at " + Str(created_at) + " is out of range");
+  }
+  if (job.created_at < 0) return InvalidArgument("created_at must not be negative");
+  GLMQ_ASSIGN_OR_RETURN(std::string params, EncodeRequestParams(job.request));
+  GLMQ_ASSIGN_OR_RETURN(std::string messages, EncodeMessages(job.request.messages));
+  const std::string created = Str(created_at), prompt_tokens = Str(job.prompt_tokens),
+                    max_tokens = Str(job.request.sampling.max_tokens),
+                    order_key = Str(job.order_key), deadline = Str(job.deadline_at),
+                    wait = DoubleText(job.estimated_wait_seconds);
+  Args args = {job.id,           created,    LengthClassName(job.length_class),
+               prompt_tokens,    max_tokens, order_key,
+               deadline,         wait,       params,
+               job.request.text, messages};
+  args.insert(args.end(), extra.begin(), extra.end());
+  // No retry: a second run after a lost reply would answer kConflict for a job that is in.
+  GLMQ_RETURN_IF_ERROR(Exec(ScriptId::kInsert, args, /*retry=*/false));
+  Notify(job.id, JobState::kQueued);
+  return Status::Ok();
+}
+
+Status RedisJobStore::Insert(const Job& job) { return InsertWith(job, {}); }
+
+Result<Job> RedisJobStore::Get(const std::string& id, bool with_request) {
+  const std::string key = options_.prefix + "job:" + id;
+  const std::string body_key = options_.prefix + "body:" + id;
+  std::vector<Args> commands = {{"HGETALL", key}};
+  if (with_request) commands.push_back({"HMGET", body_key, "text", "messages"});
+  GLMQ_ASSIGN_OR_RETURN(std::vector<Reply> replies, Commands(commands));
+  if (replies[0].elements.empty()) return NotFound("no job " + id);
+  GLMQ_ASSIGN_OR_RETURN(Job job, DecodeJob(replies[0]));
+  if (with_request) {
+    GLMQ_RETURN_IF_ERROR(DecodeBody(id, std::move(replies[1]), &job.request));
+  }
+  return job;
+}
+
+Result<std::vector<Job>> RedisJobStore::List(const ListFilter& filter) {
+  const int32_t limit =
+      filter.limit <= 0 ? kDefaultListLimit : std::min(filter.limit, kMaxListLimit);
+  const std::string limit_text = Str(limit), now = Str(NowMs());
+  GLMQ_ASSIGN_OR_RETURN(
+      Reply reply, Run(ScriptId::kList,
+                       {filter.after, filter.state ? JobStateName(*filter.state) : "", limit_text,
+                        now, kSweepLimit},
+                       /*retry=*/true));
+  std::vector<Job> jobs;
+  jobs.reserve(reply.elements.size());
+  for (const Reply& hash : reply.elements) {
+    GLMQ_ASSIGN_OR_RETURN(Job job, DecodeJob(hash));
+    jobs.push_back(std::move(job));
+  }
+  return jobs;
+}
+
+Result<std::optional<Job>> RedisJobStore::ClaimNext(const std::string& worker, int64_t lease_ms) {
+  const TimeMs now = NowMs();
+  const std::string now_text = Str(now), expires = Str(SaturatingAdd(now, lease_ms));
+  // No retry: a claim whose reply was lost stays with this worker until its lease runs out,
+  // and is then delivered again; claiming a second job meanwhile would hide the first.
+  GLMQ_ASSIGN_OR_RETURN(Reply reply,
+                        Run(ScriptId::kClaim, {worker, now_text, expires}, /*retry=*/false));
+  if (reply.is_nil()) return std::optional<Job>();
+  GLMQ_ASSIGN_OR_RETURN(Job job, DecodeJob(reply));
+  Notify(job.id, JobState::kRunning);
+  // The body never changes after Insert, so reading it apart from the claim sees what the
+  // claim saw, and the 10 MB copy does not pass through Lua. If this read fails the claim
+  // stands, and the lease running out puts the job back.
+  GLMQ_ASSIGN_OR_RETURN(
+      std::vector<Reply> body,
+      Commands({{"HMGET", options_.prefix + "body:" + job.id, "text", "messages"}}));
+  GLMQ_RETURN_IF_ERROR(DecodeBody(job.id, std::move(body[0]), &job.request));
+  return std::optional<Job>(std::move(job));
+}
+
+Status RedisJobStore::Heartbeat(const std::string& worker, int64_t lease_ms) {
+  const std::string expires = Str(SaturatingAdd(NowMs(), lease_ms));
+  return Exec(ScriptId::kHeartbeat, {worker, expires}, /*retry=*/true);
+}
+
+Status RedisJobStore::UpdateProgress(const std::string& id, const JobProgress& progress) {
+  const std::string read = Str(progress.prompt_tokens_read),
+                    completion = Str(progress.completion_tokens),
+                    prompt = Str(progress.prompt_tokens);
+  return Exec(ScriptId::kProgress, {id, read, completion, prompt}, /*retry=*/true);
+}
+
+Status RedisJobStore::Complete(const std::string& id, const std::string& worker,
+                               const Completion& completion) {
+  if (!IsTerminal(completion.state)) {
+    return InvalidArgument(std::string("a completion must be terminal, not ") +
+                           JobStateName(completion.state));
+  }
+  const TimeMs now = NowMs();
+  const std::string usage_prompt = Str(completion.usage.prompt_tokens),
+                    usage_completion = Str(completion.usage.completion_tokens), finished = Str(now),
+                    ended = EndedScore(now), retention = Str(options_.retention_ms);
+  // No retry: after a lost reply the second run would find the result written and answer
+  // kConflict for a result that was stored.
+  GLMQ_RETURN_IF_ERROR(
+      Exec(ScriptId::kComplete,
+           {id, worker, JobStateName(completion.state), completion.output, completion.finish_reason,
+            usage_prompt, usage_completion, completion.error_code, completion.error_message,
+            finished, ended, retention},
+           /*retry=*/false));
+  Notify(id, completion.state);
+  return Status::Ok();
+}
+
+Result<Job> RedisJobStore::Cancel(const std::string& id) {
+  const TimeMs now = NowMs();
+  const std::string now_text = Str(now), ended = EndedScore(now),
+                    retention = Str(options_.retention_ms);
+  GLMQ_ASSIGN_OR_RETURN(Reply reply, Run(ScriptId::kCancel, {id, now_text, ended, retention},
+                                         /*retry=*/true));
+  if (reply.elements.size() != 2) return Internal("redis: unexpected reply to cancel");
+  GLMQ_ASSIGN_OR_RETURN(Job job, DecodeJob(reply.elements[1]));
+  if (reply.elements[0].integer == 1) Notify(id, JobState::kCancelled);
+  return job;
+}
+
+Status RedisJobStore::SetQueuedCost(const std::string& id, int64_t prompt_tokens,
+                                    LengthClass length_class, int64_t order_key) {
+  const std::string tokens = Str(prompt_tokens), key = Str(order_key);
+  return Exec(ScriptId::kSetQueuedCost, {id, tokens, LengthClassName(length_class), key},
+              /*retry=*/true);
+}
+
+Status RedisJobStore::FailQueued(const std::string& id, const std::string& error_code,
+                                 const std::string& error_message) {
+  const TimeMs now = NowMs();
+  const std::string now_text = Str(now), ended = EndedScore(now),
+                    retention = Str(options_.retention_ms);
+  GLMQ_RETURN_IF_ERROR(Exec(ScriptId::kFailQueued,
+                            {id, error_code, error_message, now_text, ended, retention},
+                            /*retry=*/false));
+  Notify(id, JobState::kFailed);
+  return Status::Ok();
+}
+
+Result<int64_t> RedisJobStore::ExpireOverdue(TimeMs now) {
+  const std::string now_text = Str(now), ended = EndedScore(now),
+                    retention = Str(options_.retention_ms);
+  GLMQ_ASSIGN_OR_RETURN(Reply reply,
+                        Run(ScriptId::kExpireOverdue, {now_text, ended, retention, kSweepLimit},
+                            /*retry=*/true));
+  for (const Reply& id : reply.elements) Notify(id.str, JobState::kExpired);
+  return static_cast<int64_t>(reply.elements.size());
+}
+
+Result<int64_t> RedisJobStore::ReapExpiredLeases(TimeMs now, int32_t max_deliveries) {
+  const std::string now_text = Str(now), max = Str(max_deliveries), ended = EndedScore(now),
+                    retention = Str(options_.retention_ms);
+  GLMQ_ASSIGN_OR_RETURN(Reply reply, Run(ScriptId::kReap, {now_text, max, ended, retention},
+                                         /*retry=*/true));
+  int64_t moved = 0;
+  for (size_t i = 0; i + 1 < reply.elements.size(); i += 2) {
+    if (std::optional<JobState> state = ParseJobState(reply.elements[i + 1].str)) {
+      Notify(reply.elements[i].str, *state);
+      ++moved;
+    }
+  }
+  return moved;
+}
+
+Result<int64_t> RedisJobStore::QueuePosition(const std::string& id) {
+  GLMQ_ASSIGN_OR_RETURN(Reply reply, Run(ScriptId::kPosition, {id}, /*retry=*/true));
+  return reply.integer;
+}
+
+Result<JobStore::WorkAhead> RedisJobStore::WorkBefore(int64_t order_key) {
+  const std::string key = Str(order_key);
+  GLMQ_ASSIGN_OR_RETURN(Reply reply, Run(ScriptId::kWorkBefore, {key}, /*retry=*/true));
+  if (reply.elements.size() != 3) return Internal("redis: unexpected reply to work_before");
+  return WorkAhead{.jobs = reply.elements[0].integer,
+                   .prompt_tokens = reply.elements[1].integer,
+                   .max_tokens = reply.elements[2].integer};
+}
+
+Result<QueueSnapshot> RedisJobStore::Snapshot() {
+  const std::string now = Str(NowMs());
+  GLMQ_ASSIGN_OR_RETURN(Reply reply, Run(ScriptId::kSnapshot, {now}, /*retry=*/true));
+  const std::vector<Reply>& v = reply.elements;
+  constexpr size_t kExpected = 3 * 4 + 2 + 4 + 1;
+  if (v.size() != kExpected) return Internal("redis: unexpected reply to snapshot");
+  QueueSnapshot snapshot;
+  size_t i = 0;
+  for (LengthClass c : kAllClasses) {
+    ClassStats& stats = snapshot.classes[c];
+    stats.queued = ReplyInt(v[i++]);
+    stats.queued_prompt_tokens = ReplyInt(v[i++]);
+    stats.queued_max_tokens = ReplyInt(v[i++]);
+    stats.oldest_created_at = ReplyInt(v[i++]);
+  }
+  for (JobState s : kAllStates) snapshot.totals[s] = 0;
+  snapshot.totals[JobState::kQueued] = ReplyInt(v[i++]);
+  snapshot.totals[JobState::kRunning] = ReplyInt(v[i++]);
+  for (JobState s : kTerminalStates) snapshot.totals[s] = ReplyInt(v[i++]);
+  snapshot.dead_letter = ReplyInt(v[i++]);
+  snapshot.running = snapshot.totals[JobState::kRunning];
+  return snapshot;
+}
+
+Status RedisJobStore::CheckWritable() {
+  GLMQ_ASSIGN_OR_RETURN(std::vector<Reply> replies,
+                        Commands({{"SET", options_.prefix + "writable_check_at", Str(NowMs())}}));
+  return Status::Ok();
+}
+
+Status RedisJobStore::Release(const std::string& id, const std::string& worker) {
+  // No retry: after a lost reply the second run would find the job queued and answer
+  // kConflict.
+  GLMQ_RETURN_IF_ERROR(Exec(ScriptId::kRelease, {id, worker}, /*retry=*/false));
+  Notify(id, JobState::kQueued);
+  return Status::Ok();
+}
+
+}  // namespace glmq

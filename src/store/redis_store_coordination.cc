@@ -1,0 +1,132 @@
+// RedisJobStore's part in coordinating requests and processes: Idempotency-Key records, the
+// worker registry, named leases and shared blobs. Each record carries the expiry it is
+// judged by (against the caller's clock); Redis's own expiry only reclaims the memory later.
+#include <cstdlib>
+#include <limits>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "store/redis_client.h"
+#include "store/redis_store.h"
+
+namespace glmq {
+namespace {
+
+using redis::Reply;
+using redis::ScriptId;
+
+// How much later than a record's own expiry Redis deletes it: a caller whose clock runs a
+// little ahead of Redis's still finds it.
+constexpr int64_t kRecordGraceMs = 60'000;
+// Worker registry entries this long dead are deleted by the next heartbeat.
+constexpr int64_t kWorkerForgetMs = 3'600'000;
+
+std::string Str(int64_t v) { return std::to_string(v); }
+
+int64_t SaturatingAdd(int64_t a, int64_t b) {
+  int64_t out;
+  if (__builtin_add_overflow(a, b, &out)) {
+    return b > 0 ? std::numeric_limits<int64_t>::max() : std::numeric_limits<int64_t>::min();
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<JobStore::IdempotencyState> RedisJobStore::BeginIdempotent(const IdempotencyClaim& claim,
+                                                                  TimeMs now,
+                                                                  int64_t in_flight_ms) {
+  if (in_flight_ms <= 0) return InvalidArgument("in_flight_ms must be positive");
+  const std::string now_text = Str(now), until = Str(SaturatingAdd(now, in_flight_ms)),
+                    gc = Str(SaturatingAdd(in_flight_ms, kRecordGraceMs));
+  // No retry: a second run would find this request's own reservation and say "in flight".
+  GLMQ_ASSIGN_OR_RETURN(Reply reply, Run(ScriptId::kBeginIdempotent,
+                                         {claim.key, claim.body_sha256, now_text, until, gc},
+                                         /*retry=*/false));
+  if (reply.elements.empty()) return Internal("redis: unexpected reply to begin_idempotent");
+  IdempotencyState state;
+  const std::string& kind = reply.elements[0].str;
+  if (kind == "reserved") {
+    state.kind = IdempotencyState::Kind::kReserved;
+  } else if (kind == "in_flight") {
+    state.kind = IdempotencyState::Kind::kInFlight;
+  } else if (kind == "mismatch") {
+    state.kind = IdempotencyState::Kind::kMismatch;
+  } else if (kind == "done" && reply.elements.size() == 4) {
+    state.kind = IdempotencyState::Kind::kDone;
+    state.status = std::atoi(reply.elements[1].str.c_str());
+    state.response = std::move(reply.elements[2].str);
+    state.job_id = std::move(reply.elements[3].str);
+  } else {
+    return Internal("redis: unexpected idempotency state '" + kind + "'");
+  }
+  return state;
+}
+
+Status RedisJobStore::InsertIdempotent(const Job& job, const IdempotencyClaim& claim, int status,
+                                       const std::string& response, int64_t ttl_ms) {
+  if (ttl_ms <= 0) return InvalidArgument("ttl_ms must be positive");
+  const std::string status_text = Str(status), expires = Str(SaturatingAdd(NowMs(), ttl_ms)),
+                    gc = Str(SaturatingAdd(ttl_ms, kRecordGraceMs));
+  // The same script as Insert, with the answer as extra arguments: one atomic step.
+  return InsertWith(job, {claim.key, claim.body_sha256, status_text, response, expires, gc});
+}
+
+Status RedisJobStore::FinishIdempotent(const IdempotencyClaim& claim, int status,
+                                       const std::string& response, int64_t ttl_ms) {
+  if (ttl_ms <= 0) return InvalidArgument("ttl_ms must be positive");
+  const std::string status_text = Str(status), expires = Str(SaturatingAdd(NowMs(), ttl_ms)),
+                    gc = Str(SaturatingAdd(ttl_ms, kRecordGraceMs));
+  return Exec(ScriptId::kFinishIdempotent,
+              {claim.key, claim.body_sha256, status_text, response, expires, gc},
+              /*retry=*/true);
+}
+
+Status RedisJobStore::AbandonIdempotent(const IdempotencyClaim& claim) {
+  return Exec(ScriptId::kAbandonIdempotent, {claim.key, claim.body_sha256}, /*retry=*/true);
+}
+
+Status RedisJobStore::WorkerHeartbeat(const std::string& worker, TimeMs now, int64_t ttl_ms) {
+  const std::string key = options_.prefix + "workers";
+  const std::string expires = Str(SaturatingAdd(now, ttl_ms));
+  std::string forget = "(";  // exclusive; built in two steps to dodge GCC 12's -Wrestrict
+  forget += Str(SaturatingAdd(now, -kWorkerForgetMs));
+  GLMQ_ASSIGN_OR_RETURN(
+      std::vector<Reply> replies,
+      Commands({{"ZADD", key, expires, worker}, {"ZREMRANGEBYSCORE", key, "-inf", forget}}));
+  return Status::Ok();
+}
+
+Result<int64_t> RedisJobStore::LiveWorkers(TimeMs now) {
+  std::string after = "(";  // exclusive: alive while now < heartbeat + ttl
+  after += Str(now);
+  GLMQ_ASSIGN_OR_RETURN(std::vector<Reply> replies,
+                        Commands({{"ZCOUNT", options_.prefix + "workers", after, "+inf"}}));
+  return replies[0].integer;
+}
+
+Result<bool> RedisJobStore::AcquireLease(const std::string& name, const std::string& holder,
+                                         TimeMs now, int64_t lease_ms) {
+  if (lease_ms <= 0) return InvalidArgument("lease_ms must be positive");
+  const std::string now_text = Str(now), expires = Str(SaturatingAdd(now, lease_ms)),
+                    gc = Str(SaturatingAdd(lease_ms, kRecordGraceMs));
+  // Retry is safe: run again, the same holder just renews.
+  GLMQ_ASSIGN_OR_RETURN(Reply reply, Run(ScriptId::kAcquireLease,
+                                         {name, holder, now_text, expires, gc}, /*retry=*/true));
+  return reply.integer == 1;
+}
+
+Result<std::string> RedisJobStore::GetBlob(const std::string& key) {
+  GLMQ_ASSIGN_OR_RETURN(std::vector<Reply> replies,
+                        Commands({{"GET", options_.prefix + "blob:" + key}}));
+  return std::move(replies[0].str);  // nil reads as ""
+}
+
+Status RedisJobStore::PutBlob(const std::string& key, const std::string& value) {
+  GLMQ_ASSIGN_OR_RETURN(std::vector<Reply> replies,
+                        Commands({{"SET", options_.prefix + "blob:" + key, value}}));
+  return Status::Ok();
+}
+
+}  // namespace glmq

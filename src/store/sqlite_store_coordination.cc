@@ -1,0 +1,156 @@
+// SqliteJobStore's part in coordinating requests and processes: Idempotency-Key records (in
+// the database) and the worker registry and named leases (in memory; see sqlite_store.h).
+#include <algorithm>
+#include <limits>
+#include <mutex>
+#include <string>
+
+#include "store/sqlite_db.h"
+#include "store/sqlite_store.h"
+#include "store/sqlite_writer.h"
+
+namespace glmq {
+namespace {
+
+// Lapsed records deleted by one Begin: keeps each Begin's cost bounded.
+constexpr int kPurgeBatch = 64;
+
+constexpr char kSelectIdempotency[] =
+    "SELECT body_sha256, state, status, response, job_id FROM idempotency "
+    "WHERE key = ?1 AND expires_at > ?2";
+constexpr char kPurgeIdempotency[] =
+    "DELETE FROM idempotency WHERE key IN (SELECT key FROM idempotency INDEXED BY "
+    "idempotency_expiry WHERE expires_at <= ?1 LIMIT ?2)";
+constexpr char kReserveIdempotency[] =
+    "INSERT INTO idempotency (key, body_sha256, state, expires_at) VALUES (?1, ?2, 'in_flight', "
+    "?3) "
+    "ON CONFLICT (key) DO UPDATE SET body_sha256 = excluded.body_sha256, state = 'in_flight', "
+    "status = 0, response = '', job_id = '', expires_at = excluded.expires_at";
+constexpr char kRecordAnswer[] =
+    "INSERT INTO idempotency (key, body_sha256, state, status, response, job_id, expires_at) "
+    "VALUES (?1, ?2, 'done', ?3, ?4, ?5, ?6) "
+    "ON CONFLICT (key) DO UPDATE SET body_sha256 = excluded.body_sha256, state = 'done', "
+    "status = excluded.status, response = excluded.response, job_id = excluded.job_id, "
+    "expires_at = excluded.expires_at";
+constexpr char kAbandonIdempotency[] =
+    "DELETE FROM idempotency WHERE key = ?1 AND body_sha256 = ?2 AND state = 'in_flight'";
+
+int64_t SaturatingAdd(int64_t a, int64_t b) {
+  int64_t out;
+  if (__builtin_add_overflow(a, b, &out)) {
+    return b > 0 ? std::numeric_limits<int64_t>::max() : std::numeric_limits<int64_t>::min();
+  }
+  return out;
+}
+
+Status RecordAnswer(sqlite::Connection& db, const JobStore::IdempotencyClaim& claim, int status,
+                    const std::string& response, const std::string& job_id, int64_t ttl_ms) {
+  GLMQ_ASSIGN_OR_RETURN(sqlite::Statement upsert, db.Prepare(kRecordAnswer));
+  upsert.BindText(1, claim.key);
+  upsert.BindText(2, claim.body_sha256);
+  upsert.BindInt(3, status);
+  upsert.BindText(4, response);
+  upsert.BindText(5, job_id);
+  upsert.BindInt(6, SaturatingAdd(NowMs(), ttl_ms));
+  return upsert.Run();
+}
+
+}  // namespace
+
+Result<JobStore::IdempotencyState> SqliteJobStore::BeginIdempotent(const IdempotencyClaim& claim,
+                                                                   TimeMs now,
+                                                                   int64_t in_flight_ms) {
+  if (in_flight_ms <= 0) return InvalidArgument("in_flight_ms must be positive");
+  IdempotencyState result;
+  GLMQ_RETURN_IF_ERROR(writer_->Write([&](sqlite::WriteContext& ctx) -> Status {
+    {
+      GLMQ_ASSIGN_OR_RETURN(sqlite::Statement purge, ctx.db.Prepare(kPurgeIdempotency));
+      purge.BindInt(1, now);
+      purge.BindInt(2, kPurgeBatch);
+      GLMQ_RETURN_IF_ERROR(purge.Run());
+    }
+    {
+      GLMQ_ASSIGN_OR_RETURN(sqlite::Statement select, ctx.db.Prepare(kSelectIdempotency));
+      select.BindText(1, claim.key);
+      select.BindInt(2, now);
+      GLMQ_ASSIGN_OR_RETURN(bool found, select.Step());
+      if (found) {
+        result = IdempotencyState{};
+        if (select.Text(0) != claim.body_sha256) {
+          result.kind = IdempotencyState::Kind::kMismatch;
+        } else if (select.Text(1) == "done") {
+          result.kind = IdempotencyState::Kind::kDone;
+          result.status = static_cast<int>(select.Int(2));
+          result.response = select.Text(3);
+          result.job_id = select.Text(4);
+        } else {
+          result.kind = IdempotencyState::Kind::kInFlight;
+        }
+        return Status::Ok();
+      }
+    }
+    GLMQ_ASSIGN_OR_RETURN(sqlite::Statement reserve, ctx.db.Prepare(kReserveIdempotency));
+    reserve.BindText(1, claim.key);
+    reserve.BindText(2, claim.body_sha256);
+    reserve.BindInt(3, SaturatingAdd(now, in_flight_ms));
+    GLMQ_RETURN_IF_ERROR(reserve.Run());
+    result = IdempotencyState{};
+    result.kind = IdempotencyState::Kind::kReserved;
+    return Status::Ok();
+  }));
+  return result;
+}
+
+Status SqliteJobStore::InsertIdempotent(const Job& job, const IdempotencyClaim& claim, int status,
+                                        const std::string& response, int64_t ttl_ms) {
+  if (ttl_ms <= 0) return InvalidArgument("ttl_ms must be positive");
+  GLMQ_ASSIGN_OR_RETURN(EncodedJob encoded, EncodeJob(job));
+  // One savepoint: the job and its key's answer commit together or not at all.
+  return writer_->Write([&](sqlite::WriteContext& ctx) -> Status {
+    GLMQ_RETURN_IF_ERROR(InsertRows(ctx, job, encoded));
+    return RecordAnswer(ctx.db, claim, status, response, job.id, ttl_ms);
+  });
+}
+
+Status SqliteJobStore::FinishIdempotent(const IdempotencyClaim& claim, int status,
+                                        const std::string& response, int64_t ttl_ms) {
+  if (ttl_ms <= 0) return InvalidArgument("ttl_ms must be positive");
+  return writer_->Write([&](sqlite::WriteContext& ctx) -> Status {
+    return RecordAnswer(ctx.db, claim, status, response, "", ttl_ms);
+  });
+}
+
+Status SqliteJobStore::AbandonIdempotent(const IdempotencyClaim& claim) {
+  return writer_->Write([&](sqlite::WriteContext& ctx) -> Status {
+    GLMQ_ASSIGN_OR_RETURN(sqlite::Statement drop, ctx.db.Prepare(kAbandonIdempotency));
+    drop.BindText(1, claim.key);
+    drop.BindText(2, claim.body_sha256);
+    return drop.Run();
+  });
+}
+
+Status SqliteJobStore::WorkerHeartbeat(const std::string& worker, TimeMs now, int64_t ttl_ms) {
+  std::lock_guard lock(registry_mu_);
+  workers_alive_until_[worker] = SaturatingAdd(now, ttl_ms);
+  return Status::Ok();
+}
+
+Result<int64_t> SqliteJobStore::LiveWorkers(TimeMs now) {
+  std::lock_guard lock(registry_mu_);
+  return static_cast<int64_t>(
+      std::count_if(workers_alive_until_.begin(), workers_alive_until_.end(),
+                    [now](const auto& entry) { return entry.second > now; }));
+}
+
+Result<bool> SqliteJobStore::AcquireLease(const std::string& name, const std::string& holder,
+                                          TimeMs now, int64_t lease_ms) {
+  if (lease_ms <= 0) return InvalidArgument("lease_ms must be positive");
+  std::lock_guard lock(registry_mu_);
+  NamedLease& lease = leases_[name];
+  if (!lease.holder.empty() && lease.holder != holder && lease.expires_at > now) return false;
+  lease.holder = holder;
+  lease.expires_at = SaturatingAdd(now, lease_ms);
+  return true;
+}
+
+}  // namespace glmq

@@ -1,0 +1,301 @@
+// Distributed mode end to end: real redis-server processes, real `glmq gateway` and
+// `glmq worker` binaries, the generated model. What a client sees when processes and Redis
+// die under it.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <atomic>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include "integration/harness.h"
+#include "integration/webhook_receiver.h"
+#include "store/redis_server.h"
+
+namespace glmq::integration {
+namespace {
+
+using Process = std::unique_ptr<Server>;
+
+Process Gateway(const RedisServer& redis, std::vector<std::string> flags = {}) {
+  flags.insert(flags.begin(), {"--redis", redis.url()});
+  return std::make_unique<Server>("gateway", flags);
+}
+
+Process Worker(const RedisServer& redis, std::vector<std::string> flags = {}) {
+  flags.insert(flags.begin(), {"--redis", redis.url(), "--parallel", "4", "--lease-ms", "2000"});
+  return std::make_unique<Server>("worker", flags);
+}
+
+std::unique_ptr<RedisServer> DurableRedis() {
+  auto redis = std::make_unique<RedisServer>();
+  EXPECT_TRUE(redis->Start({"--appendonly", "yes", "--appendfsync", "always"}));
+  return redis;
+}
+
+json Job(const Server& gateway, const std::string& id) {
+  return gateway.Get("/v1/jobs/" + id).body_json;
+}
+
+TEST(DistributedTest, TwoGatewaysTwoWorkersRunEveryJobExactlyOnce) {
+  auto redis = DurableRedis();
+  auto a = Gateway(*redis), b = Gateway(*redis);
+  auto w1 = Worker(*redis), w2 = Worker(*redis);
+  for (Server* p : {a.get(), b.get(), w1.get(), w2.get()}) {
+    ASSERT_TRUE(p->Start()) << p->start_error() << p->LogTail();
+  }
+  constexpr int kJobs = 200;
+  std::vector<std::string> ids(kJobs);
+  std::vector<std::thread> senders;
+  for (int t = 0; t < 8; ++t) {
+    senders.emplace_back([&, t] {
+      for (int i = t; i < kJobs; i += 8) {
+        const Server& gw = i % 2 == 0 ? *a : *b;
+        ids[i] = SubmitJob(gw, {{"text", "Job number " + std::to_string(i)}, {"max_tokens", 3}});
+      }
+    });
+  }
+  for (auto& s : senders) s.join();
+  std::set<std::string> distinct(ids.begin(), ids.end());
+  ASSERT_EQ(distinct.size(), static_cast<size_t>(kJobs));
+  ASSERT_EQ(distinct.count(""), 0u);
+  // Long-poll each through the other gateway: the finish on any worker wakes any gateway.
+  for (int i = 0; i < kJobs; ++i) {
+    const Server& other = i % 2 == 0 ? *b : *a;
+    const json done = WaitForTerminal(other, ids[i], seconds(120));
+    ASSERT_EQ(done.value("state", ""), "succeeded") << done;
+    EXPECT_EQ(done.value("attempts", 0), 1) << done;  // run once, never redelivered
+    EXPECT_EQ(done["usage"].value("completion_tokens", 0), 3) << done;
+  }
+  const json queue = a->Get("/v1/queue").body_json;
+  EXPECT_EQ(queue["totals"].value("succeeded", 0), kJobs) << queue;
+  EXPECT_EQ(queue.value("queued", -1), 0);
+}
+
+TEST(DistributedTest, AJobOfAKilledWorkerRunsElsewhereAndEndsOnce) {
+  auto redis = DurableRedis();
+  auto gw = Gateway(*redis);
+  auto w1 = Worker(*redis);
+  ASSERT_TRUE(gw->Start()) << gw->start_error();
+  ASSERT_TRUE(w1->Start()) << w1->start_error();
+  const std::string id = SubmitJob(*gw, {{"text", "A long answer."}, {"max_tokens", 400}});
+  ASSERT_FALSE(id.empty());
+  WaitForJob(
+      *gw, id, [](const json& j) { return j["progress"].value("completion_tokens", 0) > 0; },
+      seconds(60));
+  w1->Kill(SIGKILL);
+  auto w2 = Worker(*redis);
+  ASSERT_TRUE(w2->Start()) << w2->start_error();
+  const json done = WaitForTerminal(*gw, id, seconds(120));
+  EXPECT_EQ(done.value("state", ""), "succeeded") << done;
+  EXPECT_EQ(done.value("attempts", 0), 2) << done;
+  EXPECT_EQ(done["usage"].value("completion_tokens", 0), 400) << done;
+}
+
+TEST(DistributedTest, ALateResultFromAStoppedWorkerIsDiscarded) {
+  auto redis = DurableRedis();
+  auto gw = Gateway(*redis);
+  auto w1 = Worker(*redis);
+  ASSERT_TRUE(gw->Start());
+  ASSERT_TRUE(w1->Start());
+  const std::string id = SubmitJob(*gw, {{"text", "Stop me."}, {"max_tokens", 200}});
+  WaitForJob(
+      *gw, id, [](const json& j) { return j["progress"].value("completion_tokens", 0) > 0; },
+      seconds(60));
+  ASSERT_EQ(::kill(w1->pid(), SIGSTOP), 0);
+  auto w2 = Worker(*redis);
+  ASSERT_TRUE(w2->Start());
+  const json done = WaitForTerminal(*gw, id, seconds(120));
+  ASSERT_EQ(done.value("state", ""), "succeeded") << done;
+  EXPECT_EQ(done.value("attempts", 0), 2) << done;
+  // The first worker wakes up with a result for a job it no longer holds.
+  ASSERT_EQ(::kill(w1->pid(), SIGCONT), 0);
+  ASSERT_TRUE(PollUntil([&] { return w1->LogTail(200).find("discarded") != std::string::npos; },
+                        seconds(60)))
+      << w1->LogTail();
+  const json after = Job(*gw, id);
+  EXPECT_EQ(after.value("finished_at", 0.0), done.value("finished_at", -1.0));
+  EXPECT_EQ(after.value("text", ""), done.value("text", "?"));
+  EXPECT_EQ(after.value("attempts", 0), 2);
+}
+
+TEST(DistributedTest, SigtermHandsRunningJobsBackWithoutADelivery) {
+  auto redis = DurableRedis();
+  auto gw = Gateway(*redis);
+  auto w1 = Worker(*redis, {"--drain-seconds", "1"});
+  ASSERT_TRUE(gw->Start());
+  ASSERT_TRUE(w1->Start());
+  const std::string id = SubmitJob(*gw, {{"text", "Long."}, {"max_tokens", 20000}});
+  WaitForJob(
+      *gw, id, [](const json& j) { return j["progress"].value("completion_tokens", 0) > 0; },
+      seconds(60));
+  // The worker stops claiming, waits a second for the job, then hands it back and exits.
+  const int status = w1->Kill(SIGTERM);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status << w1->LogTail();
+  EXPECT_NE(w1->LogTail().find("handing them back"), std::string::npos) << w1->LogTail();
+  const json back = Job(*gw, id);
+  EXPECT_EQ(back.value("state", ""), "queued") << back;
+  EXPECT_EQ(back.value("attempts", -1), 0) << back;  // a hand-back is not a delivery
+  // The gateway drains too: it answers what is in flight, then exits cleanly.
+  const int gw_status = gw->Kill(SIGTERM);
+  EXPECT_TRUE(WIFEXITED(gw_status) && WEXITSTATUS(gw_status) == 0) << gw->LogTail();
+}
+
+TEST(DistributedTest, EveryAcceptedJobSurvivesRedisKill9) {
+  auto redis = DurableRedis();
+  auto gw = Gateway(*redis);
+  ASSERT_TRUE(gw->Start());
+  std::vector<std::string> ids;
+  for (int i = 0; i < 50; ++i) {
+    HttpResult r;
+    ids.push_back(
+        SubmitJob(*gw, {{"text", "Keep me " + std::to_string(i)}, {"max_tokens", 2}}, &r));
+    ASSERT_EQ(r.status, 202) << r.Describe();
+  }
+  ASSERT_GE(redis->Kill(SIGKILL), 0);
+  ASSERT_TRUE(redis->Restart());
+  auto w = Worker(*redis);
+  ASSERT_TRUE(w->Start()) << w->start_error();
+  for (const std::string& id : ids) {
+    const json done = WaitForTerminal(*gw, id, seconds(120));
+    EXPECT_EQ(done.value("state", ""), "succeeded") << done;
+  }
+}
+
+TEST(DistributedTest, AJobThatCrashesEveryWorkerIsDeadLetteredAndTheRestFlows) {
+  auto redis = DurableRedis();
+  auto gw = Gateway(*redis);
+  ASSERT_TRUE(gw->Start());
+  ::setenv("GLMQ_FAULT_CRASH_ON_TEXT", "POISON", 1);
+  const std::string poison = SubmitJob(*gw, {{"text", "POISON pill"}, {"max_tokens", 2}});
+  std::vector<std::string> good;
+  for (int i = 0; i < 5; ++i) {
+    good.push_back(SubmitJob(*gw, {{"text", "Fine " + std::to_string(i)}, {"max_tokens", 2}}));
+  }
+  // A supervisor, as systemd would be: a worker that dies is started again.
+  int starts = 0;
+  const auto deadline = std::chrono::steady_clock::now() + seconds(120);
+  json dead;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto w = Worker(*redis, {"--max-deliveries", "3"});
+    // It may die on the poisoned job before it ever answers /healthz.
+    (void)w->Start();
+    ++starts;
+    PollUntil([&] { return !w->Alive() || IsTerminalState(Job(*gw, poison).value("state", "")); },
+              seconds(30));
+    dead = Job(*gw, poison);
+    if (IsTerminalState(dead.value("state", ""))) {
+      for (const std::string& id : good) {
+        EXPECT_EQ(WaitForTerminal(*gw, id, seconds(60)).value("state", ""), "succeeded");
+      }
+      break;
+    }
+  }
+  ::unsetenv("GLMQ_FAULT_CRASH_ON_TEXT");
+  EXPECT_EQ(dead.value("state", ""), "failed") << dead;
+  EXPECT_TRUE(dead.value("dead_letter", false)) << dead;
+  EXPECT_EQ(dead["error"].value("code", ""), "dead_letter") << dead;
+  EXPECT_EQ(dead.value("attempts", 0), 3) << dead;
+  EXPECT_GE(starts, 3);
+  EXPECT_EQ(gw->Get("/v1/queue").body_json.value("dead_letter", -1), 1);
+}
+
+TEST(DistributedTest, IdempotencyKeyGivesOneJobPerKey) {
+  auto redis = DurableRedis();
+  auto gw = Gateway(*redis);
+  ASSERT_TRUE(gw->Start());
+  const HttpClient http = gw->client();
+  const std::string body = json({{"text", "Once only."}, {"max_tokens", 2}}).dump();
+  // Ten concurrent tries with one key: one job; the others are told so (409) or get its 202.
+  std::vector<HttpResult> results(10);
+  std::vector<std::thread> tries;
+  for (int i = 0; i < 10; ++i) {
+    tries.emplace_back([&, i] {
+      results[i] = http.Request("POST", "/v1/jobs", body, {{"Idempotency-Key", "order-42"}});
+    });
+  }
+  for (auto& t : tries) t.join();
+  std::set<std::string> jobs;
+  for (const HttpResult& r : results) {
+    ASSERT_TRUE(r.status == 202 || r.status == 409) << r.Describe();
+    if (r.status == 202) jobs.insert(r.body_json.value("id", ""));
+  }
+  ASSERT_EQ(jobs.size(), 1u);
+  const HttpResult again =
+      http.Request("POST", "/v1/jobs", body, {{"Idempotency-Key", "order-42"}});
+  EXPECT_EQ(again.status, 202);
+  EXPECT_EQ(again.body_json.value("id", ""), *jobs.begin());
+  EXPECT_EQ(again.Header("idempotent-replayed"), "true");
+  // Another tenant's same key is another job.
+  const HttpResult other = http.Request("POST", "/v1/jobs", body,
+                                        {{"Idempotency-Key", "order-42"}, {"X-Tenant", "acme"}});
+  EXPECT_EQ(other.status, 202);
+  EXPECT_NE(other.body_json.value("id", ""), *jobs.begin());
+  // Same key, other body: 422; a key too long: 400.
+  EXPECT_EQ(http.Request("POST", "/v1/jobs", json({{"text", "Twice?"}}).dump(),
+                         {{"Idempotency-Key", "order-42"}})
+                .status,
+            422);
+  EXPECT_EQ(
+      http.Request("POST", "/v1/jobs", body, {{"Idempotency-Key", std::string(256, 'k')}}).status,
+      400);
+}
+
+// Two gateways, one evaluator (the "alerts" lease): when it dies, the other sends the next
+// notice on time, and nothing is sent twice.
+TEST(DistributedTest, AlertsMoveToAnotherGatewayWhenTheEvaluatorDies) {
+  auto redis = DurableRedis();
+  WebhookReceiver receiver;
+  const std::string dir = MakeTempDir("glmq-dist-alerts");
+  {
+    std::ofstream out(dir + "/glmq.toml");
+    out << "[alerts]\ninterval = \"200ms\"\n"
+           "[alerts.rules.queue_depth]\nwarning = 3\ncritical = false\nfor = \"200ms\"\n"
+           "repeat-warning = \"4s\"\n";
+    for (const char* rule :
+         {"drain_time", "oldest_age", "running_duration", "error_rate", "no_worker", "stalled"}) {
+      out << "[alerts.rules." << rule << "]\nenabled = false\n";
+    }
+    out << "[[alerts.channels]]\nname = \"ops\"\ntype = \"webhook\"\nurl = \"" << receiver.url()
+        << "\"\n";
+  }
+  const std::vector<std::string> flags = {"--config", dir + "/glmq.toml", "--alert-lease-ms",
+                                          "1500"};
+  auto a = Gateway(*redis, flags);
+  ASSERT_TRUE(a->Start()) << a->start_error();
+  ASSERT_TRUE(PollUntil([&] { return a->LogTail().find("now the evaluator") != std::string::npos; },
+                        seconds(10)))
+      << a->LogTail();
+  auto b = Gateway(*redis, flags);
+  ASSERT_TRUE(b->Start()) << b->start_error();
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_FALSE(SubmitJob(*a, {{"text", "Waiting " + std::to_string(i)}}).empty());
+  }
+  auto got = receiver.WaitFor(1, seconds(20));
+  ASSERT_EQ(got.size(), 1u);
+  const auto first = got[0].at;
+  a->Kill(SIGKILL);
+  // The repeat is due 4 s after the first notice; b must take over and send it then.
+  got = receiver.WaitFor(2, seconds(15));
+  ASSERT_EQ(got.size(), 2u) << b->LogTail();
+  EXPECT_GE(got[1].at - first, milliseconds(3800)) << "sent again before the repeat interval";
+  EXPECT_EQ(got[1].body["alerts"][0]["fingerprint"], got[0].body["alerts"][0]["fingerprint"]);
+  EXPECT_NE(b->LogTail().find("now the evaluator"), std::string::npos);
+  std::this_thread::sleep_for(milliseconds(1500));
+  EXPECT_EQ(receiver.received().size(), 2u);
+}
+
+TEST(DistributedTest, GatewayRefusesARedisThatPersistsNothing) {
+  RedisServer volatile_redis;
+  ASSERT_TRUE(volatile_redis.Start({"--appendonly", "no", "--save", ""}));
+  Server refused("gateway", {"--redis", volatile_redis.url()});
+  EXPECT_FALSE(refused.Start());
+  EXPECT_NE(refused.LogTail().find("--allow-volatile-redis"), std::string::npos)
+      << refused.LogTail();
+  Server allowed("gateway", {"--redis", volatile_redis.url(), "--allow-volatile-redis"});
+  EXPECT_TRUE(allowed.Start()) << allowed.LogTail();
+}
+
+}  // namespace
+}  // namespace glmq::integration

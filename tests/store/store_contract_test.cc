@@ -1,0 +1,784 @@
+// The JobStore contract, run against both stores: SqliteJobStore on a temp file, and
+// RedisJobStore on a real redis-server (one per suite, a fresh key prefix per test). Redis
+// cases are skipped when redis-server is not installed.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include "store/job_store.h"
+#include "store/redis_server.h"
+#include "store/redis_store.h"
+#include "store/sqlite_store.h"
+
+namespace glmq {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::milliseconds;
+
+enum class Backend { kSqlite, kRedis };
+
+// Collects the listener's events; waits for them when they come from another process.
+class EventLog {
+ public:
+  JobListener Listener() {
+    return [this](const std::string& id, JobState state) {
+      {
+        std::lock_guard lock(mu_);
+        events_.emplace_back(id, state);
+      }
+      cv_.notify_all();
+    };
+  }
+  std::vector<JobState> For(const std::string& id) {
+    std::lock_guard lock(mu_);
+    std::vector<JobState> states;
+    for (const auto& [event_id, state] : events_) {
+      if (event_id == id) states.push_back(state);
+    }
+    return states;
+  }
+  // Waits until `id` has had `count` events.
+  std::vector<JobState> WaitFor(const std::string& id, size_t count,
+                                milliseconds timeout = milliseconds(5000)) {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, timeout, [&] {
+      return std::count_if(events_.begin(), events_.end(), [&](const auto& e) {
+               return e.first == id;
+             }) >= static_cast<long>(count);
+    });
+    lock.unlock();
+    return For(id);
+  }
+  size_t size() {
+    std::lock_guard lock(mu_);
+    return events_.size();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::pair<std::string, JobState>> events_;
+};
+
+Completion Done(JobState state, std::string output) {
+  Completion c;
+  c.state = state;
+  c.output = std::move(output);
+  c.finish_reason = state == JobState::kSucceeded ? "stop" : "error";
+  return c;
+}
+
+class StoreContractTest : public ::testing::TestWithParam<Backend> {
+ public:
+  static void TearDownTestSuite() { shared_redis_.reset(); }
+
+ protected:
+  void SetUp() override {
+    if (GetParam() == Backend::kRedis) {
+      if (RedisServer::FindBinary().empty()) {
+        GTEST_SKIP() << "redis-server is not installed: Redis cases skipped";
+      }
+      if (!shared_redis_) {
+        shared_redis_ = std::make_unique<RedisServer>();
+        ASSERT_TRUE(shared_redis_->Start()) << shared_redis_->last_error();
+      }
+      static int counter = 0;
+      prefix_ = "contract" + std::to_string(++counter) + ":";
+    } else {
+      std::string pattern = (fs::temp_directory_path() / "glmq_contract_XXXXXX").string();
+      ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+      dir_ = pattern;
+    }
+    auto opened = Open(events_.Listener());
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    store_ = std::move(opened).value();
+  }
+
+  void TearDown() override {
+    store_.reset();
+    if (!dir_.empty()) {
+      std::error_code ignored;
+      fs::remove_all(dir_, ignored);
+    }
+  }
+
+  bool redis() const { return GetParam() == Backend::kRedis; }
+
+  RedisStoreOptions RedisOptions() const {
+    RedisStoreOptions options;
+    options.url = shared_redis_->url();
+    options.prefix = prefix_;
+    return options;
+  }
+
+  // Another store on the same data: for Redis a second "process" on the same server.
+  Result<std::unique_ptr<JobStore>> Open(JobListener listener) {
+    if (redis()) {
+      auto opened = RedisJobStore::Open(RedisOptions(), std::move(listener));
+      if (!opened.ok()) return opened.status();
+      return std::unique_ptr<JobStore>(std::move(opened).value());
+    }
+    auto opened = SqliteJobStore::Open((dir_ / "jobs.db").string(), std::move(listener));
+    if (!opened.ok()) return opened.status();
+    return std::unique_ptr<JobStore>(std::move(opened).value());
+  }
+
+  static Job MakeJob(int64_t order_key, TimeMs created_at, int64_t prompt_tokens = 100,
+                     int32_t max_tokens = 50) {
+    Job job;
+    job.id = NewJobId();
+    job.order_key = order_key;
+    job.created_at = created_at;
+    job.prompt_tokens = prompt_tokens;
+    job.request.text = "document " + job.id;
+    job.request.question = "what?";
+    job.request.sampling.max_tokens = max_tokens;
+    return job;
+  }
+
+  Job Insert(int64_t order_key, TimeMs created_at, int64_t prompt_tokens = 100,
+             int32_t max_tokens = 50) {
+    Job job = MakeJob(order_key, created_at, prompt_tokens, max_tokens);
+    Status status = store_->Insert(job);
+    EXPECT_TRUE(status.ok()) << status.ToString();
+    return job;
+  }
+
+  Job MustGet(const std::string& id) {
+    auto job = store_->Get(id);
+    EXPECT_TRUE(job.ok()) << job.status().ToString();
+    return job.ok() ? std::move(job).value() : Job{};
+  }
+
+  Job MustClaim(const std::string& worker, int64_t lease_ms = 30000) {
+    auto claimed = store_->ClaimNext(worker, lease_ms);
+    EXPECT_TRUE(claimed.ok()) << claimed.status().ToString();
+    EXPECT_TRUE(claimed.ok() && claimed->has_value()) << "queue is empty";
+    return claimed.ok() && claimed->has_value() ? std::move(**claimed) : Job{};
+  }
+
+  int64_t Position(const std::string& id) {
+    auto p = store_->QueuePosition(id);
+    EXPECT_TRUE(p.ok()) << p.status().ToString();
+    return p.ok() ? *p : -1;
+  }
+
+  std::vector<std::string> ListIds(std::optional<JobState> state, int32_t limit,
+                                   const std::string& after = "") {
+    auto page = store_->List({.state = state, .limit = limit, .after = after});
+    EXPECT_TRUE(page.ok()) << page.status().ToString();
+    std::vector<std::string> ids;
+    if (page.ok()) {
+      for (const Job& j : *page) ids.push_back(j.id);
+    }
+    return ids;
+  }
+
+  static inline std::unique_ptr<RedisServer> shared_redis_;
+  std::string prefix_;
+  fs::path dir_;
+  EventLog events_;
+  std::unique_ptr<JobStore> store_;
+};
+
+TEST_P(StoreContractTest, InsertAndGetRoundTripA10MbDocument) {
+  Job job = MakeJob(1'700'000'123'456, 1'700'000'000'001, 2'500'000, 777);
+  std::string text = "长文档 📄\n";
+  text.push_back('\0');
+  while (text.size() < 10 * 1024 * 1024) text += "第一章：GLM-4 读一百万个 token。 🚀 ascii. ";
+  job.request.text = text;
+  job.request.messages = {{"system", "你是助手"}, {"user", "héllo 😀"}};
+  job.request.sampling.temperature = 0.3f;
+  job.request.sampling.seed = 18446744073709551557ull;
+  job.request.sampling.stop = {"</s>", "。"};
+  job.request.priority = -7;
+  job.request.timeout_seconds = 120.5;
+  job.length_class = LengthClass::kLong;
+  job.deadline_at = 1'700'000'120'501;
+  job.estimated_wait_seconds = 42.25;
+  ASSERT_TRUE(store_->Insert(job).ok());
+
+  Job got = MustGet(job.id);
+  EXPECT_EQ(got.state, JobState::kQueued);
+  EXPECT_TRUE(got.request.text == text);
+  ASSERT_EQ(got.request.messages.size(), 2u);
+  EXPECT_EQ(got.request.messages[1].content, "héllo 😀");
+  EXPECT_EQ(got.request.sampling.max_tokens, 777);
+  EXPECT_EQ(got.request.sampling.temperature, 0.3f);
+  EXPECT_EQ(got.request.sampling.seed, job.request.sampling.seed);
+  EXPECT_EQ(got.request.sampling.stop, job.request.sampling.stop);
+  EXPECT_EQ(got.request.priority, -7);
+  EXPECT_EQ(got.request.timeout_seconds, 120.5);
+  EXPECT_EQ(got.prompt_tokens, 2'500'000);
+  EXPECT_EQ(got.length_class, LengthClass::kLong);
+  EXPECT_EQ(got.order_key, job.order_key);
+  EXPECT_EQ(got.created_at, job.created_at);
+  EXPECT_EQ(got.deadline_at, job.deadline_at);
+  EXPECT_EQ(got.estimated_wait_seconds, 42.25);
+  EXPECT_EQ(got.attempts, 0);
+
+  auto light = store_->Get(job.id, /*with_request=*/false);
+  ASSERT_TRUE(light.ok());
+  EXPECT_TRUE(light->request.text.empty());
+  EXPECT_TRUE(light->request.messages.empty());
+  EXPECT_EQ(light->request.question, "what?");
+  EXPECT_EQ(events_.For(job.id), std::vector<JobState>{JobState::kQueued});
+
+  // A claim carries the whole request.
+  Job claimed = MustClaim("w1");
+  EXPECT_TRUE(claimed.request.text == text);
+  EXPECT_EQ(claimed.request.messages.size(), 2u);
+}
+
+TEST_P(StoreContractTest, InsertRejectsDuplicatesAndBadInput) {
+  Job job = Insert(1, 1000);
+  EXPECT_EQ(store_->Insert(job).code(), StatusCode::kConflict);
+  Job no_id = MakeJob(1, 1000);
+  no_id.id.clear();
+  EXPECT_EQ(store_->Insert(no_id).code(), StatusCode::kInvalidArgument);
+  Job bad_utf8 = MakeJob(1, 1000);
+  bad_utf8.request.question = std::string("\xff\xfe bad", 6);
+  EXPECT_EQ(store_->Insert(bad_utf8).code(), StatusCode::kInvalidArgument);
+  Job running = MakeJob(1, 1000);
+  running.state = JobState::kRunning;
+  EXPECT_EQ(store_->Insert(running).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->Get("job_000000000000000000000000").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(events_.For(job.id).size(), 1u);
+}
+
+TEST_P(StoreContractTest, ListPagesNewestFirstWithStateFilter) {
+  std::vector<Job> jobs;
+  for (int i = 0; i < 7; ++i) jobs.push_back(Insert(i, 1000 + i));
+  EXPECT_EQ(ListIds(std::nullopt, 3), (std::vector{jobs[6].id, jobs[5].id, jobs[4].id}));
+  EXPECT_EQ(ListIds(std::nullopt, 3, jobs[4].id),
+            (std::vector{jobs[3].id, jobs[2].id, jobs[1].id}));
+  EXPECT_EQ(ListIds(std::nullopt, 3, jobs[1].id), std::vector{jobs[0].id});
+  EXPECT_TRUE(ListIds(std::nullopt, 3, jobs[0].id).empty());
+
+  // Equal created_at: arrival breaks the tie.
+  Job twin_a = Insert(100, 5000);
+  Job twin_b = Insert(101, 5000);
+  EXPECT_EQ(ListIds(std::nullopt, 1), std::vector{twin_b.id});
+  EXPECT_EQ(ListIds(std::nullopt, 1, twin_b.id), std::vector{twin_a.id});
+
+  ASSERT_EQ(MustClaim("w1").id, jobs[0].id);
+  EXPECT_EQ(ListIds(JobState::kRunning, 50), std::vector{jobs[0].id});
+  EXPECT_EQ(ListIds(JobState::kQueued, 2, jobs[5].id), (std::vector{jobs[4].id, jobs[3].id}));
+  EXPECT_EQ(ListIds(std::nullopt, 0).size(), 9u);
+  auto page = store_->List({.state = std::nullopt, .limit = 3, .after = ""});
+  ASSERT_TRUE(page.ok());
+  EXPECT_TRUE((*page)[0].request.text.empty());  // listings carry no documents
+  EXPECT_EQ(store_->List({.state = std::nullopt, .limit = 3, .after = "job_nope"}).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
+TEST_P(StoreContractTest, ClaimTakesLowestOrderKeyThenEarliestArrival) {
+  Job c = Insert(/*order_key=*/20, /*created_at=*/1);
+  Job b = Insert(10, 5);
+  Job a = Insert(10, 3);
+  Job a2 = Insert(10, 3);  // same key and time as `a`: arrival decides
+  Job d = Insert(30, 0);
+  const TimeMs before = NowMs();
+  Job first = MustClaim("w1");
+  EXPECT_EQ(first.id, a.id);
+  EXPECT_EQ(first.state, JobState::kRunning);
+  EXPECT_EQ(first.attempts, 1);
+  EXPECT_GE(first.started_at, before);
+  EXPECT_EQ(MustClaim("w1").id, a2.id);
+  EXPECT_EQ(MustClaim("w1").id, b.id);
+  EXPECT_EQ(MustClaim("w2").id, c.id);
+  EXPECT_EQ(MustClaim("w2").id, d.id);
+  auto empty = store_->ClaimNext("w1", 30000);
+  ASSERT_TRUE(empty.ok());
+  EXPECT_FALSE(empty->has_value());
+  EXPECT_EQ(events_.For(a.id), (std::vector{JobState::kQueued, JobState::kRunning}));
+}
+
+TEST_P(StoreContractTest, LeasesExpireIntoTheOldPlaceThenDeadLetter) {
+  Job job = Insert(5, 1000);
+  Job later = Insert(9, 1000);
+  Job first = MustClaim("w1", /*lease_ms=*/1000);
+  ASSERT_EQ(first.id, job.id);
+
+  auto reaped = store_->ReapExpiredLeases(NowMs(), /*max_deliveries=*/2);
+  ASSERT_TRUE(reaped.ok());
+  EXPECT_EQ(*reaped, 0);
+  ASSERT_TRUE(store_->Heartbeat("w1", 60000).ok());
+  reaped = store_->ReapExpiredLeases(NowMs() + 5000, 2);
+  ASSERT_TRUE(reaped.ok());
+  EXPECT_EQ(*reaped, 0) << "the heartbeat extended the lease";
+  ASSERT_TRUE(store_->UpdateProgress(job.id, {.prompt_tokens_read = 50}).ok());
+
+  reaped = store_->ReapExpiredLeases(NowMs() + 120000, 2);
+  ASSERT_TRUE(reaped.ok());
+  EXPECT_EQ(*reaped, 1);
+  Job requeued = MustGet(job.id);
+  EXPECT_EQ(requeued.state, JobState::kQueued);
+  EXPECT_EQ(requeued.attempts, 1);
+  EXPECT_EQ(requeued.progress.prompt_tokens_read, 0);
+  EXPECT_EQ(Position(job.id), 1);
+  EXPECT_EQ(Position(later.id), 2);
+
+  Job second = MustClaim("w2", 1000);
+  ASSERT_EQ(second.id, job.id);
+  EXPECT_EQ(second.attempts, 2);
+  EXPECT_EQ(second.started_at, first.started_at);
+  // The first worker's late result is discarded.
+  EXPECT_EQ(store_->Complete(job.id, "w1", Done(JobState::kSucceeded, "late")).code(),
+            StatusCode::kConflict);
+
+  reaped = store_->ReapExpiredLeases(NowMs() + 120000, 2);
+  ASSERT_TRUE(reaped.ok());
+  EXPECT_EQ(*reaped, 1);
+  Job dead = MustGet(job.id);
+  EXPECT_EQ(dead.state, JobState::kFailed);
+  EXPECT_TRUE(dead.dead_letter);
+  EXPECT_EQ(dead.error_code, "dead_letter");
+  EXPECT_GT(dead.finished_at, 0);
+  EXPECT_EQ(events_.For(job.id),
+            (std::vector{JobState::kQueued, JobState::kRunning, JobState::kQueued,
+                         JobState::kRunning, JobState::kFailed}));
+  auto snapshot = store_->Snapshot();
+  ASSERT_TRUE(snapshot.ok());
+  EXPECT_EQ(snapshot->dead_letter, 1);
+  EXPECT_EQ(snapshot->totals.at(JobState::kFailed), 1);
+}
+
+TEST_P(StoreContractTest, CompleteIsWriteOnce) {
+  Job job = Insert(1, 1000);
+  MustClaim("w1");
+  Completion done = Done(JobState::kSucceeded, "答案是 42");
+  done.usage = {.prompt_tokens = 120, .completion_tokens = 7};
+  EXPECT_EQ(store_->Complete(job.id, "w2", done).code(), StatusCode::kConflict);
+  ASSERT_TRUE(store_->Complete(job.id, "w1", done).ok());
+  Job got = MustGet(job.id);
+  EXPECT_EQ(got.state, JobState::kSucceeded);
+  EXPECT_EQ(got.output, "答案是 42");
+  EXPECT_EQ(got.usage.completion_tokens, 7);
+  EXPECT_EQ(got.prompt_tokens, 120);
+  EXPECT_GT(got.finished_at, 0);
+  Completion other = Done(JobState::kSucceeded, "another answer");
+  EXPECT_EQ(store_->Complete(job.id, "w1", other).code(), StatusCode::kConflict);
+  EXPECT_EQ(MustGet(job.id).output, "答案是 42");
+  EXPECT_EQ(store_->Complete("job_000000000000000000000000", "w1", done).code(),
+            StatusCode::kNotFound);
+  EXPECT_EQ(store_->Complete(job.id, "w1", Done(JobState::kQueued, "")).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(events_.For(job.id),
+            (std::vector{JobState::kQueued, JobState::kRunning, JobState::kSucceeded}));
+}
+
+TEST_P(StoreContractTest, CancelQueuedRunningAndTerminal) {
+  Job running = Insert(1, 1000);
+  Job reaped = Insert(2, 1000);
+  Job queued = Insert(3, 1000);
+  MustClaim("w1");
+  MustClaim("w2", 1000);
+
+  auto cancelled = store_->Cancel(queued.id);
+  ASSERT_TRUE(cancelled.ok());
+  EXPECT_EQ(cancelled->state, JobState::kCancelled);
+  EXPECT_EQ(cancelled->finish_reason, "cancelled");
+  EXPECT_EQ(Position(queued.id), 0);
+
+  auto flagged = store_->Cancel(running.id);
+  ASSERT_TRUE(flagged.ok());
+  EXPECT_EQ(flagged->state, JobState::kRunning);
+  EXPECT_TRUE(flagged->cancel_requested);
+  ASSERT_TRUE(store_->Complete(running.id, "w1", Done(JobState::kCancelled, "partial")).ok());
+  EXPECT_EQ(MustGet(running.id).state, JobState::kCancelled);
+
+  // A cancel-requested job whose lease runs out is cancelled, not queued again.
+  ASSERT_TRUE(store_->Cancel(reaped.id).ok());
+  auto moved = store_->ReapExpiredLeases(NowMs() + 60000, 0);
+  ASSERT_TRUE(moved.ok());
+  EXPECT_EQ(*moved, 1);
+  EXPECT_EQ(MustGet(reaped.id).state, JobState::kCancelled);
+
+  auto again = store_->Cancel(queued.id);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->finished_at, cancelled->finished_at);
+  EXPECT_EQ(store_->Cancel("job_000000000000000000000000").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(events_.For(queued.id), (std::vector{JobState::kQueued, JobState::kCancelled}));
+}
+
+TEST_P(StoreContractTest, SetQueuedCostMovesTheJobAndFailQueuedEndsIt) {
+  Job a = Insert(10, 1000, 100, 10);
+  Job b = Insert(20, 1000, 100, 10);
+  ASSERT_TRUE(store_->SetQueuedCost(b.id, 5000, LengthClass::kMedium, 5).ok());
+  EXPECT_EQ(Position(b.id), 1);
+  Job got = MustGet(b.id);
+  EXPECT_EQ(got.prompt_tokens, 5000);
+  EXPECT_EQ(got.length_class, LengthClass::kMedium);
+  EXPECT_EQ(got.order_key, 5);
+  auto snapshot = store_->Snapshot();
+  ASSERT_TRUE(snapshot.ok());
+  EXPECT_EQ(snapshot->classes.at(LengthClass::kMedium).queued_prompt_tokens, 5000);
+  EXPECT_EQ(snapshot->classes.at(LengthClass::kShort).queued_prompt_tokens, 100);
+
+  ASSERT_TRUE(store_->FailQueued(a.id, "too_long", "can never fit").ok());
+  Job failed = MustGet(a.id);
+  EXPECT_EQ(failed.state, JobState::kFailed);
+  EXPECT_EQ(failed.error_code, "too_long");
+  EXPECT_EQ(failed.error_message, "can never fit");
+  EXPECT_EQ(store_->FailQueued(a.id, "x", "y").code(), StatusCode::kConflict);
+  MustClaim("w1");
+  EXPECT_EQ(store_->SetQueuedCost(b.id, 1, LengthClass::kShort, 1).code(), StatusCode::kConflict);
+  EXPECT_EQ(events_.For(a.id), (std::vector{JobState::kQueued, JobState::kFailed}));
+}
+
+TEST_P(StoreContractTest, ExpireOverdueTouchesOnlyOverdueQueuedJobs) {
+  const TimeMs now = NowMs();
+  Job no_deadline = Insert(1, 1000);
+  Job overdue = MakeJob(2, 1000);
+  overdue.deadline_at = now - 1;
+  ASSERT_TRUE(store_->Insert(overdue).ok());
+  Job in_time = MakeJob(3, 1000);
+  in_time.deadline_at = now + 3'600'000;
+  ASSERT_TRUE(store_->Insert(in_time).ok());
+  Job running = MakeJob(0, 1000);
+  running.deadline_at = now - 1;
+  ASSERT_TRUE(store_->Insert(running).ok());
+  ASSERT_EQ(MustClaim("w1").id, running.id);
+
+  auto expired = store_->ExpireOverdue(now);
+  ASSERT_TRUE(expired.ok());
+  EXPECT_EQ(*expired, 1);
+  Job got = MustGet(overdue.id);
+  EXPECT_EQ(got.state, JobState::kExpired);
+  EXPECT_EQ(got.error_code, "timeout");
+  EXPECT_EQ(got.finished_at, now);
+  EXPECT_EQ(MustGet(in_time.id).state, JobState::kQueued);
+  EXPECT_EQ(MustGet(running.id).state, JobState::kRunning);
+  EXPECT_EQ(events_.For(overdue.id).back(), JobState::kExpired);
+  expired = store_->ExpireOverdue(now);
+  ASSERT_TRUE(expired.ok());
+  EXPECT_EQ(*expired, 0);
+}
+
+// Random jobs with many equal keys and times; every answer checked against a plain count.
+TEST_P(StoreContractTest, QueuePositionAndWorkBeforeMatchABruteForceCount) {
+  struct Entry {
+    Job job;
+    int arrival;
+    bool queued = true;
+  };
+  std::mt19937 rng(7);
+  std::vector<Entry> entries;
+  for (int i = 0; i < 120; ++i) {
+    Job job = MakeJob(rng() % 25, 1000 + rng() % 5, 1 + rng() % 5000, 1 + rng() % 300);
+    ASSERT_TRUE(store_->Insert(job).ok());
+    entries.push_back({job, i});
+  }
+  auto key = [](const Entry& e) {
+    return std::make_tuple(e.job.order_key, e.job.created_at, e.arrival);
+  };
+  auto check = [&] {
+    for (const Entry& e : entries) {
+      int64_t expected = 0;
+      if (e.queued) {
+        expected = 1;
+        for (const Entry& other : entries) expected += other.queued && key(other) < key(e);
+      }
+      ASSERT_EQ(Position(e.job.id), expected) << e.job.id;
+    }
+    for (int64_t k = -1; k <= 26; ++k) {
+      JobStore::WorkAhead want;
+      for (const Entry& e : entries) {
+        if (e.queued && e.job.order_key < k) {
+          ++want.jobs;
+          want.prompt_tokens += e.job.prompt_tokens;
+          want.max_tokens += e.job.request.sampling.max_tokens;
+        }
+      }
+      auto got = store_->WorkBefore(k);
+      ASSERT_TRUE(got.ok());
+      EXPECT_EQ(got->jobs, want.jobs) << "order key " << k;
+      EXPECT_EQ(got->prompt_tokens, want.prompt_tokens) << "order key " << k;
+      EXPECT_EQ(got->max_tokens, want.max_tokens) << "order key " << k;
+    }
+  };
+  check();
+  // Claim the head a few times, cancel some from the middle, and ask again.
+  for (int i = 0; i < 10; ++i) {
+    Job claimed = MustClaim("w1");
+    for (Entry& e : entries) e.queued = e.queued && e.job.id != claimed.id;
+  }
+  for (size_t i = 0; i < entries.size(); i += 7) {
+    ASSERT_TRUE(store_->Cancel(entries[i].job.id).ok());
+    entries[i].queued = false;
+  }
+  check();
+  EXPECT_EQ(store_->QueuePosition("job_000000000000000000000000").status().code(),
+            StatusCode::kNotFound);
+}
+
+TEST_P(StoreContractTest, SnapshotCountsPerClassAndState) {
+  auto insert = [&](LengthClass c, TimeMs created_at, int64_t prompt_tokens, int32_t max_tokens) {
+    Job job = MakeJob(created_at, created_at, prompt_tokens, max_tokens);
+    job.length_class = c;
+    EXPECT_TRUE(store_->Insert(job).ok());
+    return job;
+  };
+  Job first_short = insert(LengthClass::kShort, 100, 10, 5);
+  insert(LengthClass::kShort, 200, 20, 6);
+  insert(LengthClass::kShort, 300, 30, 7);
+  insert(LengthClass::kLong, 150, 500'000, 1000);
+  Job cancelled = insert(LengthClass::kMedium, 400, 8000, 64);
+  ASSERT_EQ(MustClaim("w1").id, first_short.id);
+  ASSERT_TRUE(store_->Cancel(cancelled.id).ok());
+
+  auto snapshot = store_->Snapshot();
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status().ToString();
+  const ClassStats& short_stats = snapshot->classes.at(LengthClass::kShort);
+  EXPECT_EQ(short_stats.queued, 2);
+  EXPECT_EQ(short_stats.queued_prompt_tokens, 50);
+  EXPECT_EQ(short_stats.queued_max_tokens, 13);
+  EXPECT_EQ(short_stats.oldest_created_at, 200);
+  EXPECT_EQ(snapshot->classes.at(LengthClass::kLong).oldest_created_at, 150);
+  EXPECT_EQ(snapshot->classes.at(LengthClass::kMedium).queued, 0);
+  EXPECT_EQ(snapshot->classes.at(LengthClass::kMedium).oldest_created_at, 0);
+  EXPECT_EQ(snapshot->running, 1);
+  EXPECT_EQ(snapshot->totals.at(JobState::kQueued), 3);
+  EXPECT_EQ(snapshot->totals.at(JobState::kRunning), 1);
+  EXPECT_EQ(snapshot->totals.at(JobState::kCancelled), 1);
+  EXPECT_EQ(snapshot->totals.at(JobState::kSucceeded), 0);
+  EXPECT_EQ(snapshot->totals.size(), 6u);
+  EXPECT_EQ(snapshot->classes.size(), 3u);
+}
+
+TEST_P(StoreContractTest, UpdateProgressOnlyWhileRunning) {
+  Job job = Insert(1, 1000, /*prompt_tokens=*/5000);
+  EXPECT_EQ(store_->UpdateProgress(job.id, {.prompt_tokens_read = 1}).code(),
+            StatusCode::kConflict);
+  MustClaim("w1");
+  ASSERT_TRUE(
+      store_
+          ->UpdateProgress(
+              job.id, {.prompt_tokens = 6000, .prompt_tokens_read = 4096, .completion_tokens = 12})
+          .ok());
+  Job got = MustGet(job.id);
+  EXPECT_EQ(got.prompt_tokens, 6000);
+  EXPECT_EQ(got.progress.prompt_tokens_read, 4096);
+  EXPECT_EQ(got.progress.completion_tokens, 12);
+  EXPECT_EQ(store_->UpdateProgress("job_000000000000000000000000", {}).code(),
+            StatusCode::kNotFound);
+  EXPECT_EQ(events_.For(job.id).size(), 2u);  // progress is not a state change
+  EXPECT_TRUE(store_->CheckWritable().ok());
+}
+
+// Another store on the same data sees every change (for Redis: another process's).
+TEST_P(StoreContractTest, EventsReachEveryListener) {
+  EventLog other_events;
+  auto other = Open(other_events.Listener());
+  ASSERT_TRUE(other.ok()) << other.status().ToString();
+  Job job = Insert(1, 1000);
+  MustClaim("w1");
+  ASSERT_TRUE(store_->Complete(job.id, "w1", Done(JobState::kSucceeded, "ok")).ok());
+  const std::vector<JobState> lifecycle = {JobState::kQueued, JobState::kRunning,
+                                           JobState::kSucceeded};
+  // This store's own listener heard each change before the call returned, once.
+  EXPECT_EQ(events_.For(job.id), lifecycle);
+  if (redis()) {
+    EXPECT_EQ(other_events.WaitFor(job.id, 3), lifecycle);
+    // A change made through the other store reaches this one's listener.
+    Job from_other = MakeJob(2, 1000);
+    ASSERT_TRUE((*other)->Insert(from_other).ok());
+    EXPECT_EQ(events_.WaitFor(from_other.id, 1), std::vector{JobState::kQueued});
+    std::this_thread::sleep_for(milliseconds(100));
+    EXPECT_EQ(events_.For(job.id), lifecycle) << "no echo of its own events";
+  }
+}
+
+TEST_P(StoreContractTest, IdempotencyKeys) {
+  using Kind = JobStore::IdempotencyState::Kind;
+  const TimeMs now = NowMs();
+  const JobStore::IdempotencyClaim claim{.key = "tenant-a\nkey-1", .body_sha256 = "aaaa"};
+  const JobStore::IdempotencyClaim other_body{.key = claim.key, .body_sha256 = "bbbb"};
+  auto begin = [&](const JobStore::IdempotencyClaim& c, TimeMs at, int64_t in_flight_ms = 30000) {
+    auto state = store_->BeginIdempotent(c, at, in_flight_ms);
+    EXPECT_TRUE(state.ok()) << state.status().ToString();
+    return state.ok() ? *state : JobStore::IdempotencyState{};
+  };
+  EXPECT_EQ(begin(claim, now).kind, Kind::kReserved);
+  EXPECT_EQ(begin(claim, now).kind, Kind::kInFlight);
+  EXPECT_EQ(begin(other_body, now).kind, Kind::kMismatch);
+
+  // The job and its answer land together; a duplicate id writes neither.
+  Job job = MakeJob(1, 1000);
+  ASSERT_TRUE(store_->InsertIdempotent(job, claim, 202, R"({"id":"x"})", 86'400'000).ok());
+  EXPECT_EQ(MustGet(job.id).state, JobState::kQueued);
+  JobStore::IdempotencyState done = begin(claim, NowMs());
+  EXPECT_EQ(done.kind, Kind::kDone);
+  EXPECT_EQ(done.status, 202);
+  EXPECT_EQ(done.response, R"({"id":"x"})");
+  EXPECT_EQ(done.job_id, job.id);
+  EXPECT_EQ(begin(other_body, NowMs()).kind, Kind::kMismatch);
+  const JobStore::IdempotencyClaim dup{.key = "tenant-a\nkey-dup", .body_sha256 = "cc"};
+  EXPECT_EQ(begin(dup, now).kind, Kind::kReserved);
+  EXPECT_EQ(store_->InsertIdempotent(job, dup, 202, "{}", 86'400'000).code(),
+            StatusCode::kConflict);
+  EXPECT_EQ(begin(dup, now).kind, Kind::kInFlight) << "the failed insert recorded no answer";
+
+  // Another tenant's same key is another key.
+  EXPECT_EQ(begin({.key = "tenant-b\nkey-1", .body_sha256 = "aaaa"}, now).kind, Kind::kReserved);
+
+  // A reservation whose request never finished lapses.
+  const JobStore::IdempotencyClaim lapsing{.key = "tenant-a\nkey-2", .body_sha256 = "dd"};
+  EXPECT_EQ(begin(lapsing, now, 1000).kind, Kind::kReserved);
+  EXPECT_EQ(begin(lapsing, now + 500, 1000).kind, Kind::kInFlight);
+  EXPECT_EQ(begin(lapsing, now + 1001, 1000).kind, Kind::kReserved);
+
+  // A 4xx answer is replayed; an abandoned reservation frees the key.
+  const JobStore::IdempotencyClaim refused{.key = "tenant-a\nkey-3", .body_sha256 = "ee"};
+  EXPECT_EQ(begin(refused, now).kind, Kind::kReserved);
+  ASSERT_TRUE(store_->FinishIdempotent(refused, 422, R"({"error":{}})", 1000).ok());
+  JobStore::IdempotencyState replay = begin(refused, NowMs());
+  EXPECT_EQ(replay.kind, Kind::kDone);
+  EXPECT_EQ(replay.status, 422);
+  EXPECT_EQ(replay.job_id, "");
+  // Done records live ttl_ms.
+  EXPECT_EQ(begin(refused, NowMs() + 60'000).kind, Kind::kReserved);
+
+  const JobStore::IdempotencyClaim abandoned{.key = "tenant-a\nkey-4", .body_sha256 = "ff"};
+  EXPECT_EQ(begin(abandoned, now).kind, Kind::kReserved);
+  ASSERT_TRUE(store_->AbandonIdempotent(abandoned).ok());
+  EXPECT_EQ(begin(abandoned, now).kind, Kind::kReserved);
+  // Abandoning never drops an answer.
+  ASSERT_TRUE(store_->AbandonIdempotent(claim).ok());
+  EXPECT_EQ(begin(claim, NowMs()).kind, Kind::kDone);
+}
+
+TEST_P(StoreContractTest, NamedLeasesHaveOneHolder) {
+  const TimeMs now = NowMs();
+  auto acquire = [&](const std::string& name, const std::string& holder, TimeMs at) {
+    auto held = store_->AcquireLease(name, holder, at, 1000);
+    EXPECT_TRUE(held.ok()) << held.status().ToString();
+    return held.ok() && *held;
+  };
+  EXPECT_TRUE(acquire("alerts", "a", now));
+  EXPECT_FALSE(acquire("alerts", "b", now + 10));
+  EXPECT_TRUE(acquire("alerts", "a", now + 500));  // renewed until now + 1500
+  EXPECT_FALSE(acquire("alerts", "b", now + 1200));
+  EXPECT_TRUE(acquire("alerts", "b", now + 1501));  // a stopped renewing: takeover
+  EXPECT_FALSE(acquire("alerts", "a", now + 1600));
+  EXPECT_TRUE(acquire("other", "a", now + 1600));
+}
+
+TEST_P(StoreContractTest, LiveWorkersCountsRecentHeartbeats) {
+  const TimeMs now = NowMs();
+  auto live = [&](TimeMs at) {
+    auto n = store_->LiveWorkers(at);
+    EXPECT_TRUE(n.ok()) << n.status().ToString();
+    return n.ok() ? *n : -1;
+  };
+  EXPECT_EQ(live(now), 0);
+  ASSERT_TRUE(store_->WorkerHeartbeat("w1", now, 1000).ok());
+  ASSERT_TRUE(store_->WorkerHeartbeat("w2", now, 5000).ok());
+  ASSERT_TRUE(store_->WorkerHeartbeat("w2", now, 5000).ok());  // same worker twice
+  EXPECT_EQ(live(now), 2);
+  EXPECT_EQ(live(now + 999), 2);
+  EXPECT_EQ(live(now + 1000), 1);
+  EXPECT_EQ(live(now + 5000), 0);
+  ASSERT_TRUE(store_->WorkerHeartbeat("w1", now + 6000, 1000).ok());
+  EXPECT_EQ(live(now + 6000), 1);
+}
+
+TEST_P(StoreContractTest, ReleaseHandsAJobBackWithoutCountingADelivery) {
+  Job job = Insert(5, 1000);
+  Job later = Insert(9, 1000);
+  ASSERT_EQ(MustClaim("w1").id, job.id);
+  ASSERT_TRUE(store_->UpdateProgress(job.id, {.prompt_tokens_read = 10}).ok());
+  EXPECT_EQ(store_->Release(job.id, "w2").code(), StatusCode::kConflict);
+  ASSERT_TRUE(store_->Release(job.id, "w1").ok());
+  Job back = MustGet(job.id);
+  EXPECT_EQ(back.state, JobState::kQueued);
+  EXPECT_EQ(back.attempts, 0);
+  EXPECT_EQ(back.progress.prompt_tokens_read, 0);
+  EXPECT_EQ(Position(job.id), 1);
+  EXPECT_EQ(Position(later.id), 2);
+  EXPECT_EQ(store_->Release(job.id, "w1").code(), StatusCode::kConflict);
+  EXPECT_EQ(store_->Release("job_000000000000000000000000", "w1").code(), StatusCode::kNotFound);
+  // The worker's late heartbeat and result no longer touch it.
+  ASSERT_TRUE(store_->Heartbeat("w1", 60000).ok());
+  EXPECT_EQ(store_->Complete(job.id, "w1", Done(JobState::kSucceeded, "x")).code(),
+            StatusCode::kConflict);
+  Job again = MustClaim("w2");
+  EXPECT_EQ(again.id, job.id);
+  EXPECT_EQ(again.attempts, 1);
+  EXPECT_EQ(events_.For(job.id), (std::vector{JobState::kQueued, JobState::kRunning,
+                                              JobState::kQueued, JobState::kRunning}));
+  auto snapshot = store_->Snapshot();
+  ASSERT_TRUE(snapshot.ok());
+  EXPECT_EQ(snapshot->totals.at(JobState::kQueued), 1);
+  EXPECT_EQ(snapshot->classes.at(LengthClass::kShort).queued, 1);
+}
+
+TEST_P(StoreContractTest, ConcurrentClaimsTakeEachJobExactlyOnce) {
+  constexpr int kJobs = 500;
+  constexpr int kThreads = 8;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = t; i < kJobs; i += kThreads) {
+        if (!store_->Insert(MakeJob(i % 17, 1000 + i, 10, 5)).ok()) ++failures;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  threads.clear();
+  ASSERT_EQ(failures.load(), 0);
+
+  std::mutex mu;
+  std::vector<std::string> claimed;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      const std::string worker = "w" + std::to_string(t);
+      while (true) {
+        auto job = store_->ClaimNext(worker, 60000);
+        if (!job.ok()) {
+          ++failures;
+          return;
+        }
+        if (!job->has_value()) return;
+        std::lock_guard lock(mu);
+        claimed.push_back((*job)->id);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(claimed.size(), static_cast<size_t>(kJobs));
+  EXPECT_EQ(std::set<std::string>(claimed.begin(), claimed.end()).size(),
+            static_cast<size_t>(kJobs));
+  auto snapshot = store_->Snapshot();
+  ASSERT_TRUE(snapshot.ok());
+  EXPECT_EQ(snapshot->totals.at(JobState::kRunning), kJobs);
+  EXPECT_EQ(snapshot->totals.at(JobState::kQueued), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, StoreContractTest,
+                         ::testing::Values(Backend::kSqlite, Backend::kRedis),
+                         [](const ::testing::TestParamInfo<Backend>& info) {
+                           return info.param == Backend::kSqlite ? "Sqlite" : "Redis";
+                         });
+
+}  // namespace
+}  // namespace glmq
