@@ -12,6 +12,8 @@
 #include <cmath>
 #include <utility>
 
+#include "core/percent.h"
+
 namespace glmq::redis {
 namespace {
 
@@ -71,30 +73,6 @@ Reply TakeReply(void* raw) {
   return out;
 }
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-Result<std::string> PercentDecode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '%') {
-      out.push_back(s[i]);
-      continue;
-    }
-    if (i + 2 >= s.size()) return InvalidArgument("bad %-escape in redis URL");
-    const int hi = HexValue(s[i + 1]), lo = HexValue(s[i + 2]);
-    if (hi < 0 || lo < 0) return InvalidArgument("bad %-escape in redis URL");
-    out.push_back(static_cast<char>(hi * 16 + lo));
-    i += 2;
-  }
-  return out;
-}
-
 bool ParseInt(std::string_view s, int* out) {
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
   return ec == std::errc() && ptr == s.data() + s.size();
@@ -123,8 +101,8 @@ Result<Endpoint> Endpoint::Parse(std::string_view url) {
     std::string_view user = colon == std::string_view::npos ? "" : userinfo.substr(0, colon);
     std::string_view password =
         colon == std::string_view::npos ? userinfo : userinfo.substr(colon + 1);
-    GLMQ_ASSIGN_OR_RETURN(e.username, PercentDecode(user));
-    GLMQ_ASSIGN_OR_RETURN(e.password, PercentDecode(password));
+    GLMQ_ASSIGN_OR_RETURN(e.username, PercentDecode(user, /*plus_is_space=*/false));
+    GLMQ_ASSIGN_OR_RETURN(e.password, PercentDecode(password, /*plus_is_space=*/false));
   }
   std::string_view hostport = rest;
   if (size_t slash = rest.find('/'); slash != std::string_view::npos) {

@@ -13,6 +13,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -26,6 +27,18 @@
 struct redisContext;
 
 namespace glmq::redis {
+
+// Decimal text of an integer, as commands and scripts take their arguments.
+inline std::string Str(int64_t v) { return std::to_string(v); }
+
+// a + b clamped to int64's range: expiries computed from caller-given durations.
+inline int64_t SaturatingAdd(int64_t a, int64_t b) {
+  int64_t out;
+  if (__builtin_add_overflow(a, b, &out)) {
+    return b > 0 ? std::numeric_limits<int64_t>::max() : std::numeric_limits<int64_t>::min();
+  }
+  return out;
+}
 
 struct Endpoint {
   std::string host = "127.0.0.1";

@@ -16,7 +16,9 @@ namespace glmq {
 namespace {
 
 using redis::Reply;
+using redis::SaturatingAdd;
 using redis::ScriptId;
+using redis::Str;
 using Args = std::vector<std::string_view>;
 
 constexpr int32_t kDefaultListLimit = 50;
@@ -33,16 +35,6 @@ constexpr JobState kTerminalStates[] = {JobState::kSucceeded, JobState::kFailed,
                                         JobState::kCancelled, JobState::kExpired};
 constexpr JobState kAllStates[] = {JobState::kQueued, JobState::kRunning,   JobState::kSucceeded,
                                    JobState::kFailed, JobState::kCancelled, JobState::kExpired};
-
-std::string Str(int64_t v) { return std::to_string(v); }
-
-int64_t SaturatingAdd(int64_t a, int64_t b) {
-  int64_t out;
-  if (__builtin_add_overflow(a, b, &out)) {
-    return b > 0 ? std::numeric_limits<int64_t>::max() : std::numeric_limits<int64_t>::min();
-  }
-  return out;
-}
 
 int64_t ParseInt(std::string_view s) {
   int64_t v = 0;

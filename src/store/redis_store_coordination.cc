@@ -14,23 +14,15 @@ namespace glmq {
 namespace {
 
 using redis::Reply;
+using redis::SaturatingAdd;
 using redis::ScriptId;
+using redis::Str;
 
 // How much later than a record's own expiry Redis deletes it: a caller whose clock runs a
 // little ahead of Redis's still finds it.
 constexpr int64_t kRecordGraceMs = 60'000;
 // Worker registry entries this long dead are deleted by the next heartbeat.
 constexpr int64_t kWorkerForgetMs = 3'600'000;
-
-std::string Str(int64_t v) { return std::to_string(v); }
-
-int64_t SaturatingAdd(int64_t a, int64_t b) {
-  int64_t out;
-  if (__builtin_add_overflow(a, b, &out)) {
-    return b > 0 ? std::numeric_limits<int64_t>::max() : std::numeric_limits<int64_t>::min();
-  }
-  return out;
-}
 
 }  // namespace
 
