@@ -25,6 +25,10 @@ struct ApiOptions {
   // Texts up to this size are tokenized before the 202; larger ones are accepted on an
   // estimate and counted right after (tokenizing runs at a few MB/s).
   size_t sync_count_bytes = 256 * 1024;
+  // false: this process never tokenizes a submitted text; every job is accepted on the byte
+  // estimate, and the worker's count (it tokenizes the prompt to run it) replaces it. What a
+  // gateway does by default: tokenizing is most of a submit's CPU.
+  bool count_tokens = true;
   int32_t max_list_limit = 1000;
 };
 

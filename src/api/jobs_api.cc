@@ -67,7 +67,7 @@ Submitted Submit(ApiContext& ctx, JobRequest request,
   // Tokenizing runs at a few MB/s, so a large document is accepted on an estimate and
   // counted right after its 202 (see SettlePromptTokens).
   int64_t tokens = 0;
-  if (RequestTextBytes(request) > ctx.options.sync_count_bytes) {
+  if (!ctx.options.count_tokens || RequestTextBytes(request) > ctx.options.sync_count_bytes) {
     tokens = ctx.engine.EstimatePromptTokens(request);
     out.prompt_tokens_estimated = true;
   } else {
@@ -115,7 +115,7 @@ Submitted Submit(ApiContext& ctx, JobRequest request,
           .count());
   if (!out.status.ok()) return out;
   if (ctx.on_submitted) ctx.on_submitted(job);
-  if (out.prompt_tokens_estimated) {
+  if (out.prompt_tokens_estimated && ctx.options.count_tokens) {
     // The request moves to the counting task; the 202 needs only the other fields.
     Job pending;
     pending.id = job.id;

@@ -297,6 +297,13 @@ CommandRunner AddGatewayCommand(CLI::App& app) {
   AddRedisFlags(*cmd, f->redis);
   AddApiFlags(*cmd, f->api);
   AddPolicyFlags(*cmd, f->policy);
+  f->api.count_tokens = false;
+  cmd->add_option("--count-tokens", f->api.count_tokens,
+                  "tokenize texts here before the 202 (up to --sync-count-bytes, larger ones "
+                  "right after); false: accept on the byte estimate and let the worker's count "
+                  "replace it, which leaves the gateway's CPU to HTTP and Redis")
+      ->envname("GLMQ_COUNT_TOKENS")
+      ->capture_default_str();
   cmd->add_option("--alert-lease-ms", f->alert_lease_ms,
                   "the evaluating gateway holds the alerts lease this long; another takes over "
                   "within it if that one dies")

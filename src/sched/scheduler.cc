@@ -19,7 +19,10 @@ Completion FailedCompletion(const Status& status) {
   Completion c;
   c.state = JobState::kFailed;
   c.finish_reason = "error";
-  c.error_code = StatusCodeName(status.code());
+  // A prompt found too long only here (a gateway accepted it on an estimate) reads as it
+  // would had it been counted at submit.
+  c.error_code = status.code() == StatusCode::kUnprocessable ? "prompt_too_long"
+                                                             : StatusCodeName(status.code());
   c.error_message = status.message();
   return c;
 }

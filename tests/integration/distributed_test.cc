@@ -286,6 +286,32 @@ TEST(DistributedTest, AlertsMoveToAnotherGatewayWhenTheEvaluatorDies) {
   EXPECT_EQ(receiver.received().size(), 2u);
 }
 
+// A gateway does not tokenize: it accepts on the byte estimate, and the worker's count,
+// made to run the job, replaces it; a prompt that turns out too long fails with the numbers.
+TEST(DistributedTest, TheWorkersCountReplacesTheGatewaysEstimate) {
+  auto redis = DurableRedis();
+  auto gw = Gateway(*redis, {"--ctx-size", "8192"});
+  auto w = Worker(*redis, {"--ctx-size", "8192"});
+  ASSERT_TRUE(gw->Start());
+  ASSERT_TRUE(w->Start());
+  HttpResult reply;
+  const std::string id =
+      SubmitJob(*gw, {{"text", FillerText(3000)}, {"question", "Why?"}, {"max_tokens", 4}}, &reply);
+  ASSERT_FALSE(id.empty()) << reply.Describe();
+  EXPECT_TRUE(reply.body_json.value("prompt_tokens_estimated", false)) << reply.body;
+  const json done = WaitForTerminal(*gw, id, seconds(60));
+  ASSERT_EQ(done.value("state", ""), "succeeded") << done;
+  EXPECT_EQ(done.value("prompt_tokens", -1), done["usage"].value("prompt_tokens", -2)) << done;
+
+  // ~10k tokens of filler: its lower bound fits 8192, its real count does not.
+  const std::string too_long = SubmitJob(*gw, {{"text", FillerText(20000)}, {"max_tokens", 100}});
+  ASSERT_FALSE(too_long.empty());
+  const json failed = WaitForTerminal(*gw, too_long, seconds(60));
+  EXPECT_EQ(failed.value("state", ""), "failed") << failed;
+  EXPECT_EQ(failed["error"].value("code", ""), "prompt_too_long") << failed;
+  EXPECT_NE(failed["error"].value("message", "").find("8192"), std::string::npos) << failed;
+}
+
 TEST(DistributedTest, GatewayRefusesARedisThatPersistsNothing) {
   RedisServer volatile_redis;
   ASSERT_TRUE(volatile_redis.Start({"--appendonly", "no", "--save", ""}));
