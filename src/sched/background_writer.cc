@@ -4,7 +4,8 @@
 
 namespace glmq {
 
-BackgroundWriter::BackgroundWriter(JobStore& store) : store_(store), thread_([this] { Loop(); }) {}
+BackgroundWriter::BackgroundWriter(JobStore& store, std::string worker)
+    : store_(store), worker_(std::move(worker)), thread_([this] { Loop(); }) {}
 
 BackgroundWriter::~BackgroundWriter() {
   {
@@ -62,7 +63,7 @@ void BackgroundWriter::Loop() {
     busy_ = true;
     lock.unlock();
     // Progress first: a job's last progress was handed over before its completion.
-    for (const auto& [id, p] : progress) (void)store_.UpdateProgress(id, p);
+    for (const auto& [id, p] : progress) (void)store_.UpdateProgress(id, worker_, p);
     for (auto& task : tasks) task();
     lock.lock();
     busy_ = false;

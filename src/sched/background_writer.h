@@ -21,7 +21,8 @@ namespace glmq {
 
 class BackgroundWriter {
  public:
-  explicit BackgroundWriter(JobStore& store);
+  // Progress is written as `worker`'s (the store ignores it once another worker holds the job).
+  BackgroundWriter(JobStore& store, std::string worker);
   ~BackgroundWriter();  // writes everything handed over, then joins
 
   void Progress(const std::string& id, const JobProgress& progress);
@@ -35,6 +36,7 @@ class BackgroundWriter {
   void Loop();
 
   JobStore& store_;
+  const std::string worker_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::condition_variable idle_cv_;

@@ -31,7 +31,11 @@ Completion FailedCompletion(const Status& status) {
 
 Scheduler::Scheduler(JobStore& store, Engine& engine, ThroughputMeter& meter,
                      SchedulerOptions options)
-    : store_(store), engine_(engine), meter_(meter), options_(std::move(options)), writer_(store) {}
+    : store_(store),
+      engine_(engine),
+      meter_(meter),
+      options_(std::move(options)),
+      writer_(store, options_.worker_id) {}
 
 Scheduler::~Scheduler() { Shutdown(); }
 

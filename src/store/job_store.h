@@ -63,7 +63,10 @@ class JobStore {
   // Extends the lease of the worker's running jobs.
   virtual Status Heartbeat(const std::string& worker, int64_t lease_ms) = 0;
 
-  virtual Status UpdateProgress(const std::string& id, const JobProgress& progress) = 0;
+  // Records a running job's progress, only while `worker` holds it: a worker that lost its
+  // lease (paused, cut off) cannot overwrite the progress of the job's new holder.
+  virtual Status UpdateProgress(const std::string& id, const std::string& worker,
+                                const JobProgress& progress) = 0;
 
   // Writes the outcome of a running job held by `worker`. A second write for the same job,
   // or one from a worker that lost the lease, changes nothing and returns kConflict.

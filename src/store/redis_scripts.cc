@@ -220,8 +220,10 @@ return n
 
 constexpr char kProgress[] = R"lua(
 local id = ARGV[3]
-local state = job_state(id)
-if state ~= 'running' then return not_running(id, 'record progress of', state) end
+local v = redis.call('HMGET', jkey(id), 'state', 'worker')
+if v[1] ~= 'running' or v[2] ~= ARGV[7] then
+  return not_running(id, 'record progress of', v[1] or nil)
+end
 redis.call('HSET', jkey(id), 'progress_prompt_tokens_read', ARGV[4],
            'progress_completion_tokens', ARGV[5])
 if tonumber(ARGV[6]) > 0 then redis.call('HSET', jkey(id), 'prompt_tokens', ARGV[6]) end

@@ -410,11 +410,12 @@ Status RedisJobStore::Heartbeat(const std::string& worker, int64_t lease_ms) {
   return Exec(ScriptId::kHeartbeat, {worker, expires}, /*retry=*/true);
 }
 
-Status RedisJobStore::UpdateProgress(const std::string& id, const JobProgress& progress) {
+Status RedisJobStore::UpdateProgress(const std::string& id, const std::string& worker,
+                                     const JobProgress& progress) {
   const std::string read = Str(progress.prompt_tokens_read),
                     completion = Str(progress.completion_tokens),
                     prompt = Str(progress.prompt_tokens);
-  return Exec(ScriptId::kProgress, {id, read, completion, prompt}, /*retry=*/true);
+  return Exec(ScriptId::kProgress, {id, read, completion, prompt, worker}, /*retry=*/true);
 }
 
 Status RedisJobStore::Complete(const std::string& id, const std::string& worker,

@@ -98,7 +98,8 @@ class RedisJobStore final : public JobStore {
   Result<std::vector<Job>> List(const ListFilter& filter) override;
   Result<std::optional<Job>> ClaimNext(const std::string& worker, int64_t lease_ms) override;
   Status Heartbeat(const std::string& worker, int64_t lease_ms) override;
-  Status UpdateProgress(const std::string& id, const JobProgress& progress) override;
+  Status UpdateProgress(const std::string& id, const std::string& worker,
+                        const JobProgress& progress) override;
   Status Complete(const std::string& id, const std::string& worker,
                   const Completion& completion) override;
   Result<Job> Cancel(const std::string& id) override;

@@ -69,7 +69,7 @@ constexpr char kHeartbeat[] =
 constexpr char kUpdateProgress[] =
     "UPDATE jobs SET progress_prompt_tokens_read = ?1, progress_completion_tokens = ?2, "
     "prompt_tokens = CASE WHEN ?4 > 0 THEN ?4 ELSE prompt_tokens END "
-    "WHERE id = ?3 AND state = 'running'";
+    "WHERE id = ?3 AND state = 'running' AND worker = ?5";
 constexpr char kComplete[] =
     "UPDATE jobs SET state = ?1, output = ?2, finish_reason = ?3, usage_prompt_tokens = ?4, "
     "usage_completion_tokens = ?5, error_code = ?6, error_message = ?7, finished_at = ?8, "
@@ -466,7 +466,8 @@ Status SqliteJobStore::Heartbeat(const std::string& worker, int64_t lease_ms) {
   });
 }
 
-Status SqliteJobStore::UpdateProgress(const std::string& id, const JobProgress& progress) {
+Status SqliteJobStore::UpdateProgress(const std::string& id, const std::string& worker,
+                                      const JobProgress& progress) {
   return writer_->Write([&](sqlite::WriteContext& ctx) -> Status {
     {
       GLMQ_ASSIGN_OR_RETURN(sqlite::Statement update, ctx.db.Prepare(kUpdateProgress));
@@ -474,6 +475,7 @@ Status SqliteJobStore::UpdateProgress(const std::string& id, const JobProgress& 
       update.BindInt(2, progress.completion_tokens);
       update.BindText(3, id);
       update.BindInt(4, progress.prompt_tokens);
+      update.BindText(5, worker);
       GLMQ_RETURN_IF_ERROR(update.Run());
     }
     if (ctx.db.Changes() > 0) return Status::Ok();

@@ -67,7 +67,8 @@ class SqliteJobStore final : public JobStore {
   Result<std::optional<Job>> ClaimNext(const std::string& worker, int64_t lease_ms) override;
   Status Heartbeat(const std::string& worker, int64_t lease_ms) override;
   // kConflict unless the job is running; progress is not a state change, so no event.
-  Status UpdateProgress(const std::string& id, const JobProgress& progress) override;
+  Status UpdateProgress(const std::string& id, const std::string& worker,
+                        const JobProgress& progress) override;
   // kInvalidArgument unless completion.state is terminal; kNotFound for an unknown id.
   Status Complete(const std::string& id, const std::string& worker,
                   const Completion& completion) override;

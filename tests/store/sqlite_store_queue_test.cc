@@ -229,7 +229,8 @@ TEST_F(SqliteQueueIndexTest, RandomOperationsKeepAnswersExact) {
           store_->Heartbeat("w" + std::to_string(uniform(0, 3)), uniform(0, 1) == 0 ? 1 : 3'600'000)
               .ok());
       if (!leases.empty()) {
-        Status status = store_->UpdateProgress(pick(leases).id, {.prompt_tokens_read = 5});
+        const Lease& lease = pick(leases);
+        Status status = store_->UpdateProgress(lease.id, lease.worker, {.prompt_tokens_read = 5});
         ASSERT_TRUE(OkOr(status, StatusCode::kConflict)) << status.ToString();
       }
     } else if (op < 98) {

@@ -303,7 +303,8 @@ TEST_F(SqliteJobStoreTest, ExpiredLeasesRequeueThenDeadLetter) {
   ASSERT_TRUE(reaped.ok());
   EXPECT_EQ(*reaped, 0);
   ASSERT_TRUE(
-      store_->UpdateProgress(job.id, {.prompt_tokens_read = 50, .completion_tokens = 3}).ok());
+      store_->UpdateProgress(job.id, "w1", {.prompt_tokens_read = 50, .completion_tokens = 3})
+          .ok());
 
   // The worker dies: the lease runs out and the job is queued again, in its old place.
   reaped = store_->ReapExpiredLeases(NowMs() + 120000, 2);
@@ -562,12 +563,12 @@ TEST_F(SqliteJobStoreTest, EngineCountReplacesAnEstimate) {
   MustClaim("w1");
   ASSERT_TRUE(store_
                   ->UpdateProgress(
-                      first.id,
+                      first.id, "w1",
                       {.prompt_tokens = 10678, .prompt_tokens_read = 2048, .completion_tokens = 0})
                   .ok());
   EXPECT_EQ(MustGet(first.id).prompt_tokens, 10678);
   // Unknown (0) leaves the count alone.
-  ASSERT_TRUE(store_->UpdateProgress(first.id, {.prompt_tokens_read = 4096}).ok());
+  ASSERT_TRUE(store_->UpdateProgress(first.id, "w1", {.prompt_tokens_read = 4096}).ok());
   EXPECT_EQ(MustGet(first.id).prompt_tokens, 10678);
 
   Completion done;
@@ -588,15 +589,16 @@ TEST_F(SqliteJobStoreTest, EngineCountReplacesAnEstimate) {
 
 TEST_F(SqliteJobStoreTest, UpdateProgressOnlyWhileRunning) {
   Job job = InsertJob(1, 1000);
-  EXPECT_EQ(store_->UpdateProgress(job.id, {.prompt_tokens_read = 1}).code(),
+  EXPECT_EQ(store_->UpdateProgress(job.id, "w1", {.prompt_tokens_read = 1}).code(),
             StatusCode::kConflict);
   MustClaim("w1");
   ASSERT_TRUE(
-      store_->UpdateProgress(job.id, {.prompt_tokens_read = 4096, .completion_tokens = 12}).ok());
+      store_->UpdateProgress(job.id, "w1", {.prompt_tokens_read = 4096, .completion_tokens = 12})
+          .ok());
   Job got = MustGet(job.id);
   EXPECT_EQ(got.progress.prompt_tokens_read, 4096);
   EXPECT_EQ(got.progress.completion_tokens, 12);
-  EXPECT_EQ(store_->UpdateProgress("job_000000000000000000000000", {}).code(),
+  EXPECT_EQ(store_->UpdateProgress("job_000000000000000000000000", "w1", {}).code(),
             StatusCode::kNotFound);
   // Progress is not a state change: no event.
   EXPECT_EQ(EventsFor(job.id).size(), 2u);

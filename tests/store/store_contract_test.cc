@@ -323,7 +323,7 @@ TEST_P(StoreContractTest, LeasesExpireIntoTheOldPlaceThenDeadLetter) {
   reaped = store_->ReapExpiredLeases(NowMs() + 5000, 2);
   ASSERT_TRUE(reaped.ok());
   EXPECT_EQ(*reaped, 0) << "the heartbeat extended the lease";
-  ASSERT_TRUE(store_->UpdateProgress(job.id, {.prompt_tokens_read = 50}).ok());
+  ASSERT_TRUE(store_->UpdateProgress(job.id, "w1", {.prompt_tokens_read = 50}).ok());
 
   reaped = store_->ReapExpiredLeases(NowMs() + 120000, 2);
   ASSERT_TRUE(reaped.ok());
@@ -565,22 +565,26 @@ TEST_P(StoreContractTest, SnapshotCountsPerClassAndState) {
 
 TEST_P(StoreContractTest, UpdateProgressOnlyWhileRunning) {
   Job job = Insert(1, 1000, /*prompt_tokens=*/5000);
-  EXPECT_EQ(store_->UpdateProgress(job.id, {.prompt_tokens_read = 1}).code(),
+  EXPECT_EQ(store_->UpdateProgress(job.id, "w1", {.prompt_tokens_read = 1}).code(),
             StatusCode::kConflict);
   MustClaim("w1");
-  ASSERT_TRUE(
-      store_
-          ->UpdateProgress(
-              job.id, {.prompt_tokens = 6000, .prompt_tokens_read = 4096, .completion_tokens = 12})
-          .ok());
+  ASSERT_TRUE(store_
+                  ->UpdateProgress(
+                      job.id, "w1",
+                      {.prompt_tokens = 6000, .prompt_tokens_read = 4096, .completion_tokens = 12})
+                  .ok());
   Job got = MustGet(job.id);
   EXPECT_EQ(got.prompt_tokens, 6000);
   EXPECT_EQ(got.progress.prompt_tokens_read, 4096);
   EXPECT_EQ(got.progress.completion_tokens, 12);
-  EXPECT_EQ(store_->UpdateProgress("job_000000000000000000000000", {}).code(),
+  EXPECT_EQ(store_->UpdateProgress("job_000000000000000000000000", "w1", {}).code(),
             StatusCode::kNotFound);
   EXPECT_EQ(events_.For(job.id).size(), 2u);  // progress is not a state change
   EXPECT_TRUE(store_->CheckWritable().ok());
+  // A worker that does not hold the job (it lost its lease) cannot touch its progress.
+  EXPECT_EQ(store_->UpdateProgress(job.id, "w2", {.prompt_tokens_read = 1}).code(),
+            StatusCode::kConflict);
+  EXPECT_EQ(MustGet(job.id).progress.prompt_tokens_read, 4096);
 }
 
 // Another store on the same data sees every change (for Redis: another process's).
@@ -704,7 +708,7 @@ TEST_P(StoreContractTest, ReleaseHandsAJobBackWithoutCountingADelivery) {
   Job job = Insert(5, 1000);
   Job later = Insert(9, 1000);
   ASSERT_EQ(MustClaim("w1").id, job.id);
-  ASSERT_TRUE(store_->UpdateProgress(job.id, {.prompt_tokens_read = 10}).ok());
+  ASSERT_TRUE(store_->UpdateProgress(job.id, "w1", {.prompt_tokens_read = 10}).ok());
   EXPECT_EQ(store_->Release(job.id, "w2").code(), StatusCode::kConflict);
   ASSERT_TRUE(store_->Release(job.id, "w1").ok());
   Job back = MustGet(job.id);
