@@ -7,7 +7,7 @@ namespace {
 
 TEST(PercentDecodeTest, DecodesEscapesAndPlusOnlyWhenAsked) {
   EXPECT_EQ(*PercentDecode("a%20b%2Fc", false), "a b/c");
-  EXPECT_EQ(*PercentDecode("p%40ss+word", false), "p@ss+word");  // userinfo: '+' is a '+'
+  EXPECT_EQ(*PercentDecode("p%40ss+word", false), "p@ss+word");         // userinfo: '+' is a '+'
   EXPECT_EQ(*PercentDecode("state=queued+x", true), "state=queued x");  // query: a space
   EXPECT_EQ(*PercentDecode("%e2%9C%93", false), "\xe2\x9c\x93");
   EXPECT_EQ(*PercentDecode("", true), "");
