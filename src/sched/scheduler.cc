@@ -207,16 +207,23 @@ void Scheduler::AdmitQueued() {
 // (and sort first) while they wait for, or run in, the other slots.
 StepHints Scheduler::Hints() {
   StepHints hints;
+  // What sorts first among the waiting: the job held for KV, or the head of the queue (one
+  // cheap store question per step, asked only while some prompt is being read).
+  std::optional<int64_t> first_waiting;
+  bool asked = false;
   for (const auto& [id, r] : running_) {
     if (r.progress.prompt_tokens_read >= r.prompt_tokens && r.progress.prompt_tokens_read > 0) {
       continue;  // generating
     }
-    bool earlier = waiting_for_kv_ && waiting_for_kv_->order_key < r.order_key;
-    if (!earlier) {
-      auto ahead = store_.WorkBefore(r.order_key);
-      earlier = ahead.ok() && ahead->jobs > 0;
+    if (!asked) {
+      asked = true;
+      if (waiting_for_kv_) first_waiting = waiting_for_kv_->order_key;
+      auto head = store_.HeadOrderKey();
+      if (head.ok() && *head && (!first_waiting || **head < *first_waiting)) {
+        first_waiting = **head;
+      }
     }
-    if (earlier) hints.yield_prefill.push_back(id);
+    if (first_waiting && *first_waiting < r.order_key) hints.yield_prefill.push_back(id);
   }
   return hints;
 }

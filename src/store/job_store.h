@@ -105,6 +105,9 @@ class JobStore {
     int64_t max_tokens = 0;
   };
   virtual Result<WorkAhead> WorkBefore(int64_t order_key) = 0;
+  // The order key of the queued job that runs next; nullopt when none is queued. Cheap
+  // (the scheduler asks every engine step).
+  virtual Result<std::optional<int64_t>> HeadOrderKey() = 0;
 
   virtual Result<QueueSnapshot> Snapshot() = 0;
 

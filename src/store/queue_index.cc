@@ -190,6 +190,13 @@ WorkAhead QueueTree::Below(const QueueKey& key) const {
   return sum;
 }
 
+std::optional<QueueKey> QueueTree::Min() const {
+  if (root_ == kNil) return std::nullopt;
+  int32_t node = root_;
+  while (nodes_[node].left != kNil) node = nodes_[node].left;
+  return nodes_[node].job.key;
+}
+
 std::vector<QueuedJob> QueueTree::InOrder() const {
   std::vector<QueuedJob> jobs;
   jobs.reserve(static_cast<size_t>(size_));
@@ -277,6 +284,13 @@ void QueueIndex::Apply(const std::vector<QueueChange>& changes) {
 JobStore::WorkAhead QueueIndex::WorkBefore(int64_t order_key) const {
   std::lock_guard lock(mu_);
   return tree_.Below(FirstKeyOf(order_key));
+}
+
+std::optional<int64_t> QueueIndex::HeadOrderKey() const {
+  std::lock_guard lock(mu_);
+  const std::optional<QueueKey> head = tree_.Min();
+  if (!head) return std::nullopt;
+  return head->order_key;
 }
 
 int64_t QueueIndex::JobsBefore(const QueueKey& key) const {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <string_view>
 #include <utility>
@@ -508,6 +509,15 @@ Result<JobStore::WorkAhead> RedisJobStore::WorkBefore(int64_t order_key) {
   return WorkAhead{.jobs = reply.elements[0].integer,
                    .prompt_tokens = reply.elements[1].integer,
                    .max_tokens = reply.elements[2].integer};
+}
+
+Result<std::optional<int64_t>> RedisJobStore::HeadOrderKey() {
+  GLMQ_ASSIGN_OR_RETURN(std::vector<Reply> replies,
+                        Commands({{"ZRANGE", options_.prefix + "queue", "0", "0", "WITHSCORES"}}));
+  const std::vector<Reply>& head = replies[0].elements;
+  if (head.size() != 2) return std::optional<int64_t>();
+  // Scores are order keys, exact in a double up to 2^53 (see Insert).
+  return std::optional<int64_t>(std::llround(std::strtod(head[1].str.c_str(), nullptr)));
 }
 
 Result<QueueSnapshot> RedisJobStore::Snapshot() {

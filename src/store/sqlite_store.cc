@@ -653,6 +653,10 @@ Result<JobStore::WorkAhead> SqliteJobStore::WorkBefore(int64_t order_key) {
   return queue_index_->WorkBefore(order_key);
 }
 
+Result<std::optional<int64_t>> SqliteJobStore::HeadOrderKey() {
+  return queue_index_->HeadOrderKey();
+}
+
 Result<QueueSnapshot> SqliteJobStore::Snapshot() {
   QueueSnapshot snapshot;
   for (LengthClass c : kAllClasses) snapshot.classes[c] = ClassStats{};

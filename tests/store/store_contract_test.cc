@@ -563,6 +563,21 @@ TEST_P(StoreContractTest, SnapshotCountsPerClassAndState) {
   EXPECT_EQ(snapshot->classes.size(), 3u);
 }
 
+TEST_P(StoreContractTest, HeadOrderKeyIsTheNextJobsKey) {
+  auto head = store_->HeadOrderKey();
+  ASSERT_TRUE(head.ok()) << head.status().ToString();
+  EXPECT_FALSE(head->has_value());  // empty queue
+  Insert(5, 1000);
+  Insert(3, 2000);
+  Insert(9, 500);
+  EXPECT_EQ(*store_->HeadOrderKey(), std::optional<int64_t>(3));
+  EXPECT_EQ(MustClaim("w1").order_key, 3);
+  EXPECT_EQ(*store_->HeadOrderKey(), std::optional<int64_t>(5));
+  MustClaim("w1");
+  MustClaim("w1");
+  EXPECT_FALSE(store_->HeadOrderKey()->has_value());
+}
+
 TEST_P(StoreContractTest, UpdateProgressOnlyWhileRunning) {
   Job job = Insert(1, 1000, /*prompt_tokens=*/5000);
   EXPECT_EQ(store_->UpdateProgress(job.id, "w1", {.prompt_tokens_read = 1}).code(),
