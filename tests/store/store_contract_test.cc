@@ -24,6 +24,7 @@
 #include "store/redis_server.h"
 #include "store/redis_store.h"
 #include "store/sqlite_store.h"
+#include "store/store_test_support.h"
 
 namespace glmq {
 namespace {
@@ -141,36 +142,15 @@ class StoreContractTest : public ::testing::TestWithParam<Backend> {
 
   static Job MakeJob(int64_t order_key, TimeMs created_at, int64_t prompt_tokens = 100,
                      int32_t max_tokens = 50) {
-    Job job;
-    job.id = NewJobId();
-    job.order_key = order_key;
-    job.created_at = created_at;
-    job.prompt_tokens = prompt_tokens;
-    job.request.text = "document " + job.id;
-    job.request.question = "what?";
-    job.request.sampling.max_tokens = max_tokens;
-    return job;
+    return MakeTestJob(order_key, created_at, prompt_tokens, max_tokens);
   }
-
   Job Insert(int64_t order_key, TimeMs created_at, int64_t prompt_tokens = 100,
              int32_t max_tokens = 50) {
-    Job job = MakeJob(order_key, created_at, prompt_tokens, max_tokens);
-    Status status = store_->Insert(job);
-    EXPECT_TRUE(status.ok()) << status.ToString();
-    return job;
+    return InsertTestJob(*store_, order_key, created_at, prompt_tokens, max_tokens);
   }
-
-  Job MustGet(const std::string& id) {
-    auto job = store_->Get(id);
-    EXPECT_TRUE(job.ok()) << job.status().ToString();
-    return job.ok() ? std::move(job).value() : Job{};
-  }
-
+  Job MustGet(const std::string& id) { return glmq::MustGet(*store_, id); }
   Job MustClaim(const std::string& worker, int64_t lease_ms = 30000) {
-    auto claimed = store_->ClaimNext(worker, lease_ms);
-    EXPECT_TRUE(claimed.ok()) << claimed.status().ToString();
-    EXPECT_TRUE(claimed.ok() && claimed->has_value()) << "queue is empty";
-    return claimed.ok() && claimed->has_value() ? std::move(**claimed) : Job{};
+    return glmq::MustClaim(*store_, worker, lease_ms);
   }
 
   int64_t Position(const std::string& id) {
