@@ -97,14 +97,18 @@ TEST(AlertingTest, BacklogFiresOnceThenResolvesWithLabelsAndValues) {
   ASSERT_EQ(alerts.body_json["active"].size(), 1u) << alerts.body;
   ASSERT_TRUE(alerts.body_json["active"][0].is_object()) << alerts.body;
   EXPECT_EQ(alerts.body_json["active"][0].value("state", ""), "firing");
+  // The receiver has the notice before the sender has its answer and counts it "sent":
+  // wait for the count rather than race it.
+  const std::string sent = "glmq_notifications_total{channel=\"ops\",outcome=\"sent\"} 1";
+  PollUntil([&] { return server.Get("/metrics").body.find(sent) != std::string::npos; },
+            seconds(10));
   const HttpResult metrics = server.Get("/metrics");
   ASSERT_EQ(metrics.status, 200);
   EXPECT_NE(
       metrics.body.find("glmq_alerts_firing{alertname=\"queue_depth\",severity=\"warning\"} 1"),
       std::string::npos)
       << metrics.body.substr(0, 4000);
-  EXPECT_NE(metrics.body.find("glmq_notifications_total{channel=\"ops\",outcome=\"sent\"} 1"),
-            std::string::npos);
+  EXPECT_NE(metrics.body.find(sent), std::string::npos) << metrics.body.substr(0, 4000);
 
   // Drain: the busy job goes, the short ones run, and the alert resolves exactly once.
   ASSERT_EQ(server.Delete("/v1/jobs/" + busy).status, 200);
