@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "api/asio.h"
+#include "api/insert_batcher.h"
 #include "api/job_request.h"
 #include "api/job_watch.h"
 #include "api/router.h"
@@ -41,6 +42,7 @@ struct ApiContext {
   ApiOptions options;
   asio::thread_pool& pool;
   JobWatchHub& watch;
+  InsertBatcher& inserts;  // every submit without an Idempotency-Key goes through it
   // Told of each accepted job once it is durable (metrics). Optional.
   std::function<void(const Job&)> on_submitted = nullptr;
 };

@@ -52,11 +52,17 @@ void SettlePromptTokens(ApiContext& ctx, const Job& job) {
   }
 }
 
-// Counts tokens, checks the job can ever run, orders it, estimates its wait, and makes it
-// durable. Runs on the blocking pool.
-Submitted Submit(ApiContext& ctx, JobRequest request,
-                 const JobStore::IdempotencyClaim* claim = nullptr) {
-  Submitted out;
+// A parsed request made ready to insert: counted (or estimated), checked and ordered.
+struct Prepared {
+  Status status;
+  JobStore::NewJob job;
+  bool prompt_tokens_estimated = false;
+};
+
+// Counts tokens, checks the job can ever run, orders it, and says how its wait follows from
+// the work it will find ahead. Blocks for the counting: see ApiOptions::count_tokens.
+Prepared Prepare(ApiContext& ctx, JobRequest request) {
+  Prepared out;
   // A text too long even at the most bytes per token is refused without tokenizing it.
   const int64_t at_least = ctx.engine.MinPromptTokens(request);
   if (Status fits = ctx.engine.CheckFits(at_least, request.sampling.max_tokens); !fits.ok()) {
@@ -82,7 +88,7 @@ Submitted Submit(ApiContext& ctx, JobRequest request,
       return out;
     }
   }
-  Job& job = out.job;
+  Job& job = out.job.job;
   job.id = NewJobId();
   job.created_at = NowMs();
   job.prompt_tokens = tokens;
@@ -94,37 +100,61 @@ Submitted Submit(ApiContext& ctx, JobRequest request,
   job.order_key = OrderKey(ctx.policy, rates, job.created_at, request.priority, job.prompt_tokens,
                            request.sampling.max_tokens);
   job.request = std::move(request);
-  auto ahead = ctx.store.WorkBefore(job.order_key);
-  if (!ahead.ok()) {
-    out.status = ahead.status();
-    return out;
-  }
   const RunningWork running = ctx.scheduler ? ctx.scheduler->running_work() : RunningWork{};
-  job.estimated_wait_seconds = EstimateWaitSeconds(rates, ahead->prompt_tokens, ahead->max_tokens,
-                                                   running.prompt_tokens_left,
-                                                   running.max_tokens_left, running.free_sequences);
-  out.queue_position = ahead->jobs + 1;
-  const auto insert_started = std::chrono::steady_clock::now();
-  // With a key, the answer is stored with the job in one step: a retry replays it.
-  out.status = claim ? ctx.store.InsertIdempotent(job, *claim, 202, AcceptedJson(out).dump(),
-                                                  kIdempotencyTtlMs)
-                     : ctx.store.Insert(job);
-  spdlog::debug(
-      "job {}: durable insert {:.1f} ms", job.id,
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - insert_started)
-          .count());
-  if (!out.status.ok()) return out;
-  if (ctx.on_submitted) ctx.on_submitted(job);
-  if (out.prompt_tokens_estimated && ctx.options.count_tokens) {
+  out.job.wait = MakeWaitModel(rates, running.prompt_tokens_left, running.max_tokens_left,
+                               running.free_sequences);
+  return out;
+}
+
+// What follows a durable insert: metrics, the exact count of a large document, and a nudge
+// to the scheduler.
+void AfterInsert(ApiContext& ctx, Submitted& s) {
+  if (ctx.on_submitted) ctx.on_submitted(s.job);
+  if (s.prompt_tokens_estimated && ctx.options.count_tokens) {
     // The request moves to the counting task; the 202 needs only the other fields.
     Job pending;
-    pending.id = job.id;
-    pending.created_at = job.created_at;
-    pending.request = std::move(job.request);
+    pending.id = s.job.id;
+    pending.created_at = s.job.created_at;
+    pending.request = std::move(s.job.request);
     asio::post(ctx.pool,
                [&ctx, pending = std::move(pending)] { SettlePromptTokens(ctx, pending); });
   }
   if (ctx.scheduler) ctx.scheduler->Wake();
+}
+
+// The usual path: the job joins the next InsertBatcher batch, shared with every submit that
+// arrives meanwhile.
+asio::awaitable<Submitted> SubmitBatched(ApiContext& ctx, Prepared prepared) {
+  Submitted out;
+  out.prompt_tokens_estimated = prepared.prompt_tokens_estimated;
+  auto inserted = co_await ctx.inserts.Insert(std::move(prepared.job));
+  if (!inserted.ok()) {
+    out.status = inserted.status();
+    co_return out;
+  }
+  out.job = std::move(inserted->job);
+  out.queue_position = inserted->placement.position;
+  AfterInsert(ctx, out);
+  co_return out;
+}
+
+// With an Idempotency-Key the 202 is stored with the job, so the work ahead is measured
+// first and the job inserted alone. Blocking, on the pool.
+Submitted SubmitKeyed(ApiContext& ctx, Prepared prepared, const JobStore::IdempotencyClaim& claim) {
+  Submitted out;
+  out.prompt_tokens_estimated = prepared.prompt_tokens_estimated;
+  out.job = std::move(prepared.job.job);
+  auto ahead = ctx.store.WorkBefore(out.job.order_key);
+  if (!ahead.ok()) {
+    out.status = ahead.status();
+    return out;
+  }
+  out.job.estimated_wait_seconds =
+      prepared.job.wait.Seconds(ahead->prompt_tokens, ahead->max_tokens);
+  out.queue_position = ahead->jobs + 1;
+  out.status =
+      ctx.store.InsertIdempotent(out.job, claim, 202, AcceptedJson(out).dump(), kIdempotencyTtlMs);
+  if (out.status.ok()) AfterInsert(ctx, out);
   return out;
 }
 
@@ -310,21 +340,25 @@ HttpResponse ListJobs(ApiContext& ctx, const RequestContext& rc) {
 
 }  // namespace
 
-HttpResponse SubmitJob(ApiContext& ctx, const RequestContext& rc,
-                       const JobStore::IdempotencyClaim* claim) {
-  const auto started = std::chrono::steady_clock::now();
-  auto request = ParseJobRequest(rc.request.body(), ctx.options.limits);
-  if (!request.ok()) return SubmitError(request.status());
-  const auto parsed = std::chrono::steady_clock::now();
-  Submitted s = Submit(ctx, std::move(*request), claim);
-  spdlog::debug(
-      "submit of {} bytes: parse {:.1f} ms, count and store {:.1f} ms", rc.request.body().size(),
-      std::chrono::duration<double, std::milli>(parsed - started).count(),
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - parsed).count());
-  if (!s.status.ok()) return SubmitError(s.status);
+HttpResponse AcceptedResponse(const Submitted& s) {
   HttpResponse res = JsonResponse(http::status::accepted, AcceptedJson(s));
   res.set(http::field::location, "/v1/jobs/" + s.job.id);
   return res;
+}
+
+// Parsing and preparing a small body costs microseconds, less than handing it to the pool;
+// a large one, or one this process tokenizes, is prepared on the pool.
+constexpr size_t kInlineBodyBytes = 64 * 1024;
+
+template <class Parse>
+asio::awaitable<Prepared> ParseAndPrepare(ApiContext& ctx, const RequestContext& rc, Parse parse) {
+  auto work = [&ctx, &rc, parse]() -> Prepared {
+    auto request = parse(rc.request.body(), ctx.options.limits);
+    if (!request.ok()) return Prepared{.status = request.status()};
+    return Prepare(ctx, std::move(*request));
+  };
+  if (!ctx.options.count_tokens && rc.request.body().size() <= kInlineBodyBytes) co_return work();
+  co_return co_await RunBlocking(ctx.pool, std::move(work));
 }
 
 // POST /v1/jobs with an Idempotency-Key (see api/idempotency.h).
@@ -353,7 +387,15 @@ HttpResponse SubmitJobOnce(ApiContext& ctx, const RequestContext& rc,
     case Kind::kReserved:
       break;
   }
-  HttpResponse res = SubmitJob(ctx, rc, &claim);
+  HttpResponse res = [&] {
+    auto request = ParseJobRequest(rc.request.body(), ctx.options.limits);
+    if (!request.ok()) return SubmitError(request.status());
+    Prepared prepared = Prepare(ctx, std::move(*request));
+    if (!prepared.status.ok()) return SubmitError(prepared.status);
+    Submitted s = SubmitKeyed(ctx, std::move(prepared), claim);
+    if (!s.status.ok()) return SubmitError(s.status);
+    return AcceptedResponse(s);
+  }();
   const int status = res.result_int();
   if (status >= 500) {
     // Our failure, not the request's: let the client try again with the same key.
@@ -372,16 +414,20 @@ HttpResponse SubmitJobOnce(ApiContext& ctx, const RequestContext& rc,
 void AddApiRoutes(Router& router, ApiContext& ctx) {
   router.Add(http::verb::post, "/v1/jobs",
              [&ctx](RequestContext& rc) -> asio::awaitable<HttpResponse> {
-               auto work = [&ctx, &rc]() -> HttpResponse {
-                 auto claim = IdempotencyClaimOf(rc.request);
-                 if (!claim.ok()) {
-                   return ErrorResponse(http::status::bad_request, "invalid_idempotency_key",
-                                        claim.status().message());
-                 }
-                 if (!*claim) return SubmitJob(ctx, rc, nullptr);
-                 return SubmitJobOnce(ctx, rc, **claim);
-               };
-               co_return co_await RunBlocking(ctx.pool, std::move(work));
+               auto claim = IdempotencyClaimOf(rc.request);
+               if (!claim.ok()) {
+                 co_return ErrorResponse(http::status::bad_request, "invalid_idempotency_key",
+                                         claim.status().message());
+               }
+               if (*claim) {
+                 auto once = [&ctx, &rc, &claim] { return SubmitJobOnce(ctx, rc, **claim); };
+                 co_return co_await RunBlocking(ctx.pool, std::move(once));
+               }
+               Prepared prepared = co_await ParseAndPrepare(ctx, rc, ParseJobRequest);
+               if (!prepared.status.ok()) co_return SubmitError(prepared.status);
+               Submitted s = co_await SubmitBatched(ctx, std::move(prepared));
+               if (!s.status.ok()) co_return SubmitError(s.status);
+               co_return AcceptedResponse(s);
              });
 
   router.Add(http::verb::get, "/v1/jobs/{id}",
@@ -461,19 +507,16 @@ void AddApiRoutes(Router& router, ApiContext& ctx) {
   // The seed API, kept so its clients move over unchanged.
   router.Add(http::verb::post, "/api/v1/chat",
              [&ctx](RequestContext& rc) -> asio::awaitable<HttpResponse> {
-               auto work = [&ctx, &rc]() -> HttpResponse {
-                 auto request = ParseSeedChatRequest(rc.request.body(), ctx.options.limits);
-                 if (!request.ok()) return SubmitError(request.status());
-                 Submitted s = Submit(ctx, std::move(*request));
-                 if (!s.status.ok()) return SubmitError(s.status);
-                 return JsonResponse(http::status::ok,
-                                     {{"task_id", s.job.id},
-                                      {"status", SeedStatusName(s.job.state)},
-                                      {"message", "task queued"},
-                                      {"estimated_time", s.job.estimated_wait_seconds},
-                                      {"queue_position", s.queue_position}});
-               };
-               co_return co_await RunBlocking(ctx.pool, std::move(work));
+               Prepared prepared = co_await ParseAndPrepare(ctx, rc, ParseSeedChatRequest);
+               if (!prepared.status.ok()) co_return SubmitError(prepared.status);
+               Submitted s = co_await SubmitBatched(ctx, std::move(prepared));
+               if (!s.status.ok()) co_return SubmitError(s.status);
+               co_return JsonResponse(http::status::ok,
+                                      {{"task_id", s.job.id},
+                                       {"status", SeedStatusName(s.job.state)},
+                                       {"message", "task queued"},
+                                       {"estimated_time", s.job.estimated_wait_seconds},
+                                       {"queue_position", s.queue_position}});
              });
 
   router.Add(http::verb::get, "/api/v1/task/{task_id}",

@@ -123,7 +123,8 @@ int RunGateway(const GatewayFlags& flags) {
   });
 
   asio::thread_pool pool(static_cast<size_t>(std::max(2, flags.common.blocking_threads)));
-  ApiContext ctx{**store, *engine, nullptr, meter, flags.policy, flags.api, pool, watch};
+  InsertBatcher inserts(**store);
+  ApiContext ctx{**store, *engine, nullptr, meter, flags.policy, flags.api, pool, watch, inserts};
   Router router;
   AddPublicRoutes(router, ctx, **alerting, registry, job_metrics);
   HttpServer server(flags.http, router);

@@ -108,7 +108,9 @@ int RunServe(const ServeFlags& flags) {
   AddServeCollectors(registry, **store, scheduler, meter, *engine, (*alerting)->service.get());
 
   asio::thread_pool pool(static_cast<size_t>(std::max(2, flags.common.blocking_threads)));
-  ApiContext ctx{**store, *engine, &scheduler, meter, flags.policy, flags.api, pool, watch};
+  InsertBatcher inserts(**store);
+  ApiContext ctx{**store,   *engine, &scheduler, meter,  flags.policy,
+                 flags.api, pool,    watch,      inserts};
   Router router;
   AddPublicRoutes(router, ctx, **alerting, registry, job_metrics);
   HttpServer server(flags.http, router);

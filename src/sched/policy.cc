@@ -33,16 +33,24 @@ int64_t OrderKey(const PolicyOptions& options, const ThroughputSnapshot& t, Time
   return arrival + std::llround(options.service_weight * service_ms - priority_ms);
 }
 
+WaitModel MakeWaitModel(const ThroughputSnapshot& t, int64_t running_prompt_left,
+                        int64_t running_max_tokens_left, int32_t free_sequences) {
+  const double prefill = Rate(t.prefill_tokens_per_second, kFallbackPrefillTps);
+  const double decode = Rate(t.decode_tokens_per_second, kFallbackDecodeTps);
+  WaitModel model;
+  model.seconds_per_prompt_token = 1.0 / prefill;
+  model.seconds_per_max_token = t.completion_ratio / decode;
+  model.base_seconds = static_cast<double>(running_prompt_left) * model.seconds_per_prompt_token +
+                       static_cast<double>(running_max_tokens_left) * model.seconds_per_max_token;
+  model.zero_when_clear = free_sequences > 0;
+  return model;
+}
+
 double EstimateWaitSeconds(const ThroughputSnapshot& t, int64_t prompt_tokens_ahead,
                            int64_t max_tokens_ahead, int64_t running_prompt_left,
                            int64_t running_max_tokens_left, int32_t free_sequences) {
-  if (free_sequences > 0 && prompt_tokens_ahead == 0 && max_tokens_ahead == 0) return 0;
-  const double prefill = Rate(t.prefill_tokens_per_second, kFallbackPrefillTps);
-  const double decode = Rate(t.decode_tokens_per_second, kFallbackDecodeTps);
-  const double prompt = static_cast<double>(prompt_tokens_ahead + running_prompt_left);
-  const double generated =
-      t.completion_ratio * static_cast<double>(max_tokens_ahead + running_max_tokens_left);
-  return prompt / prefill + generated / decode;
+  return MakeWaitModel(t, running_prompt_left, running_max_tokens_left, free_sequences)
+      .Seconds(prompt_tokens_ahead, max_tokens_ahead);
 }
 
 double PredictedDrainSeconds(const ThroughputSnapshot& t, const QueueSnapshot& queue,

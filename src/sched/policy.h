@@ -28,8 +28,12 @@ double ServiceSeconds(const ThroughputSnapshot& t, int64_t prompt_tokens, int32_
 int64_t OrderKey(const PolicyOptions& options, const ThroughputSnapshot& t, TimeMs arrival,
                  int32_t priority, int64_t prompt_tokens, int32_t max_tokens);
 
-// Seconds until a job starts, given the queued work that runs before it and the work still
-// left in running jobs.
+// Seconds until a job starts, as a function of the queued work that runs before it, given the
+// work still left in running jobs. What a store applies as it inserts (JobStore::InsertBatch).
+WaitModel MakeWaitModel(const ThroughputSnapshot& t, int64_t running_prompt_left,
+                        int64_t running_max_tokens_left, int32_t free_sequences);
+
+// MakeWaitModel(...).Seconds(prompt_tokens_ahead, max_tokens_ahead).
 double EstimateWaitSeconds(const ThroughputSnapshot& t, int64_t prompt_tokens_ahead,
                            int64_t max_tokens_ahead, int64_t running_prompt_left,
                            int64_t running_max_tokens_left, int32_t free_sequences);

@@ -40,6 +40,23 @@ struct QueueSnapshot {
   std::map<JobState, int64_t> totals;  // jobs per state still retained
 };
 
+// How long the queued work ahead of a job takes: base + prompt tokens × per_prompt_token +
+// max tokens × per_max_token, or 0 when nothing is ahead and zero_when_clear (a free engine
+// slot). A store applies it to the work it finds ahead of a job as it inserts it (see
+// InsertBatch); sched/policy.h makes one from measured rates.
+struct WaitModel {
+  double base_seconds = 0;
+  double seconds_per_prompt_token = 0;
+  double seconds_per_max_token = 0;
+  bool zero_when_clear = false;
+
+  double Seconds(int64_t prompt_tokens, int64_t max_tokens) const {
+    if (zero_when_clear && prompt_tokens == 0 && max_tokens == 0) return 0;
+    return base_seconds + static_cast<double>(prompt_tokens) * seconds_per_prompt_token +
+           static_cast<double>(max_tokens) * seconds_per_max_token;
+  }
+};
+
 // Called after a change is durable: (job id, new state). Must not call back into the store.
 using JobListener = std::function<void(const std::string& id, JobState state)>;
 
@@ -49,6 +66,31 @@ class JobStore {
 
   // Durably adds a queued job.
   virtual Status Insert(const Job& job) = 0;
+
+  // Queued work that runs before a job with this order key: (jobs, prompt tokens, max tokens).
+  struct WorkAhead {
+    int64_t jobs = 0;
+    int64_t prompt_tokens = 0;
+    int64_t max_tokens = 0;
+  };
+  // A job to insert, and how to turn the work found ahead of it into its estimated wait.
+  struct NewJob {
+    Job job;
+    WaitModel wait;
+  };
+  // Where an inserted job landed: the queued jobs that sort before it at that moment (a
+  // lower order key, or the same one and an earlier arrival; jobs inserted earlier in the
+  // same batch included), their work, and its 1-based queue position.
+  struct Placement {
+    WorkAhead ahead;
+    int64_t position = 0;
+  };
+  // Inserts each job as Insert does, all in one durable write (one fsync, one round trip),
+  // measuring the work ahead of each in the same step and storing wait.Seconds(ahead) as
+  // its estimated_wait_seconds (also written back into `jobs`). One result per job, in
+  // order: a job refused (kConflict, kInvalidArgument) leaves the others inserted. What
+  // the submit path uses, so that many concurrent submits share one write.
+  virtual std::vector<Result<Placement>> InsertBatch(std::vector<NewJob>& jobs) = 0;
 
   // With `with_request` false the (possibly huge) document is not read.
   virtual Result<Job> Get(const std::string& id, bool with_request = true) = 0;
@@ -98,12 +140,7 @@ class JobStore {
   // Position (1-based) of a queued job among queued jobs; 0 if not queued.
   virtual Result<int64_t> QueuePosition(const std::string& id) = 0;
 
-  // Queued work that runs before a job with this order key: (jobs, prompt tokens, max tokens).
-  struct WorkAhead {
-    int64_t jobs = 0;
-    int64_t prompt_tokens = 0;
-    int64_t max_tokens = 0;
-  };
+  // Queued work that runs before a job with this order key.
   virtual Result<WorkAhead> WorkBefore(int64_t order_key) = 0;
   // The order key of the queued job that runs next; nullopt when none is queued. Cheap
   // (the scheduler asks every engine step).

@@ -293,6 +293,11 @@ std::optional<int64_t> QueueIndex::HeadOrderKey() const {
   return head->order_key;
 }
 
+JobStore::WorkAhead QueueIndex::WorkBefore(const QueueKey& key) const {
+  std::lock_guard lock(mu_);
+  return tree_.Below(key);
+}
+
 int64_t QueueIndex::JobsBefore(const QueueKey& key) const {
   std::lock_guard lock(mu_);
   return tree_.Below(key).jobs;

@@ -124,8 +124,9 @@ class QueueIndex {
 
   // Queued work with an order key strictly below `order_key`.
   JobStore::WorkAhead WorkBefore(int64_t order_key) const;
-  // Queued jobs that sort before `key` (which need not be queued itself).
+  // Queued jobs that sort before `key` (which need not be queued itself), and their work.
   int64_t JobsBefore(const QueueKey& key) const;
+  JobStore::WorkAhead WorkBefore(const QueueKey& key) const;
   // The order key of the head of the queue; nullopt when it is empty.
   std::optional<int64_t> HeadOrderKey() const;
   // 1-based place of a queued job; nullopt when `id` is not in the index.

@@ -50,15 +50,40 @@ local function queue_fields(id)
           max_tokens = v[5], created_at = v[6], deadline_at = v[7]}
 end
 
--- Every index of queued work changes here and only here.
-local function queue_add(id, q)
-  redis.call('ZADD', P .. 'queue', q.order_key, q.member)
-  redis.call('ZADD', P .. 'oldest:' .. q.class, q.created_at, q.member)
-  add_stat('prompt_tokens:' .. q.class, q.prompt_tokens, 1)
-  add_stat('max_tokens:' .. q.class, q.max_tokens, 1)
-  if tonumber(q.deadline_at) > 0 then
-    redis.call('ZADD', P .. 'deadlines', q.deadline_at, id)
+-- Every index of queued work changes here and only here. `jobs` holds queue_fields tables
+-- with their `id`; each index takes the whole list in one command, so a batch pays each
+-- command's fixed cost (and its AOF record) once.
+local function queue_add_all(jobs)
+  local queue, deadlines, listed = {}, {}, {}
+  local oldest, prompt, max = {}, {}, {}
+  for _, q in ipairs(jobs) do
+    table.insert(queue, q.order_key)
+    table.insert(queue, q.member)
+    table.insert(listed, 0)
+    table.insert(listed, q.member)
+    if not oldest[q.class] then oldest[q.class], prompt[q.class], max[q.class] = {}, 0, 0 end
+    table.insert(oldest[q.class], q.created_at)
+    table.insert(oldest[q.class], q.member)
+    prompt[q.class] = prompt[q.class] + tonumber(q.prompt_tokens)
+    max[q.class] = max[q.class] + tonumber(q.max_tokens)
+    if tonumber(q.deadline_at) > 0 then
+      table.insert(deadlines, q.deadline_at)
+      table.insert(deadlines, q.id)
+    end
   end
+  if #queue == 0 then return end
+  redis.call('ZADD', P .. 'queue', unpack(queue))
+  for class, members in pairs(oldest) do
+    redis.call('ZADD', P .. 'oldest:' .. class, unpack(members))
+    add_stat('prompt_tokens:' .. class, string.format('%d', prompt[class]), 1)
+    add_stat('max_tokens:' .. class, string.format('%d', max[class]), 1)
+  end
+  if #deadlines > 0 then redis.call('ZADD', P .. 'deadlines', unpack(deadlines)) end
+  return listed
+end
+local function queue_add(id, q)
+  q.id = id
+  queue_add_all({q})
 end
 local function queue_remove(id, q)
   redis.call('ZREM', P .. 'queue', q.member)
@@ -115,6 +140,97 @@ local function sweep(now, limit)
   end
 end
 
+-- Writes a new job's hashes (the key layout is in redis_store.h), with arrival number
+-- `seq`, and returns its queue_fields, for queue_add_all and the listings; false when the id
+-- exists. Fields still at their zero value ('0' or '') are not written: readers take a
+-- missing field as its zero, which makes the hash and its AOF record half as long.
+local function member_of(created_at, seq, id)
+  return string.format('%016d%012d:', tonumber(created_at), seq) .. id
+end
+local function write_job(id, seq, created_at, class, prompt_tokens, max_tokens, order_key,
+                         deadline_at, wait, params, text, messages)
+  if redis.call('EXISTS', jkey(id)) == 1 then return false end
+  local member = member_of(created_at, seq, id)
+  redis.call('HSET', jkey(id), 'id', id, 'state', 'queued', 'member', member,
+             'created_at', created_at, 'class', class, 'prompt_tokens', prompt_tokens,
+             'max_tokens', max_tokens, 'order_key', order_key, 'deadline_at', deadline_at,
+             'estimated_wait_seconds', wait, 'params', params)
+  if messages == '' or messages == '[]' then
+    redis.call('HSET', bkey(id), 'text', text)
+  else
+    redis.call('HSET', bkey(id), 'text', text, 'messages', messages)
+  end
+  return {id = id, member = member, order_key = order_key, class = class,
+          prompt_tokens = prompt_tokens, max_tokens = max_tokens, created_at = created_at,
+          deadline_at = deadline_at}
+end
+
+-- Queues jobs written by write_job and lists them as created and queued.
+local function enqueue_new(jobs)
+  local listed = queue_add_all(jobs)
+  if not listed then return end
+  redis.call('ZADD', P .. 'created', unpack(listed))
+  redis.call('ZADD', P .. 'state:queued', unpack(listed))
+end
+
+-- Prompt and max tokens of every queued job (the per-class totals summed).
+local function queued_totals()
+  local totals = redis.call('HMGET', P .. 'stats', 'prompt_tokens:short', 'max_tokens:short',
+                            'prompt_tokens:medium', 'max_tokens:medium',
+                            'prompt_tokens:long', 'max_tokens:long')
+  local pt, mt = 0, 0
+  for k = 1, 6, 2 do
+    pt = pt + (tonumber(totals[k]) or 0)
+    mt = mt + (tonumber(totals[k + 1]) or 0)
+  end
+  return pt, mt
+end
+
+-- Prompt and max tokens of the jobs of `members`.
+local function sum_work(members)
+  local pt, mt = 0, 0
+  for _, m in ipairs(members) do
+    local v = redis.call('HMGET', jkey(id_of(m)), 'prompt_tokens', 'max_tokens')
+    pt = pt + (tonumber(v[1]) or 0)
+    mt = mt + (tonumber(v[2]) or 0)
+  end
+  return pt, mt
+end
+
+-- The token sums of a part of the queue read the job hashes of the smaller side of the
+-- queue split there (about 1 us each, during which Redis serves no one else), and take the
+-- other side from the per-class totals.
+
+-- Queued work with an order key below `order_key`: jobs, prompt tokens, max tokens.
+local function work_before(order_key)
+  local queue = P .. 'queue'
+  local total = redis.call('ZCARD', queue)
+  local ahead = redis.call('ZCOUNT', queue, '-inf', '(' .. order_key)
+  if ahead == 0 then return 0, 0, 0 end
+  if ahead <= total - ahead then
+    local pt, mt = sum_work(redis.call('ZRANGEBYSCORE', queue, '-inf', '(' .. order_key))
+    return ahead, pt, mt
+  end
+  local all_pt, all_mt = queued_totals()
+  local pt, mt = sum_work(redis.call('ZRANGEBYSCORE', queue, order_key, '+inf'))
+  return ahead, all_pt - pt, all_mt - mt
+end
+
+-- Queued work that sorts before `member`, which is queued.
+local function work_ahead_of(member)
+  local queue = P .. 'queue'
+  local total = redis.call('ZCARD', queue)
+  local rank = redis.call('ZRANK', queue, member)
+  if rank == 0 then return 0, 0, 0 end
+  if rank < total - rank then
+    local pt, mt = sum_work(redis.call('ZRANGE', queue, 0, rank - 1))
+    return rank, pt, mt
+  end
+  local all_pt, all_mt = queued_totals()
+  local pt, mt = sum_work(redis.call('ZRANGE', queue, rank, -1))  -- the job itself included
+  return rank, all_pt - pt, all_mt - mt
+end
+
 local function idempotent_done(key, sha, status, response, job_id, expires_at, ttl_ms)
   local k = P .. 'idem:' .. key
   redis.call('HSET', k, 'state', 'done', 'body_sha256', sha, 'status', status,
@@ -125,27 +241,72 @@ end
 
 constexpr char kInsert[] = R"lua(
 local id = ARGV[3]
-if redis.call('EXISTS', jkey(id)) == 1 then
-  return fail('CONFLICT', 'job ' .. id .. ' already exists')
-end
 local seq = redis.call('INCR', P .. 'seq')
-local member = string.format('%016d%012d:', tonumber(ARGV[4]), seq) .. id
-redis.call('HSET', jkey(id), 'id', id, 'state', 'queued', 'member', member,
-           'created_at', ARGV[4], 'class', ARGV[5], 'prompt_tokens', ARGV[6],
-           'max_tokens', ARGV[7], 'order_key', ARGV[8], 'deadline_at', ARGV[9],
-           'estimated_wait_seconds', ARGV[10], 'params', ARGV[11],
-           'started_at', '0', 'finished_at', '0', 'attempts', '0', 'cancel_requested', '0',
-           'dead_letter', '0', 'worker', '', 'lease_expires_at', '0',
-           'progress_prompt_tokens_read', '0', 'progress_completion_tokens', '0',
-           'finish_reason', '', 'usage_prompt_tokens', '0', 'usage_completion_tokens', '0',
-           'error_code', '', 'error_message', '', 'output', '')
-redis.call('HSET', bkey(id), 'text', ARGV[12], 'messages', ARGV[13])
-queue_add(id, queue_fields(id))
-redis.call('ZADD', P .. 'created', 0, member)
-redis.call('ZADD', P .. 'state:queued', 0, member)
+local q = write_job(id, seq, ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10],
+                    ARGV[11], ARGV[12], ARGV[13])
+if not q then return fail('CONFLICT', 'job ' .. id .. ' already exists') end
+enqueue_new({q})
 publish(id, 'queued')
 if ARGV[14] then idempotent_done(ARGV[14], ARGV[15], ARGV[16], ARGV[17], id, ARGV[18], ARGV[19]) end
 return seq
+)lua";
+
+// Each job sees the work that sorts before it, jobs inserted before it in this batch
+// included. A new job usually sorts after everything queued (keys grow with arrival time,
+// and its seq is the largest): then it takes the queue's size and totals, kept up to date
+// here as the batch goes, and the indexes are written once for the whole batch
+// (enqueue_new). Any other job is queued at once and walks the queue (work_ahead_of). A
+// queued event says only that there is work, so the batch publishes one, for its last job.
+constexpr char kInsertBatch[] = R"lua(
+local n = tonumber(ARGV[3])
+local queue = P .. 'queue'
+local total = redis.call('ZCARD', queue)
+local tail = redis.call('ZRANGE', queue, -1, -1, 'WITHSCORES')
+local tail_key = tonumber(tail[2])
+local tail_created_at = tail[1] and tonumber(string.sub(tail[1], 1, 16))
+local all_pt, all_mt = queued_totals()
+local first_seq = redis.call('INCRBY', P .. 'seq', n) - n
+local function wait_for(a, pt, mt)
+  if ARGV[a + 14] == '1' and pt == 0 and mt == 0 then return '0' end
+  return string.format('%.17g', tonumber(ARGV[a + 11]) + pt * tonumber(ARGV[a + 12]) +
+                                mt * tonumber(ARGV[a + 13]))
+end
+local out, pending = {}, {}
+local last_id = nil
+for i = 0, n - 1 do
+  local a = 3 + i * 14
+  local id, created_at, order_key = ARGV[a + 1], ARGV[a + 2], ARGV[a + 6]
+  local key, created = tonumber(order_key), tonumber(created_at)
+  local seq = first_seq + i + 1
+  local at_tail = total == 0 or key > tail_key or (key == tail_key and created >= tail_created_at)
+  local ahead, pt, mt = 0, 0, 0
+  if at_tail then ahead, pt, mt = total, all_pt, all_mt end
+  local wait = wait_for(a, pt, mt)
+  local q = write_job(id, seq, created_at, ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], order_key,
+                      ARGV[a + 7], wait, ARGV[a + 8], ARGV[a + 9], ARGV[a + 10])
+  if q then
+    table.insert(pending, q)
+    if at_tail then
+      tail_key, tail_created_at = key, created
+    else
+      enqueue_new(pending)
+      pending = {}
+      ahead, pt, mt = work_ahead_of(q.member)
+      wait = wait_for(a, pt, mt)
+      redis.call('HSET', jkey(id), 'estimated_wait_seconds', wait)
+    end
+    out[i + 1] = {seq, ahead, pt, mt, wait}
+    total = total + 1
+    all_pt = all_pt + tonumber(q.prompt_tokens)
+    all_mt = all_mt + tonumber(q.max_tokens)
+    last_id = id
+  else
+    out[i + 1] = false
+  end
+end
+enqueue_new(pending)
+if last_id then publish(last_id, 'queued') end
+return out
 )lua";
 
 // Walks the listing from the cursor down; entries whose job expired before a sweep reached
@@ -187,7 +348,8 @@ while true do
   if q and q.member == member and job_state(id) == 'queued' then
     queue_remove(id, q)
     local key = jkey(id)
-    if redis.call('HGET', key, 'started_at') == '0' then
+    local started_at = redis.call('HGET', key, 'started_at')
+    if not started_at or started_at == '0' then
       redis.call('HSET', key, 'started_at', ARGV[4])
     end
     redis.call('HSET', key, 'state', 'running', 'worker', ARGV[3], 'lease_expires_at', ARGV[5])
@@ -327,7 +489,7 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'leases', '-inf', ARGV[3]))
       finish(id, v[3], 'running', 'cancelled', ARGV[5], ARGV[6])
       table.insert(moved, id)
       table.insert(moved, 'cancelled')
-    elseif max > 0 and tonumber(v[5]) >= max then
+    elseif max > 0 and (tonumber(v[5]) or 0) >= max then
       redis.call('HSET', key, 'state', 'failed', 'dead_letter', '1', 'finished_at', ARGV[3],
                  'finish_reason', 'error', 'error_code', 'dead_letter',
                  'error_message', 'lease lost ' .. v[5] .. ' times; delivery limit reached',
@@ -352,7 +514,7 @@ local id = ARGV[3]
 local v = redis.call('HMGET', jkey(id), 'state', 'worker', 'member', 'attempts')
 if v[1] ~= 'running' or v[2] ~= ARGV[4] then return not_running(id, 'release', v[1]) end
 end_lease(id, v[2])
-if tonumber(v[4]) > 0 then redis.call('HINCRBY', jkey(id), 'attempts', -1) end
+if (tonumber(v[4]) or 0) > 0 then redis.call('HINCRBY', jkey(id), 'attempts', -1) end
 back_to_queue(id, v[3])
 return 1
 )lua";
@@ -366,34 +528,9 @@ if not rank then return 0 end
 return rank + 1
 )lua";
 
-// Token sums need each job's sizes: the script reads the smaller side of the queue split at
-// the order key, k or n - k hash reads (about 1 us each, during which Redis serves no one
-// else), and takes the other side from the per-class totals.
 constexpr char kWorkBefore[] = R"lua(
-local queue = P .. 'queue'
-local total = redis.call('ZCARD', queue)
-local ahead = redis.call('ZCOUNT', queue, '-inf', '(' .. ARGV[3])
-if ahead == 0 then return {0, 0, 0} end
-local function sum(members)
-  local pt, mt = 0, 0
-  for _, m in ipairs(members) do
-    local v = redis.call('HMGET', jkey(id_of(m)), 'prompt_tokens', 'max_tokens')
-    pt = pt + (tonumber(v[1]) or 0)
-    mt = mt + (tonumber(v[2]) or 0)
-  end
-  return pt, mt
-end
-if ahead <= total - ahead then
-  local pt, mt = sum(redis.call('ZRANGEBYSCORE', queue, '-inf', '(' .. ARGV[3]))
-  return {ahead, pt, mt}
-end
-local all_pt, all_mt = 0, 0
-for _, c in ipairs(CLASSES) do
-  all_pt = all_pt + (tonumber(redis.call('HGET', P .. 'stats', 'prompt_tokens:' .. c)) or 0)
-  all_mt = all_mt + (tonumber(redis.call('HGET', P .. 'stats', 'max_tokens:' .. c)) or 0)
-end
-local pt, mt = sum(redis.call('ZRANGEBYSCORE', queue, ARGV[3], '+inf'))
-return {ahead, all_pt - pt, all_mt - mt}
+local ahead, pt, mt = work_before(ARGV[3])
+return {ahead, pt, mt}
 )lua";
 
 constexpr char kSnapshot[] = R"lua(
@@ -460,6 +597,7 @@ struct Entry {
 
 constexpr std::array<Entry, kScriptCount> kEntries = {{
     {"insert", kInsert},
+    {"insert_batch", kInsertBatch},
     {"list", kList},
     {"claim", kClaim},
     {"heartbeat", kHeartbeat},

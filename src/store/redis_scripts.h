@@ -22,6 +22,11 @@ enum class ScriptId {
   // estimated_wait_seconds, params, text, messages
   // [, idem key, body sha256, status, response, expires_at, ttl_ms]  -> seq
   kInsert,
+  // n, then n times: id, created_at, class, prompt_tokens, max_tokens, order_key,
+  // deadline_at, params, text, messages, wait base, per prompt token, per max token,
+  // zero_when_clear ("1"/"0")  -> per job [seq, jobs ahead, prompt tokens ahead,
+  // max tokens ahead, estimated_wait_seconds] or nil when the id exists
+  kInsertBatch,
   // cursor id or "", state or "", limit, now, sweep limit  -> [job hash...]
   kList,
   // worker, now, lease_expires_at  -> job hash, or nil

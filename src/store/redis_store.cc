@@ -169,6 +169,10 @@ Status DecodeBody(const std::string& id, Reply body, JobRequest* request) {
     return Internal("job " + id + " has no stored request");
   }
   request->text = std::move(body.elements[0].str);
+  if (body.elements[1].is_nil()) {  // a text job: no messages were stored
+    request->messages.clear();
+    return Status::Ok();
+  }
   return DecodeMessages(body.elements[1].str, &request->messages);
 }
 
@@ -325,16 +329,21 @@ std::string RedisJobStore::EndedScore(TimeMs finished_at) const {
   return Str(SaturatingAdd(finished_at, options_.retention_ms));
 }
 
-Status RedisJobStore::InsertWith(const Job& job, const Args& extra) {
+Status RedisJobStore::CheckNewJob(const Job& job) {
   if (job.id.empty()) return InvalidArgument("job id is empty");
   if (job.state != JobState::kQueued) {
     return InvalidArgument(std::string("a new job must be queued, not ") + JobStateName(job.state));
   }
-  const TimeMs created_at = job.created_at > 0 ? job.created_at : NowMs();
-  if (created_at > kMaxCreatedAt) {
-    return InvalidArgument("created_at " + Str(created_at) + " is out of range");
-  }
   if (job.created_at < 0) return InvalidArgument("created_at must not be negative");
+  if (job.created_at > kMaxCreatedAt) {
+    return InvalidArgument("created_at " + Str(job.created_at) + " is out of range");
+  }
+  return Status::Ok();
+}
+
+Status RedisJobStore::InsertWith(const Job& job, const Args& extra) {
+  GLMQ_RETURN_IF_ERROR(CheckNewJob(job));
+  const TimeMs created_at = job.created_at > 0 ? job.created_at : NowMs();
   GLMQ_ASSIGN_OR_RETURN(std::string params, EncodeRequestParams(job.request));
   GLMQ_ASSIGN_OR_RETURN(std::string messages, EncodeMessages(job.request.messages));
   const std::string created = Str(created_at), prompt_tokens = Str(job.prompt_tokens),
@@ -350,6 +359,81 @@ Status RedisJobStore::InsertWith(const Job& job, const Args& extra) {
   GLMQ_RETURN_IF_ERROR(Exec(ScriptId::kInsert, args, /*retry=*/false));
   Notify(job.id, JobState::kQueued);
   return Status::Ok();
+}
+
+std::vector<Result<JobStore::Placement>> RedisJobStore::InsertBatch(std::vector<NewJob>& jobs) {
+  constexpr size_t kArgsPerJob = 14;
+  constexpr size_t kStringsPerJob = 10;  // the arguments made here rather than borrowed
+  std::vector<Result<Placement>> out;
+  out.reserve(jobs.size());
+  // The arguments point into `strings`, reserved up front so that none of them moves.
+  std::vector<std::string> strings;
+  strings.reserve(jobs.size() * kStringsPerJob + 1);
+  Args args;
+  args.reserve(1 + jobs.size() * kArgsPerJob);
+  args.push_back({});        // the count, known at the end
+  std::vector<size_t> sent;  // index into `jobs` of each job in the script's arguments
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    const Job& job = jobs[i].job;
+    const WaitModel& wait = jobs[i].wait;
+    Status ok = CheckNewJob(job);
+    auto params = ok.ok() ? EncodeRequestParams(job.request) : Result<std::string>(ok);
+    auto messages = params.ok() ? EncodeMessages(job.request.messages) : params;
+    if (!messages.ok()) {
+      out.emplace_back(messages.status());
+      continue;
+    }
+    out.emplace_back(Placement{});
+    sent.push_back(i);
+    auto keep = [&strings](std::string s) -> std::string_view {
+      return strings.emplace_back(std::move(s));
+    };
+    args.push_back(job.id);
+    args.push_back(keep(Str(job.created_at > 0 ? job.created_at : NowMs())));
+    args.push_back(LengthClassName(job.length_class));
+    args.push_back(keep(Str(job.prompt_tokens)));
+    args.push_back(keep(Str(job.request.sampling.max_tokens)));
+    args.push_back(keep(Str(job.order_key)));
+    args.push_back(keep(Str(job.deadline_at)));
+    args.push_back(keep(std::move(*params)));
+    args.push_back(job.request.text);
+    args.push_back(keep(std::move(*messages)));
+    args.push_back(keep(DoubleText(wait.base_seconds)));
+    args.push_back(keep(DoubleText(wait.seconds_per_prompt_token)));
+    args.push_back(keep(DoubleText(wait.seconds_per_max_token)));
+    args.push_back(wait.zero_when_clear ? "1" : "0");
+  }
+  if (sent.empty()) return out;
+  args[0] = strings.emplace_back(Str(static_cast<int64_t>(sent.size())));
+  // No retry: a second run after a lost reply would answer kConflict for jobs that are in.
+  auto reply = Run(ScriptId::kInsertBatch, args, /*retry=*/false);
+  if (!reply.ok() || reply->elements.size() != sent.size()) {
+    const Status failed =
+        reply.ok() ? Internal("redis: unexpected reply to insert_batch") : reply.status();
+    for (size_t i : sent) out[i] = failed;
+    return out;
+  }
+  for (size_t k = 0; k < sent.size(); ++k) {
+    Job& job = jobs[sent[k]].job;
+    const Reply& r = reply->elements[k];
+    if (!r.is_array()) {
+      out[sent[k]] = Conflict("job " + job.id + " already exists");
+      continue;
+    }
+    if (r.elements.size() != 5) {
+      out[sent[k]] = Internal("redis: unexpected reply to insert_batch");
+      continue;
+    }
+    Placement placed;
+    placed.ahead = WorkAhead{.jobs = ReplyInt(r.elements[1]),
+                             .prompt_tokens = ReplyInt(r.elements[2]),
+                             .max_tokens = ReplyInt(r.elements[3])};
+    placed.position = placed.ahead.jobs + 1;
+    job.estimated_wait_seconds = ParseDouble(r.elements[4].str);
+    out[sent[k]] = placed;
+    Notify(job.id, JobState::kQueued);
+  }
+  return out;
 }
 
 Status RedisJobStore::Insert(const Job& job) { return InsertWith(job, {}); }

@@ -31,7 +31,8 @@
 //   P state:<state>     zset: the same, per state (List with a state filter)
 //   P ended:<state>     zset: terminal jobs, score finished_at + retention (totals, sweep)
 //   P dead              zset: dead-lettered jobs, score as in ended
-//   P events            pub/sub channel: "<instance> <id> <state>"
+//   P events            pub/sub channel: "<instance> <id> <state>" (one "queued" per
+//                       insert: a batch names its last job)
 //   P idem:<key>        hash: one Idempotency-Key's record
 //   P lease:<name>      hash: holder, expires_at
 //   P workers           zset: worker names, score the end of their last heartbeat's ttl
@@ -94,6 +95,8 @@ class RedisJobStore final : public JobStore {
 
   // As SqliteJobStore, plus kInvalidArgument for created_at < 0 or >= 10^16 ms.
   Status Insert(const Job& job) override;
+  // One script for the whole batch: one round trip, one AOF fsync.
+  std::vector<Result<Placement>> InsertBatch(std::vector<NewJob>& jobs) override;
   Result<Job> Get(const std::string& id, bool with_request = true) override;
   Result<std::vector<Job>> List(const ListFilter& filter) override;
   Result<std::optional<Job>> ClaimNext(const std::string& worker, int64_t lease_ms) override;
@@ -156,6 +159,7 @@ class RedisJobStore final : public JobStore {
   Result<std::vector<redis::Reply>> Commands(
       const std::vector<std::vector<std::string_view>>& commands);
   Status InsertWith(const Job& job, const std::vector<std::string_view>& extra);
+  static Status CheckNewJob(const Job& job);
   Status LoadScripts();
   Status CheckPersistence();
   void Notify(const std::string& id, JobState state);

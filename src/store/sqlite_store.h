@@ -57,6 +57,8 @@ class SqliteJobStore final : public JobStore {
   // created_at of 0 becomes now. kConflict when the id exists, kInvalidArgument when the
   // id is empty or a request string is not valid UTF-8.
   Status Insert(const Job& job) override;
+  // The work ahead comes from the queue index (committed jobs) plus the batch's earlier jobs.
+  std::vector<Result<Placement>> InsertBatch(std::vector<NewJob>& jobs) override;
   // Without the request, `text` and `messages` stay empty; the other request fields are
   // filled (they are small).
   Result<Job> Get(const std::string& id, bool with_request = true) override;

@@ -90,6 +90,24 @@ Status GroupCommitWriter::Write(WriteFn fn) {
   return std::move(op.status);
 }
 
+std::vector<Status> GroupCommitWriter::WriteAll(std::vector<WriteFn> fns) {
+  std::deque<Op> ops;  // never moved: the writer thread holds pointers to them
+  for (WriteFn& fn : fns) ops.emplace_back(std::move(fn));
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return std::vector<Status>(ops.size(), Unavailable("the job store is closing"));
+    for (Op& op : ops) queue_.push_back(&op);
+  }
+  cv_.notify_one();
+  std::vector<Status> statuses;
+  statuses.reserve(ops.size());
+  for (Op& op : ops) {
+    op.done.acquire();
+    statuses.push_back(std::move(op.status));
+  }
+  return statuses;
+}
+
 void GroupCommitWriter::Loop() {
   std::vector<Op*> batch;
   batch.reserve(kMaxBatchOps);

@@ -69,6 +69,9 @@ class GroupCommitWriter {
   // durable, with fn's status (or the transaction's, when the commit failed). `fn` runs in
   // its own savepoint: when it fails, only its changes are undone. Blocks the caller.
   Status Write(WriteFn fn);
+  // Runs each of `fns`, each in its own savepoint, in the next group transaction (or the
+  // next few, past the batch bound), and returns once all are durable: one status per fn.
+  std::vector<Status> WriteAll(std::vector<WriteFn> fns);
 
  private:
   struct Op;

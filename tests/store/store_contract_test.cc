@@ -242,6 +242,61 @@ TEST_P(StoreContractTest, InsertRejectsDuplicatesAndBadInput) {
   EXPECT_EQ(events_.For(job.id).size(), 1u);
 }
 
+TEST_P(StoreContractTest, InsertBatchPlacesEachJobAndRefusesOnlyTheBadOnes) {
+  const WaitModel model{.base_seconds = 1.5,
+                        .seconds_per_prompt_token = 0.01,
+                        .seconds_per_max_token = 0.1,
+                        .zero_when_clear = true};
+  // Nothing ahead and a free slot: no wait.
+  std::vector<JobStore::NewJob> first = {{MakeJob(5, 1000, 40, 4), model}};
+  auto placed = store_->InsertBatch(first);
+  ASSERT_EQ(placed.size(), 1u);
+  ASSERT_TRUE(placed[0].ok()) << placed[0].status().ToString();
+  EXPECT_EQ(placed[0]->position, 1);
+  EXPECT_EQ(first[0].job.estimated_wait_seconds, 0.0);
+
+  const Job j10 = Insert(10, 1001, 100, 50);
+  Insert(20, 1002, 200, 60);
+  Insert(30, 1003, 300, 70);
+  Job no_id = MakeJob(12, 1004);
+  no_id.id.clear();
+  std::vector<JobStore::NewJob> batch = {
+      {MakeJob(25, 1005, 1000, 7), model},  // after 5, 10 and 20
+      {j10, model},                         // a duplicate id
+      {no_id, model},                       // invalid
+      {MakeJob(15, 1006, 10, 3), model},    // after 5 and 10
+      {MakeJob(40, 1007, 1, 1), model},     // after all, the batch's earlier jobs included
+  };
+  placed = store_->InsertBatch(batch);
+  ASSERT_EQ(placed.size(), batch.size());
+  EXPECT_EQ(placed[1].status().code(), StatusCode::kConflict);
+  EXPECT_EQ(placed[2].status().code(), StatusCode::kInvalidArgument);
+  struct Want {
+    size_t index;
+    int64_t jobs, prompt_tokens, max_tokens;
+  };
+  for (const Want& w : {Want{0, 3, 340, 114}, Want{3, 2, 140, 54}, Want{4, 6, 1650, 194}}) {
+    ASSERT_TRUE(placed[w.index].ok()) << w.index << ": " << placed[w.index].status().ToString();
+    const JobStore::Placement& p = *placed[w.index];
+    EXPECT_EQ(p.ahead.jobs, w.jobs) << w.index;
+    EXPECT_EQ(p.ahead.prompt_tokens, w.prompt_tokens) << w.index;
+    EXPECT_EQ(p.ahead.max_tokens, w.max_tokens) << w.index;
+    EXPECT_EQ(p.position, w.jobs + 1) << w.index;
+    const Job& job = batch[w.index].job;
+    EXPECT_EQ(job.estimated_wait_seconds, model.Seconds(w.prompt_tokens, w.max_tokens));
+    // The record keeps the estimate the caller was given, to the last bit.
+    EXPECT_EQ(MustGet(job.id).estimated_wait_seconds, job.estimated_wait_seconds);
+    EXPECT_EQ(MustGet(job.id).request.text, job.request.text);
+    EXPECT_EQ(events_.For(job.id), std::vector<JobState>{JobState::kQueued});
+  }
+  // Positions now: 5, 10, 15, 20, 25, 30, 40.
+  EXPECT_EQ(Position(batch[3].job.id), 3);
+  EXPECT_EQ(Position(batch[0].job.id), 5);
+  EXPECT_EQ(Position(batch[4].job.id), 7);
+  EXPECT_EQ(MustGet(j10.id).created_at, 1001);  // the duplicate changed nothing
+  EXPECT_EQ(events_.For(j10.id).size(), 1u);
+}
+
 TEST_P(StoreContractTest, ListPagesNewestFirstWithStateFilter) {
   std::vector<Job> jobs;
   for (int i = 0; i < 7; ++i) jobs.push_back(Insert(i, 1000 + i));

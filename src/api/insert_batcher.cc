@@ -1,0 +1,82 @@
+#include "api/insert_batcher.h"
+
+#include <spdlog/spdlog.h>
+
+#include <exception>
+#include <utility>
+#include <vector>
+
+namespace glmq {
+
+InsertBatcher::InsertBatcher(JobStore& store, Options options) : store_(store), options_(options) {
+  thread_ = std::thread([this] { Loop(); });
+}
+
+InsertBatcher::~InsertBatcher() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_one();
+  thread_.join();
+}
+
+InsertBatcher::Counts InsertBatcher::counts() const {
+  std::lock_guard lock(mu_);
+  return counts_;
+}
+
+void InsertBatcher::Enqueue(JobStore::NewJob job, std::unique_ptr<Waiter> waiter) {
+  {
+    std::lock_guard lock(mu_);
+    if (!stopping_) {
+      queue_.push_back({std::move(job), std::move(waiter)});
+      if (queue_.size() == 1) cv_.notify_one();
+      return;
+    }
+  }
+  waiter->Done(Unavailable("the server is shutting down"));
+}
+
+void InsertBatcher::Loop() {
+  std::vector<JobStore::NewJob> jobs;
+  std::vector<std::unique_ptr<Waiter>> waiters;
+  while (true) {
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and everything accepted is written
+      // Whatever queued while the last batch was written goes into this one.
+      size_t bytes = 0;
+      while (!queue_.empty() && jobs.size() < options_.max_jobs) {
+        const size_t size = queue_.front().job.job.request.text.size();
+        if (!jobs.empty() && bytes + size > options_.max_bytes) break;
+        bytes += size;
+        jobs.push_back(std::move(queue_.front().job));
+        waiters.push_back(std::move(queue_.front().waiter));
+        queue_.pop_front();
+      }
+      counts_.batches += 1;
+      counts_.jobs += static_cast<int64_t>(jobs.size());
+    }
+    std::vector<Result<JobStore::Placement>> placed;
+    try {
+      placed = store_.InsertBatch(jobs);
+    } catch (const std::exception& e) {
+      spdlog::error("inserting a batch of {} jobs threw: {}", jobs.size(), e.what());
+    }
+    for (size_t i = 0; i < waiters.size(); ++i) {
+      if (i >= placed.size()) {
+        waiters[i]->Done(Internal("the job store failed to insert the batch"));
+      } else if (!placed[i].ok()) {
+        waiters[i]->Done(placed[i].status());
+      } else {
+        waiters[i]->Done(Inserted{std::move(jobs[i].job), *placed[i]});
+      }
+    }
+    jobs.clear();
+    waiters.clear();
+  }
+}
+
+}  // namespace glmq
