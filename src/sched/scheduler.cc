@@ -150,7 +150,12 @@ bool Scheduler::TryStart(Job& job) {
   // does again, it takes no innocent job with it (those would use up their deliveries too
   // and end in the dead letter beside it).
   const bool alone = job.attempts > 1;
-  if (alone && engine_.ActiveSequences() > 0) return false;  // after the running ones end
+  if (alone) {
+    if (engine_.ActiveSequences() > 0) return false;  // after the running ones end
+    // The results of the jobs that just ended must not die with this one: a result lost
+    // in the writer's queue would run its job again and count a delivery against it.
+    writer_.Flush();
+  }
   if (options_.before_start) options_.before_start(job);
   const Status admitted = engine_.Admit(job);
   if (admitted.code() == StatusCode::kResourceExhausted && engine_.ActiveSequences() > 0) {
