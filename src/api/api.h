@@ -42,7 +42,8 @@ struct ApiContext {
   ApiOptions options;
   asio::thread_pool& pool;
   JobWatchHub& watch;
-  InsertBatcher& inserts;  // every submit without an Idempotency-Key goes through it
+  // Submits prepared on an io thread (no tokenizing, a small body) are inserted through it.
+  InsertBatcher& inserts;
   // Told of each accepted job once it is durable (metrics). Optional.
   std::function<void(const Job&)> on_submitted = nullptr;
 };

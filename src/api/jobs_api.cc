@@ -122,8 +122,8 @@ void AfterInsert(ApiContext& ctx, Submitted& s) {
   if (ctx.scheduler) ctx.scheduler->Wake();
 }
 
-// The usual path: the job joins the next InsertBatcher batch, shared with every submit that
-// arrives meanwhile.
+// The job joins the next InsertBatcher batch, shared with every submit that arrives
+// meanwhile.
 asio::awaitable<Submitted> SubmitBatched(ApiContext& ctx, Prepared prepared) {
   Submitted out;
   out.prompt_tokens_estimated = prepared.prompt_tokens_estimated;
@@ -338,26 +338,53 @@ HttpResponse ListJobs(ApiContext& ctx, const RequestContext& rc) {
                        {"next_after", has_more ? json(jobs->back().id) : json(nullptr)}});
 }
 
-}  // namespace
-
 HttpResponse AcceptedResponse(const Submitted& s) {
   HttpResponse res = JsonResponse(http::status::accepted, AcceptedJson(s));
   res.set(http::field::location, "/v1/jobs/" + s.job.id);
   return res;
 }
 
-// Parsing and preparing a small body costs microseconds, less than handing it to the pool;
-// a large one, or one this process tokenizes, is prepared on the pool.
+// Inserts one prepared job on the calling thread, blocking: the store's own group commit
+// shares the write with concurrent ones.
+Submitted InsertNow(ApiContext& ctx, Prepared prepared) {
+  Submitted out;
+  out.prompt_tokens_estimated = prepared.prompt_tokens_estimated;
+  std::vector<JobStore::NewJob> one;
+  one.push_back(std::move(prepared.job));
+  auto placed = ctx.store.InsertBatch(one);
+  if (!placed.at(0).ok()) {
+    out.status = placed[0].status();
+    return out;
+  }
+  out.job = std::move(one[0].job);
+  out.queue_position = placed[0]->position;
+  AfterInsert(ctx, out);
+  return out;
+}
+
+// Parses, prepares and inserts a submitted body. Parsing and preparing a small body without
+// tokenizing costs microseconds: that happens on the io thread, and the job joins the
+// InsertBatcher's next batch. A large body, or one this process tokenizes, is prepared on
+// the pool, which then inserts it too rather than hop back.
 constexpr size_t kInlineBodyBytes = 64 * 1024;
 
 template <class Parse>
-asio::awaitable<Prepared> ParseAndPrepare(ApiContext& ctx, const RequestContext& rc, Parse parse) {
-  auto work = [&ctx, &rc, parse]() -> Prepared {
+asio::awaitable<Submitted> SubmitBody(ApiContext& ctx, const RequestContext& rc, Parse parse) {
+  auto prepare = [&ctx, &rc, parse]() -> Prepared {
     auto request = parse(rc.request.body(), ctx.options.limits);
     if (!request.ok()) return Prepared{.status = request.status()};
     return Prepare(ctx, std::move(*request));
   };
-  if (!ctx.options.count_tokens && rc.request.body().size() <= kInlineBodyBytes) co_return work();
+  if (!ctx.options.count_tokens && rc.request.body().size() <= kInlineBodyBytes) {
+    Prepared prepared = prepare();
+    if (!prepared.status.ok()) co_return Submitted{.status = prepared.status};
+    co_return co_await SubmitBatched(ctx, std::move(prepared));
+  }
+  auto work = [&ctx, prepare]() -> Submitted {
+    Prepared prepared = prepare();
+    if (!prepared.status.ok()) return Submitted{.status = prepared.status};
+    return InsertNow(ctx, std::move(prepared));
+  };
   co_return co_await RunBlocking(ctx.pool, std::move(work));
 }
 
@@ -411,6 +438,8 @@ HttpResponse SubmitJobOnce(ApiContext& ctx, const RequestContext& rc,
   return res;
 }
 
+}  // namespace
+
 void AddApiRoutes(Router& router, ApiContext& ctx) {
   router.Add(http::verb::post, "/v1/jobs",
              [&ctx](RequestContext& rc) -> asio::awaitable<HttpResponse> {
@@ -423,9 +452,7 @@ void AddApiRoutes(Router& router, ApiContext& ctx) {
                  auto once = [&ctx, &rc, &claim] { return SubmitJobOnce(ctx, rc, **claim); };
                  co_return co_await RunBlocking(ctx.pool, std::move(once));
                }
-               Prepared prepared = co_await ParseAndPrepare(ctx, rc, ParseJobRequest);
-               if (!prepared.status.ok()) co_return SubmitError(prepared.status);
-               Submitted s = co_await SubmitBatched(ctx, std::move(prepared));
+               Submitted s = co_await SubmitBody(ctx, rc, ParseJobRequest);
                if (!s.status.ok()) co_return SubmitError(s.status);
                co_return AcceptedResponse(s);
              });
@@ -507,9 +534,7 @@ void AddApiRoutes(Router& router, ApiContext& ctx) {
   // The seed API, kept so its clients move over unchanged.
   router.Add(http::verb::post, "/api/v1/chat",
              [&ctx](RequestContext& rc) -> asio::awaitable<HttpResponse> {
-               Prepared prepared = co_await ParseAndPrepare(ctx, rc, ParseSeedChatRequest);
-               if (!prepared.status.ok()) co_return SubmitError(prepared.status);
-               Submitted s = co_await SubmitBatched(ctx, std::move(prepared));
+               Submitted s = co_await SubmitBody(ctx, rc, ParseSeedChatRequest);
                if (!s.status.ok()) co_return SubmitError(s.status);
                co_return JsonResponse(http::status::ok,
                                       {{"task_id", s.job.id},
