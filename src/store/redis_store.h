@@ -18,8 +18,10 @@
 // had not sent yet.
 //
 // Key layout (P = prefix):
-//   P job:<id>          hash: every field of the job except the request body
-//   P body:<id>         hash: text, messages (stored once, read only by Get and ClaimNext)
+//   P job:<id>          hash: every field of the job except the request body; a field still
+//                       at its zero value may be missing (a new job has only 11)
+//   P body:<id>         hash: text, messages (stored once, read only by Get and ClaimNext;
+//                       no messages field for a text job)
 //   P seq               counter: arrival order
 //   P queue             zset: queued jobs, score order_key, member M (see below)
 //   P oldest:<class>    zset: queued jobs of a class by created_at (Snapshot's oldest)
