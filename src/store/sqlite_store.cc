@@ -385,8 +385,6 @@ std::vector<Result<JobStore::Placement>> SqliteJobStore::InsertBatch(std::vector
   std::vector<EncodedJob> encoded(jobs.size());
   std::vector<sqlite::GroupCommitWriter::WriteFn> writes;
   std::vector<size_t> written;  // index into `jobs` of each write
-  // The batch's jobs inserted so far (job, created_at as stored), on the writer thread.
-  std::vector<std::pair<const Job*, TimeMs>> done;
   for (size_t i = 0; i < jobs.size(); ++i) {
     auto e = EncodeJob(jobs[i].job);
     if (!e.ok()) {
@@ -394,28 +392,22 @@ std::vector<Result<JobStore::Placement>> SqliteJobStore::InsertBatch(std::vector
       continue;
     }
     encoded[i] = std::move(*e);
-    // Runs on the writer thread, one write after another: the index holds what committed
-    // before this transaction, `done` what this batch added in it.
-    writes.push_back([this, &jobs, &encoded, &out, &done, i](sqlite::WriteContext& ctx) -> Status {
+    writes.push_back([this, &jobs, &encoded, &out, i](sqlite::WriteContext& ctx) -> Status {
       Job& job = jobs[i].job;
-      // A new job sorts after every queued job with its order key: its created_at is the
-      // latest (or equal) and its seq the largest.
-      WorkAhead ahead = queue_index_->WorkBefore(QueueKey{
-          .order_key = job.order_key, .created_at = encoded[i].created_at, .seq = INT64_MAX});
-      for (const auto& [earlier, earlier_created_at] : done) {
-        // It sorts before: a lower order key, or the same one and no later arrival.
-        if (earlier->order_key > job.order_key ||
-            (earlier->order_key == job.order_key && earlier_created_at > encoded[i].created_at)) {
-          continue;
-        }
-        ahead.jobs += 1;
-        ahead.prompt_tokens += earlier->prompt_tokens;
-        ahead.max_tokens += earlier->request.sampling.max_tokens;
-      }
+      // A new job sorts after every queued job with its order key and created_at: its seq
+      // is the largest.
+      const QueueKey key{
+          .order_key = job.order_key, .created_at = encoded[i].created_at, .seq = INT64_MAX};
+      // The index holds what committed before this transaction; the transaction's own
+      // inserts so far (this batch's earlier jobs among them) are added to it.
+      WorkAhead ahead = queue_index_->WorkBefore(key);
+      const WorkAhead pending = ctx.QueuedBefore(key);
+      ahead.jobs += pending.jobs;
+      ahead.prompt_tokens += pending.prompt_tokens;
+      ahead.max_tokens += pending.max_tokens;
       job.estimated_wait_seconds = jobs[i].wait.Seconds(ahead.prompt_tokens, ahead.max_tokens);
       GLMQ_RETURN_IF_ERROR(InsertRows(ctx, job, encoded[i]));
       out[i] = Placement{.ahead = ahead, .position = ahead.jobs + 1};
-      done.emplace_back(&job, encoded[i].created_at);
       return Status::Ok();
     });
     written.push_back(i);

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <exception>
 #include <semaphore>
 #include <utility>
@@ -42,6 +43,23 @@ Status RunInSavepoint(WriteContext& ctx, const GroupCommitWriter::WriteFn& fn) {
 }
 
 }  // namespace
+
+JobStore::WorkAhead WriteContext::QueuedBefore(const QueueKey& key) const {
+  JobStore::WorkAhead ahead;
+  for (size_t i = 0; i < queue_changes.size(); ++i) {
+    const QueueChange& change = queue_changes[i];
+    if (!change.job || !(change.job->key < key)) continue;
+    // A later change of the same job (it left, or moved) replaces this one.
+    const bool superseded =
+        std::any_of(queue_changes.begin() + static_cast<std::ptrdiff_t>(i) + 1, queue_changes.end(),
+                    [&](const QueueChange& c) { return c.id == change.id; });
+    if (superseded) continue;
+    ahead.jobs += 1;
+    ahead.prompt_tokens += change.job->prompt_tokens;
+    ahead.max_tokens += change.job->max_tokens;
+  }
+  return ahead;
+}
 
 // One caller's write, waiting on the caller's stack while the writer thread runs it.
 struct GroupCommitWriter::Op {

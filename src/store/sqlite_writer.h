@@ -45,6 +45,10 @@ struct WriteContext {
     queue_changes.push_back({std::move(id), job});
   }
   void LeftQueue(std::string id) { queue_changes.push_back({std::move(id), std::nullopt}); }
+
+  // The jobs this transaction has queued so far (not in the queue index until it commits)
+  // that sort before `key`, and their work.
+  JobStore::WorkAhead QueuedBefore(const QueueKey& key) const;
 };
 
 class GroupCommitWriter {

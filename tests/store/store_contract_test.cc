@@ -297,6 +297,20 @@ TEST_P(StoreContractTest, InsertBatchPlacesEachJobAndRefusesOnlyTheBadOnes) {
   EXPECT_EQ(events_.For(j10.id).size(), 1u);
 }
 
+// More jobs than one SQLite group commit takes (256): positions stay exact when a batch is
+// split across transactions.
+TEST_P(StoreContractTest, InsertBatchOfManyJobsNumbersThemInOrder) {
+  std::vector<JobStore::NewJob> batch;
+  for (int i = 0; i < 300; ++i) batch.push_back({MakeJob(100 + i, 1000 + i, 2, 1), {}});
+  auto placed = store_->InsertBatch(batch);
+  ASSERT_EQ(placed.size(), batch.size());
+  for (size_t i = 0; i < placed.size(); ++i) {
+    ASSERT_TRUE(placed[i].ok()) << i << ": " << placed[i].status().ToString();
+    EXPECT_EQ(placed[i]->position, static_cast<int64_t>(i) + 1) << i;
+    EXPECT_EQ(placed[i]->ahead.prompt_tokens, 2 * static_cast<int64_t>(i)) << i;
+  }
+}
+
 TEST_P(StoreContractTest, ListPagesNewestFirstWithStateFilter) {
   std::vector<Job> jobs;
   for (int i = 0; i < 7; ++i) jobs.push_back(Insert(i, 1000 + i));
