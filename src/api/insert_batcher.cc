@@ -21,6 +21,28 @@ InsertBatcher::~InsertBatcher() {
   thread_.join();
 }
 
+std::vector<Result<InsertBatcher::Inserted>> InsertBatcher::InsertNow(
+    JobStore& store, std::vector<JobStore::NewJob> jobs) {
+  std::vector<Result<JobStore::Placement>> placed;
+  try {
+    placed = store.InsertBatch(jobs);
+  } catch (const std::exception& e) {
+    spdlog::error("inserting a batch of {} jobs threw: {}", jobs.size(), e.what());
+  }
+  std::vector<Result<Inserted>> out;
+  out.reserve(jobs.size());
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    if (i >= placed.size()) {
+      out.emplace_back(Internal("the job store failed to insert the batch"));
+    } else if (!placed[i].ok()) {
+      out.emplace_back(placed[i].status());
+    } else {
+      out.emplace_back(Inserted{std::move(jobs[i].job), *placed[i]});
+    }
+  }
+  return out;
+}
+
 InsertBatcher::Counts InsertBatcher::counts() const {
   std::lock_guard lock(mu_);
   return counts_;
@@ -39,9 +61,9 @@ void InsertBatcher::Enqueue(JobStore::NewJob job, std::unique_ptr<Waiter> waiter
 }
 
 void InsertBatcher::Loop() {
-  std::vector<JobStore::NewJob> jobs;
-  std::vector<std::unique_ptr<Waiter>> waiters;
   while (true) {
+    std::vector<JobStore::NewJob> jobs;
+    std::vector<std::unique_ptr<Waiter>> waiters;
     {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
@@ -59,23 +81,8 @@ void InsertBatcher::Loop() {
       counts_.batches += 1;
       counts_.jobs += static_cast<int64_t>(jobs.size());
     }
-    std::vector<Result<JobStore::Placement>> placed;
-    try {
-      placed = store_.InsertBatch(jobs);
-    } catch (const std::exception& e) {
-      spdlog::error("inserting a batch of {} jobs threw: {}", jobs.size(), e.what());
-    }
-    for (size_t i = 0; i < waiters.size(); ++i) {
-      if (i >= placed.size()) {
-        waiters[i]->Done(Internal("the job store failed to insert the batch"));
-      } else if (!placed[i].ok()) {
-        waiters[i]->Done(placed[i].status());
-      } else {
-        waiters[i]->Done(Inserted{std::move(jobs[i].job), *placed[i]});
-      }
-    }
-    jobs.clear();
-    waiters.clear();
+    std::vector<Result<Inserted>> results = InsertNow(store_, std::move(jobs));
+    for (size_t i = 0; i < waiters.size(); ++i) waiters[i]->Done(std::move(results[i]));
   }
 }
 

@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "api/asio.h"
 #include "core/status.h"
@@ -52,7 +53,12 @@ class InsertBatcher {
         asio::use_awaitable, std::move(job));
   }
 
-  // Batches written so far and the jobs in them (for tests and metrics).
+  // One JobStore::InsertBatch on the calling thread, each job handed back with its outcome:
+  // what the batcher does with each batch, for callers that may block.
+  static std::vector<Result<Inserted>> InsertNow(JobStore& store,
+                                                 std::vector<JobStore::NewJob> jobs);
+
+  // Batches written so far and the jobs in them (for tests).
   struct Counts {
     int64_t batches = 0;
     int64_t jobs = 0;

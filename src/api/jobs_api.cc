@@ -122,20 +122,26 @@ void AfterInsert(ApiContext& ctx, Submitted& s) {
   if (ctx.scheduler) ctx.scheduler->Wake();
 }
 
-// The job joins the next InsertBatcher batch, shared with every submit that arrives
-// meanwhile.
-asio::awaitable<Submitted> SubmitBatched(ApiContext& ctx, Prepared prepared) {
+// A submit's outcome once its insert is done; an inserted job gets AfterInsert.
+Submitted Accepted(ApiContext& ctx, bool prompt_tokens_estimated,
+                   Result<InsertBatcher::Inserted> inserted) {
   Submitted out;
-  out.prompt_tokens_estimated = prepared.prompt_tokens_estimated;
-  auto inserted = co_await ctx.inserts.Insert(std::move(prepared.job));
+  out.prompt_tokens_estimated = prompt_tokens_estimated;
   if (!inserted.ok()) {
     out.status = inserted.status();
-    co_return out;
+    return out;
   }
   out.job = std::move(inserted->job);
   out.queue_position = inserted->placement.position;
   AfterInsert(ctx, out);
-  co_return out;
+  return out;
+}
+
+// The job joins the next InsertBatcher batch, shared with every submit that arrives
+// meanwhile.
+asio::awaitable<Submitted> SubmitBatched(ApiContext& ctx, Prepared prepared) {
+  auto inserted = co_await ctx.inserts.Insert(std::move(prepared.job));
+  co_return Accepted(ctx, prepared.prompt_tokens_estimated, std::move(inserted));
 }
 
 // With an Idempotency-Key the 202 is stored with the job, so the work ahead is measured
@@ -347,19 +353,10 @@ HttpResponse AcceptedResponse(const Submitted& s) {
 // Inserts one prepared job on the calling thread, blocking: the store's own group commit
 // shares the write with concurrent ones.
 Submitted InsertNow(ApiContext& ctx, Prepared prepared) {
-  Submitted out;
-  out.prompt_tokens_estimated = prepared.prompt_tokens_estimated;
   std::vector<JobStore::NewJob> one;
   one.push_back(std::move(prepared.job));
-  auto placed = ctx.store.InsertBatch(one);
-  if (!placed.at(0).ok()) {
-    out.status = placed[0].status();
-    return out;
-  }
-  out.job = std::move(one[0].job);
-  out.queue_position = placed[0]->position;
-  AfterInsert(ctx, out);
-  return out;
+  auto inserted = InsertBatcher::InsertNow(ctx.store, std::move(one));
+  return Accepted(ctx, prepared.prompt_tokens_estimated, std::move(inserted.at(0)));
 }
 
 // Parses, prepares and inserts a submitted body. Parsing and preparing a small body without
