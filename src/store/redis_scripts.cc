@@ -175,11 +175,14 @@ end
 
 -- Prompt and max tokens of every queued job (the per-class totals summed).
 local function queued_totals()
-  local totals = redis.call('HMGET', P .. 'stats', 'prompt_tokens:short', 'max_tokens:short',
-                            'prompt_tokens:medium', 'max_tokens:medium',
-                            'prompt_tokens:long', 'max_tokens:long')
+  local fields = {}
+  for _, c in ipairs(CLASSES) do
+    table.insert(fields, 'prompt_tokens:' .. c)
+    table.insert(fields, 'max_tokens:' .. c)
+  end
+  local totals = redis.call('HMGET', P .. 'stats', unpack(fields))
   local pt, mt = 0, 0
-  for k = 1, 6, 2 do
+  for k = 1, #fields, 2 do
     pt = pt + (tonumber(totals[k]) or 0)
     mt = mt + (tonumber(totals[k + 1]) or 0)
   end
