@@ -1,5 +1,6 @@
-# Shared by the benchmark scripts: a temporary directory, one server process at a time, and
-# cleanup that stops the server and removes the directory however the script ends.
+# Shared by the benchmark scripts: a temporary directory, one server process at a time
+# (started by the script, waited for with wait_ready), and cleanup that stops the server and
+# removes the directory however the script ends.
 # Source it, then call `bench_setup NAME`; start a server with its pid in SERVER_PID.
 
 SERVER_PID=""
@@ -21,6 +22,36 @@ stop_server() {
   fi
   wait "$SERVER_PID" 2>/dev/null || true
   SERVER_PID=""
+}
+
+# wait_ready NAME LOG PATH [TIMEOUT]: waits until the server in SERVER_PID answers
+# http://127.0.0.1:$PORT$PATH with a 2xx. An empty PORT is read from LOG, where a glmq
+# server names its URL ("... on http://127.0.0.1:PORT ...") once it listens on port 0. If the
+# server exits, or is not ready in TIMEOUT s (default 120), prints the log's tail, stops it
+# and returns 1.
+wait_ready() {
+  local name=$1 log=$2 path=$3 timeout=${4:-120}
+  local deadline=$((SECONDS + timeout))
+  while ((SECONDS < deadline)); do
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+      wait "$SERVER_PID" 2>/dev/null || true
+      SERVER_PID=""
+      echo "$BENCH_NAME: $name exited while starting; its log ends with:" >&2
+      tail -n 5 "$log" >&2
+      return 1
+    fi
+    if [[ -z $PORT ]]; then
+      PORT=$(sed -n 's|.* on http://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$log" | head -n 1)
+    fi
+    if [[ -n $PORT ]] && curl -fsS -m 2 "http://127.0.0.1:$PORT$path" >/dev/null 2>&1; then
+      return 0
+    fi
+    sleep 0.2
+  done
+  echo "$BENCH_NAME: $name was not ready in $timeout s; its log ends with:" >&2
+  tail -n 5 "$log" >&2
+  stop_server
+  return 1
 }
 
 bench_cleanup() {

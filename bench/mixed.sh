@@ -68,27 +68,6 @@ free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# wait_ready NAME LOG URL: waits until URL answers 200 while the server lives.
-wait_ready() {
-  local name=$1 log=$2 url=$3
-  local deadline=$((SECONDS + START_TIMEOUT))
-  while ((SECONDS < deadline)); do
-    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-      wait "$SERVER_PID" 2>/dev/null || true
-      SERVER_PID=""
-      echo "mixed: $name exited while starting; its log ends with:" >&2
-      tail -n 5 "$log" >&2
-      return 1
-    fi
-    if curl -fsS -m 2 "$url" >/dev/null 2>&1; then return 0; fi
-    sleep 0.5
-  done
-  echo "mixed: $name was not ready in $START_TIMEOUT s; its log ends with:" >&2
-  tail -n 5 "$log" >&2
-  stop_server
-  return 1
-}
-
 start_llama_server() {
   local log=$TMP/llama-server.log
   PORT=$(free_port)
@@ -96,7 +75,7 @@ start_llama_server() {
   "$LLAMA_SERVER_BIN" -m "$MODEL" --host 127.0.0.1 --port "$PORT" --parallel "$PARALLEL" \
     --ctx-size "$CTX" --kv-unified --threads "$THREADS" >"$log" 2>&1 &
   SERVER_PID=$!
-  wait_ready llama-server "$log" "http://127.0.0.1:$PORT/health" || { LLAMA_CMD=""; return 1; }
+  wait_ready llama-server "$log" /health "$START_TIMEOUT" || { LLAMA_CMD=""; return 1; }
 }
 
 # start_glmq NAME [serve flags...]: port 0, the bound port read back from the log.
@@ -109,13 +88,7 @@ start_glmq() {
     --parallel "$PARALLEL" --ctx-size "$CTX" --threads "$THREADS" "$@" >"$log" 2>&1 &
   SERVER_PID=$!
   PORT=""
-  local deadline=$((SECONDS + START_TIMEOUT))
-  while [[ -z $PORT ]] && ((SECONDS < deadline)) && kill -0 "$SERVER_PID" 2>/dev/null; do
-    PORT=$(sed -n 's|.*serving on http://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$log" | head -n 1)
-    [[ -n $PORT ]] || sleep 0.5
-  done
-  [[ -n $PORT ]] || PORT=0
-  wait_ready "glmq ($name)" "$log" "http://127.0.0.1:$PORT/readyz"
+  wait_ready "glmq ($name)" "$log" /readyz "$START_TIMEOUT"
 }
 
 # run_bench NAME TARGET [mixed_bench flags...]: output to $TMP/NAME.out and the terminal.

@@ -91,27 +91,7 @@ start_gateway() {
     --redis "redis://127.0.0.1:$REDIS_PORT/0" --host 127.0.0.1 --port 0 >"$log" 2>&1 &
   SERVER_PID=$!
   PORT=""
-  local deadline=$((SECONDS + 120))
-  while ((SECONDS < deadline)); do
-    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-      wait "$SERVER_PID" 2>/dev/null || true
-      SERVER_PID=""
-      echo "redis_submit: the gateway exited while starting; its log ends with:" >&2
-      tail -n 5 "$log" >&2
-      return 1
-    fi
-    if [[ -z $PORT ]]; then
-      PORT=$(sed -n 's|.*glmq gateway .* on http://127\.0\.0\.1:\([0-9]*\) .*|\1|p' "$log" |
-        head -n 1)
-    fi
-    if [[ -n $PORT ]] && curl -fsS -m 2 "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1; then
-      return 0
-    fi
-    sleep 0.2
-  done
-  echo "redis_submit: the gateway was not ready in 120 s; its log ends with:" >&2
-  tail -n 5 "$log" >&2
-  return 1
+  wait_ready gateway "$log" /readyz
 }
 
 # cpu_ticks PID: user + system CPU time the process has used, in clock ticks.

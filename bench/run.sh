@@ -41,8 +41,8 @@ bench_setup bench
 SERVER_LOG=""
 
 # start_server NAME MODEL [serve flags...]: starts `glmq serve` on a free port (port 0, the
-# bound port read back from its log) with a fresh data dir, and waits for /healthz.
-# Returns non-zero (with the log's tail printed) if it does not come up in 120 s.
+# bound port read back from its log) with a fresh data dir, and waits for /healthz
+# (wait_ready).
 start_server() {
   local name=$1 model=$2
   shift 2
@@ -52,27 +52,7 @@ start_server() {
     --data-dir "$TMP/data-$name" "$@" >"$SERVER_LOG" 2>&1 &
   SERVER_PID=$!
   PORT=""
-  local deadline=$((SECONDS + 120))
-  while ((SECONDS < deadline)); do
-    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-      wait "$SERVER_PID" 2>/dev/null || true
-      SERVER_PID=""
-      echo "bench: server '$name' exited while starting; its log ends with:" >&2
-      tail -n 5 "$SERVER_LOG" >&2
-      return 1
-    fi
-    if [[ -z $PORT ]]; then
-      PORT=$(sed -n 's|.*serving on http://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$SERVER_LOG" | head -n 1)
-    fi
-    if [[ -n $PORT ]] && curl -fsS -m 2 "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1; then
-      return 0
-    fi
-    sleep 0.2
-  done
-  echo "bench: server '$name' did not answer /healthz in 120 s; its log ends with:" >&2
-  tail -n 5 "$SERVER_LOG" >&2
-  stop_server
-  return 1
+  wait_ready "server '$name'" "$SERVER_LOG" /healthz
 }
 
 cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
