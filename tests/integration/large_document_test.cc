@@ -37,9 +37,12 @@ TEST(LargeDocumentTest, DocumentThatTurnsOutTooLongFailsWithTheNumbers) {
   // (bytes / longest token) is far below 8192, so it is accepted and counted after.
   Server server({"--sync-count-bytes", "1000", "--ctx-size", "8192", "--parallel", "1"});
   ASSERT_TRUE(server.Start()) << server.start_error();
-  // Keep the engine busy so the count, not the engine, finds the problem.
+  // Keep the engine busy so the count, not the engine, finds the problem. It must be running
+  // before the document arrives: queued beside it, the document (the shorter job) would be
+  // taken first.
   const std::string busy = SubmitJob(server, {{"text", "Busy."}, {"max_tokens", 4000}});
   ASSERT_FALSE(busy.empty());
+  ASSERT_EQ(WaitForState(server, busy, "running", seconds(30)).value("state", ""), "running");
   HttpResult reply;
   const std::string id =
       SubmitJob(server, {{"text", FillerText(20000)}, {"max_tokens", 100}}, &reply);
