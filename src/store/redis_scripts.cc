@@ -141,15 +141,15 @@ local function sweep(now, limit)
 end
 
 -- Writes a new job's hashes (the key layout is in redis_store.h), with arrival number
--- `seq`, and returns its queue_fields, for queue_add_all and the listings; false when the id
--- exists. Fields still at their zero value ('0' or '') are not written: readers take a
--- missing field as its zero, which makes the hash and its AOF record half as long.
+-- `seq`, and returns its queue_fields, for queue_add_all and the listings. The caller has
+-- made sure the id is new. Fields still at their zero value ('0' or '') are not written:
+-- readers take a missing field as its zero, which makes the hash and its AOF record half as
+-- long.
 local function member_of(created_at, seq, id)
   return string.format('%016d%012d:', tonumber(created_at), seq) .. id
 end
 local function write_job(id, seq, created_at, class, prompt_tokens, max_tokens, order_key,
                          deadline_at, wait, params, text, messages)
-  if redis.call('EXISTS', jkey(id)) == 1 then return false end
   local member = member_of(created_at, seq, id)
   redis.call('HSET', jkey(id), 'id', id, 'state', 'queued', 'member', member,
              'created_at', created_at, 'class', class, 'prompt_tokens', prompt_tokens,
@@ -244,10 +244,10 @@ end
 
 constexpr char kInsert[] = R"lua(
 local id = ARGV[3]
+if redis.call('EXISTS', jkey(id)) == 1 then return fail('CONFLICT', 'job ' .. id .. ' already exists') end
 local seq = redis.call('INCR', P .. 'seq')
 local q = write_job(id, seq, ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10],
                     ARGV[11], ARGV[12], ARGV[13])
-if not q then return fail('CONFLICT', 'job ' .. id .. ' already exists') end
 enqueue_new({q})
 publish(id, 'queued')
 if ARGV[14] then idempotent_done(ARGV[14], ARGV[15], ARGV[16], ARGV[17], id, ARGV[18], ARGV[19]) end
@@ -274,6 +274,12 @@ local function wait_for(a, pt, mt)
   return string.format('%.17g', tonumber(ARGV[a + 11]) + pt * tonumber(ARGV[a + 12]) +
                                 mt * tonumber(ARGV[a + 13]))
 end
+-- Ids are fresh, so one EXISTS for the whole batch nearly always answers 0, and then no job
+-- needs a lookup of its own; `seen` refuses an id given twice in the batch.
+local keys = {}
+for i = 0, n - 1 do keys[i + 1] = jkey(ARGV[3 + i * 14 + 1]) end
+local check_each = redis.call('EXISTS', unpack(keys)) > 0
+local seen = {}
 local out, pending = {}, {}
 local last_id = nil
 for i = 0, n - 1 do
@@ -285,8 +291,12 @@ for i = 0, n - 1 do
   local ahead, pt, mt = 0, 0, 0
   if at_tail then ahead, pt, mt = total, all_pt, all_mt end
   local wait = wait_for(a, pt, mt)
-  local q = write_job(id, seq, created_at, ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], order_key,
-                      ARGV[a + 7], wait, ARGV[a + 8], ARGV[a + 9], ARGV[a + 10])
+  local q = false
+  if not (seen[id] or (check_each and redis.call('EXISTS', jkey(id)) == 1)) then
+    seen[id] = true
+    q = write_job(id, seq, created_at, ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], order_key,
+                  ARGV[a + 7], wait, ARGV[a + 8], ARGV[a + 9], ARGV[a + 10])
+  end
   if q then
     table.insert(pending, q)
     if at_tail then

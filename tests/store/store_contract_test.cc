@@ -266,11 +266,16 @@ TEST_P(StoreContractTest, InsertBatchPlacesEachJobAndRefusesOnlyTheBadOnes) {
       {no_id, model},                       // invalid
       {MakeJob(15, 1006, 10, 3), model},    // after 5 and 10
       {MakeJob(40, 1007, 1, 1), model},     // after all, the batch's earlier jobs included
+      {MakeJob(40, 1008, 9, 9), model},     // the same id twice in one batch
   };
+  batch.back().job.id = batch[4].job.id;
+  batch.back().job.request.text = "a second job under a taken id";
   placed = store_->InsertBatch(batch);
   ASSERT_EQ(placed.size(), batch.size());
   EXPECT_EQ(placed[1].status().code(), StatusCode::kConflict);
   EXPECT_EQ(placed[2].status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(placed[5].status().code(), StatusCode::kConflict);
+  EXPECT_EQ(MustGet(batch[4].job.id).request.text, batch[4].job.request.text);
   struct Want {
     size_t index;
     int64_t jobs, prompt_tokens, max_tokens;
