@@ -78,10 +78,11 @@ int RunGateway(const GatewayFlags& flags) {
   metrics::Registry registry;
   JobMetrics job_metrics(registry);
   JobWatchHub watch;
-  auto store = OpenRedis(flags.redis, [&watch, &job_metrics](const std::string& id, JobState s) {
-    watch.Notify(id, s);
-    job_metrics.StateChanged(id, s);
-  });
+  auto store = OpenRedis(
+      flags.redis, [&watch, &job_metrics](const std::string& id, JobState s, ChangeOrigin origin) {
+        watch.Notify(id, s);
+        job_metrics.StateChanged(id, s, origin);
+      });
   if (!store.ok()) {
     spdlog::error("cannot use Redis at {}: {}", flags.redis.url, store.status().message());
     return 1;
@@ -222,14 +223,14 @@ int RunWorker(WorkerFlags flags) {
   metrics::Registry registry;
   JobMetrics job_metrics(registry);
   std::atomic<Scheduler*> scheduler_ptr{nullptr};
-  auto store =
-      OpenRedis(flags.redis, [&scheduler_ptr, &job_metrics](const std::string& id, JobState s) {
-        job_metrics.StateChanged(id, s);
-        // A job queued anywhere: look now instead of at the next poll.
-        if (s == JobState::kQueued) {
-          if (Scheduler* sched = scheduler_ptr.load()) sched->Wake();
-        }
-      });
+  auto store = OpenRedis(flags.redis, [&scheduler_ptr, &job_metrics](
+                                          const std::string& id, JobState s, ChangeOrigin origin) {
+    job_metrics.StateChanged(id, s, origin);
+    // A job queued anywhere: look now instead of at the next poll.
+    if (s == JobState::kQueued) {
+      if (Scheduler* sched = scheduler_ptr.load()) sched->Wake();
+    }
+  });
   if (!store.ok()) {
     spdlog::error("cannot use Redis at {}: {}", flags.redis.url, store.status().message());
     return 1;

@@ -13,6 +13,10 @@ constexpr LengthClass kClasses[] = {LengthClass::kShort, LengthClass::kMedium, L
 // The scheduler loop turns at least every housekeeping interval and the engine beats between
 // graph nodes inside a step: this long without either is a stuck engine, not a slow one.
 constexpr int64_t kWorkerSilenceMs = 120'000;
+// See JobMetrics::open_jobs_: twice the default retention, far past any live job's events.
+constexpr int64_t kForgetOpenJobMs = 48 * 3600 * 1000;
+// The map is swept for forgotten jobs whenever it has doubled since the last sweep.
+constexpr size_t kFirstSweepSize = 65'536;
 
 bool IsWorkerAlive(const Scheduler& scheduler, TimeMs now) {
   const TimeMs at = scheduler.alive_at();
@@ -58,27 +62,37 @@ JobMetrics::JobMetrics(metrics::Registry& r)
 
 void JobMetrics::Submitted(const Job& job) {
   submitted_->With({LengthClassName(job.length_class)}).Inc();
-  std::lock_guard lock(mu_);
-  open_jobs_[job.id] = job.length_class;
+  Remember(job.id, job.length_class);
 }
 
-void JobMetrics::StateChanged(const std::string& id, JobState state) {
+void JobMetrics::Remember(const std::string& id, LengthClass length_class) {
+  const TimeMs now = NowMs();
+  std::lock_guard lock(mu_);
+  open_jobs_[id] = Open{length_class, now};
+  if (open_jobs_.size() < std::max(sweep_at_size_, kFirstSweepSize)) return;
+  std::erase_if(open_jobs_,
+                [now](const auto& entry) { return now - entry.second.since > kForgetOpenJobMs; });
+  sweep_at_size_ = 2 * open_jobs_.size();
+}
+
+void JobMetrics::StateChanged(const std::string& id, JobState state, ChangeOrigin origin) {
   if (!IsTerminal(state)) return;
   std::string cls = "unknown";
   {
     std::lock_guard lock(mu_);
     if (auto it = open_jobs_.find(id); it != open_jobs_.end()) {
-      cls = LengthClassName(it->second);
+      cls = LengthClassName(it->second.length_class);
       open_jobs_.erase(it);
     }
   }
-  finished_->With({JobStateName(state), cls}).Inc();
+  if (origin == ChangeOrigin::kHere) finished_->With({JobStateName(state), cls}).Inc();
 }
 
 void JobMetrics::JobEvent(const glmq::JobEvent& e) {
   const std::string cls = LengthClassName(e.length_class);
   switch (e.kind) {
     case JobEvent::Kind::kStarted:
+      Remember(e.job_id, e.length_class);
       queue_wait_->With({cls}).Observe(e.seconds);
       break;
     case JobEvent::Kind::kFirstToken:

@@ -28,8 +28,10 @@ class JobMetrics {
 
   // From the API once a job is durable.
   void Submitted(const Job& job);
-  // From the store's listener: every state change of every job.
-  void StateChanged(const std::string& id, JobState state);
+  // From the store's listener: every state change of every job. A job's end counts in
+  // glmq_jobs_finished_total where it was made (kHere), so that the sum over the gateways
+  // and workers sharing a store counts each job once.
+  void StateChanged(const std::string& id, JobState state, ChangeOrigin origin);
   // From the scheduler (JobStats listener).
   void JobEvent(const glmq::JobEvent& event);
   void HttpRequest(const std::string& route, int status, double seconds);
@@ -45,10 +47,22 @@ class JobMetrics {
   metrics::HistogramFamily* http_seconds_;
   metrics::CounterFamily* notifications_;
 
+  // Remembers the class of a job submitted or started here: the store's events carry only
+  // the state.
+  void Remember(const std::string& id, LengthClass length_class);
+
+  struct Open {
+    LengthClass length_class;
+    TimeMs since;
+  };
   std::mutex mu_;
-  // Class of each job submitted here and not finished yet: the store's events carry only
-  // the state. Jobs accepted before a restart finish as class "unknown".
-  std::unordered_map<std::string, LengthClass> open_jobs_;  // guarded by mu_
+  // Jobs submitted or started here and not ended yet. An entry leaves when the job's end is
+  // heard from any process; one whose end was never heard (an event lost while the store was
+  // unreachable) is forgotten after kForgetOpenJobMs, so the map stays bounded. A job ended
+  // without an entry (accepted before a restart, or by another gateway, and ended here, say
+  // by cancel) counts as class "unknown".
+  std::unordered_map<std::string, Open> open_jobs_;  // guarded by mu_
+  size_t sweep_at_size_ = 0;                         // guarded by mu_
 };
 
 // What the alert rules look at, measured now.

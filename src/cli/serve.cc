@@ -75,11 +75,12 @@ int RunServe(const ServeFlags& flags) {
   JobMetrics job_metrics(registry);
 
   JobWatchHub watch;
-  auto store = SqliteJobStore::Open(flags.data_dir + "/glmq.db",
-                                    [&watch, &job_metrics](const std::string& id, JobState state) {
-                                      watch.Notify(id, state);
-                                      job_metrics.StateChanged(id, state);
-                                    });
+  auto store = SqliteJobStore::Open(
+      flags.data_dir + "/glmq.db",
+      [&watch, &job_metrics](const std::string& id, JobState state, ChangeOrigin origin) {
+        watch.Notify(id, state);
+        job_metrics.StateChanged(id, state, origin);
+      });
   if (!store.ok()) {
     spdlog::error("cannot open the store: {}", store.status().ToString());
     return 1;

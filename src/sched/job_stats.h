@@ -17,6 +17,7 @@ namespace glmq {
 struct JobEvent {
   enum class Kind { kStarted, kFirstToken, kFinished };
   Kind kind = Kind::kStarted;
+  std::string job_id;
   LengthClass length_class = LengthClass::kShort;
   double seconds = 0;  // started: queue wait; first token: since submit; finished: run time
   JobState state = JobState::kSucceeded;  // finished only

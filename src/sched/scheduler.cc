@@ -7,9 +7,11 @@
 namespace glmq {
 namespace {
 
-JobEvent MakeEvent(JobEvent::Kind kind, LengthClass length_class, double seconds) {
+JobEvent MakeEvent(JobEvent::Kind kind, const std::string& job_id, LengthClass length_class,
+                   double seconds) {
   JobEvent e;
   e.kind = kind;
+  e.job_id = job_id;
   e.length_class = length_class;
   e.seconds = seconds;
   return e;
@@ -166,8 +168,8 @@ bool Scheduler::TryStart(Job& job) {
     writer_.Complete(job.id, options_.worker_id, FailedCompletion(admitted));
     return true;
   }
-  stats_.Record(
-      MakeEvent(JobEvent::Kind::kStarted, job.length_class, (now - job.created_at) / 1000.0));
+  stats_.Record(MakeEvent(JobEvent::Kind::kStarted, job.id, job.length_class,
+                          (now - job.created_at) / 1000.0));
   spdlog::debug("job {} started ({} prompt tokens, attempt {})", job.id, job.prompt_tokens,
                 job.attempts);
   if (alone) spdlog::info("job {} runs alone: delivery {}", job.id, job.attempts);
@@ -245,7 +247,7 @@ void Scheduler::ApplyStep(const StepReport& report) {
     it->second.progress = p.progress;
     if (!it->second.first_token_seen && p.progress.completion_tokens > 0) {
       it->second.first_token_seen = true;
-      stats_.Record(MakeEvent(JobEvent::Kind::kFirstToken, it->second.length_class,
+      stats_.Record(MakeEvent(JobEvent::Kind::kFirstToken, p.id, it->second.length_class,
                               (now - it->second.created_at) / 1000.0));
     }
     if (p.progress.prompt_tokens > 0) it->second.prompt_tokens = p.progress.prompt_tokens;
@@ -260,7 +262,7 @@ void Scheduler::ApplyStep(const StepReport& report) {
       if (f.completion.state == JobState::kSucceeded) {
         meter_.RecordCompletion(f.completion.usage.completion_tokens, it->second.max_tokens);
       }
-      JobEvent finished = MakeEvent(JobEvent::Kind::kFinished, it->second.length_class,
+      JobEvent finished = MakeEvent(JobEvent::Kind::kFinished, f.id, it->second.length_class,
                                     (now - it->second.started_at) / 1000.0);
       finished.state = f.completion.state;
       finished.usage = f.completion.usage;

@@ -57,8 +57,13 @@ struct WaitModel {
   }
 };
 
-// Called after a change is durable: (job id, new state). Must not call back into the store.
-using JobListener = std::function<void(const std::string& id, JobState state)>;
+// Who made a state change: this process, or another process sharing the store (a Redis
+// store relays those from its event channel). Wake-ups and long-polls want both; a counter
+// wants kHere alone, so that the sum over processes counts each change once.
+enum class ChangeOrigin { kHere, kElsewhere };
+
+// Called after a change is durable. Must not call back into the store.
+using JobListener = std::function<void(const std::string& id, JobState state, ChangeOrigin origin)>;
 
 class JobStore {
  public:

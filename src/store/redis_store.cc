@@ -302,10 +302,10 @@ Result<std::vector<Reply>> RedisJobStore::Commands(const std::vector<Args>& comm
   return replies;
 }
 
-void RedisJobStore::Notify(const std::string& id, JobState state) {
+void RedisJobStore::Notify(const std::string& id, JobState state, ChangeOrigin origin) {
   if (!listener_) return;
   try {
-    listener_(id, state);
+    listener_(id, state, origin);
   } catch (const std::exception& e) {
     spdlog::error("job listener threw on {} -> {}: {}", id, JobStateName(state), e.what());
   } catch (...) {
@@ -321,7 +321,8 @@ void RedisJobStore::OnEvent(std::string_view payload) {
   if (payload.substr(0, first) == instance_) return;  // told the listener already
   std::optional<JobState> state = ParseJobState(payload.substr(last + 1));
   if (!state) return;
-  Notify(std::string(payload.substr(first + 1, last - first - 1)), *state);
+  Notify(std::string(payload.substr(first + 1, last - first - 1)), *state,
+         ChangeOrigin::kElsewhere);
 }
 
 std::string RedisJobStore::EndedScore(TimeMs finished_at) const {

@@ -164,7 +164,7 @@ class RedisJobStore final : public JobStore {
   static Status CheckNewJob(const Job& job);
   Status LoadScripts();
   Status CheckPersistence();
-  void Notify(const std::string& id, JobState state);
+  void Notify(const std::string& id, JobState state, ChangeOrigin origin = ChangeOrigin::kHere);
   void OnEvent(std::string_view payload);
   // finished_at + retention_ms, as a score ("+inf" when kept forever).
   std::string EndedScore(TimeMs finished_at) const;

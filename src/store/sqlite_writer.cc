@@ -187,7 +187,7 @@ void GroupCommitWriter::Notify(const std::vector<WriteContext::Event>& events) {
   if (!listener_) return;
   for (const WriteContext::Event& event : events) {
     try {
-      listener_(event.id, event.state);
+      listener_(event.id, event.state, ChangeOrigin::kHere);
     } catch (const std::exception& e) {
       spdlog::error("job listener threw on {} -> {}: {}", event.id, JobStateName(event.state),
                     e.what());

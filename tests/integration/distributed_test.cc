@@ -38,6 +38,14 @@ json Job(const Server& gateway, const std::string& id) {
   return gateway.Get("/v1/jobs/" + id).body_json;
 }
 
+// One sample of a process's /metrics, or -1 when the series is missing.
+double MetricSample(const Server& process, const std::string& series) {
+  const std::string text = process.Get("/metrics").body;
+  const size_t at = text.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(text.substr(at + series.size() + 2));
+}
+
 TEST(DistributedTest, TwoGatewaysTwoWorkersRunEveryJobExactlyOnce) {
   auto redis = DurableRedis();
   auto a = Gateway(*redis), b = Gateway(*redis);
@@ -71,6 +79,15 @@ TEST(DistributedTest, TwoGatewaysTwoWorkersRunEveryJobExactlyOnce) {
   const json queue = a->Get("/v1/queue").body_json;
   EXPECT_EQ(queue["totals"].value("succeeded", 0), kJobs) << queue;
   EXPECT_EQ(queue.value("queued", -1), 0);
+  // Summed over the processes, as a Prometheus query would, each job counts once: a submit
+  // where it was accepted, an end where it was made.
+  double submitted = 0, succeeded = 0;
+  for (const Server* p : {a.get(), b.get(), w1.get(), w2.get()}) {
+    submitted += MetricSample(*p, R"(glmq_jobs_submitted_total{class="short"})");
+    succeeded += MetricSample(*p, R"(glmq_jobs_finished_total{state="succeeded",class="short"})");
+  }
+  EXPECT_EQ(submitted, kJobs);
+  EXPECT_EQ(succeeded, kJobs);
 }
 
 TEST(DistributedTest, AJobOfAKilledWorkerRunsElsewhereAndEndsOnce) {

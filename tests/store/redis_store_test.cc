@@ -59,7 +59,7 @@ struct Heard {
   std::mutex mu;
   std::set<std::string> ids;
   JobListener Listener() {
-    return [this](const std::string& id, JobState) {
+    return [this](const std::string& id, JobState, ChangeOrigin) {
       std::lock_guard lock(mu);
       ids.insert(id);
     };

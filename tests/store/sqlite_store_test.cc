@@ -53,10 +53,11 @@ class SqliteJobStoreTest : public ::testing::Test {
 
   void OpenStore() {
     store_.reset();
-    auto opened = SqliteJobStore::Open(db_path_, [this](const std::string& id, JobState state) {
-      std::lock_guard lock(events_mu_);
-      events_.push_back({id, state});
-    });
+    auto opened =
+        SqliteJobStore::Open(db_path_, [this](const std::string& id, JobState state, ChangeOrigin) {
+          std::lock_guard lock(events_mu_);
+          events_.push_back({id, state});
+        });
     ASSERT_TRUE(opened.ok()) << opened.status().ToString();
     store_ = std::move(opened).value();
   }

@@ -38,10 +38,10 @@ enum class Backend { kSqlite, kRedis };
 class EventLog {
  public:
   JobListener Listener() {
-    return [this](const std::string& id, JobState state) {
+    return [this](const std::string& id, JobState state, ChangeOrigin origin) {
       {
         std::lock_guard lock(mu_);
-        events_.emplace_back(id, state);
+        events_.push_back({id, state, origin});
       }
       cv_.notify_all();
     };
@@ -49,19 +49,27 @@ class EventLog {
   std::vector<JobState> For(const std::string& id) {
     std::lock_guard lock(mu_);
     std::vector<JobState> states;
-    for (const auto& [event_id, state] : events_) {
-      if (event_id == id) states.push_back(state);
+    for (const Event& e : events_) {
+      if (e.id == id) states.push_back(e.state);
     }
     return states;
+  }
+  // Where each of `id`'s events came from, in order.
+  std::vector<ChangeOrigin> OriginsOf(const std::string& id) {
+    std::lock_guard lock(mu_);
+    std::vector<ChangeOrigin> origins;
+    for (const Event& e : events_) {
+      if (e.id == id) origins.push_back(e.origin);
+    }
+    return origins;
   }
   // Waits until `id` has had `count` events.
   std::vector<JobState> WaitFor(const std::string& id, size_t count,
                                 milliseconds timeout = milliseconds(5000)) {
     std::unique_lock lock(mu_);
     cv_.wait_for(lock, timeout, [&] {
-      return std::count_if(events_.begin(), events_.end(), [&](const auto& e) {
-               return e.first == id;
-             }) >= static_cast<long>(count);
+      return std::count_if(events_.begin(), events_.end(),
+                           [&](const Event& e) { return e.id == id; }) >= static_cast<long>(count);
     });
     lock.unlock();
     return For(id);
@@ -72,9 +80,14 @@ class EventLog {
   }
 
  private:
+  struct Event {
+    std::string id;
+    JobState state;
+    ChangeOrigin origin;
+  };
   std::mutex mu_;
   std::condition_variable cv_;
-  std::vector<std::pair<std::string, JobState>> events_;
+  std::vector<Event> events_;
 };
 
 Completion Done(JobState state, std::string output) {
@@ -666,14 +679,18 @@ TEST_P(StoreContractTest, EventsReachEveryListener) {
   ASSERT_TRUE(store_->Complete(job.id, "w1", Done(JobState::kSucceeded, "ok")).ok());
   const std::vector<JobState> lifecycle = {JobState::kQueued, JobState::kRunning,
                                            JobState::kSucceeded};
-  // This store's own listener heard each change before the call returned, once.
+  // This store's own listener heard each change before the call returned, once, as its own.
+  const std::vector<ChangeOrigin> here(3, ChangeOrigin::kHere);
   EXPECT_EQ(events_.For(job.id), lifecycle);
+  EXPECT_EQ(events_.OriginsOf(job.id), here);
   if (redis()) {
     EXPECT_EQ(other_events.WaitFor(job.id, 3), lifecycle);
+    EXPECT_EQ(other_events.OriginsOf(job.id), std::vector(3, ChangeOrigin::kElsewhere));
     // A change made through the other store reaches this one's listener.
     Job from_other = MakeJob(2, 1000);
     ASSERT_TRUE((*other)->Insert(from_other).ok());
     EXPECT_EQ(events_.WaitFor(from_other.id, 1), std::vector{JobState::kQueued});
+    EXPECT_EQ(events_.OriginsOf(from_other.id), std::vector{ChangeOrigin::kElsewhere});
     std::this_thread::sleep_for(milliseconds(100));
     EXPECT_EQ(events_.For(job.id), lifecycle) << "no echo of its own events";
   }
