@@ -7,6 +7,7 @@
 #include "api/idempotency.h"
 #include "api/job_json.h"
 #include "api/json_response.h"
+#include "core/json_writer.h"
 #include "engine/prompt.h"
 
 namespace glmq {
@@ -19,16 +20,24 @@ struct Submitted {
   bool prompt_tokens_estimated = false;
 };
 
-json AcceptedJson(const Submitted& s) {
-  return {{"id", s.job.id},
-          {"object", "job"},
-          {"state", JobStateName(s.job.state)},
-          {"prompt_tokens", s.job.prompt_tokens},
-          {"prompt_tokens_estimated", s.prompt_tokens_estimated},
-          {"length_class", LengthClassName(s.job.length_class)},
-          {"queue_position", s.queue_position},
-          {"estimated_wait_seconds", s.job.estimated_wait_seconds},
-          {"created_at", UnixSeconds(s.job.created_at)}};
+// The 202's body, newline included; also what an Idempotency-Key replays. Every submit
+// writes one, so it goes straight to text.
+std::string AcceptedBody(const Submitted& s) {
+  std::string out;
+  out.reserve(256);
+  JsonObjectWriter body(out);
+  body.String("id", s.job.id)
+      .String("object", "job")
+      .String("state", JobStateName(s.job.state))
+      .Int("queue_position", s.queue_position)
+      .Number("estimated_wait_seconds", s.job.estimated_wait_seconds)
+      .Int("prompt_tokens", s.job.prompt_tokens)
+      .Bool("prompt_tokens_estimated", s.prompt_tokens_estimated)
+      .String("length_class", LengthClassName(s.job.length_class))
+      .Number("created_at", UnixSeconds(s.job.created_at));
+  body.Close();
+  out.push_back('\n');
+  return out;
 }
 
 // Counts a large document's tokens after its 202 and records the exact figure, or fails the
@@ -159,7 +168,7 @@ Submitted SubmitKeyed(ApiContext& ctx, Prepared prepared, const JobStore::Idempo
       prepared.job.wait.Seconds(ahead->prompt_tokens, ahead->max_tokens);
   out.queue_position = ahead->jobs + 1;
   out.status =
-      ctx.store.InsertIdempotent(out.job, claim, 202, AcceptedJson(out).dump(), kIdempotencyTtlMs);
+      ctx.store.InsertIdempotent(out.job, claim, 202, AcceptedBody(out), kIdempotencyTtlMs);
   if (out.status.ok()) AfterInsert(ctx, out);
   return out;
 }
@@ -345,8 +354,10 @@ HttpResponse ListJobs(ApiContext& ctx, const RequestContext& rc) {
 }
 
 HttpResponse AcceptedResponse(const Submitted& s) {
-  HttpResponse res = JsonResponse(http::status::accepted, AcceptedJson(s));
+  HttpResponse res{http::status::accepted, 11};
+  res.set(http::field::content_type, "application/json");
   res.set(http::field::location, "/v1/jobs/" + s.job.id);
+  res.body() = AcceptedBody(s);
   return res;
 }
 

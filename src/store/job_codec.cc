@@ -3,6 +3,9 @@
 #include <exception>
 #include <nlohmann/json.hpp>
 
+#include "core/json_writer.h"
+#include "core/utf8.h"
+
 namespace glmq {
 namespace {
 
@@ -18,25 +21,38 @@ void ReadIfPresent(const json& object, const char* key, T* out) {
 
 }  // namespace
 
+// Written on every submit, so straight to text (core/json_writer.h); read back by
+// DecodeRequestParams through nlohmann::json.
 Result<std::string> EncodeRequestParams(const JobRequest& request) {
-  try {
-    json sampling = {
-        {"max_tokens", request.sampling.max_tokens},
-        {"temperature", request.sampling.temperature},
-        {"top_p", request.sampling.top_p},
-        {"stop", request.sampling.stop},
-    };
-    if (request.sampling.seed) sampling["seed"] = *request.sampling.seed;
-    json params = {
-        {"question", request.question},
-        {"sampling", std::move(sampling)},
-        {"priority", request.priority},
-        {"timeout_seconds", request.timeout_seconds},
-    };
-    return params.dump();
-  } catch (const std::exception& e) {
-    return InvalidArgument(std::string("request parameters: ") + e.what());
+  const SamplingParams& s = request.sampling;
+  if (!IsValidUtf8(request.question)) {
+    return InvalidArgument("request parameters: the question is not valid UTF-8");
   }
+  for (const std::string& stop : s.stop) {
+    if (!IsValidUtf8(stop)) {
+      return InvalidArgument("request parameters: a stop string is not valid UTF-8");
+    }
+  }
+  std::string out;
+  out.reserve(160 + request.question.size());
+  JsonObjectWriter params(out);
+  params.String("question", request.question);
+  JsonObjectWriter sampling(params.Key("sampling"));
+  sampling.Int("max_tokens", s.max_tokens)
+      .Float("temperature", s.temperature)
+      .Float("top_p", s.top_p);
+  std::string& stops = sampling.Key("stop");
+  stops.push_back('[');
+  for (size_t i = 0; i < s.stop.size(); ++i) {
+    if (i > 0) stops.push_back(',');
+    AppendJsonString(stops, s.stop[i]);
+  }
+  stops.push_back(']');
+  if (s.seed) AppendJsonNumber(sampling.Key("seed"), *s.seed);
+  sampling.Close();
+  params.Int("priority", request.priority).Number("timeout_seconds", request.timeout_seconds);
+  params.Close();
+  return out;
 }
 
 Status DecodeRequestParams(std::string_view text, JobRequest* request) {
