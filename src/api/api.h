@@ -13,6 +13,7 @@
 #include "api/job_watch.h"
 #include "api/router.h"
 #include "engine/engine.h"
+#include "sched/capacity.h"
 #include "sched/policy.h"
 #include "sched/scheduler.h"
 #include "sched/throughput.h"
@@ -37,7 +38,9 @@ struct ApiContext {
   JobStore& store;
   const Engine& engine;  // tokenizer and context limits; thread-safe parts only
   Scheduler* scheduler;  // null where no engine runs in this process
-  ThroughputMeter& meter;
+  // Speeds and work in hand behind wait and drain estimates: this process's engine, or the
+  // live workers' reports on a gateway.
+  const CapacitySource& capacity;
   PolicyOptions policy;
   ApiOptions options;
   asio::thread_pool& pool;

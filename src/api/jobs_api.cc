@@ -51,8 +51,8 @@ void SettlePromptTokens(ApiContext& ctx, const Job& job) {
     recorded = ctx.store.FailQueued(job.id, "prompt_too_long", fits.message());
   } else {
     const int64_t order_key =
-        OrderKey(ctx.policy, ctx.meter.Snapshot(), job.created_at, job.request.priority, *tokens,
-                 job.request.sampling.max_tokens);
+        OrderKey(ctx.policy, ctx.capacity.Now().rates, job.created_at, job.request.priority,
+                 *tokens, job.request.sampling.max_tokens);
     recorded =
         ctx.store.SetQueuedCost(job.id, *tokens, ClassifyLength(ctx.policy, *tokens), order_key);
   }
@@ -105,13 +105,12 @@ Prepared Prepare(ApiContext& ctx, JobRequest request) {
   if (request.timeout_seconds > 0) {
     job.deadline_at = job.created_at + std::llround(request.timeout_seconds * 1000.0);
   }
-  const ThroughputSnapshot rates = ctx.meter.Snapshot();
-  job.order_key = OrderKey(ctx.policy, rates, job.created_at, request.priority, job.prompt_tokens,
-                           request.sampling.max_tokens);
+  const Capacity capacity = ctx.capacity.Now();
+  job.order_key = OrderKey(ctx.policy, capacity.rates, job.created_at, request.priority,
+                           job.prompt_tokens, request.sampling.max_tokens);
   job.request = std::move(request);
-  const RunningWork running = ctx.scheduler ? ctx.scheduler->running_work() : RunningWork{};
-  out.job.wait = MakeWaitModel(rates, running.prompt_tokens_left, running.max_tokens_left,
-                               running.free_sequences);
+  out.job.wait = MakeWaitModel(capacity.rates, capacity.running_prompt_tokens_left,
+                               capacity.running_max_tokens_left, capacity.free_sequences);
   return out;
 }
 
@@ -264,7 +263,8 @@ json QueueJson(ApiContext& ctx, const QueueSnapshot& snap, const std::vector<Job
                    {"max_tokens", j.request.sampling.max_tokens},
                    {"running_seconds", j.started_at > 0 ? (now - j.started_at) / 1000.0 : 0.0}});
   }
-  const ThroughputSnapshot t = ctx.meter.Snapshot();
+  const Capacity capacity = ctx.capacity.Now();
+  const ThroughputSnapshot& t = capacity.rates;
   int64_t queued = 0, queued_tokens = 0;
   for (const auto& [c, s] : snap.classes) {
     queued += s.queued;
@@ -274,8 +274,8 @@ json QueueJson(ApiContext& ctx, const QueueSnapshot& snap, const std::vector<Job
   for (const auto& [state, n] : snap.totals) totals[JobStateName(state)] = n;
   const ModelInfo& info = ctx.engine.info();
   const RunningWork work = ctx.scheduler ? ctx.scheduler->running_work() : RunningWork{};
-  const double drain =
-      PredictedDrainSeconds(t, snap, work.prompt_tokens_left, work.max_tokens_left);
+  const double drain = PredictedDrainSeconds(t, snap, capacity.running_prompt_tokens_left,
+                                             capacity.running_max_tokens_left);
   auto percentiles = [](const Percentiles& p) -> json {
     if (p.count == 0) return nullptr;
     return {{"p50", p.p50}, {"p95", p.p95}, {"p99", p.p99}, {"count", p.count}};
@@ -572,17 +572,16 @@ void AddApiRoutes(Router& router, ApiContext& ctx) {
                    auto it = snap->totals.find(s);
                    return it == snap->totals.end() ? int64_t{0} : it->second;
                  };
-                 const RunningWork running =
-                     ctx.scheduler ? ctx.scheduler->running_work() : RunningWork{};
+                 const Capacity capacity = ctx.capacity.Now();
                  const double wait =
-                     EstimateWaitSeconds(ctx.meter.Snapshot(), 0, 0, running.prompt_tokens_left,
-                                         running.max_tokens_left, running.free_sequences);
+                     EstimateWaitSeconds(capacity.rates, 0, 0, capacity.running_prompt_tokens_left,
+                                         capacity.running_max_tokens_left, capacity.free_sequences);
                  json body = {{"queue_length", queued},
                               {"processing", snap->running},
                               {"completed", total(JobState::kSucceeded)},
                               {"failed", total(JobState::kFailed) + total(JobState::kExpired)},
                               {"cancelled", total(JobState::kCancelled)},
-                              {"workers", ctx.scheduler ? 1 : 0},
+                              {"workers", capacity.engines},
                               {"estimated_wait", wait}};
                  return JsonResponse(http::status::ok, body);
                };

@@ -15,6 +15,7 @@
 #include "cli/observability.h"
 #include "cli/runtime.h"
 #include "engine/llama_engine.h"
+#include "sched/capacity.h"
 #include "sched/scheduler.h"
 #include "store/redis_store.h"
 
@@ -89,8 +90,9 @@ int RunGateway(const GatewayFlags& flags) {
   }
   std::unique_ptr<LlamaEngine> engine = LoadEngine(flags.engine);
   if (!engine) return 1;
-  // Wait estimates use the fallback rates until a worker's figures reach the gateway.
-  ThroughputMeter meter;
+  // Wait and drain estimates add up the live workers' reports (the policy's fallback rates
+  // while none has reported).
+  FleetCapacity capacity(**store);
 
   const std::string name = ProcessName("gateway");
   RedisJobStore& shared = **store;
@@ -104,7 +106,8 @@ int RunGateway(const GatewayFlags& flags) {
   };
   auto alerting = MakeAlerting(
       *alert_config, blob("silences"),
-      [&store, &meter] { return MeasureAlertSignals(**store, nullptr, meter); }, &job_metrics);
+      [&store, &capacity] { return MeasureAlertSignals(**store, nullptr, capacity); },
+      &job_metrics);
   if (!alerting.ok()) {
     spdlog::error("alerting: {}", alerting.status().message());
     return 2;
@@ -125,7 +128,8 @@ int RunGateway(const GatewayFlags& flags) {
 
   asio::thread_pool pool(static_cast<size_t>(std::max(2, flags.common.blocking_threads)));
   InsertBatcher inserts(**store);
-  ApiContext ctx{**store, *engine, nullptr, meter, flags.policy, flags.api, pool, watch, inserts};
+  ApiContext ctx{**store,   *engine, nullptr, capacity, flags.policy,
+                 flags.api, pool,    watch,   inserts};
   Router router;
   AddPublicRoutes(router, ctx, **alerting, registry, job_metrics);
   HttpServer server(flags.http, router);
@@ -158,11 +162,13 @@ struct WorkerFlags {
   std::string name;
 };
 
-// Says "alive" in the store while the scheduler or the engine shows life.
+// Says "alive" in the store while the scheduler or the engine shows life, with a report of
+// the worker's speeds and work in hand for the gateways' estimates.
 class Liveness {
  public:
-  Liveness(JobStore& store, const Scheduler& scheduler, std::string name)
-      : store_(store), scheduler_(scheduler), name_(std::move(name)) {
+  Liveness(JobStore& store, const Scheduler& scheduler, const CapacitySource& capacity,
+           std::string name)
+      : store_(store), scheduler_(scheduler), capacity_(capacity), name_(std::move(name)) {
     thread_ = std::thread([this] { Loop(); });
   }
   ~Liveness() {
@@ -186,7 +192,8 @@ class Liveness {
       lock.unlock();
       const TimeMs now = NowMs();
       if (now - scheduler_.alive_at() < kSilenceMs) {
-        if (Status s = store_.WorkerHeartbeat(name_, now, kTtlMs); !s.ok()) {
+        const WorkerReport report = ReportOf(capacity_.Now());
+        if (Status s = store_.WorkerHeartbeat(name_, now, kTtlMs, report); !s.ok()) {
           spdlog::warn("worker heartbeat failed: {}", s.ToString());
         }
       }
@@ -197,6 +204,7 @@ class Liveness {
 
   JobStore& store_;
   const Scheduler& scheduler_;
+  const CapacitySource& capacity_;
   const std::string name_;
   std::mutex mu_;
   std::condition_variable cv_;
@@ -265,7 +273,8 @@ int RunWorker(WorkerFlags flags) {
 
   scheduler_ptr = &scheduler;
   scheduler.Start();
-  auto liveness = std::make_unique<Liveness>(**store, scheduler, flags.name);
+  const LocalCapacity capacity(meter, &scheduler);
+  auto liveness = std::make_unique<Liveness>(**store, scheduler, capacity, flags.name);
   auto port = server.Start();
   if (!port.ok()) {
     spdlog::error("{}", port.status().message());

@@ -114,15 +114,16 @@ void JobMetrics::Notification(const std::string& channel, const std::string& out
 }
 
 Result<AlertSignals> MeasureAlertSignals(JobStore& store, const Scheduler* scheduler,
-                                         const ThroughputMeter& meter) {
+                                         const CapacitySource& capacity) {
   AlertSignals s;
   s.now = NowMs();
   GLMQ_ASSIGN_OR_RETURN(QueueSnapshot queue, store.Snapshot());
   s.classes = queue.classes;
-  const ThroughputSnapshot rates = meter.Snapshot();
+  const Capacity c = capacity.Now();
+  const ThroughputSnapshot& rates = c.rates;
   const RunningWork work = scheduler ? scheduler->running_work() : RunningWork{};
   s.predicted_drain_seconds =
-      PredictedDrainSeconds(rates, queue, work.prompt_tokens_left, work.max_tokens_left);
+      PredictedDrainSeconds(rates, queue, c.running_prompt_tokens_left, c.running_max_tokens_left);
   if (work.oldest_started_at > 0) {
     s.longest_running_seconds = (s.now - work.oldest_started_at) / 1000.0;
     s.longest_running_job = work.oldest_job;

@@ -14,6 +14,7 @@
 #include "alert/silences.h"
 #include "engine/engine.h"
 #include "metrics/metrics.h"
+#include "sched/capacity.h"
 #include "sched/job_stats.h"
 #include "sched/scheduler.h"
 #include "sched/throughput.h"
@@ -66,8 +67,10 @@ class JobMetrics {
 };
 
 // What the alert rules look at, measured now.
+// `capacity` gives the speeds behind the predicted drain time: this process's engine, or
+// the live workers' reports on a gateway.
 Result<AlertSignals> MeasureAlertSignals(JobStore& store, const Scheduler* scheduler,
-                                         const ThroughputMeter& meter);
+                                         const CapacitySource& capacity);
 
 // Gauges read at scrape time: queue per class, throughput, KV, sequences, drain time,
 // token totals, workers, alerts firing.

@@ -97,10 +97,13 @@ int RunServe(const ServeFlags& flags) {
   Calibrate(*engine, meter);
 
   Scheduler scheduler(**store, *engine, meter, flags.sched);
+  const LocalCapacity capacity(meter, &scheduler);
   scheduler.job_stats().SetListener([&job_metrics](const JobEvent& e) { job_metrics.JobEvent(e); });
   auto alerting = MakeAlerting(
       *alert_config, FileSilenceStorage(flags.data_dir + "/silences.json"),
-      [&store, &scheduler, &meter] { return MeasureAlertSignals(**store, &scheduler, meter); },
+      [&store, &scheduler, &capacity] {
+        return MeasureAlertSignals(**store, &scheduler, capacity);
+      },
       &job_metrics);
   if (!alerting.ok()) {
     spdlog::error("alerting: {}", alerting.status().message());
@@ -110,7 +113,7 @@ int RunServe(const ServeFlags& flags) {
 
   asio::thread_pool pool(static_cast<size_t>(std::max(2, flags.common.blocking_threads)));
   InsertBatcher inserts(**store);
-  ApiContext ctx{**store,   *engine, &scheduler, meter,  flags.policy,
+  ApiContext ctx{**store,   *engine, &scheduler, capacity, flags.policy,
                  flags.api, pool,    watch,      inserts};
   Router router;
   AddPublicRoutes(router, ctx, **alerting, registry, job_metrics);

@@ -62,7 +62,11 @@ class [[nodiscard]] Result {
   Result(Status status) : status_(std::move(status)) {}  // NOLINT: implicit by design
 
   bool ok() const { return value_.has_value(); }
-  const Status& status() const { return status_; }
+  // Ok when the result holds a value.
+  const Status& status() const {
+    static const Status kOk = Status::Ok();
+    return value_ ? kOk : status_;
+  }
   T& value() & { return *value_; }
   const T& value() const& { return *value_; }
   T&& value() && { return std::move(*value_); }

@@ -108,4 +108,38 @@ Status DecodeMessages(std::string_view text, std::vector<ChatMessage>* messages)
   }
 }
 
+std::string EncodeWorkerReport(const WorkerReport& r) {
+  std::string out;
+  JsonObjectWriter w(out);
+  w.String("worker", r.worker)
+      .Number("prefill_tokens_per_second", r.prefill_tokens_per_second)
+      .Number("decode_tokens_per_second", r.decode_tokens_per_second)
+      .Number("single_decode_tokens_per_second", r.single_decode_tokens_per_second)
+      .Number("completion_ratio", r.completion_ratio)
+      .Int("running_prompt_tokens_left", r.running_prompt_tokens_left)
+      .Int("running_max_tokens_left", r.running_max_tokens_left)
+      .Int("free_sequences", r.free_sequences);
+  w.Close();
+  return out;
+}
+
+Result<WorkerReport> DecodeWorkerReport(std::string_view text) {
+  try {
+    json j = json::parse(text);
+    if (!j.is_object()) return Internal("a stored worker report is not an object");
+    WorkerReport r;
+    ReadIfPresent(j, "worker", &r.worker);
+    ReadIfPresent(j, "prefill_tokens_per_second", &r.prefill_tokens_per_second);
+    ReadIfPresent(j, "decode_tokens_per_second", &r.decode_tokens_per_second);
+    ReadIfPresent(j, "single_decode_tokens_per_second", &r.single_decode_tokens_per_second);
+    ReadIfPresent(j, "completion_ratio", &r.completion_ratio);
+    ReadIfPresent(j, "running_prompt_tokens_left", &r.running_prompt_tokens_left);
+    ReadIfPresent(j, "running_max_tokens_left", &r.running_max_tokens_left);
+    ReadIfPresent(j, "free_sequences", &r.free_sequences);
+    return r;
+  } catch (const std::exception& e) {
+    return Internal(std::string("stored worker report: ") + e.what());
+  }
+}
+
 }  // namespace glmq

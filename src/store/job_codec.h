@@ -8,6 +8,7 @@
 
 #include "core/job.h"
 #include "core/status.h"
+#include "store/job_store.h"
 
 namespace glmq {
 
@@ -22,5 +23,9 @@ Status DecodeRequestParams(std::string_view json, JobRequest* request);
 // Chat messages live beside the document because they can be as large as it is.
 Result<std::string> EncodeMessages(const std::vector<ChatMessage>& messages);
 Status DecodeMessages(std::string_view json, std::vector<ChatMessage>* messages);
+
+// A worker's report as stored in a shared store. Missing fields decode as their defaults.
+std::string EncodeWorkerReport(const WorkerReport& report);
+Result<WorkerReport> DecodeWorkerReport(std::string_view json);
 
 }  // namespace glmq

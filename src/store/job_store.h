@@ -57,6 +57,21 @@ struct WaitModel {
   }
 };
 
+// What a worker tells the processes sharing its store with each heartbeat: how fast its
+// engine works and what it has in hand. Gateways, which run no engine, add up the live
+// workers' reports to estimate waits and drain times (sched/capacity.h).
+struct WorkerReport {
+  std::string worker;
+  double prefill_tokens_per_second = 0;
+  double decode_tokens_per_second = 0;         // all its sequences together
+  double single_decode_tokens_per_second = 0;  // one sequence alone
+  double completion_ratio = 1.0;               // generated tokens / max_tokens of its jobs
+  int64_t running_prompt_tokens_left = 0;      // of the jobs it runs now
+  int64_t running_max_tokens_left = 0;
+  int32_t free_sequences = 0;  // jobs it could start now
+  bool operator==(const WorkerReport&) const = default;
+};
+
 // Who made a state change: this process, or another process sharing the store (a Redis
 // store relays those from its event channel). Wake-ups and long-polls want both; a counter
 // wants kHere alone, so that the sum over processes counts each change once.
@@ -194,11 +209,14 @@ class JobStore {
   virtual Status AbandonIdempotent(const IdempotencyClaim& claim) = 0;
 
   // --- Processes sharing the store.
-  // A worker says it is alive; it counts as alive for `ttl_ms`.
-  virtual Status WorkerHeartbeat(const std::string& worker, TimeMs now, int64_t ttl_ms) = 0;
+  // A worker says it is alive, and how it works (`report`); it counts as alive for `ttl_ms`.
+  virtual Status WorkerHeartbeat(const std::string& worker, TimeMs now, int64_t ttl_ms,
+                                 const WorkerReport& report) = 0;
   // Workers whose last heartbeat is younger than their ttl at `now` (alive while
   // now < heartbeat + ttl).
   virtual Result<int64_t> LiveWorkers(TimeMs now) = 0;
+  // The last report of each worker alive at `now`, in no particular order.
+  virtual Result<std::vector<WorkerReport>> LiveWorkerReports(TimeMs now) = 0;
   // Takes or renews the lease `name` (e.g. "alerts") for `holder`; true while `holder`
   // holds it. At most one holder at a time; a holder that stops renewing loses it after
   // `lease_ms`.

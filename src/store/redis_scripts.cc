@@ -603,6 +603,30 @@ redis.call('PEXPIRE', k, ARGV[7])
 return 1
 )lua";
 
+// 'workers' scores each worker by the time it stops counting as alive; 'worker_reports'
+// holds its last report. Workers silent for long are forgotten from both.
+constexpr char kWorkerBeat[] = R"lua(
+local workers, reports = P .. 'workers', P .. 'worker_reports'
+redis.call('ZADD', workers, ARGV[4], ARGV[3])
+redis.call('HSET', reports, ARGV[3], ARGV[5])
+local gone = redis.call('ZRANGEBYSCORE', workers, '-inf', '(' .. ARGV[6])
+if #gone > 0 then
+  redis.call('HDEL', reports, unpack(gone))
+  redis.call('ZREM', workers, unpack(gone))
+end
+return #gone
+)lua";
+
+constexpr char kWorkerReports[] = R"lua(
+local alive = redis.call('ZRANGEBYSCORE', P .. 'workers', '(' .. ARGV[3], '+inf')
+if #alive == 0 then return {} end
+local out = {}
+for _, r in ipairs(redis.call('HMGET', P .. 'worker_reports', unpack(alive))) do
+  if r then table.insert(out, r) end
+end
+return out
+)lua";
+
 struct Entry {
   const char* name;
   const char* body;
@@ -629,6 +653,8 @@ constexpr std::array<Entry, kScriptCount> kEntries = {{
     {"finish_idempotent", kFinishIdempotent},
     {"abandon_idempotent", kAbandonIdempotent},
     {"acquire_lease", kAcquireLease},
+    {"worker_beat", kWorkerBeat},
+    {"worker_reports", kWorkerReports},
 }};
 
 }  // namespace

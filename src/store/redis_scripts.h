@@ -65,8 +65,12 @@ enum class ScriptId {
   kAbandonIdempotent,
   // name, holder, now, expires_at, gc_ms  -> 1 when held
   kAcquireLease,
+  // worker, alive_until, report, forget_before
+  kWorkerBeat,
+  // now  -> [report...] of the workers alive
+  kWorkerReports,
 };
-inline constexpr int kScriptCount = static_cast<int>(ScriptId::kAcquireLease) + 1;
+inline constexpr int kScriptCount = static_cast<int>(ScriptId::kWorkerReports) + 1;
 
 // The whole source of a script (shared helpers included), as sent to SCRIPT LOAD and EVAL.
 const std::string& ScriptSource(ScriptId id);

@@ -132,8 +132,10 @@ class RedisJobStore final : public JobStore {
   Status FinishIdempotent(const IdempotencyClaim& claim, int status, const std::string& response,
                           int64_t ttl_ms) override;
   Status AbandonIdempotent(const IdempotencyClaim& claim) override;
-  Status WorkerHeartbeat(const std::string& worker, TimeMs now, int64_t ttl_ms) override;
+  Status WorkerHeartbeat(const std::string& worker, TimeMs now, int64_t ttl_ms,
+                         const WorkerReport& report) override;
   Result<int64_t> LiveWorkers(TimeMs now) override;
+  Result<std::vector<WorkerReport>> LiveWorkerReports(TimeMs now) override;
   Result<bool> AcquireLease(const std::string& name, const std::string& holder, TimeMs now,
                             int64_t lease_ms) override;
   Status Release(const std::string& id, const std::string& worker) override;

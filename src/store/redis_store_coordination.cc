@@ -1,12 +1,15 @@
 // RedisJobStore's part in coordinating requests and processes: Idempotency-Key records, the
 // worker registry, named leases and shared blobs. Each record carries the expiry it is
 // judged by (against the caller's clock); Redis's own expiry only reclaims the memory later.
+#include <spdlog/spdlog.h>
+
 #include <cstdlib>
 #include <limits>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "store/job_codec.h"
 #include "store/redis_client.h"
 #include "store/redis_store.h"
 
@@ -79,15 +82,14 @@ Status RedisJobStore::AbandonIdempotent(const IdempotencyClaim& claim) {
   return Exec(ScriptId::kAbandonIdempotent, {claim.key, claim.body_sha256}, /*retry=*/true);
 }
 
-Status RedisJobStore::WorkerHeartbeat(const std::string& worker, TimeMs now, int64_t ttl_ms) {
-  const std::string key = options_.prefix + "workers";
-  const std::string expires = Str(SaturatingAdd(now, ttl_ms));
-  std::string forget = "(";  // exclusive; built in two steps to dodge GCC 12's -Wrestrict
-  forget += Str(SaturatingAdd(now, -kWorkerForgetMs));
-  GLMQ_ASSIGN_OR_RETURN(
-      std::vector<Reply> replies,
-      Commands({{"ZADD", key, expires, worker}, {"ZREMRANGEBYSCORE", key, "-inf", forget}}));
-  return Status::Ok();
+Status RedisJobStore::WorkerHeartbeat(const std::string& worker, TimeMs now, int64_t ttl_ms,
+                                      const WorkerReport& report) {
+  WorkerReport named = report;
+  named.worker = worker;
+  const std::string expires = Str(SaturatingAdd(now, ttl_ms)), text = EncodeWorkerReport(named),
+                    forget = Str(SaturatingAdd(now, -kWorkerForgetMs));
+  // Retry is safe: a second beat says the same.
+  return Run(ScriptId::kWorkerBeat, {worker, expires, text, forget}, /*retry=*/true).status();
 }
 
 Result<int64_t> RedisJobStore::LiveWorkers(TimeMs now) {
@@ -96,6 +98,20 @@ Result<int64_t> RedisJobStore::LiveWorkers(TimeMs now) {
   GLMQ_ASSIGN_OR_RETURN(std::vector<Reply> replies,
                         Commands({{"ZCOUNT", options_.prefix + "workers", after, "+inf"}}));
   return replies[0].integer;
+}
+
+Result<std::vector<WorkerReport>> RedisJobStore::LiveWorkerReports(TimeMs now) {
+  GLMQ_ASSIGN_OR_RETURN(Reply reply, Run(ScriptId::kWorkerReports, {Str(now)}, /*retry=*/true));
+  std::vector<WorkerReport> out;
+  for (const Reply& r : reply.elements) {
+    auto report = DecodeWorkerReport(r.str);
+    if (!report.ok()) {
+      spdlog::warn("skipping a worker report Redis holds: {}", report.status().message());
+      continue;
+    }
+    out.push_back(std::move(*report));
+  }
+  return out;
 }
 
 Result<bool> RedisJobStore::AcquireLease(const std::string& name, const std::string& holder,

@@ -103,8 +103,10 @@ class SqliteJobStore final : public JobStore {
   Status AbandonIdempotent(const IdempotencyClaim& claim) override;
   // The worker registry and named leases are kept in memory: one process owns the file
   // (`glmq serve` locks the data dir), and after a restart every holder asks again.
-  Status WorkerHeartbeat(const std::string& worker, TimeMs now, int64_t ttl_ms) override;
+  Status WorkerHeartbeat(const std::string& worker, TimeMs now, int64_t ttl_ms,
+                         const WorkerReport& report) override;
   Result<int64_t> LiveWorkers(TimeMs now) override;
+  Result<std::vector<WorkerReport>> LiveWorkerReports(TimeMs now) override;
   Result<bool> AcquireLease(const std::string& name, const std::string& holder, TimeMs now,
                             int64_t lease_ms) override;
   Status Release(const std::string& id, const std::string& worker) override;
@@ -147,9 +149,13 @@ class SqliteJobStore final : public JobStore {
     std::string holder;
     TimeMs expires_at = 0;
   };
+  struct LiveWorker {
+    TimeMs alive_until = 0;
+    WorkerReport report;
+  };
   std::mutex registry_mu_;
-  std::unordered_map<std::string, TimeMs> workers_alive_until_;  // guarded by registry_mu_
-  std::unordered_map<std::string, NamedLease> leases_;           // guarded by registry_mu_
+  std::unordered_map<std::string, LiveWorker> workers_;  // guarded by registry_mu_
+  std::unordered_map<std::string, NamedLease> leases_;   // guarded by registry_mu_
 };
 
 }  // namespace glmq

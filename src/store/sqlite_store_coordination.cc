@@ -129,17 +129,30 @@ Status SqliteJobStore::AbandonIdempotent(const IdempotencyClaim& claim) {
   });
 }
 
-Status SqliteJobStore::WorkerHeartbeat(const std::string& worker, TimeMs now, int64_t ttl_ms) {
+Status SqliteJobStore::WorkerHeartbeat(const std::string& worker, TimeMs now, int64_t ttl_ms,
+                                       const WorkerReport& report) {
   std::lock_guard lock(registry_mu_);
-  workers_alive_until_[worker] = SaturatingAdd(now, ttl_ms);
+  LiveWorker& w = workers_[worker];
+  w.alive_until = SaturatingAdd(now, ttl_ms);
+  w.report = report;
+  w.report.worker = worker;
   return Status::Ok();
 }
 
 Result<int64_t> SqliteJobStore::LiveWorkers(TimeMs now) {
   std::lock_guard lock(registry_mu_);
   return static_cast<int64_t>(
-      std::count_if(workers_alive_until_.begin(), workers_alive_until_.end(),
-                    [now](const auto& entry) { return entry.second > now; }));
+      std::count_if(workers_.begin(), workers_.end(),
+                    [now](const auto& entry) { return entry.second.alive_until > now; }));
+}
+
+Result<std::vector<WorkerReport>> SqliteJobStore::LiveWorkerReports(TimeMs now) {
+  std::lock_guard lock(registry_mu_);
+  std::vector<WorkerReport> out;
+  for (const auto& [name, w] : workers_) {
+    if (w.alive_until > now) out.push_back(w.report);
+  }
+  return out;
 }
 
 Result<bool> SqliteJobStore::AcquireLease(const std::string& name, const std::string& holder,

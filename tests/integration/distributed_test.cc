@@ -88,6 +88,20 @@ TEST(DistributedTest, TwoGatewaysTwoWorkersRunEveryJobExactlyOnce) {
   }
   EXPECT_EQ(submitted, kJobs);
   EXPECT_EQ(succeeded, kJobs);
+
+  // A gateway runs no engine: its estimates add up the speeds both workers report with
+  // their heartbeats (every 2 s), which it reads every second.
+  json status;
+  EXPECT_TRUE(PollUntil(
+      [&] {
+        status = b->Get("/api/v1/queue/status").body_json;
+        return status.value("workers", 0) == 2;
+      },
+      seconds(10)))
+      << status;
+  const json throughput = b->Get("/v1/queue").body_json["throughput"];
+  EXPECT_GT(throughput.value("prefill_tokens_per_second", 0.0), 0) << throughput;
+  EXPECT_GT(throughput.value("decode_tokens_per_second", 0.0), 0) << throughput;
 }
 
 TEST(DistributedTest, AJobOfAKilledWorkerRunsElsewhereAndEndsOnce) {

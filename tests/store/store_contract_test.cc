@@ -779,15 +779,54 @@ TEST_P(StoreContractTest, LiveWorkersCountsRecentHeartbeats) {
     return n.ok() ? *n : -1;
   };
   EXPECT_EQ(live(now), 0);
-  ASSERT_TRUE(store_->WorkerHeartbeat("w1", now, 1000).ok());
-  ASSERT_TRUE(store_->WorkerHeartbeat("w2", now, 5000).ok());
-  ASSERT_TRUE(store_->WorkerHeartbeat("w2", now, 5000).ok());  // same worker twice
+  ASSERT_TRUE(store_->WorkerHeartbeat("w1", now, 1000, {}).ok());
+  ASSERT_TRUE(store_->WorkerHeartbeat("w2", now, 5000, {}).ok());
+  ASSERT_TRUE(store_->WorkerHeartbeat("w2", now, 5000, {}).ok());  // same worker twice
   EXPECT_EQ(live(now), 2);
   EXPECT_EQ(live(now + 999), 2);
   EXPECT_EQ(live(now + 1000), 1);
   EXPECT_EQ(live(now + 5000), 0);
-  ASSERT_TRUE(store_->WorkerHeartbeat("w1", now + 6000, 1000).ok());
+  ASSERT_TRUE(store_->WorkerHeartbeat("w1", now + 6000, 1000, {}).ok());
   EXPECT_EQ(live(now + 6000), 1);
+}
+
+TEST_P(StoreContractTest, LiveWorkersReportHowTheyWork) {
+  const TimeMs now = NowMs();
+  auto reports = [&](TimeMs at) {
+    auto r = store_->LiveWorkerReports(at);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    std::map<std::string, WorkerReport> by_worker;
+    if (r.ok()) {
+      for (const WorkerReport& w : *r) by_worker[w.worker] = w;
+    }
+    return by_worker;
+  };
+  EXPECT_TRUE(reports(now).empty());
+  const WorkerReport fast{.prefill_tokens_per_second = 1234.5,
+                          .decode_tokens_per_second = 88.25,
+                          .single_decode_tokens_per_second = 30,
+                          .completion_ratio = 0.375,
+                          .running_prompt_tokens_left = 500'000,
+                          .running_max_tokens_left = 2048,
+                          .free_sequences = 3};
+  WorkerReport slow = fast;
+  slow.prefill_tokens_per_second = 10;
+  ASSERT_TRUE(store_->WorkerHeartbeat("w1", now, 1000, slow).ok());
+  ASSERT_TRUE(store_->WorkerHeartbeat("w2", now, 5000, slow).ok());
+  ASSERT_TRUE(store_->WorkerHeartbeat("w1", now, 1000, fast).ok());  // the latest counts
+  auto live = reports(now);
+  ASSERT_EQ(live.size(), 2u);
+  WorkerReport want = fast;
+  want.worker = "w1";  // the name comes from the heartbeat
+  EXPECT_EQ(live["w1"], want);
+  EXPECT_EQ(live["w2"].prefill_tokens_per_second, 10);
+  // A worker past its ttl reports nothing, though it may come back.
+  live = reports(now + 1000);
+  ASSERT_EQ(live.size(), 1u);
+  EXPECT_EQ(live.count("w2"), 1u);
+  EXPECT_TRUE(reports(now + 5000).empty());
+  ASSERT_TRUE(store_->WorkerHeartbeat("w1", now + 6000, 1000, fast).ok());
+  EXPECT_EQ(reports(now + 6000).size(), 1u);
 }
 
 TEST_P(StoreContractTest, ReleaseHandsAJobBackWithoutCountingADelivery) {

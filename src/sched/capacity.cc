@@ -1,0 +1,99 @@
+#include "sched/capacity.h"
+
+#include <spdlog/spdlog.h>
+
+namespace glmq {
+
+Capacity LocalCapacity::Now() const {
+  Capacity c;
+  c.rates = meter_.Snapshot();
+  if (scheduler_ != nullptr) {
+    const RunningWork work = scheduler_->running_work();
+    c.running_prompt_tokens_left = work.prompt_tokens_left;
+    c.running_max_tokens_left = work.max_tokens_left;
+    c.free_sequences = work.free_sequences;
+    c.engines = 1;
+  }
+  return c;
+}
+
+WorkerReport ReportOf(const Capacity& c) {
+  WorkerReport r;
+  r.prefill_tokens_per_second = c.rates.prefill_tokens_per_second;
+  r.decode_tokens_per_second = c.rates.decode_tokens_per_second;
+  r.single_decode_tokens_per_second = c.rates.single_decode_tokens_per_second;
+  r.completion_ratio = c.rates.completion_ratio;
+  r.running_prompt_tokens_left = c.running_prompt_tokens_left;
+  r.running_max_tokens_left = c.running_max_tokens_left;
+  r.free_sequences = c.free_sequences;
+  return r;
+}
+
+Capacity Combine(const std::vector<WorkerReport>& reports) {
+  Capacity c;
+  double single_sum = 0, ratio_weighted = 0;
+  int64_t single_count = 0;
+  for (const WorkerReport& r : reports) {
+    c.rates.prefill_tokens_per_second += r.prefill_tokens_per_second;
+    c.rates.decode_tokens_per_second += r.decode_tokens_per_second;
+    if (r.single_decode_tokens_per_second > 0) {
+      single_sum += r.single_decode_tokens_per_second;
+      ++single_count;
+    }
+    ratio_weighted += r.completion_ratio * r.decode_tokens_per_second;
+    c.running_prompt_tokens_left += r.running_prompt_tokens_left;
+    c.running_max_tokens_left += r.running_max_tokens_left;
+    c.free_sequences += r.free_sequences;
+    ++c.engines;
+  }
+  if (single_count > 0) {
+    c.rates.single_decode_tokens_per_second = single_sum / static_cast<double>(single_count);
+  }
+  if (c.rates.decode_tokens_per_second > 0) {
+    c.rates.completion_ratio = ratio_weighted / c.rates.decode_tokens_per_second;
+  }
+  return c;
+}
+
+FleetCapacity::FleetCapacity(JobStore& store, std::chrono::milliseconds refresh)
+    : store_(store), refresh_(refresh) {
+  thread_ = std::thread([this] { Loop(); });
+}
+
+FleetCapacity::~FleetCapacity() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+Capacity FleetCapacity::Now() const {
+  std::lock_guard lock(mu_);
+  return current_;
+}
+
+bool FleetCapacity::Refresh() {
+  auto reports = store_.LiveWorkerReports(NowMs());
+  if (!reports.ok()) {
+    spdlog::warn("reading the workers' reports failed: {}", reports.status().ToString());
+    return false;
+  }
+  Capacity combined = Combine(*reports);
+  std::lock_guard lock(mu_);
+  current_ = combined;
+  return true;
+}
+
+void FleetCapacity::Loop() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    lock.unlock();
+    Refresh();
+    lock.lock();
+    cv_.wait_for(lock, refresh_, [this] { return stopping_; });
+  }
+}
+
+}  // namespace glmq

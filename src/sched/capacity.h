@@ -1,0 +1,80 @@
+// Capacity: what estimates of waits and drain times start from, wherever the engines are.
+// `glmq serve` and a worker read their own scheduler; a gateway, which runs no engine, adds
+// up the reports that live workers leave in the store with each heartbeat.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "sched/scheduler.h"
+#include "sched/throughput.h"
+#include "store/job_store.h"
+
+namespace glmq {
+
+struct Capacity {
+  ThroughputSnapshot rates;  // zero rates: not measured (the policy's fallbacks apply)
+  int64_t running_prompt_tokens_left = 0;
+  int64_t running_max_tokens_left = 0;
+  int32_t free_sequences = 0;
+  int64_t engines = 0;  // engines the figures come from
+};
+
+class CapacitySource {
+ public:
+  virtual ~CapacitySource() = default;
+  // Cheap and never blocking on I/O: submits read it on io threads.
+  virtual Capacity Now() const = 0;
+};
+
+// This process's engine, from its meter and scheduler; `scheduler` null: no engine here.
+class LocalCapacity final : public CapacitySource {
+ public:
+  LocalCapacity(const ThroughputMeter& meter, const Scheduler* scheduler)
+      : meter_(meter), scheduler_(scheduler) {}
+  Capacity Now() const override;
+
+ private:
+  const ThroughputMeter& meter_;
+  const Scheduler* scheduler_;
+};
+
+// What a worker says about itself with its heartbeat.
+WorkerReport ReportOf(const Capacity& capacity);
+
+// Workers together. They run side by side, so their speeds add up, as do the work in hand
+// and the free sequences. A job runs on one worker: its speed alone is the mean of theirs.
+// The completion ratio is weighted by decode speed (the workers that generate most).
+Capacity Combine(const std::vector<WorkerReport>& reports);
+
+// A gateway's view of the workers: the live ones' reports, read from the store every
+// `refresh` on a thread of its own, so that a submit never waits for the store.
+class FleetCapacity final : public CapacitySource {
+ public:
+  explicit FleetCapacity(JobStore& store,
+                         std::chrono::milliseconds refresh = std::chrono::milliseconds(1000));
+  ~FleetCapacity() override;
+  FleetCapacity(const FleetCapacity&) = delete;
+  FleetCapacity& operator=(const FleetCapacity&) = delete;
+
+  Capacity Now() const override;
+  // Reads the reports now; false when the store could not be read (the last view stays).
+  bool Refresh();
+
+ private:
+  void Loop();
+
+  JobStore& store_;
+  const std::chrono::milliseconds refresh_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  Capacity current_;       // guarded by mu_
+  bool stopping_ = false;  // guarded by mu_
+  std::thread thread_;
+};
+
+}  // namespace glmq

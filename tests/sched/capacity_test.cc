@@ -1,0 +1,107 @@
+#include "sched/capacity.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+
+#include "sched/policy.h"
+#include "store/sqlite_store.h"
+
+namespace glmq {
+namespace {
+
+namespace fs = std::filesystem;
+
+WorkerReport Report(double prefill, double decode, double single, double ratio, int64_t prompt_left,
+                    int64_t max_left, int32_t free) {
+  return WorkerReport{.prefill_tokens_per_second = prefill,
+                      .decode_tokens_per_second = decode,
+                      .single_decode_tokens_per_second = single,
+                      .completion_ratio = ratio,
+                      .running_prompt_tokens_left = prompt_left,
+                      .running_max_tokens_left = max_left,
+                      .free_sequences = free};
+}
+
+TEST(CapacityTest, WorkersSideBySideAddUp) {
+  const Capacity c =
+      Combine({Report(1000, 100, 40, 0.5, 3000, 200, 1), Report(3000, 300, 20, 1.0, 1000, 100, 0)});
+  EXPECT_EQ(c.engines, 2);
+  EXPECT_DOUBLE_EQ(c.rates.prefill_tokens_per_second, 4000);
+  EXPECT_DOUBLE_EQ(c.rates.decode_tokens_per_second, 400);
+  EXPECT_DOUBLE_EQ(c.rates.single_decode_tokens_per_second, 30);  // one job runs on one
+  EXPECT_DOUBLE_EQ(c.rates.completion_ratio, (0.5 * 100 + 1.0 * 300) / 400);
+  EXPECT_EQ(c.running_prompt_tokens_left, 4000);
+  EXPECT_EQ(c.running_max_tokens_left, 300);
+  EXPECT_EQ(c.free_sequences, 1);
+  // Two workers drain the same queue twice as fast as one of them.
+  const Capacity one = Combine({Report(1000, 100, 40, 1.0, 0, 0, 0)});
+  const Capacity two =
+      Combine({Report(1000, 100, 40, 1.0, 0, 0, 0), Report(1000, 100, 40, 1.0, 0, 0, 0)});
+  EXPECT_DOUBLE_EQ(MakeWaitModel(two.rates, 0, 0, 0).Seconds(10'000, 1'000),
+                   MakeWaitModel(one.rates, 0, 0, 0).Seconds(10'000, 1'000) / 2);
+}
+
+TEST(CapacityTest, NoWorkersMeansNothingMeasured) {
+  const Capacity c = Combine({});
+  EXPECT_EQ(c.engines, 0);
+  EXPECT_EQ(c.rates.prefill_tokens_per_second, 0);  // the policy's fallbacks apply
+  EXPECT_EQ(c.rates.completion_ratio, 1.0);
+  // A worker that has not generated yet leaves the ratio alone.
+  EXPECT_EQ(Combine({Report(500, 0, 0, 0.25, 0, 0, 4)}).rates.completion_ratio, 1.0);
+}
+
+TEST(CapacityTest, AReportCarriesWhatAWorkerKnows) {
+  Capacity mine;
+  mine.rates.prefill_tokens_per_second = 1500;
+  mine.rates.decode_tokens_per_second = 120;
+  mine.rates.single_decode_tokens_per_second = 35;
+  mine.rates.completion_ratio = 0.6;
+  mine.running_prompt_tokens_left = 70'000;
+  mine.running_max_tokens_left = 900;
+  mine.free_sequences = 2;
+  mine.engines = 1;
+  const Capacity back = Combine({ReportOf(mine)});
+  EXPECT_EQ(back.rates.prefill_tokens_per_second, mine.rates.prefill_tokens_per_second);
+  EXPECT_EQ(back.rates.decode_tokens_per_second, mine.rates.decode_tokens_per_second);
+  EXPECT_EQ(back.rates.single_decode_tokens_per_second, mine.rates.single_decode_tokens_per_second);
+  EXPECT_DOUBLE_EQ(back.rates.completion_ratio, mine.rates.completion_ratio);
+  EXPECT_EQ(back.running_prompt_tokens_left, mine.running_prompt_tokens_left);
+  EXPECT_EQ(back.running_max_tokens_left, mine.running_max_tokens_left);
+  EXPECT_EQ(back.free_sequences, mine.free_sequences);
+  EXPECT_EQ(back.engines, 1);
+}
+
+TEST(CapacityTest, AFleetViewFollowsTheLiveWorkersReports) {
+  std::string pattern = (fs::temp_directory_path() / "glmq_capacity_test_XXXXXX").string();
+  ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+  const fs::path dir = pattern;
+  {
+    auto store = SqliteJobStore::Open((dir / "jobs.db").string(), nullptr);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    FleetCapacity fleet(**store, std::chrono::hours(1));  // refreshed by hand below
+    ASSERT_TRUE(fleet.Refresh());
+    EXPECT_EQ(fleet.Now().engines, 0);
+    const TimeMs now = NowMs();
+    ASSERT_TRUE(
+        (*store)->WorkerHeartbeat("w1", now, 60'000, Report(800, 50, 25, 1, 10, 5, 2)).ok());
+    ASSERT_TRUE((*store)->WorkerHeartbeat("w2", now, 60'000, Report(200, 30, 15, 1, 0, 0, 1)).ok());
+    ASSERT_TRUE(
+        (*store)
+            ->WorkerHeartbeat("gone", now - 120'000, 60'000, Report(9e9, 9e9, 9e9, 1, 0, 0, 9))
+            .ok());
+    EXPECT_EQ(fleet.Now().engines, 0);  // not until the next refresh
+    ASSERT_TRUE(fleet.Refresh());
+    const Capacity c = fleet.Now();
+    EXPECT_EQ(c.engines, 2);
+    EXPECT_DOUBLE_EQ(c.rates.prefill_tokens_per_second, 1000);
+    EXPECT_DOUBLE_EQ(c.rates.decode_tokens_per_second, 80);
+    EXPECT_EQ(c.free_sequences, 3);
+  }
+  std::error_code ignored;
+  fs::remove_all(dir, ignored);
+}
+
+}  // namespace
+}  // namespace glmq
