@@ -121,6 +121,8 @@ local function finish(id, member, from, to, ended_score, retention_ms)
   publish(id, to)
 end
 
+-- ('created', a listing of every job, is no longer written; its entries from before go
+-- here as their jobs are swept.)
 local function drop_listings(member)
   redis.call('ZREM', P .. 'created', member)
   for _, s in ipairs(STATES) do redis.call('ZREM', P .. 'state:' .. s, member) end
@@ -165,11 +167,10 @@ local function write_job(id, seq, created_at, class, prompt_tokens, max_tokens, 
           deadline_at = deadline_at}
 end
 
--- Queues jobs written by write_job and lists them as created and queued.
+-- Queues jobs written by write_job and lists them as queued.
 local function enqueue_new(jobs)
   local listed = queue_add_all(jobs)
   if not listed then return end
-  redis.call('ZADD', P .. 'created', unpack(listed))
   redis.call('ZADD', P .. 'state:queued', unpack(listed))
 end
 
@@ -322,12 +323,18 @@ if last_id then publish(last_id, 'queued') end
 return out
 )lua";
 
-// Walks the listing from the cursor down; entries whose job expired before a sweep reached
-// them are dropped on the way, so a page is short only at the end.
+// Walks the listing newest first from the cursor down; entries whose job expired before a
+// sweep reached them are dropped on the way, so a page is short only at the end. A state
+// filter reads that state's listing; without one, the listings of every state are merged
+// (a job is in exactly one), which spares each submit a write to a listing of all jobs.
 constexpr char kList[] = R"lua(
 sweep(ARGV[6], tonumber(ARGV[7]))
-local set = P .. 'created'
-if ARGV[4] ~= '' then set = P .. 'state:' .. ARGV[4] end
+local sets = {}
+if ARGV[4] ~= '' then
+  sets = {P .. 'state:' .. ARGV[4]}
+else
+  for _, s in ipairs(STATES) do table.insert(sets, P .. 'state:' .. s) end
+end
 local upper = '+'
 if ARGV[3] ~= '' then
   local m = redis.call('HGET', jkey(ARGV[3]), 'member')
@@ -337,9 +344,19 @@ end
 local limit = tonumber(ARGV[5])
 local out = {}
 while #out < limit do
-  local batch = redis.call('ZREVRANGEBYLEX', set, upper, '-', 'LIMIT', 0, limit - #out)
+  local want = limit - #out
+  -- The `want` newest of the merge are among the `want` newest of each listing. Members
+  -- differ within their leading digits, so comparing them as strings orders them.
+  local batch = {}
+  for _, set in ipairs(sets) do
+    for _, m in ipairs(redis.call('ZREVRANGEBYLEX', set, upper, '-', 'LIMIT', 0, want)) do
+      table.insert(batch, m)
+    end
+  end
   if #batch == 0 then break end
-  for _, m in ipairs(batch) do
+  if #sets > 1 then table.sort(batch, function(a, b) return a > b end) end
+  for i = 1, math.min(want, #batch) do
+    local m = batch[i]
     if redis.call('HGET', jkey(id_of(m)), 'member') == m then
       table.insert(out, redis.call('HGETALL', jkey(id_of(m))))
     else

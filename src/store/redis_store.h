@@ -29,8 +29,8 @@
 //   P deadlines         zset: queued jobs with a deadline, score deadline_at, member id
 //   P leases            zset: running jobs, score lease expiry, member id
 //   P worker_jobs:<w>   set: ids running under worker w (Heartbeat)
-//   P created           zset: every retained job, all scores 0, member M (List)
-//   P state:<state>     zset: the same, per state (List with a state filter)
+//   P state:<state>     zset: retained jobs in a state, all scores 0, member M (List; without
+//                       a state filter List merges them)
 //   P ended:<state>     zset: terminal jobs, score finished_at + retention (totals, sweep)
 //   P dead              zset: dead-lettered jobs, score as in ended
 //   P events            pub/sub channel: "<instance> <id> <state>" (one "queued" per
@@ -38,6 +38,7 @@
 //   P idem:<key>        hash: one Idempotency-Key's record
 //   P lease:<name>      hash: holder, expires_at
 //   P workers           zset: worker names, score the end of their last heartbeat's ttl
+//   P worker_reports    hash: worker name -> its last WorkerReport (JSON)
 //   P blob:<key>        string: GetBlob / PutBlob
 // M = 16 digits of created_at, 12 of seq, ':' and the id: equal scores sort by arrival, and
 // the order of the queue is SQLite's (order_key, created_at, seq). Order keys are exact

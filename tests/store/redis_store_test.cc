@@ -195,7 +195,9 @@ TEST_F(RedisStoreTest, TerminalJobsExpireAfterRetentionAndLeaveTheListings) {
   ASSERT_EQ(listed->size(), 1u);
   EXPECT_EQ((*listed)[0].id, queued.id);
   // The sweep removed them from every index, not only from the page.
-  EXPECT_EQ(server.Command("ZCARD ret:created"), ":1");
+  EXPECT_EQ(server.Command("ZCARD ret:state:queued"), ":1");
+  EXPECT_EQ(server.Command("ZCARD ret:state:succeeded"), ":0");
+  EXPECT_EQ(server.Command("ZCARD ret:state:cancelled"), ":0");
   EXPECT_EQ(server.Command("ZCARD ret:ended:succeeded"), ":0");
   EXPECT_EQ(server.Command("EXISTS ret:body:" + done.id), ":0");
 }

@@ -353,6 +353,17 @@ TEST_P(StoreContractTest, ListPagesNewestFirstWithStateFilter) {
   EXPECT_TRUE((*page)[0].request.text.empty());  // listings carry no documents
   EXPECT_EQ(store_->List({.state = std::nullopt, .limit = 3, .after = "job_nope"}).status().code(),
             StatusCode::kInvalidArgument);
+
+  // Without a filter, pages run across every state in creation order.
+  ASSERT_TRUE(store_->Complete(jobs[0].id, "w1", Done(JobState::kSucceeded, "ok")).ok());
+  ASSERT_EQ(MustClaim("w1").id, jobs[1].id);
+  ASSERT_TRUE(store_->Cancel(jobs[2].id).ok());
+  EXPECT_EQ(ListIds(std::nullopt, 4, twin_a.id),
+            (std::vector{jobs[6].id, jobs[5].id, jobs[4].id, jobs[3].id}));
+  EXPECT_EQ(ListIds(std::nullopt, 4, jobs[3].id),
+            (std::vector{jobs[2].id, jobs[1].id, jobs[0].id}));
+  EXPECT_EQ(ListIds(std::nullopt, 2, jobs[4].id), (std::vector{jobs[3].id, jobs[2].id}));
+  EXPECT_EQ(ListIds(JobState::kCancelled, 5), std::vector{jobs[2].id});
 }
 
 TEST_P(StoreContractTest, ClaimTakesLowestOrderKeyThenEarliestArrival) {
