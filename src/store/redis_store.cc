@@ -178,11 +178,6 @@ Status DecodeBody(const std::string& id, Reply body, JobRequest* request) {
 
 std::string RandomTag() { return NewJobId().substr(4, 16); }
 
-// Result::status() of a success is not Ok; this is.
-Status StatusOf(const Result<Reply>& result) {
-  return result.ok() ? Status::Ok() : result.status();
-}
-
 }  // namespace
 
 RedisJobStore::RedisJobStore(RedisStoreOptions options, JobListener listener)
@@ -291,7 +286,7 @@ Result<Reply> RedisJobStore::Run(ScriptId script, const Args& args, bool retry) 
 }
 
 Status RedisJobStore::Exec(ScriptId script, const Args& args, bool retry) {
-  return StatusOf(Run(script, args, retry));
+  return Run(script, args, retry).status();
 }
 
 Result<std::vector<Reply>> RedisJobStore::Commands(const std::vector<Args>& commands) {
