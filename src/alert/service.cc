@@ -31,17 +31,12 @@ AlertService::AlertService(AlertConfig config, Silences& silences, SignalSource 
 AlertService::~AlertService() { Stop(); }
 
 void AlertService::Start() {
-  thread_ = std::thread([this] { Loop(); });
+  spdlog::info("alerts: evaluating {} rules every {} ms", std::size(kAllRuleKinds), interval_ms_);
+  loop_ = std::make_unique<Periodic>(std::chrono::milliseconds(interval_ms_),
+                                     [this] { EvaluateOnce(); });
 }
 
-void AlertService::Stop() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
+void AlertService::Stop() { loop_.reset(); }
 
 void AlertService::EvaluateOnce() {
   if (gate_ && !gate_()) {
@@ -89,17 +84,6 @@ void AlertService::EvaluateOnce() {
   }
   if (observer_) observer_(active);
   for (const Notification& n : out) sink_(n);
-}
-
-void AlertService::Loop() {
-  spdlog::info("alerts: evaluating {} rules every {} ms", std::size(kAllRuleKinds), interval_ms_);
-  std::unique_lock lock(mu_);
-  while (!stopping_) {
-    lock.unlock();
-    EvaluateOnce();
-    lock.lock();
-    cv_.wait_for(lock, std::chrono::milliseconds(interval_ms_), [this] { return stopping_; });
-  }
 }
 
 std::vector<AlertView> AlertService::Active() const {

@@ -5,14 +5,14 @@
 // Threads: one evaluation thread owns the evaluator; API threads read it under mu_.
 #pragma once
 
-#include <condition_variable>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
-#include <thread>
 
 #include "alert/evaluator.h"
 #include "alert/silences.h"
+#include "core/periodic.h"
 
 namespace glmq {
 
@@ -50,8 +50,6 @@ class AlertService {
   nlohmann::json AlertsJson(TimeMs now) const;
 
  private:
-  void Loop();
-
   Silences& silences_;
   SignalSource source_;
   Sink sink_;
@@ -63,10 +61,8 @@ class AlertService {
   const int64_t interval_ms_;
 
   mutable std::mutex mu_;
-  AlertEvaluator evaluator_;  // guarded by mu_
-  std::condition_variable cv_;
-  bool stopping_ = false;  // guarded by mu_
-  std::thread thread_;
+  AlertEvaluator evaluator_;        // guarded by mu_
+  std::unique_ptr<Periodic> loop_;  // between Start and Stop
 };
 
 nlohmann::json AlertViewJson(const AlertView& view);

@@ -4,8 +4,6 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <condition_variable>
-#include <thread>
 
 #include "api/http_server.h"
 #include "api/json_response.h"
@@ -14,6 +12,7 @@
 #include "cli/flags.h"
 #include "cli/observability.h"
 #include "cli/runtime.h"
+#include "core/periodic.h"
 #include "engine/llama_engine.h"
 #include "sched/capacity.h"
 #include "sched/scheduler.h"
@@ -168,17 +167,11 @@ class Liveness {
  public:
   Liveness(JobStore& store, const Scheduler& scheduler, const CapacitySource& capacity,
            std::string name)
-      : store_(store), scheduler_(scheduler), capacity_(capacity), name_(std::move(name)) {
-    thread_ = std::thread([this] { Loop(); });
-  }
-  ~Liveness() {
-    {
-      std::lock_guard lock(mu_);
-      stopping_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
+      : store_(store),
+        scheduler_(scheduler),
+        capacity_(capacity),
+        name_(std::move(name)),
+        beat_(std::chrono::milliseconds(kBeatMs), [this] { Beat(); }) {}
 
  private:
   static constexpr int64_t kBeatMs = 2'000;
@@ -186,19 +179,12 @@ class Liveness {
   // A step can take minutes on a CPU; the engine beats from inside it.
   static constexpr int64_t kSilenceMs = 120'000;
 
-  void Loop() {
-    std::unique_lock lock(mu_);
-    while (!stopping_) {
-      lock.unlock();
-      const TimeMs now = NowMs();
-      if (now - scheduler_.alive_at() < kSilenceMs) {
-        const WorkerReport report = ReportOf(capacity_.Now());
-        if (Status s = store_.WorkerHeartbeat(name_, now, kTtlMs, report); !s.ok()) {
-          spdlog::warn("worker heartbeat failed: {}", s.ToString());
-        }
-      }
-      lock.lock();
-      cv_.wait_for(lock, std::chrono::milliseconds(kBeatMs), [this] { return stopping_; });
+  void Beat() {
+    const TimeMs now = NowMs();
+    if (now - scheduler_.alive_at() >= kSilenceMs) return;
+    const WorkerReport report = ReportOf(capacity_.Now());
+    if (Status s = store_.WorkerHeartbeat(name_, now, kTtlMs, report); !s.ok()) {
+      spdlog::warn("worker heartbeat failed: {}", s.ToString());
     }
   }
 
@@ -206,10 +192,7 @@ class Liveness {
   const Scheduler& scheduler_;
   const CapacitySource& capacity_;
   const std::string name_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
-  std::thread thread_;
+  Periodic beat_;  // last: stopped before the rest goes
 };
 
 int RunWorker(WorkerFlags flags) {

@@ -56,18 +56,7 @@ Capacity Combine(const std::vector<WorkerReport>& reports) {
 }
 
 FleetCapacity::FleetCapacity(JobStore& store, std::chrono::milliseconds refresh)
-    : store_(store), refresh_(refresh) {
-  thread_ = std::thread([this] { Loop(); });
-}
-
-FleetCapacity::~FleetCapacity() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  thread_.join();
-}
+    : store_(store), refresher_(refresh, [this] { Refresh(); }) {}
 
 Capacity FleetCapacity::Now() const {
   std::lock_guard lock(mu_);
@@ -84,16 +73,6 @@ bool FleetCapacity::Refresh() {
   std::lock_guard lock(mu_);
   current_ = combined;
   return true;
-}
-
-void FleetCapacity::Loop() {
-  std::unique_lock lock(mu_);
-  while (!stopping_) {
-    lock.unlock();
-    Refresh();
-    lock.lock();
-    cv_.wait_for(lock, refresh_, [this] { return stopping_; });
-  }
 }
 
 }  // namespace glmq

@@ -4,12 +4,11 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <mutex>
-#include <thread>
 #include <vector>
 
+#include "core/periodic.h"
 #include "sched/scheduler.h"
 #include "sched/throughput.h"
 #include "store/job_store.h"
@@ -57,7 +56,6 @@ class FleetCapacity final : public CapacitySource {
  public:
   explicit FleetCapacity(JobStore& store,
                          std::chrono::milliseconds refresh = std::chrono::milliseconds(1000));
-  ~FleetCapacity() override;
   FleetCapacity(const FleetCapacity&) = delete;
   FleetCapacity& operator=(const FleetCapacity&) = delete;
 
@@ -66,15 +64,10 @@ class FleetCapacity final : public CapacitySource {
   bool Refresh();
 
  private:
-  void Loop();
-
   JobStore& store_;
-  const std::chrono::milliseconds refresh_;
   mutable std::mutex mu_;
-  std::condition_variable cv_;
-  Capacity current_;       // guarded by mu_
-  bool stopping_ = false;  // guarded by mu_
-  std::thread thread_;
+  Capacity current_;    // guarded by mu_
+  Periodic refresher_;  // last: stopped before the rest goes
 };
 
 }  // namespace glmq

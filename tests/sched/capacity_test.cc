@@ -15,7 +15,8 @@ namespace fs = std::filesystem;
 
 WorkerReport Report(double prefill, double decode, double single, double ratio, int64_t prompt_left,
                     int64_t max_left, int32_t free) {
-  return WorkerReport{.prefill_tokens_per_second = prefill,
+  return WorkerReport{.worker = "",
+                      .prefill_tokens_per_second = prefill,
                       .decode_tokens_per_second = decode,
                       .single_decode_tokens_per_second = single,
                       .completion_ratio = ratio,

@@ -813,7 +813,8 @@ TEST_P(StoreContractTest, LiveWorkersReportHowTheyWork) {
     return by_worker;
   };
   EXPECT_TRUE(reports(now).empty());
-  const WorkerReport fast{.prefill_tokens_per_second = 1234.5,
+  const WorkerReport fast{.worker = "",
+                          .prefill_tokens_per_second = 1234.5,
                           .decode_tokens_per_second = 88.25,
                           .single_decode_tokens_per_second = 30,
                           .completion_ratio = 0.375,
