@@ -68,6 +68,14 @@ struct Prepared {
   bool prompt_tokens_estimated = false;
 };
 
+// A Prepared or Submitted that failed with `status`.
+template <class Outcome>
+Outcome Failed(Status status) {
+  Outcome out;
+  out.status = std::move(status);
+  return out;
+}
+
 // Counts tokens, checks the job can ever run, orders it, and says how its wait follows from
 // the work it will find ahead. Blocks for the counting: see ApiOptions::count_tokens.
 Prepared Prepare(ApiContext& ctx, JobRequest request) {
@@ -380,17 +388,17 @@ template <class Parse>
 asio::awaitable<Submitted> SubmitBody(ApiContext& ctx, const RequestContext& rc, Parse parse) {
   auto prepare = [&ctx, &rc, parse]() -> Prepared {
     auto request = parse(rc.request.body(), ctx.options.limits);
-    if (!request.ok()) return Prepared{.status = request.status()};
+    if (!request.ok()) return Failed<Prepared>(request.status());
     return Prepare(ctx, std::move(*request));
   };
   if (!ctx.options.count_tokens && rc.request.body().size() <= kInlineBodyBytes) {
     Prepared prepared = prepare();
-    if (!prepared.status.ok()) co_return Submitted{.status = prepared.status};
+    if (!prepared.status.ok()) co_return Failed<Submitted>(prepared.status);
     co_return co_await SubmitBatched(ctx, std::move(prepared));
   }
   auto work = [&ctx, prepare]() -> Submitted {
     Prepared prepared = prepare();
-    if (!prepared.status.ok()) return Submitted{.status = prepared.status};
+    if (!prepared.status.ok()) return Failed<Submitted>(prepared.status);
     return InsertNow(ctx, std::move(prepared));
   };
   co_return co_await RunBlocking(ctx.pool, std::move(work));
