@@ -196,10 +196,12 @@ TEST_P(StoreContractTest, InsertAndGetRoundTripA10MbDocument) {
   text.push_back('\0');
   while (text.size() < 10 * 1024 * 1024) text += "第一章：GLM-4 读一百万个 token。 🚀 ascii. ";
   job.request.text = text;
-  job.request.messages = {{"system", "你是助手"}, {"user", "héllo 😀"}};
+  job.request.question = "文档里说了什么？ «quoted» ✓";
+  job.request.messages = {{"system", "你是助手"}, {"user", "héllo \"wörld\" 😀"}};
   job.request.sampling.temperature = 0.3f;
+  job.request.sampling.top_p = 0.9f;
   job.request.sampling.seed = 18446744073709551557ull;
-  job.request.sampling.stop = {"</s>", "。"};
+  job.request.sampling.stop = {"</s>", "。", "\n\n"};
   job.request.priority = -7;
   job.request.timeout_seconds = 120.5;
   job.length_class = LengthClass::kLong;
@@ -208,12 +210,18 @@ TEST_P(StoreContractTest, InsertAndGetRoundTripA10MbDocument) {
   ASSERT_TRUE(store_->Insert(job).ok());
 
   Job got = MustGet(job.id);
+  EXPECT_EQ(got.id, job.id);
   EXPECT_EQ(got.state, JobState::kQueued);
-  EXPECT_TRUE(got.request.text == text);
+  EXPECT_EQ(got.request.text.size(), text.size());
+  EXPECT_TRUE(got.request.text == text);  // not EXPECT_EQ: a 10 MB diff is no help
+  EXPECT_EQ(got.request.question, job.request.question);
   ASSERT_EQ(got.request.messages.size(), 2u);
-  EXPECT_EQ(got.request.messages[1].content, "héllo 😀");
+  EXPECT_EQ(got.request.messages[0].role, "system");
+  EXPECT_EQ(got.request.messages[0].content, "你是助手");
+  EXPECT_EQ(got.request.messages[1].content, "héllo \"wörld\" 😀");
   EXPECT_EQ(got.request.sampling.max_tokens, 777);
   EXPECT_EQ(got.request.sampling.temperature, 0.3f);
+  EXPECT_EQ(got.request.sampling.top_p, 0.9f);
   EXPECT_EQ(got.request.sampling.seed, job.request.sampling.seed);
   EXPECT_EQ(got.request.sampling.stop, job.request.sampling.stop);
   EXPECT_EQ(got.request.priority, -7);
@@ -224,13 +232,20 @@ TEST_P(StoreContractTest, InsertAndGetRoundTripA10MbDocument) {
   EXPECT_EQ(got.created_at, job.created_at);
   EXPECT_EQ(got.deadline_at, job.deadline_at);
   EXPECT_EQ(got.estimated_wait_seconds, 42.25);
+  EXPECT_EQ(got.started_at, 0);
+  EXPECT_EQ(got.finished_at, 0);
   EXPECT_EQ(got.attempts, 0);
+  EXPECT_FALSE(got.cancel_requested);
+  EXPECT_FALSE(got.dead_letter);
 
+  // Without the request: the small fields come back, the document and messages do not.
   auto light = store_->Get(job.id, /*with_request=*/false);
   ASSERT_TRUE(light.ok());
   EXPECT_TRUE(light->request.text.empty());
   EXPECT_TRUE(light->request.messages.empty());
-  EXPECT_EQ(light->request.question, "what?");
+  EXPECT_EQ(light->request.question, job.request.question);
+  EXPECT_EQ(light->request.sampling.max_tokens, 777);
+  EXPECT_EQ(light->prompt_tokens, job.prompt_tokens);
   EXPECT_EQ(events_.For(job.id), std::vector<JobState>{JobState::kQueued});
 
   // A claim carries the whole request.
@@ -378,6 +393,9 @@ TEST_P(StoreContractTest, ClaimTakesLowestOrderKeyThenEarliestArrival) {
   EXPECT_EQ(first.state, JobState::kRunning);
   EXPECT_EQ(first.attempts, 1);
   EXPECT_GE(first.started_at, before);
+  EXPECT_EQ(first.request.text, a.request.text);  // a claim carries the request
+  EXPECT_EQ(first.request.question, "what?");
+  EXPECT_EQ(MustGet(a.id).state, JobState::kRunning);
   EXPECT_EQ(MustClaim("w1").id, a2.id);
   EXPECT_EQ(MustClaim("w1").id, b.id);
   EXPECT_EQ(MustClaim("w2").id, c.id);
@@ -409,6 +427,7 @@ TEST_P(StoreContractTest, LeasesExpireIntoTheOldPlaceThenDeadLetter) {
   Job requeued = MustGet(job.id);
   EXPECT_EQ(requeued.state, JobState::kQueued);
   EXPECT_EQ(requeued.attempts, 1);
+  EXPECT_EQ(requeued.order_key, 5);
   EXPECT_EQ(requeued.progress.prompt_tokens_read, 0);
   EXPECT_EQ(Position(job.id), 1);
   EXPECT_EQ(Position(later.id), 2);
@@ -429,6 +448,8 @@ TEST_P(StoreContractTest, LeasesExpireIntoTheOldPlaceThenDeadLetter) {
   EXPECT_TRUE(dead.dead_letter);
   EXPECT_EQ(dead.error_code, "dead_letter");
   EXPECT_GT(dead.finished_at, 0);
+  EXPECT_EQ(store_->Complete(job.id, "w2", Done(JobState::kSucceeded, "late")).code(),
+            StatusCode::kConflict);
   EXPECT_EQ(events_.For(job.id),
             (std::vector{JobState::kQueued, JobState::kRunning, JobState::kQueued,
                          JobState::kRunning, JobState::kFailed}));
@@ -448,6 +469,8 @@ TEST_P(StoreContractTest, CompleteIsWriteOnce) {
   Job got = MustGet(job.id);
   EXPECT_EQ(got.state, JobState::kSucceeded);
   EXPECT_EQ(got.output, "答案是 42");
+  EXPECT_EQ(got.finish_reason, "stop");
+  EXPECT_EQ(got.usage.prompt_tokens, 120);
   EXPECT_EQ(got.usage.completion_tokens, 7);
   EXPECT_EQ(got.prompt_tokens, 120);
   EXPECT_GT(got.finished_at, 0);
@@ -460,6 +483,18 @@ TEST_P(StoreContractTest, CompleteIsWriteOnce) {
             StatusCode::kInvalidArgument);
   EXPECT_EQ(events_.For(job.id),
             (std::vector{JobState::kQueued, JobState::kRunning, JobState::kSucceeded}));
+
+  Job failing = Insert(2, 1000);
+  MustClaim("w1");
+  Completion failed = Done(JobState::kFailed, "");
+  failed.error_code = "engine_oom";
+  failed.error_message = "KV cache full";
+  ASSERT_TRUE(store_->Complete(failing.id, "w1", failed).ok());
+  Job failed_job = MustGet(failing.id);
+  EXPECT_EQ(failed_job.state, JobState::kFailed);
+  EXPECT_EQ(failed_job.error_code, "engine_oom");
+  EXPECT_EQ(failed_job.error_message, "KV cache full");
+  EXPECT_FALSE(failed_job.dead_letter);
 }
 
 TEST_P(StoreContractTest, CancelQueuedRunningAndTerminal) {
@@ -473,14 +508,18 @@ TEST_P(StoreContractTest, CancelQueuedRunningAndTerminal) {
   ASSERT_TRUE(cancelled.ok());
   EXPECT_EQ(cancelled->state, JobState::kCancelled);
   EXPECT_EQ(cancelled->finish_reason, "cancelled");
+  EXPECT_GT(cancelled->finished_at, 0);
   EXPECT_EQ(Position(queued.id), 0);
 
   auto flagged = store_->Cancel(running.id);
   ASSERT_TRUE(flagged.ok());
   EXPECT_EQ(flagged->state, JobState::kRunning);
   EXPECT_TRUE(flagged->cancel_requested);
+  EXPECT_TRUE(MustGet(running.id).cancel_requested);
+  // The engine notices and reports the job cancelled; that result is recorded.
   ASSERT_TRUE(store_->Complete(running.id, "w1", Done(JobState::kCancelled, "partial")).ok());
   EXPECT_EQ(MustGet(running.id).state, JobState::kCancelled);
+  EXPECT_EQ(MustGet(running.id).output, "partial");
 
   // A cancel-requested job whose lease runs out is cancelled, not queued again.
   ASSERT_TRUE(store_->Cancel(reaped.id).ok());
@@ -489,11 +528,15 @@ TEST_P(StoreContractTest, CancelQueuedRunningAndTerminal) {
   EXPECT_EQ(*moved, 1);
   EXPECT_EQ(MustGet(reaped.id).state, JobState::kCancelled);
 
+  // A terminal job comes back unchanged.
   auto again = store_->Cancel(queued.id);
   ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->state, JobState::kCancelled);
   EXPECT_EQ(again->finished_at, cancelled->finished_at);
   EXPECT_EQ(store_->Cancel("job_000000000000000000000000").status().code(), StatusCode::kNotFound);
   EXPECT_EQ(events_.For(queued.id), (std::vector{JobState::kQueued, JobState::kCancelled}));
+  EXPECT_EQ(events_.For(running.id),
+            (std::vector{JobState::kQueued, JobState::kRunning, JobState::kCancelled}));
 }
 
 TEST_P(StoreContractTest, SetQueuedCostMovesTheJobAndFailQueuedEndsIt) {
@@ -527,7 +570,10 @@ TEST_P(StoreContractTest, ExpireOverdueTouchesOnlyOverdueQueuedJobs) {
   Job overdue = MakeJob(2, 1000);
   overdue.deadline_at = now - 1;
   ASSERT_TRUE(store_->Insert(overdue).ok());
-  Job in_time = MakeJob(3, 1000);
+  Job at_deadline = MakeJob(3, 1000);
+  at_deadline.deadline_at = now;
+  ASSERT_TRUE(store_->Insert(at_deadline).ok());
+  Job in_time = MakeJob(4, 1000);
   in_time.deadline_at = now + 3'600'000;
   ASSERT_TRUE(store_->Insert(in_time).ok());
   Job running = MakeJob(0, 1000);
@@ -537,14 +583,18 @@ TEST_P(StoreContractTest, ExpireOverdueTouchesOnlyOverdueQueuedJobs) {
 
   auto expired = store_->ExpireOverdue(now);
   ASSERT_TRUE(expired.ok());
-  EXPECT_EQ(*expired, 1);
-  Job got = MustGet(overdue.id);
-  EXPECT_EQ(got.state, JobState::kExpired);
-  EXPECT_EQ(got.error_code, "timeout");
-  EXPECT_EQ(got.finished_at, now);
+  EXPECT_EQ(*expired, 2);
+  for (const Job& j : {overdue, at_deadline}) {
+    Job got = MustGet(j.id);
+    EXPECT_EQ(got.state, JobState::kExpired);
+    EXPECT_EQ(got.finish_reason, "timeout");
+    EXPECT_EQ(got.error_code, "timeout");
+    EXPECT_EQ(got.finished_at, now);
+    EXPECT_EQ(events_.For(j.id).back(), JobState::kExpired);
+  }
+  EXPECT_EQ(MustGet(no_deadline.id).state, JobState::kQueued);
   EXPECT_EQ(MustGet(in_time.id).state, JobState::kQueued);
   EXPECT_EQ(MustGet(running.id).state, JobState::kRunning);
-  EXPECT_EQ(events_.For(overdue.id).back(), JobState::kExpired);
   expired = store_->ExpireOverdue(now);
   ASSERT_TRUE(expired.ok());
   EXPECT_EQ(*expired, 0);
@@ -629,10 +679,14 @@ TEST_P(StoreContractTest, SnapshotCountsPerClassAndState) {
   EXPECT_EQ(short_stats.queued_prompt_tokens, 50);
   EXPECT_EQ(short_stats.queued_max_tokens, 13);
   EXPECT_EQ(short_stats.oldest_created_at, 200);
-  EXPECT_EQ(snapshot->classes.at(LengthClass::kLong).oldest_created_at, 150);
+  const ClassStats& long_stats = snapshot->classes.at(LengthClass::kLong);
+  EXPECT_EQ(long_stats.queued, 1);
+  EXPECT_EQ(long_stats.queued_prompt_tokens, 500'000);
+  EXPECT_EQ(long_stats.oldest_created_at, 150);
   EXPECT_EQ(snapshot->classes.at(LengthClass::kMedium).queued, 0);
   EXPECT_EQ(snapshot->classes.at(LengthClass::kMedium).oldest_created_at, 0);
   EXPECT_EQ(snapshot->running, 1);
+  EXPECT_EQ(snapshot->dead_letter, 0);
   EXPECT_EQ(snapshot->totals.at(JobState::kQueued), 3);
   EXPECT_EQ(snapshot->totals.at(JobState::kRunning), 1);
   EXPECT_EQ(snapshot->totals.at(JobState::kCancelled), 1);
@@ -678,6 +732,38 @@ TEST_P(StoreContractTest, UpdateProgressOnlyWhileRunning) {
   EXPECT_EQ(store_->UpdateProgress(job.id, "w2", {.prompt_tokens_read = 1}).code(),
             StatusCode::kConflict);
   EXPECT_EQ(MustGet(job.id).progress.prompt_tokens_read, 4096);
+}
+
+// A large document is queued on an estimate of its length; the engine's exact count, in
+// progress or in a successful result, replaces it even when the job started before the
+// count after the 202 could land.
+TEST_P(StoreContractTest, EngineCountReplacesAnEstimate) {
+  Job first = Insert(1, 1000, /*prompt_tokens=*/5000);
+  Job second = Insert(2, 1000, /*prompt_tokens=*/5000);
+  MustClaim("w1");
+  MustClaim("w1");
+  ASSERT_TRUE(store_
+                  ->UpdateProgress(
+                      first.id, "w1",
+                      {.prompt_tokens = 10678, .prompt_tokens_read = 2048, .completion_tokens = 0})
+                  .ok());
+  EXPECT_EQ(MustGet(first.id).prompt_tokens, 10678);
+  // Unknown (0) leaves the count alone.
+  ASSERT_TRUE(store_->UpdateProgress(first.id, "w1", {.prompt_tokens_read = 4096}).ok());
+  EXPECT_EQ(MustGet(first.id).prompt_tokens, 10678);
+
+  Completion done = Done(JobState::kSucceeded, "x");
+  done.finish_reason = "length";
+  done.usage = {.prompt_tokens = 9000, .completion_tokens = 1};
+  ASSERT_TRUE(store_->Complete(second.id, "w1", done).ok());
+  EXPECT_EQ(MustGet(second.id).prompt_tokens, 9000);
+
+  // A job cancelled halfway through its prompt keeps the full count, not the part read.
+  Completion cancelled = Done(JobState::kCancelled, "");
+  cancelled.finish_reason = "cancelled";
+  cancelled.usage = {.prompt_tokens = 4096};
+  ASSERT_TRUE(store_->Complete(first.id, "w1", cancelled).ok());
+  EXPECT_EQ(MustGet(first.id).prompt_tokens, 10678);
 }
 
 // Another store on the same data sees every change (for Redis: another process's).
