@@ -37,7 +37,10 @@ Result<uint16_t> HttpServer::Start() {
   boost::system::error_code ec;
   const auto address = asio::ip::make_address(options_.host, ec);
   if (ec) return InvalidArgument("--host '" + options_.host + "' is not an IP address");
-  acceptor_ = std::make_unique<tcp::acceptor>(io_);
+  for (int32_t i = 0; i < std::max(1, options_.io_threads); ++i) {
+    contexts_.push_back(std::make_unique<asio::io_context>(1));  // 1: run by one thread
+  }
+  acceptor_ = std::make_unique<tcp::acceptor>(*contexts_[0]);
   const tcp::endpoint endpoint(address, options_.port);
   acceptor_->open(endpoint.protocol(), ec);
   if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
@@ -48,11 +51,10 @@ Result<uint16_t> HttpServer::Start() {
                        ": " + ec.message());
   }
   const uint16_t port = acceptor_->local_endpoint().port();
-  work_ = std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(
-      io_.get_executor());
-  asio::co_spawn(io_, AcceptLoop(), asio::detached);
-  for (int32_t i = 0; i < std::max(1, options_.io_threads); ++i) {
-    threads_.emplace_back([this] { io_.run(); });
+  for (auto& context : contexts_) work_.push_back(asio::make_work_guard(*context));
+  asio::co_spawn(*contexts_[0], AcceptLoop(), asio::detached);
+  for (auto& context : contexts_) {
+    threads_.emplace_back([io = context.get()] { io->run(); });
   }
   return port;
 }
@@ -60,7 +62,7 @@ Result<uint16_t> HttpServer::Start() {
 void HttpServer::Stop() {
   if (threads_.empty()) return;
   draining_ = true;
-  asio::post(io_, [this] {
+  asio::post(*contexts_[0], [this] {
     boost::system::error_code ignored;
     if (acceptor_) acceptor_->close(ignored);
   });
@@ -73,26 +75,28 @@ void HttpServer::Stop() {
     spdlog::warn("drain: {} requests still in flight after {} s; closing them", left,
                  options_.drain_seconds);
   }
-  work_.reset();
-  io_.stop();
+  work_.clear();
+  for (auto& context : contexts_) context->stop();
   for (std::thread& t : threads_) t.join();
   threads_.clear();
 }
 
 asio::awaitable<void> HttpServer::AcceptLoop() {
+  size_t next = 0;
   while (acceptor_->is_open()) {
     boost::system::error_code ec;
+    asio::io_context& home = *contexts_[next++ % contexts_.size()];
     tcp::socket socket =
-        co_await acceptor_->async_accept(asio::redirect_error(asio::use_awaitable, ec));
+        co_await acceptor_->async_accept(home, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       if (ec == asio::error::operation_aborted) break;
       spdlog::warn("accept failed: {}", ec.message());
       continue;
     }
     socket.set_option(tcp::no_delay(true), ec);
-    // Each connection on its own strand: its coroutine and anything posted to wake it
-    // (long-poll notifications) never run at the same time.
-    asio::co_spawn(asio::make_strand(io_), Serve(std::move(socket)), asio::detached);
+    // The connection's coroutine, and anything posted to wake it (long-poll notifications),
+    // run on its context's one thread, never at the same time.
+    asio::co_spawn(home, Serve(std::move(socket)), asio::detached);
   }
 }
 

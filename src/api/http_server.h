@@ -1,7 +1,9 @@
 // HttpServer: accepts connections and reads requests with Boost.Beast, and hands each one to
 // a Router. It owns the sockets and nothing else: no routes, no job logic.
 //
-// Threads: `io_threads` run the io_context; handlers must not block them (see Router).
+// Threads: `io_threads` threads, each running an io_context of its own; a connection lives
+// on one of them (round robin), so its coroutine never hops threads and io threads never
+// contend for one queue. Handlers must not block them (see Router).
 #pragma once
 
 #include <atomic>
@@ -40,20 +42,20 @@ class HttpServer {
   // `Connection: close`), then closes every connection and joins the threads.
   void Stop();
 
-  asio::io_context& io_context() { return io_; }
-
  private:
+  using WorkGuard = asio::executor_work_guard<asio::io_context::executor_type>;
+
   asio::awaitable<void> AcceptLoop();
   asio::awaitable<void> Serve(asio::ip::tcp::socket socket);
 
   HttpServerOptions options_;
   Router& router_;
-  asio::io_context io_;
-  std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
+  std::vector<std::unique_ptr<asio::io_context>> contexts_;  // one per io thread
+  std::vector<WorkGuard> work_;                              // keeps each running while idle
+  std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;        // on contexts_[0]
   std::vector<std::thread> threads_;
   std::atomic<int64_t> in_flight_{0};  // requests read and not yet answered
   std::atomic<bool> draining_{false};
-  std::unique_ptr<asio::executor_work_guard<asio::io_context::executor_type>> work_;
 };
 
 }  // namespace glmq
