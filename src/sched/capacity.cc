@@ -65,13 +65,19 @@ Capacity FleetCapacity::Now() const {
 
 bool FleetCapacity::Refresh() {
   auto reports = store_.LiveWorkerReports(NowMs());
+  std::lock_guard lock(mu_);
+  // Said once when reading starts to fail and once when it works again, not every second.
   if (!reports.ok()) {
-    spdlog::warn("reading the workers' reports failed: {}", reports.status().ToString());
+    if (!failing_) {
+      spdlog::warn("reading the workers' reports failed, estimates keep the last ones: {}",
+                   reports.status().ToString());
+    }
+    failing_ = true;
     return false;
   }
-  Capacity combined = Combine(*reports);
-  std::lock_guard lock(mu_);
-  current_ = combined;
+  if (failing_) spdlog::info("reading the workers' reports works again");
+  failing_ = false;
+  current_ = Combine(*reports);
   return true;
 }
 

@@ -66,8 +66,9 @@ class FleetCapacity final : public CapacitySource {
  private:
   JobStore& store_;
   mutable std::mutex mu_;
-  Capacity current_;    // guarded by mu_
-  Periodic refresher_;  // last: stopped before the rest goes
+  Capacity current_;      // guarded by mu_
+  bool failing_ = false;  // guarded by mu_: the last read failed
+  Periodic refresher_;    // last: stopped before the rest goes
 };
 
 }  // namespace glmq

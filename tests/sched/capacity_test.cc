@@ -1,11 +1,14 @@
 #include "sched/capacity.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <stdlib.h>
 
 #include <filesystem>
 
 #include "sched/policy.h"
+#include "store/redis_server.h"
+#include "store/redis_store.h"
 #include "store/sqlite_store.h"
 
 namespace glmq {
@@ -102,6 +105,29 @@ TEST(CapacityTest, AFleetViewFollowsTheLiveWorkersReports) {
   }
   std::error_code ignored;
   fs::remove_all(dir, ignored);
+}
+
+// A store that cannot be read leaves the gateway with the last view it had, not with none
+// (which would mean the fallback rates and 0 workers).
+TEST(CapacityTest, AFleetViewOutlivesAnUnreadableStore) {
+  if (RedisServer::FindBinary().empty()) GTEST_SKIP() << "redis-server is not installed";
+  RedisServer server;
+  ASSERT_TRUE(server.Start()) << server.last_error();
+  RedisStoreOptions options;
+  options.url = server.url();
+  options.timeout_seconds = 1;
+  auto store = RedisJobStore::Open(options, nullptr);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  FleetCapacity fleet(**store, std::chrono::hours(1));
+  ASSERT_TRUE(
+      (*store)->WorkerHeartbeat("w1", NowMs(), 600'000, Report(700, 40, 20, 1, 0, 0, 1)).ok());
+  ASSERT_TRUE(fleet.Refresh());
+  ASSERT_EQ(fleet.Now().engines, 1);
+  ASSERT_GE(server.Kill(SIGKILL), 0);
+  EXPECT_FALSE(fleet.Refresh());
+  EXPECT_FALSE(fleet.Refresh());
+  EXPECT_EQ(fleet.Now().engines, 1);
+  EXPECT_DOUBLE_EQ(fleet.Now().rates.prefill_tokens_per_second, 700);
 }
 
 }  // namespace
