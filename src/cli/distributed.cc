@@ -12,6 +12,7 @@
 #include "cli/flags.h"
 #include "cli/observability.h"
 #include "cli/runtime.h"
+#include "core/failure_log.h"
 #include "core/periodic.h"
 #include "engine/llama_engine.h"
 #include "sched/capacity.h"
@@ -182,16 +183,14 @@ class Liveness {
   void Beat() {
     const TimeMs now = NowMs();
     if (now - scheduler_.alive_at() >= kSilenceMs) return;
-    const WorkerReport report = ReportOf(capacity_.Now());
-    if (Status s = store_.WorkerHeartbeat(name_, now, kTtlMs, report); !s.ok()) {
-      spdlog::warn("worker heartbeat failed: {}", s.ToString());
-    }
+    beat_log_.Record(store_.WorkerHeartbeat(name_, now, kTtlMs, ReportOf(capacity_.Now())));
   }
 
   JobStore& store_;
   const Scheduler& scheduler_;
   const CapacitySource& capacity_;
   const std::string name_;
+  FailureLog beat_log_{"the worker heartbeat", spdlog::level::warn};
   Periodic beat_;  // last: stopped before the rest goes
 };
 

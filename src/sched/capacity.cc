@@ -65,19 +65,11 @@ Capacity FleetCapacity::Now() const {
 
 bool FleetCapacity::Refresh() {
   auto reports = store_.LiveWorkerReports(NowMs());
+  log_.Record(reports.status());
+  if (!reports.ok()) return false;  // estimates keep the last view
+  Capacity combined = Combine(*reports);
   std::lock_guard lock(mu_);
-  // Said once when reading starts to fail and once when it works again, not every second.
-  if (!reports.ok()) {
-    if (!failing_) {
-      spdlog::warn("reading the workers' reports failed, estimates keep the last ones: {}",
-                   reports.status().ToString());
-    }
-    failing_ = true;
-    return false;
-  }
-  if (failing_) spdlog::info("reading the workers' reports works again");
-  failing_ = false;
-  current_ = Combine(*reports);
+  current_ = combined;
   return true;
 }
 

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <vector>
 
+#include "core/failure_log.h"
 #include "core/periodic.h"
 #include "sched/scheduler.h"
 #include "sched/throughput.h"
@@ -66,9 +67,9 @@ class FleetCapacity final : public CapacitySource {
  private:
   JobStore& store_;
   mutable std::mutex mu_;
-  Capacity current_;      // guarded by mu_
-  bool failing_ = false;  // guarded by mu_: the last read failed
-  Periodic refresher_;    // last: stopped before the rest goes
+  Capacity current_;  // guarded by mu_
+  FailureLog log_{"reading the workers' reports", spdlog::level::warn};
+  Periodic refresher_;  // last: stopped before the rest goes
 };
 
 }  // namespace glmq

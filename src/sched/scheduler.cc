@@ -108,16 +108,12 @@ void Scheduler::Housekeeping(TimeMs now) {
   for (const auto& [id, r] : running_) ids.push_back(id);
   if (waiting_for_kv_) ids.push_back(waiting_for_kv_->id);
   writer_.Run([this, now, ids = std::move(ids)] {
-    if (auto s = store_.Heartbeat(options_.worker_id, options_.lease_ms); !s.ok()) {
-      spdlog::error("lease heartbeat failed: {}", s.ToString());
-    }
-    if (auto n = store_.ExpireOverdue(now); !n.ok()) {
-      spdlog::error("expiring overdue jobs failed: {}", n.status().ToString());
-    }
-    if (auto n = store_.ReapExpiredLeases(now, options_.max_deliveries); !n.ok()) {
-      spdlog::error("re-queueing lost jobs failed: {}", n.status().ToString());
-    } else if (*n > 0) {
-      spdlog::warn("re-queued {} jobs whose worker lease expired", *n);
+    lease_heartbeat_log_.Record(store_.Heartbeat(options_.worker_id, options_.lease_ms));
+    expire_log_.Record(store_.ExpireOverdue(now).status());
+    auto reaped = store_.ReapExpiredLeases(now, options_.max_deliveries);
+    reap_log_.Record(reaped.status());
+    if (reaped.ok() && *reaped > 0) {
+      spdlog::warn("re-queued {} jobs whose worker lease expired", *reaped);
     }
     // Cancellations recorded by another process reach us through the store.
     for (const std::string& id : ids) {
@@ -196,10 +192,8 @@ void Scheduler::AdmitQueued() {
   }
   while (engine_.FreeSlots() > 0) {
     auto claimed = store_.ClaimNext(options_.worker_id, options_.lease_ms);
-    if (!claimed.ok()) {
-      spdlog::error("claiming a job failed: {}", claimed.status().ToString());
-      return;
-    }
+    claim_log_.Record(claimed.status());
+    if (!claimed.ok()) return;
     if (!claimed->has_value()) return;
     Job job = std::move(**claimed);
     if (!TryStart(job)) {

@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/failure_log.h"
 #include "engine/engine.h"
 #include "sched/background_writer.h"
 #include "sched/job_stats.h"
@@ -96,6 +97,12 @@ class Scheduler {
   Engine& engine_;
   ThroughputMeter& meter_;
   const SchedulerOptions options_;
+  // Store calls repeated every loop or housekeeping round: an unreachable store is said once
+  // a minute, not every second. Before writer_, whose thread uses them.
+  FailureLog lease_heartbeat_log_{"renewing this worker's leases"};
+  FailureLog expire_log_{"expiring overdue jobs"};
+  FailureLog reap_log_{"re-queueing jobs whose lease expired"};
+  FailureLog claim_log_{"claiming a job"};
   BackgroundWriter writer_;  // store writes off the engine's thread
   std::atomic<bool> housekeeping_pending_{false};
   std::thread thread_;
