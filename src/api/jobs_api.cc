@@ -250,7 +250,7 @@ asio::awaitable<Fetched> AwaitJob(ApiContext& ctx, std::string id, double wait_s
 json QueueJson(ApiContext& ctx, const QueueSnapshot& snap, const std::vector<Job>& running) {
   const TimeMs now = NowMs();
   json classes = json::object();
-  for (LengthClass c : {LengthClass::kShort, LengthClass::kMedium, LengthClass::kLong}) {
+  for (LengthClass c : kAllLengthClasses) {
     auto it = snap.classes.find(c);
     const ClassStats s = it == snap.classes.end() ? ClassStats{} : it->second;
     classes[LengthClassName(c)] = {

@@ -9,7 +9,6 @@
 namespace glmq {
 namespace {
 
-constexpr LengthClass kClasses[] = {LengthClass::kShort, LengthClass::kMedium, LengthClass::kLong};
 // The scheduler loop turns at least every housekeeping interval and the engine beats between
 // graph nodes inside a step: this long without either is a stuck engine, not a slow one.
 constexpr int64_t kWorkerSilenceMs = 120'000;
@@ -50,7 +49,7 @@ JobMetrics::JobMetrics(metrics::Registry& r)
                                   "retried, merged into a digest).",
                                   {"channel", "outcome"})) {
   // Every series from the start, so rates and sums see 0 rather than nothing.
-  for (LengthClass c : kClasses) {
+  for (LengthClass c : kAllLengthClasses) {
     const std::string cls = LengthClassName(c);
     submitted_->With({cls});
     for (JobState s :
@@ -167,7 +166,7 @@ void AddServeCollectors(metrics::Registry& registry, JobStore& store, const Sche
     const RunningWork work = scheduler.running_work();
     auto queue = store.Snapshot();
     if (queue.ok()) {
-      for (LengthClass c : kClasses) {
+      for (LengthClass c : kAllLengthClasses) {
         auto it = queue->classes.find(c);
         const ClassStats s = it == queue->classes.end() ? ClassStats{} : it->second;
         const metrics::Labels labels{{"class", LengthClassName(c)}};

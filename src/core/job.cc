@@ -24,8 +24,7 @@ const char* JobStateName(JobState state) {
 }
 
 std::optional<JobState> ParseJobState(std::string_view name) {
-  for (JobState s : {JobState::kQueued, JobState::kRunning, JobState::kSucceeded, JobState::kFailed,
-                     JobState::kCancelled, JobState::kExpired}) {
+  for (JobState s : kAllJobStates) {
     if (name == JobStateName(s)) return s;
   }
   return std::nullopt;
@@ -41,6 +40,13 @@ const char* LengthClassName(LengthClass c) {
       return "long";
   }
   return "unknown";
+}
+
+std::optional<LengthClass> ParseLengthClass(std::string_view name) {
+  for (LengthClass c : kAllLengthClasses) {
+    if (name == LengthClassName(c)) return c;
+  }
+  return std::nullopt;
 }
 
 std::string NewJobId() {

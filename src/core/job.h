@@ -10,6 +10,9 @@
 namespace glmq {
 
 enum class JobState { kQueued, kRunning, kSucceeded, kFailed, kCancelled, kExpired };
+inline constexpr JobState kAllJobStates[] = {JobState::kQueued,    JobState::kRunning,
+                                             JobState::kSucceeded, JobState::kFailed,
+                                             JobState::kCancelled, JobState::kExpired};
 
 const char* JobStateName(JobState state);
 std::optional<JobState> ParseJobState(std::string_view name);
@@ -17,7 +20,10 @@ inline bool IsTerminal(JobState s) { return s != JobState::kQueued && s != JobSt
 
 // Length classes group jobs whose costs are alike; alert rules and /v1/queue report per class.
 enum class LengthClass { kShort, kMedium, kLong };
+inline constexpr LengthClass kAllLengthClasses[] = {LengthClass::kShort, LengthClass::kMedium,
+                                                    LengthClass::kLong};
 const char* LengthClassName(LengthClass c);
+std::optional<LengthClass> ParseLengthClass(std::string_view name);
 
 struct ChatMessage {
   std::string role;  // system | user | assistant | observation

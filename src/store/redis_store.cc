@@ -30,12 +30,8 @@ constexpr char kSweepLimit[] = "200";
 // The job member holds created_at in 16 digits.
 constexpr TimeMs kMaxCreatedAt = 9'999'999'999'999'999;
 
-constexpr LengthClass kAllClasses[] = {LengthClass::kShort, LengthClass::kMedium,
-                                       LengthClass::kLong};
 constexpr JobState kTerminalStates[] = {JobState::kSucceeded, JobState::kFailed,
                                         JobState::kCancelled, JobState::kExpired};
-constexpr JobState kAllStates[] = {JobState::kQueued, JobState::kRunning,   JobState::kSucceeded,
-                                   JobState::kFailed, JobState::kCancelled, JobState::kExpired};
 
 int64_t ParseInt(std::string_view s) {
   int64_t v = 0;
@@ -59,13 +55,6 @@ std::string DoubleText(double v) {
   char buf[32];
   auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
   return ec == std::errc() ? std::string(buf, end) : "0";
-}
-
-std::optional<LengthClass> ParseLengthClass(std::string_view name) {
-  for (LengthClass c : kAllClasses) {
-    if (name == LengthClassName(c)) return c;
-  }
-  return std::nullopt;
 }
 
 // A script's refusal ("GLMQ_<CODE> message") or Redis's own error, as a Status.
@@ -608,14 +597,14 @@ Result<QueueSnapshot> RedisJobStore::Snapshot() {
   if (v.size() != kExpected) return Internal("redis: unexpected reply to snapshot");
   QueueSnapshot snapshot;
   size_t i = 0;
-  for (LengthClass c : kAllClasses) {
+  for (LengthClass c : kAllLengthClasses) {
     ClassStats& stats = snapshot.classes[c];
     stats.queued = ReplyInt(v[i++]);
     stats.queued_prompt_tokens = ReplyInt(v[i++]);
     stats.queued_max_tokens = ReplyInt(v[i++]);
     stats.oldest_created_at = ReplyInt(v[i++]);
   }
-  for (JobState s : kAllStates) snapshot.totals[s] = 0;
+  for (JobState s : kAllJobStates) snapshot.totals[s] = 0;
   snapshot.totals[JobState::kQueued] = ReplyInt(v[i++]);
   snapshot.totals[JobState::kRunning] = ReplyInt(v[i++]);
   for (JobState s : kTerminalStates) snapshot.totals[s] = ReplyInt(v[i++]);

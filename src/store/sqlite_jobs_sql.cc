@@ -4,13 +4,6 @@
 
 namespace glmq::jobs_sql {
 
-std::optional<LengthClass> ParseLengthClass(std::string_view name) {
-  for (LengthClass c : kAllClasses) {
-    if (name == LengthClassName(c)) return c;
-  }
-  return std::nullopt;
-}
-
 Result<Job> ReadJob(const sqlite::Statement& row) {
   Job job;
   job.id = row.Text(0);

@@ -124,13 +124,6 @@ inline constexpr char kTouchMeta[] =
     "INSERT INTO store_meta (key, value) VALUES ('writable_check_at', ?1) "
     "ON CONFLICT (key) DO UPDATE SET value = excluded.value";
 
-inline constexpr JobState kAllStates[] = {JobState::kQueued,    JobState::kRunning,
-                                          JobState::kSucceeded, JobState::kFailed,
-                                          JobState::kCancelled, JobState::kExpired};
-inline constexpr LengthClass kAllClasses[] = {LengthClass::kShort, LengthClass::kMedium,
-                                              LengthClass::kLong};
-
-std::optional<LengthClass> ParseLengthClass(std::string_view name);
 // Decodes the GLMQ_JOB_COLUMNS of the current row.
 Result<Job> ReadJob(const sqlite::Statement& row);
 // Decodes the GLMQ_QUEUED_COLUMNS starting at `first_column`.

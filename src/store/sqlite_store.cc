@@ -470,8 +470,8 @@ Result<std::optional<int64_t>> SqliteJobStore::HeadOrderKey() {
 
 Result<QueueSnapshot> SqliteJobStore::Snapshot() {
   QueueSnapshot snapshot;
-  for (LengthClass c : kAllClasses) snapshot.classes[c] = ClassStats{};
-  for (JobState s : kAllStates) snapshot.totals[s] = 0;
+  for (LengthClass c : kAllLengthClasses) snapshot.classes[c] = ClassStats{};
+  for (JobState s : kAllJobStates) snapshot.totals[s] = 0;
 
   GLMQ_ASSIGN_OR_RETURN(ReaderLease reader, AcquireReader());
   ReadTransaction transaction(*reader);
