@@ -80,6 +80,11 @@ enum class ChangeOrigin { kHere, kElsewhere };
 // Called after a change is durable. Must not call back into the store.
 using JobListener = std::function<void(const std::string& id, JobState state, ChangeOrigin origin)>;
 
+// How a store calls its listener: nothing when there is none, and a listener that throws is
+// logged rather than let into the store's own code.
+void TellListener(const JobListener& listener, const std::string& id, JobState state,
+                  ChangeOrigin origin);
+
 class JobStore {
  public:
   virtual ~JobStore() = default;

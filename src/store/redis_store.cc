@@ -287,14 +287,7 @@ Result<std::vector<Reply>> RedisJobStore::Commands(const std::vector<Args>& comm
 }
 
 void RedisJobStore::Notify(const std::string& id, JobState state, ChangeOrigin origin) {
-  if (!listener_) return;
-  try {
-    listener_(id, state, origin);
-  } catch (const std::exception& e) {
-    spdlog::error("job listener threw on {} -> {}: {}", id, JobStateName(state), e.what());
-  } catch (...) {
-    spdlog::error("job listener threw on {} -> {}", id, JobStateName(state));
-  }
+  TellListener(listener_, id, state, origin);
 }
 
 void RedisJobStore::OnEvent(std::string_view payload) {

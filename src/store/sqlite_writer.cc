@@ -1,7 +1,5 @@
 #include "store/sqlite_writer.h"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <exception>
 #include <semaphore>
@@ -184,16 +182,8 @@ void GroupCommitWriter::CommitBatch(const std::vector<Op*>& batch) {
 }
 
 void GroupCommitWriter::Notify(const std::vector<WriteContext::Event>& events) {
-  if (!listener_) return;
   for (const WriteContext::Event& event : events) {
-    try {
-      listener_(event.id, event.state, ChangeOrigin::kHere);
-    } catch (const std::exception& e) {
-      spdlog::error("job listener threw on {} -> {}: {}", event.id, JobStateName(event.state),
-                    e.what());
-    } catch (...) {
-      spdlog::error("job listener threw on {} -> {}", event.id, JobStateName(event.state));
-    }
+    TellListener(listener_, event.id, event.state, ChangeOrigin::kHere);
   }
 }
 
