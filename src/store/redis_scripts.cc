@@ -247,8 +247,8 @@ constexpr char kInsert[] = R"lua(
 local id = ARGV[3]
 if redis.call('EXISTS', jkey(id)) == 1 then return fail('CONFLICT', 'job ' .. id .. ' already exists') end
 local seq = redis.call('INCR', P .. 'seq')
-local q = write_job(id, seq, ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10],
-                    ARGV[11], ARGV[12], ARGV[13])
+local q = write_job(id, seq, ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[13],
+                    ARGV[10], ARGV[11], ARGV[12])
 enqueue_new({q})
 publish(id, 'queued')
 if ARGV[14] then idempotent_done(ARGV[14], ARGV[15], ARGV[16], ARGV[17], id, ARGV[18], ARGV[19]) end

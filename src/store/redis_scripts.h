@@ -18,8 +18,8 @@
 namespace glmq::redis {
 
 enum class ScriptId {
-  // id, created_at, class, prompt_tokens, max_tokens, order_key, deadline_at,
-  // estimated_wait_seconds, params, text, messages
+  // id, created_at, class, prompt_tokens, max_tokens, order_key, deadline_at, params, text,
+  // messages, estimated_wait_seconds
   // [, idem key, body sha256, status, response, expires_at, ttl_ms]  -> seq
   kInsert,
   // n, then n times: id, created_at, class, prompt_tokens, max_tokens, order_key,

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <deque>
 #include <limits>
 #include <string_view>
 #include <utility>
@@ -167,6 +168,39 @@ Status DecodeBody(const std::string& id, Reply body, JobRequest* request) {
 
 std::string RandomTag() { return NewJobId().substr(4, 16); }
 
+Status CheckNewJob(const Job& job) {
+  if (job.id.empty()) return InvalidArgument("job id is empty");
+  if (job.state != JobState::kQueued) {
+    return InvalidArgument(std::string("a new job must be queued, not ") + JobStateName(job.state));
+  }
+  if (job.created_at < 0) return InvalidArgument("created_at must not be negative");
+  if (job.created_at > kMaxCreatedAt) {
+    return InvalidArgument("created_at " + Str(job.created_at) + " is out of range");
+  }
+  return Status::Ok();
+}
+
+// Checks a new job and appends what insert and insert_batch take of it: id, created_at,
+// class, prompt_tokens, max_tokens, order_key, deadline_at, params, text, messages. Nothing
+// is appended when the job is refused. The arguments point into `job` and `held`, which
+// keeps the texts made here (a deque: what it holds never moves).
+Status AppendNewJob(const Job& job, Args& args, std::deque<std::string>& held) {
+  GLMQ_RETURN_IF_ERROR(CheckNewJob(job));
+  GLMQ_ASSIGN_OR_RETURN(std::string params, EncodeRequestParams(job.request));
+  GLMQ_ASSIGN_OR_RETURN(std::string messages, EncodeMessages(job.request.messages));
+  args.push_back(job.id);
+  args.push_back(held.emplace_back(Str(job.created_at > 0 ? job.created_at : NowMs())));
+  args.push_back(LengthClassName(job.length_class));
+  args.push_back(held.emplace_back(Str(job.prompt_tokens)));
+  args.push_back(held.emplace_back(Str(job.request.sampling.max_tokens)));
+  args.push_back(held.emplace_back(Str(job.order_key)));
+  args.push_back(held.emplace_back(Str(job.deadline_at)));
+  args.push_back(held.emplace_back(std::move(params)));
+  args.push_back(job.request.text);
+  args.push_back(held.emplace_back(std::move(messages)));
+  return Status::Ok();
+}
+
 }  // namespace
 
 RedisJobStore::RedisJobStore(RedisStoreOptions options, JobListener listener)
@@ -307,31 +341,11 @@ std::string RedisJobStore::EndedScore(TimeMs finished_at) const {
   return Str(SaturatingAdd(finished_at, options_.retention_ms));
 }
 
-Status RedisJobStore::CheckNewJob(const Job& job) {
-  if (job.id.empty()) return InvalidArgument("job id is empty");
-  if (job.state != JobState::kQueued) {
-    return InvalidArgument(std::string("a new job must be queued, not ") + JobStateName(job.state));
-  }
-  if (job.created_at < 0) return InvalidArgument("created_at must not be negative");
-  if (job.created_at > kMaxCreatedAt) {
-    return InvalidArgument("created_at " + Str(job.created_at) + " is out of range");
-  }
-  return Status::Ok();
-}
-
 Status RedisJobStore::InsertWith(const Job& job, const Args& extra) {
-  GLMQ_RETURN_IF_ERROR(CheckNewJob(job));
-  const TimeMs created_at = job.created_at > 0 ? job.created_at : NowMs();
-  GLMQ_ASSIGN_OR_RETURN(std::string params, EncodeRequestParams(job.request));
-  GLMQ_ASSIGN_OR_RETURN(std::string messages, EncodeMessages(job.request.messages));
-  const std::string created = Str(created_at), prompt_tokens = Str(job.prompt_tokens),
-                    max_tokens = Str(job.request.sampling.max_tokens),
-                    order_key = Str(job.order_key), deadline = Str(job.deadline_at),
-                    wait = DoubleText(job.estimated_wait_seconds);
-  Args args = {job.id,           created,    LengthClassName(job.length_class),
-               prompt_tokens,    max_tokens, order_key,
-               deadline,         wait,       params,
-               job.request.text, messages};
+  std::deque<std::string> held;
+  Args args;
+  GLMQ_RETURN_IF_ERROR(AppendNewJob(job, args, held));
+  args.push_back(held.emplace_back(DoubleText(job.estimated_wait_seconds)));
   args.insert(args.end(), extra.begin(), extra.end());
   // No retry: a second run after a lost reply would answer kConflict for a job that is in.
   GLMQ_RETURN_IF_ERROR(Exec(ScriptId::kInsert, args, /*retry=*/false));
@@ -340,49 +354,29 @@ Status RedisJobStore::InsertWith(const Job& job, const Args& extra) {
 }
 
 std::vector<Result<JobStore::Placement>> RedisJobStore::InsertBatch(std::vector<NewJob>& jobs) {
-  constexpr size_t kArgsPerJob = 14;
-  constexpr size_t kStringsPerJob = 10;  // the arguments made here rather than borrowed
+  constexpr size_t kArgsPerJob = 14;  // AppendNewJob's 10 and the wait model's 4
   std::vector<Result<Placement>> out;
   out.reserve(jobs.size());
-  // The arguments point into `strings`, reserved up front so that none of them moves.
-  std::vector<std::string> strings;
-  strings.reserve(jobs.size() * kStringsPerJob + 1);
+  std::deque<std::string> held;
   Args args;
   args.reserve(1 + jobs.size() * kArgsPerJob);
   args.push_back({});        // the count, known at the end
   std::vector<size_t> sent;  // index into `jobs` of each job in the script's arguments
   for (size_t i = 0; i < jobs.size(); ++i) {
-    const Job& job = jobs[i].job;
     const WaitModel& wait = jobs[i].wait;
-    Status ok = CheckNewJob(job);
-    auto params = ok.ok() ? EncodeRequestParams(job.request) : Result<std::string>(ok);
-    auto messages = params.ok() ? EncodeMessages(job.request.messages) : params;
-    if (!messages.ok()) {
-      out.emplace_back(messages.status());
+    if (Status added = AppendNewJob(jobs[i].job, args, held); !added.ok()) {
+      out.emplace_back(added);
       continue;
     }
     out.emplace_back(Placement{});
     sent.push_back(i);
-    auto keep = [&strings](std::string s) -> std::string_view {
-      return strings.emplace_back(std::move(s));
-    };
-    args.push_back(job.id);
-    args.push_back(keep(Str(job.created_at > 0 ? job.created_at : NowMs())));
-    args.push_back(LengthClassName(job.length_class));
-    args.push_back(keep(Str(job.prompt_tokens)));
-    args.push_back(keep(Str(job.request.sampling.max_tokens)));
-    args.push_back(keep(Str(job.order_key)));
-    args.push_back(keep(Str(job.deadline_at)));
-    args.push_back(keep(std::move(*params)));
-    args.push_back(job.request.text);
-    args.push_back(keep(std::move(*messages)));
-    args.push_back(keep(DoubleText(wait.base_seconds)));
-    args.push_back(keep(DoubleText(wait.seconds_per_prompt_token)));
-    args.push_back(keep(DoubleText(wait.seconds_per_max_token)));
+    args.push_back(held.emplace_back(DoubleText(wait.base_seconds)));
+    args.push_back(held.emplace_back(DoubleText(wait.seconds_per_prompt_token)));
+    args.push_back(held.emplace_back(DoubleText(wait.seconds_per_max_token)));
     args.push_back(wait.zero_when_clear ? "1" : "0");
   }
   if (sent.empty()) return out;
-  args[0] = strings.emplace_back(Str(static_cast<int64_t>(sent.size())));
+  args[0] = held.emplace_back(Str(static_cast<int64_t>(sent.size())));
   // No retry: a second run after a lost reply would answer kConflict for jobs that are in.
   auto reply = Run(ScriptId::kInsertBatch, args, /*retry=*/false);
   if (!reply.ok() || reply->elements.size() != sent.size()) {

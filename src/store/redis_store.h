@@ -164,7 +164,6 @@ class RedisJobStore final : public JobStore {
   Result<std::vector<redis::Reply>> Commands(
       const std::vector<std::vector<std::string_view>>& commands);
   Status InsertWith(const Job& job, const std::vector<std::string_view>& extra);
-  static Status CheckNewJob(const Job& job);
   Status LoadScripts();
   Status CheckPersistence();
   void Notify(const std::string& id, JobState state, ChangeOrigin origin = ChangeOrigin::kHere);
