@@ -51,6 +51,10 @@ struct ApiContext {
   std::function<void(const Job&)> on_submitted = nullptr;
 };
 
+// GET /healthz (the process answers) and GET /readyz (the store takes writes; 503 when it
+// does not), for every process that serves HTTP. AddApiRoutes adds them too.
+void AddHealthRoutes(Router& router, JobStore& store, asio::thread_pool& pool);
+
 void AddApiRoutes(Router& router, ApiContext& ctx);
 
 }  // namespace glmq

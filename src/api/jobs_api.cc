@@ -456,6 +456,25 @@ HttpResponse SubmitJobOnce(ApiContext& ctx, const RequestContext& rc,
 
 }  // namespace
 
+void AddHealthRoutes(Router& router, JobStore& store, asio::thread_pool& pool) {
+  router.Add(http::verb::get, "/healthz", [](RequestContext&) -> asio::awaitable<HttpResponse> {
+    co_return JsonResponse(http::status::ok, {{"status", "ok"}});
+  });
+  router.Add(http::verb::get, "/readyz",
+             [&store, &pool](RequestContext&) -> asio::awaitable<HttpResponse> {
+               auto work = [&store]() -> HttpResponse {
+                 const Status writable = store.CheckWritable();
+                 json body = {{"status", writable.ok() ? "ready" : "not_ready"},
+                              {"model_loaded", true},
+                              {"store_writable", writable.ok()}};
+                 if (!writable.ok()) body["error"] = writable.message();
+                 return JsonResponse(
+                     writable.ok() ? http::status::ok : http::status::service_unavailable, body);
+               };
+               co_return co_await RunBlocking(pool, std::move(work));
+             });
+}
+
 void AddApiRoutes(Router& router, ApiContext& ctx) {
   router.Add(http::verb::post, "/v1/jobs",
              [&ctx](RequestContext& rc) -> asio::awaitable<HttpResponse> {
@@ -531,21 +550,7 @@ void AddApiRoutes(Router& router, ApiContext& ctx) {
                co_return co_await RunBlocking(ctx.pool, std::move(work));
              });
 
-  router.Add(http::verb::get, "/healthz", [](RequestContext&) -> asio::awaitable<HttpResponse> {
-    co_return JsonResponse(http::status::ok, {{"status", "ok"}});
-  });
-
-  router.Add(http::verb::get, "/readyz", [&ctx](RequestContext&) -> asio::awaitable<HttpResponse> {
-    auto work = [&ctx]() -> HttpResponse {
-      const Status store = ctx.store.CheckWritable();
-      json body = {{"status", store.ok() ? "ready" : "not_ready"},
-                   {"model_loaded", true},
-                   {"store_writable", store.ok()}};
-      if (!store.ok()) body["error"] = store.message();
-      return JsonResponse(store.ok() ? http::status::ok : http::status::service_unavailable, body);
-    };
-    co_return co_await RunBlocking(ctx.pool, std::move(work));
-  });
+  AddHealthRoutes(router, ctx.store, ctx.pool);
 
   // The seed API, kept so its clients move over unchanged.
   router.Add(http::verb::post, "/api/v1/chat",

@@ -6,7 +6,6 @@
 #include <atomic>
 
 #include "api/http_server.h"
-#include "api/json_response.h"
 #include "api/metrics_api.h"
 #include "cli/commands.h"
 #include "cli/flags.h"
@@ -235,21 +234,7 @@ int RunWorker(WorkerFlags flags) {
 
   asio::thread_pool pool(2);
   Router router;
-  router.Add(http::verb::get, "/healthz", [](RequestContext&) -> asio::awaitable<HttpResponse> {
-    co_return JsonResponse(http::status::ok, {{"status", "ok"}});
-  });
-  JobStore& shared = **store;
-  router.Add(http::verb::get, "/readyz",
-             [&shared, &pool](RequestContext&) -> asio::awaitable<HttpResponse> {
-               auto check = [&shared]() -> HttpResponse {
-                 const Status s = shared.CheckWritable();
-                 if (!s.ok())
-                   return ErrorResponse(http::status::service_unavailable, "store_unavailable",
-                                        s.message());
-                 return JsonResponse(http::status::ok, {{"status", "ready"}});
-               };
-               co_return co_await RunBlocking(pool, std::move(check));
-             });
+  AddHealthRoutes(router, **store, pool);
   AddMetricsRoute(router, registry, pool);
   HttpServer server(flags.http, router);
 
