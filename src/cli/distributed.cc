@@ -78,11 +78,7 @@ int RunGateway(const GatewayFlags& flags) {
   metrics::Registry registry;
   JobMetrics job_metrics(registry);
   JobWatchHub watch;
-  auto store = OpenRedis(
-      flags.redis, [&watch, &job_metrics](const std::string& id, JobState s, ChangeOrigin origin) {
-        watch.Notify(id, s);
-        job_metrics.StateChanged(id, s, origin);
-      });
+  auto store = OpenRedis(flags.redis, WakeAndCount(watch, job_metrics));
   if (!store.ok()) {
     spdlog::error("cannot use Redis at {}: {}", flags.redis.url, store.status().message());
     return 1;

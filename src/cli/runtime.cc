@@ -73,6 +73,13 @@ std::unique_ptr<LlamaEngine> LoadEngine(const LlamaEngineOptions& options) {
   return std::move(*engine);
 }
 
+JobListener WakeAndCount(JobWatchHub& watch, JobMetrics& job_metrics) {
+  return [&watch, &job_metrics](const std::string& id, JobState state, ChangeOrigin origin) {
+    watch.Notify(id, state);
+    job_metrics.StateChanged(id, state, origin);
+  };
+}
+
 void AddPublicRoutes(Router& router, ApiContext& ctx, Alerting& alerting,
                      metrics::Registry& registry, JobMetrics& job_metrics) {
   ctx.on_submitted = [&job_metrics](const Job& job) { job_metrics.Submitted(job); };

@@ -32,6 +32,10 @@ std::unique_ptr<LlamaEngine> LoadEngine(const LlamaEngineOptions& options);
 // come from this machine's speed rather than from a guess.
 void Calibrate(Engine& engine, ThroughputMeter& meter);
 
+// The store listener of serve and gateway: a change wakes the long-polls waiting on the job,
+// and a job's end counts in the metrics.
+JobListener WakeAndCount(JobWatchHub& watch, JobMetrics& job_metrics);
+
 // The public HTTP surface of serve and gateway: the job API, alerts and silences, /metrics,
 // the dashboard, and request metrics on every route.
 void AddPublicRoutes(Router& router, ApiContext& ctx, Alerting& alerting,

@@ -75,12 +75,7 @@ int RunServe(const ServeFlags& flags) {
   JobMetrics job_metrics(registry);
 
   JobWatchHub watch;
-  auto store = SqliteJobStore::Open(
-      flags.data_dir + "/glmq.db",
-      [&watch, &job_metrics](const std::string& id, JobState state, ChangeOrigin origin) {
-        watch.Notify(id, state);
-        job_metrics.StateChanged(id, state, origin);
-      });
+  auto store = SqliteJobStore::Open(flags.data_dir + "/glmq.db", WakeAndCount(watch, job_metrics));
   if (!store.ok()) {
     spdlog::error("cannot open the store: {}", store.status().ToString());
     return 1;
