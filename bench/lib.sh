@@ -61,6 +61,27 @@ bench_cleanup() {
   exit "$rc"
 }
 
+# machine_facts: sets cpu_model, cores, git_rev and fs_type (of $TMP), for a script's header
+# and summary; machine_line prints "N CPUs, model; M GiB RAM".
+# shellcheck disable=SC2034  # the variables are the sourcing script's
+machine_facts() {
+  cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+  cpu_model=${cpu_model:-unknown}
+  cores=$(nproc)
+  fs_type=$(stat -f -c %T "$TMP")
+  git_rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+}
+machine_line() { echo "$cores CPUs, $cpu_model; $(free -g | awk '/^Mem:/ {print $2 " GiB RAM"}')"; }
+
+# make_test_model BIN OUT TIMEOUT [flags...]: `BIN make-test-model --out OUT flags...`, its
+# log in $TMP/make-model.log, shown (and the script ended with die) when it fails.
+make_test_model() {
+  local bin=$1 out=$2 limit=$3
+  shift 3
+  timeout "$limit" "$bin" make-test-model --out "$out" "$@" >"$TMP/make-model.log" 2>&1 ||
+    { cat "$TMP/make-model.log" >&2; die "make-test-model failed"; }
+}
+
 # bench_setup NAME: makes $TMP (under $BENCH_TMPDIR, $TMPDIR or /tmp) and installs the traps.
 bench_setup() {
   BENCH_NAME=$1

@@ -104,16 +104,13 @@ run_bench() {
   ((rc == 0)) || echo "mixed: mixed_bench against $name exited with $rc" >&2
 }
 
-cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
-cpu_model=${cpu_model:-unknown}
-cores=$(nproc)
-git_rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+machine_facts
 # A copy, so that a rebuild during the run does not swap the binary under it.
 GLMQ=$TMP/glmq
 cp "$GLMQ_BIN" "$GLMQ"
 
 echo "== glmq mixed-workload benchmark"
-echo "machine: $cores CPUs, $cpu_model; $(free -g | awk '/^Mem:/ {print $2 " GiB RAM"}')"
+echo "machine: $(machine_line)"
 echo "load:    $(uptime)"
 echo "glmq:    $GLMQ_BIN (commit $git_rev)"
 echo "llama:   $LLAMA_SERVER_BIN"
@@ -124,8 +121,7 @@ if [[ -n ${BENCH_MODEL:-} ]]; then
   MODEL_NOTE=$(basename "$MODEL")
 else
   MODEL=$TMP/bench-model.gguf
-  timeout 300 "$GLMQ" make-test-model --out "$MODEL" --preset bench >"$TMP/make-model.log" 2>&1 ||
-    { cat "$TMP/make-model.log" >&2; die "make-test-model failed"; }
+  make_test_model "$GLMQ" "$MODEL" 300 --preset bench
   MODEL_NOTE="glmq make-test-model --preset bench (random weights)"
 fi
 echo "model:   $MODEL_NOTE"

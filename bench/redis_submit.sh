@@ -107,19 +107,15 @@ CLK_TCK=$(getconf CLK_TCK)
 # result_field LINE NAME: NAME=value from a SUBMIT_RESULT / PACED_RESULT line.
 result_field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"; }
 
-cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
-cores=$(nproc)
-fs_type=$(stat -f -c %T "$TMP")
-git_rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+machine_facts
 redis_version=$(redis-server --version | sed -n 's/.* v=\([^ ]*\).*/\1/p')
 echo "== glmq gateway on Redis: submit benchmark"
-echo "machine: $cores CPUs, ${cpu_model:-unknown}; $(free -g | awk '/^Mem:/ {print $2 " GiB RAM"}')"
+echo "machine: $(machine_line)"
 echo "binary:  $GLMQ_BIN (commit $git_rev)"
 echo "tmp:     $TMP ($fs_type)"
 
 MODEL=$TMP/test-model.gguf
-timeout 120 "$GLMQ_BIN" make-test-model --out "$MODEL" >"$TMP/make-model.log" 2>&1 ||
-  { cat "$TMP/make-model.log" >&2; die "make-test-model failed"; }
+make_test_model "$GLMQ_BIN" "$MODEL" 120
 
 start_redis || die "redis-server did not start"
 echo "redis:   $redis_version on port $REDIS_PORT, appendonly yes, appendfsync always ($TMP/redis)"
@@ -198,7 +194,7 @@ echo
 echo "== summary (markdown)"
 echo
 cat <<EOF
-Machine: $cores CPUs (${cpu_model:-unknown}); Redis $redis_version (appendonly yes, appendfsync
+Machine: $cores CPUs ($cpu_model); Redis $redis_version (appendonly yes, appendfsync
 always) on $fs_type; glmq $git_rev \`glmq gateway\` with the \`glmq make-test-model\` model, no
 workers; Redis, gateway and client on the same machine. Command: \`bash bench/redis_submit.sh\`.
 

@@ -55,19 +55,14 @@ start_server() {
   wait_ready "server '$name'" "$SERVER_LOG" /healthz
 }
 
-cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
-cpu_model=${cpu_model:-unknown}
-cores=$(nproc)
-fs_type=$(stat -f -c %T "$TMP")
-git_rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+machine_facts
 echo "== glmq submit benchmark"
-echo "machine: $cores CPUs, $cpu_model; $(free -g | awk '/^Mem:/ {print $2 " GiB RAM"}')"
+echo "machine: $(machine_line)"
 echo "binary:  $GLMQ_BIN (commit $git_rev)"
 echo "tmp:     $TMP ($fs_type)"
 
 MODEL=$TMP/test-model.gguf
-timeout 120 "$GLMQ_BIN" make-test-model --out "$MODEL" >"$TMP/make-model.log" 2>&1 ||
-  { cat "$TMP/make-model.log" >&2; die "make-test-model failed"; }
+make_test_model "$GLMQ_BIN" "$MODEL" 120
 
 # --- a. submit throughput ------------------------------------------------------------------
 echo
