@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "support/free_port.h"
+
 namespace glmq::integration {
 
 using json = nlohmann::json;
@@ -130,9 +132,6 @@ class Server {
   uint16_t port_ = 0;
   std::string start_error_;
 };
-
-// A free TCP port on 127.0.0.1 (bind port 0, read it, close).
-uint16_t FreePort();
 
 // Polls GET /v1/jobs/{id} (every 50 ms, or by long-poll where it can) until `done` holds for
 // the job's JSON or `timeout` passes. Returns the last JSON seen (null if none).

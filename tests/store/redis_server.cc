@@ -20,6 +20,8 @@
 #include <sstream>
 #include <thread>
 
+#include "support/free_port.h"
+
 namespace glmq {
 namespace {
 
@@ -30,25 +32,6 @@ constexpr auto kReadyTimeout = std::chrono::seconds(20);
 constexpr auto kExitTimeout = std::chrono::seconds(20);
 constexpr int kSocketTimeoutMs = 2000;
 constexpr int kPortAttempts = 5;
-
-// A port the kernel just handed out for localhost. Another process may take it before the
-// server binds it; Start then tries another.
-int PickFreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return 0;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  int port = 0;
-  socklen_t len = sizeof(addr);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  close(fd);
-  return port;
-}
 
 bool WaitFd(int fd, short events, Clock::time_point deadline) {
   while (true) {
@@ -114,7 +97,7 @@ bool RedisServer::Start(std::vector<std::string> extra_args) {
   args_ = std::move(extra_args);
   if (port_ != 0) return Launch() && WaitReady();
   for (int attempt = 0; attempt < kPortAttempts; ++attempt) {
-    port_ = PickFreePort();
+    port_ = FreePort();
     if (port_ == 0) {
       last_error_ = std::string("cannot find a free port: ") + strerror(errno);
       return false;
