@@ -173,8 +173,7 @@ Status Connection::Failure(std::string_view what) {
                      (ctx_->err != 0 ? std::string(ctx_->errstr) : std::string("connection lost")));
 }
 
-Status Connection::Send(const Args& args) {
-  if (broken_) return Unavailable("redis: connection is broken");
+Status Connection::Append(const Args& args) {
   std::vector<const char*> argv;
   std::vector<size_t> lens;
   argv.reserve(args.size());
@@ -187,6 +186,12 @@ Status Connection::Send(const Args& args) {
       REDIS_OK) {
     return Failure("cannot queue a command");
   }
+  return Status::Ok();
+}
+
+Status Connection::Send(const Args& args) {
+  if (broken_) return Unavailable("redis: connection is broken");
+  GLMQ_RETURN_IF_ERROR(Append(args));
   int done = 0;
   while (!done) {
     if (redisBufferWrite(ctx_, &done) != REDIS_OK) return Failure("write");
@@ -202,20 +207,7 @@ Result<Reply> Connection::Command(const Args& args) {
 
 Result<std::vector<Reply>> Connection::Pipeline(const std::vector<Args>& commands) {
   if (broken_) return Unavailable("redis: connection is broken");
-  std::vector<const char*> argv;
-  std::vector<size_t> lens;
-  for (const Args& args : commands) {
-    argv.clear();
-    lens.clear();
-    for (std::string_view a : args) {
-      argv.push_back(a.data());
-      lens.push_back(a.size());
-    }
-    if (redisAppendCommandArgv(ctx_, static_cast<int>(args.size()), argv.data(), lens.data()) !=
-        REDIS_OK) {
-      return Failure("cannot queue a command");
-    }
-  }
+  for (const Args& args : commands) GLMQ_RETURN_IF_ERROR(Append(args));
   std::vector<Reply> replies;
   replies.reserve(commands.size());
   for (size_t i = 0; i < commands.size(); ++i) {

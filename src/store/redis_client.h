@@ -95,6 +95,8 @@ class Connection {
  private:
   explicit Connection(redisContext* ctx) : ctx_(ctx) {}
   Status Failure(std::string_view what);
+  // Queues one command in hiredis's output buffer (nothing is written yet).
+  Status Append(const Args& args);
 
   redisContext* ctx_;
   bool broken_ = false;
