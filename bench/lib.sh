@@ -2,6 +2,12 @@
 # (started by the script, waited for with wait_ready), and cleanup that stops the server and
 # removes the directory however the script ends.
 # Source it, then call `bench_setup NAME`; start a server with its pid in SERVER_PID.
+# Set ROOT (the repository) first: BUILD (default build, relative to ROOT) and GLMQ_BIN
+# (default $BUILD/glmq) are resolved here.
+
+BUILD=${BUILD:-build}
+case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
+GLMQ_BIN=${GLMQ_BIN:-$BUILD/glmq}
 
 SERVER_PID=""
 PORT=""

@@ -27,9 +27,8 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
-BUILD=${BUILD:-build}
-case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
-GLMQ_BIN=${GLMQ_BIN:-$BUILD/glmq}
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"  # BUILD, GLMQ_BIN, and the helpers the script calls
 MIXED_BENCH_BIN=${MIXED_BENCH_BIN:-$BUILD/mixed_bench}
 CTX=${MIXED_CTX:-32768}
 PARALLEL=${MIXED_PARALLEL:-8}
@@ -60,8 +59,6 @@ elif [[ -z ${LLAMA_SERVER_BIN:-} ]]; then
 fi
 [[ $PEER == 0 || -x $LLAMA_SERVER_BIN ]] || die "no llama-server at $LLAMA_SERVER_BIN"
 
-# shellcheck source=bench/lib.sh
-source "$ROOT/bench/lib.sh"
 bench_setup mixed
 
 free_port() {

@@ -20,9 +20,8 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
-BUILD=${BUILD:-build}
-case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
-GLMQ_BIN=${GLMQ_BIN:-$BUILD/glmq}
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"  # BUILD, GLMQ_BIN, and the helpers the script calls
 DURATION=${BENCH_DURATION:-10s}
 RATE=${BENCH_RATE:-1000}
 WRK_THREADS=2
@@ -38,8 +37,6 @@ for tool in redis-server redis-cli redis-benchmark wrk curl; do
   command -v "$tool" >/dev/null || die "$tool is not installed (scripts/install-deps.sh)"
 done
 
-# shellcheck source=bench/lib.sh
-source "$ROOT/bench/lib.sh"
 bench_setup redis-submit
 
 # lib.sh tracks one server (the gateway, in SERVER_PID); Redis is stopped the same way,

@@ -18,9 +18,8 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
-BUILD=${BUILD:-build}
-case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
-GLMQ_BIN=${GLMQ_BIN:-$BUILD/glmq}
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"  # BUILD, GLMQ_BIN, and the helpers the script calls
 ACCEPT_LARGE_BIN=${ACCEPT_LARGE_BIN:-$BUILD/accept_large}
 DURATION=${BENCH_DURATION:-10s}
 REPEAT=${BENCH_REPEAT:-5}
@@ -35,8 +34,6 @@ die() { echo "bench: $*" >&2; exit 1; }
 command -v wrk >/dev/null || die "wrk is not installed (apt-get install wrk)"
 command -v curl >/dev/null || die "curl is not installed"
 
-# shellcheck source=bench/lib.sh
-source "$ROOT/bench/lib.sh"
 bench_setup bench
 SERVER_LOG=""
 
