@@ -5,7 +5,9 @@
 #  1. redis-server on a free port in a temporary directory, appendonly yes + appendfsync
 #     always (what deploy/docker/compose.yaml runs: a job is on disk before its 202).
 #  2. Ceiling: `redis-benchmark -t lpush -c 32 -n 200000 -q`, single LPUSHes from 32
-#     clients on the same durable Redis.
+#     clients on the same durable Redis. For scale, after the glmq runs, the same with
+#     `-d 1024` (values the size of a submit's text) on a fresh Redis: what writing a job's
+#     bytes alone costs.
 #  3. `glmq gateway` with the generated test model, loaded by wrk with bench/submit.lua
 #     (POST /v1/jobs, ~1 KB text, max_tokens 1): -t2 -c32 for $BENCH_DURATION, full speed.
 #  4. The same at a fixed $BENCH_RATE requests/s (bench/submit_paced.lua, which paces wrk
@@ -54,10 +56,10 @@ stop_redis() {
 # trap itself when it is non-zero.
 trap 'rc=$?; set +e; stop_server; stop_redis; (exit $rc); bench_cleanup' EXIT
 
-# start_redis: a durable redis-server on a random free port. A port taken between the
-# choice and the bind makes redis-server exit; then another port is tried.
+# start_redis DIR: a durable redis-server on a random free port, writing to DIR. A port
+# taken between the choice and the bind makes redis-server exit; then another is tried.
 start_redis() {
-  local dir=$TMP/redis
+  local dir=$1
   mkdir -p "$dir"
   for _ in 1 2 3 4 5 6 7 8; do
     REDIS_PORT=$((20000 + RANDOM % 40000))
@@ -114,7 +116,7 @@ echo "tmp:     $TMP ($fs_type)"
 MODEL=$TMP/test-model.gguf
 make_test_model "$GLMQ_BIN" "$MODEL" 120
 
-start_redis || die "redis-server did not start"
+start_redis "$TMP/redis" || die "redis-server did not start"
 echo "redis:   $redis_version on port $REDIS_PORT, appendonly yes, appendfsync always ($TMP/redis)"
 
 echo
@@ -176,9 +178,19 @@ aof_bytes=$(du -sb "$TMP/redis" | cut -f1)
 stop_server
 stop_redis
 
+echo
+echo "== 4. for scale: redis-benchmark -t lpush -c $WRK_CONNECTIONS -n $LPUSH_REQUESTS -d 1024 -q, on a fresh Redis"
+start_redis "$TMP/redis-1k" || die "the second redis-server did not start"
+redis-benchmark -p "$REDIS_PORT" -t lpush -c "$WRK_CONNECTIONS" -n "$LPUSH_REQUESTS" -d 1024 -q |
+  tr '\r' '\n' | grep -v '^$' | tail -n 1 | tee "$TMP/lpush-1k.out"
+lpush_1k_rps=$(sed -n 's/^LPUSH: \([0-9.]*\) requests per second.*/\1/p' "$TMP/lpush-1k.out")
+[[ -n $lpush_1k_rps ]] || die "no LPUSH -d 1024 figure from redis-benchmark"
+stop_redis
+
 # --- summary -----------------------------------------------------------------------------
 full_rps=$(result_field "$full" rps)
 ratio=$(awk -v a="$full_rps" -v b="$lpush_rps" 'BEGIN { printf "%.2f", a / b }')
+ratio_1k=$(awk -v a="$full_rps" -v b="$lpush_1k_rps" 'BEGIN { printf "%.2f", a / b }')
 ratio_ok=$(awk -v r="$ratio" 'BEGIN { print (r >= 0.5) ? "yes" : "no" }')
 paced_p99=$(result_field "$paced" p99_ms)
 paced_ok=$(awk -v p="$paced_p99" 'BEGIN { print (p < 5) ? "yes" : "no" }')
@@ -200,6 +212,7 @@ workers; Redis, gateway and client on the same machine. Command: \`bash bench/re
 | Redis ceiling: \`redis-benchmark -t lpush -c $WRK_CONNECTIONS -n $LPUSH_REQUESTS\` | $(fmt "$lpush_rps") LPUSH/s | |
 | glmq submits/s (202): \`wrk -t$WRK_THREADS -c$WRK_CONNECTIONS -d$DURATION\`, ~1 KB text | $(fmt "$full_rps") | |
 | ratio glmq / LPUSH | $ratio | ≥ 0.5 ($ratio_ok) |
+| for scale: LPUSH of 1 KB values (\`-d 1024\`); glmq / that | $(fmt "$lpush_1k_rps") LPUSH/s; $ratio_1k | |
 | p50 / p99 at full load | $(result_field "$full" p50_ms) / $(result_field "$full" p99_ms) ms | |
 | p99 at $(fmt "$RATE") submits/s (sent $(result_field "$paced" rate)/s, p50 $(result_field "$paced" p50_ms) ms, $(result_field "$paced" late) late sends) | $paced_p99 ms | < 5 ms ($paced_ok) |
 | non-202 answers (both runs; socket errors: $sockerr) | $non202 | 0 |

@@ -32,6 +32,8 @@ struct ApiOptions {
   // gateway does by default: tokenizing is most of a submit's CPU.
   bool count_tokens = true;
   int32_t max_list_limit = 1000;
+  // Submit batches written to the store at once (InsertBatcher::Options::in_flight).
+  int32_t submit_batches_in_flight = 1;
 };
 
 struct ApiContext {

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <exception>
 #include <utility>
 #include <vector>
@@ -9,7 +10,9 @@
 namespace glmq {
 
 InsertBatcher::InsertBatcher(JobStore& store, Options options) : store_(store), options_(options) {
-  thread_ = std::thread([this] { Loop(); });
+  for (int i = 0; i < std::max(options_.in_flight, 1); ++i) {
+    threads_.emplace_back([this] { Loop(); });
+  }
 }
 
 InsertBatcher::~InsertBatcher() {
@@ -17,8 +20,8 @@ InsertBatcher::~InsertBatcher() {
     std::lock_guard lock(mu_);
     stopping_ = true;
   }
-  cv_.notify_one();
-  thread_.join();
+  cv_.notify_all();
+  for (auto& t : threads_) t.join();
 }
 
 std::vector<Result<InsertBatcher::Inserted>> InsertBatcher::InsertNow(
@@ -53,7 +56,7 @@ void InsertBatcher::Enqueue(JobStore::NewJob job, std::unique_ptr<Waiter> waiter
     std::lock_guard lock(mu_);
     if (!stopping_) {
       queue_.push_back({std::move(job), std::move(waiter)});
-      if (queue_.size() == 1) cv_.notify_one();
+      if (queue_.size() == 1 || queue_.size() == options_.min_overlap_jobs) cv_.notify_one();
       return;
     }
   }
@@ -66,7 +69,10 @@ void InsertBatcher::Loop() {
     std::vector<std::unique_ptr<Waiter>> waiters;
     {
       std::unique_lock lock(mu_);
-      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      cv_.wait(lock, [this] {
+        return stopping_ ||
+               (!queue_.empty() && (writing_ == 0 || queue_.size() >= options_.min_overlap_jobs));
+      });
       if (queue_.empty()) return;  // stopping, and everything accepted is written
       // Whatever queued while the last batch was written goes into this one.
       size_t bytes = 0;
@@ -80,8 +86,16 @@ void InsertBatcher::Loop() {
       }
       counts_.batches += 1;
       counts_.jobs += static_cast<int64_t>(jobs.size());
+      writing_ += 1;
+      // More than one batch's worth queued: another writer may take the rest now.
+      if (queue_.size() >= options_.min_overlap_jobs) cv_.notify_one();
     }
     std::vector<Result<Inserted>> results = InsertNow(store_, std::move(jobs));
+    {
+      std::lock_guard lock(mu_);
+      writing_ -= 1;
+    }
+    cv_.notify_one();  // a writer waiting for enough jobs to overlap may start on fewer now
     for (size_t i = 0; i < waiters.size(); ++i) waiters[i]->Done(std::move(results[i]));
   }
 }

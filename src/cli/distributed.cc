@@ -122,7 +122,7 @@ int RunGateway(const GatewayFlags& flags) {
   });
 
   asio::thread_pool pool(static_cast<size_t>(std::max(2, flags.common.blocking_threads)));
-  InsertBatcher inserts(**store);
+  InsertBatcher inserts(**store, {.in_flight = flags.api.submit_batches_in_flight});
   ApiContext ctx{**store,   *engine, nullptr, capacity, flags.policy,
                  flags.api, pool,    watch,   inserts};
   Router router;

@@ -107,7 +107,7 @@ int RunServe(const ServeFlags& flags) {
   AddServeCollectors(registry, **store, scheduler, meter, *engine, (*alerting)->service.get());
 
   asio::thread_pool pool(static_cast<size_t>(std::max(2, flags.common.blocking_threads)));
-  InsertBatcher inserts(**store);
+  InsertBatcher inserts(**store, {.in_flight = flags.api.submit_batches_in_flight});
   ApiContext ctx{**store,   *engine, &scheduler, capacity, flags.policy,
                  flags.api, pool,    watch,      inserts};
   Router router;

@@ -1,12 +1,18 @@
 #include "api/insert_batcher.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <filesystem>
+#include <future>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "store/sqlite_store.h"
@@ -123,6 +129,169 @@ TEST_F(InsertBatcherTest, StoppingWritesWhatIsQueuedFirst) {
     ASSERT_TRUE(results[i].ok()) << i << ": " << results[i].status().ToString();
     EXPECT_EQ(MustGet(*store_, ids[i]).state, JobState::kQueued);
   }
+}
+
+// A store whose InsertBatch records each batch's size and holds every call until the test
+// opens the gate, so a test sees which batches were being written at the same time. The
+// rest of JobStore is never called here.
+class GatedStore : public JobStore {
+ public:
+  std::vector<Result<Placement>> InsertBatch(std::vector<NewJob>& jobs) override {
+    std::unique_lock lock(mu_);
+    sizes_.push_back(jobs.size());
+    ++inside_;
+    cv_.notify_all();
+    cv_.wait(lock, [this] { return open_; });
+    --inside_;
+    return std::vector<Result<Placement>>(jobs.size(), Placement{.position = 1});
+  }
+  // Waits up to 5 s for `n` calls to be inside InsertBatch at once.
+  bool WaitInside(int n) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(5), [&] { return inside_ == n; });
+  }
+  int inside() {
+    std::lock_guard lock(mu_);
+    return inside_;
+  }
+  void Open() {
+    std::lock_guard lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+  std::vector<size_t> sizes() {
+    std::lock_guard lock(mu_);
+    return sizes_;
+  }
+
+  MOCK_METHOD(Status, Insert, (const Job&), (override));
+  MOCK_METHOD(Result<Job>, Get, (const std::string&, bool), (override));
+  MOCK_METHOD(Result<std::vector<Job>>, List, (const ListFilter&), (override));
+  MOCK_METHOD(Result<std::optional<Job>>, ClaimNext, (const std::string&, int64_t), (override));
+  MOCK_METHOD(Status, Heartbeat, (const std::string&, int64_t), (override));
+  MOCK_METHOD(Status, UpdateProgress, (const std::string&, const std::string&, const JobProgress&),
+              (override));
+  MOCK_METHOD(Status, Complete, (const std::string&, const std::string&, const Completion&),
+              (override));
+  MOCK_METHOD(Result<Job>, Cancel, (const std::string&), (override));
+  MOCK_METHOD(Status, SetQueuedCost, (const std::string&, int64_t, LengthClass, int64_t),
+              (override));
+  MOCK_METHOD(Status, FailQueued, (const std::string&, const std::string&, const std::string&),
+              (override));
+  MOCK_METHOD(Result<int64_t>, ExpireOverdue, (TimeMs), (override));
+  MOCK_METHOD(Result<int64_t>, ReapExpiredLeases, (TimeMs, int32_t), (override));
+  MOCK_METHOD(Result<int64_t>, QueuePosition, (const std::string&), (override));
+  MOCK_METHOD(Result<WorkAhead>, WorkBefore, (int64_t), (override));
+  MOCK_METHOD(Result<std::optional<int64_t>>, HeadOrderKey, (), (override));
+  MOCK_METHOD(Result<QueueSnapshot>, Snapshot, (), (override));
+  MOCK_METHOD(Status, CheckWritable, (), (override));
+  MOCK_METHOD(Result<IdempotencyState>, BeginIdempotent, (const IdempotencyClaim&, TimeMs, int64_t),
+              (override));
+  MOCK_METHOD(Status, InsertIdempotent,
+              (const Job&, const IdempotencyClaim&, int, const std::string&, int64_t), (override));
+  MOCK_METHOD(Status, FinishIdempotent, (const IdempotencyClaim&, int, const std::string&, int64_t),
+              (override));
+  MOCK_METHOD(Status, AbandonIdempotent, (const IdempotencyClaim&), (override));
+  MOCK_METHOD(Status, WorkerHeartbeat, (const std::string&, TimeMs, int64_t, const WorkerReport&),
+              (override));
+  MOCK_METHOD(Result<int64_t>, LiveWorkers, (TimeMs), (override));
+  MOCK_METHOD(Result<std::vector<WorkerReport>>, LiveWorkerReports, (TimeMs), (override));
+  MOCK_METHOD(Result<bool>, AcquireLease, (const std::string&, const std::string&, TimeMs, int64_t),
+              (override));
+  MOCK_METHOD(Status, Release, (const std::string&, const std::string&), (override));
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<size_t> sizes_;
+  int inside_ = 0;
+  bool open_ = false;
+};
+
+// Submits jobs to a batcher from an io thread of its own, as HTTP handlers do, and counts
+// the answers.
+class Submitter {
+ public:
+  explicit Submitter(InsertBatcher& batcher) : batcher_(batcher), thread_([this] { io_.run(); }) {}
+  ~Submitter() {
+    guard_.reset();
+    thread_.join();
+  }
+  void Submit(int n) {
+    for (int i = 0; i < n; ++i) {
+      JobStore::NewJob job{.job = MakeTestJob(next_, next_)};
+      ++next_;
+      asio::co_spawn(
+          io_,
+          [this, job = std::move(job)]() mutable -> asio::awaitable<void> {
+            auto result = co_await batcher_.Insert(std::move(job));
+            std::lock_guard lock(mu_);
+            if (result.ok()) ++ok_;
+          },
+          asio::detached);
+    }
+  }
+  // Waits for the io thread to run everything posted so far (each Insert is then queued).
+  void Settle() {
+    std::promise<void> done;
+    asio::post(io_, [&done] { done.set_value(); });
+    done.get_future().wait();
+  }
+  // Waits up to 5 s for `n` inserts to have succeeded. A test waits for every answer before
+  // the Submitter goes, since the batcher posts each answer to this io_context.
+  bool WaitAccepted(int n) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (std::chrono::steady_clock::now() < deadline) {
+      {
+        std::lock_guard lock(mu_);
+        if (ok_ == n) return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return false;
+  }
+
+ private:
+  InsertBatcher& batcher_;
+  asio::io_context io_;
+  asio::executor_work_guard<asio::io_context::executor_type> guard_ = asio::make_work_guard(io_);
+  std::mutex mu_;
+  int ok_ = 0;
+  int next_ = 1;
+  std::thread thread_;
+};
+
+TEST(InsertBatcherInFlightTest, ASecondBatchStartsBesideTheFirstOnceEnoughJobsWait) {
+  GatedStore store;
+  {
+    InsertBatcher batcher(store, {.in_flight = 2, .min_overlap_jobs = 4});
+    Submitter submitter(batcher);
+    submitter.Submit(1);
+    ASSERT_TRUE(store.WaitInside(1));  // the first batch, one job, is being written
+    submitter.Submit(4);
+    const bool overlapped = store.WaitInside(2);
+    store.Open();
+    ASSERT_TRUE(submitter.WaitAccepted(5));
+    EXPECT_TRUE(overlapped) << "the second batch waited for the first";
+  }
+  EXPECT_EQ(store.sizes(), (std::vector<size_t>{1, 4}));
+}
+
+TEST(InsertBatcherInFlightTest, FewerJobsThanTheOverlapWaitForTheBatchInFlight) {
+  GatedStore store;
+  {
+    InsertBatcher batcher(store, {.in_flight = 2, .min_overlap_jobs = 4});
+    Submitter submitter(batcher);
+    submitter.Submit(1);
+    ASSERT_TRUE(store.WaitInside(1));
+    submitter.Submit(3);
+    submitter.Settle();  // all three are queued in the batcher
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    EXPECT_EQ(store.inside(), 1) << "three jobs started a batch beside the first";
+    store.Open();
+    ASSERT_TRUE(submitter.WaitAccepted(4));
+  }
+  EXPECT_EQ(store.sizes(), (std::vector<size_t>{1, 3}));
 }
 
 }  // namespace
