@@ -26,7 +26,12 @@ fi
 work="$CACHE/src-nlc$NLC_VERSION"
 mkdir -p "$work"
 if [ ! -d "$work/llama.cpp/.git" ]; then
-  (cd "$work" && npm pack --silent "node-llama-cpp@$NLC_VERSION" >/dev/null)
+  # npm's errors go to stderr; its one line of output (the file name) is not the prefix.
+  if ! (cd "$work" && npm pack --loglevel=error "node-llama-cpp@$NLC_VERSION" >/dev/null); then
+    echo "build-llama: 'npm pack node-llama-cpp@$NLC_VERSION' failed (npm's error is above):" \
+      "the llama.cpp source comes from the npm registry, which must be reachable" >&2
+    exit 1
+  fi
   tar -xzf "$work/node-llama-cpp-$NLC_VERSION.tgz" -C "$work" package/llama/gitRelease.bundle
   rm -rf "$work/llama.cpp"
   git clone --quiet "$work/package/llama/gitRelease.bundle" "$work/llama.cpp" 2>/dev/null
