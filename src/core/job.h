@@ -85,6 +85,9 @@ struct Job {
   bool dead_letter = false;
 
   JobProgress progress;
+  // While running: the worker that holds its lease (`serve` in `glmq serve`, else the
+  // worker's --name). Empty otherwise.
+  std::string worker;
   // Filled when terminal.
   std::string output;
   std::string finish_reason;  // stop | length | cancelled | timeout | error

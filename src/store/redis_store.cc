@@ -120,6 +120,8 @@ Result<Job> DecodeJob(const Reply& hash) {
       job.estimated_wait_seconds = ParseDouble(v);
     else if (f == "attempts")
       job.attempts = static_cast<int32_t>(ParseInt(v));
+    else if (f == "worker")
+      job.worker = v;
     else if (f == "cancel_requested")
       job.cancel_requested = v == "1";
     else if (f == "dead_letter")
@@ -144,6 +146,7 @@ Result<Job> DecodeJob(const Reply& hash) {
   std::optional<JobState> parsed_state = ParseJobState(state);
   if (!parsed_state) return Internal("job " + job.id + " has unknown state '" + state + "'");
   job.state = *parsed_state;
+  if (job.state != JobState::kRunning) job.worker.clear();  // the last holder stays stored
   std::optional<LengthClass> parsed_class = ParseLengthClass(length_class);
   if (!parsed_class) {
     return Internal("job " + job.id + " has unknown length class '" + length_class + "'");

@@ -34,6 +34,7 @@ Result<Job> ReadJob(const sqlite::Statement& row) {
   job.error_message = row.Text(19);
   GLMQ_RETURN_IF_ERROR(DecodeRequestParams(row.Text(20), &job.request));
   job.output = row.Text(21);
+  if (job.state == JobState::kRunning) job.worker = row.Text(22);
   return job;
 }
 

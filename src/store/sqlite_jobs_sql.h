@@ -17,12 +17,13 @@
 namespace glmq::jobs_sql {
 
 // The columns ReadJob decodes, in its order.
-#define GLMQ_JOB_COLUMNS                                                                     \
-  "id, state, length_class, prompt_tokens, order_key, created_at, started_at, finished_at, " \
-  "deadline_at, estimated_wait_seconds, attempts, cancel_requested, dead_letter, "           \
-  "progress_prompt_tokens_read, progress_completion_tokens, finish_reason, "                 \
-  "usage_prompt_tokens, usage_completion_tokens, error_code, error_message, params, output"
-inline constexpr int kJobColumnCount = 22;
+#define GLMQ_JOB_COLUMNS                                                                      \
+  "id, state, length_class, prompt_tokens, order_key, created_at, started_at, finished_at, "  \
+  "deadline_at, estimated_wait_seconds, attempts, cancel_requested, dead_letter, "            \
+  "progress_prompt_tokens_read, progress_completion_tokens, finish_reason, "                  \
+  "usage_prompt_tokens, usage_completion_tokens, error_code, error_message, params, output, " \
+  "worker"
+inline constexpr int kJobColumnCount = 23;
 
 // The columns ReadQueuedJob decodes, in its order.
 #define GLMQ_QUEUED_COLUMNS "order_key, created_at, seq, prompt_tokens, max_tokens"

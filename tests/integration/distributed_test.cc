@@ -107,14 +107,15 @@ TEST(DistributedTest, TwoGatewaysTwoWorkersRunEveryJobExactlyOnce) {
 TEST(DistributedTest, AJobOfAKilledWorkerRunsElsewhereAndEndsOnce) {
   auto redis = DurableRedis();
   auto gw = Gateway(*redis);
-  auto w1 = Worker(*redis);
+  auto w1 = Worker(*redis, {"--name", "first-worker"});
   ASSERT_TRUE(gw->Start()) << gw->start_error();
   ASSERT_TRUE(w1->Start()) << w1->start_error();
   const std::string id = SubmitJob(*gw, {{"text", "A long answer."}, {"max_tokens", 400}});
   ASSERT_FALSE(id.empty());
-  WaitForJob(
+  const json running = WaitForJob(
       *gw, id, [](const json& j) { return j["progress"].value("completion_tokens", 0) > 0; },
       seconds(60));
+  EXPECT_EQ(running.value("worker", ""), "first-worker") << running;
   w1->Kill(SIGKILL);
   auto w2 = Worker(*redis);
   ASSERT_TRUE(w2->Start()) << w2->start_error();
@@ -122,6 +123,7 @@ TEST(DistributedTest, AJobOfAKilledWorkerRunsElsewhereAndEndsOnce) {
   EXPECT_EQ(done.value("state", ""), "succeeded") << done;
   EXPECT_EQ(done.value("attempts", 0), 2) << done;
   EXPECT_EQ(done["usage"].value("completion_tokens", 0), 400) << done;
+  EXPECT_FALSE(done.contains("worker")) << done;  // named only while running
 }
 
 TEST(DistributedTest, ALateResultFromAStoppedWorkerIsDiscarded) {

@@ -277,7 +277,8 @@ TEST_P(StoreContractTest, LeasesExpireIntoTheOldPlaceThenDeadLetter) {
 
 TEST_P(StoreContractTest, CompleteIsWriteOnce) {
   Job job = Insert(1, 1000);
-  MustClaim("w1");
+  EXPECT_EQ(MustClaim("w1").worker, "w1");
+  EXPECT_EQ(MustGet(job.id).worker, "w1");  // who holds it, while it runs
   Completion done = Done(JobState::kSucceeded, "答案是 42");
   done.usage = {.prompt_tokens = 120, .completion_tokens = 7};
   EXPECT_EQ(store_->Complete(job.id, "w2", done).code(), StatusCode::kConflict);
@@ -290,6 +291,7 @@ TEST_P(StoreContractTest, CompleteIsWriteOnce) {
   EXPECT_EQ(got.usage.completion_tokens, 7);
   EXPECT_EQ(got.prompt_tokens, 120);
   EXPECT_GT(got.finished_at, 0);
+  EXPECT_EQ(got.worker, "");
   Completion other = Done(JobState::kSucceeded, "another answer");
   EXPECT_EQ(store_->Complete(job.id, "w1", other).code(), StatusCode::kConflict);
   EXPECT_EQ(MustGet(job.id).output, "答案是 42");
