@@ -25,6 +25,28 @@ constexpr size_t kReadBufferBytes = 4 * 1024;
 // After refusing a body we read (and drop) what the client already sent, for a while, so
 // that closing does not reset the connection before the client reads our answer.
 constexpr auto kDrainTime = std::chrono::seconds(2);
+// A streamed piece the client does not take in this long ends the stream.
+constexpr auto kStreamWriteTimeout = std::chrono::seconds(30);
+
+// Writes each piece of a streamed body as one HTTP/1.1 chunk.
+class ChunkWriter final : public StreamWriter {
+ public:
+  explicit ChunkWriter(beast::tcp_stream& stream) : stream_(stream) {}
+  asio::awaitable<bool> Write(std::string data) override {
+    if (failed_ || data.empty()) co_return !failed_;
+    boost::system::error_code ec;
+    stream_.expires_after(kStreamWriteTimeout);
+    co_await asio::async_write(stream_, http::make_chunk(asio::buffer(data)),
+                               asio::redirect_error(asio::use_awaitable, ec));
+    failed_ = static_cast<bool>(ec);
+    co_return !failed_;
+  }
+  bool failed() const { return failed_; }
+
+ private:
+  beast::tcp_stream& stream_;
+  bool failed_ = false;
+};
 
 }  // namespace
 
@@ -172,13 +194,32 @@ asio::awaitable<void> HttpServer::Serve(tcp::socket socket) {
     const bool keep_alive = request.keep_alive() && !draining_;
     const bool head = request.method() == http::verb::head;
     const auto handling_started = std::chrono::steady_clock::now();
-    HttpResponse response = co_await router_.Dispatch(std::move(request));
+    StreamBody body;
+    HttpResponse response = co_await router_.Dispatch(std::move(request), head ? nullptr : &body);
     // Time from the whole request read to the response ready: what the server spent.
     const double handler_ms = std::chrono::duration<double, std::milli>(
                                   std::chrono::steady_clock::now() - handling_started)
                                   .count();
     response.set("Server-Timing", "app;dur=" + std::to_string(handler_ms));
     response.set(http::field::server, "glmq");
+    if (body) {
+      // The head, then the body chunk by chunk as it is produced; the connection closes
+      // after, so a client that streams holds one connection for one stream.
+      response.keep_alive(false);
+      response.chunked(true);
+      stream.expires_after(seconds(60));
+      http::response_serializer<http::string_body> sr(response);
+      co_await http::async_write_header(stream, sr, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) break;
+      ChunkWriter writer(stream);
+      co_await body(writer);
+      if (!writer.failed()) {
+        stream.expires_after(seconds(10));
+        co_await asio::async_write(stream, http::make_chunk_last(),
+                                   asio::redirect_error(asio::use_awaitable, ec));
+      }
+      break;
+    }
     response.keep_alive(keep_alive);
     response.prepare_payload();
     if (head) response.body().clear();

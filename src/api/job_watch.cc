@@ -26,8 +26,7 @@ void JobWatchHub::Remove(uint64_t handle) {
   waiters_.erase(it);
 }
 
-void JobWatchHub::Notify(const std::string& id, JobState state) {
-  if (!IsTerminal(state)) return;
+void JobWatchHub::Notify(const std::string& id, JobState /*state*/) {
   std::vector<std::shared_ptr<Timer>> wake;
   {
     std::lock_guard lock(mu_);

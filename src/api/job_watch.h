@@ -1,4 +1,5 @@
-// JobWatchHub: wakes long-polls when a job reaches a terminal state.
+// JobWatchHub: wakes long-polls and event streams when a job changes state (each rereads
+// the job and decides whether to answer).
 //
 // The store's listener calls Notify() from whatever thread committed the change; each
 // waiter is woken on its own connection's strand by cancelling its timer there.
@@ -19,7 +20,7 @@ class JobWatchHub {
  public:
   using Timer = asio::steady_timer;
 
-  // Registers a timer to cancel when `id` finishes. Returns a handle for Remove().
+  // Registers a timer to cancel when `id` changes state. Returns a handle for Remove().
   uint64_t Add(const std::string& id, std::shared_ptr<Timer> timer);
   void Remove(uint64_t handle);
   void Notify(const std::string& id, JobState state);

@@ -247,6 +247,64 @@ asio::awaitable<Fetched> AwaitJob(ApiContext& ctx, std::string id, double wait_s
   }
 }
 
+// GET /v1/jobs/{id}/events: the job as server-sent events, from now until it ends. Each
+// event's data is the job's JSON as GET /v1/jobs/{id} gives it; `state` when the state
+// changed (the first event is one too), `progress` when only its progress did, `done` once
+// it is terminal (with the text), after which the stream ends. A change of state wakes the
+// stream at once (through the watch hub, from any worker); progress is read every
+// kEventPoll. A server that drains ends its streams; an EventSource client reconnects, to
+// another gateway behind a load balancer, and gets the job as it is then.
+constexpr auto kEventPoll = std::chrono::seconds(1);
+constexpr auto kEventKeepAlive = std::chrono::seconds(15);
+
+asio::awaitable<void> JobEvents(ApiContext& ctx, std::string id, StreamWriter& out) {
+  auto executor = co_await asio::this_coro::executor;
+  if (!co_await out.Write("retry: 2000\n\n")) co_return;
+  std::string last_data;
+  std::optional<JobState> last_state;
+  auto last_write = std::chrono::steady_clock::now();
+  for (;;) {
+    // Watch before reading, so a change between the read and the wait still wakes us.
+    auto timer = std::make_shared<JobWatchHub::Timer>(executor);
+    timer->expires_after(kEventPoll);
+    const uint64_t handle = ctx.watch.Add(id, timer);
+    auto fetch = [&ctx, id] { return FetchJob(ctx.store, id, false); };
+    Fetched f = co_await RunBlocking(ctx.pool, fetch);
+    std::string event;
+    if (!f.status.ok()) {
+      // Gone (its retention ran out) or the store failed: say so, and end.
+      const json error = {
+          {"code", f.status.code() == StatusCode::kNotFound ? "not_found" : "store"},
+          {"message", std::string(f.status.message())}};
+      event = "event: error\ndata: " + json({{"error", error}}).dump() + "\n\n";
+    } else {
+      std::string data = JobToJson(f.job).dump();
+      if (data != last_data) {
+        const char* name = IsTerminal(f.job.state)     ? "done"
+                           : last_state != f.job.state ? "state"
+                                                       : "progress";
+        event = std::string("event: ") + name + "\ndata: " + data + "\n\n";
+        last_data = std::move(data);
+        last_state = f.job.state;
+      } else if (std::chrono::steady_clock::now() - last_write >= kEventKeepAlive) {
+        event = ": keep-alive\n\n";
+      }
+    }
+    bool open = true;
+    if (!event.empty()) {
+      open = co_await out.Write(std::move(event));
+      last_write = std::chrono::steady_clock::now();
+    }
+    if (!open || !f.status.ok() || IsTerminal(f.job.state) || ctx.watch.closed()) {
+      ctx.watch.Remove(handle);
+      co_return;
+    }
+    boost::system::error_code ec;
+    co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    ctx.watch.Remove(handle);
+  }
+}
+
 json QueueJson(ApiContext& ctx, const QueueSnapshot& snap, const std::vector<Job>& running) {
   const TimeMs now = NowMs();
   json classes = json::object();
@@ -509,6 +567,20 @@ void AddApiRoutes(Router& router, ApiContext& ctx) {
                }
                if (!f.status.ok()) co_return FetchError(f.status, id);
                co_return JsonResponse(http::status::ok, JobToJson(f.job));
+             });
+
+  router.Add(http::verb::get, "/v1/jobs/{id}/events",
+             [&ctx](RequestContext& rc) -> asio::awaitable<HttpResponse> {
+               const std::string id = rc.params["id"];
+               auto fetch = [&ctx, id] { return FetchJob(ctx.store, id, false); };
+               Fetched f = co_await RunBlocking(ctx.pool, std::move(fetch));
+               if (!f.status.ok()) co_return FetchError(f.status, id);
+               HttpResponse head{http::status::ok, 11};
+               head.set(http::field::content_type, "text/event-stream");
+               head.set(http::field::cache_control, "no-cache");
+               head.set("X-Accel-Buffering", "no");  // nginx: pass events on at once
+               rc.stream = [&ctx, id](StreamWriter& out) { return JobEvents(ctx, id, out); };
+               co_return head;
              });
 
   router.Add(http::verb::delete_, "/v1/jobs/{id}",

@@ -47,10 +47,10 @@ bool Router::Match(const Route& route, const std::vector<std::string_view>& segm
   return true;
 }
 
-asio::awaitable<HttpResponse> Router::Dispatch(HttpRequest request) {
+asio::awaitable<HttpResponse> Router::Dispatch(HttpRequest request, StreamBody* stream) {
   const auto started = std::chrono::steady_clock::now();
   std::string route = "unmatched";
-  HttpResponse response = co_await Handle(std::move(request), route);
+  HttpResponse response = co_await Handle(std::move(request), route, stream);
   if (observer_) {
     observer_(route, response.result_int(),
               std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
@@ -58,7 +58,8 @@ asio::awaitable<HttpResponse> Router::Dispatch(HttpRequest request) {
   co_return response;
 }
 
-asio::awaitable<HttpResponse> Router::Handle(HttpRequest request, std::string& route) {
+asio::awaitable<HttpResponse> Router::Handle(HttpRequest request, std::string& route,
+                                             StreamBody* stream) {
   RequestContext ctx;
   const std::string_view target(request.target().data(), request.target().size());
   const size_t q = target.find('?');
@@ -98,7 +99,11 @@ asio::awaitable<HttpResponse> Router::Handle(HttpRequest request, std::string& r
   ctx.request = std::move(request);
   // A bad request must never become a 500; an exception here is a bug, logged as one.
   try {
-    co_return co_await found->handler(ctx);
+    HttpResponse response = co_await found->handler(ctx);
+    if (stream && ctx.stream && response.result() == http::status::ok) {
+      *stream = std::move(ctx.stream);
+    }
+    co_return response;
   } catch (const std::exception& e) {
     spdlog::error("handler for {} {} threw: {}", std::string(http::to_string(ctx.request.method())),
                   ctx.route, e.what());

@@ -14,12 +14,25 @@
 
 namespace glmq {
 
+// Where a streamed response's body goes, piece by piece (HTTP/1.1 chunks).
+class StreamWriter {
+ public:
+  virtual ~StreamWriter() = default;
+  // Sends `data` at once. False when the client is gone: stop producing.
+  virtual asio::awaitable<bool> Write(std::string data) = 0;
+};
+// Produces a streamed body; the response ends when it returns.
+using StreamBody = std::function<asio::awaitable<void>(StreamWriter&)>;
+
 struct RequestContext {
   HttpRequest request;
   std::string path;                           // without the query string
   std::map<std::string, std::string> params;  // from {name} segments of the pattern
   std::map<std::string, std::string> query;   // decoded query string
   std::string route;                          // the matched pattern, for metrics and logs
+  // Set by a handler whose 200 answer streams (server-sent events): the handler's response
+  // gives the status and headers, and this writes the body after them.
+  StreamBody stream;
 };
 
 // Handlers run on an io thread's strand; blocking work goes through RunBlocking().
@@ -34,10 +47,11 @@ class Router {
   void Add(http::verb method, std::string pattern, Handler handler);
   // Set before serving starts.
   void SetObserver(RequestObserver observer) { observer_ = std::move(observer); }
-  asio::awaitable<HttpResponse> Dispatch(HttpRequest request);
+  // `stream`, when given, receives the handler's StreamBody for a streamed answer.
+  asio::awaitable<HttpResponse> Dispatch(HttpRequest request, StreamBody* stream = nullptr);
 
  private:
-  asio::awaitable<HttpResponse> Handle(HttpRequest request, std::string& route);
+  asio::awaitable<HttpResponse> Handle(HttpRequest request, std::string& route, StreamBody* stream);
   struct Route {
     http::verb method;
     std::string pattern;

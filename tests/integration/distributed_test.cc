@@ -104,6 +104,29 @@ TEST(DistributedTest, TwoGatewaysTwoWorkersRunEveryJobExactlyOnce) {
   EXPECT_GT(throughput.value("decode_tokens_per_second", 0.0), 0) << throughput;
 }
 
+TEST(DistributedTest, AnEventStreamOnAnyGatewayFollowsAJobToItsEnd) {
+  auto redis = DurableRedis();
+  auto a = Gateway(*redis), b = Gateway(*redis);
+  auto w = Worker(*redis);
+  for (Server* p : {a.get(), b.get(), w.get()}) {
+    ASSERT_TRUE(p->Start()) << p->start_error() << p->LogTail();
+  }
+  const std::string id = SubmitJob(*a, {{"text", "Streamed."}, {"max_tokens", 2000}});
+  ASSERT_FALSE(id.empty());
+  // Through the other gateway: its state changes arrive by the store's events.
+  const HttpResult stream = b->client().Get("/v1/jobs/" + id + "/events", seconds(120));
+  ASSERT_EQ(stream.status, 200) << stream.Describe();
+  const size_t done = stream.body.rfind("event: done\ndata: ");
+  ASSERT_NE(done, std::string::npos) << stream.body;
+  const size_t data_at = done + std::string("event: done\ndata: ").size();
+  const json job =
+      json::parse(stream.body.substr(data_at, stream.body.find('\n', data_at) - data_at));
+  EXPECT_EQ(job.value("id", ""), id);
+  EXPECT_EQ(job.value("state", ""), "succeeded") << job;
+  EXPECT_EQ(job["usage"].value("completion_tokens", 0), 2000) << job;
+  EXPECT_EQ(stream.body.find("event: state\n"), stream.body.find("event: ")) << stream.body;
+}
+
 TEST(DistributedTest, AJobOfAKilledWorkerRunsElsewhereAndEndsOnce) {
   auto redis = DurableRedis();
   auto gw = Gateway(*redis);
