@@ -1,10 +1,13 @@
-// Command-line client of the HTTP API: submit, status, result, cancel, queue.
+// Command-line client of the HTTP API: submit, status, result, watch, cancel, queue.
 #include <curl/curl.h>
 
+#include <chrono>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
+#include <thread>
 
 #include "cli/commands.h"
 
@@ -59,6 +62,102 @@ int Print(const Reply& reply) {
   if (!reply.body.empty() && reply.body.back() != '\n') std::cout << "\n";
   return reply.status >= 200 && reply.status < 300 ? 0 : 1;
 }
+
+// Follows GET /v1/jobs/{id}/events, printing a line per event, until the job ends. A
+// stream that ends before the job does (the server restarted or is draining) is opened
+// again, as EventSource would. Exit code: 0 succeeded, 1 another end or an error answer,
+// 2 no server.
+class Watcher {
+ public:
+  explicit Watcher(std::string url) : url_(std::move(url)) {}
+
+  int Run() {
+    int refused = 0;
+    for (;;) {
+      status_ = 0;
+      body_.clear();
+      pending_.clear();
+      std::string error;
+      curl_ = curl_easy_init();
+      if (curl_ == nullptr) return Fail("cannot start libcurl");
+      curl_easy_setopt(curl_, CURLOPT_URL, url_.c_str());
+      curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, OnData);
+      curl_easy_setopt(curl_, CURLOPT_WRITEDATA, this);
+      const CURLcode rc = curl_easy_perform(curl_);
+      if (rc != CURLE_OK && rc != CURLE_WRITE_ERROR) error = curl_easy_strerror(rc);
+      curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &status_);
+      curl_easy_cleanup(curl_);
+      curl_ = nullptr;
+      if (end_code_) return *end_code_;
+      if (status_ != 0 && status_ != 200) {  // 404 and the like: the JSON error says why
+        std::cout << body_ << (body_.empty() || body_.back() != '\n' ? "\n" : "");
+        return 1;
+      }
+      if (status_ == 0 && ++refused >= 5) return Fail(error.empty() ? "no answer" : error);
+      if (status_ == 200) refused = 0;
+      std::this_thread::sleep_for(std::chrono::seconds(2));
+    }
+  }
+
+ private:
+  static size_t OnData(char* data, size_t size, size_t n, void* self) {
+    auto* w = static_cast<Watcher*>(self);
+    w->body_.append(data, size * n);
+    long status = 0;  // curl has read the head before any of the body
+    curl_easy_getinfo(w->curl_, CURLINFO_RESPONSE_CODE, &status);
+    if (status != 200) return size * n;
+    w->pending_.append(data, size * n);
+    size_t end;
+    while ((end = w->pending_.find("\n\n")) != std::string::npos) {
+      w->Event(w->pending_.substr(0, end));
+      w->pending_.erase(0, end + 2);
+      if (w->end_code_) return 0;  // stop reading: the job ended
+    }
+    return size * n;
+  }
+
+  void Event(const std::string& text) {
+    std::string name, data;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) {
+      if (line.rfind("event: ", 0) == 0) name = line.substr(7);
+      if (line.rfind("data: ", 0) == 0) data = line.substr(6);
+    }
+    if (data.empty()) return;  // a comment or retry line
+    const json j = json::parse(data, nullptr, false);
+    if (j.is_discarded()) return;
+    if (name == "error") {
+      std::cout << "error  " << j["error"].value("message", "") << "\n";
+      end_code_ = 1;
+      return;
+    }
+    const json& progress = j["progress"];
+    const std::string state = j.value("state", "?");
+    std::cout << state << "  prompt " << progress.value("prompt_tokens_read", 0) << "/"
+              << progress.value("prompt_tokens", 0) << "  generated "
+              << progress.value("completion_tokens", 0) << "/" << j.value("max_tokens", 0);
+    if (j.contains("worker")) std::cout << "  on " << j.value("worker", "");
+    if (j.value("attempts", 0) > 1) std::cout << "  attempt " << j.value("attempts", 0);
+    if (name == "done") {
+      if (j.contains("finish_reason")) std::cout << "  (" << j.value("finish_reason", "") << ")";
+      if (j.contains("error")) std::cout << "  " << j["error"].value("message", "");
+      end_code_ = state == "succeeded" ? 0 : 1;
+    }
+    std::cout << std::endl;
+  }
+
+  int Fail(const std::string& why) {
+    std::cerr << "glmq: " << why << "\n";
+    return 2;
+  }
+
+  std::string url_;
+  CURL* curl_ = nullptr;
+  long status_ = 0;
+  std::string body_;     // everything read, for an error answer
+  std::string pending_;  // read, not yet split into events
+  std::optional<int> end_code_;
+};
 
 struct ClientFlags {
   std::string server = "http://127.0.0.1:8080";
@@ -133,6 +232,12 @@ void AddClientCommands(CLI::App& app, std::vector<std::pair<CLI::App*, CommandRu
     std::cout << job.value("text", "") << "\n";
     return 0;
   });
+
+  auto* watch = app.add_subcommand("watch", "follow a job, a line per change, until it ends");
+  server(watch);
+  watch->add_option("id", f->id, "job id")->required();
+  out.emplace_back(watch,
+                   [f]() { return Watcher(f->server + "/v1/jobs/" + f->id + "/events").Run(); });
 
   auto* cancel = app.add_subcommand("cancel", "cancel a queued or running job");
   server(cancel);

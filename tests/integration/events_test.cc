@@ -1,6 +1,9 @@
 // GET /v1/jobs/{id}/events: a job followed as server-sent events on `glmq serve`.
 #include <gtest/gtest.h>
+#include <stdio.h>
+#include <sys/wait.h>
 
+#include <array>
 #include <sstream>
 #include <thread>
 
@@ -115,6 +118,41 @@ TEST(EventsTest, AnUnknownJobIsA404) {
   const HttpResult missing = server.Get("/v1/jobs/job_000000000000000000000000/events");
   EXPECT_EQ(missing.status, 404) << missing.Describe();
   EXPECT_EQ(missing.body_json["error"].value("code", ""), "not_found") << missing.body;
+}
+
+// Runs `command` through the shell; returns its exit code and what it printed.
+std::pair<int, std::string> RunCommand(const std::string& command) {
+  std::string output;
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return {-1, "popen failed"};
+  std::array<char, 4096> chunk;
+  size_t n;
+  while ((n = fread(chunk.data(), 1, chunk.size(), pipe)) > 0) output.append(chunk.data(), n);
+  const int status = ::pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}
+
+TEST(EventsTest, GlmqWatchPrintsALinePerChangeUntilTheJobEnds) {
+  Server server;
+  ASSERT_TRUE(server.Start()) << server.start_error();
+  const std::string id = SubmitJob(server, {{"text", "Watch this."}, {"max_tokens", 3000}});
+  ASSERT_FALSE(id.empty());
+  const std::string watch = GlmqBin() + " watch " + id + " --server " + server.base_url();
+  const auto [code, output] = RunCommand(watch);
+  EXPECT_EQ(code, 0) << output;
+  std::vector<std::string> lines;
+  std::istringstream in(output);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  ASSERT_GE(lines.size(), 2u) << output;
+  EXPECT_TRUE(lines.front().rfind("queued", 0) == 0 || lines.front().rfind("running", 0) == 0)
+      << output;
+  EXPECT_EQ(lines.back().rfind("succeeded", 0), 0u) << output;
+  EXPECT_NE(lines.back().find("generated 3000/3000"), std::string::npos) << output;
+
+  const auto [missing_code, missing] =
+      RunCommand(GlmqBin() + " watch job_000000000000000000000000 --server " + server.base_url());
+  EXPECT_EQ(missing_code, 1) << missing;
+  EXPECT_NE(missing.find("not_found"), std::string::npos) << missing;
 }
 
 }  // namespace
