@@ -8,6 +8,7 @@
 #include "api/alerts_api.h"
 #include "api/dashboard.h"
 #include "api/metrics_api.h"
+#include "api/openapi.h"
 
 namespace glmq {
 
@@ -87,6 +88,7 @@ void AddPublicRoutes(Router& router, ApiContext& ctx, Alerting& alerting,
   AddAlertRoutes(router, *alerting.service, *alerting.silences, ctx.pool);
   AddMetricsRoute(router, registry, ctx.pool);
   AddDashboardRoutes(router);
+  AddOpenApiRoute(router);
   router.SetObserver([&job_metrics](const std::string& route, int status, double seconds) {
     job_metrics.HttpRequest(route, status, seconds);
   });

@@ -1,0 +1,248 @@
+// The OpenAPI 3.0 description of the HTTP API that `glmq serve` and `glmq gateway` answer,
+// served at GET /openapi.json. tests/api/openapi_test.cc checks that it is well formed and
+// tests/integration/serve_test.cc that a server answers every operation it names.
+#include "api/openapi.h"
+
+namespace glmq {
+
+const std::string& OpenApiDocument() {
+  static const std::string document = R"json({
+  "openapi": "3.0.3",
+  "info": {
+    "title": "glmq",
+    "version": "1",
+    "description": "Asynchronous batch inference for long-context LLMs. Submit a document and a question (or chat messages), get a job id at once, then poll, long-poll or stream the job's events. Every error is a JSON body {\"error\":{\"code\",\"message\"}} with the status code that fits."
+  },
+  "paths": {
+    "/v1/jobs": {
+      "post": {
+        "summary": "Submit a job",
+        "operationId": "submitJob",
+        "parameters": [
+          {"name": "Idempotency-Key", "in": "header", "required": false, "schema": {"type": "string", "minLength": 1, "maxLength": 255}, "description": "For 24 h the same key and body return the first answer again; another body is a 422, a retry while the first is being accepted a 409."},
+          {"name": "X-Tenant", "in": "header", "required": false, "schema": {"type": "string"}, "description": "Scope of Idempotency-Key."}
+        ],
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/JobRequest"}}}},
+        "responses": {
+          "202": {"description": "Accepted: the job is durable.", "headers": {"Location": {"schema": {"type": "string"}}}, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Accepted"}}}},
+          "400": {"$ref": "#/components/responses/Error"},
+          "409": {"$ref": "#/components/responses/Error"},
+          "413": {"$ref": "#/components/responses/Error"},
+          "422": {"$ref": "#/components/responses/Error"},
+          "503": {"$ref": "#/components/responses/Error"}
+        }
+      },
+      "get": {
+        "summary": "List jobs, newest first",
+        "operationId": "listJobs",
+        "parameters": [
+          {"name": "state", "in": "query", "schema": {"$ref": "#/components/schemas/State"}},
+          {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 50}},
+          {"name": "after", "in": "query", "schema": {"type": "string"}, "description": "The next_after of the page before."}
+        ],
+        "responses": {
+          "200": {"description": "A page of jobs.", "content": {"application/json": {"schema": {"type": "object", "properties": {"object": {"type": "string", "enum": ["list"]}, "data": {"type": "array", "items": {"$ref": "#/components/schemas/Job"}}, "has_more": {"type": "boolean"}, "next_after": {"type": "string", "nullable": true}}}}}},
+          "400": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
+    "/v1/jobs/{id}": {
+      "parameters": [{"$ref": "#/components/parameters/JobId"}],
+      "get": {
+        "summary": "Read a job; long-poll with ?wait",
+        "operationId": "getJob",
+        "parameters": [{"name": "wait", "in": "query", "schema": {"type": "number", "minimum": 0, "maximum": 300}, "description": "Seconds to wait for a terminal state."}],
+        "responses": {
+          "200": {"description": "The job.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}},
+          "400": {"$ref": "#/components/responses/Error"},
+          "404": {"$ref": "#/components/responses/Error"}
+        }
+      },
+      "delete": {
+        "summary": "Cancel a queued or running job",
+        "operationId": "cancelJob",
+        "responses": {
+          "200": {"description": "Cancelled, or asked to stop (cancel_requested).", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}},
+          "404": {"$ref": "#/components/responses/Error"},
+          "409": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
+    "/v1/jobs/{id}/events": {
+      "parameters": [{"$ref": "#/components/parameters/JobId"}],
+      "get": {
+        "summary": "Follow a job as server-sent events until it ends",
+        "operationId": "jobEvents",
+        "description": "Events `state` (first, and at each change of state), `progress` (once a second while it moves) and `done` (terminal, with the text); each event's data is the Job. The stream then ends.",
+        "responses": {
+          "200": {"description": "The event stream.", "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+          "404": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
+    "/v1/queue": {
+      "get": {
+        "summary": "Queue, running jobs, throughput and latency",
+        "operationId": "getQueue",
+        "responses": {"200": {"description": "Per length class: queued jobs and tokens, oldest age; running jobs, jobs per state, dead letters, throughput, predicted drain, KV use and latency percentiles.", "content": {"application/json": {"schema": {"type": "object"}}}}}
+      }
+    },
+    "/v1/alerts": {
+      "get": {
+        "summary": "Active alerts, recent notices and silences",
+        "operationId": "getAlerts",
+        "responses": {"200": {"description": "{active, history, silences}", "content": {"application/json": {"schema": {"type": "object"}}}}}
+      }
+    },
+    "/v1/silences": {
+      "get": {
+        "summary": "List silences",
+        "operationId": "listSilences",
+        "responses": {"200": {"description": "Silences.", "content": {"application/json": {"schema": {"type": "array", "items": {"type": "object"}}}}}}
+      },
+      "post": {
+        "summary": "Silence alerts that match (Alertmanager matchers)",
+        "operationId": "createSilence",
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SilenceRequest"}}}},
+        "responses": {
+          "200": {"description": "{silenceID, silence}", "content": {"application/json": {"schema": {"type": "object"}}}},
+          "400": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
+    "/v1/silences/{id}": {
+      "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+      "delete": {
+        "summary": "Expire a silence",
+        "operationId": "deleteSilence",
+        "responses": {"200": {"description": "Expired.", "content": {"application/json": {"schema": {"type": "object"}}}}, "404": {"$ref": "#/components/responses/Error"}}
+      }
+    },
+    "/api/v1/chat": {
+      "post": {
+        "summary": "Submit, in the seed service's form",
+        "operationId": "seedChat",
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}, "question": {"type": "string"}, "max_length": {"type": "integer", "minimum": 1}, "temperature": {"type": "number", "minimum": 0, "maximum": 2}}}}}},
+        "responses": {
+          "200": {"description": "{task_id, status, message, estimated_time, queue_position}", "content": {"application/json": {"schema": {"type": "object"}}}},
+          "400": {"$ref": "#/components/responses/Error"},
+          "422": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
+    "/api/v1/task/{task_id}": {
+      "parameters": [{"name": "task_id", "in": "path", "required": true, "schema": {"type": "string"}}],
+      "get": {
+        "summary": "A job, in the seed service's form",
+        "operationId": "seedTask",
+        "responses": {"200": {"description": "{task_id, status, result, ...}; status is pending, processing, completed, failed, cancelled or expired.", "content": {"application/json": {"schema": {"type": "object"}}}}, "404": {"$ref": "#/components/responses/Error"}}
+      }
+    },
+    "/api/v1/queue/status": {
+      "get": {
+        "summary": "The queue, in the seed service's form",
+        "operationId": "seedQueueStatus",
+        "responses": {"200": {"description": "{queue_length, processing, completed, failed, cancelled, workers, estimated_wait}", "content": {"application/json": {"schema": {"type": "object"}}}}}
+      }
+    },
+    "/healthz": {
+      "get": {"summary": "The process answers", "operationId": "healthz", "responses": {"200": {"description": "{status: ok}", "content": {"application/json": {"schema": {"type": "object"}}}}}}
+    },
+    "/readyz": {
+      "get": {"summary": "The model is loaded and the store takes writes", "operationId": "readyz", "responses": {"200": {"description": "Ready.", "content": {"application/json": {"schema": {"type": "object"}}}}, "503": {"description": "Not ready; the body says why.", "content": {"application/json": {"schema": {"type": "object"}}}}}}
+    },
+    "/metrics": {
+      "get": {"summary": "Prometheus metrics (text format 0.0.4)", "operationId": "metrics", "responses": {"200": {"description": "Metrics.", "content": {"text/plain": {"schema": {"type": "string"}}}}}}
+    },
+    "/": {
+      "get": {"summary": "The dashboard page", "operationId": "dashboard", "responses": {"200": {"description": "HTML.", "content": {"text/html": {"schema": {"type": "string"}}}}}}
+    },
+    "/dashboard": {
+      "get": {"summary": "The dashboard page", "operationId": "dashboardAlias", "responses": {"200": {"description": "HTML.", "content": {"text/html": {"schema": {"type": "string"}}}}}}
+    },
+    "/openapi.json": {
+      "get": {"summary": "This document", "operationId": "openapi", "responses": {"200": {"description": "OpenAPI 3.0.", "content": {"application/json": {"schema": {"type": "object"}}}}}}
+    }
+  },
+  "components": {
+    "parameters": {
+      "JobId": {"name": "id", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^job_[0-9a-f]{24}$"}}
+    },
+    "responses": {
+      "Error": {"description": "An error.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    },
+    "schemas": {
+      "State": {"type": "string", "enum": ["queued", "running", "succeeded", "failed", "cancelled", "expired"]},
+      "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
+      "Message": {"type": "object", "required": ["role", "content"], "additionalProperties": false, "properties": {"role": {"type": "string", "enum": ["system", "user", "assistant", "observation"]}, "content": {"type": "string"}}},
+      "JobRequest": {
+        "type": "object",
+        "additionalProperties": false,
+        "description": "Either text (with an optional question) or messages.",
+        "properties": {
+          "text": {"type": "string", "description": "The document."},
+          "question": {"type": "string"},
+          "messages": {"type": "array", "minItems": 1, "items": {"$ref": "#/components/schemas/Message"}},
+          "max_tokens": {"type": "integer", "minimum": 1, "description": "Default --default-max-tokens (256), at most --max-tokens-limit."},
+          "temperature": {"type": "number", "minimum": 0, "maximum": 2, "default": 0.8},
+          "top_p": {"type": "number", "exclusiveMinimum": true, "minimum": 0, "maximum": 1, "default": 0.95},
+          "seed": {"type": "integer", "minimum": -1, "description": "-1 or absent: random."},
+          "stop": {"oneOf": [{"type": "string"}, {"type": "array", "maxItems": 16, "items": {"type": "string"}}]},
+          "priority": {"type": "integer", "minimum": -10, "maximum": 10, "default": 0},
+          "timeout_seconds": {"type": "number", "exclusiveMinimum": true, "minimum": 0, "description": "Queue and run time; past it the job ends expired."}
+        }
+      },
+      "Accepted": {
+        "type": "object",
+        "properties": {
+          "id": {"type": "string"}, "object": {"type": "string", "enum": ["job"]}, "state": {"$ref": "#/components/schemas/State"},
+          "prompt_tokens": {"type": "integer"}, "prompt_tokens_estimated": {"type": "boolean"},
+          "length_class": {"type": "string", "enum": ["short", "medium", "long"]},
+          "queue_position": {"type": "integer"}, "estimated_wait_seconds": {"type": "number"}, "created_at": {"type": "number"}
+        }
+      },
+      "Job": {
+        "type": "object",
+        "properties": {
+          "id": {"type": "string"}, "object": {"type": "string", "enum": ["job"]}, "state": {"$ref": "#/components/schemas/State"},
+          "priority": {"type": "integer"}, "length_class": {"type": "string", "enum": ["short", "medium", "long"]},
+          "prompt_tokens": {"type": "integer"}, "max_tokens": {"type": "integer"},
+          "created_at": {"type": "number"}, "started_at": {"type": "number", "nullable": true}, "finished_at": {"type": "number", "nullable": true}, "deadline_at": {"type": "number", "nullable": true},
+          "estimated_wait_seconds": {"type": "number"}, "queue_wait_seconds": {"type": "number", "nullable": true}, "run_seconds": {"type": "number", "nullable": true},
+          "attempts": {"type": "integer"}, "cancel_requested": {"type": "boolean"}, "dead_letter": {"type": "boolean"},
+          "worker": {"type": "string", "description": "While running: the worker that holds it."},
+          "progress": {"type": "object", "properties": {"prompt_tokens_read": {"type": "integer"}, "prompt_tokens": {"type": "integer"}, "completion_tokens": {"type": "integer"}}},
+          "text": {"type": "string", "description": "Terminal jobs: the answer."},
+          "finish_reason": {"type": "string", "enum": ["stop", "length", "cancelled", "timeout", "error"]},
+          "usage": {"type": "object", "properties": {"prompt_tokens": {"type": "integer"}, "completion_tokens": {"type": "integer"}, "total_tokens": {"type": "integer"}}},
+          "error": {"type": "object", "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}
+        }
+      },
+      "SilenceRequest": {
+        "type": "object",
+        "required": ["matchers"],
+        "properties": {
+          "matchers": {"type": "array", "items": {"type": "object", "required": ["name", "value"], "properties": {"name": {"type": "string"}, "value": {"type": "string"}, "isRegex": {"type": "boolean"}, "isEqual": {"type": "boolean"}}}},
+          "startsAt": {"description": "RFC 3339 or unix seconds"}, "endsAt": {"description": "RFC 3339 or unix seconds"},
+          "duration": {"type": "number", "description": "Seconds, instead of endsAt"},
+          "createdBy": {"type": "string"}, "comment": {"type": "string"}
+        }
+      }
+    }
+  }
+}
+)json";
+  return document;
+}
+
+void AddOpenApiRoute(Router& router) {
+  router.Add(http::verb::get, "/openapi.json",
+             [](RequestContext&) -> asio::awaitable<HttpResponse> {
+               HttpResponse res{http::status::ok, 11};
+               res.set(http::field::content_type, "application/json");
+               res.body() = OpenApiDocument();
+               co_return res;
+             });
+}
+
+}  // namespace glmq

@@ -1,0 +1,14 @@
+// GET /openapi.json: the API described in OpenAPI 3.0.
+#pragma once
+
+#include <string>
+
+#include "api/router.h"
+
+namespace glmq {
+
+// The document, as served.
+const std::string& OpenApiDocument();
+void AddOpenApiRoute(Router& router);
+
+}  // namespace glmq
