@@ -47,6 +47,7 @@ json JobToJson(const Job& job) {
   if (!job.error_code.empty()) {
     j["error"] = {{"code", job.error_code}, {"message", job.error_message}};
   }
+  if (!job.request.webhook_url.empty()) j["webhook_url"] = job.request.webhook_url;
   if (!job.worker.empty()) j["worker"] = job.worker;  // running: which worker holds it
   if (job.dead_letter) j["dead_letter"] = true;
   return j;

@@ -121,6 +121,21 @@ Status ReadStop(const json& doc, const RequestLimits& limits, std::vector<std::s
   return Status::Ok();
 }
 
+// An absolute http:// or https:// URL with a host, up to 2048 bytes, printable ASCII.
+Status ReadWebhookUrl(json& doc, std::string& out) {
+  GLMQ_RETURN_IF_ERROR(ReadString(doc, "webhook_url", false, out));
+  if (out.empty()) return Status::Ok();
+  const bool http = out.rfind("http://", 0) == 0, https = out.rfind("https://", 0) == 0;
+  const size_t host_at = https ? 8 : 7;
+  if ((!http && !https) || out.size() <= host_at || out[host_at] == '/' || out.size() > 2048 ||
+      std::any_of(out.begin(), out.end(), [](char c) { return c <= ' ' || c >= 0x7f; })) {
+    return InvalidArgument(
+        "'webhook_url' must be an http:// or https:// URL with a host, up to 2048 characters, "
+        "without spaces");
+  }
+  return Status::Ok();
+}
+
 bool IsBlank(std::string_view s) {
   return s.find_first_not_of(" \t\r\n") == std::string_view::npos;
 }
@@ -172,16 +187,16 @@ Status ReadMessages(const json& doc, const RequestLimits& limits, std::vector<Ch
 
 Result<JobRequest> ParseJobRequest(std::string_view body, const RequestLimits& limits) {
   GLMQ_ASSIGN_OR_RETURN(json doc, ParseObject(body));
-  static const char* const kFields[] = {"text",        "question",       "messages", "max_tokens",
-                                        "temperature", "top_p",          "seed",     "stop",
-                                        "priority",    "timeout_seconds"};
+  static const char* const kFields[] = {
+      "text", "question", "messages", "max_tokens",      "temperature",
+      "top_p", "seed",    "stop",     "priority",        "timeout_seconds", "webhook_url"};
   for (const auto& item : doc.items()) {
     const std::string& key = item.key();
     if (std::find_if(std::begin(kFields), std::end(kFields),
                      [&key](const char* f) { return key == f; }) == std::end(kFields)) {
       return InvalidArgument("unknown field '" + key +
                              "' (allowed: text, question, messages, max_tokens, temperature, "
-                             "top_p, seed, stop, priority, timeout_seconds)");
+                             "top_p, seed, stop, priority, timeout_seconds, webhook_url)");
     }
   }
   JobRequest req;
@@ -219,6 +234,7 @@ Result<JobRequest> ParseJobRequest(std::string_view body, const RequestLimits& l
   req.priority = static_cast<int32_t>(priority);
   GLMQ_RETURN_IF_ERROR(ReadNumber(doc, "timeout_seconds", 0.0, limits.max_timeout_seconds, true,
                                   req.timeout_seconds));
+  GLMQ_RETURN_IF_ERROR(ReadWebhookUrl(doc, req.webhook_url));
   return req;
 }
 

@@ -189,7 +189,8 @@ const std::string& OpenApiDocument() {
           "seed": {"type": "integer", "minimum": -1, "description": "-1 or absent: random."},
           "stop": {"oneOf": [{"type": "string"}, {"type": "array", "maxItems": 16, "items": {"type": "string"}}]},
           "priority": {"type": "integer", "minimum": -10, "maximum": 10, "default": 0},
-          "timeout_seconds": {"type": "number", "exclusiveMinimum": true, "minimum": 0, "description": "Queue and run time; past it the job ends expired."}
+          "timeout_seconds": {"type": "number", "exclusiveMinimum": true, "minimum": 0, "description": "Queue and run time; past it the job ends expired."},
+          "webhook_url": {"type": "string", "maxLength": 2048, "description": "http:// or https:// URL POSTed {event, job} once the job ends (at least once; see the README)."}
         }
       },
       "Accepted": {
@@ -211,6 +212,7 @@ const std::string& OpenApiDocument() {
           "estimated_wait_seconds": {"type": "number"}, "queue_wait_seconds": {"type": "number", "nullable": true}, "run_seconds": {"type": "number", "nullable": true},
           "attempts": {"type": "integer"}, "cancel_requested": {"type": "boolean"}, "dead_letter": {"type": "boolean"},
           "worker": {"type": "string", "description": "While running: the worker that holds it."},
+          "webhook_url": {"type": "string"},
           "progress": {"type": "object", "properties": {"prompt_tokens_read": {"type": "integer"}, "prompt_tokens": {"type": "integer"}, "completion_tokens": {"type": "integer"}}},
           "text": {"type": "string", "description": "Terminal jobs: the answer."},
           "finish_reason": {"type": "string", "enum": ["stop", "length", "cancelled", "timeout", "error"]},

@@ -62,6 +62,7 @@ struct GatewayFlags {
   HttpServerOptions http;
   LlamaEngineOptions engine;
   ApiOptions api;
+  WebhookOptions webhooks;
   PolicyOptions policy;
   RedisFlags redis;
   int64_t alert_lease_ms = 15'000;
@@ -123,6 +124,9 @@ int RunGateway(const GatewayFlags& flags) {
 
   asio::thread_pool pool(static_cast<size_t>(std::max(2, flags.common.blocking_threads)));
   InsertBatcher inserts(**store, {.in_flight = flags.api.submit_batches_in_flight});
+  // Every gateway sends webhooks; a delivery is leased to one sender at a time.
+  WebhookSender webhooks(**store, MakeCurlHttpTransport(), flags.webhooks);
+  webhooks.Start();
   ApiContext ctx{**store,   *engine, nullptr, capacity, flags.policy,
                  flags.api, pool,    watch,   inserts};
   Router router;
@@ -270,6 +274,7 @@ CommandRunner AddGatewayCommand(CLI::App& app) {
   AddHttpDrainFlag(*cmd, f->http);
   AddRedisFlags(*cmd, f->redis);
   AddApiFlags(*cmd, f->api);
+  AddWebhookFlags(*cmd, f->webhooks);
   AddPolicyFlags(*cmd, f->policy);
   f->api.count_tokens = false;
   cmd->add_option("--count-tokens", f->api.count_tokens,

@@ -78,6 +78,18 @@ void AddApiFlags(CLI::App& cmd, ApiOptions& f) {
       ->check(CLI::Range(1, 8));
 }
 
+void AddWebhookFlags(CLI::App& cmd, WebhookOptions& f) {
+  Opt(cmd, "--webhook-secret", f.secret,
+      "key of the HMAC-SHA256 Glmq-Signature header on webhook deliveries (empty: unsigned)",
+      "GLMQ_WEBHOOK_SECRET");
+  Opt(cmd, "--webhook-max-attempts", f.max_attempts,
+      "tries of a webhook delivery before it is given up", "GLMQ_WEBHOOK_MAX_ATTEMPTS")
+      ->check(CLI::Range(1, 100));
+  Opt(cmd, "--webhook-timeout-seconds", f.timeout_seconds, "how long one try may take",
+      "GLMQ_WEBHOOK_TIMEOUT_SECONDS")
+      ->check(CLI::Range(0.1, 50.0));
+}
+
 void AddSchedulerFlags(CLI::App& cmd, SchedulerOptions& f) {
   Opt(cmd, "--lease-ms", f.lease_ms, "worker lease on a running job, in ms", "GLMQ_LEASE_MS");
   Opt(cmd, "--max-deliveries", f.max_deliveries, "runs of a job before it is dead-lettered",

@@ -7,6 +7,7 @@
 
 #include "api/api.h"
 #include "api/http_server.h"
+#include "api/webhooks.h"
 #include "engine/llama_engine.h"
 #include "sched/policy.h"
 #include "sched/scheduler.h"
@@ -30,6 +31,8 @@ void AddHttpDrainFlag(CLI::App& cmd, HttpServerOptions& f);
 void AddEngineFlags(CLI::App& cmd, LlamaEngineOptions& f, bool tokenizer_only);
 // Request limits and token counting.
 void AddApiFlags(CLI::App& cmd, ApiOptions& f);
+// --webhook-secret, --webhook-max-attempts, --webhook-timeout-seconds.
+void AddWebhookFlags(CLI::App& cmd, WebhookOptions& f);
 // --lease-ms, --max-deliveries.
 void AddSchedulerFlags(CLI::App& cmd, SchedulerOptions& f);
 // Queue order and length classes.

@@ -26,6 +26,7 @@ struct ServeFlags {
   SchedulerOptions sched;
   PolicyOptions policy;
   ApiOptions api;
+  WebhookOptions webhooks;
   std::string data_dir = "./data";
   CommonFlags common;
 };
@@ -108,6 +109,8 @@ int RunServe(const ServeFlags& flags) {
 
   asio::thread_pool pool(static_cast<size_t>(std::max(2, flags.common.blocking_threads)));
   InsertBatcher inserts(**store, {.in_flight = flags.api.submit_batches_in_flight});
+  WebhookSender webhooks(**store, MakeCurlHttpTransport(), flags.webhooks);
+  webhooks.Start();
   ApiContext ctx{**store,   *engine, &scheduler, capacity, flags.policy,
                  flags.api, pool,    watch,      inserts};
   Router router;
@@ -145,6 +148,7 @@ CommandRunner AddServeCommand(CLI::App& app) {
       ->envname("GLMQ_DATA_DIR")
       ->capture_default_str();
   AddApiFlags(*cmd, f->api);
+  AddWebhookFlags(*cmd, f->webhooks);
   AddSchedulerFlags(*cmd, f->sched);
   AddPolicyFlags(*cmd, f->policy);
   return [f]() { return RunServe(*f); };

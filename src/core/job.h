@@ -47,6 +47,8 @@ struct JobRequest {
   SamplingParams sampling;
   int32_t priority = 0;        // higher runs earlier; -10..10
   double timeout_seconds = 0;  // queue + run; 0 = none
+  // POSTed the job once it ends (api/webhooks.h); empty = none.
+  std::string webhook_url;
 };
 
 struct JobUsage {

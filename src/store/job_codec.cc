@@ -51,6 +51,8 @@ Result<std::string> EncodeRequestParams(const JobRequest& request) {
   if (s.seed) AppendJsonNumber(sampling.Key("seed"), *s.seed);
   sampling.Close();
   params.Int("priority", request.priority).Number("timeout_seconds", request.timeout_seconds);
+  // Only when set: the stores look for this key to know a job has a webhook.
+  if (!request.webhook_url.empty()) params.String("webhook_url", request.webhook_url);
   params.Close();
   return out;
 }
@@ -62,6 +64,7 @@ Status DecodeRequestParams(std::string_view text, JobRequest* request) {
     ReadIfPresent(params, "question", &request->question);
     ReadIfPresent(params, "priority", &request->priority);
     ReadIfPresent(params, "timeout_seconds", &request->timeout_seconds);
+    ReadIfPresent(params, "webhook_url", &request->webhook_url);
     auto sampling = params.find("sampling");
     if (sampling != params.end() && sampling->is_object()) {
       SamplingParams& out = request->sampling;

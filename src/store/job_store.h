@@ -231,6 +231,21 @@ class JobStore {
   // does not count as a delivery (graceful shutdown hands jobs back); its progress is
   // reset. kConflict if it is not running under `worker`, kNotFound for an unknown id.
   virtual Status Release(const std::string& id, const std::string& worker) = 0;
+
+  // Webhook deliveries (api/webhooks.h). A job whose request names a webhook_url gets one,
+  // due at once, in the same write that ends it. A claim takes up to `limit` due ones, leases
+  // each for `lease_ms` (no other claim gets it until then: a sender that dies mid-POST
+  // leaves it to another after the lease) and counts an attempt.
+  struct WebhookDue {
+    std::string job_id;
+    int32_t attempts = 0;  // this one included
+  };
+  virtual Result<std::vector<WebhookDue>> ClaimWebhooks(TimeMs now, int64_t lease_ms,
+                                                        int32_t limit) = 0;
+  // Delivered, or given up: forgotten.
+  virtual Status EndWebhook(const std::string& job_id) = 0;
+  // A failed try: due again at `due_at`.
+  virtual Status RetryWebhook(const std::string& job_id, TimeMs due_at) = 0;
 };
 
 }  // namespace glmq

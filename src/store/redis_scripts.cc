@@ -113,6 +113,12 @@ end
 -- its keys expire and the sweep drops it from the listings.
 local function finish(id, member, from, to, ended_score, retention_ms)
   set_listing(member, from, to)
+  -- A webhook delivery, due at once (api/webhooks.h). The key with its colon and the value's
+  -- opening quote cannot occur inside a JSON string of the params, where quotes are escaped.
+  local params = redis.call('HGET', jkey(id), 'params')
+  if params and string.find(params, '"webhook_url":"', 1, true) then
+    redis.call('ZADD', P .. 'webhooks', 'NX', 0, id)
+  end
   redis.call('ZADD', P .. 'ended:' .. to, ended_score, member)
   if tonumber(retention_ms) > 0 then
     redis.call('PEXPIRE', jkey(id), retention_ms)
@@ -644,6 +650,24 @@ end
 return out
 )lua";
 
+constexpr char kClaimWebhooks[] = R"lua(
+local due = redis.call('ZRANGEBYSCORE', P .. 'webhooks', '-inf', ARGV[3], 'LIMIT', 0,
+                       tonumber(ARGV[5]))
+local out = {}
+for _, id in ipairs(due) do
+  redis.call('ZADD', P .. 'webhooks', ARGV[4], id)
+  table.insert(out, id)
+  table.insert(out, redis.call('HINCRBY', P .. 'webhook_attempts', id, 1))
+end
+return out
+)lua";
+
+constexpr char kEndWebhook[] = R"lua(
+redis.call('ZREM', P .. 'webhooks', ARGV[3])
+redis.call('HDEL', P .. 'webhook_attempts', ARGV[3])
+return 1
+)lua";
+
 struct Entry {
   const char* name;
   const char* body;
@@ -672,6 +696,8 @@ constexpr std::array<Entry, kScriptCount> kEntries = {{
     {"acquire_lease", kAcquireLease},
     {"worker_beat", kWorkerBeat},
     {"worker_reports", kWorkerReports},
+    {"claim_webhooks", kClaimWebhooks},
+    {"end_webhook", kEndWebhook},
 }};
 
 }  // namespace

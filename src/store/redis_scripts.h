@@ -69,8 +69,12 @@ enum class ScriptId {
   kWorkerBeat,
   // now  -> [report...] of the workers alive
   kWorkerReports,
+  // now, lease_until, limit  -> [id, attempts, ...] of the deliveries claimed
+  kClaimWebhooks,
+  // id
+  kEndWebhook,
 };
-inline constexpr int kScriptCount = static_cast<int>(ScriptId::kWorkerReports) + 1;
+inline constexpr int kScriptCount = static_cast<int>(ScriptId::kEndWebhook) + 1;
 
 // The whole source of a script (shared helpers included), as sent to SCRIPT LOAD and EVAL.
 const std::string& ScriptSource(ScriptId id);

@@ -617,4 +617,28 @@ Status RedisJobStore::Release(const std::string& id, const std::string& worker) 
   return Status::Ok();
 }
 
+Result<std::vector<JobStore::WebhookDue>> RedisJobStore::ClaimWebhooks(TimeMs now, int64_t lease_ms,
+                                                                       int32_t limit) {
+  if (lease_ms <= 0 || limit <= 0) return InvalidArgument("lease_ms and limit must be positive");
+  // No retry: a lost reply leaves the deliveries leased, to be claimed again after the lease.
+  GLMQ_ASSIGN_OR_RETURN(Reply reply, Run(ScriptId::kClaimWebhooks,
+                                         {Str(now), Str(SaturatingAdd(now, lease_ms)), Str(limit)},
+                                         /*retry=*/false));
+  std::vector<WebhookDue> out;
+  for (size_t i = 0; i + 1 < reply.elements.size(); i += 2) {
+    out.push_back({.job_id = reply.elements[i].str,
+                   .attempts = static_cast<int32_t>(ReplyInt(reply.elements[i + 1]))});
+  }
+  return out;
+}
+
+Status RedisJobStore::EndWebhook(const std::string& job_id) {
+  return Exec(ScriptId::kEndWebhook, {job_id}, /*retry=*/true);
+}
+
+Status RedisJobStore::RetryWebhook(const std::string& job_id, TimeMs due_at) {
+  // XX: a delivery ended meanwhile stays ended.
+  return Commands({{"ZADD", options_.prefix + "webhooks", "XX", Str(due_at), job_id}}).status();
+}
+
 }  // namespace glmq

@@ -36,6 +36,9 @@
 //   P events            pub/sub channel: "<instance> <id> <state>" (one "queued" per
 //                       insert: a batch names its last job)
 //   P idem:<key>        hash: one Idempotency-Key's record
+//   P webhooks          zset: webhook deliveries, score when due (0: at once), member id;
+//                       added by the script that ends a job with a webhook_url
+//   P webhook_attempts  hash: id -> attempts so far
 //   P lease:<name>      hash: holder, expires_at
 //   P workers           zset: worker names, score the end of their last heartbeat's ttl
 //   P worker_reports    hash: worker name -> its last WorkerReport (JSON)
@@ -139,6 +142,10 @@ class RedisJobStore final : public JobStore {
   Result<std::vector<WorkerReport>> LiveWorkerReports(TimeMs now) override;
   Result<bool> AcquireLease(const std::string& name, const std::string& holder, TimeMs now,
                             int64_t lease_ms) override;
+  Result<std::vector<WebhookDue>> ClaimWebhooks(TimeMs now, int64_t lease_ms,
+                                                int32_t limit) override;
+  Status EndWebhook(const std::string& job_id) override;
+  Status RetryWebhook(const std::string& job_id, TimeMs due_at) override;
   Status Release(const std::string& id, const std::string& worker) override;
 
   // A small shared value under `P blob:<key>` (alert silences, the evaluator's state):

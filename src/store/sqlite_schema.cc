@@ -79,6 +79,25 @@ CREATE TABLE idempotency (
 CREATE INDEX idempotency_expiry ON idempotency(expires_at);
 )sql";
 
+// Version 3: webhook deliveries (api/webhooks.h). The trigger queues one, due at once, in the
+// same transaction that ends a job whose request names a webhook_url, whichever statement
+// ends it; a claim leases it by moving due_at forward.
+constexpr char kSchemaV3[] = R"sql(
+CREATE TABLE webhooks (
+  job_id TEXT PRIMARY KEY,
+  due_at INTEGER NOT NULL DEFAULT 0,
+  attempts INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE INDEX webhooks_due ON webhooks(due_at);
+CREATE TRIGGER webhook_on_end AFTER UPDATE OF state ON jobs
+WHEN NEW.state IN ('succeeded', 'failed', 'cancelled', 'expired')
+  AND OLD.state NOT IN ('succeeded', 'failed', 'cancelled', 'expired')
+  AND json_extract(NEW.params, '$.webhook_url') IS NOT NULL
+BEGIN
+  INSERT OR IGNORE INTO webhooks (job_id) VALUES (NEW.id);
+END;
+)sql";
+
 Status Migrate(Connection& db) {
   GLMQ_ASSIGN_OR_RETURN(std::string text, db.Pragma("PRAGMA user_version"));
   int version = 0;
@@ -91,6 +110,7 @@ Status Migrate(Connection& db) {
   if (version == kSchemaVersion) return Status::Ok();
   if (version < 1) GLMQ_RETURN_IF_ERROR(db.Exec(kSchemaV1));
   if (version < 2) GLMQ_RETURN_IF_ERROR(db.Exec(kSchemaV2));
+  if (version < 3) GLMQ_RETURN_IF_ERROR(db.Exec(kSchemaV3));
   // Later versions add `if (version < N)` steps here, each moving the data forward.
   return db.Exec(("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str());
 }

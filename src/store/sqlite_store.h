@@ -109,6 +109,10 @@ class SqliteJobStore final : public JobStore {
   Result<std::vector<WorkerReport>> LiveWorkerReports(TimeMs now) override;
   Result<bool> AcquireLease(const std::string& name, const std::string& holder, TimeMs now,
                             int64_t lease_ms) override;
+  Result<std::vector<WebhookDue>> ClaimWebhooks(TimeMs now, int64_t lease_ms,
+                                                int32_t limit) override;
+  Status EndWebhook(const std::string& job_id) override;
+  Status RetryWebhook(const std::string& job_id, TimeMs due_at) override;
   Status Release(const std::string& id, const std::string& worker) override;
 
   // For tests and debugging: kInternal unless the queue index holds exactly the database's

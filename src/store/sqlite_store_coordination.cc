@@ -1,5 +1,6 @@
-// SqliteJobStore's part in coordinating requests and processes: Idempotency-Key records (in
-// the database) and the worker registry and named leases (in memory; see sqlite_store.h).
+// SqliteJobStore's part in coordinating requests and processes: Idempotency-Key records and
+// webhook deliveries (in the database) and the worker registry and named leases (in memory;
+// see sqlite_store.h).
 #include <algorithm>
 #include <limits>
 #include <mutex>
@@ -34,6 +35,14 @@ constexpr char kRecordAnswer[] =
     "expires_at = excluded.expires_at";
 constexpr char kAbandonIdempotency[] =
     "DELETE FROM idempotency WHERE key = ?1 AND body_sha256 = ?2 AND state = 'in_flight'";
+
+// Webhook deliveries; the schema's trigger adds them (sqlite_schema.cc, version 3).
+constexpr char kClaimWebhooks[] =
+    "UPDATE webhooks SET due_at = ?2, attempts = attempts + 1 WHERE job_id IN (SELECT job_id "
+    "FROM webhooks INDEXED BY webhooks_due WHERE due_at <= ?1 ORDER BY due_at LIMIT ?3) "
+    "RETURNING job_id, attempts";
+constexpr char kEndWebhook[] = "DELETE FROM webhooks WHERE job_id = ?1";
+constexpr char kRetryWebhook[] = "UPDATE webhooks SET due_at = ?2 WHERE job_id = ?1";
 
 int64_t SaturatingAdd(int64_t a, int64_t b) {
   int64_t out;
@@ -164,6 +173,44 @@ Result<bool> SqliteJobStore::AcquireLease(const std::string& name, const std::st
   lease.holder = holder;
   lease.expires_at = SaturatingAdd(now, lease_ms);
   return true;
+}
+
+Result<std::vector<JobStore::WebhookDue>> SqliteJobStore::ClaimWebhooks(TimeMs now,
+                                                                        int64_t lease_ms,
+                                                                        int32_t limit) {
+  if (lease_ms <= 0 || limit <= 0) return InvalidArgument("lease_ms and limit must be positive");
+  std::vector<WebhookDue> out;
+  GLMQ_RETURN_IF_ERROR(writer_->Write([&](sqlite::WriteContext& ctx) -> Status {
+    out.clear();  // a retried transaction starts over
+    GLMQ_ASSIGN_OR_RETURN(sqlite::Statement claim, ctx.db.Prepare(kClaimWebhooks));
+    claim.BindInt(1, now);
+    claim.BindInt(2, SaturatingAdd(now, lease_ms));
+    claim.BindInt(3, limit);
+    for (;;) {
+      GLMQ_ASSIGN_OR_RETURN(bool row, claim.Step());
+      if (!row) break;
+      out.push_back({.job_id = claim.Text(0), .attempts = static_cast<int32_t>(claim.Int(1))});
+    }
+    return Status::Ok();
+  }));
+  return out;
+}
+
+Status SqliteJobStore::EndWebhook(const std::string& job_id) {
+  return writer_->Write([&](sqlite::WriteContext& ctx) -> Status {
+    GLMQ_ASSIGN_OR_RETURN(sqlite::Statement end, ctx.db.Prepare(kEndWebhook));
+    end.BindText(1, job_id);
+    return end.Run();
+  });
+}
+
+Status SqliteJobStore::RetryWebhook(const std::string& job_id, TimeMs due_at) {
+  return writer_->Write([&](sqlite::WriteContext& ctx) -> Status {
+    GLMQ_ASSIGN_OR_RETURN(sqlite::Statement retry, ctx.db.Prepare(kRetryWebhook));
+    retry.BindText(1, job_id);
+    retry.BindInt(2, due_at);
+    return retry.Run();
+  });
 }
 
 }  // namespace glmq

@@ -199,6 +199,10 @@ class GatedStore : public JobStore {
   MOCK_METHOD(Result<bool>, AcquireLease, (const std::string&, const std::string&, TimeMs, int64_t),
               (override));
   MOCK_METHOD(Status, Release, (const std::string&, const std::string&), (override));
+  MOCK_METHOD(Result<std::vector<WebhookDue>>, ClaimWebhooks, (TimeMs, int64_t, int32_t),
+              (override));
+  MOCK_METHOD(Status, EndWebhook, (const std::string&), (override));
+  MOCK_METHOD(Status, RetryWebhook, (const std::string&, TimeMs), (override));
 
  private:
   std::mutex mu_;

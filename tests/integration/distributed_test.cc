@@ -127,6 +127,31 @@ TEST(DistributedTest, AnEventStreamOnAnyGatewayFollowsAJobToItsEnd) {
   EXPECT_EQ(stream.body.find("event: state\n"), stream.body.find("event: ")) << stream.body;
 }
 
+TEST(DistributedTest, AJobsWebhookIsSentOnceAmongManyGateways) {
+  WebhookReceiver receiver;
+  auto redis = DurableRedis();
+  auto a = Gateway(*redis), b = Gateway(*redis);
+  auto w = Worker(*redis);
+  for (Server* p : {a.get(), b.get(), w.get()}) {
+    ASSERT_TRUE(p->Start()) << p->start_error() << p->LogTail();
+  }
+  std::vector<std::string> ids;
+  for (int i = 0; i < 10; ++i) {
+    const Server& gw = i % 2 == 0 ? *a : *b;
+    ids.push_back(SubmitJob(gw, {{"text", "Hooked " + std::to_string(i)},
+                                 {"max_tokens", 3},
+                                 {"webhook_url", receiver.url()}}));
+    ASSERT_FALSE(ids.back().empty());
+  }
+  const auto got = receiver.WaitFor(ids.size(), seconds(60));
+  ASSERT_EQ(got.size(), ids.size());
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // time for a second send
+  std::multiset<std::string> delivered;
+  for (const auto& r : receiver.received()) delivered.insert(r.body["job"].value("id", ""));
+  for (const std::string& id : ids) EXPECT_EQ(delivered.count(id), 1u) << id;
+  EXPECT_EQ(delivered.size(), ids.size());
+}
+
 TEST(DistributedTest, AJobOfAKilledWorkerRunsElsewhereAndEndsOnce) {
   auto redis = DurableRedis();
   auto gw = Gateway(*redis);

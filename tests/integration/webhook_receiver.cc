@@ -79,17 +79,41 @@ void WebhookReceiver::Handle(int fd) {
   const size_t second_space = data.find(' ', first_space + 1);
   Received r;
   r.path = data.substr(first_space + 1, second_space - first_space - 1);
-  r.body = nlohmann::json::parse(data.substr(header_end + 4), nullptr, false);
+  for (size_t at = data.find("\r\n") + 2; at < header_end;) {
+    const size_t end = data.find("\r\n", at);
+    const std::string line = data.substr(at, end - at);
+    if (const size_t colon = line.find(':'); colon != std::string::npos) {
+      std::string name = line.substr(0, colon);
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      r.headers[name] = line.substr(line.find_first_not_of(' ', colon + 1));
+    }
+    at = end + 2;
+  }
+  r.raw_body = data.substr(header_end + 4);
+  r.body = nlohmann::json::parse(r.raw_body, nullptr, false);
   r.at = std::chrono::steady_clock::now();
-  const std::string reply =
-      "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 13\r\n"
-      "Connection: close\r\n\r\n{\"errcode\":0}";
+  {
+    std::lock_guard lock(mu_);
+    if (fail_count_ > 0) {
+      --fail_count_;
+      r.answered = fail_status_;
+    }
+  }
+  const std::string reply = "HTTP/1.1 " + std::to_string(r.answered) +
+                            " X\r\nContent-Type: application/json\r\nContent-Length: 13\r\n"
+                            "Connection: close\r\n\r\n{\"errcode\":0}";
   ::send(fd, reply.data(), reply.size(), MSG_NOSIGNAL);
   {
     std::lock_guard lock(mu_);
     received_.push_back(std::move(r));
   }
   cv_.notify_all();
+}
+
+void WebhookReceiver::FailNext(int count, int status) {
+  std::lock_guard lock(mu_);
+  fail_count_ = count;
+  fail_status_ = status;
 }
 
 std::vector<WebhookReceiver::Received> WebhookReceiver::received() const {

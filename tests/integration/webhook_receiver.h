@@ -1,10 +1,12 @@
 // A tiny HTTP server for tests: accepts POSTs on 127.0.0.1 (any free port), answers 200
-// with `{"errcode":0}`, and keeps every body it got, so a test can check what glmq sent.
+// with `{"errcode":0}` (or, after FailNext, an error status), and keeps every request it
+// got, so a test can check what glmq sent.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -17,7 +19,10 @@ class WebhookReceiver {
  public:
   struct Received {
     std::string path;
+    std::map<std::string, std::string> headers;  // names lower-cased
+    std::string raw_body;
     nlohmann::json body;  // discarded() when the body was not JSON
+    int answered = 200;
     std::chrono::steady_clock::time_point at;
   };
 
@@ -30,6 +35,8 @@ class WebhookReceiver {
   std::string url(const std::string& path = "/hook") const;
 
   std::vector<Received> received() const;
+  // Answers the next `count` requests with `status` instead of 200.
+  void FailNext(int count, int status);
   // Waits until at least `count` requests arrived; returns what arrived.
   std::vector<Received> WaitFor(size_t count, std::chrono::milliseconds timeout) const;
 
@@ -44,6 +51,8 @@ class WebhookReceiver {
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;
   std::vector<Received> received_;  // guarded by mu_
+  int fail_count_ = 0;              // guarded by mu_
+  int fail_status_ = 500;           // guarded by mu_
 };
 
 }  // namespace glmq::integration

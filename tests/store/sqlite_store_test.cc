@@ -130,20 +130,23 @@ TEST_F(SqliteJobStoreTest, DatabaseUsesWalAndRecordsSchemaVersion) {
     return value;
   };
   EXPECT_EQ(pragma("PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(pragma("PRAGMA user_version"), "2");
+  EXPECT_EQ(pragma("PRAGMA user_version"), "3");
   sqlite3_close(db);
 }
 
-// A file written by schema version 1 (before idempotency keys) gains the new table on open
-// and keeps its jobs.
+// A file written by schema version 1 (before idempotency keys and webhooks) gains the new
+// tables on open and keeps its jobs.
 TEST_F(SqliteJobStoreTest, OpenMigratesAVersion1File) {
   Job job = InsertJob(1, 1000);
   store_.reset();
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(db_path_.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "DROP TABLE idempotency; PRAGMA user_version = 1;", nullptr, nullptr,
-                         nullptr),
-            SQLITE_OK);
+  ASSERT_EQ(
+      sqlite3_exec(db,
+                   "DROP TRIGGER webhook_on_end; DROP TABLE webhooks; DROP TABLE idempotency; "
+                   "PRAGMA user_version = 1;",
+                   nullptr, nullptr, nullptr),
+      SQLITE_OK);
   sqlite3_close(db);
 
   OpenStore();
@@ -152,6 +155,9 @@ TEST_F(SqliteJobStoreTest, OpenMigratesAVersion1File) {
   auto begun = store_->BeginIdempotent(claim, NowMs(), 1000);
   ASSERT_TRUE(begun.ok()) << begun.status().ToString();
   EXPECT_EQ(begun->kind, JobStore::IdempotencyState::Kind::kReserved);
+  auto due = store_->ClaimWebhooks(NowMs(), 1000, 10);
+  ASSERT_TRUE(due.ok()) << due.status().ToString();
+  EXPECT_TRUE(due->empty());
 }
 
 TEST_F(SqliteJobStoreTest, OpenReportsAnUnusablePath) {

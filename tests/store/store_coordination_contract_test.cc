@@ -1,5 +1,7 @@
 // The JobStore contract (store_contract.h), its part that coordinates processes: events
 // that reach every listener, Idempotency-Key records, named leases and the worker registry.
+#include <map>
+
 #include "store/store_contract.h"
 
 namespace glmq::contract {
@@ -29,6 +31,53 @@ TEST_P(StoreContractTest, EventsReachEveryListener) {
     std::this_thread::sleep_for(milliseconds(100));
     EXPECT_EQ(events_.For(job.id), lifecycle) << "no echo of its own events";
   }
+}
+
+TEST_P(StoreContractTest, AnEndedJobWithAWebhookIsDueOnceAndLeasedWhenClaimed) {
+  auto insert_hooked = [&](int64_t order_key) {
+    Job job = MakeJob(order_key, 1000);
+    job.request.webhook_url = "http://127.0.0.1:9/hook?job=1";
+    EXPECT_TRUE(store_->Insert(job).ok());
+    return job;
+  };
+  auto claim = [&](TimeMs now, int64_t lease_ms) {
+    auto due = store_->ClaimWebhooks(now, lease_ms, 10);
+    EXPECT_TRUE(due.ok()) << due.status().ToString();
+    std::map<std::string, int32_t> out;  // job id -> attempts
+    if (due.ok()) {
+      for (const auto& d : *due) out[d.job_id] = d.attempts;
+    }
+    return out;
+  };
+  const TimeMs now = NowMs();
+  const Job succeeded = insert_hooked(1);
+  const Job plain = Insert(2, 1000);
+  const Job cancelled = insert_hooked(3);
+  const Job still_queued = insert_hooked(4);
+  EXPECT_EQ(MustGet(succeeded.id).request.webhook_url, succeeded.request.webhook_url);
+  EXPECT_TRUE(claim(now, 60000).empty()) << "due before the job ended";
+
+  EXPECT_EQ(MustClaim("w1").id, succeeded.id);
+  ASSERT_TRUE(store_->Complete(succeeded.id, "w1", Done(JobState::kSucceeded, "ok")).ok());
+  EXPECT_EQ(MustClaim("w1").id, plain.id);
+  ASSERT_TRUE(store_->Complete(plain.id, "w1", Done(JobState::kSucceeded, "ok")).ok());
+  ASSERT_TRUE(store_->Cancel(cancelled.id).ok());  // ended while queued
+
+  const std::map<std::string, int32_t> first = {{succeeded.id, 1}, {cancelled.id, 1}};
+  EXPECT_EQ(claim(now, 60000), first);
+  EXPECT_TRUE(claim(now + 1000, 60000).empty()) << "claimed again inside its lease";
+  const std::map<std::string, int32_t> second = {{succeeded.id, 2}, {cancelled.id, 2}};
+  EXPECT_EQ(claim(now + 60000, 1000), second) << "not due again once its lease ran out";
+
+  ASSERT_TRUE(store_->RetryWebhook(succeeded.id, now + 500000).ok());
+  ASSERT_TRUE(store_->EndWebhook(cancelled.id).ok());
+  EXPECT_TRUE(claim(now + 400000, 1000).empty());
+  const std::map<std::string, int32_t> third = {{succeeded.id, 3}};
+  EXPECT_EQ(claim(now + 500000, 1000), third);
+  ASSERT_TRUE(store_->EndWebhook(succeeded.id).ok());
+  ASSERT_TRUE(store_->RetryWebhook(succeeded.id, now).ok());  // an ended one stays ended
+  EXPECT_TRUE(claim(now + 1000000000, 1000).empty());
+  EXPECT_EQ(MustGet(still_queued.id).state, JobState::kQueued);
 }
 
 TEST_P(StoreContractTest, IdempotencyKeys) {

@@ -1,0 +1,117 @@
+#include "api/webhooks.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "alert/payloads.h"
+#include "api/job_json.h"
+
+namespace glmq {
+namespace {
+
+constexpr int64_t kMaxBackoffMs = 10 * 60 * 1000;
+
+std::string Hex(const std::string& bytes) {
+  static const char* const kDigits = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out.push_back(kDigits[c >> 4]);
+    out.push_back(kDigits[c & 15]);
+  }
+  return out;
+}
+
+}  // namespace
+
+WebhookSender::WebhookSender(JobStore& store, std::shared_ptr<HttpTransport> http,
+                             WebhookOptions options)
+    : store_(store), http_(std::move(http)), options_(std::move(options)) {}
+
+WebhookSender::~WebhookSender() {
+  stopping_ = true;
+  poller_.reset();
+}
+
+void WebhookSender::Start() {
+  poller_ = std::make_unique<Periodic>(std::chrono::milliseconds(options_.poll_ms),
+                                       [this] { SendDue(NowMs()); });
+}
+
+std::string WebhookSender::Signature(const std::string& secret, int64_t t,
+                                     const std::string& body) {
+  const std::string signed_text = std::to_string(t) + "." + body;
+  return "t=" + std::to_string(t) + ",v1=" + Hex(HmacSha256(secret, signed_text));
+}
+
+int64_t WebhookSender::BackoffMs(int32_t attempts) {
+  const int shift = std::clamp(attempts - 1, 0, 20);
+  return std::min<int64_t>(int64_t{1000} << shift, kMaxBackoffMs);
+}
+
+int WebhookSender::SendDue(TimeMs now) {
+  auto due = store_.ClaimWebhooks(now, options_.lease_ms, options_.batch);
+  if (!due.ok()) {
+    spdlog::warn("webhooks: cannot claim deliveries: {}", due.status().ToString());
+    return 0;
+  }
+  int sent = 0;
+  for (const JobStore::WebhookDue& d : *due) {
+    if (stopping_) break;
+    Send(d, now);
+    ++sent;
+  }
+  return sent;
+}
+
+void WebhookSender::Send(const JobStore::WebhookDue& due, TimeMs now) {
+  auto job = store_.Get(due.job_id, /*with_request=*/false);
+  if (!job.ok()) {
+    if (job.status().code() == StatusCode::kNotFound) {  // its retention ran out
+      spdlog::warn("webhooks: job {} is gone; its delivery is dropped", due.job_id);
+      (void)store_.EndWebhook(due.job_id);
+    }
+    return;  // a store error: the lease runs out and it is tried again
+  }
+  const std::string event = std::string("job.") + JobStateName(job->state);
+  const std::string body = nlohmann::json{{"event", event}, {"job", JobToJson(*job)}}.dump(
+      -1, ' ', false, nlohmann::json::error_handler_t::replace);
+  HttpPostRequest request{
+      .url = job->request.webhook_url,
+      .body = body,
+      .headers = {"Content-Type: application/json", "User-Agent: glmq", "Glmq-Event: " + event,
+                  "Glmq-Delivery: " + due.job_id, "Glmq-Attempt: " + std::to_string(due.attempts)},
+      .timeout_seconds = options_.timeout_seconds};
+  if (!options_.secret.empty()) {
+    request.headers.push_back("Glmq-Signature: " + Signature(options_.secret, now / 1000, body));
+  }
+  auto response = http_->Post(request);
+  const bool delivered = response.ok() && response->status >= 200 && response->status < 300;
+  if (delivered) {
+    counts_.delivered++;
+    if (Status s = store_.EndWebhook(due.job_id); !s.ok()) {
+      spdlog::warn("webhooks: job {} delivered, but not marked so: {}", due.job_id, s.ToString());
+    }
+    return;
+  }
+  const std::string why = response.ok() ? "HTTP " + std::to_string(response->status)
+                                        : std::string(response.status().message());
+  if (due.attempts >= options_.max_attempts) {
+    counts_.gave_up++;
+    spdlog::error("webhooks: giving up on job {} to {} after {} tries; last: {}", due.job_id,
+                  RedactUrl(request.url), due.attempts, why);
+    (void)store_.EndWebhook(due.job_id);
+    return;
+  }
+  counts_.failed++;
+  const int64_t wait = BackoffMs(due.attempts);
+  spdlog::info("webhooks: job {} to {}: try {} failed ({}); next in {} s", due.job_id,
+               RedactUrl(request.url), due.attempts, why, wait / 1000.0);
+  if (Status s = store_.RetryWebhook(due.job_id, now + wait); !s.ok()) {
+    spdlog::warn("webhooks: cannot schedule job {}'s next try: {}", due.job_id, s.ToString());
+  }
+}
+
+}  // namespace glmq
