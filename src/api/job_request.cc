@@ -188,8 +188,8 @@ Status ReadMessages(const json& doc, const RequestLimits& limits, std::vector<Ch
 Result<JobRequest> ParseJobRequest(std::string_view body, const RequestLimits& limits) {
   GLMQ_ASSIGN_OR_RETURN(json doc, ParseObject(body));
   static const char* const kFields[] = {
-      "text", "question", "messages", "max_tokens",      "temperature",
-      "top_p", "seed",    "stop",     "priority",        "timeout_seconds", "webhook_url"};
+      "text", "question", "messages", "max_tokens",      "temperature", "top_p",
+      "seed", "stop",     "priority", "timeout_seconds", "webhook_url"};
   for (const auto& item : doc.items()) {
     const std::string& key = item.key();
     if (std::find_if(std::begin(kFields), std::end(kFields),
