@@ -127,6 +127,7 @@ int RunGateway(const GatewayFlags& flags) {
   // Every gateway sends webhooks; a delivery is leased to one sender at a time.
   WebhookSender webhooks(**store, MakeCurlHttpTransport(), flags.webhooks);
   webhooks.Start();
+  AddWebhookCollector(registry, webhooks);
   ApiContext ctx{**store,   *engine, nullptr, capacity, flags.policy,
                  flags.api, pool,    watch,   inserts};
   Router router;

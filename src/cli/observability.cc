@@ -157,6 +157,20 @@ Result<AlertSignals> MeasureAlertSignals(JobStore& store, const Scheduler* sched
   return s;
 }
 
+void AddWebhookCollector(metrics::Registry& registry, const WebhookSender& sender) {
+  registry.AddCollector([&sender](metrics::Exposition& out) {
+    const char* help =
+        "Webhook tries by result: delivered (2xx), failed (tried again later), gave_up.";
+    const WebhookSender::Counts& c = sender.counts();
+    out.Counter("glmq_webhook_deliveries_total", help, {{"result", "delivered"}},
+                static_cast<double>(c.delivered.load()));
+    out.Counter("glmq_webhook_deliveries_total", help, {{"result", "failed"}},
+                static_cast<double>(c.failed.load()));
+    out.Counter("glmq_webhook_deliveries_total", help, {{"result", "gave_up"}},
+                static_cast<double>(c.gave_up.load()));
+  });
+}
+
 void AddServeCollectors(metrics::Registry& registry, JobStore& store, const Scheduler& scheduler,
                         const ThroughputMeter& meter, const Engine& engine,
                         const AlertService* alerts) {

@@ -12,6 +12,7 @@
 #include "alert/rules.h"
 #include "alert/service.h"
 #include "alert/silences.h"
+#include "api/webhooks.h"
 #include "engine/engine.h"
 #include "metrics/metrics.h"
 #include "sched/capacity.h"
@@ -71,6 +72,9 @@ class JobMetrics {
 // the live workers' reports on a gateway.
 Result<AlertSignals> MeasureAlertSignals(JobStore& store, const Scheduler* scheduler,
                                          const CapacitySource& capacity);
+
+// glmq_webhook_deliveries_total{result}: this process's webhook tries.
+void AddWebhookCollector(metrics::Registry& registry, const WebhookSender& sender);
 
 // Gauges read at scrape time: queue per class, throughput, KV, sequences, drain time,
 // token totals, workers, alerts firing.

@@ -111,6 +111,7 @@ int RunServe(const ServeFlags& flags) {
   InsertBatcher inserts(**store, {.in_flight = flags.api.submit_batches_in_flight});
   WebhookSender webhooks(**store, MakeCurlHttpTransport(), flags.webhooks);
   webhooks.Start();
+  AddWebhookCollector(registry, webhooks);
   ApiContext ctx{**store,   *engine, &scheduler, capacity, flags.policy,
                  flags.api, pool,    watch,      inserts};
   Router router;

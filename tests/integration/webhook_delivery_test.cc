@@ -74,6 +74,12 @@ TEST(WebhookDeliveryTest, AnEndedJobIsPostedSignedAndRetriedUntilTaken) {
   // Taken: nothing more, and nothing for the job without a webhook.
   std::this_thread::sleep_for(std::chrono::milliseconds(2500));
   EXPECT_EQ(receiver.received().size(), 2u);
+  const std::string metrics = server.Get("/metrics").body;
+  EXPECT_NE(metrics.find("glmq_webhook_deliveries_total{result=\"delivered\"} 1\n"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("glmq_webhook_deliveries_total{result=\"failed\"} 1\n"),
+            std::string::npos);
 }
 
 TEST(WebhookDeliveryTest, ADeliveryOutlivesACrashOfTheServer) {
