@@ -221,29 +221,47 @@ Result<double> ParseWait(const RequestContext& rc, double max_wait) {
   return v;
 }
 
+// A wait for a change of one job's state: the watch hub cancels its timer on a change (or
+// when the server drains), else it runs out at `until`. Made before the job is read, so a
+// change between the read and the wait still wakes it; leaves the hub when destroyed.
+class JobWait {
+ public:
+  JobWait(JobWatchHub& watch, const std::string& id, const asio::any_io_executor& executor,
+          std::chrono::steady_clock::time_point until)
+      : watch_(watch), timer_(std::make_shared<JobWatchHub::Timer>(executor, until)) {
+    handle_ = watch_.Add(id, timer_);
+  }
+  ~JobWait() { watch_.Remove(handle_); }
+  JobWait(const JobWait&) = delete;
+  JobWait& operator=(const JobWait&) = delete;
+
+  // True when woken by a change, false when the time ran out.
+  asio::awaitable<bool> Wait() {
+    boost::system::error_code ec;
+    co_await timer_->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    co_return static_cast<bool>(ec);
+  }
+
+ private:
+  JobWatchHub& watch_;
+  std::shared_ptr<JobWatchHub::Timer> timer_;
+  uint64_t handle_ = 0;
+};
+
 // Waits until the job is terminal or `wait_seconds` pass, then returns its latest record.
 asio::awaitable<Fetched> AwaitJob(ApiContext& ctx, std::string id, double wait_seconds) {
   const auto deadline = std::chrono::steady_clock::now() +
                         std::chrono::milliseconds(std::llround(wait_seconds * 1000));
   auto executor = co_await asio::this_coro::executor;
+  auto fetch = [&ctx, id] { return FetchJob(ctx.store, id, false); };
   for (;;) {
-    // Watch before reading, so a finish between the read and the wait still wakes us.
-    auto timer = std::make_shared<JobWatchHub::Timer>(executor);
-    timer->expires_at(deadline);
-    const uint64_t handle = ctx.watch.Add(id, timer);
-    auto fetch = [&ctx, id] { return FetchJob(ctx.store, id, false); };
+    JobWait wait(ctx.watch, id, executor, deadline);
     Fetched f = co_await RunBlocking(ctx.pool, fetch);
     if (!f.status.ok() || IsTerminal(f.job.state) || std::chrono::steady_clock::now() >= deadline ||
         ctx.watch.closed()) {
-      ctx.watch.Remove(handle);
       co_return f;
     }
-    boost::system::error_code ec;
-    co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    ctx.watch.Remove(handle);
-    if (!ec) {  // the deadline passed
-      co_return co_await RunBlocking(ctx.pool, fetch);
-    }
+    if (!co_await wait.Wait()) co_return co_await RunBlocking(ctx.pool, fetch);  // time is up
   }
 }
 
@@ -263,12 +281,9 @@ asio::awaitable<void> JobEvents(ApiContext& ctx, std::string id, StreamWriter& o
   std::string last_data;
   std::optional<JobState> last_state;
   auto last_write = std::chrono::steady_clock::now();
+  auto fetch = [&ctx, id] { return FetchJob(ctx.store, id, false); };
   for (;;) {
-    // Watch before reading, so a change between the read and the wait still wakes us.
-    auto timer = std::make_shared<JobWatchHub::Timer>(executor);
-    timer->expires_after(kEventPoll);
-    const uint64_t handle = ctx.watch.Add(id, timer);
-    auto fetch = [&ctx, id] { return FetchJob(ctx.store, id, false); };
+    JobWait wait(ctx.watch, id, executor, std::chrono::steady_clock::now() + kEventPoll);
     Fetched f = co_await RunBlocking(ctx.pool, fetch);
     std::string event;
     if (!f.status.ok()) {
@@ -295,13 +310,8 @@ asio::awaitable<void> JobEvents(ApiContext& ctx, std::string id, StreamWriter& o
       open = co_await out.Write(std::move(event));
       last_write = std::chrono::steady_clock::now();
     }
-    if (!open || !f.status.ok() || IsTerminal(f.job.state) || ctx.watch.closed()) {
-      ctx.watch.Remove(handle);
-      co_return;
-    }
-    boost::system::error_code ec;
-    co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    ctx.watch.Remove(handle);
+    if (!open || !f.status.ok() || IsTerminal(f.job.state) || ctx.watch.closed()) co_return;
+    co_await wait.Wait();
   }
 }
 
