@@ -143,7 +143,7 @@ class GatedStore : public JobStore {
     cv_.notify_all();
     cv_.wait(lock, [this] { return open_; });
     --inside_;
-    return std::vector<Result<Placement>>(jobs.size(), Placement{.position = 1});
+    return std::vector<Result<Placement>>(jobs.size(), Placement{.ahead = {}, .position = 1});
   }
   // Waits up to 5 s for `n` calls to be inside InsertBatch at once.
   bool WaitInside(int n) {
@@ -223,7 +223,7 @@ class Submitter {
   }
   void Submit(int n) {
     for (int i = 0; i < n; ++i) {
-      JobStore::NewJob job{.job = MakeTestJob(next_, next_)};
+      JobStore::NewJob job{.job = MakeTestJob(next_, next_), .wait = {}};
       ++next_;
       asio::co_spawn(
           io_,

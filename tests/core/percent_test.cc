@@ -17,7 +17,9 @@ TEST(PercentDecodeTest, RefusesBrokenEscapes) {
   for (const char* bad : {"%", "%2", "abc%", "%zz", "%2g", "x%-1"}) {
     auto r = PercentDecode(bad, false);
     EXPECT_FALSE(r.ok()) << bad;
-    if (!r.ok()) EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+    if (!r.ok()) {
+      EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+    }
   }
 }
 
