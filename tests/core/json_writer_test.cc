@@ -87,8 +87,12 @@ TEST(JsonWriterTest, NumbersAreShortestAndExact) {
   for (int i = 0; i < 20000; ++i) {
     const double d = std::bit_cast<double>(rng());
     const float f = std::bit_cast<float>(static_cast<uint32_t>(rng()));
-    if (std::isfinite(d)) ASSERT_EQ(json::parse(text(d)).get<double>(), d) << text(d);
-    if (std::isfinite(f)) ASSERT_EQ(json::parse(text(f)).get<float>(), f) << text(f);
+    if (std::isfinite(d)) {
+      ASSERT_EQ(json::parse(text(d)).get<double>(), d) << text(d);
+    }
+    if (std::isfinite(f)) {
+      ASSERT_EQ(json::parse(text(f)).get<float>(), f) << text(f);
+    }
   }
 }
 
