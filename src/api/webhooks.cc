@@ -96,19 +96,21 @@ void WebhookSender::Send(const JobStore::WebhookDue& due, TimeMs now) {
     }
     return;
   }
-  const std::string why = response.ok() ? "HTTP " + std::to_string(response->status)
-                                        : std::string(response.status().message());
+  // The transport's errors name the (redacted) URL already.
+  const std::string why =
+      response.ok() ? "HTTP " + std::to_string(response->status) + " from " + RedactUrl(request.url)
+                    : std::string(response.status().message());
   if (due.attempts >= options_.max_attempts) {
     counts_.gave_up++;
-    spdlog::error("webhooks: giving up on job {} to {} after {} tries; last: {}", due.job_id,
-                  RedactUrl(request.url), due.attempts, why);
+    spdlog::error("webhooks: giving up on job {} after {} tries; last: {}", due.job_id,
+                  due.attempts, why);
     (void)store_.EndWebhook(due.job_id);
     return;
   }
   counts_.failed++;
   const int64_t wait = BackoffMs(due.attempts);
-  spdlog::info("webhooks: job {} to {}: try {} failed ({}); next in {} s", due.job_id,
-               RedactUrl(request.url), due.attempts, why, wait / 1000.0);
+  spdlog::info("webhooks: job {}: try {} failed ({}); next in {} s", due.job_id, due.attempts, why,
+               wait / 1000.0);
   if (Status s = store_.RetryWebhook(due.job_id, now + wait); !s.ok()) {
     spdlog::warn("webhooks: cannot schedule job {}'s next try: {}", due.job_id, s.ToString());
   }
