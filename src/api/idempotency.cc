@@ -2,7 +2,7 @@
 
 #include <openssl/evp.h>
 
-#include <cstdio>
+#include "alert/payloads.h"
 
 namespace glmq {
 
@@ -10,11 +10,7 @@ std::string Sha256Hex(std::string_view bytes) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
   EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(), nullptr);
-  std::string hex(length * 2, '0');
-  for (unsigned int i = 0; i < length; ++i) {
-    std::snprintf(&hex[i * 2], 3, "%02x", digest[i]);
-  }
-  return hex;
+  return HexEncode(std::string_view(reinterpret_cast<const char*>(digest), length));
 }
 
 Result<std::optional<JobStore::IdempotencyClaim>> IdempotencyClaimOf(const HttpRequest& request) {

@@ -13,17 +13,6 @@ namespace {
 
 constexpr int64_t kMaxBackoffMs = 10 * 60 * 1000;
 
-std::string Hex(const std::string& bytes) {
-  static const char* const kDigits = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char c : bytes) {
-    out.push_back(kDigits[c >> 4]);
-    out.push_back(kDigits[c & 15]);
-  }
-  return out;
-}
-
 }  // namespace
 
 WebhookSender::WebhookSender(JobStore& store, std::shared_ptr<HttpTransport> http,
@@ -43,7 +32,7 @@ void WebhookSender::Start() {
 std::string WebhookSender::Signature(const std::string& secret, int64_t t,
                                      const std::string& body) {
   const std::string signed_text = std::to_string(t) + "." + body;
-  return "t=" + std::to_string(t) + ",v1=" + Hex(HmacSha256(secret, signed_text));
+  return "t=" + std::to_string(t) + ",v1=" + HexEncode(HmacSha256(secret, signed_text));
 }
 
 int64_t WebhookSender::BackoffMs(int32_t attempts) {

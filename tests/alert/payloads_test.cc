@@ -69,17 +69,13 @@ TEST(PayloadsTest, FeishuSignatureMatchesTheKnownVector) {
 
 TEST(PayloadsTest, CryptoBuildingBlocks) {
   // RFC 4231, test case 2.
-  std::string mac = HmacSha256("Jefe", "what do ya want for nothing?");
-  std::string hex;
-  for (unsigned char c : mac) {
-    char b[3];
-    std::snprintf(b, sizeof(b), "%02x", c);
-    hex += b;
-  }
-  EXPECT_EQ(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  const std::string mac = HmacSha256("Jefe", "what do ya want for nothing?");
+  EXPECT_EQ(HexEncode(mac), "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
   EXPECT_EQ(Base64Encode(""), "");
   EXPECT_EQ(Base64Encode("f"), "Zg==");
   EXPECT_EQ(Base64Encode("foobar"), "Zm9vYmFy");
+  EXPECT_EQ(HexEncode(""), "");
+  EXPECT_EQ(HexEncode(std::string("\x00\x0f\xab\xff", 4)), "000fabff");
   EXPECT_EQ(UrlEncode("a b/+=~._-\xE4"), "a%20b%2F%2B%3D~._-%E4");
 }
 
