@@ -26,7 +26,7 @@ WebhookSender::~WebhookSender() {
 
 void WebhookSender::Start() {
   poller_ = std::make_unique<Periodic>(std::chrono::milliseconds(options_.poll_ms),
-                                       [this] { SendDue(NowMs()); });
+                                       [this] { SendDue(); });
 }
 
 std::string WebhookSender::Signature(const std::string& secret, int64_t t,
@@ -40,8 +40,8 @@ int64_t WebhookSender::BackoffMs(int32_t attempts) {
   return std::min<int64_t>(int64_t{1000} << shift, kMaxBackoffMs);
 }
 
-int WebhookSender::SendDue(TimeMs now) {
-  auto due = store_.ClaimWebhooks(now, options_.lease_ms, options_.batch);
+int WebhookSender::SendDue() {
+  auto due = store_.ClaimWebhooks(NowMs(), options_.lease_ms, options_.batch);
   if (!due.ok()) {
     spdlog::warn("webhooks: cannot claim deliveries: {}", due.status().ToString());
     return 0;
@@ -49,13 +49,15 @@ int WebhookSender::SendDue(TimeMs now) {
   int sent = 0;
   for (const JobStore::WebhookDue& d : *due) {
     if (stopping_) break;
-    Send(d, now);
+    Send(d);
     ++sent;
   }
   return sent;
 }
 
-void WebhookSender::Send(const JobStore::WebhookDue& due, TimeMs now) {
+// Reads the clock itself: a round's earlier tries may have taken up to timeout_seconds each,
+// and the signature's time and the next try's are counted from this one.
+void WebhookSender::Send(const JobStore::WebhookDue& due) {
   auto job = store_.Get(due.job_id, /*with_request=*/false);
   if (!job.ok()) {
     if (job.status().code() == StatusCode::kNotFound) {  // its retention ran out
@@ -74,7 +76,8 @@ void WebhookSender::Send(const JobStore::WebhookDue& due, TimeMs now) {
                   "Glmq-Delivery: " + due.job_id, "Glmq-Attempt: " + std::to_string(due.attempts)},
       .timeout_seconds = options_.timeout_seconds};
   if (!options_.secret.empty()) {
-    request.headers.push_back("Glmq-Signature: " + Signature(options_.secret, now / 1000, body));
+    request.headers.push_back("Glmq-Signature: " +
+                              Signature(options_.secret, NowMs() / 1000, body));
   }
   auto response = http_->Post(request);
   const bool delivered = response.ok() && response->status >= 200 && response->status < 300;
@@ -100,7 +103,7 @@ void WebhookSender::Send(const JobStore::WebhookDue& due, TimeMs now) {
   const int64_t wait = BackoffMs(due.attempts);
   spdlog::info("webhooks: job {}: try {} failed ({}); next in {} s", due.job_id, due.attempts, why,
                wait / 1000.0);
-  if (Status s = store_.RetryWebhook(due.job_id, now + wait); !s.ok()) {
+  if (Status s = store_.RetryWebhook(due.job_id, NowMs() + wait); !s.ok()) {
     spdlog::warn("webhooks: cannot schedule job {}'s next try: {}", due.job_id, s.ToString());
   }
 }

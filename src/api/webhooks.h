@@ -53,8 +53,8 @@ class WebhookSender {
   ~WebhookSender();
   // Starts polling the store for due deliveries.
   void Start();
-  // Claims what is due at `now` and sends it, one after the other; returns how many it sent.
-  int SendDue(TimeMs now);
+  // Claims what is due now and sends it, one after the other; returns how many it sent.
+  int SendDue();
   const Counts& counts() const { return counts_; }
 
   // The signature header's value for `body` at unix time `t` (for receivers' tests).
@@ -63,7 +63,7 @@ class WebhookSender {
   static int64_t BackoffMs(int32_t attempts);
 
  private:
-  void Send(const JobStore::WebhookDue& due, TimeMs now);
+  void Send(const JobStore::WebhookDue& due);
 
   JobStore& store_;
   std::shared_ptr<HttpTransport> http_;
