@@ -79,7 +79,8 @@ class Watcher {
       pending_.clear();
       std::string error;
       curl_ = curl_easy_init();
-      if (curl_ == nullptr) return Fail("cannot start libcurl");
+      if (curl_ == nullptr)
+        return Print({.status = 0, .body = "", .error = "cannot start libcurl"});
       curl_easy_setopt(curl_, CURLOPT_URL, url_.c_str());
       curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, OnData);
       curl_easy_setopt(curl_, CURLOPT_WRITEDATA, this);
@@ -90,10 +91,11 @@ class Watcher {
       curl_ = nullptr;
       if (end_code_) return *end_code_;
       if (status_ != 0 && status_ != 200) {  // 404 and the like: the JSON error says why
-        std::cout << body_ << (body_.empty() || body_.back() != '\n' ? "\n" : "");
-        return 1;
+        return Print({.status = status_, .body = body_, .error = ""});
       }
-      if (status_ == 0 && ++refused >= 5) return Fail(error.empty() ? "no answer" : error);
+      if (status_ == 0 && ++refused >= 5) {
+        return Print({.status = 0, .body = "", .error = error.empty() ? "no answer" : error});
+      }
       if (status_ == 200) refused = 0;
       std::this_thread::sleep_for(std::chrono::seconds(2));
     }
@@ -102,10 +104,12 @@ class Watcher {
  private:
   static size_t OnData(char* data, size_t size, size_t n, void* self) {
     auto* w = static_cast<Watcher*>(self);
-    w->body_.append(data, size * n);
     long status = 0;  // curl has read the head before any of the body
     curl_easy_getinfo(w->curl_, CURLINFO_RESPONSE_CODE, &status);
-    if (status != 200) return size * n;
+    if (status != 200) {
+      w->body_.append(data, size * n);
+      return size * n;
+    }
     w->pending_.append(data, size * n);
     size_t end;
     while ((end = w->pending_.find("\n\n")) != std::string::npos) {
@@ -146,15 +150,10 @@ class Watcher {
     std::cout << std::endl;
   }
 
-  int Fail(const std::string& why) {
-    std::cerr << "glmq: " << why << "\n";
-    return 2;
-  }
-
   std::string url_;
   CURL* curl_ = nullptr;
   long status_ = 0;
-  std::string body_;     // everything read, for an error answer
+  std::string body_;     // an error answer's body
   std::string pending_;  // read, not yet split into events
   std::optional<int> end_code_;
 };
