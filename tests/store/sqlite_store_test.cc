@@ -38,7 +38,7 @@ struct Event {
   JobState state;
 };
 
-class SqliteJobStoreTest : public ::testing::Test {
+class SqliteJobStoreTest : public ::testing::Test, protected StoreTestHelpers {
  protected:
   void SetUp() override {
     std::string pattern = (fs::temp_directory_path() / "glmq_store_test_XXXXXX").string();
@@ -70,18 +70,7 @@ class SqliteJobStoreTest : public ::testing::Test {
     return events_;
   }
 
-  static Job MakeJob(int64_t order_key, TimeMs created_at, int64_t prompt_tokens = 100,
-                     int32_t max_tokens = 50) {
-    return MakeTestJob(order_key, created_at, prompt_tokens, max_tokens);
-  }
-  Job InsertJob(int64_t order_key, TimeMs created_at, int64_t prompt_tokens = 100,
-                int32_t max_tokens = 50) {
-    return InsertTestJob(*store_, order_key, created_at, prompt_tokens, max_tokens);
-  }
-  Job MustGet(const std::string& id) { return glmq::MustGet(*store_, id); }
-  Job MustClaim(const std::string& worker, int64_t lease_ms = 30000) {
-    return glmq::MustClaim(*store_, worker, lease_ms);
-  }
+  JobStore& store() override { return *store_; }
 
   fs::path dir_;
   std::string db_path_;
@@ -94,8 +83,8 @@ TEST_F(SqliteJobStoreTest, EverythingSurvivesReopen) {
   Job big = MakeJob(1, 1000);
   big.request.text.assign(3 * 1024 * 1024, 'x');
   ASSERT_TRUE(store_->Insert(big).ok());
-  Job done = InsertJob(2, 1001);
-  Job queued = InsertJob(3, 1002);
+  Job done = Insert(2, 1001);
+  Job queued = Insert(3, 1002);
   ASSERT_EQ(MustClaim("w1").id, big.id);
   ASSERT_EQ(MustClaim("w1").id, done.id);
   ASSERT_TRUE(
@@ -137,7 +126,7 @@ TEST_F(SqliteJobStoreTest, DatabaseUsesWalAndRecordsSchemaVersion) {
 // A file written by schema version 1 (before idempotency keys and webhooks) gains the new
 // tables on open and keeps its jobs.
 TEST_F(SqliteJobStoreTest, OpenMigratesAVersion1File) {
-  Job job = InsertJob(1, 1000);
+  Job job = Insert(1, 1000);
   store_.reset();
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(db_path_.c_str(), &db), SQLITE_OK);

@@ -48,23 +48,9 @@ class EventLog {
       cv_.notify_all();
     };
   }
-  std::vector<JobState> For(const std::string& id) {
-    std::lock_guard lock(mu_);
-    std::vector<JobState> states;
-    for (const Event& e : events_) {
-      if (e.id == id) states.push_back(e.state);
-    }
-    return states;
-  }
+  std::vector<JobState> For(const std::string& id) { return Of(id, &Event::state); }
   // Where each of `id`'s events came from, in order.
-  std::vector<ChangeOrigin> OriginsOf(const std::string& id) {
-    std::lock_guard lock(mu_);
-    std::vector<ChangeOrigin> origins;
-    for (const Event& e : events_) {
-      if (e.id == id) origins.push_back(e.origin);
-    }
-    return origins;
-  }
+  std::vector<ChangeOrigin> OriginsOf(const std::string& id) { return Of(id, &Event::origin); }
   // Waits until `id` has had `count` events.
   std::vector<JobState> WaitFor(const std::string& id, size_t count,
                                 milliseconds timeout = milliseconds(5000)) {
@@ -82,6 +68,16 @@ class EventLog {
   }
 
  private:
+  // One field of each of `id`'s events, in order.
+  template <class T, class Field>
+  std::vector<T> Of(const std::string& id, T Field::*field) {
+    std::lock_guard lock(mu_);
+    std::vector<T> out;
+    for (const Event& e : events_) {
+      if (e.id == id) out.push_back(e.*field);
+    }
+    return out;
+  }
   struct Event {
     std::string id;
     JobState state;
@@ -100,7 +96,7 @@ inline Completion Done(JobState state, std::string output) {
   return c;
 }
 
-class StoreContractTest : public ::testing::TestWithParam<Backend> {
+class StoreContractTest : public ::testing::TestWithParam<Backend>, protected StoreTestHelpers {
  public:
   static void TearDownTestSuite() { shared_redis_.reset(); }
 
@@ -155,18 +151,7 @@ class StoreContractTest : public ::testing::TestWithParam<Backend> {
     return std::unique_ptr<JobStore>(std::move(opened).value());
   }
 
-  static Job MakeJob(int64_t order_key, TimeMs created_at, int64_t prompt_tokens = 100,
-                     int32_t max_tokens = 50) {
-    return MakeTestJob(order_key, created_at, prompt_tokens, max_tokens);
-  }
-  Job Insert(int64_t order_key, TimeMs created_at, int64_t prompt_tokens = 100,
-             int32_t max_tokens = 50) {
-    return InsertTestJob(*store_, order_key, created_at, prompt_tokens, max_tokens);
-  }
-  Job MustGet(const std::string& id) { return glmq::MustGet(*store_, id); }
-  Job MustClaim(const std::string& worker, int64_t lease_ms = 30000) {
-    return glmq::MustClaim(*store_, worker, lease_ms);
-  }
+  JobStore& store() override { return *store_; }
 
   int64_t Position(const std::string& id) {
     auto p = store_->QueuePosition(id);

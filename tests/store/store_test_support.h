@@ -46,4 +46,25 @@ inline Job MustClaim(JobStore& store, const std::string& worker, int64_t lease_m
   return claimed.ok() && claimed->has_value() ? std::move(**claimed) : Job{};
 }
 
+// The helpers above as members of a fixture that holds one store, which it names through
+// store().
+class StoreTestHelpers {
+ protected:
+  virtual ~StoreTestHelpers() = default;
+  virtual JobStore& store() = 0;
+
+  static Job MakeJob(int64_t order_key, TimeMs created_at, int64_t prompt_tokens = 100,
+                     int32_t max_tokens = 50) {
+    return MakeTestJob(order_key, created_at, prompt_tokens, max_tokens);
+  }
+  Job Insert(int64_t order_key, TimeMs created_at, int64_t prompt_tokens = 100,
+             int32_t max_tokens = 50) {
+    return InsertTestJob(store(), order_key, created_at, prompt_tokens, max_tokens);
+  }
+  Job MustGet(const std::string& id) { return glmq::MustGet(store(), id); }
+  Job MustClaim(const std::string& worker, int64_t lease_ms = 30000) {
+    return glmq::MustClaim(store(), worker, lease_ms);
+  }
+};
+
 }  // namespace glmq
