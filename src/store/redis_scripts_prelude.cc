@@ -1,0 +1,247 @@
+// The Lua every glmq script starts with (see redis_scripts_prelude.h).
+#include "store/redis_scripts_prelude.h"
+
+namespace glmq::redis {
+
+extern const char kScriptPrelude[] = R"lua(
+local P = ARGV[1]
+local TAG = ARGV[2]
+local CLASSES = {'short', 'medium', 'long'}
+local STATES = {'queued', 'running', 'succeeded', 'failed', 'cancelled', 'expired'}
+local TERMINAL = {'succeeded', 'failed', 'cancelled', 'expired'}
+
+local function jkey(id) return P .. 'job:' .. id end
+local function bkey(id) return P .. 'body:' .. id end
+local function fail(code, message) return redis.error_reply('GLMQ_' .. code .. ' ' .. message) end
+local function id_of(member) return string.sub(member, 30) end
+local function publish(id, state)
+  redis.call('PUBLISH', P .. 'events', TAG .. ' ' .. id .. ' ' .. state)
+end
+local function job_state(id) return redis.call('HGET', jkey(id), 'state') end
+
+local function not_running(id, action, state)
+  if not state then return fail('NOTFOUND', 'no job ' .. id) end
+  if state == 'running' then
+    return fail('CONFLICT', 'cannot ' .. action .. ' job ' .. id ..
+                ': its lease is held by another worker')
+  end
+  return fail('CONFLICT', 'cannot ' .. action .. ' job ' .. id .. ': it is ' .. state)
+end
+
+-- HINCRBY by a stored decimal string; '-0' is not an integer to Redis, so zero is skipped.
+local function add_stat(field, n, sign)
+  if not n or n == '0' or n == '' then return end
+  if sign < 0 then
+    if string.sub(n, 1, 1) == '-' then n = string.sub(n, 2) else n = '-' .. n end
+  end
+  redis.call('HINCRBY', P .. 'stats', field, n)
+end
+
+local function queue_fields(id)
+  local v = redis.call('HMGET', jkey(id), 'member', 'order_key', 'class', 'prompt_tokens',
+                       'max_tokens', 'created_at', 'deadline_at')
+  if not v[1] then return nil end
+  return {member = v[1], order_key = v[2], class = v[3], prompt_tokens = v[4],
+          max_tokens = v[5], created_at = v[6], deadline_at = v[7]}
+end
+
+-- Every index of queued work changes here and only here. `jobs` holds queue_fields tables
+-- with their `id`; each index takes the whole list in one command, so a batch pays each
+-- command's fixed cost (and its AOF record) once.
+local function queue_add_all(jobs)
+  local queue, deadlines, listed = {}, {}, {}
+  local oldest, prompt, max = {}, {}, {}
+  for _, q in ipairs(jobs) do
+    table.insert(queue, q.order_key)
+    table.insert(queue, q.member)
+    table.insert(listed, 0)
+    table.insert(listed, q.member)
+    if not oldest[q.class] then oldest[q.class], prompt[q.class], max[q.class] = {}, 0, 0 end
+    table.insert(oldest[q.class], q.created_at)
+    table.insert(oldest[q.class], q.member)
+    prompt[q.class] = prompt[q.class] + tonumber(q.prompt_tokens)
+    max[q.class] = max[q.class] + tonumber(q.max_tokens)
+    if tonumber(q.deadline_at) > 0 then
+      table.insert(deadlines, q.deadline_at)
+      table.insert(deadlines, q.id)
+    end
+  end
+  if #queue == 0 then return end
+  redis.call('ZADD', P .. 'queue', unpack(queue))
+  for class, members in pairs(oldest) do
+    redis.call('ZADD', P .. 'oldest:' .. class, unpack(members))
+    add_stat('prompt_tokens:' .. class, string.format('%d', prompt[class]), 1)
+    add_stat('max_tokens:' .. class, string.format('%d', max[class]), 1)
+  end
+  if #deadlines > 0 then redis.call('ZADD', P .. 'deadlines', unpack(deadlines)) end
+  return listed
+end
+local function queue_add(id, q)
+  q.id = id
+  queue_add_all({q})
+end
+local function queue_remove(id, q)
+  redis.call('ZREM', P .. 'queue', q.member)
+  redis.call('ZREM', P .. 'oldest:' .. q.class, q.member)
+  add_stat('prompt_tokens:' .. q.class, q.prompt_tokens, -1)
+  add_stat('max_tokens:' .. q.class, q.max_tokens, -1)
+  redis.call('ZREM', P .. 'deadlines', id)
+end
+
+local function set_listing(member, from, to)
+  redis.call('ZREM', P .. 'state:' .. from, member)
+  redis.call('ZADD', P .. 'state:' .. to, 0, member)
+end
+local function end_lease(id, worker)
+  redis.call('ZREM', P .. 'leases', id)
+  if worker and worker ~= '' then redis.call('SREM', P .. 'worker_jobs:' .. worker, id) end
+end
+local function back_to_queue(id, member)
+  redis.call('HSET', jkey(id), 'state', 'queued', 'worker', '', 'lease_expires_at', '0',
+             'progress_prompt_tokens_read', '0', 'progress_completion_tokens', '0')
+  set_listing(member, 'running', 'queued')
+  queue_add(id, queue_fields(id))
+  publish(id, 'queued')
+end
+
+-- A terminal job is counted in its state until `ended_score` (finished + retention), when
+-- its keys expire and the sweep drops it from the listings.
+local function finish(id, member, from, to, ended_score, retention_ms)
+  set_listing(member, from, to)
+  -- A webhook delivery, due at once (api/webhooks.h). The key with its colon and the value's
+  -- opening quote cannot occur inside a JSON string of the params, where quotes are escaped.
+  local params = redis.call('HGET', jkey(id), 'params')
+  if params and string.find(params, '"webhook_url":"', 1, true) then
+    redis.call('ZADD', P .. 'webhooks', 'NX', 0, id)
+  end
+  redis.call('ZADD', P .. 'ended:' .. to, ended_score, member)
+  if tonumber(retention_ms) > 0 then
+    redis.call('PEXPIRE', jkey(id), retention_ms)
+    redis.call('PEXPIRE', bkey(id), retention_ms)
+  end
+  publish(id, to)
+end
+
+-- ('created', a listing of every job, is no longer written; its entries from before go
+-- here as their jobs are swept.)
+local function drop_listings(member)
+  redis.call('ZREM', P .. 'created', member)
+  for _, s in ipairs(STATES) do redis.call('ZREM', P .. 'state:' .. s, member) end
+  redis.call('ZREM', P .. 'dead', member)
+end
+
+-- Forgets up to `limit` jobs per state whose retention ran out at `now`.
+local function sweep(now, limit)
+  for _, s in ipairs(TERMINAL) do
+    local ended = P .. 'ended:' .. s
+    for _, m in ipairs(redis.call('ZRANGEBYSCORE', ended, '-inf', now, 'LIMIT', 0, limit)) do
+      redis.call('ZREM', ended, m)
+      drop_listings(m)
+      local id = id_of(m)
+      if redis.call('HGET', jkey(id), 'member') == m then redis.call('DEL', jkey(id), bkey(id)) end
+    end
+  end
+end
+
+-- Writes a new job's hashes (the key layout is in redis_store.h), with arrival number
+-- `seq`, and returns its queue_fields, for queue_add_all and the listings. The caller has
+-- made sure the id is new. Fields still at their zero value ('0' or '') are not written:
+-- readers take a missing field as its zero, which makes the hash and its AOF record half as
+-- long.
+local function member_of(created_at, seq, id)
+  return string.format('%016d%012d:', tonumber(created_at), seq) .. id
+end
+local function write_job(id, seq, created_at, class, prompt_tokens, max_tokens, order_key,
+                         deadline_at, wait, params, text, messages)
+  local member = member_of(created_at, seq, id)
+  redis.call('HSET', jkey(id), 'id', id, 'state', 'queued', 'member', member,
+             'created_at', created_at, 'class', class, 'prompt_tokens', prompt_tokens,
+             'max_tokens', max_tokens, 'order_key', order_key, 'deadline_at', deadline_at,
+             'estimated_wait_seconds', wait, 'params', params)
+  if messages == '' or messages == '[]' then
+    redis.call('HSET', bkey(id), 'text', text)
+  else
+    redis.call('HSET', bkey(id), 'text', text, 'messages', messages)
+  end
+  return {id = id, member = member, order_key = order_key, class = class,
+          prompt_tokens = prompt_tokens, max_tokens = max_tokens, created_at = created_at,
+          deadline_at = deadline_at}
+end
+
+-- Queues jobs written by write_job and lists them as queued.
+local function enqueue_new(jobs)
+  local listed = queue_add_all(jobs)
+  if not listed then return end
+  redis.call('ZADD', P .. 'state:queued', unpack(listed))
+end
+
+-- Prompt and max tokens of every queued job (the per-class totals summed).
+local function queued_totals()
+  local fields = {}
+  for _, c in ipairs(CLASSES) do
+    table.insert(fields, 'prompt_tokens:' .. c)
+    table.insert(fields, 'max_tokens:' .. c)
+  end
+  local totals = redis.call('HMGET', P .. 'stats', unpack(fields))
+  local pt, mt = 0, 0
+  for k = 1, #fields, 2 do
+    pt = pt + (tonumber(totals[k]) or 0)
+    mt = mt + (tonumber(totals[k + 1]) or 0)
+  end
+  return pt, mt
+end
+
+-- Prompt and max tokens of the jobs of `members`.
+local function sum_work(members)
+  local pt, mt = 0, 0
+  for _, m in ipairs(members) do
+    local v = redis.call('HMGET', jkey(id_of(m)), 'prompt_tokens', 'max_tokens')
+    pt = pt + (tonumber(v[1]) or 0)
+    mt = mt + (tonumber(v[2]) or 0)
+  end
+  return pt, mt
+end
+
+-- The token sums of a part of the queue read the job hashes of the smaller side of the
+-- queue split there (about 1 us each, during which Redis serves no one else), and take the
+-- other side from the per-class totals.
+
+-- Queued work with an order key below `order_key`: jobs, prompt tokens, max tokens.
+local function work_before(order_key)
+  local queue = P .. 'queue'
+  local total = redis.call('ZCARD', queue)
+  local ahead = redis.call('ZCOUNT', queue, '-inf', '(' .. order_key)
+  if ahead == 0 then return 0, 0, 0 end
+  if ahead <= total - ahead then
+    local pt, mt = sum_work(redis.call('ZRANGEBYSCORE', queue, '-inf', '(' .. order_key))
+    return ahead, pt, mt
+  end
+  local all_pt, all_mt = queued_totals()
+  local pt, mt = sum_work(redis.call('ZRANGEBYSCORE', queue, order_key, '+inf'))
+  return ahead, all_pt - pt, all_mt - mt
+end
+
+-- Queued work that sorts before `member`, which is queued.
+local function work_ahead_of(member)
+  local queue = P .. 'queue'
+  local total = redis.call('ZCARD', queue)
+  local rank = redis.call('ZRANK', queue, member)
+  if rank == 0 then return 0, 0, 0 end
+  if rank < total - rank then
+    local pt, mt = sum_work(redis.call('ZRANGE', queue, 0, rank - 1))
+    return rank, pt, mt
+  end
+  local all_pt, all_mt = queued_totals()
+  local pt, mt = sum_work(redis.call('ZRANGE', queue, rank, -1))  -- the job itself included
+  return rank, all_pt - pt, all_mt - mt
+end
+
+local function idempotent_done(key, sha, status, response, job_id, expires_at, ttl_ms)
+  local k = P .. 'idem:' .. key
+  redis.call('HSET', k, 'state', 'done', 'body_sha256', sha, 'status', status,
+             'response', response, 'job_id', job_id, 'expires_at', expires_at)
+  redis.call('PEXPIRE', k, ttl_ms)
+end
+)lua";
+
+}  // namespace glmq::redis
