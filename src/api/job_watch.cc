@@ -3,11 +3,21 @@
 #include <vector>
 
 namespace glmq {
+namespace {
 
-uint64_t JobWatchHub::Add(const std::string& id, std::shared_ptr<Timer> timer) {
+void RingAll(std::vector<std::shared_ptr<JobAlarm>> alarms) {
+  for (auto& alarm : alarms) {
+    // The alarm belongs to its connection's thread: touch it only there.
+    asio::post(alarm->timer.get_executor(), [alarm] { alarm->Ring(); });
+  }
+}
+
+}  // namespace
+
+uint64_t JobWatchHub::Add(const std::string& id, std::shared_ptr<JobAlarm> alarm) {
   std::lock_guard lock(mu_);
   const uint64_t handle = next_handle_++;
-  waiters_[handle] = Waiter{id, std::move(timer)};
+  waiters_[handle] = Waiter{id, std::move(alarm)};
   by_id_.emplace(id, handle);
   return handle;
 }
@@ -27,26 +37,23 @@ void JobWatchHub::Remove(uint64_t handle) {
 }
 
 void JobWatchHub::Notify(const std::string& id, JobState /*state*/) {
-  std::vector<std::shared_ptr<Timer>> wake;
+  std::vector<std::shared_ptr<JobAlarm>> ring;
   {
     std::lock_guard lock(mu_);
     auto [lo, hi] = by_id_.equal_range(id);
-    for (auto it = lo; it != hi; ++it) wake.push_back(waiters_[it->second].timer);
+    for (auto it = lo; it != hi; ++it) ring.push_back(waiters_[it->second].alarm);
   }
-  for (auto& timer : wake) {
-    // The timer belongs to its connection's strand: touch it only there.
-    asio::post(timer->get_executor(), [timer] { timer->cancel(); });
-  }
+  RingAll(std::move(ring));
 }
 
 void JobWatchHub::Close() {
-  std::vector<std::shared_ptr<Timer>> wake;
+  std::vector<std::shared_ptr<JobAlarm>> ring;
   {
     std::lock_guard lock(mu_);
     closed_ = true;
-    for (auto& [handle, waiter] : waiters_) wake.push_back(waiter.timer);
+    for (auto& [handle, waiter] : waiters_) ring.push_back(waiter.alarm);
   }
-  for (auto& timer : wake) asio::post(timer->get_executor(), [timer] { timer->cancel(); });
+  RingAll(std::move(ring));
 }
 
 bool JobWatchHub::closed() const {
@@ -57,6 +64,22 @@ bool JobWatchHub::closed() const {
 size_t JobWatchHub::size() const {
   std::lock_guard lock(mu_);
   return waiters_.size();
+}
+
+JobWait::JobWait(JobWatchHub& watch, const std::string& id, const asio::any_io_executor& executor,
+                 std::chrono::steady_clock::time_point until)
+    : watch_(watch), alarm_(std::make_shared<JobAlarm>(executor, until)) {
+  handle_ = watch_.Add(id, alarm_);
+}
+
+JobWait::~JobWait() { watch_.Remove(handle_); }
+
+asio::awaitable<bool> JobWait::Wait() {
+  if (!alarm_->rung) {
+    boost::system::error_code ec;
+    co_await alarm_->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+  co_return alarm_->rung;
 }
 
 }  // namespace glmq

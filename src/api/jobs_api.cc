@@ -221,33 +221,6 @@ Result<double> ParseWait(const RequestContext& rc, double max_wait) {
   return v;
 }
 
-// A wait for a change of one job's state: the watch hub cancels its timer on a change (or
-// when the server drains), else it runs out at `until`. Made before the job is read, so a
-// change between the read and the wait still wakes it; leaves the hub when destroyed.
-class JobWait {
- public:
-  JobWait(JobWatchHub& watch, const std::string& id, const asio::any_io_executor& executor,
-          std::chrono::steady_clock::time_point until)
-      : watch_(watch), timer_(std::make_shared<JobWatchHub::Timer>(executor, until)) {
-    handle_ = watch_.Add(id, timer_);
-  }
-  ~JobWait() { watch_.Remove(handle_); }
-  JobWait(const JobWait&) = delete;
-  JobWait& operator=(const JobWait&) = delete;
-
-  // True when woken by a change, false when the time ran out.
-  asio::awaitable<bool> Wait() {
-    boost::system::error_code ec;
-    co_await timer_->async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    co_return static_cast<bool>(ec);
-  }
-
- private:
-  JobWatchHub& watch_;
-  std::shared_ptr<JobWatchHub::Timer> timer_;
-  uint64_t handle_ = 0;
-};
-
 // Waits until the job is terminal or `wait_seconds` pass, then returns its latest record.
 asio::awaitable<Fetched> AwaitJob(ApiContext& ctx, std::string id, double wait_seconds) {
   const auto deadline = std::chrono::steady_clock::now() +
