@@ -39,7 +39,8 @@ json JobToJson(const Job& job) {
     j["finish_reason"] = job.finish_reason;
     j["usage"] = {{"prompt_tokens", job.usage.prompt_tokens},
                   {"completion_tokens", job.usage.completion_tokens},
-                  {"total_tokens", job.usage.prompt_tokens + job.usage.completion_tokens}};
+                  {"total_tokens", job.usage.prompt_tokens + job.usage.completion_tokens},
+                  {"prompt_tokens_details", {{"cached_tokens", job.usage.cached_tokens}}}};
     j["run_seconds"] = job.started_at > 0 && job.finished_at >= job.started_at
                            ? json((job.finished_at - job.started_at) / 1000.0)
                            : json(nullptr);

@@ -216,7 +216,7 @@ const std::string& OpenApiDocument() {
           "progress": {"type": "object", "properties": {"prompt_tokens_read": {"type": "integer"}, "prompt_tokens": {"type": "integer"}, "completion_tokens": {"type": "integer"}}},
           "text": {"type": "string", "description": "Terminal jobs: the answer."},
           "finish_reason": {"type": "string", "enum": ["stop", "length", "cancelled", "timeout", "error"]},
-          "usage": {"type": "object", "properties": {"prompt_tokens": {"type": "integer"}, "completion_tokens": {"type": "integer"}, "total_tokens": {"type": "integer"}}},
+          "usage": {"type": "object", "properties": {"prompt_tokens": {"type": "integer"}, "completion_tokens": {"type": "integer"}, "total_tokens": {"type": "integer"}, "prompt_tokens_details": {"type": "object", "description": "cached_tokens: prompt tokens whose KV was reused from another job with the same prefix (questions on one document) instead of being read", "properties": {"cached_tokens": {"type": "integer"}}}}},
           "error": {"type": "object", "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}
         }
       },

@@ -60,6 +60,10 @@ void AddEngineFlags(CLI::App& cmd, LlamaEngineOptions& f, bool tokenizer_only) {
   Opt(cmd, "--kv-type", f.kv_type, "KV cache type: f16 | q8_0 | q4_0", "GLMQ_KV_TYPE")
       ->check(CLI::IsMember({"f16", "q8_0", "q4_0"}));
   Opt(cmd, "--gpu-layers", f.gpu_layers, "layers on the GPU (-1 = all)", "GLMQ_GPU_LAYERS");
+  Opt(cmd, "--prefix-cache", f.prefix_cache,
+      "reuse the KV of a prompt prefix another job read (questions on one document read it "
+      "once): on | off",
+      "GLMQ_PREFIX_CACHE");
 }
 
 void AddApiFlags(CLI::App& cmd, ApiOptions& f) {

@@ -54,6 +54,9 @@ struct JobRequest {
 struct JobUsage {
   int64_t prompt_tokens = 0;      // tokens the engine read for this job
   int64_t completion_tokens = 0;  // tokens it generated (end-of-generation token excluded)
+  // Of prompt_tokens, those whose KV was reused from an earlier or concurrent job with the
+  // same prefix instead of being read again.
+  int64_t cached_tokens = 0;
 };
 
 struct JobProgress {

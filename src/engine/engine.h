@@ -40,6 +40,7 @@ struct StepReport {
   std::vector<Finished> finished;    // sequences that ended this step; their KV is free
   int64_t prompt_tokens = 0;         // prompt tokens read this step
   int64_t generated_tokens = 0;      // tokens sampled this step
+  int64_t reused_prompt_tokens = 0;  // prompt tokens taken from the KV of other sequences
   double seconds = 0;
 };
 

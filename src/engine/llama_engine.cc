@@ -76,6 +76,14 @@ double SecondsSince(std::chrono::steady_clock::time_point start) {
 
 }  // namespace
 
+// A slot runs one sequence at a time (seq_id = its index). With the prefix cache on, a slot
+// keeps its KV after its job ends (a warm slot) until a job that starts with the same
+// tokens reuses it, or the memory is needed. Cells are shared by prefix: a slot whose
+// `parent` is set holds the parent's first `shared` cells too (llama_memory_seq_cp adds
+// the slot's seq id to them; in the unified KV cache that costs no memory), and counts
+// only the rest as its own. A running sequence that shares a prefix its parent has not
+// read yet `waits` and reads nothing until the parent has. Invariant: a parent holds at
+// least `shared` cells (or, while its child waits, is running and will); Truncate keeps it.
 struct LlamaEngine::Sequence {
   bool active = false;
   int32_t seq_id = 0;
@@ -87,7 +95,6 @@ struct LlamaEngine::Sequence {
   bool generating = false;
   llama_token next_token = -1;  // sampled, fed in the next step
   int32_t max_tokens = 0;
-  int64_t reserved_tokens = 0;  // prompt + max_tokens: KV held for this sequence
   std::vector<std::string> stop;
   size_t longest_stop = 0;
   TimeMs deadline_at = 0;
@@ -96,7 +103,30 @@ struct LlamaEngine::Sequence {
   int64_t completion_tokens = 0;
   int32_t batch_index = -1;  // row of this sequence's logits in the current batch
   int32_t chunk = 0;         // prompt tokens in the current batch
+
+  // The tokens whose KV this slot holds, by position: the prompt as read, then the
+  // generated tokens fed back. Outlives the job in a warm slot.
+  std::vector<llama_token> kv;
+  int32_t parent = -1;  // slot whose first `shared` cells this one shares; -1 = none
+  size_t shared = 0;
+  bool waiting = false;       // for the parent to read `shared` tokens of this prompt
+  int64_t cached_tokens = 0;  // prompt tokens this job did not read (reused KV)
+  bool took_prefix = false;   // took its shared prefix in this step: report its progress
+  uint64_t used = 0;          // when it last ran a job (eviction order of warm slots)
 };
+
+namespace {
+
+size_t CommonPrefix(const std::vector<llama_token>& a, const std::vector<llama_token>& b) {
+  const size_t n = std::min(a.size(), b.size());
+  return static_cast<size_t>(std::mismatch(a.begin(), a.begin() + n, b.begin()).first - a.begin());
+}
+
+// Shorter common prefixes are not worth a wait for another sequence to read them (every
+// prompt starts with the chat template's few tokens).
+constexpr size_t kMinReusedPrefix = 64;
+
+}  // namespace
 
 Result<std::unique_ptr<LlamaEngine>> LlamaEngine::Load(const LlamaEngineOptions& options) {
   if (options.parallel < 1 || options.parallel > 256) {
@@ -222,6 +252,7 @@ Result<std::unique_ptr<LlamaEngine>> LlamaEngine::Load(const LlamaEngineOptions&
   // One batch for the life of the engine: Step() fills it again each time.
   engine->batch_ = std::make_unique<llama_batch>(llama_batch_init(options.batch_size, 0, 1));
   engine->step_target_seconds_ = options.step_target_ms / 1000.0;
+  engine->prefix_cache_ = options.prefix_cache;
   engine->slots_.resize(options.parallel);
   for (int32_t i = 0; i < options.parallel; ++i) engine->slots_[i].seq_id = i;
   spdlog::info(
@@ -336,35 +367,70 @@ int32_t LlamaEngine::ActiveSequences() const {
 
 Status LlamaEngine::Admit(const Job& job) {
   if (ctx_ == nullptr) return Internal("this process loaded the vocabulary only: it runs no jobs");
-  auto slot =
-      std::find_if(slots_.begin(), slots_.end(), [](const Sequence& s) { return !s.active; });
-  if (slot == slots_.end()) return Status(StatusCode::kResourceExhausted, "no free sequence");
+  if (FreeSlots() == 0) return Status(StatusCode::kResourceExhausted, "no free sequence");
   const SamplingParams& sp = job.request.sampling;
   GLMQ_ASSIGN_OR_RETURN(const std::string prompt, RenderPrompt(job.request));
   GLMQ_ASSIGN_OR_RETURN(std::vector<llama_token> tokens, Tokenize(prompt));
   if (tokens.empty()) return Unprocessable("prompt has no tokens");
   GLMQ_RETURN_IF_ERROR(CheckFits(static_cast<int64_t>(tokens.size()), sp.max_tokens));
-  // The whole context is reserved at admission, so a running job never runs out of KV.
-  const int64_t reserved = static_cast<int64_t>(tokens.size()) + sp.max_tokens;
-  if (reserved > FreeKvTokens()) {
-    return Status(StatusCode::kResourceExhausted,
-                  "the job needs " + std::to_string(reserved) + " KV tokens and " +
-                      std::to_string(FreeKvTokens()) + " are free now");
+
+  const Placement place = Place(tokens);
+  Sequence& seq = *place.slot;
+  // The slot keeps the cells it reuses; a running donor's are shared once it has them.
+  Truncate(seq, place.donor == nullptr ? place.reuse : 0);
+  // The whole context is reserved at admission, so a running job never runs out of KV;
+  // shared cells are the donor's (or the slot's parent's) to hold.
+  const int64_t context = static_cast<int64_t>(tokens.size()) + sp.max_tokens;
+  auto needed = [&] {
+    return context - static_cast<int64_t>(place.donor != nullptr ? place.reuse : seq.shared);
+  };
+  if (const int64_t available = AvailableTokens(&seq); needed() > available) {
+    return Status(StatusCode::kResourceExhausted, "the job needs " + std::to_string(needed()) +
+                                                      " KV tokens and " +
+                                                      std::to_string(available) + " are free now");
+  }
+  // Warm slots give their memory back, the one used longest ago first.
+  while (needed() > UnheldTokens(&seq)) {
+    Sequence* victim = nullptr;
+    for (Sequence& s : slots_) {
+      if (!s.active && &s != &seq && !s.kv.empty() && (victim == nullptr || s.used < victim->used))
+        victim = &s;
+    }
+    if (victim == nullptr) {
+      return Internal("KV accounting: " + std::to_string(needed()) + " tokens needed, " +
+                      std::to_string(UnheldTokens(&seq)) + " free after evicting every warm slot");
+    }
+    Truncate(*victim, 0);
   }
 
-  Sequence& seq = *slot;
-  const int32_t seq_id = seq.seq_id;
+  std::vector<llama_token> kv = std::move(seq.kv);
+  const int32_t seq_id = seq.seq_id, parent = seq.parent;
+  const size_t shared = seq.shared;
   seq = Sequence();
   seq.seq_id = seq_id;
+  seq.kv = std::move(kv);
+  seq.parent = parent;
+  seq.shared = shared;
   seq.active = true;
   seq.admitted = ++admitted_;
+  seq.used = ++used_;
   seq.job_id = job.id;
   seq.prompt = std::move(tokens);
   seq.max_tokens = sp.max_tokens;
-  seq.reserved_tokens = reserved;
   seq.stop = sp.stop;
   for (const std::string& s : seq.stop) seq.longest_stop = std::max(seq.longest_stop, s.size());
   seq.deadline_at = job.deadline_at;
+  if (place.donor != nullptr) {
+    // Step() shares the prefix once the donor has read it.
+    seq.parent = place.donor->seq_id;
+    seq.shared = place.reuse;
+    seq.waiting = true;
+  } else if (place.reuse > 0) {
+    seq.prompt_read = place.reuse;
+    seq.n_past = static_cast<int32_t>(place.reuse);
+    seq.cached_tokens = static_cast<int64_t>(place.reuse);
+    seq.took_prefix = true;
+  }
 
   llama_sampler_chain_params chain_params = llama_sampler_chain_default_params();
   chain_params.no_perf = true;
@@ -379,9 +445,126 @@ Status LlamaEngine::Admit(const Job& job) {
     llama_sampler_chain_add(seq.sampler, llama_sampler_init_temp(sp.temperature));
     llama_sampler_chain_add(seq.sampler, llama_sampler_init_dist(seed));
   }
-  // A sequence id may carry KV left by a failed decode; start clean.
-  llama_memory_seq_rm(llama_get_memory(ctx_), seq.seq_id, -1, -1);
   return Status::Ok();
+}
+
+LlamaEngine::Placement LlamaEngine::Place(const std::vector<llama_token>& tokens) {
+  Placement place;
+  if (prefix_cache_) {
+    // The longest prefix some slot holds, or a running one is reading; a warm slot wins a
+    // tie (nothing to wait for). The last prompt token is always read, for its logits.
+    const size_t most = tokens.size() - 1;
+    for (Sequence& s : slots_) {
+      const size_t n = std::min(CommonPrefix(s.active ? s.prompt : s.kv, tokens), most);
+      if (n < kMinReusedPrefix || n < place.reuse) continue;
+      if (n == place.reuse && (s.active || place.donor == nullptr)) continue;
+      place.reuse = n;
+      place.donor = s.active ? &s : nullptr;
+      place.slot = s.active ? nullptr : &s;
+    }
+  }
+  if (place.slot == nullptr) {
+    // A slot that holds nothing, else the warm one used longest ago.
+    for (Sequence& s : slots_) {
+      if (s.active) continue;
+      if (place.slot == nullptr ||
+          (!place.slot->kv.empty() && (s.kv.empty() || s.used < place.slot->used)))
+        place.slot = &s;
+    }
+  }
+  return place;
+}
+
+int64_t LlamaEngine::HeldTokens(const Sequence& seq) const {
+  const int64_t own = seq.active ? static_cast<int64_t>(seq.prompt.size()) + seq.max_tokens
+                                 : static_cast<int64_t>(seq.kv.size());
+  return own - static_cast<int64_t>(seq.shared);
+}
+
+int64_t LlamaEngine::UnheldTokens(const Sequence* skip) const {
+  int64_t held = 0;
+  for (const Sequence& s : slots_) held += &s == skip ? 0 : HeldTokens(s);
+  return info_.ctx_size - held;
+}
+
+int64_t LlamaEngine::AvailableTokens(const Sequence* admitting) const {
+  // How far into each slot's cells a running sequence (or the one being admitted) needs
+  // them, through any chain of shares: evicting a warm slot frees only the rest.
+  std::vector<size_t> pinned(slots_.size(), 0);
+  auto pin = [&](const Sequence& s) {
+    size_t len = s.shared;
+    for (int32_t p = s.parent, hops = 0;
+         p >= 0 && len > 0 && hops < static_cast<int32_t>(slots_.size());
+         p = slots_[p].parent, ++hops) {
+      pinned[p] = std::max(pinned[p], len);
+      len = std::min(len, slots_[p].shared);
+    }
+  };
+  for (const Sequence& s : slots_) {
+    if (s.active || &s == admitting) pin(s);
+  }
+  int64_t evictable = 0;
+  for (const Sequence& s : slots_) {
+    if (s.active || &s == admitting) continue;
+    const size_t keep = std::max(pinned[s.seq_id], s.shared);
+    evictable += s.kv.size() > keep ? static_cast<int64_t>(s.kv.size() - keep) : 0;
+  }
+  return UnheldTokens(admitting) + evictable;
+}
+
+void LlamaEngine::Truncate(Sequence& x, size_t keep) {
+  // Children waiting for cells x has not read yet take what it has now.
+  for (Sequence& c : slots_) {
+    if (c.active && c.waiting && c.parent == x.seq_id) TakeSharedPrefix(c);
+  }
+  if (keep >= x.kv.size()) return;
+  // Cells from `keep` on that children share stay, held from now on by the child that
+  // shares the most of them; the other children share theirs from that one.
+  Sequence* heir = nullptr;
+  for (Sequence& c : slots_) {
+    if (c.parent == x.seq_id && c.shared > keep && (heir == nullptr || c.shared > heir->shared))
+      heir = &c;
+  }
+  if (heir != nullptr) {
+    for (Sequence& c : slots_) {
+      if (&c != heir && c.parent == x.seq_id && c.shared > keep) c.parent = heir->seq_id;
+    }
+    if (x.shared > keep) {
+      // What x kept is its own parent's too; the heir shares as much of that as it can.
+      heir->parent = x.parent;
+      heir->shared = std::min(heir->shared, x.shared);
+    } else {
+      heir->parent = keep > 0 ? x.seq_id : -1;
+      heir->shared = keep;
+    }
+  }
+  if (!llama_memory_seq_rm(llama_get_memory(ctx_), x.seq_id, static_cast<llama_pos>(keep), -1)) {
+    spdlog::error("llama.cpp cannot drop the end of sequence {}'s KV: its memory is not freed",
+                  x.seq_id);
+  }
+  x.kv.resize(keep);
+  if (x.shared > keep) {
+    x.shared = keep;
+    if (keep == 0) x.parent = -1;
+  }
+}
+
+void LlamaEngine::TakeSharedPrefix(Sequence& seq) {
+  const Sequence& parent = slots_[seq.parent];
+  // All of the promised prefix once the parent has read it; what it has if it stopped early.
+  const size_t take = std::min(seq.shared, CommonPrefix(parent.kv, seq.prompt));
+  if (take > 0) {
+    llama_memory_seq_cp(llama_get_memory(ctx_), parent.seq_id, seq.seq_id, 0,
+                        static_cast<llama_pos>(take));
+  }
+  seq.waiting = false;
+  seq.shared = take;
+  if (take == 0) seq.parent = -1;
+  seq.kv.assign(seq.prompt.begin(), seq.prompt.begin() + static_cast<ptrdiff_t>(take));
+  seq.prompt_read = take;
+  seq.n_past = static_cast<int32_t>(take);
+  seq.cached_tokens = static_cast<int64_t>(take);
+  seq.took_prefix = true;
 }
 
 Completion LlamaEngine::Outcome(const Sequence& seq, JobState state,
@@ -392,15 +575,22 @@ Completion LlamaEngine::Outcome(const Sequence& seq, JobState state,
   c.finish_reason = std::move(finish_reason);
   c.usage.prompt_tokens = static_cast<int64_t>(seq.prompt_read);
   c.usage.completion_tokens = seq.completion_tokens;
+  c.usage.cached_tokens = seq.cached_tokens;
   return c;
 }
 
 void LlamaEngine::Finish(Sequence& seq, Completion completion,
-                         std::vector<StepReport::Finished>& finished) {
-  llama_memory_seq_rm(llama_get_memory(ctx_), seq.seq_id, -1, -1);
+                         std::vector<StepReport::Finished>& finished, bool keep_kv) {
   llama_sampler_free(seq.sampler);
   seq.sampler = nullptr;
   seq.active = false;
+  seq.used = ++used_;
+  if (seq.waiting) {  // it shares nothing yet
+    seq.waiting = false;
+    seq.parent = -1;
+    seq.shared = 0;
+  }
+  if (!prefix_cache_ || !keep_kv) Truncate(seq, 0);
   finished.push_back({seq.job_id, std::move(completion)});
 }
 
@@ -475,11 +665,7 @@ int32_t LlamaEngine::PrefillBudget(int32_t generating) const {
   return static_cast<int32_t>(std::clamp<double>(fit, std::min(kMinChunk, most), most));
 }
 
-int64_t LlamaEngine::FreeKvTokens() const {
-  int64_t reserved = 0;
-  for (const Sequence& seq : slots_) reserved += seq.active ? seq.reserved_tokens : 0;
-  return info_.ctx_size - reserved;
-}
+int64_t LlamaEngine::FreeKvTokens() const { return AvailableTokens(nullptr); }
 
 StepReport LlamaEngine::Step(const StepHints& hints) {
   const auto start = std::chrono::steady_clock::now();
@@ -492,6 +678,13 @@ StepReport LlamaEngine::Step(const StepHints& hints) {
   StepReport report;
   report.finished = std::move(stopped_);
   stopped_.clear();
+  // Sequences waiting for a shared prefix take it once their donor has read it (or has
+  // stopped reading: then they read the rest themselves).
+  for (Sequence& seq : slots_) {
+    if (!seq.active || !seq.waiting) continue;
+    const Sequence& donor = slots_[seq.parent];
+    if (!donor.active || donor.kv.size() >= seq.shared) TakeSharedPrefix(seq);
+  }
 
   // Generating sequences first: one token each. Then prompt chunks, shortest remaining
   // prompt first: a question beside a long document is read in one step, and the document
@@ -527,10 +720,10 @@ StepReport LlamaEngine::Step(const StepHints& hints) {
     return std::find(hints.yield_prefill.begin(), hints.yield_prefill.end(), seq->job_id) !=
            hints.yield_prefill.end();
   };
-  int32_t yielding = 0;
-  for (const Sequence* seq : order) yielding += !seq->generating && yields(seq) ? 1 : 0;
   // A yielding prompt is read only when nothing else would be: then the step is free.
-  const bool others_have_work = order.size() > static_cast<size_t>(yielding);
+  const bool others_have_work = std::any_of(order.begin(), order.end(), [&](const Sequence* seq) {
+    return seq->generating || (!seq->waiting && !yields(seq));
+  });
 
   int status = 0;
   for (int attempt = 0; attempt < 8; ++attempt) {
@@ -544,7 +737,7 @@ StepReport LlamaEngine::Step(const StepHints& hints) {
         seq->batch_index = add(seq->next_token, seq->n_past, seq->seq_id, true);
         continue;
       }
-      if (others_have_work && yields(seq)) continue;
+      if (seq->waiting || (others_have_work && yields(seq))) continue;
       const int32_t left = static_cast<int32_t>(seq->prompt.size() - seq->prompt_read);
       const int32_t chunk = std::min(left, budget);
       if (chunk <= 0) continue;
@@ -583,7 +776,7 @@ StepReport LlamaEngine::Step(const StepHints& hints) {
       c.error_message = status == 1
                             ? "the KV cache has no room for this sequence"
                             : "the engine failed to decode (status " + std::to_string(status) + ")";
-      Finish(*seq, std::move(c), report.finished);
+      Finish(*seq, std::move(c), report.finished, /*keep_kv=*/false);
     }
     report.seconds = SecondsSince(start);
     return report;
@@ -593,7 +786,10 @@ StepReport LlamaEngine::Step(const StepHints& hints) {
     if (!seq->active) continue;
     if (seq->generating && seq->batch_index >= 0) {
       ++seq->n_past;
+      seq->kv.push_back(seq->next_token);
     } else if (seq->chunk > 0) {
+      const auto read = seq->prompt.begin() + static_cast<ptrdiff_t>(seq->prompt_read);
+      seq->kv.insert(seq->kv.end(), read, read + seq->chunk);
       seq->n_past += seq->chunk;
       seq->prompt_read += seq->chunk;
       report.prompt_tokens += seq->chunk;
@@ -612,7 +808,9 @@ StepReport LlamaEngine::Step(const StepHints& hints) {
     }
   }
   for (Sequence* seq : order) {
-    if (seq->active && (seq->chunk > 0 || seq->batch_index >= 0)) {
+    if (seq->took_prefix) report.reused_prompt_tokens += seq->cached_tokens;
+    const bool took_prefix = std::exchange(seq->took_prefix, false);
+    if (seq->active && (seq->chunk > 0 || seq->batch_index >= 0 || took_prefix)) {
       report.progressed.push_back({seq->job_id,
                                    {.prompt_tokens = static_cast<int64_t>(seq->prompt.size()),
                                     .prompt_tokens_read = static_cast<int64_t>(seq->prompt_read),

@@ -33,6 +33,11 @@ struct LlamaEngineOptions {
   // Target duration of a step that carries generating sequences; prompt chunks are sized
   // to fit it. 0 = always fill the batch.
   int32_t step_target_ms = 200;
+  // Reuse the KV of prompt prefixes (api: usage.prompt_tokens_details.cached_tokens): a
+  // finished sequence keeps its KV in its slot until the memory is needed, and a job whose
+  // prompt starts with tokens another sequence holds, or is reading, shares those cells
+  // instead of reading them again. Several questions on one document read it once.
+  bool prefix_cache = true;
   // Load the vocabulary and metadata only, no weights and no context: what a gateway needs
   // to count tokens and check sizes. Admit() then fails.
   bool vocab_only = false;
@@ -68,12 +73,36 @@ class LlamaEngine final : public Engine {
   Result<std::vector<int32_t>> Tokenize(const std::string& prompt) const;
   // Returns true when the sequence ended with this token.
   bool AcceptToken(Sequence& seq, int32_t token);
-  void Finish(Sequence& seq, Completion completion, std::vector<StepReport::Finished>& finished);
+  // Ends the job in `seq`. Its KV stays in the slot for reuse when the prefix cache is on
+  // and `keep_kv` (not after a failed decode).
+  void Finish(Sequence& seq, Completion completion, std::vector<StepReport::Finished>& finished,
+              bool keep_kv = true);
   // Ends a sequence as cancelled or expired; the next Step() reports it.
   void StopSequence(Sequence& seq, JobState state);
   Completion Outcome(const Sequence& seq, JobState state, std::string finish_reason) const;
   void RecordStepCost(double seconds, int32_t prompt_tokens, int32_t generating);
   int32_t PrefillBudget(int32_t generating) const;
+
+  // Prefix reuse. A slot's KV cells are its own, or shared with its parent slot (the first
+  // `shared` positions); see the comment above Sequence in the .cc.
+  // KV tokens a slot holds that no other slot accounts for (all it will ever need, if running).
+  int64_t HeldTokens(const Sequence& seq) const;
+  // KV tokens no slot other than `skip` holds.
+  int64_t UnheldTokens(const Sequence* skip) const;
+  // Those, plus what evicting warm slots would free, for a job about to start in `admitting`
+  // (whose shared prefix stays).
+  int64_t AvailableTokens(const Sequence* admitting) const;
+  // Drops the slot's cells from position `keep` on; cells its children share stay theirs.
+  void Truncate(Sequence& seq, size_t keep);
+  // A sequence waiting for its parent to read a shared prefix takes what the parent has.
+  void TakeSharedPrefix(Sequence& seq);
+  // Finds where `tokens` can start: the slot to run in and how many tokens it need not read.
+  struct Placement {
+    Sequence* slot = nullptr;
+    Sequence* donor = nullptr;  // a running slot to share with (else the cells are the slot's)
+    size_t reuse = 0;
+  };
+  Placement Place(const std::vector<int32_t>& tokens);
 
   ModelInfo info_;
   llama_model* model_ = nullptr;
@@ -92,6 +121,8 @@ class LlamaEngine final : public Engine {
   double step_target_seconds_ = 0;
   double prefill_token_seconds_ = 0;  // measured cost of reading one prompt token
   double decode_step_seconds_ = 0;    // measured cost of a step without prompt tokens
+  bool prefix_cache_ = true;
+  uint64_t used_ = 0;  // clock of slot use: the warm slot used longest ago is evicted first
 };
 
 }  // namespace glmq

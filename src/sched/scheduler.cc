@@ -233,6 +233,7 @@ void Scheduler::ApplyStep(const StepReport& report) {
   int32_t generating = 0;
   for (const auto& p : report.progressed) generating += p.progress.completion_tokens > 0 ? 1 : 0;
   meter_.RecordStep(report.prompt_tokens, report.generated_tokens, generating, report.seconds);
+  if (report.reused_prompt_tokens > 0) meter_.RecordReused(report.reused_prompt_tokens);
 
   const TimeMs now = NowMs();
   for (const auto& p : report.progressed) {

@@ -43,6 +43,11 @@ void ThroughputMeter::RecordStep(int64_t prompt_tokens, int64_t generated_tokens
   while (!recent_.empty() && recent_.front().at_ms < now - kRecentWindowMs) recent_.pop_front();
 }
 
+void ThroughputMeter::RecordReused(int64_t prompt_tokens) {
+  std::lock_guard lock(mu_);
+  reused_prompt_tokens_total_ += prompt_tokens;
+}
+
 void ThroughputMeter::RecordCompletion(int64_t completion_tokens, int32_t max_tokens) {
   if (max_tokens <= 0) return;
   std::lock_guard lock(mu_);
@@ -59,6 +64,7 @@ ThroughputSnapshot ThroughputMeter::Snapshot() const {
   s.completion_ratio = completion_ratio_;
   s.prompt_tokens_total = prompt_tokens_total_;
   s.generated_tokens_total = generated_tokens_total_;
+  s.reused_prompt_tokens_total = reused_prompt_tokens_total_;
   if (!recent_.empty()) {
     int64_t tokens = 0;
     for (const Sample& sample : recent_) tokens += sample.tokens;

@@ -16,6 +16,7 @@ struct ThroughputSnapshot {
   double recent_tokens_per_second = 0;         // prompt + generated per wall second, last minute
   int64_t prompt_tokens_total = 0;             // read since start
   int64_t generated_tokens_total = 0;          // sampled since start
+  int64_t reused_prompt_tokens_total = 0;      // not read: taken from reused KV
 };
 
 class ThroughputMeter {
@@ -25,6 +26,8 @@ class ThroughputMeter {
   // One engine step: prompt tokens read, tokens sampled, sequences generating, seconds.
   void RecordStep(int64_t prompt_tokens, int64_t generated_tokens, int32_t generating,
                   double seconds);
+  // Prompt tokens a step took from reused KV (prefix cache) instead of reading them.
+  void RecordReused(int64_t prompt_tokens);
   void RecordCompletion(int64_t completion_tokens, int32_t max_tokens);
   ThroughputSnapshot Snapshot() const;
 
@@ -41,6 +44,7 @@ class ThroughputMeter {
   std::deque<Sample> recent_;  // for recent_tokens_per_second
   int64_t prompt_tokens_total_ = 0;
   int64_t generated_tokens_total_ = 0;
+  int64_t reused_prompt_tokens_total_ = 0;
 };
 
 }  // namespace glmq

@@ -195,7 +195,7 @@ if v[1] ~= 'running' or v[2] ~= ARGV[4] then return not_running(id, 'complete', 
 redis.call('HSET', jkey(id), 'state', ARGV[5], 'output', ARGV[6], 'finish_reason', ARGV[7],
            'usage_prompt_tokens', ARGV[8], 'usage_completion_tokens', ARGV[9],
            'error_code', ARGV[10], 'error_message', ARGV[11], 'finished_at', ARGV[12],
-           'lease_expires_at', '0')
+           'usage_cached_tokens', ARGV[15], 'lease_expires_at', '0')
 if ARGV[5] == 'succeeded' and tonumber(ARGV[8]) > 0 then
   redis.call('HSET', jkey(id), 'prompt_tokens', ARGV[8])
 end

@@ -136,6 +136,8 @@ Result<Job> DecodeJob(const Reply& hash) {
       job.usage.prompt_tokens = ParseInt(v);
     else if (f == "usage_completion_tokens")
       job.usage.completion_tokens = ParseInt(v);
+    else if (f == "usage_cached_tokens")
+      job.usage.cached_tokens = ParseInt(v);
     else if (f == "error_code")
       job.error_code = v;
     else if (f == "error_message")
@@ -487,14 +489,15 @@ Status RedisJobStore::Complete(const std::string& id, const std::string& worker,
   const TimeMs now = NowMs();
   const std::string usage_prompt = Str(completion.usage.prompt_tokens),
                     usage_completion = Str(completion.usage.completion_tokens), finished = Str(now),
-                    ended = EndedScore(now), retention = Str(options_.retention_ms);
+                    ended = EndedScore(now), retention = Str(options_.retention_ms),
+                    cached = Str(completion.usage.cached_tokens);
   // No retry: after a lost reply the second run would find the result written and answer
   // kConflict for a result that was stored.
   GLMQ_RETURN_IF_ERROR(
       Exec(ScriptId::kComplete,
            {id, worker, JobStateName(completion.state), completion.output, completion.finish_reason,
             usage_prompt, usage_completion, completion.error_code, completion.error_message,
-            finished, ended, retention},
+            finished, ended, retention, cached},
            /*retry=*/false));
   Notify(id, completion.state);
   return Status::Ok();

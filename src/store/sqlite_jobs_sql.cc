@@ -35,6 +35,7 @@ Result<Job> ReadJob(const sqlite::Statement& row) {
   GLMQ_RETURN_IF_ERROR(DecodeRequestParams(row.Text(20), &job.request));
   job.output = row.Text(21);
   if (job.state == JobState::kRunning) job.worker = row.Text(22);
+  job.usage.cached_tokens = row.Int(23);
   return job;
 }
 

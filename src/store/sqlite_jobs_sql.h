@@ -22,8 +22,8 @@ namespace glmq::jobs_sql {
   "deadline_at, estimated_wait_seconds, attempts, cancel_requested, dead_letter, "            \
   "progress_prompt_tokens_read, progress_completion_tokens, finish_reason, "                  \
   "usage_prompt_tokens, usage_completion_tokens, error_code, error_message, params, output, " \
-  "worker"
-inline constexpr int kJobColumnCount = 23;
+  "worker, usage_cached_tokens"
+inline constexpr int kJobColumnCount = 24;
 
 // The columns ReadQueuedJob decodes, in its order.
 #define GLMQ_QUEUED_COLUMNS "order_key, created_at, seq, prompt_tokens, max_tokens"
@@ -70,7 +70,8 @@ inline constexpr char kComplete[] =
     "UPDATE jobs SET state = ?1, output = ?2, finish_reason = ?3, usage_prompt_tokens = ?4, "
     "usage_completion_tokens = ?5, error_code = ?6, error_message = ?7, finished_at = ?8, "
     "prompt_tokens = CASE WHEN ?1 = 'succeeded' AND ?4 > 0 THEN ?4 ELSE prompt_tokens END, "
-    "lease_expires_at = 0 WHERE id = ?9 AND state = 'running' AND worker = ?10";
+    "usage_cached_tokens = ?11, lease_expires_at = 0 "
+    "WHERE id = ?9 AND state = 'running' AND worker = ?10";
 inline constexpr char kCancelQueued[] =
     "UPDATE jobs SET state = 'cancelled', finished_at = ?1, finish_reason = 'cancelled' "
     "WHERE id = ?2 AND state = 'queued'";

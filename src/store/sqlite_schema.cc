@@ -98,6 +98,11 @@ BEGIN
 END;
 )sql";
 
+// Version 4: prompt tokens a job took from reused KV (engine prefix cache).
+constexpr char kSchemaV4[] = R"sql(
+ALTER TABLE jobs ADD COLUMN usage_cached_tokens INTEGER NOT NULL DEFAULT 0;
+)sql";
+
 Status Migrate(Connection& db) {
   GLMQ_ASSIGN_OR_RETURN(std::string text, db.Pragma("PRAGMA user_version"));
   int version = 0;
@@ -111,6 +116,7 @@ Status Migrate(Connection& db) {
   if (version < 1) GLMQ_RETURN_IF_ERROR(db.Exec(kSchemaV1));
   if (version < 2) GLMQ_RETURN_IF_ERROR(db.Exec(kSchemaV2));
   if (version < 3) GLMQ_RETURN_IF_ERROR(db.Exec(kSchemaV3));
+  if (version < 4) GLMQ_RETURN_IF_ERROR(db.Exec(kSchemaV4));
   // Later versions add `if (version < N)` steps here, each moving the data forward.
   return db.Exec(("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str());
 }

@@ -313,6 +313,7 @@ Status SqliteJobStore::Complete(const std::string& id, const std::string& worker
       update.BindInt(8, NowMs());
       update.BindText(9, id);
       update.BindText(10, worker);
+      update.BindInt(11, completion.usage.cached_tokens);
       GLMQ_RETURN_IF_ERROR(update.Run());
     }
     // The guard on state and worker makes the result write-once: a late or second result

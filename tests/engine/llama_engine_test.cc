@@ -2,57 +2,11 @@
 
 #include <gtest/gtest.h>
 
-#include <filesystem>
-
 #include "core/utf8.h"
-#include "engine/test_model.h"
+#include "engine/engine_test_support.h"
 
 namespace glmq {
 namespace {
-
-std::string ModelPath() {
-  static const std::string path = [] {
-    const auto dir =
-        std::filesystem::temp_directory_path() / ("glmq-engine-test-" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir);
-    const std::string p = (dir / "model.gguf").string();
-    const Status s = WriteTestModel(TestModelSpec{}, p);
-    EXPECT_TRUE(s.ok()) << s.ToString();
-    return p;
-  }();
-  return path;
-}
-
-std::unique_ptr<LlamaEngine> LoadEngine(int32_t parallel, int64_t ctx = 4096) {
-  LlamaEngineOptions o;
-  o.model_path = ModelPath();
-  o.parallel = parallel;
-  o.ctx_size = ctx;
-  o.threads = 1;
-  o.flash_attn = "off";  // f32 weights + no flash attention: batch shape does not change results
-  auto engine = LlamaEngine::Load(o);
-  EXPECT_TRUE(engine.ok()) << engine.status().ToString();
-  return engine.ok() ? std::move(*engine) : nullptr;
-}
-
-Job MakeJob(const std::string& id, const std::string& text, int32_t max_tokens) {
-  Job job;
-  job.id = id;
-  job.request.text = text;
-  job.request.question = "What is this about?";
-  job.request.sampling.max_tokens = max_tokens;
-  job.request.sampling.temperature = 0;
-  return job;
-}
-
-// Steps until every sequence ends; returns completions by job id.
-std::map<std::string, Completion> RunAll(Engine& engine, int max_steps = 10000) {
-  std::map<std::string, Completion> done;
-  for (int i = 0; i < max_steps && engine.ActiveSequences() > 0; ++i) {
-    for (auto& f : engine.Step().finished) done[f.id] = f.completion;
-  }
-  return done;
-}
 
 TEST(LlamaEngineTest, RunsAJobToMaxTokensWithTrueUsage) {
   auto engine = LoadEngine(1);

@@ -119,12 +119,12 @@ TEST_F(SqliteJobStoreTest, DatabaseUsesWalAndRecordsSchemaVersion) {
     return value;
   };
   EXPECT_EQ(pragma("PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(pragma("PRAGMA user_version"), "3");
+  EXPECT_EQ(pragma("PRAGMA user_version"), "4");
   sqlite3_close(db);
 }
 
-// A file written by schema version 1 (before idempotency keys and webhooks) gains the new
-// tables on open and keeps its jobs.
+// A file written by schema version 1 (before idempotency keys, webhooks and cached-token
+// counts) gains the new tables and columns on open and keeps its jobs.
 TEST_F(SqliteJobStoreTest, OpenMigratesAVersion1File) {
   Job job = Insert(1, 1000);
   store_.reset();
@@ -133,13 +133,18 @@ TEST_F(SqliteJobStoreTest, OpenMigratesAVersion1File) {
   ASSERT_EQ(
       sqlite3_exec(db,
                    "DROP TRIGGER webhook_on_end; DROP TABLE webhooks; DROP TABLE idempotency; "
-                   "PRAGMA user_version = 1;",
+                   "ALTER TABLE jobs DROP COLUMN usage_cached_tokens; PRAGMA user_version = 1;",
                    nullptr, nullptr, nullptr),
       SQLITE_OK);
   sqlite3_close(db);
 
   OpenStore();
   EXPECT_EQ(MustGet(job.id).state, JobState::kQueued);
+  EXPECT_EQ(MustClaim("w").id, job.id);
+  Completion done;
+  done.usage = {.prompt_tokens = 100, .completion_tokens = 5, .cached_tokens = 60};
+  ASSERT_TRUE(store_->Complete(job.id, "w", done).ok());
+  EXPECT_EQ(MustGet(job.id).usage.cached_tokens, 60);
   const JobStore::IdempotencyClaim claim{.key = "t\nk", .body_sha256 = "ab"};
   auto begun = store_->BeginIdempotent(claim, NowMs(), 1000);
   ASSERT_TRUE(begun.ok()) << begun.status().ToString();

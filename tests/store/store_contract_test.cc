@@ -280,7 +280,7 @@ TEST_P(StoreContractTest, CompleteIsWriteOnce) {
   EXPECT_EQ(MustClaim("w1").worker, "w1");
   EXPECT_EQ(MustGet(job.id).worker, "w1");  // who holds it, while it runs
   Completion done = Done(JobState::kSucceeded, "答案是 42");
-  done.usage = {.prompt_tokens = 120, .completion_tokens = 7};
+  done.usage = {.prompt_tokens = 120, .completion_tokens = 7, .cached_tokens = 100};
   EXPECT_EQ(store_->Complete(job.id, "w2", done).code(), StatusCode::kConflict);
   ASSERT_TRUE(store_->Complete(job.id, "w1", done).ok());
   Job got = MustGet(job.id);
@@ -289,6 +289,7 @@ TEST_P(StoreContractTest, CompleteIsWriteOnce) {
   EXPECT_EQ(got.finish_reason, "stop");
   EXPECT_EQ(got.usage.prompt_tokens, 120);
   EXPECT_EQ(got.usage.completion_tokens, 7);
+  EXPECT_EQ(got.usage.cached_tokens, 100);
   EXPECT_EQ(got.prompt_tokens, 120);
   EXPECT_GT(got.finished_at, 0);
   EXPECT_EQ(got.worker, "");

@@ -1,0 +1,281 @@
+// Prefix reuse: jobs that start with the same tokens (questions on one document) share the
+// document's KV instead of each reading it, with the same answers as without sharing.
+#include <gtest/gtest.h>
+
+#include <numeric>
+#include <random>
+#include <set>
+
+#include "engine/engine_test_support.h"
+
+namespace glmq {
+namespace {
+
+std::string Document(int sentences) {
+  std::string text;
+  for (int i = 0; i < sentences; ++i) {
+    text += "Line " + std::to_string(i) + ": the tide turned at " + std::to_string(i * 7 % 60) +
+            " past the hour, and the gulls came back. ";
+  }
+  return text;
+}
+
+Job Question(const std::string& id, const std::string& document, const std::string& question,
+             int32_t max_tokens = 12) {
+  Job job = MakeJob(id, document, max_tokens);
+  job.request.question = question;
+  return job;
+}
+
+int64_t PromptTokens(Engine& engine, const Job& job) {
+  auto counted = engine.CountPromptTokens(job.request);
+  EXPECT_TRUE(counted.ok()) << counted.status().ToString();
+  return counted.ok() ? *counted : 0;
+}
+
+// What `job` answers on an engine of its own without the cache.
+Completion Alone(const Job& job) {
+  auto engine = LoadEngine(1, 4096, /*prefix_cache=*/false);
+  EXPECT_NE(engine, nullptr);
+  if (engine == nullptr) return {};
+  EXPECT_TRUE(engine->Admit(job).ok());
+  return RunAll(*engine)[job.id];
+}
+
+struct Totals {
+  std::map<std::string, Completion> done;
+  int64_t prompt_tokens_read = 0;
+  int64_t reused = 0;
+};
+
+Totals RunCounting(Engine& engine) {
+  Totals t;
+  for (int i = 0; i < 10000 && engine.ActiveSequences() > 0; ++i) {
+    StepReport r = engine.Step();
+    t.prompt_tokens_read += r.prompt_tokens;
+    t.reused += r.reused_prompt_tokens;
+    for (auto& f : r.finished) t.done[f.id] = std::move(f.completion);
+  }
+  return t;
+}
+
+const std::string kDocument = Document(24);
+
+TEST(PrefixCacheTest, ASecondQuestionOnADocumentReusesItsKvAndAnswersTheSame) {
+  auto engine = LoadEngine(1);
+  ASSERT_NE(engine, nullptr);
+  const Job first = Question("first", kDocument, "Who came back?");
+  const Job second = Question("second", kDocument, "When did the tide turn?");
+  const int64_t prompt = PromptTokens(*engine, second);
+  ASSERT_GT(prompt, 400);
+
+  ASSERT_TRUE(engine->Admit(first).ok());
+  Totals a = RunCounting(*engine);
+  EXPECT_EQ(a.done["first"].usage.cached_tokens, 0);
+  EXPECT_EQ(a.reused, 0);
+  EXPECT_EQ(engine->FreeSlots(), 1);
+  EXPECT_EQ(engine->FreeKvTokens(), engine->info().ctx_size);  // warm KV is free to evict
+
+  ASSERT_TRUE(engine->Admit(second).ok());
+  Totals b = RunCounting(*engine);
+  const Completion& c = b.done["second"];
+  EXPECT_EQ(c.state, JobState::kSucceeded);
+  EXPECT_EQ(c.usage.prompt_tokens, prompt);
+  // All of the document is reused; only what differs (the question) is read.
+  EXPECT_GT(c.usage.cached_tokens, prompt - 20) << c.usage.cached_tokens << " of " << prompt;
+  EXPECT_LT(c.usage.cached_tokens, prompt);
+  EXPECT_EQ(b.prompt_tokens_read, prompt - c.usage.cached_tokens);
+  EXPECT_EQ(b.reused, c.usage.cached_tokens);
+
+  const Completion solo = Alone(second);
+  EXPECT_EQ(solo.usage.cached_tokens, 0);
+  EXPECT_EQ(c.output, solo.output);
+  EXPECT_EQ(c.usage.completion_tokens, solo.usage.completion_tokens);
+}
+
+TEST(PrefixCacheTest, QuestionsAdmittedTogetherReadTheDocumentOnce) {
+  const std::vector<std::string> questions = {"Who came back?", "When did the tide turn?",
+                                              "How many lines are there?", "What is line 3?"};
+  auto run = [&](bool prefix_cache) {
+    auto engine = LoadEngine(4, 8192, prefix_cache);
+    EXPECT_NE(engine, nullptr);
+    for (size_t i = 0; i < questions.size(); ++i) {
+      EXPECT_TRUE(engine->Admit(Question("q" + std::to_string(i), kDocument, questions[i])).ok());
+    }
+    return RunCounting(*engine);
+  };
+  auto counter = LoadEngine(1);
+  ASSERT_NE(counter, nullptr);
+  const int64_t prompt = PromptTokens(*counter, Question("q", kDocument, questions[0]));
+
+  const Totals off = run(false);
+  const Totals on = run(true);
+  ASSERT_EQ(off.done.size(), questions.size());
+  ASSERT_EQ(on.done.size(), questions.size());
+  EXPECT_GE(off.prompt_tokens_read, 4 * (prompt - 10));
+  EXPECT_EQ(off.reused, 0);
+  // One reads the document, the other three wait for it and read only their questions.
+  EXPECT_LT(on.prompt_tokens_read, prompt + 3 * 30) << "of " << prompt << " per job";
+  int64_t cached = 0, followers = 0;
+  for (const auto& [id, c] : on.done) {
+    cached += c.usage.cached_tokens;
+    followers += c.usage.cached_tokens > prompt / 2 ? 1 : 0;
+    EXPECT_EQ(c.state, JobState::kSucceeded) << id;
+    EXPECT_EQ(c.output, off.done.at(id).output) << id;
+    EXPECT_EQ(c.usage.prompt_tokens, off.done.at(id).usage.prompt_tokens) << id;
+  }
+  EXPECT_EQ(followers, 3);
+  EXPECT_EQ(on.reused, cached);
+  EXPECT_EQ(on.prompt_tokens_read + cached, off.prompt_tokens_read);
+}
+
+TEST(PrefixCacheTest, ASharedPrefixTakesItsMemoryOnce) {
+  // Room for two of the jobs apart; sharing the document, three fit.
+  auto counter = LoadEngine(1);
+  ASSERT_NE(counter, nullptr);
+  const int64_t prompt = PromptTokens(*counter, Question("j", kDocument, "Question 0", 8));
+  const int64_t ctx = 2 * (prompt + 8) + 100;
+  auto admit_three = [&](bool prefix_cache) {
+    auto engine = LoadEngine(3, ctx, prefix_cache);
+    EXPECT_NE(engine, nullptr);
+    std::vector<StatusCode> codes;
+    for (int i = 0; i < 3; ++i) {
+      const std::string n = std::to_string(i);
+      codes.push_back(engine->Admit(Question("j" + n, kDocument, "Question " + n, 8)).code());
+    }
+    return codes;
+  };
+  EXPECT_EQ(admit_three(false), (std::vector<StatusCode>{StatusCode::kOk, StatusCode::kOk,
+                                                         StatusCode::kResourceExhausted}));
+  EXPECT_EQ(admit_three(true),
+            (std::vector<StatusCode>{StatusCode::kOk, StatusCode::kOk, StatusCode::kOk}));
+}
+
+TEST(PrefixCacheTest, ARunningFollowerKeepsTheCellsOfAFinishedDonor) {
+  auto engine = LoadEngine(2);
+  ASSERT_NE(engine, nullptr);
+  const Job donor = Question("donor", kDocument, "Who?", 2);
+  const Job follower = Question("follower", kDocument, "Why did the gulls come back?", 200);
+  const int64_t follower_prompt = PromptTokens(*engine, follower);
+  ASSERT_TRUE(engine->Admit(donor).ok());
+  ASSERT_TRUE(engine->Admit(follower).ok());
+  bool donor_done = false;
+  for (int i = 0; i < 1000 && !donor_done; ++i) {
+    for (const auto& f : engine->Step().finished) donor_done |= f.id == "donor";
+  }
+  ASSERT_TRUE(donor_done);
+  ASSERT_EQ(engine->ActiveSequences(), 1);
+  // The donor's slot is warm, but the document cells the follower shares cannot be freed:
+  // what is available is everything but the follower's whole context.
+  EXPECT_EQ(engine->FreeKvTokens(), engine->info().ctx_size - follower_prompt - 200);
+  // A different document evicts the donor's own cells and runs beside the follower.
+  const Job other = Question("other", Document(30).substr(40), "And?", 4);
+  ASSERT_TRUE(engine->Admit(other).ok());
+  Totals rest = RunCounting(*engine);
+  EXPECT_EQ(rest.done["follower"].output, Alone(follower).output);
+  EXPECT_EQ(rest.done["other"].output, Alone(other).output);
+  EXPECT_GT(rest.done["follower"].usage.cached_tokens, follower_prompt - 20);
+}
+
+TEST(PrefixCacheTest, AFollowerOfACancelledDonorReadsTheRestItself) {
+  LlamaEngineOptions o;
+  o.model_path = ModelPath();
+  o.parallel = 2;
+  o.ctx_size = 4096;
+  o.threads = 1;
+  o.flash_attn = "off";
+  o.batch_size = 64;  // the document takes several steps
+  auto loaded = LlamaEngine::Load(o);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  LlamaEngine& engine = **loaded;
+  const Job follower = Question("follower", kDocument, "When did the tide turn?");
+  ASSERT_TRUE(engine.Admit(Question("donor", kDocument, "Who came back?")).ok());
+  ASSERT_TRUE(engine.Admit(follower).ok());
+  for (int i = 0; i < 2; ++i) {
+    for (const auto& p : engine.Step().progressed) EXPECT_EQ(p.id, "donor") << "step " << i;
+  }
+  engine.Stop("donor", JobState::kCancelled);
+  Totals rest = RunCounting(engine);
+  EXPECT_EQ(rest.done["donor"].state, JobState::kCancelled);
+  const Completion& c = rest.done["follower"];
+  EXPECT_EQ(c.state, JobState::kSucceeded);
+  EXPECT_EQ(c.usage.cached_tokens, 128);  // the two steps the donor read
+  EXPECT_EQ(c.output, Alone(follower).output);
+}
+
+TEST(PrefixCacheTest, WarmSlotsGiveTheirMemoryToNewDocuments) {
+  // Room for one of the documents at a time.
+  const Job a = Question("a", kDocument, "Who?", 8);
+  const Job b = Question("b", kDocument.substr(30), "What?", 8);
+  auto counter = LoadEngine(1);
+  ASSERT_NE(counter, nullptr);
+  const int64_t prompt = std::max(PromptTokens(*counter, a), PromptTokens(*counter, b));
+  auto engine = LoadEngine(2, prompt + 100);
+  ASSERT_NE(engine, nullptr);
+  ASSERT_TRUE(engine->Admit(a).ok());
+  const Completion first = RunAll(*engine)["a"];
+  EXPECT_EQ(first.state, JobState::kSucceeded);
+  const Status admitted = engine->Admit(b);  // needs the memory a's warm slot holds
+  ASSERT_TRUE(admitted.ok()) << admitted.ToString();
+  EXPECT_EQ(RunAll(*engine)["b"].state, JobState::kSucceeded);
+  ASSERT_TRUE(engine->Admit(a).ok());
+  const Completion again = RunAll(*engine)["a"];
+  EXPECT_EQ(again.usage.cached_tokens, 0);  // evicted
+  EXPECT_EQ(again.output, first.output);
+}
+
+// Many jobs on a few documents, admitted as memory allows, some cancelled at random
+// points, in a context too small for all of them: no job fails for want of KV, and every
+// answer is the one the job gives alone.
+TEST(PrefixCacheTest, ARandomMixNeverRunsOutOfMemoryAndAnswersAsAlone) {
+  const std::vector<std::string> documents = {kDocument, Document(12), kDocument.substr(200)};
+  std::mt19937 rng(7);
+  std::vector<Job> jobs;
+  for (int i = 0; i < 24; ++i) {
+    const std::string& doc = documents[rng() % documents.size()];
+    jobs.push_back(Question("j" + std::to_string(i), doc, "Question " + std::to_string(rng() % 5),
+                            static_cast<int32_t>(4 + rng() % 40)));
+  }
+  LlamaEngineOptions o;
+  o.model_path = ModelPath();
+  o.parallel = 4;
+  o.ctx_size = 2600;  // about two documents and a half
+  o.threads = 1;
+  o.flash_attn = "off";
+  o.batch_size = 256;
+  auto loaded = LlamaEngine::Load(o);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  LlamaEngine& engine = **loaded;
+
+  std::map<std::string, Completion> done;
+  std::set<std::string> cancelled;
+  size_t next = 0;
+  int64_t reused = 0;
+  for (int step = 0; step < 20000 && done.size() < jobs.size(); ++step) {
+    while (next < jobs.size() && engine.FreeSlots() > 0) {
+      const Status s = engine.Admit(jobs[next]);
+      if (s.code() == StatusCode::kResourceExhausted && engine.ActiveSequences() > 0) break;
+      ASSERT_TRUE(s.ok()) << s.ToString();
+      ++next;
+    }
+    if (rng() % 40 == 0 && next > 0) {
+      const std::string& id = jobs[rng() % next].id;
+      if (!done.count(id) && cancelled.insert(id).second) engine.Stop(id, JobState::kCancelled);
+    }
+    StepReport r = engine.Step();
+    reused += r.reused_prompt_tokens;
+    for (auto& f : r.finished) done[f.id] = std::move(f.completion);
+  }
+  ASSERT_EQ(done.size(), jobs.size());
+  EXPECT_GT(reused, 0);
+  for (const Job& job : jobs) {
+    const Completion& c = done[job.id];
+    if (cancelled.count(job.id) && c.state == JobState::kCancelled) continue;
+    ASSERT_EQ(c.state, JobState::kSucceeded) << job.id << ": " << c.error_message;
+    EXPECT_EQ(c.output, Alone(job).output) << job.id;
+  }
+  EXPECT_EQ(engine.FreeKvTokens(), o.ctx_size);
+}
+
+}  // namespace
+}  // namespace glmq
