@@ -21,6 +21,10 @@
 # MIXED_LONG_TOKENS (16384), MIXED_SHORT (40), MIXED_SHORT_INTERVAL_MS (750),
 # MIXED_SHORT_START_MS (1000), MIXED_SHORT_MAX_TOKENS (32), MIXED_LONG_MAX_TOKENS (64),
 # MIXED_SEED (1), MIXED_STEP_TARGETS (""), MIXED_RUN_TIMEOUT (600 s per server run),
+# MIXED_SAME_DOCUMENT (0; 1: the short jobs ask about the long document, so a server that
+# reuses its KV reads it once), MIXED_GLMQ_VARIANTS (glmq runs as sets of serve flags
+# separated by ';', e.g. "--prefix-cache off;--prefix-cache on"; replaces
+# MIXED_STEP_TARGETS, whose values otherwise make one run each),
 # MIXED_PEER (1; 0 skips llama-server while tuning glmq: no ratios then),
 # BENCH_TMPDIR (where the temporary directory goes; default $TMPDIR or /tmp).
 set -euo pipefail
@@ -40,6 +44,7 @@ SHORT_START_MS=${MIXED_SHORT_START_MS:-1000}
 SHORT_MAX_TOKENS=${MIXED_SHORT_MAX_TOKENS:-32}
 LONG_MAX_TOKENS=${MIXED_LONG_MAX_TOKENS:-64}
 SEED=${MIXED_SEED:-1}
+SAME_DOCUMENT=${MIXED_SAME_DOCUMENT:-0}
 STEP_TARGETS=${MIXED_STEP_TARGETS:-}
 PEER=${MIXED_PEER:-1}
 RUN_TIMEOUT=${MIXED_RUN_TIMEOUT:-600}
@@ -125,7 +130,7 @@ echo "model:   $MODEL_NOTE"
 
 BENCH_ARGS=(--long-tokens "$LONG_TOKENS" --short "$SHORT" --short-interval-ms "$SHORT_INTERVAL_MS"
   --short-start-ms "$SHORT_START_MS" --short-max-tokens "$SHORT_MAX_TOKENS"
-  --long-max-tokens "$LONG_MAX_TOKENS" --seed "$SEED")
+  --long-max-tokens "$LONG_MAX_TOKENS" --seed "$SEED" --same-document "$SAME_DOCUMENT")
 echo "client:  mixed_bench ${BENCH_ARGS[*]}"
 
 # --- llama-server ----------------------------------------------------------------------------
@@ -146,16 +151,22 @@ stop_server
 doc_bytes=$(sed -n 's/^MIXED_RESULT .* doc_bytes=\([0-9]*\).*/\1/p' "$TMP/llama-server.out" 2>/dev/null || true)
 [[ -z $doc_bytes ]] || BENCH_ARGS+=(--long-bytes "$doc_bytes")
 
-# --- glmq, once per step target --------------------------------------------------------------
+# --- glmq, once per variant ------------------------------------------------------------------
+variants=()
+if [[ -n ${MIXED_GLMQ_VARIANTS:-} ]]; then
+  IFS=';' read -r -a variants <<<"$MIXED_GLMQ_VARIANTS"
+else
+  for target in $STEP_TARGETS; do variants+=("--step-target-ms $target"); done
+fi
+((${#variants[@]} > 0)) || variants=("")
 GLMQ_RUNS=()
-read -r -a targets <<<"$STEP_TARGETS"
-((${#targets[@]} > 0)) || targets=(default)
-for target in "${targets[@]}"; do
-  name=glmq-$target
-  flags=()
-  [[ $target == default ]] || flags=(--step-target-ms "$target")
+declare -A LABELS
+for variant in "${variants[@]}"; do
+  name=glmq-$((${#GLMQ_RUNS[@]} + 1))
+  read -r -a flags <<<"$variant"
+  LABELS[$name]="glmq${variant:+, $variant}"
   echo
-  echo "== glmq (--step-target-ms ${target})"
+  echo "== ${LABELS[$name]}"
   if start_glmq "$name" "${flags[@]}"; then
     echo "server:  glmq serve --model MODEL --host 127.0.0.1 --port 0 --parallel $PARALLEL --ctx-size $CTX --threads $THREADS ${flags[*]}"
     grep -m1 'calibrated' "$TMP/$name.log" | sed 's/^.*\] /         /' || true
@@ -185,8 +196,10 @@ ratio() {
 }
 row() {
   local name=$1 label=$2
-  local tps p50 p95 pmax long failed prompt read before
+  local tps p50 p95 pmax long failed prompt read before wall cached
   tps=$(field "$name" tokens_per_s)
+  wall=$(field "$name" wall_s)
+  cached=$(field "$name" cached_tokens)
   p50=$(field "$name" short_p50_s)
   p95=$(field "$name" short_p95_s)
   pmax=$(field "$name" short_max_s)
@@ -202,11 +215,14 @@ row() {
     r_p95=$(ratio "$p95" "$(field llama-server short_p95_s)" "<=" 0.1)
     r_long=$(ratio "$long" "$(field llama-server long_s)" "<=" 1.3)
   fi
-  echo "| $label | $tps | $p50 | $p95 | $pmax | $long | $read | $prompt | $before/$SHORT | $failed | $r_tps | $r_p95 | $r_long |"
+  echo "| $label | $wall | $tps | $p50 | $p95 | $pmax | $long | $read | $prompt | $cached | $before/$SHORT | $failed | $r_tps | $r_p95 | $r_long |"
 }
 
 doc_tokens=$(field llama-server long_prompt_tokens)
 [[ $doc_tokens != - || ${#GLMQ_RUNS[@]} -eq 0 ]] || doc_tokens=$(field "${GLMQ_RUNS[0]}" long_prompt_tokens)
+
+short_kind="of ~100 tokens"
+[[ $SAME_DOCUMENT == 0 ]] || short_kind="about that document (its text and a question each)"
 
 echo
 echo "== summary (markdown)"
@@ -214,12 +230,12 @@ echo
 cat <<EOF
 Machine: $cores CPUs ($cpu_model); load average at the end: $(uptime | sed 's/.*load average: //').
 Model: $MODEL_NOTE. glmq $git_rev; llama-server from the same pinned llama.cpp.
-Workload: one document of $doc_tokens prompt tokens (max_tokens $LONG_MAX_TOKENS) first, then $SHORT questions of ~100 tokens (max_tokens $SHORT_MAX_TOKENS), one every $SHORT_INTERVAL_MS ms from $SHORT_START_MS ms; temperature 0.
-Servers (one at a time): \`${LLAMA_CMD:-llama-server (did not start)}\`; \`glmq serve --model MODEL --parallel $PARALLEL --ctx-size $CTX --threads $THREADS [--step-target-ms N]\`.
-Command: \`MIXED_STEP_TARGETS="$STEP_TARGETS" bench/mixed.sh\` (client: \`mixed_bench ${BENCH_ARGS[*]}\`).
+Workload: one document of $doc_tokens prompt tokens (max_tokens $LONG_MAX_TOKENS) first, then $SHORT questions $short_kind (max_tokens $SHORT_MAX_TOKENS), one every $SHORT_INTERVAL_MS ms from $SHORT_START_MS ms; temperature 0.
+Servers (one at a time): \`${LLAMA_CMD:-llama-server (did not start)}\`; \`glmq serve --model MODEL --parallel $PARALLEL --ctx-size $CTX --threads $THREADS [variant flags]\`.
+Command: \`MIXED_SAME_DOCUMENT=$SAME_DOCUMENT MIXED_GLMQ_VARIANTS="${MIXED_GLMQ_VARIANTS:-}" MIXED_STEP_TARGETS="$STEP_TARGETS" bench/mixed.sh\` (client: \`mixed_bench ${BENCH_ARGS[*]}\`).
 
-| system | total tokens/s | short p50 s | short p95 s | short max s | long s | document read by s | long prompt tokens | shorts done before long | failed jobs | tokens/s ratio (goal ≥ 0.9) | short p95 ratio (goal ≤ 0.1) | long ratio (goal ≤ 1.3) |
-|---|---|---|---|---|---|---|---|---|---|---|---|---|
+| system | wall s | total tokens/s | short p50 s | short p95 s | short max s | long s | document read by s | long prompt tokens | cached prompt tokens | shorts done before long | failed jobs | tokens/s ratio (goal ≥ 0.9) | short p95 ratio (goal ≤ 0.1) | long ratio (goal ≤ 1.3) |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
 $(row llama-server llama-server)
-$(for name in "${GLMQ_RUNS[@]}"; do row "$name" "glmq, --step-target-ms ${name#glmq-}"; done)
+$(for name in "${GLMQ_RUNS[@]}"; do row "$name" "${LABELS[$name]}"; done)
 EOF

@@ -7,7 +7,13 @@
 //   mixed_bench --target glmq|llama-server --url http://127.0.0.1:PORT [--long-tokens 16384]
 //               [--short 40] [--short-interval-ms 750] [--short-start-ms 1000]
 //               [--short-max-tokens 32] [--long-max-tokens 64] [--seed 1] [--long-bytes N]
-//               [--job-timeout-s 900] [--sample-ms 1000]
+//               [--job-timeout-s 900] [--sample-ms 1000] [--same-document 0|1]
+//
+// --same-document 1: the short jobs ask their questions about the long document (its text
+// and their own question) instead of a short text each: the workload of many questions on
+// one document, where a server that reuses the document's KV reads it once. Prompt tokens
+// a server reports as cached (usage.prompt_tokens_details.cached_tokens, both servers) are
+// summed in `cached_tokens`.
 //
 // glmq: POST /v1/jobs {text, question, max_tokens, temperature 0}, then GET
 // /v1/jobs/{id}?wait=300 until the job ends. llama-server: one blocking POST
@@ -61,6 +67,7 @@ struct Options {
   int64_t long_bytes = 0;  // 0: long_tokens × kBytesPerToken × kLongMargin
   int job_timeout_s = 900;
   int sample_ms = 1000;
+  bool same_document = false;
 };
 
 // --- Deterministic English-like prose ------------------------------------------------------
@@ -213,10 +220,18 @@ struct JobRecord {
   double finish_s = -1;
   int64_t prompt_tokens = 0;
   int64_t completion_tokens = 0;
+  int64_t cached_tokens = 0;  // of prompt_tokens, reused from the server's KV cache
   bool ok = false;
   std::string finish_reason;
   std::string error;
 };
+
+// usage.prompt_tokens_details.cached_tokens, the OpenAI field both servers fill; 0 if absent.
+int64_t CachedTokens(const json& usage) {
+  const auto details = usage.find("prompt_tokens_details");
+  if (details == usage.end() || !details->is_object()) return 0;
+  return details->value("cached_tokens", int64_t{0});
+}
 
 class Target {
  public:
@@ -307,6 +322,7 @@ class GlmqTarget final : public Target {
       if (last.contains("usage")) {
         record.prompt_tokens = last["usage"].value("prompt_tokens", int64_t{0});
         record.completion_tokens = last["usage"].value("completion_tokens", int64_t{0});
+        record.cached_tokens = CachedTokens(last["usage"]);
       }
       if (state != "succeeded") {
         record.error = "job " + state;
@@ -375,6 +391,7 @@ class LlamaServerTarget final : public Target {
     }
     record.prompt_tokens = j["usage"].value("prompt_tokens", int64_t{0});
     record.completion_tokens = j["usage"].value("completion_tokens", int64_t{0});
+    record.cached_tokens = CachedTokens(j["usage"]);
     const json& reason = j["choices"][0]["finish_reason"];
     record.finish_reason = reason.is_string() ? reason.get<std::string>() : "";
     record.ok = true;
@@ -423,7 +440,7 @@ void Usage() {
                "                   [--short-interval-ms 750] [--short-start-ms 1000] "
                "[--short-max-tokens 32] [--long-max-tokens 64]\n"
                "                   [--seed 1] [--long-bytes N] [--job-timeout-s 900] "
-               "[--sample-ms 1000]\n");
+               "[--sample-ms 1000] [--same-document 0|1]\n");
 }
 
 bool ParseArgs(int argc, char** argv, Options& o) {
@@ -460,6 +477,8 @@ bool ParseArgs(int argc, char** argv, Options& o) {
       o.job_timeout_s = static_cast<int>(n);
     else if (a == "--sample-ms")
       o.sample_ms = static_cast<int>(n);
+    else if (a == "--same-document" && n <= 1)
+      o.same_document = n == 1;
     else
       return false;
   }
@@ -482,8 +501,8 @@ std::vector<JobSpec> MakeJobs(const Options& o, const std::string& document) {
                            rng.Pick(kObjects) + "?";
     char name[24];
     std::snprintf(name, sizeof name, "short-%02d", i + 1);
-    jobs.push_back({name, false, MakeProse(rng.Next(), bytes), std::move(question),
-                    o.short_max_tokens,
+    std::string text = o.same_document ? document : MakeProse(rng.Next(), bytes);
+    jobs.push_back({name, false, std::move(text), std::move(question), o.short_max_tokens,
                     (o.short_start_ms + static_cast<double>(i) * o.short_interval_ms) / 1000.0});
   }
   return jobs;
@@ -573,7 +592,7 @@ int main(int argc, char** argv) {
   std::printf("\n%-9s %9s %9s %10s %7s %10s  %s\n", "job", "submit_s", "finish_s", "latency_s",
               "prompt", "completion", "result");
   int failed = 0;
-  int64_t tokens = 0;
+  int64_t tokens = 0, cached = 0;
   double first_submit = 1e300, last_finish = 0;
   std::vector<double> short_latency;
   for (size_t i = 0; i < jobs.size(); ++i) {
@@ -590,6 +609,7 @@ int main(int argc, char** argv) {
       continue;
     }
     tokens += r.prompt_tokens + r.completion_tokens;
+    cached += r.cached_tokens;
     if (!jobs[i].is_long) short_latency.push_back(latency);
   }
 
@@ -646,6 +666,8 @@ int main(int argc, char** argv) {
               failed ? "  <-- failed jobs are left out of every figure below" : "");
   std::printf("  total: %lld tokens (prompt + completion) in %.2f s = %.1f tokens/s\n",
               static_cast<long long>(tokens), wall, tps);
+  std::printf("  prompt tokens the server reported as reused from its cache: %lld\n",
+              static_cast<long long>(cached));
   int64_t short_prompt_tokens = 0;
   for (size_t i = 1; i < jobs.size(); ++i) short_prompt_tokens += records[i].prompt_tokens;
   std::printf(
@@ -663,10 +685,11 @@ int main(int argc, char** argv) {
   std::printf(
       "MIXED_RESULT target=%s jobs=%zu failed=%d tokens=%lld wall_s=%.2f tokens_per_s=%.1f "
       "short_p50_s=%.2f short_p95_s=%.2f short_max_s=%.2f long_s=%.2f "
-      "long_prompt_tokens=%lld long_read_s=%.1f doc_bytes=%zu shorts_before_long=%d\n",
+      "long_prompt_tokens=%lld long_read_s=%.1f doc_bytes=%zu shorts_before_long=%d "
+      "cached_tokens=%lld\n",
       o.target.c_str(), jobs.size(), failed, static_cast<long long>(tokens), wall, tps, p50, p95,
       pmax, long_latency, static_cast<long long>(long_job.prompt_tokens), read_done_s,
-      document.size(), shorts_before_long);
+      document.size(), shorts_before_long, static_cast<long long>(cached));
   curl_global_cleanup();
   return failed == 0 ? 0 : 1;
 }

@@ -86,11 +86,12 @@ void Scheduler::PublishRunningWork() {
   RunningWork w;
   w.sequences = engine_.ActiveSequences();
   w.free_sequences = engine_.FreeSlots();
+  // What running jobs hold (a prefix they share counts once); warm cached KV is free.
+  w.kv_reserved_tokens = engine_.info().ctx_size - engine_.FreeKvTokens();
   w.loop_at = NowMs();
   for (const auto& [id, r] : running_) {
     w.prompt_tokens_left += std::max<int64_t>(0, r.prompt_tokens - r.progress.prompt_tokens_read);
     w.max_tokens_left += std::max<int64_t>(0, r.max_tokens - r.progress.completion_tokens);
-    w.kv_reserved_tokens += r.prompt_tokens + r.max_tokens;
     if (w.oldest_started_at == 0 || r.started_at < w.oldest_started_at) {
       w.oldest_started_at = r.started_at;
       w.oldest_job = id;

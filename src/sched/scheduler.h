@@ -42,7 +42,7 @@ struct RunningWork {
   int32_t free_sequences = 0;
   int64_t prompt_tokens_left = 0;
   int64_t max_tokens_left = 0;
-  int64_t kv_reserved_tokens = 0;  // prompt + max_tokens of every running job
+  int64_t kv_reserved_tokens = 0;  // KV tokens running jobs hold (prompt + max_tokens, shared once)
   TimeMs oldest_started_at = 0;    // the longest-running job's start; 0 when none
   std::string oldest_job;
   TimeMs loop_at = 0;  // the scheduler loop's last turn: a stuck engine stops it

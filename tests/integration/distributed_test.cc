@@ -38,14 +38,6 @@ json Job(const Server& gateway, const std::string& id) {
   return gateway.Get("/v1/jobs/" + id).body_json;
 }
 
-// One sample of a process's /metrics, or -1 when the series is missing.
-double MetricSample(const Server& process, const std::string& series) {
-  const std::string text = process.Get("/metrics").body;
-  const size_t at = text.find("\n" + series + " ");
-  if (at == std::string::npos) return -1;
-  return std::stod(text.substr(at + series.size() + 2));
-}
-
 TEST(DistributedTest, TwoGatewaysTwoWorkersRunEveryJobExactlyOnce) {
   auto redis = DurableRedis();
   auto a = Gateway(*redis), b = Gateway(*redis);

@@ -422,4 +422,11 @@ std::string FillerText(size_t bytes) {
   return out;
 }
 
+double MetricSample(const Server& process, const std::string& series) {
+  const std::string text = process.Get("/metrics").body;
+  const size_t at = text.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(text.substr(at + series.size() + 2));
+}
+
 }  // namespace glmq::integration

@@ -156,4 +156,8 @@ bool IsErrorBody(const HttpResult& r);
 // A plain-ASCII text of roughly `bytes` bytes.
 std::string FillerText(size_t bytes);
 
+// One sample of a process's /metrics, e.g. `glmq_jobs_submitted_total{class="short"}`; -1
+// when the series is missing.
+double MetricSample(const Server& process, const std::string& series);
+
 }  // namespace glmq::integration

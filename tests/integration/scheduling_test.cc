@@ -13,8 +13,9 @@ namespace {
 constexpr size_t kLongDocumentBytes = 48 * 1024;
 constexpr int kShortJobs = 5;
 
-json LongJob() {
-  return {{"text", FillerText(kLongDocumentBytes)},
+// Document `n`: each is read in full (no prefix in common with another, see --prefix-cache).
+json LongJob(int n) {
+  return {{"text", "Document " + std::to_string(n) + ".\n" + FillerText(kLongDocumentBytes)},
           {"question", "What is this about?"},
           {"max_tokens", 8},
           {"temperature", 0}};
@@ -27,14 +28,14 @@ TEST(SchedulingTest, ShortJobsFinishWhileALongDocumentIsRead) {
   ASSERT_TRUE(server.Start()) << server.start_error();
 
   // The long job alone, for the bound below.
-  const std::string solo_id = SubmitJob(server, LongJob());
+  const std::string solo_id = SubmitJob(server, LongJob(1));
   ASSERT_FALSE(solo_id.empty());
   const json solo = WaitForTerminal(server, solo_id, seconds(120));
   ASSERT_EQ(solo.value("state", ""), "succeeded") << solo;
   const double solo_seconds = RunSeconds(solo);
   ASSERT_GT(solo_seconds, 0);
 
-  const std::string long_id = SubmitJob(server, LongJob());
+  const std::string long_id = SubmitJob(server, LongJob(2));
   ASSERT_FALSE(long_id.empty());
   const json reading = WaitForJob(
       server, long_id,
