@@ -34,6 +34,9 @@ struct ApiOptions {
   int32_t max_list_limit = 1000;
   // Submit batches written to the store at once (InsertBatcher::Options::in_flight).
   int32_t submit_batches_in_flight = 1;
+  // API keys (api/auth.h): none = an open API.
+  std::vector<std::string> api_keys;
+  std::string api_keys_file;
 };
 
 struct ApiContext {

@@ -22,8 +22,8 @@ asio::awaitable<HttpResponse> ServePage(RequestContext&) { co_return PageRespons
 }  // namespace
 
 void AddDashboardRoutes(Router& router) {
-  router.Add(http::verb::get, "/", ServePage);
-  router.Add(http::verb::get, "/dashboard", ServePage);
+  router.Add(http::verb::get, "/", ServePage, Access::kOpen);
+  router.Add(http::verb::get, "/dashboard", ServePage, Access::kOpen);
 }
 
 }  // namespace glmq

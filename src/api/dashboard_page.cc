@@ -540,12 +540,23 @@ function setConn(ok, text) {
   conn.textContent = text;
 }
 
+// A server with API keys: open the page as /#key=KEY once; the key is kept for this tab
+// (sessionStorage) and taken out of the address bar.
+const keyMatch = /(?:^#|&)key=([^&]+)/.exec(location.hash);
+if (keyMatch) {
+  sessionStorage.setItem('glmqKey', decodeURIComponent(keyMatch[1]));
+  history.replaceState(null, '', location.pathname + location.search);
+}
+
 async function getJson(path) {
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), 10000);
   try {
+    const key = sessionStorage.getItem('glmqKey');
+    const headers = key ? {Authorization: 'Bearer ' + key} : {};
     // Relative, so the page also works behind a proxy that adds a path prefix.
-    const r = await fetch(path, {cache: 'no-store', signal: abort.signal});
+    const r = await fetch(path, {cache: 'no-store', signal: abort.signal, headers});
+    if (r.status === 401) throw new Error('this server wants an API key: open the page as /#key=KEY');
     if (!r.ok) throw new Error(path + ': HTTP ' + r.status);
     return await r.json();
   } finally {

@@ -498,22 +498,27 @@ HttpResponse SubmitJobOnce(ApiContext& ctx, const RequestContext& rc,
 }  // namespace
 
 void AddHealthRoutes(Router& router, JobStore& store, asio::thread_pool& pool) {
-  router.Add(http::verb::get, "/healthz", [](RequestContext&) -> asio::awaitable<HttpResponse> {
-    co_return JsonResponse(http::status::ok, {{"status", "ok"}});
-  });
-  router.Add(http::verb::get, "/readyz",
-             [&store, &pool](RequestContext&) -> asio::awaitable<HttpResponse> {
-               auto work = [&store]() -> HttpResponse {
-                 const Status writable = store.CheckWritable();
-                 json body = {{"status", writable.ok() ? "ready" : "not_ready"},
-                              {"model_loaded", true},
-                              {"store_writable", writable.ok()}};
-                 if (!writable.ok()) body["error"] = writable.message();
-                 return JsonResponse(
-                     writable.ok() ? http::status::ok : http::status::service_unavailable, body);
-               };
-               co_return co_await RunBlocking(pool, std::move(work));
-             });
+  router.Add(
+      http::verb::get, "/healthz",
+      [](RequestContext&) -> asio::awaitable<HttpResponse> {
+        co_return JsonResponse(http::status::ok, {{"status", "ok"}});
+      },
+      Access::kOpen);
+  router.Add(
+      http::verb::get, "/readyz",
+      [&store, &pool](RequestContext&) -> asio::awaitable<HttpResponse> {
+        auto work = [&store]() -> HttpResponse {
+          const Status writable = store.CheckWritable();
+          json body = {{"status", writable.ok() ? "ready" : "not_ready"},
+                       {"model_loaded", true},
+                       {"store_writable", writable.ok()}};
+          if (!writable.ok()) body["error"] = writable.message();
+          return JsonResponse(writable.ok() ? http::status::ok : http::status::service_unavailable,
+                              body);
+        };
+        co_return co_await RunBlocking(pool, std::move(work));
+      },
+      Access::kOpen);
 }
 
 void AddApiRoutes(Router& router, ApiContext& ctx) {

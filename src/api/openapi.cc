@@ -13,6 +13,7 @@ const std::string& OpenApiDocument() {
     "version": "1",
     "description": "Asynchronous batch inference for long-context LLMs. Submit a document and a question (or chat messages), get a job id at once, then poll, long-poll or stream the job's events. Every error is a JSON body {\"error\":{\"code\",\"message\"}} with the status code that fits."
   },
+  "security": [{"apiKey": []}],
   "paths": {
     "/v1/jobs": {
       "post": {
@@ -146,25 +147,28 @@ const std::string& OpenApiDocument() {
       }
     },
     "/healthz": {
-      "get": {"summary": "The process answers", "operationId": "healthz", "responses": {"200": {"description": "{status: ok}", "content": {"application/json": {"schema": {"type": "object"}}}}}}
+      "get": {"summary": "The process answers", "operationId": "healthz", "security": [], "responses": {"200": {"description": "{status: ok}", "content": {"application/json": {"schema": {"type": "object"}}}}}}
     },
     "/readyz": {
-      "get": {"summary": "The model is loaded and the store takes writes", "operationId": "readyz", "responses": {"200": {"description": "Ready.", "content": {"application/json": {"schema": {"type": "object"}}}}, "503": {"description": "Not ready; the body says why.", "content": {"application/json": {"schema": {"type": "object"}}}}}}
+      "get": {"summary": "The model is loaded and the store takes writes", "operationId": "readyz", "security": [], "responses": {"200": {"description": "Ready.", "content": {"application/json": {"schema": {"type": "object"}}}}, "503": {"description": "Not ready; the body says why.", "content": {"application/json": {"schema": {"type": "object"}}}}}}
     },
     "/metrics": {
-      "get": {"summary": "Prometheus metrics (text format 0.0.4)", "operationId": "metrics", "responses": {"200": {"description": "Metrics.", "content": {"text/plain": {"schema": {"type": "string"}}}}}}
+      "get": {"summary": "Prometheus metrics (text format 0.0.4)", "operationId": "metrics", "security": [], "responses": {"200": {"description": "Metrics.", "content": {"text/plain": {"schema": {"type": "string"}}}}}}
     },
     "/": {
-      "get": {"summary": "The dashboard page", "operationId": "dashboard", "responses": {"200": {"description": "HTML.", "content": {"text/html": {"schema": {"type": "string"}}}}}}
+      "get": {"summary": "The dashboard page", "operationId": "dashboard", "security": [], "responses": {"200": {"description": "HTML.", "content": {"text/html": {"schema": {"type": "string"}}}}}}
     },
     "/dashboard": {
-      "get": {"summary": "The dashboard page", "operationId": "dashboardAlias", "responses": {"200": {"description": "HTML.", "content": {"text/html": {"schema": {"type": "string"}}}}}}
+      "get": {"summary": "The dashboard page", "operationId": "dashboardAlias", "security": [], "responses": {"200": {"description": "HTML.", "content": {"text/html": {"schema": {"type": "string"}}}}}}
     },
     "/openapi.json": {
-      "get": {"summary": "This document", "operationId": "openapi", "responses": {"200": {"description": "OpenAPI 3.0.", "content": {"application/json": {"schema": {"type": "object"}}}}}}
+      "get": {"summary": "This document", "operationId": "openapi", "security": [], "responses": {"200": {"description": "OpenAPI 3.0.", "content": {"application/json": {"schema": {"type": "object"}}}}}}
     }
   },
   "components": {
+    "securitySchemes": {
+      "apiKey": {"type": "http", "scheme": "bearer", "description": "Needed only when the server was started with --api-key or --api-keys-file; a missing or wrong key is a 401."}
+    },
     "parameters": {
       "JobId": {"name": "id", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^job_[0-9a-f]{24}$"}}
     },
@@ -238,13 +242,15 @@ const std::string& OpenApiDocument() {
 }
 
 void AddOpenApiRoute(Router& router) {
-  router.Add(http::verb::get, "/openapi.json",
-             [](RequestContext&) -> asio::awaitable<HttpResponse> {
-               HttpResponse res{http::status::ok, 11};
-               res.set(http::field::content_type, "application/json");
-               res.body() = OpenApiDocument();
-               co_return res;
-             });
+  router.Add(
+      http::verb::get, "/openapi.json",
+      [](RequestContext&) -> asio::awaitable<HttpResponse> {
+        HttpResponse res{http::status::ok, 11};
+        res.set(http::field::content_type, "application/json");
+        res.body() = OpenApiDocument();
+        co_return res;
+      },
+      Access::kOpen);
 }
 
 }  // namespace glmq

@@ -27,8 +27,8 @@ std::vector<std::string_view> SplitPath(std::string_view path) {
 
 }  // namespace
 
-void Router::Add(http::verb method, std::string pattern, Handler handler) {
-  Route route{method, pattern, {}, std::move(handler)};
+void Router::Add(http::verb method, std::string pattern, Handler handler, Access access) {
+  Route route{method, pattern, {}, std::move(handler), access};
   for (std::string_view s : SplitPath(pattern)) route.segments.emplace_back(s);
   routes_.push_back(std::move(route));
 }
@@ -96,6 +96,16 @@ asio::awaitable<HttpResponse> Router::Handle(HttpRequest request, std::string& r
   }
   ctx.route = found->pattern;
   route = found->pattern;
+  if (found->access == Access::kKey && accepts_ && !accepts_(request)) {
+    const bool sent = request.find(http::field::authorization) != request.end();
+    HttpResponse res = ErrorResponse(
+        http::status::unauthorized, "unauthorized",
+        sent ? "the API key is not valid"
+             : "this endpoint needs an API key: send the header 'Authorization: Bearer KEY'");
+    res.set(http::field::www_authenticate,
+            sent ? R"(Bearer realm="glmq", error="invalid_token")" : R"(Bearer realm="glmq")");
+    co_return res;
+  }
   ctx.request = std::move(request);
   // A bad request must never become a 500; an exception here is a bug, logged as one.
   try {

@@ -42,9 +42,18 @@ using Handler = std::function<asio::awaitable<HttpResponse>(RequestContext&)>;
 // and the seconds it took. Runs on the io thread: must be cheap.
 using RequestObserver = std::function<void(const std::string& route, int status, double seconds)>;
 
+// Who may call a route once API keys are required (RequireKey): kKey routes answer 401
+// without a valid key; kOpen routes (health, metrics, documents) answer anyone.
+enum class Access { kKey, kOpen };
+
 class Router {
  public:
-  void Add(http::verb method, std::string pattern, Handler handler);
+  void Add(http::verb method, std::string pattern, Handler handler, Access access = Access::kKey);
+  // From now on kKey routes answer only requests for which `accepts` is true; set before
+  // serving starts. Without it every route is open.
+  void RequireKey(std::function<bool(const HttpRequest&)> accepts) {
+    accepts_ = std::move(accepts);
+  }
   // Set before serving starts.
   void SetObserver(RequestObserver observer) { observer_ = std::move(observer); }
   // `stream`, when given, receives the handler's StreamBody for a streamed answer.
@@ -57,11 +66,13 @@ class Router {
     std::string pattern;
     std::vector<std::string> segments;
     Handler handler;
+    Access access;
   };
   static bool Match(const Route& route, const std::vector<std::string_view>& segments,
                     std::map<std::string, std::string>& params);
   std::vector<Route> routes_;
   RequestObserver observer_;
+  std::function<bool(const HttpRequest&)> accepts_;
 };
 
 template <typename F>

@@ -27,12 +27,29 @@ size_t Collect(char* data, size_t size, size_t n, void* out) {
   return size * n;
 }
 
-Reply Call(const std::string& method, const std::string& url, const std::string* body) {
+// The server to talk to, and the API key to show it (none: send no Authorization).
+struct Api {
+  std::string server = "http://127.0.0.1:8080";
+  std::string key;
+
+  std::string Url(const std::string& path) const { return server + path; }
+  // The request headers; free with curl_slist_free_all.
+  curl_slist* Headers(bool json_body) const {
+    curl_slist* headers = nullptr;
+    if (json_body) headers = curl_slist_append(headers, "Content-Type: application/json");
+    if (!key.empty())
+      headers = curl_slist_append(headers, ("Authorization: Bearer " + key).c_str());
+    return headers;
+  }
+};
+
+Reply Call(const Api& api, const std::string& method, const std::string& path,
+           const std::string* body) {
   Reply reply;
   CURL* curl = curl_easy_init();
   if (curl == nullptr) return {0, "", "cannot start libcurl"};
-  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_slist* headers = api.Headers(true);
+  curl_easy_setopt(curl, CURLOPT_URL, api.Url(path).c_str());
   curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Collect);
@@ -69,7 +86,7 @@ int Print(const Reply& reply) {
 // 2 no server.
 class Watcher {
  public:
-  explicit Watcher(std::string url) : url_(std::move(url)) {}
+  Watcher(const Api& api, const std::string& path) : url_(api.Url(path)), api_(api) {}
 
   int Run() {
     int refused = 0;
@@ -81,10 +98,13 @@ class Watcher {
       curl_ = curl_easy_init();
       if (curl_ == nullptr)
         return Print({.status = 0, .body = "", .error = "cannot start libcurl"});
+      curl_slist* headers = api_.Headers(false);
       curl_easy_setopt(curl_, CURLOPT_URL, url_.c_str());
+      curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, headers);
       curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, OnData);
       curl_easy_setopt(curl_, CURLOPT_WRITEDATA, this);
       const CURLcode rc = curl_easy_perform(curl_);
+      curl_slist_free_all(headers);
       if (rc != CURLE_OK && rc != CURLE_WRITE_ERROR) error = curl_easy_strerror(rc);
       curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &status_);
       curl_easy_cleanup(curl_);
@@ -151,6 +171,7 @@ class Watcher {
   }
 
   std::string url_;
+  const Api& api_;
   CURL* curl_ = nullptr;
   long status_ = 0;
   std::string body_;     // an error answer's body
@@ -159,7 +180,7 @@ class Watcher {
 };
 
 struct ClientFlags {
-  std::string server = "http://127.0.0.1:8080";
+  Api api;
   std::string id;
   std::string text, file, question;
   int max_tokens = 0;
@@ -172,9 +193,11 @@ struct ClientFlags {
 void AddClientCommands(CLI::App& app, std::vector<std::pair<CLI::App*, CommandRunner>>& out) {
   auto f = std::make_shared<ClientFlags>();
   auto server = [f](CLI::App* cmd) {
-    cmd->add_option("--server", f->server, "glmq base URL")
+    cmd->add_option("--server", f->api.server, "glmq base URL")
         ->envname("GLMQ_SERVER")
         ->capture_default_str();
+    cmd->add_option("--api-key", f->api.key, "the server's API key, if it wants one")
+        ->envname("GLMQ_API_KEY");
   };
 
   auto* submit = app.add_subcommand("submit", "submit a document and a question");
@@ -200,11 +223,11 @@ void AddClientCommands(CLI::App& app, std::vector<std::pair<CLI::App*, CommandRu
     if (f->max_tokens > 0) body["max_tokens"] = f->max_tokens;
     if (f->temperature >= 0) body["temperature"] = f->temperature;
     const std::string payload = body.dump(-1, ' ', false, json::error_handler_t::replace);
-    Reply r = Call("POST", f->server + "/v1/jobs", &payload);
+    Reply r = Call(f->api, "POST", "/v1/jobs", &payload);
     if (f->wait <= 0 || r.status != 202) return Print(r);
     const std::string id = json::parse(r.body, nullptr, false).value("id", "");
     return Print(
-        Call("GET", f->server + "/v1/jobs/" + id + "?wait=" + std::to_string(f->wait), nullptr));
+        Call(f->api, "GET", "/v1/jobs/" + id + "?wait=" + std::to_string(f->wait), nullptr));
   });
 
   auto* status = app.add_subcommand("status", "show a job");
@@ -212,9 +235,9 @@ void AddClientCommands(CLI::App& app, std::vector<std::pair<CLI::App*, CommandRu
   status->add_option("id", f->id, "job id")->required();
   status->add_option("--wait", f->wait, "long-poll up to this many seconds for the end");
   out.emplace_back(status, [f]() {
-    std::string url = f->server + "/v1/jobs/" + f->id;
-    if (f->wait > 0) url += "?wait=" + std::to_string(f->wait);
-    return Print(Call("GET", url, nullptr));
+    std::string path = "/v1/jobs/" + f->id;
+    if (f->wait > 0) path += "?wait=" + std::to_string(f->wait);
+    return Print(Call(f->api, "GET", path, nullptr));
   });
 
   auto* result = app.add_subcommand("result", "wait for a job and print its text");
@@ -223,8 +246,7 @@ void AddClientCommands(CLI::App& app, std::vector<std::pair<CLI::App*, CommandRu
   result->add_option("--wait", f->wait, "seconds to wait")->capture_default_str();
   out.emplace_back(result, [f]() -> int {
     const double wait = f->wait > 0 ? f->wait : 300;
-    Reply r =
-        Call("GET", f->server + "/v1/jobs/" + f->id + "?wait=" + std::to_string(wait), nullptr);
+    Reply r = Call(f->api, "GET", "/v1/jobs/" + f->id + "?wait=" + std::to_string(wait), nullptr);
     if (r.status != 200) return Print(r);
     json job = json::parse(r.body, nullptr, false);
     if (job.value("state", "") != "succeeded") return Print(r);
@@ -235,18 +257,17 @@ void AddClientCommands(CLI::App& app, std::vector<std::pair<CLI::App*, CommandRu
   auto* watch = app.add_subcommand("watch", "follow a job, a line per change, until it ends");
   server(watch);
   watch->add_option("id", f->id, "job id")->required();
-  out.emplace_back(watch,
-                   [f]() { return Watcher(f->server + "/v1/jobs/" + f->id + "/events").Run(); });
+  out.emplace_back(watch, [f]() { return Watcher(f->api, "/v1/jobs/" + f->id + "/events").Run(); });
 
   auto* cancel = app.add_subcommand("cancel", "cancel a queued or running job");
   server(cancel);
   cancel->add_option("id", f->id, "job id")->required();
-  out.emplace_back(
-      cancel, [f]() { return Print(Call("DELETE", f->server + "/v1/jobs/" + f->id, nullptr)); });
+  out.emplace_back(cancel,
+                   [f]() { return Print(Call(f->api, "DELETE", "/v1/jobs/" + f->id, nullptr)); });
 
   auto* queue = app.add_subcommand("queue", "show the queue");
   server(queue);
-  out.emplace_back(queue, [f]() { return Print(Call("GET", f->server + "/v1/queue", nullptr)); });
+  out.emplace_back(queue, [f]() { return Print(Call(f->api, "GET", "/v1/queue", nullptr)); });
 }
 
 }  // namespace glmq

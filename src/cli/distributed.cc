@@ -131,7 +131,11 @@ int RunGateway(const GatewayFlags& flags) {
   ApiContext ctx{**store,   *engine, nullptr, capacity, flags.policy,
                  flags.api, pool,    watch,   inserts};
   Router router;
-  AddPublicRoutes(router, ctx, **alerting, registry, job_metrics);
+  if (const Status routes = AddPublicRoutes(router, ctx, **alerting, registry, job_metrics);
+      !routes.ok()) {
+    spdlog::error("{}", routes.message());
+    return 2;
+  }
   HttpServer server(flags.http, router);
   (*alerting)->service->Start();
   auto port = server.Start();

@@ -80,6 +80,13 @@ void AddApiFlags(CLI::App& cmd, ApiOptions& f) {
       "batches of submits written to the store at once (default: 2 on more than 2 cores)",
       "GLMQ_SUBMIT_BATCHES_IN_FLIGHT")
       ->check(CLI::Range(1, 8));
+  cmd.add_option("--api-key", f.api_keys,
+                 "a key the /v1 and /api routes accept as 'Authorization: Bearer KEY' (repeat "
+                 "for several; none and no --api-keys-file: the API is open)")
+      ->envname("GLMQ_API_KEYS")
+      ->delimiter(',');
+  Opt(cmd, "--api-keys-file", f.api_keys_file,
+      "file of API keys, one per line ('#' comments); read at start", "GLMQ_API_KEYS_FILE");
 }
 
 void AddWebhookFlags(CLI::App& cmd, WebhookOptions& f) {

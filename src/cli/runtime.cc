@@ -6,6 +6,7 @@
 #include <string>
 
 #include "api/alerts_api.h"
+#include "api/auth.h"
 #include "api/dashboard.h"
 #include "api/metrics_api.h"
 #include "api/openapi.h"
@@ -81,8 +82,20 @@ JobListener WakeAndCount(JobWatchHub& watch, JobMetrics& job_metrics) {
   };
 }
 
-void AddPublicRoutes(Router& router, ApiContext& ctx, Alerting& alerting,
-                     metrics::Registry& registry, JobMetrics& job_metrics) {
+Status AddPublicRoutes(Router& router, ApiContext& ctx, Alerting& alerting,
+                       metrics::Registry& registry, JobMetrics& job_metrics) {
+  GLMQ_ASSIGN_OR_RETURN(ApiKeys keys,
+                        ApiKeys::Load(ctx.options.api_keys, ctx.options.api_keys_file));
+  if (keys.empty()) {
+    spdlog::info("no API keys: the API answers anyone who can reach it (see --api-key)");
+  } else {
+    spdlog::info("API keys: {}; /v1 and /api routes need 'Authorization: Bearer KEY'", keys.size());
+    router.RequireKey([keys = std::move(keys)](const HttpRequest& request) {
+      const auto it = request.find(http::field::authorization);
+      return it != request.end() &&
+             keys.Accepts(std::string_view(it->value().data(), it->value().size()));
+    });
+  }
   ctx.on_submitted = [&job_metrics](const Job& job) { job_metrics.Submitted(job); };
   AddApiRoutes(router, ctx);
   AddAlertRoutes(router, *alerting.service, *alerting.silences, ctx.pool);
@@ -92,6 +105,7 @@ void AddPublicRoutes(Router& router, ApiContext& ctx, Alerting& alerting,
   router.SetObserver([&job_metrics](const std::string& route, int status, double seconds) {
     job_metrics.HttpRequest(route, status, seconds);
   });
+  return Status::Ok();
 }
 
 }  // namespace glmq

@@ -37,8 +37,9 @@ void Calibrate(Engine& engine, ThroughputMeter& meter);
 JobListener WakeAndCount(JobWatchHub& watch, JobMetrics& job_metrics);
 
 // The public HTTP surface of serve and gateway: the job API, alerts and silences, /metrics,
-// the dashboard, and request metrics on every route.
-void AddPublicRoutes(Router& router, ApiContext& ctx, Alerting& alerting,
+// the dashboard, and request metrics on every route; API keys when configured (fails for
+// an unreadable key file or a malformed key).
+Status AddPublicRoutes(Router& router, ApiContext& ctx, Alerting& alerting,
                      metrics::Registry& registry, JobMetrics& job_metrics);
 
 }  // namespace glmq

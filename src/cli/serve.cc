@@ -115,7 +115,11 @@ int RunServe(const ServeFlags& flags) {
   ApiContext ctx{**store,   *engine, &scheduler, capacity, flags.policy,
                  flags.api, pool,    watch,      inserts};
   Router router;
-  AddPublicRoutes(router, ctx, **alerting, registry, job_metrics);
+  if (const Status routes = AddPublicRoutes(router, ctx, **alerting, registry, job_metrics);
+      !routes.ok()) {
+    spdlog::error("{}", routes.message());
+    return 2;
+  }
   HttpServer server(flags.http, router);
 
   scheduler.Start();

@@ -20,9 +20,11 @@ TEST(ParseQueryTest, RejectsBrokenEscapes) {
   EXPECT_FALSE(ParseQuery("a=%").ok());
 }
 
-HttpResponse Dispatch(Router& router, http::verb method, const std::string& target) {
+HttpResponse Dispatch(Router& router, http::verb method, const std::string& target,
+                      const std::string& authorization = "") {
   asio::io_context io;
   HttpRequest req{method, target, 11};
+  if (!authorization.empty()) req.set(http::field::authorization, authorization);
   HttpResponse out;
   asio::co_spawn(
       io, [&]() -> asio::awaitable<void> { out = co_await router.Dispatch(std::move(req)); },
@@ -49,6 +51,32 @@ TEST(RouterTest, MatchesParamsAndAnswers404And405) {
   EXPECT_NE(wrong.body().find("\"code\":\"method_not_allowed\""), std::string::npos);
   EXPECT_EQ(Dispatch(router, http::verb::get, "/v1/jobs/abc?wait=%zz").result(),
             http::status::bad_request);
+}
+
+TEST(RouterTest, KeyRoutesAnswer401WithoutTheKeyAndOpenRoutesAnswerAll) {
+  Router router;
+  auto ok = [](RequestContext&) -> asio::awaitable<HttpResponse> {
+    co_return HttpResponse{http::status::ok, 11};
+  };
+  router.Add(http::verb::get, "/v1/queue", ok);
+  router.Add(http::verb::get, "/healthz", ok, Access::kOpen);
+  // Without RequireKey every route is open.
+  EXPECT_EQ(Dispatch(router, http::verb::get, "/v1/queue").result(), http::status::ok);
+
+  router.RequireKey([](const HttpRequest& r) {
+    const auto it = r.find(http::field::authorization);
+    return it != r.end() && it->value() == "Bearer right";
+  });
+  HttpResponse none = Dispatch(router, http::verb::get, "/v1/queue");
+  EXPECT_EQ(none.result(), http::status::unauthorized);
+  EXPECT_EQ(none[http::field::www_authenticate], R"(Bearer realm="glmq")");
+  EXPECT_NE(none.body().find("\"code\":\"unauthorized\""), std::string::npos) << none.body();
+  HttpResponse wrong = Dispatch(router, http::verb::get, "/v1/queue", "Bearer wrong");
+  EXPECT_EQ(wrong.result(), http::status::unauthorized);
+  EXPECT_NE(wrong[http::field::www_authenticate].find("invalid_token"), std::string::npos);
+  EXPECT_EQ(Dispatch(router, http::verb::get, "/v1/queue", "Bearer right").result(),
+            http::status::ok);
+  EXPECT_EQ(Dispatch(router, http::verb::get, "/healthz").result(), http::status::ok);
 }
 
 }  // namespace

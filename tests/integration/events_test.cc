@@ -120,18 +120,6 @@ TEST(EventsTest, AnUnknownJobIsA404) {
   EXPECT_EQ(missing.body_json["error"].value("code", ""), "not_found") << missing.body;
 }
 
-// Runs `command` through the shell; returns its exit code and what it printed.
-std::pair<int, std::string> RunCommand(const std::string& command) {
-  std::string output;
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return {-1, "popen failed"};
-  std::array<char, 4096> chunk;
-  size_t n;
-  while ((n = fread(chunk.data(), 1, chunk.size(), pipe)) > 0) output.append(chunk.data(), n);
-  const int status = ::pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
-}
-
 TEST(EventsTest, GlmqWatchPrintsALinePerChangeUntilTheJobEnds) {
   Server server;
   ASSERT_TRUE(server.Start()) << server.start_error();

@@ -156,6 +156,10 @@ bool IsErrorBody(const HttpResult& r);
 // A plain-ASCII text of roughly `bytes` bytes.
 std::string FillerText(size_t bytes);
 
+// Runs `command` through the shell; returns its exit code and what it printed (stdout and
+// stderr).
+std::pair<int, std::string> RunCommand(const std::string& command);
+
 // One sample of a process's /metrics, e.g. `glmq_jobs_submitted_total{class="short"}`; -1
 // when the series is missing.
 double MetricSample(const Server& process, const std::string& series);

@@ -285,8 +285,11 @@ TEST(HealthTest, HealthzAndReadyz) {
 
 // Every operation /openapi.json names is routed: none meets the router's "no such endpoint"
 // or 405 (path parameters get ids that exist nowhere, bodies are empty objects).
+// Run with an API key: an operation the document marks open ("security": []) answers
+// without it, every other one answers 401 without it, and all are routed with it.
 TEST(ApiDocTest, EveryOperationTheOpenApiDocumentNamesIsAnswered) {
-  Server server;
+  const std::string key = "doc-test-key-0123456789";
+  Server server({"--api-key", key});
   ASSERT_TRUE(server.Start()) << server.start_error();
   const HttpResult doc = server.Get("/openapi.json");
   ASSERT_EQ(doc.status, 200) << doc.Describe();
@@ -305,7 +308,15 @@ TEST(ApiDocTest, EveryOperationTheOpenApiDocumentNamesIsAnswered) {
       for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
       const std::optional<std::string> body =
           upper == "POST" ? std::optional<std::string>("{}") : std::nullopt;
-      const HttpResult r = server.client().Request(upper, target, body, seconds(10));
+      const bool open = op.contains("security") && op["security"].empty();
+      const HttpResult anonymous = server.client().Request(upper, target, body, seconds(10));
+      if (open) {
+        EXPECT_NE(anonymous.status, 401) << upper << " " << target;
+      } else {
+        EXPECT_EQ(anonymous.status, 401) << upper << " " << target;
+      }
+      const HttpResult r = server.client().Request(
+          upper, target, body.value_or(""), {{"Authorization", "Bearer " + key}}, seconds(10));
       EXPECT_NE(r.status, 0) << upper << " " << target << ": " << r.error;
       EXPECT_NE(r.status, 405) << upper << " " << target;
       const bool error =
