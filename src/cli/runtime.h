@@ -40,6 +40,6 @@ JobListener WakeAndCount(JobWatchHub& watch, JobMetrics& job_metrics);
 // the dashboard, and request metrics on every route; API keys when configured (fails for
 // an unreadable key file or a malformed key).
 Status AddPublicRoutes(Router& router, ApiContext& ctx, Alerting& alerting,
-                     metrics::Registry& registry, JobMetrics& job_metrics);
+                       metrics::Registry& registry, JobMetrics& job_metrics);
 
 }  // namespace glmq
