@@ -64,6 +64,15 @@ void AddEngineFlags(CLI::App& cmd, LlamaEngineOptions& f, bool tokenizer_only) {
       "reuse the KV of a prompt prefix another job read (questions on one document read it "
       "once): on | off",
       "GLMQ_PREFIX_CACHE");
+  cmd.add_option("--prefix-cache-disk", f.prefix_cache_disk_bytes,
+                 "room on disk for prefixes evicted from memory or left at shutdown, e.g. 20GiB "
+                 "(0 = none); loaded again by jobs that start the same way")
+      ->envname("GLMQ_PREFIX_CACHE_DISK")
+      ->transform(CLI::AsSizeValue(false))
+      ->capture_default_str();
+  Opt(cmd, "--prefix-cache-dir", f.prefix_cache_dir,
+      "where --prefix-cache-disk keeps them (serve: DATA_DIR/prefix-cache)",
+      "GLMQ_PREFIX_CACHE_DIR");
 }
 
 void AddApiFlags(CLI::App& cmd, ApiOptions& f) {

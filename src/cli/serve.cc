@@ -87,7 +87,11 @@ int RunServe(const ServeFlags& flags) {
     spdlog::warn("re-queued {} jobs that were running when the last process stopped", *n);
   }
 
-  std::unique_ptr<LlamaEngine> engine = LoadEngine(flags.engine);
+  LlamaEngineOptions engine_options = flags.engine;
+  if (engine_options.prefix_cache_dir.empty()) {
+    engine_options.prefix_cache_dir = flags.data_dir + "/prefix-cache";
+  }
+  std::unique_ptr<LlamaEngine> engine = LoadEngine(engine_options);
   if (!engine) return 1;
   ThroughputMeter meter;
   Calibrate(*engine, meter);

@@ -3,9 +3,11 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -253,6 +255,23 @@ Result<std::unique_ptr<LlamaEngine>> LlamaEngine::Load(const LlamaEngineOptions&
   engine->batch_ = std::make_unique<llama_batch>(llama_batch_init(options.batch_size, 0, 1));
   engine->step_target_seconds_ = options.step_target_ms / 1000.0;
   engine->prefix_cache_ = options.prefix_cache;
+  if (options.prefix_cache && options.prefix_cache_disk_bytes > 0) {
+    // One directory per model and KV type: a state saved by another one does not load.
+    std::string key = info.name.empty() ? "model" : info.name;
+    for (char& c : key) {
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '.') c = '_';
+    }
+    key += "-" + std::to_string(info.n_params) + "-" + options.kv_type;
+    if (options.prefix_cache_dir.empty())
+      return InvalidArgument("the prefix cache's disk tier needs a directory");
+    auto disk =
+        PrefixFiles::Open(options.prefix_cache_dir + "/" + key, options.prefix_cache_disk_bytes);
+    if (!disk.ok()) return disk.status();
+    engine->disk_ = std::move(*disk);
+    spdlog::info("prefix cache on disk: {}/{}: {} prefixes, {} of {} MiB", options.prefix_cache_dir,
+                 key, engine->disk_->entries(), engine->disk_->bytes() >> 20,
+                 options.prefix_cache_disk_bytes >> 20);
+  }
   engine->slots_.resize(options.parallel);
   for (int32_t i = 0; i < options.parallel; ++i) engine->slots_[i].seq_id = i;
   spdlog::info(
@@ -265,6 +284,12 @@ Result<std::unique_ptr<LlamaEngine>> LlamaEngine::Load(const LlamaEngineOptions&
 }
 
 LlamaEngine::~LlamaEngine() {
+  if (disk_ != nullptr && ctx_ != nullptr) {
+    // What is warm now is what the next start will most likely be asked about.
+    for (const Sequence& seq : slots_) {
+      if (!seq.active) SaveToDisk(seq);
+    }
+  }
   for (Sequence& seq : slots_) {
     if (seq.sampler != nullptr) llama_sampler_free(seq.sampler);
   }
@@ -374,15 +399,28 @@ Status LlamaEngine::Admit(const Job& job) {
   if (tokens.empty()) return Unprocessable("prompt has no tokens");
   GLMQ_RETURN_IF_ERROR(CheckFits(static_cast<int64_t>(tokens.size()), sp.max_tokens));
 
-  const Placement place = Place(tokens);
+  Placement place = Place(tokens);
+  // A longer prefix saved on disk is loaded into an empty slot below.
+  std::optional<PrefixFiles::Match> saved;
+  if (disk_ != nullptr) {
+    saved = disk_->Find(tokens, tokens.size() - 1);
+    if (saved && (saved->reuse < kMinReusedPrefix || saved->reuse <= place.reuse)) saved.reset();
+    if (saved) place = Placement{IdleSlot(), nullptr, 0};
+  }
   Sequence& seq = *place.slot;
-  // The slot keeps the cells it reuses; a running donor's are shared once it has them.
-  Truncate(seq, place.donor == nullptr ? place.reuse : 0);
+  // The slot keeps the cells it reuses; a running donor's are shared once it has them. A
+  // warm slot taken for another document goes to disk first.
+  const size_t keep = place.donor == nullptr ? place.reuse : 0;
+  if (keep < kMinReusedPrefix) SaveToDisk(seq);
+  Truncate(seq, keep);
   // The whole context is reserved at admission, so a running job never runs out of KV;
   // shared cells are the donor's (or the slot's parent's) to hold.
   const int64_t context = static_cast<int64_t>(tokens.size()) + sp.max_tokens;
   auto needed = [&] {
-    return context - static_cast<int64_t>(place.donor != nullptr ? place.reuse : seq.shared);
+    const int64_t own =
+        context - static_cast<int64_t>(place.donor != nullptr ? place.reuse : seq.shared);
+    // Loading fills as many cells as the file holds before the tail is dropped.
+    return saved ? std::max(own, static_cast<int64_t>(saved->tokens)) : own;
   };
   if (const int64_t available = AvailableTokens(&seq); needed() > available) {
     return Status(StatusCode::kResourceExhausted, "the job needs " + std::to_string(needed()) +
@@ -400,8 +438,10 @@ Status LlamaEngine::Admit(const Job& job) {
       return Internal("KV accounting: " + std::to_string(needed()) + " tokens needed, " +
                       std::to_string(UnheldTokens(&seq)) + " free after evicting every warm slot");
     }
+    SaveToDisk(*victim);
     Truncate(*victim, 0);
   }
+  if (saved) place.reuse = LoadFromDisk(seq, *saved) ? saved->reuse : 0;
 
   std::vector<llama_token> kv = std::move(seq.kv);
   const int32_t seq_id = seq.seq_id, parent = seq.parent;
@@ -463,16 +503,60 @@ LlamaEngine::Placement LlamaEngine::Place(const std::vector<llama_token>& tokens
       place.slot = s.active ? nullptr : &s;
     }
   }
-  if (place.slot == nullptr) {
-    // A slot that holds nothing, else the warm one used longest ago.
-    for (Sequence& s : slots_) {
-      if (s.active) continue;
-      if (place.slot == nullptr ||
-          (!place.slot->kv.empty() && (s.kv.empty() || s.used < place.slot->used)))
-        place.slot = &s;
-    }
-  }
+  if (place.slot == nullptr) place.slot = IdleSlot();
   return place;
+}
+
+LlamaEngine::Sequence* LlamaEngine::IdleSlot() {
+  Sequence* slot = nullptr;
+  for (Sequence& s : slots_) {
+    if (s.active) continue;
+    if (slot == nullptr || (!slot->kv.empty() && (s.kv.empty() || s.used < slot->used))) slot = &s;
+  }
+  return slot;
+}
+
+void LlamaEngine::SaveToDisk(const Sequence& seq) {
+  if (disk_ == nullptr || seq.kv.size() < kMinSavedPrefixTokens) return;
+  if (auto covered = disk_->Find(seq.kv, seq.kv.size());
+      covered && covered->reuse + kMinSavedPrefixTokens > seq.kv.size()) {
+    disk_->Touch(covered->kv_path);  // saved already, but for a tail not worth a file
+    return;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  const std::string path = disk_->PathFor(seq.kv);
+  const size_t bytes =
+      llama_state_seq_save_file(ctx_, path.c_str(), seq.seq_id, seq.kv.data(), seq.kv.size());
+  if (bytes == 0) {
+    spdlog::warn("prefix cache: cannot save {} tokens to {}", seq.kv.size(), path);
+    return;
+  }
+  if (const Status s = disk_->Commit(seq.kv, static_cast<int64_t>(bytes)); !s.ok()) {
+    spdlog::warn("prefix cache: {}", s.message());
+    return;
+  }
+  spdlog::info("prefix cache: saved {} tokens ({} KiB) in {:.2f} s", seq.kv.size(), bytes >> 10,
+               SecondsSince(start));
+}
+
+bool LlamaEngine::LoadFromDisk(Sequence& seq, const PrefixFiles::Match& saved) {
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<llama_token> tokens(saved.tokens);
+  size_t count = 0;
+  const size_t bytes = llama_state_seq_load_file(ctx_, saved.kv_path.c_str(), seq.seq_id,
+                                                 tokens.data(), tokens.size(), &count);
+  if (bytes == 0 || count != saved.tokens) {
+    spdlog::warn("prefix cache: {} did not load; reading the prompt instead", saved.kv_path);
+    llama_memory_seq_rm(llama_get_memory(ctx_), seq.seq_id, -1, -1);
+    disk_->Forget(saved.kv_path);
+    return false;
+  }
+  disk_->Touch(saved.kv_path);
+  tokens.resize(count);
+  seq.kv = std::move(tokens);
+  Truncate(seq, saved.reuse);
+  spdlog::debug("prefix cache: loaded {} tokens in {:.2f} s", saved.reuse, SecondsSince(start));
+  return true;
 }
 
 int64_t LlamaEngine::HeldTokens(const Sequence& seq) const {

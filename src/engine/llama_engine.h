@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "engine/prefix_files.h"
 
 struct llama_model;
 struct llama_context;
@@ -38,10 +39,20 @@ struct LlamaEngineOptions {
   // prompt starts with tokens another sequence holds, or is reading, shares those cells
   // instead of reading them again. Several questions on one document read it once.
   bool prefix_cache = true;
+  // The prefix cache's disk tier: a warm slot of at least kMinSavedPrefixTokens evicted for
+  // memory (or left at shutdown) is saved here first, and a job whose prompt starts the
+  // same way loads it instead of reading it again, after a restart too. 0 bytes = off.
+  // Saving costs the KV's size in writes (GLM-4-9B f16: 40 KiB per token) on the engine
+  // thread.
+  std::string prefix_cache_dir;
+  int64_t prefix_cache_disk_bytes = 0;
   // Load the vocabulary and metadata only, no weights and no context: what a gateway needs
   // to count tokens and check sizes. Admit() then fails.
   bool vocab_only = false;
 };
+
+// Shorter prefixes are not worth a file.
+inline constexpr size_t kMinSavedPrefixTokens = 512;
 
 // Name that `glmq make-test-model` writes into general.name.
 inline constexpr char kTestModelName[] = "glmq-test-model";
@@ -103,6 +114,12 @@ class LlamaEngine final : public Engine {
     size_t reuse = 0;
   };
   Placement Place(const std::vector<int32_t>& tokens);
+  // A slot that holds nothing, else the warm one used longest ago; null if all run.
+  Sequence* IdleSlot();
+  // Disk tier: writes a warm slot's KV (if long enough and not saved already); loads a saved
+  // prefix into an empty slot and keeps its first `reuse` tokens (false if it would not load).
+  void SaveToDisk(const Sequence& seq);
+  bool LoadFromDisk(Sequence& seq, const PrefixFiles::Match& saved);
 
   ModelInfo info_;
   llama_model* model_ = nullptr;
@@ -122,6 +139,7 @@ class LlamaEngine final : public Engine {
   double prefill_token_seconds_ = 0;  // measured cost of reading one prompt token
   double decode_step_seconds_ = 0;    // measured cost of a step without prompt tokens
   bool prefix_cache_ = true;
+  std::unique_ptr<PrefixFiles> disk_;  // null: no disk tier
   uint64_t used_ = 0;  // clock of slot use: the warm slot used longest ago is evicted first
 };
 

@@ -1,7 +1,9 @@
 // Prefix reuse: jobs that start with the same tokens (questions on one document) share the
 // document's KV instead of each reading it, with the same answers as without sharing.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <filesystem>
 #include <numeric>
 #include <random>
 #include <set>
@@ -275,6 +277,100 @@ TEST(PrefixCacheTest, ARandomMixNeverRunsOutOfMemoryAndAnswersAsAlone) {
     EXPECT_EQ(c.output, Alone(job).output) << job.id;
   }
   EXPECT_EQ(engine.FreeKvTokens(), o.ctx_size);
+}
+
+std::string TempDir(const std::string& name) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("glmq-prefix-" + name + "-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  return dir.string();
+}
+
+std::unique_ptr<LlamaEngine> LoadWithDisk(int64_t ctx, const std::string& dir,
+                                          int64_t disk_bytes = 64 << 20) {
+  LlamaEngineOptions o;
+  o.model_path = ModelPath();
+  o.parallel = 1;
+  o.ctx_size = ctx;
+  o.threads = 1;
+  o.flash_attn = "off";
+  o.prefix_cache_dir = dir;
+  o.prefix_cache_disk_bytes = disk_bytes;
+  auto engine = LlamaEngine::Load(o);
+  EXPECT_TRUE(engine.ok()) << engine.status().ToString();
+  return engine.ok() ? std::move(*engine) : nullptr;
+}
+
+size_t FilesIn(const std::string& dir, const std::string& extension) {
+  size_t n = 0;
+  for (const auto& item : std::filesystem::recursive_directory_iterator(dir)) {
+    n += item.path().extension() == extension ? 1 : 0;
+  }
+  return n;
+}
+
+// A document evicted from memory for another one is saved, and loaded again (not read) by
+// the next question on it, with the answer it gives alone.
+TEST(PrefixCacheTest, AnEvictedDocumentIsSavedToDiskAndLoadedBack) {
+  const std::string dir = TempDir("evict");
+  const Job a = Question("a", kDocument, "Who?", 8);
+  const Job b = Question("b", kDocument.substr(30), "What?", 8);
+  auto counter = LoadEngine(1);
+  ASSERT_NE(counter, nullptr);
+  const int64_t prompt = std::max(PromptTokens(*counter, a), PromptTokens(*counter, b));
+  auto engine = LoadWithDisk(prompt + 100, dir);  // room for one document
+  ASSERT_NE(engine, nullptr);
+  ASSERT_TRUE(engine->Admit(a).ok());
+  EXPECT_EQ(RunAll(*engine)["a"].usage.cached_tokens, 0);
+  EXPECT_EQ(FilesIn(dir, ".kv"), 0u);  // warm in memory: nothing written yet
+  ASSERT_TRUE(engine->Admit(b).ok());  // evicts a's document: saved first
+  EXPECT_EQ(RunAll(*engine)["b"].usage.cached_tokens, 0);
+  EXPECT_EQ(FilesIn(dir, ".kv"), 1u);
+
+  const Job again = Question("again", kDocument, "When did the tide turn?", 8);
+  ASSERT_TRUE(engine->Admit(again).ok());
+  const Completion c = RunAll(*engine)["again"];
+  EXPECT_EQ(c.state, JobState::kSucceeded);
+  EXPECT_GT(c.usage.cached_tokens, prompt - 40) << "of " << prompt;
+  EXPECT_EQ(c.output, Alone(again).output);
+  engine.reset();
+  std::filesystem::remove_all(dir);
+}
+
+// What is warm at shutdown is saved, and a new engine on the same directory starts from it.
+TEST(PrefixCacheTest, ASavedDocumentOutlivesTheEngine) {
+  const std::string dir = TempDir("restart");
+  const Job first = Question("first", kDocument, "Who came back?", 8);
+  const Job later = Question("later", kDocument, "How many lines are there?", 8);
+  {
+    auto engine = LoadWithDisk(4096, dir);
+    ASSERT_NE(engine, nullptr);
+    ASSERT_TRUE(engine->Admit(first).ok());
+    EXPECT_EQ(RunAll(*engine)["first"].state, JobState::kSucceeded);
+  }
+  EXPECT_EQ(FilesIn(dir, ".kv"), 1u);
+  EXPECT_EQ(FilesIn(dir, ".tokens"), 1u);
+  auto engine = LoadWithDisk(4096, dir);
+  ASSERT_NE(engine, nullptr);
+  ASSERT_TRUE(engine->Admit(later).ok());
+  const Completion c = RunAll(*engine)["later"];
+  EXPECT_GT(c.usage.cached_tokens, 900);
+  EXPECT_EQ(c.output, Alone(later).output);
+  engine.reset();  // it saves what is warm
+  std::filesystem::remove_all(dir);
+}
+
+// A budget too small for one saved document keeps none.
+TEST(PrefixCacheTest, TheDiskTierStaysWithinItsBudget) {
+  const std::string dir = TempDir("budget");
+  {
+    auto engine = LoadWithDisk(4096, dir, /*disk_bytes=*/4096);
+    ASSERT_NE(engine, nullptr);
+    ASSERT_TRUE(engine->Admit(Question("q", kDocument, "Who?", 4)).ok());
+    RunAll(*engine);
+  }
+  EXPECT_EQ(FilesIn(dir, ".kv"), 0u);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

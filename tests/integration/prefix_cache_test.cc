@@ -1,6 +1,9 @@
 // Questions on one document, as a client sends them: the document is read once, every
 // answer says how many of its prompt tokens came from the cache, and /metrics counts them.
 #include <gtest/gtest.h>
+#include <signal.h>
+
+#include <filesystem>
 
 #include "integration/harness.h"
 
@@ -65,6 +68,22 @@ TEST(PrefixCacheTest, OffReadsEveryDocumentInFull) {
     EXPECT_EQ(CachedTokens(done), 0) << done;
   }
   EXPECT_EQ(MetricSample(server, "glmq_prompt_tokens_reused_total"), 0.0);
+}
+
+// With a disk tier, a document read before a restart is loaded, not read, after it.
+TEST(PrefixCacheTest, ADocumentReadBeforeARestartIsLoadedAfterIt) {
+  Server server({"--prefix-cache-disk", "64MiB"});
+  ASSERT_TRUE(server.Start()) << server.start_error();
+  const json first = WaitForTerminal(server, SubmitJob(server, Question(0)), seconds(120));
+  ASSERT_EQ(first.value("state", ""), "succeeded") << first;
+  EXPECT_EQ(CachedTokens(first), 0);
+  ASSERT_GE(server.Kill(SIGTERM), 0);  // shutting down saves the warm document
+
+  ASSERT_TRUE(server.Restart()) << server.start_error();
+  const json later = WaitForTerminal(server, SubmitJob(server, Question(1)), seconds(120));
+  ASSERT_EQ(later.value("state", ""), "succeeded") << later;
+  EXPECT_GT(CachedTokens(later), later["usage"].value("prompt_tokens", int64_t{0}) - 40) << later;
+  EXPECT_TRUE(std::filesystem::exists(server.data_dir() + "/prefix-cache"));
 }
 
 }  // namespace
