@@ -11,6 +11,7 @@
 #include "api/insert_batcher.h"
 #include "api/job_request.h"
 #include "api/job_watch.h"
+#include "api/rate_limit.h"
 #include "api/router.h"
 #include "engine/engine.h"
 #include "sched/capacity.h"
@@ -34,6 +35,10 @@ struct ApiOptions {
   int32_t max_list_limit = 1000;
   // Submit batches written to the store at once (InsertBatcher::Options::in_flight).
   int32_t submit_batches_in_flight = 1;
+  // Submits a second per client (its API key, or its address without keys; 0 = no limit),
+  // and how many may come at once (api/rate_limit.h).
+  double submit_rate = 0;
+  double submit_burst = 20;
   // API keys (api/auth.h): none = an open API.
   std::vector<std::string> api_keys;
   std::string api_keys_file;
@@ -52,6 +57,8 @@ struct ApiContext {
   JobWatchHub& watch;
   // Submits prepared on an io thread (no tokenizing, a small body) are inserted through it.
   InsertBatcher& inserts;
+  // Submit rate limits (from submit_rate, set by AddPublicRoutes); null = none.
+  std::shared_ptr<RateLimiter> limiter = nullptr;
   // Told of each accepted job once it is durable (metrics). Optional.
   std::function<void(const Job&)> on_submitted = nullptr;
 };

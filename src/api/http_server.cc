@@ -123,6 +123,8 @@ asio::awaitable<void> HttpServer::AcceptLoop() {
 }
 
 asio::awaitable<void> HttpServer::Serve(tcp::socket socket) {
+  boost::system::error_code peer_ec;
+  const std::string peer = socket.remote_endpoint(peer_ec).address().to_string();
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
   buffer.reserve(kReadBufferBytes);
@@ -195,7 +197,8 @@ asio::awaitable<void> HttpServer::Serve(tcp::socket socket) {
     const bool head = request.method() == http::verb::head;
     const auto handling_started = std::chrono::steady_clock::now();
     StreamBody body;
-    HttpResponse response = co_await router_.Dispatch(std::move(request), head ? nullptr : &body);
+    HttpResponse response =
+        co_await router_.Dispatch(std::move(request), head ? nullptr : &body, peer);
     // Time from the whole request read to the response ready: what the server spent.
     const double handler_ms = std::chrono::duration<double, std::milli>(
                                   std::chrono::steady_clock::now() - handling_started)

@@ -521,9 +521,28 @@ void AddHealthRoutes(Router& router, JobStore& store, asio::thread_pool& pool) {
       Access::kOpen);
 }
 
+// A 429 when the client has used up its submits (--rate-limit); its API key, or without
+// one its address, names the client.
+std::optional<HttpResponse> RateLimited(ApiContext& ctx, const RequestContext& rc) {
+  if (ctx.limiter == nullptr) return std::nullopt;
+  const auto auth = rc.request.find(http::field::authorization);
+  const std::string client =
+      auth != rc.request.end() ? "key " + std::string(auth->value()) : "address " + rc.peer;
+  const double wait = ctx.limiter->Acquire(client);
+  if (wait <= 0) return std::nullopt;
+  const int64_t retry_after = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(wait)));
+  HttpResponse res = ErrorResponse(
+      http::status::too_many_requests, "rate_limited",
+      fmt::format("more than {:g} submits a second (bursts of {:g}); try again in {} s",
+                  ctx.options.submit_rate, ctx.options.submit_burst, retry_after));
+  res.set(http::field::retry_after, std::to_string(retry_after));
+  return res;
+}
+
 void AddApiRoutes(Router& router, ApiContext& ctx) {
   router.Add(http::verb::post, "/v1/jobs",
              [&ctx](RequestContext& rc) -> asio::awaitable<HttpResponse> {
+               if (auto limited = RateLimited(ctx, rc)) co_return std::move(*limited);
                auto claim = IdempotencyClaimOf(rc.request);
                if (!claim.ok()) {
                  co_return ErrorResponse(http::status::bad_request, "invalid_idempotency_key",
@@ -615,6 +634,7 @@ void AddApiRoutes(Router& router, ApiContext& ctx) {
   // The seed API, kept so its clients move over unchanged.
   router.Add(http::verb::post, "/api/v1/chat",
              [&ctx](RequestContext& rc) -> asio::awaitable<HttpResponse> {
+               if (auto limited = RateLimited(ctx, rc)) co_return std::move(*limited);
                Submitted s = co_await SubmitBody(ctx, rc, ParseSeedChatRequest);
                if (!s.status.ok()) co_return SubmitError(s.status);
                co_return JsonResponse(http::status::ok,

@@ -30,6 +30,7 @@ const std::string& OpenApiDocument() {
           "409": {"$ref": "#/components/responses/Error"},
           "413": {"$ref": "#/components/responses/Error"},
           "422": {"$ref": "#/components/responses/Error"},
+          "429": {"description": "Over --rate-limit: the Retry-After header says when to try again.", "headers": {"Retry-After": {"schema": {"type": "integer"}}}, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
           "503": {"$ref": "#/components/responses/Error"}
         }
       },
@@ -127,7 +128,8 @@ const std::string& OpenApiDocument() {
         "responses": {
           "200": {"description": "{task_id, status, message, estimated_time, queue_position}", "content": {"application/json": {"schema": {"type": "object"}}}},
           "400": {"$ref": "#/components/responses/Error"},
-          "422": {"$ref": "#/components/responses/Error"}
+          "422": {"$ref": "#/components/responses/Error"},
+          "429": {"$ref": "#/components/responses/Error"}
         }
       }
     },

@@ -47,10 +47,11 @@ bool Router::Match(const Route& route, const std::vector<std::string_view>& segm
   return true;
 }
 
-asio::awaitable<HttpResponse> Router::Dispatch(HttpRequest request, StreamBody* stream) {
+asio::awaitable<HttpResponse> Router::Dispatch(HttpRequest request, StreamBody* stream,
+                                               std::string peer) {
   const auto started = std::chrono::steady_clock::now();
   std::string route = "unmatched";
-  HttpResponse response = co_await Handle(std::move(request), route, stream);
+  HttpResponse response = co_await Handle(std::move(request), route, stream, std::move(peer));
   if (observer_) {
     observer_(route, response.result_int(),
               std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
@@ -59,8 +60,9 @@ asio::awaitable<HttpResponse> Router::Dispatch(HttpRequest request, StreamBody* 
 }
 
 asio::awaitable<HttpResponse> Router::Handle(HttpRequest request, std::string& route,
-                                             StreamBody* stream) {
+                                             StreamBody* stream, std::string peer) {
   RequestContext ctx;
+  ctx.peer = std::move(peer);
   const std::string_view target(request.target().data(), request.target().size());
   const size_t q = target.find('?');
   ctx.path = std::string(target.substr(0, q));

@@ -30,6 +30,7 @@ struct RequestContext {
   std::map<std::string, std::string> params;  // from {name} segments of the pattern
   std::map<std::string, std::string> query;   // decoded query string
   std::string route;                          // the matched pattern, for metrics and logs
+  std::string peer;                           // the client's address, as the socket says
   // Set by a handler whose 200 answer streams (server-sent events): the handler's response
   // gives the status and headers, and this writes the body after them.
   StreamBody stream;
@@ -56,11 +57,14 @@ class Router {
   }
   // Set before serving starts.
   void SetObserver(RequestObserver observer) { observer_ = std::move(observer); }
-  // `stream`, when given, receives the handler's StreamBody for a streamed answer.
-  asio::awaitable<HttpResponse> Dispatch(HttpRequest request, StreamBody* stream = nullptr);
+  // `stream`, when given, receives the handler's StreamBody for a streamed answer; `peer` is
+  // the client's address.
+  asio::awaitable<HttpResponse> Dispatch(HttpRequest request, StreamBody* stream = nullptr,
+                                         std::string peer = {});
 
  private:
-  asio::awaitable<HttpResponse> Handle(HttpRequest request, std::string& route, StreamBody* stream);
+  asio::awaitable<HttpResponse> Handle(HttpRequest request, std::string& route, StreamBody* stream,
+                                       std::string peer);
   struct Route {
     http::verb method;
     std::string pattern;

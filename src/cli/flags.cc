@@ -94,6 +94,13 @@ void AddApiFlags(CLI::App& cmd, ApiOptions& f) {
                  "for several; none and no --api-keys-file: the API is open)")
       ->envname("GLMQ_API_KEYS")
       ->delimiter(',');
+  Opt(cmd, "--rate-limit", f.submit_rate,
+      "submits a second per client (its API key, else its address); over it a 429 (0 = none)",
+      "GLMQ_RATE_LIMIT")
+      ->check(CLI::NonNegativeNumber);
+  Opt(cmd, "--rate-limit-burst", f.submit_burst, "submits a client may send at once",
+      "GLMQ_RATE_LIMIT_BURST")
+      ->check(CLI::PositiveNumber);
   Opt(cmd, "--api-keys-file", f.api_keys_file,
       "file of API keys, one per line ('#' comments); read at start", "GLMQ_API_KEYS_FILE");
 }

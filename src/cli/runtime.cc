@@ -97,6 +97,11 @@ Status AddPublicRoutes(Router& router, ApiContext& ctx, Alerting& alerting,
     });
   }
   ctx.on_submitted = [&job_metrics](const Job& job) { job_metrics.Submitted(job); };
+  if (ctx.options.submit_rate > 0) {
+    ctx.limiter = std::make_shared<RateLimiter>(ctx.options.submit_rate, ctx.options.submit_burst);
+    spdlog::info("rate limit: {:g} submits a second per client, bursts of {:g}",
+                 ctx.options.submit_rate, ctx.options.submit_burst);
+  }
   AddApiRoutes(router, ctx);
   AddAlertRoutes(router, *alerting.service, *alerting.silences, ctx.pool);
   AddMetricsRoute(router, registry, ctx.pool);
