@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/fast_json.h"
+#include "api/webhook_hosts.h"
 
 namespace glmq {
 namespace {
@@ -121,8 +122,9 @@ Status ReadStop(const json& doc, const RequestLimits& limits, std::vector<std::s
   return Status::Ok();
 }
 
-// An absolute http:// or https:// URL with a host, up to 2048 bytes, printable ASCII.
-Status ReadWebhookUrl(json& doc, std::string& out) {
+// An absolute http:// or https:// URL with a host, up to 2048 bytes, printable ASCII, to a
+// host the limits allow.
+Status ReadWebhookUrl(json& doc, std::string& out, const RequestLimits& limits) {
   GLMQ_RETURN_IF_ERROR(ReadString(doc, "webhook_url", false, out));
   if (out.empty()) return Status::Ok();
   const bool http = out.rfind("http://", 0) == 0, https = out.rfind("https://", 0) == 0;
@@ -132,6 +134,11 @@ Status ReadWebhookUrl(json& doc, std::string& out) {
     return InvalidArgument(
         "'webhook_url' must be an http:// or https:// URL with a host, up to 2048 characters, "
         "without spaces");
+  }
+  if (const std::string host = UrlHost(out); !WebhookHostAllowed(host, limits.webhook_hosts)) {
+    return InvalidArgument(
+        "'webhook_url' goes to '" + host +
+        "', which this server does not send webhooks to (--webhook-allow-hosts)");
   }
   return Status::Ok();
 }
@@ -234,7 +241,7 @@ Result<JobRequest> ParseJobRequest(std::string_view body, const RequestLimits& l
   req.priority = static_cast<int32_t>(priority);
   GLMQ_RETURN_IF_ERROR(ReadNumber(doc, "timeout_seconds", 0.0, limits.max_timeout_seconds, true,
                                   req.timeout_seconds));
-  GLMQ_RETURN_IF_ERROR(ReadWebhookUrl(doc, req.webhook_url));
+  GLMQ_RETURN_IF_ERROR(ReadWebhookUrl(doc, req.webhook_url, limits));
   return req;
 }
 

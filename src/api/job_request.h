@@ -16,6 +16,8 @@ struct RequestLimits {
   size_t max_stop_strings = 16;
   size_t max_stop_bytes = 256;
   size_t max_messages = 4096;
+  // Hosts a webhook_url may name (api/webhooks.h WebhookHostAllowed); empty = any.
+  std::vector<std::string> webhook_hosts;
 };
 
 // `POST /v1/jobs`: {text, question} or {messages}, plus sampling fields. Unknown fields are

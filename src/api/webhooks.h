@@ -23,6 +23,7 @@
 #include <string>
 
 #include "alert/transport.h"
+#include "api/webhook_hosts.h"
 #include "core/periodic.h"
 #include "store/job_store.h"
 
@@ -37,6 +38,8 @@ struct WebhookOptions {
   int64_t lease_ms = 30000;
   int64_t poll_ms = 500;
   int32_t batch = 32;  // deliveries claimed per round
+  // Hosts a webhook may go to (WebhookHostAllowed); empty = any.
+  std::vector<std::string> allow_hosts;
 };
 
 class WebhookSender {

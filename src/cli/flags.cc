@@ -112,6 +112,11 @@ void AddWebhookFlags(CLI::App& cmd, WebhookOptions& f) {
   Opt(cmd, "--webhook-max-attempts", f.max_attempts,
       "tries of a webhook delivery before it is given up", "GLMQ_WEBHOOK_MAX_ATTEMPTS")
       ->check(CLI::Range(1, 100));
+  cmd.add_option("--webhook-allow-hosts", f.allow_hosts,
+                 "hosts webhook_url may name: names, addresses, *.example.com (none: any); "
+                 "others get a 400")
+      ->envname("GLMQ_WEBHOOK_ALLOW_HOSTS")
+      ->delimiter(',');
   Opt(cmd, "--webhook-timeout-seconds", f.timeout_seconds, "how long one try may take",
       "GLMQ_WEBHOOK_TIMEOUT_SECONDS")
       ->check(CLI::Range(0.1, 50.0));

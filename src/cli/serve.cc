@@ -118,6 +118,7 @@ int RunServe(const ServeFlags& flags) {
   AddWebhookCollector(registry, webhooks);
   ApiContext ctx{**store,   *engine, &scheduler, capacity, flags.policy,
                  flags.api, pool,    watch,      inserts};
+  ctx.options.limits.webhook_hosts = flags.webhooks.allow_hosts;
   Router router;
   if (const Status routes = AddPublicRoutes(router, ctx, **alerting, registry, job_metrics);
       !routes.ok()) {

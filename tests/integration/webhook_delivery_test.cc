@@ -117,5 +117,21 @@ TEST(WebhookDeliveryTest, ABadWebhookUrlIsA400) {
   }
 }
 
+TEST(WebhookDeliveryTest, AWebhookToAHostNotAllowedIsA400) {
+  WebhookReceiver receiver;  // on 127.0.0.1
+  Server server({"--webhook-allow-hosts", "hooks.example.com,127.0.0.1"});
+  ASSERT_TRUE(server.Start()) << server.start_error();
+  const HttpResult refused = server.Post(
+      "/v1/jobs", {{"text", "x"}, {"webhook_url", "http://169.254.169.254/latest/meta-data"}});
+  EXPECT_EQ(refused.status, 400) << refused.Describe();
+  EXPECT_NE(refused.body_json["error"].value("message", "").find("--webhook-allow-hosts"),
+            std::string::npos)
+      << refused.body;
+  const std::string id =
+      SubmitJob(server, {{"text", "Hooked."}, {"max_tokens", 2}, {"webhook_url", receiver.url()}});
+  ASSERT_FALSE(id.empty());
+  EXPECT_EQ(receiver.WaitFor(1, seconds(30)).size(), 1u);
+}
+
 }  // namespace
 }  // namespace glmq::integration

@@ -1,0 +1,18 @@
+// Where webhooks may go: the host of a webhook_url, and --webhook-allow-hosts patterns.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace glmq {
+
+// The host of a URL as libcurl parses it, lower-cased, without brackets or a trailing dot;
+// "" if it has none.
+std::string UrlHost(std::string_view url);
+// Whether `host` matches one of `patterns`: a host name or address as written, "*.example.com"
+// for any name under example.com (not example.com itself), or "*" for any. No patterns:
+// every host.
+bool WebhookHostAllowed(std::string_view host, const std::vector<std::string>& patterns);
+
+}  // namespace glmq
