@@ -25,6 +25,9 @@ namespace glmq {
 struct ApiOptions {
   RequestLimits limits;
   double max_wait_seconds = 300;  // longest ?wait= a client may ask for
+  // How long POST /v1/chat/completions holds the connection for its job before a 504 that
+  // names the job (which goes on; its result stays readable).
+  double chat_wait_seconds = 600;
   // Texts up to this size are tokenized before the 202; larger ones are accepted on an
   // estimate and counted right after (tokenizing runs at a few MB/s).
   size_t sync_count_bytes = 256 * 1024;

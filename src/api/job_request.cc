@@ -143,11 +143,26 @@ Status ReadWebhookUrl(json& doc, std::string& out, const RequestLimits& limits) 
   return Status::Ok();
 }
 
+// temperature, top_p, seed and stop.
+Status ReadSampling(const json& doc, const RequestLimits& limits, SamplingParams& out) {
+  double temperature = out.temperature;
+  GLMQ_RETURN_IF_ERROR(ReadNumber(doc, "temperature", 0.0, 2.0, false, temperature));
+  out.temperature = static_cast<float>(temperature);
+  double top_p = out.top_p;
+  GLMQ_RETURN_IF_ERROR(ReadNumber(doc, "top_p", 0.0, 1.0, true, top_p));
+  out.top_p = static_cast<float>(top_p);
+  GLMQ_RETURN_IF_ERROR(ReadSeed(doc, out.seed));
+  return ReadStop(doc, limits, out.stop);
+}
+
 bool IsBlank(std::string_view s) {
   return s.find_first_not_of(" \t\r\n") == std::string_view::npos;
 }
 
-Status ReadMessages(const json& doc, const RequestLimits& limits, std::vector<ChatMessage>& out) {
+// `openai`: as OpenAI clients send them: other fields of a message (name, ...) are ignored,
+// and content may be an array of parts, whose text parts are joined.
+Status ReadMessages(const json& doc, const RequestLimits& limits, std::vector<ChatMessage>& out,
+                    bool openai = false) {
   auto it = doc.find("messages");
   if (it == doc.end() || it->is_null()) return Status::Ok();
   if (!it->is_array()) return WrongType("messages", "an array", *it);
@@ -162,7 +177,7 @@ Status ReadMessages(const json& doc, const RequestLimits& limits, std::vector<Ch
     const std::string where = "messages[" + std::to_string(i) + "]";
     if (!m.is_object()) return WrongType(where, "an object", m);
     for (const auto& [key, value] : m.items()) {
-      if (key != "role" && key != "content") {
+      if (key != "role" && key != "content" && !openai) {
         return InvalidArgument("unknown field '" + key + "' in " + where +
                                " (allowed: role, content)");
       }
@@ -178,10 +193,20 @@ Status ReadMessages(const json& doc, const RequestLimits& limits, std::vector<Ch
         msg.role != "observation") {
       return InvalidArgument("'" + where + ".role' must be system, user, assistant or observation");
     }
-    if (content == m.end() || !content->is_string()) {
+    if (openai && content != m.end() && content->is_array()) {
+      for (const json& part : *content) {
+        if (!part.is_object() || part.value("type", "") != "text" || !part.contains("text") ||
+            !part["text"].is_string()) {
+          return InvalidArgument("'" + where +
+                                 ".content' parts must be {\"type\":\"text\",\"text\":...}");
+        }
+        msg.content += part["text"].get<std::string>();
+      }
+    } else if (content == m.end() || !content->is_string()) {
       return InvalidArgument("'" + where + ".content' must be a string");
+    } else {
+      msg.content = content->get<std::string>();
     }
-    msg.content = content->get<std::string>();
     has_user = has_user || msg.role == "user";
     out.push_back(std::move(msg));
   }
@@ -228,20 +253,44 @@ Result<JobRequest> ParseJobRequest(std::string_view body, const RequestLimits& l
   int64_t max_tokens = req.sampling.max_tokens;
   GLMQ_RETURN_IF_ERROR(ReadInt(doc, "max_tokens", 1, limits.max_tokens_limit, max_tokens));
   req.sampling.max_tokens = static_cast<int32_t>(max_tokens);
-  double temperature = req.sampling.temperature;
-  GLMQ_RETURN_IF_ERROR(ReadNumber(doc, "temperature", 0.0, 2.0, false, temperature));
-  req.sampling.temperature = static_cast<float>(temperature);
-  double top_p = req.sampling.top_p;
-  GLMQ_RETURN_IF_ERROR(ReadNumber(doc, "top_p", 0.0, 1.0, true, top_p));
-  req.sampling.top_p = static_cast<float>(top_p);
-  GLMQ_RETURN_IF_ERROR(ReadSeed(doc, req.sampling.seed));
-  GLMQ_RETURN_IF_ERROR(ReadStop(doc, limits, req.sampling.stop));
+  GLMQ_RETURN_IF_ERROR(ReadSampling(doc, limits, req.sampling));
   int64_t priority = 0;
   GLMQ_RETURN_IF_ERROR(ReadInt(doc, "priority", -10, 10, priority));
   req.priority = static_cast<int32_t>(priority);
   GLMQ_RETURN_IF_ERROR(ReadNumber(doc, "timeout_seconds", 0.0, limits.max_timeout_seconds, true,
                                   req.timeout_seconds));
   GLMQ_RETURN_IF_ERROR(ReadWebhookUrl(doc, req.webhook_url, limits));
+  return req;
+}
+
+Result<JobRequest> ParseOpenAiChatRequest(std::string_view body, const RequestLimits& limits) {
+  GLMQ_ASSIGN_OR_RETURN(json doc, ParseObject(body));
+  // What cannot be honoured is refused rather than ignored.
+  if (doc.contains("stream") && doc["stream"].is_boolean() && doc["stream"].get<bool>()) {
+    return InvalidArgument(
+        "'stream': true is not supported; follow the job with POST /v1/jobs and "
+        "GET /v1/jobs/{id}/events instead");
+  }
+  if (doc.contains("n") && !doc["n"].is_null() && doc["n"] != 1) {
+    return InvalidArgument("'n' must be 1: one answer per request");
+  }
+  for (const char* unsupported : {"tools", "functions", "response_format", "logprobs"}) {
+    if (doc.contains(unsupported) && !doc[unsupported].is_null() && doc[unsupported] != false) {
+      return InvalidArgument(std::string("'") + unsupported + "' is not supported");
+    }
+  }
+  if (!doc.contains("messages") || doc["messages"].is_null()) {
+    return InvalidArgument("'messages' is required");
+  }
+  JobRequest req;
+  req.sampling.max_tokens = limits.default_max_tokens;
+  GLMQ_RETURN_IF_ERROR(ReadMessages(doc, limits, req.messages, /*openai=*/true));
+  int64_t max_tokens = req.sampling.max_tokens;
+  GLMQ_RETURN_IF_ERROR(ReadInt(doc, "max_tokens", 1, limits.max_tokens_limit, max_tokens));
+  GLMQ_RETURN_IF_ERROR(
+      ReadInt(doc, "max_completion_tokens", 1, limits.max_tokens_limit, max_tokens));
+  req.sampling.max_tokens = static_cast<int32_t>(max_tokens);
+  GLMQ_RETURN_IF_ERROR(ReadSampling(doc, limits, req.sampling));
   return req;
 }
 

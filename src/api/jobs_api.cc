@@ -521,6 +521,54 @@ void AddHealthRoutes(Router& router, JobStore& store, asio::thread_pool& pool) {
       Access::kOpen);
 }
 
+// POST /v1/chat/completions's answer for its job as it is after the wait: OpenAI's
+// chat.completion for a success; otherwise an error that names the job, which a client can
+// still read at /v1/jobs/{id} (a 504 while it is still queued or running).
+HttpResponse ChatCompletion(const ApiContext& ctx, const Fetched& f) {
+  if (!f.status.ok()) return ErrorResponse(f.status);
+  const Job& job = f.job;
+  const std::string where = " (job " + job.id + ", at /v1/jobs/" + job.id + ")";
+  switch (job.state) {
+    case JobState::kSucceeded:
+      break;
+    case JobState::kQueued:
+    case JobState::kRunning: {
+      HttpResponse res =
+          ErrorResponse(http::status::gateway_timeout, "still_running",
+                        std::string("the job is still ") + JobStateName(job.state) +
+                            (ctx.watch.closed() ? " and this server is shutting down" : "") +
+                            "; it goes on, and its answer will be" + where);
+      res.set(http::field::location, "/v1/jobs/" + job.id);
+      return res;
+    }
+    case JobState::kCancelled:
+      return ErrorResponse(http::status::conflict, "cancelled", "the job was cancelled" + where);
+    case JobState::kExpired:
+      return ErrorResponse(http::status::gateway_timeout, "timeout",
+                           "the job's timeout passed" + where);
+    case JobState::kFailed:
+      return ErrorResponse(http::status::internal_server_error,
+                           job.error_code.empty() ? "failed" : job.error_code,
+                           job.error_message + where);
+  }
+  const json usage = {{"prompt_tokens", job.usage.prompt_tokens},
+                      {"completion_tokens", job.usage.completion_tokens},
+                      {"total_tokens", job.usage.prompt_tokens + job.usage.completion_tokens},
+                      {"prompt_tokens_details", {{"cached_tokens", job.usage.cached_tokens}}}};
+  const json message = {{"role", "assistant"}, {"content", job.output}};
+  HttpResponse res = JsonResponse(
+      http::status::ok,
+      {{"id", "chatcmpl-" + job.id},
+       {"object", "chat.completion"},
+       {"created", job.created_at / 1000},
+       {"model", ctx.engine.info().name.empty() ? "glmq" : ctx.engine.info().name},
+       {"choices",
+        json::array({{{"index", 0}, {"message", message}, {"finish_reason", job.finish_reason}}})},
+       {"usage", usage}});
+  res.set("Glmq-Job", job.id);
+  return res;
+}
+
 // A 429 when the client has used up its submits (--rate-limit); its API key, or without
 // one its address, names the client.
 std::optional<HttpResponse> RateLimited(ApiContext& ctx, const RequestContext& rc) {
@@ -632,6 +680,17 @@ void AddApiRoutes(Router& router, ApiContext& ctx) {
   AddHealthRoutes(router, ctx.store, ctx.pool);
 
   // The seed API, kept so its clients move over unchanged.
+  // OpenAI's chat completions over the queue: the job is submitted as any other (durable,
+  // scheduled, visible in /v1/jobs) and the connection held until it ends.
+  router.Add(http::verb::post, "/v1/chat/completions",
+             [&ctx](RequestContext& rc) -> asio::awaitable<HttpResponse> {
+               if (auto limited = RateLimited(ctx, rc)) co_return std::move(*limited);
+               Submitted s = co_await SubmitBody(ctx, rc, ParseOpenAiChatRequest);
+               if (!s.status.ok()) co_return SubmitError(s.status);
+               Fetched f = co_await AwaitJob(ctx, s.job.id, ctx.options.chat_wait_seconds);
+               co_return ChatCompletion(ctx, f);
+             });
+
   router.Add(http::verb::post, "/api/v1/chat",
              [&ctx](RequestContext& rc) -> asio::awaitable<HttpResponse> {
                if (auto limited = RateLimited(ctx, rc)) co_return std::move(*limited);

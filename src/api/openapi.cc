@@ -120,6 +120,23 @@ const std::string& OpenApiDocument() {
         "responses": {"200": {"description": "Expired.", "content": {"application/json": {"schema": {"type": "object"}}}}, "404": {"$ref": "#/components/responses/Error"}}
       }
     },
+    "/v1/chat/completions": {
+      "post": {
+        "summary": "OpenAI-compatible chat completion: submits a job and answers when it ends",
+        "operationId": "chatCompletion",
+        "description": "The job is queued and scheduled like any other (it shows in /v1/jobs; the Glmq-Job header names it). The connection is held until it ends, up to --chat-wait-seconds; then a 504 names the job, which goes on. stream, n > 1, tools, response_format and logprobs are refused; model, user and other fields are ignored.",
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["messages"], "properties": {"messages": {"type": "array", "items": {"type": "object", "properties": {"role": {"type": "string"}, "content": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "object"}}]}}}}, "max_tokens": {"type": "integer", "minimum": 1}, "max_completion_tokens": {"type": "integer", "minimum": 1}, "temperature": {"type": "number", "minimum": 0, "maximum": 2}, "top_p": {"type": "number"}, "seed": {"type": "integer"}, "stop": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}}}}}},
+        "responses": {
+          "200": {"description": "chat.completion: {id, object, created, model, choices: [{index, message: {role, content}, finish_reason}], usage}", "headers": {"Glmq-Job": {"schema": {"type": "string"}}}, "content": {"application/json": {"schema": {"type": "object"}}}},
+          "400": {"$ref": "#/components/responses/Error"},
+          "409": {"$ref": "#/components/responses/Error"},
+          "422": {"$ref": "#/components/responses/Error"},
+          "429": {"$ref": "#/components/responses/Error"},
+          "500": {"$ref": "#/components/responses/Error"},
+          "504": {"description": "Not ended within --chat-wait-seconds (or its timeout passed); the message and the Location header name the job.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+        }
+      }
+    },
     "/api/v1/chat": {
       "post": {
         "summary": "Submit, in the seed service's form",

@@ -83,6 +83,10 @@ void AddApiFlags(CLI::App& cmd, ApiOptions& f) {
       "GLMQ_SYNC_COUNT_BYTES");
   Opt(cmd, "--max-tokens-limit", f.limits.max_tokens_limit, "largest max_tokens accepted",
       "GLMQ_MAX_TOKENS_LIMIT");
+  Opt(cmd, "--chat-wait-seconds", f.chat_wait_seconds,
+      "how long POST /v1/chat/completions waits for its job before a 504 naming it",
+      "GLMQ_CHAT_WAIT_SECONDS")
+      ->check(CLI::PositiveNumber);
   // Measured with bench/redis_submit.sh: 2 gains ~18% on 16 cores and loses ~7% on 2.
   f.submit_batches_in_flight = std::thread::hardware_concurrency() > 2 ? 2 : 1;
   Opt(cmd, "--submit-batches-in-flight", f.submit_batches_in_flight,

@@ -127,6 +127,10 @@ TEST(JobRequestTest, SurvivesMutatedInput) {
           body.insert(at, 1, "{}[]\",:0-eE.\\"[rng() % 13]);
       }
     }
+    auto chat = ParseOpenAiChatRequest(body, kLimits);  // the same bytes, as a chat request
+    EXPECT_TRUE(chat.ok() ? !chat->messages.empty()
+                          : chat.status().code() == StatusCode::kInvalidArgument)
+        << body;
     auto r = ParseJobRequest(body, kLimits);
     if (r.ok()) {
       ++accepted;
@@ -139,6 +143,45 @@ TEST(JobRequestTest, SurvivesMutatedInput) {
     }
   }
   EXPECT_GT(accepted, 0);  // the mutations were not all fatal: both paths were exercised
+}
+
+TEST(OpenAiChatRequestTest, TakesWhatOpenAiClientsSend) {
+  auto r = ParseOpenAiChatRequest(
+      R"({"model":"gpt-4o","user":"u1","messages":[
+            {"role":"system","content":"Be brief.","name":"sys"},
+            {"role":"user","content":[{"type":"text","text":"Hello, "},{"type":"text","text":"world"}]}],
+          "max_completion_tokens":7,"temperature":0,"seed":3,"stop":"END","stream":false,"n":1})",
+      kLimits);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->messages.size(), 2u);
+  EXPECT_EQ(r->messages[0].content, "Be brief.");
+  EXPECT_EQ(r->messages[1].content, "Hello, world");
+  EXPECT_EQ(r->sampling.max_tokens, 7);
+  EXPECT_EQ(r->sampling.temperature, 0.0f);
+  EXPECT_EQ(r->sampling.seed, 3u);
+  EXPECT_EQ(r->sampling.stop, std::vector<std::string>{"END"});
+  EXPECT_EQ(ParseOpenAiChatRequest(R"({"messages":[{"role":"user","content":"x"}],"max_tokens":5})",
+                                   kLimits)
+                ->sampling.max_tokens,
+            5);
+}
+
+TEST(OpenAiChatRequestTest, RefusesWhatWouldChangeTheAnswersForm) {
+  const std::string user = R"("messages":[{"role":"user","content":"x"}])";
+  for (const std::string& extra : {std::string(R"("stream":true)"), std::string(R"("n":2)"),
+                                   std::string(R"("tools":[{"type":"function"}])"),
+                                   std::string(R"("response_format":{"type":"json_object"})")}) {
+    auto r = ParseOpenAiChatRequest("{" + user + "," + extra + "}", kLimits);
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << extra;
+  }
+  EXPECT_EQ(ParseOpenAiChatRequest(R"({"model":"m"})", kLimits).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(ParseOpenAiChatRequest(
+                R"({"messages":[{"role":"user","content":[{"type":"image_url","image_url":{}}]}]})",
+                kLimits)
+                .status()
+                .code(),
+            StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -18,6 +18,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto job = glmq::ParseJobRequest(input, limits);
   if (job.ok() && job->text.empty() == job->messages.empty()) __builtin_trap();
   (void)glmq::ParseSeedChatRequest(input, limits);
+  auto chat = glmq::ParseOpenAiChatRequest(input, limits);
+  if (chat.ok() && chat->messages.empty()) __builtin_trap();
   (void)glmq::ParseQuery(input);
   // The fast parser must accept exactly what nlohmann accepts.
   const bool fast = !glmq::ParseJson(input).is_discarded();
