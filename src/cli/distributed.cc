@@ -14,6 +14,7 @@
 #include "core/failure_log.h"
 #include "core/periodic.h"
 #include "engine/llama_engine.h"
+#include "engine/openai_engine.h"
 #include "sched/capacity.h"
 #include "sched/scheduler.h"
 #include "store/redis_store.h"
@@ -161,11 +162,32 @@ struct WorkerFlags {
   CommonFlags common;
   HttpServerOptions http;  // /healthz, /readyz, /metrics
   LlamaEngineOptions engine;
+  std::string engine_kind = "llama";  // llama | openai
+  OpenAiEngineOptions upstream;       // --engine openai
   SchedulerOptions sched;
   RedisFlags redis;
   double drain_seconds = 60;
   std::string name;
 };
+
+// The worker's engine: llama.cpp in process, or a remote OpenAI-compatible server whose
+// prompts are counted with the GGUF's vocabulary.
+std::unique_ptr<Engine> LoadWorkerEngine(const WorkerFlags& flags) {
+  if (flags.engine_kind != "openai") return LoadEngine(flags.engine);
+  LlamaEngineOptions vocab = flags.engine;
+  vocab.vocab_only = true;
+  std::unique_ptr<LlamaEngine> tokenizer = LoadEngine(vocab);
+  if (!tokenizer) return nullptr;
+  OpenAiEngineOptions upstream = flags.upstream;
+  upstream.parallel = flags.engine.parallel;
+  upstream.ctx_size = flags.engine.ctx_size;
+  auto engine = OpenAiEngine::Create(std::move(tokenizer), std::move(upstream));
+  if (!engine.ok()) {
+    spdlog::error("{}", engine.status().message());
+    return nullptr;
+  }
+  return std::move(*engine);
+}
 
 // Says "alive" in the store while the scheduler or the engine shows life, with a report of
 // the worker's speeds and work in hand for the gateways' estimates.
@@ -230,10 +252,12 @@ int RunWorker(WorkerFlags flags) {
     spdlog::error("cannot use Redis at {}: {}", flags.redis.url, store.status().message());
     return 1;
   }
-  std::unique_ptr<LlamaEngine> engine = LoadEngine(flags.engine);
+  std::unique_ptr<Engine> engine = LoadWorkerEngine(flags);
   if (!engine) return 1;
   ThroughputMeter meter;
-  Calibrate(*engine, meter);
+  // A remote engine is measured on real jobs only: a trial request would take the
+  // upstream's time, and its speed is shared with whoever else uses it.
+  if (flags.engine_kind == "llama") Calibrate(*engine, meter);
   Scheduler scheduler(**store, *engine, meter, flags.sched);
   scheduler.job_stats().SetListener([&job_metrics](const JobEvent& e) { job_metrics.JobEvent(e); });
   AddServeCollectors(registry, **store, scheduler, meter, *engine, nullptr);
@@ -298,13 +322,33 @@ CommandRunner AddGatewayCommand(CLI::App& app) {
 
 CommandRunner AddWorkerCommand(CLI::App& app) {
   auto* cmd = app.add_subcommand("worker",
-                                 "claim jobs from a shared Redis store and run them on llama.cpp");
+                                 "claim jobs from a shared Redis store and run them on llama.cpp, "
+                                 "or on a remote OpenAI-compatible server (--engine openai)");
   auto f = std::make_shared<WorkerFlags>();
   AddCommonFlags(*cmd, f->common);
   AddEngineFlags(*cmd, f->engine, /*tokenizer_only=*/false);
   AddHttpFlags(*cmd, f->http, 0);
   AddRedisFlags(*cmd, f->redis);
   AddSchedulerFlags(*cmd, f->sched);
+  cmd->add_option("--engine", f->engine_kind,
+                  "llama: run the model here; openai: send each job to --upstream, an "
+                  "OpenAI-compatible server (vLLM, SGLang, llama-server, another glmq), with "
+                  "--model for its vocabulary and --ctx-size for its context")
+      ->envname("GLMQ_ENGINE")
+      ->check(CLI::IsMember({"llama", "openai"}))
+      ->capture_default_str();
+  cmd->add_option("--upstream", f->upstream.base_url,
+                  "--engine openai: the server's base URL, e.g. http://10.0.0.5:8000/v1")
+      ->envname("GLMQ_UPSTREAM");
+  cmd->add_option("--upstream-key", f->upstream.api_key, "--engine openai: its API key")
+      ->envname("GLMQ_UPSTREAM_KEY");
+  cmd->add_option("--upstream-model", f->upstream.model,
+                  "--engine openai: the model name to ask for (default: the GGUF's name)")
+      ->envname("GLMQ_UPSTREAM_MODEL");
+  cmd->add_option("--upstream-timeout-seconds", f->upstream.timeout_seconds,
+                  "--engine openai: how long one request may take")
+      ->envname("GLMQ_UPSTREAM_TIMEOUT_SECONDS")
+      ->capture_default_str();
   cmd->add_option("--name", f->name, "worker name in leases and logs (default worker@host:pid)")
       ->envname("GLMQ_WORKER_NAME");
   cmd->add_option("--drain-seconds", f->drain_seconds,

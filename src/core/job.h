@@ -104,6 +104,10 @@ struct Job {
 // The outcome of a run, written once per job id.
 struct Completion {
   JobState state = JobState::kSucceeded;  // succeeded | failed | cancelled | expired
+  // The run could not happen for a reason outside the job (a remote engine unreachable or
+  // overloaded): the job goes back to the queue instead of ending, and the worker waits
+  // before it claims again. error_message says why.
+  bool retry_later = false;
   std::string output;
   std::string finish_reason;
   JobUsage usage;

@@ -191,6 +191,7 @@ void Scheduler::AdmitQueued() {
   for (const auto& [id, r] : running_) {
     if (r.alone) return;
   }
+  if (std::chrono::steady_clock::now() < claims_paused_until_) return;
   while (engine_.FreeSlots() > 0) {
     auto claimed = store_.ClaimNext(options_.worker_id, options_.lease_ms);
     claim_log_.Record(claimed.status());
@@ -253,6 +254,22 @@ void Scheduler::ApplyStep(const StepReport& report) {
     }
   }
   for (const auto& f : report.finished) {
+    if (f.completion.retry_later) {
+      // Not the job's fault: back to the queue in its old place, not counted as a delivery.
+      running_.erase(f.id);
+      writer_.Flush();  // its progress writes first: Release resets them
+      engine_log_.Record(Internal(f.completion.error_message));
+      if (Status s = store_.Release(f.id, options_.worker_id); !s.ok()) {
+        spdlog::warn("handing back job {} failed ({}); its lease will run out", f.id, s.ToString());
+      }
+      claims_paused_until_ = std::chrono::steady_clock::now() + retry_backoff_;
+      retry_backoff_ = std::min(retry_backoff_ * 2, kMaxRetryBackoff);
+      continue;
+    }
+    if (f.completion.state == JobState::kSucceeded) {
+      retry_backoff_ = kMinRetryBackoff;
+      engine_log_.Record(Status::Ok());
+    }
     auto it = running_.find(f.id);
     if (it != running_.end()) {
       if (f.completion.state == JobState::kSucceeded) {

@@ -103,6 +103,13 @@ class Scheduler {
   FailureLog expire_log_{"expiring overdue jobs"};
   FailureLog reap_log_{"re-queueing jobs whose lease expired"};
   FailureLog claim_log_{"claiming a job"};
+  FailureLog engine_log_{"the engine (jobs handed back to the queue)"};
+  // After a run that must be retried later, no claims until then; the wait doubles while
+  // such runs go on (engine thread only).
+  std::chrono::steady_clock::time_point claims_paused_until_{};
+  std::chrono::milliseconds retry_backoff_{kMinRetryBackoff};
+  static constexpr std::chrono::milliseconds kMinRetryBackoff{1000};
+  static constexpr std::chrono::milliseconds kMaxRetryBackoff{30000};
   BackgroundWriter writer_;  // store writes off the engine's thread
   std::atomic<bool> housekeeping_pending_{false};
   std::thread thread_;
