@@ -28,18 +28,30 @@ inline std::string ModelPath() {
   return path;
 }
 
-inline std::unique_ptr<LlamaEngine> LoadEngine(int32_t parallel, int64_t ctx = 4096,
-                                               bool prefix_cache = true) {
+// Options for an engine over the test model: one thread, and no flash attention (f32
+// weights + no flash attention: batch shape does not change results).
+inline LlamaEngineOptions TestOptions(int32_t parallel, int64_t ctx = 4096) {
   LlamaEngineOptions o;
   o.model_path = ModelPath();
   o.parallel = parallel;
   o.ctx_size = ctx;
   o.threads = 1;
-  o.prefix_cache = prefix_cache;
-  o.flash_attn = "off";  // f32 weights + no flash attention: batch shape does not change results
+  o.flash_attn = "off";
+  return o;
+}
+
+// Null, with a test failure, when it does not load.
+inline std::unique_ptr<LlamaEngine> LoadWith(const LlamaEngineOptions& o) {
   auto engine = LlamaEngine::Load(o);
   EXPECT_TRUE(engine.ok()) << engine.status().ToString();
   return engine.ok() ? std::move(*engine) : nullptr;
+}
+
+inline std::unique_ptr<LlamaEngine> LoadEngine(int32_t parallel, int64_t ctx = 4096,
+                                               bool prefix_cache = true) {
+  LlamaEngineOptions o = TestOptions(parallel, ctx);
+  o.prefix_cache = prefix_cache;
+  return LoadWith(o);
 }
 
 inline Job MakeJob(const std::string& id, const std::string& text, int32_t max_tokens) {

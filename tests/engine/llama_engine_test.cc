@@ -132,15 +132,11 @@ namespace {
 // A document told to yield reads nothing while another sequence has work, and reads again
 // as soon as it is alone: yielding delays it, never stalls it.
 TEST(LlamaEngineTest, YieldingPromptWaitsForOthersAndThenReads) {
-  LlamaEngineOptions o;
-  o.model_path = ModelPath();
-  o.parallel = 2;
-  o.ctx_size = 4096;
-  o.threads = 1;
+  LlamaEngineOptions o = TestOptions(2);
   o.batch_size = 64;  // the document needs several steps
-  auto loaded = LlamaEngine::Load(o);
-  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
-  LlamaEngine& engine = **loaded;
+  auto loaded = LoadWith(o);
+  ASSERT_NE(loaded, nullptr);
+  LlamaEngine& engine = *loaded;
   ASSERT_TRUE(engine.Admit(MakeJob("doc", std::string(1500, 'a') + " the end.", 2)).ok());
   ASSERT_TRUE(engine.Admit(MakeJob("question", "Why?", 6)).ok());
 

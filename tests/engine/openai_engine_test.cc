@@ -14,9 +14,7 @@ std::unique_ptr<Engine> Tokenizer() {
   o.model_path = ModelPath();
   o.vocab_only = true;
   o.ctx_size = 4096;
-  auto engine = LlamaEngine::Load(o);
-  EXPECT_TRUE(engine.ok()) << engine.status().ToString();
-  return engine.ok() ? std::move(*engine) : nullptr;
+  return LoadWith(o);
 }
 
 TEST(OpenAiEngineTest, SendsTheJobAsAChatRequest) {

@@ -180,16 +180,11 @@ TEST(PrefixCacheTest, ARunningFollowerKeepsTheCellsOfAFinishedDonor) {
 }
 
 TEST(PrefixCacheTest, AFollowerOfACancelledDonorReadsTheRestItself) {
-  LlamaEngineOptions o;
-  o.model_path = ModelPath();
-  o.parallel = 2;
-  o.ctx_size = 4096;
-  o.threads = 1;
-  o.flash_attn = "off";
+  LlamaEngineOptions o = TestOptions(2);
   o.batch_size = 64;  // the document takes several steps
-  auto loaded = LlamaEngine::Load(o);
-  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
-  LlamaEngine& engine = **loaded;
+  auto loaded = LoadWith(o);
+  ASSERT_NE(loaded, nullptr);
+  LlamaEngine& engine = *loaded;
   const Job follower = Question("follower", kDocument, "When did the tide turn?");
   ASSERT_TRUE(engine.Admit(Question("donor", kDocument, "Who came back?")).ok());
   ASSERT_TRUE(engine.Admit(follower).ok());
@@ -238,16 +233,11 @@ TEST(PrefixCacheTest, ARandomMixNeverRunsOutOfMemoryAndAnswersAsAlone) {
     jobs.push_back(Question("j" + std::to_string(i), doc, "Question " + std::to_string(rng() % 5),
                             static_cast<int32_t>(4 + rng() % 40)));
   }
-  LlamaEngineOptions o;
-  o.model_path = ModelPath();
-  o.parallel = 4;
-  o.ctx_size = 2600;  // about two documents and a half
-  o.threads = 1;
-  o.flash_attn = "off";
+  LlamaEngineOptions o = TestOptions(4, 2600);  // about two documents and a half
   o.batch_size = 256;
-  auto loaded = LlamaEngine::Load(o);
-  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
-  LlamaEngine& engine = **loaded;
+  auto loaded = LoadWith(o);
+  ASSERT_NE(loaded, nullptr);
+  LlamaEngine& engine = *loaded;
 
   std::map<std::string, Completion> done;
   std::set<std::string> cancelled;
@@ -288,17 +278,10 @@ std::string TempDir(const std::string& name) {
 
 std::unique_ptr<LlamaEngine> LoadWithDisk(int64_t ctx, const std::string& dir,
                                           int64_t disk_bytes = 64 << 20) {
-  LlamaEngineOptions o;
-  o.model_path = ModelPath();
-  o.parallel = 1;
-  o.ctx_size = ctx;
-  o.threads = 1;
-  o.flash_attn = "off";
+  LlamaEngineOptions o = TestOptions(1, ctx);
   o.prefix_cache_dir = dir;
   o.prefix_cache_disk_bytes = disk_bytes;
-  auto engine = LlamaEngine::Load(o);
-  EXPECT_TRUE(engine.ok()) << engine.status().ToString();
-  return engine.ok() ? std::move(*engine) : nullptr;
+  return LoadWith(o);
 }
 
 size_t FilesIn(const std::string& dir, const std::string& extension) {
