@@ -157,8 +157,8 @@ int32_t OpenAiEngine::ActiveSequences() const {
 
 int32_t OpenAiEngine::FreeSlots() const { return info_.parallel - ActiveSequences(); }
 
-// The upstream keeps its own memory: a job fits when a request slot is free.
-int64_t OpenAiEngine::FreeKvTokens() const { return FreeSlots() > 0 ? info_.ctx_size : 0; }
+// The upstream keeps its own memory (glmq_kv_used_tokens reads 0 for a remote engine).
+int64_t OpenAiEngine::FreeKvTokens() const { return info_.ctx_size; }
 
 std::string OpenAiEngine::RequestBody(const JobRequest& request) const {
   json messages = json::array();
