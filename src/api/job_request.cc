@@ -263,14 +263,17 @@ Result<JobRequest> ParseJobRequest(std::string_view body, const RequestLimits& l
   return req;
 }
 
-Result<JobRequest> ParseOpenAiChatRequest(std::string_view body, const RequestLimits& limits) {
+Result<JobRequest> ParseOpenAiChatRequest(std::string_view body, const RequestLimits& limits,
+                                          bool* stream) {
   GLMQ_ASSIGN_OR_RETURN(json doc, ParseObject(body));
-  // What cannot be honoured is refused rather than ignored.
-  if (doc.contains("stream") && doc["stream"].is_boolean() && doc["stream"].get<bool>()) {
-    return InvalidArgument(
-        "'stream': true is not supported; follow the job with POST /v1/jobs and "
-        "GET /v1/jobs/{id}/events instead");
+  if (doc.contains("stream") && !doc["stream"].is_null()) {
+    if (!doc["stream"].is_boolean()) return WrongType("stream", "true or false", doc["stream"]);
+    if (doc["stream"].get<bool>() && stream == nullptr) {
+      return InvalidArgument("'stream': true is not supported here");
+    }
+    if (stream != nullptr) *stream = doc["stream"].get<bool>();
   }
+  // What cannot be honoured is refused rather than ignored.
   if (doc.contains("n") && !doc["n"].is_null() && doc["n"] != 1) {
     return InvalidArgument("'n' must be 1: one answer per request");
   }

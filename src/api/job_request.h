@@ -29,9 +29,11 @@ Result<JobRequest> ParseJobRequest(std::string_view body, const RequestLimits& l
 Result<JobRequest> ParseSeedChatRequest(std::string_view body, const RequestLimits& limits);
 
 // `POST /v1/chat/completions`, OpenAI's chat request: messages (content a string or text
-// parts), max_tokens or max_completion_tokens, temperature, top_p, seed, stop. Other fields
-// (model, user, ...) are ignored; stream, n > 1, tools, response_format and logprobs, which
-// would change the answer's form, are errors.
-Result<JobRequest> ParseOpenAiChatRequest(std::string_view body, const RequestLimits& limits);
+// parts), max_tokens or max_completion_tokens, temperature, top_p, seed, stop, and stream
+// (into *stream; with no `stream` to fill, "stream": true is an error). Other fields (model,
+// user, ...) are ignored; n > 1, tools, response_format and logprobs, which would change the
+// answer's form, are errors.
+Result<JobRequest> ParseOpenAiChatRequest(std::string_view body, const RequestLimits& limits,
+                                          bool* stream = nullptr);
 
 }  // namespace glmq

@@ -521,16 +521,16 @@ void AddHealthRoutes(Router& router, JobStore& store, asio::thread_pool& pool) {
       Access::kOpen);
 }
 
-// POST /v1/chat/completions's answer for its job as it is after the wait: OpenAI's
-// chat.completion for a success; otherwise an error that names the job, which a client can
-// still read at /v1/jobs/{id} (a 504 while it is still queued or running).
-HttpResponse ChatCompletion(const ApiContext& ctx, const Fetched& f) {
+// POST /v1/chat/completions for a job that did not succeed (nullopt if it did): an error
+// that names the job, which a client can still read at /v1/jobs/{id} (a 504 while it is
+// still queued or running).
+std::optional<HttpResponse> ChatCompletionError(const ApiContext& ctx, const Fetched& f) {
   if (!f.status.ok()) return ErrorResponse(f.status);
   const Job& job = f.job;
   const std::string where = " (job " + job.id + ", at /v1/jobs/" + job.id + ")";
   switch (job.state) {
     case JobState::kSucceeded:
-      break;
+      return std::nullopt;
     case JobState::kQueued:
     case JobState::kRunning: {
       HttpResponse res =
@@ -547,26 +547,78 @@ HttpResponse ChatCompletion(const ApiContext& ctx, const Fetched& f) {
       return ErrorResponse(http::status::gateway_timeout, "timeout",
                            "the job's timeout passed" + where);
     case JobState::kFailed:
-      return ErrorResponse(http::status::internal_server_error,
-                           job.error_code.empty() ? "failed" : job.error_code,
-                           job.error_message + where);
+      break;
   }
-  const json usage = {{"prompt_tokens", job.usage.prompt_tokens},
-                      {"completion_tokens", job.usage.completion_tokens},
-                      {"total_tokens", job.usage.prompt_tokens + job.usage.completion_tokens},
-                      {"prompt_tokens_details", {{"cached_tokens", job.usage.cached_tokens}}}};
-  const json message = {{"role", "assistant"}, {"content", job.output}};
-  HttpResponse res = JsonResponse(
-      http::status::ok,
-      {{"id", "chatcmpl-" + job.id},
-       {"object", "chat.completion"},
-       {"created", job.created_at / 1000},
-       {"model", ctx.engine.info().name.empty() ? "glmq" : ctx.engine.info().name},
-       {"choices",
-        json::array({{{"index", 0}, {"message", message}, {"finish_reason", job.finish_reason}}})},
-       {"usage", usage}});
+  return ErrorResponse(http::status::internal_server_error,
+                       job.error_code.empty() ? "failed" : job.error_code,
+                       job.error_message + where);
+}
+
+// The fields every chat completion object (or chunk) of `job` starts with.
+json ChatObject(const ApiContext& ctx, const Job& job, const char* object) {
+  return {{"id", "chatcmpl-" + job.id},
+          {"object", object},
+          {"created", job.created_at / 1000},
+          {"model", ctx.engine.info().name.empty() ? "glmq" : ctx.engine.info().name}};
+}
+
+json ChatUsage(const Job& job) {
+  return {{"prompt_tokens", job.usage.prompt_tokens},
+          {"completion_tokens", job.usage.completion_tokens},
+          {"total_tokens", job.usage.prompt_tokens + job.usage.completion_tokens},
+          {"prompt_tokens_details", {{"cached_tokens", job.usage.cached_tokens}}}};
+}
+
+// OpenAI's chat.completion for the job as it is after the wait, or the error above.
+HttpResponse ChatCompletion(const ApiContext& ctx, const Fetched& f) {
+  if (auto error = ChatCompletionError(ctx, f)) return std::move(*error);
+  const Job& job = f.job;
+  json body = ChatObject(ctx, job, "chat.completion");
+  body["choices"] = json::array({{{"index", 0},
+                                  {"message", {{"role", "assistant"}, {"content", job.output}}},
+                                  {"finish_reason", job.finish_reason}}});
+  body["usage"] = ChatUsage(job);
+  HttpResponse res = JsonResponse(http::status::ok, body);
   res.set("Glmq-Job", job.id);
   return res;
+}
+
+// "stream": true, as OpenAI's clients read it: server-sent chunks, then `data: [DONE]`. The
+// answer exists only once the job ends, so it comes as one chunk with all of its text
+// (then one with finish_reason and usage); until then the stream carries keep-alive
+// comments. A job that does not succeed ends the stream with `data: {"error":...}`.
+asio::awaitable<void> ChatCompletionStream(ApiContext& ctx, std::string id, StreamWriter& out) {
+  for (;;) {
+    const double keep_alive = std::chrono::duration<double>(kEventKeepAlive).count();
+    Fetched f = co_await AwaitJob(ctx, id, keep_alive);
+    const bool ended = !f.status.ok() || IsTerminal(f.job.state) || ctx.watch.closed();
+    if (!ended) {
+      if (!co_await out.Write(": keep-alive\n\n")) co_return;
+      continue;
+    }
+    std::string events;
+    if (auto error = ChatCompletionError(ctx, f)) {
+      std::string body = error->body();
+      while (!body.empty() && body.back() == '\n') body.pop_back();
+      events = "data: " + body + "\n\n";
+    } else {
+      json first = ChatObject(ctx, f.job, "chat.completion.chunk");
+      first["choices"] =
+          json::array({{{"index", 0},
+                        {"delta", {{"role", "assistant"}, {"content", f.job.output}}},
+                        {"finish_reason", nullptr}}});
+      json last = ChatObject(ctx, f.job, "chat.completion.chunk");
+      last["choices"] = json::array(
+          {{{"index", 0}, {"delta", json::object()}, {"finish_reason", f.job.finish_reason}}});
+      last["usage"] = ChatUsage(f.job);
+      const auto dump = [](const json& j) {
+        return j.dump(-1, ' ', false, json::error_handler_t::replace);
+      };
+      events = "data: " + dump(first) + "\n\ndata: " + dump(last) + "\n\n";
+    }
+    co_await out.Write(events + "data: [DONE]\n\n");
+    co_return;
+  }
 }
 
 // A 429 when the client has used up its submits (--rate-limit); its API key, or without
@@ -685,8 +737,23 @@ void AddApiRoutes(Router& router, ApiContext& ctx) {
   router.Add(http::verb::post, "/v1/chat/completions",
              [&ctx](RequestContext& rc) -> asio::awaitable<HttpResponse> {
                if (auto limited = RateLimited(ctx, rc)) co_return std::move(*limited);
-               Submitted s = co_await SubmitBody(ctx, rc, ParseOpenAiChatRequest);
+               bool stream = false;
+               auto parse = [&stream](std::string_view body, const RequestLimits& limits) {
+                 return ParseOpenAiChatRequest(body, limits, &stream);
+               };
+               Submitted s = co_await SubmitBody(ctx, rc, parse);
                if (!s.status.ok()) co_return SubmitError(s.status);
+               if (stream) {
+                 HttpResponse head{http::status::ok, 11};
+                 head.set(http::field::content_type, "text/event-stream");
+                 head.set(http::field::cache_control, "no-cache");
+                 head.set("X-Accel-Buffering", "no");
+                 head.set("Glmq-Job", s.job.id);
+                 rc.stream = [&ctx, id = s.job.id](StreamWriter& out) {
+                   return ChatCompletionStream(ctx, id, out);
+                 };
+                 co_return head;
+               }
                Fetched f = co_await AwaitJob(ctx, s.job.id, ctx.options.chat_wait_seconds);
                co_return ChatCompletion(ctx, f);
              });

@@ -166,11 +166,29 @@ TEST(OpenAiChatRequestTest, TakesWhatOpenAiClientsSend) {
             5);
 }
 
+TEST(OpenAiChatRequestTest, SaysWhetherToStream) {
+  bool stream = false;
+  ASSERT_TRUE(ParseOpenAiChatRequest(
+                  R"({"messages":[{"role":"user","content":"x"}],"stream":true})", kLimits, &stream)
+                  .ok());
+  EXPECT_TRUE(stream);
+  ASSERT_TRUE(
+      ParseOpenAiChatRequest(R"({"messages":[{"role":"user","content":"x"}],"stream":false})",
+                             kLimits, &stream)
+          .ok());
+  EXPECT_FALSE(stream);
+  EXPECT_FALSE(ParseOpenAiChatRequest(R"({"messages":[{"role":"user","content":"x"}],"stream":1})",
+                                      kLimits, &stream)
+                   .ok());
+}
+
 TEST(OpenAiChatRequestTest, RefusesWhatWouldChangeTheAnswersForm) {
   const std::string user = R"("messages":[{"role":"user","content":"x"}])";
-  for (const std::string& extra : {std::string(R"("stream":true)"), std::string(R"("n":2)"),
-                                   std::string(R"("tools":[{"type":"function"}])"),
-                                   std::string(R"("response_format":{"type":"json_object"})")}) {
+  // "stream": true is an error where no one asked whether to stream.
+  for (const std::string& extra :
+       {std::string(R"("stream":true)"), std::string(R"("stream":"yes")"), std::string(R"("n":2)"),
+        std::string(R"("tools":[{"type":"function"}])"),
+        std::string(R"("response_format":{"type":"json_object"})")}) {
     auto r = ParseOpenAiChatRequest("{" + user + "," + extra + "}", kLimits);
     EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << extra;
   }

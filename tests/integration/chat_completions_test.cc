@@ -2,6 +2,9 @@
 // behind it visible in the queue's API; a job that outlasts the wait is named, not lost.
 #include <gtest/gtest.h>
 
+#include <sstream>
+#include <thread>
+
 #include "integration/harness.h"
 
 namespace glmq::integration {
@@ -40,10 +43,56 @@ TEST(ChatCompletionsTest, AnOpenAiRequestGetsAChatCompletion) {
   const json done = WaitForTerminal(server, SubmitJob(server, as_job), seconds(60));
   EXPECT_EQ(done.value("text", ""), c["choices"][0]["message"].value("content", "x"));
 
-  const HttpResult streamed =
-      server.Post("/v1/chat/completions", {{"messages", request["messages"]}, {"stream", true}});
-  EXPECT_EQ(streamed.status, 400) << streamed.Describe();
-  EXPECT_NE(streamed.body_json["error"].value("message", "").find("stream"), std::string::npos);
+  // "stream": true: the same answer as server-sent chunks, then [DONE].
+  json streamed_request = request;
+  streamed_request["stream"] = true;
+  const HttpResult streamed = server.Post("/v1/chat/completions", streamed_request);
+  ASSERT_EQ(streamed.status, 200) << streamed.Describe();
+  EXPECT_EQ(streamed.Header("content-type"), "text/event-stream");
+  std::vector<json> chunks;
+  bool saw_done = false;
+  std::istringstream lines(streamed.body);
+  for (std::string line; std::getline(lines, line);) {
+    if (line == "data: [DONE]") {
+      saw_done = true;
+    } else if (line.rfind("data: ", 0) == 0) {
+      chunks.push_back(json::parse(line.substr(6)));
+    }
+  }
+  EXPECT_TRUE(saw_done) << streamed.body;
+  ASSERT_EQ(chunks.size(), 2u) << streamed.body;
+  EXPECT_EQ(chunks[0].value("object", ""), "chat.completion.chunk");
+  EXPECT_EQ(chunks[0]["choices"][0]["delta"].value("content", "x"),
+            c["choices"][0]["message"].value("content", "y"));
+  EXPECT_EQ(chunks[1]["choices"][0].value("finish_reason", ""), "length");
+  EXPECT_EQ(chunks[1]["usage"].value("completion_tokens", 0), 6);
+  EXPECT_EQ(
+      server.Post("/v1/chat/completions", {{"messages", request["messages"]}, {"n", 2}}).status,
+      400);
+}
+
+TEST(ChatCompletionsTest, AStreamOfACancelledJobEndsWithItsError) {
+  Server server;
+  ASSERT_TRUE(server.Start()) << server.start_error();
+  std::thread cancel([&] {
+    // The streamed request's job, once it runs.
+    PollUntil(
+        [&] {
+          const json list = server.Get("/v1/jobs?state=running").body_json;
+          if (!list.contains("data") || list["data"].empty()) return false;
+          server.Delete("/v1/jobs/" + list["data"][0].value("id", ""));
+          return true;
+        },
+        seconds(30));
+  });
+  const HttpResult streamed = server.Post(
+      "/v1/chat/completions", {{"messages", {{{"role", "user"}, {"content", "Go on and on."}}}},
+                               {"max_tokens", 20000},
+                               {"stream", true}});
+  cancel.join();
+  ASSERT_EQ(streamed.status, 200) << streamed.Describe();
+  EXPECT_NE(streamed.body.find(R"("code":"cancelled")"), std::string::npos) << streamed.body;
+  EXPECT_NE(streamed.body.find("data: [DONE]"), std::string::npos) << streamed.body;
 }
 
 TEST(ChatCompletionsTest, AJobThatOutlastsTheWaitIsNamedAndGoesOn) {
