@@ -57,7 +57,7 @@ class RecordingTransport : public HttpTransport {
   Result<HttpPostResponse> Post(const HttpPostRequest& request) override {
     std::lock_guard lock(mu_);
     urls_.push_back(request.url);
-    return HttpPostResponse{.status = 200};
+    return HttpPostResponse{.status = 200, .body = ""};
   }
   std::vector<std::string> urls() const {
     std::lock_guard lock(mu_);
