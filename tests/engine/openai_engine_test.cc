@@ -18,9 +18,12 @@ std::unique_ptr<Engine> Tokenizer() {
 }
 
 TEST(OpenAiEngineTest, SendsTheJobAsAChatRequest) {
-  auto engine = OpenAiEngine::Create(
-      Tokenizer(),
-      {.base_url = "http://127.0.0.1:9/v1/", .model = "glm-4", .parallel = 3, .ctx_size = 8192});
+  OpenAiEngineOptions options;
+  options.base_url = "http://127.0.0.1:9/v1/";
+  options.model = "glm-4";
+  options.parallel = 3;
+  options.ctx_size = 8192;
+  auto engine = OpenAiEngine::Create(Tokenizer(), options);
   ASSERT_TRUE(engine.ok()) << engine.status().ToString();
   EXPECT_EQ((*engine)->info().parallel, 3);
   EXPECT_EQ((*engine)->info().ctx_size, 8192);
@@ -48,7 +51,9 @@ TEST(OpenAiEngineTest, SendsTheJobAsAChatRequest) {
 }
 
 TEST(OpenAiEngineTest, RefusesAnUpstreamThatIsNotAnHttpUrl) {
-  EXPECT_EQ(OpenAiEngine::Create(Tokenizer(), {.base_url = "10.0.0.5:8000"}).status().code(),
+  OpenAiEngineOptions options;
+  options.base_url = "10.0.0.5:8000";
+  EXPECT_EQ(OpenAiEngine::Create(Tokenizer(), options).status().code(),
             StatusCode::kInvalidArgument);
 }
 
