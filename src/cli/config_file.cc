@@ -9,11 +9,25 @@ namespace glmq {
 namespace {
 
 Result<std::string> ValueText(const toml::node& node, const std::string& key) {
+  // A list, for an option given many times (api-key, webhook-allow-hosts): its values joined
+  // with the option's ',' delimiter.
+  if (const toml::array* list = node.as_array()) {
+    std::string joined;
+    for (const toml::node& item : *list) {
+      if (item.is_array() || item.is_table()) {
+        return InvalidArgument("config key '" + key + "' must be a list of plain values");
+      }
+      GLMQ_ASSIGN_OR_RETURN(std::string text, ValueText(item, key));
+      if (!joined.empty()) joined += ',';
+      joined += text;
+    }
+    return joined;
+  }
   if (auto s = node.value<std::string>()) return *s;
   if (auto b = node.value_exact<bool>()) return std::string(*b ? "true" : "false");
   if (auto i = node.value_exact<int64_t>()) return std::to_string(*i);
   if (auto d = node.value_exact<double>()) return std::to_string(*d);
-  return InvalidArgument("config key '" + key + "' must be a string, number or boolean");
+  return InvalidArgument("config key '" + key + "' must be a string, number, boolean or list");
 }
 
 Status ApplyTable(CLI::App& command, const toml::table& table, const std::string& path) {

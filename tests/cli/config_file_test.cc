@@ -5,6 +5,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <regex>
+
+#include "cli/commands.h"
 
 namespace glmq {
 namespace {
@@ -70,6 +73,52 @@ TEST(ConfigFileTest, UnknownKeysAndBadValuesAreErrorsThatNameTheKey) {
   Status syntax = ApplyConfigFile(*serve, WriteFile("syntax.toml", "port = = 1\n"));
   EXPECT_EQ(syntax.code(), StatusCode::kInvalidArgument);
   EXPECT_FALSE(ApplyConfigFile(*serve, "/nonexistent/glmq.toml").ok());
+}
+
+TEST(ConfigFileTest, AListFillsAnOptionGivenManyTimes) {
+  CLI::App app;
+  auto* gateway = app.add_subcommand("gateway");
+  std::vector<std::string> hosts;
+  gateway->add_option("--webhook-allow-hosts", hosts)->delimiter(',');
+  const std::string path =
+      WriteFile("list.toml", "webhook-allow-hosts = [\"a.example\", \"*.corp.example\"]\n");
+  ASSERT_TRUE(ApplyConfigFile(*gateway, path).ok());
+  const char* argv[] = {"glmq", "gateway"};
+  app.parse(2, const_cast<char**>(argv));
+  EXPECT_EQ(hosts, (std::vector<std::string>{"a.example", "*.corp.example"}));
+  Status nested = ApplyConfigFile(
+      *gateway, WriteFile("nested.toml", "webhook-allow-hosts = [[\"a\"], [\"b\"]]\n"));
+  EXPECT_EQ(nested.code(), StatusCode::kInvalidArgument);
+}
+
+// The example the repository ships is read by the real gateway and worker commands, with
+// every flag it shows commented out put in as well (the alert channels' alternatives stay
+// commented).
+TEST(ConfigFileTest, TheDeployExampleIsAValidConfigForGatewayAndWorker) {
+  std::ifstream in(std::string(GLMQ_SOURCE_DIR) + "/deploy/glmq.example.toml");
+  ASSERT_TRUE(in.good());
+  std::string text, line;
+  int uncommented = 0;
+  const std::regex commented_key(R"(^# ([a-z][a-z-]*) = (.*)$)");
+  bool flags = true;
+  while (std::getline(in, line)) {
+    std::smatch m;
+    if (line.rfind("# Alert rules and channels", 0) == 0) flags = false;
+    if (flags && std::regex_match(line, m, commented_key)) {
+      line = m[1].str() + " = " + m[2].str();
+      ++uncommented;
+    }
+    text += line + "\n";
+  }
+  EXPECT_GE(uncommented, 10);
+  const std::string path = WriteFile("example.toml", text);
+  for (auto add : {&AddGatewayCommand, &AddWorkerCommand}) {
+    CLI::App app;
+    const CommandRunner run = add(app);  // holds the flags the options write to
+    CLI::App* command = app.get_subcommands({}).front();
+    const Status s = ApplyConfigFile(*command, path);
+    EXPECT_TRUE(s.ok()) << command->get_name() << ": " << s.message();
+  }
 }
 
 TEST(ConfigFileTest, FindsThePathInArgvOrEnvironment) {
