@@ -242,6 +242,9 @@ Result<std::unique_ptr<LlamaEngine>> LlamaEngine::Load(const LlamaEngineOptions&
                       std::to_string(info.ctx_size * info.kv_bytes_per_token >> 20) +
                       " MiB of KV); lower --ctx-size");
   }
+  // llama.cpp rounds the context up (to a multiple of 256): account for the cells there are,
+  // as CheckFits does, or a job between the two sizes would pass the check and never fit.
+  info.ctx_size = static_cast<int64_t>(llama_n_ctx(engine->ctx_));
   // One CPU thread pool for the life of the engine, as llama-server keeps: without it ggml
   // starts threads for every graph, which measured ~10 % slower prefill on 2 cores.
   ggml_threadpool_params pool_params = ggml_threadpool_params_default(threads);

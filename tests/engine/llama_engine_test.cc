@@ -111,6 +111,22 @@ TEST(LlamaEngineTest, RejectsJobsThatCanNeverFit) {
   EXPECT_EQ(engine->FreeSlots(), 1);
 }
 
+// llama.cpp rounds a context up: what fits the check must fit the memory too.
+TEST(LlamaEngineTest, AJobThatPassesTheContextCheckFitsTheMemory) {
+  auto engine = LoadEngine(1, 1000);
+  ASSERT_NE(engine, nullptr);
+  const int64_t ctx = engine->info().ctx_size;
+  EXPECT_GE(ctx, 1000);
+  Job job = MakeJob("edge", std::string(600, 'x'), 1);
+  const int64_t prompt = *engine->CountPromptTokens(job.request);
+  job.request.sampling.max_tokens = static_cast<int32_t>(ctx - prompt);
+  ASSERT_TRUE(engine->CheckFits(prompt, job.request.sampling.max_tokens).ok());
+  const Status admitted = engine->Admit(job);
+  EXPECT_TRUE(admitted.ok()) << admitted.ToString();
+  EXPECT_EQ(engine->CheckFits(prompt, job.request.sampling.max_tokens + 1).code(),
+            StatusCode::kUnprocessable);
+}
+
 TEST(LlamaEngineTest, BadOptionsAreErrorsNotCrashes) {
   LlamaEngineOptions o;
   o.model_path = "/nonexistent/model.gguf";
