@@ -414,7 +414,8 @@ Status LlamaEngine::Admit(const Job& job) {
   // The slot keeps the cells it reuses; a running donor's are shared once it has them. A
   // warm slot taken for another document goes to disk first.
   const size_t keep = place.donor == nullptr ? place.reuse : 0;
-  if (keep < kMinReusedPrefix) SaveToDisk(seq);
+  const std::string loading = saved ? saved->kv_path : std::string();
+  if (keep < kMinReusedPrefix) SaveToDisk(seq, loading);
   Truncate(seq, keep);
   // The whole context is reserved at admission, so a running job never runs out of KV;
   // shared cells are the donor's (or the slot's parent's) to hold.
@@ -441,7 +442,7 @@ Status LlamaEngine::Admit(const Job& job) {
       return Internal("KV accounting: " + std::to_string(needed()) + " tokens needed, " +
                       std::to_string(UnheldTokens(&seq)) + " free after evicting every warm slot");
     }
-    SaveToDisk(*victim);
+    SaveToDisk(*victim, loading);
     Truncate(*victim, 0);
   }
   if (saved) place.reuse = LoadFromDisk(seq, *saved) ? saved->reuse : 0;
@@ -519,12 +520,15 @@ LlamaEngine::Sequence* LlamaEngine::IdleSlot() {
   return slot;
 }
 
-void LlamaEngine::SaveToDisk(const Sequence& seq) {
+void LlamaEngine::SaveToDisk(const Sequence& seq, const std::string& keep) {
   if (disk_ == nullptr || seq.kv.size() < kMinSavedPrefixTokens) return;
   if (auto covered = disk_->Find(seq.kv, seq.kv.size());
       covered && covered->reuse + kMinSavedPrefixTokens > seq.kv.size()) {
     disk_->Touch(covered->kv_path);  // saved already, but for a tail not worth a file
     return;
+  }
+  if (static_cast<int64_t>(llama_state_seq_get_size(ctx_, seq.seq_id)) > disk_->max_bytes()) {
+    return;  // would be dropped at once
   }
   const auto start = std::chrono::steady_clock::now();
   const std::string path = disk_->PathFor(seq.kv);
@@ -534,7 +538,7 @@ void LlamaEngine::SaveToDisk(const Sequence& seq) {
     spdlog::warn("prefix cache: cannot save {} tokens to {}", seq.kv.size(), path);
     return;
   }
-  if (const Status s = disk_->Commit(seq.kv, static_cast<int64_t>(bytes)); !s.ok()) {
+  if (const Status s = disk_->Commit(seq.kv, static_cast<int64_t>(bytes), keep); !s.ok()) {
     spdlog::warn("prefix cache: {}", s.message());
     return;
   }
@@ -676,6 +680,12 @@ void LlamaEngine::Finish(Sequence& seq, Completion completion,
     seq.waiting = false;
     seq.parent = -1;
     seq.shared = 0;
+  }
+  // Followers waiting for this one to read more take what it has now, and hold the rest
+  // themselves: until they do, the KV accounting would count cells it will never read as
+  // its.
+  for (Sequence& c : slots_) {
+    if (c.active && c.waiting && c.parent == seq.seq_id) TakeSharedPrefix(c);
   }
   if (!prefix_cache_ || !keep_kv) Truncate(seq, 0);
   finished.push_back({seq.job_id, std::move(completion)});

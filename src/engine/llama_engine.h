@@ -118,7 +118,8 @@ class LlamaEngine final : public Engine {
   Sequence* IdleSlot();
   // Disk tier: writes a warm slot's KV (if long enough and not saved already); loads a saved
   // prefix into an empty slot and keeps its first `reuse` tokens (false if it would not load).
-  void SaveToDisk(const Sequence& seq);
+  // `keep`: an entry about to be loaded, which the save must not push out.
+  void SaveToDisk(const Sequence& seq, const std::string& keep = {});
   bool LoadFromDisk(Sequence& seq, const PrefixFiles::Match& saved);
 
   ModelInfo info_;

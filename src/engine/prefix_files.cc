@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string_view>
 
 namespace glmq {
@@ -106,7 +107,8 @@ std::string PrefixFiles::PathFor(const std::vector<int32_t>& tokens) const {
   return (fs::path(dir_) / (HashName(tokens) + kKv)).string();
 }
 
-Status PrefixFiles::Commit(const std::vector<int32_t>& tokens, int64_t kv_bytes) {
+Status PrefixFiles::Commit(const std::vector<int32_t>& tokens, int64_t kv_bytes,
+                           const std::string& keep) {
   const std::string stem = (fs::path(dir_) / HashName(tokens)).string();
   const std::string tmp = stem + kTokens + ".tmp";
   {
@@ -128,7 +130,7 @@ Status PrefixFiles::Commit(const std::vector<int32_t>& tokens, int64_t kv_bytes)
   Entry e{stem, tokens, kv_bytes + static_cast<int64_t>(tokens.size() * sizeof(int32_t)), ++clock_};
   bytes_ += e.bytes;
   entries_.push_back(std::move(e));
-  Trim();
+  Trim(keep);
   return Status::Ok();
 }
 
@@ -159,15 +161,17 @@ void PrefixFiles::Remove(size_t index) {
   entries_.erase(entries_.begin() + static_cast<ptrdiff_t>(index));
 }
 
-void PrefixFiles::Trim() {
-  while (bytes_ > max_bytes_ && !entries_.empty()) {
-    size_t oldest = 0;
-    for (size_t i = 1; i < entries_.size(); ++i) {
-      if (entries_[i].used < entries_[oldest].used) oldest = i;
+void PrefixFiles::Trim(const std::string& keep) {
+  while (bytes_ > max_bytes_) {
+    std::optional<size_t> oldest;
+    for (size_t i = 0; i < entries_.size(); ++i) {
+      if (entries_[i].stem + kKv == keep) continue;
+      if (!oldest || entries_[i].used < entries_[*oldest].used) oldest = i;
     }
+    if (!oldest) return;
     spdlog::debug("prefix cache: dropping {} ({} bytes) to stay within {} bytes on disk",
-                  entries_[oldest].stem, entries_[oldest].bytes, max_bytes_);
-    Remove(oldest);
+                  entries_[*oldest].stem, entries_[*oldest].bytes, max_bytes_);
+    Remove(*oldest);
   }
 }
 

@@ -34,14 +34,16 @@ class PrefixFiles {
   // Where the KV of `tokens` goes: write it there, then Commit.
   std::string PathFor(const std::vector<int32_t>& tokens) const;
   // Records the entry for `tokens` (its KV file written, `kv_bytes` long), then drops the
-  // least recently used entries until the directory is within budget.
-  Status Commit(const std::vector<int32_t>& tokens, int64_t kv_bytes);
+  // least recently used entries until the directory is within budget, never `keep` (an
+  // entry about to be loaded).
+  Status Commit(const std::vector<int32_t>& tokens, int64_t kv_bytes, const std::string& keep = {});
   // An entry was used: it is the last to go.
   void Touch(const std::string& kv_path);
   // Removes an entry (e.g. one whose KV would not load).
   void Forget(const std::string& kv_path);
 
   size_t entries() const { return entries_.size(); }
+  int64_t max_bytes() const { return max_bytes_; }
   int64_t bytes() const { return bytes_; }
 
  private:
@@ -53,7 +55,7 @@ class PrefixFiles {
   };
   PrefixFiles(std::string dir, int64_t max_bytes) : dir_(std::move(dir)), max_bytes_(max_bytes) {}
   void Remove(size_t index);
-  void Trim();
+  void Trim(const std::string& keep = {});
 
   std::string dir_;
   int64_t max_bytes_;

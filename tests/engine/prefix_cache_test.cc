@@ -200,6 +200,31 @@ TEST(PrefixCacheTest, AFollowerOfACancelledDonorReadsTheRestItself) {
   EXPECT_EQ(c.output, Alone(follower).output);
 }
 
+// A follower whose donor stops early will read the rest itself: from that moment its
+// memory counts in full, so a newcomer cannot take the cells it still needs.
+TEST(PrefixCacheTest, AFollowerOfAStoppedDonorKeepsTheMemoryItStillNeeds) {
+  LlamaEngineOptions o = TestOptions(3, 2048);
+  o.batch_size = 64;
+  auto loaded = LoadWith(o);
+  ASSERT_NE(loaded, nullptr);
+  LlamaEngine& engine = *loaded;
+  ASSERT_EQ(engine.info().ctx_size, 2048);
+  const Job follower = Question("follower", kDocument, "When did the tide turn?", 8);
+  ASSERT_TRUE(engine.Admit(Question("donor", kDocument, "Who came back?", 2)).ok());
+  ASSERT_TRUE(engine.Admit(follower).ok());
+  (void)engine.Step();  // the donor reads 64 tokens; the follower waits for more
+  engine.Stop("donor", JobState::kCancelled);
+  // Room for this one only if the follower's document were still coming from the donor.
+  Job other = Question("other", kDocument.substr(30), "And?", 1);
+  other.request.sampling.max_tokens = static_cast<int32_t>(1900 - PromptTokens(engine, other));
+  EXPECT_EQ(engine.Admit(other).code(), StatusCode::kResourceExhausted);
+  Totals rest = RunCounting(engine);
+  EXPECT_EQ(rest.done["follower"].state, JobState::kSucceeded)
+      << rest.done["follower"].error_message;
+  EXPECT_EQ(rest.done["follower"].usage.cached_tokens, 64);
+  EXPECT_EQ(rest.done["follower"].output, Alone(follower).output);
+}
+
 TEST(PrefixCacheTest, WarmSlotsGiveTheirMemoryToNewDocuments) {
   // Room for one of the documents at a time.
   const Job a = Question("a", kDocument, "Who?", 8);
@@ -266,7 +291,7 @@ TEST(PrefixCacheTest, ARandomMixNeverRunsOutOfMemoryAndAnswersAsAlone) {
     ASSERT_EQ(c.state, JobState::kSucceeded) << job.id << ": " << c.error_message;
     EXPECT_EQ(c.output, Alone(job).output) << job.id;
   }
-  EXPECT_EQ(engine.FreeKvTokens(), o.ctx_size);
+  EXPECT_EQ(engine.FreeKvTokens(), engine.info().ctx_size);
 }
 
 std::string TempDir(const std::string& name) {

@@ -21,9 +21,10 @@ class PrefixFilesTest : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
 
   // Saves an entry as the engine does: the KV file (here `kv_bytes` of filler), then Commit.
-  void Save(PrefixFiles& files, const std::vector<int32_t>& tokens, size_t kv_bytes = 100) {
+  void Save(PrefixFiles& files, const std::vector<int32_t>& tokens, size_t kv_bytes = 100,
+            const std::string& keep = {}) {
     std::ofstream(files.PathFor(tokens)) << std::string(kv_bytes, 'k');
-    ASSERT_TRUE(files.Commit(tokens, static_cast<int64_t>(kv_bytes)).ok());
+    ASSERT_TRUE(files.Commit(tokens, static_cast<int64_t>(kv_bytes), keep).ok());
   }
 
   std::string dir_;
@@ -82,6 +83,17 @@ TEST_F(PrefixFilesTest, DropsTheLeastRecentlyUsedOverBudget) {
   (*files)->Forget((*files)->PathFor(Tokens(0, 10)));
   EXPECT_EQ((*files)->entries(), 1u);
   EXPECT_FALSE(fs::exists((*files)->PathFor(Tokens(0, 10))));
+}
+
+TEST_F(PrefixFilesTest, AnEntryAboutToBeLoadedIsNotDropped) {
+  auto files = PrefixFiles::Open(dir_, 300);  // room for two
+  ASSERT_TRUE(files.ok());
+  Save(**files, Tokens(0, 10));  // the oldest, but about to be loaded
+  Save(**files, Tokens(100, 10));
+  Save(**files, Tokens(200, 10), 100, (*files)->PathFor(Tokens(0, 10)));
+  EXPECT_TRUE((*files)->Find(Tokens(0, 10), 10).has_value());
+  EXPECT_FALSE((*files)->Find(Tokens(100, 10), 10).has_value());
+  EXPECT_TRUE(fs::exists((*files)->PathFor(Tokens(0, 10))));
 }
 
 }  // namespace
