@@ -9,6 +9,13 @@ json UnixSeconds(TimeMs ms) {
   return static_cast<double>(ms) / 1000.0;
 }
 
+json UsageToJson(const JobUsage& usage) {
+  return {{"prompt_tokens", usage.prompt_tokens},
+          {"completion_tokens", usage.completion_tokens},
+          {"total_tokens", usage.prompt_tokens + usage.completion_tokens},
+          {"prompt_tokens_details", {{"cached_tokens", usage.cached_tokens}}}};
+}
+
 json JobToJson(const Job& job) {
   json j = {
       {"id", job.id},
@@ -37,10 +44,7 @@ json JobToJson(const Job& job) {
   if (IsTerminal(job.state)) {
     j["text"] = job.output;
     j["finish_reason"] = job.finish_reason;
-    j["usage"] = {{"prompt_tokens", job.usage.prompt_tokens},
-                  {"completion_tokens", job.usage.completion_tokens},
-                  {"total_tokens", job.usage.prompt_tokens + job.usage.completion_tokens},
-                  {"prompt_tokens_details", {{"cached_tokens", job.usage.cached_tokens}}}};
+    j["usage"] = UsageToJson(job.usage);
     j["run_seconds"] = job.started_at > 0 && job.finished_at >= job.started_at
                            ? json((job.finished_at - job.started_at) / 1000.0)
                            : json(nullptr);

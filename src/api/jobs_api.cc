@@ -562,13 +562,6 @@ json ChatObject(const ApiContext& ctx, const Job& job, const char* object) {
           {"model", ctx.engine.info().name.empty() ? "glmq" : ctx.engine.info().name}};
 }
 
-json ChatUsage(const Job& job) {
-  return {{"prompt_tokens", job.usage.prompt_tokens},
-          {"completion_tokens", job.usage.completion_tokens},
-          {"total_tokens", job.usage.prompt_tokens + job.usage.completion_tokens},
-          {"prompt_tokens_details", {{"cached_tokens", job.usage.cached_tokens}}}};
-}
-
 // OpenAI's chat.completion for the job as it is after the wait, or the error above.
 HttpResponse ChatCompletion(const ApiContext& ctx, const Fetched& f) {
   if (auto error = ChatCompletionError(ctx, f)) return std::move(*error);
@@ -577,7 +570,7 @@ HttpResponse ChatCompletion(const ApiContext& ctx, const Fetched& f) {
   body["choices"] = json::array({{{"index", 0},
                                   {"message", {{"role", "assistant"}, {"content", job.output}}},
                                   {"finish_reason", job.finish_reason}}});
-  body["usage"] = ChatUsage(job);
+  body["usage"] = UsageToJson(job.usage);
   HttpResponse res = JsonResponse(http::status::ok, body);
   res.set("Glmq-Job", job.id);
   return res;
@@ -610,7 +603,7 @@ asio::awaitable<void> ChatCompletionStream(ApiContext& ctx, std::string id, Stre
       json last = ChatObject(ctx, f.job, "chat.completion.chunk");
       last["choices"] = json::array(
           {{{"index", 0}, {"delta", json::object()}, {"finish_reason", f.job.finish_reason}}});
-      last["usage"] = ChatUsage(f.job);
+      last["usage"] = UsageToJson(f.job.usage);
       const auto dump = [](const json& j) {
         return j.dump(-1, ' ', false, json::error_handler_t::replace);
       };
