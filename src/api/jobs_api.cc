@@ -245,6 +245,15 @@ asio::awaitable<Fetched> AwaitJob(ApiContext& ctx, std::string id, double wait_s
 // stream at once (through the watch hub, from any worker); progress is read every
 // kEventPoll. A server that drains ends its streams; an EventSource client reconnects, to
 // another gateway behind a load balancer, and gets the job as it is then.
+// The head of a 200 whose body is server-sent events (RequestContext::stream writes it).
+HttpResponse EventStreamHead() {
+  HttpResponse head{http::status::ok, 11};
+  head.set(http::field::content_type, "text/event-stream");
+  head.set(http::field::cache_control, "no-cache");
+  head.set("X-Accel-Buffering", "no");  // nginx: pass events on at once
+  return head;
+}
+
 constexpr auto kEventPoll = std::chrono::seconds(1);
 constexpr auto kEventKeepAlive = std::chrono::seconds(15);
 
@@ -675,12 +684,8 @@ void AddApiRoutes(Router& router, ApiContext& ctx) {
                auto fetch = [&ctx, id] { return FetchJob(ctx.store, id, false); };
                Fetched f = co_await RunBlocking(ctx.pool, std::move(fetch));
                if (!f.status.ok()) co_return FetchError(f.status, id);
-               HttpResponse head{http::status::ok, 11};
-               head.set(http::field::content_type, "text/event-stream");
-               head.set(http::field::cache_control, "no-cache");
-               head.set("X-Accel-Buffering", "no");  // nginx: pass events on at once
                rc.stream = [&ctx, id](StreamWriter& out) { return JobEvents(ctx, id, out); };
-               co_return head;
+               co_return EventStreamHead();
              });
 
   router.Add(http::verb::delete_, "/v1/jobs/{id}",
@@ -737,10 +742,7 @@ void AddApiRoutes(Router& router, ApiContext& ctx) {
                Submitted s = co_await SubmitBody(ctx, rc, parse);
                if (!s.status.ok()) co_return SubmitError(s.status);
                if (stream) {
-                 HttpResponse head{http::status::ok, 11};
-                 head.set(http::field::content_type, "text/event-stream");
-                 head.set(http::field::cache_control, "no-cache");
-                 head.set("X-Accel-Buffering", "no");
+                 HttpResponse head = EventStreamHead();
                  head.set("Glmq-Job", s.job.id);
                  rc.stream = [&ctx, id = s.job.id](StreamWriter& out) {
                    return ChatCompletionStream(ctx, id, out);
