@@ -135,9 +135,9 @@ Status ReadWebhookUrl(json& doc, std::string& out, const RequestLimits& limits) 
         "'webhook_url' must be an http:// or https:// URL with a host, up to 2048 characters, "
         "without spaces");
   }
-  if (const std::string host = UrlHost(out); !WebhookHostAllowed(host, limits.webhook_hosts)) {
+  if (const auto host = RefusedWebhookHost(out, limits.webhook_hosts)) {
     return InvalidArgument(
-        "'webhook_url' goes to '" + host +
+        "'webhook_url' goes to '" + *host +
         "', which this server does not send webhooks to (--webhook-allow-hosts)");
   }
   return Status::Ok();

@@ -41,4 +41,12 @@ bool WebhookHostAllowed(std::string_view host, const std::vector<std::string>& p
   return false;
 }
 
+std::optional<std::string> RefusedWebhookHost(std::string_view url,
+                                              const std::vector<std::string>& patterns) {
+  if (patterns.empty()) return std::nullopt;
+  std::string host = UrlHost(url);
+  if (WebhookHostAllowed(host, patterns)) return std::nullopt;
+  return host;
+}
+
 }  // namespace glmq

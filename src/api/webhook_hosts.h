@@ -1,6 +1,7 @@
 // Where webhooks may go: the host of a webhook_url, and --webhook-allow-hosts patterns.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,5 +15,9 @@ std::string UrlHost(std::string_view url);
 // for any name under example.com (not example.com itself), or "*" for any. No patterns:
 // every host.
 bool WebhookHostAllowed(std::string_view host, const std::vector<std::string>& patterns);
+// The host of `url` when `patterns` leave it out; nullopt when they allow it, or when there
+// are none (then the URL is not parsed at all).
+std::optional<std::string> RefusedWebhookHost(std::string_view url,
+                                              const std::vector<std::string>& patterns);
 
 }  // namespace glmq

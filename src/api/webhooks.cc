@@ -67,11 +67,10 @@ void WebhookSender::Send(const JobStore::WebhookDue& due) {
     return;  // a store error: the lease runs out and it is tried again
   }
   // Accepted before --webhook-allow-hosts said otherwise: not sent.
-  if (const std::string host = UrlHost(job->request.webhook_url);
-      !WebhookHostAllowed(host, options_.allow_hosts)) {
+  if (const auto host = RefusedWebhookHost(job->request.webhook_url, options_.allow_hosts)) {
     counts_.gave_up++;
     spdlog::error("webhooks: job {}'s host '{}' is not in --webhook-allow-hosts; not sent",
-                  due.job_id, host);
+                  due.job_id, *host);
     (void)store_.EndWebhook(due.job_id);
     return;
   }
