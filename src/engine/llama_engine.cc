@@ -604,10 +604,8 @@ int64_t LlamaEngine::AvailableTokens(const Sequence* admitting) const {
 }
 
 void LlamaEngine::Truncate(Sequence& x, size_t keep) {
-  // Children waiting for cells x has not read yet take what it has now.
-  for (Sequence& c : slots_) {
-    if (c.active && c.waiting && c.parent == x.seq_id) TakeSharedPrefix(c);
-  }
+  // x is not running, so no child waits on it: Finish() gave its waiting followers what it
+  // had when it stopped.
   if (keep >= x.kv.size()) return;
   // Cells from `keep` on that children share stay, held from now on by the child that
   // shares the most of them; the other children share theirs from that one.
@@ -775,12 +773,12 @@ StepReport LlamaEngine::Step(const StepHints& hints) {
   StepReport report;
   report.finished = std::move(stopped_);
   stopped_.clear();
-  // Sequences waiting for a shared prefix take it once their donor has read it (or has
-  // stopped reading: then they read the rest themselves).
+  // Sequences waiting for a shared prefix take it once their donor has read it (a donor
+  // that stops early hands over what it has in Finish()).
   for (Sequence& seq : slots_) {
-    if (!seq.active || !seq.waiting) continue;
-    const Sequence& donor = slots_[seq.parent];
-    if (!donor.active || donor.kv.size() >= seq.shared) TakeSharedPrefix(seq);
+    if (seq.active && seq.waiting && slots_[seq.parent].kv.size() >= seq.shared) {
+      TakeSharedPrefix(seq);
+    }
   }
 
   // Generating sequences first: one token each. Then prompt chunks, shortest remaining
