@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "api/api.h"
+#include "api/chat_completion.h"
 #include "api/idempotency.h"
 #include "api/job_json.h"
 #include "api/json_response.h"
@@ -530,96 +531,20 @@ void AddHealthRoutes(Router& router, JobStore& store, asio::thread_pool& pool) {
       Access::kOpen);
 }
 
-// POST /v1/chat/completions for a job that did not succeed (nullopt if it did): an error
-// that names the job, which a client can still read at /v1/jobs/{id} (a 504 while it is
-// still queued or running).
-std::optional<HttpResponse> ChatCompletionError(const ApiContext& ctx, const Fetched& f) {
-  if (!f.status.ok()) return ErrorResponse(f.status);
-  const Job& job = f.job;
-  const std::string where = " (job " + job.id + ", at /v1/jobs/" + job.id + ")";
-  switch (job.state) {
-    case JobState::kSucceeded:
-      return std::nullopt;
-    case JobState::kQueued:
-    case JobState::kRunning: {
-      HttpResponse res =
-          ErrorResponse(http::status::gateway_timeout, "still_running",
-                        std::string("the job is still ") + JobStateName(job.state) +
-                            (ctx.watch.closed() ? " and this server is shutting down" : "") +
-                            "; it goes on, and its answer will be" + where);
-      res.set(http::field::location, "/v1/jobs/" + job.id);
-      return res;
-    }
-    case JobState::kCancelled:
-      return ErrorResponse(http::status::conflict, "cancelled", "the job was cancelled" + where);
-    case JobState::kExpired:
-      return ErrorResponse(http::status::gateway_timeout, "timeout",
-                           "the job's timeout passed" + where);
-    case JobState::kFailed:
-      break;
-  }
-  return ErrorResponse(http::status::internal_server_error,
-                       job.error_code.empty() ? "failed" : job.error_code,
-                       job.error_message + where);
-}
-
-// The fields every chat completion object (or chunk) of `job` starts with.
-json ChatObject(const ApiContext& ctx, const Job& job, const char* object) {
-  return {{"id", "chatcmpl-" + job.id},
-          {"object", object},
-          {"created", job.created_at / 1000},
-          {"model", ctx.engine.info().name.empty() ? "glmq" : ctx.engine.info().name}};
-}
-
-// OpenAI's chat.completion for the job as it is after the wait, or the error above.
-HttpResponse ChatCompletion(const ApiContext& ctx, const Fetched& f) {
-  if (auto error = ChatCompletionError(ctx, f)) return std::move(*error);
-  const Job& job = f.job;
-  json body = ChatObject(ctx, job, "chat.completion");
-  body["choices"] = json::array({{{"index", 0},
-                                  {"message", {{"role", "assistant"}, {"content", job.output}}},
-                                  {"finish_reason", job.finish_reason}}});
-  body["usage"] = UsageToJson(job.usage);
-  HttpResponse res = JsonResponse(http::status::ok, body);
-  res.set("Glmq-Job", job.id);
-  return res;
-}
-
 // "stream": true, as OpenAI's clients read it: server-sent chunks, then `data: [DONE]`. The
 // answer exists only once the job ends, so it comes as one chunk with all of its text
 // (then one with finish_reason and usage); until then the stream carries keep-alive
 // comments. A job that does not succeed ends the stream with `data: {"error":...}`.
 asio::awaitable<void> ChatCompletionStream(ApiContext& ctx, std::string id, StreamWriter& out) {
+  const double keep_alive = std::chrono::duration<double>(kEventKeepAlive).count();
   for (;;) {
-    const double keep_alive = std::chrono::duration<double>(kEventKeepAlive).count();
     Fetched f = co_await AwaitJob(ctx, id, keep_alive);
-    const bool ended = !f.status.ok() || IsTerminal(f.job.state) || ctx.watch.closed();
-    if (!ended) {
-      if (!co_await out.Write(": keep-alive\n\n")) co_return;
-      continue;
+    if (!f.status.ok() || IsTerminal(f.job.state) || ctx.watch.closed()) {
+      co_await out.Write(
+          ChatCompletionEvents(f.status, f.job, ctx.watch.closed(), ctx.engine.info().name));
+      co_return;
     }
-    std::string events;
-    if (auto error = ChatCompletionError(ctx, f)) {
-      std::string body = error->body();
-      while (!body.empty() && body.back() == '\n') body.pop_back();
-      events = "data: " + body + "\n\n";
-    } else {
-      json first = ChatObject(ctx, f.job, "chat.completion.chunk");
-      first["choices"] =
-          json::array({{{"index", 0},
-                        {"delta", {{"role", "assistant"}, {"content", f.job.output}}},
-                        {"finish_reason", nullptr}}});
-      json last = ChatObject(ctx, f.job, "chat.completion.chunk");
-      last["choices"] = json::array(
-          {{{"index", 0}, {"delta", json::object()}, {"finish_reason", f.job.finish_reason}}});
-      last["usage"] = UsageToJson(f.job.usage);
-      const auto dump = [](const json& j) {
-        return j.dump(-1, ' ', false, json::error_handler_t::replace);
-      };
-      events = "data: " + dump(first) + "\n\ndata: " + dump(last) + "\n\n";
-    }
-    co_await out.Write(events + "data: [DONE]\n\n");
-    co_return;
+    if (!co_await out.Write(": keep-alive\n\n")) co_return;
   }
 }
 
@@ -750,7 +675,8 @@ void AddApiRoutes(Router& router, ApiContext& ctx) {
                  co_return head;
                }
                Fetched f = co_await AwaitJob(ctx, s.job.id, ctx.options.chat_wait_seconds);
-               co_return ChatCompletion(ctx, f);
+               co_return ChatCompletionAnswer(f.status, f.job, ctx.watch.closed(),
+                                              ctx.engine.info().name);
              });
 
   router.Add(http::verb::post, "/api/v1/chat",

@@ -1,0 +1,88 @@
+#include "api/chat_completion.h"
+
+#include <optional>
+
+#include "api/job_json.h"
+#include "api/json_response.h"
+
+namespace glmq {
+namespace {
+
+// The error for a job that did not succeed; nullopt if it did.
+std::optional<HttpResponse> ChatCompletionError(const Status& fetched, const Job& job,
+                                                bool draining) {
+  if (!fetched.ok()) return ErrorResponse(fetched);
+  const std::string where = " (job " + job.id + ", at /v1/jobs/" + job.id + ")";
+  switch (job.state) {
+    case JobState::kSucceeded:
+      return std::nullopt;
+    case JobState::kQueued:
+    case JobState::kRunning: {
+      HttpResponse res = ErrorResponse(http::status::gateway_timeout, "still_running",
+                                       std::string("the job is still ") + JobStateName(job.state) +
+                                           (draining ? " and this server is shutting down" : "") +
+                                           "; it goes on, and its answer will be" + where);
+      res.set(http::field::location, "/v1/jobs/" + job.id);
+      return res;
+    }
+    case JobState::kCancelled:
+      return ErrorResponse(http::status::conflict, "cancelled", "the job was cancelled" + where);
+    case JobState::kExpired:
+      return ErrorResponse(http::status::gateway_timeout, "timeout",
+                           "the job's timeout passed" + where);
+    case JobState::kFailed:
+      break;
+  }
+  return ErrorResponse(http::status::internal_server_error,
+                       job.error_code.empty() ? "failed" : job.error_code,
+                       job.error_message + where);
+}
+
+// The fields every chat completion object (or chunk) of `job` starts with.
+json ChatObject(const Job& job, std::string_view model, const char* object) {
+  return {{"id", "chatcmpl-" + job.id},
+          {"object", object},
+          {"created", job.created_at / 1000},
+          {"model", model.empty() ? std::string("glmq") : std::string(model)}};
+}
+
+}  // namespace
+
+HttpResponse ChatCompletionAnswer(const Status& fetched, const Job& job, bool draining,
+                                  std::string_view model) {
+  if (auto error = ChatCompletionError(fetched, job, draining)) return std::move(*error);
+  json body = ChatObject(job, model, "chat.completion");
+  body["choices"] = json::array({{{"index", 0},
+                                  {"message", {{"role", "assistant"}, {"content", job.output}}},
+                                  {"finish_reason", job.finish_reason}}});
+  body["usage"] = UsageToJson(job.usage);
+  HttpResponse res = JsonResponse(http::status::ok, body);
+  res.set("Glmq-Job", job.id);
+  return res;
+}
+
+std::string ChatCompletionEvents(const Status& fetched, const Job& job, bool draining,
+                                 std::string_view model) {
+  std::string events;
+  if (auto error = ChatCompletionError(fetched, job, draining)) {
+    std::string body = error->body();
+    while (!body.empty() && body.back() == '\n') body.pop_back();
+    events = "data: " + body + "\n\n";
+  } else {
+    json first = ChatObject(job, model, "chat.completion.chunk");
+    first["choices"] = json::array({{{"index", 0},
+                                     {"delta", {{"role", "assistant"}, {"content", job.output}}},
+                                     {"finish_reason", nullptr}}});
+    json last = ChatObject(job, model, "chat.completion.chunk");
+    last["choices"] = json::array(
+        {{{"index", 0}, {"delta", json::object()}, {"finish_reason", job.finish_reason}}});
+    last["usage"] = UsageToJson(job.usage);
+    const auto dump = [](const json& j) {
+      return j.dump(-1, ' ', false, json::error_handler_t::replace);
+    };
+    events = "data: " + dump(first) + "\n\ndata: " + dump(last) + "\n\n";
+  }
+  return events + "data: [DONE]\n\n";
+}
+
+}  // namespace glmq
