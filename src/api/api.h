@@ -13,7 +13,7 @@
 #include "api/job_watch.h"
 #include "api/rate_limit.h"
 #include "api/router.h"
-#include "engine/engine.h"
+#include "engine/tokenizer.h"
 #include "sched/capacity.h"
 #include "sched/policy.h"
 #include "sched/scheduler.h"
@@ -49,7 +49,7 @@ struct ApiOptions {
 
 struct ApiContext {
   JobStore& store;
-  const Engine& engine;  // tokenizer and context limits; thread-safe parts only
+  const Tokenizer& tokenizer;  // prompt sizes and the context check
   Scheduler* scheduler;  // null where no engine runs in this process
   // Speeds and work in hand behind wait and drain estimates: this process's engine, or the
   // live workers' reports on a gateway.

@@ -44,8 +44,8 @@ std::string AcceptedBody(const Submitted& s) {
 // Counts a large document's tokens after its 202 and records the exact figure, or fails the
 // job if it can never fit. A job the engine claims first is counted there anyway.
 void SettlePromptTokens(ApiContext& ctx, const Job& job) {
-  auto tokens = ctx.engine.CountPromptTokens(job.request);
-  Status fits = tokens.ok() ? ctx.engine.CheckFits(*tokens, job.request.sampling.max_tokens)
+  auto tokens = ctx.tokenizer.CountPromptTokens(job.request);
+  Status fits = tokens.ok() ? ctx.tokenizer.CheckFits(*tokens, job.request.sampling.max_tokens)
                             : tokens.status();
   Status recorded;
   if (!fits.ok()) {
@@ -82,8 +82,8 @@ Outcome Failed(Status status) {
 Prepared Prepare(ApiContext& ctx, JobRequest request) {
   Prepared out;
   // A text too long even at the most bytes per token is refused without tokenizing it.
-  const int64_t at_least = ctx.engine.MinPromptTokens(request);
-  if (Status fits = ctx.engine.CheckFits(at_least, request.sampling.max_tokens); !fits.ok()) {
+  const int64_t at_least = ctx.tokenizer.MinPromptTokens(request);
+  if (Status fits = ctx.tokenizer.CheckFits(at_least, request.sampling.max_tokens); !fits.ok()) {
     out.status = Unprocessable("the prompt has at least " + std::to_string(at_least) +
                                " tokens: " + fits.message());
     return out;
@@ -92,16 +92,16 @@ Prepared Prepare(ApiContext& ctx, JobRequest request) {
   // counted right after its 202 (see SettlePromptTokens).
   int64_t tokens = 0;
   if (!ctx.options.count_tokens || RequestTextBytes(request) > ctx.options.sync_count_bytes) {
-    tokens = ctx.engine.EstimatePromptTokens(request);
+    tokens = ctx.tokenizer.EstimatePromptTokens(request);
     out.prompt_tokens_estimated = true;
   } else {
-    auto counted = ctx.engine.CountPromptTokens(request);
+    auto counted = ctx.tokenizer.CountPromptTokens(request);
     if (!counted.ok()) {
       out.status = counted.status();
       return out;
     }
     tokens = *counted;
-    if (Status fits = ctx.engine.CheckFits(tokens, request.sampling.max_tokens); !fits.ok()) {
+    if (Status fits = ctx.tokenizer.CheckFits(tokens, request.sampling.max_tokens); !fits.ok()) {
       out.status = fits;
       return out;
     }
@@ -331,7 +331,7 @@ json QueueJson(ApiContext& ctx, const QueueSnapshot& snap, const std::vector<Job
   }
   json totals = json::object();
   for (const auto& [state, n] : snap.totals) totals[JobStateName(state)] = n;
-  const ModelInfo& info = ctx.engine.info();
+  const ModelInfo& info = ctx.tokenizer.info();
   const RunningWork work = ctx.scheduler ? ctx.scheduler->running_work() : RunningWork{};
   const double drain = PredictedDrainSeconds(t, snap, capacity.running_prompt_tokens_left,
                                              capacity.running_max_tokens_left);
@@ -541,7 +541,7 @@ asio::awaitable<void> ChatCompletionStream(ApiContext& ctx, std::string id, Stre
     Fetched f = co_await AwaitJob(ctx, id, keep_alive);
     if (!f.status.ok() || IsTerminal(f.job.state) || ctx.watch.closed()) {
       co_await out.Write(
-          ChatCompletionEvents(f.status, f.job, ctx.watch.closed(), ctx.engine.info().name));
+          ChatCompletionEvents(f.status, f.job, ctx.watch.closed(), ctx.tokenizer.info().name));
       co_return;
     }
     if (!co_await out.Write(": keep-alive\n\n")) co_return;
@@ -676,7 +676,7 @@ void AddApiRoutes(Router& router, ApiContext& ctx) {
                }
                Fetched f = co_await AwaitJob(ctx, s.job.id, ctx.options.chat_wait_seconds);
                co_return ChatCompletionAnswer(f.status, f.job, ctx.watch.closed(),
-                                              ctx.engine.info().name);
+                                              ctx.tokenizer.info().name);
              });
 
   router.Add(http::verb::post, "/api/v1/chat",

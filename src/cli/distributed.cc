@@ -85,8 +85,8 @@ int RunGateway(const GatewayFlags& flags) {
     spdlog::error("cannot use Redis at {}: {}", flags.redis.url, store.status().message());
     return 1;
   }
-  std::unique_ptr<LlamaEngine> engine = LoadEngine(flags.engine);
-  if (!engine) return 1;
+  std::unique_ptr<LlamaTokenizer> tokenizer = LoadTokenizer(flags.engine);
+  if (!tokenizer) return 1;
   // Wait and drain estimates add up the live workers' reports (the policy's fallback rates
   // while none has reported).
   FleetCapacity capacity(**store);
@@ -129,7 +129,7 @@ int RunGateway(const GatewayFlags& flags) {
   WebhookSender webhooks(**store, MakeCurlHttpTransport(), flags.webhooks);
   webhooks.Start();
   AddWebhookCollector(registry, webhooks);
-  ApiContext ctx{**store,   *engine, nullptr, capacity, flags.policy,
+  ApiContext ctx{**store,   *tokenizer, nullptr, capacity, flags.policy,
                  flags.api, pool,    watch,   inserts};
   ctx.options.limits.webhook_hosts = flags.webhooks.allow_hosts;
   Router router;
@@ -174,13 +174,10 @@ struct WorkerFlags {
 // prompts are counted with the GGUF's vocabulary.
 std::unique_ptr<Engine> LoadWorkerEngine(const WorkerFlags& flags) {
   if (flags.engine_kind != "openai") return LoadEngine(flags.engine);
-  LlamaEngineOptions vocab = flags.engine;
-  vocab.vocab_only = true;
-  std::unique_ptr<LlamaEngine> tokenizer = LoadEngine(vocab);
+  std::unique_ptr<LlamaTokenizer> tokenizer = LoadTokenizer(flags.engine);
   if (!tokenizer) return nullptr;
   OpenAiEngineOptions upstream = flags.upstream;
   upstream.parallel = flags.engine.parallel;
-  upstream.ctx_size = flags.engine.ctx_size;
   auto engine = OpenAiEngine::Create(std::move(tokenizer), std::move(upstream));
   if (!engine.ok()) {
     spdlog::error("{}", engine.status().message());

@@ -46,7 +46,6 @@ void AddEngineFlags(CLI::App& cmd, LlamaEngineOptions& f, bool tokenizer_only) {
                        "min(model's context, 32768))"
                      : "KV tokens shared by all sequences (0 = min(model's context, 32768))",
       "GLMQ_CTX_SIZE");
-  f.vocab_only = tokenizer_only;
   if (tokenizer_only) return;
   Opt(cmd, "--parallel", f.parallel, "sequences decoded together", "GLMQ_PARALLEL");
   Opt(cmd, "-b,--batch-size", f.batch_size, "tokens per decode step", "GLMQ_BATCH_SIZE");
@@ -130,6 +129,9 @@ void AddSchedulerFlags(CLI::App& cmd, SchedulerOptions& f) {
   Opt(cmd, "--lease-ms", f.lease_ms, "worker lease on a running job, in ms", "GLMQ_LEASE_MS");
   Opt(cmd, "--max-deliveries", f.max_deliveries, "runs of a job before it is dead-lettered",
       "GLMQ_MAX_DELIVERIES");
+  Opt(cmd, "--backfill", f.backfill,
+      "while a job waits for KV, start jobs behind it that cannot delay it: on | off",
+      "GLMQ_BACKFILL");
 }
 
 void AddPolicyFlags(CLI::App& cmd, PolicyOptions& f) {

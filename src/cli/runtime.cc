@@ -37,7 +37,8 @@ void Calibrate(Engine& engine, ThroughputMeter& meter) {
   job.request.question = "What does the fox do?";
   job.request.sampling.max_tokens = 16;
   job.request.sampling.temperature = 0;
-  if (!engine.Admit(job).ok()) return;
+  auto tokens = engine.tokenizer().TokenizePrompt(job.request);
+  if (!tokens.ok() || !engine.Admit(job, *tokens).ok()) return;
   double prefill_s = 0, decode_s = 0;
   int64_t prompt = 0, generated = 0;
   while (engine.ActiveSequences() > 0) {
@@ -67,12 +68,25 @@ std::unique_ptr<LlamaEngine> LoadEngine(const LlamaEngineOptions& options) {
     spdlog::error("{}", engine.status().message());
     return nullptr;
   }
-  if ((*engine)->info().is_test_model && !options.vocab_only) {
+  if ((*engine)->info().is_test_model) {
     spdlog::warn(
         "the model is a generated test model with random weights: its answers are "
         "noise. Point --model at a real GLM-4-9B-Chat-1M GGUF for real answers.");
   }
   return std::move(*engine);
+}
+
+std::unique_ptr<LlamaTokenizer> LoadTokenizer(const LlamaEngineOptions& options) {
+  if (options.model_path.empty()) {
+    spdlog::error("no model: give --model PATH (or GLMQ_MODEL, or `model` in the config file)");
+    return nullptr;
+  }
+  auto tokenizer = LlamaTokenizer::Load(options);
+  if (!tokenizer.ok()) {
+    spdlog::error("{}", tokenizer.status().message());
+    return nullptr;
+  }
+  return std::move(*tokenizer);
 }
 
 JobListener WakeAndCount(JobWatchHub& watch, JobMetrics& job_metrics) {

@@ -27,6 +27,8 @@ class StopSignals {
 
 // Loads the engine, logging why not (nullptr) or that a generated test model answers noise.
 std::unique_ptr<LlamaEngine> LoadEngine(const LlamaEngineOptions& options);
+// Loads the model's vocabulary alone (gateways, remote-engine workers), logging why not.
+std::unique_ptr<LlamaTokenizer> LoadTokenizer(const LlamaEngineOptions& options);
 
 // Runs one short job through the engine before serving, so that the first wait estimates
 // come from this machine's speed rather than from a guess.

@@ -116,7 +116,7 @@ int RunServe(const ServeFlags& flags) {
   WebhookSender webhooks(**store, MakeCurlHttpTransport(), flags.webhooks);
   webhooks.Start();
   AddWebhookCollector(registry, webhooks);
-  ApiContext ctx{**store,   *engine, &scheduler, capacity, flags.policy,
+  ApiContext ctx{**store,   engine->tokenizer(), &scheduler, capacity, flags.policy,
                  flags.api, pool,    watch,      inserts};
   ctx.options.limits.webhook_hosts = flags.webhooks.allow_hosts;
   Router router;

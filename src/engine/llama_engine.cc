@@ -13,6 +13,7 @@
 
 #include "core/utf8.h"
 #include "engine/llama_sequence.h"
+#include "engine/llama_kv_type.h"
 #include "engine/prompt.h"
 #include "ggml-cpu.h"
 #include "ggml.h"
@@ -20,51 +21,6 @@
 
 namespace glmq {
 namespace {
-
-constexpr int64_t kDefaultCtxCap = 32768;
-
-void LogFromLlama(ggml_log_level level, const char* text, void*) {
-  std::string_view line(text);
-  while (!line.empty() && line.back() == '\n') line.remove_suffix(1);
-  if (line.empty()) return;
-  switch (level) {
-    case GGML_LOG_LEVEL_ERROR:
-      spdlog::error("llama: {}", line);
-      break;
-    case GGML_LOG_LEVEL_WARN:
-      spdlog::warn("llama: {}", line);
-      break;
-    default:
-      spdlog::trace("llama: {}", line);
-  }
-}
-
-void InitBackendOnce() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    llama_log_set(LogFromLlama, nullptr);
-    llama_backend_init();
-  });
-}
-
-std::string MetaString(const llama_model* model, const char* key) {
-  char buf[256];
-  const int32_t n = llama_model_meta_val_str(model, key, buf, sizeof(buf));
-  return n < 0 ? std::string() : std::string(buf, std::min<size_t>(n, sizeof(buf) - 1));
-}
-
-// An integer key of the GGUF header, e.g. "chatglm.block_count"; 0 when absent.
-int64_t MetaInt(const llama_model* model, const std::string& key) {
-  const std::string v = MetaString(model, key.c_str());
-  return v.empty() ? 0 : std::strtoll(v.c_str(), nullptr, 10);
-}
-
-Result<ggml_type> ParseKvType(const std::string& name) {
-  if (name == "f16") return GGML_TYPE_F16;
-  if (name == "q8_0") return GGML_TYPE_Q8_0;
-  if (name == "q4_0") return GGML_TYPE_Q4_0;
-  return InvalidArgument("--kv-type must be f16, q8_0 or q4_0, not '" + name + "'");
-}
 
 Result<llama_flash_attn_type> ParseFlashAttn(const std::string& name) {
   if (name == "on") return LLAMA_FLASH_ATTN_TYPE_ENABLED;
@@ -87,75 +43,11 @@ Result<std::unique_ptr<LlamaEngine>> LlamaEngine::Load(const LlamaEngineOptions&
   if (kv_type != GGML_TYPE_F16 && flash_attn == LLAMA_FLASH_ATTN_TYPE_DISABLED) {
     return InvalidArgument("a quantized --kv-type needs --flash-attn on or auto");
   }
-  InitBackendOnce();
-
   std::unique_ptr<LlamaEngine> engine(new LlamaEngine());
-  llama_model_params mparams = llama_model_default_params();
-  mparams.n_gpu_layers = options.gpu_layers;
-  mparams.vocab_only = options.vocab_only;
-  engine->model_ = llama_model_load_from_file(options.model_path.c_str(), mparams);
-  if (engine->model_ == nullptr) {
-    return InvalidArgument("cannot load model '" + options.model_path +
-                           "' (missing file, or not a GGUF llama.cpp can read; see the log)");
-  }
-  engine->vocab_ = llama_model_get_vocab(engine->model_);
-  if (const char* tmpl = llama_model_chat_template(engine->model_, nullptr)) {
-    engine->chat_template_ = tmpl;
-  } else {
-    spdlog::warn("model has no chat template; prompts use the chatglm4 template");
-    engine->chat_template_ = "chatglm4";
-  }
-
-  const int32_t n_vocab = llama_vocab_n_tokens(engine->vocab_);
-  for (llama_token t = 0; t < n_vocab; ++t) {
-    char piece[256];
-    const int32_t n = llama_token_to_piece(engine->vocab_, t, piece, sizeof(piece), 0, true);
-    engine->longest_token_bytes_ =
-        std::max(engine->longest_token_bytes_, static_cast<size_t>(n < 0 ? -n : n));
-  }
-
+  GLMQ_ASSIGN_OR_RETURN(engine->tokenizer_, LlamaTokenizer::LoadWithWeights(options));
+  engine->vocab_ = engine->tokenizer_->vocab();
   ModelInfo& info = engine->info_;
-  info.path = options.model_path;
-  info.name = MetaString(engine->model_, "general.name");
-  info.architecture = MetaString(engine->model_, "general.architecture");
-  info.is_test_model = info.name == kTestModelName;
-  info.n_params = static_cast<int64_t>(llama_model_n_params(engine->model_));
-  // A vocabulary-only load reads no hyperparameters: take them from the GGUF header.
-  const std::string arch = info.architecture + ".";
-  auto hparam = [&](int64_t (*loaded)(const llama_model*), const char* key) -> int64_t {
-    return options.vocab_only ? MetaInt(engine->model_, arch + key) : loaded(engine->model_);
-  };
-  info.n_ctx_train = hparam(
-      [](const llama_model* m) -> int64_t { return llama_model_n_ctx_train(m); }, "context_length");
-  info.ctx_size =
-      options.ctx_size > 0 ? options.ctx_size : std::min<int64_t>(info.n_ctx_train, kDefaultCtxCap);
-  info.parallel = options.parallel;
-  info.batch_size = options.batch_size;
-  const int64_t n_layer =
-      hparam([](const llama_model* m) -> int64_t { return llama_model_n_layer(m); }, "block_count");
-  const int64_t n_head =
-      hparam([](const llama_model* m) -> int64_t { return llama_model_n_head(m); },
-             "attention.head_count");
-  int64_t n_head_kv =
-      hparam([](const llama_model* m) -> int64_t { return llama_model_n_head_kv(m); },
-             "attention.head_count_kv");
-  if (n_head_kv == 0) n_head_kv = n_head;  // the key is optional: no grouped-query attention
-  const int64_t head_dim =
-      hparam([](const llama_model* m) -> int64_t { return llama_model_n_embd(m); },
-             "embedding_length") /
-      std::max<int64_t>(n_head, 1);
-  // K and V, each n_head_kv × head_dim values per layer per token.
-  info.kv_bytes_per_token =
-      2 * n_layer * static_cast<int64_t>(ggml_row_size(kv_type, n_head_kv * head_dim));
-  if (info.ctx_size > UINT32_MAX) return InvalidArgument("--ctx-size is too large");
-
-  if (options.vocab_only) {
-    spdlog::info(
-        "model {} ({}): vocabulary only, for counting tokens; jobs run on workers with "
-        "a context of {} tokens",
-        info.name.empty() ? options.model_path : info.name, info.architecture, info.ctx_size);
-    return engine;
-  }
+  info = engine->tokenizer_->info();
   llama_context_params cparams = llama_context_default_params();
   cparams.n_ctx = static_cast<uint32_t>(info.ctx_size);
   cparams.n_batch = static_cast<uint32_t>(options.batch_size);
@@ -180,7 +72,7 @@ Result<std::unique_ptr<LlamaEngine>> LlamaEngine::Load(const LlamaEngineOptions&
     return false;
   };
   cparams.abort_callback_data = &engine->alive_at_;
-  engine->ctx_ = llama_init_from_model(engine->model_, cparams);
+  engine->ctx_ = llama_init_from_model(engine->tokenizer_->model(), cparams);
   if (engine->ctx_ == nullptr) {
     return Status(StatusCode::kResourceExhausted,
                   "cannot create a context of " + std::to_string(info.ctx_size) + " tokens (" +
@@ -190,6 +82,7 @@ Result<std::unique_ptr<LlamaEngine>> LlamaEngine::Load(const LlamaEngineOptions&
   // llama.cpp rounds the context up (to a multiple of 256): account for the cells there are,
   // as CheckFits does, or a job between the two sizes would pass the check and never fit.
   info.ctx_size = static_cast<int64_t>(llama_n_ctx(engine->ctx_));
+  engine->tokenizer_->SetContext(info.ctx_size, static_cast<int64_t>(llama_n_ctx_seq(engine->ctx_)));
   // One CPU thread pool for the life of the engine, as llama-server keeps: without it ggml
   // starts threads for every graph, which measured ~10 % slower prefill on 2 cores.
   ggml_threadpool_params pool_params = ggml_threadpool_params_default(threads);
@@ -244,89 +137,6 @@ LlamaEngine::~LlamaEngine() {
   if (batch_) llama_batch_free(*batch_);
   if (ctx_ != nullptr) llama_free(ctx_);
   if (threadpool_ != nullptr) ggml_threadpool_free(threadpool_);
-  if (model_ != nullptr) llama_model_free(model_);
-}
-
-Result<std::string> LlamaEngine::RenderPrompt(const JobRequest& request) const {
-  const std::vector<ChatMessage> messages = RequestMessages(request);
-  std::vector<llama_chat_message> chat;
-  chat.reserve(messages.size());
-  size_t total = 0;
-  for (const ChatMessage& m : messages) {
-    chat.push_back({m.role.c_str(), m.content.c_str()});
-    total += m.role.size() + m.content.size();
-  }
-  if (total > static_cast<size_t>(INT32_MAX / 2)) return Unprocessable("prompt is too large");
-  std::string out(total + total / 4 + 256, '\0');
-  int32_t n = llama_chat_apply_template(chat_template_.c_str(), chat.data(), chat.size(), true,
-                                        out.data(), static_cast<int32_t>(out.size()));
-  if (n > static_cast<int32_t>(out.size())) {
-    out.resize(n);
-    n = llama_chat_apply_template(chat_template_.c_str(), chat.data(), chat.size(), true,
-                                  out.data(), static_cast<int32_t>(out.size()));
-  }
-  if (n < 0) return Internal("the model's chat template cannot be applied");
-  out.resize(n);
-  return out;
-}
-
-Result<std::vector<int32_t>> LlamaEngine::Tokenize(const std::string& prompt) const {
-  if (prompt.size() > static_cast<size_t>(INT32_MAX - 16)) {
-    return Unprocessable("prompt is too large to tokenize");
-  }
-  // Every token covers at least one byte, so this bound is never exceeded.
-  std::vector<llama_token> tokens(prompt.size() + 16);
-  // parse_special: the template's own markers ([gMASK], <|user|>, ...) are special tokens.
-  const int32_t n = llama_tokenize(vocab_, prompt.data(), static_cast<int32_t>(prompt.size()),
-                                   tokens.data(), static_cast<int32_t>(tokens.size()), true, true);
-  if (n < 0) return Internal("tokenizer overflow");
-  tokens.resize(n);
-  return tokens;
-}
-
-Result<int64_t> LlamaEngine::CountPromptTokens(const JobRequest& request) const {
-  GLMQ_ASSIGN_OR_RETURN(const std::string prompt, RenderPrompt(request));
-  if (prompt.size() > static_cast<size_t>(INT32_MAX - 16)) {
-    return Unprocessable("prompt is too large to tokenize");
-  }
-  // With no room for tokens llama_tokenize returns minus the count.
-  const int32_t n = llama_tokenize(vocab_, prompt.data(), static_cast<int32_t>(prompt.size()),
-                                   nullptr, 0, true, true);
-  if (n == INT32_MIN) return Unprocessable("prompt has more tokens than the tokenizer can count");
-  const int64_t tokens = n < 0 ? -n : n;
-  if (tokens > 0) {
-    // Large texts say the most about the bytes per token of real traffic.
-    const double sample = static_cast<double>(prompt.size()) / tokens;
-    const double weight = std::min(1.0, prompt.size() / 65536.0) * 0.2;
-    double old = bytes_per_token_.load();
-    bytes_per_token_.compare_exchange_strong(old, old + weight * (sample - old));
-  }
-  return tokens;
-}
-
-int64_t LlamaEngine::MinPromptTokens(const JobRequest& request) const {
-  const size_t bytes = RequestTextBytes(request);
-  return static_cast<int64_t>((bytes + longest_token_bytes_ - 1) / longest_token_bytes_);
-}
-
-int64_t LlamaEngine::EstimatePromptTokens(const JobRequest& request) const {
-  const double bytes = static_cast<double>(RequestTextBytes(request));
-  return std::max<int64_t>(MinPromptTokens(request),
-                           static_cast<int64_t>(bytes / std::max(bytes_per_token_.load(), 1.0)));
-}
-
-Status LlamaEngine::CheckFits(int64_t prompt_tokens, int32_t max_tokens) const {
-  // With one unified KV pool a sequence may use the whole context; without a context (a
-  // gateway's vocabulary-only load) the workers' --ctx-size stands for it.
-  const int64_t capacity =
-      ctx_ != nullptr ? static_cast<int64_t>(llama_n_ctx_seq(ctx_)) : info_.ctx_size;
-  if (prompt_tokens + max_tokens > capacity) {
-    return Unprocessable(
-        "prompt_tokens (" + std::to_string(prompt_tokens) + ") + max_tokens (" +
-        std::to_string(max_tokens) + ") = " + std::to_string(prompt_tokens + max_tokens) +
-        " exceeds the context of one sequence (" + std::to_string(capacity) + " tokens)");
-  }
-  return Status::Ok();
 }
 
 int32_t LlamaEngine::FreeSlots() const {
@@ -338,14 +148,12 @@ int32_t LlamaEngine::ActiveSequences() const {
   return static_cast<int32_t>(slots_.size()) - FreeSlots();
 }
 
-Status LlamaEngine::Admit(const Job& job) {
-  if (ctx_ == nullptr) return Internal("this process loaded the vocabulary only: it runs no jobs");
-  if (FreeSlots() == 0) return Status(StatusCode::kResourceExhausted, "no free sequence");
+Status LlamaEngine::Admit(const Job& job, const PromptTokens& tokens) {
   const SamplingParams& sp = job.request.sampling;
-  GLMQ_ASSIGN_OR_RETURN(const std::string prompt, RenderPrompt(job.request));
-  GLMQ_ASSIGN_OR_RETURN(std::vector<llama_token> tokens, Tokenize(prompt));
   if (tokens.empty()) return Unprocessable("prompt has no tokens");
-  GLMQ_RETURN_IF_ERROR(CheckFits(static_cast<int64_t>(tokens.size()), sp.max_tokens));
+  GLMQ_RETURN_IF_ERROR(
+      tokenizer_->CheckFits(static_cast<int64_t>(tokens.size()), sp.max_tokens));
+  if (FreeSlots() == 0) return Status(StatusCode::kResourceExhausted, "no free sequence");
 
   Placement place = Place(tokens);
   // A longer prefix saved on disk is loaded into an empty slot below.
@@ -404,7 +212,7 @@ Status LlamaEngine::Admit(const Job& job) {
   seq.admitted = ++admitted_;
   seq.used = ++used_;
   seq.job_id = job.id;
-  seq.prompt = std::move(tokens);
+  seq.prompt = tokens;
   seq.max_tokens = sp.max_tokens;
   seq.stop = sp.stop;
   for (const std::string& s : seq.stop) seq.longest_stop = std::max(seq.longest_stop, s.size());

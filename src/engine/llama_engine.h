@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "engine/llama_options.h"
+#include "engine/llama_tokenizer.h"
 #include "engine/prefix_files.h"
 
 struct llama_model;
@@ -21,41 +23,8 @@ struct llama_batch;
 
 namespace glmq {
 
-struct LlamaEngineOptions {
-  std::string model_path;
-  int64_t ctx_size = 0;  // KV tokens in all; 0 = min(model's training context, 32768)
-  int32_t parallel = 1;
-  int32_t batch_size = 2048;
-  int32_t ubatch_size = 512;
-  int32_t threads = 0;              // 0 = all hardware threads
-  std::string flash_attn = "auto";  // on | off | auto
-  std::string kv_type = "f16";      // f16 | q8_0 | q4_0
-  int32_t gpu_layers = -1;          // layers offloaded to a GPU build; -1 = all
-  // Target duration of a step that carries generating sequences; prompt chunks are sized
-  // to fit it. 0 = always fill the batch.
-  int32_t step_target_ms = 200;
-  // Reuse the KV of prompt prefixes (api: usage.prompt_tokens_details.cached_tokens): a
-  // finished sequence keeps its KV in its slot until the memory is needed, and a job whose
-  // prompt starts with tokens another sequence holds, or is reading, shares those cells
-  // instead of reading them again. Several questions on one document read it once.
-  bool prefix_cache = true;
-  // The prefix cache's disk tier: a warm slot of at least kMinSavedPrefixTokens evicted for
-  // memory (or left at shutdown) is saved here first, and a job whose prompt starts the
-  // same way loads it instead of reading it again, after a restart too. 0 bytes = off.
-  // Saving costs the KV's size in writes (GLM-4-9B f16: 40 KiB per token) on the engine
-  // thread.
-  std::string prefix_cache_dir;
-  int64_t prefix_cache_disk_bytes = 0;
-  // Load the vocabulary and metadata only, no weights and no context: what a gateway needs
-  // to count tokens and check sizes. Admit() then fails.
-  bool vocab_only = false;
-};
-
 // Shorter prefixes are not worth a file.
 inline constexpr size_t kMinSavedPrefixTokens = 512;
-
-// Name that `glmq make-test-model` writes into general.name.
-inline constexpr char kTestModelName[] = "glmq-test-model";
 
 class LlamaEngine final : public Engine {
  public:
@@ -63,14 +32,11 @@ class LlamaEngine final : public Engine {
   ~LlamaEngine() override;
 
   const ModelInfo& info() const override { return info_; }
-  Result<int64_t> CountPromptTokens(const JobRequest& request) const override;
-  int64_t MinPromptTokens(const JobRequest& request) const override;
-  int64_t EstimatePromptTokens(const JobRequest& request) const override;
-  Status CheckFits(int64_t prompt_tokens, int32_t max_tokens) const override;
+  const Tokenizer& tokenizer() const override { return *tokenizer_; }
   int32_t FreeSlots() const override;
   int64_t FreeKvTokens() const override;
   int32_t ActiveSequences() const override;
-  Status Admit(const Job& job) override;
+  Status Admit(const Job& job, const PromptTokens& prompt) override;
   void Stop(const std::string& id, JobState state) override;
   using Engine::Step;
   StepReport Step(const StepHints& hints) override;
@@ -80,8 +46,6 @@ class LlamaEngine final : public Engine {
   struct Sequence;
 
   LlamaEngine() = default;
-  Result<std::string> RenderPrompt(const JobRequest& request) const;
-  Result<std::vector<int32_t>> Tokenize(const std::string& prompt) const;
   // Returns true when the sequence ended with this token.
   bool AcceptToken(Sequence& seq, int32_t token);
   // Ends the job in `seq`. Its KV stays in the slot for reuse when the prefix cache is on
@@ -123,15 +87,12 @@ class LlamaEngine final : public Engine {
   bool LoadFromDisk(Sequence& seq, const PrefixFiles::Match& saved);
 
   ModelInfo info_;
-  llama_model* model_ = nullptr;
+  // The model and its vocabulary; the context below runs on it. Freed after the context.
+  std::unique_ptr<LlamaTokenizer> tokenizer_;
   llama_context* ctx_ = nullptr;
   ggml_threadpool* threadpool_ = nullptr;  // attached to ctx_, freed after it
   std::atomic<TimeMs> alive_at_{0};        // set between graph nodes by the abort callback
-  const llama_vocab* vocab_ = nullptr;
-  std::string chat_template_;
-  size_t longest_token_bytes_ = 1;
-  // Bytes per token of the exact counts so far (an estimate for texts not yet counted).
-  mutable std::atomic<double> bytes_per_token_{4.0};
+  const llama_vocab* vocab_ = nullptr;  // tokenizer_'s
   std::vector<Sequence> slots_;
   std::unique_ptr<llama_batch> batch_;  // filled again by every Step()
   uint64_t admitted_ = 0;  // admission counter: prefill goes to the oldest sequence first

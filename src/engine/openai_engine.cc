@@ -94,10 +94,10 @@ struct OpenAiEngine::Call {
   std::thread thread;
 };
 
-OpenAiEngine::OpenAiEngine(std::unique_ptr<Engine> tokenizer, OpenAiEngineOptions options)
+OpenAiEngine::OpenAiEngine(std::unique_ptr<Tokenizer> tokenizer, OpenAiEngineOptions options)
     : tokenizer_(std::move(tokenizer)), options_(std::move(options)) {}
 
-Result<std::unique_ptr<OpenAiEngine>> OpenAiEngine::Create(std::unique_ptr<Engine> tokenizer,
+Result<std::unique_ptr<OpenAiEngine>> OpenAiEngine::Create(std::unique_ptr<Tokenizer> tokenizer,
                                                            OpenAiEngineOptions options) {
   if (options.base_url.rfind("http://", 0) != 0 && options.base_url.rfind("https://", 0) != 0) {
     return InvalidArgument(
@@ -111,7 +111,6 @@ Result<std::unique_ptr<OpenAiEngine>> OpenAiEngine::Create(std::unique_ptr<Engin
   std::unique_ptr<OpenAiEngine> engine(new OpenAiEngine(std::move(tokenizer), std::move(options)));
   ModelInfo& info = engine->info_;
   info = engine->tokenizer_->info();
-  if (engine->options_.ctx_size > 0) info.ctx_size = engine->options_.ctx_size;
   info.parallel = engine->options_.parallel;
   if (!engine->options_.model.empty()) info.name = engine->options_.model;
   spdlog::info("engine: {}/chat/completions, model '{}', {} requests at once, context {} tokens",
@@ -129,25 +128,6 @@ OpenAiEngine::~OpenAiEngine() {
   for (auto& [id, call] : calls) {
     if (call->thread.joinable()) call->thread.join();
   }
-}
-
-Result<int64_t> OpenAiEngine::CountPromptTokens(const JobRequest& request) const {
-  return tokenizer_->CountPromptTokens(request);
-}
-int64_t OpenAiEngine::MinPromptTokens(const JobRequest& request) const {
-  return tokenizer_->MinPromptTokens(request);
-}
-int64_t OpenAiEngine::EstimatePromptTokens(const JobRequest& request) const {
-  return tokenizer_->EstimatePromptTokens(request);
-}
-
-Status OpenAiEngine::CheckFits(int64_t prompt_tokens, int32_t max_tokens) const {
-  if (prompt_tokens + max_tokens > info_.ctx_size) {
-    return Unprocessable("prompt_tokens (" + std::to_string(prompt_tokens) + ") + max_tokens (" +
-                         std::to_string(max_tokens) + ") exceeds the upstream's context (" +
-                         std::to_string(info_.ctx_size) + " tokens, --ctx-size)");
-  }
-  return Status::Ok();
 }
 
 int32_t OpenAiEngine::ActiveSequences() const {
@@ -177,7 +157,11 @@ std::string OpenAiEngine::RequestBody(const JobRequest& request) const {
   return body.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-Status OpenAiEngine::Admit(const Job& job) {
+Status OpenAiEngine::Admit(const Job& job, const PromptTokens& prompt) {
+  // The upstream reads the text; the tokens are for the context check, which is
+  // tokenizer()'s (the upstream's context is --ctx-size).
+  GLMQ_RETURN_IF_ERROR(tokenizer_->CheckFits(static_cast<int64_t>(prompt.size()),
+                                             job.request.sampling.max_tokens));
   if (FreeSlots() <= 0) return Status(StatusCode::kResourceExhausted, "no free request slot");
   auto call = std::make_shared<Call>();
   call->job_id = job.id;

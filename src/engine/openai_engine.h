@@ -28,26 +28,23 @@ struct OpenAiEngineOptions {
   std::string api_key;   // sent as a Bearer token; empty = none
   std::string model;     // "model" of each request; empty = the GGUF's general.name
   int32_t parallel = 8;  // requests in flight at once
-  int64_t ctx_size = 0;  // the upstream's context per sequence; 0 = the tokenizer model's
   double timeout_seconds = 3600;  // one request, start to answer
 };
 
 class OpenAiEngine final : public Engine {
  public:
-  // `tokenizer` counts and checks prompts (a vocabulary-only LlamaEngine).
-  static Result<std::unique_ptr<OpenAiEngine>> Create(std::unique_ptr<Engine> tokenizer,
+  // `tokenizer` counts and checks prompts (a vocabulary-only LlamaTokenizer whose context is
+  // the upstream's).
+  static Result<std::unique_ptr<OpenAiEngine>> Create(std::unique_ptr<Tokenizer> tokenizer,
                                                       OpenAiEngineOptions options);
   ~OpenAiEngine() override;
 
   const ModelInfo& info() const override { return info_; }
-  Result<int64_t> CountPromptTokens(const JobRequest& request) const override;
-  int64_t MinPromptTokens(const JobRequest& request) const override;
-  int64_t EstimatePromptTokens(const JobRequest& request) const override;
-  Status CheckFits(int64_t prompt_tokens, int32_t max_tokens) const override;
+  const Tokenizer& tokenizer() const override { return *tokenizer_; }
   int32_t FreeSlots() const override;
   int64_t FreeKvTokens() const override;
   int32_t ActiveSequences() const override;
-  Status Admit(const Job& job) override;
+  Status Admit(const Job& job, const PromptTokens& prompt) override;
   void Stop(const std::string& id, JobState state) override;
   using Engine::Step;
   StepReport Step(const StepHints& hints) override;
@@ -58,10 +55,10 @@ class OpenAiEngine final : public Engine {
 
  private:
   struct Call;
-  OpenAiEngine(std::unique_ptr<Engine> tokenizer, OpenAiEngineOptions options);
+  OpenAiEngine(std::unique_ptr<Tokenizer> tokenizer, OpenAiEngineOptions options);
   void Run(std::shared_ptr<Call> call);
 
-  std::unique_ptr<Engine> tokenizer_;
+  std::unique_ptr<Tokenizer> tokenizer_;
   const OpenAiEngineOptions options_;
   ModelInfo info_;
   mutable std::mutex mu_;

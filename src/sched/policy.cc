@@ -20,10 +20,16 @@ LengthClass ClassifyLength(const PolicyOptions& options, int64_t prompt_tokens) 
   return LengthClass::kShort;
 }
 
+double PrefillSeconds(const ThroughputSnapshot& t, int64_t prompt_tokens) {
+  return prompt_tokens / Rate(t.prefill_tokens_per_second, kFallbackPrefillTps);
+}
+
+double TokenSeconds(const ThroughputSnapshot& t) {
+  return 1.0 / Rate(t.single_decode_tokens_per_second, kFallbackDecodeTps);
+}
+
 double ServiceSeconds(const ThroughputSnapshot& t, int64_t prompt_tokens, int32_t max_tokens) {
-  const double prefill = Rate(t.prefill_tokens_per_second, kFallbackPrefillTps);
-  const double decode = Rate(t.single_decode_tokens_per_second, kFallbackDecodeTps);
-  return prompt_tokens / prefill + max_tokens * t.completion_ratio / decode;
+  return PrefillSeconds(t, prompt_tokens) + max_tokens * t.completion_ratio * TokenSeconds(t);
 }
 
 int64_t OrderKey(const PolicyOptions& options, const ThroughputSnapshot& t, TimeMs arrival,

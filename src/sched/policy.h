@@ -22,6 +22,11 @@ struct PolicyOptions {
 
 LengthClass ClassifyLength(const PolicyOptions& options, int64_t prompt_tokens);
 
+// Seconds the engine takes to read `prompt_tokens` (at the measured rate, else a fallback).
+double PrefillSeconds(const ThroughputSnapshot& t, int64_t prompt_tokens);
+// Seconds between two tokens of one sequence alone.
+double TokenSeconds(const ThroughputSnapshot& t);
+
 // Seconds one job would take alone on the engine.
 double ServiceSeconds(const ThroughputSnapshot& t, int64_t prompt_tokens, int32_t max_tokens);
 

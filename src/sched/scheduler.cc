@@ -2,7 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
+
+#include "sched/backfill.h"
+#include "sched/policy.h"
 
 namespace glmq {
 namespace {
@@ -107,7 +111,7 @@ void Scheduler::Housekeeping(TimeMs now) {
   if (housekeeping_pending_.exchange(true)) return;
   std::vector<std::string> ids;
   for (const auto& [id, r] : running_) ids.push_back(id);
-  if (waiting_for_kv_) ids.push_back(waiting_for_kv_->id);
+  if (held_) ids.push_back(held_->claimed.job.id);
   writer_.Run([this, now, ids = std::move(ids)] {
     lease_heartbeat_log_.Record(store_.Heartbeat(options_.worker_id, options_.lease_ms));
     expire_log_.Record(store_.ExpireOverdue(now).status());
@@ -125,10 +129,7 @@ void Scheduler::Housekeeping(TimeMs now) {
   });
 }
 
-// Starts `job` on the engine. Returns false when it must wait: the KV cache has no room for
-// it yet, or it must run alone and others still run.
-bool Scheduler::TryStart(Job& job) {
-  const TimeMs now = NowMs();
+bool Scheduler::EndedWhileQueued(const Job& job, TimeMs now) {
   if (job.cancel_requested) {
     Completion c;
     c.state = JobState::kCancelled;
@@ -145,29 +146,61 @@ bool Scheduler::TryStart(Job& job) {
     writer_.Complete(job.id, options_.worker_id, std::move(c));
     return true;
   }
+  return false;
+}
+
+std::optional<Scheduler::Claimed> Scheduler::ClaimAndTokenize(bool* queue_empty) {
+  auto claimed = store_.ClaimNext(options_.worker_id, options_.lease_ms);
+  claim_log_.Record(claimed.status());
+  if (!claimed.ok() || !claimed->has_value()) {
+    *queue_empty = true;
+    return std::nullopt;
+  }
+  Claimed c{std::move(**claimed), {}};
+  if (EndedWhileQueued(c.job, NowMs())) return std::nullopt;
+  // Once per process that runs the job: the tokens stay with it while it waits for KV.
+  auto prompt = engine_.tokenizer().TokenizePrompt(c.job.request);
+  Status fits = prompt.ok() ? engine_.tokenizer().CheckFits(static_cast<int64_t>(prompt->size()),
+                                                            c.job.request.sampling.max_tokens)
+                            : prompt.status();
+  if (!fits.ok()) {
+    spdlog::warn("job {} cannot run: {}", c.job.id, fits.ToString());
+    writer_.Complete(c.job.id, options_.worker_id, FailedCompletion(fits));
+    return std::nullopt;
+  }
+  c.prompt = std::move(*prompt);
+  return c;
+}
+
+// Starts the job on the engine, or says it must wait: the KV cache has no room for it yet,
+// or it must run alone and others still run.
+Scheduler::Started Scheduler::TryStart(Claimed& claimed) {
+  Job& job = claimed.job;
+  const TimeMs now = NowMs();
+  if (EndedWhileQueued(job, now)) return Started::kEnded;
   // A job delivered before may be what killed the last worker: run it alone, so that if it
   // does again, it takes no innocent job with it (those would use up their deliveries too
   // and end in the dead letter beside it).
   const bool alone = job.attempts > 1;
   if (alone) {
-    if (engine_.ActiveSequences() > 0) return false;  // after the running ones end
+    if (engine_.ActiveSequences() > 0) return Started::kWait;  // after the running ones end
     // The results of the jobs that just ended must not die with this one: a result lost
     // in the writer's queue would run its job again and count a delivery against it.
     writer_.Flush();
   }
   if (options_.before_start) options_.before_start(job);
-  const Status admitted = engine_.Admit(job);
+  const Status admitted = engine_.Admit(job, claimed.prompt);
   if (admitted.code() == StatusCode::kResourceExhausted && engine_.ActiveSequences() > 0) {
-    return false;  // running jobs will free KV
+    return Started::kWait;  // running jobs will free KV
   }
   if (!admitted.ok()) {
     spdlog::warn("job {} cannot run: {}", job.id, admitted.ToString());
     writer_.Complete(job.id, options_.worker_id, FailedCompletion(admitted));
-    return true;
+    return Started::kEnded;
   }
   stats_.Record(MakeEvent(JobEvent::Kind::kStarted, job.id, job.length_class,
                           (now - job.created_at) / 1000.0));
-  spdlog::debug("job {} started ({} prompt tokens, attempt {})", job.id, job.prompt_tokens,
+  spdlog::debug("job {} started ({} prompt tokens, attempt {})", job.id, claimed.prompt.size(),
                 job.attempts);
   if (alone) spdlog::info("job {} runs alone: delivery {}", job.id, job.attempts);
   Running& r = running_[job.id];
@@ -176,31 +209,111 @@ bool Scheduler::TryStart(Job& job) {
   r.created_at = job.created_at;
   r.started_at = now;
   r.order_key = job.order_key;
-  r.prompt_tokens = job.prompt_tokens;
+  r.prompt_tokens = static_cast<int64_t>(claimed.prompt.size());
   r.max_tokens = job.request.sampling.max_tokens;
-  return true;
+  return Started::kYes;
+}
+
+void Scheduler::HandBack(const std::string& id) {
+  if (Status s = store_.Release(id, options_.worker_id); !s.ok()) {
+    spdlog::warn("handing back job {} failed ({}); its lease will run out", id, s.ToString());
+  }
 }
 
 void Scheduler::AdmitQueued() {
-  // The job at the head keeps its place until the KV it needs is free: nothing behind it
-  // may take that memory, so it cannot be kept out forever.
-  if (waiting_for_kv_) {
-    if (!TryStart(*waiting_for_kv_)) return;
-    waiting_for_kv_.reset();
+  // The job at the head keeps its claim until the KV it needs is free; it asks the engine
+  // again only when a running job has ended (or it was cancelled, or its deadline passed),
+  // and what starts meanwhile cannot delay it (Backfill).
+  if (held_) {
+    Held& held = *held_;
+    const Job& job = held.claimed.job;
+    const bool due = job.cancel_requested || (job.deadline_at > 0 && NowMs() >= job.deadline_at);
+    if (due || held.tried_at_ended != ended_) {
+      held.tried_at_ended = ended_;
+      if (TryStart(held.claimed) != Started::kWait) {
+        held_.reset();
+        refused_head_.reset();
+      }
+    }
+    if (held_) {
+      Backfill();
+      return;
+    }
   }
   for (const auto& [id, r] : running_) {
     if (r.alone) return;
   }
   if (std::chrono::steady_clock::now() < claims_paused_until_) return;
   while (engine_.FreeSlots() > 0) {
-    auto claimed = store_.ClaimNext(options_.worker_id, options_.lease_ms);
-    claim_log_.Record(claimed.status());
-    if (!claimed.ok()) return;
-    if (!claimed->has_value()) return;
-    Job job = std::move(**claimed);
-    if (!TryStart(job)) {
-      waiting_for_kv_ = std::move(job);
+    bool queue_empty = false;
+    std::optional<Claimed> claimed = ClaimAndTokenize(&queue_empty);
+    if (queue_empty) return;
+    if (!claimed) continue;  // it ended here
+    if (TryStart(*claimed) == Started::kWait) {
+      held_ = Held{std::move(*claimed), ended_};
+      spdlog::debug("job {} waits for {} KV tokens ({} free)", held_->claimed.job.id,
+                    held_->claimed.kv_tokens(), engine_.FreeKvTokens());
+      Backfill();
       return;
+    }
+  }
+}
+
+double Scheduler::ForecastSeconds(const ThroughputSnapshot& rates, int64_t prompt_tokens,
+                                  int64_t max_tokens) const {
+  // Beside others a sequence gets one token a step, and a step that reads a prompt chunk
+  // takes longer than one that only decodes.
+  const double pace = std::max(TokenSeconds(rates), step_seconds_);
+  return PrefillSeconds(rates, prompt_tokens) + static_cast<double>(max_tokens) * pace;
+}
+
+void Scheduler::Backfill() {
+  if (!options_.backfill || !held_) return;
+  // A job that must run alone waits for the engine to empty: nothing starts beside it.
+  if (held_->claimed.job.attempts > 1) return;
+  if (std::chrono::steady_clock::now() < claims_paused_until_) return;
+  const ThroughputSnapshot rates = meter_.Snapshot();
+  while (engine_.FreeSlots() > 0) {
+    auto head = store_.Head();
+    if (!head.ok() || !head->has_value()) return;
+    if (refused_head_ == **head) return;
+    // Running jobs end in the order of their forecasts: they use what the measured rates
+    // say they will (the share of max_tokens jobs use), where a newcomer is held to all of
+    // its max_tokens.
+    std::vector<RunningForecast> forecasts;
+    for (const auto& [id, r] : running_) {
+      const int64_t prompt_left = std::max<int64_t>(0, r.prompt_tokens - r.progress.prompt_tokens_read);
+      const int64_t tokens_left = std::max<int64_t>(0, r.max_tokens - r.progress.completion_tokens);
+      forecasts.push_back(
+          {.kv_tokens = r.prompt_tokens + r.max_tokens,
+           .seconds_left = ForecastSeconds(rates, prompt_left, 0) +
+                           ForecastSeconds(rates, 0, tokens_left) * rates.completion_ratio});
+    }
+    const BackfillWindow window = PlanBackfill(held_->claimed.kv_tokens(),
+                                               engine_.FreeKvTokens(), engine_.FreeSlots(),
+                                               std::move(forecasts));
+    const JobStore::QueueHead& next = **head;
+    if (!window.Allows(next.prompt_tokens + next.max_tokens,
+                       ForecastSeconds(rates, next.prompt_tokens, next.max_tokens))) {
+      return;
+    }
+    bool queue_empty = false;
+    std::optional<Claimed> claimed = ClaimAndTokenize(&queue_empty);
+    if (queue_empty) return;
+    if (!claimed) continue;  // it ended here
+    // The store's size may have been an estimate; the tokens are exact.
+    const bool allowed = window.Allows(
+        claimed->kv_tokens(), ForecastSeconds(rates, static_cast<int64_t>(claimed->prompt.size()),
+                                              claimed->job.request.sampling.max_tokens));
+    const Started started = allowed ? TryStart(*claimed) : Started::kWait;
+    if (started == Started::kWait) {
+      refused_head_ = next;
+      HandBack(claimed->job.id);
+      return;
+    }
+    if (started == Started::kYes) {
+      spdlog::debug("job {} backfilled beside job {}, which waits for KV", claimed->job.id,
+                    held_->claimed.job.id);
     }
   }
 }
@@ -220,10 +333,10 @@ StepHints Scheduler::Hints() {
     }
     if (!asked) {
       asked = true;
-      if (waiting_for_kv_) first_waiting = waiting_for_kv_->order_key;
-      auto head = store_.HeadOrderKey();
-      if (head.ok() && *head && (!first_waiting || **head < *first_waiting)) {
-        first_waiting = **head;
+      if (held_) first_waiting = held_->claimed.job.order_key;
+      auto head = store_.Head();
+      if (head.ok() && *head && (!first_waiting || (*head)->order_key < *first_waiting)) {
+        first_waiting = (*head)->order_key;
       }
     }
     if (first_waiting && *first_waiting < r.order_key) hints.yield_prefill.push_back(id);
@@ -235,6 +348,12 @@ void Scheduler::ApplyStep(const StepReport& report) {
   int32_t generating = 0;
   for (const auto& p : report.progressed) generating += p.progress.completion_tokens > 0 ? 1 : 0;
   meter_.RecordStep(report.prompt_tokens, report.generated_tokens, generating, report.seconds);
+  ended_ += report.finished.size();
+  if (report.generated_tokens > 0) {
+    constexpr double kAlpha = 0.2;
+    step_seconds_ = step_seconds_ <= 0 ? report.seconds
+                                       : step_seconds_ + kAlpha * (report.seconds - step_seconds_);
+  }
   if (report.reused_prompt_tokens > 0) meter_.RecordReused(report.reused_prompt_tokens);
 
   const TimeMs now = NowMs();
@@ -259,9 +378,7 @@ void Scheduler::ApplyStep(const StepReport& report) {
       running_.erase(f.id);
       writer_.Flush();  // its progress writes first: Release resets them
       engine_log_.Record(Internal(f.completion.error_message));
-      if (Status s = store_.Release(f.id, options_.worker_id); !s.ok()) {
-        spdlog::warn("handing back job {} failed ({}); its lease will run out", f.id, s.ToString());
-      }
+      HandBack(f.id);
       claims_paused_until_ = std::chrono::steady_clock::now() + retry_backoff_;
       retry_backoff_ = std::min(retry_backoff_ * 2, kMaxRetryBackoff);
       continue;
@@ -295,7 +412,7 @@ void Scheduler::Loop() {
       std::unique_lock lock(mu_);
       if (stopping_) break;
       draining = draining_;
-      if (draining && ((running_.empty() && !waiting_for_kv_) ||
+      if (draining && ((running_.empty() && !held_) ||
                        std::chrono::steady_clock::now() >= drain_deadline_)) {
         break;
       }
@@ -304,12 +421,12 @@ void Scheduler::Loop() {
     }
     for (const std::string& id : stops) {
       if (running_.count(id)) engine_.Stop(id, JobState::kCancelled);
-      if (waiting_for_kv_ && waiting_for_kv_->id == id) waiting_for_kv_->cancel_requested = true;
+      if (held_ && held_->claimed.job.id == id) held_->claimed.job.cancel_requested = true;
     }
     const TimeMs now = NowMs();
     if (now - last_housekeeping_ >= options_.housekeeping_interval_ms) Housekeeping(now);
     if (!draining) AdmitQueued();
-    if (engine_.ActiveSequences() == 0 && running_.empty() && !waiting_for_kv_) {
+    if (engine_.ActiveSequences() == 0 && running_.empty() && !held_) {
       PublishRunningWork();
       std::unique_lock lock(mu_);
       wake_cv_.wait_for(lock, std::chrono::milliseconds(options_.housekeeping_interval_ms),
@@ -332,18 +449,14 @@ void Scheduler::Loop() {
   // Handed back, a job is queued again at once in its old place; otherwise it keeps its
   // lease, and when that runs out (or at the next start of `glmq serve`) it is queued again.
   // Either way it runs again from the start.
-  if (waiting_for_kv_) running_[waiting_for_kv_->id];
+  if (held_) running_[held_->claimed.job.id];
   if (!running_.empty()) {
     spdlog::info("stopping with {} running jobs; {}", running_.size(),
                  hand_back_ ? "handing them back to the queue" : "they will be queued again");
   }
   if (hand_back_) {
     writer_.Flush();
-    for (const auto& [id, r] : running_) {
-      if (Status s = store_.Release(id, options_.worker_id); !s.ok()) {
-        spdlog::warn("handing back job {} failed ({}); its lease will run out", id, s.ToString());
-      }
-    }
+    for (const auto& [id, r] : running_) HandBack(id);
   }
   writer_.Flush();
   spdlog::info("scheduler stopped");

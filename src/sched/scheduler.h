@@ -1,6 +1,9 @@
 // Scheduler: the loop that owns the engine. It claims queued jobs from the store in their
-// order, admits them into free sequences, steps the engine, and writes progress and
-// outcomes back. One thread; other threads talk to it through Wake() and RequestStop().
+// order, tokenizes each once, admits them into free sequences, steps the engine, and writes
+// progress and outcomes back. A job that does not fit the free KV is held (it keeps its
+// claim and its tokens) until running jobs free enough, and jobs behind it are backfilled
+// around it (sched/backfill.h). One thread; other threads talk to it through Wake() and
+// RequestStop().
 #pragma once
 
 #include <atomic>
@@ -31,6 +34,9 @@ struct SchedulerOptions {
   int32_t max_deliveries = 3;
   int64_t progress_interval_ms = 500;  // how often running jobs' progress is written
   int64_t housekeeping_interval_ms = 1000;
+  // Jobs behind one held for KV may start when they cannot delay it (sched/backfill.h);
+  // false: nothing starts until the held job has (the bench compares the two).
+  bool backfill = true;
   // Called with each job just before the engine takes it. Fault injection for tests
   // (`glmq worker` with GLMQ_FAULT_CRASH_ON_TEXT); unset in normal runs.
   std::function<void(const Job&)> before_start;
@@ -85,10 +91,36 @@ class Scheduler {
     TimeMs progress_written_at = 0;
   };
 
+  // A claimed job and its prompt's tokens, made once.
+  struct Claimed {
+    Job job;
+    PromptTokens prompt;
+    int64_t kv_tokens() const {
+      return static_cast<int64_t>(prompt.size()) + job.request.sampling.max_tokens;
+    }
+  };
+  // The job at the head that waits for KV (or to run alone).
+  struct Held {
+    Claimed claimed;
+    uint64_t tried_at_ended = 0;  // ended_ at the last Admit: ask again once a job ended
+  };
+  enum class Started { kYes, kEnded, kWait };
+
   void Loop();
   void Housekeeping(TimeMs now);
   void AdmitQueued();
-  bool TryStart(Job& job);
+  // Claims the queue's head and tokenizes it; nullopt when none is queued, or when the job
+  // ended here (it can never fit, or its prompt cannot be tokenized).
+  std::optional<Claimed> ClaimAndTokenize(bool* queue_empty);
+  // Ends `job` if it was cancelled or its deadline passed while it waited (true).
+  bool EndedWhileQueued(const Job& job, TimeMs now);
+  Started TryStart(Claimed& claimed);
+  // Starts jobs behind the held one that cannot delay it.
+  void Backfill();
+  // Seconds a job of this size takes beside the ones running now.
+  double ForecastSeconds(const ThroughputSnapshot& rates, int64_t prompt_tokens,
+                         int64_t max_tokens) const;
+  void HandBack(const std::string& id);
   StepHints Hints();
   void ApplyStep(const StepReport& report);
   void PublishRunningWork();
@@ -129,7 +161,11 @@ class Scheduler {
 
   // Scheduler thread only.
   std::map<std::string, Running> running_;
-  std::optional<Job> waiting_for_kv_;  // claimed, waiting for running jobs to free KV
+  std::optional<Held> held_;  // claimed, waiting for running jobs to free KV
+  uint64_t ended_ = 0;        // sequences that ended so far (each frees KV and a sequence)
+  // A queue head whose exact size would not backfill: not claimed again while it heads.
+  std::optional<JobStore::QueueHead> refused_head_;
+  double step_seconds_ = 0;  // recent engine steps, for how fast a backfilled job runs
   TimeMs last_housekeeping_ = 0;
 };
 

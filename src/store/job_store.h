@@ -167,9 +167,16 @@ class JobStore {
 
   // Queued work that runs before a job with this order key.
   virtual Result<WorkAhead> WorkBefore(int64_t order_key) = 0;
-  // The order key of the queued job that runs next; nullopt when none is queued. Cheap
-  // (the scheduler asks every engine step).
-  virtual Result<std::optional<int64_t>> HeadOrderKey() = 0;
+  // The queued job that runs next, as the scheduler plans with it: its order key and
+  // size. nullopt when none is queued. Cheap (the scheduler asks every engine step while a
+  // prompt is read, and before it backfills).
+  struct QueueHead {
+    int64_t order_key = 0;
+    int64_t prompt_tokens = 0;
+    int64_t max_tokens = 0;
+    bool operator==(const QueueHead&) const = default;
+  };
+  virtual Result<std::optional<QueueHead>> Head() = 0;
 
   virtual Result<QueueSnapshot> Snapshot() = 0;
 

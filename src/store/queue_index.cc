@@ -190,11 +190,11 @@ WorkAhead QueueTree::Below(const QueueKey& key) const {
   return sum;
 }
 
-std::optional<QueueKey> QueueTree::Min() const {
+std::optional<QueuedJob> QueueTree::Min() const {
   if (root_ == kNil) return std::nullopt;
   int32_t node = root_;
   while (nodes_[node].left != kNil) node = nodes_[node].left;
-  return nodes_[node].job.key;
+  return nodes_[node].job;
 }
 
 std::vector<QueuedJob> QueueTree::InOrder() const {
@@ -286,11 +286,9 @@ JobStore::WorkAhead QueueIndex::WorkBefore(int64_t order_key) const {
   return tree_.Below(FirstKeyOf(order_key));
 }
 
-std::optional<int64_t> QueueIndex::HeadOrderKey() const {
+std::optional<QueuedJob> QueueIndex::Head() const {
   std::lock_guard lock(mu_);
-  const std::optional<QueueKey> head = tree_.Min();
-  if (!head) return std::nullopt;
-  return head->order_key;
+  return tree_.Min();
 }
 
 JobStore::WorkAhead QueueIndex::WorkBefore(const QueueKey& key) const {

@@ -65,8 +65,8 @@ class QueueTree {
 
   // Jobs whose key is below `key`, and their token sums.
   JobStore::WorkAhead Below(const QueueKey& key) const;
-  // The lowest key; nullopt when empty. O(log n).
-  std::optional<QueueKey> Min() const;
+  // The job with the lowest key; nullopt when empty. O(log n).
+  std::optional<QueuedJob> Min() const;
   int64_t size() const { return size_; }
 
   // Every job, in queue order. Assumes a sound tree: CheckInvariants first if in doubt.
@@ -127,8 +127,8 @@ class QueueIndex {
   // Queued jobs that sort before `key` (which need not be queued itself), and their work.
   int64_t JobsBefore(const QueueKey& key) const;
   JobStore::WorkAhead WorkBefore(const QueueKey& key) const;
-  // The order key of the head of the queue; nullopt when it is empty.
-  std::optional<int64_t> HeadOrderKey() const;
+  // The head of the queue; nullopt when it is empty.
+  std::optional<QueuedJob> Head() const;
   // 1-based place of a queued job; nullopt when `id` is not in the index.
   std::optional<int64_t> Position(const std::string& id) const;
   int64_t size() const;

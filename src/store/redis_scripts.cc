@@ -327,6 +327,13 @@ local ahead, pt, mt = work_before(ARGV[3])
 return {ahead, pt, mt}
 )lua";
 
+constexpr char kHead[] = R"lua(
+local m = redis.call('ZRANGE', P .. 'queue', 0, 0)
+if #m == 0 then return {} end
+local v = redis.call('HMGET', jkey(id_of(m[1])), 'order_key', 'prompt_tokens', 'max_tokens')
+return {tonumber(v[1]) or 0, tonumber(v[2]) or 0, tonumber(v[3]) or 0}
+)lua";
+
 constexpr char kSnapshot[] = R"lua(
 local out = {}
 local stats = P .. 'stats'
@@ -447,6 +454,7 @@ constexpr std::array<Entry, kScriptCount> kEntries = {{
     {"release", kRelease},
     {"position", kPosition},
     {"work_before", kWorkBefore},
+    {"head", kHead},
     {"snapshot", kSnapshot},
     {"begin_idempotent", kBeginIdempotent},
     {"finish_idempotent", kFinishIdempotent},

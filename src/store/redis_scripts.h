@@ -54,6 +54,8 @@ enum class ScriptId {
   kPosition,
   // order_key  -> [jobs, prompt_tokens, max_tokens]
   kWorkBefore,
+  //  -> [] or [order_key, prompt_tokens, max_tokens] of the queue's head
+  kHead,
   // now  -> per class [queued, prompt_tokens, max_tokens, oldest], queued, running,
   //         succeeded, failed, cancelled, expired, dead_letter
   kSnapshot,

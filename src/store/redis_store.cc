@@ -573,13 +573,13 @@ Result<JobStore::WorkAhead> RedisJobStore::WorkBefore(int64_t order_key) {
                    .max_tokens = reply.elements[2].integer};
 }
 
-Result<std::optional<int64_t>> RedisJobStore::HeadOrderKey() {
-  GLMQ_ASSIGN_OR_RETURN(std::vector<Reply> replies,
-                        Commands({{"ZRANGE", options_.prefix + "queue", "0", "0", "WITHSCORES"}}));
-  const std::vector<Reply>& head = replies[0].elements;
-  if (head.size() != 2) return std::optional<int64_t>();
-  // Scores are order keys, exact in a double up to 2^53 (see Insert).
-  return std::optional<int64_t>(std::llround(std::strtod(head[1].str.c_str(), nullptr)));
+Result<std::optional<JobStore::QueueHead>> RedisJobStore::Head() {
+  GLMQ_ASSIGN_OR_RETURN(Reply reply, Run(ScriptId::kHead, {}, /*retry=*/true));
+  const std::vector<Reply>& v = reply.elements;
+  if (v.empty()) return std::optional<QueueHead>();
+  if (v.size() != 3) return Internal("redis: unexpected reply to head");
+  return std::optional<QueueHead>(QueueHead{
+      .order_key = v[0].integer, .prompt_tokens = v[1].integer, .max_tokens = v[2].integer});
 }
 
 Result<QueueSnapshot> RedisJobStore::Snapshot() {

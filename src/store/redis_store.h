@@ -124,7 +124,7 @@ class RedisJobStore final : public JobStore {
   // jobs ahead of n queued (about 1 us each: 10 ms for 10,000).
   Result<WorkAhead> WorkBefore(int64_t order_key) override;
   // O(log n): ZRANGE of the first member.
-  Result<std::optional<int64_t>> HeadOrderKey() override;
+  Result<std::optional<QueueHead>> Head() override;
   // O(1) in the number of jobs (a few sorted-set counts).
   Result<QueueSnapshot> Snapshot() override;
   Status CheckWritable() override;

@@ -465,8 +465,12 @@ Result<JobStore::WorkAhead> SqliteJobStore::WorkBefore(int64_t order_key) {
   return queue_index_->WorkBefore(order_key);
 }
 
-Result<std::optional<int64_t>> SqliteJobStore::HeadOrderKey() {
-  return queue_index_->HeadOrderKey();
+Result<std::optional<JobStore::QueueHead>> SqliteJobStore::Head() {
+  const std::optional<QueuedJob> head = queue_index_->Head();
+  if (!head) return std::optional<QueueHead>();
+  return std::optional<QueueHead>(QueueHead{.order_key = head->key.order_key,
+                                            .prompt_tokens = head->prompt_tokens,
+                                            .max_tokens = head->max_tokens});
 }
 
 Result<QueueSnapshot> SqliteJobStore::Snapshot() {

@@ -182,7 +182,7 @@ class GatedStore : public JobStore {
   MOCK_METHOD(Result<int64_t>, ReapExpiredLeases, (TimeMs, int32_t), (override));
   MOCK_METHOD(Result<int64_t>, QueuePosition, (const std::string&), (override));
   MOCK_METHOD(Result<WorkAhead>, WorkBefore, (int64_t), (override));
-  MOCK_METHOD(Result<std::optional<int64_t>>, HeadOrderKey, (), (override));
+  MOCK_METHOD(Result<std::optional<QueueHead>>, Head, (), (override));
   MOCK_METHOD(Result<QueueSnapshot>, Snapshot, (), (override));
   MOCK_METHOD(Status, CheckWritable, (), (override));
   MOCK_METHOD(Result<IdempotencyState>, BeginIdempotent, (const IdempotencyClaim&, TimeMs, int64_t),

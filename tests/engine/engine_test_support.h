@@ -64,6 +64,14 @@ inline Job MakeJob(const std::string& id, const std::string& text, int32_t max_t
   return job;
 }
 
+// Tokenizes the job's prompt with the engine's vocabulary and admits it, as the scheduler
+// does.
+inline Status Admit(Engine& engine, const Job& job) {
+  auto prompt = engine.tokenizer().TokenizePrompt(job.request);
+  if (!prompt.ok()) return prompt.status();
+  return engine.Admit(job, *prompt);
+}
+
 // Steps until every sequence ends; returns completions by job id.
 inline std::map<std::string, Completion> RunAll(Engine& engine, int max_steps = 10000) {
   std::map<std::string, Completion> done;

@@ -14,9 +14,9 @@ TEST(LlamaEngineTest, RunsAJobToMaxTokensWithTrueUsage) {
   EXPECT_TRUE(engine->info().is_test_model);
   EXPECT_GT(engine->info().kv_bytes_per_token, 0);
   Job job = MakeJob("a", "A short document about foxes and dogs.", 24);
-  auto counted = engine->CountPromptTokens(job.request);
+  auto counted = engine->tokenizer().CountPromptTokens(job.request);
   ASSERT_TRUE(counted.ok());
-  ASSERT_TRUE(engine->Admit(job).ok());
+  ASSERT_TRUE(Admit(*engine, job).ok());
   EXPECT_EQ(engine->FreeSlots(), 0);
   auto done = RunAll(*engine);
   ASSERT_EQ(done.count("a"), 1u);
@@ -34,16 +34,15 @@ TEST(LlamaEngineTest, GreedyOutputIsTheSameAloneAndBesideOthers) {
   auto alone = LoadEngine(1);
   ASSERT_NE(alone, nullptr);
   const Job probe = MakeJob("probe", "The river runs past the old mill at dawn.", 32);
-  ASSERT_TRUE(alone->Admit(probe).ok());
+  ASSERT_TRUE(Admit(*alone, probe).ok());
   const std::string solo = RunAll(*alone)["probe"].output;
 
   auto batched = LoadEngine(8);
   ASSERT_NE(batched, nullptr);
-  ASSERT_TRUE(batched->Admit(probe).ok());
+  ASSERT_TRUE(Admit(*batched, probe).ok());
   for (int i = 0; i < 7; ++i) {
     ASSERT_TRUE(
-        batched
-            ->Admit(MakeJob("other" + std::to_string(i),
+        Admit(*batched, MakeJob("other" + std::to_string(i),
                             std::string(20 + 15 * i, 'x') + " other text " + std::to_string(i),
                             8 + 5 * i))
             .ok());
@@ -57,7 +56,7 @@ TEST(LlamaEngineTest, StopStringEndsTheAnswerBeforeIt) {
   auto engine = LoadEngine(1);
   ASSERT_NE(engine, nullptr);
   Job job = MakeJob("s", "Tell me about the sea and the ships.", 48);
-  ASSERT_TRUE(engine->Admit(job).ok());
+  ASSERT_TRUE(Admit(*engine, job).ok());
   const std::string full = RunAll(*engine)["s"].output;
   ASSERT_GT(full.size(), 12u);
   // Cut at a character boundary in the middle of the greedy answer.
@@ -65,7 +64,7 @@ TEST(LlamaEngineTest, StopStringEndsTheAnswerBeforeIt) {
   while (cut > 0 && (static_cast<unsigned char>(full[cut]) & 0xC0) == 0x80) --cut;
   const std::string stop = full.substr(cut, 3);
   job.request.sampling.stop = {stop};
-  ASSERT_TRUE(engine->Admit(job).ok());
+  ASSERT_TRUE(Admit(*engine, job).ok());
   const Completion c = RunAll(*engine)["s"];
   EXPECT_EQ(c.finish_reason, "stop");
   EXPECT_EQ(c.output, full.substr(0, full.find(stop)));
@@ -75,7 +74,7 @@ TEST(LlamaEngineTest, StopStringEndsTheAnswerBeforeIt) {
 TEST(LlamaEngineTest, StopFreesTheSequenceAndReportsCancelled) {
   auto engine = LoadEngine(1);
   ASSERT_NE(engine, nullptr);
-  ASSERT_TRUE(engine->Admit(MakeJob("long", "A long one.", 2000)).ok());
+  ASSERT_TRUE(Admit(*engine, MakeJob("long", "A long one.", 2000)).ok());
   for (int i = 0; i < 5; ++i) (void)engine->Step();
   engine->Stop("long", JobState::kCancelled);
   EXPECT_EQ(engine->ActiveSequences(), 0);
@@ -85,7 +84,7 @@ TEST(LlamaEngineTest, StopFreesTheSequenceAndReportsCancelled) {
   EXPECT_EQ(r.finished[0].completion.state, JobState::kCancelled);
   EXPECT_LT(r.finished[0].completion.usage.completion_tokens, 2000);
   // The freed sequence takes the next job.
-  ASSERT_TRUE(engine->Admit(MakeJob("next", "Next.", 4)).ok());
+  ASSERT_TRUE(Admit(*engine, MakeJob("next", "Next.", 4)).ok());
   EXPECT_EQ(RunAll(*engine)["next"].state, JobState::kSucceeded);
 }
 
@@ -94,7 +93,7 @@ TEST(LlamaEngineTest, PassedDeadlineExpiresARunningJob) {
   ASSERT_NE(engine, nullptr);
   Job job = MakeJob("late", "Late.", 2000);
   job.deadline_at = NowMs() - 1;
-  ASSERT_TRUE(engine->Admit(job).ok());
+  ASSERT_TRUE(Admit(*engine, job).ok());
   const Completion c = RunAll(*engine)["late"];
   EXPECT_EQ(c.state, JobState::kExpired);
   EXPECT_EQ(c.error_code, "timeout");
@@ -103,11 +102,11 @@ TEST(LlamaEngineTest, PassedDeadlineExpiresARunningJob) {
 TEST(LlamaEngineTest, RejectsJobsThatCanNeverFit) {
   auto engine = LoadEngine(1, 256);
   ASSERT_NE(engine, nullptr);
-  const Status s = engine->CheckFits(200, 100);
+  const Status s = engine->tokenizer().CheckFits(200, 100);
   EXPECT_EQ(s.code(), StatusCode::kUnprocessable);
   EXPECT_NE(s.message().find("300"), std::string::npos) << s.message();
   EXPECT_NE(s.message().find("256"), std::string::npos) << s.message();
-  EXPECT_FALSE(engine->Admit(MakeJob("big", std::string(3000, 'a'), 10)).ok());
+  EXPECT_FALSE(Admit(*engine, MakeJob("big", std::string(3000, 'a'), 10)).ok());
   EXPECT_EQ(engine->FreeSlots(), 1);
 }
 
@@ -118,12 +117,12 @@ TEST(LlamaEngineTest, AJobThatPassesTheContextCheckFitsTheMemory) {
   const int64_t ctx = engine->info().ctx_size;
   EXPECT_GE(ctx, 1000);
   Job job = MakeJob("edge", std::string(600, 'x'), 1);
-  const int64_t prompt = *engine->CountPromptTokens(job.request);
+  const int64_t prompt = *engine->tokenizer().CountPromptTokens(job.request);
   job.request.sampling.max_tokens = static_cast<int32_t>(ctx - prompt);
-  ASSERT_TRUE(engine->CheckFits(prompt, job.request.sampling.max_tokens).ok());
-  const Status admitted = engine->Admit(job);
+  ASSERT_TRUE(engine->tokenizer().CheckFits(prompt, job.request.sampling.max_tokens).ok());
+  const Status admitted = Admit(*engine, job);
   EXPECT_TRUE(admitted.ok()) << admitted.ToString();
-  EXPECT_EQ(engine->CheckFits(prompt, job.request.sampling.max_tokens + 1).code(),
+  EXPECT_EQ(engine->tokenizer().CheckFits(prompt, job.request.sampling.max_tokens + 1).code(),
             StatusCode::kUnprocessable);
 }
 
@@ -153,8 +152,8 @@ TEST(LlamaEngineTest, YieldingPromptWaitsForOthersAndThenReads) {
   auto loaded = LoadWith(o);
   ASSERT_NE(loaded, nullptr);
   LlamaEngine& engine = *loaded;
-  ASSERT_TRUE(engine.Admit(MakeJob("doc", std::string(1500, 'a') + " the end.", 2)).ok());
-  ASSERT_TRUE(engine.Admit(MakeJob("question", "Why?", 6)).ok());
+  ASSERT_TRUE(Admit(engine, MakeJob("doc", std::string(1500, 'a') + " the end.", 2)).ok());
+  ASSERT_TRUE(Admit(engine, MakeJob("question", "Why?", 6)).ok());
 
   StepHints hints;
   hints.yield_prefill = {"doc"};

@@ -9,12 +9,14 @@
 namespace glmq {
 namespace {
 
-std::unique_ptr<Engine> Tokenizer() {
+// The vocabulary, with the upstream's context.
+std::unique_ptr<Tokenizer> UpstreamTokenizer() {
   LlamaEngineOptions o;
   o.model_path = ModelPath();
-  o.vocab_only = true;
-  o.ctx_size = 4096;
-  return LoadWith(o);
+  o.ctx_size = 8192;
+  auto tokenizer = LlamaTokenizer::Load(o);
+  EXPECT_TRUE(tokenizer.ok()) << tokenizer.status().ToString();
+  return tokenizer.ok() ? std::move(*tokenizer) : nullptr;
 }
 
 TEST(OpenAiEngineTest, SendsTheJobAsAChatRequest) {
@@ -22,8 +24,7 @@ TEST(OpenAiEngineTest, SendsTheJobAsAChatRequest) {
   options.base_url = "http://127.0.0.1:9/v1/";
   options.model = "glm-4";
   options.parallel = 3;
-  options.ctx_size = 8192;
-  auto engine = OpenAiEngine::Create(Tokenizer(), options);
+  auto engine = OpenAiEngine::Create(UpstreamTokenizer(), options);
   ASSERT_TRUE(engine.ok()) << engine.status().ToString();
   EXPECT_EQ((*engine)->info().parallel, 3);
   EXPECT_EQ((*engine)->info().ctx_size, 8192);
@@ -45,15 +46,15 @@ TEST(OpenAiEngineTest, SendsTheJobAsAChatRequest) {
   EXPECT_EQ(body["stop"], nlohmann::json::array({"END"}));
   EXPECT_FALSE(body.value("stream", true));
   // Prompts are counted and checked with the vocabulary, against the upstream's context.
-  EXPECT_GT(*(*engine)->CountPromptTokens(request), 0);
-  EXPECT_EQ((*engine)->CheckFits(8000, 500).code(), StatusCode::kUnprocessable);
-  EXPECT_TRUE((*engine)->CheckFits(7000, 500).ok());
+  EXPECT_GT(*(*engine)->tokenizer().CountPromptTokens(request), 0);
+  EXPECT_EQ((*engine)->tokenizer().CheckFits(8000, 500).code(), StatusCode::kUnprocessable);
+  EXPECT_TRUE((*engine)->tokenizer().CheckFits(7000, 500).ok());
 }
 
 TEST(OpenAiEngineTest, RefusesAnUpstreamThatIsNotAnHttpUrl) {
   OpenAiEngineOptions options;
   options.base_url = "10.0.0.5:8000";
-  EXPECT_EQ(OpenAiEngine::Create(Tokenizer(), options).status().code(),
+  EXPECT_EQ(OpenAiEngine::Create(UpstreamTokenizer(), options).status().code(),
             StatusCode::kInvalidArgument);
 }
 

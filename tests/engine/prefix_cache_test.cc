@@ -30,7 +30,7 @@ Job Question(const std::string& id, const std::string& document, const std::stri
 }
 
 int64_t PromptTokens(Engine& engine, const Job& job) {
-  auto counted = engine.CountPromptTokens(job.request);
+  auto counted = engine.tokenizer().CountPromptTokens(job.request);
   EXPECT_TRUE(counted.ok()) << counted.status().ToString();
   return counted.ok() ? *counted : 0;
 }
@@ -40,7 +40,7 @@ Completion Alone(const Job& job) {
   auto engine = LoadEngine(1, 4096, /*prefix_cache=*/false);
   EXPECT_NE(engine, nullptr);
   if (engine == nullptr) return {};
-  EXPECT_TRUE(engine->Admit(job).ok());
+  EXPECT_TRUE(Admit(*engine, job).ok());
   return RunAll(*engine)[job.id];
 }
 
@@ -71,14 +71,14 @@ TEST(PrefixCacheTest, ASecondQuestionOnADocumentReusesItsKvAndAnswersTheSame) {
   const int64_t prompt = PromptTokens(*engine, second);
   ASSERT_GT(prompt, 400);
 
-  ASSERT_TRUE(engine->Admit(first).ok());
+  ASSERT_TRUE(Admit(*engine, first).ok());
   Totals a = RunCounting(*engine);
   EXPECT_EQ(a.done["first"].usage.cached_tokens, 0);
   EXPECT_EQ(a.reused, 0);
   EXPECT_EQ(engine->FreeSlots(), 1);
   EXPECT_EQ(engine->FreeKvTokens(), engine->info().ctx_size);  // warm KV is free to evict
 
-  ASSERT_TRUE(engine->Admit(second).ok());
+  ASSERT_TRUE(Admit(*engine, second).ok());
   Totals b = RunCounting(*engine);
   const Completion& c = b.done["second"];
   EXPECT_EQ(c.state, JobState::kSucceeded);
@@ -102,7 +102,7 @@ TEST(PrefixCacheTest, QuestionsAdmittedTogetherReadTheDocumentOnce) {
     auto engine = LoadEngine(4, 8192, prefix_cache);
     EXPECT_NE(engine, nullptr);
     for (size_t i = 0; i < questions.size(); ++i) {
-      EXPECT_TRUE(engine->Admit(Question("q" + std::to_string(i), kDocument, questions[i])).ok());
+      EXPECT_TRUE(Admit(*engine, Question("q" + std::to_string(i), kDocument, questions[i])).ok());
     }
     return RunCounting(*engine);
   };
@@ -143,7 +143,7 @@ TEST(PrefixCacheTest, ASharedPrefixTakesItsMemoryOnce) {
     std::vector<StatusCode> codes;
     for (int i = 0; i < 3; ++i) {
       const std::string n = std::to_string(i);
-      codes.push_back(engine->Admit(Question("j" + n, kDocument, "Question " + n, 8)).code());
+      codes.push_back(Admit(*engine, Question("j" + n, kDocument, "Question " + n, 8)).code());
     }
     return codes;
   };
@@ -159,8 +159,8 @@ TEST(PrefixCacheTest, ARunningFollowerKeepsTheCellsOfAFinishedDonor) {
   const Job donor = Question("donor", kDocument, "Who?", 2);
   const Job follower = Question("follower", kDocument, "Why did the gulls come back?", 200);
   const int64_t follower_prompt = PromptTokens(*engine, follower);
-  ASSERT_TRUE(engine->Admit(donor).ok());
-  ASSERT_TRUE(engine->Admit(follower).ok());
+  ASSERT_TRUE(Admit(*engine, donor).ok());
+  ASSERT_TRUE(Admit(*engine, follower).ok());
   bool donor_done = false;
   for (int i = 0; i < 1000 && !donor_done; ++i) {
     for (const auto& f : engine->Step().finished) donor_done |= f.id == "donor";
@@ -172,7 +172,7 @@ TEST(PrefixCacheTest, ARunningFollowerKeepsTheCellsOfAFinishedDonor) {
   EXPECT_EQ(engine->FreeKvTokens(), engine->info().ctx_size - follower_prompt - 200);
   // A different document evicts the donor's own cells and runs beside the follower.
   const Job other = Question("other", Document(30).substr(40), "And?", 4);
-  ASSERT_TRUE(engine->Admit(other).ok());
+  ASSERT_TRUE(Admit(*engine, other).ok());
   Totals rest = RunCounting(*engine);
   EXPECT_EQ(rest.done["follower"].output, Alone(follower).output);
   EXPECT_EQ(rest.done["other"].output, Alone(other).output);
@@ -186,8 +186,8 @@ TEST(PrefixCacheTest, AFollowerOfACancelledDonorReadsTheRestItself) {
   ASSERT_NE(loaded, nullptr);
   LlamaEngine& engine = *loaded;
   const Job follower = Question("follower", kDocument, "When did the tide turn?");
-  ASSERT_TRUE(engine.Admit(Question("donor", kDocument, "Who came back?")).ok());
-  ASSERT_TRUE(engine.Admit(follower).ok());
+  ASSERT_TRUE(Admit(engine, Question("donor", kDocument, "Who came back?")).ok());
+  ASSERT_TRUE(Admit(engine, follower).ok());
   for (int i = 0; i < 2; ++i) {
     for (const auto& p : engine.Step().progressed) EXPECT_EQ(p.id, "donor") << "step " << i;
   }
@@ -210,14 +210,14 @@ TEST(PrefixCacheTest, AFollowerOfAStoppedDonorKeepsTheMemoryItStillNeeds) {
   LlamaEngine& engine = *loaded;
   ASSERT_EQ(engine.info().ctx_size, 2048);
   const Job follower = Question("follower", kDocument, "When did the tide turn?", 8);
-  ASSERT_TRUE(engine.Admit(Question("donor", kDocument, "Who came back?", 2)).ok());
-  ASSERT_TRUE(engine.Admit(follower).ok());
+  ASSERT_TRUE(Admit(engine, Question("donor", kDocument, "Who came back?", 2)).ok());
+  ASSERT_TRUE(Admit(engine, follower).ok());
   (void)engine.Step();  // the donor reads 64 tokens; the follower waits for more
   engine.Stop("donor", JobState::kCancelled);
   // Room for this one only if the follower's document were still coming from the donor.
   Job other = Question("other", kDocument.substr(30), "And?", 1);
   other.request.sampling.max_tokens = static_cast<int32_t>(1900 - PromptTokens(engine, other));
-  EXPECT_EQ(engine.Admit(other).code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(Admit(engine, other).code(), StatusCode::kResourceExhausted);
   Totals rest = RunCounting(engine);
   EXPECT_EQ(rest.done["follower"].state, JobState::kSucceeded)
       << rest.done["follower"].error_message;
@@ -234,13 +234,13 @@ TEST(PrefixCacheTest, WarmSlotsGiveTheirMemoryToNewDocuments) {
   const int64_t prompt = std::max(PromptTokens(*counter, a), PromptTokens(*counter, b));
   auto engine = LoadEngine(2, prompt + 100);
   ASSERT_NE(engine, nullptr);
-  ASSERT_TRUE(engine->Admit(a).ok());
+  ASSERT_TRUE(Admit(*engine, a).ok());
   const Completion first = RunAll(*engine)["a"];
   EXPECT_EQ(first.state, JobState::kSucceeded);
-  const Status admitted = engine->Admit(b);  // needs the memory a's warm slot holds
+  const Status admitted = Admit(*engine, b);  // needs the memory a's warm slot holds
   ASSERT_TRUE(admitted.ok()) << admitted.ToString();
   EXPECT_EQ(RunAll(*engine)["b"].state, JobState::kSucceeded);
-  ASSERT_TRUE(engine->Admit(a).ok());
+  ASSERT_TRUE(Admit(*engine, a).ok());
   const Completion again = RunAll(*engine)["a"];
   EXPECT_EQ(again.usage.cached_tokens, 0);  // evicted
   EXPECT_EQ(again.output, first.output);
@@ -270,7 +270,7 @@ TEST(PrefixCacheTest, ARandomMixNeverRunsOutOfMemoryAndAnswersAsAlone) {
   int64_t reused = 0;
   for (int step = 0; step < 20000 && done.size() < jobs.size(); ++step) {
     while (next < jobs.size() && engine.FreeSlots() > 0) {
-      const Status s = engine.Admit(jobs[next]);
+      const Status s = Admit(engine, jobs[next]);
       if (s.code() == StatusCode::kResourceExhausted && engine.ActiveSequences() > 0) break;
       ASSERT_TRUE(s.ok()) << s.ToString();
       ++next;
@@ -328,15 +328,15 @@ TEST(PrefixCacheTest, AnEvictedDocumentIsSavedToDiskAndLoadedBack) {
   const int64_t prompt = std::max(PromptTokens(*counter, a), PromptTokens(*counter, b));
   auto engine = LoadWithDisk(prompt + 100, dir);  // room for one document
   ASSERT_NE(engine, nullptr);
-  ASSERT_TRUE(engine->Admit(a).ok());
+  ASSERT_TRUE(Admit(*engine, a).ok());
   EXPECT_EQ(RunAll(*engine)["a"].usage.cached_tokens, 0);
   EXPECT_EQ(FilesIn(dir, ".kv"), 0u);  // warm in memory: nothing written yet
-  ASSERT_TRUE(engine->Admit(b).ok());  // evicts a's document: saved first
+  ASSERT_TRUE(Admit(*engine, b).ok());  // evicts a's document: saved first
   EXPECT_EQ(RunAll(*engine)["b"].usage.cached_tokens, 0);
   EXPECT_EQ(FilesIn(dir, ".kv"), 1u);
 
   const Job again = Question("again", kDocument, "When did the tide turn?", 8);
-  ASSERT_TRUE(engine->Admit(again).ok());
+  ASSERT_TRUE(Admit(*engine, again).ok());
   const Completion c = RunAll(*engine)["again"];
   EXPECT_EQ(c.state, JobState::kSucceeded);
   EXPECT_GT(c.usage.cached_tokens, prompt - 40) << "of " << prompt;
@@ -353,14 +353,14 @@ TEST(PrefixCacheTest, ASavedDocumentOutlivesTheEngine) {
   {
     auto engine = LoadWithDisk(4096, dir);
     ASSERT_NE(engine, nullptr);
-    ASSERT_TRUE(engine->Admit(first).ok());
+    ASSERT_TRUE(Admit(*engine, first).ok());
     EXPECT_EQ(RunAll(*engine)["first"].state, JobState::kSucceeded);
   }
   EXPECT_EQ(FilesIn(dir, ".kv"), 1u);
   EXPECT_EQ(FilesIn(dir, ".tokens"), 1u);
   auto engine = LoadWithDisk(4096, dir);
   ASSERT_NE(engine, nullptr);
-  ASSERT_TRUE(engine->Admit(later).ok());
+  ASSERT_TRUE(Admit(*engine, later).ok());
   const Completion c = RunAll(*engine)["later"];
   EXPECT_GT(c.usage.cached_tokens, 900);
   EXPECT_EQ(c.output, Alone(later).output);
@@ -374,7 +374,7 @@ TEST(PrefixCacheTest, TheDiskTierStaysWithinItsBudget) {
   {
     auto engine = LoadWithDisk(4096, dir, /*disk_bytes=*/4096);
     ASSERT_NE(engine, nullptr);
-    ASSERT_TRUE(engine->Admit(Question("q", kDocument, "Who?", 4)).ok());
+    ASSERT_TRUE(Admit(*engine, Question("q", kDocument, "Who?", 4)).ok());
     RunAll(*engine);
   }
   EXPECT_EQ(FilesIn(dir, ".kv"), 0u);

@@ -514,19 +514,32 @@ TEST_P(StoreContractTest, SnapshotCountsPerClassAndState) {
   EXPECT_EQ(snapshot->classes.size(), 3u);
 }
 
-TEST_P(StoreContractTest, HeadOrderKeyIsTheNextJobsKey) {
-  auto head = store_->HeadOrderKey();
+// The order key of the next job, and its size (what the scheduler backfills with).
+TEST_P(StoreContractTest, HeadIsTheNextJobsKeyAndSize) {
+  auto head = store_->Head();
   ASSERT_TRUE(head.ok()) << head.status().ToString();
   EXPECT_FALSE(head->has_value());  // empty queue
   Insert(5, 1000);
-  Insert(3, 2000);
+  Insert(3, 2000, 777);
   Insert(9, 500);
-  EXPECT_EQ(*store_->HeadOrderKey(), std::optional<int64_t>(3));
-  EXPECT_EQ(MustClaim("w1").order_key, 3);
-  EXPECT_EQ(*store_->HeadOrderKey(), std::optional<int64_t>(5));
+  auto order_key = [this]() -> std::optional<int64_t> {
+    auto h = store_->Head();
+    EXPECT_TRUE(h.ok()) << h.status().ToString();
+    if (!h.ok() || !h->has_value()) return std::nullopt;
+    return (*h)->order_key;
+  };
+  EXPECT_EQ(order_key(), std::optional<int64_t>(3));
+  const std::optional<JobStore::QueueHead> first = *store_->Head();
+  ASSERT_TRUE(first.has_value());
+  const Job claimed = MustClaim("w1");
+  EXPECT_EQ(claimed.order_key, 3);
+  EXPECT_EQ(first->prompt_tokens, 777);
+  EXPECT_EQ(first->prompt_tokens, claimed.prompt_tokens);
+  EXPECT_EQ(first->max_tokens, claimed.request.sampling.max_tokens);
+  EXPECT_EQ(order_key(), std::optional<int64_t>(5));
   MustClaim("w1");
   MustClaim("w1");
-  EXPECT_FALSE(store_->HeadOrderKey()->has_value());
+  EXPECT_FALSE(store_->Head()->has_value());
 }
 
 TEST_P(StoreContractTest, UpdateProgressOnlyWhileRunning) {

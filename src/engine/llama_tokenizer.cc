@@ -1,0 +1,243 @@
+#include "engine/llama_tokenizer.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <mutex>
+
+#include "engine/llama_kv_type.h"
+#include "engine/prompt.h"
+#include "ggml.h"
+#include "llama.h"
+
+namespace glmq {
+namespace {
+
+constexpr int64_t kDefaultCtxCap = 32768;
+
+void LogFromLlama(ggml_log_level level, const char* text, void*) {
+  std::string_view line(text);
+  while (!line.empty() && line.back() == '\n') line.remove_suffix(1);
+  if (line.empty()) return;
+  switch (level) {
+    case GGML_LOG_LEVEL_ERROR:
+      spdlog::error("llama: {}", line);
+      break;
+    case GGML_LOG_LEVEL_WARN:
+      spdlog::warn("llama: {}", line);
+      break;
+    default:
+      spdlog::trace("llama: {}", line);
+  }
+}
+
+void InitBackendOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    llama_log_set(LogFromLlama, nullptr);
+    llama_backend_init();
+  });
+}
+
+std::string MetaString(const llama_model* model, const char* key) {
+  char buf[256];
+  const int32_t n = llama_model_meta_val_str(model, key, buf, sizeof(buf));
+  return n < 0 ? std::string() : std::string(buf, std::min<size_t>(n, sizeof(buf) - 1));
+}
+
+// An integer key of the GGUF header, e.g. "chatglm.block_count"; 0 when absent.
+int64_t MetaInt(const llama_model* model, const std::string& key) {
+  const std::string v = MetaString(model, key.c_str());
+  return v.empty() ? 0 : std::strtoll(v.c_str(), nullptr, 10);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<LlamaTokenizer>> LlamaTokenizer::Load(const LlamaEngineOptions& options) {
+  return Open(options, /*weights=*/false);
+}
+
+Result<std::unique_ptr<LlamaTokenizer>> LlamaTokenizer::LoadWithWeights(
+    const LlamaEngineOptions& options) {
+  return Open(options, /*weights=*/true);
+}
+
+Result<std::unique_ptr<LlamaTokenizer>> LlamaTokenizer::Open(const LlamaEngineOptions& options,
+                                                             bool weights) {
+  GLMQ_ASSIGN_OR_RETURN(const ggml_type kv_type, ParseKvType(options.kv_type));
+  InitBackendOnce();
+  std::unique_ptr<LlamaTokenizer> t(new LlamaTokenizer());
+  llama_model_params mparams = llama_model_default_params();
+  mparams.n_gpu_layers = options.gpu_layers;
+  mparams.vocab_only = !weights;
+  t->model_ = llama_model_load_from_file(options.model_path.c_str(), mparams);
+  if (t->model_ == nullptr) {
+    return InvalidArgument("cannot load model '" + options.model_path +
+                           "' (missing file, or not a GGUF llama.cpp can read; see the log)");
+  }
+  t->vocab_ = llama_model_get_vocab(t->model_);
+  if (const char* tmpl = llama_model_chat_template(t->model_, nullptr)) {
+    t->chat_template_ = tmpl;
+  } else {
+    spdlog::warn("model has no chat template; prompts use the chatglm4 template");
+    t->chat_template_ = "chatglm4";
+  }
+  const int32_t n_vocab = llama_vocab_n_tokens(t->vocab_);
+  for (llama_token tok = 0; tok < n_vocab; ++tok) {
+    char piece[256];
+    const int32_t n = llama_token_to_piece(t->vocab_, tok, piece, sizeof(piece), 0, true);
+    t->longest_token_bytes_ =
+        std::max(t->longest_token_bytes_, static_cast<size_t>(n < 0 ? -n : n));
+  }
+
+  ModelInfo& info = t->info_;
+  llama_model* model = t->model_;
+  info.path = options.model_path;
+  info.name = MetaString(model, "general.name");
+  info.architecture = MetaString(model, "general.architecture");
+  info.is_test_model = info.name == kTestModelName;
+  info.n_params = static_cast<int64_t>(llama_model_n_params(model));
+  // A vocabulary-only load reads no hyperparameters: take them from the GGUF header.
+  const std::string arch = info.architecture + ".";
+  auto hparam = [&](int64_t (*loaded)(const llama_model*), const char* key) -> int64_t {
+    return weights ? loaded(model) : MetaInt(model, arch + key);
+  };
+  info.n_ctx_train = hparam(
+      [](const llama_model* m) -> int64_t { return llama_model_n_ctx_train(m); }, "context_length");
+  info.ctx_size =
+      options.ctx_size > 0 ? options.ctx_size : std::min<int64_t>(info.n_ctx_train, kDefaultCtxCap);
+  info.parallel = options.parallel;
+  info.batch_size = options.batch_size;
+  const int64_t n_layer =
+      hparam([](const llama_model* m) -> int64_t { return llama_model_n_layer(m); }, "block_count");
+  const int64_t n_head =
+      hparam([](const llama_model* m) -> int64_t { return llama_model_n_head(m); },
+             "attention.head_count");
+  int64_t n_head_kv =
+      hparam([](const llama_model* m) -> int64_t { return llama_model_n_head_kv(m); },
+             "attention.head_count_kv");
+  if (n_head_kv == 0) n_head_kv = n_head;  // the key is optional: no grouped-query attention
+  const int64_t head_dim =
+      hparam([](const llama_model* m) -> int64_t { return llama_model_n_embd(m); },
+             "embedding_length") /
+      std::max<int64_t>(n_head, 1);
+  // K and V, each n_head_kv × head_dim values per layer per token.
+  info.kv_bytes_per_token =
+      2 * n_layer * static_cast<int64_t>(ggml_row_size(kv_type, n_head_kv * head_dim));
+  if (info.ctx_size > UINT32_MAX) return InvalidArgument("--ctx-size is too large");
+  // With one unified KV pool a sequence may use the whole context.
+  t->sequence_tokens_ = info.ctx_size;
+  if (!weights) {
+    spdlog::info(
+        "model {} ({}): vocabulary only, for counting tokens; jobs run on workers with "
+        "a context of {} tokens",
+        info.name.empty() ? options.model_path : info.name, info.architecture, info.ctx_size);
+  }
+  return t;
+}
+
+LlamaTokenizer::~LlamaTokenizer() {
+  if (model_ != nullptr) llama_model_free(model_);
+}
+
+void LlamaTokenizer::SetContext(int64_t ctx_size, int64_t sequence_tokens) {
+  info_.ctx_size = ctx_size;
+  sequence_tokens_ = sequence_tokens;
+}
+
+Result<std::string> LlamaTokenizer::RenderPrompt(const JobRequest& request) const {
+  const std::vector<ChatMessage> messages = RequestMessages(request);
+  std::vector<llama_chat_message> chat;
+  chat.reserve(messages.size());
+  size_t total = 0;
+  for (const ChatMessage& m : messages) {
+    chat.push_back({m.role.c_str(), m.content.c_str()});
+    total += m.role.size() + m.content.size();
+  }
+  if (total > static_cast<size_t>(INT32_MAX / 2)) return Unprocessable("prompt is too large");
+  std::string out(total + total / 4 + 256, '\0');
+  int32_t n = llama_chat_apply_template(chat_template_.c_str(), chat.data(), chat.size(), true,
+                                        out.data(), static_cast<int32_t>(out.size()));
+  if (n > static_cast<int32_t>(out.size())) {
+    out.resize(n);
+    n = llama_chat_apply_template(chat_template_.c_str(), chat.data(), chat.size(), true,
+                                  out.data(), static_cast<int32_t>(out.size()));
+  }
+  if (n < 0) return Internal("the model's chat template cannot be applied");
+  out.resize(n);
+  return out;
+}
+
+void LlamaTokenizer::Learn(size_t prompt_bytes, int64_t tokens) const {
+  if (tokens <= 0) return;
+  // Large texts say the most about the bytes per token of real traffic.
+  const double sample = static_cast<double>(prompt_bytes) / tokens;
+  const double weight = std::min(1.0, prompt_bytes / 65536.0) * 0.2;
+  double old = bytes_per_token_.load();
+  bytes_per_token_.compare_exchange_strong(old, old + weight * (sample - old));
+}
+
+Result<int64_t> LlamaTokenizer::CountPromptTokens(const JobRequest& request) const {
+  GLMQ_ASSIGN_OR_RETURN(const std::string prompt, RenderPrompt(request));
+  if (prompt.size() > static_cast<size_t>(INT32_MAX - 16)) {
+    return Unprocessable("prompt is too large to tokenize");
+  }
+  // With no room for tokens llama_tokenize returns minus the count.
+  const int32_t n = llama_tokenize(vocab_, prompt.data(), static_cast<int32_t>(prompt.size()),
+                                   nullptr, 0, true, true);
+  if (n == INT32_MIN) return Unprocessable("prompt has more tokens than the tokenizer can count");
+  const int64_t tokens = n < 0 ? -n : n;
+  Learn(prompt.size(), tokens);
+  return tokens;
+}
+
+Result<PromptTokens> LlamaTokenizer::TokenizePrompt(const JobRequest& request) const {
+  GLMQ_ASSIGN_OR_RETURN(const std::string prompt, RenderPrompt(request));
+  if (prompt.size() > static_cast<size_t>(INT32_MAX - 16)) {
+    return Unprocessable("prompt is too large to tokenize");
+  }
+  // Room for the estimate and a margin: a vector as large as the text (one token per byte,
+  // the bound) would be 4 bytes per byte of document. When the estimate is short,
+  // llama_tokenize says how many there are and the second call fits them exactly.
+  const double estimate = prompt.size() / std::max(bytes_per_token_.load(), 1.0);
+  PromptTokens tokens(static_cast<size_t>(estimate * 1.25) + 64);
+  // parse_special: the template's own markers ([gMASK], <|user|>, ...) are special tokens.
+  auto tokenize = [&] {
+    return llama_tokenize(vocab_, prompt.data(), static_cast<int32_t>(prompt.size()),
+                          tokens.data(), static_cast<int32_t>(tokens.size()), true, true);
+  };
+  int32_t n = tokenize();
+  if (n < 0 && n != INT32_MIN) {
+    tokens.resize(static_cast<size_t>(-n));
+    n = tokenize();
+  }
+  if (n < 0) return Unprocessable("prompt has more tokens than the tokenizer can count");
+  tokens.resize(static_cast<size_t>(n));
+  tokens.shrink_to_fit();
+  Learn(prompt.size(), n);
+  return tokens;
+}
+
+int64_t LlamaTokenizer::MinPromptTokens(const JobRequest& request) const {
+  const size_t bytes = RequestTextBytes(request);
+  return static_cast<int64_t>((bytes + longest_token_bytes_ - 1) / longest_token_bytes_);
+}
+
+int64_t LlamaTokenizer::EstimatePromptTokens(const JobRequest& request) const {
+  const double bytes = static_cast<double>(RequestTextBytes(request));
+  return std::max<int64_t>(MinPromptTokens(request),
+                           static_cast<int64_t>(bytes / std::max(bytes_per_token_.load(), 1.0)));
+}
+
+Status LlamaTokenizer::CheckFits(int64_t prompt_tokens, int32_t max_tokens) const {
+  if (prompt_tokens + max_tokens > sequence_tokens_) {
+    return Unprocessable(
+        "prompt_tokens (" + std::to_string(prompt_tokens) + ") + max_tokens (" +
+        std::to_string(max_tokens) + ") = " + std::to_string(prompt_tokens + max_tokens) +
+        " exceeds the context of one sequence (" + std::to_string(sequence_tokens_) + " tokens)");
+  }
+  return Status::Ok();
+}
+
+}  // namespace glmq

@@ -1,0 +1,62 @@
+// LlamaTokenizer: a GGUF's vocabulary and chat template through llama.cpp. Load() reads the
+// vocabulary alone (no weights, no context): what a gateway or a remote-engine worker needs
+// to count and check prompts. A LlamaEngine makes one over the model it loaded, whose
+// context check is the engine's own sequence size.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "engine/llama_options.h"
+#include "engine/tokenizer.h"
+
+struct llama_model;
+struct llama_vocab;
+
+namespace glmq {
+
+class LlamaTokenizer final : public Tokenizer {
+ public:
+  // The vocabulary of options.model_path; its context check is options.ctx_size (the
+  // workers' --ctx-size).
+  static Result<std::unique_ptr<LlamaTokenizer>> Load(const LlamaEngineOptions& options);
+  // The model with its weights, for an engine: info().ctx_size is the one asked for until
+  // the engine's context sets it (SetContext).
+  static Result<std::unique_ptr<LlamaTokenizer>> LoadWithWeights(const LlamaEngineOptions& options);
+  ~LlamaTokenizer() override;
+
+  const ModelInfo& info() const override { return info_; }
+  Result<int64_t> CountPromptTokens(const JobRequest& request) const override;
+  Result<PromptTokens> TokenizePrompt(const JobRequest& request) const override;
+  int64_t MinPromptTokens(const JobRequest& request) const override;
+  int64_t EstimatePromptTokens(const JobRequest& request) const override;
+  Status CheckFits(int64_t prompt_tokens, int32_t max_tokens) const override;
+
+  // Before the tokenizer is shared: the KV cells the engine's context has in all, and how
+  // many one sequence may use.
+  void SetContext(int64_t ctx_size, int64_t sequence_tokens);
+
+  llama_model* model() const { return model_; }
+  const llama_vocab* vocab() const { return vocab_; }
+
+ private:
+  LlamaTokenizer() = default;
+  static Result<std::unique_ptr<LlamaTokenizer>> Open(const LlamaEngineOptions& options,
+                                                      bool weights);
+  // The chat template applied to the request's messages.
+  Result<std::string> RenderPrompt(const JobRequest& request) const;
+  // Feeds the estimate with the bytes per token of an exact count.
+  void Learn(size_t prompt_bytes, int64_t tokens) const;
+
+  ModelInfo info_;
+  int64_t sequence_tokens_ = 0;  // the most KV one sequence may use
+  llama_model* model_ = nullptr;
+  const llama_vocab* vocab_ = nullptr;
+  std::string chat_template_;
+  size_t longest_token_bytes_ = 1;
+  // Bytes per token of the exact counts so far (an estimate for texts not yet counted).
+  mutable std::atomic<double> bytes_per_token_{4.0};
+};
+
+}  // namespace glmq
