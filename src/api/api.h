@@ -50,7 +50,7 @@ struct ApiOptions {
 struct ApiContext {
   JobStore& store;
   const Tokenizer& tokenizer;  // prompt sizes and the context check
-  Scheduler* scheduler;  // null where no engine runs in this process
+  Scheduler* scheduler;        // null where no engine runs in this process
   // Speeds and work in hand behind wait and drain estimates: this process's engine, or the
   // live workers' reports on a gateway.
   const CapacitySource& capacity;

@@ -130,7 +130,7 @@ int RunGateway(const GatewayFlags& flags) {
   webhooks.Start();
   AddWebhookCollector(registry, webhooks);
   ApiContext ctx{**store,   *tokenizer, nullptr, capacity, flags.policy,
-                 flags.api, pool,    watch,   inserts};
+                 flags.api, pool,       watch,   inserts};
   ctx.options.limits.webhook_hosts = flags.webhooks.allow_hosts;
   Router router;
   if (const Status routes = AddPublicRoutes(router, ctx, **alerting, registry, job_metrics);

@@ -116,8 +116,9 @@ int RunServe(const ServeFlags& flags) {
   WebhookSender webhooks(**store, MakeCurlHttpTransport(), flags.webhooks);
   webhooks.Start();
   AddWebhookCollector(registry, webhooks);
-  ApiContext ctx{**store,   engine->tokenizer(), &scheduler, capacity, flags.policy,
-                 flags.api, pool,    watch,      inserts};
+  ApiContext ctx{**store,      engine->tokenizer(), &scheduler, capacity,
+                 flags.policy, flags.api,           pool,       watch,
+                 inserts};
   ctx.options.limits.webhook_hosts = flags.webhooks.allow_hosts;
   Router router;
   if (const Status routes = AddPublicRoutes(router, ctx, **alerting, registry, job_metrics);

@@ -17,7 +17,6 @@
 
 namespace glmq {
 
-
 struct StepReport {
   struct Progress {
     std::string id;

@@ -12,8 +12,8 @@
 #include <thread>
 
 #include "core/utf8.h"
-#include "engine/llama_sequence.h"
 #include "engine/llama_kv_type.h"
+#include "engine/llama_sequence.h"
 #include "engine/prompt.h"
 #include "ggml-cpu.h"
 #include "ggml.h"
@@ -82,7 +82,8 @@ Result<std::unique_ptr<LlamaEngine>> LlamaEngine::Load(const LlamaEngineOptions&
   // llama.cpp rounds the context up (to a multiple of 256): account for the cells there are,
   // as CheckFits does, or a job between the two sizes would pass the check and never fit.
   info.ctx_size = static_cast<int64_t>(llama_n_ctx(engine->ctx_));
-  engine->tokenizer_->SetContext(info.ctx_size, static_cast<int64_t>(llama_n_ctx_seq(engine->ctx_)));
+  engine->tokenizer_->SetContext(info.ctx_size,
+                                 static_cast<int64_t>(llama_n_ctx_seq(engine->ctx_)));
   // One CPU thread pool for the life of the engine, as llama-server keeps: without it ggml
   // starts threads for every graph, which measured ~10 % slower prefill on 2 cores.
   ggml_threadpool_params pool_params = ggml_threadpool_params_default(threads);
@@ -151,8 +152,7 @@ int32_t LlamaEngine::ActiveSequences() const {
 Status LlamaEngine::Admit(const Job& job, const PromptTokens& tokens) {
   const SamplingParams& sp = job.request.sampling;
   if (tokens.empty()) return Unprocessable("prompt has no tokens");
-  GLMQ_RETURN_IF_ERROR(
-      tokenizer_->CheckFits(static_cast<int64_t>(tokens.size()), sp.max_tokens));
+  GLMQ_RETURN_IF_ERROR(tokenizer_->CheckFits(static_cast<int64_t>(tokens.size()), sp.max_tokens));
   if (FreeSlots() == 0) return Status(StatusCode::kResourceExhausted, "no free sequence");
 
   Placement place = Place(tokens);

@@ -204,8 +204,8 @@ Result<PromptTokens> LlamaTokenizer::TokenizePrompt(const JobRequest& request) c
   PromptTokens tokens(static_cast<size_t>(estimate * 1.25) + 64);
   // parse_special: the template's own markers ([gMASK], <|user|>, ...) are special tokens.
   auto tokenize = [&] {
-    return llama_tokenize(vocab_, prompt.data(), static_cast<int32_t>(prompt.size()),
-                          tokens.data(), static_cast<int32_t>(tokens.size()), true, true);
+    return llama_tokenize(vocab_, prompt.data(), static_cast<int32_t>(prompt.size()), tokens.data(),
+                          static_cast<int32_t>(tokens.size()), true, true);
   };
   int32_t n = tokenize();
   if (n < 0 && n != INT32_MIN) {

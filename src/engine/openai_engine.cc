@@ -160,8 +160,8 @@ std::string OpenAiEngine::RequestBody(const JobRequest& request) const {
 Status OpenAiEngine::Admit(const Job& job, const PromptTokens& prompt) {
   // The upstream reads the text; the tokens are for the context check, which is
   // tokenizer()'s (the upstream's context is --ctx-size).
-  GLMQ_RETURN_IF_ERROR(tokenizer_->CheckFits(static_cast<int64_t>(prompt.size()),
-                                             job.request.sampling.max_tokens));
+  GLMQ_RETURN_IF_ERROR(
+      tokenizer_->CheckFits(static_cast<int64_t>(prompt.size()), job.request.sampling.max_tokens));
   if (FreeSlots() <= 0) return Status(StatusCode::kResourceExhausted, "no free request slot");
   auto call = std::make_shared<Call>();
   call->job_id = job.id;

@@ -15,10 +15,9 @@ BackfillWindow PlanBackfill(int64_t held_kv_tokens, int64_t free_kv_tokens, int3
   BackfillWindow w;
   w.free_kv_tokens = free_kv_tokens;
   w.free_slots = free_slots;
-  std::sort(running.begin(), running.end(),
-            [](const RunningForecast& a, const RunningForecast& b) {
-              return a.seconds_left < b.seconds_left;
-            });
+  std::sort(running.begin(), running.end(), [](const RunningForecast& a, const RunningForecast& b) {
+    return a.seconds_left < b.seconds_left;
+  });
   // Walk the running jobs in the order they are predicted to end until the KV they free
   // covers the held job; jobs ending at the same moment all count.
   int64_t free_then = free_kv_tokens;

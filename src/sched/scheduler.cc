@@ -282,16 +282,16 @@ void Scheduler::Backfill() {
     // its max_tokens.
     std::vector<RunningForecast> forecasts;
     for (const auto& [id, r] : running_) {
-      const int64_t prompt_left = std::max<int64_t>(0, r.prompt_tokens - r.progress.prompt_tokens_read);
+      const int64_t prompt_left =
+          std::max<int64_t>(0, r.prompt_tokens - r.progress.prompt_tokens_read);
       const int64_t tokens_left = std::max<int64_t>(0, r.max_tokens - r.progress.completion_tokens);
       forecasts.push_back(
           {.kv_tokens = r.prompt_tokens + r.max_tokens,
            .seconds_left = ForecastSeconds(rates, prompt_left, 0) +
                            ForecastSeconds(rates, 0, tokens_left) * rates.completion_ratio});
     }
-    const BackfillWindow window = PlanBackfill(held_->claimed.kv_tokens(),
-                                               engine_.FreeKvTokens(), engine_.FreeSlots(),
-                                               std::move(forecasts));
+    const BackfillWindow window = PlanBackfill(held_->claimed.kv_tokens(), engine_.FreeKvTokens(),
+                                               engine_.FreeSlots(), std::move(forecasts));
     const JobStore::QueueHead& next = **head;
     if (!window.Allows(next.prompt_tokens + next.max_tokens,
                        ForecastSeconds(rates, next.prompt_tokens, next.max_tokens))) {
@@ -412,8 +412,8 @@ void Scheduler::Loop() {
       std::unique_lock lock(mu_);
       if (stopping_) break;
       draining = draining_;
-      if (draining && ((running_.empty() && !held_) ||
-                       std::chrono::steady_clock::now() >= drain_deadline_)) {
+      if (draining &&
+          ((running_.empty() && !held_) || std::chrono::steady_clock::now() >= drain_deadline_)) {
         break;
       }
       stops.swap(stop_requests_);

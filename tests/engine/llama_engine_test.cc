@@ -43,8 +43,8 @@ TEST(LlamaEngineTest, GreedyOutputIsTheSameAloneAndBesideOthers) {
   for (int i = 0; i < 7; ++i) {
     ASSERT_TRUE(
         Admit(*batched, MakeJob("other" + std::to_string(i),
-                            std::string(20 + 15 * i, 'x') + " other text " + std::to_string(i),
-                            8 + 5 * i))
+                                std::string(20 + 15 * i, 'x') + " other text " + std::to_string(i),
+                                8 + 5 * i))
             .ok());
   }
   auto done = RunAll(*batched);

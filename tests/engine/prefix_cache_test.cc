@@ -330,7 +330,7 @@ TEST(PrefixCacheTest, AnEvictedDocumentIsSavedToDiskAndLoadedBack) {
   ASSERT_NE(engine, nullptr);
   ASSERT_TRUE(Admit(*engine, a).ok());
   EXPECT_EQ(RunAll(*engine)["a"].usage.cached_tokens, 0);
-  EXPECT_EQ(FilesIn(dir, ".kv"), 0u);  // warm in memory: nothing written yet
+  EXPECT_EQ(FilesIn(dir, ".kv"), 0u);   // warm in memory: nothing written yet
   ASSERT_TRUE(Admit(*engine, b).ok());  // evicts a's document: saved first
   EXPECT_EQ(RunAll(*engine)["b"].usage.cached_tokens, 0);
   EXPECT_EQ(FilesIn(dir, ".kv"), 1u);

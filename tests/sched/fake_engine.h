@@ -1,0 +1,220 @@
+// FakeEngine: an engine without a model, for the scheduler's unit tests. It keeps the
+// promises of engine/engine.h (KV reserved at admission, one token a step for every
+// generating sequence, prompts read in chunks within a budget, shortest first) and measures
+// time on a virtual clock: a step takes step_seconds plus prompt_token_seconds per prompt
+// token it reads, so tests can say when each job started and ended regardless of how fast
+// the machine running them is.
+//
+// Threading: the scheduler's thread drives it; the records (admitted/ended times, prompts
+// tokenized) may be read from any thread.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/engine.h"
+
+namespace glmq {
+
+// One token per byte of the job's texts, plus kTemplateTokens: sizes a test can compute.
+class FakeTokenizer final : public Tokenizer {
+ public:
+  static constexpr int64_t kTemplateTokens = 4;
+
+  explicit FakeTokenizer(ModelInfo info) : info_(std::move(info)) {}
+
+  static int64_t Tokens(const JobRequest& r) {
+    int64_t n = static_cast<int64_t>(r.text.size() + r.question.size()) + kTemplateTokens;
+    for (const ChatMessage& m : r.messages) n += static_cast<int64_t>(m.content.size());
+    return n;
+  }
+
+  const ModelInfo& info() const override { return info_; }
+  Result<int64_t> CountPromptTokens(const JobRequest& r) const override { return Tokens(r); }
+  Result<PromptTokens> TokenizePrompt(const JobRequest& r) const override {
+    std::lock_guard lock(mu_);
+    ++tokenized_[r.text];
+    return PromptTokens(static_cast<size_t>(Tokens(r)), 7);
+  }
+  int64_t MinPromptTokens(const JobRequest& r) const override { return Tokens(r); }
+  int64_t EstimatePromptTokens(const JobRequest& r) const override { return Tokens(r); }
+  Status CheckFits(int64_t prompt_tokens, int32_t max_tokens) const override {
+    if (prompt_tokens + max_tokens > info_.ctx_size) {
+      return Unprocessable("exceeds the context of one sequence");
+    }
+    return Status::Ok();
+  }
+
+  // How many times a prompt with this text was tokenized.
+  int TimesTokenized(const std::string& text) const {
+    std::lock_guard lock(mu_);
+    auto it = tokenized_.find(text);
+    return it == tokenized_.end() ? 0 : it->second;
+  }
+
+ private:
+  ModelInfo info_;
+  mutable std::mutex mu_;
+  mutable std::map<std::string, int> tokenized_;
+};
+
+struct FakeEngineOptions {
+  int64_t kv_tokens = 10'000;
+  int32_t parallel = 4;
+  int32_t prefill_budget = 100;  // prompt tokens a step reads, all sequences together
+  double step_seconds = 0.01;
+  double prompt_token_seconds = 0.001;
+  int32_t sleep_per_step_ms = 0;  // real time a step takes too (for deadlines and cancels)
+};
+
+class FakeEngine final : public Engine {
+ public:
+  explicit FakeEngine(FakeEngineOptions options)
+      : options_(options), tokenizer_(MakeInfo(options)), info_(MakeInfo(options)) {}
+
+  const ModelInfo& info() const override { return info_; }
+  const Tokenizer& tokenizer() const override { return tokenizer_; }
+  const FakeTokenizer& fake_tokenizer() const { return tokenizer_; }
+
+  int32_t FreeSlots() const override {
+    return options_.parallel - static_cast<int32_t>(seqs_.size());
+  }
+  int64_t FreeKvTokens() const override {
+    int64_t used = 0;
+    for (const Seq& s : seqs_) used += s.kv;
+    return options_.kv_tokens - used;
+  }
+  int32_t ActiveSequences() const override { return static_cast<int32_t>(seqs_.size()); }
+
+  Status Admit(const Job& job, const PromptTokens& prompt) override {
+    const int64_t kv = static_cast<int64_t>(prompt.size()) + job.request.sampling.max_tokens;
+    GLMQ_RETURN_IF_ERROR(tokenizer_.CheckFits(static_cast<int64_t>(prompt.size()),
+                                              job.request.sampling.max_tokens));
+    if (FreeSlots() == 0) return Status(StatusCode::kResourceExhausted, "no free sequence");
+    if (kv > FreeKvTokens()) return Status(StatusCode::kResourceExhausted, "no KV");
+    seqs_.push_back({job.id, static_cast<int64_t>(prompt.size()), 0, 0,
+                     job.request.sampling.max_tokens, kv});
+    std::lock_guard lock(mu_);
+    admitted_at_[job.id] = now_;
+    return Status::Ok();
+  }
+
+  void Stop(const std::string& id, JobState state) override {
+    for (auto it = seqs_.begin(); it != seqs_.end(); ++it) {
+      if (it->id != id) continue;
+      Completion c;
+      c.state = state;
+      c.finish_reason = state == JobState::kExpired ? "timeout" : "cancelled";
+      stopped_.push_back({id, c});
+      seqs_.erase(it);
+      Ended(id);
+      return;
+    }
+  }
+
+  using Engine::Step;
+  StepReport Step(const StepHints& hints) override {
+    if (options_.sleep_per_step_ms > 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(options_.sleep_per_step_ms));
+    }
+    StepReport report;
+    report.finished = std::move(stopped_);
+    stopped_.clear();
+    std::vector<Seq*> reading;
+    for (Seq& s : seqs_) {
+      if (s.read < s.prompt) reading.push_back(&s);
+    }
+    std::sort(reading.begin(), reading.end(),
+              [](const Seq* a, const Seq* b) { return a->prompt - a->read < b->prompt - b->read; });
+    int64_t budget = options_.prefill_budget;
+    for (Seq& s : seqs_) {
+      if (s.read == s.prompt) {  // generating: one token
+        ++s.generated;
+        ++report.generated_tokens;
+      }
+    }
+    for (Seq* s : reading) {
+      const int64_t chunk = std::min(budget, s->prompt - s->read);
+      s->read += chunk;
+      budget -= chunk;
+      report.prompt_tokens += chunk;
+    }
+    report.seconds =
+        options_.step_seconds + options_.prompt_token_seconds * static_cast<double>(report.prompt_tokens);
+    {
+      std::lock_guard lock(mu_);
+      now_ += report.seconds;
+    }
+    for (auto it = seqs_.begin(); it != seqs_.end();) {
+      report.progressed.push_back({it->id,
+                                   {.prompt_tokens = it->prompt,
+                                    .prompt_tokens_read = it->read,
+                                    .completion_tokens = it->generated}});
+      if (it->generated >= it->max_tokens) {
+        Completion c;
+        c.state = JobState::kSucceeded;
+        c.finish_reason = "length";
+        c.output = "answer of " + it->id;
+        c.usage.prompt_tokens = it->prompt;
+        c.usage.completion_tokens = it->generated;
+        report.finished.push_back({it->id, c});
+        Ended(it->id);
+        it = seqs_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    return report;
+  }
+
+  // Virtual seconds at which each job was admitted, and ended.
+  std::map<std::string, double> admitted_at() const {
+    std::lock_guard lock(mu_);
+    return admitted_at_;
+  }
+  std::map<std::string, double> ended_at() const {
+    std::lock_guard lock(mu_);
+    return ended_at_;
+  }
+
+ private:
+  struct Seq {
+    std::string id;
+    int64_t prompt = 0;
+    int64_t read = 0;
+    int64_t generated = 0;
+    int64_t max_tokens = 0;
+    int64_t kv = 0;
+  };
+
+  static ModelInfo MakeInfo(const FakeEngineOptions& o) {
+    ModelInfo info;
+    info.name = "fake";
+    info.ctx_size = o.kv_tokens;
+    info.parallel = o.parallel;
+    info.batch_size = o.prefill_budget;
+    return info;
+  }
+
+  void Ended(const std::string& id) {
+    std::lock_guard lock(mu_);
+    ended_at_[id] = now_;
+  }
+
+  const FakeEngineOptions options_;
+  FakeTokenizer tokenizer_;
+  ModelInfo info_;
+  std::vector<Seq> seqs_;
+  std::vector<StepReport::Finished> stopped_;
+  mutable std::mutex mu_;  // guards the records below
+  double now_ = 0;
+  std::map<std::string, double> admitted_at_;
+  std::map<std::string, double> ended_at_;
+};
+
+}  // namespace glmq

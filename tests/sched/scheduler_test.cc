@@ -1,0 +1,254 @@
+// The scheduler with a fake engine (tests/sched/fake_engine.h) over a real SQLite store:
+// admission, the job held for KV and the backfilling around it, cancellation and deadlines
+// of a held job, prompts tokenized once. Times are the fake engine's virtual seconds.
+#include "sched/scheduler.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "sched/fake_engine.h"
+#include "store/sqlite_store.h"
+
+namespace glmq {
+namespace {
+
+namespace fs = std::filesystem;
+
+class SchedulerTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Open(); }
+  void TearDown() override {
+    Close();
+    fs::remove_all(dir_);
+  }
+  void Close() {
+    scheduler_.reset();
+    engine_.reset();
+    store_.reset();
+  }
+  // A fresh store in a fresh directory.
+  void Open() {
+    Close();
+    dir_ = fs::temp_directory_path() /
+           ("glmq-scheduler-test-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    auto store = SqliteJobStore::Open((dir_ / "glmq.db").string(), nullptr);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    store_ = std::move(*store);
+  }
+
+  // A queued job whose prompt is `prompt_tokens` long (the fake tokenizer's count), placed
+  // by `order_key`.
+  Job Add(const std::string& name, int64_t order_key, int64_t prompt_tokens, int32_t max_tokens,
+          double timeout_seconds = 0) {
+    Job job;
+    job.id = NewJobId();
+    job.order_key = order_key;
+    job.created_at = NowMs();
+    job.request.text = name + std::string(static_cast<size_t>(prompt_tokens -
+                                                              FakeTokenizer::kTemplateTokens) -
+                                              name.size(),
+                                          '.');
+    job.request.sampling.max_tokens = max_tokens;
+    if (timeout_seconds > 0) job.deadline_at = job.created_at + std::llround(timeout_seconds * 1e3);
+    job.prompt_tokens = FakeTokenizer::Tokens(job.request);
+    EXPECT_EQ(job.prompt_tokens, prompt_tokens);
+    const Status s = store_->Insert(job);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return job;
+  }
+
+  void Start(FakeEngineOptions engine_options, bool backfill) {
+    engine_ = std::make_unique<FakeEngine>(engine_options);
+    // The fake's true rates: a step of a full prompt budget reads budget / its cost.
+    const double step = engine_options.step_seconds +
+                        engine_options.prefill_budget * engine_options.prompt_token_seconds;
+    meter_.Seed(engine_options.prefill_budget / step, 1.0 / engine_options.step_seconds);
+    SchedulerOptions options;
+    options.backfill = backfill;
+    options.housekeeping_interval_ms = 50;
+    scheduler_ = std::make_unique<Scheduler>(*store_, *engine_, meter_, options);
+    scheduler_->Start();
+  }
+
+  // Waits until every job has ended; returns their final records.
+  std::map<std::string, Job> WaitAll(const std::vector<Job>& jobs) {
+    std::map<std::string, Job> out;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (std::chrono::steady_clock::now() < deadline) {
+      out.clear();
+      for (const Job& j : jobs) {
+        auto got = store_->Get(j.id, false);
+        if (got.ok() && IsTerminal(got->state)) out[j.id] = *got;
+      }
+      if (out.size() == jobs.size()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    EXPECT_EQ(out.size(), jobs.size()) << "not every job ended";
+    scheduler_->Shutdown();
+    return out;
+  }
+
+  fs::path dir_;
+  std::unique_ptr<SqliteJobStore> store_;
+  std::unique_ptr<FakeEngine> engine_;
+  ThroughputMeter meter_;
+  std::unique_ptr<Scheduler> scheduler_;
+};
+
+// 10,000 KV tokens: a 4,000-token document runs, an 8,000-token one is held (both do not
+// fit), and short questions sort behind the held one.
+struct HeldScene {
+  Job running, held;
+  std::vector<Job> shorts;
+  std::vector<Job> all() const {
+    std::vector<Job> v{running, held};
+    v.insert(v.end(), shorts.begin(), shorts.end());
+    return v;
+  }
+};
+
+class HeldJobTest : public SchedulerTest {
+ protected:
+  HeldScene Scene(int shorts) {
+    HeldScene s;
+    s.running = Add("running", 1, 4000, 10);
+    s.held = Add("held", 2, 8000, 10);
+    for (int i = 0; i < shorts; ++i) s.shorts.push_back(Add("short" + std::to_string(i), 3 + i, 50, 20));
+    return s;
+  }
+};
+
+TEST_F(SchedulerTest, RunsQueuedJobsToTheirEnd) {
+  std::vector<Job> jobs{Add("a", 1, 100, 5), Add("b", 2, 200, 8), Add("c", 3, 50, 3)};
+  Start({}, true);
+  auto done = WaitAll(jobs);
+  for (const Job& j : jobs) {
+    EXPECT_EQ(done[j.id].state, JobState::kSucceeded) << j.id;
+    auto result = store_->Get(j.id);
+    ASSERT_TRUE(result.ok());
+    EXPECT_EQ(result->output, "answer of " + j.id);
+    EXPECT_EQ(result->usage.prompt_tokens, j.prompt_tokens);
+  }
+}
+
+TEST_F(HeldJobTest, QuestionsBehindAHeldDocumentRunBeforeItWithoutDelayingIt) {
+  const HeldScene scene = Scene(4);
+  Start({}, /*backfill=*/true);
+  auto done = WaitAll(scene.all());
+  for (const Job& j : scene.all()) EXPECT_EQ(done[j.id].state, JobState::kSucceeded);
+  const auto admitted = engine_->admitted_at();
+  const auto ended = engine_->ended_at();
+  const double held_start = admitted.at(scene.held.id);
+  for (const Job& s : scene.shorts) {
+    EXPECT_LT(admitted.at(s.id), held_start) << "a question waited for the held document";
+    EXPECT_LE(ended.at(s.id), held_start);
+  }
+  // The held document starts the moment the document whose KV it needs ends: no backfilled
+  // job holds memory it needs.
+  EXPECT_DOUBLE_EQ(held_start, ended.at(scene.running.id));
+  // Its prompt was tokenized once, however often it asked for memory.
+  EXPECT_EQ(engine_->fake_tokenizer().TimesTokenized(scene.held.request.text), 1);
+}
+
+TEST_F(HeldJobTest, WithoutBackfillingNothingPassesTheHeldDocument) {
+  const HeldScene scene = Scene(4);
+  Start({}, /*backfill=*/false);
+  auto done = WaitAll(scene.all());
+  for (const Job& j : scene.all()) EXPECT_EQ(done[j.id].state, JobState::kSucceeded);
+  const auto admitted = engine_->admitted_at();
+  const auto ended = engine_->ended_at();
+  const double held_start = admitted.at(scene.held.id);
+  EXPECT_DOUBLE_EQ(held_start, ended.at(scene.running.id));
+  for (const Job& s : scene.shorts) EXPECT_GE(admitted.at(s.id), held_start);
+}
+
+// Backfilled questions delay the held document by the engine time they take (their prompts
+// share the prefill budget), not by holding its memory: it starts no later than without
+// backfilling plus the steps their prompts took.
+TEST_F(SchedulerTest, BackfillingDelaysTheHeldDocumentOnlyByTheQuestionsOwnReading) {
+  const FakeEngineOptions engine_options;
+  auto held_start = [&](bool backfill) {
+    Open();
+    std::vector<Job> jobs{Add("running", 1, 4000, 10), Add("held", 2, 8000, 10)};
+    for (int i = 0; i < 4; ++i) jobs.push_back(Add("q" + std::to_string(i), 3 + i, 50, 20));
+    Start(engine_options, backfill);
+    WaitAll(jobs);
+    return engine_->admitted_at().at(jobs[1].id);
+  };
+  const double with = held_start(true);
+  const double without = held_start(false);
+  const double question_prompt_steps = 4.0 * 50 / engine_options.prefill_budget;
+  const double step_cost = engine_options.step_seconds +
+                           engine_options.prefill_budget * engine_options.prompt_token_seconds;
+  EXPECT_GE(with, without);
+  EXPECT_LE(with, without + question_prompt_steps * step_cost + 1e-9)
+      << "with backfilling " << with << " s, without " << without << " s";
+}
+
+// A job behind the held one that would outlast the running document and needs memory the
+// held one needs does not start before it.
+TEST_F(SchedulerTest, AJobThatWouldDelayTheHeldOneWaits) {
+  const Job running = Add("running", 1, 4000, 10);
+  const Job held = Add("held", 2, 9000, 10);   // leaves 990 KV tokens spare
+  const Job long_job = Add("long", 3, 1500, 500);  // 2,000 KV tokens, ~55 s of decoding
+  Start({}, true);
+  WaitAll({running, held, long_job});
+  const auto admitted = engine_->admitted_at();
+  EXPECT_DOUBLE_EQ(admitted.at(held.id), engine_->ended_at().at(running.id));
+  EXPECT_GE(admitted.at(long_job.id), admitted.at(held.id));
+}
+
+TEST_F(SchedulerTest, AHeldJobCancelledWhileItWaitsEndsAndUnblocksTheQueue) {
+  FakeEngineOptions slow;
+  slow.prefill_budget = 10;  // the running document takes 400 steps of 1 ms
+  slow.sleep_per_step_ms = 1;
+  const Job running = Add("running", 1, 4000, 10);
+  const Job held = Add("held", 2, 8000, 10);
+  const Job after = Add("after", 3, 50, 5);
+  Start(slow, /*backfill=*/false);
+  // Held: claimed (running in the store) but not in the engine.
+  for (int i = 0; i < 2000; ++i) {
+    auto h = store_->Get(held.id, false);
+    if (h.ok() && h->state == JobState::kRunning) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_TRUE(store_->Cancel(held.id).ok());
+  scheduler_->RequestStop(held.id);
+  auto done = WaitAll({running, held, after});
+  EXPECT_EQ(done[held.id].state, JobState::kCancelled);
+  EXPECT_EQ(done[after.id].state, JobState::kSucceeded);
+  EXPECT_EQ(engine_->admitted_at().count(held.id), 0u);
+}
+
+TEST_F(SchedulerTest, AHeldJobWhoseDeadlinePassesExpires) {
+  FakeEngineOptions slow;
+  slow.prefill_budget = 10;  // 400 steps of 1 ms: longer than the held job's 50 ms
+  slow.sleep_per_step_ms = 1;
+  const Job running = Add("running", 1, 4000, 10);
+  const Job held = Add("held", 2, 8000, 10, /*timeout_seconds=*/0.05);
+  Start(slow, false);
+  auto done = WaitAll({running, held});
+  EXPECT_EQ(done[held.id].state, JobState::kExpired);
+  EXPECT_EQ(done[running.id].state, JobState::kSucceeded);
+}
+
+TEST_F(SchedulerTest, AJobThatCanNeverFitFailsWithoutRunning) {
+  const Job big = Add("big", 1, 9995, 10);  // 10,005 > 10,000 KV tokens
+  const Job ok = Add("ok", 2, 100, 5);
+  Start({}, true);
+  auto done = WaitAll({big, ok});
+  EXPECT_EQ(done[big.id].state, JobState::kFailed);
+  EXPECT_EQ(done[big.id].error_code, "prompt_too_long");
+  EXPECT_EQ(done[ok.id].state, JobState::kSucceeded);
+  EXPECT_EQ(engine_->admitted_at().count(big.id), 0u);
+}
+
+}  // namespace
+}  // namespace glmq
