@@ -9,21 +9,15 @@
 #include "api/job_json.h"
 #include "api/json_response.h"
 #include "core/json_writer.h"
-#include "engine/prompt.h"
 
 namespace glmq {
 namespace {
 
-struct Submitted {
-  Status status;
-  Job job;
-  int64_t queue_position = 0;
-  bool prompt_tokens_estimated = false;
-};
+using Accepted = Admission::Accepted;
 
 // The 202's body, newline included; also what an Idempotency-Key replays. Every submit
 // writes one, so it goes straight to text.
-std::string AcceptedBody(const Submitted& s) {
+std::string AcceptedBody(const Accepted& s) {
   std::string out;
   out.reserve(256);
   JsonObjectWriter body(out);
@@ -38,146 +32,6 @@ std::string AcceptedBody(const Submitted& s) {
       .Number("created_at", UnixSeconds(s.job.created_at));
   body.Close();
   out.push_back('\n');
-  return out;
-}
-
-// Counts a large document's tokens after its 202 and records the exact figure, or fails the
-// job if it can never fit. A job the engine claims first is counted there anyway.
-void SettlePromptTokens(ApiContext& ctx, const Job& job) {
-  auto tokens = ctx.tokenizer.CountPromptTokens(job.request);
-  Status fits = tokens.ok() ? ctx.tokenizer.CheckFits(*tokens, job.request.sampling.max_tokens)
-                            : tokens.status();
-  Status recorded;
-  if (!fits.ok()) {
-    recorded = ctx.store.FailQueued(job.id, "prompt_too_long", fits.message());
-  } else {
-    const int64_t order_key =
-        OrderKey(ctx.policy, ctx.capacity.Now().rates, job.created_at, job.request.priority,
-                 *tokens, job.request.sampling.max_tokens);
-    recorded =
-        ctx.store.SetQueuedCost(job.id, *tokens, ClassifyLength(ctx.policy, *tokens), order_key);
-  }
-  if (!recorded.ok() && recorded.code() != StatusCode::kConflict) {
-    spdlog::error("recording the token count of job {} failed: {}", job.id, recorded.ToString());
-  }
-}
-
-// A parsed request made ready to insert: counted (or estimated), checked and ordered.
-struct Prepared {
-  Status status;
-  JobStore::NewJob job;
-  bool prompt_tokens_estimated = false;
-};
-
-// A Prepared or Submitted that failed with `status`.
-template <class Outcome>
-Outcome Failed(Status status) {
-  Outcome out;
-  out.status = std::move(status);
-  return out;
-}
-
-// Counts tokens, checks the job can ever run, orders it, and says how its wait follows from
-// the work it will find ahead. Blocks for the counting: see ApiOptions::count_tokens.
-Prepared Prepare(ApiContext& ctx, JobRequest request) {
-  Prepared out;
-  // A text too long even at the most bytes per token is refused without tokenizing it.
-  const int64_t at_least = ctx.tokenizer.MinPromptTokens(request);
-  if (Status fits = ctx.tokenizer.CheckFits(at_least, request.sampling.max_tokens); !fits.ok()) {
-    out.status = Unprocessable("the prompt has at least " + std::to_string(at_least) +
-                               " tokens: " + fits.message());
-    return out;
-  }
-  // Tokenizing runs at a few MB/s, so a large document is accepted on an estimate and
-  // counted right after its 202 (see SettlePromptTokens).
-  int64_t tokens = 0;
-  if (!ctx.options.count_tokens || RequestTextBytes(request) > ctx.options.sync_count_bytes) {
-    tokens = ctx.tokenizer.EstimatePromptTokens(request);
-    out.prompt_tokens_estimated = true;
-  } else {
-    auto counted = ctx.tokenizer.CountPromptTokens(request);
-    if (!counted.ok()) {
-      out.status = counted.status();
-      return out;
-    }
-    tokens = *counted;
-    if (Status fits = ctx.tokenizer.CheckFits(tokens, request.sampling.max_tokens); !fits.ok()) {
-      out.status = fits;
-      return out;
-    }
-  }
-  Job& job = out.job.job;
-  job.id = NewJobId();
-  job.created_at = NowMs();
-  job.prompt_tokens = tokens;
-  job.length_class = ClassifyLength(ctx.policy, job.prompt_tokens);
-  if (request.timeout_seconds > 0) {
-    job.deadline_at = job.created_at + std::llround(request.timeout_seconds * 1000.0);
-  }
-  const Capacity capacity = ctx.capacity.Now();
-  job.order_key = OrderKey(ctx.policy, capacity.rates, job.created_at, request.priority,
-                           job.prompt_tokens, request.sampling.max_tokens);
-  job.request = std::move(request);
-  out.job.wait = MakeWaitModel(capacity.rates, capacity.running_prompt_tokens_left,
-                               capacity.running_max_tokens_left, capacity.free_sequences);
-  return out;
-}
-
-// What follows a durable insert: metrics, the exact count of a large document, and a nudge
-// to the scheduler.
-void AfterInsert(ApiContext& ctx, Submitted& s) {
-  if (ctx.on_submitted) ctx.on_submitted(s.job);
-  if (s.prompt_tokens_estimated && ctx.options.count_tokens) {
-    // The request moves to the counting task; the 202 needs only the other fields.
-    Job pending;
-    pending.id = s.job.id;
-    pending.created_at = s.job.created_at;
-    pending.request = std::move(s.job.request);
-    asio::post(ctx.pool,
-               [&ctx, pending = std::move(pending)] { SettlePromptTokens(ctx, pending); });
-  }
-  if (ctx.scheduler) ctx.scheduler->Wake();
-}
-
-// A submit's outcome once its insert is done; an inserted job gets AfterInsert.
-Submitted Accepted(ApiContext& ctx, bool prompt_tokens_estimated,
-                   Result<InsertBatcher::Inserted> inserted) {
-  Submitted out;
-  out.prompt_tokens_estimated = prompt_tokens_estimated;
-  if (!inserted.ok()) {
-    out.status = inserted.status();
-    return out;
-  }
-  out.job = std::move(inserted->job);
-  out.queue_position = inserted->placement.position;
-  AfterInsert(ctx, out);
-  return out;
-}
-
-// The job joins the next InsertBatcher batch, shared with every submit that arrives
-// meanwhile.
-asio::awaitable<Submitted> SubmitBatched(ApiContext& ctx, Prepared prepared) {
-  auto inserted = co_await ctx.inserts.Insert(std::move(prepared.job));
-  co_return Accepted(ctx, prepared.prompt_tokens_estimated, std::move(inserted));
-}
-
-// With an Idempotency-Key the 202 is stored with the job, so the work ahead is measured
-// first and the job inserted alone. Blocking, on the pool.
-Submitted SubmitKeyed(ApiContext& ctx, Prepared prepared, const JobStore::IdempotencyClaim& claim) {
-  Submitted out;
-  out.prompt_tokens_estimated = prepared.prompt_tokens_estimated;
-  out.job = std::move(prepared.job.job);
-  auto ahead = ctx.store.WorkBefore(out.job.order_key);
-  if (!ahead.ok()) {
-    out.status = ahead.status();
-    return out;
-  }
-  out.job.estimated_wait_seconds =
-      prepared.job.wait.Seconds(ahead->prompt_tokens, ahead->max_tokens);
-  out.queue_position = ahead->jobs + 1;
-  out.status =
-      ctx.store.InsertIdempotent(out.job, claim, 202, AcceptedBody(out), kIdempotencyTtlMs);
-  if (out.status.ok()) AfterInsert(ctx, out);
   return out;
 }
 
@@ -322,7 +176,7 @@ json QueueJson(ApiContext& ctx, const QueueSnapshot& snap, const std::vector<Job
                    {"max_tokens", j.request.sampling.max_tokens},
                    {"running_seconds", j.started_at > 0 ? (now - j.started_at) / 1000.0 : 0.0}});
   }
-  const Capacity capacity = ctx.capacity.Now();
+  const Capacity capacity = ctx.admission.capacity().Now();
   const ThroughputSnapshot& t = capacity.rates;
   int64_t queued = 0, queued_tokens = 0;
   for (const auto& [c, s] : snap.classes) {
@@ -331,7 +185,7 @@ json QueueJson(ApiContext& ctx, const QueueSnapshot& snap, const std::vector<Job
   }
   json totals = json::object();
   for (const auto& [state, n] : snap.totals) totals[JobStateName(state)] = n;
-  const ModelInfo& info = ctx.tokenizer.info();
+  const ModelInfo& info = ctx.admission.model();
   const RunningWork work = ctx.scheduler ? ctx.scheduler->running_work() : RunningWork{};
   const double drain = PredictedDrainSeconds(t, snap, capacity.running_prompt_tokens_left,
                                              capacity.running_max_tokens_left);
@@ -341,7 +195,7 @@ json QueueJson(ApiContext& ctx, const QueueSnapshot& snap, const std::vector<Job
   };
   json latency = nullptr;
   if (ctx.scheduler) {
-    const JobStatsSnapshot stats = ctx.scheduler->job_stats().Snapshot();
+    const JobStatsSnapshot stats = ctx.scheduler->latency();
     latency = {{"queue_wait_seconds", percentiles(stats.queue_wait_seconds)},
                {"time_to_first_token_seconds", percentiles(stats.time_to_first_token_seconds)},
                {"run_seconds", percentiles(stats.run_seconds)}};
@@ -412,7 +266,7 @@ HttpResponse ListJobs(ApiContext& ctx, const RequestContext& rc) {
                        {"next_after", has_more ? json(jobs->back().id) : json(nullptr)}});
 }
 
-HttpResponse AcceptedResponse(const Submitted& s) {
+HttpResponse AcceptedResponse(const Accepted& s) {
   HttpResponse res{http::status::accepted, 11};
   res.set(http::field::content_type, "application/json");
   res.set(http::field::location, "/v1/jobs/" + s.job.id);
@@ -420,37 +274,25 @@ HttpResponse AcceptedResponse(const Submitted& s) {
   return res;
 }
 
-// Inserts one prepared job on the calling thread, blocking: the store's own group commit
-// shares the write with concurrent ones.
-Submitted InsertNow(ApiContext& ctx, Prepared prepared) {
-  std::vector<JobStore::NewJob> one;
-  one.push_back(std::move(prepared.job));
-  auto inserted = InsertBatcher::InsertNow(ctx.store, std::move(one));
-  return Accepted(ctx, prepared.prompt_tokens_estimated, std::move(inserted.at(0)));
-}
-
 // Parses, prepares and inserts a submitted body. Parsing and preparing a small body without
-// tokenizing costs microseconds: that happens on the io thread, and the job joins the
-// InsertBatcher's next batch. A large body, or one this process tokenizes, is prepared on
-// the pool, which then inserts it too rather than hop back.
-constexpr size_t kInlineBodyBytes = 64 * 1024;
-
+// tokenizing costs microseconds: that happens on the io thread, and the job joins the next
+// insert batch. A large body, or one this process tokenizes, is prepared on the pool, which
+// then inserts it too rather than hop back.
 template <class Parse>
-asio::awaitable<Submitted> SubmitBody(ApiContext& ctx, const RequestContext& rc, Parse parse) {
-  auto prepare = [&ctx, &rc, parse]() -> Prepared {
-    auto request = parse(rc.request.body(), ctx.options.limits);
-    if (!request.ok()) return Failed<Prepared>(request.status());
-    return Prepare(ctx, std::move(*request));
+asio::awaitable<Result<Accepted>> SubmitBody(ApiContext& ctx, const RequestContext& rc,
+                                             Parse parse) {
+  auto prepare = [&ctx, &rc, parse]() -> Result<Admission::Prepared> {
+    GLMQ_ASSIGN_OR_RETURN(JobRequest request, parse(rc.request.body(), ctx.options.limits));
+    return ctx.admission.Prepare(std::move(request));
   };
-  if (!ctx.options.count_tokens && rc.request.body().size() <= kInlineBodyBytes) {
-    Prepared prepared = prepare();
-    if (!prepared.status.ok()) co_return Failed<Submitted>(prepared.status);
-    co_return co_await SubmitBatched(ctx, std::move(prepared));
+  if (ctx.admission.PreparesWithoutBlocking(rc.request.body().size())) {
+    auto prepared = prepare();
+    if (!prepared.ok()) co_return prepared.status();
+    co_return co_await ctx.admission.InsertBatched(std::move(*prepared));
   }
-  auto work = [&ctx, prepare]() -> Submitted {
-    Prepared prepared = prepare();
-    if (!prepared.status.ok()) return Failed<Submitted>(prepared.status);
-    return InsertNow(ctx, std::move(prepared));
+  auto work = [&ctx, prepare]() -> Result<Accepted> {
+    GLMQ_ASSIGN_OR_RETURN(Admission::Prepared prepared, prepare());
+    return ctx.admission.InsertNow(std::move(prepared));
   };
   co_return co_await RunBlocking(ctx.pool, std::move(work));
 }
@@ -484,11 +326,14 @@ HttpResponse SubmitJobOnce(ApiContext& ctx, const RequestContext& rc,
   HttpResponse res = [&] {
     auto request = ParseJobRequest(rc.request.body(), ctx.options.limits);
     if (!request.ok()) return SubmitError(request.status());
-    Prepared prepared = Prepare(ctx, std::move(*request));
-    if (!prepared.status.ok()) return SubmitError(prepared.status);
-    Submitted s = SubmitKeyed(ctx, std::move(prepared), claim);
-    if (!s.status.ok()) return SubmitError(s.status);
-    return AcceptedResponse(s);
+    auto prepared = ctx.admission.Prepare(std::move(*request));
+    if (!prepared.ok()) return SubmitError(prepared.status());
+    // The 202 is stored with the job, so the work ahead is measured first and the job
+    // inserted alone.
+    auto accepted = ctx.admission.InsertIdempotent(std::move(*prepared), claim, 202, AcceptedBody,
+                                                   kIdempotencyTtlMs);
+    if (!accepted.ok()) return SubmitError(accepted.status());
+    return AcceptedResponse(*accepted);
   }();
   const int status = res.result_int();
   if (status >= 500) {
@@ -541,7 +386,7 @@ asio::awaitable<void> ChatCompletionStream(ApiContext& ctx, std::string id, Stre
     Fetched f = co_await AwaitJob(ctx, id, keep_alive);
     if (!f.status.ok() || IsTerminal(f.job.state) || ctx.watch.closed()) {
       co_await out.Write(
-          ChatCompletionEvents(f.status, f.job, ctx.watch.closed(), ctx.tokenizer.info().name));
+          ChatCompletionEvents(f.status, f.job, ctx.watch.closed(), ctx.admission.model().name));
       co_return;
     }
     if (!co_await out.Write(": keep-alive\n\n")) co_return;
@@ -579,9 +424,9 @@ void AddApiRoutes(Router& router, ApiContext& ctx) {
                  auto once = [&ctx, &rc, &claim] { return SubmitJobOnce(ctx, rc, **claim); };
                  co_return co_await RunBlocking(ctx.pool, std::move(once));
                }
-               Submitted s = co_await SubmitBody(ctx, rc, ParseJobRequest);
-               if (!s.status.ok()) co_return SubmitError(s.status);
-               co_return AcceptedResponse(s);
+               auto s = co_await SubmitBody(ctx, rc, ParseJobRequest);
+               if (!s.ok()) co_return SubmitError(s.status());
+               co_return AcceptedResponse(*s);
              });
 
   router.Add(http::verb::get, "/v1/jobs/{id}",
@@ -664,32 +509,32 @@ void AddApiRoutes(Router& router, ApiContext& ctx) {
                auto parse = [&stream](std::string_view body, const RequestLimits& limits) {
                  return ParseOpenAiChatRequest(body, limits, &stream);
                };
-               Submitted s = co_await SubmitBody(ctx, rc, parse);
-               if (!s.status.ok()) co_return SubmitError(s.status);
+               auto s = co_await SubmitBody(ctx, rc, parse);
+               if (!s.ok()) co_return SubmitError(s.status());
                if (stream) {
                  HttpResponse head = EventStreamHead();
-                 head.set("Glmq-Job", s.job.id);
-                 rc.stream = [&ctx, id = s.job.id](StreamWriter& out) {
+                 head.set("Glmq-Job", s->job.id);
+                 rc.stream = [&ctx, id = s->job.id](StreamWriter& out) {
                    return ChatCompletionStream(ctx, id, out);
                  };
                  co_return head;
                }
-               Fetched f = co_await AwaitJob(ctx, s.job.id, ctx.options.chat_wait_seconds);
+               Fetched f = co_await AwaitJob(ctx, s->job.id, ctx.options.chat_wait_seconds);
                co_return ChatCompletionAnswer(f.status, f.job, ctx.watch.closed(),
-                                              ctx.tokenizer.info().name);
+                                              ctx.admission.model().name);
              });
 
   router.Add(http::verb::post, "/api/v1/chat",
              [&ctx](RequestContext& rc) -> asio::awaitable<HttpResponse> {
                if (auto limited = RateLimited(ctx, rc)) co_return std::move(*limited);
-               Submitted s = co_await SubmitBody(ctx, rc, ParseSeedChatRequest);
-               if (!s.status.ok()) co_return SubmitError(s.status);
+               auto s = co_await SubmitBody(ctx, rc, ParseSeedChatRequest);
+               if (!s.ok()) co_return SubmitError(s.status());
                co_return JsonResponse(http::status::ok,
-                                      {{"task_id", s.job.id},
-                                       {"status", SeedStatusName(s.job.state)},
+                                      {{"task_id", s->job.id},
+                                       {"status", SeedStatusName(s->job.state)},
                                        {"message", "task queued"},
-                                       {"estimated_time", s.job.estimated_wait_seconds},
-                                       {"queue_position", s.queue_position}});
+                                       {"estimated_time", s->job.estimated_wait_seconds},
+                                       {"queue_position", s->queue_position}});
              });
 
   router.Add(http::verb::get, "/api/v1/task/{task_id}",
@@ -712,10 +557,8 @@ void AddApiRoutes(Router& router, ApiContext& ctx) {
                    auto it = snap->totals.find(s);
                    return it == snap->totals.end() ? int64_t{0} : it->second;
                  };
-                 const Capacity capacity = ctx.capacity.Now();
-                 const double wait =
-                     EstimateWaitSeconds(capacity.rates, 0, 0, capacity.running_prompt_tokens_left,
-                                         capacity.running_max_tokens_left, capacity.free_sequences);
+                 const Capacity capacity = ctx.admission.capacity().Now();
+                 const double wait = ctx.admission.WaitWithNothingAhead();
                  json body = {{"queue_length", queued},
                               {"processing", snap->running},
                               {"completed", total(JobState::kSucceeded)},

@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -79,9 +80,11 @@ class Router {
   std::function<bool(const HttpRequest&)> accepts_;
 };
 
+// The result travels in an optional: co_spawn's completion wants a default-constructible
+// value, which Result<T> is not.
 template <typename F>
-asio::awaitable<std::invoke_result_t<F>> CallAsCoroutine(F fn) {
-  co_return fn();
+asio::awaitable<std::optional<std::invoke_result_t<F>>> CallAsCoroutine(F fn) {
+  co_return std::optional<std::invoke_result_t<F>>(fn());
 }
 
 // Runs `fn` on `pool` and resumes the calling coroutine with its result.
@@ -89,7 +92,8 @@ asio::awaitable<std::invoke_result_t<F>> CallAsCoroutine(F fn) {
 // expressions twice), and never a capturing lambda coroutine (its captures die early).
 template <typename F>
 asio::awaitable<std::invoke_result_t<F>> RunBlocking(asio::thread_pool& pool, F fn) {
-  co_return co_await asio::co_spawn(pool, CallAsCoroutine(std::move(fn)), asio::use_awaitable);
+  auto result = co_await asio::co_spawn(pool, CallAsCoroutine(std::move(fn)), asio::use_awaitable);
+  co_return std::move(*result);
 }
 
 }  // namespace glmq

@@ -63,6 +63,7 @@ struct GatewayFlags {
   HttpServerOptions http;
   LlamaEngineOptions engine;
   ApiOptions api;
+  AdmissionOptions admission;
   WebhookOptions webhooks;
   PolicyOptions policy;
   RedisFlags redis;
@@ -124,13 +125,12 @@ int RunGateway(const GatewayFlags& flags) {
   });
 
   asio::thread_pool pool(static_cast<size_t>(std::max(2, flags.common.blocking_threads)));
-  InsertBatcher inserts(**store, {.in_flight = flags.api.submit_batches_in_flight});
+  Admission admission(**store, *tokenizer, capacity, flags.policy, flags.admission, pool);
   // Every gateway sends webhooks; a delivery is leased to one sender at a time.
   WebhookSender webhooks(**store, MakeCurlHttpTransport(), flags.webhooks);
   webhooks.Start();
   AddWebhookCollector(registry, webhooks);
-  ApiContext ctx{**store,   *tokenizer, nullptr, capacity, flags.policy,
-                 flags.api, pool,       watch,   inserts};
+  ApiContext ctx{**store, admission, nullptr, flags.api, pool, watch};
   ctx.options.limits.webhook_hosts = flags.webhooks.allow_hosts;
   Router router;
   if (const Status routes = AddPublicRoutes(router, ctx, **alerting, registry, job_metrics);
@@ -300,11 +300,11 @@ CommandRunner AddGatewayCommand(CLI::App& app) {
   AddHttpFlags(*cmd, f->http, 8080);
   AddHttpDrainFlag(*cmd, f->http);
   AddRedisFlags(*cmd, f->redis);
-  AddApiFlags(*cmd, f->api);
+  AddApiFlags(*cmd, f->api, f->admission);
   AddWebhookFlags(*cmd, f->webhooks);
   AddPolicyFlags(*cmd, f->policy);
-  f->api.count_tokens = false;
-  cmd->add_option("--count-tokens", f->api.count_tokens,
+  f->admission.count_tokens = false;
+  cmd->add_option("--count-tokens", f->admission.count_tokens,
                   "tokenize texts here before the 202 (up to --sync-count-bytes, larger ones "
                   "right after); false: accept on the byte estimate and let the worker's count "
                   "replace it, which leaves the gateway's CPU to HTTP and Redis")

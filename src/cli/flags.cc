@@ -74,10 +74,10 @@ void AddEngineFlags(CLI::App& cmd, LlamaEngineOptions& f, bool tokenizer_only) {
       "GLMQ_PREFIX_CACHE_DIR");
 }
 
-void AddApiFlags(CLI::App& cmd, ApiOptions& f) {
+void AddApiFlags(CLI::App& cmd, ApiOptions& f, AdmissionOptions& admission) {
   Opt(cmd, "--default-max-tokens", f.limits.default_max_tokens, "max_tokens when a job gives none",
       "GLMQ_DEFAULT_MAX_TOKENS");
-  Opt(cmd, "--sync-count-bytes", f.sync_count_bytes,
+  Opt(cmd, "--sync-count-bytes", admission.sync_count_bytes,
       "texts up to this size are tokenized before the 202; larger ones right after it",
       "GLMQ_SYNC_COUNT_BYTES");
   Opt(cmd, "--max-tokens-limit", f.limits.max_tokens_limit, "largest max_tokens accepted",
@@ -87,8 +87,8 @@ void AddApiFlags(CLI::App& cmd, ApiOptions& f) {
       "GLMQ_CHAT_WAIT_SECONDS")
       ->check(CLI::PositiveNumber);
   // Measured with bench/redis_submit.sh: 2 gains ~18% on 16 cores and loses ~7% on 2.
-  f.submit_batches_in_flight = std::thread::hardware_concurrency() > 2 ? 2 : 1;
-  Opt(cmd, "--submit-batches-in-flight", f.submit_batches_in_flight,
+  admission.submit_batches_in_flight = std::thread::hardware_concurrency() > 2 ? 2 : 1;
+  Opt(cmd, "--submit-batches-in-flight", admission.submit_batches_in_flight,
       "batches of submits written to the store at once (default: 2 on more than 2 cores)",
       "GLMQ_SUBMIT_BATCHES_IN_FLIGHT")
       ->check(CLI::Range(1, 8));

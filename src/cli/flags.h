@@ -30,7 +30,7 @@ void AddHttpDrainFlag(CLI::App& cmd, HttpServerOptions& f);
 // --model and --ctx-size (what a gateway needs to count and check sizes).
 void AddEngineFlags(CLI::App& cmd, LlamaEngineOptions& f, bool tokenizer_only);
 // Request limits and token counting.
-void AddApiFlags(CLI::App& cmd, ApiOptions& f);
+void AddApiFlags(CLI::App& cmd, ApiOptions& f, AdmissionOptions& admission);
 // --webhook-secret, --webhook-max-attempts, --webhook-timeout-seconds.
 void AddWebhookFlags(CLI::App& cmd, WebhookOptions& f);
 // --lease-ms, --max-deliveries.

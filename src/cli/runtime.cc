@@ -110,7 +110,11 @@ Status AddPublicRoutes(Router& router, ApiContext& ctx, Alerting& alerting,
              keys.Accepts(std::string_view(it->value().data(), it->value().size()));
     });
   }
-  ctx.on_submitted = [&job_metrics](const Job& job) { job_metrics.Submitted(job); };
+  LocalScheduler* scheduler = ctx.scheduler;
+  ctx.admission.SetListeners([&job_metrics](const Job& job) { job_metrics.Submitted(job); },
+                             [scheduler] {
+                               if (scheduler != nullptr) scheduler->Wake();
+                             });
   if (ctx.options.submit_rate > 0) {
     ctx.limiter = std::make_shared<RateLimiter>(ctx.options.submit_rate, ctx.options.submit_burst);
     spdlog::info("rate limit: {:g} submits a second per client, bursts of {:g}",

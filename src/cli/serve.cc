@@ -26,6 +26,7 @@ struct ServeFlags {
   SchedulerOptions sched;
   PolicyOptions policy;
   ApiOptions api;
+  AdmissionOptions admission;
   WebhookOptions webhooks;
   std::string data_dir = "./data";
   CommonFlags common;
@@ -112,13 +113,11 @@ int RunServe(const ServeFlags& flags) {
   AddServeCollectors(registry, **store, scheduler, meter, *engine, (*alerting)->service.get());
 
   asio::thread_pool pool(static_cast<size_t>(std::max(2, flags.common.blocking_threads)));
-  InsertBatcher inserts(**store, {.in_flight = flags.api.submit_batches_in_flight});
+  Admission admission(**store, engine->tokenizer(), capacity, flags.policy, flags.admission, pool);
   WebhookSender webhooks(**store, MakeCurlHttpTransport(), flags.webhooks);
   webhooks.Start();
   AddWebhookCollector(registry, webhooks);
-  ApiContext ctx{**store,      engine->tokenizer(), &scheduler, capacity,
-                 flags.policy, flags.api,           pool,       watch,
-                 inserts};
+  ApiContext ctx{**store, admission, &scheduler, flags.api, pool, watch};
   ctx.options.limits.webhook_hosts = flags.webhooks.allow_hosts;
   Router router;
   if (const Status routes = AddPublicRoutes(router, ctx, **alerting, registry, job_metrics);
@@ -158,7 +157,7 @@ CommandRunner AddServeCommand(CLI::App& app) {
   cmd->add_option("--data-dir", f->data_dir, "where the job store lives")
       ->envname("GLMQ_DATA_DIR")
       ->capture_default_str();
-  AddApiFlags(*cmd, f->api);
+  AddApiFlags(*cmd, f->api, f->admission);
   AddWebhookFlags(*cmd, f->webhooks);
   AddSchedulerFlags(*cmd, f->sched);
   AddPolicyFlags(*cmd, f->policy);

@@ -10,7 +10,7 @@
 
 #include "core/failure_log.h"
 #include "core/periodic.h"
-#include "sched/scheduler.h"
+#include "sched/local_scheduler.h"
 #include "sched/throughput.h"
 #include "store/job_store.h"
 
@@ -34,13 +34,13 @@ class CapacitySource {
 // This process's engine, from its meter and scheduler; `scheduler` null: no engine here.
 class LocalCapacity final : public CapacitySource {
  public:
-  LocalCapacity(const ThroughputMeter& meter, const Scheduler* scheduler)
+  LocalCapacity(const ThroughputMeter& meter, const LocalScheduler* scheduler)
       : meter_(meter), scheduler_(scheduler) {}
   Capacity Now() const override;
 
  private:
   const ThroughputMeter& meter_;
-  const Scheduler* scheduler_;
+  const LocalScheduler* scheduler_;
 };
 
 // What a worker says about itself with its heartbeat.

@@ -23,6 +23,7 @@
 #include "engine/engine.h"
 #include "sched/background_writer.h"
 #include "sched/job_stats.h"
+#include "sched/local_scheduler.h"
 #include "sched/throughput.h"
 #include "store/job_store.h"
 
@@ -42,19 +43,7 @@ struct SchedulerOptions {
   std::function<void(const Job&)> before_start;
 };
 
-// What is left of the running jobs, for wait estimates.
-struct RunningWork {
-  int32_t sequences = 0;
-  int32_t free_sequences = 0;
-  int64_t prompt_tokens_left = 0;
-  int64_t max_tokens_left = 0;
-  int64_t kv_reserved_tokens = 0;  // KV tokens running jobs hold (prompt + max_tokens, shared once)
-  TimeMs oldest_started_at = 0;    // the longest-running job's start; 0 when none
-  std::string oldest_job;
-  TimeMs loop_at = 0;  // the scheduler loop's last turn: a stuck engine stops it
-};
-
-class Scheduler {
+class Scheduler final : public LocalScheduler {
  public:
   Scheduler(JobStore& store, Engine& engine, ThroughputMeter& meter, SchedulerOptions options);
   ~Scheduler();
@@ -66,14 +55,11 @@ class Scheduler {
   void Shutdown(std::chrono::milliseconds drain = std::chrono::milliseconds(0),
                 bool hand_back = false);
 
-  // A job was queued: look now instead of at the next poll. Any thread.
-  void Wake();
-  // A running job was cancelled: end its sequence. Any thread.
-  void RequestStop(const std::string& id);
-
-  RunningWork running_work() const;
-  // When the loop or the engine inside a step last showed life. Any thread.
-  TimeMs alive_at() const;
+  void Wake() override;
+  void RequestStop(const std::string& id) override;
+  RunningWork running_work() const override;
+  TimeMs alive_at() const override;
+  JobStatsSnapshot latency() const override { return stats_.Snapshot(); }
   // Latency figures of recent jobs; the listener hook feeds metrics.
   JobStats& job_stats() { return stats_; }
 

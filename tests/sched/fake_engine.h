@@ -93,12 +93,12 @@ class FakeEngine final : public Engine {
 
   Status Admit(const Job& job, const PromptTokens& prompt) override {
     const int64_t kv = static_cast<int64_t>(prompt.size()) + job.request.sampling.max_tokens;
-    GLMQ_RETURN_IF_ERROR(tokenizer_.CheckFits(static_cast<int64_t>(prompt.size()),
-                                              job.request.sampling.max_tokens));
+    GLMQ_RETURN_IF_ERROR(
+        tokenizer_.CheckFits(static_cast<int64_t>(prompt.size()), job.request.sampling.max_tokens));
     if (FreeSlots() == 0) return Status(StatusCode::kResourceExhausted, "no free sequence");
     if (kv > FreeKvTokens()) return Status(StatusCode::kResourceExhausted, "no KV");
-    seqs_.push_back({job.id, static_cast<int64_t>(prompt.size()), 0, 0,
-                     job.request.sampling.max_tokens, kv});
+    seqs_.push_back(
+        {job.id, static_cast<int64_t>(prompt.size()), 0, 0, job.request.sampling.max_tokens, kv});
     std::lock_guard lock(mu_);
     admitted_at_[job.id] = now_;
     return Status::Ok();
@@ -144,8 +144,8 @@ class FakeEngine final : public Engine {
       budget -= chunk;
       report.prompt_tokens += chunk;
     }
-    report.seconds =
-        options_.step_seconds + options_.prompt_token_seconds * static_cast<double>(report.prompt_tokens);
+    report.seconds = options_.step_seconds +
+                     options_.prompt_token_seconds * static_cast<double>(report.prompt_tokens);
     {
       std::lock_guard lock(mu_);
       now_ += report.seconds;

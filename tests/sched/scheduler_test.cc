@@ -51,10 +51,10 @@ class SchedulerTest : public ::testing::Test {
     job.id = NewJobId();
     job.order_key = order_key;
     job.created_at = NowMs();
-    job.request.text = name + std::string(static_cast<size_t>(prompt_tokens -
-                                                              FakeTokenizer::kTemplateTokens) -
-                                              name.size(),
-                                          '.');
+    job.request.text =
+        name +
+        std::string(
+            static_cast<size_t>(prompt_tokens - FakeTokenizer::kTemplateTokens) - name.size(), '.');
     job.request.sampling.max_tokens = max_tokens;
     if (timeout_seconds > 0) job.deadline_at = job.created_at + std::llround(timeout_seconds * 1e3);
     job.prompt_tokens = FakeTokenizer::Tokens(job.request);
@@ -120,7 +120,8 @@ class HeldJobTest : public SchedulerTest {
     HeldScene s;
     s.running = Add("running", 1, 4000, 10);
     s.held = Add("held", 2, 8000, 10);
-    for (int i = 0; i < shorts; ++i) s.shorts.push_back(Add("short" + std::to_string(i), 3 + i, 50, 20));
+    for (int i = 0; i < shorts; ++i)
+      s.shorts.push_back(Add("short" + std::to_string(i), 3 + i, 50, 20));
     return s;
   }
 };
@@ -196,7 +197,7 @@ TEST_F(SchedulerTest, BackfillingDelaysTheHeldDocumentOnlyByTheQuestionsOwnReadi
 // held one needs does not start before it.
 TEST_F(SchedulerTest, AJobThatWouldDelayTheHeldOneWaits) {
   const Job running = Add("running", 1, 4000, 10);
-  const Job held = Add("held", 2, 9000, 10);   // leaves 990 KV tokens spare
+  const Job held = Add("held", 2, 9000, 10);       // leaves 990 KV tokens spare
   const Job long_job = Add("long", 3, 1500, 500);  // 2,000 KV tokens, ~55 s of decoding
   Start({}, true);
   WaitAll({running, held, long_job});

@@ -17,11 +17,18 @@
 #include <thread>
 #include <vector>
 
-#include "api/asio.h"
+// Boost 1.74's awaitable.hpp uses std::exchange without including <utility>.
+// clang-format off
+#include <utility>
+#include <boost/asio.hpp>
+// clang-format on
+
 #include "core/status.h"
 #include "store/job_store.h"
 
 namespace glmq {
+
+namespace asio = boost::asio;
 
 class InsertBatcher {
  public:

@@ -1,4 +1,4 @@
-#include "api/insert_batcher.h"
+#include "admission/insert_batcher.h"
 
 #include <spdlog/spdlog.h>
 

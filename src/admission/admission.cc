@@ -1,0 +1,149 @@
+#include "admission/admission.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cmath>
+
+#include "engine/prompt.h"
+#include "engine/tokenizer.h"
+
+namespace glmq {
+
+Admission::Admission(JobStore& store, const Tokenizer& tokenizer, const CapacitySource& capacity,
+                     PolicyOptions policy, AdmissionOptions options, asio::thread_pool& pool)
+    : store_(store),
+      tokenizer_(tokenizer),
+      capacity_(capacity),
+      policy_(policy),
+      options_(options),
+      pool_(pool),
+      inserts_(store, {.in_flight = options.submit_batches_in_flight}) {}
+
+void Admission::SetListeners(std::function<void(const Job&)> on_accepted,
+                             std::function<void()> on_queued) {
+  on_accepted_ = std::move(on_accepted);
+  on_queued_ = std::move(on_queued);
+}
+
+bool Admission::PreparesWithoutBlocking(size_t body_bytes) const {
+  // A small body without tokenizing costs microseconds to parse and prepare.
+  constexpr size_t kInlineBodyBytes = 64 * 1024;
+  return !options_.count_tokens && body_bytes <= kInlineBodyBytes;
+}
+
+WaitModel Admission::CurrentWaitModel() const {
+  const Capacity capacity = capacity_.Now();
+  return MakeWaitModel(capacity.rates, capacity.running_prompt_tokens_left,
+                       capacity.running_max_tokens_left, capacity.free_sequences);
+}
+
+Result<Admission::Prepared> Admission::Prepare(JobRequest request) const {
+  Prepared out;
+  // A text too long even at the most bytes per token is refused without tokenizing it.
+  const int64_t at_least = tokenizer_.MinPromptTokens(request);
+  if (Status fits = tokenizer_.CheckFits(at_least, request.sampling.max_tokens); !fits.ok()) {
+    return Unprocessable("the prompt has at least " + std::to_string(at_least) +
+                         " tokens: " + std::string(fits.message()));
+  }
+  // Tokenizing runs at a few MB/s, so a large document is accepted on an estimate and
+  // counted right after its 202 (see Settle).
+  int64_t tokens = 0;
+  if (!options_.count_tokens || RequestTextBytes(request) > options_.sync_count_bytes) {
+    tokens = tokenizer_.EstimatePromptTokens(request);
+    out.prompt_tokens_estimated = true;
+  } else {
+    GLMQ_ASSIGN_OR_RETURN(tokens, tokenizer_.CountPromptTokens(request));
+    GLMQ_RETURN_IF_ERROR(tokenizer_.CheckFits(tokens, request.sampling.max_tokens));
+  }
+  Job& job = out.job.job;
+  job.id = NewJobId();
+  job.created_at = NowMs();
+  job.prompt_tokens = tokens;
+  job.length_class = ClassifyLength(policy_, job.prompt_tokens);
+  if (request.timeout_seconds > 0) {
+    job.deadline_at = job.created_at + std::llround(request.timeout_seconds * 1000.0);
+  }
+  const Capacity capacity = capacity_.Now();
+  job.order_key = OrderKey(policy_, capacity.rates, job.created_at, request.priority,
+                           job.prompt_tokens, request.sampling.max_tokens);
+  job.request = std::move(request);
+  out.job.wait = MakeWaitModel(capacity.rates, capacity.running_prompt_tokens_left,
+                               capacity.running_max_tokens_left, capacity.free_sequences);
+  return out;
+}
+
+void Admission::Settle(const Job& job) const {
+  auto tokens = tokenizer_.CountPromptTokens(job.request);
+  Status fits =
+      tokens.ok() ? tokenizer_.CheckFits(*tokens, job.request.sampling.max_tokens) : tokens.status();
+  Status recorded;
+  if (!fits.ok()) {
+    recorded = store_.FailQueued(job.id, "prompt_too_long", std::string(fits.message()));
+  } else {
+    const int64_t order_key =
+        OrderKey(policy_, capacity_.Now().rates, job.created_at, job.request.priority, *tokens,
+                 job.request.sampling.max_tokens);
+    recorded = store_.SetQueuedCost(job.id, *tokens, ClassifyLength(policy_, *tokens), order_key);
+  }
+  if (!recorded.ok() && recorded.code() != StatusCode::kConflict) {
+    spdlog::error("recording the token count of job {} failed: {}", job.id, recorded.ToString());
+  }
+}
+
+// What follows a durable insert: the listeners, and the exact count of a large document.
+Admission::Accepted Admission::Accept(Job job, int64_t position, bool prompt_tokens_estimated) {
+  Accepted out{std::move(job), position, prompt_tokens_estimated};
+  if (on_accepted_) on_accepted_(out.job);
+  if (prompt_tokens_estimated && options_.count_tokens) {
+    // The request moves to the counting task; the 202 needs only the other fields.
+    Job pending;
+    pending.id = out.job.id;
+    pending.created_at = out.job.created_at;
+    pending.request = std::move(out.job.request);
+    asio::post(pool_, [this, pending = std::move(pending)] { Settle(pending); });
+  }
+  if (on_queued_) on_queued_();
+  return out;
+}
+
+asio::awaitable<Result<Admission::Accepted>> Admission::InsertBatched(Prepared prepared) {
+  auto inserted = co_await inserts_.Insert(std::move(prepared.job));
+  if (!inserted.ok()) co_return inserted.status();
+  co_return Accept(std::move(inserted->job), inserted->placement.position,
+                   prepared.prompt_tokens_estimated);
+}
+
+Result<Admission::Accepted> Admission::InsertNow(Prepared prepared) {
+  std::vector<JobStore::NewJob> one;
+  one.push_back(std::move(prepared.job));
+  auto inserted = InsertBatcher::InsertNow(store_, std::move(one));
+  if (!inserted.at(0).ok()) return inserted.at(0).status();
+  return Accept(std::move(inserted[0]->job), inserted[0]->placement.position,
+                prepared.prompt_tokens_estimated);
+}
+
+Result<Admission::Accepted> Admission::InsertIdempotent(
+    Prepared prepared, const JobStore::IdempotencyClaim& claim, int status,
+    const std::function<std::string(const Accepted&)>& answer, int64_t ttl_ms) {
+  Accepted out;
+  out.prompt_tokens_estimated = prepared.prompt_tokens_estimated;
+  out.job = std::move(prepared.job.job);
+  GLMQ_ASSIGN_OR_RETURN(const JobStore::WorkAhead ahead, store_.WorkBefore(out.job.order_key));
+  out.job.estimated_wait_seconds =
+      prepared.job.wait.Seconds(ahead.prompt_tokens, ahead.max_tokens);
+  out.queue_position = ahead.jobs + 1;
+  GLMQ_RETURN_IF_ERROR(
+      store_.InsertIdempotent(out.job, claim, status, answer(out), ttl_ms));
+  return Accept(std::move(out.job), out.queue_position, out.prompt_tokens_estimated);
+}
+
+const ModelInfo& Admission::model() const { return tokenizer_.info(); }
+
+Result<double> Admission::CurrentWaitSeconds(const Job& job) const {
+  GLMQ_ASSIGN_OR_RETURN(const JobStore::WorkAhead ahead, store_.WorkBefore(job.order_key));
+  return CurrentWaitModel().Seconds(ahead.prompt_tokens, ahead.max_tokens);
+}
+
+double Admission::WaitWithNothingAhead() const { return CurrentWaitModel().Seconds(0, 0); }
+
+}  // namespace glmq

@@ -1,0 +1,111 @@
+// Admission: what happens between a parsed request and a stored job, for every route that
+// makes jobs (/v1/jobs, chat completions, the seed API): the prompt's size (counted with
+// the model's tokenizer, or estimated for a large text and settled right after the 202),
+// the check against the context, the length class, the order key (sched/policy.h), the
+// wait estimate, and the insert, batched with the submits that arrive meanwhile.
+//
+// Threads: Prepare and the Insert* calls from any thread; Prepare and InsertNow block (they
+// tokenize and write) and belong on a pool, except where PreparesWithoutBlocking says so.
+// The settle step of an estimated job runs on `pool`.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "admission/insert_batcher.h"
+#include "core/job.h"
+#include "core/model_info.h"
+#include "core/status.h"
+#include "sched/capacity.h"
+#include "sched/policy.h"
+#include "store/job_store.h"
+
+namespace glmq {
+
+class Tokenizer;  // engine/tokenizer.h
+
+struct AdmissionOptions {
+  // Texts up to this size are tokenized before the 202; larger ones are accepted on an
+  // estimate and counted right after (tokenizing runs at a few MB/s).
+  size_t sync_count_bytes = 256 * 1024;
+  // false: this process never tokenizes a submitted text; every job is accepted on the byte
+  // estimate, and the worker's count (it tokenizes the prompt to run it) replaces it. What a
+  // gateway does by default: tokenizing is most of a submit's CPU.
+  bool count_tokens = true;
+  // Submit batches written to the store at once (InsertBatcher::Options::in_flight).
+  int32_t submit_batches_in_flight = 1;
+};
+
+class Admission {
+ public:
+  // A parsed request made ready to insert: counted (or estimated), checked and ordered.
+  struct Prepared {
+    JobStore::NewJob job;
+    bool prompt_tokens_estimated = false;
+  };
+  // A durable job and where it landed.
+  struct Accepted {
+    Job job;
+    int64_t queue_position = 0;
+    bool prompt_tokens_estimated = false;
+  };
+
+  Admission(JobStore& store, const Tokenizer& tokenizer, const CapacitySource& capacity,
+            PolicyOptions policy, AdmissionOptions options, asio::thread_pool& pool);
+  Admission(const Admission&) = delete;
+  Admission& operator=(const Admission&) = delete;
+
+  // Told of each accepted job once it is durable (metrics), and that the queue has work
+  // (a scheduler in this process). Set before the first submit.
+  void SetListeners(std::function<void(const Job&)> on_accepted, std::function<void()> on_queued);
+
+  // Whether preparing a body of this size does no blocking work (no tokenizing).
+  bool PreparesWithoutBlocking(size_t body_bytes) const;
+
+  // Counts tokens (see AdmissionOptions), checks the job can ever run, orders it, and says
+  // how its wait follows from the work it will find ahead. kUnprocessable when it can never
+  // fit the context.
+  Result<Prepared> Prepare(JobRequest request) const;
+
+  // Inserts in the next shared batch (from a coroutine on any executor).
+  asio::awaitable<Result<Accepted>> InsertBatched(Prepared prepared);
+  // Inserts on the calling thread, blocking.
+  Result<Accepted> InsertNow(Prepared prepared);
+  // With an idempotency key: measures the work ahead first, and inserts the job together
+  // with `status` and `answer(accepted)` as the key's recorded answer for `ttl_ms`
+  // (JobStore::InsertIdempotent).
+  Result<Accepted> InsertIdempotent(Prepared prepared, const JobStore::IdempotencyClaim& claim,
+                                    int status,
+                                    const std::function<std::string(const Accepted&)>& answer,
+                                    int64_t ttl_ms);
+
+  // A queued job's estimated wait as it stands now (the one it was given at submit time is
+  // its estimated_wait_seconds). Blocks on the store.
+  Result<double> CurrentWaitSeconds(const Job& job) const;
+  // The wait of a job with nothing queued ahead of it.
+  double WaitWithNothingAhead() const;
+
+  // The model jobs run on, and the context of its engines.
+  const ModelInfo& model() const;
+  const CapacitySource& capacity() const { return capacity_; }
+  const PolicyOptions& policy() const { return policy_; }
+
+ private:
+  WaitModel CurrentWaitModel() const;
+  Accepted Accept(Job job, int64_t position, bool prompt_tokens_estimated);
+  // Counts a large document's tokens after its 202 and records the exact figure, or fails
+  // the job if it can never fit. A job the engine claims first is counted there anyway.
+  void Settle(const Job& job) const;
+
+  JobStore& store_;
+  const Tokenizer& tokenizer_;
+  const CapacitySource& capacity_;
+  const PolicyOptions policy_;
+  const AdmissionOptions options_;
+  asio::thread_pool& pool_;
+  InsertBatcher inserts_;
+  std::function<void(const Job&)> on_accepted_;
+  std::function<void()> on_queued_;
+};
+
+}  // namespace glmq
