@@ -74,8 +74,8 @@ Result<Admission::Prepared> Admission::Prepare(JobRequest request) const {
 
 void Admission::Settle(const Job& job) const {
   auto tokens = tokenizer_.CountPromptTokens(job.request);
-  Status fits =
-      tokens.ok() ? tokenizer_.CheckFits(*tokens, job.request.sampling.max_tokens) : tokens.status();
+  Status fits = tokens.ok() ? tokenizer_.CheckFits(*tokens, job.request.sampling.max_tokens)
+                            : tokens.status();
   Status recorded;
   if (!fits.ok()) {
     recorded = store_.FailQueued(job.id, "prompt_too_long", std::string(fits.message()));
@@ -129,11 +129,9 @@ Result<Admission::Accepted> Admission::InsertIdempotent(
   out.prompt_tokens_estimated = prepared.prompt_tokens_estimated;
   out.job = std::move(prepared.job.job);
   GLMQ_ASSIGN_OR_RETURN(const JobStore::WorkAhead ahead, store_.WorkBefore(out.job.order_key));
-  out.job.estimated_wait_seconds =
-      prepared.job.wait.Seconds(ahead.prompt_tokens, ahead.max_tokens);
+  out.job.estimated_wait_seconds = prepared.job.wait.Seconds(ahead.prompt_tokens, ahead.max_tokens);
   out.queue_position = ahead.jobs + 1;
-  GLMQ_RETURN_IF_ERROR(
-      store_.InsertIdempotent(out.job, claim, status, answer(out), ttl_ms));
+  GLMQ_RETURN_IF_ERROR(store_.InsertIdempotent(out.job, claim, status, answer(out), ttl_ms));
   return Accept(std::move(out.job), out.queue_position, out.prompt_tokens_estimated);
 }
 

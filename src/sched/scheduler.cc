@@ -5,11 +5,15 @@
 #include <algorithm>
 #include <chrono>
 
+#include "engine/prompt.h"
 #include "sched/backfill.h"
 #include "sched/policy.h"
 
 namespace glmq {
 namespace {
+
+// Prompts with more text than this are tokenized off the engine's thread.
+constexpr size_t kInlineTokenizeBytes = 64 * 1024;
 
 JobEvent MakeEvent(JobEvent::Kind kind, const std::string& job_id, LengthClass length_class,
                    double seconds) {
@@ -111,7 +115,7 @@ void Scheduler::Housekeeping(TimeMs now) {
   if (housekeeping_pending_.exchange(true)) return;
   std::vector<std::string> ids;
   for (const auto& [id, r] : running_) ids.push_back(id);
-  if (held_) ids.push_back(held_->claimed.job.id);
+  if (held_) ids.push_back(held_->claimed->job.id);
   writer_.Run([this, now, ids = std::move(ids)] {
     lease_heartbeat_log_.Record(store_.Heartbeat(options_.worker_id, options_.lease_ms));
     expire_log_.Record(store_.ExpireOverdue(now).status());
@@ -149,27 +153,41 @@ bool Scheduler::EndedWhileQueued(const Job& job, TimeMs now) {
   return false;
 }
 
-std::optional<Scheduler::Claimed> Scheduler::ClaimAndTokenize(bool* queue_empty) {
+std::unique_ptr<Scheduler::Claimed> Scheduler::ClaimAndTokenize(bool* queue_empty, bool may_defer) {
   auto claimed = store_.ClaimNext(options_.worker_id, options_.lease_ms);
   claim_log_.Record(claimed.status());
   if (!claimed.ok() || !claimed->has_value()) {
     *queue_empty = true;
-    return std::nullopt;
+    return nullptr;
   }
-  Claimed c{std::move(**claimed), {}};
-  if (EndedWhileQueued(c.job, NowMs())) return std::nullopt;
-  // Once per process that runs the job: the tokens stay with it while it waits for KV.
-  auto prompt = engine_.tokenizer().TokenizePrompt(c.job.request);
-  Status fits = prompt.ok() ? engine_.tokenizer().CheckFits(static_cast<int64_t>(prompt->size()),
+  auto c = std::make_unique<Claimed>();
+  c->job = std::move(**claimed);
+  if (EndedWhileQueued(c->job, NowMs())) return nullptr;
+  // Once per process that runs the job: the tokens stay with it while it waits for KV. A
+  // document takes about a second per 3 MB, which the engine's other sequences should not
+  // wait for.
+  const Tokenizer& tokenizer = engine_.tokenizer();
+  if (may_defer && RequestTextBytes(c->job.request) > kInlineTokenizeBytes) {
+    c->tokenizing = std::async(std::launch::async, [&tokenizer, request = &c->job.request] {
+      return tokenizer.TokenizePrompt(*request);
+    });
+    return c;
+  }
+  if (!TakeTokens(*c, tokenizer.TokenizePrompt(c->job.request))) return nullptr;
+  return c;
+}
+
+bool Scheduler::TakeTokens(Claimed& c, Result<PromptTokens> tokens) {
+  Status fits = tokens.ok() ? engine_.tokenizer().CheckFits(static_cast<int64_t>(tokens->size()),
                                                             c.job.request.sampling.max_tokens)
-                            : prompt.status();
+                            : tokens.status();
   if (!fits.ok()) {
     spdlog::warn("job {} cannot run: {}", c.job.id, fits.ToString());
     writer_.Complete(c.job.id, options_.worker_id, FailedCompletion(fits));
-    return std::nullopt;
+    return false;
   }
-  c.prompt = std::move(*prompt);
-  return c;
+  c.prompt = std::move(*tokens);
+  return true;
 }
 
 // Starts the job on the engine, or says it must wait: the KV cache has no room for it yet,
@@ -221,24 +239,36 @@ void Scheduler::HandBack(const std::string& id) {
 }
 
 void Scheduler::AdmitQueued() {
-  // The job at the head keeps its claim until the KV it needs is free; it asks the engine
-  // again only when a running job has ended (or it was cancelled, or its deadline passed),
-  // and what starts meanwhile cannot delay it (Backfill).
+  // The job at the head keeps its claim until its tokens are made and the KV it needs is
+  // free; it asks the engine again only when a running job has ended (or it was cancelled,
+  // or its deadline passed), and what starts meanwhile cannot delay it (Backfill).
   if (held_) {
     Held& held = *held_;
-    const Job& job = held.claimed.job;
+    Claimed& claimed = *held.claimed;
+    const Job& job = claimed.job;
     const bool due = job.cancel_requested || (job.deadline_at > 0 && NowMs() >= job.deadline_at);
-    if (due || held.tried_at_ended != ended_) {
-      held.tried_at_ended = ended_;
-      if (TryStart(held.claimed) != Started::kWait) {
-        held_.reset();
-        refused_head_.reset();
+    bool ended = false;
+    if (claimed.tokenizing.valid()) {
+      if (!due &&
+          claimed.tokenizing.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+        Backfill();
+        return;
       }
+      // A cancel waits for the tokenizer to finish with the request it reads.
+      ended = !TakeTokens(claimed, claimed.tokenizing.get());
+      held.ask = true;
     }
-    if (held_) {
+    if (!ended && (due || held.ask || held.tried_at_ended != ended_)) {
+      held.ask = false;
+      held.tried_at_ended = ended_;
+      ended = TryStart(claimed) != Started::kWait;
+    }
+    if (!ended) {
       Backfill();
       return;
     }
+    held_.reset();
+    refused_head_.reset();
   }
   for (const auto& [id, r] : running_) {
     if (r.alone) return;
@@ -246,13 +276,15 @@ void Scheduler::AdmitQueued() {
   if (std::chrono::steady_clock::now() < claims_paused_until_) return;
   while (engine_.FreeSlots() > 0) {
     bool queue_empty = false;
-    std::optional<Claimed> claimed = ClaimAndTokenize(&queue_empty);
+    std::unique_ptr<Claimed> claimed = ClaimAndTokenize(&queue_empty, /*may_defer=*/true);
     if (queue_empty) return;
     if (!claimed) continue;  // it ended here
-    if (TryStart(*claimed) == Started::kWait) {
-      held_ = Held{std::move(*claimed), ended_};
-      spdlog::debug("job {} waits for {} KV tokens ({} free)", held_->claimed.job.id,
-                    held_->claimed.kv_tokens(), engine_.FreeKvTokens());
+    // Held while its tokens are made (asked once they are), or because it did not fit.
+    const bool waits = claimed->tokenizing.valid() || TryStart(*claimed) == Started::kWait;
+    if (waits) {
+      held_ = Held{.claimed = std::move(claimed), .ask = false, .tried_at_ended = ended_};
+      spdlog::debug("job {} waits for {} KV tokens ({} free)", held_->claimed->job.id,
+                    held_->claimed->kv_tokens(), engine_.FreeKvTokens());
       Backfill();
       return;
     }
@@ -270,7 +302,7 @@ double Scheduler::ForecastSeconds(const ThroughputSnapshot& rates, int64_t promp
 void Scheduler::Backfill() {
   if (!options_.backfill || !held_) return;
   // A job that must run alone waits for the engine to empty: nothing starts beside it.
-  if (held_->claimed.job.attempts > 1) return;
+  if (held_->claimed->job.attempts > 1) return;
   if (std::chrono::steady_clock::now() < claims_paused_until_) return;
   const ThroughputSnapshot rates = meter_.Snapshot();
   while (engine_.FreeSlots() > 0) {
@@ -290,7 +322,7 @@ void Scheduler::Backfill() {
            .seconds_left = ForecastSeconds(rates, prompt_left, 0) +
                            ForecastSeconds(rates, 0, tokens_left) * rates.completion_ratio});
     }
-    const BackfillWindow window = PlanBackfill(held_->claimed.kv_tokens(), engine_.FreeKvTokens(),
+    const BackfillWindow window = PlanBackfill(held_->claimed->kv_tokens(), engine_.FreeKvTokens(),
                                                engine_.FreeSlots(), std::move(forecasts));
     const JobStore::QueueHead& next = **head;
     if (!window.Allows(next.prompt_tokens + next.max_tokens,
@@ -298,7 +330,8 @@ void Scheduler::Backfill() {
       return;
     }
     bool queue_empty = false;
-    std::optional<Claimed> claimed = ClaimAndTokenize(&queue_empty);
+    // Tokenized here: a job small enough to pass costs little to tokenize.
+    std::unique_ptr<Claimed> claimed = ClaimAndTokenize(&queue_empty, /*may_defer=*/false);
     if (queue_empty) return;
     if (!claimed) continue;  // it ended here
     // The store's size may have been an estimate; the tokens are exact.
@@ -313,7 +346,7 @@ void Scheduler::Backfill() {
     }
     if (started == Started::kYes) {
       spdlog::debug("job {} backfilled beside job {}, which waits for KV", claimed->job.id,
-                    held_->claimed.job.id);
+                    held_->claimed->job.id);
     }
   }
 }
@@ -333,7 +366,7 @@ StepHints Scheduler::Hints() {
     }
     if (!asked) {
       asked = true;
-      if (held_) first_waiting = held_->claimed.job.order_key;
+      if (held_) first_waiting = held_->claimed->job.order_key;
       auto head = store_.Head();
       if (head.ok() && *head && (!first_waiting || (*head)->order_key < *first_waiting)) {
         first_waiting = (*head)->order_key;
@@ -421,7 +454,7 @@ void Scheduler::Loop() {
     }
     for (const std::string& id : stops) {
       if (running_.count(id)) engine_.Stop(id, JobState::kCancelled);
-      if (held_ && held_->claimed.job.id == id) held_->claimed.job.cancel_requested = true;
+      if (held_ && held_->claimed->job.id == id) held_->claimed->job.cancel_requested = true;
     }
     const TimeMs now = NowMs();
     if (now - last_housekeeping_ >= options_.housekeeping_interval_ms) Housekeeping(now);
@@ -449,7 +482,7 @@ void Scheduler::Loop() {
   // Handed back, a job is queued again at once in its old place; otherwise it keeps its
   // lease, and when that runs out (or at the next start of `glmq serve`) it is queued again.
   // Either way it runs again from the start.
-  if (held_) running_[held_->claimed.job.id];
+  if (held_) running_[held_->claimed->job.id];
   if (!running_.empty()) {
     spdlog::info("stopping with {} running jobs; {}", running_.size(),
                  hand_back_ ? "handing them back to the queue" : "they will be queued again");

@@ -11,7 +11,9 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <future>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -77,17 +79,25 @@ class Scheduler final : public LocalScheduler {
     TimeMs progress_written_at = 0;
   };
 
-  // A claimed job and its prompt's tokens, made once.
+  // A claimed job and its prompt's tokens, made once. A large prompt is tokenized on a
+  // thread of its own (`tokenizing`) while the engine goes on; its address stays put, since
+  // that thread reads the request in place.
   struct Claimed {
     Job job;
     PromptTokens prompt;
+    // Valid until the tokens are taken; declared after `job`, so that it is destroyed (and
+    // waited for) first.
+    std::future<Result<PromptTokens>> tokenizing;
     int64_t kv_tokens() const {
-      return static_cast<int64_t>(prompt.size()) + job.request.sampling.max_tokens;
+      const int64_t prompt_tokens =
+          tokenizing.valid() ? job.prompt_tokens : static_cast<int64_t>(prompt.size());
+      return prompt_tokens + job.request.sampling.max_tokens;
     }
   };
-  // The job at the head that waits for KV (or to run alone).
+  // The job at the head that waits for its tokens, for KV, or to run alone.
   struct Held {
-    Claimed claimed;
+    std::unique_ptr<Claimed> claimed;
+    bool ask = true;              // ask the engine at the next turn
     uint64_t tried_at_ended = 0;  // ended_ at the last Admit: ask again once a job ended
   };
   enum class Started { kYes, kEnded, kWait };
@@ -95,9 +105,12 @@ class Scheduler final : public LocalScheduler {
   void Loop();
   void Housekeeping(TimeMs now);
   void AdmitQueued();
-  // Claims the queue's head and tokenizes it; nullopt when none is queued, or when the job
-  // ended here (it can never fit, or its prompt cannot be tokenized).
-  std::optional<Claimed> ClaimAndTokenize(bool* queue_empty);
+  // Claims the queue's head and tokenizes it (with `may_defer`, a large prompt on a thread
+  // of its own); null when none is queued, or when the job ended here (it can never fit,
+  // or its prompt cannot be tokenized).
+  std::unique_ptr<Claimed> ClaimAndTokenize(bool* queue_empty, bool may_defer);
+  // Takes the tokens, checked against the context; false when the job ended for them.
+  bool TakeTokens(Claimed& claimed, Result<PromptTokens> tokens);
   // Ends `job` if it was cancelled or its deadline passed while it waited (true).
   bool EndedWhileQueued(const Job& job, TimeMs now);
   Started TryStart(Claimed& claimed);

@@ -37,9 +37,23 @@ class FakeTokenizer final : public Tokenizer {
   const ModelInfo& info() const override { return info_; }
   Result<int64_t> CountPromptTokens(const JobRequest& r) const override { return Tokens(r); }
   Result<PromptTokens> TokenizePrompt(const JobRequest& r) const override {
+    if (r.text.size() >= slow_text_bytes_ && slow_ms_ > 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(slow_ms_));
+    }
     std::lock_guard lock(mu_);
     ++tokenized_[r.text];
+    done_at_[r.text] = std::chrono::steady_clock::now();
     return PromptTokens(static_cast<size_t>(Tokens(r)), 7);
+  }
+  // Texts of at least `bytes` take `ms` to tokenize. Before the scheduler starts.
+  void SetSlow(size_t bytes, int ms) {
+    slow_text_bytes_ = bytes;
+    slow_ms_ = ms;
+  }
+  // When the last tokenizing of this text ended.
+  std::chrono::steady_clock::time_point TokenizedAt(const std::string& text) const {
+    std::lock_guard lock(mu_);
+    return done_at_.at(text);
   }
   int64_t MinPromptTokens(const JobRequest& r) const override { return Tokens(r); }
   int64_t EstimatePromptTokens(const JobRequest& r) const override { return Tokens(r); }
@@ -59,8 +73,11 @@ class FakeTokenizer final : public Tokenizer {
 
  private:
   ModelInfo info_;
+  size_t slow_text_bytes_ = 0;
+  int slow_ms_ = 0;
   mutable std::mutex mu_;
   mutable std::map<std::string, int> tokenized_;
+  mutable std::map<std::string, std::chrono::steady_clock::time_point> done_at_;
 };
 
 struct FakeEngineOptions {
@@ -79,7 +96,7 @@ class FakeEngine final : public Engine {
 
   const ModelInfo& info() const override { return info_; }
   const Tokenizer& tokenizer() const override { return tokenizer_; }
-  const FakeTokenizer& fake_tokenizer() const { return tokenizer_; }
+  FakeTokenizer& fake_tokenizer() { return tokenizer_; }
 
   int32_t FreeSlots() const override {
     return options_.parallel - static_cast<int32_t>(seqs_.size());
@@ -181,6 +198,11 @@ class FakeEngine final : public Engine {
     std::lock_guard lock(mu_);
     return ended_at_;
   }
+  // The steady clock when each job ended.
+  std::map<std::string, std::chrono::steady_clock::time_point> ended_real() const {
+    std::lock_guard lock(mu_);
+    return ended_real_;
+  }
 
  private:
   struct Seq {
@@ -204,6 +226,7 @@ class FakeEngine final : public Engine {
   void Ended(const std::string& id) {
     std::lock_guard lock(mu_);
     ended_at_[id] = now_;
+    ended_real_[id] = std::chrono::steady_clock::now();
   }
 
   const FakeEngineOptions options_;
@@ -215,6 +238,7 @@ class FakeEngine final : public Engine {
   double now_ = 0;
   std::map<std::string, double> admitted_at_;
   std::map<std::string, double> ended_at_;
+  std::map<std::string, std::chrono::steady_clock::time_point> ended_real_;
 };
 
 }  // namespace glmq

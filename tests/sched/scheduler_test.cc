@@ -65,7 +65,7 @@ class SchedulerTest : public ::testing::Test {
   }
 
   void Start(FakeEngineOptions engine_options, bool backfill) {
-    engine_ = std::make_unique<FakeEngine>(engine_options);
+    if (!engine_) engine_ = std::make_unique<FakeEngine>(engine_options);
     // The fake's true rates: a step of a full prompt budget reads budget / its cost.
     const double step = engine_options.step_seconds +
                         engine_options.prefill_budget * engine_options.prompt_token_seconds;
@@ -238,6 +238,27 @@ TEST_F(SchedulerTest, AHeldJobWhoseDeadlinePassesExpires) {
   auto done = WaitAll({running, held});
   EXPECT_EQ(done[held.id].state, JobState::kExpired);
   EXPECT_EQ(done[running.id].state, JobState::kSucceeded);
+}
+
+// A large document is tokenized on a thread of its own: the engine goes on with the job
+// beside it meanwhile, and the tokens are made once.
+TEST_F(SchedulerTest, ALargePromptIsTokenizedOnceWhileTheEngineGoesOn) {
+  FakeEngineOptions options;
+  options.kv_tokens = 300'000;
+  options.prefill_budget = 2000;
+  options.sleep_per_step_ms = 1;
+  engine_ = std::make_unique<FakeEngine>(options);
+  engine_->fake_tokenizer().SetSlow(100'000, 1000);
+  const Job running = Add("running", 1, 4000, 10);  // 12 steps of 1 ms
+  const Job large = Add("large", 2, 200'000, 10);
+  Start(options, true);
+  auto done = WaitAll({running, large});
+  EXPECT_EQ(done[running.id].state, JobState::kSucceeded);
+  EXPECT_EQ(done[large.id].state, JobState::kSucceeded);
+  EXPECT_LT(engine_->ended_real().at(running.id),
+            engine_->fake_tokenizer().TokenizedAt(large.request.text))
+      << "the engine waited for the large prompt's tokens";
+  EXPECT_EQ(engine_->fake_tokenizer().TimesTokenized(large.request.text), 1);
 }
 
 TEST_F(SchedulerTest, AJobThatCanNeverFitFailsWithoutRunning) {
