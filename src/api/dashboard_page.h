@@ -1,6 +1,7 @@
 // The dashboard's HTML: one self-contained page (inline CSS and JS, no external resources,
-// since operators' machines may have no internet). Kept apart from the routes because it is
-// long and is edited as a web page, not as C++.
+// since operators' machines may have no internet). Its sources are web files in
+// src/api/dashboard/; the build puts them together (cmake/embed_dashboard.cmake) and defines
+// this function.
 #pragma once
 
 #include <string_view>

@@ -4,7 +4,7 @@
 #include <filesystem>
 
 #include "cli/commands.h"
-#include "engine/test_model.h"
+#include "testmodel/test_model.h"
 
 namespace glmq {
 

@@ -1,6 +1,8 @@
 #include "sched/scheduler.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -169,6 +171,9 @@ std::unique_ptr<Scheduler::Claimed> Scheduler::ClaimAndTokenize(bool* queue_empt
   const Tokenizer& tokenizer = engine_.tokenizer();
   if (may_defer && RequestTextBytes(c->job.request) > kInlineTokenizeBytes) {
     c->tokenizing = std::async(std::launch::async, [&tokenizer, request = &c->job.request] {
+      // At the lowest priority: the engine's threads use every core, and a job tokenized
+      // here waits for KV or a sequence anyway, which the jobs the engine runs will free.
+      setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 19);
       return tokenizer.TokenizePrompt(*request);
     });
     return c;

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/test_model.h"
+#include "testmodel/test_model.h"
 #include "llama.h"
 
 namespace glmq {

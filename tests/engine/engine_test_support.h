@@ -11,7 +11,7 @@
 #include <string>
 
 #include "engine/llama_engine.h"
-#include "engine/test_model.h"
+#include "testmodel/test_model.h"
 
 namespace glmq {
 

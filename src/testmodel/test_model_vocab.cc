@@ -1,4 +1,4 @@
-#include "engine/test_model_vocab.h"
+#include "testmodel/test_model_vocab.h"
 
 #include <algorithm>
 #include <map>

@@ -1,4 +1,4 @@
-#include "engine/test_model.h"
+#include "testmodel/test_model.h"
 
 #include <ggml.h>
 #include <gguf.h>
@@ -16,7 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "engine/test_model_vocab.h"
+#include "testmodel/test_model_vocab.h"
 
 namespace glmq {
 namespace {

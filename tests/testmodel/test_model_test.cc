@@ -1,4 +1,4 @@
-#include "engine/test_model.h"
+#include "testmodel/test_model.h"
 
 #include <gtest/gtest.h>
 #include <llama.h>
