@@ -13,9 +13,10 @@
 //                 [--seed 1] [--timeout-s 900]
 //
 // Prints one line per job and a machine-readable line for bench/held_document.sh:
-//   HELD_RESULT long_s=... short_p50_s=... short_p95_s=... held_start_s=...
+//   HELD_RESULT long_s=... short_p50_s=... short_p95_s=... held_start_s=... held_after_long_s=...
 // (held_start_s: seconds from the long document's submit to the held one's first prompt
-// token; -1 without --held). Exit status 0 when every measured job succeeded.
+// token, held_after_long_s: from the long document's end to it; -1 without --held). Exit
+// status 0 when every measured job succeeded.
 #include <curl/curl.h>
 
 #include <atomic>
@@ -74,11 +75,11 @@ double Since(Clock::time_point start) {
 // Submits; returns the job id, or "" with `r.error` set.
 std::string Submit(const Options& o, const std::string& text, const std::string& question,
                    int max_tokens, Record& r, Clock::time_point start) {
-  const std::string body = json{{"text", text},
-                                {"question", question},
-                                {"max_tokens", max_tokens},
-                                {"temperature", 0}}
-                               .dump();
+  const std::string body = json{
+      {"text", text},
+      {"question", question},
+      {"max_tokens", max_tokens},
+      {"temperature", 0}}.dump();
   r.submit_s = Since(start);
   const HttpReply reply = Http(o.url + "/v1/jobs", &body, 120);
   if (!reply.ok(202)) {
@@ -96,8 +97,8 @@ std::string Submit(const Options& o, const std::string& text, const std::string&
 }
 
 // Submits and long-polls until the job ends.
-void RunJob(const Options& o, const std::string& text, const std::string& question,
-            int max_tokens, Record& r, Clock::time_point start) {
+void RunJob(const Options& o, const std::string& text, const std::string& question, int max_tokens,
+            Record& r, Clock::time_point start) {
   if (Submit(o, text, question, max_tokens, r, start).empty()) return;
   while (Since(start) < o.timeout_s) {
     const HttpReply polled = Http(o.url + "/v1/jobs/" + r.id + "?wait=60", nullptr, 90);
@@ -126,17 +127,28 @@ bool ParseArgs(int argc, char** argv, Options& o) {
     char* end = nullptr;
     const long long n = std::strtoll(v.c_str(), &end, 10);
     if (end == v.c_str() || *end != '\0' || n < 0) return false;
-    if (a == "--long-tokens") o.long_tokens = n;
-    else if (a == "--held" && n <= 1) o.held = n == 1;
-    else if (a == "--held-tokens") o.held_tokens = n;
-    else if (a == "--shorts") o.shorts = static_cast<int>(n);
-    else if (a == "--short-start-ms") o.short_start_ms = static_cast<int>(n);
-    else if (a == "--short-interval-ms") o.short_interval_ms = static_cast<int>(n);
-    else if (a == "--short-max-tokens") o.short_max_tokens = static_cast<int>(n);
-    else if (a == "--long-max-tokens") o.long_max_tokens = static_cast<int>(n);
-    else if (a == "--seed") o.seed = static_cast<uint64_t>(n);
-    else if (a == "--timeout-s") o.timeout_s = static_cast<int>(n);
-    else return false;
+    if (a == "--long-tokens")
+      o.long_tokens = n;
+    else if (a == "--held" && n <= 1)
+      o.held = n == 1;
+    else if (a == "--held-tokens")
+      o.held_tokens = n;
+    else if (a == "--shorts")
+      o.shorts = static_cast<int>(n);
+    else if (a == "--short-start-ms")
+      o.short_start_ms = static_cast<int>(n);
+    else if (a == "--short-interval-ms")
+      o.short_interval_ms = static_cast<int>(n);
+    else if (a == "--short-max-tokens")
+      o.short_max_tokens = static_cast<int>(n);
+    else if (a == "--long-max-tokens")
+      o.long_max_tokens = static_cast<int>(n);
+    else if (a == "--seed")
+      o.seed = static_cast<uint64_t>(n);
+    else if (a == "--timeout-s")
+      o.timeout_s = static_cast<int>(n);
+    else
+      return false;
   }
   return argc % 2 == 1 && !o.url.empty() && o.long_tokens > 0 && o.shorts > 0;
 }
@@ -211,8 +223,8 @@ int main(int argc, char** argv) {
   for (std::thread& t : threads) t.join();
   if (held_thread.joinable()) held_thread.join();
 
-  std::printf("%-8s %10s %9s %9s %10s  %s\n", "job", "prompt", "submit_s", "finish_s",
-              "latency_s", "result");
+  std::printf("%-8s %10s %9s %9s %10s  %s\n", "job", "prompt", "submit_s", "finish_s", "latency_s",
+              "result");
   int failed = 0;
   std::vector<double> latencies;
   auto print = [&](const Record& r) {
@@ -235,7 +247,12 @@ int main(int argc, char** argv) {
   }
   const double p50 = latencies.empty() ? -1 : Percentile(latencies, 0.5);
   const double p95 = latencies.empty() ? -1 : Percentile(latencies, 0.95);
-  std::printf("HELD_RESULT long_s=%.3f short_p50_s=%.3f short_p95_s=%.3f held_start_s=%.3f\n",
-              long_record.finish_s - long_record.submit_s, p50, p95, held_start_s);
+  // How long after the document it waits for ends the held one starts: what backfilled jobs
+  // would lengthen if they held memory it needs.
+  const double held_after_long_s = held_start_s < 0 ? -1 : held_start_s - long_record.finish_s;
+  std::printf(
+      "HELD_RESULT long_s=%.3f short_p50_s=%.3f short_p95_s=%.3f held_start_s=%.3f "
+      "held_after_long_s=%.3f\n",
+      long_record.finish_s - long_record.submit_s, p50, p95, held_start_s, held_after_long_s);
   return failed == 0 ? 0 : 1;
 }

@@ -25,14 +25,12 @@ void AddAlertRoutes(Router& router, AlertService& alerts, Silences& silences,
                  const json body =
                      json::parse(rc.request.body(), nullptr, /*allow_exceptions=*/false);
                  if (body.is_discarded()) {
-                   return ErrorResponse(http::status::bad_request, "invalid_json",
-                                        "the body is not valid JSON");
+                   return ErrorResponse(ErrorCode::kInvalidJson, "the body is not valid JSON");
                  }
                  const TimeMs now = NowMs();
                  auto silence = ParseSilence(body, now);
                  if (!silence.ok()) {
-                   return ErrorResponse(http::status::unprocessable_entity, "invalid_silence",
-                                        silence.status().message());
+                   return ErrorResponse(ErrorCode::kInvalidSilence, silence.status().message());
                  }
                  auto id = silences.Add(*silence);
                  if (!id.ok()) return ErrorResponse(id.status());

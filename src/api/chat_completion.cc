@@ -9,16 +9,16 @@ namespace glmq {
 namespace {
 
 // The error for a job that did not succeed; nullopt if it did.
-std::optional<HttpResponse> ChatCompletionError(const Status& fetched, const Job& job,
-                                                bool draining) {
-  if (!fetched.ok()) return ErrorResponse(fetched);
+std::optional<HttpResponse> ChatCompletionError(const Result<Job>& fetched, bool draining) {
+  if (!fetched.ok()) return ErrorResponse(fetched.status());
+  const Job& job = *fetched;
   const std::string where = " (job " + job.id + ", at /v1/jobs/" + job.id + ")";
   switch (job.state) {
     case JobState::kSucceeded:
       return std::nullopt;
     case JobState::kQueued:
     case JobState::kRunning: {
-      HttpResponse res = ErrorResponse(http::status::gateway_timeout, "still_running",
+      HttpResponse res = ErrorResponse(ErrorCode::kStillRunning,
                                        std::string("the job is still ") + JobStateName(job.state) +
                                            (draining ? " and this server is shutting down" : "") +
                                            "; it goes on, and its answer will be" + where);
@@ -26,10 +26,9 @@ std::optional<HttpResponse> ChatCompletionError(const Status& fetched, const Job
       return res;
     }
     case JobState::kCancelled:
-      return ErrorResponse(http::status::conflict, "cancelled", "the job was cancelled" + where);
+      return ErrorResponse(ErrorCode::kCancelled, "the job was cancelled" + where);
     case JobState::kExpired:
-      return ErrorResponse(http::status::gateway_timeout, "timeout",
-                           "the job's timeout passed" + where);
+      return ErrorResponse(ErrorCode::kTimeout, "the job's timeout passed" + where);
     case JobState::kFailed:
       break;
   }
@@ -48,9 +47,10 @@ json ChatObject(const Job& job, std::string_view model, const char* object) {
 
 }  // namespace
 
-HttpResponse ChatCompletionAnswer(const Status& fetched, const Job& job, bool draining,
+HttpResponse ChatCompletionAnswer(const Result<Job>& fetched, bool draining,
                                   std::string_view model) {
-  if (auto error = ChatCompletionError(fetched, job, draining)) return std::move(*error);
+  if (auto error = ChatCompletionError(fetched, draining)) return std::move(*error);
+  const Job& job = *fetched;
   json body = ChatObject(job, model, "chat.completion");
   body["choices"] = json::array({{{"index", 0},
                                   {"message", {{"role", "assistant"}, {"content", job.output}}},
@@ -61,14 +61,15 @@ HttpResponse ChatCompletionAnswer(const Status& fetched, const Job& job, bool dr
   return res;
 }
 
-std::string ChatCompletionEvents(const Status& fetched, const Job& job, bool draining,
+std::string ChatCompletionEvents(const Result<Job>& fetched, bool draining,
                                  std::string_view model) {
   std::string events;
-  if (auto error = ChatCompletionError(fetched, job, draining)) {
+  if (auto error = ChatCompletionError(fetched, draining)) {
     std::string body = error->body();
     while (!body.empty() && body.back() == '\n') body.pop_back();
     events = "data: " + body + "\n\n";
   } else {
+    const Job& job = *fetched;
     json first = ChatObject(job, model, "chat.completion.chunk");
     first["choices"] = json::array({{{"index", 0},
                                      {"delta", {{"role", "assistant"}, {"content", job.output}}},

@@ -1,6 +1,6 @@
 // OpenAI's chat completion made from a job: what POST /v1/chat/completions answers once the
-// job has ended, or its wait has run out. `fetched` is how reading the job went, `draining`
-// whether this server is shutting down, `model` the engine's model name.
+// job has ended, or its wait has run out. `fetched` is the job as read (or why it could not be),
+// `draining` whether this server is shutting down, `model` the engine's model name.
 #pragma once
 
 #include <string>
@@ -15,13 +15,12 @@ namespace glmq {
 // A chat.completion (200, Glmq-Job names the job) when it succeeded; otherwise an error
 // that names the job, which a client can still read at /v1/jobs/{id}: 504 while it is still
 // queued or running (Location), 409 cancelled, 504 expired, 500 failed.
-HttpResponse ChatCompletionAnswer(const Status& fetched, const Job& job, bool draining,
+HttpResponse ChatCompletionAnswer(const Result<Job>& fetched, bool draining,
                                   std::string_view model);
 
 // The same answer as the last events of a "stream": true response: one chunk with all of
 // the text, one with finish_reason and usage, then `data: [DONE]`; or the error as
 // `data: {"error":...}`, then `data: [DONE]`.
-std::string ChatCompletionEvents(const Status& fetched, const Job& job, bool draining,
-                                 std::string_view model);
+std::string ChatCompletionEvents(const Result<Job>& fetched, bool draining, std::string_view model);
 
 }  // namespace glmq

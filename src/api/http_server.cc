@@ -145,7 +145,7 @@ asio::awaitable<void> HttpServer::Serve(tcp::socket socket) {
     const auto length = parser.content_length();
     if (length && *length > options_.max_body_bytes) {
       refusal =
-          ErrorResponse(http::status::payload_too_large, "payload_too_large",
+          ErrorResponse(ErrorCode::kPayloadTooLarge,
                         "body of " + std::to_string(*length) + " bytes is over the limit of " +
                             std::to_string(options_.max_body_bytes) + " bytes");
     } else if (!parser.is_done()) {
@@ -159,12 +159,12 @@ asio::awaitable<void> HttpServer::Serve(tcp::socket socket) {
                                 asio::redirect_error(asio::use_awaitable, ec));
       if (ec == http::error::body_limit) {
         refusal = ErrorResponse(
-            http::status::payload_too_large, "payload_too_large",
+            ErrorCode::kPayloadTooLarge,
             "body is over the limit of " + std::to_string(options_.max_body_bytes) + " bytes");
       } else if (ec) {
         if (ec != http::error::end_of_stream && ec != beast::error::timeout &&
             ec != asio::error::connection_reset) {
-          refusal = ErrorResponse(http::status::bad_request, "bad_http", ec.message());
+          refusal = ErrorResponse(ErrorCode::kBadHttp, ec.message());
         } else {
           break;
         }

@@ -37,29 +37,22 @@ std::string AcceptedBody(const Accepted& s) {
 
 HttpResponse SubmitError(const Status& status) {
   if (status.code() == StatusCode::kUnprocessable) {
-    return ErrorResponse(http::status::unprocessable_entity, "prompt_too_long", status.message());
+    return ErrorResponse(ErrorCode::kPromptTooLong, status.message());
   }
   if (status.code() == StatusCode::kInvalidArgument) {
-    return ErrorResponse(http::status::bad_request, "invalid_request", status.message());
+    return ErrorResponse(ErrorCode::kInvalidRequest, status.message());
   }
   spdlog::error("submit failed: {}", status.ToString());
   return ErrorResponse(status);
 }
 
-struct Fetched {
-  Status status;
-  Job job;
-};
-
-Fetched FetchJob(JobStore& store, const std::string& id, bool with_request) {
-  auto job = store.Get(id, with_request);
-  if (!job.ok()) return {job.status(), {}};
-  return {Status::Ok(), std::move(*job)};
+Result<Job> FetchJob(JobStore& store, const std::string& id, bool with_request) {
+  return store.Get(id, with_request);
 }
 
 HttpResponse FetchError(const Status& status, const std::string& id) {
   if (status.code() == StatusCode::kNotFound) {
-    return ErrorResponse(http::status::not_found, "not_found", "no job with id '" + id + "'");
+    return ErrorResponse(ErrorCode::kNotFound, "no job with id '" + id + "'");
   }
   return ErrorResponse(status);
 }
@@ -77,15 +70,15 @@ Result<double> ParseWait(const RequestContext& rc, double max_wait) {
 }
 
 // Waits until the job is terminal or `wait_seconds` pass, then returns its latest record.
-asio::awaitable<Fetched> AwaitJob(ApiContext& ctx, std::string id, double wait_seconds) {
+asio::awaitable<Result<Job>> AwaitJob(ApiContext& ctx, std::string id, double wait_seconds) {
   const auto deadline = std::chrono::steady_clock::now() +
                         std::chrono::milliseconds(std::llround(wait_seconds * 1000));
   auto executor = co_await asio::this_coro::executor;
   auto fetch = [&ctx, id] { return FetchJob(ctx.store, id, false); };
   for (;;) {
     JobWait wait(ctx.watch, id, executor, deadline);
-    Fetched f = co_await RunBlocking(ctx.pool, fetch);
-    if (!f.status.ok() || IsTerminal(f.job.state) || std::chrono::steady_clock::now() >= deadline ||
+    Result<Job> f = co_await RunBlocking(ctx.pool, fetch);
+    if (!f.ok() || IsTerminal(f->state) || std::chrono::steady_clock::now() >= deadline ||
         ctx.watch.closed()) {
       co_return f;
     }
@@ -121,23 +114,22 @@ asio::awaitable<void> JobEvents(ApiContext& ctx, std::string id, StreamWriter& o
   auto fetch = [&ctx, id] { return FetchJob(ctx.store, id, false); };
   for (;;) {
     JobWait wait(ctx.watch, id, executor, std::chrono::steady_clock::now() + kEventPoll);
-    Fetched f = co_await RunBlocking(ctx.pool, fetch);
+    Result<Job> f = co_await RunBlocking(ctx.pool, fetch);
     std::string event;
-    if (!f.status.ok()) {
+    if (!f.ok()) {
       // Gone (its retention ran out) or the store failed: say so, and end.
-      const json error = {
-          {"code", f.status.code() == StatusCode::kNotFound ? "not_found" : "store"},
-          {"message", std::string(f.status.message())}};
+      const json error = {{"code", ErrorCodeName(ErrorCodeFor(f.status().code()))},
+                          {"message", std::string(f.status().message())}};
       event = "event: error\ndata: " + json({{"error", error}}).dump() + "\n\n";
     } else {
-      std::string data = JobToJson(f.job).dump();
+      std::string data = JobToJson(*f).dump();
       if (data != last_data) {
-        const char* name = IsTerminal(f.job.state)     ? "done"
-                           : last_state != f.job.state ? "state"
-                                                       : "progress";
+        const char* name = IsTerminal(f->state)     ? "done"
+                           : last_state != f->state ? "state"
+                                                    : "progress";
         event = std::string("event: ") + name + "\ndata: " + data + "\n\n";
         last_data = std::move(data);
-        last_state = f.job.state;
+        last_state = f->state;
       } else if (std::chrono::steady_clock::now() - last_write >= kEventKeepAlive) {
         event = ": keep-alive\n\n";
       }
@@ -147,7 +139,7 @@ asio::awaitable<void> JobEvents(ApiContext& ctx, std::string id, StreamWriter& o
       open = co_await out.Write(std::move(event));
       last_write = std::chrono::steady_clock::now();
     }
-    if (!open || !f.status.ok() || IsTerminal(f.job.state) || ctx.watch.closed()) co_return;
+    if (!open || !f.ok() || IsTerminal(f->state) || ctx.watch.closed()) co_return;
     co_await wait.Wait();
   }
 }
@@ -229,7 +221,7 @@ HttpResponse ListJobs(ApiContext& ctx, const RequestContext& rc) {
   if (auto it = rc.query.find("state"); it != rc.query.end() && !it->second.empty()) {
     filter.state = ParseJobState(it->second);
     if (!filter.state) {
-      return ErrorResponse(http::status::bad_request, "invalid_request",
+      return ErrorResponse(ErrorCode::kInvalidRequest,
                            "'state' must be queued, running, succeeded, failed, cancelled or "
                            "expired");
     }
@@ -239,15 +231,14 @@ HttpResponse ListJobs(ApiContext& ctx, const RequestContext& rc) {
     const long v = std::strtol(it->second.c_str(), &end, 10);
     if (it->second.empty() || *end != '\0' || v < 1 || v > ctx.options.max_list_limit) {
       return ErrorResponse(
-          http::status::bad_request, "invalid_request",
+          ErrorCode::kInvalidRequest,
           "'limit' must be an integer from 1 to " + std::to_string(ctx.options.max_list_limit));
     }
     filter.limit = static_cast<int32_t>(v);
   }
   if (auto it = rc.query.find("after"); it != rc.query.end() && !it->second.empty()) {
     if (!IsValidJobId(it->second)) {
-      return ErrorResponse(http::status::bad_request, "invalid_request",
-                           "'after' must be a job id");
+      return ErrorResponse(ErrorCode::kInvalidRequest, "'after' must be a job id");
     }
     filter.after = it->second;
   }
@@ -305,11 +296,11 @@ HttpResponse SubmitJobOnce(ApiContext& ctx, const RequestContext& rc,
   if (!begun.ok()) return ErrorResponse(begun.status());
   switch (begun->kind) {
     case Kind::kInFlight:
-      return ErrorResponse(http::status::conflict, "idempotency_key_in_use",
+      return ErrorResponse(ErrorCode::kIdempotencyKeyInUse,
                            "a request with this Idempotency-Key is still being accepted; retry "
                            "in a moment");
     case Kind::kMismatch:
-      return ErrorResponse(http::status::unprocessable_entity, "idempotency_key_reused",
+      return ErrorResponse(ErrorCode::kIdempotencyKeyReused,
                            "this Idempotency-Key was used with a different request body");
     case Kind::kDone: {
       HttpResponse res{static_cast<http::status>(begun->status), 11};
@@ -383,10 +374,9 @@ void AddHealthRoutes(Router& router, JobStore& store, asio::thread_pool& pool) {
 asio::awaitable<void> ChatCompletionStream(ApiContext& ctx, std::string id, StreamWriter& out) {
   const double keep_alive = std::chrono::duration<double>(kEventKeepAlive).count();
   for (;;) {
-    Fetched f = co_await AwaitJob(ctx, id, keep_alive);
-    if (!f.status.ok() || IsTerminal(f.job.state) || ctx.watch.closed()) {
-      co_await out.Write(
-          ChatCompletionEvents(f.status, f.job, ctx.watch.closed(), ctx.admission.model().name));
+    Result<Job> f = co_await AwaitJob(ctx, id, keep_alive);
+    if (!f.ok() || IsTerminal(f->state) || ctx.watch.closed()) {
+      co_await out.Write(ChatCompletionEvents(f, ctx.watch.closed(), ctx.admission.model().name));
       co_return;
     }
     if (!co_await out.Write(": keep-alive\n\n")) co_return;
@@ -404,7 +394,7 @@ std::optional<HttpResponse> RateLimited(ApiContext& ctx, const RequestContext& r
   if (wait <= 0) return std::nullopt;
   const int64_t retry_after = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(wait)));
   HttpResponse res = ErrorResponse(
-      http::status::too_many_requests, "rate_limited",
+      ErrorCode::kRateLimited,
       fmt::format("more than {:g} submits a second (bursts of {:g}); try again in {} s",
                   ctx.options.submit_rate, ctx.options.submit_burst, retry_after));
   res.set(http::field::retry_after, std::to_string(retry_after));
@@ -412,48 +402,46 @@ std::optional<HttpResponse> RateLimited(ApiContext& ctx, const RequestContext& r
 }
 
 void AddApiRoutes(Router& router, ApiContext& ctx) {
-  router.Add(http::verb::post, "/v1/jobs",
-             [&ctx](RequestContext& rc) -> asio::awaitable<HttpResponse> {
-               if (auto limited = RateLimited(ctx, rc)) co_return std::move(*limited);
-               auto claim = IdempotencyClaimOf(rc.request);
-               if (!claim.ok()) {
-                 co_return ErrorResponse(http::status::bad_request, "invalid_idempotency_key",
-                                         claim.status().message());
-               }
-               if (*claim) {
-                 auto once = [&ctx, &rc, &claim] { return SubmitJobOnce(ctx, rc, **claim); };
-                 co_return co_await RunBlocking(ctx.pool, std::move(once));
-               }
-               auto s = co_await SubmitBody(ctx, rc, ParseJobRequest);
-               if (!s.ok()) co_return SubmitError(s.status());
-               co_return AcceptedResponse(*s);
-             });
+  router.Add(
+      http::verb::post, "/v1/jobs", [&ctx](RequestContext& rc) -> asio::awaitable<HttpResponse> {
+        if (auto limited = RateLimited(ctx, rc)) co_return std::move(*limited);
+        auto claim = IdempotencyClaimOf(rc.request);
+        if (!claim.ok()) {
+          co_return ErrorResponse(ErrorCode::kInvalidIdempotencyKey, claim.status().message());
+        }
+        if (*claim) {
+          auto once = [&ctx, &rc, &claim] { return SubmitJobOnce(ctx, rc, **claim); };
+          co_return co_await RunBlocking(ctx.pool, std::move(once));
+        }
+        auto s = co_await SubmitBody(ctx, rc, ParseJobRequest);
+        if (!s.ok()) co_return SubmitError(s.status());
+        co_return AcceptedResponse(*s);
+      });
 
   router.Add(http::verb::get, "/v1/jobs/{id}",
              [&ctx](RequestContext& rc) -> asio::awaitable<HttpResponse> {
                const std::string id = rc.params["id"];
                auto wait = ParseWait(rc, ctx.options.max_wait_seconds);
                if (!wait.ok()) {
-                 co_return ErrorResponse(http::status::bad_request, "invalid_request",
-                                         wait.status().message());
+                 co_return ErrorResponse(ErrorCode::kInvalidRequest, wait.status().message());
                }
-               Fetched f;
+               Result<Job> f = Internal("not read");
                if (*wait > 0) {
                  f = co_await AwaitJob(ctx, id, *wait);
                } else {
                  auto fetch = [&ctx, id] { return FetchJob(ctx.store, id, false); };
                  f = co_await RunBlocking(ctx.pool, std::move(fetch));
                }
-               if (!f.status.ok()) co_return FetchError(f.status, id);
-               co_return JsonResponse(http::status::ok, JobToJson(f.job));
+               if (!f.ok()) co_return FetchError(f.status(), id);
+               co_return JsonResponse(http::status::ok, JobToJson(*f));
              });
 
   router.Add(http::verb::get, "/v1/jobs/{id}/events",
              [&ctx](RequestContext& rc) -> asio::awaitable<HttpResponse> {
                const std::string id = rc.params["id"];
                auto fetch = [&ctx, id] { return FetchJob(ctx.store, id, false); };
-               Fetched f = co_await RunBlocking(ctx.pool, std::move(fetch));
-               if (!f.status.ok()) co_return FetchError(f.status, id);
+               Result<Job> f = co_await RunBlocking(ctx.pool, std::move(fetch));
+               if (!f.ok()) co_return FetchError(f.status(), id);
                rc.stream = [&ctx, id](StreamWriter& out) { return JobEvents(ctx, id, out); };
                co_return EventStreamHead();
              });
@@ -467,9 +455,8 @@ void AddApiRoutes(Router& router, ApiContext& ctx) {
                  if (job->state == JobState::kRunning && ctx.scheduler)
                    ctx.scheduler->RequestStop(id);
                  if (IsTerminal(job->state) && job->state != JobState::kCancelled) {
-                   return ErrorResponse(
-                       http::status::conflict, "conflict",
-                       "job '" + id + "' already ended as " + JobStateName(job->state));
+                   return ErrorResponse(ErrorCode::kConflict, "job '" + id + "' already ended as " +
+                                                                  JobStateName(job->state));
                  }
                  return JsonResponse(http::status::ok, JobToJson(*job));
                };
@@ -519,9 +506,8 @@ void AddApiRoutes(Router& router, ApiContext& ctx) {
                  };
                  co_return head;
                }
-               Fetched f = co_await AwaitJob(ctx, s->job.id, ctx.options.chat_wait_seconds);
-               co_return ChatCompletionAnswer(f.status, f.job, ctx.watch.closed(),
-                                              ctx.admission.model().name);
+               Result<Job> f = co_await AwaitJob(ctx, s->job.id, ctx.options.chat_wait_seconds);
+               co_return ChatCompletionAnswer(f, ctx.watch.closed(), ctx.admission.model().name);
              });
 
   router.Add(http::verb::post, "/api/v1/chat",
@@ -541,9 +527,9 @@ void AddApiRoutes(Router& router, ApiContext& ctx) {
              [&ctx](RequestContext& rc) -> asio::awaitable<HttpResponse> {
                const std::string id = rc.params["task_id"];
                auto fetch = [&ctx, id] { return FetchJob(ctx.store, id, false); };
-               Fetched f = co_await RunBlocking(ctx.pool, std::move(fetch));
-               if (!f.status.ok()) co_return FetchError(f.status, id);
-               co_return JsonResponse(http::status::ok, JobToSeedJson(f.job));
+               Result<Job> f = co_await RunBlocking(ctx.pool, std::move(fetch));
+               if (!f.ok()) co_return FetchError(f.status(), id);
+               co_return JsonResponse(http::status::ok, JobToSeedJson(*f));
              });
 
   router.Add(http::verb::get, "/api/v1/queue/status",

@@ -2,30 +2,66 @@
 
 namespace glmq {
 
-http::status HttpStatusFor(StatusCode code) {
+http::status HttpStatusFor(ErrorCode code) {
   switch (code) {
-    case StatusCode::kOk:
-      return http::status::ok;
-    case StatusCode::kInvalidArgument:
+    case ErrorCode::kInvalidRequest:
       return http::status::bad_request;
-    case StatusCode::kNotFound:
+    case ErrorCode::kInvalidJson:
+      return http::status::bad_request;
+    case ErrorCode::kInvalidQuery:
+      return http::status::bad_request;
+    case ErrorCode::kInvalidIdempotencyKey:
+      return http::status::bad_request;
+    case ErrorCode::kBadHttp:
+      return http::status::bad_request;
+    case ErrorCode::kUnauthorized:
+      return http::status::unauthorized;
+    case ErrorCode::kNotFound:
       return http::status::not_found;
-    case StatusCode::kConflict:
+    case ErrorCode::kMethodNotAllowed:
+      return http::status::method_not_allowed;
+    case ErrorCode::kConflict:
       return http::status::conflict;
-    case StatusCode::kTooLarge:
+    case ErrorCode::kIdempotencyKeyInUse:
+      return http::status::conflict;
+    case ErrorCode::kPayloadTooLarge:
       return http::status::payload_too_large;
-    case StatusCode::kUnprocessable:
+    case ErrorCode::kPromptTooLong:
       return http::status::unprocessable_entity;
-    case StatusCode::kResourceExhausted:
+    case ErrorCode::kUnprocessable:
+      return http::status::unprocessable_entity;
+    case ErrorCode::kIdempotencyKeyReused:
+      return http::status::unprocessable_entity;
+    case ErrorCode::kInvalidSilence:
+      return http::status::unprocessable_entity;
+    case ErrorCode::kRateLimited:
       return http::status::too_many_requests;
-    case StatusCode::kUnavailable:
-      return http::status::service_unavailable;
-    case StatusCode::kCancelled:
-    case StatusCode::kDeadlineExceeded:
-    case StatusCode::kInternal:
+    case ErrorCode::kResourceExhausted:
+      return http::status::too_many_requests;
+    case ErrorCode::kCancelled:
+      return http::status::conflict;
+    case ErrorCode::kTimeout:
+      return http::status::gateway_timeout;
+    case ErrorCode::kStillRunning:
+      return http::status::gateway_timeout;
+    case ErrorCode::kKvExhausted:
       return http::status::internal_server_error;
+    case ErrorCode::kDecodeFailed:
+      return http::status::internal_server_error;
+    case ErrorCode::kUpstreamUnavailable:
+      return http::status::service_unavailable;
+    case ErrorCode::kUpstreamError:
+      return http::status::bad_gateway;
+    case ErrorCode::kInternal:
+      return http::status::internal_server_error;
+    case ErrorCode::kUnavailable:
+      return http::status::service_unavailable;
   }
   return http::status::internal_server_error;
+}
+
+http::status HttpStatusFor(StatusCode code) {
+  return code == StatusCode::kOk ? http::status::ok : HttpStatusFor(ErrorCodeFor(code));
 }
 
 HttpResponse JsonResponse(http::status status, const json& body) {
@@ -41,9 +77,12 @@ HttpResponse ErrorResponse(http::status status, std::string_view code, std::stri
   return JsonResponse(status, json{{"error", {{"code", code}, {"message", message}}}});
 }
 
+HttpResponse ErrorResponse(ErrorCode code, std::string_view message) {
+  return ErrorResponse(HttpStatusFor(code), ErrorCodeName(code), message);
+}
+
 HttpResponse ErrorResponse(const Status& status) {
-  return ErrorResponse(HttpStatusFor(status.code()), StatusCodeName(status.code()),
-                       status.message());
+  return ErrorResponse(ErrorCodeFor(status.code()), status.message());
 }
 
 }  // namespace glmq

@@ -5,18 +5,24 @@
 #include <string_view>
 
 #include "api/asio.h"
+#include "core/error_codes.h"
 #include "core/status.h"
 
 namespace glmq {
 
 using json = nlohmann::json;
 
+// The HTTP status each error code answers with (core/error_codes.h has the list).
+http::status HttpStatusFor(ErrorCode code);
 http::status HttpStatusFor(StatusCode code);
 
 HttpResponse JsonResponse(http::status status, const json& body);
 
-// {"error":{"code":code,"message":message}}
-HttpResponse ErrorResponse(http::status status, std::string_view code, std::string_view message);
+// {"error":{"code":code,"message":message}} with the code's HTTP status.
+HttpResponse ErrorResponse(ErrorCode code, std::string_view message);
+// The same for the code a Status stands for (ErrorCodeFor).
 HttpResponse ErrorResponse(const Status& status);
+// A code that comes as text: a failed job's error.code, written where it failed.
+HttpResponse ErrorResponse(http::status status, std::string_view code, std::string_view message);
 
 }  // namespace glmq

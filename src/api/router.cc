@@ -68,8 +68,7 @@ asio::awaitable<HttpResponse> Router::Handle(HttpRequest request, std::string& r
   ctx.path = std::string(target.substr(0, q));
   if (q != std::string_view::npos) {
     auto query = ParseQuery(target.substr(q + 1));
-    if (!query.ok())
-      co_return ErrorResponse(http::status::bad_request, "invalid_query", query.status().message());
+    if (!query.ok()) co_return ErrorResponse(ErrorCode::kInvalidQuery, query.status().message());
     ctx.query = std::move(*query);
   }
   const std::vector<std::string_view> segments = SplitPath(ctx.path);
@@ -89,19 +88,19 @@ asio::awaitable<HttpResponse> Router::Handle(HttpRequest request, std::string& r
   }
   if (found == nullptr) {
     if (!allowed.empty()) {
-      HttpResponse res = ErrorResponse(http::status::method_not_allowed, "method_not_allowed",
-                                       "this path accepts " + allowed);
+      HttpResponse res =
+          ErrorResponse(ErrorCode::kMethodNotAllowed, "this path accepts " + allowed);
       res.set(http::field::allow, allowed);
       co_return res;
     }
-    co_return ErrorResponse(http::status::not_found, "not_found", "no such endpoint: " + ctx.path);
+    co_return ErrorResponse(ErrorCode::kNotFound, "no such endpoint: " + ctx.path);
   }
   ctx.route = found->pattern;
   route = found->pattern;
   if (found->access == Access::kKey && accepts_ && !accepts_(request)) {
     const bool sent = request.find(http::field::authorization) != request.end();
     HttpResponse res = ErrorResponse(
-        http::status::unauthorized, "unauthorized",
+        ErrorCode::kUnauthorized,
         sent ? "the API key is not valid"
              : "this endpoint needs an API key: send the header 'Authorization: Bearer KEY'");
     res.set(http::field::www_authenticate,
@@ -120,8 +119,7 @@ asio::awaitable<HttpResponse> Router::Handle(HttpRequest request, std::string& r
     spdlog::error("handler for {} {} threw: {}", std::string(http::to_string(ctx.request.method())),
                   ctx.route, e.what());
   }
-  co_return ErrorResponse(http::status::internal_server_error, "internal",
-                          "internal error; see the server log");
+  co_return ErrorResponse(ErrorCode::kInternal, "internal error; see the server log");
 }
 
 }  // namespace glmq

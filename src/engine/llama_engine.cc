@@ -11,6 +11,7 @@
 #include <random>
 #include <thread>
 
+#include "core/error_codes.h"
 #include "core/utf8.h"
 #include "engine/llama_kv_type.h"
 #include "engine/llama_sequence.h"
@@ -281,7 +282,7 @@ void LlamaEngine::Finish(Sequence& seq, Completion completion,
 void LlamaEngine::StopSequence(Sequence& seq, JobState state) {
   Completion c = Outcome(seq, state, state == JobState::kExpired ? "timeout" : "cancelled");
   if (state == JobState::kExpired) {
-    c.error_code = "timeout";
+    c.error_code = ErrorCodeName(ErrorCode::kTimeout);
     c.error_message = "the job's timeout_seconds passed while it was running";
   }
   Finish(seq, std::move(c), stopped_);
@@ -456,7 +457,8 @@ StepReport LlamaEngine::Step(const StepHints& hints) {
     for (Sequence* seq : order) {
       if (!seq->active || (seq->chunk == 0 && !seq->generating)) continue;
       Completion c = Outcome(*seq, JobState::kFailed, "error");
-      c.error_code = status == 1 ? "kv_exhausted" : "decode_failed";
+      c.error_code =
+          ErrorCodeName(status == 1 ? ErrorCode::kKvExhausted : ErrorCode::kDecodeFailed);
       c.error_message = status == 1
                             ? "the KV cache has no room for this sequence"
                             : "the engine failed to decode (status " + std::to_string(status) + ")";

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "core/error_codes.h"
 #include "engine/prompt.h"
 
 namespace glmq {
@@ -27,18 +28,18 @@ int Progress(void* abort, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
   return static_cast<std::atomic<bool>*>(abort)->load() ? 1 : 0;
 }
 
-Completion Failed(std::string code, std::string message) {
+Completion Failed(ErrorCode code, std::string message) {
   Completion c;
   c.state = JobState::kFailed;
   c.finish_reason = "error";
-  c.error_code = std::move(code);
+  c.error_code = ErrorCodeName(code);
   c.error_message = std::move(message);
   return c;
 }
 
 // The upstream could not take the job now (down, overloaded): the job is run again later.
 Completion RetryLater(std::string message) {
-  Completion c = Failed("upstream_unavailable", std::move(message));
+  Completion c = Failed(ErrorCode::kUpstreamUnavailable, std::move(message));
   c.retry_later = true;
   return c;
 }
@@ -55,11 +56,12 @@ Completion ParseAnswer(long status, const std::string& body) {
     const std::string message = "the upstream answered HTTP " + std::to_string(status) + ": " + why;
     // Busy or broken for now, not this job's fault.
     if (status == 408 || status == 429 || status >= 500) return RetryLater(message);
-    return Failed("upstream_error", message);
+    return Failed(ErrorCode::kUpstreamError, message);
   }
   if (!doc.is_object() || !doc.contains("choices") || !doc["choices"].is_array() ||
       doc["choices"].empty() || !doc["choices"][0].is_object()) {
-    return Failed("upstream_error", "the upstream's answer has no choices: " + body.substr(0, 300));
+    return Failed(ErrorCode::kUpstreamError,
+                  "the upstream's answer has no choices: " + body.substr(0, 300));
   }
   const json& choice = doc["choices"][0];
   Completion c;
@@ -177,7 +179,7 @@ void OpenAiEngine::Run(std::shared_ptr<Call> call) {
   Completion completion;
   CURL* curl = curl_easy_init();
   if (curl == nullptr) {
-    completion = Failed("upstream_unavailable", "cannot start libcurl");
+    completion = Failed(ErrorCode::kUpstreamUnavailable, "cannot start libcurl");
   } else {
     std::string answer;
     curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
@@ -208,7 +210,7 @@ void OpenAiEngine::Run(std::shared_ptr<Call> call) {
       completion.state = state;
       completion.finish_reason = state == JobState::kExpired ? "timeout" : "cancelled";
       if (state == JobState::kExpired) {
-        completion.error_code = "timeout";
+        completion.error_code = ErrorCodeName(ErrorCode::kTimeout);
         completion.error_message = "the job's timeout_seconds passed while it was running";
       }
     } else if (rc != CURLE_OK) {

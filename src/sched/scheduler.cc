@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "core/error_codes.h"
 #include "engine/prompt.h"
 #include "sched/backfill.h"
 #include "sched/policy.h"
@@ -33,8 +34,9 @@ Completion FailedCompletion(const Status& status) {
   c.finish_reason = "error";
   // A prompt found too long only here (a gateway accepted it on an estimate) reads as it
   // would had it been counted at submit.
-  c.error_code = status.code() == StatusCode::kUnprocessable ? "prompt_too_long"
-                                                             : StatusCodeName(status.code());
+  c.error_code =
+      ErrorCodeName(status.code() == StatusCode::kUnprocessable ? ErrorCode::kPromptTooLong
+                                                                : ErrorCodeFor(status.code()));
   c.error_message = status.message();
   return c;
 }
@@ -147,7 +149,7 @@ bool Scheduler::EndedWhileQueued(const Job& job, TimeMs now) {
     Completion c;
     c.state = JobState::kExpired;
     c.finish_reason = "timeout";
-    c.error_code = "timeout";
+    c.error_code = ErrorCodeName(ErrorCode::kTimeout);
     c.error_message = "the job's timeout_seconds passed while it was queued";
     writer_.Complete(job.id, options_.worker_id, std::move(c));
     return true;

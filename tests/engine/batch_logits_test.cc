@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "testmodel/test_model.h"
 #include "llama.h"
+#include "testmodel/test_model.h"
 
 namespace glmq {
 namespace {
