@@ -71,10 +71,4 @@ Notification MergeNotifications(const std::vector<Notification>& notifications);
 // boundary and leaves room for `note`, followed by `note`.
 std::string TruncateUtf8(std::string_view text, size_t max_bytes, std::string_view note);
 
-// Building blocks, exposed for the tests' known-answer vectors.
-std::string HmacSha256(std::string_view key, std::string_view message);  // raw 32 bytes
-std::string Base64Encode(std::string_view bytes);
-std::string HexEncode(std::string_view bytes);  // two lowercase digits a byte
-std::string UrlEncode(std::string_view text);   // RFC 3986: all but unreserved become %XX
-
 }  // namespace glmq

@@ -1,17 +1,8 @@
 #include "api/idempotency.h"
 
-#include <openssl/evp.h>
-
-#include "alert/payloads.h"
+#include "crypto/crypto.h"
 
 namespace glmq {
-
-std::string Sha256Hex(std::string_view bytes) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(), nullptr);
-  return HexEncode(std::string_view(reinterpret_cast<const char*>(digest), length));
-}
 
 Result<std::optional<JobStore::IdempotencyClaim>> IdempotencyClaimOf(const HttpRequest& request) {
   auto it = request.find("Idempotency-Key");

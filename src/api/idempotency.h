@@ -24,7 +24,4 @@ inline constexpr int64_t kIdempotencyInFlightMs = 60'000;
 // The claim a request makes, or nullopt without the header; kInvalidArgument for a bad key.
 Result<std::optional<JobStore::IdempotencyClaim>> IdempotencyClaimOf(const HttpRequest& request);
 
-// Hex SHA-256 of `bytes`.
-std::string Sha256Hex(std::string_view bytes);
-
 }  // namespace glmq

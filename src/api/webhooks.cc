@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
-#include "alert/payloads.h"
 #include "api/job_json.h"
+#include "crypto/crypto.h"
 
 namespace glmq {
 namespace {

@@ -67,18 +67,6 @@ TEST(PayloadsTest, FeishuSignatureMatchesTheKnownVector) {
             "/eYKrXQBzTjUZJ3s6NX16VxGbTwmK7AEs8/FnvC1CSw=");
 }
 
-TEST(PayloadsTest, CryptoBuildingBlocks) {
-  // RFC 4231, test case 2.
-  const std::string mac = HmacSha256("Jefe", "what do ya want for nothing?");
-  EXPECT_EQ(HexEncode(mac), "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
-  EXPECT_EQ(Base64Encode(""), "");
-  EXPECT_EQ(Base64Encode("f"), "Zg==");
-  EXPECT_EQ(Base64Encode("foobar"), "Zm9vYmFy");
-  EXPECT_EQ(HexEncode(""), "");
-  EXPECT_EQ(HexEncode(std::string("\x00\x0f\xab\xff", 4)), "000fabff");
-  EXPECT_EQ(UrlEncode("a b/+=~._-\xE4"), "a%20b%2F%2B%3D~._-%E4");
-}
-
 TEST(PayloadsTest, TimesAreUtc) {
   EXPECT_EQ(FormatRfc3339Millis(kStart), "2024-05-01T12:00:00.123Z");
   EXPECT_EQ(FormatRfc3339Millis(0), "1970-01-01T00:00:00.000Z");
