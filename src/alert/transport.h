@@ -1,6 +1,6 @@
-// How notifiers reach the outside: an HTTP POST and an SMTP submission, behind interfaces so
-// that tests substitute fakes. The real ones use libcurl, one easy handle per call, so one
-// transport may serve several sender threads at once.
+// How notifiers (and webhooks) reach the outside: an HTTP POST and an SMTP submission,
+// behind interfaces so that tests substitute fakes. The real ones go through net/curl.h,
+// one easy handle per call, so one transport may serve several sender threads at once.
 #pragma once
 
 #include <memory>
@@ -53,9 +53,5 @@ class MailTransport {
 
 std::shared_ptr<HttpTransport> MakeCurlHttpTransport();
 std::shared_ptr<MailTransport> MakeCurlMailTransport();
-
-// "https://oapi.dingtalk.com/robot/send?access_token=x" -> "https://oapi.dingtalk.com/...":
-// what may go into logs and error messages.
-std::string RedactUrl(const std::string& url);
 
 }  // namespace glmq

@@ -8,9 +8,6 @@
 
 namespace glmq {
 
-// The host of a URL as libcurl parses it, lower-cased, without brackets or a trailing dot;
-// "" if it has none.
-std::string UrlHost(std::string_view url);
 // Whether `host` matches one of `patterns`: a host name or address as written, "*.example.com"
 // for any name under example.com (not example.com itself), or "*" for any. No patterns:
 // every host.

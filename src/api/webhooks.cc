@@ -7,6 +7,7 @@
 
 #include "api/job_json.h"
 #include "crypto/crypto.h"
+#include "net/curl.h"
 
 namespace glmq {
 namespace {
@@ -97,9 +98,9 @@ void WebhookSender::Send(const JobStore::WebhookDue& due) {
     return;
   }
   // The transport's errors name the (redacted) URL already.
-  const std::string why =
-      response.ok() ? "HTTP " + std::to_string(response->status) + " from " + RedactUrl(request.url)
-                    : std::string(response.status().message());
+  const std::string why = response.ok() ? "HTTP " + std::to_string(response->status) + " from " +
+                                              net::RedactUrl(request.url)
+                                        : std::string(response.status().message());
   if (due.attempts >= options_.max_attempts) {
     counts_.gave_up++;
     spdlog::error("webhooks: giving up on job {} after {} tries; last: {}", due.job_id,

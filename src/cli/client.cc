@@ -1,6 +1,4 @@
 // Command-line client of the HTTP API: submit, status, result, watch, cancel, queue.
-#include <curl/curl.h>
-
 #include <chrono>
 #include <fstream>
 #include <iostream>
@@ -10,6 +8,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "net/curl.h"
 
 namespace glmq {
 namespace {
@@ -22,51 +21,33 @@ struct Reply {
   std::string error;
 };
 
-size_t Collect(char* data, size_t size, size_t n, void* out) {
-  static_cast<std::string*>(out)->append(data, size * n);
-  return size * n;
-}
-
 // The server to talk to, and the API key to show it (none: send no Authorization).
 struct Api {
   std::string server = "http://127.0.0.1:8080";
   std::string key;
 
-  std::string Url(const std::string& path) const { return server + path; }
-  // The request headers; free with curl_slist_free_all.
-  curl_slist* Headers(bool json_body) const {
-    curl_slist* headers = nullptr;
-    if (json_body) headers = curl_slist_append(headers, "Content-Type: application/json");
-    if (!key.empty())
-      headers = curl_slist_append(headers, ("Authorization: Bearer " + key).c_str());
-    return headers;
+  net::HttpCall Request(const std::string& method, const std::string& path) const {
+    net::HttpCall call;
+    call.method = method;
+    call.url = server + path;
+    call.headers = {"Content-Type: application/json"};
+    if (!key.empty()) call.headers.push_back("Authorization: Bearer " + key);
+    call.timeout_seconds = 0;  // a long-poll may take as long as it was asked to
+    call.user_agent = "glmq-cli";
+    return call;
   }
 };
 
 Reply Call(const Api& api, const std::string& method, const std::string& path,
            const std::string* body) {
-  Reply reply;
-  CURL* curl = curl_easy_init();
-  if (curl == nullptr) return {0, "", "cannot start libcurl"};
-  curl_slist* headers = api.Headers(true);
-  curl_easy_setopt(curl, CURLOPT_URL, api.Url(path).c_str());
-  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Collect);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &reply.body);
+  net::HttpCall call = api.Request(method, path);
   if (body != nullptr) {
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body->data());
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body->size()));
+    call.body = *body;
+    call.has_body = true;
   }
-  const CURLcode rc = curl_easy_perform(curl);
-  if (rc != CURLE_OK) {
-    reply.error = curl_easy_strerror(rc);
-  } else {
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply.status);
-  }
-  curl_slist_free_all(headers);
-  curl_easy_cleanup(curl);
-  return reply;
+  auto answer = net::Fetch(call);
+  if (!answer.ok()) return {0, "", std::string(answer.status().message())};
+  return {answer->status, std::move(answer->body), ""};
 }
 
 // Prints the body; the exit code says whether the server said yes.
@@ -86,58 +67,51 @@ int Print(const Reply& reply) {
 // 2 no server.
 class Watcher {
  public:
-  Watcher(const Api& api, const std::string& path) : url_(api.Url(path)), api_(api) {}
+  Watcher(const Api& api, const std::string& path) : path_(path), api_(api) {}
 
   int Run() {
     int refused = 0;
     for (;;) {
-      status_ = 0;
+      long status = 0;
       body_.clear();
       pending_.clear();
-      std::string error;
-      curl_ = curl_easy_init();
-      if (curl_ == nullptr)
-        return Print({.status = 0, .body = "", .error = "cannot start libcurl"});
-      curl_slist* headers = api_.Headers(false);
-      curl_easy_setopt(curl_, CURLOPT_URL, url_.c_str());
-      curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, headers);
-      curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, OnData);
-      curl_easy_setopt(curl_, CURLOPT_WRITEDATA, this);
-      const CURLcode rc = curl_easy_perform(curl_);
-      curl_slist_free_all(headers);
-      if (rc != CURLE_OK && rc != CURLE_WRITE_ERROR) error = curl_easy_strerror(rc);
-      curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &status_);
-      curl_easy_cleanup(curl_);
-      curl_ = nullptr;
+      net::HttpCall call = api_.Request("GET", path_);
+      call.on_data = [this, &status](std::string_view piece, long s) {
+        return OnData(piece, s, &status);
+      };
+      auto answer = net::Fetch(call);
+      if (answer.ok()) status = answer->status;
       if (end_code_) return *end_code_;
-      if (status_ != 0 && status_ != 200) {  // 404 and the like: the JSON error says why
-        return Print({.status = status_, .body = body_, .error = ""});
+      if (status != 0 && status != 200) {  // 404 and the like: the JSON error says why
+        return Print({.status = status, .body = body_, .error = ""});
       }
-      if (status_ == 0 && ++refused >= 5) {
-        return Print({.status = 0, .body = "", .error = error.empty() ? "no answer" : error});
+      if (status == 0 && ++refused >= 5) {
+        const std::string error =
+            answer.ok() ? "no answer" : std::string(answer.status().message());
+        return Print({.status = 0, .body = "", .error = error});
       }
-      if (status_ == 200) refused = 0;
+      if (status == 200) refused = 0;
       std::this_thread::sleep_for(std::chrono::seconds(2));
     }
   }
 
  private:
-  static size_t OnData(char* data, size_t size, size_t n, void* self) {
-    auto* w = static_cast<Watcher*>(self);
-    long status = 0;  // curl has read the head before any of the body
-    curl_easy_getinfo(w->curl_, CURLINFO_RESPONSE_CODE, &status);
+  // A piece of the answer: events of a 200, else the body of an error answer. False stops
+  // reading: the job ended.
+  bool OnData(std::string_view piece, long status, long* seen_status) {
+    *seen_status = status;
     if (status != 200) {
-      w->body_.append(data, size * n);
-      return size * n;
+      body_.append(piece);
+      return true;
     }
-    w->pending_.append(data, size * n);
+    pending_.append(piece);
     size_t end;
-    while ((end = w->pending_.find("\n\n")) != std::string::npos) {
-      w->Event(w->pending_.substr(0, end));
-      w->pending_.erase(0, end + 2);
-      if (w->end_code_) return 0;  // stop reading: the job ended
+    while ((end = pending_.find("\n\n")) != std::string::npos) {
+      Event(pending_.substr(0, end));
+      pending_.erase(0, end + 2);
+      if (end_code_) return false;
     }
-    return size * n;
+    return true;
   }
 
   void Event(const std::string& text) {
@@ -170,10 +144,8 @@ class Watcher {
     std::cout << std::endl;
   }
 
-  std::string url_;
+  std::string path_;
   const Api& api_;
-  CURL* curl_ = nullptr;
-  long status_ = 0;
   std::string body_;     // an error answer's body
   std::string pending_;  // read, not yet split into events
   std::optional<int> end_code_;

@@ -1,6 +1,5 @@
 #include "engine/openai_engine.h"
 
-#include <curl/curl.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -8,6 +7,7 @@
 
 #include "core/error_codes.h"
 #include "engine/prompt.h"
+#include "net/curl.h"
 
 namespace glmq {
 namespace {
@@ -16,17 +16,6 @@ using json = nlohmann::json;
 
 constexpr size_t kMaxAnswerBytes = 64u << 20;
 constexpr auto kStepWait = std::chrono::milliseconds(100);
-
-size_t Collect(char* data, size_t size, size_t n, void* out) {
-  auto* body = static_cast<std::string*>(out);
-  if (body->size() + size * n > kMaxAnswerBytes) return 0;  // ends the transfer
-  body->append(data, size * n);
-  return size * n;
-}
-
-int Progress(void* abort, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-  return static_cast<std::atomic<bool>*>(abort)->load() ? 1 : 0;
-}
 
 Completion Failed(ErrorCode code, std::string message) {
   Completion c;
@@ -176,48 +165,33 @@ Status OpenAiEngine::Admit(const Job& job, const PromptTokens& prompt) {
 }
 
 void OpenAiEngine::Run(std::shared_ptr<Call> call) {
+  net::HttpCall request;
+  request.method = "POST";
+  request.url = options_.base_url + "/chat/completions";
+  request.headers = {"Content-Type: application/json"};
+  if (!options_.api_key.empty())
+    request.headers.push_back("Authorization: Bearer " + options_.api_key);
+  request.body = call->body;
+  request.has_body = true;
+  request.timeout_seconds = options_.timeout_seconds;
+  request.abort = &call->abort;
+  // A longer answer is cut there, and then does not parse: the job fails, not the worker.
+  request.max_response_bytes = kMaxAnswerBytes;
+  auto answer = net::Fetch(request);
   Completion completion;
-  CURL* curl = curl_easy_init();
-  if (curl == nullptr) {
-    completion = Failed(ErrorCode::kUpstreamUnavailable, "cannot start libcurl");
+  if (call->abort) {
+    const JobState state = call->stop_state.load();
+    completion.state = state;
+    completion.finish_reason = state == JobState::kExpired ? "timeout" : "cancelled";
+    if (state == JobState::kExpired) {
+      completion.error_code = ErrorCodeName(ErrorCode::kTimeout);
+      completion.error_message = "the job's timeout_seconds passed while it was running";
+    }
+  } else if (!answer.ok()) {
+    completion =
+        RetryLater("no answer from " + request.url + ": " + std::string(answer.status().message()));
   } else {
-    std::string answer;
-    curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
-    if (!options_.api_key.empty()) {
-      headers = curl_slist_append(headers, ("Authorization: Bearer " + options_.api_key).c_str());
-    }
-    const std::string url = options_.base_url + "/chat/completions";
-    curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, call->body.data());
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(call->body.size()));
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Collect);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &answer);
-    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, Progress);
-    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &call->abort);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.timeout_seconds * 1000));
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 10L);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    const CURLcode rc = curl_easy_perform(curl);
-    long status = 0;
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(headers);
-    curl_easy_cleanup(curl);
-    if (call->abort) {
-      const JobState state = call->stop_state.load();
-      completion.state = state;
-      completion.finish_reason = state == JobState::kExpired ? "timeout" : "cancelled";
-      if (state == JobState::kExpired) {
-        completion.error_code = ErrorCodeName(ErrorCode::kTimeout);
-        completion.error_message = "the job's timeout_seconds passed while it was running";
-      }
-    } else if (rc != CURLE_OK) {
-      completion = RetryLater(std::string("no answer from ") + url + ": " + curl_easy_strerror(rc));
-    } else {
-      completion = ParseAnswer(status, answer);
-    }
+    completion = ParseAnswer(answer->status, answer->body);
   }
   std::lock_guard lock(mu_);
   call->completion = std::move(completion);
