@@ -49,7 +49,8 @@ struct DispatcherOptions {
   std::chrono::milliseconds max_sleep{1000};
   // Called on a sender thread (and on Enqueue's for "merged") with outcome "sent", "failed",
   // "retried" or "merged", once per event; never under a lock. Must be cheap and thread-safe.
-  std::function<void(const std::string& channel, const std::string& outcome)> observer;
+  using Observer = std::function<void(const std::string& channel, const std::string& outcome)>;
+  Observer observer;
 };
 
 struct DispatchChannel {

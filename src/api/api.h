@@ -14,6 +14,7 @@
 #include "api/rate_limit.h"
 #include "api/router.h"
 #include "sched/local_scheduler.h"
+#include "sched/queue_report.h"
 #include "store/job_store.h"
 
 namespace glmq {
@@ -39,6 +40,8 @@ struct ApiContext {
   // Everything between a parsed request and a stored job; the model's name and context.
   Admission& admission;
   LocalScheduler* scheduler;  // null where no engine runs in this process
+  // The queue as /v1/queue shows it (the metrics and alerts read the same).
+  const QueueReporter& queue;
   ApiOptions options;
   asio::thread_pool& pool;
   JobWatchHub& watch;

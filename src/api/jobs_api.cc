@@ -144,63 +144,54 @@ asio::awaitable<void> JobEvents(ApiContext& ctx, std::string id, StreamWriter& o
   }
 }
 
-json QueueJson(ApiContext& ctx, const QueueSnapshot& snap, const std::vector<Job>& running) {
-  const TimeMs now = NowMs();
+json QueueJson(ApiContext& ctx, const QueueReport& r) {
   json classes = json::object();
   for (LengthClass c : kAllLengthClasses) {
-    auto it = snap.classes.find(c);
-    const ClassStats s = it == snap.classes.end() ? ClassStats{} : it->second;
+    auto it = r.queue.classes.find(c);
+    const ClassStats s = it == r.queue.classes.end() ? ClassStats{} : it->second;
     classes[LengthClassName(c)] = {
         {"queued", s.queued},
         {"queued_prompt_tokens", s.queued_prompt_tokens},
         {"queued_max_tokens", s.queued_max_tokens},
         {"oldest_age_seconds",
-         s.oldest_created_at > 0 ? json((now - s.oldest_created_at) / 1000.0) : json(nullptr)},
+         s.oldest_created_at > 0 ? json((r.now - s.oldest_created_at) / 1000.0) : json(nullptr)},
     };
   }
   json run = json::array();
-  for (const Job& j : running) {
+  for (const Job& j : r.running) {
     run.push_back({{"id", j.id},
                    {"length_class", LengthClassName(j.length_class)},
                    {"prompt_tokens", j.prompt_tokens},
                    {"prompt_tokens_read", j.progress.prompt_tokens_read},
                    {"completion_tokens", j.progress.completion_tokens},
                    {"max_tokens", j.request.sampling.max_tokens},
-                   {"running_seconds", j.started_at > 0 ? (now - j.started_at) / 1000.0 : 0.0}});
+                   {"running_seconds", j.started_at > 0 ? (r.now - j.started_at) / 1000.0 : 0.0}});
   }
-  const Capacity capacity = ctx.admission.capacity().Now();
-  const ThroughputSnapshot& t = capacity.rates;
-  int64_t queued = 0, queued_tokens = 0;
-  for (const auto& [c, s] : snap.classes) {
-    queued += s.queued;
-    queued_tokens += s.queued_prompt_tokens;
-  }
+  const ThroughputSnapshot& t = r.capacity.rates;
   json totals = json::object();
-  for (const auto& [state, n] : snap.totals) totals[JobStateName(state)] = n;
+  for (const auto& [state, n] : r.queue.totals) totals[JobStateName(state)] = n;
   const ModelInfo& info = ctx.admission.model();
-  const RunningWork work = ctx.scheduler ? ctx.scheduler->running_work() : RunningWork{};
-  const double drain = PredictedDrainSeconds(t, snap, capacity.running_prompt_tokens_left,
-                                             capacity.running_max_tokens_left);
   auto percentiles = [](const Percentiles& p) -> json {
     if (p.count == 0) return nullptr;
     return {{"p50", p.p50}, {"p95", p.p95}, {"p99", p.p99}, {"count", p.count}};
   };
   json latency = nullptr;
-  if (ctx.scheduler) {
-    const JobStatsSnapshot stats = ctx.scheduler->latency();
-    latency = {{"queue_wait_seconds", percentiles(stats.queue_wait_seconds)},
-               {"time_to_first_token_seconds", percentiles(stats.time_to_first_token_seconds)},
-               {"run_seconds", percentiles(stats.run_seconds)}};
+  if (r.latency) {
+    latency = {{"queue_wait_seconds", percentiles(r.latency->queue_wait_seconds)},
+               {"time_to_first_token_seconds", percentiles(r.latency->time_to_first_token_seconds)},
+               {"run_seconds", percentiles(r.latency->run_seconds)}};
   }
   return {
-      {"queued", queued},
-      {"queued_prompt_tokens", queued_tokens},
+      {"queued", r.queued},
+      {"queued_prompt_tokens", r.queued_prompt_tokens},
       {"classes", classes},
       {"running", run},
-      {"dead_letter", snap.dead_letter},
+      {"dead_letter", r.queue.dead_letter},
       {"totals", totals},
-      {"predicted_drain_seconds", drain},
-      {"kv", {{"used_tokens", work.kv_reserved_tokens}, {"capacity_tokens", info.ctx_size}}},
+      {"predicted_drain_seconds", r.predicted_drain_seconds},
+      {"kv",
+       {{"used_tokens", r.local ? r.local->kv_reserved_tokens : 0},
+        {"capacity_tokens", info.ctx_size}}},
       {"latency", latency},
       {"throughput",
        {{"prefill_tokens_per_second", t.prefill_tokens_per_second},
@@ -472,14 +463,9 @@ void AddApiRoutes(Router& router, ApiContext& ctx) {
   router.Add(http::verb::get, "/v1/queue",
              [&ctx](RequestContext&) -> asio::awaitable<HttpResponse> {
                auto work = [&ctx]() -> HttpResponse {
-                 auto snap = ctx.store.Snapshot();
-                 if (!snap.ok()) return ErrorResponse(snap.status());
-                 ListFilter running;
-                 running.state = JobState::kRunning;
-                 running.limit = 1000;
-                 auto jobs = ctx.store.List(running);
-                 if (!jobs.ok()) return ErrorResponse(jobs.status());
-                 return JsonResponse(http::status::ok, QueueJson(ctx, *snap, *jobs));
+                 auto report = ctx.queue.Read(/*with_running_jobs=*/true);
+                 if (!report.ok()) return ErrorResponse(report.status());
+                 return JsonResponse(http::status::ok, QueueJson(ctx, *report));
                };
                co_return co_await RunBlocking(ctx.pool, std::move(work));
              });
@@ -535,23 +521,16 @@ void AddApiRoutes(Router& router, ApiContext& ctx) {
   router.Add(http::verb::get, "/api/v1/queue/status",
              [&ctx](RequestContext&) -> asio::awaitable<HttpResponse> {
                auto work = [&ctx]() -> HttpResponse {
-                 auto snap = ctx.store.Snapshot();
-                 if (!snap.ok()) return ErrorResponse(snap.status());
-                 int64_t queued = 0;
-                 for (const auto& [c, s] : snap->classes) queued += s.queued;
-                 auto total = [&](JobState s) {
-                   auto it = snap->totals.find(s);
-                   return it == snap->totals.end() ? int64_t{0} : it->second;
-                 };
-                 const Capacity capacity = ctx.admission.capacity().Now();
-                 const double wait = ctx.admission.WaitWithNothingAhead();
-                 json body = {{"queue_length", queued},
-                              {"processing", snap->running},
-                              {"completed", total(JobState::kSucceeded)},
-                              {"failed", total(JobState::kFailed) + total(JobState::kExpired)},
-                              {"cancelled", total(JobState::kCancelled)},
-                              {"workers", capacity.engines},
-                              {"estimated_wait", wait}};
+                 auto report = ctx.queue.Read(/*with_running_jobs=*/false);
+                 if (!report.ok()) return ErrorResponse(report.status());
+                 const QueueReport& r = *report;
+                 json body = {{"queue_length", r.queued},
+                              {"processing", r.queue.running},
+                              {"completed", r.total(JobState::kSucceeded)},
+                              {"failed", r.failed_total},
+                              {"cancelled", r.total(JobState::kCancelled)},
+                              {"workers", r.capacity.engines},
+                              {"estimated_wait", ctx.admission.WaitWithNothingAhead()}};
                  return JsonResponse(http::status::ok, body);
                };
                co_return co_await RunBlocking(ctx.pool, std::move(work));

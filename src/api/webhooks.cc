@@ -7,6 +7,7 @@
 
 #include "api/job_json.h"
 #include "crypto/crypto.h"
+#include "metrics/exposition.h"
 #include "net/curl.h"
 
 namespace glmq {
@@ -115,6 +116,20 @@ void WebhookSender::Send(const JobStore::WebhookDue& due) {
   if (Status s = store_.RetryWebhook(due.job_id, NowMs() + wait); !s.ok()) {
     spdlog::warn("webhooks: cannot schedule job {}'s next try: {}", due.job_id, s.ToString());
   }
+}
+
+void AddWebhookCollector(metrics::Registry& registry, const WebhookSender& sender) {
+  registry.AddCollector([&sender](metrics::Exposition& out) {
+    const char* help =
+        "Webhook tries by result: delivered (2xx), failed (tried again later), gave_up.";
+    const WebhookSender::Counts& c = sender.counts();
+    out.Counter("glmq_webhook_deliveries_total", help, {{"result", "delivered"}},
+                static_cast<double>(c.delivered.load()));
+    out.Counter("glmq_webhook_deliveries_total", help, {{"result", "failed"}},
+                static_cast<double>(c.failed.load()));
+    out.Counter("glmq_webhook_deliveries_total", help, {{"result", "gave_up"}},
+                static_cast<double>(c.gave_up.load()));
+  });
 }
 
 }  // namespace glmq

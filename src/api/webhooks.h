@@ -25,6 +25,7 @@
 #include "alert/transport.h"
 #include "api/webhook_hosts.h"
 #include "core/periodic.h"
+#include "metrics/metrics.h"
 #include "store/job_store.h"
 
 namespace glmq {
@@ -75,5 +76,8 @@ class WebhookSender {
   std::atomic<bool> stopping_{false};
   std::unique_ptr<Periodic> poller_;
 };
+
+// glmq_webhook_deliveries_total{result}: this process's webhook tries.
+void AddWebhookCollector(metrics::Registry& registry, const WebhookSender& sender);
 
 }  // namespace glmq

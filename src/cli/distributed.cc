@@ -5,17 +5,19 @@
 
 #include <atomic>
 
+#include "alert/leader.h"
 #include "api/http_server.h"
 #include "api/metrics_api.h"
 #include "cli/commands.h"
 #include "cli/flags.h"
-#include "cli/observability.h"
+#include "cli/frontend.h"
 #include "cli/runtime.h"
-#include "core/failure_log.h"
-#include "core/periodic.h"
 #include "engine/llama_engine.h"
 #include "engine/openai_engine.h"
 #include "sched/capacity.h"
+#include "sched/fault_injection.h"
+#include "sched/liveness.h"
+#include "sched/queue_report.h"
 #include "sched/scheduler.h"
 #include "store/redis_store.h"
 
@@ -60,12 +62,8 @@ std::string ProcessName(const char* role) {
 
 struct GatewayFlags {
   CommonFlags common;
-  HttpServerOptions http;
+  FrontendOptions frontend;
   LlamaEngineOptions engine;
-  ApiOptions api;
-  AdmissionOptions admission;
-  WebhookOptions webhooks;
-  PolicyOptions policy;
   RedisFlags redis;
   int64_t alert_lease_ms = 15'000;
 };
@@ -102,56 +100,27 @@ int RunGateway(const GatewayFlags& flags) {
     storage.write = [&shared, key](const std::string& v) { return shared.PutBlob(key, v); };
     return storage;
   };
-  auto alerting = MakeAlerting(
-      *alert_config, blob("silences"),
-      [&store, &capacity] { return MeasureAlertSignals(**store, nullptr, capacity); },
-      &job_metrics);
-  if (!alerting.ok()) {
-    spdlog::error("alerting: {}", alerting.status().message());
+  FrontendOptions frontend_options = flags.frontend;
+  frontend_options.blocking_threads = flags.common.blocking_threads;
+  auto frontend = Frontend::Create(frontend_options, *alert_config, blob("silences"), shared,
+                                   *tokenizer, capacity, nullptr, watch, registry, job_metrics);
+  if (!frontend.ok()) {
+    spdlog::error("{}", frontend.status().message());
     return 2;
   }
-  // One evaluator among all gateways: the holder of the "alerts" lease.
   const SilenceStorage state = blob("alerts-state");
-  (*alerting)->service->SetStateStore(state.read, state.write);
-  const int64_t lease_ms = flags.alert_lease_ms;
-  std::atomic<bool> leader{false};
-  (*alerting)->service->SetGate([&shared, &leader, name, lease_ms] {
-    auto held = shared.AcquireLease("alerts", name, NowMs(), lease_ms);
-    const bool now_leader = held.ok() && *held;
-    if (now_leader != leader.exchange(now_leader)) {
-      spdlog::info("alerts: {} the evaluator", now_leader ? "this gateway is now" : "no longer");
-    }
-    return now_leader;
-  });
-
-  asio::thread_pool pool(static_cast<size_t>(std::max(2, flags.common.blocking_threads)));
-  Admission admission(**store, *tokenizer, capacity, flags.policy, flags.admission, pool);
-  // Every gateway sends webhooks; a delivery is leased to one sender at a time.
-  WebhookSender webhooks(**store, MakeCurlHttpTransport(), flags.webhooks);
-  webhooks.Start();
-  AddWebhookCollector(registry, webhooks);
-  ApiContext ctx{**store, admission, nullptr, flags.api, pool, watch};
-  ctx.options.limits.webhook_hosts = flags.webhooks.allow_hosts;
-  Router router;
-  if (const Status routes = AddPublicRoutes(router, ctx, **alerting, registry, job_metrics);
-      !routes.ok()) {
-    spdlog::error("{}", routes.message());
-    return 2;
-  }
-  HttpServer server(flags.http, router);
-  (*alerting)->service->Start();
-  auto port = server.Start();
+  (*frontend)->alerts().SetStateStore(state.read, state.write);
+  // One evaluator among all gateways: the holder of the "alerts" lease.
+  (*frontend)->alerts().SetGate(LeaseGate(shared, "alerts", name, flags.alert_lease_ms));
+  auto port = (*frontend)->Start();
   if (!port.ok()) {
     spdlog::error("{}", port.status().message());
     return 1;
   }
-  spdlog::info("glmq gateway {} on http://{}:{} (store {})", name, flags.http.host, *port,
+  spdlog::info("glmq gateway {} on http://{}:{} (store {})", name, flags.frontend.http.host, *port,
                flags.redis.url);
   spdlog::info("received {}, draining", stop.Wait());
-  watch.Close();
-  server.Stop();  // stops accepting and finishes the responses in flight
-  pool.join();
-  alerting->reset();
+  (*frontend)->Stop();
   spdlog::info("gateway stopped");
   return 0;
 }
@@ -186,54 +155,12 @@ std::unique_ptr<Engine> LoadWorkerEngine(const WorkerFlags& flags) {
   return std::move(*engine);
 }
 
-// Says "alive" in the store while the scheduler or the engine shows life, with a report of
-// the worker's speeds and work in hand for the gateways' estimates.
-class Liveness {
- public:
-  Liveness(JobStore& store, const Scheduler& scheduler, const CapacitySource& capacity,
-           std::string name)
-      : store_(store),
-        scheduler_(scheduler),
-        capacity_(capacity),
-        name_(std::move(name)),
-        beat_(std::chrono::milliseconds(kBeatMs), [this] { Beat(); }) {}
-
- private:
-  static constexpr int64_t kBeatMs = 2'000;
-  static constexpr int64_t kTtlMs = 10'000;
-  // A step can take minutes on a CPU; the engine beats from inside it.
-  static constexpr int64_t kSilenceMs = 120'000;
-
-  void Beat() {
-    const TimeMs now = NowMs();
-    if (now - scheduler_.alive_at() >= kSilenceMs) return;
-    beat_log_.Record(store_.WorkerHeartbeat(name_, now, kTtlMs, ReportOf(capacity_.Now())));
-  }
-
-  JobStore& store_;
-  const Scheduler& scheduler_;
-  const CapacitySource& capacity_;
-  const std::string name_;
-  FailureLog beat_log_{"the worker heartbeat", spdlog::level::warn};
-  Periodic beat_;  // last: stopped before the rest goes
-};
-
 int RunWorker(WorkerFlags flags) {
   StopSignals stop;
   spdlog::set_level(spdlog::level::from_str(flags.common.log_level));
   if (flags.name.empty()) flags.name = ProcessName("worker");
   flags.sched.worker_id = flags.name;
-  // Fault injection for the tests of redelivery and dead letters: a job whose text holds
-  // this marker kills the worker that starts it, every time.
-  if (const char* marker = std::getenv("GLMQ_FAULT_CRASH_ON_TEXT"); marker && *marker) {
-    spdlog::warn("fault injection on: jobs whose text contains '{}' crash this worker", marker);
-    flags.sched.before_start = [m = std::string(marker)](const Job& job) {
-      if (job.request.text.find(m) != std::string::npos) {
-        spdlog::critical("fault injection: crashing on job {}", job.id);
-        std::abort();
-      }
-    };
-  }
+  flags.sched.before_start = CrashOnTextFromEnvironment();
   metrics::Registry registry;
   JobMetrics job_metrics(registry);
   std::atomic<Scheduler*> scheduler_ptr{nullptr};
@@ -257,7 +184,9 @@ int RunWorker(WorkerFlags flags) {
   if (flags.engine_kind == "llama") Calibrate(*engine, meter);
   Scheduler scheduler(**store, *engine, meter, flags.sched);
   scheduler.job_stats().SetListener([&job_metrics](const JobEvent& e) { job_metrics.JobEvent(e); });
-  AddServeCollectors(registry, **store, scheduler, meter, *engine, nullptr);
+  const LocalCapacity capacity(meter, &scheduler);
+  const QueueReporter reporter(**store, capacity, &scheduler);
+  AddQueueCollectors(registry, reporter, engine->info(), nullptr);
 
   asio::thread_pool pool(2);
   Router router;
@@ -267,7 +196,6 @@ int RunWorker(WorkerFlags flags) {
 
   scheduler_ptr = &scheduler;
   scheduler.Start();
-  const LocalCapacity capacity(meter, &scheduler);
   auto liveness = std::make_unique<Liveness>(**store, scheduler, capacity, flags.name);
   auto port = server.Start();
   if (!port.ok()) {
@@ -297,14 +225,14 @@ CommandRunner AddGatewayCommand(CLI::App& app) {
   auto f = std::make_shared<GatewayFlags>();
   AddCommonFlags(*cmd, f->common);
   AddEngineFlags(*cmd, f->engine, /*tokenizer_only=*/true);
-  AddHttpFlags(*cmd, f->http, 8080);
-  AddHttpDrainFlag(*cmd, f->http);
+  AddHttpFlags(*cmd, f->frontend.http, 8080);
+  AddHttpDrainFlag(*cmd, f->frontend.http);
   AddRedisFlags(*cmd, f->redis);
-  AddApiFlags(*cmd, f->api, f->admission);
-  AddWebhookFlags(*cmd, f->webhooks);
-  AddPolicyFlags(*cmd, f->policy);
-  f->admission.count_tokens = false;
-  cmd->add_option("--count-tokens", f->admission.count_tokens,
+  AddApiFlags(*cmd, f->frontend.api, f->frontend.admission);
+  AddWebhookFlags(*cmd, f->frontend.webhooks);
+  AddPolicyFlags(*cmd, f->frontend.policy);
+  f->frontend.admission.count_tokens = false;
+  cmd->add_option("--count-tokens", f->frontend.admission.count_tokens,
                   "tokenize texts here before the 202 (up to --sync-count-bytes, larger ones "
                   "right after); false: accept on the byte estimate and let the worker's count "
                   "replace it, which leaves the gateway's CPU to HTTP and Redis")

@@ -5,12 +5,6 @@
 
 #include <string>
 
-#include "api/alerts_api.h"
-#include "api/auth.h"
-#include "api/dashboard.h"
-#include "api/metrics_api.h"
-#include "api/openapi.h"
-
 namespace glmq {
 
 StopSignals::StopSignals() {
@@ -94,41 +88,6 @@ JobListener WakeAndCount(JobWatchHub& watch, JobMetrics& job_metrics) {
     watch.Notify(id, state);
     job_metrics.StateChanged(id, state, origin);
   };
-}
-
-Status AddPublicRoutes(Router& router, ApiContext& ctx, Alerting& alerting,
-                       metrics::Registry& registry, JobMetrics& job_metrics) {
-  GLMQ_ASSIGN_OR_RETURN(ApiKeys keys,
-                        ApiKeys::Load(ctx.options.api_keys, ctx.options.api_keys_file));
-  if (keys.empty()) {
-    spdlog::info("no API keys: the API answers anyone who can reach it (see --api-key)");
-  } else {
-    spdlog::info("API keys: {}; /v1 and /api routes need 'Authorization: Bearer KEY'", keys.size());
-    router.RequireKey([keys = std::move(keys)](const HttpRequest& request) {
-      const auto it = request.find(http::field::authorization);
-      return it != request.end() &&
-             keys.Accepts(std::string_view(it->value().data(), it->value().size()));
-    });
-  }
-  LocalScheduler* scheduler = ctx.scheduler;
-  ctx.admission.SetListeners([&job_metrics](const Job& job) { job_metrics.Submitted(job); },
-                             [scheduler] {
-                               if (scheduler != nullptr) scheduler->Wake();
-                             });
-  if (ctx.options.submit_rate > 0) {
-    ctx.limiter = std::make_shared<RateLimiter>(ctx.options.submit_rate, ctx.options.submit_burst);
-    spdlog::info("rate limit: {:g} submits a second per client, bursts of {:g}",
-                 ctx.options.submit_rate, ctx.options.submit_burst);
-  }
-  AddApiRoutes(router, ctx);
-  AddAlertRoutes(router, *alerting.service, *alerting.silences, ctx.pool);
-  AddMetricsRoute(router, registry, ctx.pool);
-  AddDashboardRoutes(router);
-  AddOpenApiRoute(router);
-  router.SetObserver([&job_metrics](const std::string& route, int status, double seconds) {
-    job_metrics.HttpRequest(route, status, seconds);
-  });
-  return Status::Ok();
 }
 
 }  // namespace glmq

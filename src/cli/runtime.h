@@ -1,14 +1,13 @@
-// What every long-running subcommand does alike: stop signals, calibration of the engine.
+// What every long-running subcommand does alike: stop signals, loading and calibrating the
+// engine, the store listener of the front ends.
 #pragma once
 
 #include <csignal>
 
-#include "api/api.h"
-#include "api/router.h"
-#include "cli/observability.h"
+#include "api/job_watch.h"
 #include "engine/engine.h"
 #include "engine/llama_engine.h"
-#include "metrics/metrics.h"
+#include "metrics/catalogue.h"
 #include "sched/throughput.h"
 
 namespace glmq {
@@ -37,11 +36,5 @@ void Calibrate(Engine& engine, ThroughputMeter& meter);
 // The store listener of serve and gateway: a change wakes the long-polls waiting on the job,
 // and a job's end counts in the metrics.
 JobListener WakeAndCount(JobWatchHub& watch, JobMetrics& job_metrics);
-
-// The public HTTP surface of serve and gateway: the job API, alerts and silences, /metrics,
-// the dashboard, and request metrics on every route; API keys when configured (fails for
-// an unreadable key file or a malformed key).
-Status AddPublicRoutes(Router& router, ApiContext& ctx, Alerting& alerting,
-                       metrics::Registry& registry, JobMetrics& job_metrics);
 
 }  // namespace glmq

@@ -7,11 +7,9 @@
 #include <csignal>
 #include <filesystem>
 
-#include "api/api.h"
-#include "api/http_server.h"
 #include "cli/commands.h"
 #include "cli/flags.h"
-#include "cli/observability.h"
+#include "cli/frontend.h"
 #include "cli/runtime.h"
 #include "engine/llama_engine.h"
 #include "sched/scheduler.h"
@@ -21,13 +19,9 @@ namespace glmq {
 namespace {
 
 struct ServeFlags {
-  HttpServerOptions http;
+  FrontendOptions frontend;
   LlamaEngineOptions engine;
   SchedulerOptions sched;
-  PolicyOptions policy;
-  ApiOptions api;
-  AdmissionOptions admission;
-  WebhookOptions webhooks;
   std::string data_dir = "./data";
   CommonFlags common;
 };
@@ -100,47 +94,28 @@ int RunServe(const ServeFlags& flags) {
   Scheduler scheduler(**store, *engine, meter, flags.sched);
   const LocalCapacity capacity(meter, &scheduler);
   scheduler.job_stats().SetListener([&job_metrics](const JobEvent& e) { job_metrics.JobEvent(e); });
-  auto alerting = MakeAlerting(
-      *alert_config, FileSilenceStorage(flags.data_dir + "/silences.json"),
-      [&store, &scheduler, &capacity] {
-        return MeasureAlertSignals(**store, &scheduler, capacity);
-      },
-      &job_metrics);
-  if (!alerting.ok()) {
-    spdlog::error("alerting: {}", alerting.status().message());
+  FrontendOptions frontend_options = flags.frontend;
+  frontend_options.blocking_threads = flags.common.blocking_threads;
+  auto frontend = Frontend::Create(
+      frontend_options, *alert_config, FileSilenceStorage(flags.data_dir + "/silences.json"),
+      **store, engine->tokenizer(), capacity, &scheduler, watch, registry, job_metrics);
+  if (!frontend.ok()) {
+    spdlog::error("{}", frontend.status().message());
     return 2;
   }
-  AddServeCollectors(registry, **store, scheduler, meter, *engine, (*alerting)->service.get());
-
-  asio::thread_pool pool(static_cast<size_t>(std::max(2, flags.common.blocking_threads)));
-  Admission admission(**store, engine->tokenizer(), capacity, flags.policy, flags.admission, pool);
-  WebhookSender webhooks(**store, MakeCurlHttpTransport(), flags.webhooks);
-  webhooks.Start();
-  AddWebhookCollector(registry, webhooks);
-  ApiContext ctx{**store, admission, &scheduler, flags.api, pool, watch};
-  ctx.options.limits.webhook_hosts = flags.webhooks.allow_hosts;
-  Router router;
-  if (const Status routes = AddPublicRoutes(router, ctx, **alerting, registry, job_metrics);
-      !routes.ok()) {
-    spdlog::error("{}", routes.message());
-    return 2;
-  }
-  HttpServer server(flags.http, router);
+  AddQueueCollectors(registry, (*frontend)->reporter(), engine->info(), &(*frontend)->alerts());
 
   scheduler.Start();
-  (*alerting)->service->Start();
-  auto port = server.Start();
+  auto port = (*frontend)->Start();
   if (!port.ok()) {
     spdlog::error("{}", port.status().message());
     scheduler.Shutdown();
     return 1;
   }
-  spdlog::info("glmq serving on http://{}:{} (data in {})", flags.http.host, *port, flags.data_dir);
+  spdlog::info("glmq serving on http://{}:{} (data in {})", flags.frontend.http.host, *port,
+               flags.data_dir);
   spdlog::info("received {}, draining", stop.Wait());
-  watch.Close();  // long-polls answer now
-  server.Stop();
-  pool.join();
-  alerting->reset();  // a last notice goes out while the store is still open
+  (*frontend)->Stop();
   scheduler.Shutdown();
   return 0;
 }
@@ -152,15 +127,15 @@ CommandRunner AddServeCommand(CLI::App& app) {
   auto f = std::make_shared<ServeFlags>();
   AddCommonFlags(*cmd, f->common);
   AddEngineFlags(*cmd, f->engine, /*tokenizer_only=*/false);
-  AddHttpFlags(*cmd, f->http, 8080);
-  AddHttpDrainFlag(*cmd, f->http);
+  AddHttpFlags(*cmd, f->frontend.http, 8080);
+  AddHttpDrainFlag(*cmd, f->frontend.http);
   cmd->add_option("--data-dir", f->data_dir, "where the job store lives")
       ->envname("GLMQ_DATA_DIR")
       ->capture_default_str();
-  AddApiFlags(*cmd, f->api, f->admission);
-  AddWebhookFlags(*cmd, f->webhooks);
+  AddApiFlags(*cmd, f->frontend.api, f->frontend.admission);
+  AddWebhookFlags(*cmd, f->frontend.webhooks);
   AddSchedulerFlags(*cmd, f->sched);
-  AddPolicyFlags(*cmd, f->policy);
+  AddPolicyFlags(*cmd, f->frontend.policy);
   return [f]() { return RunServe(*f); };
 }
 

@@ -108,6 +108,11 @@ TEST(AlertingTest, BacklogFiresOnceThenResolvesWithLabelsAndValues) {
       metrics.body.find("glmq_alerts_firing{alertname=\"queue_depth\",severity=\"warning\"} 1"),
       std::string::npos)
       << metrics.body.substr(0, 4000);
+  // The alert as Alertmanager exports its own: glmq_alerts{alertname, severity, state}.
+  EXPECT_NE(metrics.body.find("glmq_alerts{alertname=\"queue_depth\",severity=\"warning\","
+                              "state=\"firing\"} 1"),
+            std::string::npos)
+      << metrics.body.substr(0, 4000);
   EXPECT_NE(metrics.body.find(sent), std::string::npos) << metrics.body.substr(0, 4000);
 
   // Drain: the busy job goes, the short ones run, and the alert resolves exactly once.

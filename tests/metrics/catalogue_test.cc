@@ -1,8 +1,9 @@
+#include "metrics/catalogue.h"
+
 #include <gtest/gtest.h>
 
 #include <string>
 
-#include "cli/observability.h"
 #include "core/job.h"
 
 namespace glmq {

@@ -1,6 +1,6 @@
-// Observability of a `glmq serve` process: the Prometheus metrics (GET /metrics) and the
-// backlog alerting that watches the same numbers. Wiring only: the metrics library lives in
-// metrics/, the rules and notifiers in alert/.
+// The metrics glmq exports (GET /metrics), by name: counters and histograms fed by events
+// as they happen (JobMetrics), and gauges read at scrape time from one reading of the queue
+// (sched/queue_report.h), the one /v1/queue and the alert rules use too.
 #pragma once
 
 #include <memory>
@@ -8,17 +8,11 @@
 #include <string>
 #include <unordered_map>
 
-#include "alert/dispatcher.h"
-#include "alert/rules.h"
 #include "alert/service.h"
-#include "alert/silences.h"
-#include "api/webhooks.h"
-#include "engine/engine.h"
+#include "core/model_info.h"
 #include "metrics/metrics.h"
-#include "sched/capacity.h"
 #include "sched/job_stats.h"
-#include "sched/scheduler.h"
-#include "sched/throughput.h"
+#include "sched/queue_report.h"
 #include "store/job_store.h"
 
 namespace glmq {
@@ -67,34 +61,10 @@ class JobMetrics {
   size_t sweep_at_size_ = 0;                         // guarded by mu_
 };
 
-// What the alert rules look at, measured now.
-// `capacity` gives the speeds behind the predicted drain time: this process's engine, or
-// the live workers' reports on a gateway.
-Result<AlertSignals> MeasureAlertSignals(JobStore& store, const Scheduler* scheduler,
-                                         const CapacitySource& capacity);
-
-// glmq_webhook_deliveries_total{result}: this process's webhook tries.
-void AddWebhookCollector(metrics::Registry& registry, const WebhookSender& sender);
-
-// Gauges read at scrape time: queue per class, throughput, KV, sequences, drain time,
-// token totals, workers, alerts firing.
-void AddServeCollectors(metrics::Registry& registry, JobStore& store, const Scheduler& scheduler,
-                        const ThroughputMeter& meter, const Engine& engine,
-                        const AlertService* alerts);
-
-// The alerting parts of one process, started together and stopped in reverse.
-struct Alerting {
-  std::unique_ptr<Silences> silences;
-  std::unique_ptr<Dispatcher> dispatcher;
-  std::unique_ptr<AlertService> service;
-
-  ~Alerting();
-};
-
-// Builds the dispatcher (a "log" channel is always there) and the evaluator; silences live
-// in `silences`. Does not start the evaluation thread.
-Result<std::unique_ptr<Alerting>> MakeAlerting(const AlertConfig& config, SilenceStorage silences,
-                                               AlertService::SignalSource source,
-                                               JobMetrics* job_metrics);
+// Gauges read at scrape time from `reporter`: queue per class, throughput, KV, sequences,
+// drain time, token totals, workers, and the alerts of `alerts` (if any) pending and firing.
+// `model` is the engine's.
+void AddQueueCollectors(metrics::Registry& registry, const QueueReporter& reporter,
+                        const ModelInfo& model, const AlertService* alerts);
 
 }  // namespace glmq

@@ -1,0 +1,105 @@
+#include "cli/frontend.h"
+
+#include <spdlog/spdlog.h>
+
+#include "alert/queue_signals.h"
+#include "api/alerts_api.h"
+#include "api/auth.h"
+#include "api/dashboard.h"
+#include "api/metrics_api.h"
+#include "api/openapi.h"
+
+namespace glmq {
+
+Frontend::Frontend(const FrontendOptions& options, JobStore& store, const Tokenizer& tokenizer,
+                   const CapacitySource& capacity, LocalScheduler* scheduler, JobWatchHub& watch)
+    : options_(options),
+      watch_(watch),
+      reporter_(store, capacity, scheduler),
+      pool_(static_cast<size_t>(std::max(2, options.blocking_threads))),
+      admission_(store, tokenizer, capacity, options.policy, options.admission, pool_) {}
+
+Result<std::unique_ptr<Frontend>> Frontend::Create(
+    const FrontendOptions& options, const AlertConfig& alerts, SilenceStorage silences,
+    JobStore& store, const Tokenizer& tokenizer, const CapacitySource& capacity,
+    LocalScheduler* scheduler, JobWatchHub& watch, metrics::Registry& registry,
+    JobMetrics& job_metrics) {
+  std::unique_ptr<Frontend> f(
+      new Frontend(options, store, tokenizer, capacity, scheduler, watch));
+  const QueueReporter& reporter = f->reporter_;
+  auto alerting = MakeAlerting(
+      alerts, std::move(silences),
+      [&reporter]() -> Result<AlertSignals> {
+        GLMQ_ASSIGN_OR_RETURN(const QueueReport report, reporter.Read(/*with_running_jobs=*/false));
+        return AlertSignalsOf(report);
+      },
+      [&job_metrics](const std::string& channel, const std::string& outcome) {
+        job_metrics.Notification(channel, outcome);
+      });
+  if (!alerting.ok()) return Status(alerting.status().code(), "alerting: " + std::string(alerting.status().message()));
+  f->alerting_ = std::move(*alerting);
+  // Every front end sends webhooks; a delivery is leased to one sender at a time.
+  f->webhooks_ = std::make_unique<WebhookSender>(store, MakeCurlHttpTransport(), options.webhooks);
+  AddWebhookCollector(registry, *f->webhooks_);
+  f->ctx_.emplace(ApiContext{store, f->admission_, scheduler, f->reporter_, options.api, f->pool_,
+                             watch});
+  f->ctx_->options.limits.webhook_hosts = options.webhooks.allow_hosts;
+  GLMQ_RETURN_IF_ERROR(f->AddRoutes(registry, job_metrics));
+  f->server_ = std::make_unique<HttpServer>(options.http, f->router_);
+  return f;
+}
+
+Status Frontend::AddRoutes(metrics::Registry& registry, JobMetrics& job_metrics) {
+  ApiContext& ctx = *ctx_;
+  GLMQ_ASSIGN_OR_RETURN(ApiKeys keys,
+                        ApiKeys::Load(ctx.options.api_keys, ctx.options.api_keys_file));
+  if (keys.empty()) {
+    spdlog::info("no API keys: the API answers anyone who can reach it (see --api-key)");
+  } else {
+    spdlog::info("API keys: {}; /v1 and /api routes need 'Authorization: Bearer KEY'", keys.size());
+    router_.RequireKey([keys = std::move(keys)](const HttpRequest& request) {
+      const auto it = request.find(http::field::authorization);
+      return it != request.end() &&
+             keys.Accepts(std::string_view(it->value().data(), it->value().size()));
+    });
+  }
+  LocalScheduler* scheduler = ctx.scheduler;
+  ctx.admission.SetListeners([&job_metrics](const Job& job) { job_metrics.Submitted(job); },
+                             [scheduler] {
+                               if (scheduler != nullptr) scheduler->Wake();
+                             });
+  if (ctx.options.submit_rate > 0) {
+    ctx.limiter = std::make_shared<RateLimiter>(ctx.options.submit_rate, ctx.options.submit_burst);
+    spdlog::info("rate limit: {:g} submits a second per client, bursts of {:g}",
+                 ctx.options.submit_rate, ctx.options.submit_burst);
+  }
+  AddApiRoutes(router_, ctx);
+  AddAlertRoutes(router_, *alerting_->service, *alerting_->silences, pool_);
+  AddMetricsRoute(router_, registry, pool_);
+  AddDashboardRoutes(router_);
+  AddOpenApiRoute(router_);
+  router_.SetObserver([&job_metrics](const std::string& route, int status, double seconds) {
+    job_metrics.HttpRequest(route, status, seconds);
+  });
+  return Status::Ok();
+}
+
+Result<uint16_t> Frontend::Start() {
+  webhooks_->Start();
+  alerting_->service->Start();
+  return server_->Start();
+}
+
+void Frontend::Stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  watch_.Close();  // long-polls answer now
+  if (server_) server_->Stop();
+  pool_.join();
+  alerting_.reset();  // a last notice goes out while the store is still open
+  webhooks_.reset();
+}
+
+Frontend::~Frontend() { Stop(); }
+
+}  // namespace glmq
