@@ -7,7 +7,12 @@
 // one machine-readable `RESULT` line per size for bench/run.sh.
 //
 //   accept_large --url http://127.0.0.1:8080 [--mib 10]... [--repeat 5] [--max-tokens 1]
-//                [--cancel] [--label NAME]
+//                [--cancel] [--label NAME] [--pid PID]
+//
+// --pid PID (the server's, on this machine) measures the server's peak memory for each
+// request: the peak RSS is reset before it (/proc/PID/clear_refs), and read once the engine
+// holds the job's tokens (its progress shows prompt tokens read) or the job has ended; the
+// growth is printed in MiB and as a multiple of the document's size.
 //
 // --cancel deletes each accepted job right after its answer and waits until the engine is
 // idle again (outside the timed part), so that the engine is not tokenizing or reading one
@@ -155,6 +160,51 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
   return size * n;
 }
 
+// A field of /proc/PID/status in KiB (VmRSS, VmHWM); -1 if unreadable.
+long StatusKib(long pid, const char* field) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%ld/status", pid);
+  FILE* f = std::fopen(path, "r");
+  if (f == nullptr) return -1;
+  char line[256];
+  long kib = -1;
+  const size_t n = std::strlen(field);
+  while (std::fgets(line, sizeof line, f) != nullptr) {
+    if (std::strncmp(line, field, n) == 0 && line[n] == ':') kib = std::atol(line + n + 1);
+  }
+  std::fclose(f);
+  return kib;
+}
+
+// Resets the peak RSS to the current RSS (Linux: "5" into clear_refs); false if refused.
+bool ResetPeak(long pid) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%ld/clear_refs", pid);
+  FILE* f = std::fopen(path, "w");
+  if (f == nullptr) return false;
+  const bool ok = std::fputs("5", f) >= 0;
+  return std::fclose(f) == 0 && ok;
+}
+
+// Waits (up to 300 s) until the engine holds job `id`'s tokens (prompt tokens read) or the
+// job has ended.
+void WaitForTokens(CURL* curl, const std::string& url, const std::string& id) {
+  std::string body;
+  const auto t0 = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() - t0 < std::chrono::seconds(300)) {
+    if (Get(curl, url + "/v1/jobs/" + id, nullptr, body) == 200) {
+      const json j = json::parse(body, nullptr, false);
+      if (j.is_discarded()) return;
+      const std::string state = j.value("state", std::string());
+      if (state != "queued" && state != "running") return;
+      if (j.contains("progress") && j["progress"].value("prompt_tokens_read", int64_t{0}) > 0)
+        return;
+    }
+    struct timespec ts = {0, 50 * 1000 * 1000};
+    nanosleep(&ts, nullptr);
+  }
+}
+
 double Median(std::vector<double> v) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -165,7 +215,7 @@ double Median(std::vector<double> v) {
 void Usage() {
   std::fprintf(stderr,
                "usage: accept_large --url http://HOST:PORT [--mib N]... [--repeat N] "
-               "[--max-tokens N] [--cancel] [--label NAME]\n");
+               "[--max-tokens N] [--cancel] [--label NAME] [--pid PID]\n");
 }
 
 }  // namespace
@@ -177,6 +227,7 @@ int main(int argc, char** argv) {
   int repeat = 5;
   int max_tokens = 1;
   bool cancel = false;
+  long pid = 0;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -198,6 +249,8 @@ int main(int argc, char** argv) {
       label = value();
     else if (a == "--cancel")
       cancel = true;
+    else if (a == "--pid")
+      pid = std::atol(value().c_str());
     else {
       Usage();
       return 2;
@@ -229,6 +282,7 @@ int main(int argc, char** argv) {
     std::vector<double> client, server;
     std::vector<long> statuses;
     std::string answer;
+    std::vector<double> rss_growth_mib;
   };
   std::vector<Summary> summaries;
   for (const double mib : sizes_mib) {
@@ -239,9 +293,11 @@ int main(int argc, char** argv) {
         {"question", "Summarise the document in one sentence."},
         {"max_tokens",
          max_tokens}}.dump();
-    Summary sum{mib, body.size(), {}, {}, {}, {}};
+    Summary sum{mib, body.size(), {}, {}, {}, {}, {}};
     for (int r = 1; r <= repeat; ++r) {
       Reply reply;
+      long rss_before_kib = -1;
+      if (pid > 0 && ResetPeak(pid)) rss_before_kib = StatusKib(pid, "VmRSS");
       curl_easy_reset(curl);  // keeps the connection cache: the same connection is reused
       curl_easy_setopt(curl, CURLOPT_URL, jobs_url.c_str());
       curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
@@ -278,6 +334,19 @@ int main(int argc, char** argv) {
           if (!msg.empty()) answer += ": " + msg.substr(0, 70);
         } else {
           answer = reply.body.substr(0, 80);
+        }
+        if (rss_before_kib >= 0) {
+          // Untimed: from the socket to the store, and from the store to the engine's tokens.
+          if (reply.status == 202 && j.contains("id")) {
+            WaitForTokens(curl, url, j["id"].get<std::string>());
+          }
+          const long peak_kib = StatusKib(pid, "VmHWM");
+          const double growth_mib = (peak_kib - rss_before_kib) / 1024.0;
+          char note[96];
+          std::snprintf(note, sizeof note, " (peak RSS +%.1f MiB, %.2fx the document)", growth_mib,
+                        growth_mib * 1024 * 1024 / static_cast<double>(bytes));
+          answer += note;
+          sum.rss_growth_mib.push_back(growth_mib);
         }
         if (cancel && reply.status == 202 && j.contains("id")) {
           // Untimed: stop the engine from reading this document before the next request.
@@ -320,6 +389,11 @@ int main(int argc, char** argv) {
     // For bench/run.sh: label|MiB|body bytes|n|status|client median|server median|first answer
     std::printf("RESULT|%s|%g|%zu|%zu|%s|%.1f|%.1f|%s\n", label.c_str(), s.mib, s.body_bytes,
                 s.client.size(), status.c_str(), cm, sm, s.answer.c_str());
+    if (!s.rss_growth_mib.empty()) {
+      const double peak = *std::max_element(s.rss_growth_mib.begin(), s.rss_growth_mib.end());
+      std::printf("RSS|%s|%g|peak growth %.1f MiB, %.2fx the document\n", label.c_str(), s.mib,
+                  peak, peak / s.mib);
+    }
   }
   curl_slist_free_all(headers);
   curl_easy_cleanup(curl);

@@ -22,6 +22,9 @@
 // text. Times are taken on this side: submit = before the request is sent, finish = when
 // the answer (glmq: the terminal job record) arrives.
 //
+// Over 500 lines: two targets, the run and its report in one program that bench/mixed.sh
+// calls once per server.
+//
 // Exit status: 0 when every job succeeded, 1 when any failed (each failure is printed and
 // left out of the token counts), 2 for bad arguments.
 #include <curl/curl.h>

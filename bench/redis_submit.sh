@@ -12,11 +12,16 @@
 #     (POST /v1/jobs, ~1 KB text, max_tokens 1): -t2 -c32 for $BENCH_DURATION, full speed.
 #  4. The same at a fixed $BENCH_RATE requests/s (bench/submit_paced.lua, which paces wrk
 #     with delay(): wrk2 is not packaged) for the p99 of a server that is not saturated.
-#  5. One markdown table, with where the time goes: CPU of the gateway and of Redis per
+#  5. The peer: BullMQ (npm package bullmq, installed into the temporary directory from the
+#     npm registry), Queue.add of the same ~1 KB job from 32 concurrent callers for
+#     $BENCH_DURATION on a fresh durable Redis (bench/bullmq_add.mjs); skipped, and said so,
+#     without node and npm or the registry.
+#  6. One markdown table, with where the time goes: CPU of the gateway and of Redis per
 #     submit (from /proc), Redis commands per submit (INFO, scripts' inner calls included)
 #     and commands slower than 1 ms (SLOWLOG).
 #
-# Environment: BUILD (build dir, default build), GLMQ_BIN, BENCH_DURATION (10s), BENCH_RATE
+# Environment: BUILD (build dir, default build), GLMQ_BIN, BENCH_DURATION (10s), BULLMQ_VERSION
+# (5: the npm version range installed), BENCH_RATE
 # (1000), BENCH_TMPDIR (where the temporary directory goes; default $TMPDIR or /tmp).
 set -euo pipefail
 
@@ -26,6 +31,7 @@ cd "$ROOT"
 source "$ROOT/bench/lib.sh"  # BUILD, GLMQ_BIN, and the helpers the script calls
 DURATION=${BENCH_DURATION:-10s}
 RATE=${BENCH_RATE:-1000}
+BULLMQ_VERSION=${BULLMQ_VERSION:-5}
 WRK_THREADS=2
 WRK_CONNECTIONS=32
 LPUSH_REQUESTS=200000
@@ -179,7 +185,24 @@ stop_server
 stop_redis
 
 echo
-echo "== 4. for scale: redis-benchmark -t lpush -c $WRK_CONNECTIONS -n $LPUSH_REQUESTS -d 1024 -q, on a fresh Redis"
+echo "== 4. the peer: BullMQ Queue.add, $WRK_CONNECTIONS concurrent callers, $DURATION, on a fresh Redis"
+bullmq_rps=""
+if command -v node >/dev/null && command -v npm >/dev/null &&
+  (cd "$TMP" && npm install --silent --no-audit --no-fund --prefix "$TMP/node" "bullmq@$BULLMQ_VERSION" \
+    >"$TMP/npm.log" 2>&1); then
+  start_redis "$TMP/redis-bullmq" || die "the BullMQ redis-server did not start"
+  seconds=${DURATION%s}
+  NODE_PATH=$TMP/node/node_modules timeout 120 node "$ROOT/bench/bullmq_add.mjs" \
+    "$REDIS_PORT" "$seconds" "$WRK_CONNECTIONS" | tee "$TMP/bullmq.out" || true
+  bullmq_rps=$(sed -n 's/^BULLMQ_RESULT .*per_second=\([0-9.]*\).*/\1/p' "$TMP/bullmq.out")
+  bullmq_version=$(node -e "console.log(require('$TMP/node/node_modules/bullmq/package.json').version)" 2>/dev/null || echo "?")
+  stop_redis
+else
+  echo "skipped: node/npm missing or 'npm install bullmq' failed ($(tail -n 1 "$TMP/npm.log" 2>/dev/null))"
+fi
+
+echo
+echo "== 5. for scale: redis-benchmark -t lpush -c $WRK_CONNECTIONS -n $LPUSH_REQUESTS -d 1024 -q, on a fresh Redis"
 start_redis "$TMP/redis-1k" || die "the second redis-server did not start"
 redis-benchmark -p "$REDIS_PORT" -t lpush -c "$WRK_CONNECTIONS" -n "$LPUSH_REQUESTS" -d 1024 -q |
   tr '\r' '\n' | grep -v '^$' | tail -n 1 | tee "$TMP/lpush-1k.out"
@@ -191,7 +214,13 @@ stop_redis
 full_rps=$(result_field "$full" rps)
 ratio=$(awk -v a="$full_rps" -v b="$lpush_rps" 'BEGIN { printf "%.2f", a / b }')
 ratio_1k=$(awk -v a="$full_rps" -v b="$lpush_1k_rps" 'BEGIN { printf "%.2f", a / b }')
-ratio_ok=$(awk -v r="$ratio" 'BEGIN { print (r >= 0.5) ? "yes" : "no" }')
+if [[ -n $bullmq_rps ]]; then
+  bullmq_ratio=$(awk -v a="$full_rps" -v b="$bullmq_rps" 'BEGIN { printf "%.2f", a / b }')
+  bullmq_ok=$(awk -v r="$bullmq_ratio" 'BEGIN { print (r >= 1.0) ? "yes" : "no" }')
+  bullmq_row="| BullMQ $bullmq_version Queue.add/s, $WRK_CONNECTIONS concurrent callers, ~1 KB data; ratio glmq / BullMQ | $(printf '%.0f' "$bullmq_rps"); **$bullmq_ratio** | ≥ 1.0 ($bullmq_ok) |"
+else
+  bullmq_row="| BullMQ Queue.add/s | not measured (no node/npm or no registry) | |"
+fi
 paced_p99=$(result_field "$paced" p99_ms)
 paced_ok=$(awk -v p="$paced_p99" 'BEGIN { print (p < 5) ? "yes" : "no" }')
 non202=$(($(result_field "$full" non202) + $(result_field "$paced" non202)))
@@ -211,7 +240,8 @@ workers; Redis, gateway and client on the same machine. Command: \`bash bench/re
 |---|---|---|
 | Redis ceiling: \`redis-benchmark -t lpush -c $WRK_CONNECTIONS -n $LPUSH_REQUESTS\` | $(fmt "$lpush_rps") LPUSH/s | |
 | glmq submits/s (202): \`wrk -t$WRK_THREADS -c$WRK_CONNECTIONS -d$DURATION\`, ~1 KB text | $(fmt "$full_rps") | |
-| ratio glmq / LPUSH | $ratio | ≥ 0.5 ($ratio_ok) |
+| ratio glmq / LPUSH | $ratio | |
+$bullmq_row
 | for scale: LPUSH of 1 KB values (\`-d 1024\`); glmq / that | $(fmt "$lpush_1k_rps") LPUSH/s; $ratio_1k | |
 | p50 / p99 at full load | $(result_field "$full" p50_ms) / $(result_field "$full" p99_ms) ms | |
 | p99 at $(fmt "$RATE") submits/s (sent $(result_field "$paced" rate)/s, p50 $(result_field "$paced" p50_ms) ms, $(result_field "$paced" late) late sends) | $paced_p99 ms | < 5 ms ($paced_ok) |

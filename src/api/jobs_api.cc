@@ -7,6 +7,7 @@
 #include "api/chat_completion.h"
 #include "api/idempotency.h"
 #include "api/job_json.h"
+#include "api/job_streams.h"
 #include "api/json_response.h"
 #include "core/json_writer.h"
 
@@ -46,8 +47,17 @@ HttpResponse SubmitError(const Status& status) {
   return ErrorResponse(status);
 }
 
-Result<Job> FetchJob(JobStore& store, const std::string& id, bool with_request) {
-  return store.Get(id, with_request);
+// A queued job with its wait as estimated now, beside the one it was given at submit. Blocks
+// on the store; without an answer from it the job goes out as stored.
+json QueuedJobJson(ApiContext& ctx, const Job& job) {
+  json out = JobToJson(job);
+  if (auto wait = ctx.admission.CurrentWaitSeconds(job); wait.ok()) {
+    out["current_estimated_wait_seconds"] = *wait;
+  }
+  if (auto position = ctx.store.QueuePosition(job.id); position.ok() && *position > 0) {
+    out["current_queue_position"] = *position;
+  }
+  return out;
 }
 
 HttpResponse FetchError(const Status& status, const std::string& id) {
@@ -67,81 +77,6 @@ Result<double> ParseWait(const RequestContext& rc, double max_wait) {
                            std::to_string(static_cast<int>(max_wait)));
   }
   return v;
-}
-
-// Waits until the job is terminal or `wait_seconds` pass, then returns its latest record.
-asio::awaitable<Result<Job>> AwaitJob(ApiContext& ctx, std::string id, double wait_seconds) {
-  const auto deadline = std::chrono::steady_clock::now() +
-                        std::chrono::milliseconds(std::llround(wait_seconds * 1000));
-  auto executor = co_await asio::this_coro::executor;
-  auto fetch = [&ctx, id] { return FetchJob(ctx.store, id, false); };
-  for (;;) {
-    JobWait wait(ctx.watch, id, executor, deadline);
-    Result<Job> f = co_await RunBlocking(ctx.pool, fetch);
-    if (!f.ok() || IsTerminal(f->state) || std::chrono::steady_clock::now() >= deadline ||
-        ctx.watch.closed()) {
-      co_return f;
-    }
-    if (!co_await wait.Wait()) co_return co_await RunBlocking(ctx.pool, fetch);  // time is up
-  }
-}
-
-// GET /v1/jobs/{id}/events: the job as server-sent events, from now until it ends. Each
-// event's data is the job's JSON as GET /v1/jobs/{id} gives it; `state` when the state
-// changed (the first event is one too), `progress` when only its progress did, `done` once
-// it is terminal (with the text), after which the stream ends. A change of state wakes the
-// stream at once (through the watch hub, from any worker); progress is read every
-// kEventPoll. A server that drains ends its streams; an EventSource client reconnects, to
-// another gateway behind a load balancer, and gets the job as it is then.
-// The head of a 200 whose body is server-sent events (RequestContext::stream writes it).
-HttpResponse EventStreamHead() {
-  HttpResponse head{http::status::ok, 11};
-  head.set(http::field::content_type, "text/event-stream");
-  head.set(http::field::cache_control, "no-cache");
-  head.set("X-Accel-Buffering", "no");  // nginx: pass events on at once
-  return head;
-}
-
-constexpr auto kEventPoll = std::chrono::seconds(1);
-constexpr auto kEventKeepAlive = std::chrono::seconds(15);
-
-asio::awaitable<void> JobEvents(ApiContext& ctx, std::string id, StreamWriter& out) {
-  auto executor = co_await asio::this_coro::executor;
-  if (!co_await out.Write("retry: 2000\n\n")) co_return;
-  std::string last_data;
-  std::optional<JobState> last_state;
-  auto last_write = std::chrono::steady_clock::now();
-  auto fetch = [&ctx, id] { return FetchJob(ctx.store, id, false); };
-  for (;;) {
-    JobWait wait(ctx.watch, id, executor, std::chrono::steady_clock::now() + kEventPoll);
-    Result<Job> f = co_await RunBlocking(ctx.pool, fetch);
-    std::string event;
-    if (!f.ok()) {
-      // Gone (its retention ran out) or the store failed: say so, and end.
-      const json error = {{"code", ErrorCodeName(ErrorCodeFor(f.status().code()))},
-                          {"message", std::string(f.status().message())}};
-      event = "event: error\ndata: " + json({{"error", error}}).dump() + "\n\n";
-    } else {
-      std::string data = JobToJson(*f).dump();
-      if (data != last_data) {
-        const char* name = IsTerminal(f->state)     ? "done"
-                           : last_state != f->state ? "state"
-                                                    : "progress";
-        event = std::string("event: ") + name + "\ndata: " + data + "\n\n";
-        last_data = std::move(data);
-        last_state = f->state;
-      } else if (std::chrono::steady_clock::now() - last_write >= kEventKeepAlive) {
-        event = ": keep-alive\n\n";
-      }
-    }
-    bool open = true;
-    if (!event.empty()) {
-      open = co_await out.Write(std::move(event));
-      last_write = std::chrono::steady_clock::now();
-    }
-    if (!open || !f.ok() || IsTerminal(f->state) || ctx.watch.closed()) co_return;
-    co_await wait.Wait();
-  }
 }
 
 json QueueJson(ApiContext& ctx, const QueueReport& r) {
@@ -358,22 +293,6 @@ void AddHealthRoutes(Router& router, JobStore& store, asio::thread_pool& pool) {
       Access::kOpen);
 }
 
-// "stream": true, as OpenAI's clients read it: server-sent chunks, then `data: [DONE]`. The
-// answer exists only once the job ends, so it comes as one chunk with all of its text
-// (then one with finish_reason and usage); until then the stream carries keep-alive
-// comments. A job that does not succeed ends the stream with `data: {"error":...}`.
-asio::awaitable<void> ChatCompletionStream(ApiContext& ctx, std::string id, StreamWriter& out) {
-  const double keep_alive = std::chrono::duration<double>(kEventKeepAlive).count();
-  for (;;) {
-    Result<Job> f = co_await AwaitJob(ctx, id, keep_alive);
-    if (!f.ok() || IsTerminal(f->state) || ctx.watch.closed()) {
-      co_await out.Write(ChatCompletionEvents(f, ctx.watch.closed(), ctx.admission.model().name));
-      co_return;
-    }
-    if (!co_await out.Write(": keep-alive\n\n")) co_return;
-  }
-}
-
 // A 429 when the client has used up its submits (--rate-limit); its API key, or without
 // one its address, names the client.
 std::optional<HttpResponse> RateLimited(ApiContext& ctx, const RequestContext& rc) {
@@ -424,7 +343,12 @@ void AddApiRoutes(Router& router, ApiContext& ctx) {
                  f = co_await RunBlocking(ctx.pool, std::move(fetch));
                }
                if (!f.ok()) co_return FetchError(f.status(), id);
-               co_return JsonResponse(http::status::ok, JobToJson(*f));
+               if (f->state != JobState::kQueued) {
+                 co_return JsonResponse(http::status::ok, JobToJson(*f));
+               }
+               auto with_estimate = [&ctx, job = std::move(*f)] { return QueuedJobJson(ctx, job); };
+               co_return JsonResponse(http::status::ok,
+                                      co_await RunBlocking(ctx.pool, std::move(with_estimate)));
              });
 
   router.Add(http::verb::get, "/v1/jobs/{id}/events",

@@ -232,7 +232,7 @@ const std::string& OpenApiDocument() {
           "priority": {"type": "integer"}, "length_class": {"type": "string", "enum": ["short", "medium", "long"]},
           "prompt_tokens": {"type": "integer"}, "max_tokens": {"type": "integer"},
           "created_at": {"type": "number"}, "started_at": {"type": "number", "nullable": true}, "finished_at": {"type": "number", "nullable": true}, "deadline_at": {"type": "number", "nullable": true},
-          "estimated_wait_seconds": {"type": "number"}, "queue_wait_seconds": {"type": "number", "nullable": true}, "run_seconds": {"type": "number", "nullable": true},
+          "estimated_wait_seconds": {"type": "number"}, "current_estimated_wait_seconds": {"type": "number", "description": "while queued: the wait from now, as estimated now (estimated_wait_seconds is the one given at submit)"}, "current_queue_position": {"type": "integer", "description": "while queued"}, "queue_wait_seconds": {"type": "number", "nullable": true}, "run_seconds": {"type": "number", "nullable": true},
           "attempts": {"type": "integer"}, "cancel_requested": {"type": "boolean"}, "dead_letter": {"type": "boolean"},
           "worker": {"type": "string", "description": "While running: the worker that holds it."},
           "webhook_url": {"type": "string"},

@@ -24,8 +24,7 @@ Result<std::unique_ptr<Frontend>> Frontend::Create(
     JobStore& store, const Tokenizer& tokenizer, const CapacitySource& capacity,
     LocalScheduler* scheduler, JobWatchHub& watch, metrics::Registry& registry,
     JobMetrics& job_metrics) {
-  std::unique_ptr<Frontend> f(
-      new Frontend(options, store, tokenizer, capacity, scheduler, watch));
+  std::unique_ptr<Frontend> f(new Frontend(options, store, tokenizer, capacity, scheduler, watch));
   const QueueReporter& reporter = f->reporter_;
   auto alerting = MakeAlerting(
       alerts, std::move(silences),
@@ -36,13 +35,15 @@ Result<std::unique_ptr<Frontend>> Frontend::Create(
       [&job_metrics](const std::string& channel, const std::string& outcome) {
         job_metrics.Notification(channel, outcome);
       });
-  if (!alerting.ok()) return Status(alerting.status().code(), "alerting: " + std::string(alerting.status().message()));
+  if (!alerting.ok())
+    return Status(alerting.status().code(),
+                  "alerting: " + std::string(alerting.status().message()));
   f->alerting_ = std::move(*alerting);
   // Every front end sends webhooks; a delivery is leased to one sender at a time.
   f->webhooks_ = std::make_unique<WebhookSender>(store, MakeCurlHttpTransport(), options.webhooks);
   AddWebhookCollector(registry, *f->webhooks_);
-  f->ctx_.emplace(ApiContext{store, f->admission_, scheduler, f->reporter_, options.api, f->pool_,
-                             watch});
+  f->ctx_.emplace(
+      ApiContext{store, f->admission_, scheduler, f->reporter_, options.api, f->pool_, watch});
   f->ctx_->options.limits.webhook_hosts = options.webhooks.allow_hosts;
   GLMQ_RETURN_IF_ERROR(f->AddRoutes(registry, job_metrics));
   f->server_ = std::make_unique<HttpServer>(options.http, f->router_);

@@ -31,14 +31,11 @@ class Frontend {
  public:
   // `scheduler`: the one in this process (serve), or null (a gateway). Everything handed
   // in outlives the front end. Fails for a bad alert or key configuration.
-  static Result<std::unique_ptr<Frontend>> Create(const FrontendOptions& options,
-                                                  const AlertConfig& alerts,
-                                                  SilenceStorage silences, JobStore& store,
-                                                  const Tokenizer& tokenizer,
-                                                  const CapacitySource& capacity,
-                                                  LocalScheduler* scheduler, JobWatchHub& watch,
-                                                  metrics::Registry& registry,
-                                                  JobMetrics& job_metrics);
+  static Result<std::unique_ptr<Frontend>> Create(
+      const FrontendOptions& options, const AlertConfig& alerts, SilenceStorage silences,
+      JobStore& store, const Tokenizer& tokenizer, const CapacitySource& capacity,
+      LocalScheduler* scheduler, JobWatchHub& watch, metrics::Registry& registry,
+      JobMetrics& job_metrics);
   Frontend(const Frontend&) = delete;
   Frontend& operator=(const Frontend&) = delete;
   ~Frontend();

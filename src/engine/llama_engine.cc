@@ -1,3 +1,6 @@
+// LlamaEngine: loading, admission and the decode step. About 500 lines: the step and the
+// admission share the slots' state; the prefix cache is in llama_prefix_cache.cc and the
+// vocabulary in llama_tokenizer.cc.
 #include "engine/llama_engine.h"
 
 #include <spdlog/spdlog.h>

@@ -4,8 +4,8 @@
 
 namespace glmq {
 
-Liveness::Liveness(JobStore& store, const LocalScheduler& scheduler,
-                   const CapacitySource& capacity, std::string name)
+Liveness::Liveness(JobStore& store, const LocalScheduler& scheduler, const CapacitySource& capacity,
+                   std::string name)
     : store_(store),
       scheduler_(scheduler),
       capacity_(capacity),

@@ -29,8 +29,7 @@ Result<QueueReport> QueueReporter::Read(bool with_running_jobs) const {
       PredictedDrainSeconds(r.capacity.rates, r.queue, r.capacity.running_prompt_tokens_left,
                             r.capacity.running_max_tokens_left);
   r.failed_total = r.total(JobState::kFailed) + r.total(JobState::kExpired);
-  r.finished_total =
-      r.failed_total + r.total(JobState::kSucceeded) + r.total(JobState::kCancelled);
+  r.finished_total = r.failed_total + r.total(JobState::kSucceeded) + r.total(JobState::kCancelled);
   if (with_running_jobs || local_ == nullptr) {
     ListFilter running;
     running.state = JobState::kRunning;

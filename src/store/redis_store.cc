@@ -1,3 +1,7 @@
+// RedisJobStore over hiredis and the Lua scripts of redis_scripts.cc. Over 600 lines: one
+// method per JobStore operation, each a script call and the decoding of its reply, which
+// read best side by side; the coordination between processes is in
+// redis_store_coordination.cc.
 #include "store/redis_store.h"
 
 #include <spdlog/spdlog.h>

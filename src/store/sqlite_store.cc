@@ -1,3 +1,6 @@
+// SqliteJobStore: the JobStore operations as SQL on the writer thread (sqlite_writer.h),
+// the queue index kept beside it. Over 500 lines: one method per JobStore operation; the
+// schema, the statements and the coordination between processes have files of their own.
 #include "store/sqlite_store.h"
 
 #include <algorithm>

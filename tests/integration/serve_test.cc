@@ -267,8 +267,19 @@ TEST(QueueTest, ShowsRunningJobAndQueuedCounts) {
   EXPECT_EQ(b["totals"].value("running", -1), 1) << q.body;
   EXPECT_EQ(b["engine"].value("parallel", 0), 1) << q.body;
 
+  // A queued job shows its wait as estimated now beside the one it was given: the long job
+  // ahead has most of its 20,000 tokens left.
+  HttpResult queued = server.Get("/v1/jobs/" + queued_id);
+  ASSERT_EQ(queued.status, 200) << queued.Describe();
+  EXPECT_EQ(queued.body_json.value("state", ""), "queued") << queued.body;
+  EXPECT_EQ(queued.body_json.value("current_queue_position", 0), 1) << queued.body;
+  EXPECT_GT(queued.body_json.value("current_estimated_wait_seconds", 0.0), 0.0) << queued.body;
+  EXPECT_TRUE(queued.body_json.contains("estimated_wait_seconds")) << queued.body;
+
   // Leave quickly: the long job would otherwise run for a minute.
   EXPECT_EQ(server.Delete("/v1/jobs/" + long_id).status, 200);
+  const json ended = WaitForTerminal(server, queued_id, kJobTimeout);
+  EXPECT_FALSE(ended.contains("current_estimated_wait_seconds")) << ended;
 }
 
 TEST(HealthTest, HealthzAndReadyz) {

@@ -1,6 +1,7 @@
 // The JobStore contract (store_contract.h): queueing, claims, leases, results and the
 // queue's figures, on both stores. The coordination between processes is in
-// store_coordination_contract_test.cc.
+// store_coordination_contract_test.cc. Long (one test per promise of job_store.h, each run on
+// both stores) and kept whole, so that one file says what every store must do.
 #include "store/store_contract.h"
 
 namespace glmq::contract {

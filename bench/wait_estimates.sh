@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Honest waits: glmq serve --parallel $WAIT_PARALLEL (2) on the bench model (`glmq
+# make-test-model --preset bench`, or $BENCH_MODEL), and bench/wait_estimates.cc's mixed
+# queue of $WAIT_JOBS (30) jobs arriving over time. Prints each job's promised and real
+# wait, and the median and p90 relative error (goal: median <= 20 %, p90 <= 50 %).
+# Environment: BUILD, GLMQ_BIN, WAIT_BENCH_BIN ($BUILD/wait_estimates), BENCH_MODEL,
+# WAIT_JOBS, WAIT_PARALLEL, WAIT_SEED (1), WAIT_MEAN_GAP_MS (400), BENCH_TMPDIR.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
+WAIT_BENCH_BIN=${WAIT_BENCH_BIN:-$BUILD/wait_estimates}
+JOBS=${WAIT_JOBS:-30}
+PARALLEL=${WAIT_PARALLEL:-2}
+SEED=${WAIT_SEED:-1}
+GAP=${WAIT_MEAN_GAP_MS:-400}
+
+die() { echo "wait_estimates: $*" >&2; exit 1; }
+[[ -x $GLMQ_BIN ]] || die "no glmq binary at $GLMQ_BIN (run 'make build' or set GLMQ_BIN)"
+[[ -x $WAIT_BENCH_BIN ]] || die "no wait_estimates at $WAIT_BENCH_BIN (run 'make build')"
+
+bench_setup wait_estimates
+machine_facts
+GLMQ=$TMP/glmq
+cp "$GLMQ_BIN" "$GLMQ"
+if [[ -n ${BENCH_MODEL:-} ]]; then
+  MODEL=$BENCH_MODEL
+else
+  MODEL=$TMP/model.gguf
+  make_test_model "$GLMQ" "$MODEL" 300 --preset bench
+fi
+echo "== glmq wait-estimate benchmark"
+echo "machine: $(machine_line)"
+echo "glmq:    $GLMQ_BIN (commit $git_rev)"
+echo "model:   ${BENCH_MODEL:-glmq make-test-model --preset bench (random weights)}"
+echo "serve:   --parallel $PARALLEL; $JOBS jobs, exponential gaps of mean $GAP ms, seed $SEED"
+log=$TMP/serve.log
+"$GLMQ" serve --model "$MODEL" --host 127.0.0.1 --port 0 --data-dir "$TMP/data" \
+  --parallel "$PARALLEL" --ctx-size 32768 >"$log" 2>&1 &
+SERVER_PID=$!
+wait_ready glmq "$log" /readyz 180 || die "glmq did not start"
+"$WAIT_BENCH_BIN" --url "http://127.0.0.1:$PORT" --jobs "$JOBS" --seed "$SEED" \
+  --mean-gap-ms "$GAP"

@@ -1,0 +1,109 @@
+#include "api/job_streams.h"
+
+#include <chrono>
+#include <cmath>
+#include <optional>
+
+#include "api/chat_completion.h"
+#include "api/job_json.h"
+#include "api/json_response.h"
+
+namespace glmq {
+namespace {
+
+constexpr auto kEventPoll = std::chrono::seconds(1);
+constexpr auto kEventKeepAlive = std::chrono::seconds(15);
+
+}  // namespace
+
+Result<Job> FetchJob(JobStore& store, const std::string& id, bool with_request) {
+  return store.Get(id, with_request);
+}
+
+HttpResponse EventStreamHead() {
+  HttpResponse head{http::status::ok, 11};
+  head.set(http::field::content_type, "text/event-stream");
+  head.set(http::field::cache_control, "no-cache");
+  head.set("X-Accel-Buffering", "no");  // nginx: pass events on at once
+  return head;
+}
+
+asio::awaitable<Result<Job>> AwaitJob(ApiContext& ctx, std::string id, double wait_seconds) {
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::milliseconds(std::llround(wait_seconds * 1000));
+  auto executor = co_await asio::this_coro::executor;
+  auto fetch = [&ctx, id] { return FetchJob(ctx.store, id, false); };
+  for (;;) {
+    JobWait wait(ctx.watch, id, executor, deadline);
+    Result<Job> f = co_await RunBlocking(ctx.pool, fetch);
+    if (!f.ok() || IsTerminal(f->state) || std::chrono::steady_clock::now() >= deadline ||
+        ctx.watch.closed()) {
+      co_return f;
+    }
+    if (!co_await wait.Wait()) co_return co_await RunBlocking(ctx.pool, fetch);  // time is up
+  }
+}
+
+// GET /v1/jobs/{id}/events: the job as server-sent events, from now until it ends. Each
+// event's data is the job's JSON as GET /v1/jobs/{id} gives it; `state` when the state
+// changed (the first event is one too), `progress` when only its progress did, `done` once
+// it is terminal (with the text), after which the stream ends. A change of state wakes the
+// stream at once (through the watch hub, from any worker); progress is read every
+// kEventPoll. A server that drains ends its streams; an EventSource client reconnects, to
+// another gateway behind a load balancer, and gets the job as it is then.
+asio::awaitable<void> JobEvents(ApiContext& ctx, std::string id, StreamWriter& out) {
+  auto executor = co_await asio::this_coro::executor;
+  if (!co_await out.Write("retry: 2000\n\n")) co_return;
+  std::string last_data;
+  std::optional<JobState> last_state;
+  auto last_write = std::chrono::steady_clock::now();
+  auto fetch = [&ctx, id] { return FetchJob(ctx.store, id, false); };
+  for (;;) {
+    JobWait wait(ctx.watch, id, executor, std::chrono::steady_clock::now() + kEventPoll);
+    Result<Job> f = co_await RunBlocking(ctx.pool, fetch);
+    std::string event;
+    if (!f.ok()) {
+      // Gone (its retention ran out) or the store failed: say so, and end.
+      const json error = {{"code", ErrorCodeName(ErrorCodeFor(f.status().code()))},
+                          {"message", std::string(f.status().message())}};
+      event = "event: error\ndata: " + json({{"error", error}}).dump() + "\n\n";
+    } else {
+      std::string data = JobToJson(*f).dump();
+      if (data != last_data) {
+        const char* name = IsTerminal(f->state)     ? "done"
+                           : last_state != f->state ? "state"
+                                                    : "progress";
+        event = std::string("event: ") + name + "\ndata: " + data + "\n\n";
+        last_data = std::move(data);
+        last_state = f->state;
+      } else if (std::chrono::steady_clock::now() - last_write >= kEventKeepAlive) {
+        event = ": keep-alive\n\n";
+      }
+    }
+    bool open = true;
+    if (!event.empty()) {
+      open = co_await out.Write(std::move(event));
+      last_write = std::chrono::steady_clock::now();
+    }
+    if (!open || !f.ok() || IsTerminal(f->state) || ctx.watch.closed()) co_return;
+    co_await wait.Wait();
+  }
+}
+
+// "stream": true, as OpenAI's clients read it: server-sent chunks, then `data: [DONE]`. The
+// answer exists only once the job ends, so it comes as one chunk with all of its text
+// (then one with finish_reason and usage); until then the stream carries keep-alive
+// comments. A job that does not succeed ends the stream with `data: {"error":...}`.
+asio::awaitable<void> ChatCompletionStream(ApiContext& ctx, std::string id, StreamWriter& out) {
+  const double keep_alive = std::chrono::duration<double>(kEventKeepAlive).count();
+  for (;;) {
+    Result<Job> f = co_await AwaitJob(ctx, id, keep_alive);
+    if (!f.ok() || IsTerminal(f->state) || ctx.watch.closed()) {
+      co_await out.Write(ChatCompletionEvents(f, ctx.watch.closed(), ctx.admission.model().name));
+      co_return;
+    }
+    if (!co_await out.Write(": keep-alive\n\n")) co_return;
+  }
+}
+
+}  // namespace glmq
