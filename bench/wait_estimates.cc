@@ -68,16 +68,26 @@ bool ParseArgs(int argc, char** argv, Options& o) {
     char* end = nullptr;
     const double n = std::strtod(v.c_str(), &end);
     if (end == v.c_str() || *end != '\0' || n < 0) return false;
-    if (a == "--jobs") o.jobs = static_cast<int>(n);
-    else if (a == "--seed") o.seed = static_cast<uint64_t>(n);
-    else if (a == "--min-words") o.min_words = static_cast<int>(n);
-    else if (a == "--max-words") o.max_words = static_cast<int>(n);
-    else if (a == "--min-max-tokens") o.min_max_tokens = static_cast<int>(n);
-    else if (a == "--max-max-tokens") o.max_max_tokens = static_cast<int>(n);
-    else if (a == "--mean-gap-ms") o.mean_gap_ms = static_cast<int>(n);
-    else if (a == "--min-wait-s") o.min_wait_s = n;
-    else if (a == "--timeout-s") o.timeout_s = static_cast<int>(n);
-    else return false;
+    if (a == "--jobs")
+      o.jobs = static_cast<int>(n);
+    else if (a == "--seed")
+      o.seed = static_cast<uint64_t>(n);
+    else if (a == "--min-words")
+      o.min_words = static_cast<int>(n);
+    else if (a == "--max-words")
+      o.max_words = static_cast<int>(n);
+    else if (a == "--min-max-tokens")
+      o.min_max_tokens = static_cast<int>(n);
+    else if (a == "--max-max-tokens")
+      o.max_max_tokens = static_cast<int>(n);
+    else if (a == "--mean-gap-ms")
+      o.mean_gap_ms = static_cast<int>(n);
+    else if (a == "--min-wait-s")
+      o.min_wait_s = n;
+    else if (a == "--timeout-s")
+      o.timeout_s = static_cast<int>(n);
+    else
+      return false;
   }
   return argc % 2 == 1 && !o.url.empty() && o.jobs > 0 && o.min_words <= o.max_words &&
          o.min_max_tokens <= o.max_max_tokens;
@@ -85,11 +95,11 @@ bool ParseArgs(int argc, char** argv, Options& o) {
 
 // Submits, then long-polls until the job ends and reads its queue wait.
 void Run(const Options& o, const std::string& text, Record& r, Clock::time_point start) {
-  const std::string body = json{{"text", text},
-                                {"question", "What is the main point?"},
-                                {"max_tokens", r.max_tokens},
-                                {"temperature", 0}}
-                               .dump();
+  const std::string body = json{
+      {"text", text},
+      {"question", "What is the main point?"},
+      {"max_tokens", r.max_tokens},
+      {"temperature", 0}}.dump();
   r.submit_s = std::chrono::duration<double>(Clock::now() - start).count();
   const HttpReply accepted = Http(o.url + "/v1/jobs", &body, 60);
   const json a = accepted.ok(202) ? json::parse(accepted.body, nullptr, false) : json();
@@ -171,17 +181,18 @@ int main(int argc, char** argv) {
       ratios.push_back(r.estimate_s / r.wait_s);
     }
     failed += r.error.empty() ? 0 : 1;
-    std::printf("%4zu %6d %5d %9.2f %4lld %10.2f %8.2f %6.0f%%  %s\n", i + 1, r.words,
-                r.max_tokens, r.submit_s, static_cast<long long>(r.position), r.estimate_s,
-                r.wait_s, measured ? 100 * error : -1.0, r.error.empty() ? "ok" : r.error.c_str());
+    std::printf("%4zu %6d %5d %9.2f %4lld %10.2f %8.2f %6.0f%%  %s\n", i + 1, r.words, r.max_tokens,
+                r.submit_s, static_cast<long long>(r.position), r.estimate_s, r.wait_s,
+                measured ? 100 * error : -1.0, r.error.empty() ? "ok" : r.error.c_str());
   }
   double mean_ratio = 0;
   for (double x : ratios) mean_ratio += x / static_cast<double>(ratios.size());
   const double median = errors.empty() ? -1 : Percentile(errors, 0.5);
   const double p90 = errors.empty() ? -1 : Percentile(errors, 0.9);
-  std::printf("\n%zu of %d jobs waited at least %.1f s: relative error median %.0f%%, p90 %.0f%%; "
-              "estimate / wait on average %.2f\n",
-              errors.size(), o.jobs, o.min_wait_s, 100 * median, 100 * p90, mean_ratio);
+  std::printf(
+      "\n%zu of %d jobs waited at least %.1f s: relative error median %.0f%%, p90 %.0f%%; "
+      "estimate / wait on average %.2f\n",
+      errors.size(), o.jobs, o.min_wait_s, 100 * median, 100 * p90, mean_ratio);
   std::printf("WAIT_RESULT jobs=%zu median_error=%.3f p90_error=%.3f mean_ratio=%.3f\n",
               errors.size(), median, p90, mean_ratio);
   return failed == 0 ? 0 : 1;

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <mutex>
 
@@ -178,44 +179,89 @@ void LlamaTokenizer::Learn(size_t prompt_bytes, int64_t tokens) const {
   bytes_per_token_.compare_exchange_strong(old, old + weight * (sample - old));
 }
 
+namespace {
+
+bool IsAsciiLetter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+
+// Where a prompt may be cut so that its pieces tokenize as the whole does, searching from
+// `from`; npos if nowhere. The pre-tokenizer ends its pieces after a newline that a
+// non-space character follows, and before a space between two letters (" word" is one of
+// its pieces); BPE merges stay inside those, and no special token holds either.
+size_t CutPoint(std::string_view text, size_t from) {
+  for (size_t at = text.find('\n', from); at != std::string_view::npos && at + 1 < text.size();
+       at = text.find('\n', at + 1)) {
+    if (!std::isspace(static_cast<unsigned char>(text[at + 1]))) return at + 1;
+  }
+  for (size_t at = text.find(' ', from); at != std::string_view::npos && at + 1 < text.size();
+       at = text.find(' ', at + 1)) {
+    if (at > 0 && IsAsciiLetter(text[at - 1]) && IsAsciiLetter(text[at + 1])) return at;
+  }
+  return std::string_view::npos;
+}
+
+}  // namespace
+
+std::vector<std::string_view> LlamaTokenizer::Pieces(std::string_view prompt) const {
+  std::vector<std::string_view> pieces;
+  while (prompt.size() > chunk_bytes_) {
+    // Near chunk_bytes_: the newline search looks no further than a piece's length.
+    const std::string_view window = prompt.substr(0, std::min(prompt.size(), 2 * chunk_bytes_));
+    const size_t cut = CutPoint(window, chunk_bytes_ / 2);
+    if (cut == std::string_view::npos) break;  // one piece to the end
+    pieces.push_back(prompt.substr(0, cut));
+    prompt.remove_prefix(cut);
+  }
+  pieces.push_back(prompt);
+  return pieces;
+}
+
 Result<int64_t> LlamaTokenizer::CountPromptTokens(const JobRequest& request) const {
   GLMQ_ASSIGN_OR_RETURN(const std::string prompt, RenderPrompt(request));
-  if (prompt.size() > static_cast<size_t>(INT32_MAX - 16)) {
-    return Unprocessable("prompt is too large to tokenize");
+  int64_t tokens = 0;
+  bool first = true;
+  for (std::string_view piece : Pieces(prompt)) {
+    if (piece.size() > static_cast<size_t>(INT32_MAX - 16)) {
+      return Unprocessable("prompt is too large to tokenize");
+    }
+    // With no room for tokens llama_tokenize returns minus the count. add_special for the
+    // first piece alone: a BOS (where the model adds one) starts the prompt, not each piece.
+    const int32_t n = llama_tokenize(vocab_, piece.data(), static_cast<int32_t>(piece.size()),
+                                     nullptr, 0, first, true);
+    if (n == INT32_MIN) return Unprocessable("prompt has more tokens than the tokenizer can count");
+    tokens += n < 0 ? -n : n;
+    first = false;
   }
-  // With no room for tokens llama_tokenize returns minus the count.
-  const int32_t n = llama_tokenize(vocab_, prompt.data(), static_cast<int32_t>(prompt.size()),
-                                   nullptr, 0, true, true);
-  if (n == INT32_MIN) return Unprocessable("prompt has more tokens than the tokenizer can count");
-  const int64_t tokens = n < 0 ? -n : n;
   Learn(prompt.size(), tokens);
   return tokens;
 }
 
 Result<PromptTokens> LlamaTokenizer::TokenizePrompt(const JobRequest& request) const {
   GLMQ_ASSIGN_OR_RETURN(const std::string prompt, RenderPrompt(request));
-  if (prompt.size() > static_cast<size_t>(INT32_MAX - 16)) {
-    return Unprocessable("prompt is too large to tokenize");
-  }
   // Room for the estimate and a margin: a vector as large as the text (one token per byte,
-  // the bound) would be 4 bytes per byte of document. When the estimate is short,
-  // llama_tokenize says how many there are and the second call fits them exactly.
+  // the bound) would be 4 bytes per byte of document.
   const double estimate = prompt.size() / std::max(bytes_per_token_.load(), 1.0);
-  PromptTokens tokens(static_cast<size_t>(estimate * 1.25) + 64);
-  // parse_special: the template's own markers ([gMASK], <|user|>, ...) are special tokens.
-  auto tokenize = [&] {
-    return llama_tokenize(vocab_, prompt.data(), static_cast<int32_t>(prompt.size()), tokens.data(),
-                          static_cast<int32_t>(tokens.size()), true, true);
-  };
-  int32_t n = tokenize();
-  if (n < 0 && n != INT32_MIN) {
-    tokens.resize(static_cast<size_t>(-n));
-    n = tokenize();
+  PromptTokens tokens;
+  tokens.reserve(static_cast<size_t>(estimate * 1.1) + 64);
+  // A piece at a time: llama.cpp's tokenizer works in memory many times its input's size
+  // (~50x for a 10 MB document), which pieces of chunk_bytes_ bound.
+  std::vector<int32_t> buffer;
+  bool first = true;
+  for (std::string_view piece : Pieces(prompt)) {
+    if (piece.size() > static_cast<size_t>(INT32_MAX - 16)) {
+      return Unprocessable("prompt is too large to tokenize");
+    }
+    // Every token covers at least one byte (plus what add_special puts first).
+    buffer.resize(piece.size() + 16);
+    // parse_special: the template's own markers ([gMASK], <|user|>, ...) are special tokens.
+    const int32_t n =
+        llama_tokenize(vocab_, piece.data(), static_cast<int32_t>(piece.size()), buffer.data(),
+                       static_cast<int32_t>(buffer.size()), first, true);
+    if (n < 0) return Unprocessable("prompt has more tokens than the tokenizer can count");
+    tokens.insert(tokens.end(), buffer.begin(), buffer.begin() + n);
+    first = false;
   }
-  if (n < 0) return Unprocessable("prompt has more tokens than the tokenizer can count");
-  tokens.resize(static_cast<size_t>(n));
   tokens.shrink_to_fit();
-  Learn(prompt.size(), n);
+  Learn(prompt.size(), static_cast<int64_t>(tokens.size()));
   return tokens;
 }
 

@@ -7,6 +7,8 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "engine/llama_options.h"
 #include "engine/tokenizer.h"
@@ -37,6 +39,10 @@ class LlamaTokenizer final : public Tokenizer {
   // many one sequence may use.
   void SetContext(int64_t ctx_size, int64_t sequence_tokens);
 
+  // Long prompts are tokenized in pieces of about this many bytes (for tests: a size
+  // larger than any prompt tokenizes each whole). Before the tokenizer is shared.
+  void set_chunk_bytes(size_t bytes) { chunk_bytes_ = bytes; }
+
   llama_model* model() const { return model_; }
   const llama_vocab* vocab() const { return vocab_; }
 
@@ -46,11 +52,14 @@ class LlamaTokenizer final : public Tokenizer {
                                                       bool weights);
   // The chat template applied to the request's messages.
   Result<std::string> RenderPrompt(const JobRequest& request) const;
+  // The rendered prompt cut where tokenizing in pieces gives the tokens of the whole.
+  std::vector<std::string_view> Pieces(std::string_view prompt) const;
   // Feeds the estimate with the bytes per token of an exact count.
   void Learn(size_t prompt_bytes, int64_t tokens) const;
 
   ModelInfo info_;
   int64_t sequence_tokens_ = 0;  // the most KV one sequence may use
+  size_t chunk_bytes_ = 128 * 1024;
   llama_model* model_ = nullptr;
   const llama_vocab* vocab_ = nullptr;
   std::string chat_template_;

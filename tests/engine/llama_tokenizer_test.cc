@@ -1,0 +1,90 @@
+#include "engine/llama_tokenizer.h"
+
+#include <gtest/gtest.h>
+
+#include <limits>
+#include <random>
+
+#include "engine/engine_test_support.h"
+
+namespace glmq {
+namespace {
+
+std::unique_ptr<LlamaTokenizer> Vocabulary() {
+  LlamaEngineOptions o;
+  o.model_path = ModelPath();
+  o.ctx_size = 1 << 20;
+  auto t = LlamaTokenizer::Load(o);
+  EXPECT_TRUE(t.ok()) << t.status().ToString();
+  return t.ok() ? std::move(*t) : nullptr;
+}
+
+// Text whose lines end every way a pre-tokenizer tells apart: after words, digits and
+// punctuation, with spaces before the newline, blank lines, and lines that start indented.
+std::string Lines(size_t bytes) {
+  const char* const kEnds[] = {"\n", ".\n", "\n\n", "  \n", "!\n\n", "42\n", ":\n  ", "\r\n"};
+  const char* const kWords[] = {"the", "harbour", "Zürich", "1987", "don't", "<b>", "naïve", "—"};
+  std::mt19937 rng(7);
+  std::string out;
+  while (out.size() < bytes) {
+    for (int w = 0; w < 12; ++w) {
+      out += kWords[rng() % 8];
+      out += ' ';
+    }
+    out += kEnds[rng() % 8];
+  }
+  return out;
+}
+
+TEST(LlamaTokenizerTest, APromptTokenizedInPiecesHasTheTokensOfTheWhole) {
+  auto pieces = Vocabulary();
+  auto whole = Vocabulary();
+  ASSERT_NE(pieces, nullptr);
+  ASSERT_NE(whole, nullptr);
+  pieces->set_chunk_bytes(4096);
+  whole->set_chunk_bytes(std::numeric_limits<size_t>::max());
+  JobRequest request;
+  request.text = Lines(300'000);  // ~70 pieces of 4 KiB
+  request.question = "What happened in 1987?";
+  auto in_pieces = pieces->TokenizePrompt(request);
+  auto at_once = whole->TokenizePrompt(request);
+  ASSERT_TRUE(in_pieces.ok()) << in_pieces.status().ToString();
+  ASSERT_TRUE(at_once.ok()) << at_once.status().ToString();
+  EXPECT_GT(at_once->size(), 50'000u);
+  EXPECT_EQ(*in_pieces, *at_once);
+  EXPECT_EQ(*pieces->CountPromptTokens(request), static_cast<int64_t>(at_once->size()));
+  EXPECT_EQ(*whole->CountPromptTokens(request), static_cast<int64_t>(at_once->size()));
+}
+
+// One long line (no newline to cut after): it is cut before spaces between words.
+TEST(LlamaTokenizerTest, ALongLineIsCutBetweenWordsWithTheSameTokens) {
+  auto pieces = Vocabulary();
+  auto whole = Vocabulary();
+  ASSERT_NE(pieces, nullptr);
+  ASSERT_NE(whole, nullptr);
+  pieces->set_chunk_bytes(2048);
+  whole->set_chunk_bytes(std::numeric_limits<size_t>::max());
+  JobRequest request;
+  request.text = Lines(100'000);
+  for (char& c : request.text) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  auto in_pieces = pieces->TokenizePrompt(request);
+  auto at_once = whole->TokenizePrompt(request);
+  ASSERT_TRUE(in_pieces.ok() && at_once.ok());
+  EXPECT_EQ(*in_pieces, *at_once);
+}
+
+TEST(LlamaTokenizerTest, ATextWithNowhereToCutIsTokenizedWhole) {
+  auto tokenizer = Vocabulary();
+  ASSERT_NE(tokenizer, nullptr);
+  tokenizer->set_chunk_bytes(1024);
+  JobRequest request;
+  request.text = std::string(20'000, 'a');
+  auto tokens = tokenizer->TokenizePrompt(request);
+  ASSERT_TRUE(tokens.ok()) << tokens.status().ToString();
+  EXPECT_EQ(*tokenizer->CountPromptTokens(request), static_cast<int64_t>(tokens->size()));
+}
+
+}  // namespace
+}  // namespace glmq
