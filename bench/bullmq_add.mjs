@@ -1,7 +1,7 @@
 // BullMQ's submit path, the peer of `glmq gateway` in bench/redis_submit.sh: Queue.add of a
 // ~1 KB job from CONCURRENCY callers at once for SECONDS, on the Redis at PORT. Prints
 //   BULLMQ_RESULT adds=N seconds=S per_second=R
-// Run with NODE_PATH naming the node_modules that holds bullmq.
+// Run from a directory whose node_modules holds bullmq.
 import { Queue } from 'bullmq';
 
 const [port, seconds, concurrency] = process.argv.slice(2).map(Number);

@@ -192,8 +192,10 @@ if command -v node >/dev/null && command -v npm >/dev/null &&
     >"$TMP/npm.log" 2>&1); then
   start_redis "$TMP/redis-bullmq" || die "the BullMQ redis-server did not start"
   seconds=${DURATION%s}
-  NODE_PATH=$TMP/node/node_modules timeout 120 node "$ROOT/bench/bullmq_add.mjs" \
-    "$REDIS_PORT" "$seconds" "$WRK_CONNECTIONS" | tee "$TMP/bullmq.out" || true
+  # Next to its node_modules: an ES module finds packages from where it lies.
+  cp "$ROOT/bench/bullmq_add.mjs" "$TMP/node/"
+  timeout 120 node "$TMP/node/bullmq_add.mjs" "$REDIS_PORT" "$seconds" "$WRK_CONNECTIONS" |
+    tee "$TMP/bullmq.out" || true
   bullmq_rps=$(sed -n 's/^BULLMQ_RESULT .*per_second=\([0-9.]*\).*/\1/p' "$TMP/bullmq.out")
   bullmq_version=$(node -e "console.log(require('$TMP/node/node_modules/bullmq/package.json').version)" 2>/dev/null || echo "?")
   stop_redis
