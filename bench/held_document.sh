@@ -37,18 +37,11 @@ die() { echo "held_document: $*" >&2; exit 1; }
 
 bench_setup held_document
 machine_facts
-GLMQ=$TMP/glmq
-cp "$GLMQ_BIN" "$GLMQ"
-if [[ -n ${BENCH_MODEL:-} ]]; then
-  MODEL=$BENCH_MODEL
-else
-  MODEL=$TMP/model.gguf
-  make_test_model "$GLMQ" "$MODEL" 120 --ctx 1048576
-fi
+glmq_and_model 120 --ctx 1048576
 echo "== glmq held-document benchmark"
 echo "machine: $(machine_line)"
 echo "glmq:    $GLMQ_BIN (commit $git_rev)"
-echo "model:   ${BENCH_MODEL:-glmq make-test-model --ctx 1048576 (random weights)}"
+echo "model:   $MODEL_NOTE"
 echo "serve:   --ctx-size $CTX --parallel $PARALLEL; documents of $LONG_TOKENS and $HELD tokens;" \
   "$SHORTS questions, one every $INTERVAL ms from 1 s"
 
@@ -56,12 +49,8 @@ echo "serve:   --ctx-size $CTX --parallel $PARALLEL; documents of $LONG_TOKENS a
 run() {
   local name=$1 held=$2
   shift 2
-  local log=$TMP/$name.log
-  "$GLMQ" serve --model "$MODEL" --host 127.0.0.1 --port 0 --data-dir "$TMP/data-$name" \
-    --parallel "$PARALLEL" --ctx-size "$CTX" --prefix-cache off "$@" >"$log" 2>&1 &
-  SERVER_PID=$!
-  PORT=""
-  wait_ready "glmq ($name)" "$log" /readyz 180 || die "glmq did not start"
+  serve_glmq "$name" --parallel "$PARALLEL" --ctx-size "$CTX" --prefix-cache off "$@" ||
+    die "glmq did not start"
   echo
   echo "== $name"
   timeout "$RUN_TIMEOUT" "$HELD_BENCH_BIN" --url "http://127.0.0.1:$PORT" --long-tokens \

@@ -88,6 +88,38 @@ make_test_model() {
     { cat "$TMP/make-model.log" >&2; die "make-test-model failed"; }
 }
 
+# glmq_and_model TIMEOUT [make-test-model flags...]: after bench_setup, GLMQ is a copy of
+# GLMQ_BIN in $TMP (a rebuild during the run does not swap the binary under it) and MODEL is
+# $BENCH_MODEL, or a model generated with the flags (MODEL_NOTE says which).
+glmq_and_model() {
+  local limit=$1
+  shift
+  GLMQ=$TMP/glmq
+  cp "$GLMQ_BIN" "$GLMQ"
+  if [[ -n ${BENCH_MODEL:-} ]]; then
+    MODEL=$BENCH_MODEL
+    [[ -f $MODEL ]] || die "BENCH_MODEL $MODEL does not exist"
+    MODEL_NOTE=$(basename "$MODEL")
+  else
+    MODEL=$TMP/model.gguf
+    make_test_model "$GLMQ" "$MODEL" "$limit" "$@"
+    MODEL_NOTE="glmq make-test-model $* (random weights)"
+  fi
+}
+
+# serve_glmq NAME [serve flags...]: `$GLMQ serve` on MODEL, port 0, data in $TMP/data-NAME,
+# its log in $TMP/NAME.log; returns once it is ready (PORT set), 1 if it is not.
+serve_glmq() {
+  local name=$1
+  shift
+  local log=$TMP/$name.log
+  "$GLMQ" serve --model "$MODEL" --host 127.0.0.1 --port 0 --data-dir "$TMP/data-$name" "$@" \
+    >"$log" 2>&1 &
+  SERVER_PID=$!
+  PORT=""
+  wait_ready "glmq ($name)" "$log" /readyz 180
+}
+
 # bench_setup NAME: makes $TMP (under $BENCH_TMPDIR, $TMPDIR or /tmp) and installs the traps.
 bench_setup() {
   BENCH_NAME=$1

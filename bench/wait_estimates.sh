@@ -23,23 +23,12 @@ die() { echo "wait_estimates: $*" >&2; exit 1; }
 
 bench_setup wait_estimates
 machine_facts
-GLMQ=$TMP/glmq
-cp "$GLMQ_BIN" "$GLMQ"
-if [[ -n ${BENCH_MODEL:-} ]]; then
-  MODEL=$BENCH_MODEL
-else
-  MODEL=$TMP/model.gguf
-  make_test_model "$GLMQ" "$MODEL" 300 --preset bench
-fi
+glmq_and_model 300 --preset bench
 echo "== glmq wait-estimate benchmark"
 echo "machine: $(machine_line)"
 echo "glmq:    $GLMQ_BIN (commit $git_rev)"
-echo "model:   ${BENCH_MODEL:-glmq make-test-model --preset bench (random weights)}"
+echo "model:   $MODEL_NOTE"
 echo "serve:   --parallel $PARALLEL; $JOBS jobs, exponential gaps of mean $GAP ms, seed $SEED"
-log=$TMP/serve.log
-"$GLMQ" serve --model "$MODEL" --host 127.0.0.1 --port 0 --data-dir "$TMP/data" \
-  --parallel "$PARALLEL" --ctx-size 32768 >"$log" 2>&1 &
-SERVER_PID=$!
-wait_ready glmq "$log" /readyz 180 || die "glmq did not start"
+serve_glmq serve --parallel "$PARALLEL" --ctx-size 32768 || die "glmq did not start"
 "$WAIT_BENCH_BIN" --url "http://127.0.0.1:$PORT" --jobs "$JOBS" --seed "$SEED" \
   --mean-gap-ms "$GAP"

@@ -52,35 +52,37 @@ void Calibrate(Engine& engine, ThroughputMeter& meter) {
   }
 }
 
-std::unique_ptr<LlamaEngine> LoadEngine(const LlamaEngineOptions& options) {
+namespace {
+
+// `load(options)` (LlamaEngine::Load or LlamaTokenizer::Load), logging why not.
+template <class T, class Load>
+std::unique_ptr<T> LoadModel(const LlamaEngineOptions& options, Load load) {
   if (options.model_path.empty()) {
     spdlog::error("no model: give --model PATH (or GLMQ_MODEL, or `model` in the config file)");
     return nullptr;
   }
-  auto engine = LlamaEngine::Load(options);
-  if (!engine.ok()) {
-    spdlog::error("{}", engine.status().message());
+  Result<std::unique_ptr<T>> loaded = load(options);
+  if (!loaded.ok()) {
+    spdlog::error("{}", loaded.status().message());
     return nullptr;
   }
-  if ((*engine)->info().is_test_model) {
+  return std::move(*loaded);
+}
+
+}  // namespace
+
+std::unique_ptr<LlamaEngine> LoadEngine(const LlamaEngineOptions& options) {
+  auto engine = LoadModel<LlamaEngine>(options, LlamaEngine::Load);
+  if (engine && engine->info().is_test_model) {
     spdlog::warn(
         "the model is a generated test model with random weights: its answers are "
         "noise. Point --model at a real GLM-4-9B-Chat-1M GGUF for real answers.");
   }
-  return std::move(*engine);
+  return engine;
 }
 
 std::unique_ptr<LlamaTokenizer> LoadTokenizer(const LlamaEngineOptions& options) {
-  if (options.model_path.empty()) {
-    spdlog::error("no model: give --model PATH (or GLMQ_MODEL, or `model` in the config file)");
-    return nullptr;
-  }
-  auto tokenizer = LlamaTokenizer::Load(options);
-  if (!tokenizer.ok()) {
-    spdlog::error("{}", tokenizer.status().message());
-    return nullptr;
-  }
-  return std::move(*tokenizer);
+  return LoadModel<LlamaTokenizer>(options, LlamaTokenizer::Load);
 }
 
 JobListener WakeAndCount(JobWatchHub& watch, JobMetrics& job_metrics) {

@@ -366,8 +366,10 @@ void Scheduler::Backfill() {
 // (and sort first) while they wait for, or run in, the other slots.
 StepHints Scheduler::Hints() {
   StepHints hints;
-  // What sorts first among the waiting: the job held for KV, or the head of the queue (one
-  // cheap store question per step, asked only while some prompt is being read).
+  // What sorts first among the waiting: the head of the queue (one cheap store question per
+  // step, asked only while some prompt is being read). Not a job held for KV: it waits for
+  // memory, which the running jobs free no sooner for yielding, and the jobs backfilled
+  // beside it would yield to it for nothing.
   std::optional<int64_t> first_waiting;
   bool asked = false;
   for (const auto& [id, r] : running_) {
@@ -376,11 +378,8 @@ StepHints Scheduler::Hints() {
     }
     if (!asked) {
       asked = true;
-      if (held_) first_waiting = held_->claimed->job.order_key;
       auto head = store_.Head();
-      if (head.ok() && *head && (!first_waiting || (*head)->order_key < *first_waiting)) {
-        first_waiting = (*head)->order_key;
-      }
+      if (head.ok() && *head) first_waiting = (*head)->order_key;
     }
     if (first_waiting && *first_waiting < r.order_key) hints.yield_prefill.push_back(id);
   }

@@ -148,6 +148,14 @@ class FakeEngine final : public Engine {
     }
     std::sort(reading.begin(), reading.end(),
               [](const Seq* a, const Seq* b) { return a->prompt - a->read < b->prompt - b->read; });
+    // As LlamaEngine: a prompt told to yield is read only when nothing else would be.
+    auto yields = [&hints](const Seq* s) {
+      return std::find(hints.yield_prefill.begin(), hints.yield_prefill.end(), s->id) !=
+             hints.yield_prefill.end();
+    };
+    const bool others_have_work = std::any_of(seqs_.begin(), seqs_.end(), [&](const Seq& s) {
+      return s.read == s.prompt || !yields(&s);
+    });
     int64_t budget = options_.prefill_budget;
     for (Seq& s : seqs_) {
       if (s.read == s.prompt) {  // generating: one token
@@ -156,10 +164,14 @@ class FakeEngine final : public Engine {
       }
     }
     for (Seq* s : reading) {
+      if (others_have_work && yields(s)) continue;
       const int64_t chunk = std::min(budget, s->prompt - s->read);
+      if (chunk <= 0) continue;
       s->read += chunk;
       budget -= chunk;
       report.prompt_tokens += chunk;
+      std::lock_guard lock(mu_);
+      read_at_[s->id].push_back(now_);
     }
     report.seconds = options_.step_seconds +
                      options_.prompt_token_seconds * static_cast<double>(report.prompt_tokens);
@@ -197,6 +209,15 @@ class FakeEngine final : public Engine {
   std::map<std::string, double> ended_at() const {
     std::lock_guard lock(mu_);
     return ended_at_;
+  }
+  // The virtual times of the steps in which each job read some of its prompt.
+  std::map<std::string, std::vector<double>> read_at() const {
+    std::lock_guard lock(mu_);
+    return read_at_;
+  }
+  double now() const {
+    std::lock_guard lock(mu_);
+    return now_;
   }
   // The steady clock when each job ended.
   std::map<std::string, std::chrono::steady_clock::time_point> ended_real() const {
@@ -239,6 +260,7 @@ class FakeEngine final : public Engine {
   std::map<std::string, double> admitted_at_;
   std::map<std::string, double> ended_at_;
   std::map<std::string, std::chrono::steady_clock::time_point> ended_real_;
+  std::map<std::string, std::vector<double>> read_at_;
 };
 
 }  // namespace glmq

@@ -261,6 +261,39 @@ TEST_F(SchedulerTest, ALargePromptIsTokenizedOnceWhileTheEngineGoesOn) {
   EXPECT_EQ(engine_->fake_tokenizer().TimesTokenized(large.request.text), 1);
 }
 
+// A document already reading yields its prompt to the questions queued after it that sort
+// before it: it reads nothing while one waits and another sequence has work, and goes on
+// once none sorts before it.
+TEST_F(SchedulerTest, ARunningDocumentYieldsToQuestionsThatSortBeforeIt) {
+  FakeEngineOptions options;
+  options.parallel = 2;
+  options.sleep_per_step_ms = 1;
+  const Job question = Add("question", 1, 50, 200);  // generates for 200 steps
+  const Job document = Add("document", 100, 5000, 5);
+  Start(options, true);
+  for (int i = 0; i < 5000 && engine_->admitted_at().count(document.id) == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_EQ(engine_->admitted_at().count(document.id), 1u);
+  // Two questions that sort before the document, with no sequence free for them.
+  const double queued_at = engine_->now();
+  const Job second = Add("second", 50, 50, 20);
+  const Job third = Add("third", 60, 50, 20);
+  auto done = WaitAll({question, document, second, third});
+  for (const Job& j : {question, document, second, third}) {
+    EXPECT_EQ(done[j.id].state, JobState::kSucceeded);
+  }
+  const double third_started = engine_->admitted_at().at(third.id);
+  const double step = options.step_seconds + options.prefill_budget * options.prompt_token_seconds;
+  int read_meanwhile = 0;
+  for (double t : engine_->read_at()[document.id]) {
+    // A step or two for the scheduler to see the queue, then nothing until the last starts.
+    if (t > queued_at + 2 * step && t < third_started) ++read_meanwhile;
+  }
+  EXPECT_EQ(read_meanwhile, 0);
+  EXPECT_GT(engine_->ended_at().at(document.id), third_started);
+}
+
 TEST_F(SchedulerTest, AJobThatCanNeverFitFailsWithoutRunning) {
   const Job big = Add("big", 1, 9995, 10);  // 10,005 > 10,000 KV tokens
   const Job ok = Add("ok", 2, 100, 5);
