@@ -160,8 +160,9 @@ bool IsBlank(std::string_view s) {
 }
 
 // `openai`: as OpenAI clients send them: other fields of a message (name, ...) are ignored,
-// and content may be an array of parts, whose text parts are joined.
-Status ReadMessages(const json& doc, const RequestLimits& limits, std::vector<ChatMessage>& out,
+// and content may be an array of parts, whose text parts are joined. Contents are moved out
+// of `doc`, as ReadString does.
+Status ReadMessages(json& doc, const RequestLimits& limits, std::vector<ChatMessage>& out,
                     bool openai = false) {
   auto it = doc.find("messages");
   if (it == doc.end() || it->is_null()) return Status::Ok();
@@ -173,7 +174,7 @@ Status ReadMessages(const json& doc, const RequestLimits& limits, std::vector<Ch
   }
   bool has_user = false;
   for (size_t i = 0; i < it->size(); ++i) {
-    const json& m = (*it)[i];
+    json& m = (*it)[i];
     const std::string where = "messages[" + std::to_string(i) + "]";
     if (!m.is_object()) return WrongType(where, "an object", m);
     for (const auto& [key, value] : m.items()) {
@@ -200,12 +201,12 @@ Status ReadMessages(const json& doc, const RequestLimits& limits, std::vector<Ch
           return InvalidArgument("'" + where +
                                  ".content' parts must be {\"type\":\"text\",\"text\":...}");
         }
-        msg.content += part["text"].get<std::string>();
+        msg.content += part["text"].get_ref<const std::string&>();
       }
     } else if (content == m.end() || !content->is_string()) {
       return InvalidArgument("'" + where + ".content' must be a string");
     } else {
-      msg.content = content->get<std::string>();
+      msg.content = std::move(content->get_ref<std::string&>());
     }
     has_user = has_user || msg.role == "user";
     out.push_back(std::move(msg));

@@ -81,16 +81,26 @@ Status DecodeRequestParams(std::string_view text, JobRequest* request) {
   }
 }
 
+// Straight to text: the contents are documents, and a DOM first would copy each once more.
 Result<std::string> EncodeMessages(const std::vector<ChatMessage>& messages) {
-  try {
-    json array = json::array();
-    for (const ChatMessage& m : messages) {
-      array.push_back({{"role", m.role}, {"content", m.content}});
+  size_t bytes = 2;
+  for (const ChatMessage& m : messages) {
+    if (!IsValidUtf8(m.role) || !IsValidUtf8(m.content)) {
+      return InvalidArgument("messages: a message is not valid UTF-8");
     }
-    return array.dump();
-  } catch (const std::exception& e) {
-    return InvalidArgument(std::string("messages: ") + e.what());
+    bytes += m.role.size() + m.content.size() + 32;
   }
+  std::string out;
+  out.reserve(bytes + bytes / 16);
+  out.push_back('[');
+  for (size_t i = 0; i < messages.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    JsonObjectWriter message(out);
+    message.String("role", messages[i].role).String("content", messages[i].content);
+    message.Close();
+  }
+  out.push_back(']');
+  return out;
 }
 
 Status DecodeMessages(std::string_view text, std::vector<ChatMessage>* messages) {
@@ -99,10 +109,13 @@ Status DecodeMessages(std::string_view text, std::vector<ChatMessage>* messages)
     if (!array.is_array()) return Internal("stored messages are not an array");
     messages->clear();
     messages->reserve(array.size());
-    for (const json& m : array) {
+    for (json& m : array) {
       ChatMessage message;
       ReadIfPresent(m, "role", &message.role);
-      ReadIfPresent(m, "content", &message.content);
+      // Moved out of the DOM: a content may be a whole document.
+      if (auto it = m.find("content"); it != m.end() && it->is_string()) {
+        message.content = std::move(it->get_ref<std::string&>());
+      }
       messages->push_back(std::move(message));
     }
     return Status::Ok();

@@ -47,5 +47,26 @@ TEST(JobCodecTest, RequestParamsReadBackAsWritten) {
   EXPECT_EQ(EncodeRequestParams(request).status().code(), StatusCode::kInvalidArgument);
 }
 
+TEST(JobCodecTest, MessagesReadBackAsWritten) {
+  const std::vector<ChatMessage> messages = {
+      {"system", "Answer in \"quotes\", \\ backslashes,\ttabs and\nnewlines."},
+      {"user", std::string("a NUL \0 inside, then \x01 and ", 27) + "Zürich — 日本語"},
+      {"assistant", ""},
+  };
+  auto text = EncodeMessages(messages);
+  ASSERT_TRUE(text.ok()) << text.status().ToString();
+  std::vector<ChatMessage> back;
+  ASSERT_TRUE(DecodeMessages(*text, &back).ok());
+  ASSERT_EQ(back.size(), messages.size());
+  for (size_t i = 0; i < messages.size(); ++i) {
+    EXPECT_EQ(back[i].role, messages[i].role);
+    EXPECT_EQ(back[i].content, messages[i].content) << i;
+  }
+}
+
+TEST(JobCodecTest, MessagesThatAreNotUtf8AreRefused) {
+  EXPECT_EQ(EncodeMessages({{"user", "\xff\xfe"}}).status().code(), StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace glmq
