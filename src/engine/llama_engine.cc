@@ -18,7 +18,6 @@
 #include "core/utf8.h"
 #include "engine/llama_kv_type.h"
 #include "engine/llama_sequence.h"
-#include "engine/prompt.h"
 #include "ggml-cpu.h"
 #include "ggml.h"
 #include "llama.h"
@@ -49,7 +48,6 @@ Result<std::unique_ptr<LlamaEngine>> LlamaEngine::Load(const LlamaEngineOptions&
   }
   std::unique_ptr<LlamaEngine> engine(new LlamaEngine());
   GLMQ_ASSIGN_OR_RETURN(engine->tokenizer_, LlamaTokenizer::LoadWithWeights(options));
-  engine->vocab_ = engine->tokenizer_->vocab();
   ModelInfo& info = engine->info_;
   info = engine->tokenizer_->info();
   llama_context_params cparams = llama_context_default_params();
@@ -298,15 +296,15 @@ void LlamaEngine::Stop(const std::string& id, JobState state) {
 }
 
 bool LlamaEngine::AcceptToken(Sequence& seq, llama_token token) {
-  if (llama_vocab_is_eog(vocab_, token)) return true;
+  if (llama_vocab_is_eog(tokenizer_->vocab(), token)) return true;
   ++seq.completion_tokens;
   char piece[256];
-  int32_t n = llama_token_to_piece(vocab_, token, piece, sizeof(piece), 0, false);
+  int32_t n = llama_token_to_piece(tokenizer_->vocab(), token, piece, sizeof(piece), 0, false);
   if (n > 0) {
     seq.bytes.append(piece, n);
   } else if (n < 0) {
     std::string big(-n, '\0');
-    n = llama_token_to_piece(vocab_, token, big.data(), -n, 0, false);
+    n = llama_token_to_piece(tokenizer_->vocab(), token, big.data(), -n, 0, false);
     if (n > 0) seq.bytes.append(big.data(), n);
   }
   if (seq.longest_stop > 0) {

@@ -16,7 +16,6 @@
 
 struct llama_model;
 struct llama_context;
-struct llama_vocab;
 struct llama_sampler;
 struct ggml_threadpool;
 struct llama_batch;
@@ -92,7 +91,6 @@ class LlamaEngine final : public Engine {
   llama_context* ctx_ = nullptr;
   ggml_threadpool* threadpool_ = nullptr;  // attached to ctx_, freed after it
   std::atomic<TimeMs> alive_at_{0};        // set between graph nodes by the abort callback
-  const llama_vocab* vocab_ = nullptr;     // tokenizer_'s
   std::vector<Sequence> slots_;
   std::unique_ptr<llama_batch> batch_;  // filled again by every Step()
   uint64_t admitted_ = 0;  // admission counter: prefill goes to the oldest sequence first

@@ -21,6 +21,10 @@ namespace {
 // Prompts with more text than this are tokenized off the engine's thread.
 constexpr size_t kInlineTokenizeBytes = 64 * 1024;
 
+bool PastDeadline(const Job& job, TimeMs now) {
+  return job.deadline_at > 0 && now >= job.deadline_at;
+}
+
 JobEvent MakeEvent(JobEvent::Kind kind, const std::string& job_id, LengthClass length_class,
                    double seconds) {
   JobEvent e;
@@ -148,7 +152,7 @@ bool Scheduler::EndedWhileQueued(const Job& job, TimeMs now) {
     writer_.Complete(job.id, options_.worker_id, std::move(c));
     return true;
   }
-  if (job.deadline_at > 0 && now >= job.deadline_at) {
+  if (PastDeadline(job, now)) {
     Completion c;
     c.state = JobState::kExpired;
     c.finish_reason = "timeout";
@@ -256,7 +260,7 @@ void Scheduler::AdmitQueued() {
     Held& held = *held_;
     Claimed& claimed = *held.claimed;
     const Job& job = claimed.job;
-    const bool due = job.cancel_requested || (job.deadline_at > 0 && NowMs() >= job.deadline_at);
+    const bool due = job.cancel_requested || PastDeadline(job, NowMs());
     bool ended = false;
     if (claimed.tokenizing.valid()) {
       if (!due &&
@@ -266,10 +270,9 @@ void Scheduler::AdmitQueued() {
       }
       // A cancel waits for the tokenizer to finish with the request it reads.
       ended = !TakeTokens(claimed, claimed.tokenizing.get());
-      held.ask = true;
+      held.tried_at_ended.reset();
     }
-    if (!ended && (due || held.ask || held.tried_at_ended != ended_)) {
-      held.ask = false;
+    if (!ended && (due || held.tried_at_ended != ended_)) {
       held.tried_at_ended = ended_;
       ended = TryStart(claimed) != Started::kWait;
     }
@@ -290,9 +293,10 @@ void Scheduler::AdmitQueued() {
     if (queue_empty) return;
     if (!claimed) continue;  // it ended here
     // Held while its tokens are made (asked once they are), or because it did not fit.
-    const bool waits = claimed->tokenizing.valid() || TryStart(*claimed) == Started::kWait;
-    if (waits) {
-      held_ = Held{.claimed = std::move(claimed), .ask = false, .tried_at_ended = ended_};
+    const bool tokenizing = claimed->tokenizing.valid();
+    if (tokenizing || TryStart(*claimed) == Started::kWait) {
+      held_ = Held{.claimed = std::move(claimed),
+                   .tried_at_ended = tokenizing ? std::nullopt : std::optional(ended_)};
       spdlog::debug("job {} waits for {} KV tokens ({} free)", held_->claimed->job.id,
                     held_->claimed->kv_tokens(), engine_.FreeKvTokens());
       Backfill();

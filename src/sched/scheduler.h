@@ -97,8 +97,9 @@ class Scheduler final : public LocalScheduler {
   // The job at the head that waits for its tokens, for KV, or to run alone.
   struct Held {
     std::unique_ptr<Claimed> claimed;
-    bool ask = true;              // ask the engine at the next turn
-    uint64_t tried_at_ended = 0;  // ended_ at the last Admit: ask again once a job ended
+    // ended_ at the last Admit: ask again once a job ended. Empty: not asked since its
+    // tokens came, so ask at the next turn.
+    std::optional<uint64_t> tried_at_ended;
   };
   enum class Started { kYes, kEnded, kWait };
 
