@@ -31,11 +31,17 @@ bool Admission::PreparesWithoutBlocking(size_t body_bytes) const {
   return !options_.count_tokens && body_bytes <= kInlineBodyBytes;
 }
 
-WaitModel Admission::CurrentWaitModel() const {
-  const Capacity capacity = capacity_.Now();
+namespace {
+
+// How a wait follows from the work ahead, given the speeds and the work in hand.
+WaitModel WaitModelOf(const Capacity& capacity) {
   return MakeWaitModel(capacity.rates, capacity.running_prompt_tokens_left,
                        capacity.running_max_tokens_left, capacity.free_sequences);
 }
+
+}  // namespace
+
+WaitModel Admission::CurrentWaitModel() const { return WaitModelOf(capacity_.Now()); }
 
 Result<Admission::Prepared> Admission::Prepare(JobRequest request) const {
   Prepared out;
@@ -67,8 +73,7 @@ Result<Admission::Prepared> Admission::Prepare(JobRequest request) const {
   job.order_key = OrderKey(policy_, capacity.rates, job.created_at, request.priority,
                            job.prompt_tokens, request.sampling.max_tokens);
   job.request = std::move(request);
-  out.job.wait = MakeWaitModel(capacity.rates, capacity.running_prompt_tokens_left,
-                               capacity.running_max_tokens_left, capacity.free_sequences);
+  out.job.wait = WaitModelOf(capacity);
   return out;
 }
 

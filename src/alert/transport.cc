@@ -26,17 +26,7 @@ class CurlHttpTransport : public HttpTransport {
 
 class CurlMailTransport : public MailTransport {
  public:
-  Status Send(const MailRequest& request) override {
-    return net::SendMail(
-        {.smtp_url = request.smtp_url,
-         .username = request.username,
-         .password = request.password,
-         .mail_from = request.mail_from,
-         .recipients = request.recipients,
-         .require_tls = request.require_tls,
-         .timeout_seconds = request.timeout_seconds > 0 ? request.timeout_seconds : 10,
-         .message = request.message});
-  }
+  Status Send(const MailRequest& request) override { return net::SendMail(request); }
 };
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "net/curl.h"
 
 namespace glmq {
 
@@ -32,16 +33,8 @@ class HttpTransport {
   virtual Result<HttpPostResponse> Post(const HttpPostRequest& request) = 0;
 };
 
-struct MailRequest {
-  std::string smtp_url;  // smtp://host:587 or smtps://host:465
-  std::string username;  // empty: no AUTH
-  std::string password;
-  std::string mail_from;                // bare address, for MAIL FROM
-  std::vector<std::string> recipients;  // bare addresses, for RCPT TO
-  bool require_tls = true;              // STARTTLS (or smtps://) or fail
-  double timeout_seconds = 10;
-  std::string message;  // RFC 5322, CRLF line ends
-};
+// An SMTP submission (net/curl.h).
+using MailRequest = net::MailCall;
 
 class MailTransport {
  public:

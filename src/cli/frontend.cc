@@ -45,6 +45,10 @@ Result<std::unique_ptr<Frontend>> Frontend::Create(
   f->ctx_.emplace(
       ApiContext{store, f->admission_, scheduler, f->reporter_, options.api, f->pool_, watch});
   f->ctx_->options.limits.webhook_hosts = options.webhooks.allow_hosts;
+  f->admission_.SetListeners([&job_metrics](const Job& job) { job_metrics.Submitted(job); },
+                             [scheduler] {
+                               if (scheduler != nullptr) scheduler->Wake();
+                             });
   GLMQ_RETURN_IF_ERROR(f->AddRoutes(registry, job_metrics));
   f->server_ = std::make_unique<HttpServer>(options.http, f->router_);
   return f;
@@ -64,11 +68,6 @@ Status Frontend::AddRoutes(metrics::Registry& registry, JobMetrics& job_metrics)
              keys.Accepts(std::string_view(it->value().data(), it->value().size()));
     });
   }
-  LocalScheduler* scheduler = ctx.scheduler;
-  ctx.admission.SetListeners([&job_metrics](const Job& job) { job_metrics.Submitted(job); },
-                             [scheduler] {
-                               if (scheduler != nullptr) scheduler->Wake();
-                             });
   if (ctx.options.submit_rate > 0) {
     ctx.limiter = std::make_shared<RateLimiter>(ctx.options.submit_rate, ctx.options.submit_burst);
     spdlog::info("rate limit: {:g} submits a second per client, bursts of {:g}",

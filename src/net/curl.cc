@@ -167,7 +167,8 @@ Status SendMail(const MailCall& call) {
     curl_easy_setopt(c, CURLOPT_PASSWORD, call.password.c_str());
   }
   curl_easy_setopt(c, CURLOPT_USE_SSL, call.require_tls ? CURLUSESSL_ALL : CURLUSESSL_NONE);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, Milliseconds(call.timeout_seconds));
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS,
+                   Milliseconds(call.timeout_seconds > 0 ? call.timeout_seconds : 10));
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "smtp,smtps");

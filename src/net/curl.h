@@ -55,8 +55,8 @@ struct MailCall {
   std::string mail_from;                // bare address, for MAIL FROM
   std::vector<std::string> recipients;  // bare addresses, for RCPT TO
   bool require_tls = true;              // STARTTLS (or smtps://) or fail
-  double timeout_seconds = 10;
-  std::string_view message;  // RFC 5322, CRLF line ends; kept alive by the caller
+  double timeout_seconds = 10;          // <= 0: 10
+  std::string message;                  // RFC 5322, CRLF line ends
 };
 
 Status SendMail(const MailCall& call);
