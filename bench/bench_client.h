@@ -1,12 +1,15 @@
 // What the HTTP benchmark programs share: deterministic English-like prose for documents
-// and questions, one blocking HTTP request per call (libcurl), and percentiles.
+// and questions, one blocking HTTP request per call (libcurl), a glmq job submitted and
+// waited for, and percentiles.
 #pragma once
 
 #include <curl/curl.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -152,6 +155,48 @@ inline double Percentile(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());
   const size_t rank = static_cast<size_t>(std::ceil(p * static_cast<double>(v.size())));
   return v[std::clamp<size_t>(rank, 1, v.size()) - 1];
+}
+
+// --- A glmq job ------------------------------------------------------------------------------
+
+inline double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// A JSON answer of glmq, or why there is none.
+struct JobAnswer {
+  nlohmann::json body;
+  std::string error;
+  bool ok() const { return error.empty(); }
+};
+
+// POST /v1/jobs {text, question, max_tokens, temperature 0}: the 202's body.
+inline JobAnswer SubmitJob(const std::string& url, const std::string& text,
+                           const std::string& question, int max_tokens) {
+  const std::string body = nlohmann::json{
+      {"text", text},
+      {"question", question},
+      {"max_tokens", max_tokens},
+      {"temperature", 0}}.dump();
+  const HttpReply reply = Http(url + "/v1/jobs", &body, 120);
+  if (!reply.ok(202)) return {{}, "submit: " + reply.Describe()};
+  nlohmann::json accepted = nlohmann::json::parse(reply.body, nullptr, false);
+  if (!accepted.is_object() || !accepted.contains("id")) return {{}, "submit: unreadable 202"};
+  return {std::move(accepted), ""};
+}
+
+// Long-polls GET /v1/jobs/{id} until the job ends or `deadline` passes: its last record.
+inline JobAnswer WaitForEnd(const std::string& url, const std::string& id,
+                            std::chrono::steady_clock::time_point deadline) {
+  while (std::chrono::steady_clock::now() < deadline) {
+    const HttpReply polled = Http(url + "/v1/jobs/" + id + "?wait=60", nullptr, 90);
+    nlohmann::json j =
+        polled.ok(200) ? nlohmann::json::parse(polled.body, nullptr, false) : nlohmann::json();
+    if (!j.is_object()) return {{}, "poll: " + polled.Describe()};
+    const std::string state = j.value("state", std::string());
+    if (state != "queued" && state != "running") return {std::move(j), ""};
+  }
+  return {{}, "no end within the timeout"};
 }
 
 }  // namespace bench

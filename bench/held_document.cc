@@ -36,6 +36,7 @@ using bench::Http;
 using bench::HttpReply;
 using bench::MakeProse;
 using bench::Percentile;
+using bench::SecondsSince;
 using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
@@ -68,53 +69,35 @@ struct Record {
   std::string error;
 };
 
-double Since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-// Submits; returns the job id, or "" with `r.error` set.
-std::string Submit(const Options& o, const std::string& text, const std::string& question,
-                   int max_tokens, Record& r, Clock::time_point start) {
-  const std::string body = json{
-      {"text", text},
-      {"question", question},
-      {"max_tokens", max_tokens},
-      {"temperature", 0}}.dump();
-  r.submit_s = Since(start);
-  const HttpReply reply = Http(o.url + "/v1/jobs", &body, 120);
-  if (!reply.ok(202)) {
-    r.error = "submit: " + reply.Describe();
-    return "";
+// Submits; false with `r.error` set when it was not accepted.
+bool Submit(const Options& o, const std::string& text, const std::string& question, int max_tokens,
+            Record& r, Clock::time_point start) {
+  r.submit_s = SecondsSince(start);
+  const bench::JobAnswer accepted = bench::SubmitJob(o.url, text, question, max_tokens);
+  if (!accepted.ok()) {
+    r.error = accepted.error;
+    return false;
   }
-  const json accepted = json::parse(reply.body, nullptr, false);
-  if (accepted.is_discarded() || !accepted.contains("id")) {
-    r.error = "submit: unreadable 202";
-    return "";
-  }
-  r.id = accepted["id"].get<std::string>();
-  r.prompt_tokens = accepted.value("prompt_tokens", int64_t{0});
-  return r.id;
+  r.id = accepted.body["id"].get<std::string>();
+  r.prompt_tokens = accepted.body.value("prompt_tokens", int64_t{0});
+  return true;
 }
 
 // Submits and long-polls until the job ends.
 void RunJob(const Options& o, const std::string& text, const std::string& question, int max_tokens,
             Record& r, Clock::time_point start) {
-  if (Submit(o, text, question, max_tokens, r, start).empty()) return;
-  while (Since(start) < o.timeout_s) {
-    const HttpReply polled = Http(o.url + "/v1/jobs/" + r.id + "?wait=60", nullptr, 90);
-    if (!polled.ok(200)) {
-      r.error = "poll: " + polled.Describe();
-      return;
-    }
-    const json j = json::parse(polled.body, nullptr, false);
-    r.state = j.is_discarded() ? "" : j.value("state", std::string());
-    if (r.state == "queued" || r.state == "running") continue;
-    r.finish_s = Since(start);
-    if (j.contains("usage")) r.prompt_tokens = j["usage"].value("prompt_tokens", r.prompt_tokens);
-    if (r.state != "succeeded") r.error = "job " + r.state;
+  if (!Submit(o, text, question, max_tokens, r, start)) return;
+  const bench::JobAnswer ended =
+      bench::WaitForEnd(o.url, r.id, start + std::chrono::seconds(o.timeout_s));
+  if (!ended.ok()) {
+    r.error = ended.error;
     return;
   }
-  r.error = "no end within the timeout";
+  const nlohmann::json& j = ended.body;
+  r.state = j.value("state", std::string());
+  r.finish_s = SecondsSince(start);
+  if (j.contains("usage")) r.prompt_tokens = j["usage"].value("prompt_tokens", r.prompt_tokens);
+  if (r.state != "succeeded") r.error = "job " + r.state;
 }
 
 bool ParseArgs(int argc, char** argv, Options& o) {
@@ -190,15 +173,15 @@ int main(int argc, char** argv) {
   std::thread held_thread;
   if (o.held) {
     held_thread = std::thread([&] {
-      if (Submit(o, held_document, "Summarise it.", 16, held, start).empty()) return;
+      if (!Submit(o, held_document, "Summarise it.", 16, held, start)) return;
       // Started: its prompt is being read (a held job is claimed, so its state says running
       // before it starts).
-      while (Since(start) < o.timeout_s) {
+      while (SecondsSince(start) < o.timeout_s) {
         const HttpReply r = Http(o.url + "/v1/jobs/" + held.id, nullptr, 30);
         const json j = r.ok(200) ? json::parse(r.body, nullptr, false) : json();
         if (j.is_object() && j.contains("progress") &&
             j["progress"].value("prompt_tokens_read", int64_t{0}) > 0) {
-          held_start_s = Since(start);
+          held_start_s = SecondsSince(start);
           break;
         }
         if (j.is_object() && j.value("state", std::string()) != "running" &&
@@ -213,7 +196,7 @@ int main(int argc, char** argv) {
   }
   for (int i = 0; i < o.shorts; ++i) {
     const double at = (o.short_start_ms + static_cast<double>(i) * o.short_interval_ms) / 1000.0;
-    const double wait = at - Since(start);
+    const double wait = at - SecondsSince(start);
     if (wait > 0) std::this_thread::sleep_for(std::chrono::duration<double>(wait));
     shorts[i].name = "short-" + std::to_string(i + 1);
     threads.emplace_back([&, i] {

@@ -27,10 +27,9 @@
 
 namespace {
 
-using bench::Http;
-using bench::HttpReply;
 using bench::MakeProse;
 using bench::Percentile;
+using bench::SecondsSince;
 using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
@@ -95,39 +94,27 @@ bool ParseArgs(int argc, char** argv, Options& o) {
 
 // Submits, then long-polls until the job ends and reads its queue wait.
 void Run(const Options& o, const std::string& text, Record& r, Clock::time_point start) {
-  const std::string body = json{
-      {"text", text},
-      {"question", "What is the main point?"},
-      {"max_tokens", r.max_tokens},
-      {"temperature", 0}}.dump();
-  r.submit_s = std::chrono::duration<double>(Clock::now() - start).count();
-  const HttpReply accepted = Http(o.url + "/v1/jobs", &body, 60);
-  const json a = accepted.ok(202) ? json::parse(accepted.body, nullptr, false) : json();
-  if (!a.is_object() || !a.contains("id")) {
-    r.error = "submit: " + accepted.Describe();
+  r.submit_s = SecondsSince(start);
+  const bench::JobAnswer accepted =
+      bench::SubmitJob(o.url, text, "What is the main point?", r.max_tokens);
+  if (!accepted.ok()) {
+    r.error = accepted.error;
     return;
   }
-  r.id = a["id"].get<std::string>();
-  r.estimate_s = a.value("estimated_wait_seconds", -1.0);
-  r.position = a.value("queue_position", int64_t{0});
-  for (;;) {
-    if (std::chrono::duration<double>(Clock::now() - start).count() > o.timeout_s) {
-      r.error = "no end within the timeout";
-      return;
-    }
-    const HttpReply polled = Http(o.url + "/v1/jobs/" + r.id + "?wait=60", nullptr, 90);
-    const json j = polled.ok(200) ? json::parse(polled.body, nullptr, false) : json();
-    if (!j.is_object()) {
-      r.error = "poll: " + polled.Describe();
-      return;
-    }
-    const std::string state = j.value("state", std::string());
-    if (state == "queued" || state == "running") continue;
-    if (state != "succeeded") r.error = "job " + state;
-    if (j.contains("queue_wait_seconds") && j["queue_wait_seconds"].is_number()) {
-      r.wait_s = j["queue_wait_seconds"].get<double>();
-    }
+  r.id = accepted.body["id"].get<std::string>();
+  r.estimate_s = accepted.body.value("estimated_wait_seconds", -1.0);
+  r.position = accepted.body.value("queue_position", int64_t{0});
+  const bench::JobAnswer ended =
+      bench::WaitForEnd(o.url, r.id, start + std::chrono::seconds(o.timeout_s));
+  if (!ended.ok()) {
+    r.error = ended.error;
     return;
+  }
+  const json& j = ended.body;
+  const std::string state = j.value("state", std::string());
+  if (state != "succeeded") r.error = "job " + state;
+  if (j.contains("queue_wait_seconds") && j["queue_wait_seconds"].is_number()) {
+    r.wait_s = j["queue_wait_seconds"].get<double>();
   }
 }
 
@@ -161,7 +148,7 @@ int main(int argc, char** argv) {
   const Clock::time_point start = Clock::now();
   std::vector<std::thread> threads;
   for (int i = 0; i < o.jobs; ++i) {
-    const double wait = arrivals[i] - std::chrono::duration<double>(Clock::now() - start).count();
+    const double wait = arrivals[i] - SecondsSince(start);
     if (wait > 0) std::this_thread::sleep_for(std::chrono::duration<double>(wait));
     threads.emplace_back([&, i] { Run(o, texts[i], records[i], start); });
   }
