@@ -179,12 +179,16 @@ std::unique_ptr<Scheduler::Claimed> Scheduler::ClaimAndTokenize(bool* queue_empt
   // wait for.
   const Tokenizer& tokenizer = engine_.tokenizer();
   if (may_defer && RequestTextBytes(c->job.request) > kInlineTokenizeBytes) {
-    c->tokenizing = std::async(std::launch::async, [&tokenizer, request = &c->job.request] {
-      // At the lowest priority: the engine's threads use every core, and a job tokenized
-      // here waits for KV or a sequence anyway, which the jobs the engine runs will free.
-      setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 19);
-      return tokenizer.TokenizePrompt(*request);
-    });
+    // Beside running sequences at the lowest priority: the engine's threads use every core,
+    // and the job waits for KV or a sequence anyway, which the running jobs will free. With
+    // the engine idle the job waits for its tokens alone, so they get a full share of the
+    // machine (at nice 19 other processes would starve them).
+    const bool beside_others = engine_.ActiveSequences() > 0;
+    c->tokenizing =
+        std::async(std::launch::async, [&tokenizer, request = &c->job.request, beside_others] {
+          if (beside_others) setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 19);
+          return tokenizer.TokenizePrompt(*request);
+        });
     return c;
   }
   if (!TakeTokens(*c, tokenizer.TokenizePrompt(c->job.request))) return nullptr;
