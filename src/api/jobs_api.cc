@@ -14,6 +14,9 @@
 namespace glmq {
 namespace {
 
+// /readyz answers 503 for this long after a store write failed.
+constexpr int64_t kRecentStoreFailureMs = 5000;
+
 using Accepted = Admission::Accepted;
 
 // The 202's body, newline included; also what an Idempotency-Key replays. Every submit
@@ -280,13 +283,26 @@ void AddHealthRoutes(Router& router, JobStore& store, asio::thread_pool& pool) {
       http::verb::get, "/readyz",
       [&store, &pool](RequestContext&) -> asio::awaitable<HttpResponse> {
         auto work = [&store]() -> HttpResponse {
-          const Status writable = store.CheckWritable();
+          // A small write can pass where a job's does not (a full disk still has room in
+          // the WAL), so writes that failed lately count too: not ready while they fail,
+          // ready again a few seconds after the last one.
+          Status writable = store.CheckWritable();
+          const WriteHealth::Snapshot health = store.write_health().Now();
+          if (writable.ok() && health.last_failure_at > 0 &&
+              NowMs() - health.last_failure_at < kRecentStoreFailureMs) {
+            writable = Unavailable(health.last_error);
+          }
           json body = {{"status", writable.ok() ? "ready" : "not_ready"},
                        {"model_loaded", true},
-                       {"store_writable", writable.ok()}};
+                       {"store_writable", writable.ok()},
+                       {"store_write_failures_total", health.failures_total}};
           if (!writable.ok()) body["error"] = writable.message();
-          return JsonResponse(writable.ok() ? http::status::ok : http::status::service_unavailable,
-                              body);
+          HttpResponse res = JsonResponse(
+              writable.ok() ? http::status::ok : http::status::service_unavailable, body);
+          if (!writable.ok()) {
+            res.set(http::field::retry_after, std::to_string(kRetryAfterUnavailableSeconds));
+          }
+          return res;
         };
         co_return co_await RunBlocking(pool, std::move(work));
       },

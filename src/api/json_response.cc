@@ -56,6 +56,8 @@ http::status HttpStatusFor(ErrorCode code) {
       return http::status::internal_server_error;
     case ErrorCode::kUnavailable:
       return http::status::service_unavailable;
+    case ErrorCode::kInsufficientStorage:
+      return http::status::insufficient_storage;
   }
   return http::status::internal_server_error;
 }
@@ -78,7 +80,13 @@ HttpResponse ErrorResponse(http::status status, std::string_view code, std::stri
 }
 
 HttpResponse ErrorResponse(ErrorCode code, std::string_view message) {
-  return ErrorResponse(HttpStatusFor(code), ErrorCodeName(code), message);
+  HttpResponse res = ErrorResponse(HttpStatusFor(code), ErrorCodeName(code), message);
+  // The store or the engine cannot take it now (down, disk full), and nothing was written:
+  // the same request may be sent again, and heals by itself.
+  if (code == ErrorCode::kUnavailable || code == ErrorCode::kInsufficientStorage) {
+    res.set(http::field::retry_after, std::to_string(kRetryAfterUnavailableSeconds));
+  }
+  return res;
 }
 
 HttpResponse ErrorResponse(const Status& status) {

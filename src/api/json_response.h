@@ -18,7 +18,11 @@ http::status HttpStatusFor(StatusCode code);
 
 HttpResponse JsonResponse(http::status status, const json& body);
 
-// {"error":{"code":code,"message":message}} with the code's HTTP status.
+// What a 503 or 507 answer tells the client to wait before sending the request again.
+inline constexpr int kRetryAfterUnavailableSeconds = 5;
+
+// {"error":{"code":code,"message":message}} with the code's HTTP status; a 503 or 507 also
+// says Retry-After.
 HttpResponse ErrorResponse(ErrorCode code, std::string_view message);
 // The same for the code a Status stands for (ErrorCodeFor).
 HttpResponse ErrorResponse(const Status& status);

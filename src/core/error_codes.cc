@@ -56,6 +56,8 @@ std::string_view ErrorCodeName(ErrorCode code) {
       return "internal";
     case ErrorCode::kUnavailable:
       return "unavailable";
+    case ErrorCode::kInsufficientStorage:
+      return "insufficient_storage";
   }
   return "internal";
 }
@@ -81,6 +83,8 @@ ErrorCode ErrorCodeFor(StatusCode code) {
       return ErrorCode::kResourceExhausted;
     case StatusCode::kUnavailable:
       return ErrorCode::kUnavailable;
+    case StatusCode::kStorageFull:
+      return ErrorCode::kInsufficientStorage;
   }
   return ErrorCode::kInternal;
 }

@@ -38,8 +38,9 @@ enum class ErrorCode {
   kUpstreamUnavailable,  // the remote engine could not be reached
   kUpstreamError,        // the remote engine refused the job
   // This side (5xx).
-  kInternal,     // 500
-  kUnavailable,  // 503: the store or the engine cannot take it now
+  kInternal,             // 500
+  kUnavailable,          // 503: the store or the engine cannot take it now
+  kInsufficientStorage,  // 507: the store's disk is full
 };
 
 std::string_view ErrorCodeName(ErrorCode code);

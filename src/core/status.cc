@@ -20,6 +20,8 @@ const char* StatusCodeName(StatusCode code) {
       return "resource_exhausted";
     case StatusCode::kUnavailable:
       return "unavailable";
+    case StatusCode::kStorageFull:
+      return "storage_full";
     case StatusCode::kCancelled:
       return "cancelled";
     case StatusCode::kDeadlineExceeded:

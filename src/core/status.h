@@ -20,6 +20,7 @@ enum class StatusCode {
   kUnprocessable,      // well-formed but can never be served, e.g. too long (422)
   kResourceExhausted,  // temporarily out of capacity (429/503)
   kUnavailable,        // a dependency is down (503)
+  kStorageFull,        // the store's disk is full: nothing was written (507)
   kCancelled,
   kDeadlineExceeded,
   kInternal,  // a bug or an I/O failure (500)
@@ -53,6 +54,7 @@ inline Status Unprocessable(std::string m) {
   return Status(StatusCode::kUnprocessable, std::move(m));
 }
 inline Status Unavailable(std::string m) { return Status(StatusCode::kUnavailable, std::move(m)); }
+inline Status StorageFull(std::string m) { return Status(StatusCode::kStorageFull, std::move(m)); }
 inline Status Internal(std::string m) { return Status(StatusCode::kInternal, std::move(m)); }
 
 template <typename T>

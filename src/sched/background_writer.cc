@@ -26,16 +26,57 @@ void BackgroundWriter::Progress(const std::string& id, const JobProgress& progre
 
 void BackgroundWriter::Complete(const std::string& id, const std::string& worker,
                                 Completion completion) {
-  Run([this, id, worker, completion = std::move(completion)] {
-    const Status s = store_.Complete(id, worker, completion);
-    if (s.code() == StatusCode::kConflict) {
-      // Our lease ran out (we were paused or cut off) and the job went to another worker,
-      // or it ended otherwise: its record keeps the first result.
-      spdlog::warn("result of job {} discarded: {}", id, s.message());
-    } else if (!s.ok()) {
-      spdlog::warn("result of job {} not recorded: {}", id, s.ToString());
-    }
+  Run([this, id, worker, completion = std::move(completion)]() mutable {
+    if (WriteOutcome(id, worker, completion)) return;
+    std::lock_guard lock(mu_);
+    kept_[id] = Kept{worker, std::move(completion), kFirstRetry,
+                     std::chrono::steady_clock::now() + kFirstRetry};
   });
+}
+
+bool BackgroundWriter::WriteOutcome(const std::string& id, const std::string& worker,
+                                    const Completion& completion) {
+  const Status s = store_.Complete(id, worker, completion);
+  if (s.ok()) return true;
+  if (s.code() == StatusCode::kConflict || s.code() == StatusCode::kNotFound) {
+    // Our lease ran out (we were paused or cut off) and the job went to another worker,
+    // or it ended otherwise: its record keeps the first result.
+    spdlog::warn("result of job {} discarded: {}", id, s.message());
+    return true;
+  }
+  refused_writes_.fetch_add(1);
+  spdlog::warn("result of job {} not recorded yet (kept, and tried again): {}", id, s.ToString());
+  return false;
+}
+
+void BackgroundWriter::RetryKept() {
+  const auto now = std::chrono::steady_clock::now();
+  std::vector<std::pair<std::string, Kept>> due;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [id, kept] : kept_) {
+      if (kept.retry_at <= now || stopping_) due.emplace_back(id, kept);
+    }
+  }
+  for (auto& [id, kept] : due) {
+    const bool settled = WriteOutcome(id, kept.worker, kept.completion);
+    std::lock_guard lock(mu_);
+    auto it = kept_.find(id);
+    if (it == kept_.end()) continue;
+    if (settled) {
+      kept_.erase(it);
+    } else {
+      it->second.backoff = std::min(kLongestRetry, it->second.backoff * 2);
+      it->second.retry_at = std::chrono::steady_clock::now() + it->second.backoff;
+    }
+  }
+}
+
+std::vector<std::string> BackgroundWriter::HeldOutcomes() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> ids;
+  for (const auto& [id, kept] : kept_) ids.push_back(id);
+  return ids;
 }
 
 void BackgroundWriter::Run(std::function<void()> task) {
@@ -54,20 +95,37 @@ void BackgroundWriter::Flush() {
 void BackgroundWriter::Loop() {
   std::unique_lock lock(mu_);
   while (true) {
-    cv_.wait(lock, [this] { return stopping_ || !tasks_.empty() || !progress_.empty(); });
-    if (tasks_.empty() && progress_.empty()) break;  // stopping, and nothing left
+    auto has_work = [this] { return stopping_ || !tasks_.empty() || !progress_.empty(); };
+    if (kept_.empty()) {
+      cv_.wait(lock, has_work);
+    } else {
+      auto next = kept_.begin()->second.retry_at;
+      for (const auto& [id, kept] : kept_) next = std::min(next, kept.retry_at);
+      cv_.wait_until(lock, next, has_work);
+    }
     std::map<std::string, JobProgress> progress;
     progress.swap(progress_);
     std::deque<std::function<void()>> tasks;
     tasks.swap(tasks_);
+    const bool stopping = stopping_;
     busy_ = true;
     lock.unlock();
     // Progress first: a job's last progress was handed over before its completion.
     for (const auto& [id, p] : progress) (void)store_.UpdateProgress(id, worker_, p);
     for (auto& task : tasks) task();
+    RetryKept();
     lock.lock();
     busy_ = false;
     idle_cv_.notify_all();
+    if (stopping && tasks_.empty() && progress_.empty()) break;
+  }
+  // What the store still refuses is lost with this process; its lease runs out and the
+  // job runs again elsewhere.
+  for (const auto& [id, kept] : kept_) {
+    spdlog::error(
+        "result of job {} not recorded before shutdown (the store refused it); the "
+        "job runs again once its lease runs out",
+        id);
   }
 }
 

@@ -128,7 +128,11 @@ void Scheduler::Housekeeping(TimeMs now) {
   for (const auto& [id, r] : running_) ids.push_back(id);
   if (held_) ids.push_back(held_->claimed->job.id);
   writer_.Run([this, now, ids = std::move(ids)] {
-    lease_heartbeat_log_.Record(store_.Heartbeat(options_.worker_id, options_.lease_ms));
+    // Only what this worker runs, or holds the outcome of: a job the store says it holds
+    // but its engine does not run lets its lease run out, and is reaped.
+    std::vector<std::string> renew = ids;
+    for (std::string& id : writer_.HeldOutcomes()) renew.push_back(std::move(id));
+    lease_heartbeat_log_.Record(store_.RenewLeases(options_.worker_id, renew, options_.lease_ms));
     expire_log_.Record(store_.ExpireOverdue(now).status());
     auto reaped = store_.ReapExpiredLeases(now, options_.max_deliveries);
     reap_log_.Record(reaped.status());

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -85,6 +86,40 @@ using JobListener = std::function<void(const std::string& id, JobState state, Ch
 void TellListener(const JobListener& listener, const std::string& id, JobState state,
                   ChangeOrigin origin);
 
+// How a store's writes have gone lately: /readyz, the store_errors rule and the metrics read
+// it. Thread-safe; every write of the store records its outcome here.
+class WriteHealth {
+ public:
+  struct Snapshot {
+    int64_t failures_total = 0;  // writes the store refused (disk full, I/O error, down)
+    TimeMs last_failure_at = 0;
+    std::string last_error;
+    TimeMs last_success_at = 0;
+  };
+  // A write that failed for a reason of the store's (not a conflict or a bad request).
+  static bool IsStoreFailure(const Status& s) {
+    return s.code() == StatusCode::kStorageFull || s.code() == StatusCode::kUnavailable;
+  }
+  void Record(const Status& s) {
+    std::lock_guard lock(mu_);
+    if (IsStoreFailure(s)) {
+      ++state_.failures_total;
+      state_.last_failure_at = NowMs();
+      state_.last_error = s.ToString();
+    } else {
+      state_.last_success_at = NowMs();
+    }
+  }
+  Snapshot Now() const {
+    std::lock_guard lock(mu_);
+    return state_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  Snapshot state_;
+};
+
 class JobStore {
  public:
   virtual ~JobStore() = default;
@@ -127,8 +162,11 @@ class JobStore {
   // returns it (with its request). nullopt when the queue is empty.
   virtual Result<std::optional<Job>> ClaimNext(const std::string& worker, int64_t lease_ms) = 0;
 
-  // Extends the lease of the worker's running jobs.
-  virtual Status Heartbeat(const std::string& worker, int64_t lease_ms) = 0;
+  // Extends the lease of each job in `ids` that runs under `worker`; others are left alone.
+  // A worker lists only the jobs its engine runs (or whose outcome it still holds), so a
+  // job it holds in the store but no longer runs keeps no lease alive and is reaped.
+  virtual Status RenewLeases(const std::string& worker, const std::vector<std::string>& ids,
+                             int64_t lease_ms) = 0;
 
   // Records a running job's progress, only while `worker` holds it: a worker that lost its
   // lease (paused, cut off) cannot overwrite the progress of the job's new holder.
@@ -180,8 +218,10 @@ class JobStore {
 
   virtual Result<QueueSnapshot> Snapshot() = 0;
 
-  // Liveness of the store for /readyz: can it write?
+  // Liveness of the store for /readyz: can it write? (A small write; see write_health()
+  // for how the others went.)
   virtual Status CheckWritable() = 0;
+  virtual const WriteHealth& write_health() const = 0;
 
   // --- Idempotency-Key (see api/): one answer per (tenant, key) for `ttl_ms` (24 h).
   // Begin reserves the key for this request, or says what an earlier request with the same

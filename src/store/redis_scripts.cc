@@ -158,17 +158,21 @@ while true do
 end
 )lua";
 
-constexpr char kHeartbeat[] = R"lua(
+// ARGV[5..]: the jobs the worker runs; those it holds here but does not list keep their
+// lease as it is (and are reaped when it runs out).
+constexpr char kRenewLeases[] = R"lua(
 local set = P .. 'worker_jobs:' .. ARGV[3]
+local listed = {}
+for i = 5, #ARGV do listed[ARGV[i]] = true end
 local n = 0
 for _, id in ipairs(redis.call('SMEMBERS', set)) do
   local v = redis.call('HMGET', jkey(id), 'state', 'worker')
-  if v[1] == 'running' and v[2] == ARGV[3] then
+  if v[1] ~= 'running' or v[2] ~= ARGV[3] then
+    redis.call('SREM', set, id)
+  elseif listed[id] then
     redis.call('HSET', jkey(id), 'lease_expires_at', ARGV[4])
     redis.call('ZADD', P .. 'leases', ARGV[4], id)
     n = n + 1
-  else
-    redis.call('SREM', set, id)
   end
 end
 return n
@@ -443,7 +447,7 @@ constexpr std::array<Entry, kScriptCount> kEntries = {{
     {"insert_batch", kInsertBatch},
     {"list", kList},
     {"claim", kClaim},
-    {"heartbeat", kHeartbeat},
+    {"renew_leases", kRenewLeases},
     {"progress", kProgress},
     {"complete", kComplete},
     {"cancel", kCancel},

@@ -32,7 +32,7 @@ enum class ScriptId {
   // worker, now, lease_expires_at  -> job hash, or nil
   kClaim,
   // worker, lease_expires_at  -> leases extended
-  kHeartbeat,
+  kRenewLeases,
   // id, prompt_tokens_read, completion_tokens, prompt_tokens
   kProgress,
   // id, worker, state, output, finish_reason, usage prompt, usage completion, error_code,

@@ -87,7 +87,8 @@ Status ErrorStatus(const std::string& error) {
        {"LOADING", "READONLY", "MISCONF", "MASTERDOWN", "BUSY", "TRYAGAIN", "CLUSTERDOWN"}) {
     if (error.rfind(transient, 0) == 0) return Unavailable("redis: " + error);
   }
-  if (error.rfind("OOM", 0) == 0) return Status(StatusCode::kResourceExhausted, "redis: " + error);
+  // maxmemory reached: the store is full, as a disk can be.
+  if (error.rfind("OOM", 0) == 0) return StorageFull("redis: " + error);
   return Internal("redis: " + error);
 }
 
@@ -311,9 +312,10 @@ Result<Reply> RedisJobStore::Run(ScriptId script, const Args& args, bool retry) 
   argv.push_back(instance_);
   argv.insert(argv.end(), args.begin(), args.end());
   const int index = static_cast<int>(script);
-  GLMQ_ASSIGN_OR_RETURN(Reply reply, pool_->Eval(shas_[index], redis::ScriptSource(script), argv,
-                                                 retry ? redis::Retry::kOnce : redis::Retry::kNo));
-  if (reply.is_error()) return ErrorStatus(reply.str);
+  Result<Reply> reply = pool_->Eval(shas_[index], redis::ScriptSource(script), argv,
+                                    retry ? redis::Retry::kOnce : redis::Retry::kNo);
+  if (reply.ok() && reply->is_error()) reply = ErrorStatus(reply->str);
+  health_.Record(reply.status());
   return reply;
 }
 
@@ -322,10 +324,16 @@ Status RedisJobStore::Exec(ScriptId script, const Args& args, bool retry) {
 }
 
 Result<std::vector<Reply>> RedisJobStore::Commands(const std::vector<Args>& commands) {
-  GLMQ_ASSIGN_OR_RETURN(std::vector<Reply> replies, pool_->Pipeline(commands, redis::Retry::kOnce));
-  for (const Reply& r : replies) {
-    if (r.is_error()) return ErrorStatus(r.str);
+  Result<std::vector<Reply>> replies = pool_->Pipeline(commands, redis::Retry::kOnce);
+  if (replies.ok()) {
+    for (const Reply& r : *replies) {
+      if (r.is_error()) {
+        replies = ErrorStatus(r.str);
+        break;
+      }
+    }
   }
+  health_.Record(replies.status());
   return replies;
 }
 
@@ -471,9 +479,13 @@ Result<std::optional<Job>> RedisJobStore::ClaimNext(const std::string& worker, i
   return std::optional<Job>(std::move(job));
 }
 
-Status RedisJobStore::Heartbeat(const std::string& worker, int64_t lease_ms) {
+Status RedisJobStore::RenewLeases(const std::string& worker, const std::vector<std::string>& ids,
+                                  int64_t lease_ms) {
+  if (ids.empty()) return Status::Ok();
   const std::string expires = Str(SaturatingAdd(NowMs(), lease_ms));
-  return Exec(ScriptId::kHeartbeat, {worker, expires}, /*retry=*/true);
+  Args args{worker, expires};
+  args.insert(args.end(), ids.begin(), ids.end());
+  return Exec(ScriptId::kRenewLeases, args, /*retry=*/true);
 }
 
 Status RedisJobStore::UpdateProgress(const std::string& id, const std::string& worker,

@@ -28,7 +28,7 @@
 //   P stats             hash: prompt_tokens:<class>, max_tokens:<class> of queued jobs
 //   P deadlines         zset: queued jobs with a deadline, score deadline_at, member id
 //   P leases            zset: running jobs, score lease expiry, member id
-//   P worker_jobs:<w>   set: ids running under worker w (Heartbeat)
+//   P worker_jobs:<w>   set: ids running under worker w (RenewLeases)
 //   P state:<state>     zset: retained jobs in a state, all scores 0, member M (List; without
 //                       a state filter List merges them)
 //   P ended:<state>     zset: terminal jobs, score finished_at + retention (totals, sweep)
@@ -106,7 +106,8 @@ class RedisJobStore final : public JobStore {
   Result<Job> Get(const std::string& id, bool with_request = true) override;
   Result<std::vector<Job>> List(const ListFilter& filter) override;
   Result<std::optional<Job>> ClaimNext(const std::string& worker, int64_t lease_ms) override;
-  Status Heartbeat(const std::string& worker, int64_t lease_ms) override;
+  Status RenewLeases(const std::string& worker, const std::vector<std::string>& ids,
+                     int64_t lease_ms) override;
   Status UpdateProgress(const std::string& id, const std::string& worker,
                         const JobProgress& progress) override;
   Status Complete(const std::string& id, const std::string& worker,
@@ -128,6 +129,7 @@ class RedisJobStore final : public JobStore {
   // O(1) in the number of jobs (a few sorted-set counts).
   Result<QueueSnapshot> Snapshot() override;
   Status CheckWritable() override;
+  const WriteHealth& write_health() const override { return health_; }
 
   Result<IdempotencyState> BeginIdempotent(const IdempotencyClaim& claim, TimeMs now,
                                            int64_t in_flight_ms) override;
@@ -182,6 +184,7 @@ class RedisJobStore final : public JobStore {
   const JobListener listener_;
   const std::string instance_;
   std::unique_ptr<redis::Pool> pool_;
+  WriteHealth health_;  // every script and pipeline records its outcome
   std::array<std::string, redis::kScriptCount> shas_;
   std::unique_ptr<redis::Subscriber> subscriber_;  // last: stopped first
 };

@@ -19,6 +19,24 @@ Statement::Statement(Statement&& other) noexcept
 
 namespace {
 
+// What a failed call means to the caller: a full disk (507: nothing was written, try
+// again later), a store that cannot write or read now (503), or a bug (500).
+Status Failure(int rc, std::string message) {
+  switch (rc & 0xff) {
+    case SQLITE_FULL:
+      return StorageFull(std::move(message));
+    case SQLITE_IOERR:
+    case SQLITE_READONLY:
+    case SQLITE_CANTOPEN:
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_PROTOCOL:
+      return Unavailable(std::move(message));
+    default:
+      return Internal(std::move(message));
+  }
+}
+
 Status BindResult(int rc, int index) {
   if (rc == SQLITE_OK) return Status::Ok();
   return Internal("sqlite: bind ?" + std::to_string(index) + ": " + sqlite3_errstr(rc));
@@ -52,8 +70,8 @@ Result<bool> Statement::Step() {
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
-  return Internal(std::string("sqlite: ") + sqlite3_errmsg(db_) + " (in: " + sqlite3_sql(stmt_) +
-                  ")");
+  return Failure(
+      rc, std::string("sqlite: ") + sqlite3_errmsg(db_) + " (in: " + sqlite3_sql(stmt_) + ")");
 }
 
 Status Statement::Run() {
@@ -102,7 +120,7 @@ Status Connection::Exec(const char* sql) {
   if (rc == SQLITE_OK) return Status::Ok();
   std::string message = error != nullptr ? error : sqlite3_errstr(rc);
   sqlite3_free(error);
-  return Internal("sqlite: " + message + " (in: " + sql + ")");
+  return Failure(rc, "sqlite: " + message + " (in: " + sql + ")");
 }
 
 Result<std::string> Connection::Pragma(const char* sql) {
@@ -143,8 +161,8 @@ int64_t Connection::Changes() const { return sqlite3_changes64(db_); }
 bool Connection::InTransaction() const { return sqlite3_get_autocommit(db_) == 0; }
 
 Status Connection::Error(std::string_view context) const {
-  return Internal("sqlite: " + std::string(sqlite3_errmsg(db_)) + " (in: " + std::string(context) +
-                  ")");
+  return Failure(sqlite3_extended_errcode(db_), "sqlite: " + std::string(sqlite3_errmsg(db_)) +
+                                                    " (in: " + std::string(context) + ")");
 }
 
 }  // namespace glmq::sqlite

@@ -59,9 +59,8 @@ inline constexpr char kClaimNext[] =
     "WHERE seq = (SELECT seq FROM jobs INDEXED BY jobs_queue WHERE state = 'queued' "
     "ORDER BY order_key, created_at, seq LIMIT 1) "
     "RETURNING " GLMQ_JOB_COLUMNS ", seq";
-inline constexpr char kHeartbeat[] =
-    "UPDATE jobs INDEXED BY jobs_worker SET lease_expires_at = ?1 "
-    "WHERE state = 'running' AND worker = ?2";
+inline constexpr char kRenewLease[] =
+    "UPDATE jobs SET lease_expires_at = ?1 WHERE id = ?3 AND state = 'running' AND worker = ?2";
 inline constexpr char kUpdateProgress[] =
     "UPDATE jobs SET progress_prompt_tokens_read = ?1, progress_completion_tokens = ?2, "
     "prompt_tokens = CASE WHEN ?4 > 0 THEN ?4 ELSE prompt_tokens END "

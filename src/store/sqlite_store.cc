@@ -271,12 +271,19 @@ Result<std::optional<Job>> SqliteJobStore::ClaimNext(const std::string& worker, 
   return claimed;
 }
 
-Status SqliteJobStore::Heartbeat(const std::string& worker, int64_t lease_ms) {
+Status SqliteJobStore::RenewLeases(const std::string& worker, const std::vector<std::string>& ids,
+                                   int64_t lease_ms) {
+  if (ids.empty()) return Status::Ok();
   return writer_->Write([&](sqlite::WriteContext& ctx) -> Status {
-    GLMQ_ASSIGN_OR_RETURN(sqlite::Statement update, ctx.db.Prepare(kHeartbeat));
-    update.BindInt(1, NowMs() + lease_ms);
-    update.BindText(2, worker);
-    return update.Run();
+    const TimeMs expires = NowMs() + lease_ms;
+    for (const std::string& id : ids) {
+      GLMQ_ASSIGN_OR_RETURN(sqlite::Statement update, ctx.db.Prepare(kRenewLease));
+      update.BindInt(1, expires);
+      update.BindText(2, worker);
+      update.BindText(3, id);
+      GLMQ_RETURN_IF_ERROR(update.Run());
+    }
+    return Status::Ok();
   });
 }
 
@@ -522,6 +529,10 @@ Status SqliteJobStore::CheckQueueIndex() {
   GLMQ_ASSIGN_OR_RETURN(auto queued, ReadQueuedJobs(*reader));
   return queue_index_->CheckAgainst(std::move(queued));
 }
+
+const WriteHealth& SqliteJobStore::write_health() const { return writer_->health(); }
+
+void SqliteJobStore::InjectWriteFault(bool on) { writer_->InjectFault(on); }
 
 Status SqliteJobStore::CheckWritable() {
   return writer_->Write([](sqlite::WriteContext& ctx) -> Status {

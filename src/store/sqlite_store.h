@@ -67,7 +67,8 @@ class SqliteJobStore final : public JobStore {
   // clamped to 1..1000 (<= 0 means 50).
   Result<std::vector<Job>> List(const ListFilter& filter) override;
   Result<std::optional<Job>> ClaimNext(const std::string& worker, int64_t lease_ms) override;
-  Status Heartbeat(const std::string& worker, int64_t lease_ms) override;
+  Status RenewLeases(const std::string& worker, const std::vector<std::string>& ids,
+                     int64_t lease_ms) override;
   // kConflict unless the job is running; progress is not a state change, so no event.
   Status UpdateProgress(const std::string& id, const std::string& worker,
                         const JobProgress& progress) override;
@@ -92,6 +93,9 @@ class SqliteJobStore final : public JobStore {
   // Every length class and every state appears, with zeros where nothing is.
   Result<QueueSnapshot> Snapshot() override;
   Status CheckWritable() override;
+  const WriteHealth& write_health() const override;
+  // Fault injection for tests: while on, every write fails (GroupCommitWriter::InjectFault).
+  void InjectWriteFault(bool on);
 
   // Idempotency records live in the database, so an answer outlives a restart.
   Result<IdempotencyState> BeginIdempotent(const IdempotencyClaim& claim, TimeMs now,

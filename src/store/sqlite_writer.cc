@@ -145,7 +145,8 @@ void GroupCommitWriter::Loop() {
 
 void GroupCommitWriter::CommitBatch(const std::vector<Op*>& batch) {
   WriteContext ctx{*db_, {}, {}};
-  Status batch_failure = db_->Run(kBegin);
+  Status batch_failure =
+      fault_ ? Unavailable("the job store refuses writes (injected fault)") : db_->Run(kBegin);
   if (batch_failure.ok()) {
     for (Op* op : batch) {
       const size_t events_before = ctx.events.size();
@@ -153,7 +154,8 @@ void GroupCommitWriter::CommitBatch(const std::vector<Op*>& batch) {
       op->status = RunInSavepoint(ctx, op->fn);
       if (!db_->InTransaction()) {
         // SQLite gave up the whole transaction (disk full, I/O error): nothing in it counts.
-        batch_failure = Internal("transaction rolled back: " + op->status.message());
+        batch_failure = Status(op->status.ok() ? StatusCode::kInternal : op->status.code(),
+                               "transaction rolled back: " + op->status.message());
         break;
       }
       if (!op->status.ok()) {
@@ -175,6 +177,7 @@ void GroupCommitWriter::CommitBatch(const std::vector<Op*>& batch) {
       if (op->status.ok()) op->status = batch_failure;
     }
   }
+  health_.Record(batch_failure);
   // Readers of the index see each commit whole, and never a change the database lacks.
   if (queue_index_ != nullptr) queue_index_->Apply(ctx.queue_changes);
   Notify(ctx.events);

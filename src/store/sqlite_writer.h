@@ -7,6 +7,7 @@
 // fsync, and each caller returns only once its own write is durable.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -77,6 +78,12 @@ class GroupCommitWriter {
   // next few, past the batch bound), and returns once all are durable: one status per fn.
   std::vector<Status> WriteAll(std::vector<WriteFn> fns);
 
+  // How the commits have gone (each commit records its outcome).
+  const WriteHealth& health() const { return health_; }
+  // Fault injection for tests: while on, every commit fails as a store that refuses
+  // writes does (kUnavailable), and nothing is written.
+  void InjectFault(bool on) { fault_ = on; }
+
  private:
   struct Op;
 
@@ -93,6 +100,8 @@ class GroupCommitWriter {
   std::condition_variable cv_;
   std::deque<Op*> queue_;  // guarded by mu_; each Op lives on its caller's stack
   bool stopping_ = false;  // guarded by mu_
+  WriteHealth health_;
+  std::atomic<bool> fault_{false};
   std::thread thread_;
 };
 

@@ -168,7 +168,8 @@ class GatedStore : public JobStore {
   MOCK_METHOD(Result<Job>, Get, (const std::string&, bool), (override));
   MOCK_METHOD(Result<std::vector<Job>>, List, (const ListFilter&), (override));
   MOCK_METHOD(Result<std::optional<Job>>, ClaimNext, (const std::string&, int64_t), (override));
-  MOCK_METHOD(Status, Heartbeat, (const std::string&, int64_t), (override));
+  MOCK_METHOD(Status, RenewLeases, (const std::string&, const std::vector<std::string>&, int64_t),
+              (override));
   MOCK_METHOD(Status, UpdateProgress, (const std::string&, const std::string&, const JobProgress&),
               (override));
   MOCK_METHOD(Status, Complete, (const std::string&, const std::string&, const Completion&),
@@ -185,6 +186,7 @@ class GatedStore : public JobStore {
   MOCK_METHOD(Result<std::optional<QueueHead>>, Head, (), (override));
   MOCK_METHOD(Result<QueueSnapshot>, Snapshot, (), (override));
   MOCK_METHOD(Status, CheckWritable, (), (override));
+  MOCK_METHOD(const WriteHealth&, write_health, (), (const, override));
   MOCK_METHOD(Result<IdempotencyState>, BeginIdempotent, (const IdempotencyClaim&, TimeMs, int64_t),
               (override));
   MOCK_METHOD(Status, InsertIdempotent,

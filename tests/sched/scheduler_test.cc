@@ -294,6 +294,31 @@ TEST_F(SchedulerTest, ARunningDocumentYieldsToQuestionsThatSortBeforeIt) {
   EXPECT_GT(engine_->ended_at().at(document.id), third_started);
 }
 
+// The store refuses writes (a full disk, a store restarting) when a job ends: its outcome
+// is kept and written once the store takes writes again. Before, it was dropped with a
+// warning and the job stayed `running` for good, its lease renewed by every heartbeat.
+TEST_F(SchedulerTest, AnOutcomeTheStoreRefusesIsKeptAndWrittenWhenItRecovers) {
+  Job job = Add("q", 1, 100, 30);
+  Start({.sleep_per_step_ms = 20}, true);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline &&
+         store_->Get(job.id, false)->state != JobState::kRunning) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  store_->InjectWriteFault(true);
+  while (std::chrono::steady_clock::now() < deadline && !engine_->ended_real().contains(job.id)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_TRUE(engine_->ended_real().contains(job.id)) << "the engine never finished the job";
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));  // a few refused tries
+  EXPECT_GT(store_->write_health().Now().failures_total, 0);
+  EXPECT_EQ(store_->Get(job.id, false)->state, JobState::kRunning);
+  store_->InjectWriteFault(false);
+  auto done = WaitAll({job});
+  EXPECT_EQ(done[job.id].state, JobState::kSucceeded);
+  EXPECT_EQ(store_->Get(job.id)->output, "answer of " + job.id);
+}
+
 TEST_F(SchedulerTest, AJobThatCanNeverFitFailsWithoutRunning) {
   const Job big = Add("big", 1, 9995, 10);  // 10,005 > 10,000 KV tokens
   const Job ok = Add("ok", 2, 100, 5);

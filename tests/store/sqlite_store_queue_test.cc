@@ -224,10 +224,13 @@ TEST_F(SqliteQueueIndexTest, RandomOperationsKeepAnswersExact) {
       const TimeMs now = NowMs() + pick(std::vector<int64_t>{0, 50, 7'200'000});
       ASSERT_TRUE(store_->ReapExpiredLeases(now, static_cast<int32_t>(uniform(0, 3))).ok());
     } else if (op < 96) {
-      what = "heartbeat and progress";
-      ASSERT_TRUE(
-          store_->Heartbeat("w" + std::to_string(uniform(0, 3)), uniform(0, 1) == 0 ? 1 : 3'600'000)
-              .ok());
+      what = "lease renewal and progress";
+      std::vector<std::string> ids;
+      for (const Lease& lease : leases) ids.push_back(lease.id);
+      ASSERT_TRUE(store_
+                      ->RenewLeases("w" + std::to_string(uniform(0, 3)), ids,
+                                    uniform(0, 1) == 0 ? 1 : 3'600'000)
+                      .ok());
       if (!leases.empty()) {
         const Lease& lease = pick(leases);
         Status status = store_->UpdateProgress(lease.id, lease.worker, {.prompt_tokens_read = 5});

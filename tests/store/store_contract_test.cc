@@ -232,7 +232,7 @@ TEST_P(StoreContractTest, LeasesExpireIntoTheOldPlaceThenDeadLetter) {
   auto reaped = store_->ReapExpiredLeases(NowMs(), /*max_deliveries=*/2);
   ASSERT_TRUE(reaped.ok());
   EXPECT_EQ(*reaped, 0);
-  ASSERT_TRUE(store_->Heartbeat("w1", 60000).ok());
+  ASSERT_TRUE(store_->RenewLeases("w1", {job.id}, 60000).ok());
   reaped = store_->ReapExpiredLeases(NowMs() + 5000, 2);
   ASSERT_TRUE(reaped.ok());
   EXPECT_EQ(*reaped, 0) << "the heartbeat extended the lease";
@@ -601,6 +601,27 @@ TEST_P(StoreContractTest, EngineCountReplacesAnEstimate) {
 
 // Another store on the same data sees every change (for Redis: another process's).
 
+// A worker renews only what its engine runs: a job it holds in the store but no longer runs
+// (its outcome was lost, its sequence gone) is reaped when its lease runs out, and a cancel
+// of such a job ends it then, instead of leaving it running forever.
+TEST_P(StoreContractTest, RenewLeasesExtendsOnlyTheListedJobs) {
+  Job runs = Insert(1, 1000);
+  Job orphan = Insert(2, 1000);
+  Job elsewhere = Insert(3, 1000);
+  ASSERT_EQ(MustClaim("w1", /*lease_ms=*/1000).id, runs.id);
+  ASSERT_EQ(MustClaim("w1", 1000).id, orphan.id);
+  ASSERT_EQ(MustClaim("w2", 1000).id, elsewhere.id);
+  ASSERT_TRUE(store_->Cancel(orphan.id).ok());
+  ASSERT_TRUE(store_->RenewLeases("w1", {runs.id, elsewhere.id}, 600000).ok());
+  auto reaped = store_->ReapExpiredLeases(NowMs() + 5000, /*max_deliveries=*/3);
+  ASSERT_TRUE(reaped.ok());
+  EXPECT_EQ(*reaped, 2) << "the unlisted job and w2's job (w1 cannot renew it) are reaped";
+  EXPECT_EQ(MustGet(runs.id).state, JobState::kRunning);
+  EXPECT_EQ(MustGet(orphan.id).state, JobState::kCancelled);
+  EXPECT_EQ(MustGet(elsewhere.id).state, JobState::kQueued);
+  EXPECT_TRUE(store_->RenewLeases("w1", {}, 600000).ok());
+}
+
 TEST_P(StoreContractTest, ReleaseHandsAJobBackWithoutCountingADelivery) {
   Job job = Insert(5, 1000);
   Job later = Insert(9, 1000);
@@ -616,8 +637,8 @@ TEST_P(StoreContractTest, ReleaseHandsAJobBackWithoutCountingADelivery) {
   EXPECT_EQ(Position(later.id), 2);
   EXPECT_EQ(store_->Release(job.id, "w1").code(), StatusCode::kConflict);
   EXPECT_EQ(store_->Release("job_000000000000000000000000", "w1").code(), StatusCode::kNotFound);
-  // The worker's late heartbeat and result no longer touch it.
-  ASSERT_TRUE(store_->Heartbeat("w1", 60000).ok());
+  // The worker's late renewal and result no longer touch it.
+  ASSERT_TRUE(store_->RenewLeases("w1", {job.id}, 60000).ok());
   EXPECT_EQ(store_->Complete(job.id, "w1", Done(JobState::kSucceeded, "x")).code(),
             StatusCode::kConflict);
   Job again = MustClaim("w2");
