@@ -2,24 +2,35 @@
 
 #include <simdjson.h>
 
+#include <set>
+#include <string>
+#include <vector>
+
 namespace glmq {
 namespace {
 
 using json = nlohmann::json;
 
-json Convert(simdjson::dom::element e) {
+Status DuplicateKey(std::string_view key) {
+  return InvalidArgument("the body has the key '" + std::string(key) +
+                         "' twice in one object: each key may appear once");
+}
+
+// The element as nlohmann::json; a key twice in one object is an error (`*duplicate`).
+json Convert(simdjson::dom::element e, std::optional<Status>* duplicate) {
   switch (e.type()) {
     case simdjson::dom::element_type::OBJECT: {
       json out = json::object();
       for (auto field : simdjson::dom::object(e)) {
-        // Later duplicates win, as in nlohmann::json::parse.
-        out[std::string(field.key)] = Convert(field.value);
+        auto [it, added] = out.emplace(std::string(field.key), nullptr);
+        if (!added && !*duplicate) *duplicate = DuplicateKey(field.key);
+        it.value() = Convert(field.value, duplicate);
       }
       return out;
     }
     case simdjson::dom::element_type::ARRAY: {
       json out = json::array();
-      for (auto item : simdjson::dom::array(e)) out.push_back(Convert(item));
+      for (auto item : simdjson::dom::array(e)) out.push_back(Convert(item, duplicate));
       return out;
     }
     case simdjson::dom::element_type::STRING:
@@ -43,16 +54,32 @@ json Convert(simdjson::dom::element e) {
 
 }  // namespace
 
-json ParseJson(std::string_view body) {
+Result<json> ParseJson(std::string_view body) {
   // One parser per thread: it keeps its buffers between requests.
   thread_local simdjson::dom::parser parser;
   simdjson::dom::element root;
+  std::optional<Status> duplicate;
+  json out;
   if (parser.parse(body.data(), body.size(), true).get(root) == simdjson::SUCCESS) {
-    return Convert(root);
+    out = Convert(root, &duplicate);
+  } else {
+    // simdjson refuses a few inputs nlohmann accepts (integers beyond 64 bits, which it
+    // reads as doubles); let nlohmann decide, so both parsers accept the same language.
+    std::vector<std::set<std::string>> keys;  // of each object being read
+    const json::parser_callback_t watch = [&](int, json::parse_event_t event, json& value) {
+      if (event == json::parse_event_t::object_start) keys.emplace_back();
+      if (event == json::parse_event_t::object_end && !keys.empty()) keys.pop_back();
+      if (event == json::parse_event_t::key && !keys.empty() && !duplicate &&
+          !keys.back().insert(value.get<std::string>()).second) {
+        duplicate = DuplicateKey(value.get<std::string>());
+      }
+      return true;
+    };
+    out = json::parse(body.begin(), body.end(), watch, /*allow_exceptions=*/false);
   }
-  // simdjson refuses a few inputs nlohmann accepts (integers beyond 64 bits, which it
-  // reads as doubles); let nlohmann decide, so both parsers accept the same language.
-  return json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
+  if (out.is_discarded()) return InvalidArgument("body is not valid JSON (or not valid UTF-8)");
+  if (duplicate) return *duplicate;
+  return out;
 }
 
 }  // namespace glmq

@@ -6,10 +6,14 @@
 #include <nlohmann/json.hpp>
 #include <string_view>
 
+#include "core/status.h"
+
 namespace glmq {
 
-// The parsed document, or a discarded value (is_discarded()) when `body` is not valid JSON
-// or not valid UTF-8: the same answers nlohmann::json::parse gives, only faster.
-nlohmann::json ParseJson(std::string_view body);
+// The parsed document; kInvalidArgument when `body` is not valid JSON or not valid UTF-8
+// (what nlohmann::json::parse refuses), or when an object has the same key twice: RFC 8259
+// leaves that to the parser, and "last one wins" would let {"max_tokens":100000,
+// "max_tokens":1} mean whatever the reader of the body chose.
+Result<nlohmann::json> ParseJson(std::string_view body);
 
 }  // namespace glmq

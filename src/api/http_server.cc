@@ -1,7 +1,9 @@
 #include "api/http_server.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -18,6 +20,10 @@ using tcp = asio::ip::tcp;
 using std::chrono::seconds;
 
 constexpr uint32_t kHeaderLimitBytes = 64 * 1024;
+// Past these a request is refused (414, 431) rather than read: RFC 9112 leaves the limits
+// to the server, and says to answer, not to drop the connection.
+constexpr size_t kRequestLineLimitBytes = 16 * 1024;
+constexpr size_t kHeaderFieldsLimit = 128;
 // Beast reads into the buffer's free space, at least 512 bytes: room for a typical request
 // (headers and a small JSON body) up front takes it in one recvmsg instead of three. Each
 // open connection keeps this much, idle keep-alives and long-polls included.
@@ -27,6 +33,68 @@ constexpr size_t kReadBufferBytes = 4 * 1024;
 constexpr auto kDrainTime = std::chrono::seconds(2);
 // A streamed piece the client does not take in this long ends the stream.
 constexpr auto kStreamWriteTimeout = std::chrono::seconds(30);
+
+// After an accept fails for want of resources (descriptors, buffers, memory), the loop waits
+// this long before trying again, doubling while it goes on: retrying at once spins a core
+// and fills the log (the failure repeats until a connection closes).
+constexpr auto kAcceptFirstBackoff = std::chrono::milliseconds(5);
+constexpr auto kAcceptLongestBackoff = std::chrono::milliseconds(500);
+// Accept failures are logged at most this often, with how many there were.
+constexpr auto kAcceptLogInterval = std::chrono::seconds(1);
+// Descriptors kept for everything but connections by DefaultMaxConnections().
+constexpr int64_t kReservedDescriptors = 256;
+
+// The answer to a request whose header could not be read, or none when there is nobody to
+// answer (the peer closed, went quiet, or the server is stopping).
+std::optional<HttpResponse> HeaderRefusal(const boost::system::error_code& ec,
+                                          const http::request_parser<http::string_body>& parser) {
+  if (ec == http::error::end_of_stream || ec == http::error::partial_message ||
+      ec == beast::error::timeout || ec == asio::error::connection_reset ||
+      ec == asio::error::operation_aborted || ec == asio::error::eof ||
+      ec.category() != http::make_error_code(http::error::end_of_stream).category()) {
+    return std::nullopt;
+  }
+  if (ec == http::error::header_limit) {
+    // The parser takes the request line first: no target yet means it was the line itself.
+    if (parser.get().target().empty()) {
+      return ErrorResponse(ErrorCode::kUriTooLong, "the request line is over the limit of " +
+                                                       std::to_string(kRequestLineLimitBytes) +
+                                                       " bytes");
+    }
+    return ErrorResponse(
+        ErrorCode::kHeadersTooLarge,
+        "the request header is over the limit of " + std::to_string(kHeaderLimitBytes) + " bytes");
+  }
+  return ErrorResponse(ErrorCode::kBadHttp, "the request is not well-formed HTTP: " + ec.message());
+}
+
+// The answer to a header that was read but cannot be served, or none.
+std::optional<HttpResponse> HeaderCheck(const http::request_parser<http::string_body>& parser) {
+  const auto& head = parser.get();
+  if (static_cast<size_t>(std::distance(head.begin(), head.end())) > kHeaderFieldsLimit) {
+    return ErrorResponse(
+        ErrorCode::kHeadersTooLarge,
+        "the request has more than " + std::to_string(kHeaderFieldsLimit) + " header fields");
+  }
+  // Two ways of framing one body disagree about where it ends: a request smuggling vector
+  // (RFC 9112, section 6.3), refused outright.
+  if (head.count(http::field::content_length) > 0 &&
+      head.count(http::field::transfer_encoding) > 0) {
+    return ErrorResponse(ErrorCode::kBadHttp,
+                         "the request has both Content-Length and Transfer-Encoding");
+  }
+  if (head.target().size() > kRequestLineLimitBytes) {
+    return ErrorResponse(ErrorCode::kUriTooLong, "the request line is over the limit of " +
+                                                     std::to_string(kRequestLineLimitBytes) +
+                                                     " bytes");
+  }
+  return std::nullopt;
+}
+
+bool IsResourceShortage(const boost::system::error_code& ec) {
+  return ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space ||
+         ec == asio::error::no_memory || ec.value() == ENFILE;
+}
 
 // Writes each piece of a streamed body as one HTTP/1.1 chunk.
 class ChunkWriter final : public StreamWriter {
@@ -50,8 +118,32 @@ class ChunkWriter final : public StreamWriter {
 
 }  // namespace
 
+int64_t RaiseDescriptorLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 1024;
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  return limit.rlim_cur == RLIM_INFINITY ? std::numeric_limits<int32_t>::max()
+                                         : static_cast<int64_t>(limit.rlim_cur);
+}
+
+int64_t DefaultMaxConnections() {
+  rlimit limit{};
+  const int64_t descriptors = getrlimit(RLIMIT_NOFILE, &limit) != 0 ? 1024
+                              : limit.rlim_cur == RLIM_INFINITY
+                                  ? std::numeric_limits<int32_t>::max()
+                                  : static_cast<int64_t>(limit.rlim_cur);
+  // A tenth (at least kReservedDescriptors) for the store, the model, webhooks, logs.
+  return std::max<int64_t>(16, descriptors - std::max(kReservedDescriptors, descriptors / 10));
+}
+
 HttpServer::HttpServer(HttpServerOptions options, Router& router)
-    : options_(std::move(options)), router_(router) {}
+    : options_(std::move(options)), router_(router) {
+  if (options_.max_connections <= 0) options_.max_connections = DefaultMaxConnections();
+}
 
 HttpServer::~HttpServer() { Stop(); }
 
@@ -105,6 +197,10 @@ void HttpServer::Stop() {
 
 asio::awaitable<void> HttpServer::AcceptLoop() {
   size_t next = 0;
+  auto backoff = kAcceptFirstBackoff;
+  int64_t failures = 0;  // since the last log line
+  auto logged_at = std::chrono::steady_clock::time_point{};
+  asio::steady_timer pause(*contexts_[0]);
   while (acceptor_->is_open()) {
     boost::system::error_code ec;
     asio::io_context& home = *contexts_[next++ % contexts_.size()];
@@ -112,17 +208,66 @@ asio::awaitable<void> HttpServer::AcceptLoop() {
         co_await acceptor_->async_accept(home, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       if (ec == asio::error::operation_aborted) break;
-      spdlog::warn("accept failed: {}", ec.message());
+      ++failures;
+      const auto now = std::chrono::steady_clock::now();
+      if (now - logged_at >= kAcceptLogInterval) {
+        spdlog::warn("accept failed {} time(s) since the last report: {}{}", failures, ec.message(),
+                     IsResourceShortage(ec) ? " (pausing accepts until resources free up)" : "");
+        failures = 0;
+        logged_at = now;
+      }
+      if (IsResourceShortage(ec)) {
+        pause.expires_after(backoff);
+        co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        backoff = std::min(backoff * 2, kAcceptLongestBackoff);
+      }
       continue;
     }
+    backoff = kAcceptFirstBackoff;
     socket.set_option(tcp::no_delay(true), ec);
     // The connection's coroutine, and anything posted to wake it (long-poll notifications),
     // run on its context's one thread, never at the same time.
-    asio::co_spawn(home, Serve(std::move(socket)), asio::detached);
+    if (connections_.load() >= options_.max_connections) {
+      asio::co_spawn(home, Refuse(std::move(socket)), asio::detached);
+    } else {
+      connections_.fetch_add(1);  // here, not in Serve: the next accept must see it
+      asio::co_spawn(home, Serve(std::move(socket)), asio::detached);
+    }
+  }
+}
+
+asio::awaitable<void> HttpServer::Refuse(tcp::socket socket) {
+  beast::tcp_stream stream(std::move(socket));
+  co_await AnswerAndClose(
+      stream, ErrorResponse(ErrorCode::kUnavailable,
+                            "this server has " + std::to_string(options_.max_connections) +
+                                " connections open, its limit (--max-connections); try again "
+                                "shortly"));
+}
+
+asio::awaitable<void> HttpServer::AnswerAndClose(beast::tcp_stream& stream, HttpResponse response) {
+  response.keep_alive(false);
+  response.prepare_payload();
+  boost::system::error_code ec;
+  stream.expires_after(seconds(10));
+  co_await http::async_write(stream, response, asio::redirect_error(asio::use_awaitable, ec));
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  // What the client already sent is read and dropped for a while: closing with it unread
+  // would reset the connection before the client reads the answer.
+  stream.expires_after(kDrainTime);
+  std::array<char, 16384> sink;
+  while (!ec) {
+    co_await stream.async_read_some(asio::buffer(sink),
+                                    asio::redirect_error(asio::use_awaitable, ec));
   }
 }
 
 asio::awaitable<void> HttpServer::Serve(tcp::socket socket) {
+  // AcceptLoop counted this connection; it stops counting when this coroutine ends.
+  struct Counted {
+    std::atomic<int64_t>& connections;
+    ~Counted() { connections.fetch_sub(1); }
+  } counted{connections_};
   boost::system::error_code peer_ec;
   const std::string peer = socket.remote_endpoint(peer_ec).address().to_string();
   beast::tcp_stream stream(std::move(socket));
@@ -138,12 +283,19 @@ asio::awaitable<void> HttpServer::Serve(tcp::socket socket) {
     stream.expires_after(seconds(options_.header_timeout_seconds));
     co_await http::async_read_header(stream, buffer, parser,
                                      asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) break;  // closed, timed out, or not HTTP: nothing useful to answer
+    std::optional<HttpResponse> refusal;
+    if (ec) {
+      refusal = HeaderRefusal(ec, parser);
+      if (!refusal) break;  // closed, timed out: nobody to answer
+    } else {
+      refusal = HeaderCheck(parser);
+    }
     parser.body_limit(options_.max_body_bytes);
 
-    std::optional<HttpResponse> refusal;
     const auto length = parser.content_length();
-    if (length && *length > options_.max_body_bytes) {
+    if (refusal) {
+      // Answered below.
+    } else if (length && *length > options_.max_body_bytes) {
       refusal =
           ErrorResponse(ErrorCode::kPayloadTooLarge,
                         "body of " + std::to_string(*length) + " bytes is over the limit of " +
@@ -172,17 +324,7 @@ asio::awaitable<void> HttpServer::Serve(tcp::socket socket) {
     }
 
     if (refusal) {
-      refusal->keep_alive(false);
-      refusal->prepare_payload();
-      stream.expires_after(seconds(10));
-      co_await http::async_write(stream, *refusal, asio::redirect_error(asio::use_awaitable, ec));
-      stream.socket().shutdown(tcp::socket::shutdown_send, ec);
-      stream.expires_after(kDrainTime);
-      char sink[16384];
-      while (!ec) {
-        co_await stream.async_read_some(asio::buffer(sink),
-                                        asio::redirect_error(asio::use_awaitable, ec));
-      }
+      co_await AnswerAndClose(stream, std::move(*refusal));
       break;
     }
 

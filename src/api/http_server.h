@@ -29,7 +29,16 @@ struct HttpServerOptions {
   int32_t header_timeout_seconds = 30;
   int32_t body_timeout_seconds = 300;  // a 64 MiB body over a slow link
   double drain_seconds = 30;           // Stop(): how long requests in flight may take to finish
+  // Open connections past this get a 503 and are closed, so that descriptors remain for the
+  // store, the model and webhooks. 0: DefaultMaxConnections().
+  int64_t max_connections = 0;
 };
+
+// Raises this process's soft limit on open descriptors to its hard limit (each connection
+// takes one), and returns the limit now in force.
+int64_t RaiseDescriptorLimit();
+// A connection limit below the descriptor limit, with room for everything else.
+int64_t DefaultMaxConnections();
 
 class HttpServer {
  public:
@@ -47,6 +56,10 @@ class HttpServer {
 
   asio::awaitable<void> AcceptLoop();
   asio::awaitable<void> Serve(asio::ip::tcp::socket socket);
+  // Answers 503 to a connection past max_connections and closes it.
+  asio::awaitable<void> Refuse(asio::ip::tcp::socket socket);
+  // Writes a refusal, closes our side, and drains what the client still sends.
+  asio::awaitable<void> AnswerAndClose(beast::tcp_stream& stream, HttpResponse response);
 
   HttpServerOptions options_;
   Router& router_;
@@ -54,7 +67,8 @@ class HttpServer {
   std::vector<WorkGuard> work_;                              // keeps each running while idle
   std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;        // on contexts_[0]
   std::vector<std::thread> threads_;
-  std::atomic<int64_t> in_flight_{0};  // requests read and not yet answered
+  std::atomic<int64_t> in_flight_{0};    // requests read and not yet answered
+  std::atomic<int64_t> connections_{0};  // open connections being served
   std::atomic<bool> draining_{false};
 };
 

@@ -22,10 +22,7 @@ Status WrongType(std::string_view field, std::string_view want, const json& got)
 }
 
 Result<json> ParseObject(std::string_view body) {
-  json doc = ParseJson(body);
-  if (doc.is_discarded()) {
-    return InvalidArgument("body is not valid JSON (or not valid UTF-8)");
-  }
+  GLMQ_ASSIGN_OR_RETURN(json doc, ParseJson(body));
   if (!doc.is_object()) return WrongType("body", "a JSON object", doc);
   return doc;
 }

@@ -14,6 +14,10 @@ http::status HttpStatusFor(ErrorCode code) {
       return http::status::bad_request;
     case ErrorCode::kBadHttp:
       return http::status::bad_request;
+    case ErrorCode::kUriTooLong:
+      return http::status::uri_too_long;
+    case ErrorCode::kHeadersTooLarge:
+      return http::status::request_header_fields_too_large;
     case ErrorCode::kUnauthorized:
       return http::status::unauthorized;
     case ErrorCode::kNotFound:

@@ -29,6 +29,10 @@ void AddHttpFlags(CLI::App& cmd, HttpServerOptions& f, uint16_t default_port) {
   Opt(cmd, "--port", f.port, "port to listen on (0 = any free port)", "GLMQ_PORT");
   Opt(cmd, "--max-body-bytes", f.max_body_bytes, "largest request body", "GLMQ_MAX_BODY_BYTES");
   Opt(cmd, "--http-threads", f.io_threads, "threads serving HTTP", "GLMQ_HTTP_THREADS");
+  Opt(cmd, "--max-connections", f.max_connections,
+      "open connections past this are answered 503 and closed (0 = the descriptor limit, "
+      "raised to its hard limit at start, less a tenth)",
+      "GLMQ_MAX_CONNECTIONS");
 }
 
 void AddHttpDrainFlag(CLI::App& cmd, HttpServerOptions& f) {

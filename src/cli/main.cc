@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "api/http_server.h"
 #include "cli/commands.h"
 #include "cli/config_file.h"
 
@@ -13,6 +14,9 @@ int main(int argc, char** argv) {
   // freed. glibc's default threshold rises with every such free, after which they come from
   // the heap and stay there (a 10 MB document left ~100 MB more resident).
   mallopt(M_MMAP_THRESHOLD, 1 << 20);
+  // Each connection takes a descriptor; the default soft limit (often 1024) is far below
+  // what a server is allowed.
+  glmq::RaiseDescriptorLimit();
   CLI::App app{"glmq: asynchronous batch inference for long-context LLMs"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "glmq 0.1.0");

@@ -56,6 +56,10 @@ std::string_view ErrorCodeName(ErrorCode code) {
       return "internal";
     case ErrorCode::kUnavailable:
       return "unavailable";
+    case ErrorCode::kUriTooLong:
+      return "uri_too_long";
+    case ErrorCode::kHeadersTooLarge:
+      return "headers_too_large";
     case ErrorCode::kInsufficientStorage:
       return "insufficient_storage";
   }

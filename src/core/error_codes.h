@@ -17,6 +17,8 @@ enum class ErrorCode {
   kInvalidQuery,           // 400: the query string cannot be read
   kInvalidIdempotencyKey,  // 400
   kBadHttp,                // 400: the request is not well-formed HTTP
+  kUriTooLong,             // 414: the request line is over the limit
+  kHeadersTooLarge,        // 431: the header section is over the limit (bytes or fields)
   kUnauthorized,           // 401: no valid API key
   kNotFound,               // 404
   kMethodNotAllowed,       // 405

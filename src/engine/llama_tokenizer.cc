@@ -147,17 +147,48 @@ void LlamaTokenizer::SetContext(int64_t ctx_size, int64_t sequence_tokens) {
   sequence_tokens_ = sequence_tokens;
 }
 
-Result<std::string> LlamaTokenizer::RenderPrompt(const JobRequest& request) const {
-  const std::vector<ChatMessage> messages = RequestMessages(request);
-  std::vector<llama_chat_message> chat;
-  chat.reserve(messages.size());
-  size_t total = 0;
-  for (const ChatMessage& m : messages) {
-    chat.push_back({m.role.c_str(), m.content.c_str()});
-    total += m.role.size() + m.content.size();
+namespace {
+
+using TemplateMessage = LlamaTokenizer::TemplateMessage;
+
+std::vector<TemplateMessage> TemplateMessages(const JobRequest& request) {
+  std::vector<TemplateMessage> out;
+  if (request.messages.empty()) {
+    TemplateMessage m{"user", {request.text}};
+    if (!request.question.empty()) {
+      m.content.push_back("\n\n");
+      m.content.push_back(request.question);
+    }
+    out.push_back(std::move(m));
+    return out;
   }
-  if (total > static_cast<size_t>(INT32_MAX / 2)) return Unprocessable("prompt is too large");
-  std::string out(total + total / 4 + 256, '\0');
+  for (const ChatMessage& m : request.messages) out.push_back({m.role.c_str(), {m.content}});
+  return out;
+}
+
+// Stands for message i's content while the template is applied: llama.cpp's template takes C
+// strings, which a NUL in a content would cut, and copies every content twice. No template
+// text or role holds the record separator.
+std::string Marker(size_t i) { return "\x1eglmq-content-" + std::to_string(i) + "\x1e"; }
+
+}  // namespace
+
+Result<std::string> LlamaTokenizer::RenderWhole(const std::vector<TemplateMessage>& messages,
+                                                size_t content_bytes) const {
+  std::vector<std::string> contents;
+  std::vector<llama_chat_message> chat;
+  contents.reserve(messages.size());
+  for (const TemplateMessage& m : messages) {
+    std::string content;
+    for (std::string_view piece : m.content) content.append(piece);
+    if (content.find('\0') != std::string::npos) {
+      return Unprocessable(
+          "this model's chat template cannot carry a NUL character (\\u0000) in a message");
+    }
+    contents.push_back(std::move(content));
+    chat.push_back({m.role, contents.back().c_str()});
+  }
+  std::string out(content_bytes + content_bytes / 4 + 256, '\0');
   int32_t n = llama_chat_apply_template(chat_template_.c_str(), chat.data(), chat.size(), true,
                                         out.data(), static_cast<int32_t>(out.size()));
   if (n > static_cast<int32_t>(out.size())) {
@@ -167,6 +198,50 @@ Result<std::string> LlamaTokenizer::RenderPrompt(const JobRequest& request) cons
   }
   if (n < 0) return Internal("the model's chat template cannot be applied");
   out.resize(n);
+  return out;
+}
+
+Result<std::string> LlamaTokenizer::RenderPrompt(const JobRequest& request) const {
+  const std::vector<TemplateMessage> messages = TemplateMessages(request);
+  std::vector<std::string> markers;
+  std::vector<llama_chat_message> chat;
+  markers.reserve(messages.size());
+  chat.reserve(messages.size());
+  size_t content_bytes = 0;
+  for (size_t i = 0; i < messages.size(); ++i) {
+    markers.push_back(Marker(i));
+    chat.push_back({messages[i].role, markers.back().c_str()});
+    for (std::string_view piece : messages[i].content) content_bytes += piece.size();
+  }
+  if (content_bytes > static_cast<size_t>(INT32_MAX / 2)) {
+    return Unprocessable("prompt is too large");
+  }
+  // The template applied to the markers: small, whatever the contents' size.
+  std::string frame(1024 + 64 * messages.size(), '\0');
+  int32_t n = llama_chat_apply_template(chat_template_.c_str(), chat.data(), chat.size(), true,
+                                        frame.data(), static_cast<int32_t>(frame.size()));
+  if (n > static_cast<int32_t>(frame.size())) {
+    frame.resize(n);
+    n = llama_chat_apply_template(chat_template_.c_str(), chat.data(), chat.size(), true,
+                                  frame.data(), static_cast<int32_t>(frame.size()));
+  }
+  if (n < 0) return Internal("the model's chat template cannot be applied");
+  frame.resize(n);
+  // Each marker in its place, once, in order: the contents go there, byte for byte.
+  std::string out;
+  out.reserve(frame.size() + content_bytes);
+  size_t at = 0;
+  for (size_t i = 0; i < messages.size(); ++i) {
+    const size_t found = frame.find(markers[i], at);
+    if (found == std::string::npos || frame.find(markers[i], found + 1) != std::string::npos) {
+      // A template that drops, repeats or rewrites a message's content.
+      return RenderWhole(messages, content_bytes);
+    }
+    out.append(frame, at, found - at);
+    for (std::string_view piece : messages[i].content) out.append(piece);
+    at = found + markers[i].size();
+  }
+  out.append(frame, at, std::string::npos);
   return out;
 }
 

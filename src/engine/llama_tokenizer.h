@@ -46,12 +46,25 @@ class LlamaTokenizer final : public Tokenizer {
   llama_model* model() const { return model_; }
   const llama_vocab* vocab() const { return vocab_; }
 
+  // A message as the template sees it: its content the pieces it is made of (the text, the
+  // blank line and the question of a {text, question} job), never copied into one string.
+  struct TemplateMessage {
+    const char* role;
+    std::vector<std::string_view> content;
+  };
+
  private:
   LlamaTokenizer() = default;
   static Result<std::unique_ptr<LlamaTokenizer>> Open(const LlamaEngineOptions& options,
                                                       bool weights);
-  // The chat template applied to the request's messages.
+  // The chat template applied to the request's messages, every byte of each content in
+  // its place (a NUL included): the template is applied to markers, then the contents are
+  // put where the markers are.
   Result<std::string> RenderPrompt(const JobRequest& request) const;
+  // The same for a template that does not place each marker once: the contents are
+  // handed to llama.cpp as C strings (a NUL in one is refused).
+  Result<std::string> RenderWhole(const std::vector<TemplateMessage>& messages,
+                                  size_t content_bytes) const;
   // The rendered prompt cut where tokenizing in pieces gives the tokens of the whole.
   std::vector<std::string_view> Pieces(std::string_view prompt) const;
   // Feeds the estimate with the bytes per token of an exact count.

@@ -66,6 +66,7 @@ TEST(JobRequestTest, RejectsBadInputWithTheFieldNamed) {
       {R"({"text":"a","max_tokens":0})", "'max_tokens' must be between 1"},
       {R"({"text":"a","max_tokens":1.5})", "'max_tokens' must be an integer"},
       {R"({"text":"a","max_tokens":99999999999999999999})", "'max_tokens' must be between"},
+      {R"({"text":"a","max_tokens":100000,"max_tokens":1})", "'max_tokens' twice"},
       {R"({"text":"a","temperature":"hot"})", "'temperature' must be a number"},
       {R"({"text":"a","temperature":5})", "'temperature' must be >= 0"},
       {R"({"text":"a","top_p":0})", "'top_p' must be > 0"},

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <limits>
 #include <random>
 
@@ -84,6 +85,43 @@ TEST(LlamaTokenizerTest, ATextWithNowhereToCutIsTokenizedWhole) {
   auto tokens = tokenizer->TokenizePrompt(request);
   ASSERT_TRUE(tokens.ok()) << tokens.status().ToString();
   EXPECT_EQ(*tokenizer->CountPromptTokens(request), static_cast<int64_t>(tokens->size()));
+}
+
+// A NUL inside a text or a message is a character like any other: the whole prompt, the
+// question after it included, reaches the model. (llama.cpp's template takes C strings,
+// which cut it there: the question was lost and the count said so.)
+TEST(LlamaTokenizerTest, ANulCharacterDoesNotCutThePrompt) {
+  auto tokenizer = Vocabulary();
+  ASSERT_NE(tokenizer, nullptr);
+  JobRequest cut;
+  cut.text = "The harbour was quiet that morning.";
+  JobRequest whole = cut;
+  whole.text += std::string("\0", 1) + " Then the boats came back, one after another.";
+  whole.question = "When did the boats come back?";
+  const auto cut_tokens = tokenizer->TokenizePrompt(cut);
+  const auto whole_tokens = tokenizer->TokenizePrompt(whole);
+  ASSERT_TRUE(cut_tokens.ok() && whole_tokens.ok()) << whole_tokens.status().ToString();
+  EXPECT_GT(whole_tokens->size(), cut_tokens->size() + 15);
+  EXPECT_EQ(*tokenizer->CountPromptTokens(whole), static_cast<int64_t>(whole_tokens->size()));
+  // The question is there, after the NUL: the prompt ends with its tokens and the
+  // assistant's turn, as a prompt without the NUL does.
+  JobRequest no_nul = whole;
+  no_nul.text.erase(no_nul.text.find('\0'), 1);
+  const auto no_nul_tokens = tokenizer->TokenizePrompt(no_nul);
+  ASSERT_TRUE(no_nul_tokens.ok());
+  const size_t tail = 12;
+  ASSERT_GT(no_nul_tokens->size(), tail);
+  EXPECT_TRUE(
+      std::equal(no_nul_tokens->end() - tail, no_nul_tokens->end(), whole_tokens->end() - tail));
+
+  JobRequest chat;
+  chat.messages = {{"system", std::string("Be brief.\0Be kind.", 18)},
+                   {"user", std::string("Hello\0 there, how are you today?", 33)}};
+  const auto chat_tokens = tokenizer->TokenizePrompt(chat);
+  ASSERT_TRUE(chat_tokens.ok()) << chat_tokens.status().ToString();
+  JobRequest chat_cut;
+  chat_cut.messages = {{"system", "Be brief."}, {"user", "Hello"}};
+  EXPECT_GT(chat_tokens->size(), tokenizer->TokenizePrompt(chat_cut)->size() + 8);
 }
 
 }  // namespace

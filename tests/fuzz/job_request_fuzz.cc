@@ -21,10 +21,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto chat = glmq::ParseOpenAiChatRequest(input, limits);
   if (chat.ok() && chat->messages.empty()) __builtin_trap();
   (void)glmq::ParseQuery(input);
-  // The fast parser must accept exactly what nlohmann accepts.
-  const bool fast = !glmq::ParseJson(input).is_discarded();
+  // The fast parser accepts what nlohmann accepts, but for a key twice in one object.
+  const auto fast = glmq::ParseJson(input);
   const bool reference =
       !nlohmann::json::parse(input.begin(), input.end(), nullptr, false).is_discarded();
-  if (fast != reference) __builtin_trap();
+  if (fast.ok() && !reference) __builtin_trap();
+  if (!fast.ok() && reference && fast.status().message().find("twice") == std::string::npos) {
+    __builtin_trap();
+  }
   return 0;
 }

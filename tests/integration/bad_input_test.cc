@@ -1,11 +1,6 @@
 // Client mistakes: every one gets the right status and an error body, and none of them
 // disturbs the server or the jobs it already holds.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <regex>
 
@@ -22,35 +17,6 @@ struct BadCase {
   long status;
   const char* code;
 };
-
-// Sends `request` on a raw socket and reads whatever comes back until the server closes or
-// `timeout` passes. Never sends more than `request`.
-std::string RawExchange(uint16_t port, const std::string& request, milliseconds timeout) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return {};
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(port);
-  std::string reply;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
-          static_cast<ssize_t>(request.size())) {
-    const auto deadline = Clock::now() + timeout;
-    for (;;) {
-      const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
-      if (left.count() <= 0) break;
-      pollfd p{fd, POLLIN, 0};
-      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
-      char buf[4096];
-      const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
-      if (n <= 0) break;
-      reply.append(buf, static_cast<size_t>(n));
-    }
-  }
-  ::close(fd);
-  return reply;
-}
 
 TEST(BadInputTest, EachMistakeGetsItsStatusAndTheServerCarriesOn) {
   Server server({"--parallel", "1", "--max-body-bytes", "1000000"});
@@ -95,6 +61,8 @@ TEST(BadInputTest, EachMistakeGetsItsStatusAndTheServerCarriesOn) {
        R"({"messages": [{"role": "user", "content": "hi"}], "question": "why?"})", 400,
        "invalid_request"},
       {"invalid UTF-8", "{\"text\": \"caf\xC3\x28\"}", 400, "invalid_request"},
+      {"a key twice", R"({"text": "hi", "max_tokens": 100000, "max_tokens": 1})", 400,
+       "invalid_request"},
   };
   for (const BadCase& c : cases) {
     HttpResult r = server.PostRaw("/v1/jobs", c.body);

@@ -153,6 +153,10 @@ std::string SubmitJob(const Server& server, const json& body, HttpResult* out = 
 // Checks the error shape {"error":{"code":<string>,"message":<non-empty string>}}.
 bool IsErrorBody(const HttpResult& r);
 
+// Sends `request` on a raw socket and reads whatever comes back until the server closes or
+// `timeout` passes. Never sends more than `request`.
+std::string RawExchange(uint16_t port, const std::string& request, milliseconds timeout);
+
 // A plain-ASCII text of roughly `bytes` bytes.
 std::string FillerText(size_t bytes);
 
