@@ -23,6 +23,7 @@ struct ServeFlags {
   LlamaEngineOptions engine;
   SchedulerOptions sched;
   std::string data_dir = "./data";
+  double retention_hours = 24;
   CommonFlags common;
 };
 
@@ -91,7 +92,9 @@ int RunServe(const ServeFlags& flags) {
   ThroughputMeter meter;
   Calibrate(*engine, meter);
 
-  Scheduler scheduler(**store, *engine, meter, flags.sched);
+  SchedulerOptions sched = flags.sched;
+  sched.retention_ms = static_cast<int64_t>(flags.retention_hours * 3'600'000);
+  Scheduler scheduler(**store, *engine, meter, sched);
   const LocalCapacity capacity(meter, &scheduler);
   scheduler.job_stats().SetListener([&job_metrics](const JobEvent& e) { job_metrics.JobEvent(e); });
   FrontendOptions frontend_options = flags.frontend;
@@ -131,6 +134,10 @@ CommandRunner AddServeCommand(CLI::App& app) {
   AddHttpDrainFlag(*cmd, f->frontend.http);
   cmd->add_option("--data-dir", f->data_dir, "where the job store lives")
       ->envname("GLMQ_DATA_DIR")
+      ->capture_default_str();
+  cmd->add_option("--retention-hours", f->retention_hours,
+                  "how long finished jobs, their documents and results are kept (0 = forever)")
+      ->envname("GLMQ_RETENTION_HOURS")
       ->capture_default_str();
   AddApiFlags(*cmd, f->frontend.api, f->frontend.admission);
   AddWebhookFlags(*cmd, f->frontend.webhooks);

@@ -134,6 +134,10 @@ void Scheduler::Housekeeping(TimeMs now) {
     for (std::string& id : writer_.HeldOutcomes()) renew.push_back(std::move(id));
     lease_heartbeat_log_.Record(store_.RenewLeases(options_.worker_id, renew, options_.lease_ms));
     expire_log_.Record(store_.ExpireOverdue(now).status());
+    if (options_.retention_ms > 0) {
+      retention_log_.Record(
+          store_.DeleteEnded(now - options_.retention_ms, options_.retention_batch).status());
+    }
     auto reaped = store_.ReapExpiredLeases(now, options_.max_deliveries);
     reap_log_.Record(reaped.status());
     if (reaped.ok() && *reaped > 0) {

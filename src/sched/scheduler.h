@@ -37,6 +37,10 @@ struct SchedulerOptions {
   int32_t max_deliveries = 3;
   int64_t progress_interval_ms = 500;  // how often running jobs' progress is written
   int64_t housekeeping_interval_ms = 1000;
+  // Ended jobs older than this are deleted from the store, a batch per housekeeping round
+  // (JobStore::DeleteEnded); 0 keeps them.
+  int64_t retention_ms = 0;
+  int32_t retention_batch = 500;
   // Jobs behind one held for KV may start when they cannot delay it (sched/backfill.h);
   // false: nothing starts until the held job has (the bench compares the two).
   bool backfill = true;
@@ -134,6 +138,7 @@ class Scheduler final : public LocalScheduler {
   FailureLog lease_heartbeat_log_{"renewing this worker's leases"};
   FailureLog expire_log_{"expiring overdue jobs"};
   FailureLog reap_log_{"re-queueing jobs whose lease expired"};
+  FailureLog retention_log_{"deleting ended jobs past their retention"};
   FailureLog claim_log_{"claiming a job"};
   FailureLog engine_log_{"the engine (jobs handed back to the queue)"};
   // After a run that must be retried later, no claims until then; the wait doubles while

@@ -200,6 +200,12 @@ class JobStore {
   // `max_deliveries`). Returns how many were moved.
   virtual Result<int64_t> ReapExpiredLeases(TimeMs now, int32_t max_deliveries) = 0;
 
+  // Deletes up to `limit` jobs that ended (finished_at) before `ended_before`, with their
+  // documents, answers, webhook records and idempotency keys, and returns how many: the
+  // retention of finished work. A store that expires records by itself (Redis, after
+  // RedisStoreOptions::retention_ms) returns 0.
+  virtual Result<int64_t> DeleteEnded(TimeMs ended_before, int32_t limit) = 0;
+
   // Position (1-based) of a queued job among queued jobs; 0 if not queued.
   virtual Result<int64_t> QueuePosition(const std::string& id) = 0;
 

@@ -129,6 +129,8 @@ class RedisJobStore final : public JobStore {
   // O(1) in the number of jobs (a few sorted-set counts).
   Result<QueueSnapshot> Snapshot() override;
   Status CheckWritable() override;
+  // Redis expires ended jobs itself (options.retention_ms): nothing to do.
+  Result<int64_t> DeleteEnded(TimeMs, int32_t) override { return int64_t{0}; }
   const WriteHealth& write_health() const override { return health_; }
 
   Result<IdempotencyState> BeginIdempotent(const IdempotencyClaim& claim, TimeMs now,

@@ -59,6 +59,14 @@ inline constexpr char kClaimNext[] =
     "WHERE seq = (SELECT seq FROM jobs INDEXED BY jobs_queue WHERE state = 'queued' "
     "ORDER BY order_key, created_at, seq LIMIT 1) "
     "RETURNING " GLMQ_JOB_COLUMNS ", seq";
+// Retention: the oldest ended jobs first, a batch at a time. Their bodies go with them
+// (ON DELETE CASCADE); webhook and idempotency records are deleted by job id first.
+inline constexpr char kSelectEnded[] =
+    "SELECT seq, id FROM jobs INDEXED BY jobs_finished "
+    "WHERE finished_at > 0 AND finished_at < ?1 ORDER BY finished_at LIMIT ?2";
+inline constexpr char kDeleteEndedWebhook[] = "DELETE FROM webhooks WHERE job_id = ?1";
+inline constexpr char kDeleteEndedIdempotency[] = "DELETE FROM idempotency WHERE job_id = ?1";
+inline constexpr char kDeleteEndedJob[] = "DELETE FROM jobs WHERE seq = ?1";
 inline constexpr char kRenewLease[] =
     "UPDATE jobs SET lease_expires_at = ?1 WHERE id = ?3 AND state = 'running' AND worker = ?2";
 inline constexpr char kUpdateProgress[] =

@@ -103,6 +103,13 @@ constexpr char kSchemaV4[] = R"sql(
 ALTER TABLE jobs ADD COLUMN usage_cached_tokens INTEGER NOT NULL DEFAULT 0;
 )sql";
 
+// Version 5: finished jobs in the order they ended, and idempotency records by job, for
+// the retention of ended jobs (DeleteEnded).
+constexpr char kSchemaV5[] = R"sql(
+CREATE INDEX jobs_finished ON jobs(finished_at) WHERE finished_at > 0;
+CREATE INDEX idempotency_job ON idempotency(job_id);
+)sql";
+
 Status Migrate(Connection& db) {
   GLMQ_ASSIGN_OR_RETURN(std::string text, db.Pragma("PRAGMA user_version"));
   int version = 0;
@@ -117,6 +124,7 @@ Status Migrate(Connection& db) {
   if (version < 2) GLMQ_RETURN_IF_ERROR(db.Exec(kSchemaV2));
   if (version < 3) GLMQ_RETURN_IF_ERROR(db.Exec(kSchemaV3));
   if (version < 4) GLMQ_RETURN_IF_ERROR(db.Exec(kSchemaV4));
+  if (version < 5) GLMQ_RETURN_IF_ERROR(db.Exec(kSchemaV5));
   // Later versions add `if (version < N)` steps here, each moving the data forward.
   return db.Exec(("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str());
 }

@@ -93,6 +93,9 @@ class SqliteJobStore final : public JobStore {
   // Every length class and every state appears, with zeros where nothing is.
   Result<QueueSnapshot> Snapshot() override;
   Status CheckWritable() override;
+  // In one short transaction; the pages freed go back to the file system
+  // (incremental vacuum) on files created with it.
+  Result<int64_t> DeleteEnded(TimeMs ended_before, int32_t limit) override;
   const WriteHealth& write_health() const override;
   // Fault injection for tests: while on, every write fails (GroupCommitWriter::InjectFault).
   void InjectWriteFault(bool on);

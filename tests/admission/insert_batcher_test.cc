@@ -186,6 +186,7 @@ class GatedStore : public JobStore {
   MOCK_METHOD(Result<std::optional<QueueHead>>, Head, (), (override));
   MOCK_METHOD(Result<QueueSnapshot>, Snapshot, (), (override));
   MOCK_METHOD(Status, CheckWritable, (), (override));
+  MOCK_METHOD(Result<int64_t>, DeleteEnded, (TimeMs, int32_t), (override));
   MOCK_METHOD(const WriteHealth&, write_health, (), (const, override));
   MOCK_METHOD(Result<IdempotencyState>, BeginIdempotent, (const IdempotencyClaim&, TimeMs, int64_t),
               (override));

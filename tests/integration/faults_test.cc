@@ -285,5 +285,21 @@ TEST(FaultsTest, AFullDiskIsAnHonest507AndHealsByItself) {
   EXPECT_EQ(WaitForTerminal(server, after, seconds(60)).value("state", ""), "succeeded");
 }
 
+// The embedded store deletes ended jobs after --retention-hours, as Redis does; queued and
+// running ones stay whatever their age.
+TEST(FaultsTest, EndedJobsLeaveTheEmbeddedStoreAfterTheirRetention) {
+  Server server({"--retention-hours", "0.0005", "--parallel", "1"});  // 1.8 s
+  ASSERT_TRUE(server.Start()) << server.start_error();
+  const std::string done = SubmitJob(server, {{"text", "Soon forgotten."}, {"max_tokens", 2}});
+  ASSERT_FALSE(done.empty());
+  ASSERT_EQ(WaitForTerminal(server, done, seconds(60)).value("state", ""), "succeeded");
+  const std::string long_running =
+      SubmitJob(server, {{"text", "Still going."}, {"max_tokens", 20000}});
+  ASSERT_FALSE(long_running.empty());
+  EXPECT_TRUE(PollUntil([&] { return server.Get("/v1/jobs/" + done).status == 404; }, seconds(20)));
+  EXPECT_EQ(server.Get("/v1/jobs/" + long_running).status, 200);
+  EXPECT_EQ(server.Delete("/v1/jobs/" + long_running).status, 200);
+}
+
 }  // namespace
 }  // namespace glmq::integration

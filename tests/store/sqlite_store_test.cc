@@ -119,7 +119,7 @@ TEST_F(SqliteJobStoreTest, DatabaseUsesWalAndRecordsSchemaVersion) {
     return value;
   };
   EXPECT_EQ(pragma("PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(pragma("PRAGMA user_version"), "4");
+  EXPECT_EQ(pragma("PRAGMA user_version"), "5");
   sqlite3_close(db);
 }
 
@@ -132,6 +132,7 @@ TEST_F(SqliteJobStoreTest, OpenMigratesAVersion1File) {
   ASSERT_EQ(sqlite3_open(db_path_.c_str(), &db), SQLITE_OK);
   ASSERT_EQ(
       sqlite3_exec(db,
+                   "DROP INDEX jobs_finished; "
                    "DROP TRIGGER webhook_on_end; DROP TABLE webhooks; DROP TABLE idempotency; "
                    "ALTER TABLE jobs DROP COLUMN usage_cached_tokens; PRAGMA user_version = 1;",
                    nullptr, nullptr, nullptr),
@@ -152,6 +153,62 @@ TEST_F(SqliteJobStoreTest, OpenMigratesAVersion1File) {
   auto due = store_->ClaimWebhooks(NowMs(), 1000, 10);
   ASSERT_TRUE(due.ok()) << due.status().ToString();
   EXPECT_TRUE(due->empty());
+}
+
+// Retention: jobs that ended before the cutoff go, with their documents, answers, webhook
+// records and idempotency keys, oldest first and a batch at a time; queued, running and
+// recently ended jobs stay; the file gives the freed pages back.
+TEST_F(SqliteJobStoreTest, DeleteEndedRemovesOldJobsWithEverythingTheyOwn) {
+  auto page_count = [&] {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open_v2(db_path_.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+    sqlite3_stmt* stmt = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db, "PRAGMA page_count", -1, &stmt, nullptr), SQLITE_OK);
+    const int64_t pages = sqlite3_step(stmt) == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : -1;
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return pages;
+  };
+  std::vector<Job> ended;
+  const JobStore::IdempotencyClaim claim{.key = "t\nk", .body_sha256 = "ab"};
+  for (int i = 0; i < 30; ++i) {
+    Job job = MakeJob(i, 1000 + i);
+    job.request.text = std::string(200'000, 'a' + i % 26);
+    if (i == 0) job.request.webhook_url = "http://127.0.0.1:9/hook";
+    if (i == 1) {
+      ASSERT_EQ(store_->BeginIdempotent(claim, NowMs(), 60'000)->kind,
+                JobStore::IdempotencyState::Kind::kReserved);
+      ASSERT_TRUE(store_->InsertIdempotent(job, claim, 202, "{}", 3'600'000).ok());
+    } else {
+      ASSERT_TRUE(store_->Insert(job).ok());
+    }
+    ASSERT_EQ(MustClaim("w").id, job.id);
+    ASSERT_TRUE(
+        store_->Complete(job.id, "w", MakeCompletion(JobState::kSucceeded, "x", "stop")).ok());
+    ended.push_back(job);
+  }
+  ASSERT_EQ(store_->ClaimWebhooks(NowMs(), 1, 10)->size(), 1u);
+  Job queued = Insert(100, 5000);
+  Job running = Insert(101, 5001);
+  ASSERT_EQ(MustClaim("w").id, queued.id);  // the lower order key first
+  const int64_t pages_before = page_count();
+
+  // Nothing ended before the cutoff of an hour ago.
+  EXPECT_EQ(*store_->DeleteEnded(NowMs() - 3'600'000, 100), 0);
+  const TimeMs later = NowMs() + 1000;
+  EXPECT_EQ(*store_->DeleteEnded(later, 20), 20);
+  EXPECT_EQ(*store_->DeleteEnded(later, 20), 10);
+  EXPECT_EQ(*store_->DeleteEnded(later, 20), 0);
+  for (const Job& job : ended) {
+    EXPECT_EQ(store_->Get(job.id).status().code(), StatusCode::kNotFound) << job.id;
+  }
+  EXPECT_EQ(MustGet(queued.id).state, JobState::kRunning);
+  EXPECT_EQ(MustGet(running.id).state, JobState::kQueued);
+  EXPECT_TRUE(store_->ClaimWebhooks(NowMs() + 10'000, 1000, 10)->empty());
+  // The key is free again: its job is gone.
+  EXPECT_EQ(store_->BeginIdempotent(claim, NowMs(), 60'000)->kind,
+            JobStore::IdempotencyState::Kind::kReserved);
+  EXPECT_LT(page_count(), pages_before / 2) << "freed pages go back to the file system";
 }
 
 TEST_F(SqliteJobStoreTest, OpenReportsAnUnusablePath) {
