@@ -51,7 +51,8 @@ AlertEvaluator::AlertEvaluator(AlertConfig config, const Silences* silences)
 
 std::vector<AlertEvaluator::Condition> AlertEvaluator::Conditions(const AlertSignals& s) {
   // Windowed rules compare with the oldest sample still inside their window.
-  samples_.push_back({s.now, s.finished_total, s.failed_total, s.work_done_total});
+  samples_.push_back(
+      {s.now, s.finished_total, s.failed_total, s.work_done_total, s.store_write_failures_total});
   int64_t longest_window = 0;
   for (const RuleConfig& r : config_.rules) longest_window = std::max(longest_window, r.window_ms);
   while (samples_.size() > 1 && s.now - samples_[1].at >= longest_window) samples_.pop_front();
@@ -83,7 +84,9 @@ std::vector<AlertEvaluator::Condition> AlertEvaluator::Conditions(const AlertSig
       for (AlertSeverity sev : {AlertSeverity::kCritical, AlertSeverity::kWarning}) {
         const std::optional<double>& level =
             sev == AlertSeverity::kCritical ? rule.critical : rule.warning;
-        if (!level || value < *level) continue;
+        if (!level) continue;
+        // disk_free warns as free space falls: below its levels, not above.
+        if (rule.kind == RuleKind::kDiskFree ? value >= *level : value < *level) continue;
         out.push_back({&rule, sev, labels, value, *level, what});
       }
     };
@@ -128,6 +131,23 @@ std::vector<AlertEvaluator::Condition> AlertEvaluator::Conditions(const AlertSig
       case RuleKind::kNoWorker:
         if (queued > 0 && s.workers_alive == 0) {
           check({}, 1, FormatValue(queued) + " jobs queued and no engine is alive to run them");
+        }
+        break;
+      case RuleKind::kStoreErrors: {
+        const int64_t refused = s.store_write_failures_total - since(rule.window_ms).store_failures;
+        if (refused > 0) {
+          check({}, static_cast<double>(refused),
+                FormatValue(static_cast<double>(refused)) +
+                    " store writes were refused in the last " + Seconds(rule.window_ms / 1000.0) +
+                    " (disk full, or the store down): accepted work cannot be recorded");
+        }
+        break;
+      }
+      case RuleKind::kDiskFree:
+        if (s.data_dir_free_bytes >= 0) {
+          check({}, static_cast<double>(s.data_dir_free_bytes),
+                FormatValue(std::round(s.data_dir_free_bytes / 1048576.0)) +
+                    " MiB free on the data directory's file system");
         }
         break;
       case RuleKind::kStalled: {

@@ -33,6 +33,10 @@ struct AlertSignals {
   // Cumulative tokens read and generated: a stall is no change while work is queued.
   int64_t work_done_total = 0;
   int64_t workers_alive = 0;
+  // Store writes refused so far (cumulative), and the data directory's free bytes (-1: not
+  // known, e.g. on Redis).
+  int64_t store_write_failures_total = 0;
+  int64_t data_dir_free_bytes = -1;
 };
 
 struct AlertView {
@@ -90,6 +94,7 @@ class AlertEvaluator {
     int64_t finished;
     int64_t failed;
     int64_t work_done;
+    int64_t store_failures;
   };
   std::deque<Sample> samples_;  // for windowed rules, oldest first
   std::deque<nlohmann::json> history_;

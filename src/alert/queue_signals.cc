@@ -13,6 +13,8 @@ AlertSignals AlertSignalsOf(const QueueReport& report) {
   s.failed_total = report.failed_total;
   s.work_done_total = report.work_done_total;
   s.workers_alive = report.workers_alive;
+  s.store_write_failures_total = report.store_health.failures_total;
+  s.data_dir_free_bytes = report.storage.free_bytes;
   return s;
 }
 

@@ -168,6 +168,10 @@ const char* RuleKindName(RuleKind kind) {
       return "no_worker";
     case RuleKind::kStalled:
       return "stalled";
+    case RuleKind::kStoreErrors:
+      return "store_errors";
+    case RuleKind::kDiskFree:
+      return "disk_free";
   }
   return "unknown";
 }
@@ -183,7 +187,15 @@ AlertConfig DefaultAlertConfig() {
       // Conditions, not levels: 1 means "true".
       Rule(RuleKind::kNoWorker, std::nullopt, 1, 30 * kSecond),
       Rule(RuleKind::kStalled, std::nullopt, 1, 0),
+      // Any refused write in the last minute: accepted work cannot be recorded.
+      Rule(RuleKind::kStoreErrors, std::nullopt, 1, 0),
+      // Bytes: a warning below 5 GiB free, critical below 1 GiB (a document is megabytes,
+      // a saved prefix gigabytes).
+      Rule(RuleKind::kDiskFree, 5.0 * (1 << 30), 1.0 * (1 << 30), kMinute),
   };
+  for (RuleConfig& r : c.rules) {
+    if (r.kind == RuleKind::kStoreErrors) r.window_ms = kMinute;
+  }
   return c;
 }
 
@@ -242,7 +254,7 @@ Result<AlertConfig> LoadAlertConfig(const std::string& path) {
         if (!rule) {
           return InvalidArgument(at + ": unknown rule '" + rule_name +
                                  "' (queue_depth, drain_time, oldest_age, running_duration, "
-                                 "error_rate, no_worker, stalled)");
+                                 "error_rate, no_worker, stalled, store_errors, disk_free)");
         }
         const toml::table* table = rule_node.as_table();
         if (!table) return InvalidArgument(at + "." + rule_name + " must be a table");

@@ -24,17 +24,20 @@ enum class RuleKind {
   kErrorRate,        // failed / finished jobs over a window, 0..1
   kNoWorker,         // work queued and no live engine
   kStalled,          // work queued and nothing finished or progressed for a window
+  kStoreErrors,      // store writes refused over a window (disk full, store down)
+  kDiskFree,         // free bytes on the data directory's file system: fires BELOW a level
 };
 inline constexpr RuleKind kAllRuleKinds[] = {
-    RuleKind::kQueueDepth, RuleKind::kDrainTime, RuleKind::kOldestAge, RuleKind::kRunningDuration,
-    RuleKind::kErrorRate,  RuleKind::kNoWorker,  RuleKind::kStalled,
+    RuleKind::kQueueDepth,      RuleKind::kDrainTime,   RuleKind::kOldestAge,
+    RuleKind::kRunningDuration, RuleKind::kErrorRate,   RuleKind::kNoWorker,
+    RuleKind::kStalled,         RuleKind::kStoreErrors, RuleKind::kDiskFree,
 };
 const char* RuleKindName(RuleKind kind);  // the alertname: "queue_depth", ...
 
 struct RuleConfig {
   RuleKind kind = RuleKind::kQueueDepth;
   bool enabled = true;
-  // Fires at value >= level. Unset: that severity is not used by this rule.
+  // Fires at value >= level (disk_free: value < level). Unset: that severity is not used.
   std::optional<double> warning;
   std::optional<double> critical;
   int64_t for_ms = 60'000;         // the condition must hold this long before firing

@@ -159,6 +159,17 @@ void AddQueueCollectors(metrics::Registry& registry, const QueueReporter& report
               r.longest_running_seconds);
     out.Gauge("glmq_workers_alive", "Engines whose scheduler loop turned recently.", {},
               static_cast<double>(r.workers_alive));
+    out.Counter("glmq_store_write_failures_total",
+                "Store writes refused (disk full, I/O error, store down), as this process saw.", {},
+                static_cast<double>(r.store_health.failures_total));
+    if (r.storage.store_bytes >= 0) {
+      out.Gauge("glmq_store_bytes", "Bytes the embedded store's files take.", {},
+                static_cast<double>(r.storage.store_bytes));
+    }
+    if (r.storage.free_bytes >= 0) {
+      out.Gauge("glmq_data_dir_free_bytes", "Free bytes on the file system of the data directory.",
+                {}, static_cast<double>(r.storage.free_bytes));
+    }
     if (alerts) {
       // As Alertmanager exports alertmanager_alerts: every alert pending or firing now.
       std::map<std::pair<std::string, std::string>, int> firing, pending;

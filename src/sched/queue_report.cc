@@ -18,6 +18,8 @@ QueueReporter::QueueReporter(JobStore& store, const CapacitySource& capacity,
 Result<QueueReport> QueueReporter::Read(bool with_running_jobs) const {
   QueueReport r;
   r.now = NowMs();
+  r.store_health = store_.write_health().Now();
+  r.storage = store_.Storage();
   GLMQ_ASSIGN_OR_RETURN(r.queue, store_.Snapshot());
   for (const auto& [c, s] : r.queue.classes) {
     r.queued += s.queued;

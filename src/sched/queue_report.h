@@ -45,6 +45,9 @@ struct QueueReport {
   // Jobs ended so far, and of them failed or expired (the store's retained totals).
   int64_t finished_total = 0;
   int64_t failed_total = 0;
+  // How the store's writes went, and its room (this process's view of the store).
+  WriteHealth::Snapshot store_health;
+  StorageUsage storage;
 
   int64_t total(JobState state) const;
 };

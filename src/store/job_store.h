@@ -120,6 +120,12 @@ class WriteHealth {
   Snapshot state_;
 };
 
+// How much the store takes and how much room is left where it writes: bytes, -1 unknown.
+struct StorageUsage {
+  int64_t store_bytes = -1;  // the store's files (the embedded store) or memory
+  int64_t free_bytes = -1;   // free space on the data directory's file system
+};
+
 class JobStore {
  public:
   virtual ~JobStore() = default;
@@ -228,6 +234,7 @@ class JobStore {
   // for how the others went.)
   virtual Status CheckWritable() = 0;
   virtual const WriteHealth& write_health() const = 0;
+  virtual StorageUsage Storage() const = 0;
 
   // --- Idempotency-Key (see api/): one answer per (tenant, key) for `ttl_ms` (24 h).
   // Begin reserves the key for this request, or says what an earlier request with the same

@@ -132,6 +132,8 @@ class RedisJobStore final : public JobStore {
   // Redis expires ended jobs itself (options.retention_ms): nothing to do.
   Result<int64_t> DeleteEnded(TimeMs, int32_t) override { return int64_t{0}; }
   const WriteHealth& write_health() const override { return health_; }
+  // Not measured on Redis (its INFO memory would be a round trip per report).
+  StorageUsage Storage() const override { return {}; }
 
   Result<IdempotencyState> BeginIdempotent(const IdempotencyClaim& claim, TimeMs now,
                                            int64_t in_flight_ms) override;

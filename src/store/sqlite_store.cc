@@ -4,6 +4,7 @@
 #include "store/sqlite_store.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -566,6 +567,19 @@ Status SqliteJobStore::CheckQueueIndex() {
 }
 
 const WriteHealth& SqliteJobStore::write_health() const { return writer_->health(); }
+
+StorageUsage SqliteJobStore::Storage() const {
+  StorageUsage usage;
+  std::error_code ec;
+  usage.store_bytes = 0;
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    const auto bytes = std::filesystem::file_size(path_ + suffix, ec);
+    if (!ec) usage.store_bytes += static_cast<int64_t>(bytes);
+  }
+  const auto space = std::filesystem::space(std::filesystem::path(path_).parent_path(), ec);
+  if (!ec) usage.free_bytes = static_cast<int64_t>(space.available);
+  return usage;
+}
 
 void SqliteJobStore::InjectWriteFault(bool on) { writer_->InjectFault(on); }
 

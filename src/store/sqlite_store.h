@@ -97,6 +97,8 @@ class SqliteJobStore final : public JobStore {
   // (incremental vacuum) on files created with it.
   Result<int64_t> DeleteEnded(TimeMs ended_before, int32_t limit) override;
   const WriteHealth& write_health() const override;
+  // The database and its WAL, and the free space of their file system.
+  StorageUsage Storage() const override;
   // Fault injection for tests: while on, every write fails (GroupCommitWriter::InjectFault).
   void InjectWriteFault(bool on);
 

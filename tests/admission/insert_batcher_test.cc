@@ -188,6 +188,7 @@ class GatedStore : public JobStore {
   MOCK_METHOD(Status, CheckWritable, (), (override));
   MOCK_METHOD(Result<int64_t>, DeleteEnded, (TimeMs, int32_t), (override));
   MOCK_METHOD(const WriteHealth&, write_health, (), (const, override));
+  MOCK_METHOD(StorageUsage, Storage, (), (const, override));
   MOCK_METHOD(Result<IdempotencyState>, BeginIdempotent, (const IdempotencyClaim&, TimeMs, int64_t),
               (override));
   MOCK_METHOD(Status, InsertIdempotent,

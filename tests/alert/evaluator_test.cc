@@ -217,6 +217,51 @@ TEST(AlertEvaluatorTest, NoWorkerAndStalledWatchQueuedWork) {
   EXPECT_FALSE(sent[0].firing);
 }
 
+// store_errors fires while the store refuses writes and resolves a window after the last
+// refusal; disk_free fires below its levels (warning, then critical), never above them.
+TEST(AlertEvaluatorTest, StoreErrorsAndDiskFreeWatchTheStore) {
+  AlertConfig c = DefaultAlertConfig();
+  for (RuleConfig& r : c.rules) {
+    r.enabled = r.kind == RuleKind::kStoreErrors || r.kind == RuleKind::kDiskFree;
+    r.for_ms = 0;
+  }
+  AlertEvaluator ev(c, nullptr);
+  AlertSignals s = Depth(kStart, 0);
+  s.data_dir_free_bytes = 100LL << 30;
+  EXPECT_TRUE(ev.Evaluate(s).empty());
+  s.now += 5'000;
+  s.store_write_failures_total = 3;
+  auto sent = Flatten(ev.Evaluate(s));
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].rule, "store_errors");
+  EXPECT_TRUE(sent[0].firing);
+  EXPECT_EQ(sent[0].severity, AlertSeverity::kCritical);
+  // Writes are taken again: it holds for the window, then resolves.
+  s.now += 30'000;
+  EXPECT_TRUE(Flatten(ev.Evaluate(s)).empty());
+  s.now += 31'000;
+  sent = Flatten(ev.Evaluate(s));
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_FALSE(sent[0].firing);
+
+  s.now += 5'000;
+  s.data_dir_free_bytes = 3LL << 30;
+  sent = Flatten(ev.Evaluate(s));
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].rule, "disk_free");
+  EXPECT_EQ(sent[0].severity, AlertSeverity::kWarning);
+  s.now += 5'000;
+  s.data_dir_free_bytes = 100LL << 20;
+  sent = Flatten(ev.Evaluate(s));
+  ASSERT_FALSE(sent.empty());
+  EXPECT_EQ(sent[0].severity, AlertSeverity::kCritical);
+  s.now += 5'000;
+  s.data_dir_free_bytes = -1;  // not known: says nothing
+  sent = Flatten(ev.Evaluate(s));
+  ASSERT_FALSE(sent.empty());
+  for (const Alert& a : sent) EXPECT_FALSE(a.firing);
+}
+
 TEST(AlertEvaluatorTest, FingerprintIsStableAndLabelSensitive) {
   const std::map<std::string, std::string> a{{"alertname", "x"}, {"class", "short"}};
   EXPECT_EQ(Fingerprint(a), Fingerprint(a));

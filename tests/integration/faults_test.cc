@@ -270,6 +270,8 @@ TEST(FaultsTest, AFullDiskIsAnHonest507AndHealsByItself) {
   HttpResult ready = server.Get("/readyz");
   EXPECT_EQ(ready.status, 503) << ready.Describe();
   EXPECT_FALSE(ready.body_json.value("store_writable", true)) << ready.body;
+  EXPECT_GT(MetricSample(server, "glmq_store_write_failures_total"), 0);
+  EXPECT_LT(MetricSample(server, "glmq_data_dir_free_bytes"), 1 << 20);
 
   disk.Free();
   EXPECT_TRUE(PollUntil([&] { return server.Get("/readyz").status == 200; }, seconds(30)))
