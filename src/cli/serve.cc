@@ -12,6 +12,7 @@
 #include "cli/frontend.h"
 #include "cli/runtime.h"
 #include "engine/llama_engine.h"
+#include "sched/fault_injection.h"
 #include "sched/scheduler.h"
 #include "store/sqlite_store.h"
 
@@ -95,6 +96,8 @@ int RunServe(const ServeFlags& flags) {
   SchedulerOptions sched = flags.sched;
   sched.retention_ms = static_cast<int64_t>(flags.retention_hours * 3'600'000);
   Scheduler scheduler(**store, *engine, meter, sched);
+  const auto store_fault =
+      StoreFaultFromEnvironment([&store](bool on) { (*store)->InjectWriteFault(on); });
   const LocalCapacity capacity(meter, &scheduler);
   scheduler.job_stats().SetListener([&job_metrics](const JobEvent& e) { job_metrics.JobEvent(e); });
   FrontendOptions frontend_options = flags.frontend;
