@@ -15,7 +15,7 @@ JOBS ?= $(shell nproc)
 TEST_MODEL := $(BUILD)/test-model.gguf
 MODEL ?= $(TEST_MODEL)
 
-.PHONY: all deps llama build run test bench format clean
+.PHONY: all deps llama build run test bench format clean fuzz sanitize
 
 all: build
 
@@ -43,8 +43,31 @@ test: build
 bench: build
 	bench/run.sh
 
+# libFuzzer targets (clang): the HTTP request parser and the JSON body parsers, 10^5 inputs
+# each from the seeds in tests/fuzz/corpus.
+fuzz: llama
+	@prefix=$$(scripts/build-llama.sh) && \
+	cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
+	  -DCMAKE_CXX_COMPILER=clang++ -DGLMQ_FUZZ=ON -DLLAMA_PREFIX=$$prefix >/dev/null && \
+	cmake --build build-fuzz -j $(JOBS) --target http_request_fuzz job_request_fuzz
+	@mkdir -p build-fuzz/corpus/http build-fuzz/corpus/job
+	build-fuzz/http_request_fuzz -runs=100000 -max_len=4096 build-fuzz/corpus/http tests/fuzz/corpus/http
+	build-fuzz/job_request_fuzz -runs=100000 build-fuzz/corpus/job tests/fuzz/corpus/job
+
+# The unit and integration tests built with AddressSanitizer and UndefinedBehaviorSanitizer
+# (llama.cpp itself is not instrumented). Leak reports are off: llama.cpp's and ggml's
+# process-lifetime allocations would drown ours.
+sanitize: llama
+	@prefix=$$(scripts/build-llama.sh) && \
+	cmake -S . -B build-sanitize -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGLMQ_SANITIZE=ON \
+	  -DLLAMA_PREFIX=$$prefix >/dev/null && \
+	cmake --build build-sanitize -j $(JOBS)
+	cd build-sanitize && ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  ctest --output-on-failure -j $(JOBS) --timeout 1200
+
 format:
 	git ls-files '*.cc' '*.h' | xargs clang-format -i
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) build-fuzz build-sanitize

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <limits>
 
+#include "api/http_request_limits.h"
 #include "api/json_response.h"
 #include "api/router.h"
 
@@ -19,11 +20,6 @@ namespace {
 using tcp = asio::ip::tcp;
 using std::chrono::seconds;
 
-constexpr uint32_t kHeaderLimitBytes = 64 * 1024;
-// Past these a request is refused (414, 431) rather than read: RFC 9112 leaves the limits
-// to the server, and says to answer, not to drop the connection.
-constexpr size_t kRequestLineLimitBytes = 16 * 1024;
-constexpr size_t kHeaderFieldsLimit = 128;
 // Beast reads into the buffer's free space, at least 512 bytes: room for a typical request
 // (headers and a small JSON body) up front takes it in one recvmsg instead of three. Each
 // open connection keeps this much, idle keep-alives and long-polls included.
@@ -43,53 +39,6 @@ constexpr auto kAcceptLongestBackoff = std::chrono::milliseconds(500);
 constexpr auto kAcceptLogInterval = std::chrono::seconds(1);
 // Descriptors kept for everything but connections by DefaultMaxConnections().
 constexpr int64_t kReservedDescriptors = 256;
-
-// The answer to a request whose header could not be read, or none when there is nobody to
-// answer (the peer closed, went quiet, or the server is stopping).
-std::optional<HttpResponse> HeaderRefusal(const boost::system::error_code& ec,
-                                          const http::request_parser<http::string_body>& parser) {
-  if (ec == http::error::end_of_stream || ec == http::error::partial_message ||
-      ec == beast::error::timeout || ec == asio::error::connection_reset ||
-      ec == asio::error::operation_aborted || ec == asio::error::eof ||
-      ec.category() != http::make_error_code(http::error::end_of_stream).category()) {
-    return std::nullopt;
-  }
-  if (ec == http::error::header_limit) {
-    // The parser takes the request line first: no target yet means it was the line itself.
-    if (parser.get().target().empty()) {
-      return ErrorResponse(ErrorCode::kUriTooLong, "the request line is over the limit of " +
-                                                       std::to_string(kRequestLineLimitBytes) +
-                                                       " bytes");
-    }
-    return ErrorResponse(
-        ErrorCode::kHeadersTooLarge,
-        "the request header is over the limit of " + std::to_string(kHeaderLimitBytes) + " bytes");
-  }
-  return ErrorResponse(ErrorCode::kBadHttp, "the request is not well-formed HTTP: " + ec.message());
-}
-
-// The answer to a header that was read but cannot be served, or none.
-std::optional<HttpResponse> HeaderCheck(const http::request_parser<http::string_body>& parser) {
-  const auto& head = parser.get();
-  if (static_cast<size_t>(std::distance(head.begin(), head.end())) > kHeaderFieldsLimit) {
-    return ErrorResponse(
-        ErrorCode::kHeadersTooLarge,
-        "the request has more than " + std::to_string(kHeaderFieldsLimit) + " header fields");
-  }
-  // Two ways of framing one body disagree about where it ends: a request smuggling vector
-  // (RFC 9112, section 6.3), refused outright.
-  if (head.count(http::field::content_length) > 0 &&
-      head.count(http::field::transfer_encoding) > 0) {
-    return ErrorResponse(ErrorCode::kBadHttp,
-                         "the request has both Content-Length and Transfer-Encoding");
-  }
-  if (head.target().size() > kRequestLineLimitBytes) {
-    return ErrorResponse(ErrorCode::kUriTooLong, "the request line is over the limit of " +
-                                                     std::to_string(kRequestLineLimitBytes) +
-                                                     " bytes");
-  }
-  return std::nullopt;
-}
 
 bool IsResourceShortage(const boost::system::error_code& ec) {
   return ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space ||
@@ -275,11 +224,8 @@ asio::awaitable<void> HttpServer::Serve(tcp::socket socket) {
   buffer.reserve(kReadBufferBytes);
   boost::system::error_code ec;
   for (;;) {
-    http::request_parser<http::string_body> parser;
-    parser.header_limit(kHeaderLimitBytes);
-    // Beast checks Content-Length against the body limit while reading the header and then
-    // fails without a word; we want to answer 413, so the limit is applied after the header.
-    parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+    RequestParser parser;
+    PrepareHeadRead(parser);
     stream.expires_after(seconds(options_.header_timeout_seconds));
     co_await http::async_read_header(stream, buffer, parser,
                                      asio::redirect_error(asio::use_awaitable, ec));
