@@ -188,7 +188,12 @@ Result<std::string> LlamaTokenizer::RenderWhole(const std::vector<TemplateMessag
     contents.push_back(std::move(content));
     chat.push_back({m.role, contents.back().c_str()});
   }
-  std::string out(content_bytes + content_bytes / 4 + 256, '\0');
+  return ApplyTemplate(chat, content_bytes + content_bytes / 4 + 256);
+}
+
+Result<std::string> LlamaTokenizer::ApplyTemplate(const std::vector<llama_chat_message>& chat,
+                                                  size_t guess) const {
+  std::string out(guess, '\0');
   int32_t n = llama_chat_apply_template(chat_template_.c_str(), chat.data(), chat.size(), true,
                                         out.data(), static_cast<int32_t>(out.size()));
   if (n > static_cast<int32_t>(out.size())) {
@@ -217,16 +222,7 @@ Result<std::string> LlamaTokenizer::RenderPrompt(const JobRequest& request) cons
     return Unprocessable("prompt is too large");
   }
   // The template applied to the markers: small, whatever the contents' size.
-  std::string frame(1024 + 64 * messages.size(), '\0');
-  int32_t n = llama_chat_apply_template(chat_template_.c_str(), chat.data(), chat.size(), true,
-                                        frame.data(), static_cast<int32_t>(frame.size()));
-  if (n > static_cast<int32_t>(frame.size())) {
-    frame.resize(n);
-    n = llama_chat_apply_template(chat_template_.c_str(), chat.data(), chat.size(), true,
-                                  frame.data(), static_cast<int32_t>(frame.size()));
-  }
-  if (n < 0) return Internal("the model's chat template cannot be applied");
-  frame.resize(n);
+  GLMQ_ASSIGN_OR_RETURN(const std::string frame, ApplyTemplate(chat, 1024 + 64 * messages.size()));
   // Each marker in its place, once, in order: the contents go there, byte for byte.
   std::string out;
   out.reserve(frame.size() + content_bytes);

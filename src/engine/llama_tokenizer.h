@@ -15,6 +15,7 @@
 
 struct llama_model;
 struct llama_vocab;
+struct llama_chat_message;
 
 namespace glmq {
 
@@ -65,6 +66,9 @@ class LlamaTokenizer final : public Tokenizer {
   // handed to llama.cpp as C strings (a NUL in one is refused).
   Result<std::string> RenderWhole(const std::vector<TemplateMessage>& messages,
                                   size_t content_bytes) const;
+  // llama.cpp's template applied to `chat` (room for `guess` bytes first, more if needed).
+  Result<std::string> ApplyTemplate(const std::vector<llama_chat_message>& chat,
+                                    size_t guess) const;
   // The rendered prompt cut where tokenizing in pieces gives the tokens of the whole.
   std::vector<std::string_view> Pieces(std::string_view prompt) const;
   // Feeds the estimate with the bytes per token of an exact count.

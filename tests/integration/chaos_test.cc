@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <random>
@@ -193,6 +194,31 @@ size_t Check(const Server& server, Ledger& ledger, const WebhookReceiver& receiv
   return ids.size();
 }
 
+// Runs the load on `targets` for GLMQ_CHAOS_SECONDS while `fault` injects one fault every
+// 1.5 to 3 s (it returns the fault's kind, "" when it could not); the faults by kind.
+std::map<std::string, int> Shake(const Targets& targets, Ledger& ledger,
+                                 const WebhookReceiver& receiver, int seed,
+                                 const std::function<std::string(std::mt19937&)>& fault) {
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> load;
+  for (int i = 0; i < 4; ++i) {
+    load.emplace_back(Load, std::cref(targets), std::ref(ledger), receiver.url(), seed + i,
+                      std::cref(stop));
+  }
+  std::map<std::string, int> faults;
+  std::mt19937 rng(seed);
+  const auto end = Clock::now() + seconds(ChaosSeconds());
+  while (Clock::now() < end) {
+    std::this_thread::sleep_for(milliseconds(1500 + rng() % 1500));
+    const std::string kind = fault(rng);
+    if (kind.empty()) break;
+    ++faults[kind];
+  }
+  stop = true;
+  for (auto& t : load) t.join();
+  return faults;
+}
+
 void Report(const char* mode, size_t jobs, const std::map<std::string, int>& faults,
             const Ledger& ledger) {
   std::string line =
@@ -231,32 +257,22 @@ TEST(ChaosTest, ServeKeepsItsPromisesUnderFaults) {
   Targets targets;
   targets.Set(0, server.port());
   Ledger ledger;
-  std::atomic<bool> stop{false};
-  std::vector<std::thread> load;
-  for (int i = 0; i < 4; ++i) {
-    load.emplace_back(Load, std::cref(targets), std::ref(ledger), receiver.url(), i,
-                      std::cref(stop));
-  }
-  std::map<std::string, int> faults;
-  std::mt19937 rng(42);
-  const auto end = Clock::now() + seconds(ChaosSeconds());
-  while (Clock::now() < end) {
-    std::this_thread::sleep_for(milliseconds(1500 + rng() % 1500));
+  const auto faults = Shake(targets, ledger, receiver, 1, [&](std::mt19937& rng) -> std::string {
     switch (rng() % (tmpfs ? 3 : 2)) {
       case 0:
         server.Kill(SIGKILL);
-        ASSERT_TRUE(server.Restart()) << server.start_error();
+        if (!server.Restart()) {
+          ADD_FAILURE() << server.start_error();
+          return "";
+        }
         targets.Set(0, server.port());
-        ++faults["kill_serve"];
-        break;
-      case 1: {
+        return "kill_serve";
+      case 1:
         std::ofstream(fault_file).put('x');
         std::this_thread::sleep_for(milliseconds(1000 + rng() % 2000));
         fs::remove(fault_file);
-        ++faults["store_refuses_writes"];
-        break;
-      }
-      case 2: {
+        return "store_refuses_writes";
+      default: {
         {
           std::ofstream fill(server.data_dir() + "/filler", std::ios::binary);
           const std::string block(64 * 1024, 'x');
@@ -265,13 +281,10 @@ TEST(ChaosTest, ServeKeepsItsPromisesUnderFaults) {
         }
         std::this_thread::sleep_for(milliseconds(1000 + rng() % 2000));
         fs::remove(server.data_dir() + "/filler");
-        ++faults["disk_full"];
-        break;
+        return "disk_full";
       }
     }
-  }
-  stop = true;
-  for (auto& t : load) t.join();
+  });
   const size_t jobs = Check(server, ledger, receiver);
   Report("serve", jobs, faults, ledger);
   EXPECT_GT(jobs, 0u);
@@ -305,43 +318,37 @@ TEST(ChaosTest, GatewaysAndWorkersOnRedisKeepTheirPromisesUnderFaults) {
   }
   for (auto& w : workers) ASSERT_TRUE(w->Start()) << w->start_error();
   Ledger ledger;
-  std::atomic<bool> stop{false};
-  std::vector<std::thread> load;
-  for (int i = 0; i < 4; ++i) {
-    load.emplace_back(Load, std::cref(targets), std::ref(ledger), receiver.url(), 100 + i,
-                      std::cref(stop));
-  }
-  std::map<std::string, int> faults;
-  std::mt19937 rng(7);
-  const auto end = Clock::now() + seconds(ChaosSeconds());
-  while (Clock::now() < end) {
-    std::this_thread::sleep_for(milliseconds(1500 + rng() % 1500));
+  const auto faults = Shake(targets, ledger, receiver, 100, [&](std::mt19937& rng) -> std::string {
     switch (rng() % 3) {
       case 0: {
         Server& w = *workers[rng() % workers.size()];
         w.Kill(SIGKILL);
-        ASSERT_TRUE(w.Restart()) << w.start_error();
-        ++faults["kill_worker"];
-        break;
+        if (!w.Restart()) {
+          ADD_FAILURE() << w.start_error();
+          return "";
+        }
+        return "kill_worker";
       }
       case 1: {
         const size_t i = rng() % gateways.size();
         gateways[i]->Kill(SIGKILL);
-        ASSERT_TRUE(gateways[i]->Restart()) << gateways[i]->start_error();
+        if (!gateways[i]->Restart()) {
+          ADD_FAILURE() << gateways[i]->start_error();
+          return "";
+        }
         targets.Set(i, gateways[i]->port());
-        ++faults["kill_gateway"];
-        break;
+        return "kill_gateway";
       }
-      case 2:
-        ASSERT_GE(redis.Kill(SIGKILL), 0);
+      default:
+        redis.Kill(SIGKILL);
         std::this_thread::sleep_for(milliseconds(200 + rng() % 1000));
-        ASSERT_TRUE(redis.Restart()) << redis.last_error();
-        ++faults["kill_redis"];
-        break;
+        if (!redis.Restart()) {
+          ADD_FAILURE() << redis.last_error();
+          return "";
+        }
+        return "kill_redis";
     }
-  }
-  stop = true;
-  for (auto& t : load) t.join();
+  });
   const size_t jobs = Check(*gateways[0], ledger, receiver);
   Report("redis", jobs, faults, ledger);
   EXPECT_GT(jobs, 0u);
