@@ -178,6 +178,11 @@ void GroupCommitWriter::CommitBatch(const std::vector<Op*>& batch) {
     }
   }
   health_.Record(batch_failure);
+  // A write SQLite refused on its own (a full disk can fail one statement and keep the
+  // transaction) counts as much as a refused commit.
+  for (Op* op : batch) {
+    if (batch_failure.ok() && WriteHealth::IsStoreFailure(op->status)) health_.Record(op->status);
+  }
   // Readers of the index see each commit whole, and never a change the database lacks.
   if (queue_index_ != nullptr) queue_index_->Apply(ctx.queue_changes);
   Notify(ctx.events);

@@ -27,8 +27,8 @@ std::string WriteConfig(const WebhookReceiver& receiver, const std::string& repe
       << repeat
       << "\"\n"
          "labels = { team = \"search\" }\n";
-  for (const char* rule :
-       {"drain_time", "oldest_age", "running_duration", "error_rate", "no_worker", "stalled"}) {
+  for (const char* rule : {"drain_time", "oldest_age", "running_duration", "error_rate",
+                           "no_worker", "stalled", "store_errors", "disk_free"}) {
     out << "[alerts.rules." << rule << "]\nenabled = false\n";
   }
   out << "[[alerts.channels]]\n"

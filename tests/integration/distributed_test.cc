@@ -326,8 +326,8 @@ TEST(DistributedTest, AlertsMoveToAnotherGatewayWhenTheEvaluatorDies) {
     out << "[alerts]\ninterval = \"200ms\"\n"
            "[alerts.rules.queue_depth]\nwarning = 3\ncritical = false\nfor = \"200ms\"\n"
            "repeat-warning = \"4s\"\n";
-    for (const char* rule :
-         {"drain_time", "oldest_age", "running_duration", "error_rate", "no_worker", "stalled"}) {
+    for (const char* rule : {"drain_time", "oldest_age", "running_duration", "error_rate",
+                             "no_worker", "stalled", "store_errors", "disk_free"}) {
       out << "[alerts.rules." << rule << "]\nenabled = false\n";
     }
     out << "[[alerts.channels]]\nname = \"ops\"\ntype = \"webhook\"\nurl = \"" << receiver.url()
