@@ -87,9 +87,13 @@ Status ApplyRule(const toml::table& table, const std::string& where, RuleConfig*
   if (rule->repeat_warning_ms <= 0 || rule->repeat_critical_ms <= 0) {
     return InvalidArgument(where + ": repeat intervals must be positive");
   }
-  if (rule->warning && rule->critical && *rule->critical < *rule->warning) {
-    return InvalidArgument(where + ": critical (" + std::to_string(*rule->critical) +
-                           ") is below warning (" + std::to_string(*rule->warning) + ")");
+  // disk_free fires below its levels: its critical level is the lower one.
+  const bool below = rule->kind == RuleKind::kDiskFree;
+  if (rule->warning && rule->critical &&
+      (below ? *rule->critical > *rule->warning : *rule->critical < *rule->warning)) {
+    return InvalidArgument(where + ": critical (" + std::to_string(*rule->critical) + ") is " +
+                           (below ? "above" : "below") + " warning (" +
+                           std::to_string(*rule->warning) + ")");
   }
   return Status::Ok();
 }

@@ -110,6 +110,9 @@ TEST(AlertRulesTest, MistakesNameTheKey) {
   expect_error("[alerts.rules.queue_depth]\nwarnin = 1\n", "unknown key 'warnin'");
   expect_error("[alerts.rules.queue_depth]\nfor = \"5 parsecs\"\n", "alerts.rules.queue_depth.for");
   expect_error("[alerts.rules.queue_depth]\nwarning = 10\ncritical = 5\n", "below warning");
+  // disk_free fires below its levels: its critical level must be the lower one.
+  expect_error("[alerts.rules.disk_free]\nwarning = 1e9\ncritical = 5e9\n", "above warning");
+  EXPECT_TRUE(LoadAlertConfig(WriteToml("[alerts.rules.disk_free]\nenabled = false\n")).ok());
   expect_error("[alerts]\ninterval = \"1ms\"\n", "at least 10ms");
   expect_error("[alerts]\nchannels = 3\n", "[[alerts.channels]]");
   expect_error("[[alerts.channels]]\ntype = \"webhook\"\nurll = \"x\"\n", "unknown key 'urll'");
