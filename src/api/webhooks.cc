@@ -3,7 +3,10 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <nlohmann/json.hpp>
+#include <thread>
+#include <vector>
 
 #include "api/job_json.h"
 #include "crypto/crypto.h"
@@ -27,8 +30,11 @@ WebhookSender::~WebhookSender() {
 }
 
 void WebhookSender::Start() {
-  poller_ = std::make_unique<Periodic>(std::chrono::milliseconds(options_.poll_ms),
-                                       [this] { SendDue(); });
+  // A full batch says more is due: a backlog goes out batch after batch, not one per poll.
+  poller_ = std::make_unique<Periodic>(std::chrono::milliseconds(options_.poll_ms), [this] {
+    while (!stopping_ && SendDue() >= options_.batch) {
+    }
+  });
 }
 
 std::string WebhookSender::Signature(const std::string& secret, int64_t t,
@@ -48,12 +54,21 @@ int WebhookSender::SendDue() {
     spdlog::warn("webhooks: cannot claim deliveries: {}", due.status().ToString());
     return 0;
   }
-  int sent = 0;
-  for (const JobStore::WebhookDue& d : *due) {
-    if (stopping_) break;
-    Send(d);
-    ++sent;
-  }
+  // Several at once: a slow receiver does not hold up the others, and the stores' writes
+  // that mark them sent share their commits.
+  std::atomic<size_t> next{0};
+  std::atomic<int> sent{0};
+  auto send = [&] {
+    for (size_t i = next++; i < due->size() && !stopping_; i = next++) {
+      Send((*due)[i]);
+      ++sent;
+    }
+  };
+  std::vector<std::thread> senders;
+  const size_t threads = std::min<size_t>(kConcurrentSends, due->size());
+  for (size_t t = 1; t < threads; ++t) senders.emplace_back(send);
+  send();
+  for (std::thread& t : senders) t.join();
   return sent;
 }
 

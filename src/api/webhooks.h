@@ -57,7 +57,8 @@ class WebhookSender {
   ~WebhookSender();
   // Starts polling the store for due deliveries.
   void Start();
-  // Claims what is due now and sends it, one after the other; returns how many it sent.
+  // Claims what is due now and sends it, kConcurrentSends at a time; returns how many it
+  // sent.
   int SendDue();
   const Counts& counts() const { return counts_; }
 
@@ -67,6 +68,8 @@ class WebhookSender {
   static int64_t BackoffMs(int32_t attempts);
 
  private:
+  static constexpr size_t kConcurrentSends = 8;
+
   void Send(const JobStore::WebhookDue& due);
 
   JobStore& store_;
