@@ -224,9 +224,17 @@ void Report(const char* mode, size_t jobs, const std::map<std::string, int>& fau
   std::string line =
       std::string("chaos ") + mode + ": " + std::to_string(jobs) + " jobs accepted; faults:";
   for (const auto& [kind, n] : faults) line += " " + kind + "=" + std::to_string(n);
-  line += "; violations: " + std::to_string(ledger.violations().size());
-  std::cout << line << std::endl;
   const auto violations = ledger.violations();
+  line += "; violations: " + std::to_string(violations.size());
+  std::map<std::string, int> kinds;
+  for (const std::string& v : violations) {
+    for (const char* kind : {"never ended", "seen ending", "without an answer", "then a 404",
+                             "never delivered", "was delivered as"}) {
+      if (v.find(kind) != std::string::npos) ++kinds[kind];
+    }
+  }
+  for (const auto& [kind, n] : kinds) line += " (" + kind + ": " + std::to_string(n) + ")";
+  std::cout << line << std::endl;
   for (size_t i = 0; i < violations.size() && i < 20; ++i) {
     std::cout << "  violation: " << violations[i] << "\n";
   }
