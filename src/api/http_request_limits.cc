@@ -15,10 +15,9 @@ void PrepareHeadRead(RequestParser& parser) {
 
 std::optional<HttpResponse> HeaderRefusal(const boost::system::error_code& ec,
                                           const RequestParser& parser) {
-  if (ec == http::error::end_of_stream || ec == http::error::partial_message ||
-      ec == beast::error::timeout || ec == asio::error::connection_reset ||
-      ec == asio::error::operation_aborted || ec == asio::error::eof ||
-      ec.category() != http::make_error_code(http::error::end_of_stream).category()) {
+  // Not a parse error (a timeout, a reset, the socket closed), or the peer left mid-head.
+  if (ec.category() != http::make_error_code(http::error::end_of_stream).category() ||
+      ec == http::error::end_of_stream || ec == http::error::partial_message) {
     return std::nullopt;
   }
   if (ec == http::error::header_limit) {
