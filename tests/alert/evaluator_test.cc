@@ -51,7 +51,7 @@ TEST(AlertEvaluatorTest, FiresAfterForThenRepeatsThenResolvesOnce) {
 
   auto sent = Flatten(ev.Evaluate(Depth(kStart + 10'000, 5)));
   ASSERT_EQ(sent.size(), 1u);
-  const Alert& a = sent[0];
+  const Alert a = sent[0];  // a copy: `sent` is assigned again below
   EXPECT_TRUE(a.firing);
   EXPECT_EQ(a.rule, "queue_depth");
   EXPECT_EQ(a.severity, AlertSeverity::kWarning);

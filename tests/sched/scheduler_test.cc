@@ -286,7 +286,8 @@ TEST_F(SchedulerTest, ARunningDocumentYieldsToQuestionsThatSortBeforeIt) {
   const double third_started = engine_->admitted_at().at(third.id);
   const double step = options.step_seconds + options.prefill_budget * options.prompt_token_seconds;
   int read_meanwhile = 0;
-  for (double t : engine_->read_at()[document.id]) {
+  const auto read_at = engine_->read_at();  // by value: not a temporary's vector
+  for (double t : read_at.at(document.id)) {
     // A step or two for the scheduler to see the queue, then nothing until the last starts.
     if (t > queued_at + 2 * step && t < third_started) ++read_meanwhile;
   }
