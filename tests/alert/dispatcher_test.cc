@@ -224,6 +224,9 @@ TEST(DispatcherTest, RetriesWithExponentialBackoff) {
   d->Enqueue(Numbered(0));
   ASSERT_TRUE(WaitFor([&] { return http->count() == 1; }));
   for (TimeMs backoff : {1000, 2000, 4000}) {
+    // The retry's time is set from the clock once the failed try is judged: advancing the
+    // clock before that would move the retry with it (a race seen under load).
+    ASSERT_TRUE(WaitFor([&] { return StatsOf(*d, "hook").retried == http->count(); }));
     clock.Advance(backoff - 1);
     Settle();
     EXPECT_EQ(outcomes.Get("hook/retried"), static_cast<int>(http->count()));
