@@ -44,7 +44,6 @@ bool BackgroundWriter::WriteOutcome(const std::string& id, const std::string& wo
     spdlog::warn("result of job {} discarded: {}", id, s.message());
     return true;
   }
-  refused_writes_.fetch_add(1);
   spdlog::warn("result of job {} not recorded yet (kept, and tried again): {}", id, s.ToString());
   return false;
 }

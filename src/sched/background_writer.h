@@ -13,7 +13,6 @@
 // the scheduler keeps renewing.
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -43,8 +42,6 @@ class BackgroundWriter {
   void Flush();
   // Jobs whose outcome is kept because the store refused it; retried until it is taken.
   std::vector<std::string> HeldOutcomes() const;
-  // Outcome writes the store refused so far (each retry counts).
-  int64_t refused_outcome_writes() const { return refused_writes_.load(); }
 
  private:
   struct Kept {
@@ -70,7 +67,6 @@ class BackgroundWriter {
   std::map<std::string, JobProgress> progress_;
   std::deque<std::function<void()>> tasks_;
   std::map<std::string, Kept> kept_;  // guarded by mu_
-  std::atomic<int64_t> refused_writes_{0};
   bool busy_ = false;
   bool stopping_ = false;
   std::thread thread_;  // last: starts after the fields above exist
