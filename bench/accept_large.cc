@@ -10,9 +10,10 @@
 //                [--cancel] [--label NAME] [--pid PID]
 //
 // --pid PID (the server's, on this machine) measures the server's peak memory for each
-// request: the peak RSS is reset before it (/proc/PID/clear_refs), and read once the engine
-// holds the job's tokens (its progress shows prompt tokens read) or the job has ended; the
-// growth is printed in MiB and as a multiple of the document's size.
+// request: the peak RSS is reset before it (/proc/PID/clear_refs), read and reset again when
+// the answer came (socket to store), and read once the engine holds the job's tokens (its
+// progress shows prompt tokens read) or the job has ended (store to tokens); each growth
+// over the RSS before the request is printed in MiB and as a multiple of the document.
 //
 // --cancel deletes each accepted job right after its answer and waits until the engine is
 // idle again (outside the timed part), so that the engine is not tokenizing or reading one
@@ -314,6 +315,13 @@ int main(int argc, char** argv) {
       const CURLcode rc = curl_easy_perform(curl);
       reply.client_ms =
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      // The first part, from the socket to the store, ends with the answer; the peak is
+      // reset for the second, from the store to the engine's tokens.
+      long accept_peak_kib = -1;
+      if (rss_before_kib >= 0) {
+        accept_peak_kib = StatusKib(pid, "VmHWM");
+        ResetPeak(pid);
+      }
       std::string answer;
       if (rc != CURLE_OK) {
         answer = std::string("curl error: ") + curl_easy_strerror(rc);
@@ -340,11 +348,17 @@ int main(int argc, char** argv) {
           if (reply.status == 202 && j.contains("id")) {
             WaitForTokens(curl, url, j["id"].get<std::string>());
           }
-          const long peak_kib = StatusKib(pid, "VmHWM");
-          const double growth_mib = (peak_kib - rss_before_kib) / 1024.0;
-          char note[96];
-          std::snprintf(note, sizeof note, " (peak RSS +%.1f MiB, %.2fx the document)", growth_mib,
-                        growth_mib * 1024 * 1024 / static_cast<double>(bytes));
+          const long tokens_peak_kib = StatusKib(pid, "VmHWM");
+          const double accept_mib = (accept_peak_kib - rss_before_kib) / 1024.0;
+          const double tokens_mib = (tokens_peak_kib - rss_before_kib) / 1024.0;
+          const double growth_mib = std::max(accept_mib, tokens_mib);
+          const double doc_mib = static_cast<double>(bytes) / (1024 * 1024);
+          char note[160];
+          std::snprintf(note, sizeof note,
+                        " (peak RSS +%.1f MiB, %.2fx the document: socket to store +%.1f MiB "
+                        "%.2fx, store to tokens +%.1f MiB %.2fx)",
+                        growth_mib, growth_mib / doc_mib, accept_mib, accept_mib / doc_mib,
+                        tokens_mib, tokens_mib / doc_mib);
           answer += note;
           sum.rss_growth_mib.push_back(growth_mib);
         }

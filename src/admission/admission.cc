@@ -6,6 +6,7 @@
 
 #include "engine/prompt.h"
 #include "engine/tokenizer.h"
+#include "sched/prompt_tokens_once.h"
 
 namespace glmq {
 
@@ -78,11 +79,14 @@ Result<Admission::Prepared> Admission::Prepare(JobRequest request) const {
 }
 
 void Admission::Settle(const Job& job) const {
-  auto tokens = tokenizer_.CountPromptTokens(job.request);
+  auto tokens = options_.tokens_once != nullptr
+                    ? options_.tokens_once->CountAndKeep(job.id, job.request)
+                    : tokenizer_.CountPromptTokens(job.request);
   Status fits = tokens.ok() ? tokenizer_.CheckFits(*tokens, job.request.sampling.max_tokens)
                             : tokens.status();
   Status recorded;
   if (!fits.ok()) {
+    if (options_.tokens_once != nullptr) options_.tokens_once->Forget(job.id);
     recorded = store_.FailQueued(job.id, "prompt_too_long", std::string(fits.message()));
   } else {
     const int64_t order_key =

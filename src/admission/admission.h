@@ -22,7 +22,8 @@
 
 namespace glmq {
 
-class Tokenizer;  // engine/tokenizer.h
+class Tokenizer;         // engine/tokenizer.h
+class PromptTokensOnce;  // sched/prompt_tokens_once.h
 
 struct AdmissionOptions {
   // Texts up to this size are tokenized before the 202; larger ones are accepted on an
@@ -34,6 +35,9 @@ struct AdmissionOptions {
   bool count_tokens = true;
   // Submit batches written to the store at once (InsertBatcher::Options::in_flight).
   int32_t submit_batches_in_flight = 1;
+  // Where the settle step keeps the tokens it made for the scheduler of this process
+  // (glmq serve); null: it counts them only.
+  PromptTokensOnce* tokens_once = nullptr;
 };
 
 class Admission {

@@ -54,14 +54,22 @@ json Convert(simdjson::dom::element e, std::optional<Status>* duplicate) {
 
 }  // namespace
 
-Result<json> ParseJson(std::string_view body) {
-  // One parser per thread: it keeps its buffers between requests.
+Result<json> ParseJson(std::string body) {
+  static_assert(kJsonPadding == simdjson::SIMDJSON_PADDING);
+  // One parser per thread: it keeps its buffers between requests, up to a size.
+  constexpr size_t kKeepParserBytes = 1 << 20;
   thread_local simdjson::dom::parser parser;
   simdjson::dom::element root;
   std::optional<Status> duplicate;
   json out;
-  if (parser.parse(body.data(), body.size(), true).get(root) == simdjson::SUCCESS) {
+  // In place when the body's capacity has the padding (the std::string overload checks).
+  if (parser.parse(body).get(root) == simdjson::SUCCESS) {
+    // The parsed strings live in the parser's own buffer now.
+    const size_t bytes = body.size();
+    std::string().swap(body);
     out = Convert(root, &duplicate);
+    // Its buffers are as large as the largest body read: give a large one's back.
+    if (bytes > kKeepParserBytes) parser = simdjson::dom::parser();
   } else {
     // simdjson refuses a few inputs nlohmann accepts (integers beyond 64 bits, which it
     // reads as doubles); let nlohmann decide, so both parsers accept the same language.

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <limits>
 
+#include "api/fast_json.h"
 #include "api/http_request_limits.h"
 #include "api/json_response.h"
 #include "api/router.h"
@@ -252,6 +253,9 @@ asio::awaitable<void> HttpServer::Serve(tcp::socket socket) {
         co_await http::async_write(stream, go_on, asio::redirect_error(asio::use_awaitable, ec));
         if (ec) break;
       }
+      // Room past the body's end for the JSON parser, which then reads it where it is
+      // rather than copying it (api/fast_json.h); the body is read into what is reserved.
+      if (length) parser.get().body().reserve(*length + kJsonPadding);
       stream.expires_after(seconds(options_.body_timeout_seconds));
       co_await http::async_read(stream, buffer, parser,
                                 asio::redirect_error(asio::use_awaitable, ec));

@@ -21,8 +21,8 @@ Status WrongType(std::string_view field, std::string_view want, const json& got)
                          TypeName(got));
 }
 
-Result<json> ParseObject(std::string_view body) {
-  GLMQ_ASSIGN_OR_RETURN(json doc, ParseJson(body));
+Result<json> ParseObject(std::string body) {
+  GLMQ_ASSIGN_OR_RETURN(json doc, ParseJson(std::move(body)));
   if (!doc.is_object()) return WrongType("body", "a JSON object", doc);
   return doc;
 }
@@ -215,8 +215,8 @@ Status ReadMessages(json& doc, const RequestLimits& limits, std::vector<ChatMess
 
 }  // namespace
 
-Result<JobRequest> ParseJobRequest(std::string_view body, const RequestLimits& limits) {
-  GLMQ_ASSIGN_OR_RETURN(json doc, ParseObject(body));
+Result<JobRequest> ParseJobRequest(std::string body, const RequestLimits& limits) {
+  GLMQ_ASSIGN_OR_RETURN(json doc, ParseObject(std::move(body)));
   static const char* const kFields[] = {
       "text", "question", "messages", "max_tokens",      "temperature", "top_p",
       "seed", "stop",     "priority", "timeout_seconds", "webhook_url"};
@@ -261,9 +261,9 @@ Result<JobRequest> ParseJobRequest(std::string_view body, const RequestLimits& l
   return req;
 }
 
-Result<JobRequest> ParseOpenAiChatRequest(std::string_view body, const RequestLimits& limits,
+Result<JobRequest> ParseOpenAiChatRequest(std::string body, const RequestLimits& limits,
                                           bool* stream) {
-  GLMQ_ASSIGN_OR_RETURN(json doc, ParseObject(body));
+  GLMQ_ASSIGN_OR_RETURN(json doc, ParseObject(std::move(body)));
   if (doc.contains("stream") && !doc["stream"].is_null()) {
     if (!doc["stream"].is_boolean()) return WrongType("stream", "true or false", doc["stream"]);
     if (doc["stream"].get<bool>() && stream == nullptr) {
@@ -295,8 +295,8 @@ Result<JobRequest> ParseOpenAiChatRequest(std::string_view body, const RequestLi
   return req;
 }
 
-Result<JobRequest> ParseSeedChatRequest(std::string_view body, const RequestLimits& limits) {
-  GLMQ_ASSIGN_OR_RETURN(json doc, ParseObject(body));
+Result<JobRequest> ParseSeedChatRequest(std::string body, const RequestLimits& limits) {
+  GLMQ_ASSIGN_OR_RETURN(json doc, ParseObject(std::move(body)));
   JobRequest req;
   req.sampling.max_tokens = limits.default_max_tokens;
   GLMQ_RETURN_IF_ERROR(ReadString(doc, "text", true, req.text));

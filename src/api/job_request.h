@@ -22,18 +22,19 @@ struct RequestLimits {
 
 // `POST /v1/jobs`: {text, question} or {messages}, plus sampling fields. Unknown fields are
 // errors (a typo such as "max_token" must not be silently ignored).
-Result<JobRequest> ParseJobRequest(std::string_view body, const RequestLimits& limits);
+// Each parser takes the body and frees it once it is read (api/fast_json.h).
+Result<JobRequest> ParseJobRequest(std::string body, const RequestLimits& limits);
 
 // `POST /api/v1/chat` of the seed API: {text, question, max_length, temperature}. Other
 // fields are ignored, as the seed server did.
-Result<JobRequest> ParseSeedChatRequest(std::string_view body, const RequestLimits& limits);
+Result<JobRequest> ParseSeedChatRequest(std::string body, const RequestLimits& limits);
 
 // `POST /v1/chat/completions`, OpenAI's chat request: messages (content a string or text
 // parts), max_tokens or max_completion_tokens, temperature, top_p, seed, stop, and stream
 // (into *stream; with no `stream` to fill, "stream": true is an error). Other fields (model,
 // user, ...) are ignored; n > 1, tools, response_format and logprobs, which would change the
 // answer's form, are errors.
-Result<JobRequest> ParseOpenAiChatRequest(std::string_view body, const RequestLimits& limits,
+Result<JobRequest> ParseOpenAiChatRequest(std::string body, const RequestLimits& limits,
                                           bool* stream = nullptr);
 
 }  // namespace glmq

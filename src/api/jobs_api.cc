@@ -199,13 +199,15 @@ HttpResponse AcceptedResponse(const Accepted& s) {
 // insert batch. A large body, or one this process tokenizes, is prepared on the pool, which
 // then inserts it too rather than hop back.
 template <class Parse>
-asio::awaitable<Result<Accepted>> SubmitBody(ApiContext& ctx, const RequestContext& rc,
-                                             Parse parse) {
+asio::awaitable<Result<Accepted>> SubmitBody(ApiContext& ctx, RequestContext& rc, Parse parse) {
+  const size_t body_bytes = rc.request.body().size();
+  // The parser takes the body: a document's bytes are not held twice beside its job.
   auto prepare = [&ctx, &rc, parse]() -> Result<Admission::Prepared> {
-    GLMQ_ASSIGN_OR_RETURN(JobRequest request, parse(rc.request.body(), ctx.options.limits));
+    GLMQ_ASSIGN_OR_RETURN(JobRequest request,
+                          parse(std::move(rc.request.body()), ctx.options.limits));
     return ctx.admission.Prepare(std::move(request));
   };
-  if (ctx.admission.PreparesWithoutBlocking(rc.request.body().size())) {
+  if (ctx.admission.PreparesWithoutBlocking(body_bytes)) {
     auto prepared = prepare();
     if (!prepared.ok()) co_return prepared.status();
     co_return co_await ctx.admission.InsertBatched(std::move(*prepared));
@@ -218,7 +220,7 @@ asio::awaitable<Result<Accepted>> SubmitBody(ApiContext& ctx, const RequestConte
 }
 
 // POST /v1/jobs with an Idempotency-Key (see api/idempotency.h).
-HttpResponse SubmitJobOnce(ApiContext& ctx, const RequestContext& rc,
+HttpResponse SubmitJobOnce(ApiContext& ctx, RequestContext& rc,
                            const JobStore::IdempotencyClaim& claim) {
   using Kind = JobStore::IdempotencyState::Kind;
   auto begun = ctx.store.BeginIdempotent(claim, NowMs(), kIdempotencyInFlightMs);
@@ -244,7 +246,7 @@ HttpResponse SubmitJobOnce(ApiContext& ctx, const RequestContext& rc,
       break;
   }
   HttpResponse res = [&] {
-    auto request = ParseJobRequest(rc.request.body(), ctx.options.limits);
+    auto request = ParseJobRequest(std::move(rc.request.body()), ctx.options.limits);
     if (!request.ok()) return SubmitError(request.status());
     auto prepared = ctx.admission.Prepare(std::move(*request));
     if (!prepared.ok()) return SubmitError(prepared.status());
@@ -419,8 +421,8 @@ void AddApiRoutes(Router& router, ApiContext& ctx) {
              [&ctx](RequestContext& rc) -> asio::awaitable<HttpResponse> {
                if (auto limited = RateLimited(ctx, rc)) co_return std::move(*limited);
                bool stream = false;
-               auto parse = [&stream](std::string_view body, const RequestLimits& limits) {
-                 return ParseOpenAiChatRequest(body, limits, &stream);
+               auto parse = [&stream](std::string body, const RequestLimits& limits) {
+                 return ParseOpenAiChatRequest(std::move(body), limits, &stream);
                };
                auto s = co_await SubmitBody(ctx, rc, parse);
                if (!s.ok()) co_return SubmitError(s.status());

@@ -19,6 +19,10 @@
 namespace glmq {
 namespace {
 
+// Tokens of counted documents kept for the scheduler at most (about 64 prompts of a million
+// tokens); what does not fit is tokenized again when claimed.
+constexpr size_t kKeptPromptTokensBytes = size_t{256} << 20;
+
 struct ServeFlags {
   FrontendOptions frontend;
   LlamaEngineOptions engine;
@@ -93,8 +97,11 @@ int RunServe(const ServeFlags& flags) {
   ThroughputMeter meter;
   Calibrate(*engine, meter);
 
+  // A large document's tokens, made by the settle step after its 202, go to the scheduler.
+  PromptTokensOnce tokens_once(engine->tokenizer(), kKeptPromptTokensBytes);
   SchedulerOptions sched = flags.sched;
   sched.retention_ms = static_cast<int64_t>(flags.retention_hours * 3'600'000);
+  sched.tokens_once = &tokens_once;
   Scheduler scheduler(**store, *engine, meter, sched);
   const auto store_fault =
       StoreFaultFromEnvironment([&store](bool on) { (*store)->InjectWriteFault(on); });
@@ -102,6 +109,7 @@ int RunServe(const ServeFlags& flags) {
   scheduler.job_stats().SetListener([&job_metrics](const JobEvent& e) { job_metrics.JobEvent(e); });
   FrontendOptions frontend_options = flags.frontend;
   frontend_options.blocking_threads = flags.common.blocking_threads;
+  frontend_options.admission.tokens_once = &tokens_once;
   auto frontend = Frontend::Create(
       frontend_options, *alert_config, FileSilenceStorage(flags.data_dir + "/silences.json"),
       **store, engine->tokenizer(), capacity, &scheduler, watch, registry, job_metrics);

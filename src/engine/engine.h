@@ -62,10 +62,16 @@ class Engine {
   virtual TimeMs alive_at() const { return 0; }
 
   // Starts a sequence for `job` (which carries its sampling and deadline) whose prompt is
-  // `prompt` (tokenizer().TokenizePrompt of its request). kResourceExhausted when it must
-  // wait for KV or a free sequence: cheap, so a job held for memory may ask again each
-  // time running ones end. Other errors: the job cannot run here.
-  virtual Status Admit(const Job& job, const PromptTokens& prompt) = 0;
+  // `prompt` (tokenizer().TokenizePrompt of its request), whose tokens it takes when it
+  // starts the job (a document's tokens are not copied; `prompt` is left empty) and leaves
+  // in place when it does not. kResourceExhausted when it must wait for KV or a free
+  // sequence: cheap, so a job held for memory may ask again each time running ones end.
+  // Other errors: the job cannot run here.
+  virtual Status Admit(const Job& job, PromptTokens& prompt) = 0;
+  // Whether Admit reads the request's texts beside the tokens: an engine that sends the
+  // text on (the OpenAI-compatible one) does; llama.cpp reads the tokens alone, so a job
+  // held for KV need not keep its document.
+  virtual bool ReadsRequestText() const { return false; }
 
   // Ends a sequence now, frees its KV, and reports it finished with `state`
   // (cancelled or expired) in the next Step().

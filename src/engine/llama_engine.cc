@@ -151,7 +151,7 @@ int32_t LlamaEngine::ActiveSequences() const {
   return static_cast<int32_t>(slots_.size()) - FreeSlots();
 }
 
-Status LlamaEngine::Admit(const Job& job, const PromptTokens& tokens) {
+Status LlamaEngine::Admit(const Job& job, PromptTokens& tokens) {
   const SamplingParams& sp = job.request.sampling;
   if (tokens.empty()) return Unprocessable("prompt has no tokens");
   GLMQ_RETURN_IF_ERROR(tokenizer_->CheckFits(static_cast<int64_t>(tokens.size()), sp.max_tokens));
@@ -214,7 +214,7 @@ Status LlamaEngine::Admit(const Job& job, const PromptTokens& tokens) {
   seq.admitted = ++admitted_;
   seq.used = ++used_;
   seq.job_id = job.id;
-  seq.prompt = tokens;
+  seq.prompt = std::move(tokens);
   seq.max_tokens = sp.max_tokens;
   seq.stop = sp.stop;
   for (const std::string& s : seq.stop) seq.longest_stop = std::max(seq.longest_stop, s.size());

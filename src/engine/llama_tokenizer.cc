@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cstdlib>
 #include <mutex>
+#include <utility>
 
 #include "engine/llama_kv_type.h"
 #include "engine/prompt.h"
@@ -206,7 +207,7 @@ Result<std::string> LlamaTokenizer::ApplyTemplate(const std::vector<llama_chat_m
   return out;
 }
 
-Result<std::string> LlamaTokenizer::RenderPrompt(const JobRequest& request) const {
+Result<LlamaTokenizer::Rendered> LlamaTokenizer::RenderPrompt(const JobRequest& request) const {
   const std::vector<TemplateMessage> messages = TemplateMessages(request);
   std::vector<std::string> markers;
   std::vector<llama_chat_message> chat;
@@ -221,23 +222,29 @@ Result<std::string> LlamaTokenizer::RenderPrompt(const JobRequest& request) cons
   if (content_bytes > static_cast<size_t>(INT32_MAX / 2)) {
     return Unprocessable("prompt is too large");
   }
+  Rendered out;
   // The template applied to the markers: small, whatever the contents' size.
-  GLMQ_ASSIGN_OR_RETURN(const std::string frame, ApplyTemplate(chat, 1024 + 64 * messages.size()));
+  GLMQ_ASSIGN_OR_RETURN(std::string frame, ApplyTemplate(chat, 1024 + 64 * messages.size()));
+  out.frame = std::make_unique<std::string>(std::move(frame));
+  const std::string_view whole = *out.frame;
   // Each marker in its place, once, in order: the contents go there, byte for byte.
-  std::string out;
-  out.reserve(frame.size() + content_bytes);
   size_t at = 0;
   for (size_t i = 0; i < messages.size(); ++i) {
-    const size_t found = frame.find(markers[i], at);
-    if (found == std::string::npos || frame.find(markers[i], found + 1) != std::string::npos) {
+    const size_t found = whole.find(markers[i], at);
+    if (found == std::string::npos || whole.find(markers[i], found + 1) != std::string::npos) {
       // A template that drops, repeats or rewrites a message's content.
-      return RenderWhole(messages, content_bytes);
+      GLMQ_ASSIGN_OR_RETURN(std::string rendered, RenderWhole(messages, content_bytes));
+      *out.frame = std::move(rendered);
+      out.parts.assign(1, *out.frame);
+      out.bytes = out.frame->size();
+      return out;
     }
-    out.append(frame, at, found - at);
-    for (std::string_view piece : messages[i].content) out.append(piece);
+    out.parts.push_back(whole.substr(at, found - at));
+    for (std::string_view piece : messages[i].content) out.parts.push_back(piece);
     at = found + markers[i].size();
   }
-  out.append(frame, at, std::string::npos);
+  out.parts.push_back(whole.substr(at));
+  for (std::string_view part : out.parts) out.bytes += part.size();
   return out;
 }
 
@@ -272,55 +279,72 @@ size_t CutPoint(std::string_view text, size_t from) {
 
 }  // namespace
 
-std::vector<std::string_view> LlamaTokenizer::Pieces(std::string_view prompt) const {
-  std::vector<std::string_view> pieces;
-  while (prompt.size() > chunk_bytes_) {
-    // Near chunk_bytes_: the newline search looks no further than a piece's length.
-    const std::string_view window = prompt.substr(0, std::min(prompt.size(), 2 * chunk_bytes_));
-    const size_t cut = CutPoint(window, chunk_bytes_ / 2);
-    if (cut == std::string_view::npos) break;  // one piece to the end
-    pieces.push_back(prompt.substr(0, cut));
-    prompt.remove_prefix(cut);
-  }
-  pieces.push_back(prompt);
-  return pieces;
-}
-
-Result<int64_t> LlamaTokenizer::CountPromptTokens(const JobRequest& request) const {
-  GLMQ_ASSIGN_OR_RETURN(const std::string prompt, RenderPrompt(request));
-  int64_t tokens = 0;
+Status LlamaTokenizer::ForEachPiece(
+    const Rendered& prompt,
+    const std::function<Status(std::string_view piece, bool first)>& each) const {
   bool first = true;
-  for (std::string_view piece : Pieces(prompt)) {
+  auto emit = [&](std::string_view piece) {
     if (piece.size() > static_cast<size_t>(INT32_MAX - 16)) {
       return Unprocessable("prompt is too large to tokenize");
     }
+    const bool was_first = std::exchange(first, false);
+    return each(piece, was_first);
+  };
+  // The beginning of the next piece, copied from the parts before: it ends in a part's end,
+  // where no cut is known to be safe.
+  std::string carry;
+  for (std::string_view part : prompt.parts) {
+    while (carry.size() + part.size() > chunk_bytes_) {
+      // Near chunk_bytes_ from the piece's start: the search looks no further than a
+      // piece's length.
+      const size_t window =
+          carry.size() < chunk_bytes_ ? 2 * chunk_bytes_ - carry.size() : chunk_bytes_;
+      const size_t from = carry.size() < chunk_bytes_ / 2 ? chunk_bytes_ / 2 - carry.size() : 0;
+      const size_t cut = CutPoint(part.substr(0, window), from);
+      if (cut == std::string_view::npos) break;  // the rest of this part goes whole
+      if (carry.empty()) {
+        GLMQ_RETURN_IF_ERROR(emit(part.substr(0, cut)));
+      } else {
+        carry.append(part.substr(0, cut));
+        GLMQ_RETURN_IF_ERROR(emit(carry));
+        carry.clear();
+      }
+      part.remove_prefix(cut);
+    }
+    carry.append(part);
+  }
+  if (!carry.empty() || first) GLMQ_RETURN_IF_ERROR(emit(carry));
+  return Status::Ok();
+}
+
+Result<int64_t> LlamaTokenizer::CountPromptTokens(const JobRequest& request) const {
+  GLMQ_ASSIGN_OR_RETURN(const Rendered prompt, RenderPrompt(request));
+  int64_t tokens = 0;
+  GLMQ_RETURN_IF_ERROR(ForEachPiece(prompt, [&](std::string_view piece, bool first) {
     // With no room for tokens llama_tokenize returns minus the count. add_special for the
     // first piece alone: a BOS (where the model adds one) starts the prompt, not each piece.
     const int32_t n = llama_tokenize(vocab_, piece.data(), static_cast<int32_t>(piece.size()),
                                      nullptr, 0, first, true);
     if (n == INT32_MIN) return Unprocessable("prompt has more tokens than the tokenizer can count");
     tokens += n < 0 ? -n : n;
-    first = false;
-  }
-  Learn(prompt.size(), tokens);
+    return Status::Ok();
+  }));
+  Learn(prompt.bytes, tokens);
   return tokens;
 }
 
 Result<PromptTokens> LlamaTokenizer::TokenizePrompt(const JobRequest& request) const {
-  GLMQ_ASSIGN_OR_RETURN(const std::string prompt, RenderPrompt(request));
-  // Room for the estimate and a margin: a vector as large as the text (one token per byte,
-  // the bound) would be 4 bytes per byte of document.
-  const double estimate = prompt.size() / std::max(bytes_per_token_.load(), 1.0);
+  GLMQ_ASSIGN_OR_RETURN(const Rendered prompt, RenderPrompt(request));
+  // Room for the most tokens the prompt can have (every token covers a byte at least),
+  // reserved and never grown: a regrowth would hold the old and the new vector at once, and
+  // the pages of a large allocation count in memory only once written, so the room past
+  // the last token costs address space alone.
   PromptTokens tokens;
-  tokens.reserve(static_cast<size_t>(estimate * 1.1) + 64);
+  tokens.reserve(prompt.bytes + 16);
   // A piece at a time: llama.cpp's tokenizer works in memory many times its input's size
   // (~50x for a 10 MB document), which pieces of chunk_bytes_ bound.
   std::vector<int32_t> buffer;
-  bool first = true;
-  for (std::string_view piece : Pieces(prompt)) {
-    if (piece.size() > static_cast<size_t>(INT32_MAX - 16)) {
-      return Unprocessable("prompt is too large to tokenize");
-    }
+  GLMQ_RETURN_IF_ERROR(ForEachPiece(prompt, [&](std::string_view piece, bool first) {
     // Every token covers at least one byte (plus what add_special puts first).
     buffer.resize(piece.size() + 16);
     // parse_special: the template's own markers ([gMASK], <|user|>, ...) are special tokens.
@@ -329,10 +353,9 @@ Result<PromptTokens> LlamaTokenizer::TokenizePrompt(const JobRequest& request) c
                        static_cast<int32_t>(buffer.size()), first, true);
     if (n < 0) return Unprocessable("prompt has more tokens than the tokenizer can count");
     tokens.insert(tokens.end(), buffer.begin(), buffer.begin() + n);
-    first = false;
-  }
-  tokens.shrink_to_fit();
-  Learn(prompt.size(), static_cast<int64_t>(tokens.size()));
+    return Status::Ok();
+  }));
+  Learn(prompt.bytes, static_cast<int64_t>(tokens.size()));
   return tokens;
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -58,10 +59,18 @@ class LlamaTokenizer final : public Tokenizer {
   LlamaTokenizer() = default;
   static Result<std::unique_ptr<LlamaTokenizer>> Open(const LlamaEngineOptions& options,
                                                       bool weights);
+  // A prompt as the model reads it, kept as the parts it is made of: the chat template's
+  // own text and views of the request's contents, so that a 10 MB document is not copied
+  // to be tokenized. `frame` holds the template's text (on the heap: parts point into it).
+  struct Rendered {
+    std::unique_ptr<std::string> frame;
+    std::vector<std::string_view> parts;
+    size_t bytes = 0;
+  };
   // The chat template applied to the request's messages, every byte of each content in
   // its place (a NUL included): the template is applied to markers, then the contents are
   // put where the markers are.
-  Result<std::string> RenderPrompt(const JobRequest& request) const;
+  Result<Rendered> RenderPrompt(const JobRequest& request) const;
   // The same for a template that does not place each marker once: the contents are
   // handed to llama.cpp as C strings (a NUL in one is refused).
   Result<std::string> RenderWhole(const std::vector<TemplateMessage>& messages,
@@ -69,8 +78,12 @@ class LlamaTokenizer final : public Tokenizer {
   // llama.cpp's template applied to `chat` (room for `guess` bytes first, more if needed).
   Result<std::string> ApplyTemplate(const std::vector<llama_chat_message>& chat,
                                     size_t guess) const;
-  // The rendered prompt cut where tokenizing in pieces gives the tokens of the whole.
-  std::vector<std::string_view> Pieces(std::string_view prompt) const;
+  // Calls `each` with the prompt in pieces of about chunk_bytes_ whose tokens, in order, are
+  // those of the whole: cut only inside a part, where the pre-tokenizer cuts anyway. A piece
+  // is a view of one part, or a copy where it spans parts (a template's text and the
+  // beginning or end of a content: small). `first` is true for the first piece alone.
+  Status ForEachPiece(const Rendered& prompt,
+                      const std::function<Status(std::string_view piece, bool first)>& each) const;
   // Feeds the estimate with the bytes per token of an exact count.
   void Learn(size_t prompt_bytes, int64_t tokens) const;
 

@@ -148,7 +148,7 @@ std::string OpenAiEngine::RequestBody(const JobRequest& request) const {
   return body.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-Status OpenAiEngine::Admit(const Job& job, const PromptTokens& prompt) {
+Status OpenAiEngine::Admit(const Job& job, PromptTokens& prompt) {
   // The upstream reads the text; the tokens are for the context check, which is
   // tokenizer()'s (the upstream's context is --ctx-size).
   GLMQ_RETURN_IF_ERROR(

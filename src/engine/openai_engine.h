@@ -44,7 +44,8 @@ class OpenAiEngine final : public Engine {
   int32_t FreeSlots() const override;
   int64_t FreeKvTokens() const override;
   int32_t ActiveSequences() const override;
-  Status Admit(const Job& job, const PromptTokens& prompt) override;
+  Status Admit(const Job& job, PromptTokens& prompt) override;
+  bool ReadsRequestText() const override { return true; }
   void Stop(const std::string& id, JobState state) override;
   using Engine::Step;
   StepReport Step(const StepHints& hints) override;

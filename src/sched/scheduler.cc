@@ -21,6 +21,12 @@ namespace {
 // Prompts with more text than this are tokenized off the engine's thread.
 constexpr size_t kInlineTokenizeBytes = 64 * 1024;
 
+// Frees a request's text and message contents once its tokens are made.
+void FreeTexts(JobRequest& request) {
+  std::string().swap(request.text);
+  for (ChatMessage& m : request.messages) std::string().swap(m.content);
+}
+
 bool PastDeadline(const Job& job, TimeMs now) {
   return job.deadline_at > 0 && now >= job.deadline_at;
 }
@@ -192,10 +198,14 @@ std::unique_ptr<Scheduler::Claimed> Scheduler::ClaimAndTokenize(bool* queue_empt
     // the engine idle the job waits for its tokens alone, so they get a full share of the
     // machine (at nice 19 other processes would starve them).
     const bool beside_others = engine_.ActiveSequences() > 0;
-    c->tokenizing =
-        std::async(std::launch::async, [&tokenizer, request = &c->job.request, beside_others] {
+    c->tokenizing = std::async(
+        std::launch::async, [&tokenizer, once = options_.tokens_once, id = c->job.id,
+                             request = &c->job.request, beside_others, keep = KeepsText()] {
           if (beside_others) setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 19);
-          return tokenizer.TokenizePrompt(*request);
+          if (once == nullptr) return tokenizer.TokenizePrompt(*request);
+          // Tokens made by the settle step: the document read from the store is not needed.
+          return once->Take(
+              id, *request, keep ? std::function<void()>() : [request] { FreeTexts(*request); });
         });
     return c;
   }
@@ -213,6 +223,9 @@ bool Scheduler::TakeTokens(Claimed& c, Result<PromptTokens> tokens) {
     return false;
   }
   c.prompt = std::move(*tokens);
+  // A job held for KV keeps its tokens; its document, where the engine does not read it,
+  // goes.
+  if (!KeepsText()) FreeTexts(c.job.request);
   return true;
 }
 
@@ -233,6 +246,7 @@ Scheduler::Started Scheduler::TryStart(Claimed& claimed) {
     writer_.Flush();
   }
   if (options_.before_start) options_.before_start(job);
+  const auto prompt_tokens = static_cast<int64_t>(claimed.prompt.size());
   const Status admitted = engine_.Admit(job, claimed.prompt);
   if (admitted.code() == StatusCode::kResourceExhausted && engine_.ActiveSequences() > 0) {
     return Started::kWait;  // running jobs will free KV
@@ -244,7 +258,7 @@ Scheduler::Started Scheduler::TryStart(Claimed& claimed) {
   }
   stats_.Record(MakeEvent(JobEvent::Kind::kStarted, job.id, job.length_class,
                           (now - job.created_at) / 1000.0));
-  spdlog::debug("job {} started ({} prompt tokens, attempt {})", job.id, claimed.prompt.size(),
+  spdlog::debug("job {} started ({} prompt tokens, attempt {})", job.id, prompt_tokens,
                 job.attempts);
   if (alone) spdlog::info("job {} runs alone: delivery {}", job.id, job.attempts);
   Running& r = running_[job.id];
@@ -253,7 +267,7 @@ Scheduler::Started Scheduler::TryStart(Claimed& claimed) {
   r.created_at = job.created_at;
   r.started_at = now;
   r.order_key = job.order_key;
-  r.prompt_tokens = static_cast<int64_t>(claimed.prompt.size());
+  r.prompt_tokens = prompt_tokens;
   r.max_tokens = job.request.sampling.max_tokens;
   return Started::kYes;
 }

@@ -26,6 +26,7 @@
 #include "sched/background_writer.h"
 #include "sched/job_stats.h"
 #include "sched/local_scheduler.h"
+#include "sched/prompt_tokens_once.h"
 #include "sched/throughput.h"
 #include "store/job_store.h"
 
@@ -44,6 +45,9 @@ struct SchedulerOptions {
   // Jobs behind one held for KV may start when they cannot delay it (sched/backfill.h);
   // false: nothing starts until the held job has (the bench compares the two).
   bool backfill = true;
+  // Where admission's settle step left the tokens of large prompts it counted (glmq serve,
+  // sched/prompt_tokens_once.h); null: the scheduler tokenizes every prompt it claims.
+  PromptTokensOnce* tokens_once = nullptr;
   // Called with each job just before the engine takes it. Fault injection for tests
   // (`glmq worker` with GLMQ_FAULT_CRASH_ON_TEXT); unset in normal runs.
   std::function<void(const Job&)> before_start;
@@ -114,6 +118,9 @@ class Scheduler final : public LocalScheduler {
   // of its own); null when none is queued, or when the job ended here (it can never fit,
   // or its prompt cannot be tokenized).
   std::unique_ptr<Claimed> ClaimAndTokenize(bool* queue_empty, bool may_defer);
+  // Whether a claimed job's texts are kept after its tokens are made: the engine reads
+  // them, or before_start may.
+  bool KeepsText() const { return engine_.ReadsRequestText() || bool(options_.before_start); }
   // Takes the tokens, checked against the context; false when the job ended for them.
   bool TakeTokens(Claimed& claimed, Result<PromptTokens> tokens);
   // Ends `job` if it was cancelled or its deadline passed while it waited (true).

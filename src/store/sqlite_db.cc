@@ -160,6 +160,24 @@ int64_t Connection::Changes() const { return sqlite3_changes64(db_); }
 
 bool Connection::InTransaction() const { return sqlite3_get_autocommit(db_) == 0; }
 
+Status Connection::ReadBlob(const char* table, const char* column, int64_t rowid,
+                            std::string* out) {
+  sqlite3_blob* blob = nullptr;
+  const int rc = sqlite3_blob_open(db_, "main", table, column, rowid, /*flags=*/0, &blob);
+  if (rc != SQLITE_OK) {
+    const Status error = Error(std::string("reading ") + table + "." + column);
+    sqlite3_blob_close(blob);  // frees a handle left by a failed open; a null one is a no-op
+    if (rc == SQLITE_ERROR) return NotFound(std::string(error.message()));
+    return error;
+  }
+  const int bytes = sqlite3_blob_bytes(blob);
+  out->resize(static_cast<size_t>(bytes));
+  const int read = bytes > 0 ? sqlite3_blob_read(blob, out->data(), bytes, 0) : SQLITE_OK;
+  const Status status = read == SQLITE_OK ? Status::Ok() : Error("reading a blob");
+  sqlite3_blob_close(blob);
+  return status;
+}
+
 Status Connection::Error(std::string_view context) const {
   return Failure(sqlite3_extended_errcode(db_), "sqlite: " + std::string(sqlite3_errmsg(db_)) +
                                                     " (in: " + std::string(context) + ")");

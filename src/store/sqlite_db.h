@@ -74,6 +74,11 @@ class Connection {
   // BEGIN and SAVEPOINT.
   Status Run(const char* sql);
 
+  // The TEXT or BLOB in `table`.`column` of row `rowid`, read straight into `out`
+  // (sqlite3_blob_read): a column read through a statement is first assembled in a buffer
+  // of SQLite's own, which for a 10 MB document is a second copy. kNotFound without the row.
+  Status ReadBlob(const char* table, const char* column, int64_t rowid, std::string* out);
+
   int64_t Changes() const;
   // False when SQLite rolled the current transaction back on its own (e.g. after
   // SQLITE_FULL or an I/O error), or when none was open.

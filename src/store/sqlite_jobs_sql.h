@@ -43,7 +43,7 @@ inline constexpr char kSelectJobWithBody[] =
     "SELECT " GLMQ_JOB_COLUMNS
     ", messages, text FROM jobs JOIN job_bodies USING (seq) "
     "WHERE id = ?1";
-inline constexpr char kSelectBody[] = "SELECT messages, text FROM job_bodies WHERE seq = ?1";
+inline constexpr char kSelectBodyMessages[] = "SELECT messages FROM job_bodies WHERE seq = ?1";
 inline constexpr char kSelectState[] = "SELECT state FROM jobs WHERE id = ?1";
 inline constexpr char kSelectCursor[] = "SELECT created_at, seq FROM jobs WHERE id = ?1";
 inline constexpr char kListAll[] = "SELECT " GLMQ_JOB_COLUMNS

@@ -265,11 +265,14 @@ Result<std::optional<Job>> SqliteJobStore::ClaimNext(const std::string& worker, 
   // connection, sees what the claim saw and keeps a 10 MB copy off the writer thread. If
   // this read fails the claim stands, and the lease running out puts the job back.
   GLMQ_ASSIGN_OR_RETURN(ReaderLease reader, AcquireReader());
-  GLMQ_ASSIGN_OR_RETURN(sqlite::Statement body, reader->Prepare(kSelectBody));
+  GLMQ_ASSIGN_OR_RETURN(sqlite::Statement body, reader->Prepare(kSelectBodyMessages));
   body.BindInt(1, seq);
   GLMQ_ASSIGN_OR_RETURN(bool found, body.Step());
   if (!found) return Internal("job " + claimed->id + " has no stored request");
-  GLMQ_RETURN_IF_ERROR(ReadBody(body, 0, &claimed->request));
+  GLMQ_RETURN_IF_ERROR(DecodeMessages(body.Text(0), &claimed->request.messages));
+  GLMQ_RETURN_IF_ERROR(body.Run());
+  // The text into the job's string alone, not through a copy of SQLite's.
+  GLMQ_RETURN_IF_ERROR(reader->ReadBlob("job_bodies", "text", seq, &claimed->request.text));
   return claimed;
 }
 

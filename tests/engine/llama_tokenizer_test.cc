@@ -76,6 +76,33 @@ TEST(LlamaTokenizerTest, ALongLineIsCutBetweenWordsWithTheSameTokens) {
   EXPECT_EQ(*in_pieces, *at_once);
 }
 
+// A prompt is tokenized from its parts (the template's text, each content) without being
+// copied into one string: pieces that span the end of one part and the start of the next,
+// parts smaller than a piece, and parts many pieces long give the tokens of the whole.
+TEST(LlamaTokenizerTest, AChatTokenizedFromItsPartsHasTheTokensOfTheWhole) {
+  auto whole = Vocabulary();
+  ASSERT_NE(whole, nullptr);
+  whole->set_chunk_bytes(std::numeric_limits<size_t>::max());
+  JobRequest request;
+  request.messages = {{"system", "Answer from the documents alone."},
+                      {"user", Lines(9'000)},
+                      {"assistant", "  \n Which part?  "},
+                      {"user", Lines(700) + "\n"},
+                      {"user", Lines(40'000)},
+                      {"user", "\n\n  The end.  "}};
+  auto at_once = whole->TokenizePrompt(request);
+  ASSERT_TRUE(at_once.ok()) << at_once.status().ToString();
+  for (const size_t chunk : {512, 1000, 4096, 16384}) {
+    auto pieces = Vocabulary();
+    ASSERT_NE(pieces, nullptr);
+    pieces->set_chunk_bytes(chunk);
+    auto in_pieces = pieces->TokenizePrompt(request);
+    ASSERT_TRUE(in_pieces.ok()) << in_pieces.status().ToString();
+    EXPECT_EQ(*in_pieces, *at_once) << "pieces of " << chunk << " bytes";
+    EXPECT_EQ(*pieces->CountPromptTokens(request), static_cast<int64_t>(at_once->size()));
+  }
+}
+
 TEST(LlamaTokenizerTest, ATextWithNowhereToCutIsTokenizedWhole) {
   auto tokenizer = Vocabulary();
   ASSERT_NE(tokenizer, nullptr);

@@ -108,7 +108,7 @@ class FakeEngine final : public Engine {
   }
   int32_t ActiveSequences() const override { return static_cast<int32_t>(seqs_.size()); }
 
-  Status Admit(const Job& job, const PromptTokens& prompt) override {
+  Status Admit(const Job& job, PromptTokens& prompt) override {
     const int64_t kv = static_cast<int64_t>(prompt.size()) + job.request.sampling.max_tokens;
     GLMQ_RETURN_IF_ERROR(
         tokenizer_.CheckFits(static_cast<int64_t>(prompt.size()), job.request.sampling.max_tokens));
@@ -116,6 +116,7 @@ class FakeEngine final : public Engine {
     if (kv > FreeKvTokens()) return Status(StatusCode::kResourceExhausted, "no KV");
     seqs_.push_back(
         {job.id, static_cast<int64_t>(prompt.size()), 0, 0, job.request.sampling.max_tokens, kv});
+    prompt = PromptTokens();  // taken, as an engine does
     std::lock_guard lock(mu_);
     admitted_at_[job.id] = now_;
     return Status::Ok();

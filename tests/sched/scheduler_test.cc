@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <future>
 #include <thread>
 
 #include "sched/fake_engine.h"
@@ -73,6 +74,7 @@ class SchedulerTest : public ::testing::Test {
     SchedulerOptions options;
     options.backfill = backfill;
     options.housekeeping_interval_ms = 50;
+    options.tokens_once = tokens_once_;
     scheduler_ = std::make_unique<Scheduler>(*store_, *engine_, meter_, options);
     scheduler_->Start();
   }
@@ -100,6 +102,7 @@ class SchedulerTest : public ::testing::Test {
   std::unique_ptr<FakeEngine> engine_;
   ThroughputMeter meter_;
   std::unique_ptr<Scheduler> scheduler_;
+  PromptTokensOnce* tokens_once_ = nullptr;
 };
 
 // 10,000 KV tokens: a 4,000-token document runs, an 8,000-token one is held (both do not
@@ -259,6 +262,33 @@ TEST_F(SchedulerTest, ALargePromptIsTokenizedOnceWhileTheEngineGoesOn) {
             engine_->fake_tokenizer().TokenizedAt(large.request.text))
       << "the engine waited for the large prompt's tokens";
   EXPECT_EQ(engine_->fake_tokenizer().TimesTokenized(large.request.text), 1);
+}
+
+// In glmq serve admission's settle step tokenizes a large document after its 202 and the
+// scheduler takes those tokens: whether the settle step is done when the job is claimed or
+// still tokenizing, the document is tokenized once, and the job runs.
+TEST_F(SchedulerTest, TheTokensTheSettleStepMadeAreTheOnesTheEngineGets) {
+  FakeEngineOptions options;
+  options.kv_tokens = 300'000;
+  engine_ = std::make_unique<FakeEngine>(options);
+  engine_->fake_tokenizer().SetSlow(100'000, 500);
+  PromptTokensOnce once(engine_->fake_tokenizer(), size_t{64} << 20);
+  tokens_once_ = &once;
+  const Job settled = Add("settled", 1, 150'000, 5);
+  ASSERT_TRUE(once.CountAndKeep(settled.id, settled.request).ok());
+  const Job settling = Add("settling", 2, 160'000, 5);
+  auto settle = std::async(std::launch::async,
+                           [&] { return once.CountAndKeep(settling.id, settling.request); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // it is tokenizing (500 ms)
+  Start(options, true);
+  auto done = WaitAll({settled, settling});
+  ASSERT_TRUE(settle.get().ok());
+  for (const Job& j : {settled, settling}) {
+    EXPECT_EQ(done[j.id].state, JobState::kSucceeded);
+    EXPECT_EQ(engine_->fake_tokenizer().TimesTokenized(j.request.text), 1) << j.id;
+  }
+  EXPECT_EQ(once.taken(), 2);
+  EXPECT_EQ(once.kept_bytes(), 0u);
 }
 
 // A document already reading yields its prompt to the questions queued after it that sort
