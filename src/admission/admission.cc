@@ -34,15 +34,38 @@ bool Admission::PreparesWithoutBlocking(size_t body_bytes) const {
 
 namespace {
 
-// How a wait follows from the work ahead, given the speeds and the work in hand.
-WaitModel WaitModelOf(const Capacity& capacity) {
+// How a wait follows from the work ahead, given the speeds, the work in hand and the size
+// of a typical queued prompt.
+WaitModel WaitModelOf(const Capacity& capacity, double typical_prompt_tokens) {
   return MakeWaitModel(capacity.rates, capacity.running_prompt_tokens_left,
-                       capacity.running_max_tokens_left, capacity.free_sequences);
+                       capacity.running_prompt_positions_left, capacity.running_max_tokens_left,
+                       capacity.free_sequences, typical_prompt_tokens);
 }
 
 }  // namespace
 
-WaitModel Admission::CurrentWaitModel() const { return WaitModelOf(capacity_.Now()); }
+void Admission::NotePromptSize(int64_t prompt_tokens) const {
+  constexpr double kAlpha = 0.05;
+  const double n = static_cast<double>(prompt_tokens);
+  std::lock_guard lock(sizes_mu_);
+  if (mean_prompt_ <= 0) {
+    mean_prompt_ = n;
+    mean_prompt_squared_ = n * n;
+  } else {
+    mean_prompt_ += kAlpha * (n - mean_prompt_);
+    mean_prompt_squared_ += kAlpha * (n * n - mean_prompt_squared_);
+  }
+}
+
+double Admission::TypicalPromptTokens() const {
+  std::lock_guard lock(sizes_mu_);
+  // A queued token is more likely to sit in a large prompt than in a small one.
+  return mean_prompt_ > 0 ? mean_prompt_squared_ / mean_prompt_ : 0.0;
+}
+
+WaitModel Admission::CurrentWaitModel() const {
+  return WaitModelOf(capacity_.Now(), TypicalPromptTokens());
+}
 
 Result<Admission::Prepared> Admission::Prepare(JobRequest request) const {
   Prepared out;
@@ -74,7 +97,8 @@ Result<Admission::Prepared> Admission::Prepare(JobRequest request) const {
   job.order_key = OrderKey(policy_, capacity.rates, job.created_at, request.priority,
                            job.prompt_tokens, request.sampling.max_tokens);
   job.request = std::move(request);
-  out.job.wait = WaitModelOf(capacity);
+  NotePromptSize(job.prompt_tokens);
+  out.job.wait = WaitModelOf(capacity, TypicalPromptTokens());
   return out;
 }
 

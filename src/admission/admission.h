@@ -10,6 +10,7 @@
 #pragma once
 
 #include <functional>
+#include <mutex>
 #include <string>
 
 #include "admission/insert_batcher.h"
@@ -96,6 +97,9 @@ class Admission {
 
  private:
   WaitModel CurrentWaitModel() const;
+  // Notes a prompt's size for the typical size of queued prompts (size-weighted).
+  void NotePromptSize(int64_t prompt_tokens) const;
+  double TypicalPromptTokens() const;
   Accepted Accept(Job job, int64_t position, bool prompt_tokens_estimated);
   // Counts a large document's tokens after its 202 and records the exact figure, or fails
   // the job if it can never fit. A job the engine claims first is counted there anyway.
@@ -110,6 +114,10 @@ class Admission {
   InsertBatcher inserts_;
   std::function<void(const Job&)> on_accepted_;
   std::function<void()> on_queued_;
+  // Exponentially weighted means of submitted prompts' sizes and squared sizes.
+  mutable std::mutex sizes_mu_;
+  mutable double mean_prompt_ = 0;
+  mutable double mean_prompt_squared_ = 0;
 };
 
 }  // namespace glmq

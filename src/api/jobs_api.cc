@@ -133,6 +133,7 @@ json QueueJson(ApiContext& ctx, const QueueReport& r) {
       {"latency", latency},
       {"throughput",
        {{"prefill_tokens_per_second", t.prefill_tokens_per_second},
+        {"attention_per_position", t.attention_per_position},
         {"decode_tokens_per_second", t.decode_tokens_per_second},
         {"recent_tokens_per_second", t.recent_tokens_per_second},
         {"completion_ratio", t.completion_ratio}}},

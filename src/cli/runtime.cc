@@ -20,36 +20,79 @@ const char* StopSignals::Wait() {
   return sig == SIGTERM ? "SIGTERM" : "SIGINT";
 }
 
-// Runs one short job through the engine before serving, so that the first wait estimates
-// come from this machine's speed rather than from a guess.
-void Calibrate(Engine& engine, ThroughputMeter& meter) {
+namespace {
+
+// One prompt of about `sentences` x 10 tokens run to its end; its prefill and decode
+// measures added to `m`. False if the engine would not take it.
+struct CalibrationRun {
+  double prefill_s = 0, decode_s = 0, positions = 0;
+  int64_t prompt = 0, generated = 0;
+};
+bool RunCalibrationJob(Engine& engine, int sentences, CalibrationRun& m) {
   Job job;
-  job.id = "calibration";
+  job.id = "calibration-" + std::to_string(sentences);
   std::string text;
-  for (int i = 0; i < 40; ++i) text += "The quick brown fox jumps over the lazy dog. ";
+  for (int i = 0; i < sentences; ++i) text += "The quick brown fox jumps over the lazy dog. ";
   job.request.text = text;
   job.request.question = "What does the fox do?";
   job.request.sampling.max_tokens = 16;
   job.request.sampling.temperature = 0;
   auto tokens = engine.tokenizer().TokenizePrompt(job.request);
-  if (!tokens.ok() || !engine.Admit(job, *tokens).ok()) return;
-  double prefill_s = 0, decode_s = 0;
-  int64_t prompt = 0, generated = 0;
+  if (!tokens.ok() || !engine.Admit(job, *tokens).ok()) return false;
   while (engine.ActiveSequences() > 0) {
     StepReport r = engine.Step();
     if (r.prompt_tokens > 1) {
-      prefill_s += r.seconds;
-      prompt += r.prompt_tokens;
+      m.prefill_s += r.seconds;
+      m.prompt += r.prompt_tokens;
+      m.positions += r.prompt_positions;
     } else {
-      decode_s += r.seconds;
-      generated += r.generated_tokens;
+      m.decode_s += r.seconds;
+      m.generated += r.generated_tokens;
     }
   }
-  if (prefill_s > 0 && decode_s > 0 && generated > 0) {
-    meter.Seed(prompt / prefill_s, generated / decode_s);
-    spdlog::info("calibrated: prefill {:.0f} tokens/s, decode {:.1f} tokens/s", prompt / prefill_s,
-                 generated / decode_s);
+  return true;
+}
+
+}  // namespace
+
+// Runs a short job through the engine before serving, so that the first wait estimates
+// come from this machine's speed rather than from a guess; and, where it costs under
+// eight seconds, a prompt four times as long, whose extra time per token is what attention
+// over a longer context costs (on a CPU several times what the model's shape alone says).
+void Calibrate(Engine& engine, ThroughputMeter& meter) {
+  double attention = engine.info().AttentionCostPerPosition();
+  CalibrationRun brief;
+  if (!RunCalibrationJob(engine, 40, brief) || brief.prefill_s <= 0 || brief.decode_s <= 0 ||
+      brief.generated == 0) {
+    meter.SeedAttention(attention);
+    return;
   }
+  constexpr int kLongSentences = 160;
+  constexpr double kMostLongSeconds = 8.0;
+  const double brief_tps = brief.prompt / brief.prefill_s;
+  CalibrationRun longer;
+  if (brief_tps * kMostLongSeconds >= brief.prompt * kLongSentences / 40.0 &&
+      static_cast<int64_t>(brief.prompt) * 4 < engine.FreeKvTokens() &&
+      RunCalibrationJob(engine, kLongSentences, longer) && longer.prefill_s > 0) {
+    // seconds = a x tokens + a x share x positions, for both prompts.
+    const double t1 = brief.prefill_s, n1 = brief.prompt, p1 = brief.positions;
+    const double t2 = longer.prefill_s, n2 = longer.prompt, p2 = longer.positions;
+    const double det = n1 * p2 - n2 * p1;
+    if (det != 0) {
+      const double a = (t1 * p2 - t2 * p1) / det;
+      const double b = (n1 * t2 - n2 * t1) / det;
+      if (a > 0 && b > 0) attention = b / a;
+    }
+  }
+  meter.SeedAttention(attention);
+  // At short context: what the prompt's tokens would have cost without attention.
+  const double prefill_tps = (brief.prompt + attention * brief.positions) / brief.prefill_s;
+  meter.Seed(prefill_tps, brief.generated / brief.decode_s);
+  spdlog::info(
+      "calibrated: prefill {:.0f} tokens/s at short context (+{:.2g} of that per position "
+      "of context before a token{}), decode {:.1f} tokens/s",
+      prefill_tps, attention, longer.prompt > 0 ? "" : ", from the model's shape",
+      brief.generated / brief.decode_s);
 }
 
 namespace {

@@ -7,6 +7,13 @@
 
 namespace glmq {
 
+// The positions first, first + 1, ..., first + count - 1 summed: what reading `count` prompt
+// tokens after `first` costs in attention, in units of one token's attention to one other.
+inline double PositionsOf(int64_t first, int64_t count) {
+  return static_cast<double>(count) * static_cast<double>(first) +
+         static_cast<double>(count) * static_cast<double>(count - 1) / 2.0;
+}
+
 struct ModelInfo {
   std::string path;
   std::string name;            // general.name
@@ -18,6 +25,18 @@ struct ModelInfo {
   int32_t parallel = 1;  // sequences decoded together
   int32_t batch_size = 0;
   int64_t kv_bytes_per_token = 0;
+  int64_t n_layer = 0;
+  int64_t n_embd = 0;
+
+  // What reading one prompt token costs per position of context before it, as a share of
+  // what the token costs at position 0: attention's multiply-adds (QK and AV: 2 x n_embd
+  // per position and layer) against the weights' (about n_params): a prompt of n tokens
+  // costs n + share x n^2 / 2 short-context tokens. 0 when the model's shape is unknown.
+  double AttentionCostPerPosition() const {
+    return n_params > 0 ? 2.0 * static_cast<double>(n_layer) * static_cast<double>(n_embd) /
+                              static_cast<double>(n_params)
+                        : 0.0;
+  }
 };
 
 }  // namespace glmq

@@ -29,6 +29,9 @@ struct StepReport {
   std::vector<Progress> progressed;  // sequences that read or generated tokens this step
   std::vector<Finished> finished;    // sequences that ended this step; their KV is free
   int64_t prompt_tokens = 0;         // prompt tokens read this step
+  // Their positions in their sequences, summed: a token at position p attends to the p
+  // before it, so this is what attention's share of the step's cost grows with.
+  double prompt_positions = 0;
   int64_t generated_tokens = 0;      // tokens sampled this step
   int64_t reused_prompt_tokens = 0;  // prompt tokens taken from the KV of other sequences
   double seconds = 0;

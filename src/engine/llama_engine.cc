@@ -477,6 +477,7 @@ StepReport LlamaEngine::Step(const StepHints& hints) {
     } else if (seq->chunk > 0) {
       const auto read = seq->prompt.begin() + static_cast<ptrdiff_t>(seq->prompt_read);
       seq->kv.insert(seq->kv.end(), read, read + seq->chunk);
+      report.prompt_positions += PositionsOf(seq->n_past, seq->chunk);
       seq->n_past += seq->chunk;
       seq->prompt_read += seq->chunk;
       report.prompt_tokens += seq->chunk;

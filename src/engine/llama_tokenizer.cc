@@ -105,6 +105,10 @@ Result<std::unique_ptr<LlamaTokenizer>> LlamaTokenizer::Open(const LlamaEngineOp
   auto hparam = [&](int64_t (*loaded)(const llama_model*), const char* key) -> int64_t {
     return weights ? loaded(model) : MetaInt(model, arch + key);
   };
+  info.n_layer =
+      hparam([](const llama_model* m) -> int64_t { return llama_model_n_layer(m); }, "block_count");
+  info.n_embd = hparam([](const llama_model* m) -> int64_t { return llama_model_n_embd(m); },
+                       "embedding_length");
   info.n_ctx_train = hparam(
       [](const llama_model* m) -> int64_t { return llama_model_n_ctx_train(m); }, "context_length");
   info.ctx_size =

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 namespace glmq {
 
 Capacity LocalCapacity::Now() const {
@@ -10,6 +12,7 @@ Capacity LocalCapacity::Now() const {
   if (scheduler_ != nullptr) {
     const RunningWork work = scheduler_->running_work();
     c.running_prompt_tokens_left = work.prompt_tokens_left;
+    c.running_prompt_positions_left = work.prompt_positions_left;
     c.running_max_tokens_left = work.max_tokens_left;
     c.free_sequences = work.free_sequences;
     c.engines = 1;
@@ -24,6 +27,8 @@ WorkerReport ReportOf(const Capacity& c) {
   r.single_decode_tokens_per_second = c.rates.single_decode_tokens_per_second;
   r.completion_ratio = c.rates.completion_ratio;
   r.running_prompt_tokens_left = c.running_prompt_tokens_left;
+  r.running_prompt_positions_left = c.running_prompt_positions_left;
+  r.attention_per_position = c.rates.attention_per_position;
   r.running_max_tokens_left = c.running_max_tokens_left;
   r.free_sequences = c.free_sequences;
   return r;
@@ -42,6 +47,10 @@ Capacity Combine(const std::vector<WorkerReport>& reports) {
     }
     ratio_weighted += r.completion_ratio * r.decode_tokens_per_second;
     c.running_prompt_tokens_left += r.running_prompt_tokens_left;
+    c.running_prompt_positions_left += r.running_prompt_positions_left;
+    // Workers run one model: its attention share is theirs alike; the largest is kept.
+    c.rates.attention_per_position =
+        std::max(c.rates.attention_per_position, r.attention_per_position);
     c.running_max_tokens_left += r.running_max_tokens_left;
     c.free_sequences += r.free_sequences;
     ++c.engines;

@@ -19,6 +19,7 @@ namespace glmq {
 struct Capacity {
   ThroughputSnapshot rates;  // zero rates: not measured (the policy's fallbacks apply)
   int64_t running_prompt_tokens_left = 0;
+  double running_prompt_positions_left = 0;
   int64_t running_max_tokens_left = 0;
   int32_t free_sequences = 0;
   int64_t engines = 0;  // engines the figures come from

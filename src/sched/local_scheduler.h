@@ -17,6 +17,7 @@ struct RunningWork {
   int32_t sequences = 0;
   int32_t free_sequences = 0;
   int64_t prompt_tokens_left = 0;
+  double prompt_positions_left = 0;  // their positions summed (PositionsOf)
   int64_t max_tokens_left = 0;
   int64_t kv_reserved_tokens = 0;  // KV tokens running jobs hold (prompt + max_tokens, shared once)
   TimeMs oldest_started_at = 0;    // the longest-running job's start; 0 when none

@@ -21,7 +21,9 @@ LengthClass ClassifyLength(const PolicyOptions& options, int64_t prompt_tokens) 
 }
 
 double PrefillSeconds(const ThroughputSnapshot& t, int64_t prompt_tokens) {
-  return prompt_tokens / Rate(t.prefill_tokens_per_second, kFallbackPrefillTps);
+  // Token i of the prompt attends to the i before it.
+  const double attention = t.attention_per_position * PositionsOf(0, prompt_tokens);
+  return (prompt_tokens + attention) / Rate(t.prefill_tokens_per_second, kFallbackPrefillTps);
 }
 
 double TokenSeconds(const ThroughputSnapshot& t) {
@@ -40,22 +42,31 @@ int64_t OrderKey(const PolicyOptions& options, const ThroughputSnapshot& t, Time
 }
 
 WaitModel MakeWaitModel(const ThroughputSnapshot& t, int64_t running_prompt_left,
-                        int64_t running_max_tokens_left, int32_t free_sequences) {
+                        double running_prompt_positions_left, int64_t running_max_tokens_left,
+                        int32_t free_sequences, double queued_prompt_tokens) {
   const double prefill = Rate(t.prefill_tokens_per_second, kFallbackPrefillTps);
   const double decode = Rate(t.decode_tokens_per_second, kFallbackDecodeTps);
   WaitModel model;
-  model.seconds_per_prompt_token = 1.0 / prefill;
+  // A queued prompt token sits, on average, halfway through a prompt of the typical size.
+  model.seconds_per_prompt_token =
+      (1.0 + t.attention_per_position * std::max(0.0, queued_prompt_tokens - 1) / 2) / prefill;
   model.seconds_per_max_token = t.completion_ratio / decode;
-  model.base_seconds = static_cast<double>(running_prompt_left) * model.seconds_per_prompt_token +
+  const double running_prompt = static_cast<double>(running_prompt_left) +
+                                t.attention_per_position * running_prompt_positions_left;
+  model.base_seconds = running_prompt / prefill +
                        static_cast<double>(running_max_tokens_left) * model.seconds_per_max_token;
-  model.zero_when_clear = free_sequences > 0;
+  if (free_sequences > 0) {
+    // It starts after the step in progress, if any: on average the rest of one.
+    const bool busy = running_prompt_left > 0 || running_max_tokens_left > 0;
+    model.when_clear = busy ? t.step_residual_seconds : 0.0;
+  }
   return model;
 }
 
 double EstimateWaitSeconds(const ThroughputSnapshot& t, int64_t prompt_tokens_ahead,
                            int64_t max_tokens_ahead, int64_t running_prompt_left,
                            int64_t running_max_tokens_left, int32_t free_sequences) {
-  return MakeWaitModel(t, running_prompt_left, running_max_tokens_left, free_sequences)
+  return MakeWaitModel(t, running_prompt_left, 0, running_max_tokens_left, free_sequences, 0)
       .Seconds(prompt_tokens_ahead, max_tokens_ahead);
 }
 

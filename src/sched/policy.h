@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "core/job.h"
+#include "core/model_info.h"  // PositionsOf
 #include "sched/throughput.h"
 #include "store/job_store.h"
 
@@ -35,8 +36,13 @@ int64_t OrderKey(const PolicyOptions& options, const ThroughputSnapshot& t, Time
 
 // Seconds until a job starts, as a function of the queued work that runs before it, given the
 // work still left in running jobs. What a store applies as it inserts (JobStore::InsertBatch).
+// `running_prompt_positions_left`: the positions of the prompt tokens running jobs have yet
+// to read, summed (attention's share of their cost); `queued_prompt_tokens`: the size of a
+// typical queued prompt, weighted by size (E[n^2] / E[n]), for attention's share of the
+// queued prompts' cost.
 WaitModel MakeWaitModel(const ThroughputSnapshot& t, int64_t running_prompt_left,
-                        int64_t running_max_tokens_left, int32_t free_sequences);
+                        double running_prompt_positions_left, int64_t running_max_tokens_left,
+                        int32_t free_sequences, double queued_prompt_tokens);
 
 // MakeWaitModel(...).Seconds(prompt_tokens_ahead, max_tokens_ahead).
 double EstimateWaitSeconds(const ThroughputSnapshot& t, int64_t prompt_tokens_ahead,

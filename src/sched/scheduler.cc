@@ -115,7 +115,9 @@ void Scheduler::PublishRunningWork() {
   w.kv_reserved_tokens = engine_.info().ctx_size - engine_.FreeKvTokens();
   w.loop_at = NowMs();
   for (const auto& [id, r] : running_) {
-    w.prompt_tokens_left += std::max<int64_t>(0, r.prompt_tokens - r.progress.prompt_tokens_read);
+    const int64_t read = std::min(r.prompt_tokens, r.progress.prompt_tokens_read);
+    w.prompt_tokens_left += r.prompt_tokens - read;
+    w.prompt_positions_left += PositionsOf(read, r.prompt_tokens - read);
     w.max_tokens_left += std::max<int64_t>(0, r.max_tokens - r.progress.completion_tokens);
     if (w.oldest_started_at == 0 || r.started_at < w.oldest_started_at) {
       w.oldest_started_at = r.started_at;
@@ -419,7 +421,8 @@ StepHints Scheduler::Hints() {
 void Scheduler::ApplyStep(const StepReport& report) {
   int32_t generating = 0;
   for (const auto& p : report.progressed) generating += p.progress.completion_tokens > 0 ? 1 : 0;
-  meter_.RecordStep(report.prompt_tokens, report.generated_tokens, generating, report.seconds);
+  meter_.RecordStep(report.prompt_tokens, report.prompt_positions, report.generated_tokens,
+                    generating, report.seconds);
   ended_ += report.finished.size();
   if (report.generated_tokens > 0) {
     constexpr double kAlpha = 0.2;

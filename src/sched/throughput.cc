@@ -24,15 +24,51 @@ void ThroughputMeter::Seed(double prefill_tps, double decode_tps) {
   single_decode_tps_ = decode_tps;
 }
 
-void ThroughputMeter::RecordStep(int64_t prompt_tokens, int64_t generated_tokens,
-                                 int32_t generating, double seconds) {
+void ThroughputMeter::SeedAttention(double per_position) {
+  std::lock_guard lock(mu_);
+  attention_ = std::max(0.0, per_position);
+}
+
+void ThroughputMeter::FitPrefill(double tokens, double positions, double seconds) {
+  // Each prefill step weighs one, and the last twenty or so the most.
+  constexpr double kFade = 0.95;
+  PrefillFit& f = fit_;
+  f.s11 = kFade * f.s11 + tokens * tokens;
+  f.s12 = kFade * f.s12 + tokens * positions;
+  f.s22 = kFade * f.s22 + positions * positions;
+  f.s1y = kFade * f.s1y + tokens * seconds;
+  f.s2y = kFade * f.s2y + positions * seconds;
+  // Both terms, where the steps tell them apart (prompt read at positions that vary apart
+  // from the token counts) and the answer makes sense.
+  const double det = f.s11 * f.s22 - f.s12 * f.s12;
+  if (det > 0.01 * f.s11 * f.s22) {
+    const double a = (f.s22 * f.s1y - f.s12 * f.s2y) / det;
+    const double b = (f.s11 * f.s2y - f.s12 * f.s1y) / det;
+    if (a > 0 && b >= 0) {
+      prefill_tps_ = 1.0 / a;
+      attention_ = b / a;
+      return;
+    }
+  }
+  // Otherwise the shape stays and the scale follows the steps: seconds = a x (tokens + r x
+  // positions), a by least squares.
+  const double r = attention_;
+  const double sxx = f.s11 + 2 * r * f.s12 + r * r * f.s22;
+  const double sxy = f.s1y + r * f.s2y;
+  if (sxx > 0 && sxy > 0) prefill_tps_ = sxx / sxy;
+}
+
+void ThroughputMeter::RecordStep(int64_t prompt_tokens, double prompt_positions,
+                                 int64_t generated_tokens, int32_t generating, double seconds) {
   std::lock_guard lock(mu_);
   prompt_tokens_total_ += prompt_tokens;
   generated_tokens_total_ += generated_tokens;
   if (seconds <= 0) return;
+  step_mean_ = Blend(step_mean_, seconds);
+  step_square_mean_ = Blend(step_square_mean_, seconds * seconds);
   if (prompt_tokens > generating) {
     // A step that reads prompt is dominated by it.
-    prefill_tps_ = Blend(prefill_tps_, prompt_tokens / seconds);
+    FitPrefill(static_cast<double>(prompt_tokens), prompt_positions, seconds);
   } else if (generated_tokens > 0) {
     const double tps = generated_tokens / seconds;
     decode_tps_ = Blend(decode_tps_, tps);
@@ -59,6 +95,8 @@ ThroughputSnapshot ThroughputMeter::Snapshot() const {
   std::lock_guard lock(mu_);
   ThroughputSnapshot s;
   s.prefill_tokens_per_second = prefill_tps_;
+  s.attention_per_position = attention_;
+  s.step_residual_seconds = step_mean_ > 0 ? step_square_mean_ / (2 * step_mean_) : 0.0;
   s.decode_tokens_per_second = decode_tps_;
   s.single_decode_tokens_per_second = single_decode_tps_;
   s.completion_ratio = completion_ratio_;

@@ -9,8 +9,15 @@
 namespace glmq {
 
 struct ThroughputSnapshot {
-  double prefill_tokens_per_second = 0;  // prompt tokens read per second of engine time
-  double decode_tokens_per_second = 0;   // tokens generated per second, all sequences together
+  // Reading a prompt token at context position p takes (1 + p x attention_per_position)
+  // / prefill_tokens_per_second seconds: the first term is the weights, the second
+  // attention over the p tokens before it, which for a long document is most of the cost.
+  double prefill_tokens_per_second = 0;  // prompt tokens read per second at short context
+  double attention_per_position = 0;
+  // What is left of the engine step in progress, on average, at a moment picked at random:
+  // E[step^2] / (2 E[step]) over recent steps.
+  double step_residual_seconds = 0;
+  double decode_tokens_per_second = 0;  // tokens generated per second, all sequences together
   double single_decode_tokens_per_second = 0;  // one sequence alone (cost of a job alone)
   double completion_ratio = 1.0;               // generated tokens ÷ max_tokens of finished jobs
   double recent_tokens_per_second = 0;         // prompt + generated per wall second, last minute
@@ -23,9 +30,14 @@ class ThroughputMeter {
  public:
   // Rates to start from until steps have been measured, e.g. from a warm-up at start.
   void Seed(double prefill_tps, double decode_tps);
-  // One engine step: prompt tokens read, tokens sampled, sequences generating, seconds.
-  void RecordStep(int64_t prompt_tokens, int64_t generated_tokens, int32_t generating,
-                  double seconds);
+  // What attention adds per position to a prompt token's cost, as a share of the token's
+  // cost at position 0 (ModelInfo::AttentionCostPerPosition): where the measured steps
+  // start from. Steps that read prompt at different positions refine it.
+  void SeedAttention(double per_position);
+  // One engine step: prompt tokens read and the sum of their positions (StepReport), tokens
+  // sampled, sequences generating, seconds.
+  void RecordStep(int64_t prompt_tokens, double prompt_positions, int64_t generated_tokens,
+                  int32_t generating, double seconds);
   // Prompt tokens a step took from reused KV (prefix cache) instead of reading them.
   void RecordReused(int64_t prompt_tokens);
   void RecordCompletion(int64_t completion_tokens, int32_t max_tokens);
@@ -37,7 +49,17 @@ class ThroughputMeter {
     int64_t tokens;
   };
   mutable std::mutex mu_;
+  // Prefill steps fitted as seconds = a x tokens + b x positions, by least squares over
+  // exponentially fading sums; prefill_tps_ is 1 / a and attention_ b / a.
+  struct PrefillFit {
+    double s11 = 0, s12 = 0, s22 = 0, s1y = 0, s2y = 0;
+  };
+  void FitPrefill(double tokens, double positions, double seconds);
+  PrefillFit fit_;
   double prefill_tps_ = 0;
+  double step_mean_ = 0;
+  double step_square_mean_ = 0;
+  double attention_ = 0;
   double decode_tps_ = 0;
   double single_decode_tps_ = 0;
   double completion_ratio_ = 1.0;

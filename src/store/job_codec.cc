@@ -133,6 +133,8 @@ std::string EncodeWorkerReport(const WorkerReport& r) {
       .Number("single_decode_tokens_per_second", r.single_decode_tokens_per_second)
       .Number("completion_ratio", r.completion_ratio)
       .Int("running_prompt_tokens_left", r.running_prompt_tokens_left)
+      .Number("running_prompt_positions_left", r.running_prompt_positions_left)
+      .Number("attention_per_position", r.attention_per_position)
       .Int("running_max_tokens_left", r.running_max_tokens_left)
       .Int("free_sequences", r.free_sequences);
   w.Close();
@@ -150,6 +152,8 @@ Result<WorkerReport> DecodeWorkerReport(std::string_view text) {
     ReadIfPresent(j, "single_decode_tokens_per_second", &r.single_decode_tokens_per_second);
     ReadIfPresent(j, "completion_ratio", &r.completion_ratio);
     ReadIfPresent(j, "running_prompt_tokens_left", &r.running_prompt_tokens_left);
+    ReadIfPresent(j, "running_prompt_positions_left", &r.running_prompt_positions_left);
+    ReadIfPresent(j, "attention_per_position", &r.attention_per_position);
     ReadIfPresent(j, "running_max_tokens_left", &r.running_max_tokens_left);
     ReadIfPresent(j, "free_sequences", &r.free_sequences);
     return r;

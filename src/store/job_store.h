@@ -42,17 +42,19 @@ struct QueueSnapshot {
 };
 
 // How long the queued work ahead of a job takes: base + prompt tokens × per_prompt_token +
-// max tokens × per_max_token, or 0 when nothing is ahead and zero_when_clear (a free engine
-// slot). A store applies it to the work it finds ahead of a job as it inserts it (see
+// max tokens × per_max_token, or when_clear when nothing is ahead and an engine slot is
+// free. A store applies it to the work it finds ahead of a job as it inserts it (see
 // InsertBatch); sched/policy.h makes one from measured rates.
 struct WaitModel {
   double base_seconds = 0;
   double seconds_per_prompt_token = 0;
   double seconds_per_max_token = 0;
-  bool zero_when_clear = false;
+  // With a sequence free, a job with nothing queued ahead waits only for the engine's step
+  // in progress (0 when it is idle): these seconds. Unset: no sequence is free.
+  std::optional<double> when_clear;
 
   double Seconds(int64_t prompt_tokens, int64_t max_tokens) const {
-    if (zero_when_clear && prompt_tokens == 0 && max_tokens == 0) return 0;
+    if (when_clear && prompt_tokens == 0 && max_tokens == 0) return *when_clear;
     return base_seconds + static_cast<double>(prompt_tokens) * seconds_per_prompt_token +
            static_cast<double>(max_tokens) * seconds_per_max_token;
   }
@@ -68,6 +70,8 @@ struct WorkerReport {
   double single_decode_tokens_per_second = 0;  // one sequence alone
   double completion_ratio = 1.0;               // generated tokens / max_tokens of its jobs
   int64_t running_prompt_tokens_left = 0;      // of the jobs it runs now
+  double running_prompt_positions_left = 0;    // their positions summed
+  double attention_per_position = 0;           // ThroughputSnapshot's
   int64_t running_max_tokens_left = 0;
   int32_t free_sequences = 0;  // jobs it could start now
   bool operator==(const WorkerReport&) const = default;

@@ -35,7 +35,7 @@ local tail_created_at = tail[1] and tonumber(string.sub(tail[1], 1, 16))
 local all_pt, all_mt = queued_totals()
 local first_seq = redis.call('INCRBY', P .. 'seq', n) - n
 local function wait_for(a, pt, mt)
-  if ARGV[a + 14] == '1' and pt == 0 and mt == 0 then return '0' end
+  if ARGV[a + 14] ~= '' and pt == 0 and mt == 0 then return ARGV[a + 14] end
   return string.format('%.17g', tonumber(ARGV[a + 11]) + pt * tonumber(ARGV[a + 12]) +
                                 mt * tonumber(ARGV[a + 13]))
 end

@@ -390,7 +390,11 @@ std::vector<Result<JobStore::Placement>> RedisJobStore::InsertBatch(std::vector<
     args.push_back(held.emplace_back(DoubleText(wait.base_seconds)));
     args.push_back(held.emplace_back(DoubleText(wait.seconds_per_prompt_token)));
     args.push_back(held.emplace_back(DoubleText(wait.seconds_per_max_token)));
-    args.push_back(wait.zero_when_clear ? "1" : "0");
+    if (wait.when_clear) {
+      args.push_back(held.emplace_back(DoubleText(*wait.when_clear)));
+    } else {
+      args.push_back("");
+    }
   }
   if (sent.empty()) return out;
   args[0] = held.emplace_back(Str(static_cast<int64_t>(sent.size())));

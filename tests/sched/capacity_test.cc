@@ -43,8 +43,8 @@ TEST(CapacityTest, WorkersSideBySideAddUp) {
   const Capacity one = Combine({Report(1000, 100, 40, 1.0, 0, 0, 0)});
   const Capacity two =
       Combine({Report(1000, 100, 40, 1.0, 0, 0, 0), Report(1000, 100, 40, 1.0, 0, 0, 0)});
-  EXPECT_DOUBLE_EQ(MakeWaitModel(two.rates, 0, 0, 0).Seconds(10'000, 1'000),
-                   MakeWaitModel(one.rates, 0, 0, 0).Seconds(10'000, 1'000) / 2);
+  EXPECT_DOUBLE_EQ(MakeWaitModel(two.rates, 0, 0, 0, 0, 0).Seconds(10'000, 1'000),
+                   MakeWaitModel(one.rates, 0, 0, 0, 0, 0).Seconds(10'000, 1'000) / 2);
 }
 
 TEST(CapacityTest, NoWorkersMeansNothingMeasured) {

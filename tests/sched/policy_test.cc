@@ -56,15 +56,64 @@ TEST(PolicyTest, WaitEstimateCountsWorkAheadAndRunningWork) {
 
 TEST(ThroughputMeterTest, SeparatesPrefillAndDecodeSteps) {
   ThroughputMeter m;
-  m.RecordStep(2000, 1, 0, 1.0);  // a prefill step: 2000 tokens/s
-  m.RecordStep(0, 4, 4, 0.1);     // a decode step of 4 sequences: 40 tokens/s
-  m.RecordStep(0, 1, 1, 0.05);    // one sequence alone: 20 tokens/s
+  m.RecordStep(2000, 0, 1, 0, 1.0);  // a prefill step: 2000 tokens/s
+  m.RecordStep(0, 0, 4, 4, 0.1);     // a decode step of 4 sequences: 40 tokens/s
+  m.RecordStep(0, 0, 1, 1, 0.05);    // one sequence alone: 20 tokens/s
   const ThroughputSnapshot s = m.Snapshot();
   EXPECT_DOUBLE_EQ(s.prefill_tokens_per_second, 2000);
   EXPECT_GT(s.decode_tokens_per_second, 20);
   EXPECT_DOUBLE_EQ(s.single_decode_tokens_per_second, 20);
   m.RecordCompletion(50, 100);
   EXPECT_LT(m.Snapshot().completion_ratio, 1.0);
+}
+
+// A document read in chunks of 2,048 tokens takes longer per chunk as its context grows
+// (attention): the meter finds both the cost at short context and the growth per position,
+// and the time of a long prompt follows from them.
+TEST(ThroughputMeterTest, FindsWhatAttentionAddsPerPosition) {
+  constexpr double kPerToken = 1e-3;     // seconds at position 0
+  constexpr double kPerPosition = 2e-4;  // attention's share per position before a token
+  ThroughputMeter m;
+  m.Seed(500, 20);  // a calibration that knows nothing of attention
+  for (int document = 0; document < 3; ++document) {
+    for (int64_t at = 0; at < 32 * 2048; at += 2048) {
+      const double positions = PositionsOf(at, 2048);
+      m.RecordStep(2048, positions, 0, 0, kPerToken * (2048 + kPerPosition * positions));
+    }
+  }
+  const ThroughputSnapshot s = m.Snapshot();
+  EXPECT_NEAR(s.prefill_tokens_per_second, 1.0 / kPerToken, 1.0);
+  EXPECT_NEAR(s.attention_per_position, kPerPosition, 1e-6);
+  // 100k tokens: 100 s at short context, plus attention's 1e-3 x 2e-4 x 100k^2 / 2 = 1000 s.
+  EXPECT_NEAR(PrefillSeconds(s, 100'000), 100 + 1000, 1.0);
+}
+
+// Steps that cannot tell the two terms apart (every chunk at the same positions) keep the
+// shape the model's size gave and scale it.
+TEST(ThroughputMeterTest, KeepsTheSeededShapeWhenStepsCannotTellTheTermsApart) {
+  ThroughputMeter m;
+  m.Seed(500, 20);
+  m.SeedAttention(1e-4);
+  const double positions = PositionsOf(0, 1000);
+  for (int i = 0; i < 10; ++i) m.RecordStep(1000, positions, 0, 0, 2.0 * (1000 + 1e-4 * positions));
+  const ThroughputSnapshot s = m.Snapshot();
+  EXPECT_DOUBLE_EQ(s.attention_per_position, 1e-4);
+  EXPECT_NEAR(s.prefill_tokens_per_second, 0.5, 1e-9);
+}
+
+// The wait of a job behind documents counts what reading them costs in attention: the
+// running one's tokens left at their positions, and the queued ones at the typical size.
+TEST(PolicyTest, WaitEstimateCountsAttentionOfRunningAndQueuedPrompts) {
+  ThroughputSnapshot t = Rates();  // 1000 prompt tokens/s, 100 generated tokens/s
+  t.attention_per_position = 1e-3;
+  // Running: 1000 tokens left at positions 1000..1999; queued: 2000 tokens in prompts of
+  // about 2000.
+  const WaitModel model = MakeWaitModel(t, 1000, PositionsOf(1000, 1000), 0, 0, 2000);
+  const double running = (1000 + 1e-3 * PositionsOf(1000, 1000)) / 1000;
+  const double queued = 2000 * (1 + 1e-3 * 1999 / 2) / 1000;
+  EXPECT_NEAR(model.Seconds(2000, 0), running + queued, 1e-9);
+  EXPECT_GT(model.Seconds(2000, 0),
+            2 * MakeWaitModel(Rates(), 1000, 0, 0, 0, 2000).Seconds(2000, 0));
 }
 
 }  // namespace

@@ -91,14 +91,14 @@ TEST_P(StoreContractTest, InsertBatchPlacesEachJobAndRefusesOnlyTheBadOnes) {
   const WaitModel model{.base_seconds = 1.5,
                         .seconds_per_prompt_token = 0.01,
                         .seconds_per_max_token = 0.1,
-                        .zero_when_clear = true};
-  // Nothing ahead and a free slot: no wait.
+                        .when_clear = 0.25};
+  // Nothing ahead and a free slot: the step in progress.
   std::vector<JobStore::NewJob> first = {{MakeJob(5, 1000, 40, 4), model}};
   auto placed = store_->InsertBatch(first);
   ASSERT_EQ(placed.size(), 1u);
   ASSERT_TRUE(placed[0].ok()) << placed[0].status().ToString();
   EXPECT_EQ(placed[0]->position, 1);
-  EXPECT_EQ(first[0].job.estimated_wait_seconds, 0.0);
+  EXPECT_EQ(first[0].job.estimated_wait_seconds, 0.25);
 
   const Job j10 = Insert(10, 1001, 100, 50);
   Insert(20, 1002, 200, 60);
