@@ -21,6 +21,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <mutex>
 #include <thread>
 
@@ -232,6 +233,22 @@ std::string Server::LogTail(size_t max_lines) const {
   return out;
 }
 
+bool Server::LogsListening() const {
+  std::ifstream in(log_path_);
+  const std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string banner =
+      "==== harness: starting glmq " + subcommand_ + " on port " + std::to_string(port_) + " ====";
+  const size_t start = log.rfind(banner);
+  if (start == std::string::npos) return false;
+  // serve, gateway and worker each log their URL once they listen.
+  const std::string url = "http://127.0.0.1:" + std::to_string(port_);
+  for (size_t at = log.find(url, start); at != std::string::npos; at = log.find(url, at + 1)) {
+    const size_t after = at + url.size();
+    if (after == log.size() || !std::isdigit(static_cast<unsigned char>(log[after]))) return true;
+  }
+  return false;
+}
+
 bool Server::ReapIfExited() {
   if (pid_ <= 0) return true;
   int status = 0;
@@ -317,7 +334,9 @@ bool Server::StartOnce(std::string& why) {
             std::string(tail.find("cannot listen") != std::string::npos ? " (cannot listen)" : "");
       return false;
     }
-    if (http.Get("/healthz", seconds(2)).status == 200) return true;
+    // Healthy, and the one answering is ours: under parallel tests another process may
+    // have been given the same free port and answer on it while ours has yet to try it.
+    if (http.Get("/healthz", seconds(2)).status == 200 && LogsListening()) return true;
     std::this_thread::sleep_for(milliseconds(50));
   }
   why = "not healthy within 30 s";

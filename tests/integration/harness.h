@@ -121,6 +121,8 @@ class Server {
 
  private:
   bool StartOnce(std::string& why);
+  // Whether this attempt's log says the process listens on port_.
+  bool LogsListening() const;
   bool ReapIfExited();
 
   std::string subcommand_ = "serve";

@@ -305,9 +305,11 @@ TEST_F(SchedulerTest, ARunningDocumentYieldsToQuestionsThatSortBeforeIt) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   ASSERT_EQ(engine_->admitted_at().count(document.id), 1u);
-  // Two questions that sort before the document, with no sequence free for them.
-  const double queued_at = engine_->now();
+  // Two questions that sort before the document, with no sequence free for them. The
+  // clock is read once the first is in the store: a slow insert (fsync under load) lets
+  // the engine step on meanwhile, reading the document as it should.
   const Job second = Add("second", 50, 50, 20);
+  const double queued_at = engine_->now();
   const Job third = Add("third", 60, 50, 20);
   auto done = WaitAll({question, document, second, third});
   for (const Job& j : {question, document, second, third}) {
