@@ -71,14 +71,24 @@ double EstimateWaitSeconds(const ThroughputSnapshot& t, int64_t prompt_tokens_ah
 }
 
 double PredictedDrainSeconds(const ThroughputSnapshot& t, const QueueSnapshot& queue,
-                             int64_t running_prompt_left, int64_t running_max_tokens_left) {
+                             int64_t running_prompt_left, double running_prompt_positions_left,
+                             int64_t running_max_tokens_left) {
   int64_t prompt = 0, max_tokens = 0;
+  // Prompts priced with attention as if those of a class were of its mean size: the
+  // sum of their squared sizes, over their tokens, is the size-weighted typical prompt.
+  double squares = 0;
   for (const auto& [c, s] : queue.classes) {
     prompt += s.queued_prompt_tokens;
     max_tokens += s.queued_max_tokens;
+    if (s.queued > 0) {
+      squares += static_cast<double>(s.queued_prompt_tokens) *
+                 static_cast<double>(s.queued_prompt_tokens) / static_cast<double>(s.queued);
+    }
   }
-  return EstimateWaitSeconds(t, prompt, max_tokens, running_prompt_left, running_max_tokens_left,
-                             0);
+  const double typical = prompt > 0 ? squares / static_cast<double>(prompt) : 0.0;
+  return MakeWaitModel(t, running_prompt_left, running_prompt_positions_left,
+                       running_max_tokens_left, 0, typical)
+      .Seconds(prompt, max_tokens);
 }
 
 }  // namespace glmq

@@ -52,6 +52,7 @@ double EstimateWaitSeconds(const ThroughputSnapshot& t, int64_t prompt_tokens_ah
 // Seconds until everything queued and running is done at the measured rates: the backlog
 // divided by the throughput (Little's law). What the drain-time alert and /v1/queue show.
 double PredictedDrainSeconds(const ThroughputSnapshot& t, const QueueSnapshot& queue,
-                             int64_t running_prompt_left, int64_t running_max_tokens_left);
+                             int64_t running_prompt_left, double running_prompt_positions_left,
+                             int64_t running_max_tokens_left);
 
 }  // namespace glmq

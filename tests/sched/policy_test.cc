@@ -112,6 +112,11 @@ TEST(PolicyTest, WaitEstimateCountsAttentionOfRunningAndQueuedPrompts) {
   const double running = (1000 + 1e-3 * PositionsOf(1000, 1000)) / 1000;
   const double queued = 2000 * (1 + 1e-3 * 1999 / 2) / 1000;
   EXPECT_NEAR(model.Seconds(2000, 0), running + queued, 1e-9);
+  // The drain time prices a class's prompts at its mean size.
+  QueueSnapshot queue;
+  queue.classes[LengthClass::kShort] = {.queued = 1, .queued_prompt_tokens = 2000};
+  EXPECT_NEAR(PredictedDrainSeconds(t, queue, 1000, PositionsOf(1000, 1000), 0), running + queued,
+              1e-9);
   EXPECT_GT(model.Seconds(2000, 0),
             2 * MakeWaitModel(Rates(), 1000, 0, 0, 0, 2000).Seconds(2000, 0));
 }
