@@ -71,6 +71,7 @@ void Calibrate(Engine& engine, ThroughputMeter& meter) {
   constexpr double kMostLongSeconds = 8.0;
   const double brief_tps = brief.prompt / brief.prefill_s;
   CalibrationRun longer;
+  bool measured = false;
   if (brief_tps * kMostLongSeconds >= brief.prompt * kLongSentences / 40.0 &&
       static_cast<int64_t>(brief.prompt) * 4 < engine.FreeKvTokens() &&
       RunCalibrationJob(engine, kLongSentences, longer) && longer.prefill_s > 0) {
@@ -81,7 +82,10 @@ void Calibrate(Engine& engine, ThroughputMeter& meter) {
     if (det != 0) {
       const double a = (t1 * p2 - t2 * p1) / det;
       const double b = (n1 * t2 - n2 * t1) / det;
-      if (a > 0 && b > 0) attention = b / a;
+      if (a > 0 && b > 0) {
+        attention = b / a;
+        measured = true;
+      }
     }
   }
   meter.SeedAttention(attention);
@@ -91,7 +95,7 @@ void Calibrate(Engine& engine, ThroughputMeter& meter) {
   spdlog::info(
       "calibrated: prefill {:.0f} tokens/s at short context (+{:.2g} of that per position "
       "of context before a token{}), decode {:.1f} tokens/s",
-      prefill_tps, attention, longer.prompt > 0 ? "" : ", from the model's shape",
+      prefill_tps, attention, measured ? "" : ", from the model's shape",
       brief.generated / brief.decode_s);
 }
 
