@@ -22,12 +22,14 @@ const char* StopSignals::Wait() {
 
 namespace {
 
-// One prompt of about `sentences` x 10 tokens run to its end; its prefill and decode
-// measures added to `m`. False if the engine would not take it.
+// What one calibration prompt's steps measured.
 struct CalibrationRun {
   double prefill_s = 0, decode_s = 0, positions = 0;
   int64_t prompt = 0, generated = 0;
 };
+
+// One prompt of about `sentences` x 10 tokens run to its end; its prefill and decode
+// measures added to `m`. False if the engine would not take it.
 bool RunCalibrationJob(Engine& engine, int sentences, CalibrationRun& m) {
   Job job;
   job.id = "calibration-" + std::to_string(sentences);
