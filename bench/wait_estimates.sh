@@ -4,7 +4,8 @@
 # queue of $WAIT_JOBS (30) jobs arriving over time. Prints each job's promised and real
 # wait, and the median and p90 relative error (goal: median <= 20 %, p90 <= 50 %).
 # Environment: BUILD, GLMQ_BIN, WAIT_BENCH_BIN ($BUILD/wait_estimates), BENCH_MODEL,
-# WAIT_JOBS, WAIT_PARALLEL, WAIT_SEED (1), WAIT_MEAN_GAP_MS (400), BENCH_TMPDIR.
+# WAIT_JOBS, WAIT_PARALLEL, WAIT_SEED (1), WAIT_MEAN_GAP_MS (400), WAIT_SERVE_FLAGS (more
+# serve flags, e.g. "--promised-order on"), BENCH_TMPDIR.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -28,7 +29,9 @@ echo "== glmq wait-estimate benchmark"
 echo "machine: $(machine_line)"
 echo "glmq:    $GLMQ_BIN (commit $git_rev)"
 echo "model:   $MODEL_NOTE"
-echo "serve:   --parallel $PARALLEL; $JOBS jobs, exponential gaps of mean $GAP ms, seed $SEED"
-serve_glmq serve --parallel "$PARALLEL" --ctx-size 32768 || die "glmq did not start"
+# shellcheck disable=SC2206  # flags split on purpose
+EXTRA=(${WAIT_SERVE_FLAGS:-})
+echo "serve:   --parallel $PARALLEL ${EXTRA[*]}; $JOBS jobs, exponential gaps of mean $GAP ms, seed $SEED"
+serve_glmq serve --parallel "$PARALLEL" --ctx-size 32768 "${EXTRA[@]}" || die "glmq did not start"
 "$WAIT_BENCH_BIN" --url "http://127.0.0.1:$PORT" --jobs "$JOBS" --seed "$SEED" \
   --mean-gap-ms "$GAP"

@@ -96,13 +96,17 @@ Result<Admission::Prepared> Admission::Prepare(JobRequest request) const {
   const Capacity capacity = capacity_.Now();
   job.order_key = OrderKey(policy_, capacity.rates, job.created_at, request.priority,
                            job.prompt_tokens, request.sampling.max_tokens);
+  if (policy_.promised_order) {
+    out.job.slack_seconds =
+        SlackSeconds(policy_, capacity.rates, job.prompt_tokens, request.sampling.max_tokens);
+  }
   job.request = std::move(request);
   NotePromptSize(job.prompt_tokens);
   out.job.wait = WaitModelOf(capacity, TypicalPromptTokens());
   return out;
 }
 
-void Admission::Settle(const Job& job) const {
+void Admission::Settle(const Job& job, int64_t promised_ms) const {
   auto tokens = options_.tokens_once != nullptr
                     ? options_.tokens_once->CountAndKeep(job.id, job.request)
                     : tokenizer_.CountPromptTokens(job.request);
@@ -113,9 +117,11 @@ void Admission::Settle(const Job& job) const {
     if (options_.tokens_once != nullptr) options_.tokens_once->Forget(job.id);
     recorded = store_.FailQueued(job.id, "prompt_too_long", std::string(fits.message()));
   } else {
+    // The wait it was promised for the work ahead of it stays; its own size is now exact.
     const int64_t order_key =
         OrderKey(policy_, capacity_.Now().rates, job.created_at, job.request.priority, *tokens,
-                 job.request.sampling.max_tokens);
+                 job.request.sampling.max_tokens) +
+        promised_ms;
     recorded = store_.SetQueuedCost(job.id, *tokens, ClassifyLength(policy_, *tokens), order_key);
   }
   if (!recorded.ok() && recorded.code() != StatusCode::kConflict) {
@@ -124,7 +130,8 @@ void Admission::Settle(const Job& job) const {
 }
 
 // What follows a durable insert: the listeners, and the exact count of a large document.
-Admission::Accepted Admission::Accept(Job job, int64_t position, bool prompt_tokens_estimated) {
+Admission::Accepted Admission::Accept(Job job, int64_t position, bool prompt_tokens_estimated,
+                                      int64_t promised_ms) {
   Accepted out{std::move(job), position, prompt_tokens_estimated};
   if (on_accepted_) on_accepted_(out.job);
   if (prompt_tokens_estimated && options_.count_tokens) {
@@ -133,26 +140,31 @@ Admission::Accepted Admission::Accept(Job job, int64_t position, bool prompt_tok
     pending.id = out.job.id;
     pending.created_at = out.job.created_at;
     pending.request = std::move(out.job.request);
-    asio::post(pool_, [this, pending = std::move(pending)] { Settle(pending); });
+    asio::post(pool_,
+               [this, promised_ms, pending = std::move(pending)] { Settle(pending, promised_ms); });
   }
   if (on_queued_) on_queued_();
   return out;
 }
 
 asio::awaitable<Result<Admission::Accepted>> Admission::InsertBatched(Prepared prepared) {
+  const int64_t given_key = prepared.job.job.order_key;
   auto inserted = co_await inserts_.Insert(std::move(prepared.job));
   if (!inserted.ok()) co_return inserted.status();
+  const int64_t promised_ms = inserted->job.order_key - given_key;
   co_return Accept(std::move(inserted->job), inserted->placement.position,
-                   prepared.prompt_tokens_estimated);
+                   prepared.prompt_tokens_estimated, promised_ms);
 }
 
 Result<Admission::Accepted> Admission::InsertNow(Prepared prepared) {
+  const int64_t given_key = prepared.job.job.order_key;
   std::vector<JobStore::NewJob> one;
   one.push_back(std::move(prepared.job));
   auto inserted = InsertBatcher::InsertNow(store_, std::move(one));
   if (!inserted.at(0).ok()) return inserted.at(0).status();
+  const int64_t promised_ms = inserted[0]->job.order_key - given_key;
   return Accept(std::move(inserted[0]->job), inserted[0]->placement.position,
-                prepared.prompt_tokens_estimated);
+                prepared.prompt_tokens_estimated, promised_ms);
 }
 
 Result<Admission::Accepted> Admission::InsertIdempotent(
@@ -161,11 +173,35 @@ Result<Admission::Accepted> Admission::InsertIdempotent(
   Accepted out;
   out.prompt_tokens_estimated = prepared.prompt_tokens_estimated;
   out.job = std::move(prepared.job.job);
-  GLMQ_ASSIGN_OR_RETURN(const JobStore::WorkAhead ahead, store_.WorkBefore(out.job.order_key));
-  out.job.estimated_wait_seconds = prepared.job.wait.Seconds(ahead.prompt_tokens, ahead.max_tokens);
+  const int64_t given_key = out.job.order_key;
+  // The single insert measures nothing itself: the work ahead is read first (a job
+  // inserted meanwhile is missed, as a wait estimate may be).
+  Status read;
+  const auto work_before = [&](int64_t key) -> JobStore::WorkAhead {
+    if (!read.ok()) return {};
+    auto ahead = store_.WorkBefore(key);
+    if (!ahead.ok()) {
+      read = ahead.status();
+      return {};
+    }
+    return *ahead;
+  };
+  JobStore::WorkAhead ahead;
+  if (const std::optional<double> slack = prepared.job.slack_seconds) {
+    const Promise promise = PromisedOrderKey(given_key, prepared.job.wait, work_before);
+    out.job.order_key = promise.order_key;
+    out.job.estimated_wait_seconds = PromisedWaitSeconds(promise.wait_seconds, *slack);
+    ahead = promise.ahead;
+  } else {
+    ahead = work_before(given_key);
+    out.job.estimated_wait_seconds =
+        prepared.job.wait.Seconds(ahead.prompt_tokens, ahead.max_tokens);
+  }
+  GLMQ_RETURN_IF_ERROR(read);
   out.queue_position = ahead.jobs + 1;
   GLMQ_RETURN_IF_ERROR(store_.InsertIdempotent(out.job, claim, status, answer(out), ttl_ms));
-  return Accept(std::move(out.job), out.queue_position, out.prompt_tokens_estimated);
+  return Accept(std::move(out.job), out.queue_position, out.prompt_tokens_estimated,
+                out.job.order_key - given_key);
 }
 
 const ModelInfo& Admission::model() const { return tokenizer_.info(); }

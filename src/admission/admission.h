@@ -100,10 +100,12 @@ class Admission {
   // Notes a prompt's size for the typical size of queued prompts (size-weighted).
   void NotePromptSize(int64_t prompt_tokens) const;
   double TypicalPromptTokens() const;
-  Accepted Accept(Job job, int64_t position, bool prompt_tokens_estimated);
+  // `promised_ms`: how far the store moved its order key for the wait ahead of it (promised
+  // order), which the settle step keeps.
+  Accepted Accept(Job job, int64_t position, bool prompt_tokens_estimated, int64_t promised_ms);
   // Counts a large document's tokens after its 202 and records the exact figure, or fails
   // the job if it can never fit. A job the engine claims first is counted there anyway.
-  void Settle(const Job& job) const;
+  void Settle(const Job& job, int64_t promised_ms) const;
 
   JobStore& store_;
   const Tokenizer& tokenizer_;

@@ -141,6 +141,10 @@ void AddSchedulerFlags(CLI::App& cmd, SchedulerOptions& f) {
 void AddPolicyFlags(CLI::App& cmd, PolicyOptions& f) {
   Opt(cmd, "--priority-step-seconds", f.priority_step_seconds,
       "queue time one priority level is worth", "GLMQ_PRIORITY_STEP_SECONDS");
+  Opt(cmd, "--promised-order", f.promised_order,
+      "order by the start each job is promised, so later shorter jobs overtake it only "
+      "within its own service time and the wait it is told holds: on | off",
+      "GLMQ_PROMISED_ORDER");
   Opt(cmd, "--medium-prompt-tokens", f.medium_prompt_tokens,
       "prompt tokens from which a job is 'medium'", "GLMQ_MEDIUM_PROMPT_TOKENS");
   Opt(cmd, "--long-prompt-tokens", f.long_prompt_tokens, "prompt tokens from which a job is 'long'",

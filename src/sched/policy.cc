@@ -34,11 +34,16 @@ double ServiceSeconds(const ThroughputSnapshot& t, int64_t prompt_tokens, int32_
   return PrefillSeconds(t, prompt_tokens) + max_tokens * t.completion_ratio * TokenSeconds(t);
 }
 
+double SlackSeconds(const PolicyOptions& options, const ThroughputSnapshot& t,
+                    int64_t prompt_tokens, int32_t max_tokens) {
+  return options.service_weight * ServiceSeconds(t, prompt_tokens, max_tokens);
+}
+
 int64_t OrderKey(const PolicyOptions& options, const ThroughputSnapshot& t, TimeMs arrival,
                  int32_t priority, int64_t prompt_tokens, int32_t max_tokens) {
-  const double service_ms = 1000.0 * ServiceSeconds(t, prompt_tokens, max_tokens);
+  const double slack_ms = 1000.0 * SlackSeconds(options, t, prompt_tokens, max_tokens);
   const double priority_ms = 1000.0 * options.priority_step_seconds * priority;
-  return arrival + std::llround(options.service_weight * service_ms - priority_ms);
+  return arrival + std::llround(slack_ms - priority_ms);
 }
 
 WaitModel MakeWaitModel(const ThroughputSnapshot& t, int64_t running_prompt_left,

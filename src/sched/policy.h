@@ -2,7 +2,11 @@
 //
 // Jobs are ordered by a virtual deadline: arrival + k × (estimated service time alone)
 // − priority × priority_step. Short jobs go first; a long job that has waited about its own
-// service time overtakes new short ones, so nothing starves.
+// service time overtakes new short ones, so nothing starves. With promised order
+// (--promised-order on) the store adds the wait of the work queued before the job as it inserts it
+// (store/job_store.h, PromisedOrderKey): the key becomes the start the job is promised,
+// k × its service time being the overtaking it accepts, so the wait it is told holds
+// however many shorter jobs arrive after it.
 #pragma once
 
 #include <cstdint>
@@ -19,7 +23,17 @@ struct PolicyOptions {
   double priority_step_seconds = 60.0;  // one priority level is worth this much waiting
   int64_t medium_prompt_tokens = 4096;  // length classes by prompt tokens
   int64_t long_prompt_tokens = 32768;
+  // Order by promised start (see above). Off: by the virtual deadline alone, so shorter
+  // jobs arriving later overtake a job for as long as they keep arriving (its wait is
+  // then longer than it was told), and a short question never queues behind documents that
+  // were promised an earlier start. In a backed-up queue the two differ most: bench/
+  // wait_estimates.sh measures both (README).
+  bool promised_order = false;
 };
+
+// The overtaking a job accepts under promised order: k × its service time alone.
+double SlackSeconds(const PolicyOptions& options, const ThroughputSnapshot& t,
+                    int64_t prompt_tokens, int32_t max_tokens);
 
 LengthClass ClassifyLength(const PolicyOptions& options, int64_t prompt_tokens);
 

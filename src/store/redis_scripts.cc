@@ -27,6 +27,7 @@ return seq
 // queued event says only that there is work, so the batch publishes one, for its last job.
 constexpr char kInsertBatch[] = R"lua(
 local n = tonumber(ARGV[3])
+local stride = 15
 local queue = P .. 'queue'
 local total = redis.call('ZCARD', queue)
 local tail = redis.call('ZRANGE', queue, -1, -1, 'WITHSCORES')
@@ -35,27 +36,56 @@ local tail_created_at = tail[1] and tonumber(string.sub(tail[1], 1, 16))
 local all_pt, all_mt = queued_totals()
 local first_seq = redis.call('INCRBY', P .. 'seq', n) - n
 local function wait_for(a, pt, mt)
-  if ARGV[a + 14] ~= '' and pt == 0 and mt == 0 then return ARGV[a + 14] end
-  return string.format('%.17g', tonumber(ARGV[a + 11]) + pt * tonumber(ARGV[a + 12]) +
-                                mt * tonumber(ARGV[a + 13]))
+  if ARGV[a + 14] ~= '' and pt == 0 and mt == 0 then return tonumber(ARGV[a + 14]) end
+  return tonumber(ARGV[a + 11]) + pt * tonumber(ARGV[a + 12]) + mt * tonumber(ARGV[a + 13])
+end
+local function told(a, pt, mt)
+  local w = wait_for(a, pt, mt)
+  if ARGV[a + 15] ~= '' then w = w + tonumber(ARGV[a + 15]) / 2 end
+  return string.format('%.17g', w)
+end
+local function after_tail(key, created)
+  return total == 0 or key > tail_key or (key == tail_key and created >= tail_created_at)
 end
 -- Ids are fresh, so one EXISTS for the whole batch nearly always answers 0, and then no job
 -- needs a lookup of its own; `seen` refuses an id given twice in the batch.
 local keys = {}
-for i = 0, n - 1 do keys[i + 1] = jkey(ARGV[3 + i * 14 + 1]) end
+for i = 0, n - 1 do keys[i + 1] = jkey(ARGV[3 + i * stride + 1]) end
 local check_each = redis.call('EXISTS', unpack(keys)) > 0
 local seen = {}
 local out, pending = {}, {}
 local last_id = nil
 for i = 0, n - 1 do
-  local a = 3 + i * 14
+  local a = 3 + i * stride
   local id, created_at, order_key = ARGV[a + 1], ARGV[a + 2], ARGV[a + 6]
   local key, created = tonumber(order_key), tonumber(created_at)
   local seq = first_seq + i + 1
-  local at_tail = total == 0 or key > tail_key or (key == tail_key and created >= tail_created_at)
+  local at_tail = after_tail(key, created)
+  if ARGV[a + 15] ~= '' then
+    -- A promised start (PromisedOrderKey): the key moves later by the wait of the work
+    -- before it until that work stops growing. At the tail, all of it in one round.
+    local base = key
+    if not at_tail then
+      enqueue_new(pending)
+      pending = {}
+    end
+    for round = 1, 16 do
+      local pt, mt = all_pt, all_mt
+      if not at_tail then
+        local _
+        _, pt, mt = work_before(key)
+      end
+      local next_key = base + math.floor(1000 * wait_for(a, pt, mt) + 0.5)
+      if next_key <= key then break end
+      key = next_key
+      if at_tail then break end
+      at_tail = after_tail(key, created)
+    end
+    order_key = string.format('%d', key)
+  end
   local ahead, pt, mt = 0, 0, 0
   if at_tail then ahead, pt, mt = total, all_pt, all_mt end
-  local wait = wait_for(a, pt, mt)
+  local wait = told(a, pt, mt)
   local q = false
   if not (seen[id] or (check_each and redis.call('EXISTS', jkey(id)) == 1)) then
     seen[id] = true
@@ -70,10 +100,10 @@ for i = 0, n - 1 do
       enqueue_new(pending)
       pending = {}
       ahead, pt, mt = work_ahead_of(q.member)
-      wait = wait_for(a, pt, mt)
+      wait = told(a, pt, mt)
       redis.call('HSET', jkey(id), 'estimated_wait_seconds', wait)
     end
-    out[i + 1] = {seq, ahead, pt, mt, wait}
+    out[i + 1] = {seq, ahead, pt, mt, wait, order_key}
     total = total + 1
     all_pt = all_pt + tonumber(q.prompt_tokens)
     all_mt = all_mt + tonumber(q.max_tokens)

@@ -24,9 +24,9 @@ enum class ScriptId {
   kInsert,
   // n, then n times: id, created_at, class, prompt_tokens, max_tokens, order_key,
   // deadline_at, params, text, messages, wait base, per prompt token, per max token,
-  // wait when clear (seconds, or "" when no sequence is free)  -> per job [seq, jobs ahead, prompt
-  // tokens ahead,
-  // max tokens ahead, estimated_wait_seconds] or nil when the id exists
+  // wait when clear (seconds, or "" when no sequence is free), slack (seconds, or "" for a
+  // job without a promise: JobStore::NewJob)  -> per job [seq, jobs ahead, prompt tokens
+  // ahead, max tokens ahead, estimated_wait_seconds, order_key] or nil when the id exists
   kInsertBatch,
   // cursor id or "", state or "", limit, now, sweep limit  -> [job hash...]
   kList,

@@ -371,7 +371,7 @@ Status RedisJobStore::InsertWith(const Job& job, const Args& extra) {
 }
 
 std::vector<Result<JobStore::Placement>> RedisJobStore::InsertBatch(std::vector<NewJob>& jobs) {
-  constexpr size_t kArgsPerJob = 14;  // AppendNewJob's 10 and the wait model's 4
+  constexpr size_t kArgsPerJob = 15;  // AppendNewJob's 10, the wait model's 4, the slack
   std::vector<Result<Placement>> out;
   out.reserve(jobs.size());
   std::deque<std::string> held;
@@ -395,6 +395,11 @@ std::vector<Result<JobStore::Placement>> RedisJobStore::InsertBatch(std::vector<
     } else {
       args.push_back("");
     }
+    if (jobs[i].slack_seconds) {
+      args.push_back(held.emplace_back(DoubleText(*jobs[i].slack_seconds)));
+    } else {
+      args.push_back("");
+    }
   }
   if (sent.empty()) return out;
   args[0] = held.emplace_back(Str(static_cast<int64_t>(sent.size())));
@@ -413,7 +418,7 @@ std::vector<Result<JobStore::Placement>> RedisJobStore::InsertBatch(std::vector<
       out[sent[k]] = Conflict("job " + job.id + " already exists");
       continue;
     }
-    if (r.elements.size() != 5) {
+    if (r.elements.size() != 6) {
       out[sent[k]] = Internal("redis: unexpected reply to insert_batch");
       continue;
     }
@@ -423,6 +428,7 @@ std::vector<Result<JobStore::Placement>> RedisJobStore::InsertBatch(std::vector<
                              .max_tokens = ReplyInt(r.elements[3])};
     placed.position = placed.ahead.jobs + 1;
     job.estimated_wait_seconds = ParseDouble(r.elements[4].str);
+    job.order_key = ReplyInt(r.elements[5]);
     out[sent[k]] = placed;
     Notify(job.id, JobState::kQueued);
   }

@@ -59,6 +59,12 @@ std::vector<Received> WithStatus(const std::vector<Received>& all, const std::st
   return out;
 }
 
+std::string Describe(const std::vector<Received>& all) {
+  std::string out;
+  for (const Received& r : all) out += r.path + " " + r.raw_body.substr(0, 600) + "\n";
+  return out;
+}
+
 bool QueueEmpty(const Server& server) {
   const HttpResult q = server.Get("/v1/queue");
   return q.status == 200 && q.body_json.value("queued", -1) == 0;
@@ -71,11 +77,11 @@ TEST(AlertingTest, BacklogFiresOnceThenResolvesWithLabelsAndValues) {
   const std::string busy = MakeBacklog(server, 4);
 
   auto got = receiver.WaitFor(1, seconds(20));
-  ASSERT_EQ(got.size(), 1u) << server.LogTail();
+  ASSERT_EQ(got.size(), 1u) << Describe(got) << server.LogTail();
   const json firing = got[0].body;
   ASSERT_TRUE(firing.is_object() && firing["alerts"].is_array() && !firing["alerts"].empty() &&
               firing["alerts"][0].is_object())
-      << firing;
+      << Describe(got) << server.LogTail();
   EXPECT_EQ(got[0].path, "/hook");
   EXPECT_EQ(firing.value("version", ""), "4") << firing;
   EXPECT_EQ(firing.value("status", ""), "firing") << firing;
@@ -128,7 +134,8 @@ TEST(AlertingTest, BacklogFiresOnceThenResolvesWithLabelsAndValues) {
   EXPECT_NE(resolved["alerts"][0].value("endsAt", ""), "0001-01-01T00:00:00Z");
   // Nothing more: no repeat within the hour, no second resolve.
   std::this_thread::sleep_for(milliseconds(1500));
-  EXPECT_EQ(receiver.received().size(), 2u);
+  const std::vector<Received> all = receiver.received();
+  EXPECT_EQ(all.size(), 2u) << Describe(all) << server.LogTail();
 }
 
 TEST(AlertingTest, RepeatIntervalIsRespected) {

@@ -87,6 +87,47 @@ TEST_P(StoreContractTest, InsertRejectsDuplicatesAndBadInput) {
   EXPECT_EQ(events_.For(job.id).size(), 1u);
 }
 
+TEST_P(StoreContractTest, APromisedJobIsOrderedByTheStartItIsPromised) {
+  // 10 ms per prompt token, no free sequence.
+  const WaitModel model{.seconds_per_prompt_token = 0.01};
+  const Job a = Insert(1000, 1, 100, 1);   // 1 s of work
+  const Job b = Insert(3000, 2, 200, 1);   // 2 s
+  const Job c = Insert(10000, 3, 100, 1);  // 1 s
+  std::vector<JobStore::NewJob> batch = {
+      // From 1500: A is before it (1 s) -> 2500, where the work before it is still A.
+      {MakeJob(1500, 4, 50, 1), model, 0.4},
+      // From 2000: A (1 s) -> 3000; A, X and B (3.5 s) -> 5500 (B, at 3000, sorts before a
+      // key of 3000 that arrived later, or just after it, either way).
+      {MakeJob(2000, 5, 10, 1), model, 2.0},
+      // No promise: the key as given.
+      {MakeJob(2600, 6, 10, 1), model},
+      // At the tail: everything queued before it (4.7 s) -> 24700.
+      {MakeJob(20000, 7, 10, 1), model, 1.0},
+  };
+  auto placed = store_->InsertBatch(batch);
+  ASSERT_EQ(placed.size(), batch.size());
+  struct Want {
+    int64_t order_key, jobs_ahead;
+    double told;
+  };
+  const Want want[] = {
+      {2500, 1, 1.0 + 0.2}, {5500, 3, 3.5 + 1.0}, {2600, 2, 1.5}, {24700, 6, 4.7 + 0.5}};
+  for (size_t i = 0; i < batch.size(); ++i) {
+    ASSERT_TRUE(placed[i].ok()) << i << ": " << placed[i].status().ToString();
+    EXPECT_EQ(batch[i].job.order_key, want[i].order_key) << i;
+    EXPECT_EQ(placed[i]->ahead.jobs, want[i].jobs_ahead) << i;
+    EXPECT_NEAR(batch[i].job.estimated_wait_seconds, want[i].told, 1e-9) << i;
+    const Job stored = MustGet(batch[i].job.id);
+    EXPECT_EQ(stored.order_key, want[i].order_key) << i;
+    EXPECT_EQ(stored.estimated_wait_seconds, batch[i].job.estimated_wait_seconds) << i;
+  }
+  // Claims follow the promised keys.
+  for (const std::string& id :
+       {a.id, batch[0].job.id, batch[2].job.id, b.id, batch[1].job.id, c.id, batch[3].job.id}) {
+    EXPECT_EQ(MustClaim("w1").id, id);
+  }
+}
+
 TEST_P(StoreContractTest, InsertBatchPlacesEachJobAndRefusesOnlyTheBadOnes) {
   const WaitModel model{.base_seconds = 1.5,
                         .seconds_per_prompt_token = 0.01,
