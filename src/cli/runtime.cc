@@ -77,17 +77,14 @@ void Calibrate(Engine& engine, ThroughputMeter& meter) {
   if (brief_tps * kMostLongSeconds >= brief.prompt * kLongSentences / 40.0 &&
       static_cast<int64_t>(brief.prompt) * 4 < engine.FreeKvTokens() &&
       RunCalibrationJob(engine, kLongSentences, longer) && longer.prefill_s > 0) {
-    // seconds = a x tokens + a x share x positions, for both prompts.
-    const double t1 = brief.prefill_s, n1 = brief.prompt, p1 = brief.positions;
-    const double t2 = longer.prefill_s, n2 = longer.prompt, p2 = longer.positions;
-    const double det = n1 * p2 - n2 * p1;
-    if (det != 0) {
-      const double a = (t1 * p2 - t2 * p1) / det;
-      const double b = (n1 * t2 - n2 * t1) / det;
-      if (a > 0 && b > 0) {
-        attention = b / a;
-        measured = true;
-      }
+    // seconds = a x tokens + a x share x positions, through both prompts.
+    PrefillSums sums;
+    sums.Add(static_cast<double>(brief.prompt), brief.positions, brief.prefill_s);
+    sums.Add(static_cast<double>(longer.prompt), longer.positions, longer.prefill_s);
+    if (const std::optional<PrefillSums::Cost> cost = sums.Solve();
+        cost && cost->per_position > 0) {
+      attention = cost->per_position / cost->per_token;
+      measured = true;
     }
   }
   meter.SeedAttention(attention);

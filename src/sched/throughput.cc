@@ -29,26 +29,32 @@ void ThroughputMeter::SeedAttention(double per_position) {
   attention_ = std::max(0.0, per_position);
 }
 
+void PrefillSums::Add(double tokens, double positions, double seconds, double fade) {
+  s11 = fade * s11 + tokens * tokens;
+  s12 = fade * s12 + tokens * positions;
+  s22 = fade * s22 + positions * positions;
+  s1y = fade * s1y + tokens * seconds;
+  s2y = fade * s2y + positions * seconds;
+}
+
+std::optional<PrefillSums::Cost> PrefillSums::Solve() const {
+  const double det = s11 * s22 - s12 * s12;
+  if (!(det > 0.01 * s11 * s22)) return std::nullopt;
+  const double a = (s22 * s1y - s12 * s2y) / det;
+  const double b = (s11 * s2y - s12 * s1y) / det;
+  if (!(a > 0 && b >= 0)) return std::nullopt;
+  return Cost{.per_token = a, .per_position = b};
+}
+
 void ThroughputMeter::FitPrefill(double tokens, double positions, double seconds) {
   // Each prefill step weighs one, and the last twenty or so the most.
   constexpr double kFade = 0.95;
-  PrefillFit& f = fit_;
-  f.s11 = kFade * f.s11 + tokens * tokens;
-  f.s12 = kFade * f.s12 + tokens * positions;
-  f.s22 = kFade * f.s22 + positions * positions;
-  f.s1y = kFade * f.s1y + tokens * seconds;
-  f.s2y = kFade * f.s2y + positions * seconds;
-  // Both terms, where the steps tell them apart (prompt read at positions that vary apart
-  // from the token counts) and the answer makes sense.
-  const double det = f.s11 * f.s22 - f.s12 * f.s12;
-  if (det > 0.01 * f.s11 * f.s22) {
-    const double a = (f.s22 * f.s1y - f.s12 * f.s2y) / det;
-    const double b = (f.s11 * f.s2y - f.s12 * f.s1y) / det;
-    if (a > 0 && b >= 0) {
-      prefill_tps_ = 1.0 / a;
-      attention_ = b / a;
-      return;
-    }
+  PrefillSums& f = fit_;
+  f.Add(tokens, positions, seconds, kFade);
+  if (const std::optional<PrefillSums::Cost> cost = f.Solve()) {
+    prefill_tps_ = 1.0 / cost->per_token;
+    attention_ = cost->per_position / cost->per_token;
+    return;
   }
   // Otherwise the shape stays and the scale follows the steps: seconds = a x (tokens + r x
   // positions), a by least squares.

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <deque>
 #include <mutex>
+#include <optional>
 
 namespace glmq {
 
@@ -24,6 +25,21 @@ struct ThroughputSnapshot {
   int64_t prompt_tokens_total = 0;             // read since start
   int64_t generated_tokens_total = 0;          // sampled since start
   int64_t reused_prompt_tokens_total = 0;      // not read: taken from reused KV
+};
+
+// Prefill steps (or calibration prompts) fitted as seconds = a x tokens + b x positions by
+// least squares, over sums that fade by `fade` with each point added (1: no fading).
+struct PrefillSums {
+  double s11 = 0, s12 = 0, s22 = 0, s1y = 0, s2y = 0;
+
+  void Add(double tokens, double positions, double seconds, double fade = 1.0);
+  struct Cost {
+    double per_token = 0;     // a: seconds per prompt token at short context
+    double per_position = 0;  // b: seconds per position of context before a token
+  };
+  // a and b, where the points tell them apart (prompt read at positions that vary apart
+  // from the token counts) and the answer is a cost (a > 0, b >= 0); nullopt otherwise.
+  std::optional<Cost> Solve() const;
 };
 
 class ThroughputMeter {
@@ -49,13 +65,10 @@ class ThroughputMeter {
     int64_t tokens;
   };
   mutable std::mutex mu_;
-  // Prefill steps fitted as seconds = a x tokens + b x positions, by least squares over
-  // exponentially fading sums; prefill_tps_ is 1 / a and attention_ b / a.
-  struct PrefillFit {
-    double s11 = 0, s12 = 0, s22 = 0, s1y = 0, s2y = 0;
-  };
+  // Prefill steps fitted over exponentially fading sums; prefill_tps_ is 1 / a and
+  // attention_ b / a.
   void FitPrefill(double tokens, double positions, double seconds);
-  PrefillFit fit_;
+  PrefillSums fit_;
   double prefill_tps_ = 0;
   double step_mean_ = 0;
   double step_square_mean_ = 0;

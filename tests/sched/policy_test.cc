@@ -101,6 +101,26 @@ TEST(ThroughputMeterTest, KeepsTheSeededShapeWhenStepsCannotTellTheTermsApart) {
   EXPECT_NEAR(s.prefill_tokens_per_second, 0.5, 1e-9);
 }
 
+// What serve's calibration solves with two prompts, one four times the other: the exact
+// costs; and nothing where the prompts cannot tell the terms apart.
+TEST(PrefillSumsTest, TwoPromptsGiveTheCostPerTokenAndPerPosition) {
+  const auto seconds = [](int64_t n) { return 1e-3 * n + 3e-7 * PositionsOf(0, n); };
+  PrefillSums two;
+  for (const int64_t n : {450, 1800}) two.Add(n, PositionsOf(0, n), seconds(n));
+  const std::optional<PrefillSums::Cost> cost = two.Solve();
+  ASSERT_TRUE(cost.has_value());
+  EXPECT_NEAR(cost->per_token, 1e-3, 1e-9);
+  EXPECT_NEAR(cost->per_position, 3e-7, 1e-12);
+  PrefillSums same;
+  for (int i = 0; i < 2; ++i) same.Add(450, PositionsOf(0, 450), seconds(450));
+  EXPECT_FALSE(same.Solve().has_value());
+  // A longer prompt that read faster per token than the short one: no cost explains it.
+  PrefillSums odd;
+  odd.Add(450, PositionsOf(0, 450), 1.0);
+  odd.Add(1800, PositionsOf(0, 1800), 2.0);
+  EXPECT_FALSE(odd.Solve().has_value());
+}
+
 // The wait of a job behind documents counts what reading them costs in attention: the
 // running one's tokens left at their positions, and the queued ones at the typical size.
 TEST(PolicyTest, WaitEstimateCountsAttentionOfRunningAndQueuedPrompts) {
