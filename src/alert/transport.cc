@@ -19,6 +19,7 @@ class CurlHttpTransport : public HttpTransport {
     call.timeout_seconds = request.timeout_seconds > 0 ? request.timeout_seconds : 10;
     call.max_response_bytes = kMaxResponseBytes;
     call.user_agent = "glmq-alert";
+    call.public_addresses_only = request.public_addresses_only;
     GLMQ_ASSIGN_OR_RETURN(net::HttpAnswer answer, net::Fetch(call));
     return HttpPostResponse{.status = answer.status, .body = std::move(answer.body)};
   }

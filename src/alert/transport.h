@@ -17,6 +17,8 @@ struct HttpPostRequest {
   std::string body;
   std::vector<std::string> headers;  // "Name: value"
   double timeout_seconds = 10;
+  // A URL a client gave: connect to public addresses only (net::HttpCall's).
+  bool public_addresses_only = false;
 };
 
 struct HttpPostResponse {

@@ -137,6 +137,12 @@ Status ReadWebhookUrl(json& doc, std::string& out, const RequestLimits& limits) 
         "'webhook_url' goes to '" + *host +
         "', which this server does not send webhooks to (--webhook-allow-hosts)");
   }
+  if (const auto host =
+          PrivateWebhookHost(out, limits.webhook_hosts, limits.webhook_allow_private)) {
+    return InvalidArgument("'webhook_url' goes to '" + *host +
+                           "', which is not a public address: this server sends webhooks to "
+                           "public addresses only (--webhook-allow-private)");
+  }
   return Status::Ok();
 }
 

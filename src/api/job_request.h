@@ -18,6 +18,9 @@ struct RequestLimits {
   size_t max_messages = 4096;
   // Hosts a webhook_url may name (api/webhooks.h WebhookHostAllowed); empty = any.
   std::vector<std::string> webhook_hosts;
+  // A webhook_url that is an address other than a public one is refused unless this is set
+  // (or webhook_hosts names it): api/webhook_hosts.h.
+  bool webhook_allow_private = false;
 };
 
 // `POST /v1/jobs`: {text, question} or {messages}, plus sampling fields. Unknown fields are

@@ -99,7 +99,9 @@ void WebhookSender::Send(const JobStore::WebhookDue& due) {
       .body = body,
       .headers = {"Content-Type: application/json", "User-Agent: glmq", "Glmq-Event: " + event,
                   "Glmq-Delivery: " + due.job_id, "Glmq-Attempt: " + std::to_string(due.attempts)},
-      .timeout_seconds = options_.timeout_seconds};
+      .timeout_seconds = options_.timeout_seconds,
+      .public_addresses_only = !WebhookMayReachPrivate(
+          net::UrlHost(job->request.webhook_url), options_.allow_hosts, options_.allow_private)};
   if (!options_.secret.empty()) {
     request.headers.push_back("Glmq-Signature: " +
                               Signature(options_.secret, NowMs() / 1000, body));
@@ -117,7 +119,10 @@ void WebhookSender::Send(const JobStore::WebhookDue& due) {
   const std::string why = response.ok() ? "HTTP " + std::to_string(response->status) + " from " +
                                               net::RedactUrl(request.url)
                                         : std::string(response.status().message());
-  if (due.attempts >= options_.max_attempts) {
+  // A URL that cannot work (malformed, or only private addresses behind it) is not tried
+  // again.
+  const bool hopeless = !response.ok() && response.status().code() == StatusCode::kInvalidArgument;
+  if (due.attempts >= options_.max_attempts || hopeless) {
     counts_.gave_up++;
     spdlog::error("webhooks: giving up on job {} after {} tries; last: {}", due.job_id,
                   due.attempts, why);

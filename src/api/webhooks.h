@@ -41,6 +41,9 @@ struct WebhookOptions {
   int32_t batch = 32;  // deliveries claimed per round
   // Hosts a webhook may go to (WebhookHostAllowed); empty = any.
   std::vector<std::string> allow_hosts;
+  // Whether webhooks may connect to addresses that are not public (WebhookMayReachPrivate);
+  // by default they connect to public ones only, checked on the address dialled.
+  bool allow_private = false;
 };
 
 class WebhookSender {

@@ -124,6 +124,10 @@ void AddWebhookFlags(CLI::App& cmd, WebhookOptions& f) {
                  "others get a 400")
       ->envname("GLMQ_WEBHOOK_ALLOW_HOSTS")
       ->delimiter(',');
+  cmd.add_flag("--webhook-allow-private", f.allow_private,
+               "let webhooks reach loopback, private, link-local and other non-public addresses "
+               "(without it: public addresses only, checked on the address each connects to)")
+      ->envname("GLMQ_WEBHOOK_ALLOW_PRIVATE");
   Opt(cmd, "--webhook-timeout-seconds", f.timeout_seconds, "how long one try may take",
       "GLMQ_WEBHOOK_TIMEOUT_SECONDS")
       ->check(CLI::Range(0.1, 50.0));

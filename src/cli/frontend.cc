@@ -45,6 +45,7 @@ Result<std::unique_ptr<Frontend>> Frontend::Create(
   f->ctx_.emplace(
       ApiContext{store, f->admission_, scheduler, f->reporter_, options.api, f->pool_, watch});
   f->ctx_->options.limits.webhook_hosts = options.webhooks.allow_hosts;
+  f->ctx_->options.limits.webhook_allow_private = options.webhooks.allow_private;
   f->admission_.SetListeners([&job_metrics](const Job& job) { job_metrics.Submitted(job); },
                              [scheduler] {
                                if (scheduler != nullptr) scheduler->Wake();

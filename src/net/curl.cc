@@ -1,12 +1,15 @@
 #include "net/curl.h"
 
 #include <curl/curl.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <memory>
 #include <mutex>
+
+#include "net/address_policy.h"
 
 namespace glmq::net {
 namespace {
@@ -59,7 +62,19 @@ struct Transfer {
   CURL* curl;
   HttpAnswer answer;
   bool stopped = false;  // on_data said stop
+  std::string refused;   // an address public_addresses_only kept the call from
 };
+
+// CURLOPT_OPENSOCKETFUNCTION for public_addresses_only: the socket for a public address,
+// none for any other (libcurl then tries the next address, or fails to connect).
+curl_socket_t OpenPublicSocket(void* user, curlsocktype purpose, curl_sockaddr* address) {
+  auto* t = static_cast<Transfer*>(user);
+  if (!IsPublicAddress(&address->addr)) {
+    t->refused = AddressText(&address->addr);
+    return CURL_SOCKET_BAD;
+  }
+  return socket(address->family, address->socktype, address->protocol);
+}
 
 size_t OnBody(char* data, size_t size, size_t count, void* user) {
   auto* t = static_cast<Transfer*>(user);
@@ -97,7 +112,7 @@ Result<HttpAnswer> Fetch(const HttpCall& call) {
   // Without "Expect:" libcurl waits for a 100 Continue that some servers never send.
   Append(headers, "Expect:");
   char errbuf[CURL_ERROR_SIZE] = {0};
-  Transfer t{&call, c, {}};
+  Transfer t{&call, c, {}, false, {}};
   curl_easy_setopt(c, CURLOPT_URL, call.url.c_str());
   curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, call.method.c_str());
   if (call.has_body) {
@@ -113,6 +128,10 @@ Result<HttpAnswer> Fetch(const HttpCall& call) {
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
   curl_easy_setopt(c, CURLOPT_USERAGENT, call.user_agent.c_str());
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  if (call.public_addresses_only) {
+    curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, OpenPublicSocket);
+    curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, &t);
+  }
   if (call.abort != nullptr) {
     curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, OnProgress);
@@ -123,6 +142,10 @@ Result<HttpAnswer> Fetch(const HttpCall& call) {
   if (rc == CURLE_WRITE_ERROR && t.stopped) return std::move(t.answer);
   if (rc == CURLE_ABORTED_BY_CALLBACK && call.abort != nullptr && call.abort->load()) {
     return Status(StatusCode::kCancelled, call.method + " " + RedactUrl(call.url) + ": aborted");
+  }
+  if (rc != CURLE_OK && !t.refused.empty()) {
+    return InvalidArgument(call.method + " " + RedactUrl(call.url) + ": refused to connect to " +
+                           t.refused + ", which is not a public address");
   }
   if (rc != CURLE_OK) return CurlError(rc, errbuf, call.method + " " + RedactUrl(call.url));
   return std::move(t.answer);

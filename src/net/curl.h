@@ -39,6 +39,11 @@ struct HttpCall {
   // Looked at while the call runs: once true, the call ends with kCancelled.
   const std::atomic<bool>* abort = nullptr;
   std::string user_agent = "glmq";
+  // Connect only to public unicast addresses (net/address_policy.h), checked on each
+  // address as it is dialled, so a name that resolves to a private one is refused too:
+  // for URLs a client gave. A refusal is kInvalidArgument naming the address. Through a
+  // proxy, the proxy's address is the one checked.
+  bool public_addresses_only = false;
 };
 
 struct HttpAnswer {

@@ -63,6 +63,61 @@ TEST(WebhookHostsTest, TheSenderDoesNotPostToAHostTheListLeftOut) {
   std::filesystem::remove_all(dir);
 }
 
+// Answers as the curl transport does when every address behind a URL is private.
+class PrivateRefusingTransport : public HttpTransport {
+ public:
+  Result<HttpPostResponse> Post(const HttpPostRequest& request) override {
+    std::lock_guard lock(mu_);
+    public_only_.push_back(request.public_addresses_only);
+    if (request.url.find("private.example") != std::string::npos) {
+      return InvalidArgument("POST " + request.url +
+                             ": refused to connect to 10.0.0.5, which is not a public address");
+    }
+    return HttpPostResponse{.status = 200, .body = ""};
+  }
+  std::vector<bool> public_only() const {
+    std::lock_guard lock(mu_);
+    return public_only_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<bool> public_only_;
+};
+
+// Webhooks connect to public addresses only unless --webhook-allow-private (or an allow list
+// naming the host) says otherwise; a URL whose addresses are all refused is given up at
+// once, not tried ten times over the next hours.
+TEST(WebhookSenderTest, AWebhookReachesPublicAddressesOnlyAndARefusalIsFinal) {
+  for (const bool allow_private : {false, true}) {
+    std::string dir =
+        (std::filesystem::temp_directory_path() / "glmq_webhook_ssrf_XXXXXX").string();
+    ASSERT_NE(mkdtemp(dir.data()), nullptr);
+    auto store = SqliteJobStore::Open(dir + "/jobs.db", nullptr);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    int i = 0;
+    for (const char* url : {"https://hooks.example.com/a", "https://private.example/b"}) {
+      Job job = MakeTestJob(i++, NowMs());
+      job.request.webhook_url = url;
+      ASSERT_TRUE((*store)->Insert(job).ok());
+      ASSERT_EQ(MustClaim(**store, "w").id, job.id);
+      ASSERT_TRUE((*store)->Complete(job.id, "w", Completion{}).ok());
+    }
+    auto http = std::make_shared<PrivateRefusingTransport>();
+    WebhookOptions options;
+    options.allow_private = allow_private;
+    WebhookSender sender(**store, http, options);
+    EXPECT_EQ(sender.SendDue(), 2);
+    EXPECT_EQ(http->public_only(), std::vector<bool>(2, !allow_private));
+    EXPECT_EQ(sender.counts().delivered.load(), 1);
+    EXPECT_EQ(sender.counts().gave_up.load(), 1);
+    EXPECT_EQ(sender.counts().failed.load(), 0);
+    EXPECT_EQ(sender.SendDue(), 0);
+    store->reset();
+    std::filesystem::remove_all(dir);
+  }
+}
+
 // A backlog is sent at once, a batch after another, not one batch per poll: at 32 every
 // half second the sender fell behind steady traffic of more than 64 ended jobs a second, and
 // the chaos run's receiver still waited for 9,185 deliveries two minutes after the load.

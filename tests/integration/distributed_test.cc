@@ -120,9 +120,10 @@ TEST(DistributedTest, AnEventStreamOnAnyGatewayFollowsAJobToItsEnd) {
 }
 
 TEST(DistributedTest, AJobsWebhookIsSentOnceAmongManyGateways) {
-  WebhookReceiver receiver;
+  WebhookReceiver receiver;  // on 127.0.0.1
   auto redis = DurableRedis();
-  auto a = Gateway(*redis), b = Gateway(*redis);
+  auto a = Gateway(*redis, {"--webhook-allow-private"}),
+       b = Gateway(*redis, {"--webhook-allow-private"});
   auto w = Worker(*redis);
   for (Server* p : {a.get(), b.get(), w.get()}) {
     ASSERT_TRUE(p->Start()) << p->start_error() << p->LogTail();

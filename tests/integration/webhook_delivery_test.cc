@@ -41,7 +41,7 @@ std::string Header(const WebhookReceiver::Received& r, const std::string& name) 
 TEST(WebhookDeliveryTest, AnEndedJobIsPostedSignedAndRetriedUntilTaken) {
   WebhookReceiver receiver;
   receiver.FailNext(1, 503);
-  Server server({"--webhook-secret", kSecret});
+  Server server({"--webhook-secret", kSecret, "--webhook-allow-private"});
   ASSERT_TRUE(server.Start()) << server.start_error();
   const std::string hook = receiver.url("/done?source=glmq");
   const std::string id =
@@ -85,7 +85,7 @@ TEST(WebhookDeliveryTest, AnEndedJobIsPostedSignedAndRetriedUntilTaken) {
 TEST(WebhookDeliveryTest, ADeliveryOutlivesACrashOfTheServer) {
   WebhookReceiver receiver;
   receiver.FailNext(2, 500);  // tries 1 and 2 fail; try 3 waits 2 s
-  Server server;
+  Server server({"--webhook-allow-private"});
   ASSERT_TRUE(server.Start()) << server.start_error();
   const std::string id =
       SubmitJob(server, {{"text", "Hooked."}, {"max_tokens", 5}, {"webhook_url", receiver.url()}});
@@ -114,6 +114,16 @@ TEST(WebhookDeliveryTest, ABadWebhookUrlIsA400) {
     const HttpResult r = server.Post("/v1/jobs", {{"text", "x"}, {"webhook_url", url}});
     EXPECT_EQ(r.status, 400) << url << ": " << r.Describe();
     EXPECT_EQ(r.body_json["error"].value("code", ""), "invalid_request") << r.body;
+  }
+  // This machine and its network, in any spelling, without --webhook-allow-private.
+  for (const char* url : {"http://127.0.0.1:9/hook", "http://localhost:9/", "http://[::1]:9/",
+                          "http://[::ffff:127.0.0.1]:9/", "http://2130706433:9/",
+                          "http://169.254.169.254/latest/meta-data", "http://192.168.0.1/"}) {
+    const HttpResult r = server.Post("/v1/jobs", {{"text", "x"}, {"webhook_url", url}});
+    EXPECT_EQ(r.status, 400) << url << ": " << r.Describe();
+    EXPECT_NE(r.body_json["error"].value("message", "").find("--webhook-allow-private"),
+              std::string::npos)
+        << r.body;
   }
 }
 

@@ -96,6 +96,30 @@ TEST(CurlTest, AnAnswerOfAnyStatusIsAnAnswer) {
   EXPECT_EQ(answer->body, "busy");  // cut at max_response_bytes
 }
 
+// The guard for URLs a client gave: the address is checked as it is dialled, so a name
+// (localhost, which libcurl resolves itself) is refused as its address would be.
+TEST(CurlTest, APublicAddressesOnlyCallDoesNotConnectToThisMachine) {
+  OnePeer peer("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+  HttpCall call;
+  call.timeout_seconds = 5;
+  call.public_addresses_only = true;
+  const std::string port = peer.url().substr(std::string("http://127.0.0.1:").size());
+  for (const std::string& url : {peer.url(), "http://localhost:" + port}) {
+    call.url = url;
+    auto refused = Fetch(call);
+    ASSERT_FALSE(refused.ok()) << url;
+    EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument) << url;
+    EXPECT_NE(refused.status().message().find("not a public address"), std::string::npos)
+        << refused.status().ToString();
+  }
+  // The same peer answers a call without the guard: the refusal was the guard's.
+  call.url = peer.url();
+  call.public_addresses_only = false;
+  auto answer = Fetch(call);
+  ASSERT_TRUE(answer.ok()) << answer.status().ToString();
+  EXPECT_EQ(answer->status, 200);
+}
+
 TEST(CurlTest, APeerThatHangsTimesOutOrIsAborted) {
   {
     OnePeer peer("");
