@@ -10,6 +10,7 @@
 #include <mutex>
 #include <thread>
 
+#include "alert/fake_transport.h"
 #include "store/sqlite_store.h"
 #include "store/store_test_support.h"
 
@@ -64,25 +65,14 @@ TEST(WebhookHostsTest, TheSenderDoesNotPostToAHostTheListLeftOut) {
 }
 
 // Answers as the curl transport does when every address behind a URL is private.
-class PrivateRefusingTransport : public HttpTransport {
+class PrivateRefusingTransport : public FakeHttpTransport {
  public:
   Result<HttpPostResponse> Post(const HttpPostRequest& request) override {
-    std::lock_guard lock(mu_);
-    public_only_.push_back(request.public_addresses_only);
-    if (request.url.find("private.example") != std::string::npos) {
-      return InvalidArgument("POST " + request.url +
-                             ": refused to connect to 10.0.0.5, which is not a public address");
-    }
-    return HttpPostResponse{.status = 200, .body = ""};
+    Result<HttpPostResponse> answer = FakeHttpTransport::Post(request);  // recorded
+    if (request.url.find("private.example") == std::string::npos) return answer;
+    return InvalidArgument("POST " + request.url +
+                           ": refused to connect to 10.0.0.5, which is not a public address");
   }
-  std::vector<bool> public_only() const {
-    std::lock_guard lock(mu_);
-    return public_only_;
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::vector<bool> public_only_;
 };
 
 // Webhooks connect to public addresses only unless --webhook-allow-private (or an allow list
@@ -108,7 +98,10 @@ TEST(WebhookSenderTest, AWebhookReachesPublicAddressesOnlyAndARefusalIsFinal) {
     options.allow_private = allow_private;
     WebhookSender sender(**store, http, options);
     EXPECT_EQ(sender.SendDue(), 2);
-    EXPECT_EQ(http->public_only(), std::vector<bool>(2, !allow_private));
+    ASSERT_EQ(http->count(), 2u);
+    for (const HttpPostRequest& r : http->requests()) {
+      EXPECT_EQ(r.public_addresses_only, !allow_private) << r.url;
+    }
     EXPECT_EQ(sender.counts().delivered.load(), 1);
     EXPECT_EQ(sender.counts().gave_up.load(), 1);
     EXPECT_EQ(sender.counts().failed.load(), 0);
