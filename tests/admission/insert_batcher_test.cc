@@ -47,7 +47,7 @@ class InsertBatcherTest : public ::testing::Test {
     std::vector<Result<InsertBatcher::Inserted>> results(jobs.size(), Internal("not run"));
     asio::io_context io;
     for (size_t i = 0; i < jobs.size(); ++i) {
-      JobStore::NewJob job{.job = std::move(jobs[i]), .wait = kWait};
+      JobStore::NewJob job{.job = std::move(jobs[i]), .wait = kWait, .slack_seconds = std::nullopt};
       asio::co_spawn(
           io,
           [&batcher, &results, i, job = std::move(job)]() mutable -> asio::awaitable<void> {
@@ -59,7 +59,8 @@ class InsertBatcherTest : public ::testing::Test {
     return results;
   }
 
-  static constexpr WaitModel kWait{.base_seconds = 2, .seconds_per_prompt_token = 0.001};
+  static constexpr WaitModel kWait{
+      .base_seconds = 2, .seconds_per_prompt_token = 0.001, .when_clear = std::nullopt};
   fs::path dir_;
   std::unique_ptr<SqliteJobStore> store_;
 };
@@ -110,7 +111,7 @@ TEST_F(InsertBatcherTest, StoppingWritesWhatIsQueuedFirst) {
   {
     InsertBatcher batcher(*store_);
     for (int i = 0; i < 20; ++i) {
-      JobStore::NewJob job{.job = MakeTestJob(i, i), .wait = kWait};
+      JobStore::NewJob job{.job = MakeTestJob(i, i), .wait = kWait, .slack_seconds = std::nullopt};
       ids.push_back(job.job.id);
       asio::co_spawn(
           io,
@@ -227,7 +228,8 @@ class Submitter {
   }
   void Submit(int n) {
     for (int i = 0; i < n; ++i) {
-      JobStore::NewJob job{.job = MakeTestJob(next_, next_), .wait = {}};
+      JobStore::NewJob job{
+          .job = MakeTestJob(next_, next_), .wait = {}, .slack_seconds = std::nullopt};
       ++next_;
       asio::co_spawn(
           io_,

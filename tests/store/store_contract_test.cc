@@ -89,7 +89,7 @@ TEST_P(StoreContractTest, InsertRejectsDuplicatesAndBadInput) {
 
 TEST_P(StoreContractTest, APromisedJobIsOrderedByTheStartItIsPromised) {
   // 10 ms per prompt token, no free sequence.
-  const WaitModel model{.seconds_per_prompt_token = 0.01};
+  const WaitModel model{.seconds_per_prompt_token = 0.01, .when_clear = std::nullopt};
   const Job a = Insert(1000, 1, 100, 1);   // 1 s of work
   const Job b = Insert(3000, 2, 200, 1);   // 2 s
   const Job c = Insert(10000, 3, 100, 1);  // 1 s
@@ -100,7 +100,7 @@ TEST_P(StoreContractTest, APromisedJobIsOrderedByTheStartItIsPromised) {
       // key of 3000 that arrived later, or just after it, either way).
       {MakeJob(2000, 5, 10, 1), model, 2.0},
       // No promise: the key as given.
-      {MakeJob(2600, 6, 10, 1), model},
+      {MakeJob(2600, 6, 10, 1), model, std::nullopt},
       // At the tail: everything queued before it (4.7 s) -> 24700.
       {MakeJob(20000, 7, 10, 1), model, 1.0},
   };
@@ -134,7 +134,7 @@ TEST_P(StoreContractTest, InsertBatchPlacesEachJobAndRefusesOnlyTheBadOnes) {
                         .seconds_per_max_token = 0.1,
                         .when_clear = 0.25};
   // Nothing ahead and a free slot: the step in progress.
-  std::vector<JobStore::NewJob> first = {{MakeJob(5, 1000, 40, 4), model}};
+  std::vector<JobStore::NewJob> first = {{MakeJob(5, 1000, 40, 4), model, std::nullopt}};
   auto placed = store_->InsertBatch(first);
   ASSERT_EQ(placed.size(), 1u);
   ASSERT_TRUE(placed[0].ok()) << placed[0].status().ToString();
@@ -147,12 +147,13 @@ TEST_P(StoreContractTest, InsertBatchPlacesEachJobAndRefusesOnlyTheBadOnes) {
   Job no_id = MakeJob(12, 1004);
   no_id.id.clear();
   std::vector<JobStore::NewJob> batch = {
-      {MakeJob(25, 1005, 1000, 7), model},  // after 5, 10 and 20
-      {j10, model},                         // a duplicate id
-      {no_id, model},                       // invalid
-      {MakeJob(15, 1006, 10, 3), model},    // after 5 and 10
-      {MakeJob(40, 1007, 1, 1), model},     // after all, the batch's earlier jobs included
-      {MakeJob(40, 1008, 9, 9), model},     // the same id twice in one batch
+      {MakeJob(25, 1005, 1000, 7), model, std::nullopt},  // after 5, 10 and 20
+      {j10, model, std::nullopt},                         // a duplicate id
+      {no_id, model, std::nullopt},                       // invalid
+      {MakeJob(15, 1006, 10, 3), model, std::nullopt},    // after 5 and 10
+      {MakeJob(40, 1007, 1, 1), model,
+       std::nullopt},  // after all, the batch's earlier jobs included
+      {MakeJob(40, 1008, 9, 9), model, std::nullopt},  // the same id twice in one batch
   };
   batch.back().job.id = batch[4].job.id;
   batch.back().job.request.text = "a second job under a taken id";
@@ -192,7 +193,8 @@ TEST_P(StoreContractTest, InsertBatchPlacesEachJobAndRefusesOnlyTheBadOnes) {
 // split across transactions.
 TEST_P(StoreContractTest, InsertBatchOfManyJobsNumbersThemInOrder) {
   std::vector<JobStore::NewJob> batch;
-  for (int i = 0; i < 300; ++i) batch.push_back({MakeJob(100 + i, 1000 + i, 2, 1), {}});
+  for (int i = 0; i < 300; ++i)
+    batch.push_back({MakeJob(100 + i, 1000 + i, 2, 1), {}, std::nullopt});
   auto placed = store_->InsertBatch(batch);
   ASSERT_EQ(placed.size(), batch.size());
   for (size_t i = 0; i < placed.size(); ++i) {
