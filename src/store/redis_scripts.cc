@@ -1,3 +1,6 @@
+// The Lua scripts of RedisJobStore, one per store operation, each the whole of an atomic
+// step. Over 500 lines: a script reads best whole, and the helpers they share are in
+// redis_scripts_prelude.cc already.
 #include "store/redis_scripts.h"
 
 #include <array>
