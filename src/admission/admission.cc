@@ -186,19 +186,12 @@ Result<Admission::Accepted> Admission::InsertIdempotent(
     }
     return *ahead;
   };
-  JobStore::WorkAhead ahead;
-  if (const std::optional<double> slack = prepared.job.slack_seconds) {
-    const Promise promise = PromisedOrderKey(given_key, prepared.job.wait, work_before);
-    out.job.order_key = promise.order_key;
-    out.job.estimated_wait_seconds = PromisedWaitSeconds(promise.wait_seconds, *slack);
-    ahead = promise.ahead;
-  } else {
-    ahead = work_before(given_key);
-    out.job.estimated_wait_seconds =
-        prepared.job.wait.Seconds(ahead.prompt_tokens, ahead.max_tokens);
-  }
+  const NewJobPlace place =
+      PlaceNewJob(given_key, prepared.job.wait, prepared.job.slack_seconds, work_before);
   GLMQ_RETURN_IF_ERROR(read);
-  out.queue_position = ahead.jobs + 1;
+  out.job.order_key = place.order_key;
+  out.job.estimated_wait_seconds = place.estimated_wait_seconds;
+  out.queue_position = place.ahead.jobs + 1;
   GLMQ_RETURN_IF_ERROR(store_.InsertIdempotent(out.job, claim, status, answer(out), ttl_ms));
   return Accept(std::move(out.job), out.queue_position, out.prompt_tokens_estimated,
                 out.job.order_key - given_key);

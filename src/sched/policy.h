@@ -4,7 +4,7 @@
 // − priority × priority_step. Short jobs go first; a long job that has waited about its own
 // service time overtakes new short ones, so nothing starves. With promised order
 // (--promised-order on) the store adds the wait of the work queued before the job as it inserts it
-// (store/job_store.h, PromisedOrderKey): the key becomes the start the job is promised,
+// (store/job_store.h, PlaceNewJob): the key becomes the start the job is promised,
 // k × its service time being the overtaking it accepts, so the wait it is told holds
 // however many shorter jobs arrive after it.
 #pragma once

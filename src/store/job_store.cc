@@ -19,21 +19,28 @@ void TellListener(const JobListener& listener, const std::string& id, JobState s
   }
 }
 
-Promise PromisedOrderKey(int64_t base_key, const WaitModel& wait,
-                         const std::function<JobStore::WorkAhead(int64_t)>& work_before) {
-  Promise p;
+NewJobPlace PlaceNewJob(int64_t given_key, const WaitModel& wait,
+                        std::optional<double> slack_seconds,
+                        const std::function<JobStore::WorkAhead(int64_t)>& work_before) {
+  NewJobPlace place;
+  double wait_seconds = 0;
   const auto measure = [&](int64_t key) {
-    p.order_key = key;
-    p.ahead = work_before(key);
-    p.wait_seconds = wait.Seconds(p.ahead.prompt_tokens, p.ahead.max_tokens);
+    place.order_key = key;
+    place.ahead = work_before(key);
+    wait_seconds = wait.Seconds(place.ahead.prompt_tokens, place.ahead.max_tokens);
   };
-  measure(base_key);
+  measure(given_key);
+  if (!slack_seconds) {
+    place.estimated_wait_seconds = wait_seconds;
+    return place;
+  }
   for (int round = 1; round < kPromiseRounds; ++round) {
-    const int64_t next = base_key + std::llround(1000.0 * p.wait_seconds);
-    if (next <= p.order_key) break;
+    const int64_t next = given_key + std::llround(1000.0 * wait_seconds);
+    if (next <= place.order_key) break;
     measure(next);
   }
-  return p;
+  place.estimated_wait_seconds = wait_seconds + *slack_seconds / 2;
+  return place;
 }
 
 }  // namespace glmq

@@ -147,7 +147,7 @@ class JobStore {
   struct NewJob {
     Job job;
     WaitModel wait;
-    // Set: the job is promised a start (PromisedOrderKey): its order key as given is its
+    // Set: the job is promised a start (PlaceNewJob): its order key as given is its
     // arrival plus this much accepted overtaking (its priority taken off), and the store
     // moves the key later by the wait it finds ahead. Unset: the key stays as given.
     std::optional<double> slack_seconds;
@@ -162,7 +162,7 @@ class JobStore {
   // Inserts each job as Insert does, all in one durable write (one fsync, one round trip),
   // measuring the work ahead of each in the same step and storing wait.Seconds(ahead) as
   // its estimated_wait_seconds, or for a promised job (slack_seconds set) its promised key
-  // and PromisedWaitSeconds (both also written back into `jobs`). One result per job, in
+  // and wait (PlaceNewJob; both also written back into `jobs`). One result per job, in
   // order: a job refused (kConflict, kInvalidArgument) leaves the others inserted. What
   // the submit path uses, so that many concurrent submits share one write.
   virtual std::vector<Result<Placement>> InsertBatch(std::vector<NewJob>& jobs) = 0;
@@ -317,27 +317,29 @@ class JobStore {
   virtual Status RetryWebhook(const std::string& job_id, TimeMs due_at) = 0;
 };
 
-// Promised order (EDF on promised starts). A job is promised to start by its arrival + the
-// wait of the work queued before it + its slack (what it lets later jobs overtake it by),
-// and that moment is its order key: a later job sorts before it only while the later one
-// is due to start earlier, so the overtaking a job sees stays within its slack and the
-// wait it is told holds. The key depends on the work before it, which depends on the key:
-// starting from `base_key` (arrival + slack - priority), each round adds the wait of the
-// work before the current key, until that work stops growing (at most kPromiseRounds
-// rounds; the work before a key only grows with it). `work_before(key)`: queued work with
-// a lower key.
-struct Promise {
+// Where a new job lands and the wait it is told: what InsertBatch does for each job, and
+// what an insert that measures the queue first does by hand. `work_before(key)`: the queued
+// work with a lower key. Without a slack, the key as given and wait.Seconds of the work
+// before it.
+//
+// With one, promised order (EDF on promised starts): the job is promised to start by its
+// arrival + the wait of the work queued before it + its slack (what it lets later jobs
+// overtake it by), and that moment is its order key: a later job sorts before it only
+// while the later one is due to start earlier, so the overtaking a job sees stays within
+// its slack and the wait it is told holds. The key depends on the work before it, which
+// depends on the key: starting from the key as given (arrival + slack - priority), each
+// round adds the wait of the work before the current key, until that work stops growing
+// (at most kPromiseRounds rounds; the work before a key only grows with it). The job is
+// told the wait found ahead plus half its slack (later jobs use none of it when none
+// arrive, and all of it under a burst of shorter ones).
+struct NewJobPlace {
   int64_t order_key = 0;
   JobStore::WorkAhead ahead;
-  double wait_seconds = 0;  // wait.Seconds(ahead)
+  double estimated_wait_seconds = 0;
 };
-inline constexpr int kPromiseRounds = 16;
-Promise PromisedOrderKey(int64_t base_key, const WaitModel& wait,
-                         const std::function<JobStore::WorkAhead(int64_t)>& work_before);
-// What a promised job is told: the wait found ahead, plus half its slack (later jobs use
-// none of it when none arrive, and all of it under a burst of shorter ones).
-inline double PromisedWaitSeconds(double wait_seconds, double slack_seconds) {
-  return wait_seconds + slack_seconds / 2;
-}
+inline constexpr int kPromiseRounds = 16;  // also in the Redis insert script
+NewJobPlace PlaceNewJob(int64_t given_key, const WaitModel& wait,
+                        std::optional<double> slack_seconds,
+                        const std::function<JobStore::WorkAhead(int64_t)>& work_before);
 
 }  // namespace glmq

@@ -65,8 +65,9 @@ for i = 0, n - 1 do
   local seq = first_seq + i + 1
   local at_tail = after_tail(key, created)
   if ARGV[a + 15] ~= '' then
-    -- A promised start (PromisedOrderKey): the key moves later by the wait of the work
-    -- before it until that work stops growing. At the tail, all of it in one round.
+    -- A promised start (PlaceNewJob): the key moves later by the wait of the work before
+    -- it until that work stops growing, in at most 16 rounds (kPromiseRounds). At the
+    -- tail, all of it in one round.
     local base = key
     if not at_tail then
       enqueue_new(pending)

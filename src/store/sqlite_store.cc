@@ -171,38 +171,31 @@ std::vector<Result<JobStore::Placement>> SqliteJobStore::InsertBatch(std::vector
     encoded[i] = std::move(*e);
     // The key as given: a write the writer runs again (after a failed group) starts over.
     const int64_t given_key = jobs[i].job.order_key;
-    writes.push_back([this, &jobs, &encoded, &out, i,
-                      given_key](sqlite::WriteContext& ctx) -> Status {
-      Job& job = jobs[i].job;
-      const auto work_before = [&](int64_t order_key) {
-        // A new job sorts after every queued job with its order key and created_at: its
-        // seq is the largest.
-        const QueueKey key{
-            .order_key = order_key, .created_at = encoded[i].created_at, .seq = INT64_MAX};
-        // The index holds what committed before this transaction; the transaction's own
-        // inserts so far (this batch's earlier jobs among them) are added to it.
-        WorkAhead ahead = queue_index_->WorkBefore(key);
-        const WorkAhead pending = ctx.QueuedBefore(key);
-        ahead.jobs += pending.jobs;
-        ahead.prompt_tokens += pending.prompt_tokens;
-        ahead.max_tokens += pending.max_tokens;
-        return ahead;
-      };
-      WorkAhead ahead;
-      if (const std::optional<double> slack = jobs[i].slack_seconds) {
-        const Promise promise = PromisedOrderKey(given_key, jobs[i].wait, work_before);
-        job.order_key = promise.order_key;
-        ahead = promise.ahead;
-        job.estimated_wait_seconds = PromisedWaitSeconds(promise.wait_seconds, *slack);
-      } else {
-        job.order_key = given_key;
-        ahead = work_before(given_key);
-        job.estimated_wait_seconds = jobs[i].wait.Seconds(ahead.prompt_tokens, ahead.max_tokens);
-      }
-      GLMQ_RETURN_IF_ERROR(InsertRows(ctx, job, encoded[i]));
-      out[i] = Placement{.ahead = ahead, .position = ahead.jobs + 1};
-      return Status::Ok();
-    });
+    writes.push_back(
+        [this, &jobs, &encoded, &out, i, given_key](sqlite::WriteContext& ctx) -> Status {
+          Job& job = jobs[i].job;
+          const auto work_before = [&](int64_t order_key) {
+            // A new job sorts after every queued job with its order key and created_at: its
+            // seq is the largest.
+            const QueueKey key{
+                .order_key = order_key, .created_at = encoded[i].created_at, .seq = INT64_MAX};
+            // The index holds what committed before this transaction; the transaction's own
+            // inserts so far (this batch's earlier jobs among them) are added to it.
+            WorkAhead ahead = queue_index_->WorkBefore(key);
+            const WorkAhead pending = ctx.QueuedBefore(key);
+            ahead.jobs += pending.jobs;
+            ahead.prompt_tokens += pending.prompt_tokens;
+            ahead.max_tokens += pending.max_tokens;
+            return ahead;
+          };
+          const NewJobPlace place =
+              PlaceNewJob(given_key, jobs[i].wait, jobs[i].slack_seconds, work_before);
+          job.order_key = place.order_key;
+          job.estimated_wait_seconds = place.estimated_wait_seconds;
+          GLMQ_RETURN_IF_ERROR(InsertRows(ctx, job, encoded[i]));
+          out[i] = Placement{.ahead = place.ahead, .position = place.ahead.jobs + 1};
+          return Status::Ok();
+        });
     written.push_back(i);
   }
   std::vector<Status> statuses = writer_->WriteAll(std::move(writes));
