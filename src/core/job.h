@@ -71,6 +71,9 @@ using TimeMs = int64_t;  // milliseconds since the Unix epoch
 
 struct Job {
   std::string id;
+  // Who submitted it: the tenant of the caller's API key ("" = the one implicit tenant of a
+  // service without keys). Only its own tenant (and an admin) can see or touch it.
+  std::string tenant;
   JobState state = JobState::kQueued;
   JobRequest request;
 
@@ -118,6 +121,8 @@ struct Completion {
 // A new random id: "job_" + 24 lowercase hex digits (96 bits).
 std::string NewJobId();
 bool IsValidJobId(std::string_view id);
+// A tenant's name: 1 to 64 of [A-Za-z0-9._-].
+bool IsValidTenant(std::string_view name);
 
 TimeMs NowMs();
 

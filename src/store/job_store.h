@@ -24,7 +24,8 @@ namespace glmq {
 struct ListFilter {
   std::optional<JobState> state;
   int32_t limit = 50;
-  std::string after;  // job id cursor: list jobs older than this one (the next page)
+  std::string after;                  // job id cursor: list jobs older than this one (the next page)
+  std::optional<std::string> tenant;  // unset: every tenant's jobs
 };
 
 struct ClassStats {

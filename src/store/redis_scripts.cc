@@ -14,11 +14,11 @@ constexpr char kInsert[] = R"lua(
 local id = ARGV[3]
 if redis.call('EXISTS', jkey(id)) == 1 then return fail('CONFLICT', 'job ' .. id .. ' already exists') end
 local seq = redis.call('INCR', P .. 'seq')
-local q = write_job(id, seq, ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[13],
-                    ARGV[10], ARGV[11], ARGV[12])
+local q = write_job(id, seq, ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[14],
+                    ARGV[10], ARGV[11], ARGV[12], ARGV[13])
 enqueue_new({q})
 publish(id, 'queued')
-if ARGV[14] then idempotent_done(ARGV[14], ARGV[15], ARGV[16], ARGV[17], id, ARGV[18], ARGV[19]) end
+if ARGV[15] then idempotent_done(ARGV[15], ARGV[16], ARGV[17], ARGV[18], id, ARGV[19], ARGV[20]) end
 return seq
 )lua";
 
@@ -30,7 +30,7 @@ return seq
 // queued event says only that there is work, so the batch publishes one, for its last job.
 constexpr char kInsertBatch[] = R"lua(
 local n = tonumber(ARGV[3])
-local stride = 15
+local stride = 16
 local queue = P .. 'queue'
 local total = redis.call('ZCARD', queue)
 local tail = redis.call('ZRANGE', queue, -1, -1, 'WITHSCORES')
@@ -39,12 +39,12 @@ local tail_created_at = tail[1] and tonumber(string.sub(tail[1], 1, 16))
 local all_pt, all_mt = queued_totals()
 local first_seq = redis.call('INCRBY', P .. 'seq', n) - n
 local function wait_for(a, pt, mt)
-  if ARGV[a + 14] ~= '' and pt == 0 and mt == 0 then return tonumber(ARGV[a + 14]) end
-  return tonumber(ARGV[a + 11]) + pt * tonumber(ARGV[a + 12]) + mt * tonumber(ARGV[a + 13])
+  if ARGV[a + 15] ~= '' and pt == 0 and mt == 0 then return tonumber(ARGV[a + 15]) end
+  return tonumber(ARGV[a + 12]) + pt * tonumber(ARGV[a + 13]) + mt * tonumber(ARGV[a + 14])
 end
 local function told(a, pt, mt)
   local w = wait_for(a, pt, mt)
-  if ARGV[a + 15] ~= '' then w = w + tonumber(ARGV[a + 15]) / 2 end
+  if ARGV[a + 16] ~= '' then w = w + tonumber(ARGV[a + 16]) / 2 end
   return string.format('%.17g', w)
 end
 local function after_tail(key, created)
@@ -64,7 +64,7 @@ for i = 0, n - 1 do
   local key, created = tonumber(order_key), tonumber(created_at)
   local seq = first_seq + i + 1
   local at_tail = after_tail(key, created)
-  if ARGV[a + 15] ~= '' then
+  if ARGV[a + 16] ~= '' then
     -- A promised start (PlaceNewJob): the key moves later by the wait of the work before
     -- it until that work stops growing, in at most 16 rounds (kPromiseRounds). At the
     -- tail, all of it in one round.
@@ -94,7 +94,7 @@ for i = 0, n - 1 do
   if not (seen[id] or (check_each and redis.call('EXISTS', jkey(id)) == 1)) then
     seen[id] = true
     q = write_job(id, seq, created_at, ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], order_key,
-                  ARGV[a + 7], wait, ARGV[a + 8], ARGV[a + 9], ARGV[a + 10])
+                  ARGV[a + 7], wait, ARGV[a + 8], ARGV[a + 9], ARGV[a + 10], ARGV[a + 11])
   end
   if q then
     table.insert(pending, q)
@@ -125,13 +125,19 @@ return out
 // sweep reached them are dropped on the way, so a page is short only at the end. A state
 // filter reads that state's listing; without one, the listings of every state are merged
 // (a job is in exactly one), which spares each submit a write to a listing of all jobs.
+// ARGV[8] '1' lists tenant ARGV[9]'s jobs; '' every tenant's (their listings merged too).
 constexpr char kList[] = R"lua(
 sweep(ARGV[6], tonumber(ARGV[7]))
+local tenants = {ARGV[9]}
+if ARGV[8] == '' then
+  tenants = redis.call('SMEMBERS', P .. 'tenants')
+  table.insert(tenants, '')
+end
+local states = STATES
+if ARGV[4] ~= '' then states = {ARGV[4]} end
 local sets = {}
-if ARGV[4] ~= '' then
-  sets = {P .. 'state:' .. ARGV[4]}
-else
-  for _, s in ipairs(STATES) do table.insert(sets, P .. 'state:' .. s) end
+for _, t in ipairs(tenants) do
+  for _, s in ipairs(states) do table.insert(sets, listing(t, s)) end
 end
 local upper = '+'
 if ARGV[3] ~= '' then

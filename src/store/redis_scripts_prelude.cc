@@ -13,7 +13,24 @@ local TERMINAL = {'succeeded', 'failed', 'cancelled', 'expired'}
 local function jkey(id) return P .. 'job:' .. id end
 local function bkey(id) return P .. 'body:' .. id end
 local function fail(code, message) return redis.error_reply('GLMQ_' .. code .. ' ' .. message) end
-local function id_of(member) return string.sub(member, 30) end
+-- A job's member in the queue and the listings: created_at (16 digits), seq (12 digits),
+-- ':', its id, and ':' and its tenant unless that is the implicit one (member_of).
+local function id_of(member)
+  local colon = string.find(member, ':', 30, true)
+  if colon then return string.sub(member, 30, colon - 1) end
+  return string.sub(member, 30)
+end
+local function tenant_of(member)
+  local colon = string.find(member, ':', 30, true)
+  if colon then return string.sub(member, colon + 1) end
+  return ''
+end
+-- A tenant's listing of its jobs in one state; the implicit tenant's keeps the name it had
+-- before there were tenants.
+local function listing(tenant, state)
+  if tenant == '' then return P .. 'state:' .. state end
+  return P .. 'tenant:' .. tenant .. ':state:' .. state
+end
 local function publish(id, state)
   redis.call('PUBLISH', P .. 'events', TAG .. ' ' .. id .. ' ' .. state)
 end
@@ -89,8 +106,9 @@ local function queue_remove(id, q)
 end
 
 local function set_listing(member, from, to)
-  redis.call('ZREM', P .. 'state:' .. from, member)
-  redis.call('ZADD', P .. 'state:' .. to, 0, member)
+  local tenant = tenant_of(member)
+  redis.call('ZREM', listing(tenant, from), member)
+  redis.call('ZADD', listing(tenant, to), 0, member)
 end
 local function end_lease(id, worker)
   redis.call('ZREM', P .. 'leases', id)
@@ -126,7 +144,8 @@ end
 -- here as their jobs are swept.)
 local function drop_listings(member)
   redis.call('ZREM', P .. 'created', member)
-  for _, s in ipairs(STATES) do redis.call('ZREM', P .. 'state:' .. s, member) end
+  local tenant = tenant_of(member)
+  for _, s in ipairs(STATES) do redis.call('ZREM', listing(tenant, s), member) end
   redis.call('ZREM', P .. 'dead', member)
 end
 
@@ -148,16 +167,22 @@ end
 -- made sure the id is new. Fields still at their zero value ('0' or '') are not written:
 -- readers take a missing field as its zero, which makes the hash and its AOF record half as
 -- long.
-local function member_of(created_at, seq, id)
-  return string.format('%016d%012d:', tonumber(created_at), seq) .. id
+local function member_of(created_at, seq, id, tenant)
+  local member = string.format('%016d%012d:', tonumber(created_at), seq) .. id
+  if tenant ~= '' then member = member .. ':' .. tenant end
+  return member
 end
 local function write_job(id, seq, created_at, class, prompt_tokens, max_tokens, order_key,
-                         deadline_at, wait, params, text, messages)
-  local member = member_of(created_at, seq, id)
+                         deadline_at, wait, params, text, messages, tenant)
+  local member = member_of(created_at, seq, id, tenant)
   redis.call('HSET', jkey(id), 'id', id, 'state', 'queued', 'member', member,
              'created_at', created_at, 'class', class, 'prompt_tokens', prompt_tokens,
              'max_tokens', max_tokens, 'order_key', order_key, 'deadline_at', deadline_at,
              'estimated_wait_seconds', wait, 'params', params)
+  if tenant ~= '' then
+    redis.call('HSET', jkey(id), 'tenant', tenant)
+    redis.call('SADD', P .. 'tenants', tenant)
+  end
   if messages == '' or messages == '[]' then
     redis.call('HSET', bkey(id), 'text', text)
   else
@@ -172,7 +197,15 @@ end
 local function enqueue_new(jobs)
   local listed = queue_add_all(jobs)
   if not listed then return end
-  redis.call('ZADD', P .. 'state:queued', unpack(listed))
+  -- One ZADD per tenant's listing (pairs of score and member in `listed`).
+  local by_tenant = {}
+  for k = 2, #listed, 2 do
+    local t = tenant_of(listed[k])
+    if not by_tenant[t] then by_tenant[t] = {} end
+    table.insert(by_tenant[t], 0)
+    table.insert(by_tenant[t], listed[k])
+  end
+  for t, pairs_of in pairs(by_tenant) do redis.call('ZADD', listing(t, 'queued'), unpack(pairs_of)) end
 end
 
 -- Prompt and max tokens of every queued job (the per-class totals summed).

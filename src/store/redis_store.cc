@@ -143,6 +143,8 @@ Result<Job> DecodeJob(const Reply& hash) {
       job.usage.completion_tokens = ParseInt(v);
     else if (f == "usage_cached_tokens")
       job.usage.cached_tokens = ParseInt(v);
+    else if (f == "tenant")
+      job.tenant = v;
     else if (f == "error_code")
       job.error_code = v;
     else if (f == "error_message")
@@ -183,6 +185,10 @@ Status CheckNewJob(const Job& job) {
   if (job.state != JobState::kQueued) {
     return InvalidArgument(std::string("a new job must be queued, not ") + JobStateName(job.state));
   }
+  if (job.id.find(':') != std::string::npos) return InvalidArgument("a job id has no ':'");
+  if (!job.tenant.empty() && !IsValidTenant(job.tenant)) {
+    return InvalidArgument("'" + job.tenant + "' is not a tenant name");
+  }
   if (job.created_at < 0) return InvalidArgument("created_at must not be negative");
   if (job.created_at > kMaxCreatedAt) {
     return InvalidArgument("created_at " + Str(job.created_at) + " is out of range");
@@ -208,6 +214,7 @@ Status AppendNewJob(const Job& job, Args& args, std::deque<std::string>& held) {
   args.push_back(held.emplace_back(std::move(params)));
   args.push_back(job.request.text);
   args.push_back(held.emplace_back(std::move(messages)));
+  args.push_back(job.tenant);
   return Status::Ok();
 }
 
@@ -371,7 +378,7 @@ Status RedisJobStore::InsertWith(const Job& job, const Args& extra) {
 }
 
 std::vector<Result<JobStore::Placement>> RedisJobStore::InsertBatch(std::vector<NewJob>& jobs) {
-  constexpr size_t kArgsPerJob = 15;  // AppendNewJob's 10, the wait model's 4, the slack
+  constexpr size_t kArgsPerJob = 16;  // AppendNewJob's 11, the wait model's 4, the slack
   std::vector<Result<Placement>> out;
   out.reserve(jobs.size());
   std::deque<std::string> held;
@@ -458,7 +465,7 @@ Result<std::vector<Job>> RedisJobStore::List(const ListFilter& filter) {
   GLMQ_ASSIGN_OR_RETURN(
       Reply reply, Run(ScriptId::kList,
                        {filter.after, filter.state ? JobStateName(*filter.state) : "", limit_text,
-                        now, kSweepLimit},
+                        now, kSweepLimit, filter.tenant ? "1" : "", filter.tenant.value_or("")},
                        /*retry=*/true));
   std::vector<Job> jobs;
   jobs.reserve(reply.elements.size());

@@ -30,7 +30,9 @@
 //   P leases            zset: running jobs, score lease expiry, member id
 //   P worker_jobs:<w>   set: ids running under worker w (RenewLeases)
 //   P state:<state>     zset: retained jobs in a state, all scores 0, member M (List; without
-//                       a state filter List merges them)
+//                       a state filter List merges them); the implicit tenant's jobs
+//   P tenant:<t>:state:<state>  the same for tenant t's jobs
+//   P tenants           set: the tenants with jobs (List of every tenant merges them all)
 //   P ended:<state>     zset: terminal jobs, score finished_at + retention (totals, sweep)
 //   P dead              zset: dead-lettered jobs, score as in ended
 //   P events            pub/sub channel: "<instance> <id> <state>" (one "queued" per
@@ -43,7 +45,8 @@
 //   P workers           zset: worker names, score the end of their last heartbeat's ttl
 //   P worker_reports    hash: worker name -> its last WorkerReport (JSON)
 //   P blob:<key>        string: GetBlob / PutBlob
-// M = 16 digits of created_at, 12 of seq, ':' and the id: equal scores sort by arrival, and
+// M = 16 digits of created_at, 12 of seq, ':' and the id, then ':' and the tenant unless it
+// is the implicit one (a listing is found from M alone): equal scores sort by arrival, and
 // the order of the queue is SQLite's (order_key, created_at, seq). Order keys are exact
 // scores up to 2^53 (a date in ms is ~2^41).
 //

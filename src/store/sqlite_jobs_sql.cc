@@ -36,6 +36,7 @@ Result<Job> ReadJob(const sqlite::Statement& row) {
   job.output = row.Text(21);
   if (job.state == JobState::kRunning) job.worker = row.Text(22);
   job.usage.cached_tokens = row.Int(23);
+  job.tenant = row.Text(24);
   return job;
 }
 

@@ -22,8 +22,8 @@ namespace glmq::jobs_sql {
   "deadline_at, estimated_wait_seconds, attempts, cancel_requested, dead_letter, "            \
   "progress_prompt_tokens_read, progress_completion_tokens, finish_reason, "                  \
   "usage_prompt_tokens, usage_completion_tokens, error_code, error_message, params, output, " \
-  "worker, usage_cached_tokens"
-inline constexpr int kJobColumnCount = 24;
+  "worker, usage_cached_tokens, tenant"
+inline constexpr int kJobColumnCount = 25;
 
 // The columns ReadQueuedJob decodes, in its order.
 #define GLMQ_QUEUED_COLUMNS "order_key, created_at, seq, prompt_tokens, max_tokens"
@@ -33,8 +33,8 @@ inline constexpr char kEndRead[] = "COMMIT";
 
 inline constexpr char kInsertJob[] =
     "INSERT INTO jobs (id, state, length_class, prompt_tokens, max_tokens, order_key, "
-    "created_at, deadline_at, estimated_wait_seconds, params) "
-    "VALUES (?1, 'queued', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
+    "created_at, deadline_at, estimated_wait_seconds, params, tenant) "
+    "VALUES (?1, 'queued', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
     "ON CONFLICT (id) DO NOTHING RETURNING seq";
 inline constexpr char kInsertBody[] =
     "INSERT INTO job_bodies (seq, messages, text) VALUES (?1, ?2, ?3)";
@@ -52,6 +52,15 @@ inline constexpr char kListAll[] = "SELECT " GLMQ_JOB_COLUMNS
 inline constexpr char kListByState[] =
     "SELECT " GLMQ_JOB_COLUMNS
     " FROM jobs WHERE state = ?4 AND (created_at, seq) < (?1, ?2) "
+    "ORDER BY created_at DESC, seq DESC LIMIT ?3";
+// One tenant's jobs (?5), all or in one state (?4).
+inline constexpr char kListTenant[] =
+    "SELECT " GLMQ_JOB_COLUMNS
+    " FROM jobs WHERE tenant = ?5 AND (created_at, seq) < (?1, ?2) "
+    "ORDER BY created_at DESC, seq DESC LIMIT ?3";
+inline constexpr char kListTenantByState[] =
+    "SELECT " GLMQ_JOB_COLUMNS
+    " FROM jobs WHERE tenant = ?5 AND state = ?4 AND (created_at, seq) < (?1, ?2) "
     "ORDER BY created_at DESC, seq DESC LIMIT ?3";
 inline constexpr char kClaimNext[] =
     "UPDATE jobs SET state = 'running', worker = ?1, lease_expires_at = ?2, "

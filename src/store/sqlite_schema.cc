@@ -110,6 +110,14 @@ CREATE INDEX jobs_finished ON jobs(finished_at) WHERE finished_at > 0;
 CREATE INDEX idempotency_job ON idempotency(job_id);
 )sql";
 
+// Version 6: the tenant a job belongs to ('' = the implicit tenant of a service without
+// keys), and each tenant's listing in the order of arrival.
+constexpr char kSchemaV6[] = R"sql(
+ALTER TABLE jobs ADD COLUMN tenant TEXT NOT NULL DEFAULT '';
+CREATE INDEX jobs_tenant_created ON jobs(tenant, created_at, seq);
+CREATE INDEX jobs_tenant_state_created ON jobs(tenant, state, created_at, seq);
+)sql";
+
 Status Migrate(Connection& db) {
   GLMQ_ASSIGN_OR_RETURN(std::string text, db.Pragma("PRAGMA user_version"));
   int version = 0;
@@ -125,6 +133,7 @@ Status Migrate(Connection& db) {
   if (version < 3) GLMQ_RETURN_IF_ERROR(db.Exec(kSchemaV3));
   if (version < 4) GLMQ_RETURN_IF_ERROR(db.Exec(kSchemaV4));
   if (version < 5) GLMQ_RETURN_IF_ERROR(db.Exec(kSchemaV5));
+  if (version < 6) GLMQ_RETURN_IF_ERROR(db.Exec(kSchemaV6));
   // Later versions add `if (version < N)` steps here, each moving the data forward.
   return db.Exec(("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str());
 }

@@ -133,6 +133,7 @@ Status SqliteJobStore::InsertRows(sqlite::WriteContext& ctx, const Job& job,
     insert.BindInt(7, job.deadline_at);
     insert.BindDouble(8, job.estimated_wait_seconds);
     insert.BindText(9, encoded.params);
+    insert.BindText(10, job.tenant);
     GLMQ_ASSIGN_OR_RETURN(bool inserted, insert.Step());
     if (!inserted) return Conflict("job " + job.id + " already exists");
     seq = insert.Int(0);
@@ -233,12 +234,14 @@ Result<std::vector<Job>> SqliteJobStore::List(const ListFilter& filter) {
     before_created_at = cursor.Int(0);
     before_seq = cursor.Int(1);
   }
-  GLMQ_ASSIGN_OR_RETURN(sqlite::Statement select,
-                        reader->Prepare(filter.state ? kListByState : kListAll));
+  const char* sql = filter.tenant ? (filter.state ? kListTenantByState : kListTenant)
+                                  : (filter.state ? kListByState : kListAll);
+  GLMQ_ASSIGN_OR_RETURN(sqlite::Statement select, reader->Prepare(sql));
   select.BindInt(1, before_created_at);
   select.BindInt(2, before_seq);
   select.BindInt(3, limit);
   if (filter.state) select.BindText(4, JobStateName(*filter.state));
+  if (filter.tenant) select.BindText(5, *filter.tenant);
   std::vector<Job> jobs;
   while (true) {
     GLMQ_ASSIGN_OR_RETURN(bool row, select.Step());
