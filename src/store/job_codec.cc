@@ -162,4 +162,34 @@ Result<WorkerReport> DecodeWorkerReport(std::string_view text) {
   }
 }
 
+std::string EncodeApiKeyRecord(const JobStore::ApiKeyRecord& key) {
+  std::string out;
+  JsonObjectWriter w(out);
+  w.String("id", key.id)
+      .String("sha256", key.sha256)
+      .String("tenant", key.tenant)
+      .String("role", key.role)
+      .String("name", key.name)
+      .Int("created_at", key.created_at);
+  w.Close();
+  return out;
+}
+
+Result<JobStore::ApiKeyRecord> DecodeApiKeyRecord(std::string_view text) {
+  try {
+    json j = json::parse(text);
+    if (!j.is_object()) return Internal("a stored API key is not an object");
+    JobStore::ApiKeyRecord key;
+    ReadIfPresent(j, "id", &key.id);
+    ReadIfPresent(j, "sha256", &key.sha256);
+    ReadIfPresent(j, "tenant", &key.tenant);
+    ReadIfPresent(j, "role", &key.role);
+    ReadIfPresent(j, "name", &key.name);
+    ReadIfPresent(j, "created_at", &key.created_at);
+    return key;
+  } catch (const std::exception& e) {
+    return Internal(std::string("stored API key: ") + e.what());
+  }
+}
+
 }  // namespace glmq

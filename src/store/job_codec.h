@@ -28,4 +28,8 @@ Status DecodeMessages(std::string_view json, std::vector<ChatMessage>* messages)
 std::string EncodeWorkerReport(const WorkerReport& report);
 Result<WorkerReport> DecodeWorkerReport(std::string_view json);
 
+// An API key's record as a shared store keeps it. Missing fields decode as their defaults.
+std::string EncodeApiKeyRecord(const JobStore::ApiKeyRecord& key);
+Result<JobStore::ApiKeyRecord> DecodeApiKeyRecord(std::string_view json);
+
 }  // namespace glmq

@@ -24,7 +24,7 @@ namespace glmq {
 struct ListFilter {
   std::optional<JobState> state;
   int32_t limit = 50;
-  std::string after;                  // job id cursor: list jobs older than this one (the next page)
+  std::string after;  // job id cursor: list jobs older than this one (the next page)
   std::optional<std::string> tenant;  // unset: every tenant's jobs
 };
 
@@ -316,6 +316,21 @@ class JobStore {
   virtual Status EndWebhook(const std::string& job_id) = 0;
   // A failed try: due again at `due_at`.
   virtual Status RetryWebhook(const std::string& job_id, TimeMs due_at) = 0;
+
+  // --- API keys made by `glmq keys create` (api/auth.h): only each key's SHA-256 is kept.
+  struct ApiKeyRecord {
+    std::string id;      // names the key in `glmq keys list` and `revoke`
+    std::string sha256;  // of the key, lowercase hex
+    std::string tenant;
+    std::string role;  // read | submit | admin
+    std::string name;
+    TimeMs created_at = 0;
+  };
+  // kConflict when the id or the hash is taken.
+  virtual Status AddApiKey(const ApiKeyRecord& key) = 0;
+  virtual Result<std::vector<ApiKeyRecord>> ApiKeys() = 0;
+  // Whether a key with this id was there; it is gone either way.
+  virtual Result<bool> RemoveApiKey(const std::string& id) = 0;
 };
 
 // Where a new job lands and the wait it is told: what InsertBatch does for each job, and

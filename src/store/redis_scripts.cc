@@ -477,6 +477,25 @@ redis.call('HDEL', P .. 'webhook_attempts', ARGV[3])
 return 1
 )lua";
 
+// API keys: P api_keys holds id -> record (JSON), P api_key_hashes sha256 -> id, so a hash
+// is never given twice.
+constexpr char kAddApiKey[] = R"lua(
+if redis.call('HEXISTS', P .. 'api_keys', ARGV[3]) == 1 or
+   redis.call('HEXISTS', P .. 'api_key_hashes', ARGV[4]) == 1 then return 0 end
+redis.call('HSET', P .. 'api_keys', ARGV[3], ARGV[5])
+redis.call('HSET', P .. 'api_key_hashes', ARGV[4], ARGV[3])
+return 1
+)lua";
+
+constexpr char kRemoveApiKey[] = R"lua(
+local record = redis.call('HGET', P .. 'api_keys', ARGV[3])
+if not record then return 0 end
+redis.call('HDEL', P .. 'api_keys', ARGV[3])
+local sha = cjson.decode(record)['sha256']
+if sha then redis.call('HDEL', P .. 'api_key_hashes', sha) end
+return 1
+)lua";
+
 struct Entry {
   const char* name;
   const char* body;
@@ -508,6 +527,8 @@ constexpr std::array<Entry, kScriptCount> kEntries = {{
     {"worker_reports", kWorkerReports},
     {"claim_webhooks", kClaimWebhooks},
     {"end_webhook", kEndWebhook},
+    {"add_api_key", kAddApiKey},
+    {"remove_api_key", kRemoveApiKey},
 }};
 
 }  // namespace

@@ -19,16 +19,17 @@ namespace glmq::redis {
 
 enum class ScriptId {
   // id, created_at, class, prompt_tokens, max_tokens, order_key, deadline_at, params, text,
-  // messages, estimated_wait_seconds
+  // messages, tenant, estimated_wait_seconds
   // [, idem key, body sha256, status, response, expires_at, ttl_ms]  -> seq
   kInsert,
   // n, then n times: id, created_at, class, prompt_tokens, max_tokens, order_key,
-  // deadline_at, params, text, messages, wait base, per prompt token, per max token,
+  // deadline_at, params, text, messages, tenant, wait base, per prompt token, per max token,
   // wait when clear (seconds, or "" when no sequence is free), slack (seconds, or "" for a
   // job without a promise: JobStore::NewJob)  -> per job [seq, jobs ahead, prompt tokens
   // ahead, max tokens ahead, estimated_wait_seconds, order_key] or nil when the id exists
   kInsertBatch,
-  // cursor id or "", state or "", limit, now, sweep limit  -> [job hash...]
+  // cursor id or "", state or "", limit, now, sweep limit, "1" or "" (one tenant or all),
+  // tenant  -> [job hash...]
   kList,
   // worker, now, lease_expires_at  -> job hash, or nil
   kClaim,
@@ -76,8 +77,12 @@ enum class ScriptId {
   kClaimWebhooks,
   // id
   kEndWebhook,
+  // id, sha256, record (JSON)  -> 1 when added, 0 when the id or the hash is taken
+  kAddApiKey,
+  // id  -> 1 when removed
+  kRemoveApiKey,
 };
-inline constexpr int kScriptCount = static_cast<int>(ScriptId::kEndWebhook) + 1;
+inline constexpr int kScriptCount = static_cast<int>(ScriptId::kRemoveApiKey) + 1;
 
 // The whole source of a script (shared helpers included), as sent to SCRIPT LOAD and EVAL.
 const std::string& ScriptSource(ScriptId id);

@@ -45,6 +45,8 @@
 //   P workers           zset: worker names, score the end of their last heartbeat's ttl
 //   P worker_reports    hash: worker name -> its last WorkerReport (JSON)
 //   P blob:<key>        string: GetBlob / PutBlob
+//   P api_keys          hash: API key id -> its record (JSON; only the key's SHA-256)
+//   P api_key_hashes    hash: SHA-256 -> API key id
 // M = 16 digits of created_at, 12 of seq, ':' and the id, then ':' and the tenant unless it
 // is the implicit one (a listing is found from M alone): equal scores sort by arrival, and
 // the order of the queue is SQLite's (order_key, created_at, seq). Order keys are exact
@@ -155,6 +157,9 @@ class RedisJobStore final : public JobStore {
                                                 int32_t limit) override;
   Status EndWebhook(const std::string& job_id) override;
   Status RetryWebhook(const std::string& job_id, TimeMs due_at) override;
+  Status AddApiKey(const ApiKeyRecord& key) override;
+  Result<std::vector<ApiKeyRecord>> ApiKeys() override;
+  Result<bool> RemoveApiKey(const std::string& id) override;
   Status Release(const std::string& id, const std::string& worker) override;
 
   // A small shared value under `P blob:<key>` (alert silences, the evaluator's state):

@@ -3,9 +3,11 @@
 // judged by (against the caller's clock); Redis's own expiry only reclaims the memory later.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <limits>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -135,6 +137,33 @@ Status RedisJobStore::PutBlob(const std::string& key, const std::string& value) 
   GLMQ_ASSIGN_OR_RETURN(std::vector<Reply> replies,
                         Commands({{"SET", options_.prefix + "blob:" + key, value}}));
   return Status::Ok();
+}
+
+Status RedisJobStore::AddApiKey(const ApiKeyRecord& key) {
+  GLMQ_ASSIGN_OR_RETURN(Reply reply,
+                        Run(ScriptId::kAddApiKey, {key.id, key.sha256, EncodeApiKeyRecord(key)},
+                            /*retry=*/false));
+  if (reply.integer != 1) return Conflict("an API key with id " + key.id + " or its hash exists");
+  return Status::Ok();
+}
+
+Result<std::vector<JobStore::ApiKeyRecord>> RedisJobStore::ApiKeys() {
+  GLMQ_ASSIGN_OR_RETURN(std::vector<Reply> replies,
+                        Commands({{"HVALS", options_.prefix + "api_keys"}}));
+  std::vector<ApiKeyRecord> out;
+  for (const Reply& r : replies[0].elements) {
+    GLMQ_ASSIGN_OR_RETURN(ApiKeyRecord key, DecodeApiKeyRecord(r.str));
+    out.push_back(std::move(key));
+  }
+  std::sort(out.begin(), out.end(), [](const ApiKeyRecord& a, const ApiKeyRecord& b) {
+    return std::tie(a.created_at, a.id) < std::tie(b.created_at, b.id);
+  });
+  return out;
+}
+
+Result<bool> RedisJobStore::RemoveApiKey(const std::string& id) {
+  GLMQ_ASSIGN_OR_RETURN(Reply reply, Run(ScriptId::kRemoveApiKey, {id}, /*retry=*/true));
+  return reply.integer == 1;
 }
 
 }  // namespace glmq

@@ -111,11 +111,19 @@ CREATE INDEX idempotency_job ON idempotency(job_id);
 )sql";
 
 // Version 6: the tenant a job belongs to ('' = the implicit tenant of a service without
-// keys), and each tenant's listing in the order of arrival.
+// keys), and each tenant's listing in the order of arrival; API keys made by `glmq keys`.
 constexpr char kSchemaV6[] = R"sql(
 ALTER TABLE jobs ADD COLUMN tenant TEXT NOT NULL DEFAULT '';
 CREATE INDEX jobs_tenant_created ON jobs(tenant, created_at, seq);
 CREATE INDEX jobs_tenant_state_created ON jobs(tenant, state, created_at, seq);
+CREATE TABLE api_keys (
+  id         TEXT PRIMARY KEY,
+  sha256     TEXT NOT NULL UNIQUE,
+  tenant     TEXT NOT NULL,
+  role       TEXT NOT NULL,
+  name       TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL
+);
 )sql";
 
 Status Migrate(Connection& db) {

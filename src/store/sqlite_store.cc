@@ -32,23 +32,13 @@ using namespace jobs_sql;  // NOLINT: the statements and row readers of this sto
 }  // namespace
 
 // A read connection on loan from the pool; returns it when dropped.
-class SqliteJobStore::ReaderLease {
- public:
-  ReaderLease(SqliteJobStore* store, std::unique_ptr<sqlite::Connection> db)
-      : store_(store), db_(std::move(db)) {}
-  ReaderLease(ReaderLease&&) = default;
-  ReaderLease& operator=(ReaderLease&&) = delete;
-  ~ReaderLease() {
-    if (db_) store_->ReleaseReader(std::move(db_));
-  }
-
-  sqlite::Connection* operator->() { return db_.get(); }
-  sqlite::Connection& operator*() { return *db_; }
-
- private:
-  SqliteJobStore* store_;
-  std::unique_ptr<sqlite::Connection> db_;
-};
+SqliteJobStore::ReaderLease::ReaderLease(SqliteJobStore* store,
+                                         std::unique_ptr<sqlite::Connection> db)
+    : store_(store), db_(std::move(db)) {}
+SqliteJobStore::ReaderLease::ReaderLease(ReaderLease&&) = default;
+SqliteJobStore::ReaderLease::~ReaderLease() {
+  if (db_) store_->ReleaseReader(std::move(db_));
+}
 
 Result<std::unique_ptr<SqliteJobStore>> SqliteJobStore::Open(const std::string& path,
                                                              JobListener listener) {

@@ -122,6 +122,9 @@ class SqliteJobStore final : public JobStore {
                                                 int32_t limit) override;
   Status EndWebhook(const std::string& job_id) override;
   Status RetryWebhook(const std::string& job_id, TimeMs due_at) override;
+  Status AddApiKey(const ApiKeyRecord& key) override;
+  Result<std::vector<ApiKeyRecord>> ApiKeys() override;
+  Result<bool> RemoveApiKey(const std::string& id) override;
   Status Release(const std::string& id, const std::string& worker) override;
 
   // For tests and debugging: kInternal unless the queue index holds exactly the database's
@@ -131,7 +134,21 @@ class SqliteJobStore final : public JobStore {
   Status CheckQueueIndex();
 
  private:
-  class ReaderLease;
+  // A reading connection from the pool, given back when the lease ends.
+  class ReaderLease {
+   public:
+    ReaderLease(SqliteJobStore* store, std::unique_ptr<sqlite::Connection> db);
+    ReaderLease(ReaderLease&&);
+    ReaderLease& operator=(ReaderLease&&) = delete;
+    ~ReaderLease();
+
+    sqlite::Connection* operator->() { return db_.get(); }
+    sqlite::Connection& operator*() { return *db_; }
+
+   private:
+    SqliteJobStore* store_;
+    std::unique_ptr<sqlite::Connection> db_;
+  };
 
   SqliteJobStore(std::string path, std::unique_ptr<QueueIndex> queue_index,
                  std::unique_ptr<sqlite::GroupCommitWriter> writer);

@@ -213,4 +213,58 @@ Status SqliteJobStore::RetryWebhook(const std::string& job_id, TimeMs due_at) {
   });
 }
 
+namespace {
+constexpr char kInsertApiKey[] =
+    "INSERT INTO api_keys (id, sha256, tenant, role, name, created_at) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING";
+constexpr char kSelectApiKeys[] =
+    "SELECT id, sha256, tenant, role, name, created_at FROM api_keys ORDER BY created_at, id";
+constexpr char kDeleteApiKey[] = "DELETE FROM api_keys WHERE id = ?1";
+}  // namespace
+
+Status SqliteJobStore::AddApiKey(const ApiKeyRecord& key) {
+  return writer_->Write([&](sqlite::WriteContext& ctx) -> Status {
+    GLMQ_ASSIGN_OR_RETURN(sqlite::Statement insert, ctx.db.Prepare(kInsertApiKey));
+    insert.BindText(1, key.id);
+    insert.BindText(2, key.sha256);
+    insert.BindText(3, key.tenant);
+    insert.BindText(4, key.role);
+    insert.BindText(5, key.name);
+    insert.BindInt(6, key.created_at);
+    GLMQ_RETURN_IF_ERROR(insert.Run());
+    if (ctx.db.Changes() == 0)
+      return Conflict("an API key with id " + key.id + " or its hash exists");
+    return Status::Ok();
+  });
+}
+
+Result<std::vector<JobStore::ApiKeyRecord>> SqliteJobStore::ApiKeys() {
+  GLMQ_ASSIGN_OR_RETURN(ReaderLease reader, AcquireReader());
+  GLMQ_ASSIGN_OR_RETURN(sqlite::Statement select, reader->Prepare(kSelectApiKeys));
+  std::vector<ApiKeyRecord> out;
+  while (true) {
+    GLMQ_ASSIGN_OR_RETURN(bool row, select.Step());
+    if (!row) break;
+    out.push_back({.id = select.Text(0),
+                   .sha256 = select.Text(1),
+                   .tenant = select.Text(2),
+                   .role = select.Text(3),
+                   .name = select.Text(4),
+                   .created_at = select.Int(5)});
+  }
+  return out;
+}
+
+Result<bool> SqliteJobStore::RemoveApiKey(const std::string& id) {
+  bool removed = false;
+  GLMQ_RETURN_IF_ERROR(writer_->Write([&](sqlite::WriteContext& ctx) -> Status {
+    GLMQ_ASSIGN_OR_RETURN(sqlite::Statement drop, ctx.db.Prepare(kDeleteApiKey));
+    drop.BindText(1, id);
+    GLMQ_RETURN_IF_ERROR(drop.Run());
+    removed = ctx.db.Changes() > 0;
+    return Status::Ok();
+  }));
+  return removed;
+}
+
 }  // namespace glmq

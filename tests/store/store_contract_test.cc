@@ -223,11 +223,15 @@ TEST_P(StoreContractTest, ListPagesNewestFirstWithStateFilter) {
   EXPECT_EQ(ListIds(JobState::kRunning, 50), std::vector{jobs[0].id});
   EXPECT_EQ(ListIds(JobState::kQueued, 2, jobs[5].id), (std::vector{jobs[4].id, jobs[3].id}));
   EXPECT_EQ(ListIds(std::nullopt, 0).size(), 9u);
-  auto page = store_->List({.state = std::nullopt, .limit = 3, .after = "", .tenant = std::nullopt});
+  auto page =
+      store_->List({.state = std::nullopt, .limit = 3, .after = "", .tenant = std::nullopt});
   ASSERT_TRUE(page.ok());
   EXPECT_TRUE((*page)[0].request.text.empty());  // listings carry no documents
-  EXPECT_EQ(store_->List({.state = std::nullopt, .limit = 3, .after = "job_nope", .tenant = std::nullopt}).status().code(),
-            StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      store_->List({.state = std::nullopt, .limit = 3, .after = "job_nope", .tenant = std::nullopt})
+          .status()
+          .code(),
+      StatusCode::kInvalidArgument);
 
   // Without a filter, pages run across every state in creation order.
   ASSERT_TRUE(store_->Complete(jobs[0].id, "w1", Done(JobState::kSucceeded, "ok")).ok());
@@ -290,6 +294,51 @@ TEST_P(StoreContractTest, EachTenantListsItsOwnJobsAndAnAdminListsAll) {
     bad.tenant = "fin:ance";
     EXPECT_EQ(store_->Insert(bad).code(), StatusCode::kInvalidArgument);
   }
+}
+
+TEST_P(StoreContractTest, ApiKeysAreAddedListedAndRemoved) {
+  const JobStore::ApiKeyRecord a{.id = "key_a",
+                                 .sha256 = std::string(64, 'a'),
+                                 .tenant = "finance",
+                                 .role = "submit",
+                                 .name = "ci",
+                                 .created_at = 1000};
+  JobStore::ApiKeyRecord b = a;
+  b.id = "key_b";
+  b.sha256 = std::string(64, 'b');
+  b.role = "read";
+  b.created_at = 2000;
+  ASSERT_TRUE(store_->AddApiKey(a).ok());
+  ASSERT_TRUE(store_->AddApiKey(b).ok());
+  JobStore::ApiKeyRecord same_hash = b;
+  same_hash.id = "key_c";
+  EXPECT_EQ(store_->AddApiKey(same_hash).code(), StatusCode::kConflict);
+  JobStore::ApiKeyRecord same_id = a;
+  same_id.sha256 = std::string(64, 'c');
+  EXPECT_EQ(store_->AddApiKey(same_id).code(), StatusCode::kConflict);
+
+  auto keys = store_->ApiKeys();
+  ASSERT_TRUE(keys.ok()) << keys.status().ToString();
+  ASSERT_EQ(keys->size(), 2u);
+  EXPECT_EQ((*keys)[0].id, "key_a");
+  EXPECT_EQ((*keys)[0].sha256, a.sha256);
+  EXPECT_EQ((*keys)[0].tenant, "finance");
+  EXPECT_EQ((*keys)[0].role, "submit");
+  EXPECT_EQ((*keys)[0].name, "ci");
+  EXPECT_EQ((*keys)[0].created_at, 1000);
+  EXPECT_EQ((*keys)[1].role, "read");
+
+  auto removed = store_->RemoveApiKey("key_a");
+  ASSERT_TRUE(removed.ok() && *removed);
+  removed = store_->RemoveApiKey("key_a");
+  ASSERT_TRUE(removed.ok());
+  EXPECT_FALSE(*removed);
+  keys = store_->ApiKeys();
+  ASSERT_TRUE(keys.ok());
+  ASSERT_EQ(keys->size(), 1u);
+  EXPECT_EQ((*keys)[0].id, "key_b");
+  // A removed key's hash may be given again.
+  EXPECT_TRUE(store_->AddApiKey(a).ok());
 }
 
 TEST_P(StoreContractTest, ClaimTakesLowestOrderKeyThenEarliestArrival) {
