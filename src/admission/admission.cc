@@ -67,7 +67,7 @@ WaitModel Admission::CurrentWaitModel() const {
   return WaitModelOf(capacity_.Now(), TypicalPromptTokens());
 }
 
-Result<Admission::Prepared> Admission::Prepare(JobRequest request) const {
+Result<Admission::Prepared> Admission::Prepare(std::string tenant, JobRequest request) const {
   Prepared out;
   // A text too long even at the most bytes per token is refused without tokenizing it.
   const int64_t at_least = tokenizer_.MinPromptTokens(request);
@@ -87,6 +87,7 @@ Result<Admission::Prepared> Admission::Prepare(JobRequest request) const {
   }
   Job& job = out.job.job;
   job.id = NewJobId();
+  job.tenant = std::move(tenant);
   job.created_at = NowMs();
   job.prompt_tokens = tokens;
   job.length_class = ClassifyLength(policy_, job.prompt_tokens);

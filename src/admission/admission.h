@@ -70,7 +70,7 @@ class Admission {
   // Counts tokens (see AdmissionOptions), checks the job can ever run, orders it, and says
   // how its wait follows from the work it will find ahead. kUnprocessable when it can never
   // fit the context.
-  Result<Prepared> Prepare(JobRequest request) const;
+  Result<Prepared> Prepare(std::string tenant, JobRequest request) const;
 
   // Inserts in the next shared batch (from a coroutine on any executor).
   asio::awaitable<Result<Accepted>> InsertBatched(Prepared prepared);

@@ -30,9 +30,11 @@ struct ApiOptions {
   // and how many may come at once (api/rate_limit.h).
   double submit_rate = 0;
   double submit_burst = 20;
-  // API keys (api/auth.h): none = an open API.
+  // API keys (api/auth.h): none here or in the store = an open API, served only on a
+  // loopback address unless `insecure`.
   std::vector<std::string> api_keys;
   std::string api_keys_file;
+  bool insecure = false;
 };
 
 struct ApiContext {

@@ -1,9 +1,13 @@
 #include "api/auth.h"
 
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <fstream>
+#include <sstream>
 
 #include "crypto/crypto.h"
 
@@ -12,12 +16,25 @@ namespace {
 
 constexpr size_t kMinKeyBytes = 16;
 constexpr size_t kMaxKeyBytes = 256;
+constexpr std::string_view kDigestPrefix = "sha256:";
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
     s.remove_suffix(1);
   return s;
+}
+
+std::vector<std::string_view> Fields(std::string_view line) {
+  std::vector<std::string_view> out;
+  size_t i = 0;
+  while (i < line.size()) {
+    while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+    const size_t start = i;
+    while (i < line.size() && line[i] != ' ' && line[i] != '\t') ++i;
+    if (i > start) out.push_back(line.substr(start, i - start));
+  }
+  return out;
 }
 
 Status CheckKey(std::string_view key, const std::string& where) {
@@ -32,44 +49,221 @@ Status CheckKey(std::string_view key, const std::string& where) {
   return Status::Ok();
 }
 
+// Raw digest bytes of 64 hex digits; nullopt when they are not.
+std::optional<std::string> DigestOfHex(std::string_view hex) {
+  if (hex.size() != 64) return std::nullopt;
+  std::string out(32, '\0');
+  for (size_t i = 0; i < 32; ++i) {
+    int v = 0;
+    for (char c : hex.substr(2 * i, 2)) {
+      v <<= 4;
+      if (c >= '0' && c <= '9') {
+        v |= c - '0';
+      } else if (c >= 'a' && c <= 'f') {
+        v |= c - 'a' + 10;
+      } else if (c >= 'A' && c <= 'F') {
+        v |= c - 'A' + 10;
+      } else {
+        return std::nullopt;
+      }
+    }
+    out[i] = static_cast<char>(v);
+  }
+  return out;
+}
+
+Result<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return InvalidArgument("cannot read the keys file '" + path + "'");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// What changes when the file is written: its mtime and size ("" when it cannot be read).
+std::string FileStamp(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return "";
+  return std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) + "/" +
+         std::to_string(st.st_size);
+}
+
 }  // namespace
+
+const char* RoleName(Role role) {
+  switch (role) {
+    case Role::kRead:
+      return "read";
+    case Role::kSubmit:
+      return "submit";
+    case Role::kAdmin:
+      return "admin";
+  }
+  return "read";
+}
+
+std::optional<Role> ParseRole(std::string_view name) {
+  for (Role r : {Role::kRead, Role::kSubmit, Role::kAdmin}) {
+    if (name == RoleName(r)) return r;
+  }
+  return std::nullopt;
+}
+
+std::string NewApiKey() {
+  unsigned char bytes[24];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) std::abort();  // no randomness: nothing is safe
+  return "glmq_" + HexEncode(std::string_view(reinterpret_cast<char*>(bytes), sizeof bytes));
+}
+
+Result<std::vector<ApiKey>> ApiKeys::Parse(std::string_view text, const std::string& where) {
+  std::vector<ApiKey> out;
+  int n = 0;
+  while (!text.empty()) {
+    const size_t eol = text.find('\n');
+    const std::string_view line = Trim(text.substr(0, eol));
+    text = eol == std::string_view::npos ? std::string_view() : text.substr(eol + 1);
+    ++n;
+    if (line.empty() || line.front() == '#') continue;
+    const std::string at = where + " line " + std::to_string(n);
+    const std::vector<std::string_view> f = Fields(line);
+    ApiKey key;
+    std::string_view secret;
+    if (f.size() == 1) {
+      secret = f[0];  // the format before tenants: an admin of the implicit tenant
+    } else if (f.size() >= 3) {
+      if (f[0] != kDefaultTenantName) {
+        if (!IsValidTenant(f[0])) {
+          return InvalidArgument(at + ": '" + std::string(f[0]) +
+                                 "' is not a tenant name (1 to 64 of A-Z a-z 0-9 . _ -)");
+        }
+        key.tenant = std::string(f[0]);
+      }
+      const std::optional<Role> role = ParseRole(f[1]);
+      if (!role) {
+        return InvalidArgument(at + ": the role must be read, submit or admin, not '" +
+                               std::string(f[1]) + "'");
+      }
+      key.role = *role;
+      secret = f[2];
+      for (size_t i = 3; i < f.size(); ++i) {
+        if (f[i].starts_with("name=")) {
+          key.name = std::string(f[i].substr(5));
+        } else {
+          return InvalidArgument(at + ": unknown field '" + std::string(f[i]) +
+                                 "' (expected name=...)");
+        }
+      }
+    } else {
+      return InvalidArgument(at + ": expected 'TENANT ROLE KEY [name=NAME]' or a key alone");
+    }
+    if (secret.starts_with(kDigestPrefix)) {
+      auto digest = DigestOfHex(secret.substr(kDigestPrefix.size()));
+      if (!digest) return InvalidArgument(at + ": sha256: must be followed by 64 hex digits");
+      key.digest = std::move(*digest);
+    } else {
+      GLMQ_RETURN_IF_ERROR(CheckKey(secret, at));
+      key.digest = Sha256(secret);
+    }
+    out.push_back(std::move(key));
+  }
+  return out;
+}
 
 Result<ApiKeys> ApiKeys::Load(const std::vector<std::string>& keys, const std::string& file) {
   ApiKeys out;
   for (const std::string& key : keys) {
     GLMQ_RETURN_IF_ERROR(CheckKey(key, "--api-key"));
-    out.digests_.push_back(Sha256(key));
+    out.keys_.push_back({.digest = Sha256(key), .tenant = "", .role = Role::kAdmin, .name = ""});
   }
   if (!file.empty()) {
-    std::ifstream in(file);
-    if (!in) return InvalidArgument("--api-keys-file: cannot read '" + file + "'");
-    std::string line;
-    for (int n = 1; std::getline(in, line); ++n) {
-      const std::string_view key = Trim(line);
-      if (key.empty() || key.front() == '#') continue;
-      GLMQ_RETURN_IF_ERROR(CheckKey(key, file + " line " + std::to_string(n)));
-      out.digests_.push_back(Sha256(key));
-    }
-    if (out.digests_.empty()) {
-      return InvalidArgument("--api-keys-file '" + file + "' holds no key");
-    }
+    GLMQ_ASSIGN_OR_RETURN(std::string text, ReadFile(file));
+    GLMQ_ASSIGN_OR_RETURN(std::vector<ApiKey> parsed, Parse(text, file));
+    if (parsed.empty()) return InvalidArgument("--api-keys-file '" + file + "' holds no key");
+    out.keys_.insert(out.keys_.end(), parsed.begin(), parsed.end());
   }
   return out;
 }
 
-bool ApiKeys::Accepts(std::string_view authorization) const {
+void ApiKeys::AddStored(const std::vector<JobStore::ApiKeyRecord>& records) {
+  for (const JobStore::ApiKeyRecord& r : records) {
+    auto digest = DigestOfHex(r.sha256);
+    const std::optional<Role> role = ParseRole(r.role);
+    if (!digest || !role || (!r.tenant.empty() && !IsValidTenant(r.tenant))) {
+      spdlog::warn("API key {} in the store does not read; it is not accepted", r.id);
+      continue;
+    }
+    keys_.push_back(
+        {.digest = std::move(*digest), .tenant = r.tenant, .role = *role, .name = r.name});
+  }
+}
+
+std::optional<Caller> ApiKeys::Authenticate(std::string_view authorization) const {
   constexpr std::string_view kScheme = "bearer ";
-  if (authorization.size() <= kScheme.size()) return false;
+  if (authorization.size() <= kScheme.size()) return std::nullopt;
   for (size_t i = 0; i < kScheme.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(authorization[i])) != kScheme[i]) return false;
+    if (std::tolower(static_cast<unsigned char>(authorization[i])) != kScheme[i]) {
+      return std::nullopt;
+    }
   }
   const std::string digest = Sha256(Trim(authorization.substr(kScheme.size())));
-  bool match = false;
   // Every key is compared, each in constant time: the answer's timing says nothing of them.
-  for (const std::string& d : digests_) {
-    match |= CRYPTO_memcmp(d.data(), digest.data(), digest.size()) == 0;
+  const ApiKey* found = nullptr;
+  for (const ApiKey& k : keys_) {
+    if (CRYPTO_memcmp(k.digest.data(), digest.data(), digest.size()) == 0) found = &k;
   }
-  return match;
+  if (found == nullptr) return std::nullopt;
+  return Caller{.tenant = found->tenant, .role = found->role};
+}
+
+Status KeyRing::Refresh() {
+  std::vector<ApiKey> file_keys;
+  bool file_changed = false;
+  if (!file_.empty()) {
+    const std::string stamp = FileStamp(file_);
+    std::lock_guard lock(mu_);
+    file_changed = stamp.empty() || stamp != file_stamp_;
+    if (!file_changed) file_keys = file_keys_;
+  }
+  if (file_changed) {
+    const std::string stamp = FileStamp(file_);
+    GLMQ_ASSIGN_OR_RETURN(std::string text, ReadFile(file_));
+    GLMQ_ASSIGN_OR_RETURN(file_keys, ApiKeys::Parse(text, file_));
+    std::lock_guard lock(mu_);
+    if (!file_stamp_.empty()) spdlog::info("keys file {}: {} keys", file_, file_keys.size());
+    file_stamp_ = stamp;
+    file_keys_ = file_keys;
+  }
+  GLMQ_ASSIGN_OR_RETURN(ApiKeys keys, ApiKeys::Load(flag_keys_, ""));
+  keys.Add(file_keys);
+  if (store_ != nullptr) {
+    GLMQ_ASSIGN_OR_RETURN(std::vector<JobStore::ApiKeyRecord> stored, store_->ApiKeys());
+    keys.AddStored(stored);
+  }
+  auto shared = std::make_shared<const ApiKeys>(std::move(keys));
+  std::lock_guard lock(mu_);
+  required_ = required_ || !shared->empty() || !file_.empty();
+  keys_ = std::move(shared);
+  return Status::Ok();
+}
+
+bool KeyRing::required() const {
+  std::lock_guard lock(mu_);
+  return required_;
+}
+
+size_t KeyRing::size() const {
+  std::lock_guard lock(mu_);
+  return keys_ ? keys_->size() : 0;
+}
+
+std::optional<Caller> KeyRing::Authenticate(std::string_view authorization) const {
+  std::shared_ptr<const ApiKeys> keys;
+  {
+    std::lock_guard lock(mu_);
+    if (!required_) return Caller{};
+    keys = keys_;
+  }
+  return keys->Authenticate(authorization);
 }
 
 }  // namespace glmq

@@ -1,32 +1,108 @@
-// API keys: with any configured, every /v1 and /api route wants `Authorization: Bearer KEY`
-// (health, metrics, the OpenAPI document and the dashboard page stay open; the page sends
-// the key it is given in its URL's #key=...). Keys are kept as SHA-256 digests and compared
-// in constant time.
+// Who is calling. An API key belongs to one tenant and has a role; the tenant a request acts
+// for comes from its key alone, never from a client header. Keys come from --api-key (each
+// an admin of the implicit tenant, as before there were tenants), a keys file, and the
+// store (`glmq keys create`); only their SHA-256 digests are held, compared in constant
+// time. With no key anywhere every request is an admin of the implicit tenant.
+//
+// Keys file: one key per line; blank lines and lines starting with '#' are skipped.
+//   TENANT ROLE SECRET [name=NAME]
+// SECRET is the key itself or "sha256:" and its digest in hex (so the file need not hold
+// the key); ROLE is read, submit or admin; the tenant "default" is the implicit one. A line
+// holding a single key is an admin of the implicit tenant (the format before tenants).
 #pragma once
 
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/status.h"
+#include "store/job_store.h"
 
 namespace glmq {
 
+// read: its tenant's jobs, read-only. submit: its tenant's jobs. admin: every tenant's, the
+// queue's internals, alerts and silences.
+enum class Role { kRead, kSubmit, kAdmin };
+const char* RoleName(Role role);
+std::optional<Role> ParseRole(std::string_view name);
+
+// The implicit tenant's name where one is shown ("" is stored).
+inline constexpr std::string_view kDefaultTenantName = "default";
+inline std::string_view TenantName(std::string_view tenant) {
+  return tenant.empty() ? kDefaultTenantName : tenant;
+}
+
+struct Caller {
+  std::string tenant;  // "" = the implicit tenant
+  Role role = Role::kAdmin;
+  bool admin() const { return role == Role::kAdmin; }
+  // Whether the role allows what `needed` does (read < submit < admin).
+  bool May(Role needed) const { return static_cast<int>(role) >= static_cast<int>(needed); }
+  // Whether a job of `job_tenant` is visible to this caller.
+  bool Sees(std::string_view job_tenant) const { return admin() || job_tenant == tenant; }
+};
+
+struct ApiKey {
+  std::string digest;  // SHA-256 of the key, raw bytes
+  std::string tenant;
+  Role role = Role::kAdmin;
+  std::string name;
+};
+
+// A key made here: "glmq_" and 48 hex digits (192 random bits).
+std::string NewApiKey();
+
 class ApiKeys {
  public:
-  // Keys given one by one (--api-key), and a file of one key per line (--api-keys-file;
-  // blank lines and lines starting with '#' are skipped, surrounding spaces trimmed). A key
-  // must be 16 to 256 printable ASCII characters without spaces.
+  // Keys given one by one (--api-key) and a keys file. A key must be 16 to 256 printable
+  // ASCII characters without spaces.
   static Result<ApiKeys> Load(const std::vector<std::string>& keys, const std::string& file);
+  // The keys of a keys file's text; `where` names it in errors.
+  static Result<std::vector<ApiKey>> Parse(std::string_view text, const std::string& where);
+  void Add(const std::vector<ApiKey>& keys) { keys_.insert(keys_.end(), keys.begin(), keys.end()); }
+  // Adds the keys the store keeps; a record that does not read is skipped with a warning.
+  void AddStored(const std::vector<JobStore::ApiKeyRecord>& records);
 
-  bool empty() const { return digests_.empty(); }
-  size_t size() const { return digests_.size(); }
-  // Whether an Authorization header value carries one of the keys ("Bearer KEY", the
-  // scheme in any case).
-  bool Accepts(std::string_view authorization) const;
+  bool empty() const { return keys_.empty(); }
+  size_t size() const { return keys_.size(); }
+  // The caller an Authorization header value ("Bearer KEY", the scheme in any case) names;
+  // nullopt for none of the keys.
+  std::optional<Caller> Authenticate(std::string_view authorization) const;
 
  private:
-  std::vector<std::string> digests_;  // SHA-256 of each key, raw bytes
+  std::vector<ApiKey> keys_;
+};
+
+// The keys in force, read again from the keys file (when it changed) and the store by
+// Refresh, which a front end calls every second: a key revoked anywhere stops working
+// within a second on every gateway. Any thread.
+class KeyRing {
+ public:
+  KeyRing(std::vector<std::string> flag_keys, std::string file, JobStore* store)
+      : flag_keys_(std::move(flag_keys)), file_(std::move(file)), store_(store) {}
+  // Reads every source. An error (a keys file that does not parse, a store that does not
+  // answer) keeps the keys in force as they were.
+  Status Refresh();
+  // Whether keys are required: once any key was seen, until the process ends (revoking the
+  // last key does not open the API).
+  bool required() const;
+  size_t size() const;
+  // nullopt: not a valid key. With no key required: an admin of the implicit tenant.
+  std::optional<Caller> Authenticate(std::string_view authorization) const;
+
+ private:
+  const std::vector<std::string> flag_keys_;
+  const std::string file_;
+  JobStore* const store_;
+  mutable std::mutex mu_;
+  std::shared_ptr<const ApiKeys> keys_;
+  bool required_ = false;
+  std::string file_stamp_;  // mtime and size of the keys file last read
+  std::vector<ApiKey> file_keys_;
 };
 
 }  // namespace glmq

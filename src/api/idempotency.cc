@@ -4,7 +4,8 @@
 
 namespace glmq {
 
-Result<std::optional<JobStore::IdempotencyClaim>> IdempotencyClaimOf(const HttpRequest& request) {
+Result<std::optional<JobStore::IdempotencyClaim>> IdempotencyClaimOf(const HttpRequest& request,
+                                                                     const std::string& tenant) {
   auto it = request.find("Idempotency-Key");
   if (it == request.end()) return std::optional<JobStore::IdempotencyClaim>();
   const std::string_view key(it->value().data(), it->value().size());
@@ -13,8 +14,6 @@ Result<std::optional<JobStore::IdempotencyClaim>> IdempotencyClaimOf(const HttpR
                            std::to_string(kMaxIdempotencyKeyBytes) + " characters, not " +
                            std::to_string(key.size()));
   }
-  std::string tenant;
-  if (auto t = request.find("X-Tenant"); t != request.end()) tenant = std::string(t->value());
   JobStore::IdempotencyClaim claim;
   claim.key = tenant + "\n" + std::string(key);
   claim.body_sha256 = Sha256Hex(request.body());

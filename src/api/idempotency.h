@@ -5,7 +5,8 @@
 //   same key, other body     → 422 idempotency_key_reused;
 //   same key, first in flight → 409 idempotency_key_in_use;
 //   key over 255 characters or empty → 400.
-// The tenant is the X-Tenant header ("" without one): keys of different tenants never meet.
+// The tenant is the caller's (from its API key, never from a header): keys of different
+// tenants never meet.
 #pragma once
 
 #include <optional>
@@ -22,6 +23,7 @@ inline constexpr int64_t kIdempotencyTtlMs = 24 * 3'600'000;
 inline constexpr int64_t kIdempotencyInFlightMs = 60'000;
 
 // The claim a request makes, or nullopt without the header; kInvalidArgument for a bad key.
-Result<std::optional<JobStore::IdempotencyClaim>> IdempotencyClaimOf(const HttpRequest& request);
+Result<std::optional<JobStore::IdempotencyClaim>> IdempotencyClaimOf(const HttpRequest& request,
+                                                                     const std::string& tenant);
 
 }  // namespace glmq

@@ -1,5 +1,7 @@
 #include "api/job_json.h"
 
+#include "api/auth.h"
+
 namespace glmq {
 
 using json = nlohmann::json;
@@ -20,6 +22,7 @@ json JobToJson(const Job& job) {
   json j = {
       {"id", job.id},
       {"object", "job"},
+      {"tenant", TenantName(job.tenant)},
       {"state", JobStateName(job.state)},
       {"priority", job.request.priority},
       {"length_class", LengthClassName(job.length_class)},

@@ -16,8 +16,11 @@ constexpr auto kEventKeepAlive = std::chrono::seconds(15);
 
 }  // namespace
 
-Result<Job> FetchJob(JobStore& store, const std::string& id, bool with_request) {
-  return store.Get(id, with_request);
+Result<Job> FetchJob(JobStore& store, const Caller& caller, const std::string& id,
+                     bool with_request) {
+  Result<Job> job = store.Get(id, with_request);
+  if (job.ok() && !caller.Sees(job->tenant)) return NotFound("no job " + id);
+  return job;
 }
 
 HttpResponse EventStreamHead() {
@@ -28,11 +31,12 @@ HttpResponse EventStreamHead() {
   return head;
 }
 
-asio::awaitable<Result<Job>> AwaitJob(ApiContext& ctx, std::string id, double wait_seconds) {
+asio::awaitable<Result<Job>> AwaitJob(ApiContext& ctx, Caller caller, std::string id,
+                                      double wait_seconds) {
   const auto deadline = std::chrono::steady_clock::now() +
                         std::chrono::milliseconds(std::llround(wait_seconds * 1000));
   auto executor = co_await asio::this_coro::executor;
-  auto fetch = [&ctx, id] { return FetchJob(ctx.store, id, false); };
+  auto fetch = [&ctx, &caller, id] { return FetchJob(ctx.store, caller, id, false); };
   for (;;) {
     JobWait wait(ctx.watch, id, executor, deadline);
     Result<Job> f = co_await RunBlocking(ctx.pool, fetch);
@@ -57,7 +61,8 @@ asio::awaitable<void> JobEvents(ApiContext& ctx, std::string id, StreamWriter& o
   std::string last_data;
   std::optional<JobState> last_state;
   auto last_write = std::chrono::steady_clock::now();
-  auto fetch = [&ctx, id] { return FetchJob(ctx.store, id, false); };
+  // The route found the job, and a job's tenant never changes: the caller may see it.
+  auto fetch = [&ctx, id] { return ctx.store.Get(id, false); };
   for (;;) {
     JobWait wait(ctx.watch, id, executor, std::chrono::steady_clock::now() + kEventPoll);
     Result<Job> f = co_await RunBlocking(ctx.pool, fetch);
@@ -94,10 +99,11 @@ asio::awaitable<void> JobEvents(ApiContext& ctx, std::string id, StreamWriter& o
 // answer exists only once the job ends, so it comes as one chunk with all of its text
 // (then one with finish_reason and usage); until then the stream carries keep-alive
 // comments. A job that does not succeed ends the stream with `data: {"error":...}`.
-asio::awaitable<void> ChatCompletionStream(ApiContext& ctx, std::string id, StreamWriter& out) {
+asio::awaitable<void> ChatCompletionStream(ApiContext& ctx, Caller caller, std::string id,
+                                           StreamWriter& out) {
   const double keep_alive = std::chrono::duration<double>(kEventKeepAlive).count();
   for (;;) {
-    Result<Job> f = co_await AwaitJob(ctx, id, keep_alive);
+    Result<Job> f = co_await AwaitJob(ctx, caller, id, keep_alive);
     if (!f.ok() || IsTerminal(f->state) || ctx.watch.closed()) {
       co_await out.Write(ChatCompletionEvents(f, ctx.watch.closed(), ctx.admission.model().name));
       co_return;

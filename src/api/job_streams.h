@@ -11,19 +11,24 @@
 
 namespace glmq {
 
-// The job as stored (`with_request`: with its documents). Blocking.
-Result<Job> FetchJob(JobStore& store, const std::string& id, bool with_request);
+// The job as stored (`with_request`: with its documents), if `caller` may see it: another
+// tenant's job is kNotFound, exactly as an unknown id. Blocking.
+Result<Job> FetchJob(JobStore& store, const Caller& caller, const std::string& id,
+                     bool with_request);
 
 // Waits until the job is terminal or `wait_seconds` pass, then returns its latest record.
-asio::awaitable<Result<Job>> AwaitJob(ApiContext& ctx, std::string id, double wait_seconds);
+// Another tenant's job is kNotFound at once.
+asio::awaitable<Result<Job>> AwaitJob(ApiContext& ctx, Caller caller, std::string id,
+                                      double wait_seconds);
 
 // The head of a 200 whose body is server-sent events (RequestContext::stream writes it).
 HttpResponse EventStreamHead();
 
-// GET /v1/jobs/{id}/events, once the job is found.
+// GET /v1/jobs/{id}/events, once the job is found (and seen to be the caller's).
 asio::awaitable<void> JobEvents(ApiContext& ctx, std::string id, StreamWriter& out);
 
-// POST /v1/chat/completions with "stream": true, once the job is accepted.
-asio::awaitable<void> ChatCompletionStream(ApiContext& ctx, std::string id, StreamWriter& out);
+// POST /v1/chat/completions with "stream": true, once the caller's job is accepted.
+asio::awaitable<void> ChatCompletionStream(ApiContext& ctx, Caller caller, std::string id,
+                                           StreamWriter& out);
 
 }  // namespace glmq

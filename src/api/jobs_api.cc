@@ -82,7 +82,9 @@ Result<double> ParseWait(const RequestContext& rc, double max_wait) {
   return v;
 }
 
-json QueueJson(ApiContext& ctx, const QueueReport& r) {
+// The service-wide figures (what an honest wait estimate needs) for everyone; running jobs
+// by id only to an admin and to their own tenant.
+json QueueJson(ApiContext& ctx, const Caller& caller, const QueueReport& r) {
   json classes = json::object();
   for (LengthClass c : kAllLengthClasses) {
     auto it = r.queue.classes.find(c);
@@ -97,6 +99,7 @@ json QueueJson(ApiContext& ctx, const QueueReport& r) {
   }
   json run = json::array();
   for (const Job& j : r.running) {
+    if (!caller.Sees(j.tenant)) continue;
     run.push_back({{"id", j.id},
                    {"length_class", LengthClassName(j.length_class)},
                    {"prompt_tokens", j.prompt_tokens},
@@ -148,6 +151,15 @@ json QueueJson(ApiContext& ctx, const QueueReport& r) {
 
 HttpResponse ListJobs(ApiContext& ctx, const RequestContext& rc) {
   ListFilter filter;
+  // A tenant lists its own jobs; an admin every tenant's, or one tenant's with ?tenant=.
+  if (!rc.caller.admin()) {
+    filter.tenant = rc.caller.tenant;
+  } else if (auto it = rc.query.find("tenant"); it != rc.query.end()) {
+    if (it->second != kDefaultTenantName && !IsValidTenant(it->second)) {
+      return ErrorResponse(ErrorCode::kInvalidRequest, "'tenant' is not a tenant name");
+    }
+    filter.tenant = it->second == kDefaultTenantName ? "" : it->second;
+  }
   if (auto it = rc.query.find("state"); it != rc.query.end() && !it->second.empty()) {
     filter.state = ParseJobState(it->second);
     if (!filter.state) {
@@ -206,7 +218,7 @@ asio::awaitable<Result<Accepted>> SubmitBody(ApiContext& ctx, RequestContext& rc
   auto prepare = [&ctx, &rc, parse]() -> Result<Admission::Prepared> {
     GLMQ_ASSIGN_OR_RETURN(JobRequest request,
                           parse(std::move(rc.request.body()), ctx.options.limits));
-    return ctx.admission.Prepare(std::move(request));
+    return ctx.admission.Prepare(rc.caller.tenant, std::move(request));
   };
   if (ctx.admission.PreparesWithoutBlocking(body_bytes)) {
     auto prepared = prepare();
@@ -249,7 +261,7 @@ HttpResponse SubmitJobOnce(ApiContext& ctx, RequestContext& rc,
   HttpResponse res = [&] {
     auto request = ParseJobRequest(std::move(rc.request.body()), ctx.options.limits);
     if (!request.ok()) return SubmitError(request.status());
-    auto prepared = ctx.admission.Prepare(std::move(*request));
+    auto prepared = ctx.admission.Prepare(rc.caller.tenant, std::move(*request));
     if (!prepared.ok()) return SubmitError(prepared.status());
     // The 202 is stored with the job, so the work ahead is measured first and the job
     // inserted alone.
@@ -332,9 +344,10 @@ std::optional<HttpResponse> RateLimited(ApiContext& ctx, const RequestContext& r
 
 void AddApiRoutes(Router& router, ApiContext& ctx) {
   router.Add(
-      http::verb::post, "/v1/jobs", [&ctx](RequestContext& rc) -> asio::awaitable<HttpResponse> {
+      http::verb::post, "/v1/jobs",
+      [&ctx](RequestContext& rc) -> asio::awaitable<HttpResponse> {
         if (auto limited = RateLimited(ctx, rc)) co_return std::move(*limited);
-        auto claim = IdempotencyClaimOf(rc.request);
+        auto claim = IdempotencyClaimOf(rc.request, rc.caller.tenant);
         if (!claim.ok()) {
           co_return ErrorResponse(ErrorCode::kInvalidIdempotencyKey, claim.status().message());
         }
@@ -345,139 +358,159 @@ void AddApiRoutes(Router& router, ApiContext& ctx) {
         auto s = co_await SubmitBody(ctx, rc, ParseJobRequest);
         if (!s.ok()) co_return SubmitError(s.status());
         co_return AcceptedResponse(*s);
-      });
+      },
+      Access::kSubmit);
 
-  router.Add(http::verb::get, "/v1/jobs/{id}",
-             [&ctx](RequestContext& rc) -> asio::awaitable<HttpResponse> {
-               const std::string id = rc.params["id"];
-               auto wait = ParseWait(rc, ctx.options.max_wait_seconds);
-               if (!wait.ok()) {
-                 co_return ErrorResponse(ErrorCode::kInvalidRequest, wait.status().message());
-               }
-               Result<Job> f = Internal("not read");
-               if (*wait > 0) {
-                 f = co_await AwaitJob(ctx, id, *wait);
-               } else {
-                 auto fetch = [&ctx, id] { return FetchJob(ctx.store, id, false); };
-                 f = co_await RunBlocking(ctx.pool, std::move(fetch));
-               }
-               if (!f.ok()) co_return FetchError(f.status(), id);
-               if (f->state != JobState::kQueued) {
-                 co_return JsonResponse(http::status::ok, JobToJson(*f));
-               }
-               auto with_estimate = [&ctx, job = std::move(*f)] { return QueuedJobJson(ctx, job); };
-               co_return JsonResponse(http::status::ok,
-                                      co_await RunBlocking(ctx.pool, std::move(with_estimate)));
-             });
+  router.Add(
+      http::verb::get, "/v1/jobs/{id}",
+      [&ctx](RequestContext& rc) -> asio::awaitable<HttpResponse> {
+        const std::string id = rc.params["id"];
+        auto wait = ParseWait(rc, ctx.options.max_wait_seconds);
+        if (!wait.ok()) {
+          co_return ErrorResponse(ErrorCode::kInvalidRequest, wait.status().message());
+        }
+        Result<Job> f = Internal("not read");
+        if (*wait > 0) {
+          f = co_await AwaitJob(ctx, rc.caller, id, *wait);
+        } else {
+          auto fetch = [&ctx, &rc, id] { return FetchJob(ctx.store, rc.caller, id, false); };
+          f = co_await RunBlocking(ctx.pool, std::move(fetch));
+        }
+        if (!f.ok()) co_return FetchError(f.status(), id);
+        if (f->state != JobState::kQueued) {
+          co_return JsonResponse(http::status::ok, JobToJson(*f));
+        }
+        auto with_estimate = [&ctx, job = std::move(*f)] { return QueuedJobJson(ctx, job); };
+        co_return JsonResponse(http::status::ok,
+                               co_await RunBlocking(ctx.pool, std::move(with_estimate)));
+      },
+      Access::kRead);
 
-  router.Add(http::verb::get, "/v1/jobs/{id}/events",
-             [&ctx](RequestContext& rc) -> asio::awaitable<HttpResponse> {
-               const std::string id = rc.params["id"];
-               auto fetch = [&ctx, id] { return FetchJob(ctx.store, id, false); };
-               Result<Job> f = co_await RunBlocking(ctx.pool, std::move(fetch));
-               if (!f.ok()) co_return FetchError(f.status(), id);
-               rc.stream = [&ctx, id](StreamWriter& out) { return JobEvents(ctx, id, out); };
-               co_return EventStreamHead();
-             });
+  router.Add(
+      http::verb::get, "/v1/jobs/{id}/events",
+      [&ctx](RequestContext& rc) -> asio::awaitable<HttpResponse> {
+        const std::string id = rc.params["id"];
+        auto fetch = [&ctx, &rc, id] { return FetchJob(ctx.store, rc.caller, id, false); };
+        Result<Job> f = co_await RunBlocking(ctx.pool, std::move(fetch));
+        if (!f.ok()) co_return FetchError(f.status(), id);
+        rc.stream = [&ctx, id](StreamWriter& out) { return JobEvents(ctx, id, out); };
+        co_return EventStreamHead();
+      },
+      Access::kRead);
 
-  router.Add(http::verb::delete_, "/v1/jobs/{id}",
-             [&ctx](RequestContext& rc) -> asio::awaitable<HttpResponse> {
-               const std::string id = rc.params["id"];
-               auto work = [&ctx, id]() -> HttpResponse {
-                 auto job = ctx.store.Cancel(id);
-                 if (!job.ok()) return FetchError(job.status(), id);
-                 if (job->state == JobState::kRunning && ctx.scheduler)
-                   ctx.scheduler->RequestStop(id);
-                 if (IsTerminal(job->state) && job->state != JobState::kCancelled) {
-                   return ErrorResponse(ErrorCode::kConflict, "job '" + id + "' already ended as " +
-                                                                  JobStateName(job->state));
-                 }
-                 return JsonResponse(http::status::ok, JobToJson(*job));
-               };
-               co_return co_await RunBlocking(ctx.pool, std::move(work));
-             });
+  router.Add(
+      http::verb::delete_, "/v1/jobs/{id}",
+      [&ctx](RequestContext& rc) -> asio::awaitable<HttpResponse> {
+        const std::string id = rc.params["id"];
+        auto work = [&ctx, &rc, id]() -> HttpResponse {
+          if (auto mine = FetchJob(ctx.store, rc.caller, id, false); !mine.ok()) {
+            return FetchError(mine.status(), id);
+          }
+          auto job = ctx.store.Cancel(id);
+          if (!job.ok()) return FetchError(job.status(), id);
+          if (job->state == JobState::kRunning && ctx.scheduler) ctx.scheduler->RequestStop(id);
+          if (IsTerminal(job->state) && job->state != JobState::kCancelled) {
+            return ErrorResponse(ErrorCode::kConflict,
+                                 "job '" + id + "' already ended as " + JobStateName(job->state));
+          }
+          return JsonResponse(http::status::ok, JobToJson(*job));
+        };
+        co_return co_await RunBlocking(ctx.pool, std::move(work));
+      },
+      Access::kSubmit);
 
-  router.Add(http::verb::get, "/v1/jobs",
-             [&ctx](RequestContext& rc) -> asio::awaitable<HttpResponse> {
-               auto work = [&ctx, &rc] { return ListJobs(ctx, rc); };
-               co_return co_await RunBlocking(ctx.pool, std::move(work));
-             });
+  router.Add(
+      http::verb::get, "/v1/jobs",
+      [&ctx](RequestContext& rc) -> asio::awaitable<HttpResponse> {
+        auto work = [&ctx, &rc] { return ListJobs(ctx, rc); };
+        co_return co_await RunBlocking(ctx.pool, std::move(work));
+      },
+      Access::kRead);
 
-  router.Add(http::verb::get, "/v1/queue",
-             [&ctx](RequestContext&) -> asio::awaitable<HttpResponse> {
-               auto work = [&ctx]() -> HttpResponse {
-                 auto report = ctx.queue.Read(/*with_running_jobs=*/true);
-                 if (!report.ok()) return ErrorResponse(report.status());
-                 return JsonResponse(http::status::ok, QueueJson(ctx, *report));
-               };
-               co_return co_await RunBlocking(ctx.pool, std::move(work));
-             });
+  router.Add(
+      http::verb::get, "/v1/queue",
+      [&ctx](RequestContext& rc) -> asio::awaitable<HttpResponse> {
+        auto work = [&ctx, &rc]() -> HttpResponse {
+          auto report = ctx.queue.Read(/*with_running_jobs=*/true);
+          if (!report.ok()) return ErrorResponse(report.status());
+          return JsonResponse(http::status::ok, QueueJson(ctx, rc.caller, *report));
+        };
+        co_return co_await RunBlocking(ctx.pool, std::move(work));
+      },
+      Access::kRead);
 
   AddHealthRoutes(router, ctx.store, ctx.pool);
 
   // The seed API, kept so its clients move over unchanged.
   // OpenAI's chat completions over the queue: the job is submitted as any other (durable,
   // scheduled, visible in /v1/jobs) and the connection held until it ends.
-  router.Add(http::verb::post, "/v1/chat/completions",
-             [&ctx](RequestContext& rc) -> asio::awaitable<HttpResponse> {
-               if (auto limited = RateLimited(ctx, rc)) co_return std::move(*limited);
-               bool stream = false;
-               auto parse = [&stream](std::string body, const RequestLimits& limits) {
-                 return ParseOpenAiChatRequest(std::move(body), limits, &stream);
-               };
-               auto s = co_await SubmitBody(ctx, rc, parse);
-               if (!s.ok()) co_return SubmitError(s.status());
-               if (stream) {
-                 HttpResponse head = EventStreamHead();
-                 head.set("Glmq-Job", s->job.id);
-                 rc.stream = [&ctx, id = s->job.id](StreamWriter& out) {
-                   return ChatCompletionStream(ctx, id, out);
-                 };
-                 co_return head;
-               }
-               Result<Job> f = co_await AwaitJob(ctx, s->job.id, ctx.options.chat_wait_seconds);
-               co_return ChatCompletionAnswer(f, ctx.watch.closed(), ctx.admission.model().name);
-             });
+  router.Add(
+      http::verb::post, "/v1/chat/completions",
+      [&ctx](RequestContext& rc) -> asio::awaitable<HttpResponse> {
+        if (auto limited = RateLimited(ctx, rc)) co_return std::move(*limited);
+        bool stream = false;
+        auto parse = [&stream](std::string body, const RequestLimits& limits) {
+          return ParseOpenAiChatRequest(std::move(body), limits, &stream);
+        };
+        auto s = co_await SubmitBody(ctx, rc, parse);
+        if (!s.ok()) co_return SubmitError(s.status());
+        if (stream) {
+          HttpResponse head = EventStreamHead();
+          head.set("Glmq-Job", s->job.id);
+          rc.stream = [&ctx, caller = rc.caller, id = s->job.id](StreamWriter& out) {
+            return ChatCompletionStream(ctx, caller, id, out);
+          };
+          co_return head;
+        }
+        Result<Job> f = co_await AwaitJob(ctx, rc.caller, s->job.id, ctx.options.chat_wait_seconds);
+        co_return ChatCompletionAnswer(f, ctx.watch.closed(), ctx.admission.model().name);
+      },
+      Access::kSubmit);
 
-  router.Add(http::verb::post, "/api/v1/chat",
-             [&ctx](RequestContext& rc) -> asio::awaitable<HttpResponse> {
-               if (auto limited = RateLimited(ctx, rc)) co_return std::move(*limited);
-               auto s = co_await SubmitBody(ctx, rc, ParseSeedChatRequest);
-               if (!s.ok()) co_return SubmitError(s.status());
-               co_return JsonResponse(http::status::ok,
-                                      {{"task_id", s->job.id},
-                                       {"status", SeedStatusName(s->job.state)},
-                                       {"message", "task queued"},
-                                       {"estimated_time", s->job.estimated_wait_seconds},
-                                       {"queue_position", s->queue_position}});
-             });
+  router.Add(
+      http::verb::post, "/api/v1/chat",
+      [&ctx](RequestContext& rc) -> asio::awaitable<HttpResponse> {
+        if (auto limited = RateLimited(ctx, rc)) co_return std::move(*limited);
+        auto s = co_await SubmitBody(ctx, rc, ParseSeedChatRequest);
+        if (!s.ok()) co_return SubmitError(s.status());
+        co_return JsonResponse(http::status::ok, {{"task_id", s->job.id},
+                                                  {"status", SeedStatusName(s->job.state)},
+                                                  {"message", "task queued"},
+                                                  {"estimated_time", s->job.estimated_wait_seconds},
+                                                  {"queue_position", s->queue_position}});
+      },
+      Access::kSubmit);
 
-  router.Add(http::verb::get, "/api/v1/task/{task_id}",
-             [&ctx](RequestContext& rc) -> asio::awaitable<HttpResponse> {
-               const std::string id = rc.params["task_id"];
-               auto fetch = [&ctx, id] { return FetchJob(ctx.store, id, false); };
-               Result<Job> f = co_await RunBlocking(ctx.pool, std::move(fetch));
-               if (!f.ok()) co_return FetchError(f.status(), id);
-               co_return JsonResponse(http::status::ok, JobToSeedJson(*f));
-             });
+  router.Add(
+      http::verb::get, "/api/v1/task/{task_id}",
+      [&ctx](RequestContext& rc) -> asio::awaitable<HttpResponse> {
+        const std::string id = rc.params["task_id"];
+        auto fetch = [&ctx, &rc, id] { return FetchJob(ctx.store, rc.caller, id, false); };
+        Result<Job> f = co_await RunBlocking(ctx.pool, std::move(fetch));
+        if (!f.ok()) co_return FetchError(f.status(), id);
+        co_return JsonResponse(http::status::ok, JobToSeedJson(*f));
+      },
+      Access::kRead);
 
-  router.Add(http::verb::get, "/api/v1/queue/status",
-             [&ctx](RequestContext&) -> asio::awaitable<HttpResponse> {
-               auto work = [&ctx]() -> HttpResponse {
-                 auto report = ctx.queue.Read(/*with_running_jobs=*/false);
-                 if (!report.ok()) return ErrorResponse(report.status());
-                 const QueueReport& r = *report;
-                 json body = {{"queue_length", r.queued},
-                              {"processing", r.queue.running},
-                              {"completed", r.total(JobState::kSucceeded)},
-                              {"failed", r.failed_total},
-                              {"cancelled", r.total(JobState::kCancelled)},
-                              {"workers", r.capacity.engines},
-                              {"estimated_wait", ctx.admission.WaitWithNothingAhead()}};
-                 return JsonResponse(http::status::ok, body);
-               };
-               co_return co_await RunBlocking(ctx.pool, std::move(work));
-             });
+  router.Add(
+      http::verb::get, "/api/v1/queue/status",
+      [&ctx](RequestContext&) -> asio::awaitable<HttpResponse> {
+        auto work = [&ctx]() -> HttpResponse {
+          auto report = ctx.queue.Read(/*with_running_jobs=*/false);
+          if (!report.ok()) return ErrorResponse(report.status());
+          const QueueReport& r = *report;
+          json body = {{"queue_length", r.queued},
+                       {"processing", r.queue.running},
+                       {"completed", r.total(JobState::kSucceeded)},
+                       {"failed", r.failed_total},
+                       {"cancelled", r.total(JobState::kCancelled)},
+                       {"workers", r.capacity.engines},
+                       {"estimated_wait", ctx.admission.WaitWithNothingAhead()}};
+          return JsonResponse(http::status::ok, body);
+        };
+        co_return co_await RunBlocking(ctx.pool, std::move(work));
+      },
+      Access::kRead);
 }
 
 }  // namespace glmq

@@ -20,6 +20,8 @@ http::status HttpStatusFor(ErrorCode code) {
       return http::status::request_header_fields_too_large;
     case ErrorCode::kUnauthorized:
       return http::status::unauthorized;
+    case ErrorCode::kForbidden:
+      return http::status::forbidden;
     case ErrorCode::kNotFound:
       return http::status::not_found;
     case ErrorCode::kMethodNotAllowed:

@@ -97,15 +97,27 @@ asio::awaitable<HttpResponse> Router::Handle(HttpRequest request, std::string& r
   }
   ctx.route = found->pattern;
   route = found->pattern;
-  if (found->access == Access::kKey && accepts_ && !accepts_(request)) {
-    const bool sent = request.find(http::field::authorization) != request.end();
-    HttpResponse res = ErrorResponse(
-        ErrorCode::kUnauthorized,
-        sent ? "the API key is not valid"
-             : "this endpoint needs an API key: send the header 'Authorization: Bearer KEY'");
-    res.set(http::field::www_authenticate,
-            sent ? R"(Bearer realm="glmq", error="invalid_token")" : R"(Bearer realm="glmq")");
-    co_return res;
+  if (found->access != Access::kOpen && authenticate_) {
+    std::optional<Caller> caller = authenticate_(request);
+    if (!caller) {
+      const bool sent = request.find(http::field::authorization) != request.end();
+      HttpResponse res = ErrorResponse(
+          ErrorCode::kUnauthorized,
+          sent ? "the API key is not valid"
+               : "this endpoint needs an API key: send the header 'Authorization: Bearer KEY'");
+      res.set(http::field::www_authenticate,
+              sent ? R"(Bearer realm="glmq", error="invalid_token")" : R"(Bearer realm="glmq")");
+      co_return res;
+    }
+    const Role needed = found->access == Access::kRead     ? Role::kRead
+                        : found->access == Access::kSubmit ? Role::kSubmit
+                                                           : Role::kAdmin;
+    if (!caller->May(needed)) {
+      co_return ErrorResponse(ErrorCode::kForbidden,
+                              std::string("this API key's role (") + RoleName(caller->role) +
+                                  ") cannot do this; it needs " + RoleName(needed));
+    }
+    ctx.caller = std::move(*caller);
   }
   ctx.request = std::move(request);
   // A bad request must never become a 500; an exception here is a bug, logged as one.

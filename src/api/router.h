@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "api/asio.h"
+#include "api/auth.h"
 #include "api/query_string.h"
 #include "core/status.h"
 
@@ -32,6 +33,8 @@ struct RequestContext {
   std::map<std::string, std::string> query;   // decoded query string
   std::string route;                          // the matched pattern, for metrics and logs
   std::string peer;                           // the client's address, as the socket says
+  // Who is calling (from the API key): the tenant its work belongs to and its role.
+  Caller caller;
   // Set by a handler whose 200 answer streams (server-sent events): the handler's response
   // gives the status and headers, and this writes the body after them.
   StreamBody stream;
@@ -44,18 +47,17 @@ using Handler = std::function<asio::awaitable<HttpResponse>(RequestContext&)>;
 // and the seconds it took. Runs on the io thread: must be cheap.
 using RequestObserver = std::function<void(const std::string& route, int status, double seconds)>;
 
-// Who may call a route once API keys are required (RequireKey): kKey routes answer 401
-// without a valid key; kOpen routes (health, metrics, documents) answer anyone.
-enum class Access { kKey, kOpen };
+// The least role a route needs: kOpen routes (health, metrics, documents) answer anyone,
+// without a key; the others answer 401 without a valid key and 403 to a lesser role.
+enum class Access { kOpen, kRead, kSubmit, kAdmin };
 
 class Router {
  public:
-  void Add(http::verb method, std::string pattern, Handler handler, Access access = Access::kKey);
-  // From now on kKey routes answer only requests for which `accepts` is true; set before
-  // serving starts. Without it every route is open.
-  void RequireKey(std::function<bool(const HttpRequest&)> accepts) {
-    accepts_ = std::move(accepts);
-  }
+  void Add(http::verb method, std::string pattern, Handler handler, Access access);
+  // Names the caller of a request that needs a key: nullopt answers 401. Set before serving
+  // starts. Without it every request is an admin of the implicit tenant.
+  using Authenticator = std::function<std::optional<Caller>(const HttpRequest&)>;
+  void Authenticate(Authenticator authenticate) { authenticate_ = std::move(authenticate); }
   // Set before serving starts.
   void SetObserver(RequestObserver observer) { observer_ = std::move(observer); }
   // `stream`, when given, receives the handler's StreamBody for a streamed answer; `peer` is
@@ -77,7 +79,7 @@ class Router {
                     std::map<std::string, std::string>& params);
   std::vector<Route> routes_;
   RequestObserver observer_;
-  std::function<bool(const HttpRequest&)> accepts_;
+  Authenticator authenticate_;
 };
 
 // The result travels in an optional: co_spawn's completion wants a default-constructible

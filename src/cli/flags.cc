@@ -97,8 +97,9 @@ void AddApiFlags(CLI::App& cmd, ApiOptions& f, AdmissionOptions& admission) {
       "GLMQ_SUBMIT_BATCHES_IN_FLIGHT")
       ->check(CLI::Range(1, 8));
   cmd.add_option("--api-key", f.api_keys,
-                 "a key the /v1 and /api routes accept as 'Authorization: Bearer KEY' (repeat "
-                 "for several; none and no --api-keys-file: the API is open)")
+                 "an admin key of the default tenant, sent as 'Authorization: Bearer KEY' "
+                 "(repeat for several; no key here, in --api-keys-file or made by 'glmq keys "
+                 "create': the API is open)")
       ->envname("GLMQ_API_KEYS")
       ->delimiter(',');
   Opt(cmd, "--rate-limit", f.submit_rate,
@@ -109,7 +110,12 @@ void AddApiFlags(CLI::App& cmd, ApiOptions& f, AdmissionOptions& admission) {
       "GLMQ_RATE_LIMIT_BURST")
       ->check(CLI::PositiveNumber);
   Opt(cmd, "--api-keys-file", f.api_keys_file,
-      "file of API keys, one per line ('#' comments); read at start", "GLMQ_API_KEYS_FILE");
+      "file of API keys: 'TENANT ROLE KEY|sha256:HEX [name=NAME]' per line ('#' comments); "
+      "read again within a second of a change",
+      "GLMQ_API_KEYS_FILE");
+  cmd.add_flag("--insecure", f.insecure,
+               "serve an open API (no API key anywhere) on an address other than loopback")
+      ->envname("GLMQ_INSECURE");
 }
 
 void AddWebhookFlags(CLI::App& cmd, WebhookOptions& f) {

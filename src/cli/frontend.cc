@@ -8,6 +8,7 @@
 #include "api/dashboard.h"
 #include "api/metrics_api.h"
 #include "api/openapi.h"
+#include "net/address_policy.h"
 
 namespace glmq {
 
@@ -57,18 +58,30 @@ Result<std::unique_ptr<Frontend>> Frontend::Create(
 
 Status Frontend::AddRoutes(metrics::Registry& registry, JobMetrics& job_metrics) {
   ApiContext& ctx = *ctx_;
-  GLMQ_ASSIGN_OR_RETURN(ApiKeys keys,
-                        ApiKeys::Load(ctx.options.api_keys, ctx.options.api_keys_file));
-  if (keys.empty()) {
-    spdlog::info("no API keys: the API answers anyone who can reach it (see --api-key)");
-  } else {
-    spdlog::info("API keys: {}; /v1 and /api routes need 'Authorization: Bearer KEY'", keys.size());
-    router_.RequireKey([keys = std::move(keys)](const HttpRequest& request) {
-      const auto it = request.find(http::field::authorization);
-      return it != request.end() &&
-             keys.Accepts(std::string_view(it->value().data(), it->value().size()));
-    });
+  keys_ = std::make_unique<KeyRing>(ctx.options.api_keys, ctx.options.api_keys_file, &ctx.store);
+  if (Status read = keys_->Refresh(); !read.ok()) {
+    return Status(read.code(), "API keys: " + std::string(read.message()));
   }
+  if (!keys_->required()) {
+    if (!net::IsLoopbackHost(options_.http.host) && !ctx.options.insecure) {
+      return InvalidArgument(
+          "no API key is configured and --host " + options_.http.host +
+          " is not a loopback address: anyone who reaches it could read every job. Create keys "
+          "('glmq keys create --tenant T --role R', or --api-keys-file), or pass --insecure");
+    }
+    spdlog::info(
+        "no API keys: one implicit tenant, and the API answers anyone who can reach it (see "
+        "'glmq keys create')");
+  } else {
+    spdlog::info("API keys: {}; /v1 and /api routes need 'Authorization: Bearer KEY'",
+                 keys_->size());
+  }
+  router_.Authenticate([keys = keys_.get()](const HttpRequest& request) {
+    const auto it = request.find(http::field::authorization);
+    return keys->Authenticate(it == request.end()
+                                  ? std::string_view()
+                                  : std::string_view(it->value().data(), it->value().size()));
+  });
   if (ctx.options.submit_rate > 0) {
     ctx.limiter = std::make_shared<RateLimiter>(ctx.options.submit_rate, ctx.options.submit_burst);
     spdlog::info("rate limit: {:g} submits a second per client, bursts of {:g}",
@@ -86,6 +99,12 @@ Status Frontend::AddRoutes(metrics::Registry& registry, JobMetrics& job_metrics)
 }
 
 Result<uint16_t> Frontend::Start() {
+  // A key made or revoked anywhere (the keys file, `glmq keys`) counts within a second.
+  key_refresh_ = std::make_unique<Periodic>(std::chrono::seconds(1), [keys = keys_.get()] {
+    if (Status s = keys->Refresh(); !s.ok()) {
+      spdlog::warn("API keys not read again (the keys in force stay): {}", s.message());
+    }
+  });
   webhooks_->Start();
   alerting_->service->Start();
   return server_->Start();
@@ -96,6 +115,7 @@ void Frontend::Stop() {
   stopped_ = true;
   watch_.Close();  // long-polls answer now
   if (server_) server_->Stop();
+  key_refresh_.reset();
   pool_.join();
   alerting_.reset();  // a last notice goes out while the store is still open
   webhooks_.reset();

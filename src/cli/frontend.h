@@ -11,8 +11,10 @@
 #include "admission/admission.h"
 #include "alert/alerting.h"
 #include "api/api.h"
+#include "api/auth.h"
 #include "api/http_server.h"
 #include "api/webhooks.h"
+#include "core/periodic.h"
 #include "metrics/catalogue.h"
 #include "sched/queue_report.h"
 
@@ -61,6 +63,8 @@ class Frontend {
   Admission admission_;
   std::unique_ptr<Alerting> alerting_;
   std::unique_ptr<WebhookSender> webhooks_;
+  std::unique_ptr<KeyRing> keys_;
+  std::unique_ptr<Periodic> key_refresh_;  // every second, from Start
   std::optional<ApiContext> ctx_;
   Router router_;
   std::unique_ptr<HttpServer> server_;

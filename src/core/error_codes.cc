@@ -16,6 +16,8 @@ std::string_view ErrorCodeName(ErrorCode code) {
       return "bad_http";
     case ErrorCode::kUnauthorized:
       return "unauthorized";
+    case ErrorCode::kForbidden:
+      return "forbidden";
     case ErrorCode::kNotFound:
       return "not_found";
     case ErrorCode::kMethodNotAllowed:

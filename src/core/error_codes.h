@@ -20,6 +20,7 @@ enum class ErrorCode {
   kUriTooLong,             // 414: the request line is over the limit
   kHeadersTooLarge,        // 431: the header section is over the limit (bytes or fields)
   kUnauthorized,           // 401: no valid API key
+  kForbidden,              // 403: the key's role does not allow it
   kNotFound,               // 404
   kMethodNotAllowed,       // 405
   kConflict,               // 409: the job is not in a state that allows it

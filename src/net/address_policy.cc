@@ -103,6 +103,15 @@ std::optional<bool> IsPublicHost(std::string_view host) {
   return std::nullopt;
 }
 
+bool IsLoopbackHost(std::string_view host) {
+  if (host == "localhost") return true;
+  const std::string text(host);
+  in_addr v4{};
+  if (inet_pton(AF_INET, text.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  return inet_pton(AF_INET6, text.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
+}
+
 std::string AddressText(const sockaddr* address) {
   char buf[INET6_ADDRSTRLEN] = {0};
   if (address == nullptr) return "?";

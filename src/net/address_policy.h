@@ -24,6 +24,10 @@ bool IsPublicAddress(const sockaddr* address);
 // name rather than an address (names are checked when the call connects).
 std::optional<bool> IsPublicHost(std::string_view host);
 
+// Whether a listening address (--host) is reachable from this machine alone: 127.0.0.0/8,
+// ::1 and "localhost". A name other than localhost counts as reachable from elsewhere.
+bool IsLoopbackHost(std::string_view host);
+
 // "127.0.0.1", "::1": for messages.
 std::string AddressText(const sockaddr* address);
 

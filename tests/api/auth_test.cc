@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "crypto/crypto.h"
+
 namespace glmq {
 namespace {
 
@@ -23,15 +25,16 @@ TEST(ApiKeysTest, AcceptsOnlyItsKeysAsBearerTokens) {
   auto keys = ApiKeys::Load({kKey}, "");
   ASSERT_TRUE(keys.ok()) << keys.status().ToString();
   EXPECT_EQ(keys->size(), 1u);
-  EXPECT_TRUE(keys->Accepts(std::string("Bearer ") + kKey));
-  EXPECT_TRUE(keys->Accepts(std::string("bearer ") + kKey));  // the scheme in any case
-  EXPECT_TRUE(keys->Accepts(std::string("Bearer ") + kKey + " "));
-  EXPECT_FALSE(keys->Accepts(kKey));  // no scheme
-  EXPECT_FALSE(keys->Accepts(std::string("Basic ") + kKey));
-  EXPECT_FALSE(keys->Accepts(std::string("Bearer ") + kOther));
-  EXPECT_FALSE(keys->Accepts(std::string("Bearer ") + kKey + "x"));
-  EXPECT_FALSE(keys->Accepts("Bearer "));
-  EXPECT_FALSE(keys->Accepts(""));
+  EXPECT_TRUE(keys->Authenticate(std::string("Bearer ") + kKey).has_value());
+  EXPECT_TRUE(
+      keys->Authenticate(std::string("bearer ") + kKey).has_value());  // the scheme in any case
+  EXPECT_TRUE(keys->Authenticate(std::string("Bearer ") + kKey + " ").has_value());
+  EXPECT_FALSE(keys->Authenticate(kKey).has_value());  // no scheme
+  EXPECT_FALSE(keys->Authenticate(std::string("Basic ") + kKey).has_value());
+  EXPECT_FALSE(keys->Authenticate(std::string("Bearer ") + kOther).has_value());
+  EXPECT_FALSE(keys->Authenticate(std::string("Bearer ") + kKey + "x").has_value());
+  EXPECT_FALSE(keys->Authenticate("Bearer ").has_value());
+  EXPECT_FALSE(keys->Authenticate("").has_value());
 }
 
 TEST(ApiKeysTest, NoKeysMeansEmpty) {
@@ -46,8 +49,8 @@ TEST(ApiKeysTest, ReadsAFileOfKeysWithComments) {
   auto keys = ApiKeys::Load({kKey}, file);
   ASSERT_TRUE(keys.ok()) << keys.status().ToString();
   EXPECT_EQ(keys->size(), 2u);
-  EXPECT_TRUE(keys->Accepts(std::string("Bearer ") + kOther));
-  EXPECT_TRUE(keys->Accepts(std::string("Bearer ") + kKey));
+  EXPECT_TRUE(keys->Authenticate(std::string("Bearer ") + kOther).has_value());
+  EXPECT_TRUE(keys->Authenticate(std::string("Bearer ") + kKey).has_value());
   std::filesystem::remove(file);
 }
 
@@ -64,6 +67,90 @@ TEST(ApiKeysTest, RefusesWeakKeysAndUnusableFiles) {
   EXPECT_NE(s.message().find("line 2"), std::string::npos) << s.message();
   std::filesystem::remove(empty);
   std::filesystem::remove(weak);
+}
+
+TEST(ApiKeysTest, AKeysFileLineNamesTheTenantAndRoleOfItsKey) {
+  const std::string digest = Sha256Hex(kOther);
+  auto parsed = ApiKeys::Parse(std::string("finance submit ") + kKey +
+                                   " name=ci\nlegal read sha256:" + digest +
+                                   "\ndefault admin glmq_0123456789abcdef0123\n" + "# x\n",
+                               "keys");
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  ApiKeys keys;
+  keys.Add(*parsed);
+  ASSERT_EQ(keys.size(), 3u);
+  auto finance = keys.Authenticate(std::string("Bearer ") + kKey);
+  ASSERT_TRUE(finance.has_value());
+  EXPECT_EQ(finance->tenant, "finance");
+  EXPECT_EQ(finance->role, Role::kSubmit);
+  EXPECT_TRUE(finance->May(Role::kRead));
+  EXPECT_FALSE(finance->May(Role::kAdmin));
+  EXPECT_TRUE(finance->Sees("finance"));
+  EXPECT_FALSE(finance->Sees("legal"));
+  auto legal = keys.Authenticate(std::string("Bearer ") + kOther);  // by its digest alone
+  ASSERT_TRUE(legal.has_value());
+  EXPECT_EQ(legal->tenant, "legal");
+  EXPECT_EQ(legal->role, Role::kRead);
+  EXPECT_FALSE(legal->May(Role::kSubmit));
+  auto admin = keys.Authenticate("Bearer glmq_0123456789abcdef0123");
+  ASSERT_TRUE(admin.has_value());
+  EXPECT_EQ(admin->tenant, "");  // "default" is the implicit tenant
+  EXPECT_TRUE(admin->Sees("finance"));
+
+  for (const char* bad :
+       {"finance owner k3y-0123456789abcdef", "fin:ance read k3y-0123456789abcdef", "finance read",
+        "finance read sha256:abc", "finance read k3y-0123456789abcdef colour=blue"}) {
+    const Status s = ApiKeys::Parse(std::string("# first\n") + bad + "\n", "keys").status();
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(s.message().find("keys line 2"), std::string::npos) << s.message();
+  }
+}
+
+TEST(ApiKeysTest, NewKeysAreLongAndDistinct) {
+  const std::string a = NewApiKey(), b = NewApiKey();
+  EXPECT_EQ(a.rfind("glmq_", 0), 0u);
+  EXPECT_EQ(a.size(), 5u + 48u);
+  EXPECT_NE(a, b);
+}
+
+TEST(KeyRingTest, WithoutKeysEveryoneIsAnAdminOfTheImplicitTenant) {
+  KeyRing ring({}, "", nullptr);
+  ASSERT_TRUE(ring.Refresh().ok());
+  EXPECT_FALSE(ring.required());
+  auto caller = ring.Authenticate("");
+  ASSERT_TRUE(caller.has_value());
+  EXPECT_TRUE(caller->admin());
+  EXPECT_EQ(caller->tenant, "");
+}
+
+TEST(KeyRingTest, AChangedKeysFileCountsAtTheNextRefresh) {
+  const std::string file = WriteFile("ring", std::string("finance submit ") + kKey + "\n");
+  KeyRing ring({}, file, nullptr);
+  ASSERT_TRUE(ring.Refresh().ok());
+  EXPECT_TRUE(ring.required());
+  EXPECT_TRUE(ring.Authenticate(std::string("Bearer ") + kKey).has_value());
+  EXPECT_FALSE(ring.Authenticate(std::string("Bearer ") + kOther).has_value());
+
+  // Revoked: the key leaves the file, another comes.
+  std::ofstream(file) << "legal read " << kOther << "\n# " << kKey << " revoked\n";
+  ASSERT_TRUE(ring.Refresh().ok());
+  EXPECT_FALSE(ring.Authenticate(std::string("Bearer ") + kKey).has_value());
+  auto legal = ring.Authenticate(std::string("Bearer ") + kOther);
+  ASSERT_TRUE(legal.has_value());
+  EXPECT_EQ(legal->tenant, "legal");
+
+  // A file that no longer parses keeps the keys in force.
+  std::ofstream(file) << "legal reader " << kOther << "\n";
+  EXPECT_FALSE(ring.Refresh().ok());
+  EXPECT_TRUE(ring.Authenticate(std::string("Bearer ") + kOther).has_value());
+
+  // Emptied: still required (revoking every key does not open the API).
+  std::ofstream(file) << "# none\n";
+  ASSERT_TRUE(ring.Refresh().ok());
+  EXPECT_TRUE(ring.required());
+  EXPECT_FALSE(ring.Authenticate(std::string("Bearer ") + kOther).has_value());
+  EXPECT_FALSE(ring.Authenticate("").has_value());
+  std::filesystem::remove(file);
 }
 
 }  // namespace

@@ -36,12 +36,14 @@ HttpResponse Dispatch(Router& router, http::verb method, const std::string& targ
 TEST(RouterTest, MatchesParamsAndAnswers404And405) {
   Router router;
   std::string seen;
-  router.Add(http::verb::get, "/v1/jobs/{id}",
-             [&seen](RequestContext& rc) -> asio::awaitable<HttpResponse> {
-               seen = rc.params["id"] + "|" + rc.query["wait"];
-               HttpResponse res{http::status::ok, 11};
-               co_return res;
-             });
+  router.Add(
+      http::verb::get, "/v1/jobs/{id}",
+      [&seen](RequestContext& rc) -> asio::awaitable<HttpResponse> {
+        seen = rc.params["id"] + "|" + rc.query["wait"];
+        HttpResponse res{http::status::ok, 11};
+        co_return res;
+      },
+      Access::kRead);
   EXPECT_EQ(Dispatch(router, http::verb::get, "/v1/jobs/abc?wait=5").result(), http::status::ok);
   EXPECT_EQ(seen, "abc|5");
   EXPECT_EQ(Dispatch(router, http::verb::get, "/v1/nothing").result(), http::status::not_found);
@@ -53,19 +55,26 @@ TEST(RouterTest, MatchesParamsAndAnswers404And405) {
             http::status::bad_request);
 }
 
-TEST(RouterTest, KeyRoutesAnswer401WithoutTheKeyAndOpenRoutesAnswerAll) {
+TEST(RouterTest, KeyRoutesAnswer401WithoutAKeyAnd403ToALesserRole) {
   Router router;
-  auto ok = [](RequestContext&) -> asio::awaitable<HttpResponse> {
+  std::string tenant_seen;
+  auto ok = [&tenant_seen](RequestContext& rc) -> asio::awaitable<HttpResponse> {
+    tenant_seen = rc.caller.tenant;
     co_return HttpResponse{http::status::ok, 11};
   };
-  router.Add(http::verb::get, "/v1/queue", ok);
+  router.Add(http::verb::get, "/v1/queue", ok, Access::kRead);
+  router.Add(http::verb::post, "/v1/jobs", ok, Access::kSubmit);
+  router.Add(http::verb::get, "/v1/alerts", ok, Access::kAdmin);
   router.Add(http::verb::get, "/healthz", ok, Access::kOpen);
-  // Without RequireKey every route is open.
-  EXPECT_EQ(Dispatch(router, http::verb::get, "/v1/queue").result(), http::status::ok);
+  // Without an authenticator every route is open, to an admin of the implicit tenant.
+  EXPECT_EQ(Dispatch(router, http::verb::get, "/v1/alerts").result(), http::status::ok);
 
-  router.RequireKey([](const HttpRequest& r) {
+  router.Authenticate([](const HttpRequest& r) -> std::optional<Caller> {
     const auto it = r.find(http::field::authorization);
-    return it != r.end() && it->value() == "Bearer right";
+    if (it == r.end()) return std::nullopt;
+    if (it->value() == "Bearer reader") return Caller{.tenant = "legal", .role = Role::kRead};
+    if (it->value() == "Bearer submitter") return Caller{.tenant = "fin", .role = Role::kSubmit};
+    return std::nullopt;
   });
   HttpResponse none = Dispatch(router, http::verb::get, "/v1/queue");
   EXPECT_EQ(none.result(), http::status::unauthorized);
@@ -74,8 +83,17 @@ TEST(RouterTest, KeyRoutesAnswer401WithoutTheKeyAndOpenRoutesAnswerAll) {
   HttpResponse wrong = Dispatch(router, http::verb::get, "/v1/queue", "Bearer wrong");
   EXPECT_EQ(wrong.result(), http::status::unauthorized);
   EXPECT_NE(wrong[http::field::www_authenticate].find("invalid_token"), std::string::npos);
-  EXPECT_EQ(Dispatch(router, http::verb::get, "/v1/queue", "Bearer right").result(),
+  EXPECT_EQ(Dispatch(router, http::verb::get, "/v1/queue", "Bearer reader").result(),
             http::status::ok);
+  EXPECT_EQ(tenant_seen, "legal");
+  HttpResponse forbidden = Dispatch(router, http::verb::post, "/v1/jobs", "Bearer reader");
+  EXPECT_EQ(forbidden.result(), http::status::forbidden);
+  EXPECT_NE(forbidden.body().find("\"code\":\"forbidden\""), std::string::npos);
+  EXPECT_EQ(Dispatch(router, http::verb::post, "/v1/jobs", "Bearer submitter").result(),
+            http::status::ok);
+  EXPECT_EQ(tenant_seen, "fin");
+  EXPECT_EQ(Dispatch(router, http::verb::get, "/v1/alerts", "Bearer submitter").result(),
+            http::status::forbidden);
   EXPECT_EQ(Dispatch(router, http::verb::get, "/healthz").result(), http::status::ok);
 }
 

@@ -277,9 +277,13 @@ TEST(DistributedTest, AJobThatCrashesEveryWorkerIsDeadLetteredAndTheRestFlows) {
 
 TEST(DistributedTest, IdempotencyKeyGivesOneJobPerKey) {
   auto redis = DurableRedis();
-  auto gw = Gateway(*redis);
+  // Two tenants: an Idempotency-Key is scoped by the tenant of the caller's API key.
+  const std::string keys = MakeTempDir("glmq-idem") + "/keys";
+  std::ofstream(keys) << "default submit first-key-0123456789\nacme submit acme-key-0123456789\n";
+  auto gw = Gateway(*redis, {"--api-keys-file", keys});
   ASSERT_TRUE(gw->Start());
-  const HttpClient http = gw->client();
+  HttpClient http = gw->client();
+  http.SetHeader("Authorization", "Bearer first-key-0123456789");
   const std::string body = json({{"text", "Once only."}, {"max_tokens", 2}}).dump();
   // Ten concurrent tries with one key: one job; the others are told so (409) or get its 202.
   std::vector<HttpResult> results(10);
@@ -301,9 +305,16 @@ TEST(DistributedTest, IdempotencyKeyGivesOneJobPerKey) {
   EXPECT_EQ(again.status, 202);
   EXPECT_EQ(again.body_json.value("id", ""), *jobs.begin());
   EXPECT_EQ(again.Header("idempotent-replayed"), "true");
+  // A header does not make a tenant: the same key with X-Tenant is the same job.
+  const HttpResult spoofed = http.Request("POST", "/v1/jobs", body,
+                                          {{"Idempotency-Key", "order-42"}, {"X-Tenant", "acme"}});
+  EXPECT_EQ(spoofed.status, 202);
+  EXPECT_EQ(spoofed.body_json.value("id", ""), *jobs.begin());
   // Another tenant's same key is another job.
-  const HttpResult other = http.Request("POST", "/v1/jobs", body,
-                                        {{"Idempotency-Key", "order-42"}, {"X-Tenant", "acme"}});
+  HttpClient acme = gw->client();
+  acme.SetHeader("Authorization", "Bearer acme-key-0123456789");
+  const HttpResult other =
+      acme.Request("POST", "/v1/jobs", body, {{"Idempotency-Key", "order-42"}});
   EXPECT_EQ(other.status, 202);
   EXPECT_NE(other.body_json.value("id", ""), *jobs.begin());
   // Same key, other body: 422; a key too long: 400.

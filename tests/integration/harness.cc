@@ -160,6 +160,9 @@ HttpResult HttpClient::Send(const std::string& method, const std::string& path,
   const std::string url = base_url_ + path;
   curl_slist* headers = nullptr;
   if (body) headers = curl_slist_append(headers, "Content-Type: application/json");
+  for (const auto& [name, value] : default_headers_) {
+    headers = curl_slist_append(headers, (name + ": " + value).c_str());
+  }
   for (const auto& [name, value] : extra) {
     headers = curl_slist_append(headers, (name + ": " + value).c_str());
   }

@@ -67,6 +67,10 @@ class HttpClient {
                      seconds timeout = seconds(60)) const;
 
   const std::string& base_url() const { return base_url_; }
+  // A header every request of this client sends (e.g. Authorization).
+  void SetHeader(std::string name, std::string value) {
+    default_headers_.emplace_back(std::move(name), std::move(value));
+  }
 
  private:
   HttpResult Send(const std::string& method, const std::string& path,
@@ -75,6 +79,7 @@ class HttpClient {
                   seconds timeout) const;
 
   std::string base_url_;
+  std::vector<std::pair<std::string, std::string>> default_headers_;
 };
 
 // A `glmq serve` child process. Output goes to `<root>/server.log`; on a failed test the

@@ -119,12 +119,12 @@ TEST_F(SqliteJobStoreTest, DatabaseUsesWalAndRecordsSchemaVersion) {
     return value;
   };
   EXPECT_EQ(pragma("PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(pragma("PRAGMA user_version"), "5");
+  EXPECT_EQ(pragma("PRAGMA user_version"), "6");
   sqlite3_close(db);
 }
 
-// A file written by schema version 1 (before idempotency keys, webhooks and cached-token
-// counts) gains the new tables and columns on open and keeps its jobs.
+// A file written by schema version 1 (before idempotency keys, webhooks, cached-token
+// counts and tenants) gains the new tables and columns on open and keeps its jobs.
 TEST_F(SqliteJobStoreTest, OpenMigratesAVersion1File) {
   Job job = Insert(1, 1000);
   store_.reset();
@@ -132,7 +132,9 @@ TEST_F(SqliteJobStoreTest, OpenMigratesAVersion1File) {
   ASSERT_EQ(sqlite3_open(db_path_.c_str(), &db), SQLITE_OK);
   ASSERT_EQ(
       sqlite3_exec(db,
-                   "DROP INDEX jobs_finished; "
+                   "DROP INDEX jobs_finished; DROP INDEX jobs_tenant_created; "
+                   "DROP INDEX jobs_tenant_state_created; DROP TABLE api_keys; "
+                   "ALTER TABLE jobs DROP COLUMN tenant; "
                    "DROP TRIGGER webhook_on_end; DROP TABLE webhooks; DROP TABLE idempotency; "
                    "ALTER TABLE jobs DROP COLUMN usage_cached_tokens; PRAGMA user_version = 1;",
                    nullptr, nullptr, nullptr),
@@ -141,6 +143,7 @@ TEST_F(SqliteJobStoreTest, OpenMigratesAVersion1File) {
 
   OpenStore();
   EXPECT_EQ(MustGet(job.id).state, JobState::kQueued);
+  EXPECT_EQ(MustGet(job.id).tenant, "");  // the implicit tenant's
   EXPECT_EQ(MustClaim("w").id, job.id);
   Completion done;
   done.usage = {.prompt_tokens = 100, .completion_tokens = 5, .cached_tokens = 60};
