@@ -76,6 +76,16 @@ void AddEngineFlags(CLI::App& cmd, LlamaEngineOptions& f, bool tokenizer_only) {
   Opt(cmd, "--prefix-cache-dir", f.prefix_cache_dir,
       "where --prefix-cache-disk keeps them (serve: DATA_DIR/prefix-cache)",
       "GLMQ_PREFIX_CACHE_DIR");
+  cmd.add_option("--prefix-cache-scope", f.prefix_cache_scope,
+                 "whose cached KV a job may reuse: tenant (its own tenant's only: no tenant can "
+                 "probe another's documents) | global (anyone's)")
+      ->envname("GLMQ_PREFIX_CACHE_SCOPE")
+      ->transform(CLI::CheckedTransformer(
+          std::map<std::string, LlamaEngineOptions::PrefixCacheScope>{
+              {"tenant", LlamaEngineOptions::PrefixCacheScope::kTenant},
+              {"global", LlamaEngineOptions::PrefixCacheScope::kGlobal}},
+          CLI::ignore_case))
+      ->default_str("tenant");
 }
 
 void AddApiFlags(CLI::App& cmd, ApiOptions& f, AdmissionOptions& admission) {

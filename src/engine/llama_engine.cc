@@ -99,6 +99,7 @@ Result<std::unique_ptr<LlamaEngine>> LlamaEngine::Load(const LlamaEngineOptions&
   engine->batch_ = std::make_unique<llama_batch>(llama_batch_init(options.batch_size, 0, 1));
   engine->step_target_seconds_ = options.step_target_ms / 1000.0;
   engine->prefix_cache_ = options.prefix_cache;
+  engine->scope_ = options.prefix_cache_scope;
   if (options.prefix_cache && options.prefix_cache_disk_bytes > 0) {
     // One directory per model and KV type: a state saved by another one does not load.
     std::string key = info.name.empty() ? "model" : info.name;
@@ -157,11 +158,12 @@ Status LlamaEngine::Admit(const Job& job, PromptTokens& tokens) {
   GLMQ_RETURN_IF_ERROR(tokenizer_->CheckFits(static_cast<int64_t>(tokens.size()), sp.max_tokens));
   if (FreeSlots() == 0) return Status(StatusCode::kResourceExhausted, "no free sequence");
 
-  Placement place = Place(tokens);
+  const std::string partition = PartitionOf(job);
+  Placement place = Place(partition, tokens);
   // A longer prefix saved on disk is loaded into an empty slot below.
   std::optional<PrefixFiles::Match> saved;
   if (disk_ != nullptr) {
-    saved = disk_->Find(tokens, tokens.size() - 1);
+    saved = disk_->Find(partition, tokens, tokens.size() - 1);
     if (saved && (saved->reuse < kMinReusedPrefix || saved->reuse <= place.reuse)) saved.reset();
     if (saved) place = Placement{IdleSlot(), nullptr, 0};
   }
@@ -208,6 +210,7 @@ Status LlamaEngine::Admit(const Job& job, PromptTokens& tokens) {
   seq = Sequence();
   seq.seq_id = seq_id;
   seq.kv = std::move(kv);
+  seq.partition = partition;
   seq.parent = parent;
   seq.shared = shared;
   seq.active = true;

@@ -76,7 +76,9 @@ class LlamaEngine final : public Engine {
     Sequence* donor = nullptr;  // a running slot to share with (else the cells are the slot's)
     size_t reuse = 0;
   };
-  Placement Place(const std::vector<int32_t>& tokens);
+  Placement Place(const std::string& partition, const std::vector<int32_t>& tokens);
+  // The prefix cache partition of a job (its tenant, or "" when the cache is shared).
+  std::string PartitionOf(const Job& job) const;
   // A slot that holds nothing, else the warm one used longest ago; null if all run.
   Sequence* IdleSlot();
   // Disk tier: writes a warm slot's KV (if long enough and not saved already); loads a saved
@@ -99,6 +101,7 @@ class LlamaEngine final : public Engine {
   double prefill_token_seconds_ = 0;  // measured cost of reading one prompt token
   double decode_step_seconds_ = 0;    // measured cost of a step without prompt tokens
   bool prefix_cache_ = true;
+  LlamaEngineOptions::PrefixCacheScope scope_ = LlamaEngineOptions::PrefixCacheScope::kTenant;
   std::unique_ptr<PrefixFiles> disk_;  // null: no disk tier
   uint64_t used_ = 0;  // clock of slot use: the warm slot used longest ago is evicted first
 };

@@ -25,6 +25,12 @@ struct LlamaEngineOptions {
   // prompt starts with tokens another sequence holds, or is reading, shares those cells
   // instead of reading them again. Several questions on one document read it once.
   bool prefix_cache = true;
+  // Who may reuse whose KV: kTenant (the default), a job only KV its own tenant's jobs
+  // computed, in memory and on disk, so no tenant can learn another's documents from
+  // cached_tokens or timing; kGlobal, every job any KV (one party, or parties that share
+  // their documents).
+  enum class PrefixCacheScope { kTenant, kGlobal };
+  PrefixCacheScope prefix_cache_scope = PrefixCacheScope::kTenant;
   // The prefix cache's disk tier: a warm slot of at least kMinSavedPrefixTokens evicted for
   // memory (or left at shutdown) is saved here first, and a job whose prompt starts the
   // same way loads it instead of reading it again, after a restart too. 0 bytes = off.

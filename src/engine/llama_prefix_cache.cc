@@ -9,13 +9,20 @@
 
 namespace glmq {
 
-LlamaEngine::Placement LlamaEngine::Place(const std::vector<llama_token>& tokens) {
+std::string LlamaEngine::PartitionOf(const Job& job) const {
+  return scope_ == LlamaEngineOptions::PrefixCacheScope::kGlobal ? std::string() : job.tenant;
+}
+
+LlamaEngine::Placement LlamaEngine::Place(const std::string& partition,
+                                          const std::vector<llama_token>& tokens) {
   Placement place;
   if (prefix_cache_) {
-    // The longest prefix some slot holds, or a running one is reading; a warm slot wins a
-    // tie (nothing to wait for). The last prompt token is always read, for its logits.
+    // The longest prefix some slot of the same partition holds, or a running one is
+    // reading; a warm slot wins a tie (nothing to wait for). The last prompt token is
+    // always read, for its logits.
     const size_t most = tokens.size() - 1;
     for (Sequence& s : slots_) {
+      if (s.partition != partition) continue;
       const size_t n = std::min(CommonPrefix(s.active ? s.prompt : s.kv, tokens), most);
       if (n < kMinReusedPrefix || n < place.reuse) continue;
       if (n == place.reuse && (s.active || place.donor == nullptr)) continue;
@@ -39,7 +46,7 @@ LlamaEngine::Sequence* LlamaEngine::IdleSlot() {
 
 void LlamaEngine::SaveToDisk(const Sequence& seq, const std::string& keep) {
   if (disk_ == nullptr || seq.kv.size() < kMinSavedPrefixTokens) return;
-  if (auto covered = disk_->Find(seq.kv, seq.kv.size());
+  if (auto covered = disk_->Find(seq.partition, seq.kv, seq.kv.size());
       covered && covered->reuse + kMinSavedPrefixTokens > seq.kv.size()) {
     disk_->Touch(covered->kv_path);  // saved already, but for a tail not worth a file
     return;
@@ -48,14 +55,15 @@ void LlamaEngine::SaveToDisk(const Sequence& seq, const std::string& keep) {
     return;  // would be dropped at once
   }
   const auto start = std::chrono::steady_clock::now();
-  const std::string path = disk_->PathFor(seq.kv);
+  const std::string path = disk_->PathFor(seq.partition, seq.kv);
   const size_t bytes =
       llama_state_seq_save_file(ctx_, path.c_str(), seq.seq_id, seq.kv.data(), seq.kv.size());
   if (bytes == 0) {
     spdlog::warn("prefix cache: cannot save {} tokens to {}", seq.kv.size(), path);
     return;
   }
-  if (const Status s = disk_->Commit(seq.kv, static_cast<int64_t>(bytes), keep); !s.ok()) {
+  if (const Status s = disk_->Commit(seq.partition, seq.kv, static_cast<int64_t>(bytes), keep);
+      !s.ok()) {
     spdlog::warn("prefix cache: {}", s.message());
     return;
   }

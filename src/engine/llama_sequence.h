@@ -45,6 +45,9 @@ struct LlamaEngine::Sequence {
   // The tokens whose KV this slot holds, by position: the prompt as read, then the
   // generated tokens fed back. Outlives the job in a warm slot.
   std::vector<llama_token> kv;
+  // Whose KV it is: the tenant of the job that computed it ("" when the cache is shared, see
+  // PrefixCacheScope). Only a job of the same partition reuses it.
+  std::string partition;
   int32_t parent = -1;  // slot whose first `shared` cells this one shares; -1 = none
   size_t shared = 0;
   bool waiting = false;       // for the parent to read `shared` tokens of this prompt

@@ -18,7 +18,7 @@ constexpr char kTokens[] = ".tokens";
 
 // FNV-1a over the tokens' bytes: a file name, not a security boundary (a clash only
 // replaces an entry).
-std::string HashName(const std::vector<int32_t>& tokens) {
+std::string HashName(const std::string& partition, const std::vector<int32_t>& tokens) {
   uint64_t h = 1469598103934665603ull;
   const auto* p = reinterpret_cast<const unsigned char*>(tokens.data());
   for (size_t i = 0; i < tokens.size() * sizeof(int32_t); ++i) {
@@ -28,7 +28,14 @@ std::string HashName(const std::vector<int32_t>& tokens) {
   char name[32];
   std::snprintf(name, sizeof name, "%016llx-%zu", static_cast<unsigned long long>(h),
                 tokens.size());
-  return name;
+  return partition.empty() ? std::string(name) : partition + "@" + name;
+}
+
+// The partition a file name says ("" without '@').
+std::string PartitionOf(const fs::path& kv) {
+  const std::string stem = kv.stem().string();
+  const size_t at = stem.rfind('@');
+  return at == std::string::npos ? std::string() : stem.substr(0, at);
 }
 
 std::optional<std::vector<int32_t>> ReadTokens(const fs::path& path) {
@@ -76,6 +83,7 @@ Result<std::unique_ptr<PrefixFiles>> PrefixFiles::Open(const std::string& dir, i
     }
     Entry e;
     e.stem = fs::path(kv).replace_extension().string();
+    e.partition = PartitionOf(kv);
     e.tokens = std::move(*tokens);
     e.bytes = static_cast<int64_t>(fs::file_size(kv, ec) + fs::file_size(tokens_path, ec));
     e.used = ++files->clock_;
@@ -86,10 +94,12 @@ Result<std::unique_ptr<PrefixFiles>> PrefixFiles::Open(const std::string& dir, i
   return files;
 }
 
-std::optional<PrefixFiles::Match> PrefixFiles::Find(const std::vector<int32_t>& tokens,
+std::optional<PrefixFiles::Match> PrefixFiles::Find(const std::string& partition,
+                                                    const std::vector<int32_t>& tokens,
                                                     size_t most) const {
   std::optional<Match> best;
   for (const Entry& e : entries_) {
+    if (e.partition != partition) continue;
     const size_t n = std::min(e.tokens.size(), tokens.size());
     const size_t common = std::min<size_t>(
         most, std::mismatch(e.tokens.begin(), e.tokens.begin() + static_cast<ptrdiff_t>(n),
@@ -103,13 +113,14 @@ std::optional<PrefixFiles::Match> PrefixFiles::Find(const std::vector<int32_t>& 
   return best;
 }
 
-std::string PrefixFiles::PathFor(const std::vector<int32_t>& tokens) const {
-  return (fs::path(dir_) / (HashName(tokens) + kKv)).string();
+std::string PrefixFiles::PathFor(const std::string& partition,
+                                 const std::vector<int32_t>& tokens) const {
+  return (fs::path(dir_) / (HashName(partition, tokens) + kKv)).string();
 }
 
-Status PrefixFiles::Commit(const std::vector<int32_t>& tokens, int64_t kv_bytes,
-                           const std::string& keep) {
-  const std::string stem = (fs::path(dir_) / HashName(tokens)).string();
+Status PrefixFiles::Commit(const std::string& partition, const std::vector<int32_t>& tokens,
+                           int64_t kv_bytes, const std::string& keep) {
+  const std::string stem = (fs::path(dir_) / HashName(partition, tokens)).string();
   const std::string tmp = stem + kTokens + ".tmp";
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
@@ -127,7 +138,8 @@ Status PrefixFiles::Commit(const std::vector<int32_t>& tokens, int64_t kv_bytes,
       break;
     }
   }
-  Entry e{stem, tokens, kv_bytes + static_cast<int64_t>(tokens.size() * sizeof(int32_t)), ++clock_};
+  Entry e{stem, partition, tokens, kv_bytes + static_cast<int64_t>(tokens.size() * sizeof(int32_t)),
+          ++clock_};
   bytes_ += e.bytes;
   entries_.push_back(std::move(e));
   Trim(keep);

@@ -4,6 +4,10 @@
 // order), written last: an entry without its .tokens file is an interrupted save and is
 // removed at the next Open. Entries over the byte budget go least recently used first.
 //
+// Entries belong to a partition (the tenant whose job computed them, or "" for all when the
+// cache is shared): a lookup sees only its own partition's. The partition is part of the
+// file name ("<partition>@<hash>"; no '@' for ""), so it survives a restart.
+//
 // Knows files and tokens only; the engine reads and writes the KV itself. One thread (the
 // engine's) uses it.
 #pragma once
@@ -28,15 +32,18 @@ class PrefixFiles {
     size_t reuse = 0;   // leading tokens in common with the tokens looked for
     size_t tokens = 0;  // tokens the saved KV holds (cells a load fills)
   };
-  // The entry sharing the most leading tokens with `tokens`, counting at most `most`.
-  std::optional<Match> Find(const std::vector<int32_t>& tokens, size_t most) const;
+  // The entry of `partition` sharing the most leading tokens with `tokens`, counting at
+  // most `most`.
+  std::optional<Match> Find(const std::string& partition, const std::vector<int32_t>& tokens,
+                            size_t most) const;
 
   // Where the KV of `tokens` goes: write it there, then Commit.
-  std::string PathFor(const std::vector<int32_t>& tokens) const;
+  std::string PathFor(const std::string& partition, const std::vector<int32_t>& tokens) const;
   // Records the entry for `tokens` (its KV file written, `kv_bytes` long), then drops the
   // least recently used entries until the directory is within budget, never `keep` (an
   // entry about to be loaded).
-  Status Commit(const std::vector<int32_t>& tokens, int64_t kv_bytes, const std::string& keep = {});
+  Status Commit(const std::string& partition, const std::vector<int32_t>& tokens, int64_t kv_bytes,
+                const std::string& keep = {});
   // An entry was used: it is the last to go.
   void Touch(const std::string& kv_path);
   // Removes an entry (e.g. one whose KV would not load).
@@ -49,6 +56,7 @@ class PrefixFiles {
  private:
   struct Entry {
     std::string stem;  // path without the extension
+    std::string partition;
     std::vector<int32_t> tokens;
     int64_t bytes = 0;  // of both files
     uint64_t used = 0;

@@ -383,3 +383,61 @@ TEST(PrefixCacheTest, TheDiskTierStaysWithinItsBudget) {
 
 }  // namespace
 }  // namespace glmq
+
+namespace glmq {
+namespace {
+
+Job TenantQuestion(const std::string& id, const std::string& tenant, const std::string& document,
+                   const std::string& question) {
+  Job job = Question(id, document, question, 8);
+  job.tenant = tenant;
+  return job;
+}
+
+// The cache is partitioned by tenant: a job never reuses KV another tenant's job computed,
+// warm, being read, or on disk, so cached_tokens and timing say nothing of other tenants'
+// documents; with the global scope it does.
+TEST(PrefixCacheTest, ATenantNeverReusesAnotherTenantsKvUnlessTheScopeIsGlobal) {
+  const std::string dir = TempDir("tenants");
+  const Job probe = TenantQuestion("probe", "legal", kDocument, "When did the tide turn?");
+  auto counter = LoadEngine(1);
+  ASSERT_NE(counter, nullptr);
+  const int64_t prompt = PromptTokens(*counter, probe);
+  LlamaEngineOptions o = TestOptions(2, 4 * prompt);
+  o.prefix_cache_dir = dir;
+  o.prefix_cache_disk_bytes = 64 << 20;
+  auto engine = LoadWith(o);
+  ASSERT_NE(engine, nullptr);
+
+  // Warm in memory, and being read at the same time: legal reads it all itself.
+  ASSERT_TRUE(Admit(*engine, TenantQuestion("a", "finance", kDocument, "Who came back?")).ok());
+  ASSERT_TRUE(Admit(*engine, probe).ok());
+  auto done = RunAll(*engine);
+  EXPECT_EQ(done["probe"].usage.cached_tokens, 0);
+  EXPECT_EQ(done["probe"].output, Alone(probe).output);
+  ASSERT_TRUE(Admit(*engine, TenantQuestion("b", "finance", kDocument, "What?")).ok());
+  EXPECT_GT(RunAll(*engine)["b"].usage.cached_tokens, prompt - 20);  // its own tenant's
+
+  // On disk (saved at shutdown): found again by its tenant only.
+  engine.reset();
+  engine = LoadWith(o);
+  ASSERT_NE(engine, nullptr);
+  ASSERT_TRUE(Admit(*engine, TenantQuestion("c", "ops", kDocument, "Where?")).ok());
+  EXPECT_EQ(RunAll(*engine)["c"].usage.cached_tokens, 0);
+  ASSERT_TRUE(Admit(*engine, TenantQuestion("d", "finance", kDocument, "Why?")).ok());
+  EXPECT_GT(RunAll(*engine)["d"].usage.cached_tokens, prompt - 20);
+  engine.reset();
+  std::filesystem::remove_all(dir);
+
+  LlamaEngineOptions global = TestOptions(1, 4 * prompt);
+  global.prefix_cache_scope = LlamaEngineOptions::PrefixCacheScope::kGlobal;
+  engine = LoadWith(global);
+  ASSERT_NE(engine, nullptr);
+  ASSERT_TRUE(Admit(*engine, TenantQuestion("e", "finance", kDocument, "Who came back?")).ok());
+  RunAll(*engine);
+  ASSERT_TRUE(Admit(*engine, probe).ok());
+  EXPECT_GT(RunAll(*engine)["probe"].usage.cached_tokens, prompt - 20);
+}
+
+}  // namespace
+}  // namespace glmq

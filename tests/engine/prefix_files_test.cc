@@ -22,9 +22,9 @@ class PrefixFilesTest : public ::testing::Test {
 
   // Saves an entry as the engine does: the KV file (here `kv_bytes` of filler), then Commit.
   void Save(PrefixFiles& files, const std::vector<int32_t>& tokens, size_t kv_bytes = 100,
-            const std::string& keep = {}) {
-    std::ofstream(files.PathFor(tokens)) << std::string(kv_bytes, 'k');
-    ASSERT_TRUE(files.Commit(tokens, static_cast<int64_t>(kv_bytes), keep).ok());
+            const std::string& keep = {}, const std::string& partition = "") {
+    std::ofstream(files.PathFor(partition, tokens)) << std::string(kv_bytes, 'k');
+    ASSERT_TRUE(files.Commit(partition, tokens, static_cast<int64_t>(kv_bytes), keep).ok());
   }
 
   std::string dir_;
@@ -43,13 +43,13 @@ TEST_F(PrefixFilesTest, FindsTheLongestCommonPrefix) {
   Save(**files, Tokens(1000, 50));
   std::vector<int32_t> query = Tokens(0, 60);
   query.push_back(-1);
-  auto m = (*files)->Find(query, query.size());
+  auto m = (*files)->Find("", query, query.size());
   ASSERT_TRUE(m.has_value());
   EXPECT_EQ(m->reuse, 60u);
   EXPECT_EQ(m->tokens, 100u);
-  EXPECT_EQ(m->kv_path, (*files)->PathFor(Tokens(0, 100)));
-  EXPECT_EQ((*files)->Find(query, 10)->reuse, 10u);  // capped
-  EXPECT_FALSE((*files)->Find(Tokens(5000, 10), 10).has_value());
+  EXPECT_EQ(m->kv_path, (*files)->PathFor("", Tokens(0, 100)));
+  EXPECT_EQ((*files)->Find("", query, 10)->reuse, 10u);  // capped
+  EXPECT_FALSE((*files)->Find("", Tokens(5000, 10), 10).has_value());
 }
 
 TEST_F(PrefixFilesTest, ReopensWhatWasSavedAndDropsInterruptedSaves) {
@@ -58,13 +58,13 @@ TEST_F(PrefixFilesTest, ReopensWhatWasSavedAndDropsInterruptedSaves) {
     ASSERT_TRUE(files.ok());
     Save(**files, Tokens(0, 100));
     // A save cut short: its KV was written, its tokens never were.
-    std::ofstream((*files)->PathFor(Tokens(7, 9))) << "partial";
+    std::ofstream((*files)->PathFor("", Tokens(7, 9))) << "partial";
   }
   auto files = PrefixFiles::Open(dir_, 1 << 20);
   ASSERT_TRUE(files.ok());
   EXPECT_EQ((*files)->entries(), 1u);
-  EXPECT_EQ((*files)->Find(Tokens(0, 100), 100)->reuse, 100u);
-  EXPECT_FALSE(fs::exists((*files)->PathFor(Tokens(7, 9))));
+  EXPECT_EQ((*files)->Find("", Tokens(0, 100), 100)->reuse, 100u);
+  EXPECT_FALSE(fs::exists((*files)->PathFor("", Tokens(7, 9))));
 }
 
 TEST_F(PrefixFilesTest, DropsTheLeastRecentlyUsedOverBudget) {
@@ -73,16 +73,16 @@ TEST_F(PrefixFilesTest, DropsTheLeastRecentlyUsedOverBudget) {
   ASSERT_TRUE(files.ok());
   Save(**files, Tokens(0, 10));
   Save(**files, Tokens(100, 10));
-  (*files)->Touch((*files)->PathFor(Tokens(0, 10)));  // the first is used again
+  (*files)->Touch((*files)->PathFor("", Tokens(0, 10)));  // the first is used again
   Save(**files, Tokens(200, 10));
   EXPECT_EQ((*files)->entries(), 2u);
   EXPECT_LE((*files)->bytes(), 300);
-  EXPECT_TRUE((*files)->Find(Tokens(0, 10), 10).has_value());
-  EXPECT_FALSE((*files)->Find(Tokens(100, 10), 10).has_value());
-  EXPECT_FALSE(fs::exists((*files)->PathFor(Tokens(100, 10))));
-  (*files)->Forget((*files)->PathFor(Tokens(0, 10)));
+  EXPECT_TRUE((*files)->Find("", Tokens(0, 10), 10).has_value());
+  EXPECT_FALSE((*files)->Find("", Tokens(100, 10), 10).has_value());
+  EXPECT_FALSE(fs::exists((*files)->PathFor("", Tokens(100, 10))));
+  (*files)->Forget((*files)->PathFor("", Tokens(0, 10)));
   EXPECT_EQ((*files)->entries(), 1u);
-  EXPECT_FALSE(fs::exists((*files)->PathFor(Tokens(0, 10))));
+  EXPECT_FALSE(fs::exists((*files)->PathFor("", Tokens(0, 10))));
 }
 
 TEST_F(PrefixFilesTest, AnEntryAboutToBeLoadedIsNotDropped) {
@@ -90,10 +90,32 @@ TEST_F(PrefixFilesTest, AnEntryAboutToBeLoadedIsNotDropped) {
   ASSERT_TRUE(files.ok());
   Save(**files, Tokens(0, 10));  // the oldest, but about to be loaded
   Save(**files, Tokens(100, 10));
-  Save(**files, Tokens(200, 10), 100, (*files)->PathFor(Tokens(0, 10)));
-  EXPECT_TRUE((*files)->Find(Tokens(0, 10), 10).has_value());
-  EXPECT_FALSE((*files)->Find(Tokens(100, 10), 10).has_value());
-  EXPECT_TRUE(fs::exists((*files)->PathFor(Tokens(0, 10))));
+  Save(**files, Tokens(200, 10), 100, (*files)->PathFor("", Tokens(0, 10)));
+  EXPECT_TRUE((*files)->Find("", Tokens(0, 10), 10).has_value());
+  EXPECT_FALSE((*files)->Find("", Tokens(100, 10), 10).has_value());
+  EXPECT_TRUE(fs::exists((*files)->PathFor("", Tokens(0, 10))));
+}
+
+TEST_F(PrefixFilesTest, AnEntryIsFoundOnlyInItsOwnPartitionAfterARestartToo) {
+  {
+    auto files = PrefixFiles::Open(dir_, 1 << 20);
+    ASSERT_TRUE(files.ok());
+    Save(**files, Tokens(0, 100), 100, "", "finance");
+    EXPECT_TRUE((*files)->Find("finance", Tokens(0, 100), 100).has_value());
+    EXPECT_FALSE((*files)->Find("legal", Tokens(0, 100), 100).has_value());
+    EXPECT_FALSE((*files)->Find("", Tokens(0, 100), 100).has_value());
+  }
+  auto files = PrefixFiles::Open(dir_, 1 << 20);
+  ASSERT_TRUE(files.ok());
+  EXPECT_EQ((*files)->entries(), 1u);
+  auto m = (*files)->Find("finance", Tokens(0, 100), 100);
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(m->kv_path, (*files)->PathFor("finance", Tokens(0, 100)));
+  EXPECT_FALSE((*files)->Find("legal", Tokens(0, 100), 100).has_value());
+  // The same tokens in two partitions are two entries.
+  Save(**files, Tokens(0, 100), 100, "", "legal");
+  EXPECT_EQ((*files)->entries(), 2u);
+  EXPECT_NE((*files)->PathFor("legal", Tokens(0, 100)), m->kv_path);
 }
 
 }  // namespace
