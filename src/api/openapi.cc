@@ -20,8 +20,7 @@ const std::string& OpenApiDocument() {
         "summary": "Submit a job",
         "operationId": "submitJob",
         "parameters": [
-          {"name": "Idempotency-Key", "in": "header", "required": false, "schema": {"type": "string", "minLength": 1, "maxLength": 255}, "description": "For 24 h the same key and body return the first answer again; another body is a 422, a retry while the first is being accepted a 409."},
-          {"name": "X-Tenant", "in": "header", "required": false, "schema": {"type": "string"}, "description": "Scope of Idempotency-Key."}
+          {"name": "Idempotency-Key", "in": "header", "required": false, "schema": {"type": "string", "minLength": 1, "maxLength": 255}, "description": "For 24 h the same key and body return the first answer again; another body is a 422, a retry while the first is being accepted a 409. Scoped by the API key's tenant."}
         ],
         "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/JobRequest"}}}},
         "responses": {
@@ -40,7 +39,8 @@ const std::string& OpenApiDocument() {
         "parameters": [
           {"name": "state", "in": "query", "schema": {"$ref": "#/components/schemas/State"}},
           {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 50}},
-          {"name": "after", "in": "query", "schema": {"type": "string"}, "description": "The next_after of the page before."}
+          {"name": "after", "in": "query", "schema": {"type": "string"}, "description": "The next_after of the page before."},
+          {"name": "tenant", "in": "query", "schema": {"type": "string"}, "description": "An admin key's filter: one tenant's jobs ('default': the implicit tenant's). Other keys list their own tenant's jobs only."}
         ],
         "responses": {
           "200": {"description": "A page of jobs.", "content": {"application/json": {"schema": {"type": "object", "properties": {"object": {"type": "string", "enum": ["list"]}, "data": {"type": "array", "items": {"$ref": "#/components/schemas/Job"}}, "has_more": {"type": "boolean"}, "next_after": {"type": "string", "nullable": true}}}}}},
@@ -186,7 +186,7 @@ const std::string& OpenApiDocument() {
   },
   "components": {
     "securitySchemes": {
-      "apiKey": {"type": "http", "scheme": "bearer", "description": "Needed only when the server was started with --api-key or --api-keys-file; a missing or wrong key is a 401."}
+      "apiKey": {"type": "http", "scheme": "bearer", "description": "Needed once any API key exists (--api-key, --api-keys-file, glmq keys create); a missing or wrong key is a 401, a key whose role does not allow the call a 403. The key names the tenant: another tenant's job answers 404 as an unknown one."}
     },
     "parameters": {
       "JobId": {"name": "id", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^job_[0-9a-f]{24}$"}}
@@ -219,7 +219,7 @@ const std::string& OpenApiDocument() {
       "Accepted": {
         "type": "object",
         "properties": {
-          "id": {"type": "string"}, "object": {"type": "string", "enum": ["job"]}, "state": {"$ref": "#/components/schemas/State"},
+          "id": {"type": "string"}, "object": {"type": "string", "enum": ["job"]}, "tenant": {"type": "string", "description": "the tenant of the key that submitted it ('default' without keys)"}, "state": {"$ref": "#/components/schemas/State"},
           "prompt_tokens": {"type": "integer"}, "prompt_tokens_estimated": {"type": "boolean"},
           "length_class": {"type": "string", "enum": ["short", "medium", "long"]},
           "queue_position": {"type": "integer"}, "estimated_wait_seconds": {"type": "number"}, "created_at": {"type": "number"}
@@ -228,7 +228,7 @@ const std::string& OpenApiDocument() {
       "Job": {
         "type": "object",
         "properties": {
-          "id": {"type": "string"}, "object": {"type": "string", "enum": ["job"]}, "state": {"$ref": "#/components/schemas/State"},
+          "id": {"type": "string"}, "object": {"type": "string", "enum": ["job"]}, "tenant": {"type": "string", "description": "the tenant of the key that submitted it ('default' without keys)"}, "state": {"$ref": "#/components/schemas/State"},
           "priority": {"type": "integer"}, "length_class": {"type": "string", "enum": ["short", "medium", "long"]},
           "prompt_tokens": {"type": "integer"}, "max_tokens": {"type": "integer"},
           "created_at": {"type": "number"}, "started_at": {"type": "number", "nullable": true}, "finished_at": {"type": "number", "nullable": true}, "deadline_at": {"type": "number", "nullable": true},
