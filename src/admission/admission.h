@@ -89,6 +89,10 @@ class Admission {
   Result<double> CurrentWaitSeconds(const Job& job) const;
   // The wait of a job with nothing queued ahead of it.
   double WaitWithNothingAhead() const;
+  // How long `work` takes to go through the engines, at the rates measured now.
+  double SecondsFor(const JobStore::WorkAhead& work) const {
+    return CurrentWaitModel().Seconds(work.prompt_tokens, work.max_tokens);
+  }
 
   // The model jobs run on, and the context of its engines.
   const ModelInfo& model() const;

@@ -13,6 +13,7 @@
 #include "api/job_watch.h"
 #include "api/rate_limit.h"
 #include "api/router.h"
+#include "api/submit_guard.h"
 #include "sched/local_scheduler.h"
 #include "sched/queue_report.h"
 #include "store/job_store.h"
@@ -35,6 +36,10 @@ struct ApiOptions {
   std::vector<std::string> api_keys;
   std::string api_keys_file;
   bool insecure = false;
+  // Every tenant's limits unless the keys file sets its own (api/submit_guard.h), and the
+  // predicted drain time over which submits get 503 (0 = none).
+  TenantLimits tenant_limits;
+  double max_drain_seconds = 0;
 };
 
 struct ApiContext {
@@ -49,6 +54,8 @@ struct ApiContext {
   JobWatchHub& watch;
   // Submit rate limits (from submit_rate, set by AddPublicRoutes); null = none.
   std::shared_ptr<RateLimiter> limiter = nullptr;
+  // Tenant quotas and the overload guard; null = none.
+  std::shared_ptr<SubmitGuard> guard = nullptr;
 };
 
 // GET /healthz (the process answers) and GET /readyz (the store takes writes; 503 when it

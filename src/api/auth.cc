@@ -115,7 +115,20 @@ std::string NewApiKey() {
   return "glmq_" + HexEncode(std::string_view(reinterpret_cast<char*>(bytes), sizeof bytes));
 }
 
-Result<std::vector<ApiKey>> ApiKeys::Parse(std::string_view text, const std::string& where) {
+TenantLimits LimitsOf(const TenantLimitOverrides& overrides, const std::string& tenant,
+                      TenantLimits defaults) {
+  const auto it = overrides.find(tenant);
+  if (it == overrides.end()) return defaults;
+  for (const auto& [name, value] : it->second) {
+    if (name == "max_queued") defaults.max_queued_jobs = static_cast<int64_t>(value);
+    if (name == "max_queued_tokens") defaults.max_queued_tokens = static_cast<int64_t>(value);
+    if (name == "tokens_per_minute") defaults.tokens_per_minute = value;
+  }
+  return defaults;
+}
+
+Result<std::vector<ApiKey>> ApiKeys::Parse(std::string_view text, const std::string& where,
+                                           TenantLimitOverrides* limits) {
   std::vector<ApiKey> out;
   int n = 0;
   while (!text.empty()) {
@@ -128,6 +141,30 @@ Result<std::vector<ApiKey>> ApiKeys::Parse(std::string_view text, const std::str
     const std::vector<std::string_view> f = Fields(line);
     ApiKey key;
     std::string_view secret;
+    if (f.size() >= 2 && f[0] == "tenant" && !ParseRole(f[1])) {
+      // A tenant's limits.
+      const std::string tenant = f[1] == kDefaultTenantName ? "" : std::string(f[1]);
+      if (!tenant.empty() && !IsValidTenant(tenant)) {
+        return InvalidArgument(at + ": '" + std::string(f[1]) + "' is not a tenant name");
+      }
+      for (size_t i = 2; i < f.size(); ++i) {
+        const size_t eq = f[i].find('=');
+        const std::string name(f[i].substr(0, eq == std::string_view::npos ? f[i].size() : eq));
+        if (eq == std::string_view::npos ||
+            (name != "max_queued" && name != "max_queued_tokens" && name != "tokens_per_minute")) {
+          return InvalidArgument(at + ": unknown limit '" + std::string(f[i]) +
+                                 "' (max_queued=, max_queued_tokens=, tokens_per_minute=)");
+        }
+        const std::string value(f[i].substr(eq + 1));
+        char* end = nullptr;
+        const double v = std::strtod(value.c_str(), &end);
+        if (value.empty() || *end != '\0' || !(v >= 0) || v > 1e15) {
+          return InvalidArgument(at + ": " + name + " must be a number of 0 or more");
+        }
+        if (limits != nullptr) (*limits)[tenant][name] = v;
+      }
+      continue;
+    }
     if (f.size() == 1) {
       secret = f[0];  // the format before tenants: an admin of the implicit tenant
     } else if (f.size() >= 3) {
@@ -212,7 +249,7 @@ std::optional<Caller> ApiKeys::Authenticate(std::string_view authorization) cons
     if (CRYPTO_memcmp(k.digest.data(), digest.data(), digest.size()) == 0) found = &k;
   }
   if (found == nullptr) return std::nullopt;
-  return Caller{.tenant = found->tenant, .role = found->role};
+  return Caller{.tenant = found->tenant, .role = found->role, .keyed = true};
 }
 
 Status KeyRing::Refresh() {
@@ -227,11 +264,13 @@ Status KeyRing::Refresh() {
   if (file_changed) {
     const std::string stamp = FileStamp(file_);
     GLMQ_ASSIGN_OR_RETURN(std::string text, ReadFile(file_));
-    GLMQ_ASSIGN_OR_RETURN(file_keys, ApiKeys::Parse(text, file_));
+    TenantLimitOverrides limits;
+    GLMQ_ASSIGN_OR_RETURN(file_keys, ApiKeys::Parse(text, file_, &limits));
     std::lock_guard lock(mu_);
     if (!file_stamp_.empty()) spdlog::info("keys file {}: {} keys", file_, file_keys.size());
     file_stamp_ = stamp;
     file_keys_ = file_keys;
+    file_limits_ = std::move(limits);
   }
   GLMQ_ASSIGN_OR_RETURN(ApiKeys keys, ApiKeys::Load(flag_keys_, ""));
   keys.Add(file_keys);
@@ -244,6 +283,11 @@ Status KeyRing::Refresh() {
   required_ = required_ || !shared->empty() || !file_.empty();
   keys_ = std::move(shared);
   return Status::Ok();
+}
+
+TenantLimitOverrides KeyRing::limit_overrides() const {
+  std::lock_guard lock(mu_);
+  return file_limits_;
 }
 
 bool KeyRing::required() const {

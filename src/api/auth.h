@@ -6,12 +6,14 @@
 //
 // Keys file: one key per line; blank lines and lines starting with '#' are skipped.
 //   TENANT ROLE SECRET [name=NAME]
+//   tenant TENANT [max_queued=N] [max_queued_tokens=N] [tokens_per_minute=N]
 // SECRET is the key itself or "sha256:" and its digest in hex (so the file need not hold
 // the key); ROLE is read, submit or admin; the tenant "default" is the implicit one. A line
 // holding a single key is an admin of the implicit tenant (the format before tenants).
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -39,12 +41,26 @@ inline std::string_view TenantName(std::string_view tenant) {
 struct Caller {
   std::string tenant;  // "" = the implicit tenant
   Role role = Role::kAdmin;
+  bool keyed = false;  // named by an API key (false: no keys are required)
   bool admin() const { return role == Role::kAdmin; }
   // Whether the role allows what `needed` does (read < submit < admin).
   bool May(Role needed) const { return static_cast<int>(role) >= static_cast<int>(needed); }
   // Whether a job of `job_tenant` is visible to this caller.
   bool Sees(std::string_view job_tenant) const { return admin() || job_tenant == tenant; }
 };
+
+// What one tenant may have queued and submit (0 = no limit). Over one, a submit is a 429
+// with Retry-After that names the limit.
+struct TenantLimits {
+  int64_t max_queued_jobs = 0;
+  int64_t max_queued_tokens = 0;  // prompt tokens of its queued jobs
+  double tokens_per_minute = 0;   // prompt + max tokens submitted, over a minute
+};
+// A keys file line "tenant NAME key=value..." sets one tenant's limits (max_queued,
+// max_queued_tokens, tokens_per_minute); what it does not name keeps the flags' default.
+using TenantLimitOverrides = std::map<std::string, std::map<std::string, double>>;
+TenantLimits LimitsOf(const TenantLimitOverrides& overrides, const std::string& tenant,
+                      TenantLimits defaults);
 
 struct ApiKey {
   std::string digest;  // SHA-256 of the key, raw bytes
@@ -61,8 +77,10 @@ class ApiKeys {
   // Keys given one by one (--api-key) and a keys file. A key must be 16 to 256 printable
   // ASCII characters without spaces.
   static Result<ApiKeys> Load(const std::vector<std::string>& keys, const std::string& file);
-  // The keys of a keys file's text; `where` names it in errors.
-  static Result<std::vector<ApiKey>> Parse(std::string_view text, const std::string& where);
+  // The keys of a keys file's text; `where` names it in errors. Its tenant lines go to
+  // `limits` when given.
+  static Result<std::vector<ApiKey>> Parse(std::string_view text, const std::string& where,
+                                           TenantLimitOverrides* limits = nullptr);
   void Add(const std::vector<ApiKey>& keys) { keys_.insert(keys_.end(), keys.begin(), keys.end()); }
   // Adds the keys the store keeps; a record that does not read is skipped with a warning.
   void AddStored(const std::vector<JobStore::ApiKeyRecord>& records);
@@ -93,6 +111,8 @@ class KeyRing {
   size_t size() const;
   // nullopt: not a valid key. With no key required: an admin of the implicit tenant.
   std::optional<Caller> Authenticate(std::string_view authorization) const;
+  // The limits the keys file sets per tenant, as last read.
+  TenantLimitOverrides limit_overrides() const;
 
  private:
   const std::vector<std::string> flag_keys_;
@@ -103,6 +123,7 @@ class KeyRing {
   bool required_ = false;
   std::string file_stamp_;  // mtime and size of the keys file last read
   std::vector<ApiKey> file_keys_;
+  TenantLimitOverrides file_limits_;
 };
 
 }  // namespace glmq

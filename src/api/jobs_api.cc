@@ -324,13 +324,12 @@ void AddHealthRoutes(Router& router, JobStore& store, asio::thread_pool& pool) {
       Access::kOpen);
 }
 
-// A 429 when the client has used up its submits (--rate-limit); its API key, or without
-// one its address, names the client.
+// A 429 when the client has used up its submits (--rate-limit); its tenant, or without API
+// keys its address, names the client.
 std::optional<HttpResponse> RateLimited(ApiContext& ctx, const RequestContext& rc) {
   if (ctx.limiter == nullptr) return std::nullopt;
-  const auto auth = rc.request.find(http::field::authorization);
-  const std::string client =
-      auth != rc.request.end() ? "key " + std::string(auth->value()) : "address " + rc.peer;
+  // With API keys the tenant is the client (all its keys share one rate), else the address.
+  const std::string client = rc.caller.keyed ? "tenant " + rc.caller.tenant : "address " + rc.peer;
   const double wait = ctx.limiter->Acquire(client);
   if (wait <= 0) return std::nullopt;
   const int64_t retry_after = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(wait)));
@@ -342,11 +341,27 @@ std::optional<HttpResponse> RateLimited(ApiContext& ctx, const RequestContext& r
   return res;
 }
 
+// Whatever refuses a submit before its body is read: the client's rate, its tenant's quotas,
+// the service's overload. Reads the store (on the pool) only for a tenant with queue limits.
+asio::awaitable<std::optional<HttpResponse>> SubmitRefused(ApiContext& ctx,
+                                                           const RequestContext& rc) {
+  if (auto limited = RateLimited(ctx, rc)) co_return limited;
+  if (ctx.guard == nullptr) co_return std::nullopt;
+  if (auto refused = ctx.guard->CheckNow(rc.caller.tenant)) co_return refused;
+  if (!ctx.guard->ChecksQueue(rc.caller.tenant)) co_return std::nullopt;
+  auto check = [&ctx, tenant = rc.caller.tenant] {
+    return ctx.guard->CheckQueued(ctx.store, tenant, [&ctx](const JobStore::WorkAhead& work) {
+      return ctx.admission.SecondsFor(work);
+    });
+  };
+  co_return co_await RunBlocking(ctx.pool, std::move(check));
+}
+
 void AddApiRoutes(Router& router, ApiContext& ctx) {
   router.Add(
       http::verb::post, "/v1/jobs",
       [&ctx](RequestContext& rc) -> asio::awaitable<HttpResponse> {
-        if (auto limited = RateLimited(ctx, rc)) co_return std::move(*limited);
+        if (auto refused = co_await SubmitRefused(ctx, rc)) co_return std::move(*refused);
         auto claim = IdempotencyClaimOf(rc.request, rc.caller.tenant);
         if (!claim.ok()) {
           co_return ErrorResponse(ErrorCode::kInvalidIdempotencyKey, claim.status().message());
@@ -447,7 +462,7 @@ void AddApiRoutes(Router& router, ApiContext& ctx) {
   router.Add(
       http::verb::post, "/v1/chat/completions",
       [&ctx](RequestContext& rc) -> asio::awaitable<HttpResponse> {
-        if (auto limited = RateLimited(ctx, rc)) co_return std::move(*limited);
+        if (auto refused = co_await SubmitRefused(ctx, rc)) co_return std::move(*refused);
         bool stream = false;
         auto parse = [&stream](std::string body, const RequestLimits& limits) {
           return ParseOpenAiChatRequest(std::move(body), limits, &stream);
@@ -470,7 +485,7 @@ void AddApiRoutes(Router& router, ApiContext& ctx) {
   router.Add(
       http::verb::post, "/api/v1/chat",
       [&ctx](RequestContext& rc) -> asio::awaitable<HttpResponse> {
-        if (auto limited = RateLimited(ctx, rc)) co_return std::move(*limited);
+        if (auto refused = co_await SubmitRefused(ctx, rc)) co_return std::move(*refused);
         auto s = co_await SubmitBody(ctx, rc, ParseSeedChatRequest);
         if (!s.ok()) co_return SubmitError(s.status());
         co_return JsonResponse(http::status::ok, {{"task_id", s->job.id},

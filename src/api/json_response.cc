@@ -42,6 +42,8 @@ http::status HttpStatusFor(ErrorCode code) {
       return http::status::unprocessable_entity;
     case ErrorCode::kRateLimited:
       return http::status::too_many_requests;
+    case ErrorCode::kQuotaExceeded:
+      return http::status::too_many_requests;
     case ErrorCode::kResourceExhausted:
       return http::status::too_many_requests;
     case ErrorCode::kCancelled:
@@ -61,6 +63,8 @@ http::status HttpStatusFor(ErrorCode code) {
     case ErrorCode::kInternal:
       return http::status::internal_server_error;
     case ErrorCode::kUnavailable:
+      return http::status::service_unavailable;
+    case ErrorCode::kOverloaded:
       return http::status::service_unavailable;
     case ErrorCode::kInsufficientStorage:
       return http::status::insufficient_storage;

@@ -123,6 +123,25 @@ void AddApiFlags(CLI::App& cmd, ApiOptions& f, AdmissionOptions& admission) {
       "file of API keys: 'TENANT ROLE KEY|sha256:HEX [name=NAME]' per line ('#' comments); "
       "read again within a second of a change",
       "GLMQ_API_KEYS_FILE");
+  Opt(cmd, "--tenant-max-queued", f.tenant_limits.max_queued_jobs,
+      "jobs a tenant may have queued; over it a submit is a 429 (0 = no limit; a keys file "
+      "line 'tenant NAME max_queued=N' sets one tenant's)",
+      "GLMQ_TENANT_MAX_QUEUED")
+      ->check(CLI::NonNegativeNumber);
+  Opt(cmd, "--tenant-max-queued-tokens", f.tenant_limits.max_queued_tokens,
+      "prompt tokens a tenant may have queued (0 = no limit; max_queued_tokens=)",
+      "GLMQ_TENANT_MAX_QUEUED_TOKENS")
+      ->check(CLI::NonNegativeNumber);
+  Opt(cmd, "--tenant-tokens-per-minute", f.tenant_limits.tokens_per_minute,
+      "prompt + max tokens a tenant may submit a minute, per gateway (0 = no limit; "
+      "tokens_per_minute=)",
+      "GLMQ_TENANT_TOKENS_PER_MINUTE")
+      ->check(CLI::NonNegativeNumber);
+  Opt(cmd, "--max-drain-seconds", f.max_drain_seconds,
+      "while the queue would take longer than this to drain, submits get 503 with Retry-After "
+      "(0 = never)",
+      "GLMQ_MAX_DRAIN_SECONDS")
+      ->check(CLI::NonNegativeNumber);
   cmd.add_flag("--insecure", f.insecure,
                "serve an open API (no API key anywhere) on an address other than loopback")
       ->envname("GLMQ_INSECURE");

@@ -47,10 +47,16 @@ Result<std::unique_ptr<Frontend>> Frontend::Create(
       ApiContext{store, f->admission_, scheduler, f->reporter_, options.api, f->pool_, watch});
   f->ctx_->options.limits.webhook_hosts = options.webhooks.allow_hosts;
   f->ctx_->options.limits.webhook_allow_private = options.webhooks.allow_private;
-  f->admission_.SetListeners([&job_metrics](const Job& job) { job_metrics.Submitted(job); },
-                             [scheduler] {
-                               if (scheduler != nullptr) scheduler->Wake();
-                             });
+  f->admission_.SetListeners(
+      [&job_metrics, ctx = &*f->ctx_](const Job& job) {
+        job_metrics.Submitted(job);
+        if (ctx->guard != nullptr) {  // set by AddRoutes, before the first submit
+          ctx->guard->Accepted(job.tenant, job.prompt_tokens + job.request.sampling.max_tokens);
+        }
+      },
+      [scheduler] {
+        if (scheduler != nullptr) scheduler->Wake();
+      });
   GLMQ_RETURN_IF_ERROR(f->AddRoutes(registry, job_metrics));
   f->server_ = std::make_unique<HttpServer>(options.http, f->router_);
   return f;
@@ -82,6 +88,14 @@ Status Frontend::AddRoutes(metrics::Registry& registry, JobMetrics& job_metrics)
                                   ? std::string_view()
                                   : std::string_view(it->value().data(), it->value().size()));
   });
+  const ApiOptions& o = ctx.options;
+  const TenantLimits& limits = o.tenant_limits;
+  if (limits.max_queued_jobs > 0 || limits.max_queued_tokens > 0 || limits.tokens_per_minute > 0 ||
+      o.max_drain_seconds > 0 || !o.api_keys_file.empty()) {
+    ctx.guard = std::make_shared<SubmitGuard>(
+        SubmitGuard::Options{.defaults = limits, .max_drain_seconds = o.max_drain_seconds},
+        [keys = keys_.get()] { return keys->limit_overrides(); });
+  }
   if (ctx.options.submit_rate > 0) {
     ctx.limiter = std::make_shared<RateLimiter>(ctx.options.submit_rate, ctx.options.submit_burst);
     spdlog::info("rate limit: {:g} submits a second per client, bursts of {:g}",
@@ -105,6 +119,14 @@ Result<uint16_t> Frontend::Start() {
       spdlog::warn("API keys not read again (the keys in force stay): {}", s.message());
     }
   });
+  if (ctx_->guard != nullptr && ctx_->guard->max_drain_seconds() > 0) {
+    // The overload guard's view of the queue, a second old at most.
+    drain_refresh_ = std::make_unique<Periodic>(std::chrono::seconds(1), [this] {
+      if (auto report = reporter_.Read(/*with_running_jobs=*/false); report.ok()) {
+        ctx_->guard->SetDrainSeconds(report->predicted_drain_seconds);
+      }
+    });
+  }
   webhooks_->Start();
   alerting_->service->Start();
   return server_->Start();
@@ -116,6 +138,7 @@ void Frontend::Stop() {
   watch_.Close();  // long-polls answer now
   if (server_) server_->Stop();
   key_refresh_.reset();
+  drain_refresh_.reset();
   pool_.join();
   alerting_.reset();  // a last notice goes out while the store is still open
   webhooks_.reset();

@@ -64,7 +64,8 @@ class Frontend {
   std::unique_ptr<Alerting> alerting_;
   std::unique_ptr<WebhookSender> webhooks_;
   std::unique_ptr<KeyRing> keys_;
-  std::unique_ptr<Periodic> key_refresh_;  // every second, from Start
+  std::unique_ptr<Periodic> key_refresh_;    // every second, from Start
+  std::unique_ptr<Periodic> drain_refresh_;  // with --max-drain-seconds
   std::optional<ApiContext> ctx_;
   Router router_;
   std::unique_ptr<HttpServer> server_;

@@ -38,6 +38,8 @@ std::string_view ErrorCodeName(ErrorCode code) {
       return "invalid_silence";
     case ErrorCode::kRateLimited:
       return "rate_limited";
+    case ErrorCode::kQuotaExceeded:
+      return "quota_exceeded";
     case ErrorCode::kResourceExhausted:
       return "resource_exhausted";
     case ErrorCode::kCancelled:
@@ -58,6 +60,8 @@ std::string_view ErrorCodeName(ErrorCode code) {
       return "internal";
     case ErrorCode::kUnavailable:
       return "unavailable";
+    case ErrorCode::kOverloaded:
+      return "overloaded";
     case ErrorCode::kUriTooLong:
       return "uri_too_long";
     case ErrorCode::kHeadersTooLarge:

@@ -31,6 +31,7 @@ enum class ErrorCode {
   kIdempotencyKeyReused,   // 422: the same key with another body
   kInvalidSilence,         // 422
   kRateLimited,            // 429
+  kQuotaExceeded,          // 429: the tenant is over one of its limits (the message names it)
   kResourceExhausted,      // 429
   // Jobs that ended without an answer (and the chat facade's answers for them).
   kCancelled,            // 409
@@ -43,6 +44,7 @@ enum class ErrorCode {
   // This side (5xx).
   kInternal,             // 500
   kUnavailable,          // 503: the store or the engine cannot take it now
+  kOverloaded,           // 503: the queue would take longer than --max-drain-seconds
   kInsufficientStorage,  // 507: the store's disk is full
 };
 

@@ -227,6 +227,8 @@ class JobStore {
 
   // Queued work that runs before a job with this order key.
   virtual Result<WorkAhead> WorkBefore(int64_t order_key) = 0;
+  // The queued work of one tenant (per-tenant quotas).
+  virtual Result<WorkAhead> QueuedOf(const std::string& tenant) = 0;
   // The queued job that runs next, as the scheduler plans with it: its order key and
   // size. nullopt when none is queued. Cheap (the scheduler asks every engine step while a
   // prompt is read, and before it backfills).

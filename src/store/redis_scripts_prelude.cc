@@ -91,6 +91,19 @@ local function queue_add_all(jobs)
     add_stat('max_tokens:' .. class, string.format('%d', max[class]), 1)
   end
   if #deadlines > 0 then redis.call('ZADD', P .. 'deadlines', unpack(deadlines)) end
+  -- Each tenant's queued tokens (per-tenant quotas); its queued jobs are its listing's size.
+  local tenant_work = {}
+  for _, q in ipairs(jobs) do
+    local t = tenant_of(q.member)
+    local w = tenant_work[t] or {0, 0}
+    w[1] = w[1] + tonumber(q.prompt_tokens)
+    w[2] = w[2] + tonumber(q.max_tokens)
+    tenant_work[t] = w
+  end
+  for t, w in pairs(tenant_work) do
+    redis.call('HINCRBY', P .. 'tenant_queued:' .. t, 'prompt_tokens', string.format('%d', w[1]))
+    redis.call('HINCRBY', P .. 'tenant_queued:' .. t, 'max_tokens', string.format('%d', w[2]))
+  end
   return listed
 end
 local function queue_add(id, q)
@@ -103,6 +116,9 @@ local function queue_remove(id, q)
   add_stat('prompt_tokens:' .. q.class, q.prompt_tokens, -1)
   add_stat('max_tokens:' .. q.class, q.max_tokens, -1)
   redis.call('ZREM', P .. 'deadlines', id)
+  local tq = P .. 'tenant_queued:' .. tenant_of(q.member)
+  redis.call('HINCRBY', tq, 'prompt_tokens', string.format('%d', -tonumber(q.prompt_tokens)))
+  redis.call('HINCRBY', tq, 'max_tokens', string.format('%d', -tonumber(q.max_tokens)))
 end
 
 local function set_listing(member, from, to)

@@ -33,6 +33,7 @@
 //                       a state filter List merges them); the implicit tenant's jobs
 //   P tenant:<t>:state:<state>  the same for tenant t's jobs
 //   P tenants           set: the tenants with jobs (List of every tenant merges them all)
+//   P tenant_queued:<t> hash: prompt_tokens, max_tokens of tenant t's queued jobs
 //   P ended:<state>     zset: terminal jobs, score finished_at + retention (totals, sweep)
 //   P dead              zset: dead-lettered jobs, score as in ended
 //   P events            pub/sub channel: "<instance> <id> <state>" (one "queued" per
@@ -129,6 +130,7 @@ class RedisJobStore final : public JobStore {
   // O(log n) for the count; the token sums read min(k, n - k) job hashes inside Redis for k
   // jobs ahead of n queued (about 1 us each: 10 ms for 10,000).
   Result<WorkAhead> WorkBefore(int64_t order_key) override;
+  Result<WorkAhead> QueuedOf(const std::string& tenant) override;
   // O(log n): ZRANGE of the first member.
   Result<std::optional<QueueHead>> Head() override;
   // O(1) in the number of jobs (a few sorted-set counts).

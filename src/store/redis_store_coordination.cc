@@ -166,4 +166,22 @@ Result<bool> RedisJobStore::RemoveApiKey(const std::string& id) {
   return reply.integer == 1;
 }
 
+Result<JobStore::WorkAhead> RedisJobStore::QueuedOf(const std::string& tenant) {
+  const std::string listing = tenant.empty()
+                                  ? options_.prefix + "state:queued"
+                                  : options_.prefix + "tenant:" + tenant + ":state:queued";
+  GLMQ_ASSIGN_OR_RETURN(std::vector<Reply> replies,
+                        Commands({{"ZCARD", listing},
+                                  {"HMGET", options_.prefix + "tenant_queued:" + tenant,
+                                   "prompt_tokens", "max_tokens"}}));
+  auto number = [](const Reply& r) -> int64_t {
+    // Jobs queued before these counts existed were never added: never below zero.
+    return std::max<int64_t>(0, r.str.empty() ? 0 : std::strtoll(r.str.c_str(), nullptr, 10));
+  };
+  const std::vector<Reply>& work = replies[1].elements;
+  return WorkAhead{.jobs = replies[0].integer,
+                   .prompt_tokens = work.size() == 2 ? number(work[0]) : 0,
+                   .max_tokens = work.size() == 2 ? number(work[1]) : 0};
+}
+
 }  // namespace glmq

@@ -89,6 +89,7 @@ class SqliteJobStore final : public JobStore {
   Result<int64_t> QueuePosition(const std::string& id) override;
   // O(log n) in the number of queued jobs; never touches the database.
   Result<WorkAhead> WorkBefore(int64_t order_key) override;
+  Result<WorkAhead> QueuedOf(const std::string& tenant) override;
   Result<std::optional<QueueHead>> Head() override;
   // Every length class and every state appears, with zeros where nothing is.
   Result<QueueSnapshot> Snapshot() override;

@@ -220,7 +220,20 @@ constexpr char kInsertApiKey[] =
 constexpr char kSelectApiKeys[] =
     "SELECT id, sha256, tenant, role, name, created_at FROM api_keys ORDER BY created_at, id";
 constexpr char kDeleteApiKey[] = "DELETE FROM api_keys WHERE id = ?1";
+constexpr char kQueuedOfTenant[] =
+    "SELECT COUNT(*), COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(max_tokens), 0) "
+    "FROM jobs INDEXED BY jobs_tenant_state_created WHERE tenant = ?1 AND state = 'queued'";
 }  // namespace
+
+Result<JobStore::WorkAhead> SqliteJobStore::QueuedOf(const std::string& tenant) {
+  GLMQ_ASSIGN_OR_RETURN(ReaderLease reader, AcquireReader());
+  GLMQ_ASSIGN_OR_RETURN(sqlite::Statement select, reader->Prepare(kQueuedOfTenant));
+  select.BindText(1, tenant);
+  GLMQ_ASSIGN_OR_RETURN(bool row, select.Step());
+  if (!row) return WorkAhead{};
+  return WorkAhead{
+      .jobs = select.Int(0), .prompt_tokens = select.Int(1), .max_tokens = select.Int(2)};
+}
 
 Status SqliteJobStore::AddApiKey(const ApiKeyRecord& key) {
   return writer_->Write([&](sqlite::WriteContext& ctx) -> Status {

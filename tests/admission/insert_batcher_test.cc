@@ -211,6 +211,7 @@ class GatedStore : public JobStore {
   MOCK_METHOD(Status, AddApiKey, (const ApiKeyRecord&), (override));
   MOCK_METHOD(Result<std::vector<ApiKeyRecord>>, ApiKeys, (), (override));
   MOCK_METHOD(Result<bool>, RemoveApiKey, (const std::string&), (override));
+  MOCK_METHOD(Result<WorkAhead>, QueuedOf, (const std::string&), (override));
 
  private:
   std::mutex mu_;

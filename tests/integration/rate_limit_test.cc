@@ -1,6 +1,8 @@
 // Submit rate limits as a client meets them: a 429 with Retry-After past the burst, no job
-// made by it, and each API key counted apart.
+// made by it, and each tenant counted apart (its keys share its rate).
 #include <gtest/gtest.h>
+
+#include <fstream>
 
 #include "integration/harness.h"
 
@@ -25,17 +27,21 @@ TEST(RateLimitTest, SubmitsPastTheBurstGet429AndMakeNoJob) {
   for (int i = 0; i < 5; ++i) EXPECT_EQ(server.Get("/v1/queue").status, 200);
 }
 
-TEST(RateLimitTest, EachApiKeyHasItsOwnLimit) {
-  const std::string a = "key-a-0123456789abcdef", b = "key-b-0123456789abcdef";
-  Server server(
-      {"--api-key", a, "--api-key", b, "--rate-limit", "0.0166", "--rate-limit-burst", "1"});
+TEST(RateLimitTest, EachTenantHasItsOwnLimitSharedByItsKeys) {
+  const std::string a1 = "key-a1-0123456789abcdef", a2 = "key-a2-0123456789abcdef",
+                    b = "key-b-0123456789abcdef";
+  const std::string keys = MakeTempDir("glmq-rate") + "/keys";
+  std::ofstream(keys) << "alpha submit " << a1 << "\nalpha submit " << a2 << "\nbeta submit " << b
+                      << "\n";
+  Server server({"--api-keys-file", keys, "--rate-limit", "0.0166", "--rate-limit-burst", "1"});
   ASSERT_TRUE(server.Start()) << server.start_error();
   auto submit = [&](const std::string& key) {
     return server.client().Request("POST", "/v1/jobs", kJob.dump(),
                                    {{"Authorization", "Bearer " + key}});
   };
-  EXPECT_EQ(submit(a).status, 202);
-  EXPECT_EQ(submit(a).status, 429);
+  EXPECT_EQ(submit(a1).status, 202);
+  EXPECT_EQ(submit(a1).status, 429);
+  EXPECT_EQ(submit(a2).status, 429);  // the same tenant: another key does not help
   EXPECT_EQ(submit(b).status, 202);
   // A request without a key is refused for that, not counted against anyone.
   EXPECT_EQ(server.Post("/v1/jobs", kJob).status, 401);

@@ -289,6 +289,18 @@ TEST_P(StoreContractTest, EachTenantListsItsOwnJobsAndAnAdminListsAll) {
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(got->tenant, "finance");
 
+  // Each tenant's queued work: what is queued, claimed jobs and cancelled ones gone.
+  auto queued = [&](const std::string& tenant) {
+    auto w = store_->QueuedOf(tenant);
+    EXPECT_TRUE(w.ok()) << w.status().ToString();
+    return w.ok() ? std::vector<int64_t>{w->jobs, w->prompt_tokens, w->max_tokens}
+                  : std::vector<int64_t>{};
+  };
+  EXPECT_EQ(queued("finance"), (std::vector<int64_t>{1, 100, 50}));  // a2; a1 ran
+  EXPECT_EQ(queued("legal"), (std::vector<int64_t>{0, 0, 0}));       // cancelled
+  EXPECT_EQ(queued(""), (std::vector<int64_t>{1, 100, 50}));
+  EXPECT_EQ(queued("nobody"), (std::vector<int64_t>{0, 0, 0}));
+
   if (redis()) {  // the tenant is part of a listing's key: no separator inside it
     Job bad = MakeJob(1, 1);
     bad.tenant = "fin:ance";
