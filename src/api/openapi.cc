@@ -89,6 +89,21 @@ const std::string& OpenApiDocument() {
         "responses": {"200": {"description": "Per length class: queued jobs and tokens, oldest age; running jobs, jobs per state, dead letters, throughput, predicted drain, KV use and latency percentiles.", "content": {"application/json": {"schema": {"type": "object"}}}}}
       }
     },
+    "/v1/usage": {
+      "get": {
+        "summary": "Jobs by outcome and tokens per tenant and day (UTC), for chargeback",
+        "operationId": "getUsage",
+        "parameters": [
+          {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}, "description": "First day, YYYY-MM-DD (default: 29 days before 'to')."},
+          {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}, "description": "Last day (default: today); at most 366 days in all."},
+          {"name": "tenant", "in": "query", "schema": {"type": "string"}, "description": "An admin key's filter; other keys see their own tenant's."}
+        ],
+        "responses": {
+          "200": {"description": "Rows of {tenant, date, jobs {succeeded, failed, cancelled, expired}, prompt_tokens, cached_tokens, completion_tokens}.", "content": {"application/json": {"schema": {"type": "object"}}}},
+          "400": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
     "/v1/alerts": {
       "get": {
         "summary": "Active alerts, recent notices and silences",

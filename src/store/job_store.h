@@ -319,6 +319,17 @@ class JobStore {
   // A failed try: due again at `due_at`.
   virtual Status RetryWebhook(const std::string& job_id, TimeMs due_at) = 0;
 
+  // --- Usage per tenant and day (UTC), counted as jobs end and kept beyond their retention.
+  struct UsageRow {
+    std::string tenant;
+    int64_t day = 0;  // days since the Unix epoch
+    int64_t succeeded = 0, failed = 0, cancelled = 0, expired = 0;
+    int64_t prompt_tokens = 0, cached_tokens = 0, completion_tokens = 0;
+  };
+  // Days from_day..to_day (inclusive), of one tenant or (nullopt) all; by day, then tenant.
+  virtual Result<std::vector<UsageRow>> Usage(const std::optional<std::string>& tenant,
+                                              int64_t from_day, int64_t to_day) = 0;
+
   // --- API keys made by `glmq keys create` (api/auth.h): only each key's SHA-256 is kept.
   struct ApiKeyRecord {
     std::string id;      // names the key in `glmq keys list` and `revoke`

@@ -142,6 +142,18 @@ end
 -- its keys expire and the sweep drops it from the listings.
 local function finish(id, member, from, to, ended_score, retention_ms)
   set_listing(member, from, to)
+  -- The tenant's usage that day (kept beyond the job's retention): P usage:<day> holds
+  -- "<tenant>|<field>" counters.
+  local u = redis.call('HMGET', jkey(id), 'finished_at', 'usage_prompt_tokens',
+                       'usage_cached_tokens', 'usage_completion_tokens')
+  local usage = P .. 'usage:' .. string.format('%d', math.floor((tonumber(u[1]) or 0) / 86400000))
+  local t = tenant_of(member) .. '|'
+  redis.call('HINCRBY', usage, t .. to, 1)
+  if u[2] and u[2] ~= '' and u[2] ~= '0' then redis.call('HINCRBY', usage, t .. 'prompt_tokens', u[2]) end
+  if u[3] and u[3] ~= '' and u[3] ~= '0' then redis.call('HINCRBY', usage, t .. 'cached_tokens', u[3]) end
+  if u[4] and u[4] ~= '' and u[4] ~= '0' then
+    redis.call('HINCRBY', usage, t .. 'completion_tokens', u[4])
+  end
   -- A webhook delivery, due at once (api/webhooks.h). The key with its colon and the value's
   -- opening quote cannot occur inside a JSON string of the params, where quotes are escaped.
   local params = redis.call('HGET', jkey(id), 'params')

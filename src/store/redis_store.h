@@ -34,6 +34,8 @@
 //   P tenant:<t>:state:<state>  the same for tenant t's jobs
 //   P tenants           set: the tenants with jobs (List of every tenant merges them all)
 //   P tenant_queued:<t> hash: prompt_tokens, max_tokens of tenant t's queued jobs
+//   P usage:<day>       hash: "<tenant>|<state or token kind>" -> count, for the jobs that
+//                       ended that day (days since the epoch, UTC); never expires
 //   P ended:<state>     zset: terminal jobs, score finished_at + retention (totals, sweep)
 //   P dead              zset: dead-lettered jobs, score as in ended
 //   P events            pub/sub channel: "<instance> <id> <state>" (one "queued" per
@@ -159,6 +161,8 @@ class RedisJobStore final : public JobStore {
                                                 int32_t limit) override;
   Status EndWebhook(const std::string& job_id) override;
   Status RetryWebhook(const std::string& job_id, TimeMs due_at) override;
+  Result<std::vector<UsageRow>> Usage(const std::optional<std::string>& tenant, int64_t from_day,
+                                      int64_t to_day) override;
   Status AddApiKey(const ApiKeyRecord& key) override;
   Result<std::vector<ApiKeyRecord>> ApiKeys() override;
   Result<bool> RemoveApiKey(const std::string& id) override;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <limits>
+#include <map>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -164,6 +165,43 @@ Result<std::vector<JobStore::ApiKeyRecord>> RedisJobStore::ApiKeys() {
 Result<bool> RedisJobStore::RemoveApiKey(const std::string& id) {
   GLMQ_ASSIGN_OR_RETURN(Reply reply, Run(ScriptId::kRemoveApiKey, {id}, /*retry=*/true));
   return reply.integer == 1;
+}
+
+Result<std::vector<JobStore::UsageRow>> RedisJobStore::Usage(
+    const std::optional<std::string>& tenant, int64_t from_day, int64_t to_day) {
+  std::vector<std::string> keys;  // the commands' arguments point into these
+  for (int64_t day = from_day; day <= to_day; ++day) {
+    keys.push_back(options_.prefix + "usage:" + Str(day));
+  }
+  std::vector<redis::Args> commands;
+  for (const std::string& key : keys) commands.push_back({"HGETALL", key});
+  if (commands.empty()) return std::vector<UsageRow>{};
+  GLMQ_ASSIGN_OR_RETURN(std::vector<Reply> replies, Commands(commands));
+  std::vector<UsageRow> out;
+  for (size_t d = 0; d < replies.size(); ++d) {
+    std::map<std::string, UsageRow> rows;  // by tenant
+    const std::vector<Reply>& kv = replies[d].elements;
+    for (size_t i = 0; i + 1 < kv.size(); i += 2) {
+      const std::string& field = kv[i].str;
+      const size_t bar = field.rfind('|');
+      if (bar == std::string::npos) continue;
+      const std::string t = field.substr(0, bar), what = field.substr(bar + 1);
+      if (tenant && t != *tenant) continue;
+      UsageRow& row = rows[t];
+      row.tenant = t;
+      row.day = from_day + static_cast<int64_t>(d);
+      const int64_t n = std::strtoll(kv[i + 1].str.c_str(), nullptr, 10);
+      if (what == "succeeded") row.succeeded = n;
+      if (what == "failed") row.failed = n;
+      if (what == "cancelled") row.cancelled = n;
+      if (what == "expired") row.expired = n;
+      if (what == "prompt_tokens") row.prompt_tokens = n;
+      if (what == "cached_tokens") row.cached_tokens = n;
+      if (what == "completion_tokens") row.completion_tokens = n;
+    }
+    for (auto& [t, row] : rows) out.push_back(std::move(row));
+  }
+  return out;
 }
 
 Result<JobStore::WorkAhead> RedisJobStore::QueuedOf(const std::string& tenant) {

@@ -111,11 +111,40 @@ CREATE INDEX idempotency_job ON idempotency(job_id);
 )sql";
 
 // Version 6: the tenant a job belongs to ('' = the implicit tenant of a service without
-// keys), and each tenant's listing in the order of arrival; API keys made by `glmq keys`.
+// keys), and each tenant's listing in the order of arrival; each tenant's usage per day (kept
+// beyond the jobs' retention, for chargeback); API keys made by `glmq keys`.
 constexpr char kSchemaV6[] = R"sql(
 ALTER TABLE jobs ADD COLUMN tenant TEXT NOT NULL DEFAULT '';
 CREATE INDEX jobs_tenant_created ON jobs(tenant, created_at, seq);
 CREATE INDEX jobs_tenant_state_created ON jobs(tenant, state, created_at, seq);
+CREATE TABLE usage (
+  tenant            TEXT NOT NULL,
+  day               INTEGER NOT NULL,
+  succeeded         INTEGER NOT NULL DEFAULT 0,
+  failed            INTEGER NOT NULL DEFAULT 0,
+  cancelled         INTEGER NOT NULL DEFAULT 0,
+  expired           INTEGER NOT NULL DEFAULT 0,
+  prompt_tokens     INTEGER NOT NULL DEFAULT 0,
+  cached_tokens     INTEGER NOT NULL DEFAULT 0,
+  completion_tokens INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (tenant, day)
+) WITHOUT ROWID;
+CREATE TRIGGER usage_on_end AFTER UPDATE OF state ON jobs
+  WHEN NEW.state IN ('succeeded', 'failed', 'cancelled', 'expired')
+   AND OLD.state IN ('queued', 'running')
+BEGIN
+  INSERT INTO usage (tenant, day, succeeded, failed, cancelled, expired, prompt_tokens,
+                     cached_tokens, completion_tokens)
+  VALUES (NEW.tenant, NEW.finished_at / 86400000, NEW.state = 'succeeded',
+          NEW.state = 'failed', NEW.state = 'cancelled', NEW.state = 'expired',
+          NEW.usage_prompt_tokens, NEW.usage_cached_tokens, NEW.usage_completion_tokens)
+  ON CONFLICT (tenant, day) DO UPDATE SET
+    succeeded = succeeded + excluded.succeeded, failed = failed + excluded.failed,
+    cancelled = cancelled + excluded.cancelled, expired = expired + excluded.expired,
+    prompt_tokens = prompt_tokens + excluded.prompt_tokens,
+    cached_tokens = cached_tokens + excluded.cached_tokens,
+    completion_tokens = completion_tokens + excluded.completion_tokens;
+END;
 CREATE TABLE api_keys (
   id         TEXT PRIMARY KEY,
   sha256     TEXT NOT NULL UNIQUE,

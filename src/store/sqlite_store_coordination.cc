@@ -225,6 +225,40 @@ constexpr char kQueuedOfTenant[] =
     "FROM jobs INDEXED BY jobs_tenant_state_created WHERE tenant = ?1 AND state = 'queued'";
 }  // namespace
 
+namespace {
+constexpr char kSelectUsage[] =
+    "SELECT tenant, day, succeeded, failed, cancelled, expired, prompt_tokens, cached_tokens, "
+    "completion_tokens FROM usage WHERE day BETWEEN ?1 AND ?2 ORDER BY day, tenant";
+constexpr char kSelectTenantUsage[] =
+    "SELECT tenant, day, succeeded, failed, cancelled, expired, prompt_tokens, cached_tokens, "
+    "completion_tokens FROM usage WHERE tenant = ?3 AND day BETWEEN ?1 AND ?2 ORDER BY day";
+}  // namespace
+
+Result<std::vector<JobStore::UsageRow>> SqliteJobStore::Usage(
+    const std::optional<std::string>& tenant, int64_t from_day, int64_t to_day) {
+  GLMQ_ASSIGN_OR_RETURN(ReaderLease reader, AcquireReader());
+  GLMQ_ASSIGN_OR_RETURN(sqlite::Statement select,
+                        reader->Prepare(tenant ? kSelectTenantUsage : kSelectUsage));
+  select.BindInt(1, from_day);
+  select.BindInt(2, to_day);
+  if (tenant) select.BindText(3, *tenant);
+  std::vector<UsageRow> out;
+  while (true) {
+    GLMQ_ASSIGN_OR_RETURN(bool row, select.Step());
+    if (!row) break;
+    out.push_back({.tenant = select.Text(0),
+                   .day = select.Int(1),
+                   .succeeded = select.Int(2),
+                   .failed = select.Int(3),
+                   .cancelled = select.Int(4),
+                   .expired = select.Int(5),
+                   .prompt_tokens = select.Int(6),
+                   .cached_tokens = select.Int(7),
+                   .completion_tokens = select.Int(8)});
+  }
+  return out;
+}
+
 Result<JobStore::WorkAhead> SqliteJobStore::QueuedOf(const std::string& tenant) {
   GLMQ_ASSIGN_OR_RETURN(ReaderLease reader, AcquireReader());
   GLMQ_ASSIGN_OR_RETURN(sqlite::Statement select, reader->Prepare(kQueuedOfTenant));

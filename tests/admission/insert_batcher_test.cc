@@ -212,6 +212,8 @@ class GatedStore : public JobStore {
   MOCK_METHOD(Result<std::vector<ApiKeyRecord>>, ApiKeys, (), (override));
   MOCK_METHOD(Result<bool>, RemoveApiKey, (const std::string&), (override));
   MOCK_METHOD(Result<WorkAhead>, QueuedOf, (const std::string&), (override));
+  MOCK_METHOD(Result<std::vector<UsageRow>>, Usage,
+              (const std::optional<std::string>&, int64_t, int64_t), (override));
 
  private:
   std::mutex mu_;

@@ -265,6 +265,36 @@ TEST_P(TenantTest, AKeyMadeOrRevokedWithGlmqKeysCountsAtOnce) {
   EXPECT_EQ(d_->As(kLegal).Get("/v1/jobs").status, 200);
 }
 
+// Usage for chargeback: each tenant its own days, an admin every tenant's.
+TEST_P(TenantTest, UsageIsReportedPerTenantAndDay) {
+  const HttpClient finance = d_->As(kFinance), legal = d_->As(kLegal), admin = d_->As(kAdmin);
+  for (int i = 0; i < 2; ++i) {
+    const json done =
+        Finished(finance, Submit(finance, {{"text", "Sum it up."}, {"max_tokens", 3}}));
+    ASSERT_EQ(done.value("state", ""), "succeeded") << done;
+  }
+  const std::string legal_job = Submit(legal, {{"text", "Read it."}, {"max_tokens", 3}});
+  ASSERT_EQ(Finished(legal, legal_job).value("state", ""), "succeeded");
+  const HttpResult mine = finance.Get("/v1/usage");
+  ASSERT_EQ(mine.status, 200) << mine.Describe();
+  ASSERT_EQ(mine.body_json["data"].size(), 1u) << mine.body;
+  const json& row = mine.body_json["data"][0];
+  EXPECT_EQ(row.value("tenant", ""), "finance");
+  EXPECT_EQ(row["jobs"].value("succeeded", 0), 2);
+  EXPECT_GT(row.value("prompt_tokens", 0), 0);
+  EXPECT_EQ(row.value("completion_tokens", 0), 6);
+  EXPECT_EQ(row.value("date", ""), mine.body_json.value("to", "x"));
+  const HttpResult all = admin.Get("/v1/usage");
+  ASSERT_EQ(all.status, 200);
+  EXPECT_EQ(all.body_json["data"].size(), 2u) << all.body;
+  EXPECT_EQ(admin.Get("/v1/usage?tenant=legal").body_json["data"].size(), 1u);
+  EXPECT_EQ(legal.Get("/v1/usage?tenant=finance").body_json["data"][0].value("tenant", ""),
+            "legal");  // a non-admin's filter is its own tenant
+  EXPECT_EQ(finance.Get("/v1/usage?from=2026-13-01").status, 400);
+  EXPECT_EQ(finance.Get("/v1/usage?from=2020-01-01&to=2026-01-01").status, 400);
+  EXPECT_TRUE(finance.Get("/v1/usage?from=2001-01-01&to=2001-01-02").body_json["data"].empty());
+}
+
 INSTANTIATE_TEST_SUITE_P(Deployments, TenantTest, ::testing::Values(Mode::kServe, Mode::kRedis),
                          [](const auto& info) {
                            return info.param == Mode::kServe ? "Serve" : "GatewayAndWorker";

@@ -134,6 +134,7 @@ TEST_F(SqliteJobStoreTest, OpenMigratesAVersion1File) {
       sqlite3_exec(db,
                    "DROP INDEX jobs_finished; DROP INDEX jobs_tenant_created; "
                    "DROP INDEX jobs_tenant_state_created; DROP TABLE api_keys; "
+                   "DROP TRIGGER usage_on_end; DROP TABLE usage; "
                    "ALTER TABLE jobs DROP COLUMN tenant; "
                    "DROP TRIGGER webhook_on_end; DROP TABLE webhooks; DROP TABLE idempotency; "
                    "ALTER TABLE jobs DROP COLUMN usage_cached_tokens; PRAGMA user_version = 1;",

@@ -308,6 +308,50 @@ TEST_P(StoreContractTest, EachTenantListsItsOwnJobsAndAnAdminListsAll) {
   }
 }
 
+TEST_P(StoreContractTest, UsageIsCountedPerTenantAndDayAsJobsEnd) {
+  auto insert_for = [&](const std::string& tenant, int64_t key) {
+    Job job = MakeJob(key, key);
+    job.tenant = tenant;
+    EXPECT_TRUE(store_->Insert(job).ok());
+    return job;
+  };
+  const Job a = insert_for("finance", 1);
+  const Job b = insert_for("finance", 2);
+  const Job c = insert_for("legal", 3);
+  ASSERT_EQ(MustClaim("w").id, a.id);
+  Completion done = Done(JobState::kSucceeded, "ok");
+  done.usage = {.prompt_tokens = 100, .completion_tokens = 7, .cached_tokens = 40};
+  ASSERT_TRUE(store_->Complete(a.id, "w", done).ok());
+  ASSERT_TRUE(store_->Cancel(b.id).ok());
+  ASSERT_TRUE(store_->Cancel(c.id).ok());
+  ASSERT_TRUE(store_->Cancel(c.id).ok());  // no change: counted once
+  const int64_t today = NowMs() / 86'400'000;
+  auto rows = store_->Usage(std::nullopt, today - 1, today + 1);
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  ASSERT_EQ(rows->size(), 2u);
+  const JobStore::UsageRow& f = (*rows)[0];
+  EXPECT_EQ(f.tenant, "finance");
+  EXPECT_EQ(f.day, today);
+  EXPECT_EQ(f.succeeded, 1);
+  EXPECT_EQ(f.cancelled, 1);
+  EXPECT_EQ(f.failed + f.expired, 0);
+  EXPECT_EQ(f.prompt_tokens, 100);
+  EXPECT_EQ(f.cached_tokens, 40);
+  EXPECT_EQ(f.completion_tokens, 7);
+  EXPECT_EQ((*rows)[1].tenant, "legal");
+  EXPECT_EQ((*rows)[1].cancelled, 1);
+  auto legal = store_->Usage(std::string("legal"), today, today);
+  ASSERT_TRUE(legal.ok());
+  ASSERT_EQ(legal->size(), 1u);
+  EXPECT_EQ((*legal)[0].cancelled, 1);
+  auto before = store_->Usage(std::nullopt, today - 10, today - 1);
+  ASSERT_TRUE(before.ok());
+  EXPECT_TRUE(before->empty());
+  // Kept after the jobs are gone.
+  ASSERT_TRUE(store_->DeleteEnded(NowMs() + 1, 100).ok());
+  EXPECT_EQ(store_->Usage(std::nullopt, today, today)->size(), 2u);
+}
+
 TEST_P(StoreContractTest, ApiKeysAreAddedListedAndRemoved) {
   const JobStore::ApiKeyRecord a{.id = "key_a",
                                  .sha256 = std::string(64, 'a'),
