@@ -159,6 +159,14 @@ class StoreContractTest : public ::testing::TestWithParam<Backend>, protected St
     return p.ok() ? *p : -1;
   }
 
+  // A job of `tenant` whose order key is its arrival, `created_at`.
+  Job InsertFor(const std::string& tenant, TimeMs created_at) {
+    Job job = MakeJob(/*order_key=*/created_at, created_at);
+    job.tenant = tenant;
+    EXPECT_TRUE(store_->Insert(job).ok());
+    return job;
+  }
+
   std::vector<std::string> ListIds(std::optional<JobState> state, int32_t limit,
                                    const std::string& after = "") {
     auto page = store_->List({.state = state, .limit = limit, .after = after, .tenant = std::nullopt});

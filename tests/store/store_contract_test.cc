@@ -246,16 +246,10 @@ TEST_P(StoreContractTest, ListPagesNewestFirstWithStateFilter) {
 }
 
 TEST_P(StoreContractTest, EachTenantListsItsOwnJobsAndAnAdminListsAll) {
-  auto insert_for = [&](const std::string& tenant, TimeMs created_at) {
-    Job job = MakeJob(/*order_key=*/created_at, created_at);
-    job.tenant = tenant;
-    EXPECT_TRUE(store_->Insert(job).ok());
-    return job;
-  };
-  const Job a1 = insert_for("finance", 10);
-  const Job b1 = insert_for("legal", 11);
-  const Job d1 = insert_for("", 12);
-  const Job a2 = insert_for("finance", 13);
+  const Job a1 = InsertFor("finance", 10);
+  const Job b1 = InsertFor("legal", 11);
+  const Job d1 = InsertFor("", 12);
+  const Job a2 = InsertFor("finance", 13);
   auto ids = [&](std::optional<std::string> tenant, std::optional<JobState> state,
                  const std::string& after = "") {
     auto page = store_->List({.state = state, .limit = 10, .after = after, .tenant = tenant});
@@ -309,15 +303,9 @@ TEST_P(StoreContractTest, EachTenantListsItsOwnJobsAndAnAdminListsAll) {
 }
 
 TEST_P(StoreContractTest, UsageIsCountedPerTenantAndDayAsJobsEnd) {
-  auto insert_for = [&](const std::string& tenant, int64_t key) {
-    Job job = MakeJob(key, key);
-    job.tenant = tenant;
-    EXPECT_TRUE(store_->Insert(job).ok());
-    return job;
-  };
-  const Job a = insert_for("finance", 1);
-  const Job b = insert_for("finance", 2);
-  const Job c = insert_for("legal", 3);
+  const Job a = InsertFor("finance", 1);
+  const Job b = InsertFor("finance", 2);
+  const Job c = InsertFor("legal", 3);
   ASSERT_EQ(MustClaim("w").id, a.id);
   Completion done = Done(JobState::kSucceeded, "ok");
   done.usage = {.prompt_tokens = 100, .completion_tokens = 7, .cached_tokens = 40};
