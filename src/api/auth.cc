@@ -1,7 +1,6 @@
 #include "api/auth.h"
 
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
@@ -52,24 +51,7 @@ Status CheckKey(std::string_view key, const std::string& where) {
 // Raw digest bytes of 64 hex digits; nullopt when they are not.
 std::optional<std::string> DigestOfHex(std::string_view hex) {
   if (hex.size() != 64) return std::nullopt;
-  std::string out(32, '\0');
-  for (size_t i = 0; i < 32; ++i) {
-    int v = 0;
-    for (char c : hex.substr(2 * i, 2)) {
-      v <<= 4;
-      if (c >= '0' && c <= '9') {
-        v |= c - '0';
-      } else if (c >= 'a' && c <= 'f') {
-        v |= c - 'a' + 10;
-      } else if (c >= 'A' && c <= 'F') {
-        v |= c - 'A' + 10;
-      } else {
-        return std::nullopt;
-      }
-    }
-    out[i] = static_cast<char>(v);
-  }
-  return out;
+  return HexDecode(hex);
 }
 
 Result<std::string> ReadFile(const std::string& path) {
@@ -109,11 +91,7 @@ std::optional<Role> ParseRole(std::string_view name) {
   return std::nullopt;
 }
 
-std::string NewApiKey() {
-  unsigned char bytes[24];
-  if (RAND_bytes(bytes, sizeof bytes) != 1) std::abort();  // no randomness: nothing is safe
-  return "glmq_" + HexEncode(std::string_view(reinterpret_cast<char*>(bytes), sizeof bytes));
-}
+std::string NewApiKey() { return "glmq_" + RandomHex(24); }
 
 TenantLimits LimitsOf(const TenantLimitOverrides& overrides, const std::string& tenant,
                       TenantLimits defaults) {
@@ -254,23 +232,24 @@ std::optional<Caller> ApiKeys::Authenticate(std::string_view authorization) cons
 
 Status KeyRing::Refresh() {
   std::vector<ApiKey> file_keys;
-  bool file_changed = false;
   if (!file_.empty()) {
     const std::string stamp = FileStamp(file_);
-    std::lock_guard lock(mu_);
-    file_changed = stamp.empty() || stamp != file_stamp_;
-    if (!file_changed) file_keys = file_keys_;
-  }
-  if (file_changed) {
-    const std::string stamp = FileStamp(file_);
-    GLMQ_ASSIGN_OR_RETURN(std::string text, ReadFile(file_));
-    TenantLimitOverrides limits;
-    GLMQ_ASSIGN_OR_RETURN(file_keys, ApiKeys::Parse(text, file_, &limits));
-    std::lock_guard lock(mu_);
-    if (!file_stamp_.empty()) spdlog::info("keys file {}: {} keys", file_, file_keys.size());
-    file_stamp_ = stamp;
-    file_keys_ = file_keys;
-    file_limits_ = std::move(limits);
+    bool unchanged = false;
+    {
+      std::lock_guard lock(mu_);
+      unchanged = !stamp.empty() && stamp == file_stamp_;
+      if (unchanged) file_keys = file_keys_;
+    }
+    if (!unchanged) {
+      GLMQ_ASSIGN_OR_RETURN(std::string text, ReadFile(file_));
+      TenantLimitOverrides limits;
+      GLMQ_ASSIGN_OR_RETURN(file_keys, ApiKeys::Parse(text, file_, &limits));
+      std::lock_guard lock(mu_);
+      if (!file_stamp_.empty()) spdlog::info("keys file {}: {} keys", file_, file_keys.size());
+      file_stamp_ = stamp;
+      file_keys_ = file_keys;
+      file_limits_ = std::move(limits);
+    }
   }
   GLMQ_ASSIGN_OR_RETURN(ApiKeys keys, ApiKeys::Load(flag_keys_, ""));
   keys.Add(file_keys);

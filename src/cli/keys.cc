@@ -1,7 +1,6 @@
 // `glmq keys create | list | revoke`: API keys kept in the store (api/auth.h), which every
 // `glmq serve` on the data directory, or every gateway on the Redis, reads within a second.
 // A new key is printed once, on stdout alone; only its SHA-256 is stored.
-#include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
@@ -46,11 +45,7 @@ Result<std::unique_ptr<JobStore>> OpenStore(const StoreFlags& f) {
   return std::unique_ptr<JobStore>(std::move(store));
 }
 
-std::string NewKeyId() {
-  unsigned char bytes[8];
-  if (RAND_bytes(bytes, sizeof bytes) != 1) std::abort();
-  return "key_" + HexEncode(std::string_view(reinterpret_cast<char*>(bytes), sizeof bytes));
-}
+std::string NewKeyId() { return "key_" + RandomHex(8); }
 
 int Fail(const Status& s) {
   spdlog::error("{}", s.message());

@@ -3,6 +3,8 @@
 // home so that every part uses the same few functions.
 #pragma once
 
+#include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -13,6 +15,10 @@ std::string Sha256Hex(std::string_view bytes);                           // 64 h
 std::string HmacSha256(std::string_view key, std::string_view message);  // raw 32 bytes
 std::string Base64Encode(std::string_view bytes);
 std::string HexEncode(std::string_view bytes);  // two lowercase digits a byte
-std::string UrlEncode(std::string_view text);   // RFC 3986: all but unreserved become %XX
+// The bytes of hex digits (either case); nullopt for an odd length or another character.
+std::optional<std::string> HexDecode(std::string_view hex);
+// `bytes` bytes from the system's CSPRNG, as hex (secrets: API keys and their ids).
+std::string RandomHex(size_t bytes);
+std::string UrlEncode(std::string_view text);  // RFC 3986: all but unreserved become %XX
 
 }  // namespace glmq

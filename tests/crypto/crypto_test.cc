@@ -23,5 +23,20 @@ TEST(CryptoTest, Sha256OfKnownTexts) {
   EXPECT_EQ(Sha256("abc").size(), 32u);
 }
 
+TEST(CryptoTest, HexDecodesWhatHexEncodes) {
+  EXPECT_EQ(HexDecode("00ff7fA0"), std::string("\x00\xff\x7f\xa0", 4));
+  EXPECT_EQ(HexDecode(HexEncode("glmq")), "glmq");
+  EXPECT_EQ(HexDecode(""), "");
+  EXPECT_FALSE(HexDecode("abc").has_value());
+  EXPECT_FALSE(HexDecode("zz").has_value());
+}
+
+TEST(CryptoTest, RandomHexIsFreshEachTime) {
+  const std::string a = RandomHex(24), b = RandomHex(24);
+  EXPECT_EQ(a.size(), 48u);
+  EXPECT_NE(a, b);
+  EXPECT_TRUE(HexDecode(a).has_value());
+}
+
 }  // namespace
 }  // namespace glmq
