@@ -62,6 +62,19 @@ TEST(AuthTest, TheApiWantsAKeyAndTheProbesDoNot) {
   EXPECT_NE(bad_out.find("unauthorized"), std::string::npos) << bad_out;
 }
 
+// An open API is served on loopback only, unless the operator says --insecure.
+TEST(AuthTest, WithoutKeysANonLoopbackAddressNeedsInsecure) {
+  const std::string dir = MakeTempDir("glmq-insecure");
+  const std::string serve = GlmqBin() + " serve --model " + TestModelPath() +
+                            " --host 0.0.0.0 --port 0 --data-dir " + dir;
+  const auto [code, out] = RunCommand("timeout 60 " + serve);
+  EXPECT_NE(code, 0) << out;
+  EXPECT_NE(out.find("--insecure"), std::string::npos) << out;
+  // With it, the server comes up (and is stopped at once).
+  const auto [up_code, up_out] = RunCommand("timeout -s INT 5 " + serve + " --insecure");
+  EXPECT_NE(up_out.find("http://0.0.0.0:"), std::string::npos) << up_out;
+}
+
 TEST(AuthTest, AMalformedKeyStopsTheServerAtStart) {
   Server server({"--api-key", "short"});
   EXPECT_FALSE(server.Start());

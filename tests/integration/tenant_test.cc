@@ -24,8 +24,8 @@ enum class Mode { kServe, kRedis };
 // The service under test, with one client per key.
 class Deployment {
  public:
-  explicit Deployment(Mode mode) : mode_(mode) {
-    const std::string keys = MakeTempDir("glmq-tenants") + "/keys";
+  explicit Deployment(Mode mode) : mode_(mode), keys_file_(MakeTempDir("glmq-tenants") + "/keys") {
+    const std::string& keys = keys_file_;
     std::ofstream(keys) << "# tenant role key\n"
                         << "finance submit " << kFinance << " name=reports\n"
                         << "legal submit " << kLegal << "\n"
@@ -64,6 +64,7 @@ class Deployment {
     return c;
   }
   const Server& front() const { return *front_; }
+  const std::string& keys_file() const { return keys_file_; }
   // The flags that name the store to `glmq keys`.
   std::string StoreFlags() const {
     return mode_ == Mode::kServe ? "--data-dir " + front_->data_dir() : "--redis " + redis_->url();
@@ -71,6 +72,7 @@ class Deployment {
 
  private:
   Mode mode_;
+  std::string keys_file_;
   std::unique_ptr<RedisServer> redis_;
   bool redis_ok_ = true;
   std::unique_ptr<Server> front_;
@@ -236,7 +238,8 @@ TEST_P(TenantTest, APrefixOfAnotherTenantsDocumentIsNotServedFromTheCache) {
 }
 
 // `glmq keys create` on the running service's store: the key works within a second or two
-// and acts for its tenant; `glmq keys revoke` stops it as fast.
+// and acts for its tenant; `glmq keys revoke` stops it as fast; so do lines added to and
+// taken out of the keys file.
 TEST_P(TenantTest, AKeyMadeOrRevokedWithGlmqKeysCountsAtOnce) {
   const auto [code, out] = RunCommand(GlmqBin() + " keys create --tenant finance --role read " +
                                       "--name dashboard " + d_->StoreFlags());
@@ -256,6 +259,16 @@ TEST_P(TenantTest, AKeyMadeOrRevokedWithGlmqKeysCountsAtOnce) {
   ASSERT_NE(at, std::string::npos) << listed;
   const std::string id = listed.substr(at, listed.find(' ', at) - at);
   EXPECT_NE(listed.find("dashboard"), std::string::npos) << listed;
+
+  // The keys file, edited while the service runs: a key added works, a key taken out stops.
+  constexpr char kNew[] = "finance-second-key-0123456789";
+  std::ofstream(d_->keys_file(), std::ios::app) << "finance submit " << kNew << "\n";
+  EXPECT_TRUE(PollUntil([&] { return d_->As(kNew).Get("/v1/jobs").status == 200; }, seconds(5)));
+  std::ofstream(d_->keys_file(), std::ios::trunc)
+      << "legal submit " << kLegal << "\nfinance submit " << kNew << "\n";
+  EXPECT_TRUE(
+      PollUntil([&] { return d_->As(kFinance).Get("/v1/jobs").status == 401; }, seconds(5)));
+  EXPECT_EQ(d_->As(kNew).Get("/v1/jobs").status, 200);
 
   const auto [revoke_code, revoked] =
       RunCommand(GlmqBin() + " keys revoke " + id + " " + d_->StoreFlags() + " 2>&1");

@@ -78,3 +78,19 @@ TEST(WebhookHostsTest, AWebhookUrlToAPrivateAddressIsRefusedUnlessAllowed) {
 
 }  // namespace
 }  // namespace glmq
+
+namespace glmq::net {
+namespace {
+
+TEST(AddressPolicyTest, LoopbackHostsAreThisMachineAlone) {
+  for (const char* h : {"127.0.0.1", "127.1.2.3", "::1", "localhost"}) {
+    EXPECT_TRUE(IsLoopbackHost(h)) << h;
+  }
+  for (const char* h :
+       {"0.0.0.0", "::", "10.0.0.5", "192.168.1.2", "example.com", "", "::ffff:127.0.0.1"}) {
+    EXPECT_FALSE(IsLoopbackHost(h)) << h;
+  }
+}
+
+}  // namespace
+}  // namespace glmq::net

@@ -169,7 +169,8 @@ class StoreContractTest : public ::testing::TestWithParam<Backend>, protected St
 
   std::vector<std::string> ListIds(std::optional<JobState> state, int32_t limit,
                                    const std::string& after = "") {
-    auto page = store_->List({.state = state, .limit = limit, .after = after, .tenant = std::nullopt});
+    auto page =
+        store_->List({.state = state, .limit = limit, .after = after, .tenant = std::nullopt});
     EXPECT_TRUE(page.ok()) << page.status().ToString();
     std::vector<std::string> ids;
     if (page.ok()) {
