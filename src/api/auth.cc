@@ -105,6 +105,14 @@ TenantLimits LimitsOf(const TenantLimitOverrides& overrides, const std::string& 
   return defaults;
 }
 
+TenantWeights WeightsOf(const TenantLimitOverrides& overrides) {
+  TenantWeights weights;
+  for (const auto& [tenant, values] : overrides) {
+    if (auto it = values.find("weight"); it != values.end()) weights[tenant] = it->second;
+  }
+  return weights;
+}
+
 Result<std::vector<ApiKey>> ApiKeys::Parse(std::string_view text, const std::string& where,
                                            TenantLimitOverrides* limits) {
   std::vector<ApiKey> out;
@@ -128,16 +136,20 @@ Result<std::vector<ApiKey>> ApiKeys::Parse(std::string_view text, const std::str
       for (size_t i = 2; i < f.size(); ++i) {
         const size_t eq = f[i].find('=');
         const std::string name(f[i].substr(0, eq == std::string_view::npos ? f[i].size() : eq));
-        if (eq == std::string_view::npos ||
-            (name != "max_queued" && name != "max_queued_tokens" && name != "tokens_per_minute")) {
-          return InvalidArgument(at + ": unknown limit '" + std::string(f[i]) +
-                                 "' (max_queued=, max_queued_tokens=, tokens_per_minute=)");
+        if (eq == std::string_view::npos || (name != "max_queued" && name != "max_queued_tokens" &&
+                                             name != "tokens_per_minute" && name != "weight")) {
+          return InvalidArgument(
+              at + ": unknown setting '" + std::string(f[i]) +
+              "' (max_queued=, max_queued_tokens=, tokens_per_minute=, weight=)");
         }
         const std::string value(f[i].substr(eq + 1));
         char* end = nullptr;
         const double v = std::strtod(value.c_str(), &end);
         if (value.empty() || *end != '\0' || !(v >= 0) || v > 1e15) {
           return InvalidArgument(at + ": " + name + " must be a number of 0 or more");
+        }
+        if (name == "weight" && !(v > 0 && v <= 1e6)) {
+          return InvalidArgument(at + ": weight must be more than 0 and at most 1000000");
         }
         if (limits != nullptr) (*limits)[tenant][name] = v;
       }
@@ -258,9 +270,17 @@ Status KeyRing::Refresh() {
     keys.AddStored(stored);
   }
   auto shared = std::make_shared<const ApiKeys>(std::move(keys));
+  TenantWeights weights;
+  {
+    std::lock_guard lock(mu_);
+    required_ = required_ || !shared->empty() || !file_.empty();
+    keys_ = std::move(shared);
+    weights = WeightsOf(file_limits_);
+    if (store_ == nullptr || file_.empty() || weights_in_store_ == weights) return Status::Ok();
+  }
+  GLMQ_RETURN_IF_ERROR(store_->SetTenantWeights(weights));
   std::lock_guard lock(mu_);
-  required_ = required_ || !shared->empty() || !file_.empty();
-  keys_ = std::move(shared);
+  weights_in_store_ = std::move(weights);
   return Status::Ok();
 }
 

@@ -175,6 +175,10 @@ void AddSchedulerFlags(CLI::App& cmd, SchedulerOptions& f) {
   Opt(cmd, "--backfill", f.backfill,
       "while a job waits for KV, start jobs behind it that cannot delay it: on | off",
       "GLMQ_BACKFILL");
+  Opt(cmd, "--fair-share", f.fair_share,
+      "claim from the tenant with the least weighted service counted (VTC; weights from the "
+      "keys file's tenant lines), or in the queue's global order: on | off",
+      "GLMQ_FAIR_SHARE");
 }
 
 void AddPolicyFlags(CLI::App& cmd, PolicyOptions& f) {

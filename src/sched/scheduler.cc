@@ -62,7 +62,9 @@ Scheduler::Scheduler(JobStore& store, Engine& engine, ThroughputMeter& meter,
       engine_(engine),
       meter_(meter),
       options_(std::move(options)),
-      writer_(store, options_.worker_id) {}
+      writer_(store, options_.worker_id) {
+  store_.SetFairShare(options_.fair_share);
+}
 
 Scheduler::~Scheduler() { Shutdown(); }
 

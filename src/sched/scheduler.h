@@ -45,6 +45,9 @@ struct SchedulerOptions {
   // Jobs behind one held for KV may start when they cannot delay it (sched/backfill.h);
   // false: nothing starts until the held job has (the bench compares the two).
   bool backfill = true;
+  // Claims take the first job of the backlogged tenant with the least service counted
+  // (JobStore::SetFairShare); false: the queue's global order.
+  bool fair_share = true;
   // Where admission's settle step left the tokens of large prompts it counted (glmq serve,
   // sched/prompt_tokens_once.h); null: the scheduler tokenizes every prompt it claims.
   PromptTokensOnce* tokens_once = nullptr;

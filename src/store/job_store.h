@@ -18,6 +18,7 @@
 
 #include "core/job.h"
 #include "core/status.h"
+#include "store/service_counters.h"
 
 namespace glmq {
 
@@ -174,8 +175,9 @@ class JobStore {
   // Newest first, without request bodies.
   virtual Result<std::vector<Job>> List(const ListFilter& filter) = 0;
 
-  // Moves the queued job with the lowest order_key to running under `worker`'s lease and
-  // returns it (with its request). nullopt when the queue is empty.
+  // Moves the queued job that runs next (Head; with fair share off, the lowest order_key)
+  // to running under `worker`'s lease and returns it (with its request). nullopt when the
+  // queue is empty.
   virtual Result<std::optional<Job>> ClaimNext(const std::string& worker, int64_t lease_ms) = 0;
 
   // Extends the lease of each job in `ids` that runs under `worker`; others are left alone.
@@ -239,6 +241,14 @@ class JobStore {
     bool operator==(const QueueHead&) const = default;
   };
   virtual Result<std::optional<QueueHead>> Head() = 0;
+
+  // --- Fair share between tenants (VTC, store/service_counters.h). ClaimNext and Head take
+  // the first job of the backlogged tenant with the least service counted (on, the
+  // default), or the first in the global order (off). Service is counted either way. The
+  // switch is this process's; weights are shared by every process on the store.
+  virtual void SetFairShare(bool on) = 0;
+  // Replaces the tenants' weights (absent: 1).
+  virtual Status SetTenantWeights(const TenantWeights& weights) = 0;
 
   virtual Result<QueueSnapshot> Snapshot() = 0;
 

@@ -250,18 +250,38 @@ Status QueueTree::CheckInvariants() const {
   return Status::Ok();
 }
 
+void QueueIndex::Add(const std::string& id, const QueuedJob& job) {
+  by_id_.emplace(id, job);
+  tree_.Insert(job);
+  auto& own = tenant_queues_[job.tenant];
+  if (own.empty()) counters_.JoinBacklog(job.tenant);
+  own.emplace(job.key, id);
+}
+
+void QueueIndex::Remove(std::unordered_map<std::string, QueuedJob>::iterator it, bool moving) {
+  const QueuedJob& job = it->second;
+  tree_.Erase(job.key);
+  auto own = tenant_queues_.find(job.tenant);
+  if (own != tenant_queues_.end()) {
+    own->second.erase(job.key);
+    if (own->second.empty()) {
+      // A job that moves within its tenant's queue (a new size, a new key) does not make
+      // the tenant leave and rejoin the backlog, which would lift its counter.
+      if (!moving) counters_.LeaveBacklog(job.tenant);
+      tenant_queues_.erase(own);
+    }
+  }
+  by_id_.erase(it);
+}
+
 void QueueIndex::Reset(const std::vector<std::pair<std::string, QueuedJob>>& jobs) {
   std::lock_guard lock(mu_);
-  by_id_.clear();
+  while (!by_id_.empty()) Remove(by_id_.begin(), /*moving=*/false);
   tree_.Clear();
   by_id_.reserve(jobs.size());
   for (const auto& [id, job] : jobs) {
-    auto [it, added] = by_id_.try_emplace(id, job);
-    if (!added) {
-      tree_.Erase(it->second.key);
-      it->second = job;
-    }
-    tree_.Insert(job);
+    if (auto it = by_id_.find(id); it != by_id_.end()) Remove(it, it->second.tenant == job.tenant);
+    Add(id, job);
   }
 }
 
@@ -269,16 +289,31 @@ void QueueIndex::Apply(const std::vector<QueueChange>& changes) {
   if (changes.empty()) return;
   std::lock_guard lock(mu_);
   for (const QueueChange& change : changes) {
-    auto it = by_id_.find(change.id);
-    if (it != by_id_.end()) {
-      tree_.Erase(it->second.key);
-      by_id_.erase(it);
+    if (change.served) {
+      counters_.Serve(change.served->tenant, change.served->prompt_tokens,
+                      change.served->output_tokens);
     }
-    if (change.job) {
-      by_id_.emplace(change.id, *change.job);
-      tree_.Insert(*change.job);
+    if (change.id.empty()) continue;
+    if (auto it = by_id_.find(change.id); it != by_id_.end()) {
+      Remove(it, change.job && change.job->tenant == it->second.tenant);
     }
+    if (change.job) Add(change.id, *change.job);
   }
+}
+
+void QueueIndex::SetFairShare(bool on) {
+  std::lock_guard lock(mu_);
+  fair_share_ = on;
+}
+
+void QueueIndex::SetWeights(TenantWeights weights) {
+  std::lock_guard lock(mu_);
+  counters_.SetWeights(std::move(weights));
+}
+
+double QueueIndex::ServiceOf(const std::string& tenant) const {
+  std::lock_guard lock(mu_);
+  return counters_.Counter(tenant);
 }
 
 JobStore::WorkAhead QueueIndex::WorkBefore(int64_t order_key) const {
@@ -288,6 +323,20 @@ JobStore::WorkAhead QueueIndex::WorkBefore(int64_t order_key) const {
 
 std::optional<QueuedJob> QueueIndex::Head() const {
   std::lock_guard lock(mu_);
+  if (fair_share_) {
+    // Of the least served tenants, the one whose next job is smallest (then by name).
+    const QueuedJob* head = nullptr;
+    for (const std::string& tenant : counters_.Least()) {
+      auto own = tenant_queues_.find(tenant);
+      if (own == tenant_queues_.end() || own->second.empty()) continue;
+      const QueuedJob& first = by_id_.at(own->second.begin()->second);
+      if (head == nullptr ||
+          first.prompt_tokens + first.max_tokens < head->prompt_tokens + head->max_tokens) {
+        head = &first;
+      }
+    }
+    if (head != nullptr) return *head;
+  }
   return tree_.Min();
 }
 
@@ -346,6 +395,26 @@ Status QueueIndex::CheckAgainst(std::vector<std::pair<std::string, QueuedJob>> q
       }
     }
     AddJob(&ahead, job);
+  }
+  size_t in_tenant_queues = 0;
+  for (const auto& [tenant, own] : tenant_queues_) {
+    if (own.empty() || !counters_.IsBacklogged(tenant)) {
+      return Internal("queue index: tenant '" + tenant + "' has " + std::to_string(own.size()) +
+                      " queued jobs but is " +
+                      (counters_.IsBacklogged(tenant) ? "backlogged" : "not backlogged"));
+    }
+    for (const auto& [key, id] : own) {
+      auto it = by_id_.find(id);
+      if (it == by_id_.end() || !(it->second.key == key) || it->second.tenant != tenant) {
+        return Internal("queue index: tenant '" + tenant + "' lists job " + id + " at " +
+                        Describe(key) + ", which is not queued there");
+      }
+    }
+    in_tenant_queues += own.size();
+  }
+  if (in_tenant_queues != by_id_.size()) {
+    return Internal("queue index: its tenants' queues hold " + std::to_string(in_tenant_queues) +
+                    " jobs, not " + std::to_string(by_id_.size()));
   }
   return Status::Ok();
 }

@@ -7,12 +7,18 @@
 // of each transaction once it commits. A missed change makes the numbers drift silently, so
 // CheckAgainst compares it with the database's queued rows (tests, debugging).
 //
+// It also keeps each tenant's queue and the service counters of fair share
+// (store/service_counters.h): with fair share on, the head is the first job of the
+// backlogged tenant with the least service counted; positions and the work before a key
+// stay those of the global order (an approximation under fair share).
+//
 // Threads: any thread may call any method; one mutex guards the whole index, held for
-// O(log n) per question and per change.
+// O(log n) per question and per change (plus O(tenants) where fair share picks one).
 #pragma once
 
 #include <compare>
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -23,6 +29,7 @@
 #include "core/job.h"
 #include "core/status.h"
 #include "store/job_store.h"
+#include "store/service_counters.h"
 
 namespace glmq {
 
@@ -40,14 +47,24 @@ struct QueuedJob {
   QueueKey key;
   int64_t prompt_tokens = 0;
   int64_t max_tokens = 0;
+  std::string tenant;
 
   bool operator==(const QueuedJob&) const = default;
 };
 
-// One job entering or leaving the queued state.
+// Service a tenant received (a claim: its prompt and max_tokens) or is refunded (its end:
+// the max_tokens it did not use, negative), for fair share's counters.
+struct ServiceCharge {
+  std::string tenant;
+  int64_t prompt_tokens = 0;
+  int64_t output_tokens = 0;
+};
+
+// One job entering or leaving the queued state, or (`served` set, `id` empty) a charge.
 struct QueueChange {
   std::string id;
   std::optional<QueuedJob> job;  // set: the job entered the queue; empty: it left
+  std::optional<ServiceCharge> served;
 };
 
 // An order-statistics treap over QueueKey. Each node keeps the job count and token sums of
@@ -127,8 +144,15 @@ class QueueIndex {
   // Queued jobs that sort before `key` (which need not be queued itself), and their work.
   int64_t JobsBefore(const QueueKey& key) const;
   JobStore::WorkAhead WorkBefore(const QueueKey& key) const;
-  // The head of the queue; nullopt when it is empty.
+  // The job that runs next: with fair share on, the first of the backlogged tenant with
+  // the least service counted; otherwise the first in the global order. nullopt when the
+  // queue is empty.
   std::optional<QueuedJob> Head() const;
+  // Claims pick the tenant first (default), or take the global order.
+  void SetFairShare(bool on);
+  void SetWeights(TenantWeights weights);
+  // A tenant's service counter (tests, debugging).
+  double ServiceOf(const std::string& tenant) const;
   // 1-based place of a queued job; nullopt when `id` is not in the index.
   std::optional<int64_t> Position(const std::string& id) const;
   int64_t size() const;
@@ -138,9 +162,17 @@ class QueueIndex {
   Status CheckAgainst(std::vector<std::pair<std::string, QueuedJob>> queued) const;
 
  private:
+  // mu_ held. `moving`: the job is added back at once (QueueIndex::Apply's replacement).
+  void Add(const std::string& id, const QueuedJob& job);
+  void Remove(std::unordered_map<std::string, QueuedJob>::iterator it, bool moving);
+
   mutable std::mutex mu_;
   std::unordered_map<std::string, QueuedJob> by_id_;  // guarded by mu_
   QueueTree tree_;                                    // guarded by mu_
+  // Each backlogged tenant's queued jobs by key (the id); a tenant without any is erased.
+  std::map<std::string, std::map<QueueKey, std::string>> tenant_queues_;  // guarded by mu_
+  ServiceCounters counters_;                                              // guarded by mu_
+  bool fair_share_ = true;                                                // guarded by mu_
 };
 
 }  // namespace glmq

@@ -172,11 +172,11 @@ end
 return out
 )lua";
 
+// ARGV[6] '1': fair share picks the tenant first (next_member).
 constexpr char kClaim[] = R"lua(
 while true do
-  local top = redis.call('ZRANGE', P .. 'queue', 0, 0)
-  if #top == 0 then return false end
-  local member = top[1]
+  local member = next_member(ARGV[6] == '1')
+  if not member then return false end
   local id = id_of(member)
   local q = queue_fields(id)
   if q and q.member == member and job_state(id) == 'queued' then
@@ -191,10 +191,13 @@ while true do
     redis.call('ZADD', P .. 'leases', ARGV[5], id)
     redis.call('SADD', P .. 'worker_jobs:' .. ARGV[3], id)
     set_listing(member, 'queued', 'running')
+    serve(tenant_of(member), tonumber(q.prompt_tokens), tonumber(q.max_tokens))
     publish(id, 'running')
     return redis.call('HGETALL', key)
   end
-  redis.call('ZREM', P .. 'queue', member)  -- its job is gone: not work any more
+  -- Its job is gone: not work any more.
+  redis.call('ZREM', P .. 'queue', member)
+  leave_tenant_queue(member, false)
 end
 )lua";
 
@@ -234,8 +237,11 @@ return 1
 // from a worker that lost its lease, finds the job no longer running under it.
 constexpr char kComplete[] = R"lua(
 local id = ARGV[3]
-local v = redis.call('HMGET', jkey(id), 'state', 'worker', 'member')
+local v = redis.call('HMGET', jkey(id), 'state', 'worker', 'member', 'max_tokens')
 if v[1] ~= 'running' or v[2] ~= ARGV[4] then return not_running(id, 'complete', v[1]) end
+-- The claim charged all of max_tokens; what the job did not generate goes back.
+local unused = (tonumber(v[4]) or 0) - (tonumber(ARGV[9]) or 0)
+if unused > 0 then serve(tenant_of(v[3]), 0, -unused) end
 redis.call('HSET', jkey(id), 'state', ARGV[5], 'output', ARGV[6], 'finish_reason', ARGV[7],
            'usage_prompt_tokens', ARGV[8], 'usage_completion_tokens', ARGV[9],
            'error_code', ARGV[10], 'error_message', ARGV[11], 'finished_at', ARGV[12],
@@ -271,7 +277,7 @@ constexpr char kSetQueuedCost[] = R"lua(
 local id = ARGV[3]
 if job_state(id) ~= 'queued' then return fail('CONFLICT', 'job ' .. id .. ' is not queued') end
 local q = queue_fields(id)
-queue_remove(id, q)
+queue_remove(id, q, true)
 redis.call('HSET', jkey(id), 'prompt_tokens', ARGV[4], 'class', ARGV[5], 'order_key', ARGV[6])
 q.prompt_tokens = ARGV[4]
 q.class = ARGV[5]
@@ -372,9 +378,9 @@ return {ahead, pt, mt}
 )lua";
 
 constexpr char kHead[] = R"lua(
-local m = redis.call('ZRANGE', P .. 'queue', 0, 0)
-if #m == 0 then return {} end
-local v = redis.call('HMGET', jkey(id_of(m[1])), 'order_key', 'prompt_tokens', 'max_tokens')
+local m = next_member(ARGV[3] == '1')
+if not m then return {} end
+local v = redis.call('HMGET', jkey(id_of(m)), 'order_key', 'prompt_tokens', 'max_tokens')
 return {tonumber(v[1]) or 0, tonumber(v[2]) or 0, tonumber(v[3]) or 0}
 )lua";
 
@@ -496,6 +502,12 @@ if sha then redis.call('HDEL', P .. 'api_key_hashes', sha) end
 return 1
 )lua";
 
+constexpr char kSetShareWeights[] = R"lua(
+redis.call('DEL', P .. 'share_weights')
+for i = 3, #ARGV, 2 do redis.call('HSET', P .. 'share_weights', ARGV[i], ARGV[i + 1]) end
+return 1
+)lua";
+
 struct Entry {
   const char* name;
   const char* body;
@@ -529,6 +541,7 @@ constexpr std::array<Entry, kScriptCount> kEntries = {{
     {"end_webhook", kEndWebhook},
     {"add_api_key", kAddApiKey},
     {"remove_api_key", kRemoveApiKey},
+    {"set_share_weights", kSetShareWeights},
 }};
 
 }  // namespace

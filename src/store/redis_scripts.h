@@ -31,7 +31,7 @@ enum class ScriptId {
   // cursor id or "", state or "", limit, now, sweep limit, "1" or "" (one tenant or all),
   // tenant  -> [job hash...]
   kList,
-  // worker, now, lease_expires_at  -> job hash, or nil
+  // worker, now, lease_expires_at, "1" for fair share  -> job hash, or nil
   kClaim,
   // worker, lease_expires_at  -> leases extended
   kRenewLeases,
@@ -56,7 +56,8 @@ enum class ScriptId {
   kPosition,
   // order_key  -> [jobs, prompt_tokens, max_tokens]
   kWorkBefore,
-  //  -> [] or [order_key, prompt_tokens, max_tokens] of the queue's head
+  // "1" for fair share  -> [] or [order_key, prompt_tokens, max_tokens] of the job that
+  // runs next
   kHead,
   // now  -> per class [queued, prompt_tokens, max_tokens, oldest], queued, running,
   //         succeeded, failed, cancelled, expired, dead_letter
@@ -81,8 +82,10 @@ enum class ScriptId {
   kAddApiKey,
   // id  -> 1 when removed
   kRemoveApiKey,
+  // tenant, weight, ...: replaces fair share's weights
+  kSetShareWeights,
 };
-inline constexpr int kScriptCount = static_cast<int>(ScriptId::kRemoveApiKey) + 1;
+inline constexpr int kScriptCount = static_cast<int>(ScriptId::kSetShareWeights) + 1;
 
 // The whole source of a script (shared helpers included), as sent to SCRIPT LOAD and EVAL.
 const std::string& ScriptSource(ScriptId id);

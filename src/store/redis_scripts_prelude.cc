@@ -62,6 +62,46 @@ local function queue_fields(id)
           max_tokens = v[5], created_at = v[6], deadline_at = v[7]}
 end
 
+-- Fair share (store/service_counters.h, the same arithmetic): each tenant's queued members
+-- (tenant_queue:<t>, scored as in the queue), every tenant's service counter (service) and
+-- the backlogged tenants, scored by the same counter (backlogged).
+local W_PROMPT, W_OUTPUT = 1, 2
+local function tenant_queue(t) return P .. 'tenant_queue:' .. t end
+local function share_weight(t)
+  local w = tonumber(redis.call('HGET', P .. 'share_weights', t) or '')
+  if not w or w <= 0 then return 1 end
+  return w
+end
+-- A tenant with queued work again starts at the least counter of the backlogged ones, or
+-- with none backlogged at the greatest of all: idling earns no credit.
+local function join_backlog(t)
+  if redis.call('ZSCORE', P .. 'backlogged', t) then return end
+  local floor = redis.call('ZRANGE', P .. 'backlogged', 0, 0, 'WITHSCORES')
+  if #floor == 0 then floor = redis.call('ZRANGE', P .. 'service', -1, -1, 'WITHSCORES') end
+  local c = tonumber(redis.call('ZSCORE', P .. 'service', t) or '0')
+  if #floor > 0 and tonumber(floor[2]) > c then c = tonumber(floor[2]) end
+  local score = string.format('%.17g', c)
+  redis.call('ZADD', P .. 'service', score, t)
+  redis.call('ZADD', P .. 'backlogged', score, t)
+end
+-- Charges (negative: refunds) a tenant's counter.
+local function serve(t, prompt_tokens, output_tokens)
+  local cost = (W_PROMPT * prompt_tokens + W_OUTPUT * output_tokens) / share_weight(t)
+  if cost == 0 then return end
+  local by = string.format('%.17g', cost)
+  redis.call('ZINCRBY', P .. 'service', by, t)
+  redis.call('ZADD', P .. 'backlogged', 'XX', 'INCR', by, t)
+end
+-- Takes `member` out of its tenant's queue; `moving`: it is queued again at once, and its
+-- tenant stays backlogged.
+local function leave_tenant_queue(member, moving)
+  local t = tenant_of(member)
+  redis.call('ZREM', tenant_queue(t), member)
+  if not moving and redis.call('EXISTS', tenant_queue(t)) == 0 then
+    redis.call('ZREM', P .. 'backlogged', t)
+  end
+end
+
 -- Every index of queued work changes here and only here. `jobs` holds queue_fields tables
 -- with their `id`; each index takes the whole list in one command, so a batch pays each
 -- command's fixed cost (and its AOF record) once.
@@ -103,6 +143,16 @@ local function queue_add_all(jobs)
   for t, w in pairs(tenant_work) do
     redis.call('HINCRBY', P .. 'tenant_queued:' .. t, 'prompt_tokens', string.format('%d', w[1]))
     redis.call('HINCRBY', P .. 'tenant_queued:' .. t, 'max_tokens', string.format('%d', w[2]))
+    w[3] = {}
+  end
+  for _, q in ipairs(jobs) do
+    local members = tenant_work[tenant_of(q.member)][3]
+    table.insert(members, q.order_key)
+    table.insert(members, q.member)
+  end
+  for t, w in pairs(tenant_work) do
+    join_backlog(t)
+    redis.call('ZADD', tenant_queue(t), unpack(w[3]))
   end
   return listed
 end
@@ -110,8 +160,9 @@ local function queue_add(id, q)
   q.id = id
   queue_add_all({q})
 end
-local function queue_remove(id, q)
+local function queue_remove(id, q, moving)
   redis.call('ZREM', P .. 'queue', q.member)
+  leave_tenant_queue(q.member, moving)
   redis.call('ZREM', P .. 'oldest:' .. q.class, q.member)
   add_stat('prompt_tokens:' .. q.class, q.prompt_tokens, -1)
   add_stat('max_tokens:' .. q.class, q.max_tokens, -1)
@@ -119,6 +170,43 @@ local function queue_remove(id, q)
   local tq = P .. 'tenant_queued:' .. tenant_of(q.member)
   redis.call('HINCRBY', tq, 'prompt_tokens', string.format('%d', -tonumber(q.prompt_tokens)))
   redis.call('HINCRBY', tq, 'max_tokens', string.format('%d', -tonumber(q.max_tokens)))
+end
+
+-- The queued member that runs next: with `fair`, the first of the backlogged tenant with
+-- the least service; otherwise (or with no tenant backlogged) the queue's first. The
+-- queue's first joins its tenant's queue if it is missing there (queued before tenant
+-- queues existed), so such jobs are seen by fair share as they reach the front.
+local function next_member(fair)
+  if fair then
+    local first = redis.call('ZRANGE', P .. 'queue', 0, 0, 'WITHSCORES')
+    if #first > 0 then
+      local t = tenant_of(first[1])
+      if not redis.call('ZSCORE', tenant_queue(t), first[1]) then
+        join_backlog(t)
+        redis.call('ZADD', tenant_queue(t), first[2], first[1])
+      end
+    end
+    -- Of the least served tenants, the one whose next job is smallest (then by name).
+    while true do
+      local least = redis.call('ZRANGE', P .. 'backlogged', 0, 0, 'WITHSCORES')
+      if #least == 0 then break end
+      local best, best_size, stale = nil, nil, false
+      for _, t in ipairs(redis.call('ZRANGE', P .. 'backlogged', least[2], least[2], 'BYSCORE')) do
+        local top = redis.call('ZRANGE', tenant_queue(t), 0, 0)
+        if #top == 0 then
+          redis.call('ZREM', P .. 'backlogged', t)
+          stale = true
+        else
+          local v = redis.call('HMGET', jkey(id_of(top[1])), 'prompt_tokens', 'max_tokens')
+          local size = (tonumber(v[1]) or 0) + (tonumber(v[2]) or 0)
+          if not best or size < best_size then best, best_size = top[1], size end
+        end
+      end
+      if best then return best end
+      if not stale then break end
+    end
+  end
+  return redis.call('ZRANGE', P .. 'queue', 0, 0)[1]
 end
 
 local function set_listing(member, from, to)

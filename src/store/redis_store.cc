@@ -481,8 +481,9 @@ Result<std::optional<Job>> RedisJobStore::ClaimNext(const std::string& worker, i
   const std::string now_text = Str(now), expires = Str(SaturatingAdd(now, lease_ms));
   // No retry: a claim whose reply was lost stays with this worker until its lease runs out,
   // and is then delivered again; claiming a second job meanwhile would hide the first.
-  GLMQ_ASSIGN_OR_RETURN(Reply reply,
-                        Run(ScriptId::kClaim, {worker, now_text, expires}, /*retry=*/false));
+  GLMQ_ASSIGN_OR_RETURN(
+      Reply reply,
+      Run(ScriptId::kClaim, {worker, now_text, expires, fair_share_ ? "1" : "0"}, /*retry=*/false));
   if (reply.is_nil()) return std::optional<Job>();
   GLMQ_ASSIGN_OR_RETURN(Job job, DecodeJob(reply));
   Notify(job.id, JobState::kRunning);
@@ -607,12 +608,25 @@ Result<JobStore::WorkAhead> RedisJobStore::WorkBefore(int64_t order_key) {
 }
 
 Result<std::optional<JobStore::QueueHead>> RedisJobStore::Head() {
-  GLMQ_ASSIGN_OR_RETURN(Reply reply, Run(ScriptId::kHead, {}, /*retry=*/true));
+  GLMQ_ASSIGN_OR_RETURN(Reply reply,
+                        Run(ScriptId::kHead, {fair_share_ ? "1" : "0"}, /*retry=*/true));
   const std::vector<Reply>& v = reply.elements;
   if (v.empty()) return std::optional<QueueHead>();
   if (v.size() != 3) return Internal("redis: unexpected reply to head");
   return std::optional<QueueHead>(QueueHead{
       .order_key = v[0].integer, .prompt_tokens = v[1].integer, .max_tokens = v[2].integer});
+}
+
+void RedisJobStore::SetFairShare(bool on) { fair_share_ = on; }
+
+Status RedisJobStore::SetTenantWeights(const TenantWeights& weights) {
+  std::vector<std::string> texts;
+  for (const auto& [tenant, weight] : weights) {
+    texts.push_back(tenant);
+    texts.push_back(fmt::format("{}", weight));
+  }
+  const std::vector<std::string_view> args(texts.begin(), texts.end());
+  return Run(ScriptId::kSetShareWeights, args, /*retry=*/true).status();
 }
 
 Result<QueueSnapshot> RedisJobStore::Snapshot() {

@@ -34,6 +34,10 @@
 //   P tenant:<t>:state:<state>  the same for tenant t's jobs
 //   P tenants           set: the tenants with jobs (List of every tenant merges them all)
 //   P tenant_queued:<t> hash: prompt_tokens, max_tokens of tenant t's queued jobs
+//   P tenant_queue:<t>  zset: tenant t's queued jobs, as in P queue (fair share)
+//   P service           zset: every tenant's service counter (fair share, VTC)
+//   P backlogged        zset: the tenants with queued jobs, scored by their counter
+//   P share_weights     hash: tenant -> fair share weight (absent: 1)
 //   P usage:<day>       hash: "<tenant>|<state or token kind>" -> count, for the jobs that
 //                       ended that day (days since the epoch, UTC); never expires
 //   P ended:<state>     zset: terminal jobs, score finished_at + retention (totals, sweep)
@@ -68,6 +72,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -135,6 +140,8 @@ class RedisJobStore final : public JobStore {
   Result<WorkAhead> QueuedOf(const std::string& tenant) override;
   // O(log n): ZRANGE of the first member.
   Result<std::optional<QueueHead>> Head() override;
+  void SetFairShare(bool on) override;
+  Status SetTenantWeights(const TenantWeights& weights) override;
   // O(1) in the number of jobs (a few sorted-set counts).
   Result<QueueSnapshot> Snapshot() override;
   Status CheckWritable() override;
@@ -203,6 +210,7 @@ class RedisJobStore final : public JobStore {
   const std::string instance_;
   std::unique_ptr<redis::Pool> pool_;
   WriteHealth health_;  // every script and pipeline records its outcome
+  std::atomic<bool> fair_share_{true};
   std::array<std::string, redis::kScriptCount> shas_;
   std::unique_ptr<redis::Subscriber> subscriber_;  // last: stopped first
 };

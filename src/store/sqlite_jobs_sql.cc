@@ -47,6 +47,7 @@ QueuedJob ReadQueuedJob(const sqlite::Statement& row, int first_column) {
   job.key.seq = row.Int(first_column + 2);
   job.prompt_tokens = row.Int(first_column + 3);
   job.max_tokens = row.Int(first_column + 4);
+  job.tenant = row.Text(first_column + 5);
   return job;
 }
 

@@ -26,7 +26,7 @@ namespace glmq::jobs_sql {
 inline constexpr int kJobColumnCount = 25;
 
 // The columns ReadQueuedJob decodes, in its order.
-#define GLMQ_QUEUED_COLUMNS "order_key, created_at, seq, prompt_tokens, max_tokens"
+#define GLMQ_QUEUED_COLUMNS "order_key, created_at, seq, prompt_tokens, max_tokens, tenant"
 
 inline constexpr char kBeginRead[] = "BEGIN";
 inline constexpr char kEndRead[] = "COMMIT";
@@ -62,12 +62,18 @@ inline constexpr char kListTenantByState[] =
     "SELECT " GLMQ_JOB_COLUMNS
     " FROM jobs WHERE tenant = ?5 AND state = ?4 AND (created_at, seq) < (?1, ?2) "
     "ORDER BY created_at DESC, seq DESC LIMIT ?3";
-inline constexpr char kClaimNext[] =
-    "UPDATE jobs SET state = 'running', worker = ?1, lease_expires_at = ?2, "
-    "attempts = attempts + 1, started_at = CASE WHEN started_at = 0 THEN ?3 ELSE started_at END "
+#define GLMQ_CLAIM                                                          \
+  "UPDATE jobs SET state = 'running', worker = ?1, lease_expires_at = ?2, " \
+  "attempts = attempts + 1, started_at = CASE WHEN started_at = 0 THEN ?3 ELSE started_at END "
+// The first queued job in the global order.
+inline constexpr char kClaimNext[] = GLMQ_CLAIM
     "WHERE seq = (SELECT seq FROM jobs INDEXED BY jobs_queue WHERE state = 'queued' "
     "ORDER BY order_key, created_at, seq LIMIT 1) "
-    "RETURNING " GLMQ_JOB_COLUMNS ", seq";
+    "RETURNING " GLMQ_JOB_COLUMNS ", seq, max_tokens";
+// The queued job ?4 (the queue index's pick).
+inline constexpr char kClaimSeq[] = GLMQ_CLAIM
+    "WHERE seq = ?4 AND state = 'queued' "
+    "RETURNING " GLMQ_JOB_COLUMNS ", seq, max_tokens";
 // Retention: the oldest ended jobs first, a batch at a time. Their bodies go with them
 // (ON DELETE CASCADE); webhook and idempotency records are deleted by job id first.
 inline constexpr char kSelectEnded[] =
@@ -87,7 +93,7 @@ inline constexpr char kComplete[] =
     "usage_completion_tokens = ?5, error_code = ?6, error_message = ?7, finished_at = ?8, "
     "prompt_tokens = CASE WHEN ?1 = 'succeeded' AND ?4 > 0 THEN ?4 ELSE prompt_tokens END, "
     "usage_cached_tokens = ?11, lease_expires_at = 0 "
-    "WHERE id = ?9 AND state = 'running' AND worker = ?10";
+    "WHERE id = ?9 AND state = 'running' AND worker = ?10 RETURNING tenant, max_tokens";
 inline constexpr char kCancelQueued[] =
     "UPDATE jobs SET state = 'cancelled', finished_at = ?1, finish_reason = 'cancelled' "
     "WHERE id = ?2 AND state = 'queued'";

@@ -138,7 +138,8 @@ Status SqliteJobStore::InsertRows(sqlite::WriteContext& ctx, const Job& job,
   ctx.JoinedQueue(
       job.id, {.key = {.order_key = job.order_key, .created_at = encoded.created_at, .seq = seq},
                .prompt_tokens = job.prompt_tokens,
-               .max_tokens = job.request.sampling.max_tokens});
+               .max_tokens = job.request.sampling.max_tokens,
+               .tenant = job.tenant});
   return Status::Ok();
 }
 
@@ -247,18 +248,30 @@ Result<std::optional<Job>> SqliteJobStore::ClaimNext(const std::string& worker, 
   int64_t seq = 0;
   GLMQ_RETURN_IF_ERROR(writer_->Write([&](sqlite::WriteContext& ctx) -> Status {
     const TimeMs now = NowMs();
-    GLMQ_ASSIGN_OR_RETURN(sqlite::Statement claim, ctx.db.Prepare(kClaimNext));
-    claim.BindText(1, worker);
-    claim.BindInt(2, now + lease_ms);
-    claim.BindInt(3, now);
-    GLMQ_ASSIGN_OR_RETURN(bool found, claim.Step());
-    if (!found) return Status::Ok();
-    GLMQ_ASSIGN_OR_RETURN(Job job, ReadJob(claim));
-    seq = claim.Int(kJobColumnCount);
-    GLMQ_RETURN_IF_ERROR(claim.Run());
-    ctx.Publish(job.id, JobState::kRunning);
-    ctx.LeftQueue(job.id);
-    claimed = std::move(job);
+    // The index's head (fair share's pick), unless an earlier write of this transaction took
+    // it: then the global order's first, which SQL finds.
+    const std::optional<QueuedJob> head = queue_index_->Head();
+    bool found = false;
+    for (const char* sql : {kClaimSeq, kClaimNext}) {
+      if (sql == kClaimSeq && !head) continue;
+      GLMQ_ASSIGN_OR_RETURN(sqlite::Statement claim, ctx.db.Prepare(sql));
+      claim.BindText(1, worker);
+      claim.BindInt(2, now + lease_ms);
+      claim.BindInt(3, now);
+      if (sql == kClaimSeq) claim.BindInt(4, head->key.seq);
+      GLMQ_ASSIGN_OR_RETURN(found, claim.Step());
+      if (!found) continue;
+      GLMQ_ASSIGN_OR_RETURN(Job job, ReadJob(claim));
+      seq = claim.Int(kJobColumnCount);
+      const int64_t max_tokens = claim.Int(kJobColumnCount + 1);
+      GLMQ_RETURN_IF_ERROR(claim.Run());
+      ctx.Publish(job.id, JobState::kRunning);
+      ctx.LeftQueue(job.id);
+      ctx.Served(
+          {.tenant = job.tenant, .prompt_tokens = job.prompt_tokens, .output_tokens = max_tokens});
+      claimed = std::move(job);
+      break;
+    }
     return Status::Ok();
   }));
   if (!claimed) return std::optional<Job>();
@@ -318,24 +331,26 @@ Status SqliteJobStore::Complete(const std::string& id, const std::string& worker
                            JobStateName(completion.state));
   }
   return writer_->Write([&](sqlite::WriteContext& ctx) -> Status {
-    {
-      GLMQ_ASSIGN_OR_RETURN(sqlite::Statement update, ctx.db.Prepare(kComplete));
-      update.BindText(1, JobStateName(completion.state));
-      update.BindText(2, completion.output);
-      update.BindText(3, completion.finish_reason);
-      update.BindInt(4, completion.usage.prompt_tokens);
-      update.BindInt(5, completion.usage.completion_tokens);
-      update.BindText(6, completion.error_code);
-      update.BindText(7, completion.error_message);
-      update.BindInt(8, NowMs());
-      update.BindText(9, id);
-      update.BindText(10, worker);
-      update.BindInt(11, completion.usage.cached_tokens);
-      GLMQ_RETURN_IF_ERROR(update.Run());
-    }
+    GLMQ_ASSIGN_OR_RETURN(sqlite::Statement update, ctx.db.Prepare(kComplete));
+    update.BindText(1, JobStateName(completion.state));
+    update.BindText(2, completion.output);
+    update.BindText(3, completion.finish_reason);
+    update.BindInt(4, completion.usage.prompt_tokens);
+    update.BindInt(5, completion.usage.completion_tokens);
+    update.BindText(6, completion.error_code);
+    update.BindText(7, completion.error_message);
+    update.BindInt(8, NowMs());
+    update.BindText(9, id);
+    update.BindText(10, worker);
+    update.BindInt(11, completion.usage.cached_tokens);
     // The guard on state and worker makes the result write-once: a late or second result
     // matches no row.
-    if (ctx.db.Changes() == 0) return NotRunning(ctx.db, id, "complete");
+    GLMQ_ASSIGN_OR_RETURN(bool completed, update.Step());
+    if (!completed) return NotRunning(ctx.db, id, "complete");
+    // The claim charged all of max_tokens; what the job did not generate goes back.
+    const int64_t unused = update.Int(1) - completion.usage.completion_tokens;
+    if (unused > 0) ctx.Served({.tenant = update.Text(0), .output_tokens = -unused});
+    GLMQ_RETURN_IF_ERROR(update.Run());
     ctx.Publish(id, completion.state);
     return Status::Ok();
   });
@@ -376,8 +391,8 @@ Status SqliteJobStore::SetQueuedCost(const std::string& id, int64_t prompt_token
     update.BindInt(4, order_key);
     GLMQ_ASSIGN_OR_RETURN(bool row, update.Step());
     if (!row) return Conflict("job " + id + " is not queued");
-    // Its place in the queue moves with its order key.
-    ctx.LeftQueue(id);
+    // Its place in the queue moves with its order key (entering again replaces its entry,
+    // and keeps its tenant's turn in fair share).
     ctx.JoinedQueue(id, ReadQueuedJob(update, 0));
     return Status::Ok();
   });
@@ -563,6 +578,14 @@ Result<QueueSnapshot> SqliteJobStore::Snapshot() {
   }
   snapshot.running = snapshot.totals[JobState::kRunning];
   return snapshot;
+}
+
+void SqliteJobStore::SetFairShare(bool on) { queue_index_->SetFairShare(on); }
+
+// The counters live in this process (the one writer): its weights need no write.
+Status SqliteJobStore::SetTenantWeights(const TenantWeights& weights) {
+  queue_index_->SetWeights(weights);
+  return Status::Ok();
 }
 
 Status SqliteJobStore::CheckQueueIndex() {

@@ -91,6 +91,8 @@ class SqliteJobStore final : public JobStore {
   Result<WorkAhead> WorkBefore(int64_t order_key) override;
   Result<WorkAhead> QueuedOf(const std::string& tenant) override;
   Result<std::optional<QueueHead>> Head() override;
+  void SetFairShare(bool on) override;
+  Status SetTenantWeights(const TenantWeights& weights) override;
   // Every length class and every state appears, with zeros where nothing is.
   Result<QueueSnapshot> Snapshot() override;
   Status CheckWritable() override;

@@ -43,9 +43,15 @@ struct WriteContext {
   // Every write that moves a job into or out of the queued state must say so here, or the
   // queue index drifts from the database. Applied like Publish: after the commit, or never.
   void JoinedQueue(std::string id, const QueuedJob& job) {
-    queue_changes.push_back({std::move(id), job});
+    queue_changes.push_back({std::move(id), job, std::nullopt});
   }
-  void LeftQueue(std::string id) { queue_changes.push_back({std::move(id), std::nullopt}); }
+  void LeftQueue(std::string id) {
+    queue_changes.push_back({std::move(id), std::nullopt, std::nullopt});
+  }
+  // Fair share's counters move with the commit too.
+  void Served(ServiceCharge charge) {
+    queue_changes.push_back({.id = {}, .job = std::nullopt, .served = std::move(charge)});
+  }
 
   // The jobs this transaction has queued so far (not in the queue index until it commits)
   // that sort before `key`, and their work.

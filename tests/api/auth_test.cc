@@ -7,6 +7,8 @@
 #include <fstream>
 
 #include "crypto/crypto.h"
+#include "store/sqlite_store.h"
+#include "store/store_test_support.h"
 
 namespace glmq {
 namespace {
@@ -151,6 +153,37 @@ TEST(KeyRingTest, AChangedKeysFileCountsAtTheNextRefresh) {
   EXPECT_FALSE(ring.Authenticate(std::string("Bearer ") + kOther).has_value());
   EXPECT_FALSE(ring.Authenticate("").has_value());
   std::filesystem::remove(file);
+}
+
+TEST(KeyRingTest, AKeysFilesTenantWeightsReachTheStoresFairShare) {
+  std::string dir = (std::filesystem::temp_directory_path() / "glmq_keyring_XXXXXX").string();
+  ASSERT_NE(mkdtemp(dir.data()), nullptr);
+  auto store = SqliteJobStore::Open(dir + "/jobs.db", nullptr);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  const std::string file =
+      WriteFile("weights", std::string("finance submit ") + kKey + "\ntenant legal weight=3\n");
+  KeyRing ring({}, file, store->get());
+  ASSERT_TRUE(ring.Refresh().ok());
+  for (int i = 0; i < 4; ++i) {
+    InsertTestJob(**store, /*order_key=*/i, /*created_at=*/1000 + i);  // the implicit tenant
+    Job legal = MakeTestJob(/*order_key=*/100 + i, /*created_at=*/2000 + i);
+    legal.tenant = "legal";
+    ASSERT_TRUE((*store)->Insert(legal).ok());
+  }
+  // Equal jobs, the implicit tenant's first in the global order: with weight 3, legal takes
+  // three of the first four claims.
+  int legal_claims = 0;
+  for (int i = 0; i < 4; ++i) legal_claims += MustClaim(**store, "w").tenant == "legal" ? 1 : 0;
+  EXPECT_EQ(legal_claims, 3);
+
+  // A weight of 0 does not parse: the file is refused, the weights in force stay.
+  std::ofstream(file) << "finance submit " << kKey << "\ntenant legal weight=0\n";
+  const Status refused = ring.Refresh();
+  EXPECT_EQ(refused.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.message().find("weight"), std::string::npos) << refused.message();
+  std::filesystem::remove(file);
+  store->reset();
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

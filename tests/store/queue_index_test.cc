@@ -17,14 +17,24 @@ namespace {
 using WorkAhead = JobStore::WorkAhead;
 
 QueuedJob MakeQueued(int64_t order_key, TimeMs created_at, int64_t seq, int64_t prompt_tokens,
-                     int64_t max_tokens) {
+                     int64_t max_tokens, std::string tenant = "") {
   return {.key = {.order_key = order_key, .created_at = created_at, .seq = seq},
           .prompt_tokens = prompt_tokens,
-          .max_tokens = max_tokens};
+          .max_tokens = max_tokens,
+          .tenant = std::move(tenant)};
 }
 
-QueueChange Enter(std::string id, const QueuedJob& job) { return {std::move(id), job}; }
-QueueChange Leave(std::string id) { return {std::move(id), std::nullopt}; }
+QueueChange Enter(std::string id, const QueuedJob& job) {
+  return {std::move(id), job, std::nullopt};
+}
+QueueChange Leave(std::string id) { return {std::move(id), std::nullopt, std::nullopt}; }
+QueueChange Served(std::string tenant, int64_t prompt_tokens, int64_t output_tokens) {
+  return {.id = {},
+          .job = std::nullopt,
+          .served = ServiceCharge{.tenant = std::move(tenant),
+                                  .prompt_tokens = prompt_tokens,
+                                  .output_tokens = output_tokens}};
+}
 
 // The plain answers, counted over every queued job as the SQL queries do.
 class Model {
@@ -173,8 +183,10 @@ TEST(QueueIndexTest, RandomChangesMatchAPlainCount) {
         std::string id = ids.empty() || uniform(0, 9) > 1 ? "job" + std::to_string(next_seq)
                                                           : ids[uniform(0, ids.size() - 1)];
         const int64_t seq = next_seq++;
-        batch.push_back(Enter(id, MakeQueued(uniform(-5, 25), uniform(0, 3), seq,
-                                             uniform(0, 100'000), uniform(1, 4096))));
+        // A known id may come back under another tenant: its old tenant's queue lets it go.
+        batch.push_back(
+            Enter(id, MakeQueued(uniform(-5, 25), uniform(0, 3), seq, uniform(0, 100'000),
+                                 uniform(1, 4096), "tenant" + std::to_string(uniform(0, 2)))));
         ids.push_back(std::move(id));
       } else {
         batch.push_back(Leave(ids[uniform(0, ids.size() - 1)]));
@@ -196,6 +208,54 @@ TEST(QueueIndexTest, RandomChangesMatchAPlainCount) {
     }
     if (HasFailure()) return;
   }
+}
+
+TEST(QueueIndexTest, FairShareHeadsTheBackloggedTenantWithTheLeastServiceCounted) {
+  QueueIndex index;
+  // Tenant a's three jobs sort before b's one in the global order; all are the same size.
+  index.Apply({Enter("a1", MakeQueued(1, 0, 1, 100, 10, "a")),
+               Enter("a2", MakeQueued(2, 0, 2, 100, 10, "a")),
+               Enter("a3", MakeQueued(3, 0, 3, 100, 10, "a")),
+               Enter("b1", MakeQueued(9, 0, 4, 100, 10, "b"))});
+  ASSERT_TRUE(index.Head());
+  EXPECT_EQ(index.Head()->key.seq, 1) << "a tie between equal jobs goes to the lesser name";
+  // a1 claimed: a is charged 100 + 2 x 10.
+  index.Apply({Leave("a1"), Served("a", 100, 10)});
+  EXPECT_EQ(index.ServiceOf("a"), 120);
+  EXPECT_EQ(index.Head()->key.seq, 4) << "b has had less service";
+  index.Apply({Leave("b1"), Served("b", 50, 10)});
+  EXPECT_EQ(index.ServiceOf("b"), 70);
+  // b has nothing queued: a alone gets every claim, whatever its counter.
+  EXPECT_EQ(index.Head()->key.seq, 2);
+  index.Apply({Leave("a2"), Served("a", 100, 10)});
+  EXPECT_EQ(index.Head()->key.seq, 3);
+
+  // b comes back after idling: lifted to a's counter (240), not left at 70; of the tie,
+  // b's smaller job goes first.
+  index.Apply({Enter("b2", MakeQueued(20, 0, 5, 50, 10, "b"))});
+  EXPECT_EQ(index.ServiceOf("b"), 240);
+  EXPECT_EQ(index.Head()->key.seq, 5);
+  // A refund (a job used less than its max_tokens) lowers a counter.
+  index.Apply({Served("a", 0, -5)});
+  EXPECT_EQ(index.ServiceOf("a"), 230);
+  EXPECT_EQ(index.Head()->key.seq, 3);
+
+  // A job that moves within its tenant's queue does not lift it.
+  index.Apply({Enter("b2", MakeQueued(21, 0, 5, 60, 10, "b"))});
+  EXPECT_EQ(index.ServiceOf("b"), 240);
+
+  // Weights divide the charge.
+  index.SetWeights({{"b", 4}});
+  index.Apply({Served("b", 40, 0)});
+  EXPECT_EQ(index.ServiceOf("b"), 250);
+
+  // Off: the global order, whoever was served.
+  index.SetFairShare(false);
+  EXPECT_EQ(index.Head()->key.seq, 3);
+  index.Apply({Served("a", 1000, 0)});
+  EXPECT_EQ(index.Head()->key.seq, 3);
+  index.SetFairShare(true);
+  EXPECT_EQ(index.Head()->key.seq, 5);
 }
 
 TEST(QueueTreeTest, StaysSoundThroughInsertsAndErasesInKeyOrder) {

@@ -1,0 +1,158 @@
+// The JobStore contract (store_contract.h), its fair share part: claims go to the
+// backlogged tenant with the least service counted (VTC, store/service_counters.h), the
+// same in both stores and, on Redis, across the processes sharing it.
+#include <string>
+#include <vector>
+
+#include "store/store_contract.h"
+
+namespace glmq::contract {
+namespace {
+
+class FairShareContract : public StoreContractTest {
+ protected:
+  // A job of `tenant` that sorts by `order_key`; each costs 100 prompt + 2 x 10 output = 120
+  // weighted tokens at its claim.
+  Job Queue(const std::string& tenant, int64_t order_key, int64_t prompt_tokens = 100) {
+    Job job = MakeJob(order_key, /*created_at=*/1000 + order_key, prompt_tokens,
+                      /*max_tokens=*/10);
+    job.tenant = tenant;
+    EXPECT_TRUE(store_->Insert(job).ok());
+    return job;
+  }
+
+  // Claims until the queue is empty; each claim must be what Head said would run next.
+  std::vector<std::string> ClaimAll(JobStore& store, const std::string& worker) {
+    std::vector<std::string> tenants;
+    while (true) {
+      auto head = store.Head();
+      EXPECT_TRUE(head.ok()) << head.status().ToString();
+      auto claimed = store.ClaimNext(worker, 30000);
+      EXPECT_TRUE(claimed.ok()) << claimed.status().ToString();
+      if (!claimed.ok() || !head.ok() || !claimed->has_value()) {
+        EXPECT_TRUE(head.ok() && !head->has_value()) << "Head saw a job the claim did not";
+        return tenants;
+      }
+      EXPECT_TRUE(head->has_value());
+      if (head->has_value()) EXPECT_EQ((*head)->order_key, (*claimed)->order_key);
+      tenants.push_back((*claimed)->tenant);
+    }
+  }
+
+  std::vector<std::string> ClaimAll() { return ClaimAll(*store_, "w1"); }
+};
+
+TEST_P(FairShareContract, BackloggedTenantsTakeTurnsWhateverTheirOrderKeys) {
+  // finance's six jobs all sort before legal's two in the global order.
+  for (int i = 0; i < 6; ++i) Queue("finance", i);
+  Queue("legal", 100);
+  Queue("legal", 101);
+  // Equal counters and equal jobs go to the lesser name; then each tenant's claim puts it
+  // behind.
+  EXPECT_EQ(ClaimAll(), (std::vector<std::string>{"finance", "legal", "finance", "legal", "finance",
+                                                  "finance", "finance", "finance"}));
+}
+
+TEST_P(FairShareContract, ALoneTenantGetsEveryClaimAndAReturningOneNoCreditForIdling) {
+  for (int i = 0; i < 3; ++i) Queue("finance", i);
+  EXPECT_EQ(ClaimAll(), (std::vector<std::string>(3, "finance")));
+  // legal has never been served, but it starts where finance is (360), not at 0: with
+  // both backlogged they alternate from the first claim.
+  for (int i = 10; i < 13; ++i) Queue("finance", i);
+  for (int i = 20; i < 23; ++i) Queue("legal", i);
+  EXPECT_EQ(ClaimAll(),
+            (std::vector<std::string>{"finance", "legal", "finance", "legal", "finance", "legal"}));
+}
+
+TEST_P(FairShareContract, ATenantThatTurnsBackloggedWinsATieWithASmallerJob) {
+  for (int i = 0; i < 3; ++i) Queue("finance", i);
+  EXPECT_EQ(MustClaim("w1").tenant, "finance");  // 120
+  // legal joins at finance's 120: a tie, which legal's smaller job wins (a tie between
+  // equal jobs would go to finance, the lesser name).
+  Queue("legal", 50, /*prompt_tokens=*/20);
+  EXPECT_EQ(ClaimAll(), (std::vector<std::string>{"legal", "finance", "finance"}));
+}
+
+TEST_P(FairShareContract, TheTokensAJobDidNotGenerateAreRefundedAtItsEnd) {
+  Queue("finance", 0);
+  Queue("legal", 1);
+  Queue("finance", 2);
+  Queue("legal", 3);
+  // Both charged 120.
+  const Job f = MustClaim("w1");
+  const Job l = MustClaim("w1");
+  ASSERT_EQ(f.tenant, "finance");
+  ASSERT_EQ(l.tenant, "legal");
+  // legal's job generated 4 of its 10: 2 x 6 = 12 back, so legal is next although a tie
+  // would go to finance.
+  Completion done = Done(JobState::kSucceeded, "ok");
+  done.usage.completion_tokens = 4;
+  ASSERT_TRUE(store_->Complete(l.id, "w1", done).ok());
+  done.usage.completion_tokens = 10;
+  ASSERT_TRUE(store_->Complete(f.id, "w1", done).ok());
+  EXPECT_EQ(ClaimAll(), (std::vector<std::string>{"legal", "finance"}));
+}
+
+TEST_P(FairShareContract, AWeightGivesATenantItsMultipleOfTheClaims) {
+  ASSERT_TRUE(store_->SetTenantWeights({{"legal", 3}}).ok());
+  for (int i = 0; i < 8; ++i) Queue("finance", i);
+  for (int i = 0; i < 8; ++i) Queue("legal", 100 + i);
+  const std::vector<std::string> order = ClaimAll();
+  ASSERT_EQ(order.size(), 16u);
+  // While both are backlogged legal gets three claims for each of finance's.
+  const std::vector<std::string> first(order.begin(), order.begin() + 8);
+  EXPECT_EQ(std::count(first.begin(), first.end(), "legal"), 6) << ::testing::PrintToString(order);
+  // Replaced, not merged: without weights they alternate again.
+  ASSERT_TRUE(store_->SetTenantWeights({}).ok());
+  for (int i = 0; i < 2; ++i) Queue("finance", 200 + i);
+  for (int i = 0; i < 2; ++i) Queue("legal", 300 + i);
+  const std::vector<std::string> again = ClaimAll();
+  EXPECT_EQ(std::count(again.begin(), again.begin() + 2, "legal"), 1)
+      << ::testing::PrintToString(again);
+}
+
+TEST_P(FairShareContract, WithFairShareOffClaimsFollowTheGlobalOrder) {
+  store_->SetFairShare(false);
+  for (int i = 0; i < 3; ++i) Queue("finance", i);
+  Queue("legal", 100);
+  EXPECT_EQ(ClaimAll(), (std::vector<std::string>{"finance", "finance", "finance", "legal"}));
+}
+
+TEST_P(FairShareContract, AJobWhoseSizeIsSettledKeepsItsTenantsTurn) {
+  Queue("finance", 0);
+  Queue("finance", 1);
+  const Job l = Queue("legal", 2);
+  MustClaim("w1");  // finance: 120
+  // legal's only job is re-priced (its tenant's queue empties and fills again at once): it
+  // must not count as legal turning backlogged anew, which would lift it to finance's 120
+  // and give finance the next claim (a tie goes to the lesser name).
+  ASSERT_TRUE(store_->SetQueuedCost(l.id, 100, LengthClass::kShort, 2).ok());
+  Queue("legal", 3);
+  EXPECT_EQ(ClaimAll(), (std::vector<std::string>{"legal", "finance", "legal"}));
+}
+
+TEST_P(FairShareContract, ProcessesSharingRedisShareTheCounters) {
+  if (!redis()) GTEST_SKIP() << "one process owns a SQLite store";
+  auto other = Open(nullptr);
+  ASSERT_TRUE(other.ok()) << other.status().ToString();
+  for (int i = 0; i < 4; ++i) Queue("finance", i);
+  for (int i = 0; i < 4; ++i) Queue("legal", 100 + i);
+  std::vector<std::string> order;
+  for (int i = 0; i < 8; ++i) {
+    JobStore& claimer = i % 2 == 0 ? *store_ : **other;
+    auto claimed = claimer.ClaimNext("w" + std::to_string(i % 2), 30000);
+    ASSERT_TRUE(claimed.ok() && claimed->has_value());
+    order.push_back((*claimed)->tenant);
+  }
+  EXPECT_EQ(order, (std::vector<std::string>{"finance", "legal", "finance", "legal", "finance",
+                                             "legal", "finance", "legal"}));
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, FairShareContract,
+                         ::testing::Values(Backend::kSqlite, Backend::kRedis),
+                         [](const ::testing::TestParamInfo<Backend>& info) {
+                           return info.param == Backend::kSqlite ? "Sqlite" : "Redis";
+                         });
+
+}  // namespace
+}  // namespace glmq::contract
