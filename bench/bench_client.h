@@ -119,8 +119,9 @@ inline size_t AppendBody(char* data, size_t size, size_t n, void* user) {
 }
 
 // One request on a fresh handle, so any thread may call it. `body` null: GET (or `method`).
+// `api_key`: sent as a bearer token unless empty.
 inline HttpReply Http(const std::string& url, const std::string* body, long timeout_s,
-                      const char* method = nullptr) {
+                      const char* method = nullptr, const std::string& api_key = {}) {
   HttpReply reply;
   CURL* curl = curl_easy_init();
   if (curl == nullptr) {
@@ -130,6 +131,9 @@ inline HttpReply Http(const std::string& url, const std::string* body, long time
   curl_slist* headers = nullptr;
   headers = curl_slist_append(headers, "Content-Type: application/json");
   headers = curl_slist_append(headers, "Expect:");
+  if (!api_key.empty()) {
+    headers = curl_slist_append(headers, ("Authorization: Bearer " + api_key).c_str());
+  }
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
   if (body != nullptr) {
@@ -172,13 +176,14 @@ struct JobAnswer {
 
 // POST /v1/jobs {text, question, max_tokens, temperature 0}: the 202's body.
 inline JobAnswer SubmitJob(const std::string& url, const std::string& text,
-                           const std::string& question, int max_tokens) {
+                           const std::string& question, int max_tokens,
+                           const std::string& api_key = {}) {
   const std::string body = nlohmann::json{
       {"text", text},
       {"question", question},
       {"max_tokens", max_tokens},
       {"temperature", 0}}.dump();
-  const HttpReply reply = Http(url + "/v1/jobs", &body, 120);
+  const HttpReply reply = Http(url + "/v1/jobs", &body, 120, nullptr, api_key);
   if (!reply.ok(202)) return {{}, "submit: " + reply.Describe()};
   nlohmann::json accepted = nlohmann::json::parse(reply.body, nullptr, false);
   if (!accepted.is_object() || !accepted.contains("id")) return {{}, "submit: unreadable 202"};
@@ -187,9 +192,11 @@ inline JobAnswer SubmitJob(const std::string& url, const std::string& text,
 
 // Long-polls GET /v1/jobs/{id} until the job ends or `deadline` passes: its last record.
 inline JobAnswer WaitForEnd(const std::string& url, const std::string& id,
-                            std::chrono::steady_clock::time_point deadline) {
+                            std::chrono::steady_clock::time_point deadline,
+                            const std::string& api_key = {}) {
   while (std::chrono::steady_clock::now() < deadline) {
-    const HttpReply polled = Http(url + "/v1/jobs/" + id + "?wait=60", nullptr, 90);
+    const HttpReply polled =
+        Http(url + "/v1/jobs/" + id + "?wait=60", nullptr, 90, nullptr, api_key);
     nlohmann::json j =
         polled.ok(200) ? nlohmann::json::parse(polled.body, nullptr, false) : nlohmann::json();
     if (!j.is_object()) return {{}, "poll: " + polled.Describe()};

@@ -179,6 +179,11 @@ void AddSchedulerFlags(CLI::App& cmd, SchedulerOptions& f) {
       "claim from the tenant with the least weighted service counted (VTC; weights from the "
       "keys file's tenant lines), or in the queue's global order: on | off",
       "GLMQ_FAIR_SHARE");
+  Opt(cmd, "--short-slots", f.short_slots,
+      "sequences kept for short jobs (prompts under --medium-prompt-tokens, 4096 on a worker): "
+      "longer jobs do not start into the last N free ones",
+      "GLMQ_SHORT_SLOTS")
+      ->check(CLI::Range(0, 1024));
 }
 
 void AddPolicyFlags(CLI::App& cmd, PolicyOptions& f) {

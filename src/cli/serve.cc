@@ -100,6 +100,7 @@ int RunServe(const ServeFlags& flags) {
   // A large document's tokens, made by the settle step after its 202, go to the scheduler.
   PromptTokensOnce tokens_once(engine->tokenizer(), kKeptPromptTokensBytes);
   SchedulerOptions sched = flags.sched;
+  sched.short_prompt_tokens = flags.frontend.policy.medium_prompt_tokens;
   sched.retention_ms = static_cast<int64_t>(flags.retention_hours * 3'600'000);
   sched.tokens_once = &tokens_once;
   Scheduler scheduler(**store, *engine, meter, sched);

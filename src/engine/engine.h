@@ -44,6 +44,10 @@ struct StepHints {
   // arrived after it until it has waited about its own service time. A yielding prompt is
   // still read when the step would otherwise carry nothing.
   std::vector<std::string> yield_prefill;
+  // Hold steps that only read prompts near the step target too (as steps with generating
+  // sequences are): a short job may arrive for a kept sequence (SchedulerOptions::
+  // short_slots), and it waits for the step in progress.
+  bool bound_prefill_steps = false;
 };
 
 class Engine {

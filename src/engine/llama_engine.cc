@@ -343,13 +343,16 @@ void LlamaEngine::RecordStepCost(double seconds, int32_t prompt_tokens, int32_t 
   }
 }
 
-int32_t LlamaEngine::PrefillBudget(int32_t generating) const {
+int32_t LlamaEngine::PrefillBudget(int32_t generating, bool bound_prefill_steps) const {
   const int32_t most = info_.batch_size - generating;
-  if (generating == 0 || step_target_seconds_ <= 0 || prefill_token_seconds_ <= 0) return most;
+  if ((generating == 0 && !bound_prefill_steps) || step_target_seconds_ <= 0 ||
+      prefill_token_seconds_ <= 0) {
+    return most;
+  }
   // Keep the step, and so the time between two tokens of every generating sequence, near
   // the target: prompt reading gets the time that one-token-per-sequence decoding leaves.
   constexpr int32_t kMinChunk = 32;  // always some progress, even when decoding alone is slow
-  const double left = step_target_seconds_ - decode_step_seconds_;
+  const double left = step_target_seconds_ - (generating > 0 ? decode_step_seconds_ : 0.0);
   const double fit = left > 0 ? left / prefill_token_seconds_ : 0.0;
   return static_cast<int32_t>(std::clamp<double>(fit, std::min(kMinChunk, most), most));
 }
@@ -391,7 +394,7 @@ StepReport LlamaEngine::Step(const StepHints& hints) {
 
   int32_t generating = 0;
   for (const Sequence* seq : order) generating += seq->generating ? 1 : 0;
-  int32_t prefill_budget = PrefillBudget(generating);
+  int32_t prefill_budget = PrefillBudget(generating, hints.bound_prefill_steps);
   const auto decode_start = std::chrono::steady_clock::now();
 
   llama_batch& batch = *batch_;

@@ -55,7 +55,7 @@ class LlamaEngine final : public Engine {
   void StopSequence(Sequence& seq, JobState state);
   Completion Outcome(const Sequence& seq, JobState state, std::string finish_reason) const;
   void RecordStepCost(double seconds, int32_t prompt_tokens, int32_t generating);
-  int32_t PrefillBudget(int32_t generating) const;
+  int32_t PrefillBudget(int32_t generating, bool bound_prefill_steps) const;
 
   // Prefix reuse. A slot's KV cells are its own, or shared with its parent slot (the first
   // `shared` positions); see the comment above Sequence in the .cc.

@@ -183,7 +183,7 @@ bool Scheduler::EndedWhileQueued(const Job& job, TimeMs now) {
 }
 
 std::unique_ptr<Scheduler::Claimed> Scheduler::ClaimAndTokenize(bool* queue_empty, bool may_defer) {
-  auto claimed = store_.ClaimNext(options_.worker_id, options_.lease_ms);
+  auto claimed = store_.ClaimNext(options_.worker_id, options_.lease_ms, SlotLimit());
   claim_log_.Record(claimed.status());
   if (!claimed.ok() || !claimed->has_value()) {
     *queue_empty = true;
@@ -335,6 +335,14 @@ void Scheduler::AdmitQueued() {
   }
 }
 
+JobStore::ClaimLimit Scheduler::SlotLimit() const {
+  // The last short_slots free sequences take short jobs only.
+  if (options_.short_slots > 0 && engine_.FreeSlots() <= options_.short_slots) {
+    return {.prompt_tokens_below = options_.short_prompt_tokens};
+  }
+  return {};
+}
+
 double Scheduler::ForecastSeconds(const ThroughputSnapshot& rates, int64_t prompt_tokens,
                                   int64_t max_tokens) const {
   // Beside others a sequence gets one token a step, and a step that reads a prompt chunk
@@ -350,7 +358,7 @@ void Scheduler::Backfill() {
   if (std::chrono::steady_clock::now() < claims_paused_until_) return;
   const ThroughputSnapshot rates = meter_.Snapshot();
   while (engine_.FreeSlots() > 0) {
-    auto head = store_.Head();
+    auto head = store_.Head(SlotLimit());
     if (!head.ok() || !head->has_value()) return;
     if (refused_head_ == **head) return;
     // Running jobs end in the order of their forecasts: they use what the measured rates
@@ -416,6 +424,24 @@ StepHints Scheduler::Hints() {
       if (head.ok() && *head) first_waiting = (*head)->order_key;
     }
     if (first_waiting && *first_waiting < r.order_key) hints.yield_prefill.push_back(id);
+  }
+  // With sequences kept for short jobs, those jobs do not wait for longer prompts: a longer
+  // prompt yields the step to a short job that runs, and no step is longer than the target,
+  // so a short job that comes finds the step in progress ending soon.
+  if (options_.short_slots > 0) {
+    hints.bound_prefill_steps = true;
+    const bool short_runs = std::any_of(running_.begin(), running_.end(), [&](const auto& entry) {
+      return entry.second.prompt_tokens < options_.short_prompt_tokens;
+    });
+    if (short_runs) {
+      for (const auto& [id, r] : running_) {
+        if (r.prompt_tokens >= options_.short_prompt_tokens &&
+            std::find(hints.yield_prefill.begin(), hints.yield_prefill.end(), id) ==
+                hints.yield_prefill.end()) {
+          hints.yield_prefill.push_back(id);
+        }
+      }
+    }
   }
   return hints;
 }

@@ -48,6 +48,14 @@ struct SchedulerOptions {
   // Claims take the first job of the backlogged tenant with the least service counted
   // (JobStore::SetFairShare); false: the queue's global order.
   bool fair_share = true;
+  // Sequences kept for short jobs (prompts under short_prompt_tokens): a longer job does not
+  // start into the last `short_slots` free ones, so a burst of documents cannot take every
+  // sequence from the questions that come after it (reading prompts is compute-bound: one
+  // sequence fewer reads them about as fast). Longer prompts then also yield the step to a
+  // short job that runs, and steps are held near the engine's step target (StepHints). 0:
+  // none kept.
+  int32_t short_slots = 0;
+  int64_t short_prompt_tokens = 4096;
   // Where admission's settle step left the tokens of large prompts it counted (glmq serve,
   // sched/prompt_tokens_once.h); null: the scheduler tokenizes every prompt it claims.
   PromptTokensOnce* tokens_once = nullptr;
@@ -131,6 +139,8 @@ class Scheduler final : public LocalScheduler {
   Started TryStart(Claimed& claimed);
   // Starts jobs behind the held one that cannot delay it.
   void Backfill();
+  // What the next claim may take: in the sequences kept for short jobs, short ones only.
+  JobStore::ClaimLimit SlotLimit() const;
   // Seconds a job of this size takes beside the ones running now.
   double ForecastSeconds(const ThroughputSnapshot& rates, int64_t prompt_tokens,
                          int64_t max_tokens) const;

@@ -175,10 +175,21 @@ class JobStore {
   // Newest first, without request bodies.
   virtual Result<std::vector<Job>> List(const ListFilter& filter) = 0;
 
+  // Which queued jobs a claim (and Head) may take. prompt_tokens_below > 0: only one whose
+  // prompt is shorter (a sequence kept for short jobs, SchedulerOptions::short_slots): with
+  // fair share, the least served tenant whose next job is that short; without, the queue's
+  // first if it is.
+  struct ClaimLimit {
+    int64_t prompt_tokens_below = 0;
+  };
   // Moves the queued job that runs next (Head; with fair share off, the lowest order_key)
   // to running under `worker`'s lease and returns it (with its request). nullopt when the
-  // queue is empty.
-  virtual Result<std::optional<Job>> ClaimNext(const std::string& worker, int64_t lease_ms) = 0;
+  // queue is empty, or holds no job `limit` allows.
+  virtual Result<std::optional<Job>> ClaimNext(const std::string& worker, int64_t lease_ms,
+                                               ClaimLimit limit) = 0;
+  Result<std::optional<Job>> ClaimNext(const std::string& worker, int64_t lease_ms) {
+    return ClaimNext(worker, lease_ms, ClaimLimit{});
+  }
 
   // Extends the lease of each job in `ids` that runs under `worker`; others are left alone.
   // A worker lists only the jobs its engine runs (or whose outcome it still holds), so a
@@ -240,7 +251,8 @@ class JobStore {
     int64_t max_tokens = 0;
     bool operator==(const QueueHead&) const = default;
   };
-  virtual Result<std::optional<QueueHead>> Head() = 0;
+  virtual Result<std::optional<QueueHead>> Head(ClaimLimit limit) = 0;
+  Result<std::optional<QueueHead>> Head() { return Head(ClaimLimit{}); }
 
   // --- Fair share between tenants (VTC, store/service_counters.h). ClaimNext and Head take
   // the first job of the backlogged tenant with the least service counted (on, the

@@ -321,23 +321,33 @@ JobStore::WorkAhead QueueIndex::WorkBefore(int64_t order_key) const {
   return tree_.Below(FirstKeyOf(order_key));
 }
 
-std::optional<QueuedJob> QueueIndex::Head() const {
+std::optional<QueuedJob> QueueIndex::Head(int64_t prompt_tokens_below) const {
+  const auto allowed = [prompt_tokens_below](const QueuedJob& job) {
+    return prompt_tokens_below <= 0 || job.prompt_tokens < prompt_tokens_below;
+  };
   std::lock_guard lock(mu_);
-  if (fair_share_) {
-    // Of the least served tenants, the one whose next job is smallest (then by name).
+  if (fair_share_ && !tenant_queues_.empty()) {
+    // Tenants by counter; of equal counters, the smaller next job (then the lesser name).
     const QueuedJob* head = nullptr;
-    for (const std::string& tenant : counters_.Least()) {
+    double head_counter = 0;
+    for (const auto& [counter, tenant] : counters_.Ranked()) {
+      if (head != nullptr && counter > head_counter) break;
       auto own = tenant_queues_.find(tenant);
       if (own == tenant_queues_.end() || own->second.empty()) continue;
       const QueuedJob& first = by_id_.at(own->second.begin()->second);
+      if (!allowed(first)) continue;
       if (head == nullptr ||
           first.prompt_tokens + first.max_tokens < head->prompt_tokens + head->max_tokens) {
         head = &first;
+        head_counter = counter;
       }
     }
-    if (head != nullptr) return *head;
+    if (head == nullptr) return std::nullopt;
+    return *head;
   }
-  return tree_.Min();
+  std::optional<QueuedJob> first = tree_.Min();
+  if (first && !allowed(*first)) return std::nullopt;
+  return first;
 }
 
 JobStore::WorkAhead QueueIndex::WorkBefore(const QueueKey& key) const {

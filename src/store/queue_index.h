@@ -145,9 +145,11 @@ class QueueIndex {
   int64_t JobsBefore(const QueueKey& key) const;
   JobStore::WorkAhead WorkBefore(const QueueKey& key) const;
   // The job that runs next: with fair share on, the first of the backlogged tenant with
-  // the least service counted; otherwise the first in the global order. nullopt when the
-  // queue is empty.
-  std::optional<QueuedJob> Head() const;
+  // the least service counted (of equal ones, the smaller job); otherwise the first in the
+  // global order. `prompt_tokens_below` > 0: only a job with a shorter prompt (with fair
+  // share, the least served tenant whose first job is that short; without, the global first
+  // if it is). nullopt when there is none.
+  std::optional<QueuedJob> Head(int64_t prompt_tokens_below = 0) const;
   // Claims pick the tenant first (default), or take the global order.
   void SetFairShare(bool on);
   void SetWeights(TenantWeights weights);

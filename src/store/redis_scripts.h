@@ -31,7 +31,8 @@ enum class ScriptId {
   // cursor id or "", state or "", limit, now, sweep limit, "1" or "" (one tenant or all),
   // tenant  -> [job hash...]
   kList,
-  // worker, now, lease_expires_at, "1" for fair share  -> job hash, or nil
+  // worker, now, lease_expires_at, "1" for fair share, prompt tokens below (0: any)
+  //   -> job hash, or nil
   kClaim,
   // worker, lease_expires_at  -> leases extended
   kRenewLeases,
@@ -56,8 +57,8 @@ enum class ScriptId {
   kPosition,
   // order_key  -> [jobs, prompt_tokens, max_tokens]
   kWorkBefore,
-  // "1" for fair share  -> [] or [order_key, prompt_tokens, max_tokens] of the job that
-  // runs next
+  // "1" for fair share, prompt tokens below (0: any)  -> [] or [order_key, prompt_tokens,
+  // max_tokens] of the job that runs next
   kHead,
   // now  -> per class [queued, prompt_tokens, max_tokens, oldest], queued, running,
   //         succeeded, failed, cancelled, expired, dead_letter

@@ -173,10 +173,17 @@ local function queue_remove(id, q, moving)
 end
 
 -- The queued member that runs next: with `fair`, the first of the backlogged tenant with
--- the least service; otherwise (or with no tenant backlogged) the queue's first. The
--- queue's first joins its tenant's queue if it is missing there (queued before tenant
--- queues existed), so such jobs are seen by fair share as they reach the front.
-local function next_member(fair)
+-- the least service (of equal ones, the smaller job, then the lesser name); otherwise (or
+-- with no tenant backlogged) the queue's first. `below` > 0: only a job with a shorter
+-- prompt (the claim limit, JobStore::ClaimLimit). The queue's first joins its tenant's
+-- queue if it is missing there (queued before tenant queues existed), so such jobs are seen
+-- by fair share as they reach the front.
+local function next_member(fair, below)
+  local function size_of(member)
+    local v = redis.call('HMGET', jkey(id_of(member)), 'prompt_tokens', 'max_tokens')
+    return tonumber(v[1]) or 0, tonumber(v[2]) or 0
+  end
+  local function allowed(prompt_tokens) return below <= 0 or prompt_tokens < below end
   if fair then
     local first = redis.call('ZRANGE', P .. 'queue', 0, 0, 'WITHSCORES')
     if #first > 0 then
@@ -186,27 +193,27 @@ local function next_member(fair)
         redis.call('ZADD', tenant_queue(t), first[2], first[1])
       end
     end
-    -- Of the least served tenants, the one whose next job is smallest (then by name).
-    while true do
-      local least = redis.call('ZRANGE', P .. 'backlogged', 0, 0, 'WITHSCORES')
-      if #least == 0 then break end
-      local best, best_size, stale = nil, nil, false
-      for _, t in ipairs(redis.call('ZRANGE', P .. 'backlogged', least[2], least[2], 'BYSCORE')) do
-        local top = redis.call('ZRANGE', tenant_queue(t), 0, 0)
-        if #top == 0 then
-          redis.call('ZREM', P .. 'backlogged', t)
-          stale = true
-        else
-          local v = redis.call('HMGET', jkey(id_of(top[1])), 'prompt_tokens', 'max_tokens')
-          local size = (tonumber(v[1]) or 0) + (tonumber(v[2]) or 0)
-          if not best or size < best_size then best, best_size = top[1], size end
+    local ranked = redis.call('ZRANGE', P .. 'backlogged', 0, -1, 'WITHSCORES')
+    local best, best_score, best_size, live = nil, nil, nil, false
+    for i = 1, #ranked, 2 do
+      local t, score = ranked[i], tonumber(ranked[i + 1])
+      if best and score > best_score then break end
+      local top = redis.call('ZRANGE', tenant_queue(t), 0, 0)
+      if #top == 0 then
+        redis.call('ZREM', P .. 'backlogged', t)
+      else
+        live = true
+        local prompt_tokens, max_tokens = size_of(top[1])
+        if allowed(prompt_tokens) and (not best or prompt_tokens + max_tokens < best_size) then
+          best, best_score, best_size = top[1], score, prompt_tokens + max_tokens
         end
       end
-      if best then return best end
-      if not stale then break end
     end
+    if live then return best end
   end
-  return redis.call('ZRANGE', P .. 'queue', 0, 0)[1]
+  local first = redis.call('ZRANGE', P .. 'queue', 0, 0)[1]
+  if first and not allowed((size_of(first))) then return nil end
+  return first
 end
 
 local function set_listing(member, from, to)

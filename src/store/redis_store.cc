@@ -476,14 +476,16 @@ Result<std::vector<Job>> RedisJobStore::List(const ListFilter& filter) {
   return jobs;
 }
 
-Result<std::optional<Job>> RedisJobStore::ClaimNext(const std::string& worker, int64_t lease_ms) {
+Result<std::optional<Job>> RedisJobStore::ClaimNext(const std::string& worker, int64_t lease_ms,
+                                                    ClaimLimit limit) {
   const TimeMs now = NowMs();
   const std::string now_text = Str(now), expires = Str(SaturatingAdd(now, lease_ms));
   // No retry: a claim whose reply was lost stays with this worker until its lease runs out,
   // and is then delivered again; claiming a second job meanwhile would hide the first.
-  GLMQ_ASSIGN_OR_RETURN(
-      Reply reply,
-      Run(ScriptId::kClaim, {worker, now_text, expires, fair_share_ ? "1" : "0"}, /*retry=*/false));
+  GLMQ_ASSIGN_OR_RETURN(Reply reply, Run(ScriptId::kClaim,
+                                         {worker, now_text, expires, fair_share_ ? "1" : "0",
+                                          Str(limit.prompt_tokens_below)},
+                                         /*retry=*/false));
   if (reply.is_nil()) return std::optional<Job>();
   GLMQ_ASSIGN_OR_RETURN(Job job, DecodeJob(reply));
   Notify(job.id, JobState::kRunning);
@@ -607,9 +609,10 @@ Result<JobStore::WorkAhead> RedisJobStore::WorkBefore(int64_t order_key) {
                    .max_tokens = reply.elements[2].integer};
 }
 
-Result<std::optional<JobStore::QueueHead>> RedisJobStore::Head() {
-  GLMQ_ASSIGN_OR_RETURN(Reply reply,
-                        Run(ScriptId::kHead, {fair_share_ ? "1" : "0"}, /*retry=*/true));
+Result<std::optional<JobStore::QueueHead>> RedisJobStore::Head(ClaimLimit limit) {
+  GLMQ_ASSIGN_OR_RETURN(
+      Reply reply, Run(ScriptId::kHead, {fair_share_ ? "1" : "0", Str(limit.prompt_tokens_below)},
+                       /*retry=*/true));
   const std::vector<Reply>& v = reply.elements;
   if (v.empty()) return std::optional<QueueHead>();
   if (v.size() != 3) return Internal("redis: unexpected reply to head");

@@ -118,7 +118,9 @@ class RedisJobStore final : public JobStore {
   std::vector<Result<Placement>> InsertBatch(std::vector<NewJob>& jobs) override;
   Result<Job> Get(const std::string& id, bool with_request = true) override;
   Result<std::vector<Job>> List(const ListFilter& filter) override;
-  Result<std::optional<Job>> ClaimNext(const std::string& worker, int64_t lease_ms) override;
+  using JobStore::ClaimNext;
+  Result<std::optional<Job>> ClaimNext(const std::string& worker, int64_t lease_ms,
+                                       ClaimLimit limit) override;
   Status RenewLeases(const std::string& worker, const std::vector<std::string>& ids,
                      int64_t lease_ms) override;
   Status UpdateProgress(const std::string& id, const std::string& worker,
@@ -139,7 +141,8 @@ class RedisJobStore final : public JobStore {
   Result<WorkAhead> WorkBefore(int64_t order_key) override;
   Result<WorkAhead> QueuedOf(const std::string& tenant) override;
   // O(log n): ZRANGE of the first member.
-  Result<std::optional<QueueHead>> Head() override;
+  using JobStore::Head;
+  Result<std::optional<QueueHead>> Head(ClaimLimit limit) override;
   void SetFairShare(bool on) override;
   Status SetTenantWeights(const TenantWeights& weights) override;
   // O(1) in the number of jobs (a few sorted-set counts).

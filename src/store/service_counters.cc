@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <utility>
 
 namespace glmq {
 
@@ -40,19 +41,12 @@ void ServiceCounters::Serve(const std::string& tenant, int64_t prompt_tokens,
   counters_[tenant] += Cost(tenant, prompt_tokens, output_tokens);
 }
 
-std::vector<std::string> ServiceCounters::Least() const {
-  std::vector<std::string> least;
-  double floor = 0;
-  for (const std::string& tenant : backlogged_) {  // in name order
-    const double c = Counter(tenant);
-    if (least.empty() || c < floor) {
-      least.assign(1, tenant);
-      floor = c;
-    } else if (c == floor) {
-      least.push_back(tenant);
-    }
-  }
-  return least;
+std::vector<std::pair<double, std::string>> ServiceCounters::Ranked() const {
+  std::vector<std::pair<double, std::string>> ranked;
+  ranked.reserve(backlogged_.size());
+  for (const std::string& tenant : backlogged_) ranked.emplace_back(Counter(tenant), tenant);
+  std::sort(ranked.begin(), ranked.end());
+  return ranked;
 }
 
 double ServiceCounters::Counter(const std::string& tenant) const {

@@ -54,10 +54,9 @@ class ServiceCounters {
   // Charges (or, negative, refunds) `tenant`'s counter.
   void Serve(const std::string& tenant, int64_t prompt_tokens, int64_t output_tokens);
 
-  // The backlogged tenants that share the least counter, in name order (usually one);
-  // empty when none is backlogged. The caller breaks a tie (QueueIndex: the smaller job
-  // first, then the lesser name).
-  std::vector<std::string> Least() const;
+  // The backlogged tenants by counter, least first, and by name among equal counters. The
+  // caller breaks a tie (QueueIndex: the smaller next job first, then the lesser name).
+  std::vector<std::pair<double, std::string>> Ranked() const;
   double Counter(const std::string& tenant) const;
   bool IsBacklogged(const std::string& tenant) const { return backlogged_.contains(tenant); }
 

@@ -243,17 +243,21 @@ Result<std::vector<Job>> SqliteJobStore::List(const ListFilter& filter) {
   return jobs;
 }
 
-Result<std::optional<Job>> SqliteJobStore::ClaimNext(const std::string& worker, int64_t lease_ms) {
+Result<std::optional<Job>> SqliteJobStore::ClaimNext(const std::string& worker, int64_t lease_ms,
+                                                     ClaimLimit limit) {
   std::optional<Job> claimed;
   int64_t seq = 0;
   GLMQ_RETURN_IF_ERROR(writer_->Write([&](sqlite::WriteContext& ctx) -> Status {
     const TimeMs now = NowMs();
     // The index's head (fair share's pick), unless an earlier write of this transaction took
-    // it: then the global order's first, which SQL finds.
-    const std::optional<QueuedJob> head = queue_index_->Head();
+    // it: then the global order's first, which SQL finds (not for a limited claim: that one
+    // waits for the next turn).
+    const std::optional<QueuedJob> head = queue_index_->Head(limit.prompt_tokens_below);
+    const bool limited = limit.prompt_tokens_below > 0;
     bool found = false;
     for (const char* sql : {kClaimSeq, kClaimNext}) {
       if (sql == kClaimSeq && !head) continue;
+      if (sql == kClaimNext && limited) break;
       GLMQ_ASSIGN_OR_RETURN(sqlite::Statement claim, ctx.db.Prepare(sql));
       claim.BindText(1, worker);
       claim.BindInt(2, now + lease_ms);
@@ -531,8 +535,8 @@ Result<JobStore::WorkAhead> SqliteJobStore::WorkBefore(int64_t order_key) {
   return queue_index_->WorkBefore(order_key);
 }
 
-Result<std::optional<JobStore::QueueHead>> SqliteJobStore::Head() {
-  const std::optional<QueuedJob> head = queue_index_->Head();
+Result<std::optional<JobStore::QueueHead>> SqliteJobStore::Head(ClaimLimit limit) {
+  const std::optional<QueuedJob> head = queue_index_->Head(limit.prompt_tokens_below);
   if (!head) return std::optional<QueueHead>();
   return std::optional<QueueHead>(QueueHead{.order_key = head->key.order_key,
                                             .prompt_tokens = head->prompt_tokens,

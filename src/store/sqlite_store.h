@@ -66,7 +66,9 @@ class SqliteJobStore final : public JobStore {
   // page holds jobs created before it. kInvalidArgument for an unknown cursor. Limit is
   // clamped to 1..1000 (<= 0 means 50).
   Result<std::vector<Job>> List(const ListFilter& filter) override;
-  Result<std::optional<Job>> ClaimNext(const std::string& worker, int64_t lease_ms) override;
+  using JobStore::ClaimNext;
+  Result<std::optional<Job>> ClaimNext(const std::string& worker, int64_t lease_ms,
+                                       ClaimLimit limit) override;
   Status RenewLeases(const std::string& worker, const std::vector<std::string>& ids,
                      int64_t lease_ms) override;
   // kConflict unless the job is running; progress is not a state change, so no event.
@@ -90,7 +92,8 @@ class SqliteJobStore final : public JobStore {
   // O(log n) in the number of queued jobs; never touches the database.
   Result<WorkAhead> WorkBefore(int64_t order_key) override;
   Result<WorkAhead> QueuedOf(const std::string& tenant) override;
-  Result<std::optional<QueueHead>> Head() override;
+  using JobStore::Head;
+  Result<std::optional<QueueHead>> Head(ClaimLimit limit) override;
   void SetFairShare(bool on) override;
   Status SetTenantWeights(const TenantWeights& weights) override;
   // Every length class and every state appears, with zeros where nothing is.

@@ -168,7 +168,8 @@ class GatedStore : public JobStore {
   MOCK_METHOD(Status, Insert, (const Job&), (override));
   MOCK_METHOD(Result<Job>, Get, (const std::string&, bool), (override));
   MOCK_METHOD(Result<std::vector<Job>>, List, (const ListFilter&), (override));
-  MOCK_METHOD(Result<std::optional<Job>>, ClaimNext, (const std::string&, int64_t), (override));
+  MOCK_METHOD(Result<std::optional<Job>>, ClaimNext, (const std::string&, int64_t, ClaimLimit),
+              (override));
   MOCK_METHOD(Status, RenewLeases, (const std::string&, const std::vector<std::string>&, int64_t),
               (override));
   MOCK_METHOD(Status, UpdateProgress, (const std::string&, const std::string&, const JobProgress&),
@@ -184,7 +185,7 @@ class GatedStore : public JobStore {
   MOCK_METHOD(Result<int64_t>, ReapExpiredLeases, (TimeMs, int32_t), (override));
   MOCK_METHOD(Result<int64_t>, QueuePosition, (const std::string&), (override));
   MOCK_METHOD(Result<WorkAhead>, WorkBefore, (int64_t), (override));
-  MOCK_METHOD(Result<std::optional<QueueHead>>, Head, (), (override));
+  MOCK_METHOD(Result<std::optional<QueueHead>>, Head, (ClaimLimit), (override));
   MOCK_METHOD(void, SetFairShare, (bool), (override));
   MOCK_METHOD(Status, SetTenantWeights, (const TenantWeights&), (override));
   MOCK_METHOD(Result<QueueSnapshot>, Snapshot, (), (override));

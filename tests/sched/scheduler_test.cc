@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <future>
 #include <thread>
 
@@ -65,7 +66,8 @@ class SchedulerTest : public ::testing::Test {
     return job;
   }
 
-  void Start(FakeEngineOptions engine_options, bool backfill) {
+  void Start(FakeEngineOptions engine_options, bool backfill,
+             const std::function<void(SchedulerOptions&)>& tweak = {}) {
     if (!engine_) engine_ = std::make_unique<FakeEngine>(engine_options);
     // The fake's true rates: a step of a full prompt budget reads budget / its cost.
     const double step = engine_options.step_seconds +
@@ -75,6 +77,7 @@ class SchedulerTest : public ::testing::Test {
     options.backfill = backfill;
     options.housekeeping_interval_ms = 50;
     options.tokens_once = tokens_once_;
+    if (tweak) tweak(options);
     scheduler_ = std::make_unique<Scheduler>(*store_, *engine_, meter_, options);
     scheduler_->Start();
   }
@@ -330,6 +333,38 @@ TEST_F(SchedulerTest, ARunningDocumentYieldsToQuestionsThatSortBeforeIt) {
 // The store refuses writes (a full disk, a store restarting) when a job ends: its outcome
 // is kept and written once the store takes writes again. Before, it was dropped with a
 // warning and the job stayed `running` for good, its lease renewed by every heartbeat.
+TEST_F(SchedulerTest, DocumentsLeaveTheShortSlotToAQuestionThatComesAfterThem) {
+  FakeEngineOptions slow;
+  slow.kv_tokens = 100'000;
+  slow.parallel = 2;
+  slow.sleep_per_step_ms = 5;  // a document reads 100 tokens a step: 20 steps, 100+ ms
+  const std::vector<Job> documents{Add("doc1", 1, 2000, 5), Add("doc2", 2, 2000, 5),
+                                   Add("doc3", 3, 2000, 5)};
+  Start(slow, true, [](SchedulerOptions& o) {
+    o.short_slots = 1;
+    o.short_prompt_tokens = 1000;
+  });
+  // One document runs; the second sequence stays free although two more are queued.
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  auto running = store_->List({.state = JobState::kRunning, .limit = 10});
+  ASSERT_TRUE(running.ok());
+  EXPECT_EQ(running->size(), 1u);
+  // A question, first in the queue as short work is: it gets the kept sequence at once (with
+  // none kept, both would run documents until one ends).
+  const Job question = Add("question", 0, 50, 3);
+  scheduler_->Wake();  // as serve's store listener does for a new job
+  std::vector<Job> all = documents;
+  all.push_back(question);
+  auto done = WaitAll(all);
+  // It ended before the first document.
+  EXPECT_LT(done[question.id].finished_at, done[documents[0].id].finished_at);
+  // The documents ran one at a time (a claim may be a moment ahead of the write of the
+  // outcome before it).
+  constexpr TimeMs kWriteLag = 20;
+  EXPECT_GE(done[documents[1].id].started_at + kWriteLag, done[documents[0].id].finished_at);
+  EXPECT_GE(done[documents[2].id].started_at + kWriteLag, done[documents[1].id].finished_at);
+}
+
 TEST_F(SchedulerTest, AnOutcomeTheStoreRefusesIsKeptAndWrittenWhenItRecovers) {
   Job job = Add("q", 1, 100, 30);
   Start({.sleep_per_step_ms = 20}, true);

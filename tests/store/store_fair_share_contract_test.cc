@@ -131,6 +131,39 @@ TEST_P(FairShareContract, AJobWhoseSizeIsSettledKeepsItsTenantsTurn) {
   EXPECT_EQ(ClaimAll(), (std::vector<std::string>{"legal", "finance", "legal"}));
 }
 
+TEST_P(FairShareContract, AClaimForShortJobsTakesTheLeastServedTenantWhoseNextJobIsShort) {
+  const JobStore::ClaimLimit short_only{.prompt_tokens_below = 1000};
+  Queue("finance", 0, /*prompt_tokens=*/5000);
+  Queue("finance", 1, /*prompt_tokens=*/5000);
+  auto none = store_->ClaimNext("w1", 30000, short_only);
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_FALSE(none->has_value()) << "only long jobs are queued";
+  EXPECT_FALSE(store_->Head(short_only)->has_value());
+  // legal's short job: a tie at 0 that the smaller job wins.
+  Queue("legal", 10, /*prompt_tokens=*/50);
+  EXPECT_EQ(MustClaim("w1").tenant, "legal");  // legal 70, finance 0
+  const Job second = Queue("legal", 11, /*prompt_tokens=*/50);
+  // finance is least served, but its next job is long: the short claim passes it.
+  auto head = store_->Head(short_only);
+  ASSERT_TRUE(head.ok() && head->has_value());
+  EXPECT_EQ((*head)->order_key, 11);
+  auto claimed = store_->ClaimNext("w1", 30000, short_only);
+  ASSERT_TRUE(claimed.ok() && claimed->has_value()) << claimed.status().ToString();
+  EXPECT_EQ((*claimed)->id, second.id);
+  // Unlimited, finance's turn.
+  EXPECT_EQ(MustClaim("w1").tenant, "finance");
+  // Without fair share the queue's first decides: a long job, so no short claim.
+  store_->SetFairShare(false);
+  Queue("legal", 12, /*prompt_tokens=*/50);
+  none = store_->ClaimNext("w1", 30000, short_only);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+  EXPECT_EQ(MustClaim("w1").tenant, "finance");
+  claimed = store_->ClaimNext("w1", 30000, short_only);
+  ASSERT_TRUE(claimed.ok() && claimed->has_value());
+  EXPECT_EQ((*claimed)->order_key, 12);
+}
+
 TEST_P(FairShareContract, ProcessesSharingRedisShareTheCounters) {
   if (!redis()) GTEST_SKIP() << "one process owns a SQLite store";
   auto other = Open(nullptr);
