@@ -6,7 +6,7 @@
 // time B was served beside A's backlog is measured. With --a-docs 0 B runs alone.
 //
 //   fairness --url http://127.0.0.1:PORT --key-a KEY --key-b KEY [--a-docs 200]
-//            [--a-doc-tokens 5000] [--a-max-tokens 16] [--b-questions 20]
+//            [--a-doc-tokens 6000] [--a-max-tokens 16] [--b-questions 20]
 //            [--b-start-ms 3000] [--b-interval-ms 1500] [--b-max-tokens 16] [--seed 1]
 //            [--timeout-s 300]
 //
@@ -58,7 +58,7 @@ struct Options {
   std::string key_a;
   std::string key_b;
   int a_docs = 200;
-  int64_t a_doc_tokens = 5000;
+  int64_t a_doc_tokens = 6000;
   int a_max_tokens = 16;
   int b_questions = 20;
   int b_start_ms = 3000;
@@ -85,7 +85,9 @@ double TimeOf(const json& j, const char* field) {
 }
 
 JobRecord ReadRecord(const Options& o, char tenant, const std::string& id) {
-  JobRecord r{.tenant = tenant, .id = id};
+  JobRecord r;
+  r.tenant = tenant;
+  r.id = id;
   const std::string& key = tenant == 'A' ? o.key_a : o.key_b;
   const HttpReply reply = Http(o.url + "/v1/jobs/" + id, nullptr, 30, nullptr, key);
   const json j = reply.ok(200) ? json::parse(reply.body, nullptr, false) : json();
@@ -294,6 +296,17 @@ int main(int argc, char** argv) {
   const double now =
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   const Gap gap = LargestGap(records, now);
+  int64_t a_smallest = 0;
+  int64_t a_largest = 0;
+  for (const JobRecord& r : records) {
+    if (r.tenant != 'A') continue;
+    a_smallest = a_smallest == 0 ? r.prompt_tokens : std::min(a_smallest, r.prompt_tokens);
+    a_largest = std::max(a_largest, r.prompt_tokens);
+  }
+  if (o.a_docs > 0) {
+    std::printf("A's documents: %lld to %lld prompt tokens\n", static_cast<long long>(a_smallest),
+                static_cast<long long>(a_largest));
+  }
   std::printf(
       "A: %d of %d documents started; B: %d of %d questions ended; %d stretches with "
       "both backlogged\n",

@@ -12,7 +12,8 @@
 # within 2x of B alone with fair share on; the gap within the bound.
 #
 # Environment: BUILD, GLMQ_BIN, FAIR_BENCH_BIN ($BUILD/fairness), BENCH_MODEL (default: the
-# generated bench model), FAIR_PARALLEL (4), FAIR_A_DOCS (200), FAIR_A_DOC_TOKENS (5000),
+# generated bench model), FAIR_PARALLEL (4), FAIR_A_DOCS (200), FAIR_A_DOC_TOKENS (6000:
+# about 5,100 of the bench model's tokens, medium documents past --medium-prompt-tokens 4096),
 # FAIR_B_QUESTIONS (20), FAIR_B_INTERVAL_MS (1500), FAIR_TIMEOUT (240 s a question),
 # FAIR_SERVE_FLAGS (more serve flags for every run), BENCH_TMPDIR.
 set -euo pipefail
@@ -24,7 +25,7 @@ source "$ROOT/bench/lib.sh"
 FAIR_BENCH_BIN=${FAIR_BENCH_BIN:-$BUILD/fairness}
 PARALLEL=${FAIR_PARALLEL:-4}
 A_DOCS=${FAIR_A_DOCS:-200}
-A_DOC_TOKENS=${FAIR_A_DOC_TOKENS:-5000}
+A_DOC_TOKENS=${FAIR_A_DOC_TOKENS:-6000}
 B_QUESTIONS=${FAIR_B_QUESTIONS:-20}
 B_INTERVAL=${FAIR_B_INTERVAL_MS:-1500}
 TIMEOUT=${FAIR_TIMEOUT:-240}

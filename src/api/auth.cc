@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cmath>
+#include <set>
 #include <fstream>
 #include <sstream>
 
@@ -105,12 +107,15 @@ TenantLimits LimitsOf(const TenantLimitOverrides& overrides, const std::string& 
   return defaults;
 }
 
-TenantWeights WeightsOf(const TenantLimitOverrides& overrides) {
-  TenantWeights weights;
+JobStore::TenantSettings SettingsOf(const TenantLimitOverrides& overrides) {
+  JobStore::TenantSettings settings;
   for (const auto& [tenant, values] : overrides) {
-    if (auto it = values.find("weight"); it != values.end()) weights[tenant] = it->second;
+    if (auto it = values.find("weight"); it != values.end()) settings.weights[tenant] = it->second;
+    if (auto it = values.find("retention_hours"); it != values.end()) {
+      settings.retention_ms[tenant] = std::llround(it->second * 3'600'000);
+    }
   }
-  return weights;
+  return settings;
 }
 
 Result<std::vector<ApiKey>> ApiKeys::Parse(std::string_view text, const std::string& where,
@@ -136,11 +141,12 @@ Result<std::vector<ApiKey>> ApiKeys::Parse(std::string_view text, const std::str
       for (size_t i = 2; i < f.size(); ++i) {
         const size_t eq = f[i].find('=');
         const std::string name(f[i].substr(0, eq == std::string_view::npos ? f[i].size() : eq));
-        if (eq == std::string_view::npos || (name != "max_queued" && name != "max_queued_tokens" &&
-                                             name != "tokens_per_minute" && name != "weight")) {
-          return InvalidArgument(
-              at + ": unknown setting '" + std::string(f[i]) +
-              "' (max_queued=, max_queued_tokens=, tokens_per_minute=, weight=)");
+        static const std::set<std::string, std::less<>> kSettings = {
+            "max_queued", "max_queued_tokens", "tokens_per_minute", "weight", "retention_hours"};
+        if (eq == std::string_view::npos || !kSettings.contains(name)) {
+          return InvalidArgument(at + ": unknown setting '" + std::string(f[i]) +
+                                 "' (max_queued=, max_queued_tokens=, tokens_per_minute=, "
+                                 "weight=, retention_hours=)");
         }
         const std::string value(f[i].substr(eq + 1));
         char* end = nullptr;
@@ -270,17 +276,17 @@ Status KeyRing::Refresh() {
     keys.AddStored(stored);
   }
   auto shared = std::make_shared<const ApiKeys>(std::move(keys));
-  TenantWeights weights;
+  JobStore::TenantSettings settings;
   {
     std::lock_guard lock(mu_);
     required_ = required_ || !shared->empty() || !file_.empty();
     keys_ = std::move(shared);
-    weights = WeightsOf(file_limits_);
-    if (store_ == nullptr || file_.empty() || weights_in_store_ == weights) return Status::Ok();
+    settings = SettingsOf(file_limits_);
+    if (store_ == nullptr || file_.empty() || settings_in_store_ == settings) return Status::Ok();
   }
-  GLMQ_RETURN_IF_ERROR(store_->SetTenantWeights(weights));
+  GLMQ_RETURN_IF_ERROR(store_->SetTenantSettings(settings));
   std::lock_guard lock(mu_);
-  weights_in_store_ = std::move(weights);
+  settings_in_store_ = std::move(settings);
   return Status::Ok();
 }
 

@@ -7,6 +7,7 @@
 // Keys file: one key per line; blank lines and lines starting with '#' are skipped.
 //   TENANT ROLE SECRET [name=NAME]
 //   tenant TENANT [max_queued=N] [max_queued_tokens=N] [tokens_per_minute=N] [weight=W]
+//                 [retention_hours=H]
 // SECRET is the key itself or "sha256:" and its digest in hex (so the file need not hold
 // the key); ROLE is read, submit or admin; the tenant "default" is the implicit one. A line
 // holding a single key is an admin of the implicit tenant (the format before tenants).
@@ -58,11 +59,13 @@ struct TenantLimits {
 };
 // A keys file line "tenant NAME key=value..." sets one tenant's limits (max_queued,
 // max_queued_tokens, tokens_per_minute); what it does not name keeps the flags' default.
-// Its weight= is the tenant's fair share weight (JobStore::SetTenantWeights; default 1).
+// Its weight= (fair share, default 1) and retention_hours= (how long its ended jobs are
+// kept, instead of --retention-hours; 0 keeps them) go to the store
+// (JobStore::SetTenantSettings).
 using TenantLimitOverrides = std::map<std::string, std::map<std::string, double>>;
 TenantLimits LimitsOf(const TenantLimitOverrides& overrides, const std::string& tenant,
                       TenantLimits defaults);
-TenantWeights WeightsOf(const TenantLimitOverrides& overrides);
+JobStore::TenantSettings SettingsOf(const TenantLimitOverrides& overrides);
 
 struct ApiKey {
   std::string digest;  // SHA-256 of the key, raw bytes
@@ -105,8 +108,8 @@ class KeyRing {
   KeyRing(std::vector<std::string> flag_keys, std::string file, JobStore* store)
       : flag_keys_(std::move(flag_keys)), file_(std::move(file)), store_(store) {}
   // Reads every source. An error (a keys file that does not parse, a store that does not
-  // answer) keeps the keys in force as they were. The keys file's fair share weights go to
-  // the store when they changed (and again after a failed try).
+  // answer) keeps the keys in force as they were. The keys file's tenant settings (weights,
+  // retention) go to the store when they changed (and again after a failed try).
   Status Refresh();
   // Whether keys are required: once any key was seen, until the process ends (revoking the
   // last key does not open the API).
@@ -127,7 +130,7 @@ class KeyRing {
   std::string file_stamp_;  // mtime and size of the keys file last read
   std::vector<ApiKey> file_keys_;
   TenantLimitOverrides file_limits_;
-  std::optional<TenantWeights> weights_in_store_;  // as last written; nullopt: not yet
+  std::optional<JobStore::TenantSettings> settings_in_store_;  // as last written
 };
 
 }  // namespace glmq

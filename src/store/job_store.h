@@ -231,7 +231,8 @@ class JobStore {
 
   // Deletes up to `limit` jobs that ended (finished_at) before `ended_before`, with their
   // documents, answers, webhook records and idempotency keys, and returns how many: the
-  // retention of finished work. A store that expires records by itself (Redis, after
+  // retention of finished work. A tenant with its own retention (SetTenantSettings) is
+  // judged by that instead, counted back from now. A store that expires records by itself (Redis, after
   // RedisStoreOptions::retention_ms) returns 0.
   virtual Result<int64_t> DeleteEnded(TimeMs ended_before, int32_t limit) = 0;
 
@@ -259,8 +260,17 @@ class JobStore {
   // default), or the first in the global order (off). Service is counted either way. The
   // switch is this process's; weights are shared by every process on the store.
   virtual void SetFairShare(bool on) = 0;
-  // Replaces the tenants' weights (absent: 1).
-  virtual Status SetTenantWeights(const TenantWeights& weights) = 0;
+
+  // --- Per-tenant settings from the keys file's tenant lines, shared by every process on
+  // the store; each call replaces the last.
+  struct TenantSettings {
+    TenantWeights weights;  // fair share weights (absent: 1)
+    // How long a tenant's ended jobs are kept, overriding the default retention (the
+    // scheduler's in SQLite, RedisStoreOptions::retention_ms in Redis); 0 keeps them.
+    std::map<std::string, int64_t> retention_ms;
+    bool operator==(const TenantSettings&) const = default;
+  };
+  virtual Status SetTenantSettings(const TenantSettings& settings) = 0;
 
   virtual Result<QueueSnapshot> Snapshot() = 0;
 

@@ -502,9 +502,13 @@ if sha then redis.call('HDEL', P .. 'api_key_hashes', sha) end
 return 1
 )lua";
 
-constexpr char kSetShareWeights[] = R"lua(
-redis.call('DEL', P .. 'share_weights')
-for i = 3, #ARGV, 2 do redis.call('HSET', P .. 'share_weights', ARGV[i], ARGV[i + 1]) end
+constexpr char kSetTenantSettings[] = R"lua(
+redis.call('DEL', P .. 'share_weights', P .. 'tenant_retention')
+local weights_end = 4 + 2 * tonumber(ARGV[3])
+for i = 4, #ARGV, 2 do
+  local key = i < weights_end and 'share_weights' or 'tenant_retention'
+  redis.call('HSET', P .. key, ARGV[i], ARGV[i + 1])
+end
 return 1
 )lua";
 
@@ -541,7 +545,7 @@ constexpr std::array<Entry, kScriptCount> kEntries = {{
     {"end_webhook", kEndWebhook},
     {"add_api_key", kAddApiKey},
     {"remove_api_key", kRemoveApiKey},
-    {"set_share_weights", kSetShareWeights},
+    {"set_tenant_settings", kSetTenantSettings},
 }};
 
 }  // namespace

@@ -83,10 +83,11 @@ enum class ScriptId {
   kAddApiKey,
   // id  -> 1 when removed
   kRemoveApiKey,
-  // tenant, weight, ...: replaces fair share's weights
-  kSetShareWeights,
+  // n, then n times tenant, weight (fair share), then tenant, retention_ms, ...: replaces
+  // the tenants' settings
+  kSetTenantSettings,
 };
-inline constexpr int kScriptCount = static_cast<int>(ScriptId::kSetShareWeights) + 1;
+inline constexpr int kScriptCount = static_cast<int>(ScriptId::kSetTenantSettings) + 1;
 
 // The whole source of a script (shared helpers included), as sent to SCRIPT LOAD and EVAL.
 const std::string& ScriptSource(ScriptId id);

@@ -241,6 +241,16 @@ local function finish(id, member, from, to, ended_score, retention_ms)
   -- "<tenant>|<field>" counters.
   local u = redis.call('HMGET', jkey(id), 'finished_at', 'usage_prompt_tokens',
                        'usage_cached_tokens', 'usage_completion_tokens')
+  -- A tenant with its own retention (P tenant_retention) keeps its jobs that long instead.
+  local own = redis.call('HGET', P .. 'tenant_retention', tenant_of(member))
+  if own then
+    retention_ms = own
+    if tonumber(own) > 0 then
+      ended_score = string.format('%d', (tonumber(u[1]) or 0) + tonumber(own))
+    else
+      ended_score = '+inf'
+    end
+  end
   local usage = P .. 'usage:' .. string.format('%d', math.floor((tonumber(u[1]) or 0) / 86400000))
   local t = tenant_of(member) .. '|'
   redis.call('HINCRBY', usage, t .. to, 1)

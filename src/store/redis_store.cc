@@ -622,14 +622,18 @@ Result<std::optional<JobStore::QueueHead>> RedisJobStore::Head(ClaimLimit limit)
 
 void RedisJobStore::SetFairShare(bool on) { fair_share_ = on; }
 
-Status RedisJobStore::SetTenantWeights(const TenantWeights& weights) {
-  std::vector<std::string> texts;
-  for (const auto& [tenant, weight] : weights) {
+Status RedisJobStore::SetTenantSettings(const TenantSettings& settings) {
+  std::vector<std::string> texts{Str(static_cast<int64_t>(settings.weights.size()))};
+  for (const auto& [tenant, weight] : settings.weights) {
     texts.push_back(tenant);
     texts.push_back(fmt::format("{}", weight));
   }
+  for (const auto& [tenant, ms] : settings.retention_ms) {
+    texts.push_back(tenant);
+    texts.push_back(Str(ms));
+  }
   const std::vector<std::string_view> args(texts.begin(), texts.end());
-  return Run(ScriptId::kSetShareWeights, args, /*retry=*/true).status();
+  return Run(ScriptId::kSetTenantSettings, args, /*retry=*/true).status();
 }
 
 Result<QueueSnapshot> RedisJobStore::Snapshot() {

@@ -38,6 +38,7 @@
 //   P service           zset: every tenant's service counter (fair share, VTC)
 //   P backlogged        zset: the tenants with queued jobs, scored by their counter
 //   P share_weights     hash: tenant -> fair share weight (absent: 1)
+//   P tenant_retention  hash: tenant -> ms its ended jobs are kept (absent: retention_ms)
 //   P usage:<day>       hash: "<tenant>|<state or token kind>" -> count, for the jobs that
 //                       ended that day (days since the epoch, UTC); never expires
 //   P ended:<state>     zset: terminal jobs, score finished_at + retention (totals, sweep)
@@ -144,7 +145,7 @@ class RedisJobStore final : public JobStore {
   using JobStore::Head;
   Result<std::optional<QueueHead>> Head(ClaimLimit limit) override;
   void SetFairShare(bool on) override;
-  Status SetTenantWeights(const TenantWeights& weights) override;
+  Status SetTenantSettings(const TenantSettings& settings) override;
   // O(1) in the number of jobs (a few sorted-set counts).
   Result<QueueSnapshot> Snapshot() override;
   Status CheckWritable() override;

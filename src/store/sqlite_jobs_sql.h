@@ -76,9 +76,14 @@ inline constexpr char kClaimSeq[] = GLMQ_CLAIM
     "RETURNING " GLMQ_JOB_COLUMNS ", seq, max_tokens";
 // Retention: the oldest ended jobs first, a batch at a time. Their bodies go with them
 // (ON DELETE CASCADE); webhook and idempotency records are deleted by job id first.
+// Tenants with a retention of their own (?3, a JSON array) are left to kSelectEndedOf.
 inline constexpr char kSelectEnded[] =
     "SELECT seq, id FROM jobs INDEXED BY jobs_finished "
-    "WHERE finished_at > 0 AND finished_at < ?1 ORDER BY finished_at LIMIT ?2";
+    "WHERE finished_at > 0 AND finished_at < ?1 "
+    "AND tenant NOT IN (SELECT value FROM json_each(?3)) ORDER BY finished_at LIMIT ?2";
+inline constexpr char kSelectEndedOf[] =
+    "SELECT seq, id FROM jobs INDEXED BY jobs_finished "
+    "WHERE finished_at > 0 AND finished_at < ?1 AND tenant = ?3 ORDER BY finished_at LIMIT ?2";
 inline constexpr char kDeleteEndedWebhook[] = "DELETE FROM webhooks WHERE job_id = ?1";
 inline constexpr char kDeleteEndedIdempotency[] = "DELETE FROM idempotency WHERE job_id = ?1";
 inline constexpr char kDeleteEndedJob[] = "DELETE FROM jobs WHERE seq = ?1";

@@ -3,6 +3,8 @@
 // schema, the statements and the coordination between processes have files of their own.
 #include "store/sqlite_store.h"
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <filesystem>
 #include <limits>
@@ -438,19 +440,35 @@ Result<int64_t> SqliteJobStore::ExpireOverdue(TimeMs now) {
 }
 
 Result<int64_t> SqliteJobStore::DeleteEnded(TimeMs ended_before, int32_t limit) {
+  std::map<std::string, int64_t> own_retention;
+  {
+    std::lock_guard lock(tenant_retention_mu_);
+    own_retention = tenant_retention_ms_;
+  }
+  nlohmann::json own_tenants = nlohmann::json::array();
+  for (const auto& [tenant, ms] : own_retention) own_tenants.push_back(tenant);
+  const TimeMs now = NowMs();
   int64_t deleted = 0;
   GLMQ_RETURN_IF_ERROR(writer_->Write([&](sqlite::WriteContext& ctx) -> Status {
     deleted = 0;
     std::vector<std::pair<int64_t, std::string>> ended;
-    {
-      GLMQ_ASSIGN_OR_RETURN(sqlite::Statement select, ctx.db.Prepare(kSelectEnded));
-      select.BindInt(1, ended_before);
-      select.BindInt(2, limit);
+    // Up to `limit` in all: the default's first, then each tenant's by its own retention.
+    const auto select_ended = [&](const char* sql, TimeMs before, const std::string& tenants) {
+      GLMQ_ASSIGN_OR_RETURN(sqlite::Statement select, ctx.db.Prepare(sql));
+      select.BindInt(1, before);
+      select.BindInt(2, limit - static_cast<int64_t>(ended.size()));
+      select.BindText(3, tenants);
       while (true) {
         GLMQ_ASSIGN_OR_RETURN(bool row, select.Step());
         if (!row) break;
         ended.emplace_back(select.Int(0), select.Text(1));
       }
+      return Status::Ok();
+    };
+    GLMQ_RETURN_IF_ERROR(select_ended(kSelectEnded, ended_before, own_tenants.dump()));
+    for (const auto& [tenant, ms] : own_retention) {
+      if (ms <= 0 || static_cast<int64_t>(ended.size()) >= limit) continue;  // 0 keeps them
+      GLMQ_RETURN_IF_ERROR(select_ended(kSelectEndedOf, now - ms, tenant));
     }
     for (const auto& [seq, id] : ended) {
       for (const char* sql : {kDeleteEndedWebhook, kDeleteEndedIdempotency}) {
@@ -586,9 +604,11 @@ Result<QueueSnapshot> SqliteJobStore::Snapshot() {
 
 void SqliteJobStore::SetFairShare(bool on) { queue_index_->SetFairShare(on); }
 
-// The counters live in this process (the one writer): its weights need no write.
-Status SqliteJobStore::SetTenantWeights(const TenantWeights& weights) {
-  queue_index_->SetWeights(weights);
+// The counters and the retention live in this process (the one writer): no write.
+Status SqliteJobStore::SetTenantSettings(const TenantSettings& settings) {
+  queue_index_->SetWeights(settings.weights);
+  std::lock_guard lock(tenant_retention_mu_);
+  tenant_retention_ms_ = settings.retention_ms;
   return Status::Ok();
 }
 

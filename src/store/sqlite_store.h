@@ -95,7 +95,7 @@ class SqliteJobStore final : public JobStore {
   using JobStore::Head;
   Result<std::optional<QueueHead>> Head(ClaimLimit limit) override;
   void SetFairShare(bool on) override;
-  Status SetTenantWeights(const TenantWeights& weights) override;
+  Status SetTenantSettings(const TenantSettings& settings) override;
   // Every length class and every state appears, with zeros where nothing is.
   Result<QueueSnapshot> Snapshot() override;
   Status CheckWritable() override;
@@ -177,6 +177,8 @@ class SqliteJobStore final : public JobStore {
   const std::string path_;
   // Declared before writer_, so it outlives the writer thread that updates it.
   std::unique_ptr<QueueIndex> queue_index_;
+  std::mutex tenant_retention_mu_;
+  std::map<std::string, int64_t> tenant_retention_ms_;  // guarded by tenant_retention_mu_
   // Every write goes through here; it owns the write connection and its thread.
   std::unique_ptr<sqlite::GroupCommitWriter> writer_;
 

@@ -187,7 +187,7 @@ class GatedStore : public JobStore {
   MOCK_METHOD(Result<WorkAhead>, WorkBefore, (int64_t), (override));
   MOCK_METHOD(Result<std::optional<QueueHead>>, Head, (ClaimLimit), (override));
   MOCK_METHOD(void, SetFairShare, (bool), (override));
-  MOCK_METHOD(Status, SetTenantWeights, (const TenantWeights&), (override));
+  MOCK_METHOD(Status, SetTenantSettings, (const TenantSettings&), (override));
   MOCK_METHOD(Result<QueueSnapshot>, Snapshot, (), (override));
   MOCK_METHOD(Status, CheckWritable, (), (override));
   MOCK_METHOD(Result<int64_t>, DeleteEnded, (TimeMs, int32_t), (override));

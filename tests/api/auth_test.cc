@@ -155,6 +155,19 @@ TEST(KeyRingTest, AChangedKeysFileCountsAtTheNextRefresh) {
   std::filesystem::remove(file);
 }
 
+TEST(ApiKeysTest, ATenantLineSetsItsWeightAndRetention) {
+  TenantLimitOverrides overrides;
+  auto parsed = ApiKeys::Parse(
+      "tenant legal weight=3 retention_hours=0.5\ntenant default retention_hours=0\n", "keys",
+      &overrides);
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  const JobStore::TenantSettings settings = SettingsOf(overrides);
+  EXPECT_EQ(settings.weights, (TenantWeights{{"legal", 3}}));
+  EXPECT_EQ(settings.retention_ms, (std::map<std::string, int64_t>{{"", 0}, {"legal", 1'800'000}}));
+  EXPECT_FALSE(ApiKeys::Parse("tenant legal retention_hours=-1\n", "keys").ok());
+  EXPECT_FALSE(ApiKeys::Parse("tenant legal retain=1\n", "keys").ok());
+}
+
 TEST(KeyRingTest, AKeysFilesTenantWeightsReachTheStoresFairShare) {
   std::string dir = (std::filesystem::temp_directory_path() / "glmq_keyring_XXXXXX").string();
   ASSERT_NE(mkdtemp(dir.data()), nullptr);

@@ -346,7 +346,8 @@ TEST_F(SchedulerTest, DocumentsLeaveTheShortSlotToAQuestionThatComesAfterThem) {
   });
   // One document runs; the second sequence stays free although two more are queued.
   std::this_thread::sleep_for(std::chrono::milliseconds(30));
-  auto running = store_->List({.state = JobState::kRunning, .limit = 10});
+  auto running =
+      store_->List({.state = JobState::kRunning, .limit = 10, .after = "", .tenant = std::nullopt});
   ASSERT_TRUE(running.ok());
   EXPECT_EQ(running->size(), 1u);
   // A question, first in the queue as short work is: it gets the kept sequence at once (with

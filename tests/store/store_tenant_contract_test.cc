@@ -1,7 +1,10 @@
-// The JobStore contract (store_contract.h), its fair share part: claims go to the
-// backlogged tenant with the least service counted (VTC, store/service_counters.h), the
-// same in both stores and, on Redis, across the processes sharing it.
+// The JobStore contract (store_contract.h), its per-tenant part: fair share (claims go to
+// the backlogged tenant with the least service counted: VTC, store/service_counters.h),
+// the same in both stores and, on Redis, across the processes sharing it; and a tenant's
+// own retention.
+#include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "store/store_contract.h"
@@ -94,7 +97,7 @@ TEST_P(FairShareContract, TheTokensAJobDidNotGenerateAreRefundedAtItsEnd) {
 }
 
 TEST_P(FairShareContract, AWeightGivesATenantItsMultipleOfTheClaims) {
-  ASSERT_TRUE(store_->SetTenantWeights({{"legal", 3}}).ok());
+  ASSERT_TRUE(store_->SetTenantSettings({.weights = {{"legal", 3}}, .retention_ms = {}}).ok());
   for (int i = 0; i < 8; ++i) Queue("finance", i);
   for (int i = 0; i < 8; ++i) Queue("legal", 100 + i);
   const std::vector<std::string> order = ClaimAll();
@@ -103,7 +106,7 @@ TEST_P(FairShareContract, AWeightGivesATenantItsMultipleOfTheClaims) {
   const std::vector<std::string> first(order.begin(), order.begin() + 8);
   EXPECT_EQ(std::count(first.begin(), first.end(), "legal"), 6) << ::testing::PrintToString(order);
   // Replaced, not merged: without weights they alternate again.
-  ASSERT_TRUE(store_->SetTenantWeights({}).ok());
+  ASSERT_TRUE(store_->SetTenantSettings({}).ok());
   for (int i = 0; i < 2; ++i) Queue("finance", 200 + i);
   for (int i = 0; i < 2; ++i) Queue("legal", 300 + i);
   const std::vector<std::string> again = ClaimAll();
@@ -162,6 +165,29 @@ TEST_P(FairShareContract, AClaimForShortJobsTakesTheLeastServedTenantWhoseNextJo
   claimed = store_->ClaimNext("w1", 30000, short_only);
   ASSERT_TRUE(claimed.ok() && claimed->has_value());
   EXPECT_EQ((*claimed)->order_key, 12);
+}
+
+TEST_P(FairShareContract, ATenantsOwnRetentionDecidesWhenItsEndedJobsGo) {
+  ASSERT_TRUE(
+      store_->SetTenantSettings({.weights = {}, .retention_ms = {{"legal", 1}, {"archive", 0}}})
+          .ok());
+  std::vector<Job> jobs{Queue("finance", 0), Queue("legal", 1), Queue("archive", 2)};
+  for (int i = 0; i < 3; ++i) {
+    const Job claimed = MustClaim("w1");
+    ASSERT_TRUE(store_->Complete(claimed.id, "w1", Done(JobState::kSucceeded, "ok")).ok());
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const TimeMs day = 24 * 3600 * 1000;
+  // The default retention (a day) keeps finance's job; legal's 1 ms has passed.
+  ASSERT_TRUE(store_->DeleteEnded(NowMs() - day, 100).ok());
+  EXPECT_TRUE(store_->Get(jobs[0].id).ok());
+  EXPECT_EQ(store_->Get(jobs[1].id).status().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(store_->Get(jobs[2].id).ok());
+  if (redis()) return;  // Redis expires jobs by itself, after RedisStoreOptions::retention_ms
+  // Past the default retention: finance's goes, archive's (0: kept) stays.
+  ASSERT_TRUE(store_->DeleteEnded(NowMs() + 1, 100).ok());
+  EXPECT_EQ(store_->Get(jobs[0].id).status().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(store_->Get(jobs[2].id).ok());
 }
 
 TEST_P(FairShareContract, ProcessesSharingRedisShareTheCounters) {
