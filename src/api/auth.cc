@@ -6,8 +6,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <set>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "crypto/crypto.h"

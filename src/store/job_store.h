@@ -232,8 +232,8 @@ class JobStore {
   // Deletes up to `limit` jobs that ended (finished_at) before `ended_before`, with their
   // documents, answers, webhook records and idempotency keys, and returns how many: the
   // retention of finished work. A tenant with its own retention (SetTenantSettings) is
-  // judged by that instead, counted back from now. A store that expires records by itself (Redis, after
-  // RedisStoreOptions::retention_ms) returns 0.
+  // judged by that instead, counted back from now. A store that expires records by itself (Redis,
+  // after RedisStoreOptions::retention_ms) returns 0.
   virtual Result<int64_t> DeleteEnded(TimeMs ended_before, int32_t limit) = 0;
 
   // Position (1-based) of a queued job among queued jobs; 0 if not queued.

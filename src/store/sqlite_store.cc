@@ -3,12 +3,11 @@
 // schema, the statements and the coordination between processes have files of their own.
 #include "store/sqlite_store.h"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <filesystem>
 #include <limits>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <utility>
