@@ -9,6 +9,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -152,6 +154,27 @@ inline HttpReply Http(const std::string& url, const std::string* body, long time
   curl_slist_free_all(headers);
   curl_easy_cleanup(curl);
   return reply;
+}
+
+// Parses "--name value" pairs: each name in `texts` or `numbers` takes its value there (a
+// number must be a non-negative integer). False for an unknown name, a bad number or a name
+// without a value.
+inline bool ParseFlagPairs(int argc, char** argv, const std::map<std::string, std::string*>& texts,
+                           const std::map<std::string, int64_t*>& numbers) {
+  if (argc % 2 != 1) return false;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string name = argv[i], value = argv[i + 1];
+    if (auto t = texts.find(name); t != texts.end()) {
+      *t->second = value;
+      continue;
+    }
+    auto n = numbers.find(name);
+    char* end = nullptr;
+    const long long parsed = std::strtoll(value.c_str(), &end, 10);
+    if (n == numbers.end() || end == value.c_str() || *end != '\0' || parsed < 0) return false;
+    *n->second = parsed;
+  }
+  return true;
 }
 
 // Nearest-rank percentile of a non-empty sample.

@@ -57,15 +57,15 @@ struct Options {
   std::string url;
   std::string key_a;
   std::string key_b;
-  int a_docs = 200;
+  int64_t a_docs = 200;
   int64_t a_doc_tokens = 6000;
-  int a_max_tokens = 16;
-  int b_questions = 20;
-  int b_start_ms = 3000;
-  int b_interval_ms = 1500;
-  int b_max_tokens = 16;
-  uint64_t seed = 1;
-  int timeout_s = 300;
+  int64_t a_max_tokens = 16;
+  int64_t b_questions = 20;
+  int64_t b_start_ms = 3000;
+  int64_t b_interval_ms = 1500;
+  int64_t b_max_tokens = 16;
+  int64_t seed = 1;
+  int64_t timeout_s = 300;
 };
 
 // A job as the server recorded it (times in seconds since the epoch; -1 when not set).
@@ -166,41 +166,18 @@ Gap LargestGap(const std::vector<JobRecord>& jobs, double now) {
 }
 
 bool ParseArgs(int argc, char** argv, Options& o) {
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string a = argv[i], v = argv[i + 1];
-    if (a == "--url") {
-      o.url = v;
-      continue;
-    }
-    if (a == "--key-a" || a == "--key-b") {
-      (a == "--key-a" ? o.key_a : o.key_b) = v;
-      continue;
-    }
-    char* end = nullptr;
-    const long long n = std::strtoll(v.c_str(), &end, 10);
-    if (end == v.c_str() || *end != '\0' || n < 0) return false;
-    if (a == "--a-docs")
-      o.a_docs = static_cast<int>(n);
-    else if (a == "--a-doc-tokens")
-      o.a_doc_tokens = n;
-    else if (a == "--a-max-tokens")
-      o.a_max_tokens = static_cast<int>(n);
-    else if (a == "--b-questions")
-      o.b_questions = static_cast<int>(n);
-    else if (a == "--b-start-ms")
-      o.b_start_ms = static_cast<int>(n);
-    else if (a == "--b-interval-ms")
-      o.b_interval_ms = static_cast<int>(n);
-    else if (a == "--b-max-tokens")
-      o.b_max_tokens = static_cast<int>(n);
-    else if (a == "--seed")
-      o.seed = static_cast<uint64_t>(n);
-    else if (a == "--timeout-s")
-      o.timeout_s = static_cast<int>(n);
-    else
-      return false;
-  }
-  return argc % 2 == 1 && !o.url.empty() && o.b_questions > 0 && o.timeout_s > 0;
+  return bench::ParseFlagPairs(argc, argv,
+                               {{"--url", &o.url}, {"--key-a", &o.key_a}, {"--key-b", &o.key_b}},
+                               {{"--a-docs", &o.a_docs},
+                                {"--a-doc-tokens", &o.a_doc_tokens},
+                                {"--a-max-tokens", &o.a_max_tokens},
+                                {"--b-questions", &o.b_questions},
+                                {"--b-start-ms", &o.b_start_ms},
+                                {"--b-interval-ms", &o.b_interval_ms},
+                                {"--b-max-tokens", &o.b_max_tokens},
+                                {"--seed", &o.seed},
+                                {"--timeout-s", &o.timeout_s}}) &&
+         !o.url.empty() && o.b_questions > 0 && o.timeout_s > 0;
 }
 
 }  // namespace
@@ -230,7 +207,8 @@ int main(int argc, char** argv) {
     }
     a_ids.push_back(accepted.body["id"].get<std::string>());
   }
-  std::printf("A: %d documents submitted in %.2f s\n", o.a_docs, SecondsSince(start));
+  std::printf("A: %lld documents submitted in %.2f s\n", static_cast<long long>(o.a_docs),
+              SecondsSince(start));
   std::fflush(stdout);
 
   // B's questions at a steady rate, each waited for on its own thread.
@@ -310,7 +288,7 @@ int main(int argc, char** argv) {
   std::printf(
       "A: %d of %d documents started; B: %d of %d questions ended; %d stretches with "
       "both backlogged\n",
-      a_started, o.a_docs, done, o.b_questions, gap.stretches);
+      a_started, static_cast<int>(o.a_docs), done, static_cast<int>(o.b_questions), gap.stretches);
   std::printf(
       "FAIR_RESULT b_done=%d b_p50_s=%.3f b_p95_s=%.3f gap_max=%.0f bound=%.0f "
       "a_started=%d\n",
