@@ -266,10 +266,21 @@ Status KeyRing::Refresh() {
       if (!file_stamp_.empty()) spdlog::info("keys file {}: {} keys", file_, file_keys.size());
       file_stamp_ = stamp;
       file_keys_ = file_keys;
-      file_limits_ = std::move(limits);
+      file_limits_ = std::make_shared<const TenantLimitOverrides>(std::move(limits));
     }
   }
-  GLMQ_ASSIGN_OR_RETURN(ApiKeys keys, ApiKeys::Load(flag_keys_, ""));
+  // --api-key keys are hashed once.
+  std::optional<ApiKeys> flag_keys;
+  {
+    std::lock_guard lock(mu_);
+    flag_keys = flag_keys_hashed_;
+  }
+  if (!flag_keys) {
+    GLMQ_ASSIGN_OR_RETURN(flag_keys, ApiKeys::Load(flag_keys_, ""));
+    std::lock_guard lock(mu_);
+    flag_keys_hashed_ = flag_keys;
+  }
+  ApiKeys keys = std::move(*flag_keys);
   keys.Add(file_keys);
   if (store_ != nullptr) {
     GLMQ_ASSIGN_OR_RETURN(std::vector<JobStore::ApiKeyRecord> stored, store_->ApiKeys());
@@ -281,7 +292,7 @@ Status KeyRing::Refresh() {
     std::lock_guard lock(mu_);
     required_ = required_ || !shared->empty() || !file_.empty();
     keys_ = std::move(shared);
-    settings = SettingsOf(file_limits_);
+    settings = SettingsOf(*file_limits_);
     if (store_ == nullptr || file_.empty() || settings_in_store_ == settings) return Status::Ok();
   }
   GLMQ_RETURN_IF_ERROR(store_->SetTenantSettings(settings));
@@ -290,7 +301,7 @@ Status KeyRing::Refresh() {
   return Status::Ok();
 }
 
-TenantLimitOverrides KeyRing::limit_overrides() const {
+std::shared_ptr<const TenantLimitOverrides> KeyRing::limit_overrides() const {
   std::lock_guard lock(mu_);
   return file_limits_;
 }

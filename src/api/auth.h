@@ -118,10 +118,12 @@ class KeyRing {
   // nullopt: not a valid key. With no key required: an admin of the implicit tenant.
   std::optional<Caller> Authenticate(std::string_view authorization) const;
   // The limits the keys file sets per tenant, as last read.
-  TenantLimitOverrides limit_overrides() const;
+  // Shared, not copied: a submit asks for them several times.
+  std::shared_ptr<const TenantLimitOverrides> limit_overrides() const;
 
  private:
   const std::vector<std::string> flag_keys_;
+  std::optional<ApiKeys> flag_keys_hashed_;  // guarded by mu_; set at the first Refresh
   const std::string file_;
   JobStore* const store_;
   mutable std::mutex mu_;
@@ -129,7 +131,8 @@ class KeyRing {
   bool required_ = false;
   std::string file_stamp_;  // mtime and size of the keys file last read
   std::vector<ApiKey> file_keys_;
-  TenantLimitOverrides file_limits_;
+  std::shared_ptr<const TenantLimitOverrides> file_limits_ =
+      std::make_shared<const TenantLimitOverrides>();
   std::optional<JobStore::TenantSettings> settings_in_store_;  // as last written
 };
 

@@ -22,7 +22,8 @@ std::string Named(const std::string& tenant) { return std::string(TenantName(ten
 
 }  // namespace
 
-SubmitGuard::SubmitGuard(Options options, std::function<TenantLimitOverrides()> overrides)
+SubmitGuard::SubmitGuard(Options options,
+                         std::function<std::shared_ptr<const TenantLimitOverrides>()> overrides)
     : options_(options), overrides_(std::move(overrides)) {}
 
 SubmitGuard::Budget& SubmitGuard::Refilled(const std::string& tenant, double per_minute,
@@ -38,7 +39,9 @@ SubmitGuard::Budget& SubmitGuard::Refilled(const std::string& tenant, double per
 }
 
 TenantLimits SubmitGuard::LimitsFor(const std::string& tenant) const {
-  return overrides_ ? LimitsOf(overrides_(), tenant, options_.defaults) : options_.defaults;
+  if (!overrides_) return options_.defaults;
+  const std::shared_ptr<const TenantLimitOverrides> overrides = overrides_();
+  return overrides ? LimitsOf(*overrides, tenant, options_.defaults) : options_.defaults;
 }
 
 bool SubmitGuard::ChecksQueue(const std::string& tenant) const {

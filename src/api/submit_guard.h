@@ -13,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -32,7 +33,8 @@ class SubmitGuard {
     double max_drain_seconds = 0;  // 0 = no overload guard
   };
   // `overrides` gives the keys file's per-tenant limits as they stand now (may be empty).
-  SubmitGuard(Options options, std::function<TenantLimitOverrides()> overrides);
+  SubmitGuard(Options options,
+              std::function<std::shared_ptr<const TenantLimitOverrides>()> overrides);
 
   TenantLimits LimitsFor(const std::string& tenant) const;
 
@@ -61,7 +63,7 @@ class SubmitGuard {
   // The tenant's budget refilled up to `now`. Holds mu_.
   Budget& Refilled(const std::string& tenant, double per_minute, Clock::time_point now);
   const Options options_;
-  const std::function<TenantLimitOverrides()> overrides_;
+  const std::function<std::shared_ptr<const TenantLimitOverrides>()> overrides_;
   std::atomic<double> drain_seconds_{0};
   std::mutex mu_;
   std::unordered_map<std::string, Budget> budgets_;

@@ -35,7 +35,7 @@ TEST(SubmitGuardTest, TheKeysFileSetsOneTenantsLimits) {
   SubmitGuard guard(
       {.defaults = {.max_queued_jobs = 10, .max_queued_tokens = 0, .tokens_per_minute = 60},
        .max_drain_seconds = 0},
-      [&] { return overrides; });
+      [&] { return std::make_shared<const TenantLimitOverrides>(overrides); });
   EXPECT_EQ(guard.LimitsFor("big").max_queued_jobs, 1000);
   EXPECT_EQ(guard.LimitsFor("big").tokens_per_minute, 0);  // no limit for it
   EXPECT_EQ(guard.LimitsFor("").max_queued_jobs, 5);
