@@ -301,6 +301,19 @@ Status KeyRing::Refresh() {
   return Status::Ok();
 }
 
+std::set<std::string> ApiKeys::tenants() const {
+  std::set<std::string> out;
+  for (const ApiKey& k : keys_) out.insert(k.tenant);
+  return out;
+}
+
+std::set<std::string> KeyRing::tenants() const {
+  std::lock_guard lock(mu_);
+  std::set<std::string> out = keys_ ? keys_->tenants() : std::set<std::string>();
+  for (const auto& [tenant, limits] : *file_limits_) out.insert(tenant);
+  return out;
+}
+
 std::shared_ptr<const TenantLimitOverrides> KeyRing::limit_overrides() const {
   std::lock_guard lock(mu_);
   return file_limits_;

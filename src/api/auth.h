@@ -18,6 +18,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -92,6 +93,8 @@ class ApiKeys {
 
   bool empty() const { return keys_.empty(); }
   size_t size() const { return keys_.size(); }
+  // The tenants these keys belong to.
+  std::set<std::string> tenants() const;
   // The caller an Authorization header value ("Bearer KEY", the scheme in any case) names;
   // nullopt for none of the keys.
   std::optional<Caller> Authenticate(std::string_view authorization) const;
@@ -120,6 +123,9 @@ class KeyRing {
   // The limits the keys file sets per tenant, as last read.
   // Shared, not copied: a submit asks for them several times.
   std::shared_ptr<const TenantLimitOverrides> limit_overrides() const;
+  // The tenants named by a key in force or a keys file's tenant line: a set that
+  // configuration bounds (per-tenant metrics), never what clients send.
+  std::set<std::string> tenants() const;
 
  private:
   const std::vector<std::string> flag_keys_;

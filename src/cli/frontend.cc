@@ -8,6 +8,7 @@
 #include "api/dashboard.h"
 #include "api/metrics_api.h"
 #include "api/openapi.h"
+#include "api/tenant_metrics.h"
 #include "net/address_policy.h"
 
 namespace glmq {
@@ -103,6 +104,7 @@ Status Frontend::AddRoutes(metrics::Registry& registry, JobMetrics& job_metrics)
   }
   AddApiRoutes(router_, ctx);
   AddAlertRoutes(router_, *alerting_->service, *alerting_->silences, pool_);
+  AddTenantCollector(registry, *keys_, ctx.store);
   AddMetricsRoute(router_, registry, pool_);
   AddDashboardRoutes(router_);
   AddOpenApiRoute(router_);

@@ -308,6 +308,24 @@ TEST_P(TenantTest, UsageIsReportedPerTenantAndDay) {
   EXPECT_TRUE(finance.Get("/v1/usage?from=2001-01-01&to=2001-01-02").body_json["data"].empty());
 }
 
+// Per-tenant series for the tenants the keys file names, and nothing a client could add.
+TEST_P(TenantTest, MetricsCarryEachConfiguredTenantsQueueAndNoJobs) {
+  const HttpClient finance = d_->As(kFinance);
+  const std::string id = Submit(finance, {{"text", kSecret}, {"max_tokens", 3}});
+  ASSERT_EQ(Finished(finance, id).value("state", ""), "succeeded");
+  const HttpResult metrics = d_->front().client().Get("/metrics");
+  ASSERT_EQ(metrics.status, 200) << metrics.Describe();
+  for (const char* tenant : {"finance", "legal", "ops"}) {
+    for (const char* series : {"glmq_tenant_queued_jobs", "glmq_tenant_queued_prompt_tokens"}) {
+      const std::string line = std::string(series) + "{tenant=\"" + tenant + "\"} 0";
+      EXPECT_NE(metrics.body.find(line), std::string::npos) << line << "\n" << metrics.body;
+    }
+  }
+  EXPECT_EQ(metrics.body.find("tenant=\"default\""), std::string::npos);
+  EXPECT_EQ(metrics.body.find(id), std::string::npos);
+  EXPECT_EQ(metrics.body.find(kSecret), std::string::npos);
+}
+
 INSTANTIATE_TEST_SUITE_P(Deployments, TenantTest, ::testing::Values(Mode::kServe, Mode::kRedis),
                          [](const auto& info) {
                            return info.param == Mode::kServe ? "Serve" : "GatewayAndWorker";
