@@ -49,9 +49,7 @@ using Clock = std::chrono::steady_clock;
 // VTC's weights of a prompt token and a generated token (as glmq's ServiceCounters).
 constexpr double kPromptWeight = 1;
 constexpr double kOutputWeight = 2;
-// Bytes of the generated prose per prompt token with the test model's tokenizer (see
-// held_document.cc); the server's counts are what the figures use.
-constexpr double kBytesPerToken = 1.897;
+constexpr double kBytesPerToken = bench::kProseBytesPerToken;
 
 struct Options {
   std::string url;

@@ -40,10 +40,9 @@ using bench::SecondsSince;
 using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-// Bytes of the generated prose per prompt token with the default test model's tokenizer
-// (measured: 112,800 bytes are 59,479 tokens). The two documents must not fit together, and
-// each must fit alone: the sizes printed are the server's counts, so check them.
-constexpr double kBytesPerToken = 1.897;
+// The two documents must not fit together, and each must fit alone: the sizes printed are
+// the server's counts, so check them.
+constexpr double kBytesPerToken = bench::kProseBytesPerToken;
 
 struct Options {
   std::string url;
