@@ -250,22 +250,15 @@ Result<std::optional<Job>> SqliteJobStore::ClaimNext(const std::string& worker, 
   int64_t seq = 0;
   GLMQ_RETURN_IF_ERROR(writer_->Write([&](sqlite::WriteContext& ctx) -> Status {
     const TimeMs now = NowMs();
-    // The index's head (fair share's pick), unless an earlier write of this transaction took
-    // it: then the global order's first, which SQL finds (not for a limited claim: that one
-    // waits for the next turn).
-    const std::optional<QueuedJob> head = queue_index_->Head(limit.prompt_tokens_below);
-    const bool limited = limit.prompt_tokens_below > 0;
-    bool found = false;
-    for (const char* sql : {kClaimSeq, kClaimNext}) {
-      if (sql == kClaimSeq && !head) continue;
-      if (sql == kClaimNext && limited) break;
+    // Claims with `sql`, whose ?4 (kClaimSeq's) is `pick`; false when it matched no job.
+    const auto claim_with = [&](const char* sql, int64_t pick) -> Result<bool> {
       GLMQ_ASSIGN_OR_RETURN(sqlite::Statement claim, ctx.db.Prepare(sql));
       claim.BindText(1, worker);
       claim.BindInt(2, now + lease_ms);
       claim.BindInt(3, now);
-      if (sql == kClaimSeq) claim.BindInt(4, head->key.seq);
-      GLMQ_ASSIGN_OR_RETURN(found, claim.Step());
-      if (!found) continue;
+      if (sql == kClaimSeq) claim.BindInt(4, pick);
+      GLMQ_ASSIGN_OR_RETURN(bool found, claim.Step());
+      if (!found) return false;
       GLMQ_ASSIGN_OR_RETURN(Job job, ReadJob(claim));
       seq = claim.Int(kJobColumnCount);
       const int64_t max_tokens = claim.Int(kJobColumnCount + 1);
@@ -275,7 +268,18 @@ Result<std::optional<Job>> SqliteJobStore::ClaimNext(const std::string& worker, 
       ctx.Served(
           {.tenant = job.tenant, .prompt_tokens = job.prompt_tokens, .output_tokens = max_tokens});
       claimed = std::move(job);
-      break;
+      return true;
+    };
+    // The index's head (fair share's pick), unless an earlier write of this transaction took
+    // it: then the global order's first, which SQL finds (not for a limited claim: that one
+    // waits for the next turn).
+    const std::optional<QueuedJob> head = queue_index_->Head(limit.prompt_tokens_below);
+    bool found = false;
+    if (head) {
+      GLMQ_ASSIGN_OR_RETURN(found, claim_with(kClaimSeq, head->key.seq));
+    }
+    if (!found && limit.prompt_tokens_below <= 0) {
+      GLMQ_RETURN_IF_ERROR(claim_with(kClaimNext, 0).status());
     }
     return Status::Ok();
   }));
