@@ -66,6 +66,49 @@ class ChunkWriter final : public StreamWriter {
   bool failed_ = false;
 };
 
+// The body of a streamed route (an upload), read from the socket a piece at a time into a
+// buffer of its own, after the head was read by the usual parser.
+class SocketBodyReader final : public BodyReader {
+ public:
+  static constexpr size_t kPieceBytes = 64 * 1024;
+  SocketBodyReader(beast::tcp_stream& stream, beast::flat_buffer& buffer, RequestParser&& head,
+                   uint64_t limit, std::chrono::seconds idle)
+      : stream_(stream), buffer_(buffer), parser_(std::move(head)), limit_(limit), idle_(idle) {
+    parser_.body_limit(limit);
+  }
+  const http::request_header<>& header() const { return parser_.get().base(); }
+  bool done() const override { return parser_.is_done(); }
+
+  asio::awaitable<Result<std::string_view>> Read() override {
+    if (parser_.is_done()) co_return std::string_view();
+    parser_.get().body().data = piece_.data();
+    parser_.get().body().size = piece_.size();
+    boost::system::error_code ec;
+    stream_.expires_after(idle_);
+    co_await http::async_read(stream_, buffer_, parser_,
+                              asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == http::error::need_buffer) ec = {};  // the piece is full
+    if (ec == http::error::body_limit) {
+      co_return Status(StatusCode::kTooLarge,
+                       "the body is over the limit of " + std::to_string(limit_) + " bytes");
+    }
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+        ec == asio::error::connection_reset || ec == asio::error::eof) {
+      co_return Status(StatusCode::kCancelled, "the client stopped sending the body");
+    }
+    if (ec) co_return InvalidArgument("the body is not valid HTTP: " + ec.message());
+    co_return std::string_view(piece_.data(), piece_.size() - parser_.get().body().size);
+  }
+
+ private:
+  beast::tcp_stream& stream_;
+  beast::flat_buffer& buffer_;
+  http::request_parser<http::buffer_body> parser_;
+  const uint64_t limit_;
+  std::chrono::seconds idle_;
+  std::array<char, kPieceBytes> piece_;
+};
+
 }  // namespace
 
 int64_t RaiseDescriptorLimit() {
@@ -237,22 +280,55 @@ asio::awaitable<void> HttpServer::Serve(tcp::socket socket) {
     } else {
       refusal = HeaderCheck(parser);
     }
-    parser.body_limit(options_.max_body_bytes);
+    // An upload route reads its own body, piece by piece, up to its own limit.
+    const bool streamed =
+        !refusal &&
+        router_.StreamsBody(parser.get().method(), std::string_view(parser.get().target().data(),
+                                                                    parser.get().target().size()));
+    const uint64_t limit = streamed ? options_.max_upload_bytes : options_.max_body_bytes;
+    parser.body_limit(limit);
 
     const auto length = parser.content_length();
     if (refusal) {
       // Answered below.
-    } else if (length && *length > options_.max_body_bytes) {
-      refusal =
-          ErrorResponse(ErrorCode::kPayloadTooLarge,
-                        "body of " + std::to_string(*length) + " bytes is over the limit of " +
-                            std::to_string(options_.max_body_bytes) + " bytes");
+    } else if (length && *length > limit) {
+      refusal = ErrorResponse(ErrorCode::kPayloadTooLarge, "body of " + std::to_string(*length) +
+                                                               " bytes is over the limit of " +
+                                                               std::to_string(limit) + " bytes");
     } else if (!parser.is_done()) {
       if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
         HttpResponse go_on{http::status::continue_, 11};
         co_await http::async_write(stream, go_on, asio::redirect_error(asio::use_awaitable, ec));
         if (ec) break;
       }
+    }
+    if (streamed && !refusal) {
+      SocketBodyReader upload(stream, buffer, std::move(parser), limit,
+                              seconds(options_.header_timeout_seconds));
+      HttpRequest request;
+      request.base() = upload.header();
+      const bool client_keep_alive = request.keep_alive();
+      ++in_flight_;
+      struct Done {
+        std::atomic<int64_t>& n;
+        ~Done() { --n; }
+      } done{in_flight_};
+      HttpResponse response = co_await router_.Dispatch(std::move(request), nullptr, peer, &upload);
+      response.set(http::field::server, "glmq");
+      if (!upload.done()) {
+        // The handler refused before the body's end: the rest cannot be skipped in place.
+        co_await AnswerAndClose(stream, std::move(response));
+        break;
+      }
+      const bool keep_alive = client_keep_alive && !draining_;
+      response.keep_alive(keep_alive);
+      response.prepare_payload();
+      stream.expires_after(seconds(60));
+      co_await http::async_write(stream, response, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec || !keep_alive) break;
+      continue;
+    }
+    if (!refusal && !parser.is_done()) {
       // Room past the body's end for the JSON parser, which then reads it where it is
       // rather than copying it (api/fast_json.h); the body is read into what is reserved.
       if (length) parser.get().body().reserve(*length + kJsonPadding);

@@ -26,6 +26,8 @@ struct HttpServerOptions {
   uint16_t port = 8080;  // 0 = any free port
   int32_t io_threads = 2;
   uint64_t max_body_bytes = 64ull << 20;
+  // The body of an upload route (BodyMode::kStreamed), read a piece at a time, never whole.
+  uint64_t max_upload_bytes = 200ull << 20;
   int32_t header_timeout_seconds = 30;
   int32_t body_timeout_seconds = 300;  // a 64 MiB body over a slow link
   double drain_seconds = 30;           // Stop(): how long requests in flight may take to finish

@@ -25,10 +25,28 @@ std::vector<std::string_view> SplitPath(std::string_view path) {
   return out;
 }
 
+// A body read whole already, handed to a kStreamed route in one piece (a request that did
+// not come through HttpServer's streaming read, as in tests).
+class WholeBodyReader : public BodyReader {
+ public:
+  explicit WholeBodyReader(const std::string& body) : body_(body) {}
+  asio::awaitable<Result<std::string_view>> Read() override {
+    std::string_view piece = given_ ? std::string_view() : std::string_view(body_);
+    given_ = true;
+    co_return piece;
+  }
+  bool done() const override { return given_; }
+
+ private:
+  const std::string& body_;
+  bool given_ = false;
+};
+
 }  // namespace
 
-void Router::Add(http::verb method, std::string pattern, Handler handler, Access access) {
-  Route route{method, pattern, {}, std::move(handler), access};
+void Router::Add(http::verb method, std::string pattern, Handler handler, Access access,
+                 BodyMode body) {
+  Route route{method, pattern, {}, std::move(handler), access, body};
   for (std::string_view s : SplitPath(pattern)) route.segments.emplace_back(s);
   routes_.push_back(std::move(route));
 }
@@ -47,11 +65,23 @@ bool Router::Match(const Route& route, const std::vector<std::string_view>& segm
   return true;
 }
 
+bool Router::StreamsBody(http::verb method, std::string_view target) const {
+  const std::vector<std::string_view> segments = SplitPath(target.substr(0, target.find('?')));
+  for (const Route& route : routes_) {
+    std::map<std::string, std::string> params;
+    if (route.method == method && route.body == BodyMode::kStreamed &&
+        Match(route, segments, params)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 asio::awaitable<HttpResponse> Router::Dispatch(HttpRequest request, StreamBody* stream,
-                                               std::string peer) {
+                                               std::string peer, BodyReader* body) {
   const auto started = std::chrono::steady_clock::now();
   std::string route = "unmatched";
-  HttpResponse response = co_await Handle(std::move(request), route, stream, std::move(peer));
+  HttpResponse response = co_await Handle(std::move(request), route, stream, std::move(peer), body);
   if (observer_) {
     observer_(route, response.result_int(),
               std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
@@ -60,7 +90,8 @@ asio::awaitable<HttpResponse> Router::Dispatch(HttpRequest request, StreamBody* 
 }
 
 asio::awaitable<HttpResponse> Router::Handle(HttpRequest request, std::string& route,
-                                             StreamBody* stream, std::string peer) {
+                                             StreamBody* stream, std::string peer,
+                                             BodyReader* body) {
   RequestContext ctx;
   ctx.peer = std::move(peer);
   const std::string_view target(request.target().data(), request.target().size());
@@ -120,6 +151,11 @@ asio::awaitable<HttpResponse> Router::Handle(HttpRequest request, std::string& r
     ctx.caller = std::move(*caller);
   }
   ctx.request = std::move(request);
+  std::optional<WholeBodyReader> whole;
+  if (found->body == BodyMode::kStreamed) {
+    if (body == nullptr) body = &whole.emplace(ctx.request.body());
+    ctx.body = body;
+  }
   // A bad request must never become a 500; an exception here is a bug, logged as one.
   try {
     HttpResponse response = co_await found->handler(ctx);

@@ -26,6 +26,23 @@ class StreamWriter {
 // Produces a streamed body; the response ends when it returns.
 using StreamBody = std::function<asio::awaitable<void>(StreamWriter&)>;
 
+// Where a request's body comes from piece by piece, for routes that take bodies too large to
+// hold (file uploads, Router::Add with BodyMode::kStreamed). Read on the request's io thread.
+class BodyReader {
+ public:
+  virtual ~BodyReader() = default;
+  // The next piece of the body, valid until the next Read; empty at its end. kTooLarge past
+  // the upload limit, kInvalidArgument for a broken body, kCancelled when the client left or
+  // stalled.
+  virtual asio::awaitable<Result<std::string_view>> Read() = 0;
+  // Whether the whole body was read (when not, the connection cannot be reused).
+  virtual bool done() const = 0;
+};
+
+// How a route takes its body: read whole before the handler runs (up to the server's body
+// limit), or left to the handler to read through RequestContext::body.
+enum class BodyMode { kWhole, kStreamed };
+
 struct RequestContext {
   HttpRequest request;
   std::string path;                           // without the query string
@@ -35,6 +52,8 @@ struct RequestContext {
   std::string peer;                           // the client's address, as the socket says
   // Who is calling (from the API key): the tenant its work belongs to and its role.
   Caller caller;
+  // The body of a kStreamed route, still to be read (request.body() is empty then).
+  BodyReader* body = nullptr;
   // Set by a handler whose 200 answer streams (server-sent events): the handler's response
   // gives the status and headers, and this writes the body after them.
   StreamBody stream;
@@ -53,7 +72,10 @@ enum class Access { kOpen, kRead, kSubmit, kAdmin };
 
 class Router {
  public:
-  void Add(http::verb method, std::string pattern, Handler handler, Access access);
+  void Add(http::verb method, std::string pattern, Handler handler, Access access,
+           BodyMode body = BodyMode::kWhole);
+  // Whether the route a request's head names reads its own body (BodyMode::kStreamed).
+  bool StreamsBody(http::verb method, std::string_view target) const;
   // Names the caller of a request that needs a key: nullopt answers 401. Set before serving
   // starts. Without it every request is an admin of the implicit tenant.
   using Authenticator = std::function<std::optional<Caller>(const HttpRequest&)>;
@@ -62,18 +84,20 @@ class Router {
   void SetObserver(RequestObserver observer) { observer_ = std::move(observer); }
   // `stream`, when given, receives the handler's StreamBody for a streamed answer; `peer` is
   // the client's address.
+  // `body` reads the body of a kStreamed route.
   asio::awaitable<HttpResponse> Dispatch(HttpRequest request, StreamBody* stream = nullptr,
-                                         std::string peer = {});
+                                         std::string peer = {}, BodyReader* body = nullptr);
 
  private:
   asio::awaitable<HttpResponse> Handle(HttpRequest request, std::string& route, StreamBody* stream,
-                                       std::string peer);
+                                       std::string peer, BodyReader* body);
   struct Route {
     http::verb method;
     std::string pattern;
     std::vector<std::string> segments;
     Handler handler;
     Access access;
+    BodyMode body;
   };
   static bool Match(const Route& route, const std::vector<std::string_view>& segments,
                     std::map<std::string, std::string>& params);

@@ -35,6 +35,19 @@ void AddHttpFlags(CLI::App& cmd, HttpServerOptions& f, uint16_t default_port) {
       "GLMQ_MAX_CONNECTIONS");
 }
 
+void AddFileFlags(CLI::App& cmd, FilesOptions& f) {
+  Opt(cmd, "--max-file-bytes", f.max_file_bytes,
+      "largest file POST /v1/files takes (read a piece at a time, never held whole)",
+      "GLMQ_MAX_FILE_BYTES");
+  auto* hours = cmd.add_option_function<double>(
+                       "--file-retention-hours",
+                       [&f](double h) { f.retention_ms = static_cast<int64_t>(h * 3'600'000); },
+                       "uploaded files are deleted this long after their upload unless it asks "
+                       "otherwise (0 = kept until deleted)")
+                    ->envname("GLMQ_FILE_RETENTION_HOURS");
+  hours->default_str("720");
+}
+
 void AddHttpDrainFlag(CLI::App& cmd, HttpServerOptions& f) {
   Opt(cmd, "--drain-seconds", f.drain_seconds,
       "on SIGTERM, how long requests in flight may take to finish", "GLMQ_DRAIN_SECONDS");

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "api/api.h"
+#include "api/files_api.h"
 #include "api/http_server.h"
 #include "api/webhooks.h"
 #include "engine/llama_engine.h"
@@ -31,6 +32,8 @@ void AddHttpDrainFlag(CLI::App& cmd, HttpServerOptions& f);
 void AddEngineFlags(CLI::App& cmd, LlamaEngineOptions& f, bool tokenizer_only);
 // Request limits and token counting.
 void AddApiFlags(CLI::App& cmd, ApiOptions& f, AdmissionOptions& admission);
+// --max-file-bytes, --file-retention-hours: the Batch API's files.
+void AddFileFlags(CLI::App& cmd, FilesOptions& f);
 // --webhook-secret, --webhook-max-attempts, --webhook-timeout-seconds.
 void AddWebhookFlags(CLI::App& cmd, WebhookOptions& f);
 // --lease-ms, --max-deliveries.

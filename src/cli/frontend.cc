@@ -25,8 +25,9 @@ Result<std::unique_ptr<Frontend>> Frontend::Create(
     const FrontendOptions& options, const AlertConfig& alerts, SilenceStorage silences,
     JobStore& store, const Tokenizer& tokenizer, const CapacitySource& capacity,
     LocalScheduler* scheduler, JobWatchHub& watch, metrics::Registry& registry,
-    JobMetrics& job_metrics) {
+    JobMetrics& job_metrics, FileStore* files) {
   std::unique_ptr<Frontend> f(new Frontend(options, store, tokenizer, capacity, scheduler, watch));
+  f->files_ = files;
   const QueueReporter& reporter = f->reporter_;
   auto alerting = MakeAlerting(
       alerts, std::move(silences),
@@ -59,7 +60,11 @@ Result<std::unique_ptr<Frontend>> Frontend::Create(
         if (scheduler != nullptr) scheduler->Wake();
       });
   GLMQ_RETURN_IF_ERROR(f->AddRoutes(registry, job_metrics));
-  f->server_ = std::make_unique<HttpServer>(options.http, f->router_);
+  HttpServerOptions http = options.http;
+  // The form around an uploaded file: its other fields and boundaries.
+  constexpr uint64_t kFormOverheadBytes = 1 << 20;
+  http.max_upload_bytes = static_cast<uint64_t>(options.files.max_file_bytes) + kFormOverheadBytes;
+  f->server_ = std::make_unique<HttpServer>(http, f->router_);
   return f;
 }
 
@@ -103,6 +108,7 @@ Status Frontend::AddRoutes(metrics::Registry& registry, JobMetrics& job_metrics)
                  ctx.options.submit_rate, ctx.options.submit_burst);
   }
   AddApiRoutes(router_, ctx);
+  if (files_ != nullptr) AddFileRoutes(router_, *files_, options_.files, pool_);
   AddAlertRoutes(router_, *alerting_->service, *alerting_->silences, pool_);
   AddTenantCollector(registry, *keys_, ctx.store);
   AddMetricsRoute(router_, registry, pool_);
@@ -129,6 +135,15 @@ Result<uint16_t> Frontend::Start() {
       }
     });
   }
+  if (files_ != nullptr) {
+    file_expiry_ = std::make_unique<Periodic>(std::chrono::minutes(1), [files = files_] {
+      if (auto n = files->DeleteExpired(NowMs()); !n.ok()) {
+        spdlog::warn("files: expired files not deleted: {}", n.status().message());
+      } else if (*n > 0) {
+        spdlog::info("files: deleted {} expired files", *n);
+      }
+    });
+  }
   webhooks_->Start();
   alerting_->service->Start();
   return server_->Start();
@@ -141,6 +156,7 @@ void Frontend::Stop() {
   if (server_) server_->Stop();
   key_refresh_.reset();
   drain_refresh_.reset();
+  file_expiry_.reset();
   pool_.join();
   alerting_.reset();  // a last notice goes out while the store is still open
   webhooks_.reset();

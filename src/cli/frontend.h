@@ -12,6 +12,7 @@
 #include "alert/alerting.h"
 #include "api/api.h"
 #include "api/auth.h"
+#include "api/files_api.h"
 #include "api/http_server.h"
 #include "api/webhooks.h"
 #include "core/periodic.h"
@@ -26,18 +27,20 @@ struct FrontendOptions {
   AdmissionOptions admission;
   WebhookOptions webhooks;
   PolicyOptions policy;
+  FilesOptions files;
   int32_t blocking_threads = 16;
 };
 
 class Frontend {
  public:
-  // `scheduler`: the one in this process (serve), or null (a gateway). Everything handed
-  // in outlives the front end. Fails for a bad alert or key configuration.
+  // `scheduler`: the one in this process (serve), or null (a gateway). `files`: where the
+  // Batch API's files live (null: no /v1/files). Everything handed in outlives the front
+  // end. Fails for a bad alert or key configuration.
   static Result<std::unique_ptr<Frontend>> Create(
       const FrontendOptions& options, const AlertConfig& alerts, SilenceStorage silences,
       JobStore& store, const Tokenizer& tokenizer, const CapacitySource& capacity,
       LocalScheduler* scheduler, JobWatchHub& watch, metrics::Registry& registry,
-      JobMetrics& job_metrics);
+      JobMetrics& job_metrics, FileStore* files = nullptr);
   Frontend(const Frontend&) = delete;
   Frontend& operator=(const Frontend&) = delete;
   ~Frontend();
@@ -66,6 +69,8 @@ class Frontend {
   std::unique_ptr<KeyRing> keys_;
   std::unique_ptr<Periodic> key_refresh_;    // every second, from Start
   std::unique_ptr<Periodic> drain_refresh_;  // with --max-drain-seconds
+  FileStore* files_ = nullptr;
+  std::unique_ptr<Periodic> file_expiry_;  // with files_, from Start
   std::optional<ApiContext> ctx_;
   Router router_;
   std::unique_ptr<HttpServer> server_;

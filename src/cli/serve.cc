@@ -12,6 +12,7 @@
 #include "cli/frontend.h"
 #include "cli/runtime.h"
 #include "engine/llama_engine.h"
+#include "files/local_file_store.h"
 #include "sched/fault_injection.h"
 #include "sched/scheduler.h"
 #include "store/sqlite_store.h"
@@ -108,12 +109,18 @@ int RunServe(const ServeFlags& flags) {
       StoreFaultFromEnvironment([&store](bool on) { (*store)->InjectWriteFault(on); });
   const LocalCapacity capacity(meter, &scheduler);
   scheduler.job_stats().SetListener([&job_metrics](const JobEvent& e) { job_metrics.JobEvent(e); });
+  auto files = LocalFileStore::Open(flags.data_dir + "/files");
+  if (!files.ok()) {
+    spdlog::error("cannot open the file store: {}", files.status().message());
+    return 1;
+  }
   FrontendOptions frontend_options = flags.frontend;
   frontend_options.blocking_threads = flags.common.blocking_threads;
   frontend_options.admission.tokens_once = &tokens_once;
-  auto frontend = Frontend::Create(
-      frontend_options, *alert_config, FileSilenceStorage(flags.data_dir + "/silences.json"),
-      **store, engine->tokenizer(), capacity, &scheduler, watch, registry, job_metrics);
+  auto frontend = Frontend::Create(frontend_options, *alert_config,
+                                   FileSilenceStorage(flags.data_dir + "/silences.json"), **store,
+                                   engine->tokenizer(), capacity, &scheduler, watch, registry,
+                                   job_metrics, files->get());
   if (!frontend.ok()) {
     spdlog::error("{}", frontend.status().message());
     return 2;
@@ -152,6 +159,7 @@ CommandRunner AddServeCommand(CLI::App& app) {
       ->envname("GLMQ_RETENTION_HOURS")
       ->capture_default_str();
   AddApiFlags(*cmd, f->frontend.api, f->frontend.admission);
+  AddFileFlags(*cmd, f->frontend.files);
   AddWebhookFlags(*cmd, f->frontend.webhooks);
   AddSchedulerFlags(*cmd, f->sched);
   AddPolicyFlags(*cmd, f->frontend.policy);

@@ -528,7 +528,13 @@ void Scheduler::Loop() {
     }
     const TimeMs now = NowMs();
     if (now - last_housekeeping_ >= options_.housekeeping_interval_ms) Housekeeping(now);
-    if (!draining) AdmitQueued();
+    if (!draining) {
+      const size_t before = running_.size();
+      AdmitQueued();
+      // What just started is seen by estimates now, not after the step (seconds, for a
+      // long prompt chunk): a submit meanwhile would be told a sequence is free.
+      if (running_.size() != before) PublishRunningWork();
+    }
     if (engine_.ActiveSequences() == 0 && running_.empty() && !held_) {
       PublishRunningWork();
       std::unique_lock lock(mu_);
