@@ -168,6 +168,29 @@ Result<Admission::Accepted> Admission::InsertNow(Prepared prepared) {
                 prepared.prompt_tokens_estimated, promised_ms);
 }
 
+std::vector<Result<Admission::Accepted>> Admission::InsertMany(std::vector<Prepared> prepared) {
+  std::vector<int64_t> given_keys;
+  std::vector<bool> estimated;
+  std::vector<JobStore::NewJob> jobs;
+  for (Prepared& p : prepared) {
+    given_keys.push_back(p.job.job.order_key);
+    estimated.push_back(p.prompt_tokens_estimated);
+    jobs.push_back(std::move(p.job));
+  }
+  auto inserted = InsertBatcher::InsertNow(store_, std::move(jobs));
+  std::vector<Result<Accepted>> out;
+  for (size_t i = 0; i < inserted.size(); ++i) {
+    if (!inserted[i].ok()) {
+      out.push_back(inserted[i].status());
+      continue;
+    }
+    const int64_t promised_ms = inserted[i]->job.order_key - given_keys[i];
+    out.push_back(Accept(std::move(inserted[i]->job), inserted[i]->placement.position, estimated[i],
+                         promised_ms));
+  }
+  return out;
+}
+
 Result<Admission::Accepted> Admission::InsertIdempotent(
     Prepared prepared, const JobStore::IdempotencyClaim& claim, int status,
     const std::function<std::string(const Accepted&)>& answer, int64_t ttl_ms) {

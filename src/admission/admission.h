@@ -76,6 +76,9 @@ class Admission {
   asio::awaitable<Result<Accepted>> InsertBatched(Prepared prepared);
   // Inserts on the calling thread, blocking.
   Result<Accepted> InsertNow(Prepared prepared);
+  // Inserts all in one store write on the calling thread, blocking: a batch's lines. One
+  // result per job, in order; a job refused (an id that exists: kConflict) leaves the others.
+  std::vector<Result<Accepted>> InsertMany(std::vector<Prepared> prepared);
   // With an idempotency key: measures the work ahead first, and inserts the job together
   // with `status` and `answer(accepted)` as the key's recorded answer for `ttl_ms`
   // (JobStore::InsertIdempotent).

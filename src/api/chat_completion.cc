@@ -47,16 +47,20 @@ json ChatObject(const Job& job, std::string_view model, const char* object) {
 
 }  // namespace
 
-HttpResponse ChatCompletionAnswer(const Result<Job>& fetched, bool draining,
-                                  std::string_view model) {
-  if (auto error = ChatCompletionError(fetched, draining)) return std::move(*error);
-  const Job& job = *fetched;
+json ChatCompletionJson(const Job& job, std::string_view model) {
   json body = ChatObject(job, model, "chat.completion");
   body["choices"] = json::array({{{"index", 0},
                                   {"message", {{"role", "assistant"}, {"content", job.output}}},
                                   {"finish_reason", job.finish_reason}}});
   body["usage"] = UsageToJson(job.usage);
-  HttpResponse res = JsonResponse(http::status::ok, body);
+  return body;
+}
+
+HttpResponse ChatCompletionAnswer(const Result<Job>& fetched, bool draining,
+                                  std::string_view model) {
+  if (auto error = ChatCompletionError(fetched, draining)) return std::move(*error);
+  const Job& job = *fetched;
+  HttpResponse res = JsonResponse(http::status::ok, ChatCompletionJson(job, model));
   res.set("Glmq-Job", job.id);
   return res;
 }

@@ -3,6 +3,7 @@
 // `draining` whether this server is shutting down, `model` the engine's model name.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 
@@ -11,6 +12,9 @@
 #include "core/status.h"
 
 namespace glmq {
+
+// The chat.completion object of a job that succeeded.
+nlohmann::json ChatCompletionJson(const Job& job, std::string_view model);
 
 // A chat.completion (200, Glmq-Job names the job) when it succeeded; otherwise an error
 // that names the job, which a client can still read at /v1/jobs/{id}: 504 while it is still

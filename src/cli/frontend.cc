@@ -5,6 +5,8 @@
 #include "alert/queue_signals.h"
 #include "api/alerts_api.h"
 #include "api/auth.h"
+#include "api/batch_codec.h"
+#include "api/batches_api.h"
 #include "api/dashboard.h"
 #include "api/metrics_api.h"
 #include "api/openapi.h"
@@ -25,9 +27,10 @@ Result<std::unique_ptr<Frontend>> Frontend::Create(
     const FrontendOptions& options, const AlertConfig& alerts, SilenceStorage silences,
     JobStore& store, const Tokenizer& tokenizer, const CapacitySource& capacity,
     LocalScheduler* scheduler, JobWatchHub& watch, metrics::Registry& registry,
-    JobMetrics& job_metrics, FileStore* files) {
+    JobMetrics& job_metrics, FileStore* files, BatchStore* batches) {
   std::unique_ptr<Frontend> f(new Frontend(options, store, tokenizer, capacity, scheduler, watch));
   f->files_ = files;
+  f->batches_ = files != nullptr ? batches : nullptr;
   const QueueReporter& reporter = f->reporter_;
   auto alerting = MakeAlerting(
       alerts, std::move(silences),
@@ -109,6 +112,16 @@ Status Frontend::AddRoutes(metrics::Registry& registry, JobMetrics& job_metrics)
   }
   AddApiRoutes(router_, ctx);
   if (files_ != nullptr) AddFileRoutes(router_, *files_, options_.files, pool_);
+  if (batches_ != nullptr) {
+    batch_codec_ = std::make_unique<ApiBatchCodec>(ctx.options.limits, admission_.model().name);
+    BatchRunnerOptions runner = options_.batches;
+    runner.output_retention_ms = options_.files.retention_ms;
+    batch_runner_ = std::make_unique<BatchRunner>(*batches_, *files_, ctx.store, admission_,
+                                                  *batch_codec_, runner);
+    AddBatchRoutes(router_, BatchRoutes{*batches_, *files_, pool_,
+                                        [runner = batch_runner_.get()] { runner->Wake(); }});
+  }
+  AddModelRoutes(router_, admission_.model().name, NowMs());
   AddAlertRoutes(router_, *alerting_->service, *alerting_->silences, pool_);
   AddTenantCollector(registry, *keys_, ctx.store);
   AddMetricsRoute(router_, registry, pool_);
@@ -144,6 +157,7 @@ Result<uint16_t> Frontend::Start() {
       }
     });
   }
+  if (batch_runner_) batch_runner_->Start();
   webhooks_->Start();
   alerting_->service->Start();
   return server_->Start();
@@ -157,6 +171,7 @@ void Frontend::Stop() {
   key_refresh_.reset();
   drain_refresh_.reset();
   file_expiry_.reset();
+  if (batch_runner_) batch_runner_->Stop();
   pool_.join();
   alerting_.reset();  // a last notice goes out while the store is still open
   webhooks_.reset();

@@ -15,6 +15,7 @@
 #include "api/files_api.h"
 #include "api/http_server.h"
 #include "api/webhooks.h"
+#include "batch/batch_runner.h"
 #include "core/periodic.h"
 #include "metrics/catalogue.h"
 #include "sched/queue_report.h"
@@ -28,19 +29,21 @@ struct FrontendOptions {
   WebhookOptions webhooks;
   PolicyOptions policy;
   FilesOptions files;
+  BatchRunnerOptions batches;
   int32_t blocking_threads = 16;
 };
 
 class Frontend {
  public:
-  // `scheduler`: the one in this process (serve), or null (a gateway). `files`: where the
-  // Batch API's files live (null: no /v1/files). Everything handed in outlives the front
-  // end. Fails for a bad alert or key configuration.
+  // `scheduler`: the one in this process (serve), or null (a gateway). `files` and
+  // `batches`: where the Batch API's files and batches live (null: no /v1/files, no
+  // /v1/batches; with both, this front end runs the batches too). Everything handed in
+  // outlives the front end. Fails for a bad alert or key configuration.
   static Result<std::unique_ptr<Frontend>> Create(
       const FrontendOptions& options, const AlertConfig& alerts, SilenceStorage silences,
       JobStore& store, const Tokenizer& tokenizer, const CapacitySource& capacity,
       LocalScheduler* scheduler, JobWatchHub& watch, metrics::Registry& registry,
-      JobMetrics& job_metrics, FileStore* files = nullptr);
+      JobMetrics& job_metrics, FileStore* files = nullptr, BatchStore* batches = nullptr);
   Frontend(const Frontend&) = delete;
   Frontend& operator=(const Frontend&) = delete;
   ~Frontend();
@@ -71,6 +74,9 @@ class Frontend {
   std::unique_ptr<Periodic> drain_refresh_;  // with --max-drain-seconds
   FileStore* files_ = nullptr;
   std::unique_ptr<Periodic> file_expiry_;  // with files_, from Start
+  BatchStore* batches_ = nullptr;
+  std::unique_ptr<BatchCodec> batch_codec_;
+  std::unique_ptr<BatchRunner> batch_runner_;  // with files_ and batches_
   std::optional<ApiContext> ctx_;
   Router router_;
   std::unique_ptr<HttpServer> server_;

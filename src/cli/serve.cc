@@ -7,6 +7,7 @@
 #include <csignal>
 #include <filesystem>
 
+#include "batch/local_batch_store.h"
 #include "cli/commands.h"
 #include "cli/flags.h"
 #include "cli/frontend.h"
@@ -114,13 +115,18 @@ int RunServe(const ServeFlags& flags) {
     spdlog::error("cannot open the file store: {}", files.status().message());
     return 1;
   }
+  auto batches = LocalBatchStore::Open(flags.data_dir + "/batches.db");
+  if (!batches.ok()) {
+    spdlog::error("cannot open the batch store: {}", batches.status().message());
+    return 1;
+  }
   FrontendOptions frontend_options = flags.frontend;
   frontend_options.blocking_threads = flags.common.blocking_threads;
   frontend_options.admission.tokens_once = &tokens_once;
   auto frontend = Frontend::Create(frontend_options, *alert_config,
                                    FileSilenceStorage(flags.data_dir + "/silences.json"), **store,
                                    engine->tokenizer(), capacity, &scheduler, watch, registry,
-                                   job_metrics, files->get());
+                                   job_metrics, files->get(), batches->get());
   if (!frontend.ok()) {
     spdlog::error("{}", frontend.status().message());
     return 2;
@@ -160,6 +166,10 @@ CommandRunner AddServeCommand(CLI::App& app) {
       ->capture_default_str();
   AddApiFlags(*cmd, f->frontend.api, f->frontend.admission);
   AddFileFlags(*cmd, f->frontend.files);
+  cmd->add_option("--batch-max-lines", f->frontend.batches.max_lines,
+                  "most requests one batch's input file may hold")
+      ->envname("GLMQ_BATCH_MAX_LINES")
+      ->capture_default_str();
   AddWebhookFlags(*cmd, f->frontend.webhooks);
   AddSchedulerFlags(*cmd, f->sched);
   AddPolicyFlags(*cmd, f->frontend.policy);

@@ -1,0 +1,422 @@
+#include "batch/batch_runner.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <numeric>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "core/error_codes.h"
+
+namespace glmq {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr size_t kReadPieceBytes = 1 << 20;
+constexpr size_t kMaxErrors = 100;  // file-level problems listed; the count stops there
+constexpr size_t kMaxCustomIdBytes = 512;
+// Until the engine has counted them, a line's prompt is priced at this many bytes a token.
+constexpr int64_t kBytesPerTokenGuess = 4;
+constexpr int64_t kDefaultMaxTokensGuess = 256;
+
+// The input file's lines, read a piece at a time: each with its 1-based number.
+class LineReader {
+ public:
+  LineReader(FileStore& files, std::string tenant, std::string id)
+      : files_(files), tenant_(std::move(tenant)), id_(std::move(id)) {}
+
+  // The next line (without its line break) in *line; false at the end.
+  Result<bool> Next(std::string* line, int64_t* number) {
+    for (;;) {
+      const size_t nl = buffer_.find('\n', start_);
+      if (nl != std::string::npos || (eof_ && start_ < buffer_.size())) {
+        const size_t end = nl == std::string::npos ? buffer_.size() : nl;
+        line->assign(buffer_, start_, end - start_);
+        if (!line->empty() && line->back() == '\r') line->pop_back();
+        start_ = nl == std::string::npos ? buffer_.size() : nl + 1;
+        *number = ++line_;
+        return true;
+      }
+      if (eof_) return false;
+      buffer_.erase(0, start_);
+      start_ = 0;
+      GLMQ_ASSIGN_OR_RETURN(std::string piece, files_.Read(tenant_, id_, offset_, kReadPieceBytes));
+      if (piece.empty()) {
+        eof_ = true;
+        continue;
+      }
+      offset_ += static_cast<int64_t>(piece.size());
+      buffer_ += piece;
+    }
+  }
+
+ private:
+  FileStore& files_;
+  const std::string tenant_, id_;
+  std::string buffer_;
+  size_t start_ = 0;
+  int64_t offset_ = 0;
+  int64_t line_ = 0;
+  bool eof_ = false;
+};
+
+bool IsBlank(const std::string& line) {
+  return std::all_of(line.begin(), line.end(), [](char c) { return c == ' ' || c == '\t'; });
+}
+
+// What a line's request is about apart from its question: lines with the same document
+// share it, and go next to each other in the queue so that the prefix cache reads it once.
+size_t DocumentHash(const json& body) {
+  if (!body.is_object()) return 0;
+  if (auto text = body.find("text"); text != body.end())
+    return std::hash<std::string>()(text->dump());
+  auto messages = body.find("messages");
+  if (messages == body.end() || !messages->is_array() || messages->empty()) return 0;
+  json head = json::array();
+  for (size_t i = 0; i + 1 < messages->size(); ++i) head.push_back((*messages)[i]);
+  if (head.empty()) head.push_back((*messages)[0]);
+  return std::hash<std::string>()(head.dump());
+}
+
+int64_t MaxTokensGuess(const json& body) {
+  for (const char* name : {"max_tokens", "max_completion_tokens"}) {
+    if (auto it = body.find(name); it != body.end() && it->is_number_integer()) {
+      return std::max<int64_t>(1, it->get<int64_t>());
+    }
+  }
+  return kDefaultMaxTokensGuess;
+}
+
+}  // namespace
+
+int64_t BatchOrderKey(TimeMs created_at, int64_t window_ms, int64_t predicted_ms, int64_t rank) {
+  const int64_t may_wait = std::clamp<int64_t>(window_ms - 2 * predicted_ms, 0, window_ms / 2);
+  return created_at + may_wait + rank;
+}
+
+BatchRunner::BatchRunner(BatchStore& batches, FileStore& files, JobStore& jobs,
+                         Admission& admission, const BatchCodec& codec, BatchRunnerOptions options)
+    : batches_(batches),
+      files_(files),
+      jobs_(jobs),
+      admission_(admission),
+      codec_(codec),
+      options_(options) {}
+
+BatchRunner::~BatchRunner() { Stop(); }
+
+void BatchRunner::Start() {
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void BatchRunner::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void BatchRunner::Wake() {
+  {
+    std::lock_guard lock(mu_);
+    woken_ = true;
+  }
+  cv_.notify_all();
+}
+
+void BatchRunner::Loop() {
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait_for(lock, options_.period, [this] { return woken_ || stopping_; });
+      if (stopping_) return;
+      woken_ = false;
+    }
+    RunOnce();
+  }
+}
+
+void BatchRunner::RunOnce() {
+  auto active = batches_.Active();
+  if (!active.ok()) {
+    spdlog::warn("batches: cannot read the active batches: {}", active.status().message());
+    return;
+  }
+  for (Batch& batch : *active) {
+    if (Status s = Advance(batch); !s.ok()) {
+      spdlog::warn("batch {}: {} (tried again next round)", batch.id, s.message());
+    }
+  }
+}
+
+Status BatchRunner::Advance(Batch& batch) {
+  switch (batch.status) {
+    case BatchStatus::kValidating:
+      return Validate(batch);
+    case BatchStatus::kInProgress:
+    case BatchStatus::kCancelling:
+      return Gather(batch);
+    case BatchStatus::kFinalizing:
+      return Finalize(batch);
+    default:
+      return Status::Ok();
+  }
+}
+
+Status BatchRunner::Move(Batch& batch, BatchStatus to) {
+  const BatchStatus from = batch.status;
+  batch.status = to;
+  Status s = batches_.Update(batch, from);
+  if (s.code() == StatusCode::kConflict) {
+    // Moved meanwhile (a cancel): the next round takes it from where it is now.
+    batch.status = from;
+    return Status::Ok();
+  }
+  return s;
+}
+
+Status BatchRunner::Validate(Batch& batch) {
+  // First pass: the file as a whole. Any problem here fails the batch before a line runs.
+  std::vector<BatchError> errors;
+  std::vector<int64_t> numbers;   // the lines that are requests
+  std::vector<size_t> documents;  // their DocumentHash
+  JobStore::WorkAhead work;
+  {
+    LineReader reader(files_, batch.tenant, batch.input_file_id);
+    std::unordered_set<std::string> custom_ids;
+    std::string text;
+    int64_t number = 0;
+    for (;;) {
+      GLMQ_ASSIGN_OR_RETURN(bool more, reader.Next(&text, &number));
+      if (!more || errors.size() >= kMaxErrors) break;
+      if (IsBlank(text)) continue;
+      auto error = [&](const char* code, std::string message, const char* param = "") {
+        errors.push_back({code, std::move(message), number, param});
+      };
+      if (static_cast<int64_t>(numbers.size()) >= options_.max_lines) {
+        error("too_many_lines", "the file has more than " + std::to_string(options_.max_lines) +
+                                    " requests (--batch-max-lines)");
+        break;
+      }
+      const json line = json::parse(text, nullptr, /*allow_exceptions=*/false);
+      if (!line.is_object()) {
+        error("invalid_json_line", "line " + std::to_string(number) + " is not a JSON object");
+        continue;
+      }
+      auto custom_id = line.find("custom_id");
+      if (custom_id == line.end() || !custom_id->is_string() ||
+          custom_id->get_ref<const std::string&>().empty() ||
+          custom_id->get_ref<const std::string&>().size() > kMaxCustomIdBytes) {
+        error("missing_custom_id", "a request needs a custom_id of 1 to 512 characters",
+              "custom_id");
+        continue;
+      }
+      if (!custom_ids.insert(custom_id->get<std::string>()).second) {
+        error("duplicate_custom_id",
+              "custom_id '" + custom_id->get<std::string>() + "' is on an earlier line too",
+              "custom_id");
+        continue;
+      }
+      auto method = line.find("method");
+      if (method == line.end() || *method != "POST") {
+        error("invalid_method", "a request's method must be \"POST\"", "method");
+        continue;
+      }
+      auto url = line.find("url");
+      if (url == line.end() || *url != batch.endpoint) {
+        error("invalid_url", "a request's url must be the batch's endpoint, " + batch.endpoint,
+              "url");
+        continue;
+      }
+      const auto body = line.find("body");
+      numbers.push_back(number);
+      documents.push_back(body == line.end() ? 0 : DocumentHash(*body));
+      if (body != line.end() && body->is_object()) {
+        work.prompt_tokens += static_cast<int64_t>(body->dump().size()) / kBytesPerTokenGuess;
+        work.max_tokens += MaxTokensGuess(*body);
+      }
+    }
+  }
+  if (!errors.empty() || numbers.empty()) {
+    if (numbers.empty() && errors.empty()) {
+      errors.push_back({"empty_file", "the input file holds no request", 0, ""});
+    }
+    batch.errors = std::move(errors);
+    batch.failed_at = NowMs();
+    return Move(batch, BatchStatus::kFailed);
+  }
+
+  // The lines of one document next to each other, in the order of its first line.
+  std::unordered_map<size_t, size_t> first_of;
+  std::vector<size_t> group(numbers.size());
+  for (size_t i = 0; i < numbers.size(); ++i) {
+    group[i] = documents[i] == 0 ? i : first_of.emplace(documents[i], i).first->second;
+  }
+  std::vector<size_t> order(numbers.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return group[a] < group[b]; });
+  std::unordered_map<int64_t, int64_t> rank;  // line number -> place in the queue
+  for (size_t r = 0; r < order.size(); ++r) rank[numbers[order[r]]] = static_cast<int64_t>(r);
+  const int64_t window_ms = batch.expires_at - batch.created_at;
+  const auto predicted_ms = static_cast<int64_t>(1000.0 * PredictedSeconds(work));
+
+  // Second pass: each request becomes a job (or an error line), a chunk per store write.
+  LineReader reader(files_, batch.tenant, batch.input_file_id);
+  std::vector<BatchLine> lines;
+  std::vector<Admission::Prepared> prepared;
+  std::vector<size_t> prepared_line;  // index into `lines`
+  auto flush = [&]() -> Status {
+    if (!prepared.empty()) {
+      std::vector<Result<Admission::Accepted>> inserted =
+          admission_.InsertMany(std::move(prepared));
+      for (size_t i = 0; i < inserted.size(); ++i) {
+        // A job already there was made by an earlier try of this step.
+        if (!inserted[i].ok() && inserted[i].status().code() != StatusCode::kConflict) {
+          return inserted[i].status();
+        }
+      }
+    }
+    GLMQ_RETURN_IF_ERROR(batches_.AddLines(batch.id, lines));
+    lines.clear();
+    prepared.clear();
+    prepared_line.clear();
+    return Status::Ok();
+  };
+  std::string text;
+  int64_t number = 0;
+  for (;;) {
+    GLMQ_ASSIGN_OR_RETURN(bool more, reader.Next(&text, &number));
+    if (!more) break;
+    if (IsBlank(text)) continue;
+    json line = json::parse(text, nullptr, false);
+    BatchLine& out = lines.emplace_back();
+    out.line = number;
+    out.custom_id = line["custom_id"].get<std::string>();
+    out.job_id = BatchLineJobId(batch.id, number);
+    auto body = line.find("body");
+    Result<JobRequest> request =
+        codec_.ParseBody(batch.endpoint, body == line.end() ? std::string("null") : body->dump());
+    Result<Admission::Prepared> ready = request.ok()
+                                            ? admission_.Prepare(batch.tenant, std::move(*request))
+                                            : Result<Admission::Prepared>(request.status());
+    if (!ready.ok()) {
+      out.job_id.clear();
+      codec_.RenderRefusal(out, ErrorCodeName(ErrorCodeFor(ready.status().code())),
+                           ready.status().message());
+    } else {
+      Job& job = ready->job.job;
+      job.id = out.job_id;
+      job.deadline_at =
+          job.deadline_at > 0 ? std::min(job.deadline_at, batch.expires_at) : batch.expires_at;
+      job.order_key = BatchOrderKey(batch.created_at, window_ms, predicted_ms, rank[number]);
+      ready->job.slack_seconds.reset();  // its place is the batch's, not a promise
+      prepared.push_back(std::move(*ready));
+    }
+    if (static_cast<int32_t>(lines.size()) >= options_.submit_chunk) GLMQ_RETURN_IF_ERROR(flush());
+  }
+  GLMQ_RETURN_IF_ERROR(flush());
+  batch.in_progress_at = NowMs();
+  spdlog::info("batch {}: {} requests queued (predicted {:.0f} s of work)", batch.id,
+               numbers.size(), predicted_ms / 1000.0);
+  return Move(batch, BatchStatus::kInProgress);
+}
+
+Status BatchRunner::Gather(Batch& batch) {
+  const TimeMs now = NowMs();
+  if (batch.status == BatchStatus::kInProgress && now >= batch.expires_at &&
+      batch.expired_at == 0) {
+    batch.expired_at = now;
+    GLMQ_RETURN_IF_ERROR(Move(batch, BatchStatus::kInProgress));
+  }
+  const bool cancelling = batch.status == BatchStatus::kCancelling;
+  const bool stopping = cancelling || batch.expired_at > 0;
+  int64_t& cursor = cursor_[batch.id];
+  GLMQ_ASSIGN_OR_RETURN(std::vector<BatchLine> pending,
+                        batches_.Pending(batch.id, cursor, options_.lines_per_round));
+  if (pending.empty() && cursor > 0) {
+    cursor = 0;
+    GLMQ_ASSIGN_OR_RETURN(pending, batches_.Pending(batch.id, 0, options_.lines_per_round));
+  }
+  if (pending.empty()) {
+    cursor_.erase(batch.id);
+    batch.finalizing_at = now;
+    return Move(batch, BatchStatus::kFinalizing);
+  }
+  for (BatchLine& line : pending) {
+    cursor = line.line;
+    Result<Job> job = jobs_.Get(line.job_id, /*with_request=*/false);
+    if (job.status().code() == StatusCode::kNotFound) {
+      codec_.RenderRefusal(line, "job_lost", "the request's job is no longer in the store");
+      GLMQ_RETURN_IF_ERROR(batches_.SetResult(batch.id, line).status());
+      continue;
+    }
+    GLMQ_RETURN_IF_ERROR(job.status());
+    if (!IsTerminal(job->state)) {
+      // Queued ones end now; running ones within a step.
+      if (stopping && !job->cancel_requested) (void)jobs_.Cancel(line.job_id);
+      continue;
+    }
+    const bool stopped = job->state == JobState::kCancelled || job->state == JobState::kExpired;
+    if (stopping && stopped) {
+      codec_.Render(batch.endpoint, *job, line, cancelling ? "batch_cancelled" : "batch_expired",
+                    cancelling ? "the batch was cancelled before this request ended"
+                               : "the batch's completion window passed before this request "
+                                 "ended");
+    } else {
+      codec_.Render(batch.endpoint, *job, line);
+    }
+    GLMQ_RETURN_IF_ERROR(batches_.SetResult(batch.id, line).status());
+  }
+  return Status::Ok();
+}
+
+Status BatchRunner::Finalize(Batch& batch) {
+  std::unique_ptr<FileUpload> output, errors;
+  int64_t after = 0;
+  for (;;) {
+    GLMQ_ASSIGN_OR_RETURN(std::vector<BatchLine> lines, batches_.Lines(batch.id, after, 1000));
+    if (lines.empty()) break;
+    for (const BatchLine& line : lines) {
+      after = line.line;
+      std::unique_ptr<FileUpload>& file = line.ok ? output : errors;
+      if (!file) {
+        GLMQ_ASSIGN_OR_RETURN(
+            file, files_.Begin({.tenant = batch.tenant,
+                                .filename = batch.id + (line.ok ? "_output.jsonl" : "_error.jsonl"),
+                                .purpose = "batch_output"}));
+      }
+      GLMQ_RETURN_IF_ERROR(file->Append(line.result));
+      GLMQ_RETURN_IF_ERROR(file->Append("\n"));
+    }
+  }
+  if (output) {
+    GLMQ_ASSIGN_OR_RETURN(FileInfo info, output->Commit(options_.output_retention_ms));
+    batch.output_file_id = info.id;
+  }
+  if (errors) {
+    GLMQ_ASSIGN_OR_RETURN(FileInfo info, errors->Commit(options_.output_retention_ms));
+    batch.error_file_id = info.id;
+  }
+  const TimeMs now = NowMs();
+  BatchStatus end = BatchStatus::kCompleted;
+  if (batch.cancelling_at > 0) {
+    end = BatchStatus::kCancelled;
+    batch.cancelled_at = now;
+  } else if (batch.expired_at > 0) {
+    end = BatchStatus::kExpired;
+  } else {
+    batch.completed_at = now;
+  }
+  spdlog::info("batch {}: {} ({} answered, {} failed)", batch.id, BatchStatusName(end),
+               batch.completed, batch.failed);
+  return Move(batch, end);
+}
+
+}  // namespace glmq

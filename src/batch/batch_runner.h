@@ -1,0 +1,96 @@
+// BatchRunner: takes each batch through its life (batch/batch.h). It reads and checks the
+// input file, turns the lines into jobs of the batch's tenant in a tier below interactive
+// work (admission/), gathers each job's outcome into its line once, expires or cancels what
+// is left when it must, and writes the output and error files at the end.
+//
+// Every step is resumable: a runner that starts after a crash picks each active batch up
+// where its records say it was. A line's job has an id derived from the batch and the line
+// (BatchLineJobId), so submitting a line twice finds the job already there; a line's result
+// is written once (BatchStore::SetResult).
+//
+// Threads: its own, one round every `period` (or at Wake); RunOnce for tests.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "admission/admission.h"
+#include "batch/batch_codec.h"
+#include "batch/batch_store.h"
+#include "files/file_store.h"
+#include "store/job_store.h"
+
+namespace glmq {
+
+struct BatchRunnerOptions {
+  int64_t max_lines = 50'000;
+  // Lines checked for an outcome per batch per round.
+  int32_t lines_per_round = 2'000;
+  // Lines made into jobs per store write.
+  int32_t submit_chunk = 500;
+  std::chrono::milliseconds period{500};
+  // Output and error files are kept this long (0: until deleted).
+  int64_t output_retention_ms = 30ll * 24 * 3600 * 1000;
+};
+
+class BatchRunner {
+ public:
+  BatchRunner(BatchStore& batches, FileStore& files, JobStore& jobs, Admission& admission,
+              const BatchCodec& codec, BatchRunnerOptions options);
+  ~BatchRunner();
+  BatchRunner(const BatchRunner&) = delete;
+  BatchRunner& operator=(const BatchRunner&) = delete;
+
+  void Start();
+  void Stop();
+  // A round now (a batch was created or cancelled).
+  void Wake();
+  // One round over every active batch.
+  void RunOnce();
+
+  // How long the batch's requests take at the rates measured now, and where its lines go in
+  // the queue: behind interactive work while the window allows (see BatchOrderKey).
+  double PredictedSeconds(const JobStore::WorkAhead& work) const {
+    return admission_.SecondsFor(work);
+  }
+
+ private:
+  void Loop();
+  Status Advance(Batch& batch);
+  // validating -> in_progress (or failed, or cancelled when cancelled meanwhile).
+  Status Validate(Batch& batch);
+  // in_progress / cancelling: outcomes gathered, expiry and cancel applied.
+  Status Gather(Batch& batch);
+  // finalizing -> completed | expired | cancelled, with the output and error files.
+  Status Finalize(Batch& batch);
+  Status Move(Batch& batch, BatchStatus to);
+
+  BatchStore& batches_;
+  FileStore& files_;
+  JobStore& jobs_;
+  Admission& admission_;
+  const BatchCodec& codec_;
+  const BatchRunnerOptions options_;
+
+  std::map<std::string, int64_t> cursor_;  // per batch: the last line checked
+  std::set<std::string> stops_sent_;       // batches whose pending jobs were told to stop
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool woken_ = false;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+// Where a batch's lines go in the queue: after the interactive work that arrives while the
+// window leaves time to spare, then ahead of it. `window_ms` the completion window,
+// `predicted_ms` how long its requests take at the measured rates: a line's key is its
+// batch's creation plus the part of the window it may wait, which is half the window, or
+// less when the batch needs more than half of it, and never less than nothing.
+int64_t BatchOrderKey(TimeMs created_at, int64_t window_ms, int64_t predicted_ms, int64_t rank);
+
+}  // namespace glmq

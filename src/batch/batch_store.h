@@ -1,0 +1,50 @@
+// BatchStore: where batches and their lines are kept. A batch's counts and usage are not
+// stored apart: Get adds them up from its lines, so they never disagree with the output.
+// A line's result is written once (SetResult refuses a second), which is what keeps an
+// answer from appearing twice in the output file, whichever runner records it.
+//
+// Error contract: kNotFound for a batch the tenant does not have; kConflict for an Update
+// from a status the batch is no longer in; kStorageFull / kInternal for the store's own
+// failures. Thread-safe.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "batch/batch.h"
+#include "core/status.h"
+
+namespace glmq {
+
+struct BatchPage {
+  std::vector<Batch> batches;  // newest first
+  bool has_more = false;
+};
+
+class BatchStore {
+ public:
+  virtual ~BatchStore() = default;
+  virtual Status Create(const Batch& batch) = 0;
+  virtual Result<Batch> Get(const std::string& tenant, const std::string& id) = 0;
+  // Newest first, after the batch `after` (none: from the newest).
+  virtual Result<BatchPage> List(const std::string& tenant, const std::string& after,
+                                 int32_t limit) = 0;
+  // Every batch not in a terminal status, of every tenant: the runner's work.
+  virtual Result<std::vector<Batch>> Active() = 0;
+  // Writes the batch's status, errors, times and file ids if its status is still `from`.
+  virtual Status Update(const Batch& batch, BatchStatus from) = 0;
+
+  // Adds lines; a line already there is left as it is (a runner that resumes adds them
+  // again). A line with a result set is one refused before it ran.
+  virtual Status AddLines(const std::string& batch_id, const std::vector<BatchLine>& lines) = 0;
+  // Lines without a result, in line order after `after_line`.
+  virtual Result<std::vector<BatchLine>> Pending(const std::string& batch_id, int64_t after_line,
+                                                 int32_t limit) = 0;
+  // Sets the result of a line that has none; false when it had one (nothing written).
+  virtual Result<bool> SetResult(const std::string& batch_id, const BatchLine& line) = 0;
+  // All lines in line order after `after_line`, results included: what the files are made of.
+  virtual Result<std::vector<BatchLine>> Lines(const std::string& batch_id, int64_t after_line,
+                                               int32_t limit) = 0;
+};
+
+}  // namespace glmq
