@@ -32,19 +32,6 @@ std::string WriteTemp(const std::string& dir, const std::string& name, const std
   return path;
 }
 
-// curl -F, as the API's users upload; prints the body and then the status on its own line.
-std::pair<long, json> Upload(const Server& server, const std::string& key,
-                             const std::vector<std::string>& fields) {
-  std::string command = "curl -sS -w '\\n%{http_code}' " + server.base_url() + "/v1/files";
-  if (!key.empty()) command += " -H 'Authorization: Bearer " + key + "'";
-  for (const std::string& f : fields) command += " -F '" + f + "'";
-  const auto [code, out] = RunCommand(command);
-  EXPECT_EQ(code, 0) << out;
-  const size_t nl = out.rfind('\n');
-  const long status = std::stol(out.substr(nl + 1));
-  return {status, json::parse(out.substr(0, nl), nullptr, false)};
-}
-
 HttpClient KeyedClient(const Server& server, const std::string& key) {
   HttpClient c = server.client();
   if (!key.empty()) c.SetHeader("Authorization", "Bearer " + key);
@@ -58,7 +45,7 @@ TEST(FilesTest, AnUploadedFileIsListedReadBackAndDeleted) {
   const std::string bytes = BatchLines(500);
   const std::string path = WriteTemp(dir, "requests.jsonl", bytes);
 
-  const auto [status, file] = Upload(server, "", {"purpose=batch", "file=@" + path});
+  const auto [status, file] = UploadForm(server, "", {"purpose=batch", "file=@" + path});
   ASSERT_EQ(status, 200) << file.dump();
   EXPECT_EQ(file["object"], "file");
   EXPECT_EQ(file["purpose"], "batch");
@@ -79,7 +66,7 @@ TEST(FilesTest, AnUploadedFileIsListedReadBackAndDeleted) {
   // The file part first and the purpose after it, as OpenAI's SDKs send them; and a
   // second file to page through.
   const auto [second_status, second] =
-      Upload(server, "", {"file=@" + path + ";filename=more.jsonl", "purpose=batch"});
+      UploadForm(server, "", {"file=@" + path + ";filename=more.jsonl", "purpose=batch"});
   ASSERT_EQ(second_status, 200) << second.dump();
   const HttpResult page = server.Get("/v1/files?limit=1");
   ASSERT_EQ(page.status, 200);
@@ -130,7 +117,7 @@ TEST(FilesTest, ABadFormIsRefusedWithAReasonAndLeavesNothing) {
       {{"purpose=batch", "file=@" + big}, 413, "100000"},
   };
   for (const Case& c : cases) {
-    const auto [status, body] = Upload(server, "", c.fields);
+    const auto [status, body] = UploadForm(server, "", c.fields);
     EXPECT_EQ(status, c.status) << body.dump();
     ASSERT_TRUE(body.is_object()) << c.says;
     EXPECT_NE(body["error"]["message"].get<std::string>().find(c.says), std::string::npos)
@@ -148,7 +135,7 @@ TEST(FilesTest, ABadFormIsRefusedWithAReasonAndLeavesNothing) {
   }
   EXPECT_EQ(stored, 0u);
   // A good upload still goes through after the refusals.
-  EXPECT_EQ(Upload(server, "", {"purpose=batch", "file=@" + path}).first, 200);
+  EXPECT_EQ(UploadForm(server, "", {"purpose=batch", "file=@" + path}).first, 200);
 }
 
 // Peak resident memory of a process, in bytes (VmHWM).
@@ -180,7 +167,7 @@ TEST(FilesTest, A200MegabyteUploadNeverSitsInTheServersMemory) {
   const int64_t size = static_cast<int64_t>(std::filesystem::file_size(path));
   const int64_t before = PeakRss(server.pid());
   ASSERT_GT(before, 0);
-  const auto [status, file] = Upload(server, "", {"purpose=batch", "file=@" + path});
+  const auto [status, file] = UploadForm(server, "", {"purpose=batch", "file=@" + path});
   ASSERT_EQ(status, 200) << file.dump();
   EXPECT_EQ(file["bytes"], size);
   const int64_t growth = PeakRss(server.pid()) - before;
@@ -199,8 +186,8 @@ TEST(FilesTest, AnotherTenantsFileIsNotFound) {
   Server server({"--parallel", "1", "--api-keys-file", keys});
   ASSERT_TRUE(server.Start()) << server.start_error();
   const std::string path = WriteTemp(MakeTempDir("glmq-files"), "in.jsonl", BatchLines(3));
-  EXPECT_EQ(Upload(server, "", {"purpose=batch", "file=@" + path}).first, 401);
-  const auto [status, file] = Upload(server, kTeamA, {"purpose=batch", "file=@" + path});
+  EXPECT_EQ(UploadForm(server, "", {"purpose=batch", "file=@" + path}).first, 401);
+  const auto [status, file] = UploadForm(server, kTeamA, {"purpose=batch", "file=@" + path});
   ASSERT_EQ(status, 200) << file.dump();
   const std::string id = file["id"];
   const HttpClient a = KeyedClient(server, kTeamA), b = KeyedClient(server, kTeamB);

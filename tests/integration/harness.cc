@@ -484,6 +484,17 @@ std::pair<int, std::string> RunCommand(const std::string& command) {
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
 }
 
+std::pair<long, json> UploadForm(const Server& server, const std::string& key,
+                                 const std::vector<std::string>& fields) {
+  std::string command = "curl -sS -w '\\n%{http_code}' " + server.base_url() + "/v1/files";
+  if (!key.empty()) command += " -H 'Authorization: Bearer " + key + "'";
+  for (const std::string& f : fields) command += " -F '" + f + "'";
+  const auto [code, out] = RunCommand(command);
+  const size_t nl = out.rfind('\n');
+  if (code != 0 || nl == std::string::npos) return {0, json(out)};
+  return {std::stol(out.substr(nl + 1)), json::parse(out.substr(0, nl), nullptr, false)};
+}
+
 double MetricSample(const Server& process, const std::string& series) {
   const std::string text = process.Get("/metrics").body;
   const size_t at = text.find("\n" + series + " ");

@@ -171,6 +171,11 @@ std::string FillerText(size_t bytes);
 // stderr).
 std::pair<int, std::string> RunCommand(const std::string& command);
 
+// POST /v1/files with curl's -F (multipart/form-data), as the API's users upload: `fields`
+// as curl takes them ("purpose=batch", "file=@/path"), with `key` as the bearer key unless
+// empty. Returns the status and the parsed body (discarded when it is not JSON).
+std::pair<long, json> UploadForm(const Server& server, const std::string& key,
+                                 const std::vector<std::string>& fields);
 // One sample of a process's /metrics, e.g. `glmq_jobs_submitted_total{class="short"}`; -1
 // when the series is missing.
 double MetricSample(const Server& process, const std::string& series);

@@ -1,0 +1,281 @@
+// The Batch API on the real binary, as a user meets it with curl: a file with bad lines fails
+// with their line numbers and runs nothing; requests the job parser or the context refuse go
+// to the error file while the rest run; a short window expires what is left and keeps what
+// finished; a batch outlives a kill -9 of the server with every line answered once; another
+// tenant's batch is unknown.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <set>
+#include <string>
+
+#include "integration/harness.h"
+
+namespace glmq::integration {
+namespace {
+
+json ChatLine(const std::string& custom_id, const std::string& content, int max_tokens,
+              const std::string& url = "/v1/chat/completions") {
+  return {{"custom_id", custom_id},
+          {"method", "POST"},
+          {"url", url},
+          {"body",
+           {{"model", "glm"},
+            {"messages", json::array({{{"role", "user"}, {"content", content}}})},
+            {"max_tokens", max_tokens}}}};
+}
+
+std::string WriteLines(const std::vector<std::string>& lines) {
+  const std::string path = MakeTempDir("glmq-batches") + "/input.jsonl";
+  std::ofstream out(path, std::ios::binary);
+  for (const std::string& l : lines) out << l << "\n";
+  return path;
+}
+
+// Uploads the lines and creates a batch of them; returns the batch object (null on failure).
+json CreateBatch(const Server& server, const std::vector<std::string>& lines,
+                 const std::string& window = "24h", const std::string& key = "") {
+  const auto [status, file] =
+      UploadForm(server, key, {"purpose=batch", "file=@" + WriteLines(lines)});
+  EXPECT_EQ(status, 200) << file.dump();
+  if (status != 200) return nullptr;
+  HttpClient client = server.client();
+  if (!key.empty()) client.SetHeader("Authorization", "Bearer " + key);
+  const HttpResult r = client.Post("/v1/batches", json{{"input_file_id", file["id"]},
+                                                       {"endpoint", "/v1/chat/completions"},
+                                                       {"completion_window", window}});
+  EXPECT_EQ(r.status, 200) << r.Describe();
+  return r.status == 200 ? r.body_json : json(nullptr);
+}
+
+json WaitForBatchEnd(const Server& server, const std::string& id, milliseconds timeout) {
+  json last;
+  PollUntil(
+      [&] {
+        const HttpResult r = server.Get("/v1/batches/" + id);
+        if (r.status == 200) last = r.body_json;
+        const std::string status = last.value("status", "");
+        return status == "completed" || status == "failed" || status == "expired" ||
+               status == "cancelled";
+      },
+      timeout);
+  return last;
+}
+
+std::vector<json> FileLines(const Server& server, const json& file_id) {
+  std::vector<json> out;
+  if (!file_id.is_string()) return out;
+  const HttpResult r = server.Get("/v1/files/" + file_id.get<std::string>() + "/content");
+  EXPECT_EQ(r.status, 200);
+  size_t start = 0;
+  while (start < r.body.size()) {
+    const size_t nl = r.body.find('\n', start);
+    out.push_back(json::parse(r.body.substr(start, nl - start)));
+    start = nl == std::string::npos ? r.body.size() : nl + 1;
+  }
+  return out;
+}
+
+TEST(BatchesTest, AFileWithBadLinesFailsWithTheirNumbersAndRunsNothing) {
+  Server server({"--parallel", "1"});
+  ASSERT_TRUE(server.Start()) << server.start_error();
+  json no_id = ChatLine("x", "hi", 4);
+  no_id.erase("custom_id");
+  json get = ChatLine("get", "hi", 4);
+  get["method"] = "GET";
+  const json batch = CreateBatch(server, {
+                                             ChatLine("a", "hi", 4).dump(),                    // 1
+                                             "{not json",                                      // 2
+                                             no_id.dump(),                                     // 3
+                                             ChatLine("a", "again", 4).dump(),                 // 4
+                                             ChatLine("b", "hi", 4, "/v1/embeddings").dump(),  // 5
+                                             get.dump(),                                       // 6
+                                             "",                                               // 7
+                                             ChatLine("c", "hi", 4).dump(),                    // 8
+                                         });
+  ASSERT_TRUE(batch.is_object());
+  const json failed = WaitForBatchEnd(server, batch["id"], seconds(30));
+  ASSERT_EQ(failed["status"], "failed") << failed.dump();
+  EXPECT_TRUE(failed["failed_at"].is_number());
+  const json& errors = failed["errors"]["data"];
+  ASSERT_EQ(errors.size(), 5u) << failed.dump();
+  const std::vector<std::pair<int, std::string>> want = {{2, "invalid_json_line"},
+                                                         {3, "missing_custom_id"},
+                                                         {4, "duplicate_custom_id"},
+                                                         {5, "invalid_url"},
+                                                         {6, "invalid_method"}};
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(errors[i]["line"], want[i].first) << errors[i].dump();
+    EXPECT_EQ(errors[i]["code"], want[i].second) << errors[i].dump();
+  }
+  EXPECT_EQ(failed["request_counts"]["total"], 0);
+  EXPECT_EQ(server.Get("/v1/jobs").body_json["data"].size(), 0u);
+}
+
+TEST(BatchesTest, RefusedRequestsGoToTheErrorFileAndTheRestRun) {
+  Server server({"--parallel", "2", "--ctx-size", "4096"});
+  ASSERT_TRUE(server.Start()) << server.start_error();
+  json two_choices = ChatLine("two-choices", "hi", 4);
+  two_choices["body"]["n"] = 2;
+  json no_messages = ChatLine("no-messages", "hi", 4);
+  no_messages["body"].erase("messages");
+  const json batch = CreateBatch(server, {
+                                             ChatLine("good-1", "Say something.", 4).dump(),
+                                             two_choices.dump(),
+                                             no_messages.dump(),
+                                             ChatLine("too-long", FillerText(200'000), 4).dump(),
+                                             ChatLine("good-2", "Say more.", 4).dump(),
+                                         });
+  ASSERT_TRUE(batch.is_object());
+  const json done = WaitForBatchEnd(server, batch["id"], seconds(120));
+  ASSERT_EQ(done["status"], "completed") << done.dump();
+  EXPECT_EQ(done["request_counts"], json({{"total", 5}, {"completed", 2}, {"failed", 3}}));
+  std::set<std::string> answered, refused;
+  for (const json& l : FileLines(server, done["output_file_id"])) {
+    EXPECT_EQ(l["response"]["status_code"], 200);
+    answered.insert(l["custom_id"]);
+  }
+  for (const json& l : FileLines(server, done["error_file_id"])) {
+    EXPECT_TRUE(l["response"].is_null());
+    EXPECT_FALSE(l["error"]["message"].get<std::string>().empty());
+    refused.insert(l["custom_id"]);
+    const std::string want = l["custom_id"] == "too-long" ? "unprocessable" : "invalid_request";
+    EXPECT_EQ(l["error"]["code"], want) << l.dump();
+  }
+  EXPECT_EQ(answered, (std::set<std::string>{"good-1", "good-2"}));
+  EXPECT_EQ(refused, (std::set<std::string>{"two-choices", "no-messages", "too-long"}));
+}
+
+// A window of ten seconds on one sequence: the short first requests finish, the long rest
+// (80,000 tokens to generate, about 25 s on the test model here) do not; every line is in
+// one of the files, once.
+TEST(BatchesTest, AShortWindowExpiresWhatIsLeftAndKeepsWhatFinished) {
+  Server server({"--parallel", "1"});
+  ASSERT_TRUE(server.Start()) << server.start_error();
+  std::vector<std::string> lines;
+  for (int i = 0; i < 3; ++i)
+    lines.push_back(ChatLine("quick-" + std::to_string(i), "Hi.", 2).dump());
+  for (int i = 0; i < 20; ++i) {
+    lines.push_back(ChatLine("long-" + std::to_string(i), "Tell a long story.", 4000).dump());
+  }
+  const json batch = CreateBatch(server, lines, "10s");
+  ASSERT_TRUE(batch.is_object());
+  EXPECT_EQ(batch["expires_at"].get<int64_t>() - batch["created_at"].get<int64_t>(), 10);
+  const json done = WaitForBatchEnd(server, batch["id"], seconds(90));
+  ASSERT_EQ(done["status"], "expired") << done.dump();
+  EXPECT_TRUE(done["expired_at"].is_number());
+  const json& counts = done["request_counts"];
+  EXPECT_EQ(counts["total"], 23);
+  EXPECT_GE(counts["completed"].get<int>(), 3);
+  EXPECT_GE(counts["failed"].get<int>(), 1);
+  std::set<std::string> ids;
+  for (const json& l : FileLines(server, done["output_file_id"])) {
+    EXPECT_TRUE(ids.insert(l["custom_id"]).second);
+  }
+  for (const json& l : FileLines(server, done["error_file_id"])) {
+    EXPECT_EQ(l["error"]["code"], "batch_expired") << l.dump();
+    EXPECT_TRUE(ids.insert(l["custom_id"]).second);
+  }
+  EXPECT_EQ(ids.size(), 23u);
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(ids.count("quick-" + std::to_string(i)));
+}
+
+// kill -9 in the middle: the batch goes on after the restart, and its output file answers
+// every line exactly once.
+TEST(BatchesTest, ABatchOutlivesAKillOfTheServer) {
+  Server server({"--parallel", "2"});
+  ASSERT_TRUE(server.Start()) << server.start_error();
+  std::vector<std::string> lines;
+  for (int i = 0; i < 24; ++i)
+    lines.push_back(ChatLine("q-" + std::to_string(i), "Question " + std::to_string(i), 24).dump());
+  const json batch = CreateBatch(server, lines);
+  ASSERT_TRUE(batch.is_object());
+  const std::string id = batch["id"];
+  ASSERT_TRUE(PollUntil(
+      [&] { return server.Get("/v1/batches/" + id).body_json["request_counts"]["completed"] >= 3; },
+      seconds(60)));
+  server.Kill(SIGKILL);
+  ASSERT_TRUE(server.Restart()) << server.start_error();
+  const json done = WaitForBatchEnd(server, id, seconds(180));
+  ASSERT_EQ(done["status"], "completed") << done.dump();
+  EXPECT_EQ(done["request_counts"], json({{"total", 24}, {"completed", 24}, {"failed", 0}}));
+  std::multiset<std::string> ids;
+  for (const json& l : FileLines(server, done["output_file_id"])) ids.insert(l["custom_id"]);
+  EXPECT_EQ(ids.size(), 24u);
+  for (int i = 0; i < 24; ++i) EXPECT_EQ(ids.count("q-" + std::to_string(i)), 1u);
+}
+
+TEST(BatchesTest, AnotherTenantsBatchIsNotFound) {
+  constexpr char kA[] = "glmq_batches_key_team_a_01234567";
+  constexpr char kB[] = "glmq_batches_key_team_b_01234567";
+  const std::string keys = MakeTempDir("glmq-batches") + "/keys";
+  std::ofstream(keys) << "team-a submit " << kA << "\nteam-b submit " << kB << "\n";
+  Server server({"--parallel", "1", "--api-keys-file", keys});
+  ASSERT_TRUE(server.Start()) << server.start_error();
+  const json batch = CreateBatch(server, {ChatLine("a", "hi", 2).dump()}, "24h", kA);
+  ASSERT_TRUE(batch.is_object());
+  const std::string id = batch["id"];
+  HttpClient a = server.client(), b = server.client();
+  a.SetHeader("Authorization", std::string("Bearer ") + kA);
+  b.SetHeader("Authorization", std::string("Bearer ") + kB);
+  EXPECT_EQ(a.Get("/v1/batches/" + id).status, 200);
+  EXPECT_EQ(b.Get("/v1/batches/" + id).status, 404);
+  EXPECT_EQ(b.Post("/v1/batches/" + id + "/cancel", std::string()).status, 404);
+  EXPECT_EQ(b.Get("/v1/batches").body_json["data"].size(), 0u);
+  EXPECT_EQ(a.Get("/v1/batches").body_json["data"].size(), 1u);
+  // Nor can a batch be made of another tenant's file.
+  const HttpResult theirs = b.Post("/v1/batches", json{{"input_file_id", batch["input_file_id"]},
+                                                       {"endpoint", "/v1/chat/completions"},
+                                                       {"completion_window", "24h"}});
+  EXPECT_EQ(theirs.status, 400) << theirs.Describe();
+  EXPECT_TRUE(IsErrorBody(theirs));
+}
+
+TEST(BatchesTest, ABadCreateRequestIsA400ThatSaysWhy) {
+  Server server({"--parallel", "1"});
+  ASSERT_TRUE(server.Start()) << server.start_error();
+  const std::string path = WriteLines({ChatLine("a", "hi", 2).dump()});
+  const auto [status, file] = UploadForm(server, "", {"purpose=batch", "file=@" + path});
+  ASSERT_EQ(status, 200);
+  const json good = {{"input_file_id", file["id"]},
+                     {"endpoint", "/v1/chat/completions"},
+                     {"completion_window", "24h"}};
+  struct Case {
+    json body;
+    std::string says;
+  };
+  std::vector<Case> cases;
+  for (const char* field : {"input_file_id", "endpoint", "completion_window"}) {
+    json b = good;
+    b.erase(field);
+    cases.push_back({b, field});
+  }
+  json b = good;
+  b["endpoint"] = "/v1/embeddings";
+  cases.push_back({b, "endpoint"});
+  b = good;
+  b["completion_window"] = "1y";
+  cases.push_back({b, "completion_window"});
+  b = good;
+  b["input_file_id"] = "file-000000000000000000000000";
+  cases.push_back({b, "names no file"});
+  b = good;
+  b["metadata"] = json::object();
+  for (int i = 0; i < 17; ++i) b["metadata"]["k" + std::to_string(i)] = "v";
+  cases.push_back({b, "16 pairs"});
+  b = good;
+  b["priority"] = 1;
+  cases.push_back({b, "unknown field 'priority'"});
+  for (const Case& c : cases) {
+    const HttpResult r = server.Post("/v1/batches", c.body);
+    EXPECT_EQ(r.status, 400) << c.body.dump();
+    ASSERT_TRUE(IsErrorBody(r)) << r.Describe();
+    EXPECT_NE(r.body_json["error"]["message"].get<std::string>().find(c.says), std::string::npos)
+        << r.Describe();
+  }
+  EXPECT_EQ(server.Get("/v1/batches/batch_000000000000000000000000").status, 404);
+  EXPECT_EQ(server.Get("/v1/batches").body_json["data"].size(), 0u);
+}
+
+}  // namespace
+}  // namespace glmq::integration
