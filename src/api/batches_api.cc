@@ -181,6 +181,32 @@ void AddBatchRoutes(Router& router, BatchRoutes routes) {
       Access::kSubmit);
 }
 
+BatchEvents AddBatchMetrics(metrics::Registry& registry) {
+  metrics::GaugeFamily* batches =
+      registry.AddGauge("glmq_batches", "Batches retained, by status.", {"status"});
+  metrics::CounterFamily* requests = registry.AddCounter(
+      "glmq_batch_requests_total",
+      "Batch requests whose outcome was recorded: succeeded, failed, refused (never ran), "
+      "expired, cancelled.",
+      {"outcome"});
+  for (const char* outcome : {"succeeded", "failed", "refused", "expired", "cancelled"}) {
+    requests->With({outcome});
+  }
+  BatchEvents events;
+  events.statuses = [batches](const std::map<BatchStatus, int64_t>& counts) {
+    for (const BatchStatus s :
+         {BatchStatus::kValidating, BatchStatus::kFailed, BatchStatus::kInProgress,
+          BatchStatus::kFinalizing, BatchStatus::kCompleted, BatchStatus::kExpired,
+          BatchStatus::kCancelling, BatchStatus::kCancelled}) {
+      const auto it = counts.find(s);
+      batches->With({BatchStatusName(s)})
+          .Set(it == counts.end() ? 0.0 : static_cast<double>(it->second));
+    }
+  };
+  events.request_ended = [requests](const char* outcome) { requests->With({outcome}).Inc(); };
+  return events;
+}
+
 void AddModelRoutes(Router& router, std::string model, TimeMs started_at) {
   const json entry = {{"id", model.empty() ? std::string("glmq") : model},
                       {"object", "model"},

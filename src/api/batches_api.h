@@ -14,8 +14,10 @@
 
 #include "api/asio.h"
 #include "api/router.h"
+#include "batch/batch_runner.h"
 #include "batch/batch_store.h"
 #include "files/file_store.h"
+#include "metrics/metrics.h"
 
 namespace glmq {
 
@@ -27,6 +29,11 @@ struct BatchRoutes {
 };
 
 void AddBatchRoutes(Router& router, BatchRoutes routes);
+
+// glmq_batches{status} (the batches retained in each status) and
+// glmq_batch_requests_total{outcome}: registers them, and returns the runner's events that
+// keep them.
+BatchEvents AddBatchMetrics(metrics::Registry& registry);
 
 // GET /v1/models: the one model this service runs, in OpenAI's list shape.
 void AddModelRoutes(Router& router, std::string model, TimeMs started_at);

@@ -72,7 +72,8 @@ class UploadForm final : public MultipartSink {
     if (pending_.empty() && (upload_ || !file_seen_)) return Status::Ok();
     if (!upload_) {
       GLMQ_ASSIGN_OR_RETURN(
-          upload_, files_.Begin({.tenant = tenant_, .filename = filename_, .purpose = "batch"}));
+          upload_,
+          files_.Begin({.id = {}, .tenant = tenant_, .filename = filename_, .purpose = "batch"}));
     }
     Status s = upload_->Append(pending_);
     pending_.clear();

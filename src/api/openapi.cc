@@ -152,6 +152,73 @@ const std::string& OpenApiDocument() {
         }
       }
     },
+    "/v1/files": {
+      "post": {
+        "summary": "Upload a batch's input file (OpenAI's Files API)",
+        "operationId": "uploadFile",
+        "description": "multipart/form-data with a file part and purpose=batch (optional expires_after[anchor]=created_at and expires_after[seconds], 3600 to 2592000). Read from the socket a piece at a time, up to --max-file-bytes.",
+        "requestBody": {"required": true, "content": {"multipart/form-data": {"schema": {"type": "object", "required": ["file", "purpose"], "properties": {"file": {"type": "string", "format": "binary"}, "purpose": {"type": "string", "enum": ["batch"]}}}}}},
+        "responses": {
+          "200": {"description": "The file.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/File"}}}},
+          "400": {"$ref": "#/components/responses/Error"},
+          "413": {"$ref": "#/components/responses/Error"},
+          "507": {"$ref": "#/components/responses/Error"}
+        }
+      },
+      "get": {
+        "summary": "List your files",
+        "operationId": "listFiles",
+        "parameters": [
+          {"name": "purpose", "in": "query", "schema": {"type": "string"}},
+          {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 10000}},
+          {"name": "order", "in": "query", "schema": {"type": "string", "enum": ["asc", "desc"], "default": "desc"}},
+          {"name": "after", "in": "query", "schema": {"type": "string"}}
+        ],
+        "responses": {"200": {"description": "{object: list, data: [File], first_id, last_id, has_more}", "content": {"application/json": {"schema": {"type": "object"}}}}, "400": {"$ref": "#/components/responses/Error"}}
+      }
+    },
+    "/v1/files/{id}": {
+      "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+      "get": {"summary": "A file", "operationId": "getFile", "responses": {"200": {"description": "The file.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/File"}}}}, "404": {"$ref": "#/components/responses/Error"}}},
+      "delete": {"summary": "Delete a file", "operationId": "deleteFile", "responses": {"200": {"description": "{id, object: file, deleted: true}", "content": {"application/json": {"schema": {"type": "object"}}}}, "404": {"$ref": "#/components/responses/Error"}}}
+    },
+    "/v1/files/{id}/content": {
+      "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+      "get": {"summary": "A file's bytes, streamed", "operationId": "getFileContent", "responses": {"200": {"description": "The bytes.", "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}, "404": {"$ref": "#/components/responses/Error"}}}
+    },
+    "/v1/batches": {
+      "post": {
+        "summary": "Create a batch of an uploaded file's requests (OpenAI's Batch API)",
+        "operationId": "createBatch",
+        "description": "Each line of the file, {custom_id, method: POST, url, body}, becomes a job of your tenant in a tier below interactive work, within the completion window. The batch's status goes validating, in_progress, finalizing, completed (or failed, expired, cancelling, cancelled); its output_file_id and error_file_id name files of one line a request.",
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["input_file_id", "endpoint", "completion_window"], "properties": {"input_file_id": {"type": "string"}, "endpoint": {"type": "string", "enum": ["/v1/chat/completions", "/v1/jobs"]}, "completion_window": {"type": "string", "description": "24h, or N followed by s, m, h or d: 10 seconds to 7 days"}, "metadata": {"type": "object", "maxProperties": 16, "additionalProperties": {"type": "string", "maxLength": 512}}}}}}},
+        "responses": {"200": {"description": "The batch.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Batch"}}}}, "400": {"$ref": "#/components/responses/Error"}}
+      },
+      "get": {
+        "summary": "List your batches, newest first",
+        "operationId": "listBatches",
+        "parameters": [
+          {"name": "after", "in": "query", "schema": {"type": "string"}},
+          {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}}
+        ],
+        "responses": {"200": {"description": "{object: list, data: [Batch], first_id, last_id, has_more}", "content": {"application/json": {"schema": {"type": "object"}}}}, "400": {"$ref": "#/components/responses/Error"}}
+      }
+    },
+    "/v1/batches/{id}": {
+      "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+      "get": {"summary": "A batch", "operationId": "getBatch", "responses": {"200": {"description": "The batch.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Batch"}}}}, "404": {"$ref": "#/components/responses/Error"}}}
+    },
+    "/v1/batches/{id}/cancel": {
+      "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+      "post": {"summary": "Cancel a batch: queued lines at once, running ones within a step; what finished is kept", "operationId": "cancelBatch", "responses": {"200": {"description": "The batch, cancelling or cancelled.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Batch"}}}}, "404": {"$ref": "#/components/responses/Error"}, "409": {"$ref": "#/components/responses/Error"}}}
+    },
+    "/v1/models": {
+      "get": {"summary": "The model this service runs (OpenAI's list)", "operationId": "listModels", "responses": {"200": {"description": "{object: list, data: [{id, object: model, created, owned_by}]}", "content": {"application/json": {"schema": {"type": "object"}}}}}}
+    },
+    "/v1/models/{id}": {
+      "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+      "get": {"summary": "The model, by its id", "operationId": "getModel", "responses": {"200": {"description": "{id, object: model, created, owned_by}", "content": {"application/json": {"schema": {"type": "object"}}}}, "404": {"$ref": "#/components/responses/Error"}}}
+    },
     "/api/v1/chat": {
       "post": {
         "summary": "Submit, in the seed service's form",
@@ -210,6 +277,8 @@ const std::string& OpenApiDocument() {
       "Error": {"description": "An error.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     },
     "schemas": {
+      "File": {"type": "object", "properties": {"id": {"type": "string"}, "object": {"type": "string", "enum": ["file"]}, "bytes": {"type": "integer"}, "created_at": {"type": "integer"}, "filename": {"type": "string"}, "purpose": {"type": "string", "enum": ["batch", "batch_output"]}, "expires_at": {"type": "integer", "nullable": true}, "status": {"type": "string"}}},
+      "Batch": {"type": "object", "properties": {"id": {"type": "string"}, "object": {"type": "string", "enum": ["batch"]}, "endpoint": {"type": "string"}, "errors": {"type": "object", "nullable": true, "description": "{object: list, data: [{code, message, param, line}]}"}, "input_file_id": {"type": "string"}, "completion_window": {"type": "string"}, "status": {"type": "string", "enum": ["validating", "failed", "in_progress", "finalizing", "completed", "expired", "cancelling", "cancelled"]}, "output_file_id": {"type": "string", "nullable": true}, "error_file_id": {"type": "string", "nullable": true}, "created_at": {"type": "integer"}, "in_progress_at": {"type": "integer", "nullable": true}, "expires_at": {"type": "integer"}, "finalizing_at": {"type": "integer", "nullable": true}, "completed_at": {"type": "integer", "nullable": true}, "failed_at": {"type": "integer", "nullable": true}, "expired_at": {"type": "integer", "nullable": true}, "cancelling_at": {"type": "integer", "nullable": true}, "cancelled_at": {"type": "integer", "nullable": true}, "request_counts": {"type": "object", "properties": {"total": {"type": "integer"}, "completed": {"type": "integer"}, "failed": {"type": "integer"}}}, "usage": {"type": "object"}, "metadata": {"type": "object", "nullable": true}}},
       "State": {"type": "string", "enum": ["queued", "running", "succeeded", "failed", "cancelled", "expired"]},
       "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
       "Message": {"type": "object", "required": ["role", "content"], "additionalProperties": false, "properties": {"role": {"type": "string", "enum": ["system", "user", "assistant", "observation"]}, "content": {"type": "string"}}},

@@ -153,6 +153,9 @@ void BatchRunner::RunOnce() {
       spdlog::warn("batch {}: {} (tried again next round)", batch.id, s.message());
     }
   }
+  if (events_.statuses) {
+    if (auto counts = batches_.CountByStatus(); counts.ok()) events_.statuses(*counts);
+  }
 }
 
 Status BatchRunner::Advance(Batch& batch) {
@@ -284,6 +287,9 @@ Status BatchRunner::Validate(Batch& batch) {
       }
     }
     GLMQ_RETURN_IF_ERROR(batches_.AddLines(batch.id, lines));
+    for (const BatchLine& line : lines) {
+      if (line.job_id.empty()) Ended("refused");
+    }
     lines.clear();
     prepared.clear();
     prepared_line.clear();
@@ -354,7 +360,8 @@ Status BatchRunner::Gather(Batch& batch) {
     Result<Job> job = jobs_.Get(line.job_id, /*with_request=*/false);
     if (job.status().code() == StatusCode::kNotFound) {
       codec_.RenderRefusal(line, "job_lost", "the request's job is no longer in the store");
-      GLMQ_RETURN_IF_ERROR(batches_.SetResult(batch.id, line).status());
+      GLMQ_ASSIGN_OR_RETURN(const bool recorded, batches_.SetResult(batch.id, line));
+      if (recorded) Ended("failed");
       continue;
     }
     GLMQ_RETURN_IF_ERROR(job.status());
@@ -364,15 +371,19 @@ Status BatchRunner::Gather(Batch& batch) {
       continue;
     }
     const bool stopped = job->state == JobState::kCancelled || job->state == JobState::kExpired;
+    const char* outcome = "failed";
     if (stopping && stopped) {
       codec_.Render(batch.endpoint, *job, line, cancelling ? "batch_cancelled" : "batch_expired",
                     cancelling ? "the batch was cancelled before this request ended"
                                : "the batch's completion window passed before this request "
                                  "ended");
+      outcome = cancelling ? "cancelled" : "expired";
     } else {
       codec_.Render(batch.endpoint, *job, line);
+      if (line.ok) outcome = "succeeded";
     }
-    GLMQ_RETURN_IF_ERROR(batches_.SetResult(batch.id, line).status());
+    GLMQ_ASSIGN_OR_RETURN(const bool recorded, batches_.SetResult(batch.id, line));
+    if (recorded) Ended(outcome);
   }
   return Status::Ok();
 }
@@ -388,7 +399,8 @@ Status BatchRunner::Finalize(Batch& batch) {
       std::unique_ptr<FileUpload>& file = line.ok ? output : errors;
       if (!file) {
         GLMQ_ASSIGN_OR_RETURN(
-            file, files_.Begin({.tenant = batch.tenant,
+            file, files_.Begin({.id = {},
+                                .tenant = batch.tenant,
                                 .filename = batch.id + (line.ok ? "_output.jsonl" : "_error.jsonl"),
                                 .purpose = "batch_output"}));
       }

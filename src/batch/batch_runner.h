@@ -14,6 +14,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <mutex>
 #include <set>
 #include <string>
@@ -38,6 +40,13 @@ struct BatchRunnerOptions {
   int64_t output_retention_ms = 30ll * 24 * 3600 * 1000;
 };
 
+// What the runner tells the metrics: the batches in each status after every round, and each
+// request as its outcome is recorded (succeeded, failed, refused, expired, cancelled).
+struct BatchEvents {
+  std::function<void(const std::map<BatchStatus, int64_t>&)> statuses;
+  std::function<void(const char* outcome)> request_ended;
+};
+
 class BatchRunner {
  public:
   BatchRunner(BatchStore& batches, FileStore& files, JobStore& jobs, Admission& admission,
@@ -46,6 +55,8 @@ class BatchRunner {
   BatchRunner(const BatchRunner&) = delete;
   BatchRunner& operator=(const BatchRunner&) = delete;
 
+  // Before Start.
+  void SetEvents(BatchEvents events) { events_ = std::move(events); }
   void Start();
   void Stop();
   // A round now (a batch was created or cancelled).
@@ -69,6 +80,9 @@ class BatchRunner {
   // finalizing -> completed | expired | cancelled, with the output and error files.
   Status Finalize(Batch& batch);
   Status Move(Batch& batch, BatchStatus to);
+  void Ended(const char* outcome) const {
+    if (events_.request_ended) events_.request_ended(outcome);
+  }
 
   BatchStore& batches_;
   FileStore& files_;
@@ -76,6 +90,7 @@ class BatchRunner {
   Admission& admission_;
   const BatchCodec& codec_;
   const BatchRunnerOptions options_;
+  BatchEvents events_;
 
   std::map<std::string, int64_t> cursor_;  // per batch: the last line checked
   std::set<std::string> stops_sent_;       // batches whose pending jobs were told to stop

@@ -8,6 +8,7 @@
 // failures. Thread-safe.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,8 @@ class BatchStore {
                                  int32_t limit) = 0;
   // Every batch not in a terminal status, of every tenant: the runner's work.
   virtual Result<std::vector<Batch>> Active() = 0;
+  // How many batches are in each status (those retained), for the metrics.
+  virtual Result<std::map<BatchStatus, int64_t>> CountByStatus() = 0;
   // Writes the batch's status, errors, times and file ids if its status is still `from`.
   virtual Status Update(const Batch& batch, BatchStatus from) = 0;
 

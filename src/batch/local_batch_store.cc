@@ -37,6 +37,7 @@ constexpr const char* kListBatches =
 constexpr const char* kActive =
     "SELECT record FROM batches WHERE status IN ('validating', 'in_progress', 'finalizing', "
     "'cancelling') ORDER BY seq";
+constexpr const char* kCountByStatus = "SELECT status, count(*) FROM batches GROUP BY status";
 constexpr const char* kUpdate =
     "UPDATE batches SET status = ?2, record = ?3 WHERE id = ?1 AND status = ?4";
 constexpr const char* kCounts =
@@ -152,6 +153,20 @@ Result<std::vector<Batch>> LocalBatchStore::Active() {
     }
   }
   for (Batch& batch : out) GLMQ_RETURN_IF_ERROR(AddCounts(batch));
+  return out;
+}
+
+Result<std::map<BatchStatus, int64_t>> LocalBatchStore::CountByStatus() {
+  std::lock_guard lock(mu_);
+  GLMQ_ASSIGN_OR_RETURN(sqlite::Statement st, db_->Prepare(kCountByStatus));
+  std::map<BatchStatus, int64_t> out;
+  for (;;) {
+    GLMQ_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    if (const std::optional<BatchStatus> status = ParseBatchStatus(st.Text(0))) {
+      out[*status] = st.Int(1);
+    }
+  }
   return out;
 }
 

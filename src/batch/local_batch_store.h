@@ -24,6 +24,7 @@ class LocalBatchStore : public BatchStore {
   Result<BatchPage> List(const std::string& tenant, const std::string& after,
                          int32_t limit) override;
   Result<std::vector<Batch>> Active() override;
+  Result<std::map<BatchStatus, int64_t>> CountByStatus() override;
   Status Update(const Batch& batch, BatchStatus from) override;
   Status AddLines(const std::string& batch_id, const std::vector<BatchLine>& lines) override;
   Result<std::vector<BatchLine>> Pending(const std::string& batch_id, int64_t after_line,

@@ -118,6 +118,7 @@ Status Frontend::AddRoutes(metrics::Registry& registry, JobMetrics& job_metrics)
     runner.output_retention_ms = options_.files.retention_ms;
     batch_runner_ = std::make_unique<BatchRunner>(*batches_, *files_, ctx.store, admission_,
                                                   *batch_codec_, runner);
+    batch_runner_->SetEvents(AddBatchMetrics(registry));
     AddBatchRoutes(router_, BatchRoutes{*batches_, *files_, pool_,
                                         [runner = batch_runner_.get()] { runner->Wake(); }});
   }

@@ -144,6 +144,14 @@ TEST(BatchesTest, RefusedRequestsGoToTheErrorFileAndTheRestRun) {
   }
   EXPECT_EQ(answered, (std::set<std::string>{"good-1", "good-2"}));
   EXPECT_EQ(refused, (std::set<std::string>{"two-choices", "no-messages", "too-long"}));
+  // The metrics count each request's outcome once, and the batch in its status.
+  EXPECT_EQ(MetricSample(server, R"(glmq_batch_requests_total{outcome="succeeded"})"), 2);
+  EXPECT_EQ(MetricSample(server, R"(glmq_batch_requests_total{outcome="refused"})"), 3);
+  EXPECT_EQ(MetricSample(server, R"(glmq_batch_requests_total{outcome="failed"})"), 0);
+  EXPECT_TRUE(
+      PollUntil([&] { return MetricSample(server, R"(glmq_batches{status="completed"})") == 1; },
+                seconds(5)));
+  EXPECT_EQ(MetricSample(server, R"(glmq_batches{status="in_progress"})"), 0);
 }
 
 // A window of ten seconds on one sequence: the short first requests finish, the long rest
