@@ -49,8 +49,8 @@ constexpr const char* kInsertLine =
     "INSERT OR IGNORE INTO batch_lines (batch_id, line, custom_id, job_id, result, ok, "
     "input_tokens, cached_tokens, output_tokens) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 constexpr const char* kPending =
-    "SELECT line, custom_id, job_id FROM batch_lines WHERE batch_id = ?1 AND line > ?2 AND "
-    "result = '' ORDER BY line LIMIT ?3";
+    "SELECT line, custom_id, job_id, result, ok, input_tokens, cached_tokens, output_tokens "
+    "FROM batch_lines WHERE batch_id = ?1 AND line > ?2 AND result = '' ORDER BY line LIMIT ?3";
 constexpr const char* kSetResult =
     "UPDATE batch_lines SET result = ?3, ok = ?4, input_tokens = ?5, cached_tokens = ?6, "
     "output_tokens = ?7 WHERE batch_id = ?1 AND line = ?2 AND result = ''";
@@ -61,10 +61,7 @@ constexpr const char* kLines =
 }  // namespace
 
 Result<std::unique_ptr<LocalBatchStore>> LocalBatchStore::Open(const std::string& path) {
-  GLMQ_ASSIGN_OR_RETURN(auto db, sqlite::Connection::Open(path, 5000));
-  GLMQ_ASSIGN_OR_RETURN(std::string mode, db->Pragma("PRAGMA journal_mode = WAL"));
-  if (mode != "wal") return Internal("sqlite: " + path + " cannot use WAL");
-  GLMQ_RETURN_IF_ERROR(db->Exec("PRAGMA synchronous = FULL;"));
+  GLMQ_ASSIGN_OR_RETURN(auto db, sqlite::Connection::OpenDurable(path, 5000));
   GLMQ_RETURN_IF_ERROR(db->Exec(kSchema));
   return std::unique_ptr<LocalBatchStore>(new LocalBatchStore(std::move(db)));
 }
@@ -214,17 +211,7 @@ Status LocalBatchStore::AddLines(const std::string& batch_id, const std::vector<
 Result<std::vector<BatchLine>> LocalBatchStore::Pending(const std::string& batch_id,
                                                         int64_t after_line, int32_t limit) {
   std::lock_guard lock(mu_);
-  GLMQ_ASSIGN_OR_RETURN(sqlite::Statement st, db_->Prepare(kPending));
-  st.BindText(1, batch_id);
-  st.BindInt(2, after_line);
-  st.BindInt(3, limit);
-  std::vector<BatchLine> out;
-  for (;;) {
-    GLMQ_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) break;
-    out.push_back({.line = st.Int(0), .custom_id = st.Text(1), .job_id = st.Text(2)});
-  }
-  return out;
+  return SelectLines(kPending, batch_id, after_line, limit);
 }
 
 Result<bool> LocalBatchStore::SetResult(const std::string& batch_id, const BatchLine& line) {
@@ -244,7 +231,13 @@ Result<bool> LocalBatchStore::SetResult(const std::string& batch_id, const Batch
 Result<std::vector<BatchLine>> LocalBatchStore::Lines(const std::string& batch_id,
                                                       int64_t after_line, int32_t limit) {
   std::lock_guard lock(mu_);
-  GLMQ_ASSIGN_OR_RETURN(sqlite::Statement st, db_->Prepare(kLines));
+  return SelectLines(kLines, batch_id, after_line, limit);
+}
+
+Result<std::vector<BatchLine>> LocalBatchStore::SelectLines(const char* sql,
+                                                            const std::string& batch_id,
+                                                            int64_t after_line, int32_t limit) {
+  GLMQ_ASSIGN_OR_RETURN(sqlite::Statement st, db_->Prepare(sql));
   st.BindText(1, batch_id);
   st.BindInt(2, after_line);
   st.BindInt(3, limit);
@@ -252,14 +245,14 @@ Result<std::vector<BatchLine>> LocalBatchStore::Lines(const std::string& batch_i
   for (;;) {
     GLMQ_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) break;
-    out.push_back(
-        {.line = st.Int(0),
-         .custom_id = st.Text(1),
-         .job_id = st.Text(2),
-         .result = st.Text(3),
-         .ok = st.Int(4) != 0,
-         .usage = {
-             .input_tokens = st.Int(5), .cached_tokens = st.Int(6), .output_tokens = st.Int(7)}});
+    BatchLine& line = out.emplace_back();
+    line.line = st.Int(0);
+    line.custom_id = st.Text(1);
+    line.job_id = st.Text(2);
+    line.result = st.Text(3);
+    line.ok = st.Int(4) != 0;
+    line.usage = {
+        .input_tokens = st.Int(5), .cached_tokens = st.Int(6), .output_tokens = st.Int(7)};
   }
   return out;
 }

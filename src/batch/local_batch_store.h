@@ -35,6 +35,9 @@ class LocalBatchStore : public BatchStore {
 
  private:
   explicit LocalBatchStore(std::unique_ptr<sqlite::Connection> db);
+  // The lines `sql` (kPending or kLines) selects. Holds mu_.
+  Result<std::vector<BatchLine>> SelectLines(const char* sql, const std::string& batch_id,
+                                             int64_t after_line, int32_t limit);
   // Adds the counts and usage of its lines to a batch read from its row. Holds mu_.
   Status AddCounts(Batch& batch);
 

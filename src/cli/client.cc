@@ -1,4 +1,5 @@
-// Command-line client of the HTTP API: submit, status, result, watch, cancel, queue.
+// Command-line client of the HTTP API: submit, status, result, watch, cancel, queue (and
+// batch, in cli/batch_client.cc).
 #include <chrono>
 #include <fstream>
 #include <iostream>
@@ -7,59 +8,13 @@
 #include <sstream>
 #include <thread>
 
+#include "cli/client_call.h"
 #include "cli/commands.h"
-#include "net/curl.h"
 
 namespace glmq {
 namespace {
 
 using json = nlohmann::json;
-
-struct Reply {
-  long status = 0;
-  std::string body;
-  std::string error;
-};
-
-// The server to talk to, and the API key to show it (none: send no Authorization).
-struct Api {
-  std::string server = "http://127.0.0.1:8080";
-  std::string key;
-
-  net::HttpCall Request(const std::string& method, const std::string& path) const {
-    net::HttpCall call;
-    call.method = method;
-    call.url = server + path;
-    call.headers = {"Content-Type: application/json"};
-    if (!key.empty()) call.headers.push_back("Authorization: Bearer " + key);
-    call.timeout_seconds = 0;  // a long-poll may take as long as it was asked to
-    call.user_agent = "glmq-cli";
-    return call;
-  }
-};
-
-Reply Call(const Api& api, const std::string& method, const std::string& path,
-           const std::string* body) {
-  net::HttpCall call = api.Request(method, path);
-  if (body != nullptr) {
-    call.body = *body;
-    call.has_body = true;
-  }
-  auto answer = net::Fetch(call);
-  if (!answer.ok()) return {0, "", std::string(answer.status().message())};
-  return {answer->status, std::move(answer->body), ""};
-}
-
-// Prints the body; the exit code says whether the server said yes.
-int Print(const Reply& reply) {
-  if (!reply.error.empty()) {
-    std::cerr << "glmq: " << reply.error << "\n";
-    return 2;
-  }
-  std::cout << reply.body;
-  if (!reply.body.empty() && reply.body.back() != '\n') std::cout << "\n";
-  return reply.status >= 200 && reply.status < 300 ? 0 : 1;
-}
 
 // Follows GET /v1/jobs/{id}/events, printing a line per event, until the job ends. A
 // stream that ends before the job does (the server restarted or is draining) is opened
@@ -162,15 +117,54 @@ struct ClientFlags {
 
 }  // namespace
 
+net::HttpCall Api::Request(const std::string& method, const std::string& path, bool json) const {
+  net::HttpCall call;
+  call.method = method;
+  call.url = server + path;
+  if (json) call.headers = {"Content-Type: application/json"};
+  if (!key.empty()) call.headers.push_back("Authorization: Bearer " + key);
+  call.timeout_seconds = 0;
+  call.user_agent = "glmq-cli";
+  return call;
+}
+
+Reply Call(const net::HttpCall& call) {
+  auto answer = net::Fetch(call);
+  if (!answer.ok()) return {0, "", std::string(answer.status().message())};
+  return {answer->status, std::move(answer->body), ""};
+}
+
+Reply Call(const Api& api, const std::string& method, const std::string& path,
+           const std::string* body) {
+  net::HttpCall call = api.Request(method, path);
+  if (body != nullptr) {
+    call.body = *body;
+    call.has_body = true;
+  }
+  return Call(call);
+}
+
+void AddServerFlags(CLI::App* cmd, Api& api) {
+  cmd->add_option("--server", api.server, "glmq base URL")
+      ->envname("GLMQ_SERVER")
+      ->capture_default_str();
+  cmd->add_option("--api-key", api.key, "the server's API key, if it wants one")
+      ->envname("GLMQ_API_KEY");
+}
+
+int Print(const Reply& reply) {
+  if (!reply.error.empty()) {
+    std::cerr << "glmq: " << reply.error << "\n";
+    return 2;
+  }
+  std::cout << reply.body;
+  if (!reply.body.empty() && reply.body.back() != '\n') std::cout << "\n";
+  return reply.status >= 200 && reply.status < 300 ? 0 : 1;
+}
+
 void AddClientCommands(CLI::App& app, std::vector<std::pair<CLI::App*, CommandRunner>>& out) {
   auto f = std::make_shared<ClientFlags>();
-  auto server = [f](CLI::App* cmd) {
-    cmd->add_option("--server", f->api.server, "glmq base URL")
-        ->envname("GLMQ_SERVER")
-        ->capture_default_str();
-    cmd->add_option("--api-key", f->api.key, "the server's API key, if it wants one")
-        ->envname("GLMQ_API_KEY");
-  };
+  auto server = [f](CLI::App* cmd) { AddServerFlags(cmd, f->api); };
 
   auto* submit = app.add_subcommand("submit", "submit a document and a question");
   server(submit);

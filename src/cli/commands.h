@@ -13,6 +13,8 @@ CommandRunner AddGatewayCommand(CLI::App& app);
 CommandRunner AddWorkerCommand(CLI::App& app);
 CommandRunner AddMakeTestModelCommand(CLI::App& app);
 void AddClientCommands(CLI::App& app, std::vector<std::pair<CLI::App*, CommandRunner>>& out);
+// `glmq batch submit | status | cancel | results`: the Batch API from the command line.
+void AddBatchCommands(CLI::App& app, std::vector<std::pair<CLI::App*, CommandRunner>>& out);
 // `glmq keys create | list | revoke`.
 void AddKeysCommands(CLI::App& app, std::vector<std::pair<CLI::App*, CommandRunner>>& out);
 

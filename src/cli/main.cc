@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   auto make_model = glmq::AddMakeTestModelCommand(app);
   commands.emplace_back(app.get_subcommand("make-test-model"), std::move(make_model));
   glmq::AddClientCommands(app, commands);
+  glmq::AddBatchCommands(app, commands);
   glmq::AddKeysCommands(app, commands);
 
   // A config file sets defaults, so it is applied before the command line is parsed.

@@ -119,10 +119,7 @@ Result<std::unique_ptr<LocalFileStore>> LocalFileStore::Open(const std::string& 
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return Internal("cannot create " + dir + ": " + ec.message());
-  GLMQ_ASSIGN_OR_RETURN(auto db, sqlite::Connection::Open(dir + "/files.db", 5000));
-  GLMQ_ASSIGN_OR_RETURN(std::string mode, db->Pragma("PRAGMA journal_mode = WAL"));
-  if (mode != "wal") return Internal("sqlite: " + dir + "/files.db cannot use WAL");
-  GLMQ_RETURN_IF_ERROR(db->Exec("PRAGMA synchronous = FULL;"));
+  GLMQ_ASSIGN_OR_RETURN(auto db, sqlite::Connection::OpenDurable(dir + "/files.db", 5000));
   GLMQ_RETURN_IF_ERROR(db->Exec(kSchema));
   // Bytes without a row were an upload that never committed.
   std::set<std::string> listed;

@@ -28,6 +28,10 @@ struct SlistDeleter {
 };
 using CurlPtr = std::unique_ptr<CURL, CurlDeleter>;
 using SlistPtr = std::unique_ptr<curl_slist, SlistDeleter>;
+struct MimeDeleter {
+  void operator()(curl_mime* m) const { curl_mime_free(m); }
+};
+using MimePtr = std::unique_ptr<curl_mime, MimeDeleter>;
 
 // On failure curl_slist_append returns null and leaves the list as it was.
 void Append(SlistPtr& list, const std::string& item) {
@@ -115,7 +119,23 @@ Result<HttpAnswer> Fetch(const HttpCall& call) {
   Transfer t{&call, c, {}, false, {}};
   curl_easy_setopt(c, CURLOPT_URL, call.url.c_str());
   curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, call.method.c_str());
-  if (call.has_body) {
+  MimePtr form;
+  if (!call.form.empty()) {
+    form.reset(curl_mime_init(c));
+    for (const HttpCall::FormPart& p : call.form) {
+      curl_mimepart* part = curl_mime_addpart(form.get());
+      curl_mime_name(part, p.name.c_str());
+      if (p.file_path.empty()) {
+        curl_mime_data(part, p.value.data(), p.value.size());
+        continue;
+      }
+      if (curl_mime_filedata(part, p.file_path.c_str()) != CURLE_OK) {
+        return InvalidArgument("cannot read " + p.file_path);
+      }
+      if (!p.filename.empty()) curl_mime_filename(part, p.filename.c_str());
+    }
+    curl_easy_setopt(c, CURLOPT_MIMEPOST, form.get());
+  } else if (call.has_body) {
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, call.body.data());
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(call.body.size()));
   }

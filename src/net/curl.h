@@ -29,6 +29,15 @@ struct HttpCall {
   // Sent as the body when `has_body`: the caller keeps it alive for the call (no copy).
   std::string_view body;
   bool has_body = false;
+  // Sent as multipart/form-data instead of `body` when not empty: each part a field's value,
+  // or (with `file_path`) a file's bytes, read from disk as they are sent.
+  struct FormPart {
+    std::string name;
+    std::string value;
+    std::string file_path;
+    std::string filename;  // the part's filename (default: file_path's last component)
+  };
+  std::vector<FormPart> form;
   double timeout_seconds = 10;  // the whole call; <= 0: none
   double connect_timeout_seconds = 10;
   // The body kept; the rest is read and dropped, so the exchange completes normally.

@@ -109,6 +109,17 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, in
   return std::unique_ptr<Connection>(new Connection(db));
 }
 
+Result<std::unique_ptr<Connection>> Connection::OpenDurable(const std::string& path,
+                                                            int busy_timeout_ms) {
+  GLMQ_ASSIGN_OR_RETURN(std::unique_ptr<Connection> db, Open(path, busy_timeout_ms));
+  GLMQ_ASSIGN_OR_RETURN(std::string mode, db->Pragma("PRAGMA journal_mode = WAL"));
+  if (mode != "wal") {
+    return Internal("sqlite: " + path + " cannot use WAL (journal_mode is '" + mode + "')");
+  }
+  GLMQ_RETURN_IF_ERROR(db->Exec("PRAGMA synchronous = FULL;"));
+  return db;
+}
+
 Connection::~Connection() {
   for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
   sqlite3_close_v2(db_);

@@ -58,6 +58,11 @@ class Connection {
   // Opens (creating if missing) the database at `path` with a busy timeout, in SQLite's
   // multi-thread mode: the caller guarantees one thread at a time.
   static Result<std::unique_ptr<Connection>> Open(const std::string& path, int busy_timeout_ms);
+  // Open, then in WAL mode with every commit synced (synchronous = FULL): what a caller is
+  // told is written survives power loss. For the small stores beside the job store (the
+  // Batch API's files and batches).
+  static Result<std::unique_ptr<Connection>> OpenDurable(const std::string& path,
+                                                         int busy_timeout_ms);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;

@@ -7,6 +7,7 @@
 
 #include <fstream>
 #include <set>
+#include <sstream>
 #include <string>
 
 #include "integration/harness.h"
@@ -211,6 +212,53 @@ TEST(BatchesTest, ABatchOutlivesAKillOfTheServer) {
   for (const json& l : FileLines(server, done["output_file_id"])) ids.insert(l["custom_id"]);
   EXPECT_EQ(ids.size(), 24u);
   for (int i = 0; i < 24; ++i) EXPECT_EQ(ids.count("q-" + std::to_string(i)), 1u);
+}
+
+// `glmq batch submit --wait`: uploads, follows (a plain line per change when not on a
+// terminal) and saves both files; `glmq batch status` and `results` read it again.
+TEST(BatchesTest, TheCommandLineSubmitsFollowsAndSavesABatch) {
+  Server server({"--parallel", "2"});
+  ASSERT_TRUE(server.Start()) << server.start_error();
+  json refused = ChatLine("refused", "hi", 4);
+  refused["body"]["n"] = 3;
+  std::vector<std::string> lines = {refused.dump()};
+  for (int i = 0; i < 8; ++i) lines.push_back(ChatLine("q-" + std::to_string(i), "Hi.", 6).dump());
+  const std::string dir = MakeTempDir("glmq-batch-cli");
+  const std::string input = WriteLines(lines);
+  const std::string cli = GlmqBin() + " batch ";
+  const std::string at = " --server " + server.base_url();
+  const auto [code, out] = RunCommand(cli + "submit " + input + at + " --wait --out " + dir +
+                                      "/out.jsonl --errors " + dir + "/errors.jsonl");
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("completed: 8/9 answered, 1 failed"), std::string::npos) << out;
+  auto read = [](const std::string& path) {
+    std::vector<json> got;
+    std::ifstream in(path);
+    for (std::string line; std::getline(in, line);) got.push_back(json::parse(line));
+    return got;
+  };
+  const std::vector<json> answers = read(dir + "/out.jsonl");
+  const std::vector<json> errors = read(dir + "/errors.jsonl");
+  EXPECT_EQ(answers.size(), 8u);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0]["custom_id"], "refused");
+
+  const std::string id = server.Get("/v1/batches").body_json["data"][0]["id"];
+  const auto [status_code, status_out] = RunCommand(cli + "status " + id + at);
+  EXPECT_EQ(status_code, 0) << status_out;
+  EXPECT_EQ(json::parse(status_out, nullptr, false)["status"], "completed") << status_out;
+  // The output file on standard output; a line on standard error names the error file.
+  const auto [results_code, results_out] = RunCommand(cli + "results " + id + at);
+  EXPECT_EQ(results_code, 0);
+  int answered = 0;
+  std::istringstream lines_out(results_out);
+  for (std::string line; std::getline(lines_out, line);) {
+    answered += json::parse(line, nullptr, false).contains("custom_id") ? 1 : 0;
+  }
+  EXPECT_EQ(answered, 8) << results_out;
+  EXPECT_NE(results_out.find("--errors FILE saves them"), std::string::npos) << results_out;
+  const auto [missing_code, missing_out] = RunCommand(cli + "status batch_nothere" + at);
+  EXPECT_EQ(missing_code, 1) << missing_out;
 }
 
 TEST(BatchesTest, AnotherTenantsBatchIsNotFound) {
