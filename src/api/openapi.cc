@@ -3,6 +3,9 @@
 // tests/integration/serve_test.cc that a server answers every operation it names.
 #include "api/openapi.h"
 
+#include <memory>
+#include <nlohmann/json.hpp>
+
 namespace glmq {
 
 const std::string& OpenApiDocument() {
@@ -344,13 +347,26 @@ const std::string& OpenApiDocument() {
   return document;
 }
 
-void AddOpenApiRoute(Router& router) {
+std::string OpenApiDocumentWithoutBatches() {
+  nlohmann::json doc = nlohmann::json::parse(OpenApiDocument());
+  nlohmann::json& paths = doc["paths"];
+  for (auto it = paths.begin(); it != paths.end();) {
+    const bool batch_api =
+        it.key().rfind("/v1/files", 0) == 0 || it.key().rfind("/v1/batches", 0) == 0;
+    it = batch_api ? paths.erase(it) : std::next(it);
+  }
+  return doc.dump(2);
+}
+
+void AddOpenApiRoute(Router& router, bool batch_api) {
+  auto document = std::make_shared<const std::string>(batch_api ? OpenApiDocument()
+                                                                : OpenApiDocumentWithoutBatches());
   router.Add(
       http::verb::get, "/openapi.json",
-      [](RequestContext&) -> asio::awaitable<HttpResponse> {
+      [document](RequestContext&) -> asio::awaitable<HttpResponse> {
         HttpResponse res{http::status::ok, 11};
         res.set(http::field::content_type, "application/json");
-        res.body() = OpenApiDocument();
+        res.body() = *document;
         co_return res;
       },
       Access::kOpen);

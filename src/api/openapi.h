@@ -7,8 +7,11 @@
 
 namespace glmq {
 
-// The document, as served.
+// The whole document, as `glmq serve` serves it.
 const std::string& OpenApiDocument();
-void AddOpenApiRoute(Router& router);
+// The same without the Batch API's paths (/v1/files, /v1/batches), which a gateway does not
+// serve yet.
+std::string OpenApiDocumentWithoutBatches();
+void AddOpenApiRoute(Router& router, bool batch_api);
 
 }  // namespace glmq

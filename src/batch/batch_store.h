@@ -37,6 +37,10 @@ class BatchStore {
   // Writes the batch's status, errors, times and file ids if its status is still `from`.
   virtual Status Update(const Batch& batch, BatchStatus from) = 0;
 
+  // Deletes the batches that reached a terminal status at or before `before`, with their
+  // lines (their files go by the file store's own expiry); returns how many.
+  virtual Result<int64_t> DeleteEnded(TimeMs before) = 0;
+
   // Adds lines; a line already there is left as it is (a runner that resumes adds them
   // again). A line with a result set is one refused before it ran.
   virtual Status AddLines(const std::string& batch_id, const std::vector<BatchLine>& lines) = 0;

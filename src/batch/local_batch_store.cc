@@ -11,8 +11,10 @@ CREATE TABLE IF NOT EXISTS batches (
   id TEXT NOT NULL UNIQUE,
   tenant TEXT NOT NULL,
   status TEXT NOT NULL,
-  record TEXT NOT NULL
+  record TEXT NOT NULL,
+  ended_at INTEGER NOT NULL DEFAULT 0  -- when it reached a terminal status; 0 before
 );
+CREATE INDEX IF NOT EXISTS batches_by_end ON batches (ended_at) WHERE ended_at > 0;
 CREATE INDEX IF NOT EXISTS batches_by_tenant ON batches (tenant, seq);
 CREATE TABLE IF NOT EXISTS batch_lines (
   batch_id TEXT NOT NULL,
@@ -39,7 +41,11 @@ constexpr const char* kActive =
     "'cancelling') ORDER BY seq";
 constexpr const char* kCountByStatus = "SELECT status, count(*) FROM batches GROUP BY status";
 constexpr const char* kUpdate =
-    "UPDATE batches SET status = ?2, record = ?3 WHERE id = ?1 AND status = ?4";
+    "UPDATE batches SET status = ?2, record = ?3, ended_at = ?5 WHERE id = ?1 AND status = ?4";
+constexpr const char* kDeleteEndedLines =
+    "DELETE FROM batch_lines WHERE batch_id IN (SELECT id FROM batches WHERE ended_at > 0 AND "
+    "ended_at <= ?1)";
+constexpr const char* kDeleteEnded = "DELETE FROM batches WHERE ended_at > 0 AND ended_at <= ?1";
 constexpr const char* kCounts =
     "SELECT count(*), coalesce(sum(result != '' AND ok), 0), "
     "coalesce(sum(result != '' AND NOT ok), 0), coalesce(sum(input_tokens), 0), "
@@ -175,11 +181,35 @@ Status LocalBatchStore::Update(const Batch& batch, BatchStatus from) {
   st.BindText(2, BatchStatusName(batch.status));
   st.BindText(3, record);
   st.BindText(4, BatchStatusName(from));
+  st.BindInt(5, IsTerminal(batch.status) ? NowMs() : 0);
   GLMQ_RETURN_IF_ERROR(st.Run());
   if (db_->Changes() == 0) {
     return Conflict(std::string("batch ") + batch.id + " is no longer " + BatchStatusName(from));
   }
   return Status::Ok();
+}
+
+Result<int64_t> LocalBatchStore::DeleteEnded(TimeMs before) {
+  std::lock_guard lock(mu_);
+  GLMQ_RETURN_IF_ERROR(db_->Run("BEGIN IMMEDIATE"));
+  Status s;
+  int64_t deleted = 0;
+  for (const char* sql : {kDeleteEndedLines, kDeleteEnded}) {
+    Result<sqlite::Statement> st = db_->Prepare(sql);
+    s = st.status();
+    if (s.ok()) {
+      st->BindInt(1, before);
+      s = st->Run();
+    }
+    if (!s.ok()) break;
+    deleted = db_->Changes();
+  }
+  if (!s.ok()) {
+    if (db_->InTransaction()) (void)db_->Run("ROLLBACK");
+    return s;
+  }
+  GLMQ_RETURN_IF_ERROR(db_->Run("COMMIT"));
+  return deleted;
 }
 
 Status LocalBatchStore::AddLines(const std::string& batch_id, const std::vector<BatchLine>& lines) {

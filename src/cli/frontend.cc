@@ -127,7 +127,7 @@ Status Frontend::AddRoutes(metrics::Registry& registry, JobMetrics& job_metrics)
   AddTenantCollector(registry, *keys_, ctx.store);
   AddMetricsRoute(router_, registry, pool_);
   AddDashboardRoutes(router_);
-  AddOpenApiRoute(router_);
+  AddOpenApiRoute(router_, /*batch_api=*/batches_ != nullptr);
   router_.SetObserver([&job_metrics](const std::string& route, int status, double seconds) {
     job_metrics.HttpRequest(route, status, seconds);
   });
@@ -150,13 +150,23 @@ Result<uint16_t> Frontend::Start() {
     });
   }
   if (files_ != nullptr) {
-    file_expiry_ = std::make_unique<Periodic>(std::chrono::minutes(1), [files = files_] {
-      if (auto n = files->DeleteExpired(NowMs()); !n.ok()) {
-        spdlog::warn("files: expired files not deleted: {}", n.status().message());
-      } else if (*n > 0) {
-        spdlog::info("files: deleted {} expired files", *n);
-      }
-    });
+    file_expiry_ = std::make_unique<Periodic>(
+        std::chrono::minutes(1),
+        [files = files_, batches = batches_, keep_ms = options_.files.retention_ms] {
+          const TimeMs now = NowMs();
+          if (auto n = files->DeleteExpired(now); !n.ok()) {
+            spdlog::warn("files: expired files not deleted: {}", n.status().message());
+          } else if (*n > 0) {
+            spdlog::info("files: deleted {} expired files", *n);
+          }
+          // A batch is kept as long as the files it wrote.
+          if (batches == nullptr || keep_ms <= 0) return;
+          if (auto n = batches->DeleteEnded(now - keep_ms); !n.ok()) {
+            spdlog::warn("batches: ended batches not deleted: {}", n.status().message());
+          } else if (*n > 0) {
+            spdlog::info("batches: deleted {} batches that ended over the retention ago", *n);
+          }
+        });
   }
   if (batch_runner_) batch_runner_->Start();
   webhooks_->Start();

@@ -95,6 +95,29 @@ TEST_F(LocalBatchStoreTest, AnUpdateFromAStatusItLeftIsAConflict) {
   EXPECT_TRUE(store_->Active()->empty());
 }
 
+// An ended batch goes with its lines once its end is past the retention; one still running
+// stays however old.
+TEST_F(LocalBatchStoreTest, EndedBatchesAreDeletedWithTheirLines) {
+  Batch ended = Make("t");
+  Batch running = Make("t");
+  BatchLine line;
+  line.line = 1;
+  line.custom_id = "c";
+  ASSERT_TRUE(store_->AddLines(ended.id, {line}).ok());
+  ASSERT_TRUE(store_->AddLines(running.id, {line}).ok());
+  running.status = BatchStatus::kInProgress;
+  ASSERT_TRUE(store_->Update(running, BatchStatus::kValidating).ok());
+  ended.status = BatchStatus::kCompleted;
+  const TimeMs before_end = NowMs();
+  ASSERT_TRUE(store_->Update(ended, BatchStatus::kValidating).ok());
+  EXPECT_EQ(*store_->DeleteEnded(before_end - 1), 0);
+  EXPECT_EQ(*store_->DeleteEnded(NowMs() + 1), 1);
+  EXPECT_EQ(store_->Get("t", ended.id).status().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(store_->Lines(ended.id, 0, 10)->empty());
+  EXPECT_TRUE(store_->Get("t", running.id).ok());
+  EXPECT_EQ(store_->Lines(running.id, 0, 10)->size(), 1u);
+}
+
 TEST_F(LocalBatchStoreTest, ATenantListsItsOwnNewestFirstAndSeesNoOtherTenants) {
   const Batch first = Make("a");
   const Batch other = Make("b");

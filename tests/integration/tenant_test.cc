@@ -154,7 +154,7 @@ TEST_P(TenantTest, AnotherTenantGetsNothingOfAJobOnAnyRoute) {
       for (const std::string& id :
            has_id ? std::vector<std::string>{done_id, running_id} : std::vector<std::string>{""}) {
         std::string path = pattern;
-        if (has_id) path = path.substr(0, path.find('{')) + id;
+        if (has_id) path.replace(path.find('{'), path.find('}') + 1 - path.find('{'), id);
         const std::string body =
             pattern.find("chat") != std::string::npos
                 ? json({{"messages", {{{"role", "user"}, {"content", "Hi"}}}}, {"max_tokens", 2}})
@@ -169,7 +169,9 @@ TEST_P(TenantTest, AnotherTenantGetsNothingOfAJobOnAnyRoute) {
         if (!documented) continue;
         if (has_id && pattern.find("silences") == std::string::npos) {
           // Exactly what an unknown id gets.
-          std::string unknown_path = pattern.substr(0, pattern.find('{')) + unknown;
+          std::string unknown_path = pattern;
+          unknown_path.replace(pattern.find('{'), pattern.find('}') + 1 - pattern.find('{'),
+                               unknown);
           const HttpResult none = legal.Request(upper, unknown_path, sent, {}, seconds(60));
           EXPECT_EQ(as_legal.status, 404) << upper << " " << path;
           EXPECT_EQ(as_legal.status, none.status) << upper << " " << path;
