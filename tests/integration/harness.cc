@@ -1,3 +1,5 @@
+// The integration tests' harness (harness.h). About 500 lines: the server process, the
+// libcurl client and the waits on a job are one small toolbox, read together.
 #include "integration/harness.h"
 
 #include <arpa/inet.h>
