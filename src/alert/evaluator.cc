@@ -150,6 +150,17 @@ std::vector<AlertEvaluator::Condition> AlertEvaluator::Conditions(const AlertSig
                     " MiB free on the data directory's file system");
         }
         break;
+      case RuleKind::kBatchWindow:
+        for (const BatchOutlook& b : s.batches) {
+          if (b.estimated_finish_at <= 0) continue;
+          const double left = static_cast<double>(std::max<TimeMs>(b.expires_at - s.now, 1));
+          const double needs = static_cast<double>(b.estimated_finish_at - s.now) / left;
+          check({{"batch", b.id}}, needs,
+                "batch " + b.id + " is expected to finish in " +
+                    Seconds((b.estimated_finish_at - s.now) / 1000.0) +
+                    ", and its window closes in " + Seconds((b.expires_at - s.now) / 1000.0));
+        }
+        break;
       case RuleKind::kStalled: {
         const Sample* from = before(rule.window_ms);
         // Only once the whole window has been watched, and only while work waits.

@@ -21,6 +21,13 @@
 namespace glmq {
 
 // What the rules look at, measured once per evaluation.
+// A running batch of the Batch API as the batch_window rule sees it.
+struct BatchOutlook {
+  std::string id;
+  TimeMs expires_at = 0;
+  TimeMs estimated_finish_at = 0;  // 0: no estimate yet
+};
+
 struct AlertSignals {
   TimeMs now = 0;
   std::map<LengthClass, ClassStats> classes;  // queued, queued tokens, oldest per class
@@ -37,6 +44,7 @@ struct AlertSignals {
   // known, e.g. on Redis).
   int64_t store_write_failures_total = 0;
   int64_t data_dir_free_bytes = -1;
+  std::vector<BatchOutlook> batches;  // running batches (glmq serve)
 };
 
 struct AlertView {

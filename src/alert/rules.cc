@@ -176,6 +176,8 @@ const char* RuleKindName(RuleKind kind) {
       return "store_errors";
     case RuleKind::kDiskFree:
       return "disk_free";
+    case RuleKind::kBatchWindow:
+      return "batch_window";
   }
   return "unknown";
 }
@@ -196,6 +198,9 @@ AlertConfig DefaultAlertConfig() {
       // Bytes: a warning below 5 GiB free, critical below 1 GiB (a document is megabytes,
       // a saved prefix gigabytes).
       Rule(RuleKind::kDiskFree, 5.0 * (1 << 30), 1.0 * (1 << 30), kMinute),
+      // A batch expected to need 80 % of the time its window has left warns; one expected to
+      // finish after its window closes is critical, long before it expires.
+      Rule(RuleKind::kBatchWindow, 0.8, 1.0, kMinute),
   };
   for (RuleConfig& r : c.rules) {
     if (r.kind == RuleKind::kStoreErrors) r.window_ms = kMinute;
@@ -256,9 +261,10 @@ Result<AlertConfig> LoadAlertConfig(const std::string& path) {
           if (rule_name == RuleKindName(r.kind)) rule = &r;
         }
         if (!rule) {
-          return InvalidArgument(at + ": unknown rule '" + rule_name +
-                                 "' (queue_depth, drain_time, oldest_age, running_duration, "
-                                 "error_rate, no_worker, stalled, store_errors, disk_free)");
+          return InvalidArgument(
+              at + ": unknown rule '" + rule_name +
+              "' (queue_depth, drain_time, oldest_age, running_duration, "
+              "error_rate, no_worker, stalled, store_errors, disk_free, batch_window)");
         }
         const toml::table* table = rule_node.as_table();
         if (!table) return InvalidArgument(at + "." + rule_name + " must be a table");

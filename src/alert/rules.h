@@ -26,11 +26,12 @@ enum class RuleKind {
   kStalled,          // work queued and nothing finished or progressed for a window
   kStoreErrors,      // store writes refused over a window (disk full, store down)
   kDiskFree,         // free bytes on the data directory's file system: fires BELOW a level
+  kBatchWindow,      // per running batch: the share of its window's time left it needs
 };
 inline constexpr RuleKind kAllRuleKinds[] = {
-    RuleKind::kQueueDepth,      RuleKind::kDrainTime,   RuleKind::kOldestAge,
-    RuleKind::kRunningDuration, RuleKind::kErrorRate,   RuleKind::kNoWorker,
-    RuleKind::kStalled,         RuleKind::kStoreErrors, RuleKind::kDiskFree,
+    RuleKind::kQueueDepth, RuleKind::kDrainTime,   RuleKind::kOldestAge, RuleKind::kRunningDuration,
+    RuleKind::kErrorRate,  RuleKind::kNoWorker,    RuleKind::kStalled,   RuleKind::kStoreErrors,
+    RuleKind::kDiskFree,   RuleKind::kBatchWindow,
 };
 const char* RuleKindName(RuleKind kind);  // the alertname: "queue_depth", ...
 

@@ -115,6 +115,8 @@ json BatchJson(const Batch& b) {
       {"expired_at", Seconds(b.expired_at)},
       {"cancelling_at", Seconds(b.cancelling_at)},
       {"cancelled_at", Seconds(b.cancelled_at)},
+      // glmq's own: when the batch is expected to finish (see Batch::estimated_finish_at).
+      {"estimated_finish_at", Seconds(b.estimated_finish_at)},
       {"request_counts", {{"total", b.total}, {"completed", b.completed}, {"failed", b.failed}}},
       {"usage",
        {{"input_tokens", b.usage.input_tokens},

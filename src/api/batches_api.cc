@@ -207,6 +207,17 @@ BatchEvents AddBatchMetrics(metrics::Registry& registry) {
   return events;
 }
 
+Result<std::vector<BatchOutlook>> BatchOutlooks(BatchStore& batches) {
+  GLMQ_ASSIGN_OR_RETURN(const std::vector<Batch> active, batches.Active());
+  std::vector<BatchOutlook> out;
+  for (const Batch& b : active) {
+    if (b.status != BatchStatus::kInProgress) continue;
+    out.push_back(
+        {.id = b.id, .expires_at = b.expires_at, .estimated_finish_at = b.estimated_finish_at});
+  }
+  return out;
+}
+
 void AddModelRoutes(Router& router, std::string model, TimeMs started_at) {
   const json entry = {{"id", model.empty() ? std::string("glmq") : model},
                       {"object", "model"},

@@ -12,6 +12,7 @@
 #include <functional>
 #include <string>
 
+#include "alert/evaluator.h"
 #include "api/asio.h"
 #include "api/router.h"
 #include "batch/batch_runner.h"
@@ -34,6 +35,9 @@ void AddBatchRoutes(Router& router, BatchRoutes routes);
 // glmq_batch_requests_total{outcome}: registers them, and returns the runner's events that
 // keep them.
 BatchEvents AddBatchMetrics(metrics::Registry& registry);
+
+// The running batches as the batch_window alert rule sees them.
+Result<std::vector<BatchOutlook>> BatchOutlooks(BatchStore& batches);
 
 // GET /v1/models: the one model this service runs, in OpenAI's list shape.
 void AddModelRoutes(Router& router, std::string model, TimeMs started_at);

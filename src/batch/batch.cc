@@ -58,6 +58,8 @@ std::string EncodeBatch(const Batch& b) {
                         {"errors", errors},
                         {"output_file_id", b.output_file_id},
                         {"error_file_id", b.error_file_id},
+                        {"last_order_key", b.last_order_key},
+                        {"estimated_finish_at", b.estimated_finish_at},
                         {"created_at", b.created_at},
                         {"expires_at", b.expires_at},
                         {"in_progress_at", b.in_progress_at},
@@ -90,6 +92,8 @@ Result<Batch> DecodeBatch(std::string_view text) {
     }
     b.output_file_id = j.at("output_file_id").get<std::string>();
     b.error_file_id = j.at("error_file_id").get<std::string>();
+    b.last_order_key = j.value("last_order_key", int64_t{0});
+    b.estimated_finish_at = j.value("estimated_finish_at", int64_t{0});
     for (auto [name, field] : {std::pair{"created_at", &b.created_at},
                                {"expires_at", &b.expires_at},
                                {"in_progress_at", &b.in_progress_at},

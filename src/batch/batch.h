@@ -70,6 +70,12 @@ struct Batch {
   std::string output_file_id;
   std::string error_file_id;
 
+  // The order key of its line that runs last, and when it is expected to finish: the work
+  // queued before that line at the measured rates, as of the runner's latest look (work
+  // that arrives later and sorts first moves it; 0 until its lines are queued).
+  int64_t last_order_key = 0;
+  TimeMs estimated_finish_at = 0;
+
   TimeMs created_at = 0;
   TimeMs expires_at = 0;
   TimeMs in_progress_at = 0;

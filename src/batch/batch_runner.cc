@@ -323,19 +323,37 @@ Status BatchRunner::Validate(Batch& batch) {
           job.deadline_at > 0 ? std::min(job.deadline_at, batch.expires_at) : batch.expires_at;
       job.order_key = BatchOrderKey(batch.created_at, window_ms, predicted_ms, rank[number]);
       ready->job.slack_seconds.reset();  // its place is the batch's, not a promise
+      batch.last_order_key = std::max(batch.last_order_key, job.order_key);
       prepared.push_back(std::move(*ready));
     }
     if (static_cast<int32_t>(lines.size()) >= options_.submit_chunk) GLMQ_RETURN_IF_ERROR(flush());
   }
   GLMQ_RETURN_IF_ERROR(flush());
   batch.in_progress_at = NowMs();
+  GLMQ_RETURN_IF_ERROR(Estimate(batch));
   spdlog::info("batch {}: {} requests queued (predicted {:.0f} s of work)", batch.id,
                numbers.size(), predicted_ms / 1000.0);
   return Move(batch, BatchStatus::kInProgress);
 }
 
+Status BatchRunner::Estimate(Batch& batch) {
+  if (batch.last_order_key == 0) return Status::Ok();
+  GLMQ_ASSIGN_OR_RETURN(const JobStore::WorkAhead work, jobs_.WorkBefore(batch.last_order_key + 1));
+  const TimeMs now = NowMs();
+  batch.estimated_finish_at = now + static_cast<int64_t>(1000.0 * PredictedSeconds(work));
+  estimated_at_[batch.id] = now;
+  return Status::Ok();
+}
+
 Status BatchRunner::Gather(Batch& batch) {
   const TimeMs now = NowMs();
+  // The estimate follows the queue: looked at again every few seconds.
+  constexpr int64_t kEstimateEveryMs = 5'000;
+  if (batch.status == BatchStatus::kInProgress && batch.expired_at == 0 &&
+      now - estimated_at_[batch.id] >= kEstimateEveryMs) {
+    GLMQ_RETURN_IF_ERROR(Estimate(batch));
+    GLMQ_RETURN_IF_ERROR(Move(batch, BatchStatus::kInProgress));
+  }
   if (batch.status == BatchStatus::kInProgress && now >= batch.expires_at &&
       batch.expired_at == 0) {
     batch.expired_at = now;
@@ -352,6 +370,7 @@ Status BatchRunner::Gather(Batch& batch) {
   }
   if (pending.empty()) {
     cursor_.erase(batch.id);
+    estimated_at_.erase(batch.id);
     batch.finalizing_at = now;
     return Move(batch, BatchStatus::kFinalizing);
   }

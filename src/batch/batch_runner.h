@@ -80,6 +80,8 @@ class BatchRunner {
   // finalizing -> completed | expired | cancelled, with the output and error files.
   Status Finalize(Batch& batch);
   Status Move(Batch& batch, BatchStatus to);
+  // Sets estimated_finish_at from the work queued before the batch's last line.
+  Status Estimate(Batch& batch);
   void Ended(const char* outcome) const {
     if (events_.request_ended) events_.request_ended(outcome);
   }
@@ -92,8 +94,9 @@ class BatchRunner {
   const BatchRunnerOptions options_;
   BatchEvents events_;
 
-  std::map<std::string, int64_t> cursor_;  // per batch: the last line checked
-  std::set<std::string> stops_sent_;       // batches whose pending jobs were told to stop
+  std::map<std::string, int64_t> cursor_;       // per batch: the last line checked
+  std::map<std::string, TimeMs> estimated_at_;  // per batch: when its estimate was written
+  std::set<std::string> stops_sent_;            // batches whose pending jobs were told to stop
   std::mutex mu_;
   std::condition_variable cv_;
   bool woken_ = false;

@@ -34,9 +34,13 @@ Result<std::unique_ptr<Frontend>> Frontend::Create(
   const QueueReporter& reporter = f->reporter_;
   auto alerting = MakeAlerting(
       alerts, std::move(silences),
-      [&reporter]() -> Result<AlertSignals> {
+      [&reporter, batches = f->batches_]() -> Result<AlertSignals> {
         GLMQ_ASSIGN_OR_RETURN(const QueueReport report, reporter.Read(/*with_running_jobs=*/false));
-        return AlertSignalsOf(report);
+        AlertSignals signals = AlertSignalsOf(report);
+        if (batches != nullptr) {
+          GLMQ_ASSIGN_OR_RETURN(signals.batches, BatchOutlooks(*batches));
+        }
+        return signals;
       },
       [&job_metrics](const std::string& channel, const std::string& outcome) {
         job_metrics.Notification(channel, outcome);

@@ -301,5 +301,37 @@ TEST(AlertEvaluatorTest, StateMovesToTheNextEvaluator) {
   EXPECT_TRUE(fresh.Active().empty());
 }
 
+// batch_window: a batch expected to need most of the time its window has left warns, one
+// expected to finish after its window closes is critical; a batch without an estimate yet,
+// or one with time to spare, says nothing.
+TEST(AlertEvaluatorTest, BatchWindowWarnsOfABatchThatWouldMissItsWindow) {
+  AlertConfig c = DefaultAlertConfig();
+  for (RuleConfig& r : c.rules) {
+    r.enabled = r.kind == RuleKind::kBatchWindow;
+    r.for_ms = 0;
+  }
+  AlertEvaluator ev(c, nullptr);
+  AlertSignals s;
+  s.now = kStart;
+  s.workers_alive = 1;
+  constexpr TimeMs kHour = 3'600'000;
+  s.batches = {
+      {.id = "batch_late", .expires_at = kStart + kHour, .estimated_finish_at = kStart + 2 * kHour},
+      {.id = "batch_tight",
+       .expires_at = kStart + kHour,
+       .estimated_finish_at = kStart + 54 * 60'000},
+      {.id = "batch_fine",
+       .expires_at = kStart + kHour,
+       .estimated_finish_at = kStart + 10 * 60'000},
+      {.id = "batch_new", .expires_at = kStart + kHour, .estimated_finish_at = 0}};
+  std::map<std::string, std::string> severity_of;
+  for (const Alert& a : Flatten(ev.Evaluate(s))) {
+    EXPECT_EQ(a.labels.at("alertname"), "batch_window");
+    severity_of[a.labels.at("batch")] = AlertSeverityName(a.severity);
+  }
+  EXPECT_EQ(severity_of, (std::map<std::string, std::string>{{"batch_late", "critical"},
+                                                             {"batch_tight", "warning"}}));
+}
+
 }  // namespace
 }  // namespace glmq

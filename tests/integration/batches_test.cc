@@ -131,6 +131,10 @@ TEST(BatchesTest, RefusedRequestsGoToTheErrorFileAndTheRestRun) {
   const json done = WaitForBatchEnd(server, batch["id"], seconds(120));
   ASSERT_EQ(done["status"], "completed") << done.dump();
   EXPECT_EQ(done["request_counts"], json({{"total", 5}, {"completed", 2}, {"failed", 3}}));
+  // An estimate of its end came with its lines: after they were queued, before the window.
+  ASSERT_TRUE(done["estimated_finish_at"].is_number()) << done.dump();
+  EXPECT_GE(done["estimated_finish_at"].get<int64_t>(), done["in_progress_at"].get<int64_t>());
+  EXPECT_LE(done["estimated_finish_at"].get<int64_t>(), done["expires_at"].get<int64_t>());
   std::set<std::string> answered, refused;
   for (const json& l : FileLines(server, done["output_file_id"])) {
     EXPECT_EQ(l["response"]["status_code"], 200);
