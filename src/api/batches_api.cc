@@ -1,10 +1,10 @@
 #include "api/batches_api.h"
 
-#include <charconv>
 #include <optional>
 
 #include "api/batch_codec.h"
 #include "api/json_response.h"
+#include "api/query_string.h"
 
 namespace glmq {
 namespace {
@@ -99,18 +99,6 @@ Result<Batch> CancelBatch(BatchStore& batches, const std::string& tenant, const 
   return Conflict("batch " + id + " kept changing; try again");
 }
 
-std::optional<int64_t> ParseLimit(const RequestContext& rc) {
-  auto it = rc.query.find("limit");
-  if (it == rc.query.end()) return 20;
-  int64_t v = 0;
-  const auto [end, ec] =
-      std::from_chars(it->second.data(), it->second.data() + it->second.size(), v);
-  if (ec != std::errc() || end != it->second.data() + it->second.size() || v < 1 || v > 100) {
-    return std::nullopt;
-  }
-  return v;
-}
-
 }  // namespace
 
 void AddBatchRoutes(Router& router, BatchRoutes routes) {
@@ -130,28 +118,19 @@ void AddBatchRoutes(Router& router, BatchRoutes routes) {
   router.Add(
       http::verb::get, "/v1/batches",
       [routes](RequestContext& rc) -> asio::awaitable<HttpResponse> {
-        const std::optional<int64_t> limit = ParseLimit(rc);
-        if (!limit) {
-          co_return ErrorResponse(ErrorCode::kInvalidRequest,
-                                  "'limit' must be a whole number from 1 to 100");
-        }
+        const Result<std::optional<int64_t>> limit = WholeNumberParam(rc.query, "limit", 1, 100);
+        if (!limit.ok()) co_return ErrorResponse(limit.status());
         auto after = rc.query.find("after");
         auto list = [&routes, tenant = rc.caller.tenant,
                      after = after == rc.query.end() ? std::string() : after->second,
-                     limit = static_cast<int32_t>(*limit)] {
+                     limit = static_cast<int32_t>(limit->value_or(20))] {
           return routes.batches.List(tenant, after, limit);
         };
         Result<BatchPage> page = co_await RunBlocking(routes.pool, list);
         if (!page.ok()) co_return ErrorResponse(page.status());
         json data = json::array();
         for (const Batch& b : page->batches) data.push_back(BatchJson(b));
-        co_return JsonResponse(
-            http::status::ok,
-            {{"object", "list"},
-             {"data", data},
-             {"first_id", page->batches.empty() ? json(nullptr) : json(page->batches.front().id)},
-             {"last_id", page->batches.empty() ? json(nullptr) : json(page->batches.back().id)},
-             {"has_more", page->has_more}});
+        co_return JsonResponse(http::status::ok, ListPageJson(std::move(data), page->has_more));
       },
       Access::kRead);
 

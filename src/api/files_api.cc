@@ -1,12 +1,12 @@
 #include "api/files_api.h"
 
-#include <charconv>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 
 #include "api/json_response.h"
+#include "api/query_string.h"
 #include "files/multipart.h"
 
 namespace glmq {
@@ -17,13 +17,6 @@ constexpr size_t kMaxFieldBytes = 1024;  // a form field other than the file
 // OpenAI's bounds for expires_after[seconds]: an hour to thirty days.
 constexpr int64_t kMinExpirySeconds = 3600;
 constexpr int64_t kMaxExpirySeconds = 30ll * 24 * 3600;
-
-std::optional<int64_t> ParseInt(const std::string& text) {
-  int64_t v = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
-  return v;
-}
 
 // The parts of an upload as they arrive: small fields kept, the file's bytes queued for the
 // store. The file store's writes block, so they happen in Flush, which the handler runs on
@@ -98,7 +91,7 @@ class UploadForm final : public MultipartSink {
       return InvalidArgument("expires_after[anchor] must be 'created_at'");
     }
     if (seconds != fields_.end()) {
-      const std::optional<int64_t> n = ParseInt(seconds->second);
+      const std::optional<int64_t> n = ParseWholeNumber(seconds->second);
       if (!n || *n < kMinExpirySeconds || *n > kMaxExpirySeconds) {
         return InvalidArgument(
             "expires_after[seconds] must be a whole number from 3600 to 2592000");
@@ -151,13 +144,9 @@ Result<FileQuery> QueryOf(const RequestContext& rc) {
   FileQuery q;
   if (auto it = rc.query.find("purpose"); it != rc.query.end()) q.purpose = it->second;
   if (auto it = rc.query.find("after"); it != rc.query.end()) q.after = it->second;
-  if (auto it = rc.query.find("limit"); it != rc.query.end()) {
-    const std::optional<int64_t> n = ParseInt(it->second);
-    if (!n || *n < 1 || *n > 10000) {
-      return InvalidArgument("'limit' must be a whole number from 1 to 10000");
-    }
-    q.limit = static_cast<int32_t>(*n);
-  }
+  GLMQ_ASSIGN_OR_RETURN(const std::optional<int64_t> limit,
+                        WholeNumberParam(rc.query, "limit", 1, 10000));
+  if (limit) q.limit = static_cast<int32_t>(*limit);
   if (auto it = rc.query.find("order"); it != rc.query.end()) {
     if (it->second != "asc" && it->second != "desc") {
       return InvalidArgument("'order' must be 'asc' or 'desc'");
@@ -218,13 +207,7 @@ void AddFileRoutes(Router& router, FileStore& files, const FilesOptions& options
         if (!page.ok()) co_return ErrorResponse(page.status());
         json data = json::array();
         for (const FileInfo& f : page->files) data.push_back(FileJson(f));
-        co_return JsonResponse(
-            http::status::ok,
-            {{"object", "list"},
-             {"data", data},
-             {"first_id", page->files.empty() ? json(nullptr) : json(page->files.front().id)},
-             {"last_id", page->files.empty() ? json(nullptr) : json(page->files.back().id)},
-             {"has_more", page->has_more}});
+        co_return JsonResponse(http::status::ok, ListPageJson(std::move(data), page->has_more));
       },
       Access::kRead);
 

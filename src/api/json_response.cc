@@ -76,6 +76,16 @@ http::status HttpStatusFor(StatusCode code) {
   return code == StatusCode::kOk ? http::status::ok : HttpStatusFor(ErrorCodeFor(code));
 }
 
+json ListPageJson(json data, bool has_more) {
+  const json first = data.empty() ? json(nullptr) : data.front()["id"];
+  const json last = data.empty() ? json(nullptr) : data.back()["id"];
+  return {{"object", "list"},
+          {"data", std::move(data)},
+          {"first_id", first},
+          {"last_id", last},
+          {"has_more", has_more}};
+}
+
 HttpResponse JsonResponse(http::status status, const json& body) {
   HttpResponse res{status, 11};
   res.set(http::field::content_type, "application/json");

@@ -18,6 +18,10 @@ http::status HttpStatusFor(StatusCode code);
 
 HttpResponse JsonResponse(http::status status, const json& body);
 
+// OpenAI's page of a list: {object: "list", data, first_id, last_id, has_more}, the ids those
+// of the first and last objects in `data` (null when it is empty).
+json ListPageJson(json data, bool has_more);
+
 // What a 503 or 507 answer tells the client to wait before sending the request again.
 inline constexpr int kRetryAfterUnavailableSeconds = 5;
 

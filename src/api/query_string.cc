@@ -1,5 +1,7 @@
 #include "api/query_string.h"
 
+#include <charconv>
+
 #include "core/percent.h"
 
 namespace glmq {
@@ -21,6 +23,26 @@ Result<std::map<std::string, std::string>> ParseQuery(std::string_view query) {
     out[std::move(key)] = std::move(value);
   }
   return out;
+}
+
+std::optional<int64_t> ParseWholeNumber(std::string_view text) {
+  int64_t v = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return v;
+}
+
+Result<std::optional<int64_t>> WholeNumberParam(const std::map<std::string, std::string>& query,
+                                                const std::string& name, int64_t least,
+                                                int64_t most) {
+  const auto it = query.find(name);
+  if (it == query.end()) return std::optional<int64_t>();
+  const std::optional<int64_t> v = ParseWholeNumber(it->second);
+  if (!v || *v < least || *v > most) {
+    return InvalidArgument("'" + name + "' must be a whole number from " + std::to_string(least) +
+                           " to " + std::to_string(most));
+  }
+  return v;
 }
 
 }  // namespace glmq

@@ -54,15 +54,14 @@ constexpr const char* kCounts =
 constexpr const char* kInsertLine =
     "INSERT OR IGNORE INTO batch_lines (batch_id, line, custom_id, job_id, result, ok, "
     "input_tokens, cached_tokens, output_tokens) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
-constexpr const char* kPending =
-    "SELECT line, custom_id, job_id, result, ok, input_tokens, cached_tokens, output_tokens "
-    "FROM batch_lines WHERE batch_id = ?1 AND line > ?2 AND result = '' ORDER BY line LIMIT ?3";
 constexpr const char* kSetResult =
     "UPDATE batch_lines SET result = ?3, ok = ?4, input_tokens = ?5, cached_tokens = ?6, "
     "output_tokens = ?7 WHERE batch_id = ?1 AND line = ?2 AND result = ''";
+// A batch's lines in order after a line, all or only those without a result (?4 = 1).
 constexpr const char* kLines =
     "SELECT line, custom_id, job_id, result, ok, input_tokens, cached_tokens, output_tokens "
-    "FROM batch_lines WHERE batch_id = ?1 AND line > ?2 ORDER BY line LIMIT ?3";
+    "FROM batch_lines WHERE batch_id = ?1 AND line > ?2 AND (?4 = 0 OR result = '') "
+    "ORDER BY line LIMIT ?3";
 
 }  // namespace
 
@@ -241,7 +240,7 @@ Status LocalBatchStore::AddLines(const std::string& batch_id, const std::vector<
 Result<std::vector<BatchLine>> LocalBatchStore::Pending(const std::string& batch_id,
                                                         int64_t after_line, int32_t limit) {
   std::lock_guard lock(mu_);
-  return SelectLines(kPending, batch_id, after_line, limit);
+  return SelectLines(batch_id, after_line, limit, /*pending_only=*/true);
 }
 
 Result<bool> LocalBatchStore::SetResult(const std::string& batch_id, const BatchLine& line) {
@@ -261,16 +260,17 @@ Result<bool> LocalBatchStore::SetResult(const std::string& batch_id, const Batch
 Result<std::vector<BatchLine>> LocalBatchStore::Lines(const std::string& batch_id,
                                                       int64_t after_line, int32_t limit) {
   std::lock_guard lock(mu_);
-  return SelectLines(kLines, batch_id, after_line, limit);
+  return SelectLines(batch_id, after_line, limit, /*pending_only=*/false);
 }
 
-Result<std::vector<BatchLine>> LocalBatchStore::SelectLines(const char* sql,
-                                                            const std::string& batch_id,
-                                                            int64_t after_line, int32_t limit) {
-  GLMQ_ASSIGN_OR_RETURN(sqlite::Statement st, db_->Prepare(sql));
+Result<std::vector<BatchLine>> LocalBatchStore::SelectLines(const std::string& batch_id,
+                                                            int64_t after_line, int32_t limit,
+                                                            bool pending_only) {
+  GLMQ_ASSIGN_OR_RETURN(sqlite::Statement st, db_->Prepare(kLines));
   st.BindText(1, batch_id);
   st.BindInt(2, after_line);
   st.BindInt(3, limit);
+  st.BindInt(4, pending_only ? 1 : 0);
   std::vector<BatchLine> out;
   for (;;) {
     GLMQ_ASSIGN_OR_RETURN(bool row, st.Step());

@@ -36,9 +36,10 @@ class LocalBatchStore : public BatchStore {
 
  private:
   explicit LocalBatchStore(std::unique_ptr<sqlite::Connection> db);
-  // The lines `sql` (kPending or kLines) selects. Holds mu_.
-  Result<std::vector<BatchLine>> SelectLines(const char* sql, const std::string& batch_id,
-                                             int64_t after_line, int32_t limit);
+  // A batch's lines in order after `after_line`, all or only those without a result.
+  // Holds mu_.
+  Result<std::vector<BatchLine>> SelectLines(const std::string& batch_id, int64_t after_line,
+                                             int32_t limit, bool pending_only);
   // Adds the counts and usage of its lines to a batch read from its row. Holds mu_.
   Status AddCounts(Batch& batch);
 
