@@ -4,7 +4,6 @@
 #include "api/openapi.h"
 
 #include <memory>
-#include <nlohmann/json.hpp>
 
 namespace glmq {
 
@@ -347,23 +346,10 @@ const std::string& OpenApiDocument() {
   return document;
 }
 
-std::string OpenApiDocumentWithoutBatches() {
-  nlohmann::json doc = nlohmann::json::parse(OpenApiDocument());
-  nlohmann::json& paths = doc["paths"];
-  for (auto it = paths.begin(); it != paths.end();) {
-    const bool batch_api =
-        it.key().rfind("/v1/files", 0) == 0 || it.key().rfind("/v1/batches", 0) == 0;
-    it = batch_api ? paths.erase(it) : std::next(it);
-  }
-  return doc.dump(2);
-}
-
-void AddOpenApiRoute(Router& router, bool batch_api) {
-  auto document = std::make_shared<const std::string>(batch_api ? OpenApiDocument()
-                                                                : OpenApiDocumentWithoutBatches());
+void AddOpenApiRoute(Router& router) {
   router.Add(
       http::verb::get, "/openapi.json",
-      [document](RequestContext&) -> asio::awaitable<HttpResponse> {
+      [document = &OpenApiDocument()](RequestContext&) -> asio::awaitable<HttpResponse> {
         HttpResponse res{http::status::ok, 11};
         res.set(http::field::content_type, "application/json");
         res.body() = *document;

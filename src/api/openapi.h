@@ -7,11 +7,8 @@
 
 namespace glmq {
 
-// The whole document, as `glmq serve` serves it.
+// The whole document, as `glmq serve` and `glmq gateway` serve it.
 const std::string& OpenApiDocument();
-// The same without the Batch API's paths (/v1/files, /v1/batches), which a gateway does not
-// serve yet.
-std::string OpenApiDocumentWithoutBatches();
-void AddOpenApiRoute(Router& router, bool batch_api);
+void AddOpenApiRoute(Router& router);
 
 }  // namespace glmq

@@ -143,6 +143,13 @@ void BatchRunner::Loop() {
 }
 
 void BatchRunner::RunOnce() {
+  if (!gate_ || gate_()) Round();
+  if (events_.statuses) {
+    if (auto counts = batches_.CountByStatus(); counts.ok()) events_.statuses(*counts);
+  }
+}
+
+void BatchRunner::Round() {
   auto active = batches_.Active();
   if (!active.ok()) {
     spdlog::warn("batches: cannot read the active batches: {}", active.status().message());
@@ -152,9 +159,6 @@ void BatchRunner::RunOnce() {
     if (Status s = Advance(batch); !s.ok()) {
       spdlog::warn("batch {}: {} (tried again next round)", batch.id, s.message());
     }
-  }
-  if (events_.statuses) {
-    if (auto counts = batches_.CountByStatus(); counts.ok()) events_.statuses(*counts);
   }
 }
 

@@ -8,7 +8,9 @@
 // (BatchLineJobId), so submitting a line twice finds the job already there; a line's result
 // is written once (BatchStore::SetResult).
 //
-// Threads: its own, one round every `period` (or at Wake); RunOnce for tests.
+// Threads: its own, one round every `period` (or at Wake); RunOnce for tests. Where several
+// processes share the stores, one runs the rounds at a time (SetGate); the others keep only
+// the metrics current.
 #pragma once
 
 #include <chrono>
@@ -57,6 +59,10 @@ class BatchRunner {
 
   // Before Start.
   void SetEvents(BatchEvents events) { events_ = std::move(events); }
+  // Before Start: rounds run only while `gate` says so (distributed mode: the holder of the
+  // "batches" lease, so that one runner among the gateways moves each batch on). Without
+  // one, every round runs.
+  void SetGate(std::function<bool()> gate) { gate_ = std::move(gate); }
   void Start();
   void Stop();
   // A round now (a batch was created or cancelled).
@@ -72,6 +78,8 @@ class BatchRunner {
 
  private:
   void Loop();
+  // Every active batch one step on.
+  void Round();
   Status Advance(Batch& batch);
   // validating -> in_progress (or failed, or cancelled when cancelled meanwhile).
   Status Validate(Batch& batch);
@@ -93,6 +101,7 @@ class BatchRunner {
   const BatchCodec& codec_;
   const BatchRunnerOptions options_;
   BatchEvents events_;
+  std::function<bool()> gate_;
 
   std::map<std::string, int64_t> cursor_;       // per batch: the last line checked
   std::map<std::string, TimeMs> estimated_at_;  // per batch: when its estimate was written

@@ -5,20 +5,22 @@
 
 #include <atomic>
 
-#include "alert/leader.h"
 #include "api/http_server.h"
 #include "api/metrics_api.h"
+#include "batch/redis_batch_store.h"
 #include "cli/commands.h"
 #include "cli/flags.h"
 #include "cli/frontend.h"
 #include "cli/runtime.h"
 #include "engine/llama_engine.h"
 #include "engine/openai_engine.h"
+#include "files/redis_file_store.h"
 #include "sched/capacity.h"
 #include "sched/fault_injection.h"
 #include "sched/liveness.h"
 #include "sched/queue_report.h"
 #include "sched/scheduler.h"
+#include "store/lease_gate.h"
 #include "store/redis_store.h"
 
 namespace glmq {
@@ -66,6 +68,7 @@ struct GatewayFlags {
   LlamaEngineOptions engine;
   RedisFlags redis;
   int64_t alert_lease_ms = 15'000;
+  int64_t batch_lease_ms = 15'000;
 };
 
 int RunGateway(const GatewayFlags& flags) {
@@ -100,18 +103,31 @@ int RunGateway(const GatewayFlags& flags) {
     storage.write = [&shared, key](const std::string& v) { return shared.PutBlob(key, v); };
     return storage;
   };
+  // The Batch API's files and batches, in the same Redis: any gateway serves them.
+  const std::string prefix = RedisStoreOptions().prefix;
+  auto files = RedisFileStore::Open(flags.redis.url, prefix);
+  auto batches = files.ok() ? RedisBatchStore::Open(flags.redis.url, prefix)
+                            : Result<std::unique_ptr<RedisBatchStore>>(files.status());
+  if (!batches.ok()) {
+    spdlog::error("cannot keep files and batches in Redis at {}: {}", flags.redis.url,
+                  batches.status().message());
+    return 1;
+  }
   FrontendOptions frontend_options = flags.frontend;
   frontend_options.blocking_threads = flags.common.blocking_threads;
   auto frontend = Frontend::Create(frontend_options, *alert_config, blob("silences"), shared,
-                                   *tokenizer, capacity, nullptr, watch, registry, job_metrics);
+                                   *tokenizer, capacity, nullptr, watch, registry, job_metrics,
+                                   files->get(), batches->get());
   if (!frontend.ok()) {
     spdlog::error("{}", frontend.status().message());
     return 2;
   }
   const SilenceStorage state = blob("alerts-state");
   (*frontend)->alerts().SetStateStore(state.read, state.write);
-  // One evaluator among all gateways: the holder of the "alerts" lease.
+  // One evaluator among all gateways: the holder of the "alerts" lease; one batch runner:
+  // the holder of the "batches" lease.
   (*frontend)->alerts().SetGate(LeaseGate(shared, "alerts", name, flags.alert_lease_ms));
+  (*frontend)->SetBatchGate(LeaseGate(shared, "batches", name, flags.batch_lease_ms));
   auto port = (*frontend)->Start();
   if (!port.ok()) {
     spdlog::error("{}", port.status().message());
@@ -242,6 +258,11 @@ CommandRunner AddGatewayCommand(CLI::App& app) {
                   "the evaluating gateway holds the alerts lease this long; another takes over "
                   "within it if that one dies")
       ->capture_default_str();
+  cmd->add_option("--batch-lease-ms", f->batch_lease_ms,
+                  "the gateway that runs the batches holds the batches lease this long; another "
+                  "takes over within it if that one dies")
+      ->capture_default_str();
+  AddBatchApiFlags(*cmd, f->frontend.files, f->frontend.batches);
   return [f]() { return RunGateway(*f); };
 }
 

@@ -35,7 +35,7 @@ void AddHttpFlags(CLI::App& cmd, HttpServerOptions& f, uint16_t default_port) {
       "GLMQ_MAX_CONNECTIONS");
 }
 
-void AddFileFlags(CLI::App& cmd, FilesOptions& f) {
+void AddBatchApiFlags(CLI::App& cmd, FilesOptions& f, BatchRunnerOptions& batches) {
   Opt(cmd, "--max-file-bytes", f.max_file_bytes,
       "largest file POST /v1/files takes (read a piece at a time, never held whole)",
       "GLMQ_MAX_FILE_BYTES");
@@ -46,6 +46,8 @@ void AddFileFlags(CLI::App& cmd, FilesOptions& f) {
                        "otherwise (0 = kept until deleted)")
                     ->envname("GLMQ_FILE_RETENTION_HOURS");
   hours->default_str("720");
+  Opt(cmd, "--batch-max-lines", batches.max_lines, "most requests one batch's input file may hold",
+      "GLMQ_BATCH_MAX_LINES");
 }
 
 void AddHttpDrainFlag(CLI::App& cmd, HttpServerOptions& f) {

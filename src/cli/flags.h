@@ -9,6 +9,7 @@
 #include "api/files_api.h"
 #include "api/http_server.h"
 #include "api/webhooks.h"
+#include "batch/batch_runner.h"
 #include "engine/llama_engine.h"
 #include "sched/policy.h"
 #include "sched/scheduler.h"
@@ -32,8 +33,8 @@ void AddHttpDrainFlag(CLI::App& cmd, HttpServerOptions& f);
 void AddEngineFlags(CLI::App& cmd, LlamaEngineOptions& f, bool tokenizer_only);
 // Request limits and token counting.
 void AddApiFlags(CLI::App& cmd, ApiOptions& f, AdmissionOptions& admission);
-// --max-file-bytes, --file-retention-hours: the Batch API's files.
-void AddFileFlags(CLI::App& cmd, FilesOptions& f);
+// --max-file-bytes, --file-retention-hours, --batch-max-lines: the Batch API.
+void AddBatchApiFlags(CLI::App& cmd, FilesOptions& f, BatchRunnerOptions& batches);
 // --webhook-secret, --webhook-max-attempts, --webhook-timeout-seconds.
 void AddWebhookFlags(CLI::App& cmd, WebhookOptions& f);
 // --lease-ms, --max-deliveries.

@@ -131,7 +131,7 @@ Status Frontend::AddRoutes(metrics::Registry& registry, JobMetrics& job_metrics)
   AddTenantCollector(registry, *keys_, ctx.store);
   AddMetricsRoute(router_, registry, pool_);
   AddDashboardRoutes(router_);
-  AddOpenApiRoute(router_, /*batch_api=*/batches_ != nullptr);
+  AddOpenApiRoute(router_);
   router_.SetObserver([&job_metrics](const std::string& route, int status, double seconds) {
     job_metrics.HttpRequest(route, status, seconds);
   });

@@ -55,6 +55,10 @@ class Frontend {
   void Stop();
 
   AlertService& alerts() { return *alerting_->service; }
+  // Before Start: see BatchRunner::SetGate (no-op without the Batch API).
+  void SetBatchGate(std::function<bool()> gate) {
+    if (batch_runner_) batch_runner_->SetGate(std::move(gate));
+  }
   const QueueReporter& reporter() const { return reporter_; }
 
  private:

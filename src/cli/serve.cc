@@ -165,11 +165,7 @@ CommandRunner AddServeCommand(CLI::App& app) {
       ->envname("GLMQ_RETENTION_HOURS")
       ->capture_default_str();
   AddApiFlags(*cmd, f->frontend.api, f->frontend.admission);
-  AddFileFlags(*cmd, f->frontend.files);
-  cmd->add_option("--batch-max-lines", f->frontend.batches.max_lines,
-                  "most requests one batch's input file may hold")
-      ->envname("GLMQ_BATCH_MAX_LINES")
-      ->capture_default_str();
+  AddBatchApiFlags(*cmd, f->frontend.files, f->frontend.batches);
   AddWebhookFlags(*cmd, f->frontend.webhooks);
   AddSchedulerFlags(*cmd, f->sched);
   AddPolicyFlags(*cmd, f->frontend.policy);

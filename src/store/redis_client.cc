@@ -86,6 +86,42 @@ Status CheckOk(const Result<Reply>& reply, std::string_view what) {
 
 }  // namespace
 
+// A script's refusal ("GLMQ_<CODE> message") or Redis's own error, as a Status.
+Status ErrorReplyStatus(const std::string& error) {
+  struct Mapping {
+    std::string_view tag;
+    StatusCode code;
+  };
+  static constexpr Mapping kScriptErrors[] = {{"GLMQ_NOTFOUND ", StatusCode::kNotFound},
+                                              {"GLMQ_CONFLICT ", StatusCode::kConflict},
+                                              {"GLMQ_INVALID ", StatusCode::kInvalidArgument}};
+  for (const Mapping& m : kScriptErrors) {
+    if (size_t at = error.find(m.tag); at != std::string::npos) {
+      std::string message = error.substr(at + m.tag.size());
+      // Redis may append where in the script the error came from.
+      if (size_t script = message.find(" script:"); script != std::string::npos) {
+        message.resize(script);
+      }
+      return Status(m.code, std::move(message));
+    }
+  }
+  // Redis is up but cannot take the command now: loading its files after a restart, a
+  // replica, a failed background save, a script running too long.
+  for (std::string_view transient :
+       {"LOADING", "READONLY", "MISCONF", "MASTERDOWN", "BUSY", "TRYAGAIN", "CLUSTERDOWN"}) {
+    if (error.rfind(transient, 0) == 0) return Unavailable("redis: " + error);
+  }
+  // maxmemory reached: the store is full, as a disk can be.
+  if (error.rfind("OOM", 0) == 0) return StorageFull("redis: " + error);
+  return Internal("redis: " + error);
+}
+
+Result<std::string> LoadScript(Pool& pool, std::string_view source) {
+  GLMQ_ASSIGN_OR_RETURN(Reply reply, pool.Command({"SCRIPT", "LOAD", source}, Retry::kOnce));
+  if (reply.is_error()) return ErrorReplyStatus(reply.str);
+  return std::move(reply.str);
+}
+
 Result<Endpoint> Endpoint::Parse(std::string_view url) {
   constexpr std::string_view kScheme = "redis://";
   if (url.substr(0, kScheme.size()) != kScheme) {

@@ -1,7 +1,8 @@
 // A small Redis client over hiredis (blocking API, RESP2): a URL parser, a connection, a
 // thread-safe pool of connections, and a subscriber thread for one pub/sub channel.
 //
-// Only RedisJobStore uses it; nothing outside src/store/ sees hiredis.
+// The Redis stores use it (RedisJobStore, RedisFileStore, RedisBatchStore); nothing outside
+// this client sees hiredis.
 //
 // Errors: a failed Status means the connection broke (refused, reset, timed out) or the
 // pool could not lend one in time, always kUnavailable. An error *reply* (e.g. "-LOADING",
@@ -144,6 +145,14 @@ class Pool {
   std::vector<std::unique_ptr<Connection>> idle_;  // guarded by mu_
   int lent_ = 0;                                   // guarded by mu_; connections out now
 };
+
+// An error reply as a Status: a script's refusal "GLMQ_NOTFOUND|CONFLICT|INVALID message" as
+// that code; a Redis that cannot take writes now (LOADING, READONLY, MISCONF, ...) as
+// kUnavailable; maxmemory reached (OOM) as kStorageFull; anything else kInternal.
+Status ErrorReplyStatus(const std::string& error);
+
+// Loads a Lua script (SCRIPT LOAD); returns the SHA1 Pool::Eval runs it by.
+Result<std::string> LoadScript(Pool& pool, std::string_view source);
 
 // Listens on one channel from its own thread and connection, and calls `on_message` with
 // each message's payload. When the connection breaks (Redis restarted), it reconnects and

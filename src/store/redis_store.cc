@@ -62,36 +62,6 @@ std::string DoubleText(double v) {
   return ec == std::errc() ? std::string(buf, end) : "0";
 }
 
-// A script's refusal ("GLMQ_<CODE> message") or Redis's own error, as a Status.
-Status ErrorStatus(const std::string& error) {
-  struct Mapping {
-    std::string_view tag;
-    StatusCode code;
-  };
-  static constexpr Mapping kScriptErrors[] = {{"GLMQ_NOTFOUND ", StatusCode::kNotFound},
-                                              {"GLMQ_CONFLICT ", StatusCode::kConflict},
-                                              {"GLMQ_INVALID ", StatusCode::kInvalidArgument}};
-  for (const Mapping& m : kScriptErrors) {
-    if (size_t at = error.find(m.tag); at != std::string::npos) {
-      std::string message = error.substr(at + m.tag.size());
-      // Redis may append where in the script the error came from.
-      if (size_t script = message.find(" script:"); script != std::string::npos) {
-        message.resize(script);
-      }
-      return Status(m.code, std::move(message));
-    }
-  }
-  // Redis is up but cannot take the command now: loading its files after a restart, a
-  // replica, a failed background save, a script running too long.
-  for (std::string_view transient :
-       {"LOADING", "READONLY", "MISCONF", "MASTERDOWN", "BUSY", "TRYAGAIN", "CLUSTERDOWN"}) {
-    if (error.rfind(transient, 0) == 0) return Unavailable("redis: " + error);
-  }
-  // maxmemory reached: the store is full, as a disk can be.
-  if (error.rfind("OOM", 0) == 0) return StorageFull("redis: " + error);
-  return Internal("redis: " + error);
-}
-
 // Decodes a job hash (HGETALL's flat [field, value, ...]).
 Result<Job> DecodeJob(const Reply& hash) {
   if (!hash.is_array() || hash.elements.empty()) return NotFound("no such job");
@@ -234,7 +204,7 @@ Result<std::unique_ptr<RedisJobStore>> RedisJobStore::Open(const RedisStoreOptio
   store->pool_ =
       std::make_unique<redis::Pool>(endpoint, options.pool_size, options.timeout_seconds);
   GLMQ_ASSIGN_OR_RETURN(Reply pong, store->pool_->Command({"PING"}, redis::Retry::kOnce));
-  if (pong.is_error()) return ErrorStatus(pong.str);
+  if (pong.is_error()) return redis::ErrorReplyStatus(pong.str);
   GLMQ_RETURN_IF_ERROR(store->CheckPersistence());
   GLMQ_RETURN_IF_ERROR(store->LoadScripts());
   RedisJobStore* raw = store.get();
@@ -321,7 +291,7 @@ Result<Reply> RedisJobStore::Run(ScriptId script, const Args& args, bool retry) 
   const int index = static_cast<int>(script);
   Result<Reply> reply = pool_->Eval(shas_[index], redis::ScriptSource(script), argv,
                                     retry ? redis::Retry::kOnce : redis::Retry::kNo);
-  if (reply.ok() && reply->is_error()) reply = ErrorStatus(reply->str);
+  if (reply.ok() && reply->is_error()) reply = redis::ErrorReplyStatus(reply->str);
   health_.Record(reply.status());
   return reply;
 }
@@ -335,7 +305,7 @@ Result<std::vector<Reply>> RedisJobStore::Commands(const std::vector<Args>& comm
   if (replies.ok()) {
     for (const Reply& r : *replies) {
       if (r.is_error()) {
-        replies = ErrorStatus(r.str);
+        replies = redis::ErrorReplyStatus(r.str);
         break;
       }
     }

@@ -78,19 +78,5 @@ TEST(OpenApiTest, TheDocumentIsWellFormed) {
   }
 }
 
-// A gateway's document leaves out the Batch API it does not serve, and only that.
-TEST(OpenApiTest, TheGatewaysDocumentLeavesOutTheBatchApi) {
-  const json whole = json::parse(OpenApiDocument());
-  const json gateway = json::parse(OpenApiDocumentWithoutBatches());
-  int left_out = 0;
-  for (const auto& [path, item] : whole["paths"].items()) {
-    const bool batch_api = path.rfind("/v1/files", 0) == 0 || path.rfind("/v1/batches", 0) == 0;
-    EXPECT_EQ(gateway["paths"].contains(path), !batch_api) << path;
-    left_out += batch_api ? 1 : 0;
-  }
-  EXPECT_EQ(left_out, 6);
-  EXPECT_TRUE(gateway["paths"].contains("/v1/models"));
-}
-
 }  // namespace
 }  // namespace glmq

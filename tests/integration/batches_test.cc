@@ -1,8 +1,9 @@
 // The Batch API on the real binary, as a user meets it with curl: a file with bad lines fails
 // with their line numbers and runs nothing; requests the job parser or the context refuse go
 // to the error file while the rest run; a short window expires what is left and keeps what
-// finished; a batch outlives a kill -9 of the server with every line answered once; another
-// tenant's batch is unknown.
+// finished; a batch outlives a kill -9 of the server, and on Redis a kill -9 of a worker and
+// of the gateway that runs it, with every line answered once; another tenant's batch is
+// unknown.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -11,6 +12,7 @@
 #include <string>
 
 #include "integration/harness.h"
+#include "store/redis_server.h"
 
 namespace glmq::integration {
 namespace {
@@ -216,6 +218,69 @@ TEST(BatchesTest, ABatchOutlivesAKillOfTheServer) {
   for (const json& l : FileLines(server, done["output_file_id"])) ids.insert(l["custom_id"]);
   EXPECT_EQ(ids.size(), 24u);
   for (int i = 0; i < 24; ++i) EXPECT_EQ(ids.count("q-" + std::to_string(i)), 1u);
+}
+
+// On Redis: two gateways and two workers. The file is uploaded to one gateway and the batch
+// read from the other; mid-batch a worker with a line running is killed (its job runs
+// elsewhere) and so is the gateway whose runner moves the batch on (the other takes its
+// lease). Every line is answered exactly once in the output file.
+TEST(BatchesTest, OnRedisABatchOutlivesAKilledWorkerAndAKilledGateway) {
+  RedisServer redis;
+  ASSERT_TRUE(redis.Start({"--appendonly", "yes", "--appendfsync", "always"}))
+      << redis.last_error();
+  const std::vector<std::string> gateway_flags = {"--redis", redis.url(), "--batch-lease-ms",
+                                                  "2000"};
+  Server first("gateway", gateway_flags), second("gateway", gateway_flags);
+  Server w1("worker", {"--redis", redis.url(), "--parallel", "2", "--lease-ms", "2000", "--name",
+                       "first-worker"});
+  Server w2("worker", {"--redis", redis.url(), "--parallel", "2", "--lease-ms", "2000"});
+  ASSERT_TRUE(first.Start()) << first.start_error();  // the first to take the batches lease
+  for (Server* p : {&second, &w1, &w2}) ASSERT_TRUE(p->Start()) << p->start_error();
+
+  constexpr int kLines = 24;
+  std::vector<std::string> lines;
+  for (int i = 0; i < kLines; ++i) {
+    lines.push_back(
+        ChatLine("q-" + std::to_string(i), "Question " + std::to_string(i), 300).dump());
+  }
+  const json batch = CreateBatch(first, lines);
+  ASSERT_TRUE(batch.is_object());
+  const std::string id = batch["id"];
+  // Served by the other gateway too.
+  ASSERT_EQ(second.Get("/v1/files/" + batch["input_file_id"].get<std::string>()).status, 200);
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        const json b = second.Get("/v1/batches/" + id).body_json;
+        if (b.value("status", "") != "in_progress" ||
+            b["request_counts"].value("completed", 0) < 2) {
+          return false;
+        }
+        const json running = second.Get("/v1/jobs?state=running&limit=100").body_json;
+        for (const json& job : running.value("data", json::array())) {
+          if (job.value("worker", "") == "first-worker") return true;
+        }
+        return false;
+      },
+      seconds(120)))
+      << second.Get("/v1/batches/" + id).body;
+  w1.Kill(SIGKILL);
+  first.Kill(SIGKILL);
+
+  const json done = WaitForBatchEnd(second, id, seconds(240));
+  ASSERT_EQ(done["status"], "completed") << done.dump() << second.LogTail();
+  EXPECT_EQ(done["request_counts"],
+            json({{"total", kLines}, {"completed", kLines}, {"failed", 0}}));
+  std::multiset<std::string> ids;
+  int retried = 0;
+  for (const json& l : FileLines(second, done["output_file_id"])) {
+    ids.insert(l["custom_id"].get<std::string>());
+    const std::string job = l["response"].value("request_id", "");
+    retried += second.Get("/v1/jobs/" + job).body_json.value("attempts", 0) > 1;
+  }
+  EXPECT_EQ(ids.size(), static_cast<size_t>(kLines));
+  for (int i = 0; i < kLines; ++i) EXPECT_EQ(ids.count("q-" + std::to_string(i)), 1u) << i;
+  EXPECT_GE(retried, 1);  // the killed worker's line ran again elsewhere
+  EXPECT_TRUE(done["error_file_id"].is_null()) << done.dump();
 }
 
 // `glmq batch submit --wait`: uploads, follows (a plain line per change when not on a

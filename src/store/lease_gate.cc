@@ -1,4 +1,4 @@
-#include "alert/leader.h"
+#include "store/lease_gate.h"
 
 #include <spdlog/spdlog.h>
 
@@ -14,7 +14,9 @@ std::function<bool()> LeaseGate(JobStore& store, std::string name, std::string h
     auto held = store.AcquireLease(name, holder, NowMs(), lease_ms);
     const bool now_leader = held.ok() && *held;
     if (now_leader != leader->exchange(now_leader)) {
-      spdlog::info("alerts: {} the evaluator", now_leader ? "this process is now" : "no longer");
+      spdlog::info("lease '{}': {}", name,
+                   now_leader ? "held by this process, which does its work now"
+                              : "no longer held by this process");
     }
     return now_leader;
   };

@@ -1,24 +1,48 @@
-#include "batch/local_batch_store.h"
-
+// The BatchStore contract: the same tests against LocalBatchStore (an SQLite file) and
+// RedisBatchStore (a real redis-server, a fresh key prefix per test; skipped when
+// redis-server is not installed).
 #include <gtest/gtest.h>
 
 #include <filesystem>
 
+#include "batch/local_batch_store.h"
+#include "batch/redis_batch_store.h"
+#include "store/redis_server.h"
+
 namespace glmq {
 namespace {
 
-class LocalBatchStoreTest : public ::testing::Test {
+enum class Backend { kLocal, kRedis };
+
+class BatchStoreContractTest : public ::testing::TestWithParam<Backend> {
+ public:
+  static void TearDownTestSuite() { redis_.reset(); }
+
  protected:
   void SetUp() override {
+    if (GetParam() == Backend::kRedis) {
+      if (RedisServer::FindBinary().empty()) GTEST_SKIP() << "redis-server is not installed";
+      if (!redis_) {
+        redis_ = std::make_unique<RedisServer>();
+        ASSERT_TRUE(redis_->Start()) << redis_->last_error();
+      }
+      static int counter = 0;
+      auto store =
+          RedisBatchStore::Open(redis_->url(), "batches" + std::to_string(++counter) + ":");
+      ASSERT_TRUE(store.ok()) << store.status().message();
+      store_ = std::move(*store);
+      return;
+    }
+    static int files = 0;
     path_ = std::filesystem::temp_directory_path() /
-            ("glmq-batches-" + std::to_string(::getpid()) + "-" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".db");
+            ("glmq-batches-" + std::to_string(::getpid()) + "-" + std::to_string(++files) + ".db");
     auto store = LocalBatchStore::Open(path_.string());
     ASSERT_TRUE(store.ok()) << store.status().message();
     store_ = std::move(*store);
   }
   void TearDown() override {
     store_.reset();
+    if (path_.empty()) return;
     for (const char* suffix : {"", "-wal", "-shm"})
       std::filesystem::remove(path_.string() + suffix);
   }
@@ -36,11 +60,12 @@ class LocalBatchStoreTest : public ::testing::Test {
     return b;
   }
 
+  static inline std::unique_ptr<RedisServer> redis_;
   std::filesystem::path path_;
-  std::unique_ptr<LocalBatchStore> store_;
+  std::unique_ptr<BatchStore> store_;
 };
 
-TEST_F(LocalBatchStoreTest, CountsFollowTheLinesAndAResultIsWrittenOnce) {
+TEST_P(BatchStoreContractTest, CountsFollowTheLinesAndAResultIsWrittenOnce) {
   const Batch b = Make("t");
   std::vector<BatchLine> lines;
   for (int i = 1; i <= 4; ++i) {
@@ -82,7 +107,7 @@ TEST_F(LocalBatchStoreTest, CountsFollowTheLinesAndAResultIsWrittenOnce) {
   EXPECT_EQ(store_->Pending(b.id, 2, 10)->at(0).line, 3);
 }
 
-TEST_F(LocalBatchStoreTest, AnUpdateFromAStatusItLeftIsAConflict) {
+TEST_P(BatchStoreContractTest, AnUpdateFromAStatusItLeftIsAConflict) {
   Batch b = Make("t");
   b.status = BatchStatus::kInProgress;
   ASSERT_TRUE(store_->Update(b, BatchStatus::kValidating).ok());
@@ -97,7 +122,7 @@ TEST_F(LocalBatchStoreTest, AnUpdateFromAStatusItLeftIsAConflict) {
 
 // An ended batch goes with its lines once its end is past the retention; one still running
 // stays however old.
-TEST_F(LocalBatchStoreTest, EndedBatchesAreDeletedWithTheirLines) {
+TEST_P(BatchStoreContractTest, EndedBatchesAreDeletedWithTheirLines) {
   Batch ended = Make("t");
   Batch running = Make("t");
   BatchLine line;
@@ -118,7 +143,7 @@ TEST_F(LocalBatchStoreTest, EndedBatchesAreDeletedWithTheirLines) {
   EXPECT_EQ(store_->Lines(running.id, 0, 10)->size(), 1u);
 }
 
-TEST_F(LocalBatchStoreTest, ATenantListsItsOwnNewestFirstAndSeesNoOtherTenants) {
+TEST_P(BatchStoreContractTest, ATenantListsItsOwnNewestFirstAndSeesNoOtherTenants) {
   const Batch first = Make("a");
   const Batch other = Make("b");
   const Batch second = Make("a");
@@ -133,6 +158,12 @@ TEST_F(LocalBatchStoreTest, ATenantListsItsOwnNewestFirstAndSeesNoOtherTenants) 
   EXPECT_EQ(store_->Get("a", other.id).status().code(), StatusCode::kNotFound);
   EXPECT_EQ(store_->List("a", other.id, 10).status().code(), StatusCode::kNotFound);
 }
+
+INSTANTIATE_TEST_SUITE_P(Stores, BatchStoreContractTest,
+                         ::testing::Values(Backend::kLocal, Backend::kRedis),
+                         [](const ::testing::TestParamInfo<Backend>& info) {
+                           return info.param == Backend::kLocal ? "Local" : "Redis";
+                         });
 
 }  // namespace
 }  // namespace glmq
