@@ -67,7 +67,8 @@ WaitModel Admission::CurrentWaitModel() const {
   return WaitModelOf(capacity_.Now(), TypicalPromptTokens());
 }
 
-Result<Admission::Prepared> Admission::Prepare(std::string tenant, JobRequest request) const {
+Result<Admission::Prepared> Admission::Prepare(std::string tenant, JobRequest request,
+                                               Counting counting) const {
   Prepared out;
   // A text too long even at the most bytes per token is refused without tokenizing it.
   const int64_t at_least = tokenizer_.MinPromptTokens(request);
@@ -78,9 +79,11 @@ Result<Admission::Prepared> Admission::Prepare(std::string tenant, JobRequest re
   // Tokenizing runs at a few MB/s, so a large document is accepted on an estimate and
   // counted right after its 202 (see Settle).
   int64_t tokens = 0;
-  if (!options_.count_tokens || RequestTextBytes(request) > options_.sync_count_bytes) {
+  if (counting == Counting::kEstimate || !options_.count_tokens ||
+      RequestTextBytes(request) > options_.sync_count_bytes) {
     tokens = tokenizer_.EstimatePromptTokens(request);
     out.prompt_tokens_estimated = true;
+    out.count_after = counting == Counting::kAsConfigured && options_.count_tokens;
   } else {
     GLMQ_ASSIGN_OR_RETURN(tokens, tokenizer_.CountPromptTokens(request));
     GLMQ_RETURN_IF_ERROR(tokenizer_.CheckFits(tokens, request.sampling.max_tokens));
@@ -132,10 +135,10 @@ void Admission::Settle(const Job& job, int64_t promised_ms) const {
 
 // What follows a durable insert: the listeners, and the exact count of a large document.
 Admission::Accepted Admission::Accept(Job job, int64_t position, bool prompt_tokens_estimated,
-                                      int64_t promised_ms) {
+                                      bool count_after, int64_t promised_ms) {
   Accepted out{std::move(job), position, prompt_tokens_estimated};
   if (on_accepted_) on_accepted_(out.job);
-  if (prompt_tokens_estimated && options_.count_tokens) {
+  if (count_after) {
     // The request moves to the counting task; the 202 needs only the other fields.
     Job pending;
     pending.id = out.job.id;
@@ -154,7 +157,7 @@ asio::awaitable<Result<Admission::Accepted>> Admission::InsertBatched(Prepared p
   if (!inserted.ok()) co_return inserted.status();
   const int64_t promised_ms = inserted->job.order_key - given_key;
   co_return Accept(std::move(inserted->job), inserted->placement.position,
-                   prepared.prompt_tokens_estimated, promised_ms);
+                   prepared.prompt_tokens_estimated, prepared.count_after, promised_ms);
 }
 
 Result<Admission::Accepted> Admission::InsertNow(Prepared prepared) {
@@ -165,16 +168,17 @@ Result<Admission::Accepted> Admission::InsertNow(Prepared prepared) {
   if (!inserted.at(0).ok()) return inserted.at(0).status();
   const int64_t promised_ms = inserted[0]->job.order_key - given_key;
   return Accept(std::move(inserted[0]->job), inserted[0]->placement.position,
-                prepared.prompt_tokens_estimated, promised_ms);
+                prepared.prompt_tokens_estimated, prepared.count_after, promised_ms);
 }
 
 std::vector<Result<Admission::Accepted>> Admission::InsertMany(std::vector<Prepared> prepared) {
   std::vector<int64_t> given_keys;
-  std::vector<bool> estimated;
+  std::vector<bool> estimated, count_after;
   std::vector<JobStore::NewJob> jobs;
   for (Prepared& p : prepared) {
     given_keys.push_back(p.job.job.order_key);
     estimated.push_back(p.prompt_tokens_estimated);
+    count_after.push_back(p.count_after);
     jobs.push_back(std::move(p.job));
   }
   auto inserted = InsertBatcher::InsertNow(store_, std::move(jobs));
@@ -186,7 +190,7 @@ std::vector<Result<Admission::Accepted>> Admission::InsertMany(std::vector<Prepa
     }
     const int64_t promised_ms = inserted[i]->job.order_key - given_keys[i];
     out.push_back(Accept(std::move(inserted[i]->job), inserted[i]->placement.position, estimated[i],
-                         promised_ms));
+                         count_after[i], promised_ms));
   }
   return out;
 }
@@ -218,7 +222,7 @@ Result<Admission::Accepted> Admission::InsertIdempotent(
   out.queue_position = place.ahead.jobs + 1;
   GLMQ_RETURN_IF_ERROR(store_.InsertIdempotent(out.job, claim, status, answer(out), ttl_ms));
   return Accept(std::move(out.job), out.queue_position, out.prompt_tokens_estimated,
-                out.job.order_key - given_key);
+                prepared.count_after, out.job.order_key - given_key);
 }
 
 const ModelInfo& Admission::model() const { return tokenizer_.info(); }

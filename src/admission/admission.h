@@ -47,7 +47,12 @@ class Admission {
   struct Prepared {
     JobStore::NewJob job;
     bool prompt_tokens_estimated = false;
+    bool count_after = false;  // counted exactly once durable (Settle), off the caller's path
   };
+  // How Prepare sizes a prompt: as AdmissionOptions say (counted now, or estimated and
+  // counted right after the insert), or estimated only, the engine's count replacing it
+  // when the job starts (a batch's lines, whose place in the queue is the batch's).
+  enum class Counting { kAsConfigured, kEstimate };
   // A durable job and where it landed.
   struct Accepted {
     Job job;
@@ -70,7 +75,8 @@ class Admission {
   // Counts tokens (see AdmissionOptions), checks the job can ever run, orders it, and says
   // how its wait follows from the work it will find ahead. kUnprocessable when it can never
   // fit the context.
-  Result<Prepared> Prepare(std::string tenant, JobRequest request) const;
+  Result<Prepared> Prepare(std::string tenant, JobRequest request,
+                           Counting counting = Counting::kAsConfigured) const;
 
   // Inserts in the next shared batch (from a coroutine on any executor).
   asio::awaitable<Result<Accepted>> InsertBatched(Prepared prepared);
@@ -109,7 +115,8 @@ class Admission {
   double TypicalPromptTokens() const;
   // `promised_ms`: how far the store moved its order key for the wait ahead of it (promised
   // order), which the settle step keeps.
-  Accepted Accept(Job job, int64_t position, bool prompt_tokens_estimated, int64_t promised_ms);
+  Accepted Accept(Job job, int64_t position, bool prompt_tokens_estimated, bool count_after,
+                  int64_t promised_ms);
   // Counts a large document's tokens after its 202 and records the exact figure, or fails
   // the job if it can never fit. A job the engine claims first is counted there anyway.
   void Settle(const Job& job, int64_t promised_ms) const;

@@ -36,7 +36,7 @@ struct BatchRunnerOptions {
   // Lines checked for an outcome per batch per round.
   int32_t lines_per_round = 2'000;
   // Lines made into jobs per store write.
-  int32_t submit_chunk = 500;
+  int32_t submit_chunk = 5000;
   std::chrono::milliseconds period{500};
   // Output and error files are kept this long (0: until deleted).
   int64_t output_retention_ms = 30ll * 24 * 3600 * 1000;

@@ -47,8 +47,15 @@ class BatchStore {
   // Lines without a result, in line order after `after_line`.
   virtual Result<std::vector<BatchLine>> Pending(const std::string& batch_id, int64_t after_line,
                                                  int32_t limit) = 0;
-  // Sets the result of a line that has none; false when it had one (nothing written).
-  virtual Result<bool> SetResult(const std::string& batch_id, const BatchLine& line) = 0;
+  // Sets the results of lines that have none, in one write: for each line, false when it
+  // had one already (nothing written for it).
+  virtual Result<std::vector<bool>> SetResults(const std::string& batch_id,
+                                               const std::vector<BatchLine>& lines) = 0;
+  // SetResults of one line.
+  Result<bool> SetResult(const std::string& batch_id, const BatchLine& line) {
+    GLMQ_ASSIGN_OR_RETURN(std::vector<bool> written, SetResults(batch_id, {line}));
+    return static_cast<bool>(written.at(0));
+  }
   // All lines in line order after `after_line`, results included: what the files are made of.
   virtual Result<std::vector<BatchLine>> Lines(const std::string& batch_id, int64_t after_line,
                                                int32_t limit) = 0;

@@ -243,18 +243,32 @@ Result<std::vector<BatchLine>> LocalBatchStore::Pending(const std::string& batch
   return SelectLines(batch_id, after_line, limit, /*pending_only=*/true);
 }
 
-Result<bool> LocalBatchStore::SetResult(const std::string& batch_id, const BatchLine& line) {
+Result<std::vector<bool>> LocalBatchStore::SetResults(const std::string& batch_id,
+                                                      const std::vector<BatchLine>& lines) {
   std::lock_guard lock(mu_);
-  GLMQ_ASSIGN_OR_RETURN(sqlite::Statement st, db_->Prepare(kSetResult));
-  st.BindText(1, batch_id);
-  st.BindInt(2, line.line);
-  st.BindText(3, line.result);
-  st.BindInt(4, line.ok ? 1 : 0);
-  st.BindInt(5, line.usage.input_tokens);
-  st.BindInt(6, line.usage.cached_tokens);
-  st.BindInt(7, line.usage.output_tokens);
-  GLMQ_RETURN_IF_ERROR(st.Run());
-  return db_->Changes() > 0;
+  GLMQ_RETURN_IF_ERROR(db_->Run("BEGIN IMMEDIATE"));
+  std::vector<bool> written;
+  for (const BatchLine& line : lines) {
+    Result<sqlite::Statement> st = db_->Prepare(kSetResult);
+    Status s = st.status();
+    if (s.ok()) {
+      st->BindText(1, batch_id);
+      st->BindInt(2, line.line);
+      st->BindText(3, line.result);
+      st->BindInt(4, line.ok ? 1 : 0);
+      st->BindInt(5, line.usage.input_tokens);
+      st->BindInt(6, line.usage.cached_tokens);
+      st->BindInt(7, line.usage.output_tokens);
+      s = st->Run();
+    }
+    if (!s.ok()) {
+      if (db_->InTransaction()) (void)db_->Run("ROLLBACK");
+      return s;
+    }
+    written.push_back(db_->Changes() > 0);
+  }
+  GLMQ_RETURN_IF_ERROR(db_->Run("COMMIT"));
+  return written;
 }
 
 Result<std::vector<BatchLine>> LocalBatchStore::Lines(const std::string& batch_id,

@@ -30,7 +30,8 @@ class LocalBatchStore : public BatchStore {
   Status AddLines(const std::string& batch_id, const std::vector<BatchLine>& lines) override;
   Result<std::vector<BatchLine>> Pending(const std::string& batch_id, int64_t after_line,
                                          int32_t limit) override;
-  Result<bool> SetResult(const std::string& batch_id, const BatchLine& line) override;
+  Result<std::vector<bool>> SetResults(const std::string& batch_id,
+                                       const std::vector<BatchLine>& lines) override;
   Result<std::vector<BatchLine>> Lines(const std::string& batch_id, int64_t after_line,
                                        int32_t limit) override;
 

@@ -95,22 +95,31 @@ redis.call('HINCRBY', key, 'total', added)
 return added
 )";
 
-// ARGV: prefix, id, number, result, ok, input, cached, output tokens  -> 1 when written, 0
-// when the line already had a result (or is not there)
-constexpr const char* kSetResultScript = R"(
-local p, id, n = ARGV[1], ARGV[2], ARGV[3]
-local key = p .. 'batch:' .. id
-if redis.call('ZREM', p .. 'batch_pending:' .. id, n) == 0 then return 0 end
-redis.call('HSET', p .. 'batch_result:' .. id, n, ARGV[4])
-redis.call('HINCRBY', key, ARGV[5] == '1' and 'completed' or 'failed', 1)
-redis.call('HINCRBY', key, 'input_tokens', ARGV[6])
-redis.call('HINCRBY', key, 'cached_tokens', ARGV[7])
-redis.call('HINCRBY', key, 'output_tokens', ARGV[8])
-return 1
+// ARGV: prefix, id, then per line: number, result, ok, input, cached, output tokens
+//   -> per line 1 when written, 0 when it already had a result (or is not there)
+constexpr const char* kSetResultsScript = R"(
+local p, id = ARGV[1], ARGV[2]
+local key, pending = p .. 'batch:' .. id, p .. 'batch_pending:' .. id
+local result_of = p .. 'batch_result:' .. id
+local out = {}
+for i = 3, #ARGV, 6 do
+  local n = ARGV[i]
+  if redis.call('ZREM', pending, n) == 0 then
+    out[#out + 1] = 0
+  else
+    redis.call('HSET', result_of, n, ARGV[i + 1])
+    redis.call('HINCRBY', key, ARGV[i + 2] == '1' and 'completed' or 'failed', 1)
+    redis.call('HINCRBY', key, 'input_tokens', ARGV[i + 3])
+    redis.call('HINCRBY', key, 'cached_tokens', ARGV[i + 4])
+    redis.call('HINCRBY', key, 'output_tokens', ARGV[i + 5])
+    out[#out + 1] = 1
+  end
+end
+return out
 )";
 
 constexpr const char* kScripts[] = {kCreateScript, kUpdateScript, kDeleteScript, kAddLinesScript,
-                                    kSetResultScript};
+                                    kSetResultsScript};
 
 constexpr const char* kBatchFields[] = {"tenant", "record",       "total",         "completed",
                                         "failed", "input_tokens", "cached_tokens", "output_tokens"};
@@ -168,8 +177,8 @@ std::string RedisBatchStore::Key(std::string_view what, std::string_view id) con
   return key;
 }
 
-Result<int64_t> RedisBatchStore::Run(Script script, const std::vector<std::string_view>& args,
-                                     bool retry) {
+Result<Reply> RedisBatchStore::RunForReply(Script script, const std::vector<std::string_view>& args,
+                                           bool retry) {
   redis::Args argv;
   argv.reserve(args.size() + 1);
   argv.push_back(prefix_);
@@ -177,6 +186,12 @@ Result<int64_t> RedisBatchStore::Run(Script script, const std::vector<std::strin
   GLMQ_ASSIGN_OR_RETURN(Reply reply, pool_->Eval(shas_[script], kScripts[script], argv,
                                                  retry ? redis::Retry::kOnce : redis::Retry::kNo));
   if (reply.is_error()) return redis::ErrorReplyStatus(reply.str);
+  return reply;
+}
+
+Result<int64_t> RedisBatchStore::Run(Script script, const std::vector<std::string_view>& args,
+                                     bool retry) {
+  GLMQ_ASSIGN_OR_RETURN(Reply reply, RunForReply(script, args, retry));
   return reply.integer;
 }
 
@@ -309,17 +324,27 @@ Status RedisBatchStore::AddLines(const std::string& batch_id, const std::vector<
   return Run(kAddLines, args, /*retry=*/true).status();
 }
 
-Result<bool> RedisBatchStore::SetResult(const std::string& batch_id, const BatchLine& line) {
-  const std::string number = Str(line.line), result = EncodeResult(line),
-                    input = Str(line.usage.input_tokens), cached = Str(line.usage.cached_tokens),
-                    output = Str(line.usage.output_tokens);
+Result<std::vector<bool>> RedisBatchStore::SetResults(const std::string& batch_id,
+                                                      const std::vector<BatchLine>& lines) {
+  std::vector<std::string> texts;  // the arguments' storage
+  texts.reserve(lines.size() * 6);
+  for (const BatchLine& l : lines) {
+    texts.push_back(Str(l.line));
+    texts.push_back(EncodeResult(l));
+    texts.push_back(l.ok ? "1" : "0");
+    texts.push_back(Str(l.usage.input_tokens));
+    texts.push_back(Str(l.usage.cached_tokens));
+    texts.push_back(Str(l.usage.output_tokens));
+  }
+  std::vector<std::string_view> args = {batch_id};
+  args.insert(args.end(), texts.begin(), texts.end());
   // Not sent again on a broken connection: a second run would answer "already had one" for
-  // the result the first wrote. The runner looks at the line again next round instead.
-  GLMQ_ASSIGN_OR_RETURN(
-      const int64_t written,
-      Run(kSetResult, {batch_id, number, result, line.ok ? "1" : "0", input, cached, output},
-          /*retry=*/false));
-  return written == 1;
+  // the results the first wrote. The runner looks at the lines again next round instead.
+  GLMQ_ASSIGN_OR_RETURN(const redis::Reply reply, RunForReply(kSetResults, args, /*retry=*/false));
+  std::vector<bool> written;
+  for (const redis::Reply& r : reply.elements) written.push_back(r.integer == 1);
+  if (written.size() != lines.size()) return Internal("redis: unexpected reply to set_results");
+  return written;
 }
 
 Result<std::vector<std::string>> RedisBatchStore::Numbers(const std::string& zset,

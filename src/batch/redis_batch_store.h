@@ -28,7 +28,8 @@ namespace glmq {
 
 namespace redis {
 class Pool;
-}
+struct Reply;
+}  // namespace redis
 
 class RedisBatchStore : public BatchStore {
  public:
@@ -48,14 +49,18 @@ class RedisBatchStore : public BatchStore {
   Status AddLines(const std::string& batch_id, const std::vector<BatchLine>& lines) override;
   Result<std::vector<BatchLine>> Pending(const std::string& batch_id, int64_t after_line,
                                          int32_t limit) override;
-  Result<bool> SetResult(const std::string& batch_id, const BatchLine& line) override;
+  Result<std::vector<bool>> SetResults(const std::string& batch_id,
+                                       const std::vector<BatchLine>& lines) override;
   Result<std::vector<BatchLine>> Lines(const std::string& batch_id, int64_t after_line,
                                        int32_t limit) override;
 
  private:
-  enum Script { kCreate, kUpdate, kDelete, kAddLines, kSetResult, kScriptCount };
+  enum Script { kCreate, kUpdate, kDelete, kAddLines, kSetResults, kScriptCount };
   RedisBatchStore(std::unique_ptr<redis::Pool> pool, std::string prefix);
   // Runs a script with ARGV = prefix, then `args`; an error reply becomes its Status.
+  Result<redis::Reply> RunForReply(Script script, const std::vector<std::string_view>& args,
+                                   bool retry);
+  // RunForReply, for scripts that answer an integer.
   Result<int64_t> Run(Script script, const std::vector<std::string_view>& args, bool retry);
   // The batches whose ids are given, in that order (ones deleted meanwhile left out).
   Result<std::vector<Batch>> Read(const std::vector<std::string>& ids);

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cstdlib>
 #include <mutex>
+#include <optional>
 #include <utility>
 
 #include "engine/llama_kv_type.h"
@@ -15,6 +16,31 @@
 
 namespace glmq {
 namespace {
+
+// The name of llama.cpp's built-in template that renders exactly as the model's own template
+// (`tmpl`), tried on a conversation of every role. Applying a template by its text makes
+// llama.cpp look the text up as a name first, which throws and catches an exception on
+// every render; by its name it does not.
+std::optional<std::string> BuiltinTemplateName(const char* tmpl) {
+  const llama_chat_message probe[] = {
+      {"system", "S1"}, {"user", "U1"}, {"assistant", "A1"}, {"user", "U2"}};
+  auto render = [&](const char* t) -> std::optional<std::string> {
+    std::string out(4096, '\0');
+    const int32_t n = llama_chat_apply_template(t, probe, std::size(probe), true, out.data(),
+                                                static_cast<int32_t>(out.size()));
+    if (n < 0 || n > static_cast<int32_t>(out.size())) return std::nullopt;
+    out.resize(static_cast<size_t>(n));
+    return out;
+  };
+  const std::optional<std::string> own = render(tmpl);
+  if (!own) return std::nullopt;
+  std::vector<const char*> names(llama_chat_builtin_templates(nullptr, 0));
+  llama_chat_builtin_templates(names.data(), names.size());
+  for (const char* name : names) {
+    if (render(name) == own) return std::string(name);
+  }
+  return std::nullopt;
+}
 
 constexpr int64_t kDefaultCtxCap = 32768;
 
@@ -80,7 +106,10 @@ Result<std::unique_ptr<LlamaTokenizer>> LlamaTokenizer::Open(const LlamaEngineOp
   }
   t->vocab_ = llama_model_get_vocab(t->model_);
   if (const char* tmpl = llama_model_chat_template(t->model_, nullptr)) {
-    t->chat_template_ = tmpl;
+    const std::optional<std::string> builtin = BuiltinTemplateName(tmpl);
+    t->chat_template_ = builtin.value_or(tmpl);
+    spdlog::debug("chat template: {}", builtin ? "llama.cpp's built-in '" + *builtin + "'"
+                                               : std::string("the model's own, by its text"));
   } else {
     spdlog::warn("model has no chat template; prompts use the chatglm4 template");
     t->chat_template_ = "chatglm4";

@@ -210,6 +210,14 @@ class JobStore {
   // A queued job becomes cancelled at once; a running one gets cancel_requested, and its
   // engine finishes it as cancelled. Terminal jobs are returned unchanged.
   virtual Result<Job> Cancel(const std::string& id) = 0;
+  // Cancel for each of `ids` (a batch's lines), one status each; a store may write them
+  // together (SQLite: one group commit). The default cancels them one by one.
+  virtual std::vector<Status> CancelMany(const std::vector<std::string>& ids) {
+    std::vector<Status> out;
+    out.reserve(ids.size());
+    for (const std::string& id : ids) out.push_back(Cancel(id).status());
+    return out;
+  }
 
   // Large documents are accepted on an estimate of their size and counted right after the
   // 202. Records the exact count of a job still queued, with the class and order key that

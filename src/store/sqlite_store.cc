@@ -365,29 +365,48 @@ Status SqliteJobStore::Complete(const std::string& id, const std::string& worker
   });
 }
 
+namespace {
+
+// Cancels one job inside a write (see JobStore::Cancel).
+Status CancelIn(sqlite::WriteContext& ctx, const std::string& id) {
+  GLMQ_ASSIGN_OR_RETURN(std::optional<JobState> state, ReadState(ctx.db, id));
+  if (!state) return NotFound("no job " + id);
+  if (*state == JobState::kQueued) {
+    GLMQ_ASSIGN_OR_RETURN(sqlite::Statement update, ctx.db.Prepare(kCancelQueued));
+    update.BindInt(1, NowMs());
+    update.BindText(2, id);
+    GLMQ_RETURN_IF_ERROR(update.Run());
+    ctx.Publish(id, JobState::kCancelled);
+    ctx.LeftQueue(id);
+  } else if (*state == JobState::kRunning) {
+    // Not a state change: the engine sees the flag, stops, and completes as cancelled.
+    GLMQ_ASSIGN_OR_RETURN(sqlite::Statement update, ctx.db.Prepare(kRequestCancel));
+    update.BindText(1, id);
+    GLMQ_RETURN_IF_ERROR(update.Run());
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<Job> SqliteJobStore::Cancel(const std::string& id) {
   std::optional<Job> result;
   GLMQ_RETURN_IF_ERROR(writer_->Write([&](sqlite::WriteContext& ctx) -> Status {
-    GLMQ_ASSIGN_OR_RETURN(std::optional<JobState> state, ReadState(ctx.db, id));
-    if (!state) return NotFound("no job " + id);
-    if (*state == JobState::kQueued) {
-      GLMQ_ASSIGN_OR_RETURN(sqlite::Statement update, ctx.db.Prepare(kCancelQueued));
-      update.BindInt(1, NowMs());
-      update.BindText(2, id);
-      GLMQ_RETURN_IF_ERROR(update.Run());
-      ctx.Publish(id, JobState::kCancelled);
-      ctx.LeftQueue(id);
-    } else if (*state == JobState::kRunning) {
-      // Not a state change: the engine sees the flag, stops, and completes as cancelled.
-      GLMQ_ASSIGN_OR_RETURN(sqlite::Statement update, ctx.db.Prepare(kRequestCancel));
-      update.BindText(1, id);
-      GLMQ_RETURN_IF_ERROR(update.Run());
-    }
+    GLMQ_RETURN_IF_ERROR(CancelIn(ctx, id));
     GLMQ_ASSIGN_OR_RETURN(Job job, ReadJobById(ctx.db, id));
     result = std::move(job);
     return Status::Ok();
   }));
   return std::move(*result);
+}
+
+std::vector<Status> SqliteJobStore::CancelMany(const std::vector<std::string>& ids) {
+  std::vector<sqlite::GroupCommitWriter::WriteFn> writes;
+  writes.reserve(ids.size());
+  for (const std::string& id : ids) {
+    writes.push_back([&id](sqlite::WriteContext& ctx) { return CancelIn(ctx, id); });
+  }
+  return writer_->WriteAll(std::move(writes));
 }
 
 Status SqliteJobStore::SetQueuedCost(const std::string& id, int64_t prompt_tokens,

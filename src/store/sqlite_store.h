@@ -79,6 +79,8 @@ class SqliteJobStore final : public JobStore {
                   const Completion& completion) override;
   // Returns the job without its request.
   Result<Job> Cancel(const std::string& id) override;
+  // One group commit for all.
+  std::vector<Status> CancelMany(const std::vector<std::string>& ids) override;
   Status SetQueuedCost(const std::string& id, int64_t prompt_tokens, LengthClass length_class,
                        int64_t order_key) override;
   Status FailQueued(const std::string& id, const std::string& error_code,

@@ -107,6 +107,40 @@ TEST_P(BatchStoreContractTest, CountsFollowTheLinesAndAResultIsWrittenOnce) {
   EXPECT_EQ(store_->Pending(b.id, 2, 10)->at(0).line, 3);
 }
 
+// Results written together: each line once, a line already answered left as it was.
+TEST_P(BatchStoreContractTest, ResultsWrittenTogetherAreEachWrittenOnce) {
+  const Batch b = Make("t");
+  std::vector<BatchLine> lines(3);
+  for (int i = 0; i < 3; ++i) {
+    lines[i].line = i + 1;
+    lines[i].custom_id = "c" + std::to_string(i + 1);
+    lines[i].job_id = "j" + std::to_string(i + 1);
+  }
+  ASSERT_TRUE(store_->AddLines(b.id, lines).ok());
+  lines[0].result = "first";
+  lines[0].ok = true;
+  ASSERT_TRUE(*store_->SetResult(b.id, lines[0]));
+  for (BatchLine& l : lines) {
+    l.result = "answer " + l.custom_id;
+    l.ok = true;
+    l.usage = {.input_tokens = 5, .cached_tokens = 1, .output_tokens = 2};
+  }
+  auto written = store_->SetResults(b.id, lines);
+  ASSERT_TRUE(written.ok()) << written.status().message();
+  EXPECT_EQ(*written, (std::vector<bool>{false, true, true}));
+  const auto all = store_->Lines(b.id, 0, 10);
+  ASSERT_EQ(all->size(), 3u);
+  EXPECT_EQ((*all)[0].result, "first");
+  EXPECT_EQ((*all)[2].result, "answer c3");
+  const Batch got = *store_->Get("t", b.id);
+  EXPECT_EQ(got.completed, 3);
+  EXPECT_EQ(got.usage, (BatchUsage{10, 2, 4}));
+  EXPECT_TRUE(store_->Pending(b.id, 0, 10)->empty());
+  auto counts = store_->CountByStatus();
+  ASSERT_TRUE(counts.ok());
+  EXPECT_EQ((*counts)[BatchStatus::kValidating], 1);
+}
+
 TEST_P(BatchStoreContractTest, AnUpdateFromAStatusItLeftIsAConflict) {
   Batch b = Make("t");
   b.status = BatchStatus::kInProgress;

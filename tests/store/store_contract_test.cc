@@ -507,6 +507,27 @@ TEST_P(StoreContractTest, CompleteIsWriteOnce) {
   EXPECT_FALSE(failed_job.dead_letter);
 }
 
+// A batch's lines are cancelled together: queued ones end, a running one is flagged, an
+// unknown id is kNotFound, and each gets its own status.
+TEST_P(StoreContractTest, CancelManyCancelsEachAsCancelWould) {
+  Job running = Insert(1, 1000);
+  Job queued = Insert(2, 1000);
+  Job also_queued = Insert(3, 1000);
+  MustClaim("w1");
+  const std::vector<Status> statuses =
+      store_->CancelMany({queued.id, running.id, "no-such-job", also_queued.id});
+  ASSERT_EQ(statuses.size(), 4u);
+  EXPECT_TRUE(statuses[0].ok());
+  EXPECT_TRUE(statuses[1].ok());
+  EXPECT_EQ(statuses[2].code(), StatusCode::kNotFound);
+  EXPECT_TRUE(statuses[3].ok());
+  EXPECT_EQ(MustGet(queued.id).state, JobState::kCancelled);
+  EXPECT_EQ(MustGet(also_queued.id).state, JobState::kCancelled);
+  EXPECT_EQ(MustGet(running.id).state, JobState::kRunning);
+  EXPECT_TRUE(MustGet(running.id).cancel_requested);
+  EXPECT_EQ(Position(queued.id), 0);
+}
+
 TEST_P(StoreContractTest, CancelQueuedRunningAndTerminal) {
   Job running = Insert(1, 1000);
   Job reaped = Insert(2, 1000);

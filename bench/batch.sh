@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# The Batch API's benchmark: glmq's batches against the same requests sent to llama.cpp's own
+# server (llama-server, built from the same pinned source by bench/build-llama-server.sh) as
+# concurrent chat completions, on the same machine, one server at a time.
+#
+# The workload (bench/batch_bench.cc): $BATCH_QUESTIONS questions about each of $BATCH_DOCS
+# generated documents of ~$BATCH_DOC_BYTES bytes, max_tokens $BATCH_MAX_TOKENS, temperature 0;
+# the file's lines in $BATCH_ORDER order (interleaved: question by question across the
+# documents, as a file gathered from many users would be; grouped: each document's questions
+# together). Three runs:
+#   1. llama-server --parallel P --kv-unified: the requests as chat completions, P at a time
+#      (its prompt cache reuses a slot's earlier prompt when a request shares it);
+#   2. glmq serve --parallel P: one batch of the same lines, uploaded, created, polled to its
+#      end (glmq puts the lines of one document next to each other in the queue, so its
+#      prefix cache reads each document once);
+#   3. ingest: glmq serve, a batch of $BATCH_INGEST_QUESTIONS questions about each document
+#      (50,000 lines by default), timed from the start of its upload to in_progress, then
+#      cancelled.
+# Prints each run, then a table with the ratio llama-server / glmq end to end (goal >= 5x)
+# and the ingest time (goal < 5 s for 50,000 lines).
+#
+# Environment: BUILD (build), GLMQ_BIN, BATCH_BENCH_BIN ($BUILD/batch_bench),
+# LLAMA_SERVER_BIN (from build-llama-server.sh), BENCH_MODEL (default: a generated model,
+# `make-test-model --preset $BATCH_PRESET`, bench), BATCH_DOCS (100), BATCH_QUESTIONS (50),
+# BATCH_DOC_BYTES (400), BATCH_MAX_TOKENS (4), BATCH_ORDER (interleaved), BATCH_PARALLEL (8),
+# BATCH_CTX (32768), BATCH_THREADS ($(nproc)), BATCH_INGEST_QUESTIONS (500; 0 skips the
+# ingest run), BATCH_PEER (1; 0 skips llama-server), BATCH_TIMEOUT (3600 s per run),
+# BENCH_TMPDIR.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
+BATCH_BENCH_BIN=${BATCH_BENCH_BIN:-$BUILD/batch_bench}
+DOCS=${BATCH_DOCS:-100}
+QUESTIONS=${BATCH_QUESTIONS:-50}
+DOC_BYTES=${BATCH_DOC_BYTES:-400}
+MAX_TOKENS=${BATCH_MAX_TOKENS:-4}
+ORDER=${BATCH_ORDER:-interleaved}
+PARALLEL=${BATCH_PARALLEL:-8}
+CTX=${BATCH_CTX:-32768}
+THREADS=${BATCH_THREADS:-$(nproc)}
+INGEST_QUESTIONS=${BATCH_INGEST_QUESTIONS:-500}
+PEER=${BATCH_PEER:-1}
+RUN_TIMEOUT=${BATCH_TIMEOUT:-3600}
+PRESET=${BATCH_PRESET:-bench}
+
+die() { echo "batch: $*" >&2; exit 1; }
+[[ -x $GLMQ_BIN ]] || die "no glmq binary at $GLMQ_BIN (run 'make build' or set GLMQ_BIN)"
+[[ -x $BATCH_BENCH_BIN ]] || die "no batch_bench at $BATCH_BENCH_BIN (run 'make build')"
+command -v python3 >/dev/null || die "python3 is not installed (used to find a free port)"
+if [[ $PEER == 0 ]]; then
+  LLAMA_SERVER_BIN=""
+elif [[ -z ${LLAMA_SERVER_BIN:-} ]]; then
+  echo "batch: locating llama-server (builds it once if missing; that takes a while)" >&2
+  LLAMA_SERVER_BIN=$(timeout 3600 "$ROOT/bench/build-llama-server.sh") ||
+    die "bench/build-llama-server.sh failed"
+fi
+
+bench_setup batch
+machine_facts
+glmq_and_model 300 --preset "$PRESET"
+
+WORKLOAD=(--docs "$DOCS" --questions "$QUESTIONS" --doc-bytes "$DOC_BYTES" --max-tokens
+  "$MAX_TOKENS" --order "$ORDER" --timeout-s "$RUN_TIMEOUT")
+echo "== glmq Batch API benchmark"
+echo "machine: $(machine_line)"
+echo "glmq:    $GLMQ_BIN (commit $git_rev)"
+echo "model:   $MODEL_NOTE"
+echo "work:    $((DOCS * QUESTIONS)) requests: ${WORKLOAD[*]}"
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# run NAME [batch_bench flags...]: output to $TMP/NAME.out and the terminal.
+run() {
+  local name=$1
+  shift
+  local rc=0
+  timeout "$RUN_TIMEOUT" "$BATCH_BENCH_BIN" --url "http://127.0.0.1:$PORT" "$@" |
+    tee "$TMP/$name.out" || rc=$?
+  ((rc == 0)) || echo "batch: batch_bench ($name) exited with $rc" >&2
+}
+
+if [[ $PEER != 0 ]]; then
+  echo
+  echo "== llama-server --parallel $PARALLEL --ctx-size $CTX --kv-unified --threads $THREADS"
+  PORT=$(free_port)
+  "$LLAMA_SERVER_BIN" -m "$MODEL" --host 127.0.0.1 --port "$PORT" --parallel "$PARALLEL" \
+    --ctx-size "$CTX" --kv-unified --threads "$THREADS" >"$TMP/llama-server.log" 2>&1 &
+  SERVER_PID=$!
+  if wait_ready llama-server "$TMP/llama-server.log" /health 180; then
+    run llama-server --target llama-server --concurrency "$PARALLEL" "${WORKLOAD[@]}"
+  fi
+  stop_server
+fi
+
+echo
+echo "== glmq serve --parallel $PARALLEL --ctx-size $CTX --threads $THREADS"
+if serve_glmq glmq --parallel "$PARALLEL" --ctx-size "$CTX" --threads "$THREADS"; then
+  run glmq --target glmq "${WORKLOAD[@]}"
+fi
+stop_server
+
+if ((INGEST_QUESTIONS > 0)); then
+  echo
+  echo "== ingest: $((DOCS * INGEST_QUESTIONS)) lines, glmq serve as above"
+  if serve_glmq ingest --parallel "$PARALLEL" --ctx-size "$CTX" --threads "$THREADS" \
+    --batch-max-lines "$((DOCS * INGEST_QUESTIONS))"; then
+    run ingest --target ingest --docs "$DOCS" --questions "$INGEST_QUESTIONS" \
+      --doc-bytes "$DOC_BYTES" --max-tokens "$MAX_TOKENS" --order "$ORDER"
+  fi
+  stop_server
+fi
+
+# field NAME KEY: a value from NAME's BATCH_RESULT line, or "-".
+field() {
+  local v
+  v=$(sed -n "s/^BATCH_RESULT .* $2=\([^ ]*\).*/\1/p" "$TMP/$1.out" 2>/dev/null | head -n 1)
+  echo "${v:--}"
+}
+peer_s=$(field llama-server end_s)
+glmq_s=$(field glmq end_s)
+ratio=$(awk -v a="$peer_s" -v b="$glmq_s" 'BEGIN {
+  if (a == "-" || b == "-" || b <= 0) { print "-"; exit }
+  r = a / b; printf "%.2fx %s", r, (r >= 5) ? "(met)" : "(missed)" }')
+ingest_s=$(field ingest ingest_s)
+echo
+echo "| measure | llama-server | glmq | goal |"
+echo "|---|---|---|---|"
+echo "| $((DOCS * QUESTIONS)) requests, end to end | ${peer_s} s | ${glmq_s} s | |"
+echo "| llama-server / glmq | | $ratio | >= 5x |"
+echo "| documents read once (of $DOCS) | $(field llama-server read_once) | $(field glmq read_once) | |"
+echo "| prompt tokens / of them cached | $(field llama-server prompt_tokens) / $(field llama-server cached_tokens) | $(field glmq prompt_tokens) / $(field glmq cached_tokens) | |"
+echo "| glmq: upload to in_progress, $(field glmq requests) lines | | $(field glmq ingest_s) s | |"
+echo "| glmq: upload to in_progress, $(field ingest requests) lines ($(field ingest bytes) bytes) | | ${ingest_s} s | < 5 s |"
