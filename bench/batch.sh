@@ -8,24 +8,25 @@
 # the file's lines in $BATCH_ORDER order (interleaved: question by question across the
 # documents, as a file gathered from many users would be; grouped: each document's questions
 # together). Three runs:
-#   1. llama-server --parallel P --kv-unified: the requests as chat completions, P at a time
-#      (its prompt cache reuses a slot's earlier prompt when a request shares it);
+#   1. llama-server --parallel P --kv-unified: the requests as chat completions, P at a time,
+#      once per variant in $BATCH_PEER_VARIANTS (sets of extra flags separated by ';', e.g.
+#      ";--cache-ram 0": as it comes, then without its prompt cache in host memory, which
+#      keeps earlier prompts' KV and finds a document again however many came between);
 #   2. glmq serve --parallel P: one batch of the same lines, uploaded, created, polled to its
 #      end (glmq puts the lines of one document next to each other in the queue, so its
 #      prefix cache reads each document once);
-#   3. ingest: glmq serve, a batch of $BATCH_INGEST_QUESTIONS questions about each document
-#      (50,000 lines by default), timed from the start of its upload to in_progress, then
-#      cancelled.
+#   3. ingest: glmq serve, a batch of $BATCH_INGEST_LINES lines (50,000) about 100 documents,
+#      timed from the start of its upload to in_progress, then cancelled.
 # Prints each run, then a table with the ratio llama-server / glmq end to end (goal >= 5x)
-# and the ingest time (goal < 5 s for 50,000 lines).
+# and the ingest times (goal < 5 s for 50,000 lines).
 #
 # Environment: BUILD (build), GLMQ_BIN, BATCH_BENCH_BIN ($BUILD/batch_bench),
 # LLAMA_SERVER_BIN (from build-llama-server.sh), BENCH_MODEL (default: a generated model,
 # `make-test-model --preset $BATCH_PRESET`, bench), BATCH_DOCS (100), BATCH_QUESTIONS (50),
 # BATCH_DOC_BYTES (400), BATCH_MAX_TOKENS (4), BATCH_ORDER (interleaved), BATCH_PARALLEL (8),
-# BATCH_CTX (32768), BATCH_THREADS ($(nproc)), BATCH_INGEST_QUESTIONS (500; 0 skips the
-# ingest run), BATCH_PEER (1; 0 skips llama-server), BATCH_TIMEOUT (3600 s per run),
-# BENCH_TMPDIR.
+# BATCH_CTX (32768), BATCH_THREADS ($(nproc)), BATCH_INGEST_LINES (50000; 0 skips the
+# ingest run), BATCH_PEER (1; 0 skips llama-server), BATCH_PEER_VARIANTS (""),
+# BATCH_TIMEOUT (3600 s per run), BENCH_TMPDIR.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -41,7 +42,8 @@ ORDER=${BATCH_ORDER:-interleaved}
 PARALLEL=${BATCH_PARALLEL:-8}
 CTX=${BATCH_CTX:-32768}
 THREADS=${BATCH_THREADS:-$(nproc)}
-INGEST_QUESTIONS=${BATCH_INGEST_QUESTIONS:-500}
+INGEST_LINES=${BATCH_INGEST_LINES:-50000}
+PEER_VARIANTS=${BATCH_PEER_VARIANTS:-}
 PEER=${BATCH_PEER:-1}
 RUN_TIMEOUT=${BATCH_TIMEOUT:-3600}
 PRESET=${BATCH_PRESET:-bench}
@@ -84,17 +86,26 @@ run() {
   ((rc == 0)) || echo "batch: batch_bench ($name) exited with $rc" >&2
 }
 
+# One llama-server run per variant: its flags beside the common ones ("" = as it comes).
+PEER_RUNS=()
 if [[ $PEER != 0 ]]; then
-  echo
-  echo "== llama-server --parallel $PARALLEL --ctx-size $CTX --kv-unified --threads $THREADS"
-  PORT=$(free_port)
-  "$LLAMA_SERVER_BIN" -m "$MODEL" --host 127.0.0.1 --port "$PORT" --parallel "$PARALLEL" \
-    --ctx-size "$CTX" --kv-unified --threads "$THREADS" >"$TMP/llama-server.log" 2>&1 &
-  SERVER_PID=$!
-  if wait_ready llama-server "$TMP/llama-server.log" /health 180; then
-    run llama-server --target llama-server --concurrency "$PARALLEL" "${WORKLOAD[@]}"
-  fi
-  stop_server
+  IFS=';' read -r -a peer_variants <<<"$PEER_VARIANTS"
+  ((${#peer_variants[@]} > 0)) || peer_variants=("")
+  for variant in "${peer_variants[@]}"; do
+    name=llama-server-$((${#PEER_RUNS[@]} + 1))
+    read -r -a flags <<<"$variant"
+    echo
+    echo "== llama-server --parallel $PARALLEL --ctx-size $CTX --kv-unified --threads $THREADS ${flags[*]}"
+    PORT=$(free_port)
+    "$LLAMA_SERVER_BIN" -m "$MODEL" --host 127.0.0.1 --port "$PORT" --parallel "$PARALLEL" \
+      --ctx-size "$CTX" --kv-unified --threads "$THREADS" "${flags[@]}" >"$TMP/$name.log" 2>&1 &
+    SERVER_PID=$!
+    if wait_ready llama-server "$TMP/$name.log" /health 180; then
+      run "$name" --target llama-server --concurrency "$PARALLEL" "${WORKLOAD[@]}"
+    fi
+    stop_server
+    PEER_RUNS+=("$name|llama-server${variant:+ $variant}")
+  done
 fi
 
 echo
@@ -104,12 +115,13 @@ if serve_glmq glmq --parallel "$PARALLEL" --ctx-size "$CTX" --threads "$THREADS"
 fi
 stop_server
 
-if ((INGEST_QUESTIONS > 0)); then
+if ((INGEST_LINES > 0)); then
+  ingest_docs=$(( INGEST_LINES < 100 ? INGEST_LINES : 100 ))
   echo
-  echo "== ingest: $((DOCS * INGEST_QUESTIONS)) lines, glmq serve as above"
+  echo "== ingest: $INGEST_LINES lines ($ingest_docs documents), glmq serve as above"
   if serve_glmq ingest --parallel "$PARALLEL" --ctx-size "$CTX" --threads "$THREADS" \
-    --batch-max-lines "$((DOCS * INGEST_QUESTIONS))"; then
-    run ingest --target ingest --docs "$DOCS" --questions "$INGEST_QUESTIONS" \
+    --batch-max-lines "$INGEST_LINES"; then
+    run ingest --target ingest --docs "$ingest_docs" --questions "$((INGEST_LINES / ingest_docs))" \
       --doc-bytes "$DOC_BYTES" --max-tokens "$MAX_TOKENS" --order "$ORDER"
   fi
   stop_server
@@ -121,18 +133,22 @@ field() {
   v=$(sed -n "s/^BATCH_RESULT .* $2=\([^ ]*\).*/\1/p" "$TMP/$1.out" 2>/dev/null | head -n 1)
   echo "${v:--}"
 }
-peer_s=$(field llama-server end_s)
 glmq_s=$(field glmq end_s)
-ratio=$(awk -v a="$peer_s" -v b="$glmq_s" 'BEGIN {
-  if (a == "-" || b == "-" || b <= 0) { print "-"; exit }
-  r = a / b; printf "%.2fx %s", r, (r >= 5) ? "(met)" : "(missed)" }')
-ingest_s=$(field ingest ingest_s)
+# ratio A B: A/B against the >= 5x goal, or "-".
+ratio() {
+  awk -v a="$1" -v b="$2" 'BEGIN {
+    if (a == "-" || b == "-" || b <= 0) { print "-"; exit }
+    r = a / b; printf "%.2fx %s", r, (r >= 5) ? "(met)" : "(missed)" }'
+}
 echo
-echo "| measure | llama-server | glmq | goal |"
-echo "|---|---|---|---|"
-echo "| $((DOCS * QUESTIONS)) requests, end to end | ${peer_s} s | ${glmq_s} s | |"
-echo "| llama-server / glmq | | $ratio | >= 5x |"
-echo "| documents read once (of $DOCS) | $(field llama-server read_once) | $(field glmq read_once) | |"
-echo "| prompt tokens / of them cached | $(field llama-server prompt_tokens) / $(field llama-server cached_tokens) | $(field glmq prompt_tokens) / $(field glmq cached_tokens) | |"
-echo "| glmq: upload to in_progress, $(field glmq requests) lines | | $(field glmq ingest_s) s | |"
-echo "| glmq: upload to in_progress, $(field ingest requests) lines ($(field ingest bytes) bytes) | | ${ingest_s} s | < 5 s |"
+echo "$((DOCS * QUESTIONS)) requests ($DOCS documents x $QUESTIONS questions, $ORDER), end to end:"
+echo
+echo "| server | seconds | its time / glmq's (goal >= 5x) | documents read once (of $DOCS) | prompt tokens | of them cached |"
+echo "|---|---|---|---|---|---|"
+for run in "${PEER_RUNS[@]}"; do
+  name=${run%%|*}
+  echo "| ${run#*|} | $(field "$name" end_s) | $(ratio "$(field "$name" end_s)" "$glmq_s") | $(field "$name" read_once) | $(field "$name" prompt_tokens) | $(field "$name" cached_tokens) |"
+done
+echo "| glmq (one batch) | $glmq_s | 1 | $(field glmq read_once) | $(field glmq prompt_tokens) | $(field glmq cached_tokens) |"
+echo
+echo "glmq, upload to in_progress: $(field glmq ingest_s) s for $(field glmq requests) lines; $(field ingest ingest_s) s for $(field ingest requests) lines ($(field ingest bytes) bytes; goal < 5 s for 50,000)"

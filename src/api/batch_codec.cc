@@ -124,7 +124,9 @@ json BatchJson(const Batch& b) {
         {"output_tokens", b.usage.output_tokens},
         {"output_tokens_details", {{"reasoning_tokens", 0}}},
         {"total_tokens", b.usage.input_tokens + b.usage.output_tokens}}},
-      {"metadata", std::move(metadata)}};
+      {"metadata", std::move(metadata)},
+      // glmq's own: where its end is announced.
+      {"webhook_url", b.webhook_url.empty() ? json(nullptr) : json(b.webhook_url)}};
 }
 
 }  // namespace glmq

@@ -15,15 +15,16 @@ constexpr size_t kMaxMetadataValue = 512;
 
 // POST /v1/batches: checks the request and the input file, and records the batch; the
 // runner validates the lines.
-Result<Batch> NewBatch(BatchStore& batches, FileStore& files, const std::string& tenant,
-                       const std::string& body) {
+Result<Batch> NewBatch(BatchStore& batches, FileStore& files, const RequestLimits& limits,
+                       const std::string& tenant, const std::string& body) {
   const json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (!j.is_object()) return InvalidArgument("the body must be a JSON object");
   for (const auto& [name, value] : j.items()) {
     if (name != "input_file_id" && name != "endpoint" && name != "completion_window" &&
-        name != "metadata") {
-      return InvalidArgument("unknown field '" + name +
-                             "' (allowed: input_file_id, endpoint, completion_window, metadata)");
+        name != "metadata" && name != "webhook_url") {
+      return InvalidArgument(
+          "unknown field '" + name +
+          "' (allowed: input_file_id, endpoint, completion_window, metadata, webhook_url)");
     }
   }
   auto text = [&j](const char* name) -> Result<std::string> {
@@ -61,6 +62,11 @@ Result<Batch> NewBatch(BatchStore& batches, FileStore& files, const std::string&
       }
     }
     b.metadata_json = m->dump();
+  }
+  if (auto w = j.find("webhook_url"); w != j.end() && !w->is_null()) {
+    if (!w->is_string()) return InvalidArgument("'webhook_url' must be a string");
+    b.webhook_url = w->get<std::string>();
+    GLMQ_RETURN_IF_ERROR(CheckWebhookUrl(b.webhook_url, limits));
   }
   Result<FileInfo> input = files.Get(tenant, b.input_file_id);
   if (input.status().code() == StatusCode::kNotFound) {
@@ -106,7 +112,8 @@ void AddBatchRoutes(Router& router, BatchRoutes routes) {
       http::verb::post, "/v1/batches",
       [routes](RequestContext& rc) -> asio::awaitable<HttpResponse> {
         auto create = [&routes, &rc] {
-          return NewBatch(routes.batches, routes.files, rc.caller.tenant, rc.request.body());
+          return NewBatch(routes.batches, routes.files, routes.limits, rc.caller.tenant,
+                          rc.request.body());
         };
         Result<Batch> b = co_await RunBlocking(routes.pool, create);
         if (!b.ok()) co_return ErrorResponse(b.status());

@@ -14,6 +14,7 @@
 
 #include "alert/evaluator.h"
 #include "api/asio.h"
+#include "api/job_request.h"
 #include "api/router.h"
 #include "batch/batch_runner.h"
 #include "batch/batch_store.h"
@@ -25,6 +26,7 @@ namespace glmq {
 struct BatchRoutes {
   BatchStore& batches;
   FileStore& files;
+  const RequestLimits& limits;  // for a batch's webhook_url
   asio::thread_pool& pool;
   std::function<void()> wake;  // the runner: a batch was created or cancelled
 };

@@ -119,31 +119,9 @@ Status ReadStop(const json& doc, const RequestLimits& limits, std::vector<std::s
   return Status::Ok();
 }
 
-// An absolute http:// or https:// URL with a host, up to 2048 bytes, printable ASCII, to a
-// host the limits allow.
 Status ReadWebhookUrl(json& doc, std::string& out, const RequestLimits& limits) {
   GLMQ_RETURN_IF_ERROR(ReadString(doc, "webhook_url", false, out));
-  if (out.empty()) return Status::Ok();
-  const bool http = out.rfind("http://", 0) == 0, https = out.rfind("https://", 0) == 0;
-  const size_t host_at = https ? 8 : 7;
-  if ((!http && !https) || out.size() <= host_at || out[host_at] == '/' || out.size() > 2048 ||
-      std::any_of(out.begin(), out.end(), [](char c) { return c <= ' ' || c >= 0x7f; })) {
-    return InvalidArgument(
-        "'webhook_url' must be an http:// or https:// URL with a host, up to 2048 characters, "
-        "without spaces");
-  }
-  if (const auto host = RefusedWebhookHost(out, limits.webhook_hosts)) {
-    return InvalidArgument(
-        "'webhook_url' goes to '" + *host +
-        "', which this server does not send webhooks to (--webhook-allow-hosts)");
-  }
-  if (const auto host =
-          PrivateWebhookHost(out, limits.webhook_hosts, limits.webhook_allow_private)) {
-    return InvalidArgument("'webhook_url' goes to '" + *host +
-                           "', which is not a public address: this server sends webhooks to "
-                           "public addresses only (--webhook-allow-private)");
-  }
-  return Status::Ok();
+  return out.empty() ? Status::Ok() : CheckWebhookUrl(out, limits);
 }
 
 // temperature, top_p, seed and stop.
@@ -220,6 +198,29 @@ Status ReadMessages(json& doc, const RequestLimits& limits, std::vector<ChatMess
 }
 
 }  // namespace
+
+Status CheckWebhookUrl(const std::string& url, const RequestLimits& limits) {
+  const bool http = url.rfind("http://", 0) == 0, https = url.rfind("https://", 0) == 0;
+  const size_t host_at = https ? 8 : 7;
+  if ((!http && !https) || url.size() <= host_at || url[host_at] == '/' || url.size() > 2048 ||
+      std::any_of(url.begin(), url.end(), [](char c) { return c <= ' ' || c >= 0x7f; })) {
+    return InvalidArgument(
+        "'webhook_url' must be an http:// or https:// URL with a host, up to 2048 characters, "
+        "without spaces");
+  }
+  if (const auto host = RefusedWebhookHost(url, limits.webhook_hosts)) {
+    return InvalidArgument(
+        "'webhook_url' goes to '" + *host +
+        "', which this server does not send webhooks to (--webhook-allow-hosts)");
+  }
+  if (const auto host =
+          PrivateWebhookHost(url, limits.webhook_hosts, limits.webhook_allow_private)) {
+    return InvalidArgument("'webhook_url' goes to '" + *host +
+                           "', which is not a public address: this server sends webhooks to "
+                           "public addresses only (--webhook-allow-private)");
+  }
+  return Status::Ok();
+}
 
 Result<JobRequest> ParseJobRequest(std::string body, const RequestLimits& limits) {
   GLMQ_ASSIGN_OR_RETURN(json doc, ParseObject(std::move(body)));

@@ -27,6 +27,10 @@ struct RequestLimits {
 // errors (a typo such as "max_token" must not be silently ignored).
 // Each parser takes the body and frees it once it is read (api/fast_json.h).
 Result<JobRequest> ParseJobRequest(std::string body, const RequestLimits& limits);
+// A webhook_url as the limits take it: an absolute http:// or https:// URL with a host, up to
+// 2048 bytes of printable ASCII, to a host --webhook-allow-hosts and --webhook-allow-private
+// allow. kInvalidArgument naming the field otherwise.
+Status CheckWebhookUrl(const std::string& url, const RequestLimits& limits);
 
 // `POST /api/v1/chat` of the seed API: {text, question, max_length, temperature}. Other
 // fields are ignored, as the seed server did.

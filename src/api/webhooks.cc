@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "api/batch_codec.h"
 #include "api/job_json.h"
 #include "crypto/crypto.h"
 #include "metrics/exposition.h"
@@ -21,8 +22,8 @@ constexpr int64_t kMaxBackoffMs = 10 * 60 * 1000;
 }  // namespace
 
 WebhookSender::WebhookSender(JobStore& store, std::shared_ptr<HttpTransport> http,
-                             WebhookOptions options)
-    : store_(store), http_(std::move(http)), options_(std::move(options)) {}
+                             WebhookOptions options, BatchStore* batches)
+    : store_(store), batches_(batches), http_(std::move(http)), options_(std::move(options)) {}
 
 WebhookSender::~WebhookSender() {
   stopping_ = true;
@@ -74,34 +75,63 @@ int WebhookSender::SendDue() {
 
 // Reads the clock itself: a round's earlier tries may have taken up to timeout_seconds each,
 // and the signature's time and the next try's are counted from this one.
-void WebhookSender::Send(const JobStore::WebhookDue& due) {
+std::optional<WebhookSender::Message> WebhookSender::Compose(const JobStore::WebhookDue& due) {
+  constexpr nlohmann::json::error_handler_t kReplace = nlohmann::json::error_handler_t::replace;
+  if (due.job_id.rfind("batch_", 0) == 0) {
+    auto batch = batches_ != nullptr ? batches_->Find(due.job_id)
+                                     : Result<Batch>(NotFound("no batch store"));
+    if (batch.status().code() == StatusCode::kNotFound) {
+      spdlog::warn("webhooks: batch {} is gone; its delivery is dropped", due.job_id);
+      (void)store_.EndWebhook(due.job_id);
+      return std::nullopt;
+    }
+    if (!batch.ok()) return std::nullopt;  // a store error: the lease runs out, tried again
+    if (!IsTerminal(batch->status)) {
+      // Queued just before its end was written (or the runner died between the two): sent
+      // once it has ended.
+      (void)store_.RetryWebhook(due.job_id, NowMs() + 1000);
+      return std::nullopt;
+    }
+    const std::string event = std::string("batch.") + BatchStatusName(batch->status);
+    return Message{batch->webhook_url, event,
+                   nlohmann::json{{"event", event}, {"batch", BatchJson(*batch)}}.dump(
+                       -1, ' ', false, kReplace)};
+  }
   auto job = store_.Get(due.job_id, /*with_request=*/false);
   if (!job.ok()) {
     if (job.status().code() == StatusCode::kNotFound) {  // its retention ran out
       spdlog::warn("webhooks: job {} is gone; its delivery is dropped", due.job_id);
       (void)store_.EndWebhook(due.job_id);
     }
-    return;  // a store error: the lease runs out and it is tried again
+    return std::nullopt;  // a store error: the lease runs out and it is tried again
   }
+  const std::string event = std::string("job.") + JobStateName(job->state);
+  return Message{
+      job->request.webhook_url, event,
+      nlohmann::json{{"event", event}, {"job", JobToJson(*job)}}.dump(-1, ' ', false, kReplace)};
+}
+
+void WebhookSender::Send(const JobStore::WebhookDue& due) {
+  std::optional<Message> message = Compose(due);
+  if (!message) return;
   // Accepted before --webhook-allow-hosts said otherwise: not sent.
-  if (const auto host = RefusedWebhookHost(job->request.webhook_url, options_.allow_hosts)) {
+  if (const auto host = RefusedWebhookHost(message->url, options_.allow_hosts)) {
     counts_.gave_up++;
-    spdlog::error("webhooks: job {}'s host '{}' is not in --webhook-allow-hosts; not sent",
-                  due.job_id, *host);
+    spdlog::error("webhooks: {}'s host '{}' is not in --webhook-allow-hosts; not sent", due.job_id,
+                  *host);
     (void)store_.EndWebhook(due.job_id);
     return;
   }
-  const std::string event = std::string("job.") + JobStateName(job->state);
-  const std::string body = nlohmann::json{{"event", event}, {"job", JobToJson(*job)}}.dump(
-      -1, ' ', false, nlohmann::json::error_handler_t::replace);
+  const std::string& event = message->event;
+  const std::string& body = message->body;
   HttpPostRequest request{
-      .url = job->request.webhook_url,
+      .url = message->url,
       .body = body,
       .headers = {"Content-Type: application/json", "User-Agent: glmq", "Glmq-Event: " + event,
                   "Glmq-Delivery: " + due.job_id, "Glmq-Attempt: " + std::to_string(due.attempts)},
       .timeout_seconds = options_.timeout_seconds,
       .public_addresses_only = !WebhookMayReachPrivate(
-          net::UrlHost(job->request.webhook_url), options_.allow_hosts, options_.allow_private)};
+          net::UrlHost(message->url), options_.allow_hosts, options_.allow_private)};
   if (!options_.secret.empty()) {
     request.headers.push_back("Glmq-Signature: " +
                               Signature(options_.secret, NowMs() / 1000, body));
@@ -111,7 +141,7 @@ void WebhookSender::Send(const JobStore::WebhookDue& due) {
   if (delivered) {
     counts_.delivered++;
     if (Status s = store_.EndWebhook(due.job_id); !s.ok()) {
-      spdlog::warn("webhooks: job {} delivered, but not marked so: {}", due.job_id, s.ToString());
+      spdlog::warn("webhooks: {} delivered, but not marked so: {}", due.job_id, s.ToString());
     }
     return;
   }
@@ -124,17 +154,17 @@ void WebhookSender::Send(const JobStore::WebhookDue& due) {
   const bool hopeless = !response.ok() && response.status().code() == StatusCode::kInvalidArgument;
   if (due.attempts >= options_.max_attempts || hopeless) {
     counts_.gave_up++;
-    spdlog::error("webhooks: giving up on job {} after {} tries; last: {}", due.job_id,
-                  due.attempts, why);
+    spdlog::error("webhooks: giving up on {} after {} tries; last: {}", due.job_id, due.attempts,
+                  why);
     (void)store_.EndWebhook(due.job_id);
     return;
   }
   counts_.failed++;
   const int64_t wait = BackoffMs(due.attempts);
-  spdlog::info("webhooks: job {}: try {} failed ({}); next in {} s", due.job_id, due.attempts, why,
+  spdlog::info("webhooks: {}: try {} failed ({}); next in {} s", due.job_id, due.attempts, why,
                wait / 1000.0);
   if (Status s = store_.RetryWebhook(due.job_id, NowMs() + wait); !s.ok()) {
-    spdlog::warn("webhooks: cannot schedule job {}'s next try: {}", due.job_id, s.ToString());
+    spdlog::warn("webhooks: cannot schedule {}'s next try: {}", due.job_id, s.ToString());
   }
 }
 

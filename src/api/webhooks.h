@@ -1,4 +1,5 @@
-// WebhookSender: POSTs a job to its webhook_url once the job ends.
+// WebhookSender: POSTs a job to its webhook_url once the job ends, and a batch to its own
+// once the batch ends.
 //
 // Delivery is at least once. The store queues a delivery in the same write that ends a job
 // whose request names a webhook_url (JobStore::ClaimWebhooks), so a crash loses none; a
@@ -10,7 +11,10 @@
 // is in Glmq-Attempt).
 //
 // The request: POST with a JSON body {"event": "job.<state>", "job": <the job as GET
-// /v1/jobs/{id} shows it, text included>}, and with a secret, a Glmq-Signature header
+// /v1/jobs/{id} shows it, text included>} -- for a batch {"event": "batch.<status>", "batch":
+// <the batch as GET /v1/batches/{id} shows it>}, its delivery queued by the batch runner
+// (JobStore::QueueWebhook) before the batch's end is written -- and with a secret, a
+// Glmq-Signature header
 // "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>" for the receiver to check
 // (and to refuse old timestamps, against replays).
 //
@@ -20,10 +24,12 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "alert/transport.h"
 #include "api/webhook_hosts.h"
+#include "batch/batch_store.h"
 #include "core/periodic.h"
 #include "metrics/metrics.h"
 #include "store/job_store.h"
@@ -54,7 +60,9 @@ class WebhookSender {
     std::atomic<int64_t> gave_up{0};
   };
 
-  WebhookSender(JobStore& store, std::shared_ptr<HttpTransport> http, WebhookOptions options);
+  // `batches`: where a delivery named by a batch id finds its batch (null: none are sent).
+  WebhookSender(JobStore& store, std::shared_ptr<HttpTransport> http, WebhookOptions options,
+                BatchStore* batches = nullptr);
   // Lets a POST in progress finish (up to timeout_seconds); deliveries claimed and not sent
   // yet go to whoever claims them once their lease runs out.
   ~WebhookSender();
@@ -73,9 +81,18 @@ class WebhookSender {
  private:
   static constexpr size_t kConcurrentSends = 8;
 
+  // What a delivery POSTs: to where, as which event, with which body; nullopt when there is
+  // nothing to send now (its subject is gone, or a batch has not ended yet).
+  struct Message {
+    std::string url;
+    std::string event;
+    std::string body;
+  };
+  std::optional<Message> Compose(const JobStore::WebhookDue& due);
   void Send(const JobStore::WebhookDue& due);
 
   JobStore& store_;
+  BatchStore* const batches_;
   std::shared_ptr<HttpTransport> http_;
   const WebhookOptions options_;
   Counts counts_;

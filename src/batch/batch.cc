@@ -54,6 +54,7 @@ std::string EncodeBatch(const Batch& b) {
                         {"input_file_id", b.input_file_id},
                         {"completion_window", b.completion_window},
                         {"metadata", b.metadata_json},
+                        {"webhook_url", b.webhook_url},
                         {"status", BatchStatusName(b.status)},
                         {"errors", errors},
                         {"output_file_id", b.output_file_id},
@@ -83,6 +84,7 @@ Result<Batch> DecodeBatch(std::string_view text) {
     b.input_file_id = j.at("input_file_id").get<std::string>();
     b.completion_window = j.at("completion_window").get<std::string>();
     b.metadata_json = j.at("metadata").get<std::string>();
+    b.webhook_url = j.value("webhook_url", std::string());
     const std::optional<BatchStatus> status = ParseBatchStatus(j.at("status").get<std::string>());
     if (!status) return Internal("a stored batch has an unknown status");
     b.status = *status;

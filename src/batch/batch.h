@@ -59,6 +59,9 @@ struct Batch {
   std::string input_file_id;
   std::string completion_window;  // as asked, e.g. "24h"
   std::string metadata_json = "{}";
+  // Where the batch's end is announced (glmq's field beside OpenAI's; "" = nowhere): POSTed
+  // once it is completed, failed, expired or cancelled, as a job's webhook_url is.
+  std::string webhook_url;
   BatchStatus status = BatchStatus::kValidating;
   std::vector<BatchError> errors;  // why it failed (file-level problems)
 

@@ -182,6 +182,11 @@ Status BatchRunner::Advance(Batch& batch) {
 
 Status BatchRunner::Move(Batch& batch, BatchStatus to) {
   const BatchStatus from = batch.status;
+  // Queued first: a crash between the two writes leaves a delivery for a batch that has not
+  // ended (the sender waits for its end), never an end without its delivery.
+  if (IsTerminal(to) && !batch.webhook_url.empty()) {
+    GLMQ_RETURN_IF_ERROR(jobs_.QueueWebhook(batch.id, NowMs()));
+  }
   batch.status = to;
   Status s = batches_.Update(batch, from);
   if (s.code() == StatusCode::kConflict) {

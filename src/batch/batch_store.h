@@ -27,6 +27,9 @@ class BatchStore {
   virtual ~BatchStore() = default;
   virtual Status Create(const Batch& batch) = 0;
   virtual Result<Batch> Get(const std::string& tenant, const std::string& id) = 0;
+  // Get of whichever tenant's batch it is: for glmq's own use (its webhook), never a
+  // client's.
+  virtual Result<Batch> Find(const std::string& id) = 0;
   // Newest first, after the batch `after` (none: from the newest).
   virtual Result<BatchPage> List(const std::string& tenant, const std::string& after,
                                  int32_t limit) = 0;

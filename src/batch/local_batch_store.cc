@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS batch_lines (
 constexpr const char* kInsertBatch =
     "INSERT INTO batches (id, tenant, status, record) VALUES (?1, ?2, ?3, ?4)";
 constexpr const char* kSelectBatch = "SELECT record FROM batches WHERE id = ?1 AND tenant = ?2";
+constexpr const char* kFindBatch = "SELECT record FROM batches WHERE id = ?1";
 constexpr const char* kSeqOf = "SELECT seq FROM batches WHERE id = ?1 AND tenant = ?2";
 constexpr const char* kListBatches =
     "SELECT record FROM batches WHERE tenant = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3";
@@ -102,6 +103,17 @@ Result<Batch> LocalBatchStore::Get(const std::string& tenant, const std::string&
   GLMQ_ASSIGN_OR_RETURN(sqlite::Statement st, db_->Prepare(kSelectBatch));
   st.BindText(1, id);
   st.BindText(2, tenant);
+  GLMQ_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return NotFound("no batch " + id);
+  GLMQ_ASSIGN_OR_RETURN(Batch batch, DecodeBatch(st.Text(0)));
+  GLMQ_RETURN_IF_ERROR(AddCounts(batch));
+  return batch;
+}
+
+Result<Batch> LocalBatchStore::Find(const std::string& id) {
+  std::lock_guard lock(mu_);
+  GLMQ_ASSIGN_OR_RETURN(sqlite::Statement st, db_->Prepare(kFindBatch));
+  st.BindText(1, id);
   GLMQ_ASSIGN_OR_RETURN(bool row, st.Step());
   if (!row) return NotFound("no batch " + id);
   GLMQ_ASSIGN_OR_RETURN(Batch batch, DecodeBatch(st.Text(0)));

@@ -229,6 +229,12 @@ Result<Batch> RedisBatchStore::Get(const std::string& tenant, const std::string&
   return std::move(found[0]);
 }
 
+Result<Batch> RedisBatchStore::Find(const std::string& id) {
+  GLMQ_ASSIGN_OR_RETURN(std::vector<Batch> found, Read({id}));
+  if (found.empty()) return NotFound("no batch " + id);
+  return std::move(found[0]);
+}
+
 Result<BatchPage> RedisBatchStore::List(const std::string& tenant, const std::string& after,
                                         int32_t limit) {
   const std::string listing = Key("batches:", tenant);

@@ -40,6 +40,7 @@ class RedisBatchStore : public BatchStore {
 
   Status Create(const Batch& batch) override;
   Result<Batch> Get(const std::string& tenant, const std::string& id) override;
+  Result<Batch> Find(const std::string& id) override;
   Result<BatchPage> List(const std::string& tenant, const std::string& after,
                          int32_t limit) override;
   Result<std::vector<Batch>> Active() override;

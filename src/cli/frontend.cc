@@ -50,7 +50,8 @@ Result<std::unique_ptr<Frontend>> Frontend::Create(
                   "alerting: " + std::string(alerting.status().message()));
   f->alerting_ = std::move(*alerting);
   // Every front end sends webhooks; a delivery is leased to one sender at a time.
-  f->webhooks_ = std::make_unique<WebhookSender>(store, MakeCurlHttpTransport(), options.webhooks);
+  f->webhooks_ = std::make_unique<WebhookSender>(store, MakeCurlHttpTransport(), options.webhooks,
+                                                 f->batches_);
   AddWebhookCollector(registry, *f->webhooks_);
   f->ctx_.emplace(
       ApiContext{store, f->admission_, scheduler, f->reporter_, options.api, f->pool_, watch});
@@ -123,7 +124,7 @@ Status Frontend::AddRoutes(metrics::Registry& registry, JobMetrics& job_metrics)
     batch_runner_ = std::make_unique<BatchRunner>(*batches_, *files_, ctx.store, admission_,
                                                   *batch_codec_, runner);
     batch_runner_->SetEvents(AddBatchMetrics(registry));
-    AddBatchRoutes(router_, BatchRoutes{*batches_, *files_, pool_,
+    AddBatchRoutes(router_, BatchRoutes{*batches_, *files_, ctx.options.limits, pool_,
                                         [runner = batch_runner_.get()] { runner->Wake(); }});
   }
   AddModelRoutes(router_, admission_.model().name, NowMs());

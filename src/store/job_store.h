@@ -358,6 +358,10 @@ class JobStore {
   virtual Status EndWebhook(const std::string& job_id) = 0;
   // A failed try: due again at `due_at`.
   virtual Status RetryWebhook(const std::string& job_id, TimeMs due_at) = 0;
+  // A delivery about something other than a job, named by its id (a batch that ended), due
+  // at `due_at`; one already queued for the id is left as it is. Claimed, ended and retried
+  // as a job's.
+  virtual Status QueueWebhook(const std::string& id, TimeMs due_at) = 0;
 
   // --- Usage per tenant and day (UTC), counted as jobs end and kept beyond their retention.
   struct UsageRow {

@@ -663,6 +663,11 @@ Status RedisJobStore::EndWebhook(const std::string& job_id) {
   return Exec(ScriptId::kEndWebhook, {job_id}, /*retry=*/true);
 }
 
+Status RedisJobStore::QueueWebhook(const std::string& id, TimeMs due_at) {
+  // NX: a delivery queued already keeps its time and attempts.
+  return Commands({{"ZADD", options_.prefix + "webhooks", "NX", Str(due_at), id}}).status();
+}
+
 Status RedisJobStore::RetryWebhook(const std::string& job_id, TimeMs due_at) {
   // XX: a delivery ended meanwhile stays ended.
   return Commands({{"ZADD", options_.prefix + "webhooks", "XX", Str(due_at), job_id}}).status();

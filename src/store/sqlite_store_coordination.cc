@@ -43,6 +43,7 @@ constexpr char kClaimWebhooks[] =
     "RETURNING job_id, attempts";
 constexpr char kEndWebhook[] = "DELETE FROM webhooks WHERE job_id = ?1";
 constexpr char kRetryWebhook[] = "UPDATE webhooks SET due_at = ?2 WHERE job_id = ?1";
+constexpr char kQueueWebhook[] = "INSERT OR IGNORE INTO webhooks (job_id, due_at) VALUES (?1, ?2)";
 
 int64_t SaturatingAdd(int64_t a, int64_t b) {
   int64_t out;
@@ -201,6 +202,15 @@ Status SqliteJobStore::EndWebhook(const std::string& job_id) {
     GLMQ_ASSIGN_OR_RETURN(sqlite::Statement end, ctx.db.Prepare(kEndWebhook));
     end.BindText(1, job_id);
     return end.Run();
+  });
+}
+
+Status SqliteJobStore::QueueWebhook(const std::string& id, TimeMs due_at) {
+  return writer_->Write([&](sqlite::WriteContext& ctx) -> Status {
+    GLMQ_ASSIGN_OR_RETURN(sqlite::Statement queue, ctx.db.Prepare(kQueueWebhook));
+    queue.BindText(1, id);
+    queue.BindInt(2, due_at);
+    return queue.Run();
   });
 }
 

@@ -10,8 +10,10 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "integration/harness.h"
+#include "integration/webhook_receiver.h"
 #include "store/redis_server.h"
 
 namespace glmq::integration {
@@ -283,6 +285,45 @@ TEST(BatchesTest, OnRedisABatchOutlivesAKilledWorkerAndAKilledGateway) {
   EXPECT_TRUE(done["error_file_id"].is_null()) << done.dump();
 }
 
+// A batch's end is announced once at its webhook_url, signed as a job's; a refused try is
+// tried again, and the delivery names the batch.
+TEST(BatchesTest, ABatchsEndIsPostedToItsWebhookOnce) {
+  WebhookReceiver receiver;
+  receiver.FailNext(1, 503);
+  Server server({"--parallel", "2", "--webhook-allow-private", "--webhook-secret", "s3cret"});
+  ASSERT_TRUE(server.Start()) << server.start_error();
+  const auto [status, file] = UploadForm(
+      server, "",
+      {"purpose=batch",
+       "file=@" + WriteLines({ChatLine("a", "One?", 4).dump(), ChatLine("b", "Two?", 4).dump()})});
+  ASSERT_EQ(status, 200);
+  const HttpResult created = server.Post("/v1/batches", json{{"input_file_id", file["id"]},
+                                                             {"endpoint", "/v1/chat/completions"},
+                                                             {"completion_window", "24h"},
+                                                             {"webhook_url", receiver.url()}});
+  ASSERT_EQ(created.status, 200) << created.Describe();
+  EXPECT_EQ(created.body_json["webhook_url"], receiver.url());
+  const std::string id = created.body_json["id"];
+  const json done = WaitForBatchEnd(server, id, seconds(120));
+  ASSERT_EQ(done["status"], "completed") << done.dump();
+  const auto got = receiver.WaitFor(2, seconds(30));  // the refused try, then the delivery
+  ASSERT_EQ(got.size(), 2u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // time for a wrong repeat
+  ASSERT_EQ(receiver.received().size(), 2u);
+  for (const auto& r : got) {
+    EXPECT_EQ(r.body.value("event", ""), "batch.completed") << r.raw_body;
+    EXPECT_EQ(r.body["batch"].value("id", ""), id);
+    EXPECT_EQ(r.headers.at("glmq-delivery"), id);
+    EXPECT_EQ(r.headers.at("glmq-event"), "batch.completed");
+    EXPECT_NE(r.headers.count("glmq-signature"), 0u);
+  }
+  EXPECT_EQ(got[0].answered, 503);
+  EXPECT_EQ(got[1].answered, 200);
+  EXPECT_EQ(got[1].body["batch"]["request_counts"],
+            json({{"total", 2}, {"completed", 2}, {"failed", 0}}));
+  EXPECT_TRUE(got[1].body["batch"]["output_file_id"].is_string());
+}
+
 // `glmq batch submit --wait`: uploads, follows (a plain line per change when not on a
 // terminal) and saves both files; `glmq batch status` and `results` read it again.
 TEST(BatchesTest, TheCommandLineSubmitsFollowsAndSavesABatch) {
@@ -391,6 +432,12 @@ TEST(BatchesTest, ABadCreateRequestIsA400ThatSaysWhy) {
   b = good;
   b["priority"] = 1;
   cases.push_back({b, "unknown field 'priority'"});
+  b = good;
+  b["webhook_url"] = "ftp://example.com/x";
+  cases.push_back({b, "'webhook_url' must be an http:// or https:// URL"});
+  b = good;
+  b["webhook_url"] = "http://127.0.0.1:9/hook";  // private, without --webhook-allow-private
+  cases.push_back({b, "not a public address"});
   for (const Case& c : cases) {
     const HttpResult r = server.Post("/v1/batches", c.body);
     EXPECT_EQ(r.status, 400) << c.body.dump();

@@ -183,6 +183,19 @@ TEST(DashboardTest, BrowserShowsWhatTheQueueApiSays) {
   }
   HttpResult medium = server.Get("/v1/jobs/" + queued_ids.back());
   ASSERT_EQ(medium.body_json.value("length_class", ""), "medium") << medium.body;
+  // A batch whose file is refused: listed in the batches panel, no job made.
+  const std::string input = MakeTempDir("glmq-dashboard") + "/input.jsonl";
+  { std::ofstream(input) << "not json\n"; }
+  const auto [upload_status, file] = UploadForm(server, "", {"purpose=batch", "file=@" + input});
+  ASSERT_EQ(upload_status, 200) << file.dump();
+  const HttpResult batch = server.Post("/v1/batches", json{{"input_file_id", file["id"]},
+                                                           {"endpoint", "/v1/chat/completions"},
+                                                           {"completion_window", "24h"}});
+  ASSERT_EQ(batch.status, 200) << batch.Describe();
+  const std::string batch_id = batch.body_json["id"];
+  ASSERT_TRUE(PollUntil(
+      [&] { return server.Get("/v1/batches/" + batch_id).body_json["status"] == "failed"; },
+      seconds(30)));
 
   int exit_status = 0;
   std::string log;
@@ -234,6 +247,10 @@ TEST(DashboardTest, BrowserShowsWhatTheQueueApiSays) {
   EXPECT_EQ(TestValue(dom, "totals-succeeded"), "1");
   EXPECT_NE(dom.find("data-id=\"" + long_id + "\""), std::string::npos)
       << "the running job is not in the running table";
+  const size_t batch_row = dom.find("data-batch=\"" + batch_id + "\"");
+  ASSERT_NE(batch_row, std::string::npos) << "the batch is not in the batches panel";
+  EXPECT_NE(dom.substr(batch_row, 400).find("<td>failed</td>"), std::string::npos)
+      << dom.substr(batch_row, 400);
 
   // A picture for people; a longer virtual time fills the charts with a minute of samples.
   const fs::path png = ArtifactsDir() / "dashboard.png";

@@ -195,6 +195,39 @@ function renderQueue(q) {
   samples = samples.filter(s => s.t >= now - kWindowMs);
 }
 
+// The newest batches (GET /v1/batches: the caller's tenant's), those still running first:
+// requests done of the total as a bar, failed ones named, and when the batch is expected to
+// end beside when its window closes (red when it would end after).
+function renderBatches(list) {
+  const body = byId('batches');
+  if (!list) {
+    body.innerHTML = '<tr><td colspan="5" class="muted">the Batch API is not served here</td></tr>';
+    return;
+  }
+  const ended = ['completed', 'failed', 'expired', 'cancelled'];
+  const batches = list.data.slice().sort((a, b) =>
+      (ended.includes(a.status) - ended.includes(b.status)) || (b.created_at - a.created_at));
+  if (batches.length === 0) {
+    body.innerHTML = '<tr><td colspan="5" class="muted">no batches</td></tr>';
+    return;
+  }
+  const now = Date.now() / 1000;
+  body.innerHTML = batches.slice(0, 8).map(b => {
+    const c = b.request_counts;
+    const done = c.completed + c.failed;
+    const late = b.estimated_finish_at && b.estimated_finish_at > b.expires_at;
+    const running = !ended.includes(b.status);
+    return '<tr data-batch="' + esc(b.id) + '"><td title="' + esc(b.id) + '">' +
+           esc(b.id.slice(0, 14)) + '\u2026</td><td>' + esc(b.status) + '</td><td>' +
+           bar(done, c.total, kColors.short) + (c.failed ? ' <span class="muted">' +
+           fmtCount(c.failed) + ' failed</span>' : '') + '</td><td class="num' +
+           (late ? ' bad' : '') + '">' + (running && b.estimated_finish_at ?
+           'in ' + fmtDurationShort(Math.max(0, b.estimated_finish_at - now)) : '\u2013') +
+           '</td><td class="num">' + (running ? 'in ' +
+           fmtDurationShort(Math.max(0, b.expires_at - now)) : '\u2013') + '</td></tr>';
+  }).join('');
+}
+
 function renderAlerts(a) {
   const status = field('alerts-status');
   const banner = byId('banner');
@@ -382,9 +415,11 @@ async function getJson(path) {
 }
 
 async function refresh() {
-  const [queue, alerts] = await Promise.allSettled([getJson('v1/queue'), getJson('v1/alerts')]);
+  const [queue, alerts, batches] = await Promise.allSettled(
+      [getJson('v1/queue'), getJson('v1/alerts'), getJson('v1/batches?limit=20')]);
   try {
     renderAlerts(alerts.status === 'fulfilled' ? alerts.value : null);
+    renderBatches(batches.status === 'fulfilled' ? batches.value : null);
     if (queue.status === 'fulfilled') {
       renderQueue(queue.value);
       drawCharts();
