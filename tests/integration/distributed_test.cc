@@ -349,8 +349,11 @@ TEST(DistributedTest, AlertsMoveToAnotherGatewayWhenTheEvaluatorDies) {
                                           "1500"};
   auto a = Gateway(*redis, flags);
   ASSERT_TRUE(a->Start()) << a->start_error();
-  ASSERT_TRUE(PollUntil([&] { return a->LogTail().find("now the evaluator") != std::string::npos; },
-                        seconds(10)))
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        return a->LogTail().find("lease 'alerts': held by this process") != std::string::npos;
+      },
+      seconds(10)))
       << a->LogTail();
   auto b = Gateway(*redis, flags);
   ASSERT_TRUE(b->Start()) << b->start_error();
@@ -366,7 +369,7 @@ TEST(DistributedTest, AlertsMoveToAnotherGatewayWhenTheEvaluatorDies) {
   ASSERT_EQ(got.size(), 2u) << b->LogTail();
   EXPECT_GE(got[1].at - first, milliseconds(3800)) << "sent again before the repeat interval";
   EXPECT_EQ(got[1].body["alerts"][0]["fingerprint"], got[0].body["alerts"][0]["fingerprint"]);
-  EXPECT_NE(b->LogTail().find("now the evaluator"), std::string::npos);
+  EXPECT_NE(b->LogTail().find("lease 'alerts': held by this process"), std::string::npos);
   std::this_thread::sleep_for(milliseconds(1500));
   EXPECT_EQ(receiver.received().size(), 2u);
 }
