@@ -156,8 +156,7 @@ std::string EncodeResult(const BatchLine& line) {
 
 Result<std::unique_ptr<RedisBatchStore>> RedisBatchStore::Open(const std::string& url,
                                                                const std::string& prefix) {
-  GLMQ_ASSIGN_OR_RETURN(redis::Endpoint endpoint, redis::Endpoint::Parse(url));
-  auto pool = std::make_unique<redis::Pool>(endpoint, /*size=*/4, /*timeout_seconds=*/5);
+  GLMQ_ASSIGN_OR_RETURN(auto pool, redis::Pool::ForUrl(url, /*size=*/4, /*timeout_seconds=*/5));
   std::unique_ptr<RedisBatchStore> store(new RedisBatchStore(std::move(pool), prefix));
   for (int i = 0; i < kScriptCount; ++i) {
     GLMQ_ASSIGN_OR_RETURN(store->shas_[i], redis::LoadScript(*store->pool_, kScripts[i]));

@@ -152,8 +152,7 @@ class RedisFileStore::Upload : public FileUpload {
 
 Result<std::unique_ptr<RedisFileStore>> RedisFileStore::Open(const std::string& url,
                                                              const std::string& prefix) {
-  GLMQ_ASSIGN_OR_RETURN(redis::Endpoint endpoint, redis::Endpoint::Parse(url));
-  auto pool = std::make_unique<redis::Pool>(endpoint, /*size=*/4, /*timeout_seconds=*/5);
+  GLMQ_ASSIGN_OR_RETURN(auto pool, redis::Pool::ForUrl(url, /*size=*/4, /*timeout_seconds=*/5));
   std::unique_ptr<RedisFileStore> store(new RedisFileStore(std::move(pool), prefix));
   GLMQ_ASSIGN_OR_RETURN(store->commit_sha_, redis::LoadScript(*store->pool_, kCommitScript));
   GLMQ_ASSIGN_OR_RETURN(store->remove_sha_, redis::LoadScript(*store->pool_, kRemoveScript));

@@ -116,6 +116,11 @@ Status ErrorReplyStatus(const std::string& error) {
   return Internal("redis: " + error);
 }
 
+Result<std::unique_ptr<Pool>> Pool::ForUrl(std::string_view url, int size, double timeout_seconds) {
+  GLMQ_ASSIGN_OR_RETURN(Endpoint endpoint, Endpoint::Parse(url));
+  return std::make_unique<Pool>(std::move(endpoint), size, timeout_seconds);
+}
+
 Result<std::string> LoadScript(Pool& pool, std::string_view source) {
   GLMQ_ASSIGN_OR_RETURN(Reply reply, pool.Command({"SCRIPT", "LOAD", source}, Retry::kOnce));
   if (reply.is_error()) return ErrorReplyStatus(reply.str);

@@ -114,6 +114,9 @@ enum class Retry { kNo, kOnce };
 class Pool {
  public:
   Pool(Endpoint endpoint, int size, double timeout_seconds);
+  // A pool for the redis:// `url` (Endpoint::Parse); connects on first use.
+  static Result<std::unique_ptr<Pool>> ForUrl(std::string_view url, int size,
+                                              double timeout_seconds);
   ~Pool();
   Pool(const Pool&) = delete;
   Pool& operator=(const Pool&) = delete;
