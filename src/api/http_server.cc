@@ -313,7 +313,14 @@ asio::awaitable<void> HttpServer::Serve(tcp::socket socket) {
         std::atomic<int64_t>& n;
         ~Done() { --n; }
       } done{in_flight_};
+      const auto handling_started = std::chrono::steady_clock::now();
       HttpResponse response = co_await router_.Dispatch(std::move(request), nullptr, peer, &upload);
+      // The handler read the body as it arrived: its time includes the transfer.
+      const double handler_ms = std::chrono::duration<double, std::milli>(
+                                    std::chrono::steady_clock::now() - handling_started)
+                                    .count();
+      response.set("Server-Timing",
+                   "app;dur=" + std::to_string(handler_ms) + ";desc=\"with the upload\"");
       response.set(http::field::server, "glmq");
       if (!upload.done()) {
         // The handler refused before the body's end: the rest cannot be skipped in place.

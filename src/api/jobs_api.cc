@@ -9,6 +9,7 @@
 #include "api/job_json.h"
 #include "api/job_streams.h"
 #include "api/json_response.h"
+#include "api/query_string.h"
 #include "api/queue_json.h"
 #include "api/usage_api.h"
 #include "core/json_writer.h"
@@ -103,16 +104,10 @@ HttpResponse ListJobs(ApiContext& ctx, const RequestContext& rc) {
                            "expired");
     }
   }
-  if (auto it = rc.query.find("limit"); it != rc.query.end()) {
-    char* end = nullptr;
-    const long v = std::strtol(it->second.c_str(), &end, 10);
-    if (it->second.empty() || *end != '\0' || v < 1 || v > ctx.options.max_list_limit) {
-      return ErrorResponse(
-          ErrorCode::kInvalidRequest,
-          "'limit' must be an integer from 1 to " + std::to_string(ctx.options.max_list_limit));
-    }
-    filter.limit = static_cast<int32_t>(v);
-  }
+  const Result<std::optional<int64_t>> limit =
+      WholeNumberParam(rc.query, "limit", 1, ctx.options.max_list_limit);
+  if (!limit.ok()) return ErrorResponse(limit.status());
+  if (*limit) filter.limit = static_cast<int32_t>(**limit);
   if (auto it = rc.query.find("after"); it != rc.query.end() && !it->second.empty()) {
     if (!IsValidJobId(it->second)) {
       return ErrorResponse(ErrorCode::kInvalidRequest, "'after' must be a job id");

@@ -83,6 +83,11 @@ TEST(FilesTest, AnUploadedFileIsListedReadBackAndDeleted) {
   ASSERT_EQ(deleted.status, 200);
   EXPECT_EQ(deleted.body_json, json({{"id", id}, {"object", "file"}, {"deleted", true}}));
   EXPECT_EQ(server.Get("/v1/files/" + id).status, 404);
+  // An upload says what it cost the server, as every other answer does.
+  const auto [curl_code, head] = RunCommand("curl -s -D - -o /dev/null -F purpose=batch -F file=@" +
+                                            path + " " + server.base_url() + "/v1/files");
+  ASSERT_EQ(curl_code, 0) << head;
+  EXPECT_NE(head.find("Server-Timing: app;dur="), std::string::npos) << head;
   EXPECT_EQ(server.Get("/v1/files/" + id + "/content").status, 404);
 
   // Kept across a restart.

@@ -227,7 +227,8 @@ TEST(ListTest, PagesNewestFirstWithoutOverlap) {
     EXPECT_FALSE(seen.count(j.value("id", ""))) << "overlap: " << j.value("id", "");
   }
 
-  for (const char* bad : {"/v1/jobs?limit=0", "/v1/jobs?state=bogus", "/v1/jobs?limit=x"}) {
+  for (const char* bad : {"/v1/jobs?limit=0", "/v1/jobs?state=bogus", "/v1/jobs?limit=x",
+                          "/v1/jobs?limit=%2B5", "/v1/jobs?limit=", "/v1/jobs?limit=99999999999"}) {
     HttpResult r = server.Get(bad);
     EXPECT_EQ(r.status, 400) << bad << ": " << r.Describe();
     EXPECT_TRUE(IsErrorBody(r)) << bad << ": " << r.body;
