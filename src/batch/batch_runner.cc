@@ -299,9 +299,10 @@ Status BatchRunner::Validate(Batch& batch) {
         }
       }
     }
-    GLMQ_RETURN_IF_ERROR(batches_.AddLines(batch.id, lines));
-    for (const BatchLine& line : lines) {
-      if (line.job_id.empty()) Ended("refused");
+    GLMQ_ASSIGN_OR_RETURN(const std::vector<bool> added, batches_.AddLines(batch.id, lines));
+    for (size_t i = 0; i < lines.size() && i < added.size(); ++i) {
+      // Counted once: a line an earlier try added was counted then.
+      if (added[i] && lines[i].job_id.empty()) Ended("refused");
     }
     lines.clear();
     prepared.clear();

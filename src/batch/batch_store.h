@@ -45,8 +45,10 @@ class BatchStore {
   virtual Result<int64_t> DeleteEnded(TimeMs before) = 0;
 
   // Adds lines; a line already there is left as it is (a runner that resumes adds them
-  // again). A line with a result set is one refused before it ran.
-  virtual Status AddLines(const std::string& batch_id, const std::vector<BatchLine>& lines) = 0;
+  // again). A line with a result set is one refused before it ran. For each line, whether it
+  // was added now.
+  virtual Result<std::vector<bool>> AddLines(const std::string& batch_id,
+                                             const std::vector<BatchLine>& lines) = 0;
   // Lines without a result, in line order after `after_line`.
   virtual Result<std::vector<BatchLine>> Pending(const std::string& batch_id, int64_t after_line,
                                                  int32_t limit) = 0;

@@ -223,9 +223,12 @@ Result<int64_t> LocalBatchStore::DeleteEnded(TimeMs before) {
   return deleted;
 }
 
-Status LocalBatchStore::AddLines(const std::string& batch_id, const std::vector<BatchLine>& lines) {
+Result<std::vector<bool>> LocalBatchStore::AddLines(const std::string& batch_id,
+                                                    const std::vector<BatchLine>& lines) {
   std::lock_guard lock(mu_);
   GLMQ_RETURN_IF_ERROR(db_->Run("BEGIN IMMEDIATE"));
+  std::vector<bool> added;
+  added.reserve(lines.size());
   for (const BatchLine& l : lines) {
     Result<sqlite::Statement> st = db_->Prepare(kInsertLine);
     Status s = st.status();
@@ -245,8 +248,10 @@ Status LocalBatchStore::AddLines(const std::string& batch_id, const std::vector<
       if (db_->InTransaction()) (void)db_->Run("ROLLBACK");
       return s;
     }
+    added.push_back(db_->Changes() > 0);
   }
-  return db_->Run("COMMIT");
+  GLMQ_RETURN_IF_ERROR(db_->Run("COMMIT"));
+  return added;
 }
 
 Result<std::vector<BatchLine>> LocalBatchStore::Pending(const std::string& batch_id,

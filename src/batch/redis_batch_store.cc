@@ -67,18 +67,20 @@ return 1
 )";
 
 // ARGV: prefix, id, then per line: number, line, result ("" = pending), ok, input, cached,
-// output tokens  -> lines added (a line already there is left as it is)
+// output tokens  -> per line 1 when added, 0 when it was there (and is left as it is)
 constexpr const char* kAddLinesScript = R"(
 local p, id = ARGV[1], ARGV[2]
 local key = p .. 'batch:' .. id
 if redis.call('EXISTS', key) == 0 then return redis.error_reply('GLMQ_NOTFOUND no batch ' .. id) end
 local lines, pending = p .. 'batch_lines:' .. id, p .. 'batch_pending:' .. id
 local line_of, result_of = p .. 'batch_line:' .. id, p .. 'batch_result:' .. id
-local added = 0
+local added, out = 0, {}
 for i = 3, #ARGV, 7 do
   local n = ARGV[i]
+  out[#out + 1] = 0
   if redis.call('ZADD', lines, 'NX', n, n) == 1 then
     added = added + 1
+    out[#out] = 1
     redis.call('HSET', line_of, n, ARGV[i + 1])
     if ARGV[i + 2] == '' then
       redis.call('ZADD', pending, n, n)
@@ -92,7 +94,7 @@ for i = 3, #ARGV, 7 do
   end
 end
 redis.call('HINCRBY', key, 'total', added)
-return added
+return out
 )";
 
 // ARGV: prefix, id, then per line: number, result, ok, input, cached, output tokens
@@ -310,8 +312,9 @@ Result<int64_t> RedisBatchStore::DeleteEnded(TimeMs before) {
   }
 }
 
-Status RedisBatchStore::AddLines(const std::string& batch_id, const std::vector<BatchLine>& lines) {
-  if (lines.empty()) return Status::Ok();
+Result<std::vector<bool>> RedisBatchStore::AddLines(const std::string& batch_id,
+                                                    const std::vector<BatchLine>& lines) {
+  if (lines.empty()) return std::vector<bool>();
   std::vector<std::string> texts;  // the arguments' storage
   texts.reserve(lines.size() * 7);
   for (const BatchLine& l : lines) {
@@ -325,8 +328,12 @@ Status RedisBatchStore::AddLines(const std::string& batch_id, const std::vector<
   }
   std::vector<std::string_view> args = {batch_id};
   args.insert(args.end(), texts.begin(), texts.end());
-  // Safe to send again: a line already there is left as it is.
-  return Run(kAddLines, args, /*retry=*/true).status();
+  // Safe to send again: a line already there is left as it is (and reported as not added).
+  GLMQ_ASSIGN_OR_RETURN(const Reply reply, RunForReply(kAddLines, args, /*retry=*/true));
+  std::vector<bool> added;
+  for (const Reply& r : reply.elements) added.push_back(r.integer == 1);
+  if (added.size() != lines.size()) return Internal("redis: unexpected reply to add_lines");
+  return added;
 }
 
 Result<std::vector<bool>> RedisBatchStore::SetResults(const std::string& batch_id,

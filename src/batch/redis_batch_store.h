@@ -47,7 +47,8 @@ class RedisBatchStore : public BatchStore {
   Result<std::map<BatchStatus, int64_t>> CountByStatus() override;
   Status Update(const Batch& batch, BatchStatus from) override;
   Result<int64_t> DeleteEnded(TimeMs before) override;
-  Status AddLines(const std::string& batch_id, const std::vector<BatchLine>& lines) override;
+  Result<std::vector<bool>> AddLines(const std::string& batch_id,
+                                     const std::vector<BatchLine>& lines) override;
   Result<std::vector<BatchLine>> Pending(const std::string& batch_id, int64_t after_line,
                                          int32_t limit) override;
   Result<std::vector<bool>> SetResults(const std::string& batch_id,

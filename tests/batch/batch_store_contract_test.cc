@@ -76,8 +76,9 @@ TEST_P(BatchStoreContractTest, CountsFollowTheLinesAndAResultIsWrittenOnce) {
     lines.push_back(line);
   }
   lines[3].result = R"({"refused":true})";  // refused before it ran
-  ASSERT_TRUE(store_->AddLines(b.id, lines).ok());
-  ASSERT_TRUE(store_->AddLines(b.id, lines).ok());  // again, as a resumed runner does
+  EXPECT_EQ(*store_->AddLines(b.id, lines), std::vector<bool>(4, true));
+  // Again, as a resumed runner does: nothing added, nothing changed.
+  EXPECT_EQ(*store_->AddLines(b.id, lines), std::vector<bool>(4, false));
   auto pending = store_->Pending(b.id, 0, 10);
   ASSERT_TRUE(pending.ok());
   ASSERT_EQ(pending->size(), 3u);
