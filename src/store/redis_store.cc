@@ -521,6 +521,36 @@ Result<Job> RedisJobStore::Cancel(const std::string& id) {
   return job;
 }
 
+std::vector<Status> RedisJobStore::CancelMany(const std::vector<std::string>& ids) {
+  const TimeMs now = NowMs();
+  const std::string now_text = Str(now), ended = EndedScore(now),
+                    retention = Str(options_.retention_ms);
+  const std::string& sha = shas_[static_cast<int>(ScriptId::kCancel)];
+  std::vector<redis::Args> commands;
+  commands.reserve(ids.size());
+  for (const std::string& id : ids) {
+    commands.push_back(
+        {"EVALSHA", sha, "0", options_.prefix, instance_, id, now_text, ended, retention});
+  }
+  // One round trip, and with appendfsync always one fsync for all. A cancel done twice
+  // changes nothing more, so a broken connection sends them again.
+  Result<std::vector<Reply>> replies = pool_->Pipeline(commands, redis::Retry::kOnce);
+  health_.Record(replies.status());
+  if (!replies.ok()) return std::vector<Status>(ids.size(), replies.status());
+  std::vector<Status> out(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const Reply& r = (*replies)[i];
+    if (r.is_error() && r.str.rfind("NOSCRIPT", 0) == 0) {
+      out[i] = Cancel(ids[i]).status();  // Redis restarted: Eval loads the script again
+    } else if (r.is_error()) {
+      out[i] = redis::ErrorReplyStatus(r.str);
+    } else if (r.elements.size() == 2 && r.elements[0].integer == 1) {
+      Notify(ids[i], JobState::kCancelled);
+    }
+  }
+  return out;
+}
+
 Status RedisJobStore::SetQueuedCost(const std::string& id, int64_t prompt_tokens,
                                     LengthClass length_class, int64_t order_key) {
   const std::string tokens = Str(prompt_tokens), key = Str(order_key);

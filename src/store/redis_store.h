@@ -129,6 +129,8 @@ class RedisJobStore final : public JobStore {
   Status Complete(const std::string& id, const std::string& worker,
                   const Completion& completion) override;
   Result<Job> Cancel(const std::string& id) override;
+  // One pipeline of the cancel script: one round trip.
+  std::vector<Status> CancelMany(const std::vector<std::string>& ids) override;
   Status SetQueuedCost(const std::string& id, int64_t prompt_tokens, LengthClass length_class,
                        int64_t order_key) override;
   Status FailQueued(const std::string& id, const std::string& error_code,

@@ -215,6 +215,25 @@ TEST_F(RedisStoreTest, ScriptsForgottenByRedisAreSentAgain) {
   EXPECT_EQ((*claimed)->id, job.id);
 }
 
+// CancelMany pipelines the cancel script by its SHA; a Redis that forgot it (restarted, or
+// SCRIPT FLUSH) still cancels each job.
+TEST_F(RedisStoreTest, CancelManyWorksAfterRedisForgetsItsScripts) {
+  RedisServer server;
+  ASSERT_TRUE(server.Start()) << server.last_error();
+  auto store = MustOpen(Options(server));
+  ASSERT_TRUE(store);
+  Job a = MakeJob(1), b = MakeJob(2);
+  ASSERT_TRUE(store->Insert(a).ok());
+  ASSERT_TRUE(store->Insert(b).ok());
+  ASSERT_EQ(server.Command("SCRIPT FLUSH"), "+OK");
+  const std::vector<Status> statuses = store->CancelMany({a.id, b.id});
+  ASSERT_EQ(statuses.size(), 2u);
+  EXPECT_TRUE(statuses[0].ok()) << statuses[0].ToString();
+  EXPECT_TRUE(statuses[1].ok()) << statuses[1].ToString();
+  EXPECT_EQ(store->Get(a.id)->state, JobState::kCancelled);
+  EXPECT_EQ(store->Get(b.id)->state, JobState::kCancelled);
+}
+
 TEST_F(RedisStoreTest, BlobsReadEmptyUntilWrittenAndAreSharedByStores) {
   RedisServer server;
   ASSERT_TRUE(server.Start()) << server.last_error();
