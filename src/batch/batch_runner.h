@@ -19,6 +19,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -33,6 +34,10 @@ namespace glmq {
 
 struct BatchRunnerOptions {
   int64_t max_lines = 50'000;
+  // A batch whose requests (prompt and max_tokens, estimated) with the tenant's queued work
+  // come to more fails with token_limit_exceeded before a line runs (0: no limit), as
+  // OpenAI's limit on a project's enqueued batch tokens.
+  int64_t max_queued_tokens = 0;
   // Lines checked for an outcome per batch per round.
   int32_t lines_per_round = 2'000;
   // Lines made into jobs per store write.
@@ -90,6 +95,10 @@ class BatchRunner {
   Status Move(Batch& batch, BatchStatus to);
   // Sets estimated_finish_at from the work queued before the batch's last line.
   Status Estimate(Batch& batch);
+  // Why the tenant's queued tokens and the batch's (`work`, estimated) would be more than
+  // max_queued_tokens; nullopt when they are not.
+  Result<std::optional<std::string>> OverQueuedTokens(const Batch& batch,
+                                                      const JobStore::WorkAhead& work);
   void Ended(const char* outcome) const {
     if (events_.request_ended) events_.request_ended(outcome);
   }

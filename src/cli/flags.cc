@@ -48,6 +48,10 @@ void AddBatchApiFlags(CLI::App& cmd, FilesOptions& f, BatchRunnerOptions& batche
   hours->default_str("720");
   Opt(cmd, "--batch-max-lines", batches.max_lines, "most requests one batch's input file may hold",
       "GLMQ_BATCH_MAX_LINES");
+  Opt(cmd, "--batch-max-queued-tokens", batches.max_queued_tokens,
+      "a batch that, with what its tenant has queued, comes to more tokens (prompt and "
+      "max_tokens, estimated) fails with token_limit_exceeded before a line runs (0 = no limit)",
+      "GLMQ_BATCH_MAX_QUEUED_TOKENS");
 }
 
 void AddHttpDrainFlag(CLI::App& cmd, HttpServerOptions& f) {

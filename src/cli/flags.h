@@ -33,7 +33,8 @@ void AddHttpDrainFlag(CLI::App& cmd, HttpServerOptions& f);
 void AddEngineFlags(CLI::App& cmd, LlamaEngineOptions& f, bool tokenizer_only);
 // Request limits and token counting.
 void AddApiFlags(CLI::App& cmd, ApiOptions& f, AdmissionOptions& admission);
-// --max-file-bytes, --file-retention-hours, --batch-max-lines: the Batch API.
+// --max-file-bytes, --file-retention-hours, --batch-max-lines, --batch-max-queued-tokens: the
+// Batch API.
 void AddBatchApiFlags(CLI::App& cmd, FilesOptions& f, BatchRunnerOptions& batches);
 // --webhook-secret, --webhook-max-attempts, --webhook-timeout-seconds.
 void AddWebhookFlags(CLI::App& cmd, WebhookOptions& f);

@@ -285,6 +285,31 @@ TEST(BatchesTest, OnRedisABatchOutlivesAKilledWorkerAndAKilledGateway) {
   EXPECT_TRUE(done["error_file_id"].is_null()) << done.dump();
 }
 
+// --batch-max-queued-tokens: a batch that would take its tenant past the limit fails with
+// token_limit_exceeded before a line runs; one within it runs.
+TEST(BatchesTest, ABatchPastTheTenantsQueuedTokenLimitFailsAndRunsNothing) {
+  Server server({"--parallel", "2", "--batch-max-queued-tokens", "400"});
+  ASSERT_TRUE(server.Start()) << server.start_error();
+  std::vector<std::string> big;
+  for (int i = 0; i < 20; ++i) big.push_back(ChatLine("b" + std::to_string(i), "Hi?", 16).dump());
+  const json refused = CreateBatch(server, big);
+  ASSERT_TRUE(refused.is_object());
+  const json failed = WaitForBatchEnd(server, refused["id"], seconds(60));
+  ASSERT_EQ(failed["status"], "failed") << failed.dump();
+  ASSERT_EQ(failed["errors"]["data"].size(), 1u) << failed.dump();
+  EXPECT_EQ(failed["errors"]["data"][0]["code"], "token_limit_exceeded");
+  EXPECT_NE(failed["errors"]["data"][0]["message"].get<std::string>().find("400"),
+            std::string::npos);
+  EXPECT_EQ(failed["request_counts"]["total"], 0);
+  EXPECT_EQ(server.Get("/v1/queue").body_json["totals"].value("queued", 0) +
+                server.Get("/v1/queue").body_json["totals"].value("succeeded", 0),
+            0);
+
+  const json small = CreateBatch(server, {ChatLine("s1", "Hi?", 4).dump()});
+  ASSERT_TRUE(small.is_object());
+  EXPECT_EQ(WaitForBatchEnd(server, small["id"], seconds(60))["status"], "completed");
+}
+
 // A batch's end is announced once at its webhook_url, signed as a job's; a refused try is
 // tried again, and the delivery names the batch.
 TEST(BatchesTest, ABatchsEndIsPostedToItsWebhookOnce) {
