@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "batch/input_lines.h"
 #include "core/error_codes.h"
 
 namespace glmq {
@@ -17,80 +18,10 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr size_t kReadPieceBytes = 1 << 20;
 constexpr size_t kMaxErrors = 100;  // file-level problems listed; the count stops there
 constexpr size_t kMaxCustomIdBytes = 512;
 // Until the engine has counted them, a line's prompt is priced at this many bytes a token.
 constexpr int64_t kBytesPerTokenGuess = 4;
-constexpr int64_t kDefaultMaxTokensGuess = 256;
-
-// The input file's lines, read a piece at a time: each with its 1-based number.
-class LineReader {
- public:
-  LineReader(FileStore& files, std::string tenant, std::string id)
-      : files_(files), tenant_(std::move(tenant)), id_(std::move(id)) {}
-
-  // The next line (without its line break) in *line; false at the end.
-  Result<bool> Next(std::string* line, int64_t* number) {
-    for (;;) {
-      const size_t nl = buffer_.find('\n', start_);
-      if (nl != std::string::npos || (eof_ && start_ < buffer_.size())) {
-        const size_t end = nl == std::string::npos ? buffer_.size() : nl;
-        line->assign(buffer_, start_, end - start_);
-        if (!line->empty() && line->back() == '\r') line->pop_back();
-        start_ = nl == std::string::npos ? buffer_.size() : nl + 1;
-        *number = ++line_;
-        return true;
-      }
-      if (eof_) return false;
-      buffer_.erase(0, start_);
-      start_ = 0;
-      GLMQ_ASSIGN_OR_RETURN(std::string piece, files_.Read(tenant_, id_, offset_, kReadPieceBytes));
-      if (piece.empty()) {
-        eof_ = true;
-        continue;
-      }
-      offset_ += static_cast<int64_t>(piece.size());
-      buffer_ += piece;
-    }
-  }
-
- private:
-  FileStore& files_;
-  const std::string tenant_, id_;
-  std::string buffer_;
-  size_t start_ = 0;
-  int64_t offset_ = 0;
-  int64_t line_ = 0;
-  bool eof_ = false;
-};
-
-bool IsBlank(const std::string& line) {
-  return std::all_of(line.begin(), line.end(), [](char c) { return c == ' ' || c == '\t'; });
-}
-
-// What a line's request is about apart from its question: lines with the same document
-// share it, and go next to each other in the queue so that the prefix cache reads it once.
-size_t DocumentHash(const json& body) {
-  if (!body.is_object()) return 0;
-  if (auto text = body.find("text"); text != body.end())
-    return std::hash<std::string>()(text->dump());
-  auto messages = body.find("messages");
-  if (messages == body.end() || !messages->is_array() || messages->empty()) return 0;
-  json head = json::array();
-  for (size_t i = 0; i + 1 < messages->size(); ++i) head.push_back((*messages)[i]);
-  if (head.empty()) head.push_back((*messages)[0]);
-  return std::hash<std::string>()(head.dump());
-}
-
-int64_t MaxTokensGuess(const json& body) {
-  for (const char* name : {"max_tokens", "max_completion_tokens"}) {
-    if (auto it = body.find(name); it != body.end() && it->is_number_integer()) {
-      return std::max<int64_t>(1, it->get<int64_t>());
-    }
-  }
-  return kDefaultMaxTokensGuess;
-}
 
 }  // namespace
 
