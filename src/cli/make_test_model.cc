@@ -19,8 +19,10 @@ CommandRunner AddMakeTestModelCommand(CLI::App& app) {
   };
   auto flags = std::make_shared<Flags>();
   cmd->add_option("--out", flags->out, "file to write")->required();
-  cmd->add_option("--preset", flags->preset, "default (a few MB) or bench (~280M parameters)")
-      ->check(CLI::IsMember({"default", "bench"}));
+  cmd->add_option("--preset", flags->preset,
+                  "default (a few MB), bench (~280M parameters) or glm4-9b (GLM-4-9B's shape, "
+                  "9.4B parameters, q4_0: 5.3 GB)")
+      ->check(CLI::IsMember({"default", "bench", "glm4-9b"}));
   cmd->add_option("--layers", flags->spec.layers, "transformer blocks");
   cmd->add_option("--embd", flags->spec.embd, "embedding width");
   cmd->add_option("--heads", flags->spec.heads, "attention heads");
@@ -33,9 +35,9 @@ CommandRunner AddMakeTestModelCommand(CLI::App& app) {
   cmd->add_option("--seed", flags->spec.seed, "random seed (same seed, same file)");
   return [cmd, flags]() -> int {
     TestModelSpec spec = flags->spec;
-    if (flags->preset == "bench") {
+    if (flags->preset != "default") {
       // The preset fills every size the user did not give.
-      TestModelSpec bench = BenchPresetSpec();
+      const TestModelSpec bench = *PresetSpec(flags->preset);
       auto given = [cmd](const char* name) { return cmd->count(name) > 0; };
       if (!given("--layers")) spec.layers = bench.layers;
       if (!given("--embd")) spec.embd = bench.embd;

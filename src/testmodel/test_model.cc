@@ -1,18 +1,23 @@
 #include "testmodel/test_model.h"
 
+#include <fcntl.h>
 #include <ggml.h>
 #include <gguf.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -185,58 +190,30 @@ struct GgufDeleter {
 struct GgmlDeleter {
   void operator()(ggml_context* ctx) const { ggml_free(ctx); }
 };
-struct FileCloser {
-  void operator()(FILE* f) const { std::fclose(f); }
+// Closes the file on an early return.
+struct Fd {
+  int fd = -1;
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
 };
 
-// Appends to a file and remembers where it is, so tensor data can be placed at the
-// offsets the GGUF header promises.
-class OutputFile {
- public:
-  Status Open(const std::string& path) {
-    path_ = path;
-    file_.reset(std::fopen(path.c_str(), "wb"));
-    if (!file_) return IoError("cannot create");
-    return Status::Ok();
+Status IoError(const char* what, const std::string& path) {
+  return Internal("test model: " + std::string(what) + " " + path + ": " + std::strerror(errno));
+}
+
+Status WriteAt(int fd, const void* data, size_t size, uint64_t offset, const std::string& path) {
+  const auto* p = static_cast<const uint8_t*>(data);
+  while (size > 0) {
+    const ssize_t n = ::pwrite(fd, p, size, static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return IoError("cannot write", path);
+    p += n;
+    size -= static_cast<size_t>(n);
+    offset += static_cast<uint64_t>(n);
   }
-
-  FILE* get() const { return file_.get(); }
-
-  Status Write(const void* data, size_t size) {
-    if (size == 0) return Status::Ok();
-    if (std::fwrite(data, 1, size, file_.get()) != size) return IoError("cannot write");
-    position_ += size;
-    return Status::Ok();
-  }
-
-  Status PadTo(uint64_t offset) {
-    if (offset < position_) return Internal("test model: tensor data overlaps in " + path_);
-    static const std::array<char, 4096> zeros{};
-    while (position_ < offset) {
-      GLMQ_RETURN_IF_ERROR(
-          Write(zeros.data(), std::min<uint64_t>(zeros.size(), offset - position_)));
-    }
-    return Status::Ok();
-  }
-
-  void SetPosition(uint64_t position) { position_ = position; }
-  uint64_t position() const { return position_; }
-
-  Status Close() {
-    FILE* f = file_.release();
-    if (f != nullptr && std::fclose(f) != 0) return IoError("cannot close");
-    return Status::Ok();
-  }
-
- private:
-  Status IoError(const char* what) const {
-    return Internal("test model: " + std::string(what) + " " + path_ + ": " + std::strerror(errno));
-  }
-
-  std::string path_;
-  std::unique_ptr<FILE, FileCloser> file_;
-  uint64_t position_ = 0;
-};
+  return Status::Ok();
+}
 
 void SetMetadata(gguf_context* ctx, const TestModelSpec& spec, const WeightType& weight_type,
                  const TestVocab& vocab) {
@@ -279,29 +256,85 @@ void SetMetadata(gguf_context* ctx, const TestModelSpec& spec, const WeightType&
   gguf_set_val_str(ctx, "tokenizer.chat_template", kChatTemplate);
 }
 
-// Generates one tensor chunk by chunk and appends it in its file type.
-Status WriteTensorData(const TensorPlan& plan, const TestVocab& vocab, float anchor, uint64_t seed,
-                       OutputFile& out) {
-  Rng rng(seed);
-  const int64_t rows = std::max<int64_t>(plan.rows, 1);
-  const int64_t rows_per_chunk = std::max<int64_t>(1, kChunkElements / plan.cols);
-  std::vector<float> values(static_cast<size_t>(std::min(rows, rows_per_chunk) * plan.cols));
-  std::vector<uint8_t> packed;
-  for (int64_t first = 0; first < rows; first += rows_per_chunk) {
-    const int64_t n = std::min(rows_per_chunk, rows - first);
-    for (int64_t r = 0; r < n; ++r) {
-      FillRow(plan, first + r, vocab, anchor, rng, values.data() + r * plan.cols);
+// One piece of work: rows [first, first + n) of a tensor, written at `offset` of the file.
+struct Chunk {
+  const TensorPlan* plan;
+  int64_t first;
+  int64_t n;
+  uint64_t offset;
+  uint64_t seed;
+};
+
+// Splits every tensor into chunks of about kChunkElements values. A chunk's random stream
+// depends only on the model's seed, its tensor and its index, so the file is the same
+// whatever the number of threads (and a model whose tensors fit one chunk each, as the
+// small test models do, has one stream per tensor).
+std::vector<Chunk> PlanChunks(const std::vector<TensorPlan>& plans, const gguf_context* gguf,
+                              uint64_t data_start, uint64_t seed) {
+  std::vector<Chunk> chunks;
+  for (size_t i = 0; i < plans.size(); ++i) {
+    const TensorPlan& plan = plans[i];
+    const uint64_t tensor_seed = Rng(seed ^ (0xA0761D6478BD642Full * (i + 1))).Next();
+    const int64_t rows = std::max<int64_t>(plan.rows, 1);
+    const int64_t rows_per_chunk = std::max<int64_t>(1, kChunkElements / plan.cols);
+    const uint64_t row_bytes = ggml_row_size(plan.type, plan.cols);
+    const uint64_t base = data_start + gguf_get_tensor_offset(gguf, static_cast<int64_t>(i));
+    for (int64_t first = 0, index = 0; first < rows; first += rows_per_chunk, ++index) {
+      const uint64_t chunk_seed =
+          index == 0 ? tensor_seed : Rng(tensor_seed ^ (0xE7037ED1A0B428DBull * index)).Next();
+      chunks.push_back({&plan, first, std::min(rows_per_chunk, rows - first),
+                        base + static_cast<uint64_t>(first) * row_bytes, chunk_seed});
     }
-    if (plan.type == GGML_TYPE_F32) {
-      GLMQ_RETURN_IF_ERROR(out.Write(values.data(), n * plan.cols * sizeof(float)));
-      continue;
-    }
-    packed.resize(ggml_row_size(plan.type, plan.cols) * n);
-    const size_t size =
-        ggml_quantize_chunk(plan.type, values.data(), packed.data(), 0, n, plan.cols, nullptr);
-    GLMQ_RETURN_IF_ERROR(out.Write(packed.data(), size));
   }
-  return Status::Ok();
+  return chunks;
+}
+
+// Generates one chunk and writes it in its file type. `values` and `packed` are the
+// calling thread's buffers.
+Status WriteChunk(const Chunk& c, const TestVocab& vocab, float anchor, int fd,
+                  const std::string& path, std::vector<float>& values,
+                  std::vector<uint8_t>& packed) {
+  const TensorPlan& plan = *c.plan;
+  Rng rng(c.seed);
+  values.resize(static_cast<size_t>(c.n * plan.cols));
+  for (int64_t r = 0; r < c.n; ++r) {
+    FillRow(plan, c.first + r, vocab, anchor, rng, values.data() + r * plan.cols);
+  }
+  if (plan.type == GGML_TYPE_F32) {
+    return WriteAt(fd, values.data(), values.size() * sizeof(float), c.offset, path);
+  }
+  packed.resize(ggml_row_size(plan.type, plan.cols) * c.n);
+  const size_t size =
+      ggml_quantize_chunk(plan.type, values.data(), packed.data(), 0, c.n, plan.cols, nullptr);
+  return WriteAt(fd, packed.data(), size, c.offset, path);
+}
+
+// Runs the chunks on every hardware thread (a GLM-4-9B-shaped model is 9.4 billion values:
+// about a minute on one core). The first error stops the rest.
+Status WriteChunks(const std::vector<Chunk>& chunks, const TestVocab& vocab, float anchor, int fd,
+                   const std::string& path) {
+  std::atomic<size_t> next{0};
+  std::mutex mu;
+  Status first_error = Status::Ok();
+  std::atomic<bool> failed{false};
+  auto work = [&] {
+    std::vector<float> values;
+    std::vector<uint8_t> packed;
+    for (size_t i = next++; i < chunks.size() && !failed; i = next++) {
+      Status s = WriteChunk(chunks[i], vocab, anchor, fd, path, values, packed);
+      if (!s.ok()) {
+        std::lock_guard<std::mutex> lock(mu);
+        if (!failed.exchange(true)) first_error = std::move(s);
+      }
+    }
+  };
+  const size_t threads = std::clamp<size_t>(std::thread::hardware_concurrency(), 1,
+                                            std::min<size_t>(32, chunks.size()));
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < threads; ++t) pool.emplace_back(work);
+  work();
+  for (std::thread& t : pool) t.join();
+  return first_error;
 }
 
 Status WriteFile(const TestModelSpec& spec, const WeightType& weight_type,
@@ -326,42 +359,58 @@ Status WriteFile(const TestModelSpec& spec, const WeightType& weight_type,
     gguf_add_tensor(gguf.get(), t);
   }
 
-  OutputFile out;
-  GLMQ_RETURN_IF_ERROR(out.Open(path));
-  if (!gguf_write_to_file_ptr(gguf.get(), out.get(), /*only_meta=*/true)) {
-    return Internal("test model: cannot write the GGUF header to " + path);
-  }
+  Fd file{::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)};
+  const int fd = file.fd;
+  if (fd < 0) return IoError("cannot create", path);
   // The header ends padded to the alignment; tensor offsets count from there.
-  const uint64_t data_start = gguf_get_meta_size(gguf.get());
-  if (std::ftell(out.get()) != static_cast<long>(data_start)) {
-    return Internal("test model: GGUF header of " + path + " has an unexpected size");
-  }
-  out.SetPosition(data_start);
+  const size_t data_start = gguf_get_meta_size(gguf.get());
+  std::vector<uint8_t> header(data_start);
+  gguf_get_meta_data(gguf.get(), header.data());
+  GLMQ_RETURN_IF_ERROR(WriteAt(fd, header.data(), header.size(), 0, path));
   const float anchor = kAnchorScale * kResidualStd * std::sqrt(static_cast<float>(spec.embd));
-  for (size_t i = 0; i < plans.size(); ++i) {
-    GLMQ_RETURN_IF_ERROR(out.PadTo(data_start + gguf_get_tensor_offset(gguf.get(), i)));
-    // One stream per tensor, so a tensor's values do not depend on the ones before it.
-    const uint64_t tensor_seed = Rng(spec.seed ^ (0xA0761D6478BD642Full * (i + 1))).Next();
-    GLMQ_RETURN_IF_ERROR(WriteTensorData(plans[i], vocab, anchor, tensor_seed, out));
-  }
+  GLMQ_RETURN_IF_ERROR(
+      WriteChunks(PlanChunks(plans, gguf.get(), data_start, spec.seed), vocab, anchor, fd, path));
+  // Padding between tensors is a hole that reads as zeros; the file ends padded too.
+  const size_t last = plans.size() - 1;
+  const uint64_t end = data_start + gguf_get_tensor_offset(gguf.get(), static_cast<int64_t>(last)) +
+                       gguf_get_tensor_size(gguf.get(), static_cast<int64_t>(last));
   const uint64_t alignment = gguf_get_alignment(gguf.get());
-  GLMQ_RETURN_IF_ERROR(out.PadTo((out.position() + alignment - 1) / alignment * alignment));
-  return out.Close();
+  if (::ftruncate(fd, static_cast<off_t>((end + alignment - 1) / alignment * alignment)) != 0) {
+    return IoError("cannot write", path);
+  }
+  file.fd = -1;
+  if (::close(fd) != 0) return IoError("cannot close", path);
+  return Status::Ok();
 }
 
 }  // namespace
 
-TestModelSpec BenchPresetSpec() {
+std::optional<TestModelSpec> PresetSpec(std::string_view name) {
   TestModelSpec spec;
-  spec.layers = 12;
-  spec.embd = 1024;
-  spec.heads = 8;
-  spec.kv_heads = 2;
-  spec.ff = 3072;
-  spec.vocab = 65536;
-  spec.ctx = 131072;
-  spec.type = "f16";
-  return spec;
+  if (name == "default") return spec;
+  if (name == "bench") {
+    spec.layers = 12;
+    spec.embd = 1024;
+    spec.heads = 8;
+    spec.kv_heads = 2;
+    spec.ff = 3072;
+    spec.vocab = 65536;
+    spec.ctx = 131072;
+    spec.type = "f16";
+    return spec;
+  }
+  if (name == "glm4-9b") {
+    spec.layers = 40;
+    spec.embd = 4096;
+    spec.heads = 32;
+    spec.kv_heads = 2;
+    spec.ff = 13696;
+    spec.vocab = 151552;
+    spec.ctx = 1048576;
+    spec.type = "q4_0";
+    return spec;
+  }
+  return std::nullopt;
 }
 
 Status ValidateTestModelSpec(const TestModelSpec& spec) {

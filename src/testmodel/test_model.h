@@ -5,7 +5,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "core/status.h"
 
@@ -28,8 +30,13 @@ struct TestModelSpec {
   std::string name = "glmq-test-model";
 };
 
-// A few hundred million parameters (~280M; ~560 MB as f16) for throughput benchmarks.
-TestModelSpec BenchPresetSpec();
+// Named shapes (`glmq make-test-model --preset NAME`); nullopt for an unknown name.
+//   default  the struct's defaults: a few MB, for tests
+//   bench    ~280M parameters (~560 MB as f16), for throughput benchmarks on a CPU
+//   glm4-9b  GLM-4-9B-Chat-1M's shape: 40 layers, 4096 wide, 32 heads, 2 KV heads, 13,696
+//            feed-forward, 151,552 tokens, a 1M-token trained context; 9.4B parameters,
+//            q4_0 (5.3 GB), for the GPU (bench/gpu/)
+std::optional<TestModelSpec> PresetSpec(std::string_view name);
 
 // Checks `spec` without writing anything: InvalidArgument says what is wrong.
 Status ValidateTestModelSpec(const TestModelSpec& spec);

@@ -318,8 +318,8 @@ TEST_F(TestModelTest, RejectsInvalidSpecs) {
   EXPECT_EQ(bad_dir.code(), StatusCode::kInternal);
 }
 
-TEST(BenchPresetSpecTest, IsAValidFewHundredMillionParameterModel) {
-  const TestModelSpec spec = BenchPresetSpec();
+TEST(PresetSpecTest, BenchIsAValidFewHundredMillionParameterModel) {
+  const TestModelSpec spec = *PresetSpec("bench");
   EXPECT_EQ(spec.layers, 12);
   EXPECT_EQ(spec.embd, 1024);
   EXPECT_EQ(spec.heads, 8);
@@ -330,6 +330,34 @@ TEST(BenchPresetSpecTest, IsAValidFewHundredMillionParameterModel) {
   EXPECT_EQ(spec.type, "f16");
   EXPECT_EQ(spec.name, "glmq-test-model");
   EXPECT_TRUE(ValidateTestModelSpec(spec).ok());
+}
+
+TEST(PresetSpecTest, Glm4NineBHasTheRealModelsShape) {
+  const TestModelSpec spec = *PresetSpec("glm4-9b");
+  EXPECT_TRUE(ValidateTestModelSpec(spec).ok());
+  // GLM-4-9B-Chat-1M's config.json: num_layers, hidden_size, num_attention_heads,
+  // multi_query_group_num, ffn_hidden_size, padded_vocab_size, seq_length.
+  EXPECT_EQ(spec.layers, 40);
+  EXPECT_EQ(spec.embd, 4096);
+  EXPECT_EQ(spec.heads, 32);
+  EXPECT_EQ(spec.kv_heads, 2);
+  EXPECT_EQ(spec.ff, 13696);
+  EXPECT_EQ(spec.vocab, 151552);
+  EXPECT_EQ(spec.ctx, 1048576);
+  EXPECT_EQ(spec.type, "q4_0");
+  // 9.4 billion parameters: embeddings and output, then per block QKV (with 2 KV heads of
+  // 128), the attention output, the fused gate+up and the down projection.
+  const int64_t head_dim = spec.embd / spec.heads;
+  const int64_t block = int64_t{spec.embd} * (spec.embd + 2 * spec.kv_heads * head_dim) +
+                        int64_t{spec.embd} * spec.embd + int64_t{spec.embd} * 2 * spec.ff +
+                        int64_t{spec.ff} * spec.embd;
+  const int64_t params = 2 * int64_t{spec.vocab} * spec.embd + spec.layers * block;
+  EXPECT_NEAR(params / 1e9, 9.4, 0.05);
+}
+
+TEST(PresetSpecTest, DefaultIsTheStructsDefaultsAndUnknownNamesAreRefused) {
+  EXPECT_EQ(PresetSpec("default")->embd, TestModelSpec{}.embd);
+  EXPECT_FALSE(PresetSpec("glm4-32b").has_value());
 }
 
 }  // namespace
