@@ -67,7 +67,8 @@ void AddEngineFlags(CLI::App& cmd, LlamaEngineOptions& f, bool tokenizer_only) {
   Opt(cmd, "-c,--ctx-size", f.ctx_size,
       tokenizer_only ? "the workers' --ctx-size: jobs that can never fit it are refused (0 = "
                        "min(model's context, 32768))"
-                     : "KV tokens shared by all sequences (0 = min(model's context, 32768))",
+                     : "KV tokens shared by all sequences (0 = min(model's context, 32768) on a "
+                       "CPU; on a GPU, as many as its free memory holds)",
       "GLMQ_CTX_SIZE");
   if (tokenizer_only) return;
   Opt(cmd, "--parallel", f.parallel, "sequences decoded together", "GLMQ_PARALLEL");
@@ -82,6 +83,10 @@ void AddEngineFlags(CLI::App& cmd, LlamaEngineOptions& f, bool tokenizer_only) {
   Opt(cmd, "--kv-type", f.kv_type, "KV cache type: f16 | q8_0 | q4_0", "GLMQ_KV_TYPE")
       ->check(CLI::IsMember({"f16", "q8_0", "q4_0"}));
   Opt(cmd, "--gpu-layers", f.gpu_layers, "layers on the GPU (-1 = all)", "GLMQ_GPU_LAYERS");
+  Opt(cmd, "--gpu-headroom-mib", f.gpu_headroom_mib,
+      "GPU memory left free beside the weights, KV and attention masks (compute buffers); "
+      "--ctx-size 0 on a GPU takes the rest",
+      "GLMQ_GPU_HEADROOM_MIB");
   Opt(cmd, "--prefix-cache", f.prefix_cache,
       "reuse the KV of a prompt prefix another job read (questions on one document read it "
       "once): on | off",

@@ -17,6 +17,9 @@ struct LlamaEngineOptions {
   std::string flash_attn = "auto";  // on | off | auto
   std::string kv_type = "f16";      // f16 | q8_0 | q4_0
   int32_t gpu_layers = -1;          // layers offloaded to a GPU build; -1 = all
+  // GPU memory kept free beside the weights, the KV and the attention masks: compute
+  // buffers, the CUDA runtime's own. Sizes the context (engine/device_memory.h).
+  int32_t gpu_headroom_mib = 1024;
   // Target duration of a step that carries generating sequences; prompt chunks are sized
   // to fit it. 0 = always fill the batch.
   int32_t step_target_ms = 200;

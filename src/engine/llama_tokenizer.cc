@@ -9,6 +9,7 @@
 #include <optional>
 #include <utility>
 
+#include "engine/device_memory.h"
 #include "engine/llama_kv_type.h"
 #include "engine/prompt.h"
 #include "ggml.h"
@@ -78,6 +79,33 @@ std::string MetaString(const llama_model* model, const char* key) {
 int64_t MetaInt(const llama_model* model, const std::string& key) {
   const std::string v = MetaString(model, key.c_str());
   return v.empty() ? 0 : std::strtoll(v.c_str(), nullptr, 10);
+}
+
+// With layers on a GPU their KV is there too: the context is what its free memory holds
+// (for --ctx-size 0), or --ctx-size is refused at start if it does not fit, rather than
+// failing when llama.cpp allocates it or, worse, when a long document first fills it.
+Result<int64_t> FitToGpu(const LlamaEngineOptions& options, const ModelInfo& info,
+                         int64_t n_layer) {
+  const std::vector<DeviceMemory> gpus = GpuDevices();
+  if (gpus.empty() || n_layer <= 0) return info.ctx_size;
+  DeviceContextInput in;
+  in.requested_ctx = options.ctx_size;
+  in.n_ctx_train = info.n_ctx_train;
+  const int64_t on_gpu =
+      options.gpu_layers < 0 ? n_layer : std::min<int64_t>(options.gpu_layers, n_layer);
+  in.kv_bytes_per_token = info.kv_bytes_per_token * on_gpu / n_layer;
+  in.ubatch_size = std::min(options.ubatch_size, options.batch_size);
+  in.headroom_bytes = int64_t{options.gpu_headroom_mib} << 20;
+  for (const DeviceMemory& d : gpus) {
+    in.free_bytes += d.free_bytes;
+    spdlog::info("GPU {}: {} of {} MiB free with the model's weights loaded", d.name,
+                 d.free_bytes >> 20, d.total_bytes >> 20);
+  }
+  GLMQ_ASSIGN_OR_RETURN(const int64_t ctx, FitContextToDevice(in));
+  spdlog::info("context {} tokens{}: {} MiB of KV on the GPU for {} of {} layers", ctx,
+               options.ctx_size > 0 ? "" : " (the most the GPU's free memory holds)",
+               (ctx * in.kv_bytes_per_token) >> 20, on_gpu, n_layer);
+  return ctx;
 }
 
 }  // namespace
@@ -160,6 +188,9 @@ Result<std::unique_ptr<LlamaTokenizer>> LlamaTokenizer::Open(const LlamaEngineOp
   // K and V, each n_head_kv × head_dim values per layer per token.
   info.kv_bytes_per_token =
       2 * n_layer * static_cast<int64_t>(ggml_row_size(kv_type, n_head_kv * head_dim));
+  if (weights && options.gpu_layers != 0) {
+    GLMQ_ASSIGN_OR_RETURN(info.ctx_size, FitToGpu(options, info, n_layer));
+  }
   if (info.ctx_size > UINT32_MAX) return InvalidArgument("--ctx-size is too large");
   // With one unified KV pool a sequence may use the whole context.
   t->sequence_tokens_ = info.ctx_size;
