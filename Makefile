@@ -2,15 +2,18 @@
 #
 #   MODEL=path/to/model.gguf   model for `make run` (default: a generated test model)
 #   PORT=8080 HOST=127.0.0.1   where `make run` listens
-#   GGML_CUDA=ON               build llama.cpp and glmq with CUDA
+#   GGML_CUDA=ON               build llama.cpp and glmq with CUDA (nvcc; in build-cuda/,
+#                              apart from the CPU build)
+#   CUDA_ARCH=90               GPU architectures for GGML_CUDA=ON: 90 Hopper, 89 Ada, 86/80 Ampere
 #   GLMQ_CACHE=~/.cache/glmq   where the pinned llama.cpp build is kept
 
-BUILD ?= build
+BUILD ?= $(if $(filter ON,$(GGML_CUDA)),build-cuda,build)
 BUILD_TYPE ?= RelWithDebInfo
 PORT ?= 8080
 HOST ?= 127.0.0.1
 DATA_DIR ?= data
 GGML_CUDA ?= OFF
+CUDA_ARCH ?= 90
 JOBS ?= $(shell nproc)
 TEST_MODEL := $(BUILD)/test-model.gguf
 MODEL ?= $(TEST_MODEL)
@@ -23,10 +26,10 @@ deps:
 	@scripts/install-deps.sh
 
 llama: deps
-	@GGML_CUDA=$(GGML_CUDA) scripts/build-llama.sh >/dev/null
+	@GGML_CUDA=$(GGML_CUDA) CUDA_ARCH=$(CUDA_ARCH) scripts/build-llama.sh >/dev/null
 
 build: llama
-	@prefix=$$(GGML_CUDA=$(GGML_CUDA) scripts/build-llama.sh) && \
+	@prefix=$$(GGML_CUDA=$(GGML_CUDA) CUDA_ARCH=$(CUDA_ARCH) scripts/build-llama.sh) && \
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
 	  -DLLAMA_PREFIX=$$prefix -DGLMQ_CUDA=$(GGML_CUDA) >/dev/null && \
 	cmake --build $(BUILD) -j $(JOBS)

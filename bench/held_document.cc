@@ -10,10 +10,15 @@
 //   held_document --url http://127.0.0.1:PORT [--long-tokens 48000] [--held 0|1]
 //                 [--held-tokens 980000] [--shorts 4] [--short-start-ms 1000]
 //                 [--short-interval-ms 2000] [--short-max-tokens 16] [--long-max-tokens 16]
-//                 [--seed 1] [--timeout-s 900]
+//                 [--seed 1] [--timeout-s 900] [--progress-ms 0]
+//
+// --progress-ms N follows the long document every N ms: prompt tokens read, the rate over
+// the last interval and since its first token, and when the whole prompt was read (what
+// bench/gpu/run.sh prints for a ~1M-token document, whose reading it may cut short).
 //
 // Prints one line per job and a machine-readable line for bench/held_document.sh:
 //   HELD_RESULT long_s=... short_p50_s=... short_p95_s=... held_start_s=... held_after_long_s=...
+//               long_read_s=... long_prefill_tps=...
 // (held_start_s: seconds from the long document's submit to the held one's first prompt
 // token, held_after_long_s: from the long document's end to it; -1 without --held). Exit
 // status 0 when every measured job succeeded.
@@ -56,6 +61,16 @@ struct Options {
   int long_max_tokens = 16;
   uint64_t seed = 1;
   int timeout_s = 900;
+  int progress_ms = 0;
+};
+
+// What the progress thread saw of the long document's reading.
+struct Reading {
+  double first_token_s = -1;  // when its prompt was first seen being read
+  int64_t first_tokens = 0;   // prompt tokens read by then
+  double read_s = -1;         // when its whole prompt was
+  int64_t tokens = 0;         // prompt tokens read at the last look
+  double last_s = -1;
 };
 
 struct Record {
@@ -129,10 +144,55 @@ bool ParseArgs(int argc, char** argv, Options& o) {
       o.seed = static_cast<uint64_t>(n);
     else if (a == "--timeout-s")
       o.timeout_s = static_cast<int>(n);
+    else if (a == "--progress-ms")
+      o.progress_ms = static_cast<int>(n);
     else
       return false;
   }
   return argc % 2 == 1 && !o.url.empty() && o.long_tokens > 0 && o.shorts > 0;
+}
+
+// Every `o.progress_ms`, one line on the long document's reading, until it has read the whole
+// prompt or `done` is set.
+void FollowReading(const Options& o, const Record& r, Clock::time_point start,
+                   const std::atomic<bool>& done, Reading& out) {
+  int64_t prev_tokens = 0;
+  double prev_s = SecondsSince(start);
+  while (!done && SecondsSince(start) < o.timeout_s) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(o.progress_ms));
+    const HttpReply reply = Http(o.url + "/v1/jobs/" + r.id, nullptr, 30);
+    const json j = reply.ok(200) ? json::parse(reply.body, nullptr, false) : json();
+    if (!j.is_object()) continue;
+    const double now = SecondsSince(start);
+    const int64_t read =
+        j.contains("progress") ? j["progress"].value("prompt_tokens_read", int64_t{0}) : 0;
+    const int64_t total = j.value("prompt_tokens", int64_t{0});
+    if (read > 0 && out.first_token_s < 0) {
+      out.first_token_s = now;
+      out.first_tokens = read;
+    }
+    const double window = now - prev_s;
+    std::printf("progress t=%7.1f s  read %9lld of %9lld prompt tokens (%5.1f %%)  %8.0f tok/s now",
+                now, static_cast<long long>(read), static_cast<long long>(total),
+                total > 0 ? 100.0 * read / total : 0.0,
+                window > 0 ? (read - prev_tokens) / window : 0.0);
+    if (out.first_token_s >= 0 && now > out.first_token_s) {
+      std::printf("  %8.0f tok/s since t=%.1f s",
+                  (read - out.first_tokens) / (now - out.first_token_s), out.first_token_s);
+    }
+    std::printf("  state %s\n", j.value("state", std::string("?")).c_str());
+    std::fflush(stdout);
+    out.tokens = read;
+    out.last_s = now;
+    prev_tokens = read;
+    prev_s = now;
+    if (total > 0 && read >= total) {
+      out.read_s = now;
+      return;
+    }
+    const std::string state = j.value("state", std::string());
+    if (state != "queued" && state != "running") return;
+  }
 }
 
 }  // namespace
@@ -143,7 +203,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "usage: held_document --url URL [--long-tokens N] [--held 0|1] "
                  "[--held-tokens N] [--shorts N] [--short-start-ms MS] [--short-interval-ms MS] "
-                 "[--short-max-tokens N] [--long-max-tokens N] [--seed N] [--timeout-s S]\n");
+                 "[--short-max-tokens N] [--long-max-tokens N] [--seed N] [--timeout-s S] "
+                 "[--progress-ms MS]\n");
     return 2;
   }
   curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -165,6 +226,13 @@ int main(int argc, char** argv) {
   // The held document goes in once the first is accepted, so that it is claimed second.
   while (long_record.id.empty() && long_record.error.empty()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  Reading reading;
+  std::atomic<bool> long_done{false};
+  std::thread progress_thread;
+  if (o.progress_ms > 0 && !long_record.id.empty()) {
+    progress_thread =
+        std::thread([&] { FollowReading(o, long_record, start, long_done, reading); });
   }
   Record held;
   held.name = "held";
@@ -203,6 +271,8 @@ int main(int argc, char** argv) {
     });
   }
   for (std::thread& t : threads) t.join();
+  long_done = true;
+  if (progress_thread.joinable()) progress_thread.join();
   if (held_thread.joinable()) held_thread.join();
 
   std::printf("%-8s %10s %9s %9s %10s  %s\n", "job", "prompt", "submit_s", "finish_s", "latency_s",
@@ -232,9 +302,24 @@ int main(int argc, char** argv) {
   // How long after the document it waits for ends the held one starts: what backfilled jobs
   // would lengthen if they held memory it needs.
   const double held_after_long_s = held_start_s < 0 ? -1 : held_start_s - long_record.finish_s;
+  // The reading rate over what was read: the whole prompt, or as far as it got. A document
+  // that ended between two looks counts from its submit (or first token seen) to its end,
+  // its few generated tokens included.
+  if (o.progress_ms > 0 && long_record.error.empty() &&
+      (reading.read_s < 0 || reading.read_s > long_record.finish_s)) {
+    reading.read_s = long_record.finish_s;
+    reading.tokens = long_record.prompt_tokens;
+    if (reading.first_token_s < 0) reading.first_token_s = long_record.submit_s;
+  }
+  const double read_until = reading.read_s >= 0 ? reading.read_s : reading.last_s;
+  const double prefill_tps =
+      reading.first_token_s >= 0 && read_until > reading.first_token_s
+          ? (reading.tokens - reading.first_tokens) / (read_until - reading.first_token_s)
+          : -1;
   std::printf(
       "HELD_RESULT long_s=%.3f short_p50_s=%.3f short_p95_s=%.3f held_start_s=%.3f "
-      "held_after_long_s=%.3f\n",
-      long_record.finish_s - long_record.submit_s, p50, p95, held_start_s, held_after_long_s);
+      "held_after_long_s=%.3f long_read_s=%.3f long_prefill_tps=%.1f\n",
+      long_record.finish_s - long_record.submit_s, p50, p95, held_start_s, held_after_long_s,
+      reading.read_s >= 0 ? reading.read_s - long_record.submit_s : -1.0, prefill_tps);
   return failed == 0 ? 0 : 1;
 }

@@ -25,7 +25,8 @@
 # reuses its KV reads it once), MIXED_GLMQ_VARIANTS (glmq runs as sets of serve flags
 # separated by ';', e.g. "--prefix-cache off;--prefix-cache on"; replaces
 # MIXED_STEP_TARGETS, whose values otherwise make one run each),
-# MIXED_PEER (1; 0 skips llama-server while tuning glmq: no ratios then),
+# MIXED_PEER (1; 0 skips llama-server while tuning glmq: no ratios then), MIXED_LLAMA_FLAGS
+# (more llama-server flags, e.g. "-ngl 999 -fa on" on a GPU),
 # BENCH_TMPDIR (where the temporary directory goes; default $TMPDIR or /tmp).
 set -euo pipefail
 
@@ -73,9 +74,11 @@ free_port() {
 start_llama_server() {
   local log=$TMP/llama-server.log
   PORT=$(free_port)
-  LLAMA_CMD="llama-server -m MODEL --host 127.0.0.1 --port $PORT --parallel $PARALLEL --ctx-size $CTX --kv-unified --threads $THREADS"
+  local extra=()
+  read -r -a extra <<<"${MIXED_LLAMA_FLAGS:-}"
+  LLAMA_CMD="llama-server -m MODEL --host 127.0.0.1 --port $PORT --parallel $PARALLEL --ctx-size $CTX --kv-unified --threads $THREADS${extra[*]:+ ${extra[*]}}"
   "$LLAMA_SERVER_BIN" -m "$MODEL" --host 127.0.0.1 --port "$PORT" --parallel "$PARALLEL" \
-    --ctx-size "$CTX" --kv-unified --threads "$THREADS" >"$log" 2>&1 &
+    --ctx-size "$CTX" --kv-unified --threads "$THREADS" "${extra[@]}" >"$log" 2>&1 &
   SERVER_PID=$!
   wait_ready llama-server "$log" /health "$START_TIMEOUT" || { LLAMA_CMD=""; return 1; }
 }
