@@ -185,6 +185,14 @@ Result<std::unique_ptr<LlamaTokenizer>> LlamaTokenizer::Open(const LlamaEngineOp
       hparam([](const llama_model* m) -> int64_t { return llama_model_n_embd(m); },
              "embedding_length") /
       std::max<int64_t>(n_head, 1);
+  // A quantized KV packs each head's row in blocks: llama.cpp refuses a head the block does
+  // not divide, with a message only in its log.
+  if (weights && head_dim % ggml_blck_size(kv_type) != 0) {
+    return InvalidArgument("--kv-type " + options.kv_type + " packs " +
+                           std::to_string(ggml_blck_size(kv_type)) +
+                           " values a block, and this model's attention heads are " +
+                           std::to_string(head_dim) + " wide: use --kv-type f16");
+  }
   // K and V, each n_head_kv × head_dim values per layer per token.
   info.kv_bytes_per_token =
       2 * n_layer * static_cast<int64_t>(ggml_row_size(kv_type, n_head_kv * head_dim));

@@ -138,6 +138,51 @@ TEST(LlamaEngineTest, BadOptionsAreErrorsNotCrashes) {
   EXPECT_EQ(LlamaEngine::Load(o).status().code(), StatusCode::kInvalidArgument);
 }
 
+// A quantized KV with flash attention, the setting a long context on a GPU needs (the GPU
+// kit runs this with every layer there): jobs run to their end, a second question on the
+// same document reuses its cells, and the KV costs what its type says.
+TEST(LlamaEngineTest, QuantizedKvRunsJobsAndSharesADocumentsCells) {
+  // The default test model's heads (16 wide) are narrower than a quantized block (32).
+  LlamaEngineOptions narrow = TestOptions(1);
+  narrow.kv_type = "q8_0";
+  narrow.flash_attn = "on";
+  const auto refused = LlamaEngine::Load(narrow);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("heads are 16 wide"), std::string::npos)
+      << refused.status().message();
+
+  TestModelSpec spec;  // heads 32 wide, as GLM-4's are 128
+  spec.embd = 128;
+  spec.ff = 256;
+  spec.heads = 4;
+  spec.kv_heads = 2;
+  const std::string path = ModelPath() + ".wide-heads.gguf";
+  ASSERT_TRUE(WriteTestModel(spec, path).ok());
+  for (const std::string kv : {"q8_0", "q4_0"}) {
+    SCOPED_TRACE(kv);
+    LlamaEngineOptions o = TestOptions(2);
+    o.model_path = path;
+    o.kv_type = kv;
+    o.flash_attn = "on";
+    auto engine = LoadWith(o);
+    ASSERT_NE(engine, nullptr);
+    // f16 would be 2 layers × 2 (K, V) × 2 KV heads × 32 × 2 bytes = 512 B per token.
+    EXPECT_LT(engine->info().kv_bytes_per_token, 512);
+    const std::string doc = std::string(800, 'k') + " and then the end.";
+    ASSERT_TRUE(Admit(*engine, MakeJob("first", doc, 8)).ok());
+    const Completion first = RunAll(*engine)["first"];
+    EXPECT_EQ(first.state, JobState::kSucceeded) << first.error_message;
+    EXPECT_EQ(first.usage.completion_tokens, 8);
+    ASSERT_TRUE(Admit(*engine, MakeJob("second", doc, 8)).ok());
+    const Completion second = RunAll(*engine)["second"];
+    EXPECT_EQ(second.state, JobState::kSucceeded) << second.error_message;
+    EXPECT_GT(second.usage.cached_tokens, 0);
+    // Same prompt, same KV, greedy: the same answer.
+    EXPECT_EQ(second.output, first.output);
+  }
+}
+
 }  // namespace
 }  // namespace glmq
 
