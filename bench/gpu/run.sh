@@ -115,6 +115,14 @@ export LD_LIBRARY_PATH=$LIBS${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 for name in $(ldd "$BIN"/* 2>/dev/null | awk '/not found/ {print $1}' | sort -u); do
   [[ -e $DIR/lib/extra/$name ]] && ln -sf "extra/$name" "$DIR/lib/$name"
 done
+# An older library of this image that lacks a symbol version ours need: the kit's instead.
+for _ in 1 2 3 4 5; do
+  old=$({ "$BIN/glmq" --version && "$BIN/llama-server" --version &&
+    "$BIN/glmq_unit_tests" --gtest_list_tests && "$BIN/held_document"; } 2>&1 >/dev/null |
+    sed -n "s|.*: \([^:]*\): version .* not found.*|\1|p" | head -n 1)
+  [[ -n $old && -e $DIR/lib/extra/$(basename "$old") && ! -e $DIR/lib/$(basename "$old") ]] || break
+  ln -sf "extra/$(basename "$old")" "$DIR/lib/$(basename "$old")"
+done
 missing=$(ldd "$BIN"/* 2>/dev/null | awk '/not found/ {print $1}' | sort -u | tr '\n' ' ')
 
 # step NAME LIMIT COMMAND...: runs it (a function too) in a process group of its own, stopped

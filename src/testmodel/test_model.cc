@@ -386,28 +386,27 @@ Status WriteFile(const TestModelSpec& spec, const WeightType& weight_type,
 }  // namespace
 
 std::optional<TestModelSpec> PresetSpec(std::string_view name) {
+  struct Shape {
+    std::string_view name;
+    int32_t layers, embd, heads, kv_heads, ff, vocab, ctx;
+    const char* type;
+  };
+  static constexpr Shape kShapes[] = {
+      {"bench", 12, 1024, 8, 2, 3072, 65536, 131072, "f16"},
+      {"glm4-9b", 40, 4096, 32, 2, 13696, 151552, 1048576, "q4_0"},
+  };
   TestModelSpec spec;
   if (name == "default") return spec;
-  if (name == "bench") {
-    spec.layers = 12;
-    spec.embd = 1024;
-    spec.heads = 8;
-    spec.kv_heads = 2;
-    spec.ff = 3072;
-    spec.vocab = 65536;
-    spec.ctx = 131072;
-    spec.type = "f16";
-    return spec;
-  }
-  if (name == "glm4-9b") {
-    spec.layers = 40;
-    spec.embd = 4096;
-    spec.heads = 32;
-    spec.kv_heads = 2;
-    spec.ff = 13696;
-    spec.vocab = 151552;
-    spec.ctx = 1048576;
-    spec.type = "q4_0";
+  for (const Shape& s : kShapes) {
+    if (s.name != name) continue;
+    spec.layers = s.layers;
+    spec.embd = s.embd;
+    spec.heads = s.heads;
+    spec.kv_heads = s.kv_heads;
+    spec.ff = s.ff;
+    spec.vocab = s.vocab;
+    spec.ctx = s.ctx;
+    spec.type = s.type;
     return spec;
   }
   return std::nullopt;

@@ -318,16 +318,16 @@ TEST_F(TestModelTest, RejectsInvalidSpecs) {
   EXPECT_EQ(bad_dir.code(), StatusCode::kInternal);
 }
 
+// layers, embd, heads, kv_heads, ff, vocab, ctx, type, as one line to compare.
+std::string Shape(const TestModelSpec& s) {
+  return std::to_string(s.layers) + " " + std::to_string(s.embd) + " " + std::to_string(s.heads) +
+         " " + std::to_string(s.kv_heads) + " " + std::to_string(s.ff) + " " +
+         std::to_string(s.vocab) + " " + std::to_string(s.ctx) + " " + s.type;
+}
+
 TEST(PresetSpecTest, BenchIsAValidFewHundredMillionParameterModel) {
   const TestModelSpec spec = *PresetSpec("bench");
-  EXPECT_EQ(spec.layers, 12);
-  EXPECT_EQ(spec.embd, 1024);
-  EXPECT_EQ(spec.heads, 8);
-  EXPECT_EQ(spec.kv_heads, 2);
-  EXPECT_EQ(spec.ff, 3072);
-  EXPECT_EQ(spec.vocab, 65536);
-  EXPECT_EQ(spec.ctx, 131072);
-  EXPECT_EQ(spec.type, "f16");
+  EXPECT_EQ(Shape(spec), "12 1024 8 2 3072 65536 131072 f16");
   EXPECT_EQ(spec.name, "glmq-test-model");
   EXPECT_TRUE(ValidateTestModelSpec(spec).ok());
 }
@@ -336,15 +336,8 @@ TEST(PresetSpecTest, Glm4NineBHasTheRealModelsShape) {
   const TestModelSpec spec = *PresetSpec("glm4-9b");
   EXPECT_TRUE(ValidateTestModelSpec(spec).ok());
   // GLM-4-9B-Chat-1M's config.json: num_layers, hidden_size, num_attention_heads,
-  // multi_query_group_num, ffn_hidden_size, padded_vocab_size, seq_length.
-  EXPECT_EQ(spec.layers, 40);
-  EXPECT_EQ(spec.embd, 4096);
-  EXPECT_EQ(spec.heads, 32);
-  EXPECT_EQ(spec.kv_heads, 2);
-  EXPECT_EQ(spec.ff, 13696);
-  EXPECT_EQ(spec.vocab, 151552);
-  EXPECT_EQ(spec.ctx, 1048576);
-  EXPECT_EQ(spec.type, "q4_0");
+  // multi_query_group_num, ffn_hidden_size, padded_vocab_size, seq_length; 4-bit weights.
+  EXPECT_EQ(Shape(spec), "40 4096 32 2 13696 151552 1048576 q4_0");
   // 9.4 billion parameters: embeddings and output, then per block QKV (with 2 KV heads of
   // 128), the attention output, the fused gate+up and the down projection.
   const int64_t head_dim = spec.embd / spec.heads;
