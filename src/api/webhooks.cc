@@ -87,9 +87,9 @@ std::optional<WebhookSender::Message> WebhookSender::Compose(const JobStore::Web
     }
     if (!batch.ok()) return std::nullopt;  // a store error: the lease runs out, tried again
     if (!IsTerminal(batch->status)) {
-      // Queued just before its end was written (or the runner died between the two): sent
-      // once it has ended.
-      (void)store_.RetryWebhook(due.job_id, NowMs() + 1000);
+      // Queued just before its end was written (or the runner died between the two, and the
+      // next runner takes over in a lease's time): sent once it has ended, with every try.
+      (void)store_.DeferWebhook(due.job_id, NowMs() + 1000);
       return std::nullopt;
     }
     const std::string event = std::string("batch.") + BatchStatusName(batch->status);

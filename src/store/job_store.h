@@ -358,6 +358,10 @@ class JobStore {
   virtual Status EndWebhook(const std::string& job_id) = 0;
   // A failed try: due again at `due_at`.
   virtual Status RetryWebhook(const std::string& job_id, TimeMs due_at) = 0;
+  // A claim that was no try (what it announces has not happened yet: a batch still ending):
+  // due again at `due_at` with the tries it had before the claim, so waiting uses up none.
+  // One ended meanwhile stays ended.
+  virtual Status DeferWebhook(const std::string& id, TimeMs due_at) = 0;
   // A delivery about something other than a job, named by its id (a batch that ended), due
   // at `due_at`; one already queued for the id is left as it is. Claimed, ended and retried
   // as a job's.

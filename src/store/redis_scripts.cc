@@ -477,6 +477,16 @@ end
 return out
 )lua";
 
+// A claim taken back: due at ARGV[4], its attempt uncounted; an ended delivery stays ended.
+constexpr char kDeferWebhook[] = R"lua(
+if not redis.call('ZSCORE', P .. 'webhooks', ARGV[3]) then return 0 end
+redis.call('ZADD', P .. 'webhooks', ARGV[4], ARGV[3])
+if (tonumber(redis.call('HGET', P .. 'webhook_attempts', ARGV[3])) or 0) > 0 then
+  redis.call('HINCRBY', P .. 'webhook_attempts', ARGV[3], -1)
+end
+return 1
+)lua";
+
 constexpr char kEndWebhook[] = R"lua(
 redis.call('ZREM', P .. 'webhooks', ARGV[3])
 redis.call('HDEL', P .. 'webhook_attempts', ARGV[3])
@@ -543,6 +553,7 @@ constexpr std::array<Entry, kScriptCount> kEntries = {{
     {"worker_reports", kWorkerReports},
     {"claim_webhooks", kClaimWebhooks},
     {"end_webhook", kEndWebhook},
+    {"defer_webhook", kDeferWebhook},
     {"add_api_key", kAddApiKey},
     {"remove_api_key", kRemoveApiKey},
     {"set_tenant_settings", kSetTenantSettings},

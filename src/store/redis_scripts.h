@@ -79,6 +79,8 @@ enum class ScriptId {
   kClaimWebhooks,
   // id
   kEndWebhook,
+  // id, due_at  -> 1 when it was queued
+  kDeferWebhook,
   // id, sha256, record (JSON)  -> 1 when added, 0 when the id or the hash is taken
   kAddApiKey,
   // id  -> 1 when removed

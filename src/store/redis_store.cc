@@ -703,4 +703,8 @@ Status RedisJobStore::RetryWebhook(const std::string& job_id, TimeMs due_at) {
   return Commands({{"ZADD", options_.prefix + "webhooks", "XX", Str(due_at), job_id}}).status();
 }
 
+Status RedisJobStore::DeferWebhook(const std::string& id, TimeMs due_at) {
+  return Exec(ScriptId::kDeferWebhook, {id, Str(due_at)}, /*retry=*/true);
+}
+
 }  // namespace glmq

@@ -174,6 +174,7 @@ class RedisJobStore final : public JobStore {
                                                 int32_t limit) override;
   Status EndWebhook(const std::string& job_id) override;
   Status RetryWebhook(const std::string& job_id, TimeMs due_at) override;
+  Status DeferWebhook(const std::string& id, TimeMs due_at) override;
   Status QueueWebhook(const std::string& id, TimeMs due_at) override;
   Result<std::vector<UsageRow>> Usage(const std::optional<std::string>& tenant, int64_t from_day,
                                       int64_t to_day) override;

@@ -130,6 +130,7 @@ class SqliteJobStore final : public JobStore {
                                                 int32_t limit) override;
   Status EndWebhook(const std::string& job_id) override;
   Status RetryWebhook(const std::string& job_id, TimeMs due_at) override;
+  Status DeferWebhook(const std::string& id, TimeMs due_at) override;
   Status QueueWebhook(const std::string& id, TimeMs due_at) override;
   Result<std::vector<UsageRow>> Usage(const std::optional<std::string>& tenant, int64_t from_day,
                                       int64_t to_day) override;
@@ -163,6 +164,9 @@ class SqliteJobStore final : public JobStore {
 
   SqliteJobStore(std::string path, std::unique_ptr<QueueIndex> queue_index,
                  std::unique_ptr<sqlite::GroupCommitWriter> writer);
+
+  // RetryWebhook and DeferWebhook: one UPDATE of a delivery by id and due time.
+  Status RescheduleWebhook(const char* sql, const std::string& id, TimeMs due_at);
 
   // What Insert encodes on the caller's thread, to keep the writer thread's work to SQL.
   struct EncodedJob {

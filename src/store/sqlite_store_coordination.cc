@@ -43,6 +43,8 @@ constexpr char kClaimWebhooks[] =
     "RETURNING job_id, attempts";
 constexpr char kEndWebhook[] = "DELETE FROM webhooks WHERE job_id = ?1";
 constexpr char kRetryWebhook[] = "UPDATE webhooks SET due_at = ?2 WHERE job_id = ?1";
+constexpr char kDeferWebhook[] =
+    "UPDATE webhooks SET due_at = ?2, attempts = MAX(attempts - 1, 0) WHERE job_id = ?1";
 constexpr char kQueueWebhook[] = "INSERT OR IGNORE INTO webhooks (job_id, due_at) VALUES (?1, ?2)";
 
 int64_t SaturatingAdd(int64_t a, int64_t b) {
@@ -215,11 +217,19 @@ Status SqliteJobStore::QueueWebhook(const std::string& id, TimeMs due_at) {
 }
 
 Status SqliteJobStore::RetryWebhook(const std::string& job_id, TimeMs due_at) {
+  return RescheduleWebhook(kRetryWebhook, job_id, due_at);
+}
+
+Status SqliteJobStore::DeferWebhook(const std::string& id, TimeMs due_at) {
+  return RescheduleWebhook(kDeferWebhook, id, due_at);
+}
+
+Status SqliteJobStore::RescheduleWebhook(const char* sql, const std::string& id, TimeMs due_at) {
   return writer_->Write([&](sqlite::WriteContext& ctx) -> Status {
-    GLMQ_ASSIGN_OR_RETURN(sqlite::Statement retry, ctx.db.Prepare(kRetryWebhook));
-    retry.BindText(1, job_id);
-    retry.BindInt(2, due_at);
-    return retry.Run();
+    GLMQ_ASSIGN_OR_RETURN(sqlite::Statement update, ctx.db.Prepare(sql));
+    update.BindText(1, id);
+    update.BindInt(2, due_at);
+    return update.Run();
   });
 }
 

@@ -211,6 +211,7 @@ class GatedStore : public JobStore {
               (override));
   MOCK_METHOD(Status, EndWebhook, (const std::string&), (override));
   MOCK_METHOD(Status, RetryWebhook, (const std::string&, TimeMs), (override));
+  MOCK_METHOD(Status, DeferWebhook, (const std::string&, TimeMs), (override));
   MOCK_METHOD(Status, QueueWebhook, (const std::string&, TimeMs), (override));
   MOCK_METHOD(Status, AddApiKey, (const ApiKeyRecord&), (override));
   MOCK_METHOD(Result<std::vector<ApiKeyRecord>>, ApiKeys, (), (override));

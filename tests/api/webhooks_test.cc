@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "alert/fake_transport.h"
+#include "batch/local_batch_store.h"
 #include "store/sqlite_store.h"
 #include "store/store_test_support.h"
 
@@ -141,6 +142,64 @@ TEST(WebhookSenderTest, ABacklogIsSentWithoutWaitingForThePoll) {
     EXPECT_EQ(http->urls().size(), static_cast<size_t>(kJobs));
   }
   store->reset();
+  std::filesystem::remove_all(dir);
+}
+
+// A batch's end is queued for delivery just before it is written, and a runner that dies
+// between the two leaves it unwritten until the next runner takes over. The claims made
+// while it waits are no tries: once it ends, its receiver gets every try there is (here, a
+// refused first and an accepted second), not one before it is given up.
+TEST(WebhookSenderTest, WaitingForABatchsEndUsesUpNoTries) {
+  std::string dir = (std::filesystem::temp_directory_path() / "glmq_webhooks_XXXXXX").string();
+  ASSERT_NE(mkdtemp(dir.data()), nullptr);
+  auto store = SqliteJobStore::Open(dir + "/jobs.db", nullptr);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  auto batches = LocalBatchStore::Open(dir + "/batches.db");
+  ASSERT_TRUE(batches.ok()) << batches.status().ToString();
+  Batch batch;
+  batch.id = "batch_0123456789abcdef01234567";
+  batch.tenant = "default";
+  batch.endpoint = "/v1/chat/completions";
+  batch.input_file_id = "file-in";
+  batch.completion_window = "24h";
+  batch.webhook_url = "https://hooks.example.com/batches";
+  batch.status = BatchStatus::kInProgress;
+  batch.created_at = NowMs();
+  ASSERT_TRUE((*batches)->Create(batch).ok());
+  ASSERT_TRUE((*store)->QueueWebhook(batch.id, 0).ok());
+
+  auto http = std::make_shared<FakeHttpTransport>();
+  http->Script(HttpPostResponse{500, "busy"});
+  WebhookOptions options;
+  options.max_attempts = 2;
+  options.poll_ms = 100;
+  {
+    WebhookSender sender(**store, http, options, batches->get());
+    sender.Start();
+    // Three claims (one a second) while the batch has not ended: more than max_attempts.
+    std::this_thread::sleep_for(std::chrono::milliseconds(3200));
+    EXPECT_EQ(http->count(), 0u) << "posted before the batch ended";
+    Batch ended = batch;
+    ended.status = BatchStatus::kCompleted;
+    ASSERT_TRUE((*batches)->Update(ended, BatchStatus::kInProgress).ok());
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (http->count() < 2 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  const std::vector<HttpPostRequest> sent = http->requests();
+  ASSERT_EQ(sent.size(), 2u) << "the refused first try was the last";
+  auto header = [](const HttpPostRequest& r, const std::string& name) {
+    for (const std::string& h : r.headers) {
+      if (h.rfind(name + ": ", 0) == 0) return h.substr(name.size() + 2);
+    }
+    return std::string();
+  };
+  EXPECT_EQ(header(sent[0], "Glmq-Attempt"), "1");
+  EXPECT_EQ(header(sent[1], "Glmq-Attempt"), "2");
+  EXPECT_EQ(header(sent[1], "Glmq-Event"), "batch.completed");
+  store->reset();
+  batches->reset();
   std::filesystem::remove_all(dir);
 }
 

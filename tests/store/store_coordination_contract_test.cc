@@ -74,8 +74,13 @@ TEST_P(StoreContractTest, AnEndedJobWithAWebhookIsDueOnceAndLeasedWhenClaimed) {
   EXPECT_TRUE(claim(now + 400000, 1000).empty());
   const std::map<std::string, int32_t> third = {{succeeded.id, 3}};
   EXPECT_EQ(claim(now + 500000, 1000), third);
+  // A claim deferred (what it announces has not happened yet) is no try.
+  ASSERT_TRUE(store_->DeferWebhook(succeeded.id, now + 600000).ok());
+  EXPECT_TRUE(claim(now + 599000, 1000).empty());
+  EXPECT_EQ(claim(now + 600000, 1000), third);
   ASSERT_TRUE(store_->EndWebhook(succeeded.id).ok());
   ASSERT_TRUE(store_->RetryWebhook(succeeded.id, now).ok());  // an ended one stays ended
+  ASSERT_TRUE(store_->DeferWebhook(succeeded.id, now).ok());
   EXPECT_TRUE(claim(now + 1000000000, 1000).empty());
   EXPECT_EQ(MustGet(still_queued.id).state, JobState::kQueued);
 }
