@@ -20,8 +20,11 @@ if [ "${GGML_CUDA:-OFF}" = "ON" ]; then
   build="$CACHE/src-nlc$NLC_VERSION/build-$variant"
   bin="$build/bin/llama-server"
   if [ ! -x "$bin" ]; then
-    # Only the options that add the server change: ggml's objects stay built.
-    cmake -S "$src" -B "$build" "${server_args[@]}" >&2
+    # Only the options that add the server change: ggml's objects stay built. The CUDA
+    # backend calls the driver, which a machine without a GPU lacks: the link leaves those
+    # symbols to the GPU machine's driver.
+    cmake -S "$src" -B "$build" "${server_args[@]}" \
+      -DCMAKE_EXE_LINKER_FLAGS=-Wl,--allow-shlib-undefined >&2
     cmake --build "$build" -j "$(nproc)" --target llama-server >&2
   fi
 else

@@ -8,13 +8,13 @@
 #
 # What it does, each step cached:
 #   1. `make build GGML_CUDA=ON BUILD=build-cuda`: llama.cpp with CUDA (shared libraries, built
-#      once into the cache; about an hour of nvcc on 2 cores) and glmq against it.
+#      once into the cache; about 45 minutes of nvcc on 2 cores) and glmq against it.
 #   2. llama.cpp's own llama-server with CUDA, in the same llama.cpp build (the peer).
 #   3. A staging folder: bin/ (glmq, glmq_unit_tests, mixed_bench, held_document,
 #      llama-server, stripped), lib/ (llama.cpp's shared libraries), lib/extra/ (every other
 #      library they load, from this Debian system, except glibc's own and CUDA's: run.sh
-#      links one in only where the GPU machine's image lacks it; the CUDA runtime and cuBLAS
-#      come from that image, whose nvcc matches the driver), MANIFEST.
+#      links one in only where the GPU machine's image lacks it; the CUDA runtime, cuBLAS
+#      and NCCL (182 MB) come from that image, whose nvcc matches the driver), MANIFEST.
 #   4. kit.tar.xz of it, checked against $GPU_KIT_MAX_MIB (60).
 set -euo pipefail
 
@@ -48,7 +48,7 @@ for so in "$prefix"/lib/lib*.so.* "$server_libs"/lib*.so*; do
   [[ -n $name && ! -e $stage/lib/$name ]] && cp -L "$so" "$stage/lib/$name"
 done
 # Everything else the binaries and libraries load, as this system resolves it.
-skip='^(linux-vdso|ld-linux|libc\.so|libm\.so|libdl\.so|librt\.so|libpthread\.so|libresolv\.so|libcuda\.so|libcudart\.so|libcublas\.so|libcublasLt\.so)'
+skip='^(linux-vdso|ld-linux|libc\.so|libm\.so|libdl\.so|librt\.so|libpthread\.so|libresolv\.so|libcuda\.so|libcudart\.so|libcublas\.so|libcublasLt\.so|libnccl\.so)'
 export LD_LIBRARY_PATH="$stage/lib:$prefix/lib:$server_libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 for f in "$stage"/bin/* "$stage"/lib/*.so*; do
   ldd "$f" | awk '$2 == "=>" && $3 ~ /^\// {print $1, $3}'

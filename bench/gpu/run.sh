@@ -87,12 +87,38 @@ if [[ ! -x $DIR/bin/glmq || $KIT/kit.tar.xz -nt $DIR/MANIFEST ]]; then
 fi
 BIN=$DIR/bin
 
-# The CUDA runtime and cuBLAS from this machine (its nvcc's, or a Python package's), then the
+# The scripts' `curl -fsS -m SECONDS URL` (GETs to the servers they start), for an image
+# without curl: the same through python3.
+if ! command -v curl >/dev/null; then
+  mkdir -p "$WORK/shim"
+  cat >"$WORK/shim/curl" <<'PY'
+#!/usr/bin/env python3
+import sys, urllib.error, urllib.request
+args, timeout, url = sys.argv[1:], 30.0, None
+while args:
+    a = args.pop(0)
+    if a == "-m":
+        timeout = float(args.pop(0))
+    elif not a.startswith("-"):
+        url = a
+try:
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        sys.stdout.buffer.write(r.read())
+except urllib.error.HTTPError as e:
+    sys.exit(22)
+except Exception as e:
+    sys.exit(7)
+PY
+  chmod +x "$WORK/shim/curl"
+  export PATH=$WORK/shim:$PATH
+fi
+
+# The CUDA runtime, cuBLAS and NCCL from this machine (its nvcc's, or a Python package's), the
 # kit's llama.cpp; a library this image lacks is linked in from the kit's lib/extra.
 cuda_lib_dir() {
   local d
   for d in "${CUDA_HOME:-}" /usr/local/cuda /usr/local/cuda-*; do
-    for sub in lib64 targets/x86_64-linux/lib; do
+    for sub in lib64 lib targets/x86_64-linux/lib; do
       [[ -n $d && -e $d/$sub/$1 ]] && { echo "$d/$sub"; return; }
     done
   done
@@ -100,7 +126,7 @@ cuda_lib_dir() {
   [[ -n $d ]] && dirname "$d"
 }
 LIBS=$DIR/lib
-for so in libcublas.so.13 libcudart.so.13; do
+for so in libcublas.so.13 libcudart.so.13 libnccl.so.2; do
   d=$(cuda_lib_dir "$so")
   [[ -n $d && :$LIBS: != *:$d:* ]] && LIBS=$LIBS:$d
 done
