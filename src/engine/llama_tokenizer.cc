@@ -102,8 +102,10 @@ Result<int64_t> FitToGpu(const LlamaEngineOptions& options, const ModelInfo& inf
                  d.free_bytes >> 20, d.total_bytes >> 20);
   }
   GLMQ_ASSIGN_OR_RETURN(const int64_t ctx, FitContextToDevice(in));
-  spdlog::info("context {} tokens{}: {} MiB of KV on the GPU for {} of {} layers", ctx,
-               options.ctx_size > 0 ? "" : " (the most the GPU's free memory holds)",
+  const char* why = options.ctx_size > 0      ? ""
+                    : ctx == info.n_ctx_train ? " (the model's trained context)"
+                                              : " (the most the GPU's free memory holds)";
+  spdlog::info("context {} tokens{}: {} MiB of KV on the GPU for {} of {} layers", ctx, why,
                (ctx * in.kv_bytes_per_token) >> 20, on_gpu, n_layer);
   return ctx;
 }
