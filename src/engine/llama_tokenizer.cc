@@ -84,8 +84,8 @@ int64_t MetaInt(const llama_model* model, const std::string& key) {
 // With layers on a GPU their KV is there too: the context is what its free memory holds
 // (for --ctx-size 0), or --ctx-size is refused at start if it does not fit, rather than
 // failing when llama.cpp allocates it or, worse, when a long document first fills it.
-Result<int64_t> FitToGpu(const LlamaEngineOptions& options, const ModelInfo& info,
-                         int64_t n_layer) {
+Result<int64_t> FitToGpu(const LlamaEngineOptions& options, const ModelInfo& info) {
+  const int64_t n_layer = info.n_layer;
   const std::vector<DeviceMemory> gpus = GpuDevices();
   if (gpus.empty() || n_layer <= 0) return info.ctx_size;
   DeviceContextInput in;
@@ -199,7 +199,7 @@ Result<std::unique_ptr<LlamaTokenizer>> LlamaTokenizer::Open(const LlamaEngineOp
   info.kv_bytes_per_token =
       2 * n_layer * static_cast<int64_t>(ggml_row_size(kv_type, n_head_kv * head_dim));
   if (weights && options.gpu_layers != 0) {
-    GLMQ_ASSIGN_OR_RETURN(info.ctx_size, FitToGpu(options, info, n_layer));
+    GLMQ_ASSIGN_OR_RETURN(info.ctx_size, FitToGpu(options, info));
   }
   if (info.ctx_size > UINT32_MAX) return InvalidArgument("--ctx-size is too large");
   // With one unified KV pool a sequence may use the whole context.
