@@ -15,6 +15,17 @@ if [ -f "$prefix/.complete" ]; then
   echo "$prefix"
   exit 0
 fi
+# Tests run in parallel may call this at the same moment: one installs, the others wait for
+# it (two npm installs into one folder leave it half-made, and a test that read it then
+# found modules missing).
+mkdir -p "$CACHE"
+exec 9>"$CACHE/openai-node-$OPENAI_NODE_VERSION.lock"
+flock 9
+if [ -f "$prefix/.complete" ]; then
+  echo "$prefix"
+  exit 0
+fi
+rm -rf "$prefix"
 command -v npm >/dev/null 2>&1 || { echo "install-openai-node: npm is missing (make deps)" >&2; exit 1; }
 mkdir -p "$prefix"
 if ! npm install --prefix "$prefix" --no-audit --no-fund --loglevel=error \

@@ -1,6 +1,7 @@
 #include "api/batch_codec.h"
 
 #include "api/chat_completion.h"
+#include "api/fast_json.h"
 #include "api/job_json.h"
 
 namespace glmq {
@@ -32,11 +33,13 @@ bool IsBatchEndpoint(std::string_view endpoint) {
   return endpoint == kChatEndpoint || endpoint == kJobsEndpoint;
 }
 
-Result<JobRequest> ApiBatchCodec::ParseBody(const std::string& endpoint, std::string body) const {
-  if (endpoint == kJobsEndpoint) return ParseJobRequest(std::move(body), limits_);
+Result<json> ApiBatchCodec::ParseLine(std::string text) const { return ParseJson(std::move(text)); }
+
+Result<JobRequest> ApiBatchCodec::ParseBody(const std::string& endpoint, json body) const {
+  if (endpoint == kJobsEndpoint) return JobRequestFromJson(std::move(body), limits_);
   bool stream = false;
   GLMQ_ASSIGN_OR_RETURN(JobRequest request,
-                        ParseOpenAiChatRequest(std::move(body), limits_, &stream));
+                        OpenAiChatRequestFromJson(std::move(body), limits_, &stream));
   if (stream) return InvalidArgument("'stream' cannot be true in a batch: answers go to a file");
   return request;
 }

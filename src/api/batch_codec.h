@@ -17,7 +17,8 @@ class ApiBatchCodec : public BatchCodec {
   ApiBatchCodec(RequestLimits limits, std::string model)
       : limits_(std::move(limits)), model_(std::move(model)) {}
 
-  Result<JobRequest> ParseBody(const std::string& endpoint, std::string body) const override;
+  Result<nlohmann::json> ParseLine(std::string text) const override;
+  Result<JobRequest> ParseBody(const std::string& endpoint, nlohmann::json body) const override;
   void Render(const std::string& endpoint, const Job& job, BatchLine& line,
               std::string_view code = {}, std::string_view message = {}) const override;
   void RenderRefusal(BatchLine& line, std::string_view code,

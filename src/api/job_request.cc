@@ -21,9 +21,13 @@ Status WrongType(std::string_view field, std::string_view want, const json& got)
                          TypeName(got));
 }
 
+Status CheckObject(const json& doc) {
+  return doc.is_object() ? Status::Ok() : WrongType("body", "a JSON object", doc);
+}
+
 Result<json> ParseObject(std::string body) {
   GLMQ_ASSIGN_OR_RETURN(json doc, ParseJson(std::move(body)));
-  if (!doc.is_object()) return WrongType("body", "a JSON object", doc);
+  GLMQ_RETURN_IF_ERROR(CheckObject(doc));
   return doc;
 }
 
@@ -223,7 +227,12 @@ Status CheckWebhookUrl(const std::string& url, const RequestLimits& limits) {
 }
 
 Result<JobRequest> ParseJobRequest(std::string body, const RequestLimits& limits) {
-  GLMQ_ASSIGN_OR_RETURN(json doc, ParseObject(std::move(body)));
+  GLMQ_ASSIGN_OR_RETURN(json doc, ParseJson(std::move(body)));
+  return JobRequestFromJson(std::move(doc), limits);
+}
+
+Result<JobRequest> JobRequestFromJson(json doc, const RequestLimits& limits) {
+  GLMQ_RETURN_IF_ERROR(CheckObject(doc));
   static const char* const kFields[] = {
       "text", "question", "messages", "max_tokens",      "temperature", "top_p",
       "seed", "stop",     "priority", "timeout_seconds", "webhook_url"};
@@ -270,7 +279,12 @@ Result<JobRequest> ParseJobRequest(std::string body, const RequestLimits& limits
 
 Result<JobRequest> ParseOpenAiChatRequest(std::string body, const RequestLimits& limits,
                                           bool* stream) {
-  GLMQ_ASSIGN_OR_RETURN(json doc, ParseObject(std::move(body)));
+  GLMQ_ASSIGN_OR_RETURN(json doc, ParseJson(std::move(body)));
+  return OpenAiChatRequestFromJson(std::move(doc), limits, stream);
+}
+
+Result<JobRequest> OpenAiChatRequestFromJson(json doc, const RequestLimits& limits, bool* stream) {
+  GLMQ_RETURN_IF_ERROR(CheckObject(doc));
   if (doc.contains("stream") && !doc["stream"].is_null()) {
     if (!doc["stream"].is_boolean()) return WrongType("stream", "true or false", doc["stream"]);
     if (doc["stream"].get<bool>() && stream == nullptr) {

@@ -2,6 +2,7 @@
 // that names the field; nothing here throws.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string_view>
 
 #include "core/job.h"
@@ -27,6 +28,8 @@ struct RequestLimits {
 // errors (a typo such as "max_token" must not be silently ignored).
 // Each parser takes the body and frees it once it is read (api/fast_json.h).
 Result<JobRequest> ParseJobRequest(std::string body, const RequestLimits& limits);
+// The same, of a body already parsed (a batch file's line holds it); `doc` is taken apart.
+Result<JobRequest> JobRequestFromJson(nlohmann::json doc, const RequestLimits& limits);
 // A webhook_url as the limits take it: an absolute http:// or https:// URL with a host, up to
 // 2048 bytes of printable ASCII, to a host --webhook-allow-hosts and --webhook-allow-private
 // allow. kInvalidArgument naming the field otherwise.
@@ -43,5 +46,7 @@ Result<JobRequest> ParseSeedChatRequest(std::string body, const RequestLimits& l
 // answer's form, are errors.
 Result<JobRequest> ParseOpenAiChatRequest(std::string body, const RequestLimits& limits,
                                           bool* stream = nullptr);
+Result<JobRequest> OpenAiChatRequestFromJson(nlohmann::json doc, const RequestLimits& limits,
+                                             bool* stream = nullptr);
 
 }  // namespace glmq

@@ -2,6 +2,7 @@
 // line's body read as the endpoint's request, and the lines of the output and error files.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 
@@ -14,9 +15,12 @@ namespace glmq {
 class BatchCodec {
  public:
   virtual ~BatchCodec() = default;
-  // A line's "body" (JSON text) as a request of `endpoint`; kInvalidArgument says what is
-  // wrong with it.
-  virtual Result<JobRequest> ParseBody(const std::string& endpoint, std::string body) const = 0;
+  // One line of an input file as JSON, parsed as the API parses a request body (an object
+  // with the same key twice is refused); kInvalidArgument says what is wrong with it.
+  virtual Result<nlohmann::json> ParseLine(std::string text) const = 0;
+  // A line's "body" (parsed with the line, taken apart here) as a request of `endpoint`;
+  // kInvalidArgument says what is wrong with it.
+  virtual Result<JobRequest> ParseBody(const std::string& endpoint, nlohmann::json body) const = 0;
   // The output-file line of a job that succeeded, or the error-file line of one that did not
   // (`code` and `message` given: the batch's own reason, e.g. batch_expired, instead of the
   // job's). Sets result, ok and usage of `line`.

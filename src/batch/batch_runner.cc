@@ -69,10 +69,11 @@ void BatchRunner::Loop() {
   for (;;) {
     {
       std::unique_lock lock(mu_);
-      cv_.wait_for(lock, options_.period, [this] { return woken_ || stopping_; });
+      if (!more_now_) cv_.wait_for(lock, options_.period, [this] { return woken_ || stopping_; });
       if (stopping_) return;
       woken_ = false;
     }
+    more_now_ = false;
     RunOnce();
   }
 }
@@ -151,11 +152,13 @@ Status BatchRunner::Validate(Batch& batch) {
                                     " requests (--batch-max-lines)");
         break;
       }
-      const json line = json::parse(text, nullptr, /*allow_exceptions=*/false);
-      if (!line.is_object()) {
+      const size_t line_bytes = text.size();
+      const Result<json> parsed = codec_.ParseLine(std::move(text));
+      if (!parsed.ok() || !parsed->is_object()) {
         error("invalid_json_line", "line " + std::to_string(number) + " is not a JSON object");
         continue;
       }
+      const json& line = *parsed;
       auto custom_id = line.find("custom_id");
       if (custom_id == line.end() || !custom_id->is_string() ||
           custom_id->get_ref<const std::string&>().empty() ||
@@ -185,7 +188,8 @@ Status BatchRunner::Validate(Batch& batch) {
       numbers.push_back(number);
       documents.push_back(body == line.end() ? 0 : DocumentHash(*body));
       if (body != line.end() && body->is_object()) {
-        work.prompt_tokens += static_cast<int64_t>(body->dump().size()) / kBytesPerTokenGuess;
+        // The line's bytes: its body's and a few dozen more.
+        work.prompt_tokens += static_cast<int64_t>(line_bytes) / kBytesPerTokenGuess;
         work.max_tokens += MaxTokensGuess(*body);
       }
     }
@@ -250,14 +254,21 @@ Status BatchRunner::Validate(Batch& batch) {
     GLMQ_ASSIGN_OR_RETURN(bool more, reader.Next(&text, &number));
     if (!more) break;
     if (IsBlank(text)) continue;
-    json line = json::parse(text, nullptr, false);
+    Result<json> parsed = codec_.ParseLine(std::move(text));
+    if (!parsed.ok() || !parsed->is_object()) {
+      // Files do not change: the first pass read this line as a request.
+      return Internal("line " + std::to_string(number) + " of file " + batch.input_file_id +
+                      " no longer reads as it did");
+    }
+    json& line = *parsed;
     BatchLine& out = lines.emplace_back();
     out.line = number;
-    out.custom_id = line["custom_id"].get<std::string>();
+    out.custom_id = std::move(line["custom_id"].get_ref<std::string&>());
     out.job_id = BatchLineJobId(batch.id, number);
+    // Taken apart by the parser: the body's strings are moved into the request, not copied.
     auto body = line.find("body");
     Result<JobRequest> request =
-        codec_.ParseBody(batch.endpoint, body == line.end() ? std::string("null") : body->dump());
+        codec_.ParseBody(batch.endpoint, body == line.end() ? json() : std::move(*body));
     // Sized by estimate: a line's place is its batch's, and the engine counts its prompt
     // when it starts (a prompt that cannot fit then ends in the error file).
     Result<Admission::Prepared> ready =
@@ -386,6 +397,11 @@ Status BatchRunner::Gather(Batch& batch) {
   }
   // Their outcomes are gathered next round.
   if (!to_stop.empty()) (void)jobs_.CancelMany(to_stop);
+  // A batch being stopped has every line to settle: its next page waits for no period (a
+  // 50,000-line batch is 25 pages to tell its jobs to stop and 25 to record their ends).
+  if (stopping && pending.size() >= static_cast<size_t>(options_.lines_per_round)) {
+    more_now_ = true;
+  }
   return Status::Ok();
 }
 

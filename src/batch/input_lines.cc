@@ -43,8 +43,10 @@ bool IsBlank(const std::string& line) {
 
 size_t DocumentHash(const json& body) {
   if (!body.is_object()) return 0;
-  if (auto text = body.find("text"); text != body.end())
-    return std::hash<std::string>()(text->dump());
+  if (auto text = body.find("text"); text != body.end()) {
+    return text->is_string() ? std::hash<std::string>()(text->get_ref<const std::string&>())
+                             : std::hash<std::string>()(text->dump());
+  }
   auto messages = body.find("messages");
   if (messages == body.end() || !messages->is_array() || messages->empty()) return 0;
   json head = json::array();

@@ -169,6 +169,8 @@ Status Connection::Run(const char* sql) {
 
 int64_t Connection::Changes() const { return sqlite3_changes64(db_); }
 
+int64_t Connection::LastInsertRowid() const { return sqlite3_last_insert_rowid(db_); }
+
 bool Connection::InTransaction() const { return sqlite3_get_autocommit(db_) == 0; }
 
 Status Connection::ReadBlob(const char* table, const char* column, int64_t rowid,

@@ -85,6 +85,8 @@ class Connection {
   Status ReadBlob(const char* table, const char* column, int64_t rowid, std::string* out);
 
   int64_t Changes() const;
+  // The rowid of the latest row this connection inserted.
+  int64_t LastInsertRowid() const;
   // False when SQLite rolled the current transaction back on its own (e.g. after
   // SQLITE_FULL or an I/O error), or when none was open.
   bool InTransaction() const;

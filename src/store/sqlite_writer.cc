@@ -21,17 +21,25 @@ constexpr char kSavepoint[] = "SAVEPOINT op";
 constexpr char kRelease[] = "RELEASE op";
 constexpr char kRollbackTo[] = "ROLLBACK TO op";
 
+constexpr char kRunSavepoint[] = "SAVEPOINT run";
+constexpr char kRunRelease[] = "RELEASE run";
+constexpr char kRunRollbackTo[] = "ROLLBACK TO run";
+
+// Runs one write, its exceptions turned into its status.
+Status RunGuarded(WriteContext& ctx, const GroupCommitWriter::WriteFn& fn) {
+  try {
+    return fn(ctx);
+  } catch (const std::exception& e) {
+    return Internal(std::string("job store write: ") + e.what());
+  } catch (...) {
+    return Internal("job store write: unknown exception");
+  }
+}
+
 // Runs one write inside a savepoint, so its failure undoes its own changes and no one else's.
 Status RunInSavepoint(WriteContext& ctx, const GroupCommitWriter::WriteFn& fn) {
   GLMQ_RETURN_IF_ERROR(ctx.db.Run(kSavepoint));
-  Status status;
-  try {
-    status = fn(ctx);
-  } catch (const std::exception& e) {
-    status = Internal(std::string("job store write: ") + e.what());
-  } catch (...) {
-    status = Internal("job store write: unknown exception");
-  }
+  Status status = RunGuarded(ctx, fn);
   if (status.ok()) {
     status = ctx.db.Run(kRelease);
     if (status.ok()) return status;
@@ -62,9 +70,10 @@ JobStore::WorkAhead WriteContext::QueuedBefore(const QueueKey& key) const {
 
 // One caller's write, waiting on the caller's stack while the writer thread runs it.
 struct GroupCommitWriter::Op {
-  explicit Op(WriteFn f) : fn(std::move(f)) {}
+  Op(WriteFn f, bool runs_again) : fn(std::move(f)), rerunnable(runs_again) {}
 
   WriteFn fn;
+  bool rerunnable;
   Status status;
   std::binary_semaphore done{0};
 };
@@ -99,7 +108,7 @@ GroupCommitWriter::~GroupCommitWriter() {
 }
 
 Status GroupCommitWriter::Write(WriteFn fn) {
-  Op op(std::move(fn));
+  Op op(std::move(fn), /*runs_again=*/false);
   {
     std::lock_guard lock(mu_);
     if (stopping_) return Unavailable("the job store is closing");
@@ -110,9 +119,9 @@ Status GroupCommitWriter::Write(WriteFn fn) {
   return std::move(op.status);
 }
 
-std::vector<Status> GroupCommitWriter::WriteAll(std::vector<WriteFn> fns) {
+std::vector<Status> GroupCommitWriter::WriteAll(std::vector<WriteFn> fns, Rerun rerun) {
   std::deque<Op> ops;  // never moved: the writer thread holds pointers to them
-  for (WriteFn& fn : fns) ops.emplace_back(std::move(fn));
+  for (WriteFn& fn : fns) ops.emplace_back(std::move(fn), rerun == Rerun::kSafe);
   {
     std::lock_guard lock(mu_);
     if (stopping_) return std::vector<Status>(ops.size(), Unavailable("the job store is closing"));
@@ -151,22 +160,17 @@ void GroupCommitWriter::CommitBatch(const std::vector<Op*>& batch) {
   WriteContext ctx{*db_, {}, {}};
   Status batch_failure =
       fault_ ? Unavailable("the job store refuses writes (injected fault)") : db_->Run(kBegin);
-  if (batch_failure.ok()) {
-    for (Op* op : batch) {
-      const size_t events_before = ctx.events.size();
-      const size_t queue_changes_before = ctx.queue_changes.size();
-      op->status = RunInSavepoint(ctx, op->fn);
-      if (!db_->InTransaction()) {
-        // SQLite gave up the whole transaction (disk full, I/O error): nothing in it counts.
-        batch_failure = Status(op->status.ok() ? StatusCode::kInternal : op->status.code(),
-                               "transaction rolled back: " + op->status.message());
-        break;
-      }
-      if (!op->status.ok()) {
-        ctx.events.resize(events_before);
-        ctx.queue_changes.resize(queue_changes_before);
-      }
-    }
+  for (size_t i = 0; batch_failure.ok() && i < batch.size();) {
+    // Consecutive writes that may run again share one savepoint: SQLite copies each page a
+    // savepoint changes to its statement journal, and ten pages of 16 KiB for every insert
+    // (its row and its index entries) made the journal, not the data, most of what a
+    // 50,000-line batch wrote. When one of them fails, the run is undone and run again, the
+    // failed write alone, so that only its changes are lost.
+    size_t end = i + 1;
+    while (batch[i]->rerunnable && end < batch.size() && batch[end]->rerunnable) ++end;
+    batch_failure =
+        batch[i]->rerunnable ? RunShared(ctx, batch, i, end) : RunEach(ctx, batch, i, end);
+    i = end;
   }
   if (batch_failure.ok()) {
     batch_failure = db_->Run(kCommit);
@@ -191,6 +195,60 @@ void GroupCommitWriter::CommitBatch(const std::vector<Op*>& batch) {
   if (queue_index_ != nullptr) queue_index_->Apply(ctx.queue_changes);
   Notify(ctx.events);
   for (Op* op : batch) op->done.release();
+}
+
+namespace {
+
+// The status of a group whose transaction SQLite gave up (disk full, I/O error): nothing in
+// it counts.
+Status TransactionLost(const Status& cause) {
+  return Status(cause.ok() ? StatusCode::kInternal : cause.code(),
+                "transaction rolled back: " + cause.message());
+}
+
+}  // namespace
+
+Status GroupCommitWriter::RunEach(WriteContext& ctx, const std::vector<Op*>& batch, size_t begin,
+                                  size_t end) {
+  for (size_t i = begin; i < end; ++i) {
+    Op* op = batch[i];
+    const size_t events_before = ctx.events.size();
+    const size_t queue_changes_before = ctx.queue_changes.size();
+    op->status = RunInSavepoint(ctx, op->fn);
+    if (!db_->InTransaction()) return TransactionLost(op->status);
+    if (!op->status.ok()) {
+      ctx.events.resize(events_before);
+      ctx.queue_changes.resize(queue_changes_before);
+    }
+  }
+  return Status::Ok();
+}
+
+Status GroupCommitWriter::RunShared(WriteContext& ctx, const std::vector<Op*>& batch, size_t begin,
+                                    size_t end) {
+  while (end - begin > 1) {
+    const size_t events_before = ctx.events.size();
+    const size_t queue_changes_before = ctx.queue_changes.size();
+    GLMQ_RETURN_IF_ERROR(db_->Run(kRunSavepoint));
+    size_t failed = end;
+    for (size_t i = begin; i < end && failed == end; ++i) {
+      batch[i]->status = RunGuarded(ctx, batch[i]->fn);
+      if (!batch[i]->status.ok()) failed = i;
+    }
+    if (!db_->InTransaction()) return TransactionLost(batch[std::min(failed, end - 1)]->status);
+    if (failed == end) return db_->Run(kRunRelease);
+    GLMQ_RETURN_IF_ERROR(db_->Run(kRunRollbackTo));
+    GLMQ_RETURN_IF_ERROR(db_->Run(kRunRelease));
+    ctx.events.resize(events_before);
+    ctx.queue_changes.resize(queue_changes_before);
+    reruns_.fetch_add(1, std::memory_order_relaxed);
+    // Those before it succeeded: together again. The failed one alone, so that its status
+    // is its own and its changes go. Then the rest, together.
+    if (failed > begin) GLMQ_RETURN_IF_ERROR(RunShared(ctx, batch, begin, failed));
+    GLMQ_RETURN_IF_ERROR(RunEach(ctx, batch, failed, failed + 1));
+    begin = failed + 1;
+  }
+  return RunEach(ctx, batch, begin, end);
 }
 
 void GroupCommitWriter::Notify(const std::vector<WriteContext::Event>& events) {

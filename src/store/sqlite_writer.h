@@ -61,6 +61,10 @@ struct WriteContext {
 class GroupCommitWriter {
  public:
   using WriteFn = std::function<Status(WriteContext&)>;
+  // Whether a write may run twice in one transaction: once, undone, then again. Such a
+  // write reads only its inputs and overwrites its outputs (its status, what it placed),
+  // and gives the same result each time.
+  enum class Rerun { kNo, kSafe };
 
   // Takes over `db` (open, not in a transaction) and starts the writer thread. `listener`
   // may be empty; it runs on the writer thread after each commit, before the callers whose
@@ -80,12 +84,17 @@ class GroupCommitWriter {
   // durable, with fn's status (or the transaction's, when the commit failed). `fn` runs in
   // its own savepoint: when it fails, only its changes are undone. Blocks the caller.
   Status Write(WriteFn fn);
-  // Runs each of `fns`, each in its own savepoint, in the next group transaction (or the
-  // next few, past the batch bound), and returns once all are durable: one status per fn.
-  std::vector<Status> WriteAll(std::vector<WriteFn> fns);
+  // Runs each of `fns` in the next group transaction (or the next few, past the batch
+  // bound), and returns once all are durable: one status per fn. As with Write, a failed fn
+  // leaves no change behind. With Rerun::kSafe, consecutive fns share a savepoint (far
+  // fewer pages copied to SQLite's statement journal); when one fails, they are undone and
+  // run again, each in its own.
+  std::vector<Status> WriteAll(std::vector<WriteFn> fns, Rerun rerun = Rerun::kNo);
 
   // How the commits have gone (each commit records its outcome).
   const WriteHealth& health() const { return health_; }
+  // How many times writes sharing a savepoint were undone and run again, one by one.
+  int64_t reruns() const { return reruns_.load(std::memory_order_relaxed); }
   // Fault injection for tests: while on, every commit fails as a store that refuses
   // writes does (kUnavailable), and nothing is written.
   void InjectFault(bool on) { fault_ = on; }
@@ -96,6 +105,10 @@ class GroupCommitWriter {
   GroupCommitWriter(std::unique_ptr<Connection> db, JobListener listener, QueueIndex* queue_index);
   void Loop();
   void CommitBatch(const std::vector<Op*>& batch);
+  // The ops [begin, end) of a group: each in its own savepoint, or sharing one. An error
+  // means the transaction is lost; an op's own failure is in its status.
+  Status RunEach(WriteContext& ctx, const std::vector<Op*>& batch, size_t begin, size_t end);
+  Status RunShared(WriteContext& ctx, const std::vector<Op*>& batch, size_t begin, size_t end);
   void Notify(const std::vector<WriteContext::Event>& events);
 
   const JobListener listener_;
@@ -108,6 +121,7 @@ class GroupCommitWriter {
   bool stopping_ = false;  // guarded by mu_
   WriteHealth health_;
   std::atomic<bool> fault_{false};
+  std::atomic<int64_t> reruns_{0};
   std::thread thread_;
 };
 
