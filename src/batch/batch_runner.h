@@ -20,7 +20,6 @@
 #include <map>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <string>
 #include <thread>
 
@@ -115,7 +114,6 @@ class BatchRunner {
   std::map<std::string, int64_t> cursor_;       // per batch: the last line checked
   std::map<std::string, TimeMs> estimated_at_;  // per batch: when its estimate was written
   bool more_now_ = false;             // a round left work a next one can do at once (only thread_)
-  std::set<std::string> stops_sent_;  // batches whose pending jobs were told to stop
   std::mutex mu_;
   std::condition_variable cv_;
   bool woken_ = false;
