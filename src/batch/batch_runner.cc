@@ -352,7 +352,9 @@ Status BatchRunner::Gather(Batch& batch) {
     cursor_.erase(batch.id);
     estimated_at_.erase(batch.id);
     batch.finalizing_at = now;
-    return Move(batch, BatchStatus::kFinalizing);
+    GLMQ_RETURN_IF_ERROR(Move(batch, BatchStatus::kFinalizing));
+    if (batch.status == BatchStatus::kFinalizing) fresh_finalizing_.insert(batch.id);
+    return Status::Ok();
   }
   // What this round learned goes to the stores together: one write for the results, one
   // for the jobs told to stop.
@@ -405,7 +407,37 @@ Status BatchRunner::Gather(Batch& batch) {
   return Status::Ok();
 }
 
+Status BatchRunner::RemoveUnrecordedFiles(const Batch& batch) {
+  const std::string output_name = batch.id + "_output.jsonl";
+  const std::string error_name = batch.id + "_error.jsonl";
+  FileQuery query{.purpose = "batch_output", .after = {}, .limit = 1000};
+  std::vector<std::string> leftovers;
+  for (;;) {
+    GLMQ_ASSIGN_OR_RETURN(FilePage page, files_.List(batch.tenant, query));
+    for (const FileInfo& file : page.files) {
+      if ((file.filename == output_name || file.filename == error_name) &&
+          file.id != batch.output_file_id && file.id != batch.error_file_id) {
+        leftovers.push_back(file.id);
+      }
+    }
+    if (!page.has_more || page.files.empty()) break;
+    query.after = page.files.back().id;
+  }
+  for (const std::string& id : leftovers) {
+    Status s = files_.Delete(batch.tenant, id);
+    if (!s.ok() && s.code() != StatusCode::kNotFound) return s;
+    spdlog::info("batch {}: removed {}, a file an earlier try wrote but never recorded", batch.id,
+                 id);
+  }
+  return Status::Ok();
+}
+
 Status BatchRunner::Finalize(Batch& batch) {
+  // A try after one that failed (a store that refused the batch's record, a crash, another
+  // process's lease that ran out) may find that try's files committed but never named in the
+  // batch: they go, and are written again, so the tenant sees one output file and one error
+  // file. A batch this process has just moved here has had no earlier try.
+  if (fresh_finalizing_.erase(batch.id) == 0) GLMQ_RETURN_IF_ERROR(RemoveUnrecordedFiles(batch));
   std::unique_ptr<FileUpload> output, errors;
   int64_t after = 0;
   for (;;) {

@@ -20,6 +20,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -91,6 +92,8 @@ class BatchRunner {
   Status Gather(Batch& batch);
   // finalizing -> completed | expired | cancelled, with the output and error files.
   Status Finalize(Batch& batch);
+  // Deletes the tenant's output and error files named for `batch` that it does not name.
+  Status RemoveUnrecordedFiles(const Batch& batch);
   Status Move(Batch& batch, BatchStatus to);
   // Sets estimated_finish_at from the work queued before the batch's last line.
   Status Estimate(Batch& batch);
@@ -113,7 +116,8 @@ class BatchRunner {
 
   std::map<std::string, int64_t> cursor_;       // per batch: the last line checked
   std::map<std::string, TimeMs> estimated_at_;  // per batch: when its estimate was written
-  bool more_now_ = false;             // a round left work a next one can do at once (only thread_)
+  std::set<std::string> fresh_finalizing_;      // moved to finalizing here, not yet tried
+  bool more_now_ = false;  // a round left work a next one can do at once (only thread_)
   std::mutex mu_;
   std::condition_variable cv_;
   bool woken_ = false;

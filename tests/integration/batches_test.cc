@@ -2,10 +2,11 @@
 // with their line numbers and runs nothing; requests the job parser or the context refuse go
 // to the error file while the rest run; a short window expires what is left and keeps what
 // finished; a batch outlives a kill -9 of the server, and on Redis a kill -9 of a worker and
-// of the gateway that runs it, with every line answered once; another tenant's batch is
-// unknown.
+// of the gateway that runs it, with every line answered once; tries of a batch's end that
+// failed leave no files behind; another tenant's batch is unknown.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -347,6 +348,60 @@ TEST(BatchesTest, ABatchsEndIsPostedToItsWebhookOnce) {
   EXPECT_EQ(got[1].body["batch"]["request_counts"],
             json({{"total", 2}, {"completed", 2}, {"failed", 0}}));
   EXPECT_TRUE(got[1].body["batch"]["output_file_id"].is_string());
+}
+
+// The batch's end cannot be recorded for a while (its webhook's delivery goes to the job
+// store first, and the store refuses writes): each try of the end writes the output file
+// again, and the tenant must still see one output file, the one the batch names.
+TEST(BatchesTest, TriesOfABatchsEndThatFailedLeaveNoFilesBehind) {
+  WebhookReceiver receiver;
+  const std::string fault_file = MakeTempDir("glmq-batches-fault") + "/refuse-writes";
+  ::setenv("GLMQ_FAULT_STORE_FILE", fault_file.c_str(), 1);
+  struct Unset {
+    ~Unset() { ::unsetenv("GLMQ_FAULT_STORE_FILE"); }
+  } unset;
+  Server server({"--parallel", "2", "--webhook-allow-private"});
+  ASSERT_TRUE(server.Start()) << server.start_error();
+  const auto [status, file] = UploadForm(
+      server, "",
+      {"purpose=batch",
+       "file=@" + WriteLines({ChatLine("a", "One?", 4).dump(), ChatLine("b", "Two?", 4).dump()})});
+  ASSERT_EQ(status, 200);
+  const HttpResult created = server.Post("/v1/batches", json{{"input_file_id", file["id"]},
+                                                             {"endpoint", "/v1/chat/completions"},
+                                                             {"completion_window", "24h"},
+                                                             {"webhook_url", receiver.url()}});
+  ASSERT_EQ(created.status, 200) << created.Describe();
+  const std::string id = created.body_json["id"];
+  // Both lines answered: the store refuses writes from here, so the end's tries fail.
+  PollUntil(
+      [&] {
+        const HttpResult r = server.Get("/v1/batches/" + id);
+        return r.status == 200 && r.body_json["request_counts"].value("completed", 0) == 2;
+      },
+      seconds(120));
+  { std::ofstream(fault_file) << "on"; }
+  PollUntil(
+      [&] {
+        const HttpResult r = server.Get("/v1/files?purpose=batch_output");
+        return r.status == 200 && !r.body_json["data"].empty();  // the first try's file
+      },
+      seconds(30));
+  std::this_thread::sleep_for(std::chrono::milliseconds(2000));  // a few more tries
+  EXPECT_EQ(server.Get("/v1/batches/" + id).body_json.value("status", ""), "finalizing");
+  std::filesystem::remove(fault_file);
+  const json done = WaitForBatchEnd(server, id, seconds(60));
+  ASSERT_EQ(done["status"], "completed") << done.dump();
+
+  const HttpResult listed = server.Get("/v1/files?purpose=batch_output");
+  ASSERT_EQ(listed.status, 200) << listed.Describe();
+  ASSERT_EQ(listed.body_json["data"].size(), 1u) << listed.body;
+  EXPECT_EQ(listed.body_json["data"][0]["id"], done["output_file_id"]);
+  std::set<std::string> answered;
+  for (const json& line : FileLines(server, done["output_file_id"])) {
+    answered.insert(line.value("custom_id", ""));
+  }
+  EXPECT_EQ(answered, (std::set<std::string>{"a", "b"}));
 }
 
 // `glmq batch submit --wait`: uploads, follows (a plain line per change when not on a
