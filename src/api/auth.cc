@@ -103,6 +103,9 @@ TenantLimits LimitsOf(const TenantLimitOverrides& overrides, const std::string& 
     if (name == "max_queued") defaults.max_queued_jobs = static_cast<int64_t>(value);
     if (name == "max_queued_tokens") defaults.max_queued_tokens = static_cast<int64_t>(value);
     if (name == "tokens_per_minute") defaults.tokens_per_minute = value;
+    if (name == "batch_max_queued_tokens") {
+      defaults.batch_max_queued_tokens = static_cast<int64_t>(value);
+    }
   }
   return defaults;
 }
@@ -142,11 +145,12 @@ Result<std::vector<ApiKey>> ApiKeys::Parse(std::string_view text, const std::str
         const size_t eq = f[i].find('=');
         const std::string name(f[i].substr(0, eq == std::string_view::npos ? f[i].size() : eq));
         static const std::set<std::string, std::less<>> kSettings = {
-            "max_queued", "max_queued_tokens", "tokens_per_minute", "weight", "retention_hours"};
+            "max_queued", "max_queued_tokens", "tokens_per_minute",
+            "weight",     "retention_hours",   "batch_max_queued_tokens"};
         if (eq == std::string_view::npos || !kSettings.contains(name)) {
           return InvalidArgument(at + ": unknown setting '" + std::string(f[i]) +
                                  "' (max_queued=, max_queued_tokens=, tokens_per_minute=, "
-                                 "weight=, retention_hours=)");
+                                 "weight=, retention_hours=, batch_max_queued_tokens=)");
         }
         const std::string value(f[i].substr(eq + 1));
         char* end = nullptr;

@@ -7,7 +7,7 @@
 // Keys file: one key per line; blank lines and lines starting with '#' are skipped.
 //   TENANT ROLE SECRET [name=NAME]
 //   tenant TENANT [max_queued=N] [max_queued_tokens=N] [tokens_per_minute=N] [weight=W]
-//                 [retention_hours=H]
+//                 [retention_hours=H] [batch_max_queued_tokens=N]
 // SECRET is the key itself or "sha256:" and its digest in hex (so the file need not hold
 // the key); ROLE is read, submit or admin; the tenant "default" is the implicit one. A line
 // holding a single key is an admin of the implicit tenant (the format before tenants).
@@ -57,9 +57,13 @@ struct TenantLimits {
   int64_t max_queued_jobs = 0;
   int64_t max_queued_tokens = 0;  // prompt tokens of its queued jobs
   double tokens_per_minute = 0;   // prompt + max tokens submitted, over a minute
+  // What a new batch's requests with the tenant's queued work may come to (estimated prompt
+  // and max tokens; BatchRunnerOptions::max_queued_tokens). Not a submit's limit.
+  int64_t batch_max_queued_tokens = 0;
 };
 // A keys file line "tenant NAME key=value..." sets one tenant's limits (max_queued,
-// max_queued_tokens, tokens_per_minute); what it does not name keeps the flags' default.
+// max_queued_tokens, tokens_per_minute, batch_max_queued_tokens); what it does not name
+// keeps the flags' default.
 // Its weight= (fair share, default 1) and retention_hours= (how long its ended jobs are
 // kept, instead of --retention-hours; 0 keeps them) go to the store
 // (JobStore::SetTenantSettings).

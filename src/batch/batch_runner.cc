@@ -194,8 +194,12 @@ Status BatchRunner::Validate(Batch& batch) {
       }
     }
   }
-  if (errors.empty() && !numbers.empty() && options_.max_queued_tokens > 0) {
-    GLMQ_ASSIGN_OR_RETURN(std::optional<std::string> over, OverQueuedTokens(batch, work));
+  const int64_t queued_tokens_limit = options_.max_queued_tokens_of
+                                          ? options_.max_queued_tokens_of(batch.tenant)
+                                          : options_.max_queued_tokens;
+  if (errors.empty() && !numbers.empty() && queued_tokens_limit > 0) {
+    GLMQ_ASSIGN_OR_RETURN(std::optional<std::string> over,
+                          OverQueuedTokens(batch, work, queued_tokens_limit));
     if (over) errors.push_back({"token_limit_exceeded", std::move(*over), 0, ""});
   }
   if (!errors.empty() || numbers.empty()) {
@@ -300,20 +304,21 @@ Status BatchRunner::Validate(Batch& batch) {
 }
 
 Result<std::optional<std::string>> BatchRunner::OverQueuedTokens(const Batch& batch,
-                                                                 const JobStore::WorkAhead& work) {
+                                                                 const JobStore::WorkAhead& work,
+                                                                 int64_t limit) {
   // A validation resumed after a crash finds its own lines queued already: checked before.
   GLMQ_ASSIGN_OR_RETURN(const std::vector<BatchLine> added, batches_.Lines(batch.id, 0, 1));
   if (!added.empty()) return std::optional<std::string>();
   GLMQ_ASSIGN_OR_RETURN(const JobStore::WorkAhead queued, jobs_.QueuedOf(batch.tenant));
   const int64_t have = queued.prompt_tokens + queued.max_tokens;
   const int64_t want = work.prompt_tokens + work.max_tokens;
-  if (have + want <= options_.max_queued_tokens) return std::optional<std::string>();
+  if (have + want <= limit) return std::optional<std::string>();
   return std::optional<std::string>(
       "the batch's requests come to about " + std::to_string(want) + " tokens and " +
       std::to_string(have) + " of yours are queued already: more than the " +
-      std::to_string(options_.max_queued_tokens) +
-      " a tenant may have queued (--batch-max-queued-tokens); create it "
-      "again once some of them have run");
+      std::to_string(limit) +
+      " a tenant may have queued (--batch-max-queued-tokens, or the keys file's "
+      "batch_max_queued_tokens=); create it again once some of them have run");
 }
 
 Status BatchRunner::Estimate(Batch& batch) {

@@ -38,6 +38,9 @@ struct BatchRunnerOptions {
   // come to more fails with token_limit_exceeded before a line runs (0: no limit), as
   // OpenAI's limit on a project's enqueued batch tokens.
   int64_t max_queued_tokens = 0;
+  // A tenant's own limit in place of max_queued_tokens (a keys file's
+  // batch_max_queued_tokens=); empty: max_queued_tokens for every tenant.
+  std::function<int64_t(const std::string& tenant)> max_queued_tokens_of;
   // Lines checked for an outcome per batch per round.
   int32_t lines_per_round = 2'000;
   // Lines made into jobs per store write.
@@ -98,9 +101,10 @@ class BatchRunner {
   // Sets estimated_finish_at from the work queued before the batch's last line.
   Status Estimate(Batch& batch);
   // Why the tenant's queued tokens and the batch's (`work`, estimated) would be more than
-  // max_queued_tokens; nullopt when they are not.
+  // `limit`; nullopt when they are not.
   Result<std::optional<std::string>> OverQueuedTokens(const Batch& batch,
-                                                      const JobStore::WorkAhead& work);
+                                                      const JobStore::WorkAhead& work,
+                                                      int64_t limit);
   void Ended(const char* outcome) const {
     if (events_.request_ended) events_.request_ended(outcome);
   }

@@ -50,7 +50,8 @@ void AddBatchApiFlags(CLI::App& cmd, FilesOptions& f, BatchRunnerOptions& batche
       "GLMQ_BATCH_MAX_LINES");
   Opt(cmd, "--batch-max-queued-tokens", batches.max_queued_tokens,
       "a batch that, with what its tenant has queued, comes to more tokens (prompt and "
-      "max_tokens, estimated) fails with token_limit_exceeded before a line runs (0 = no limit)",
+      "max_tokens, estimated) fails with token_limit_exceeded before a line runs (0 = no limit; "
+      "a tenant's own: batch_max_queued_tokens= in the keys file)",
       "GLMQ_BATCH_MAX_QUEUED_TOKENS");
 }
 

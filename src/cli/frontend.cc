@@ -121,6 +121,13 @@ Status Frontend::AddRoutes(metrics::Registry& registry, JobMetrics& job_metrics)
     batch_codec_ = std::make_unique<ApiBatchCodec>(ctx.options.limits, admission_.model().name);
     BatchRunnerOptions runner = options_.batches;
     runner.output_retention_ms = options_.files.retention_ms;
+    runner.max_queued_tokens_of = [keys = keys_.get(),
+                                   flag = runner.max_queued_tokens](const std::string& tenant) {
+      const std::shared_ptr<const TenantLimitOverrides> overrides = keys->limit_overrides();
+      if (!overrides) return flag;
+      return LimitsOf(*overrides, tenant, {.batch_max_queued_tokens = flag})
+          .batch_max_queued_tokens;
+    };
     batch_runner_ = std::make_unique<BatchRunner>(*batches_, *files_, ctx.store, admission_,
                                                   *batch_codec_, runner);
     batch_runner_->SetEvents(AddBatchMetrics(registry));

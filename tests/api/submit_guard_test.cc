@@ -41,6 +41,17 @@ TEST(SubmitGuardTest, TheKeysFileSetsOneTenantsLimits) {
   EXPECT_EQ(guard.LimitsFor("").max_queued_jobs, 5);
   EXPECT_EQ(guard.LimitsFor("other").max_queued_jobs, 10);
   EXPECT_EQ(guard.LimitsFor("other").tokens_per_minute, 60);
+  // A batch's limit is read with the others and kept apart from them.
+  TenantLimitOverrides batch_overrides;
+  ASSERT_TRUE(
+      ApiKeys::Parse("tenant big batch_max_queued_tokens=5000\n", "keys", &batch_overrides).ok());
+  EXPECT_EQ(
+      LimitsOf(batch_overrides, "big", {.batch_max_queued_tokens = 7}).batch_max_queued_tokens,
+      5000);
+  EXPECT_EQ(LimitsOf(batch_overrides, "big", {.max_queued_tokens = 9}).max_queued_tokens, 9);
+  EXPECT_EQ(
+      LimitsOf(batch_overrides, "other", {.batch_max_queued_tokens = 7}).batch_max_queued_tokens,
+      7);
   EXPECT_FALSE(ApiKeys::Parse("tenant big colour=3\n", "keys", &overrides).ok());
   EXPECT_FALSE(ApiKeys::Parse("tenant big max_queued=-1\n", "keys", &overrides).ok());
 }

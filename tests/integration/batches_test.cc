@@ -311,6 +311,50 @@ TEST(BatchesTest, ABatchPastTheTenantsQueuedTokenLimitFailsAndRunsNothing) {
   EXPECT_EQ(WaitForBatchEnd(server, small["id"], seconds(60))["status"], "completed");
 }
 
+// A keys file's batch_max_queued_tokens= is one tenant's limit: its batch over it fails,
+// while the same batch of a tenant without one (and no --batch-max-queued-tokens) runs.
+TEST(BatchesTest, ATenantsOwnBatchTokenLimitHoldsForItAlone) {
+  constexpr char kSmall[] = "glmq_batches_key_small_0123456789";
+  constexpr char kOther[] = "glmq_batches_key_other_0123456789";
+  const std::string keys = MakeTempDir("glmq-batches") + "/keys";
+  std::ofstream(keys) << "small submit " << kSmall << "\nother submit " << kOther
+                      << "\ntenant small batch_max_queued_tokens=400\n";
+  Server server({"--parallel", "2", "--api-keys-file", keys});
+  ASSERT_TRUE(server.Start()) << server.start_error();
+  std::vector<std::string> big;
+  for (int i = 0; i < 20; ++i) big.push_back(ChatLine("b" + std::to_string(i), "Hi?", 16).dump());
+
+  const json refused = CreateBatch(server, big, "24h", kSmall);
+  ASSERT_TRUE(refused.is_object());
+  HttpClient small = server.client();
+  small.SetHeader("Authorization", std::string("Bearer ") + kSmall);
+  json failed;
+  PollUntil(
+      [&] {
+        failed = small.Get("/v1/batches/" + refused["id"].get<std::string>()).body_json;
+        return failed.value("status", "") == "failed";
+      },
+      seconds(60));
+  ASSERT_EQ(failed["status"], "failed") << failed.dump();
+  EXPECT_EQ(failed["errors"]["data"][0]["code"], "token_limit_exceeded") << failed.dump();
+  EXPECT_NE(failed["errors"]["data"][0]["message"].get<std::string>().find("400"),
+            std::string::npos);
+
+  const json ran = CreateBatch(server, big, "24h", kOther);
+  ASSERT_TRUE(ran.is_object());
+  HttpClient other = server.client();
+  other.SetHeader("Authorization", std::string("Bearer ") + kOther);
+  json done;
+  PollUntil(
+      [&] {
+        done = other.Get("/v1/batches/" + ran["id"].get<std::string>()).body_json;
+        return done.value("status", "") == "completed" || done.value("status", "") == "failed";
+      },
+      seconds(120));
+  EXPECT_EQ(done["status"], "completed") << done.dump();
+  EXPECT_EQ(done["request_counts"]["completed"], 20);
+}
+
 // A batch's end is announced once at its webhook_url, signed as a job's; a refused try is
 // tried again, and the delivery names the batch.
 TEST(BatchesTest, ABatchsEndIsPostedToItsWebhookOnce) {
