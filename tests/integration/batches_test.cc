@@ -38,18 +38,22 @@ std::string WriteLines(const std::vector<std::string>& lines) {
   return path;
 }
 
-// Uploads the lines and creates a batch of them; returns the batch object (null on failure).
+// Uploads the lines and creates a batch of them (with the `extra` fields of the create
+// request); returns the batch object (null on failure).
 json CreateBatch(const Server& server, const std::vector<std::string>& lines,
-                 const std::string& window = "24h", const std::string& key = "") {
+                 const std::string& window = "24h", const std::string& key = "",
+                 const json& extra = json::object()) {
   const auto [status, file] =
       UploadForm(server, key, {"purpose=batch", "file=@" + WriteLines(lines)});
   EXPECT_EQ(status, 200) << file.dump();
   if (status != 200) return nullptr;
   HttpClient client = server.client();
   if (!key.empty()) client.SetHeader("Authorization", "Bearer " + key);
-  const HttpResult r = client.Post("/v1/batches", json{{"input_file_id", file["id"]},
-                                                       {"endpoint", "/v1/chat/completions"},
-                                                       {"completion_window", window}});
+  json create{{"input_file_id", file["id"]},
+              {"endpoint", "/v1/chat/completions"},
+              {"completion_window", window}};
+  create.update(extra);
+  const HttpResult r = client.Post("/v1/batches", create);
   EXPECT_EQ(r.status, 200) << r.Describe();
   return r.status == 200 ? r.body_json : json(nullptr);
 }
@@ -362,18 +366,12 @@ TEST(BatchesTest, ABatchsEndIsPostedToItsWebhookOnce) {
   receiver.FailNext(1, 503);
   Server server({"--parallel", "2", "--webhook-allow-private", "--webhook-secret", "s3cret"});
   ASSERT_TRUE(server.Start()) << server.start_error();
-  const auto [status, file] = UploadForm(
-      server, "",
-      {"purpose=batch",
-       "file=@" + WriteLines({ChatLine("a", "One?", 4).dump(), ChatLine("b", "Two?", 4).dump()})});
-  ASSERT_EQ(status, 200);
-  const HttpResult created = server.Post("/v1/batches", json{{"input_file_id", file["id"]},
-                                                             {"endpoint", "/v1/chat/completions"},
-                                                             {"completion_window", "24h"},
-                                                             {"webhook_url", receiver.url()}});
-  ASSERT_EQ(created.status, 200) << created.Describe();
-  EXPECT_EQ(created.body_json["webhook_url"], receiver.url());
-  const std::string id = created.body_json["id"];
+  const json created =
+      CreateBatch(server, {ChatLine("a", "One?", 4).dump(), ChatLine("b", "Two?", 4).dump()}, "24h",
+                  "", {{"webhook_url", receiver.url()}});
+  ASSERT_TRUE(created.is_object());
+  EXPECT_EQ(created["webhook_url"], receiver.url());
+  const std::string id = created["id"];
   const json done = WaitForBatchEnd(server, id, seconds(120));
   ASSERT_EQ(done["status"], "completed") << done.dump();
   const auto got = receiver.WaitFor(2, seconds(30));  // the refused try, then the delivery
@@ -406,17 +404,11 @@ TEST(BatchesTest, TriesOfABatchsEndThatFailedLeaveNoFilesBehind) {
   } unset;
   Server server({"--parallel", "2", "--webhook-allow-private"});
   ASSERT_TRUE(server.Start()) << server.start_error();
-  const auto [status, file] = UploadForm(
-      server, "",
-      {"purpose=batch",
-       "file=@" + WriteLines({ChatLine("a", "One?", 4).dump(), ChatLine("b", "Two?", 4).dump()})});
-  ASSERT_EQ(status, 200);
-  const HttpResult created = server.Post("/v1/batches", json{{"input_file_id", file["id"]},
-                                                             {"endpoint", "/v1/chat/completions"},
-                                                             {"completion_window", "24h"},
-                                                             {"webhook_url", receiver.url()}});
-  ASSERT_EQ(created.status, 200) << created.Describe();
-  const std::string id = created.body_json["id"];
+  const json created =
+      CreateBatch(server, {ChatLine("a", "One?", 4).dump(), ChatLine("b", "Two?", 4).dump()}, "24h",
+                  "", {{"webhook_url", receiver.url()}});
+  ASSERT_TRUE(created.is_object());
+  const std::string id = created["id"];
   // Both lines answered: the store refuses writes from here, so the end's tries fail.
   PollUntil(
       [&] {
