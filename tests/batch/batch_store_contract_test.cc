@@ -16,19 +16,16 @@ enum class Backend { kLocal, kRedis };
 
 class BatchStoreContractTest : public ::testing::TestWithParam<Backend> {
  public:
-  static void TearDownTestSuite() { redis_.reset(); }
+  static void TearDownTestSuite() { redis_.Stop(); }
 
  protected:
   void SetUp() override {
     if (GetParam() == Backend::kRedis) {
       if (RedisServer::FindBinary().empty()) GTEST_SKIP() << "redis-server is not installed";
-      if (!redis_) {
-        redis_ = std::make_unique<RedisServer>();
-        ASSERT_TRUE(redis_->Start()) << redis_->last_error();
-      }
-      static int counter = 0;
-      auto store =
-          RedisBatchStore::Open(redis_->url(), "batches" + std::to_string(++counter) + ":");
+      std::string why;
+      RedisServer* redis = redis_.Get(&why);
+      ASSERT_NE(redis, nullptr) << why;
+      auto store = RedisBatchStore::Open(redis->url(), redis_.NextPrefix("batches"));
       ASSERT_TRUE(store.ok()) << store.status().message();
       store_ = std::move(*store);
       return;
@@ -60,7 +57,7 @@ class BatchStoreContractTest : public ::testing::TestWithParam<Backend> {
     return b;
   }
 
-  static inline std::unique_ptr<RedisServer> redis_;
+  static inline SuiteRedisServer redis_;
   std::filesystem::path path_;
   std::unique_ptr<BatchStore> store_;
 };

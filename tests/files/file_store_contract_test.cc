@@ -20,18 +20,16 @@ enum class Backend { kLocal, kRedis };
 
 class FileStoreContractTest : public ::testing::TestWithParam<Backend> {
  public:
-  static void TearDownTestSuite() { redis_.reset(); }
+  static void TearDownTestSuite() { redis_.Stop(); }
 
  protected:
   void SetUp() override {
     if (GetParam() == Backend::kRedis) {
       if (RedisServer::FindBinary().empty()) GTEST_SKIP() << "redis-server is not installed";
-      if (!redis_) {
-        redis_ = std::make_unique<RedisServer>();
-        ASSERT_TRUE(redis_->Start()) << redis_->last_error();
-      }
-      static int counter = 0;
-      auto store = RedisFileStore::Open(redis_->url(), "files" + std::to_string(++counter) + ":");
+      std::string why;
+      RedisServer* redis = redis_.Get(&why);
+      ASSERT_NE(redis, nullptr) << why;
+      auto store = RedisFileStore::Open(redis->url(), redis_.NextPrefix("files"));
       ASSERT_TRUE(store.ok()) << store.status().message();
       store_ = std::move(*store);
     } else {
@@ -70,7 +68,7 @@ class FileStoreContractTest : public ::testing::TestWithParam<Backend> {
     }
   }
 
-  static inline std::unique_ptr<RedisServer> redis_;
+  static inline SuiteRedisServer redis_;
   fs::path dir_;
   std::unique_ptr<FileStore> store_;
 };

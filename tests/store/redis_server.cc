@@ -239,4 +239,20 @@ std::string RedisServer::Command(const std::string& inline_command) const {
   return end == std::string::npos ? "" : reply.substr(0, end);
 }
 
+RedisServer* SuiteRedisServer::Get(std::string* why) {
+  if (!server_) {
+    auto server = std::make_unique<RedisServer>();
+    if (!server->Start()) {
+      *why = server->last_error();
+      return nullptr;
+    }
+    server_ = std::move(server);
+  }
+  return server_.get();
+}
+
+std::string SuiteRedisServer::NextPrefix(const std::string& name) {
+  return name + std::to_string(++prefixes_) + ":";
+}
+
 }  // namespace glmq

@@ -15,6 +15,7 @@
 
 #include <sys/types.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -70,6 +71,23 @@ class RedisServer {
   pid_t pid_ = -1;
   std::vector<std::string> args_;
   std::string last_error_;
+};
+
+// One redis-server for the tests of a suite (the contract tests of a store on Redis): the
+// first test to ask starts it, the suite's TearDownTestSuite stops it, and each test keys
+// its data under a prefix of its own. A test checks RedisServer::FindBinary() first, to
+// skip where redis-server is not installed.
+class SuiteRedisServer {
+ public:
+  // The running server; nullptr with `why` set when it could not start.
+  RedisServer* Get(std::string* why);
+  // `name`, a number no earlier call gave, and ':'.
+  std::string NextPrefix(const std::string& name);
+  void Stop() { server_.reset(); }
+
+ private:
+  std::unique_ptr<RedisServer> server_;
+  int prefixes_ = 0;
 };
 
 }  // namespace glmq

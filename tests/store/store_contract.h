@@ -98,7 +98,7 @@ inline Completion Done(JobState state, std::string output) {
 
 class StoreContractTest : public ::testing::TestWithParam<Backend>, protected StoreTestHelpers {
  public:
-  static void TearDownTestSuite() { shared_redis_.reset(); }
+  static void TearDownTestSuite() { shared_redis_.Stop(); }
 
  protected:
   void SetUp() override {
@@ -106,12 +106,10 @@ class StoreContractTest : public ::testing::TestWithParam<Backend>, protected St
       if (RedisServer::FindBinary().empty()) {
         GTEST_SKIP() << "redis-server is not installed: Redis cases skipped";
       }
-      if (!shared_redis_) {
-        shared_redis_ = std::make_unique<RedisServer>();
-        ASSERT_TRUE(shared_redis_->Start()) << shared_redis_->last_error();
-      }
-      static int counter = 0;
-      prefix_ = "contract" + std::to_string(++counter) + ":";
+      std::string why;
+      redis_ = shared_redis_.Get(&why);
+      ASSERT_NE(redis_, nullptr) << why;
+      prefix_ = shared_redis_.NextPrefix("contract");
     } else {
       std::string pattern = (fs::temp_directory_path() / "glmq_contract_XXXXXX").string();
       ASSERT_NE(mkdtemp(pattern.data()), nullptr);
@@ -134,7 +132,7 @@ class StoreContractTest : public ::testing::TestWithParam<Backend>, protected St
 
   RedisStoreOptions RedisOptions() const {
     RedisStoreOptions options;
-    options.url = shared_redis_->url();
+    options.url = redis_->url();
     options.prefix = prefix_;
     return options;
   }
@@ -179,7 +177,8 @@ class StoreContractTest : public ::testing::TestWithParam<Backend>, protected St
     return ids;
   }
 
-  static inline std::unique_ptr<RedisServer> shared_redis_;
+  static inline SuiteRedisServer shared_redis_;
+  RedisServer* redis_ = nullptr;  // shared_redis_'s server, for the Redis cases
   std::string prefix_;
   fs::path dir_;
   EventLog events_;
