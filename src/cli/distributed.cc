@@ -12,6 +12,7 @@
 #include "cli/flags.h"
 #include "cli/frontend.h"
 #include "cli/runtime.h"
+#include "core/periodic.h"
 #include "engine/llama_engine.h"
 #include "engine/openai_engine.h"
 #include "files/redis_file_store.h"
@@ -92,6 +93,17 @@ int RunGateway(const GatewayFlags& flags) {
   // Wait and drain estimates add up the live workers' reports (the policy's fallback rates
   // while none has reported).
   FleetCapacity capacity(**store);
+  // Prompts are checked against the largest sequence a live worker holds (a worker on a GPU
+  // sizes its context to the GPU); --ctx-size until one says.
+  Periodic follow_workers(std::chrono::seconds(2), [&capacity, t = tokenizer.get()] {
+    const int64_t workers = capacity.Now().sequence_tokens;
+    if (workers <= 0 || workers == t->SequenceTokens()) return;
+    spdlog::info(
+        "gateway: the live workers' sequences hold up to {} tokens (was {}): prompts "
+        "are checked against that",
+        workers, t->SequenceTokens());
+    t->SetSequenceTokens(workers);
+  });
 
   const std::string name = ProcessName("gateway");
   RedisJobStore& shared = **store;
@@ -212,7 +224,8 @@ int RunWorker(WorkerFlags flags) {
 
   scheduler_ptr = &scheduler;
   scheduler.Start();
-  auto liveness = std::make_unique<Liveness>(**store, scheduler, capacity, flags.name);
+  auto liveness = std::make_unique<Liveness>(**store, scheduler, capacity, flags.name,
+                                             engine->tokenizer().SequenceTokens());
   auto port = server.Start();
   if (!port.ok()) {
     spdlog::error("{}", port.status().message());

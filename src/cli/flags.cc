@@ -66,8 +66,9 @@ void AddEngineFlags(CLI::App& cmd, LlamaEngineOptions& f, bool tokenizer_only) {
                      : "GGUF model file (required)",
       "GLMQ_MODEL");
   Opt(cmd, "-c,--ctx-size", f.ctx_size,
-      tokenizer_only ? "the workers' --ctx-size: jobs that can never fit it are refused (0 = "
-                       "min(model's context, 32768))"
+      tokenizer_only ? "the workers' --ctx-size, until a worker says how many tokens its "
+                       "sequences hold: jobs that can never fit are refused (0 = min(model's "
+                       "context, 32768))"
                      : "KV tokens shared by all sequences (0 = min(model's context, 32768) on a "
                        "CPU; on a GPU, as many as its free memory holds)",
       "GLMQ_CTX_SIZE");

@@ -445,11 +445,12 @@ int64_t LlamaTokenizer::EstimatePromptTokens(const JobRequest& request) const {
 }
 
 Status LlamaTokenizer::CheckFits(int64_t prompt_tokens, int32_t max_tokens) const {
-  if (prompt_tokens + max_tokens > sequence_tokens_) {
+  const int64_t sequence_tokens = sequence_tokens_.load();
+  if (prompt_tokens + max_tokens > sequence_tokens) {
     return Unprocessable(
         "prompt_tokens (" + std::to_string(prompt_tokens) + ") + max_tokens (" +
         std::to_string(max_tokens) + ") = " + std::to_string(prompt_tokens + max_tokens) +
-        " exceeds the context of one sequence (" + std::to_string(sequence_tokens_) + " tokens)");
+        " exceeds the context of one sequence (" + std::to_string(sequence_tokens) + " tokens)");
   }
   return Status::Ok();
 }

@@ -36,10 +36,15 @@ class LlamaTokenizer final : public Tokenizer {
   int64_t MinPromptTokens(const JobRequest& request) const override;
   int64_t EstimatePromptTokens(const JobRequest& request) const override;
   Status CheckFits(int64_t prompt_tokens, int32_t max_tokens) const override;
+  int64_t SequenceTokens() const override { return sequence_tokens_.load(); }
 
   // Before the tokenizer is shared: the KV cells the engine's context has in all, and how
   // many one sequence may use.
   void SetContext(int64_t ctx_size, int64_t sequence_tokens);
+  // Any time, from any thread: a gateway checks prompts against the largest sequence its
+  // live workers report (a worker on a GPU may hold far more than the gateway's
+  // --ctx-size).
+  void SetSequenceTokens(int64_t sequence_tokens) { sequence_tokens_.store(sequence_tokens); }
 
   // Long prompts are tokenized in pieces of about this many bytes (for tests: a size
   // larger than any prompt tokenizes each whole). Before the tokenizer is shared.
@@ -88,7 +93,7 @@ class LlamaTokenizer final : public Tokenizer {
   void Learn(size_t prompt_bytes, int64_t tokens) const;
 
   ModelInfo info_;
-  int64_t sequence_tokens_ = 0;  // the most KV one sequence may use
+  std::atomic<int64_t> sequence_tokens_{0};  // the most KV one sequence may use
   size_t chunk_bytes_ = 128 * 1024;
   llama_model* model_ = nullptr;
   const llama_vocab* vocab_ = nullptr;

@@ -3,7 +3,8 @@
 // cost of a prompt, whether it can ever fit, and its tokens.
 //
 // Threading: every method may be called from any thread at once; nothing here changes
-// but an estimate's running figure (atomic).
+// but an estimate's running figure and, on a gateway, the sequence size its workers report
+// (atomic).
 #pragma once
 
 #include <cstdint>
@@ -39,6 +40,8 @@ class Tokenizer {
 
   // Whether a job of this size can ever run (its whole context fits one sequence).
   virtual Status CheckFits(int64_t prompt_tokens, int32_t max_tokens) const = 0;
+  // The most tokens, prompt and answer, one sequence holds: what CheckFits allows.
+  virtual int64_t SequenceTokens() const = 0;
 };
 
 }  // namespace glmq

@@ -31,6 +31,7 @@ WorkerReport ReportOf(const Capacity& c) {
   r.attention_per_position = c.rates.attention_per_position;
   r.running_max_tokens_left = c.running_max_tokens_left;
   r.free_sequences = c.free_sequences;
+  r.sequence_tokens = c.sequence_tokens;
   return r;
 }
 
@@ -53,6 +54,7 @@ Capacity Combine(const std::vector<WorkerReport>& reports) {
         std::max(c.rates.attention_per_position, r.attention_per_position);
     c.running_max_tokens_left += r.running_max_tokens_left;
     c.free_sequences += r.free_sequences;
+    c.sequence_tokens = std::max(c.sequence_tokens, r.sequence_tokens);
     ++c.engines;
   }
   if (single_count > 0) {

@@ -23,6 +23,8 @@ struct Capacity {
   int64_t running_max_tokens_left = 0;
   int32_t free_sequences = 0;
   int64_t engines = 0;  // engines the figures come from
+  // The largest sequence among them (tokens, prompt and answer); 0 when none said.
+  int64_t sequence_tokens = 0;
 };
 
 class CapacitySource {

@@ -16,8 +16,10 @@ namespace glmq {
 
 class Liveness {
  public:
+  // `sequence_tokens`: the most tokens one sequence of the engine holds, told with each beat
+  // (gateways check prompts against the largest their workers hold).
   Liveness(JobStore& store, const LocalScheduler& scheduler, const CapacitySource& capacity,
-           std::string name);
+           std::string name, int64_t sequence_tokens);
 
  private:
   static constexpr int64_t kBeatMs = 2'000;
@@ -29,6 +31,7 @@ class Liveness {
   const LocalScheduler& scheduler_;
   const CapacitySource& capacity_;
   const std::string name_;
+  const int64_t sequence_tokens_;
   FailureLog beat_log_{"the worker heartbeat", spdlog::level::warn};
   Periodic beat_;  // last: stopped before the rest goes
 };

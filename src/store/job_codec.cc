@@ -136,7 +136,8 @@ std::string EncodeWorkerReport(const WorkerReport& r) {
       .Number("running_prompt_positions_left", r.running_prompt_positions_left)
       .Number("attention_per_position", r.attention_per_position)
       .Int("running_max_tokens_left", r.running_max_tokens_left)
-      .Int("free_sequences", r.free_sequences);
+      .Int("free_sequences", r.free_sequences)
+      .Int("sequence_tokens", r.sequence_tokens);
   w.Close();
   return out;
 }
@@ -156,6 +157,7 @@ Result<WorkerReport> DecodeWorkerReport(std::string_view text) {
     ReadIfPresent(j, "attention_per_position", &r.attention_per_position);
     ReadIfPresent(j, "running_max_tokens_left", &r.running_max_tokens_left);
     ReadIfPresent(j, "free_sequences", &r.free_sequences);
+    ReadIfPresent(j, "sequence_tokens", &r.sequence_tokens);
     return r;
   } catch (const std::exception& e) {
     return Internal(std::string("stored worker report: ") + e.what());

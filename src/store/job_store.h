@@ -75,7 +75,8 @@ struct WorkerReport {
   double running_prompt_positions_left = 0;    // their positions summed
   double attention_per_position = 0;           // ThroughputSnapshot's
   int64_t running_max_tokens_left = 0;
-  int32_t free_sequences = 0;  // jobs it could start now
+  int32_t free_sequences = 0;   // jobs it could start now
+  int64_t sequence_tokens = 0;  // the most tokens one of its sequences holds (0: not said)
   bool operator==(const WorkerReport&) const = default;
 };
 

@@ -411,5 +411,37 @@ TEST(DistributedTest, GatewayRefusesARedisThatPersistsNothing) {
   EXPECT_TRUE(allowed.Start()) << allowed.LogTail();
 }
 
+// A gateway checks prompts against the largest sequence its live workers hold, not its own
+// default (min(model, 32768)): a worker with --ctx-size 65536 (on a GPU, --ctx-size 0 sizes
+// it to the GPU) says so, and a document of more than 32768 tokens submitted through a
+// gateway told nothing about it, counted there (--count-tokens true), stays queued for it.
+TEST(DistributedTest, AGatewayFollowsItsWorkersContext) {
+  auto redis = DurableRedis();
+  auto gateway = Gateway(*redis, {"--count-tokens", "true"});
+  auto worker = Worker(*redis, {"--ctx-size", "65536"});
+  for (Server* p : {gateway.get(), worker.get()}) {
+    ASSERT_TRUE(p->Start()) << p->start_error() << p->LogTail();
+  }
+  ASSERT_TRUE(PollUntil(
+      [&] { return gateway->LogTail().find("sequences hold up to 65536") != std::string::npos; },
+      seconds(30)))
+      << gateway->LogTail();
+  // The worker goes, so that the job waits at the gateway's count (what it learned stays).
+  worker->Kill(SIGKILL);
+  const std::string id =
+      SubmitJob(*gateway, {{"text", FillerText(100'000)}, {"question", "Why?"}, {"max_tokens", 4}});
+  ASSERT_FALSE(id.empty());
+  json job;
+  PollUntil(
+      [&] {
+        job = Job(*gateway, id);
+        return job.value("state", "") != "queued";
+      },
+      seconds(3));
+  EXPECT_EQ(job.value("state", ""), "queued") << job;  // not failed as prompt_too_long
+  EXPECT_GT(job.value("prompt_tokens", 0), 32768) << job;
+  EXPECT_LT(job.value("prompt_tokens", 0), 65536 - 4) << job;
+}
+
 }  // namespace
 }  // namespace glmq::integration

@@ -39,6 +39,12 @@ TEST(CapacityTest, WorkersSideBySideAddUp) {
   EXPECT_EQ(c.running_prompt_tokens_left, 4000);
   EXPECT_EQ(c.running_max_tokens_left, 300);
   EXPECT_EQ(c.free_sequences, 1);
+  // Prompts fit when one of them holds them: the largest sequence counts.
+  WorkerReport small = Report(0, 0, 0, 1.0, 0, 0, 0), large = small;
+  small.sequence_tokens = 32'768;
+  large.sequence_tokens = 1'048'576;
+  EXPECT_EQ(Combine({small, large, Report(0, 0, 0, 1.0, 0, 0, 0)}).sequence_tokens, 1'048'576);
+  EXPECT_EQ(Combine({Report(0, 0, 0, 1.0, 0, 0, 0)}).sequence_tokens, 0);  // none said
   // Two workers drain the same queue twice as fast as one of them.
   const Capacity one = Combine({Report(1000, 100, 40, 1.0, 0, 0, 0)});
   const Capacity two =

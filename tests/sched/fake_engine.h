@@ -63,6 +63,7 @@ class FakeTokenizer final : public Tokenizer {
     }
     return Status::Ok();
   }
+  int64_t SequenceTokens() const override { return info_.ctx_size; }
 
   // How many times a prompt with this text was tokenized.
   int TimesTokenized(const std::string& text) const {

@@ -198,7 +198,8 @@ TEST_P(StoreContractTest, LiveWorkersReportHowTheyWork) {
                           .completion_ratio = 0.375,
                           .running_prompt_tokens_left = 500'000,
                           .running_max_tokens_left = 2048,
-                          .free_sequences = 3};
+                          .free_sequences = 3,
+                          .sequence_tokens = 1'048'576};
   WorkerReport slow = fast;
   slow.prefill_tokens_per_second = 10;
   ASSERT_TRUE(store_->WorkerHeartbeat("w1", now, 1000, slow).ok());
