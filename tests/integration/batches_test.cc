@@ -58,11 +58,15 @@ json CreateBatch(const Server& server, const std::vector<std::string>& lines,
   return r.status == 200 ? r.body_json : json(nullptr);
 }
 
-json WaitForBatchEnd(const Server& server, const std::string& id, milliseconds timeout) {
+// The batch once it has ended (read with API key `key`, if given), or as last seen.
+json WaitForBatchEnd(const Server& server, const std::string& id, milliseconds timeout,
+                     const std::string& key = "") {
+  HttpClient client = server.client();
+  if (!key.empty()) client.SetHeader("Authorization", "Bearer " + key);
   json last;
   PollUntil(
       [&] {
-        const HttpResult r = server.Get("/v1/batches/" + id);
+        const HttpResult r = client.Get("/v1/batches/" + id);
         if (r.status == 200) last = r.body_json;
         const std::string status = last.value("status", "");
         return status == "completed" || status == "failed" || status == "expired" ||
@@ -330,15 +334,7 @@ TEST(BatchesTest, ATenantsOwnBatchTokenLimitHoldsForItAlone) {
 
   const json refused = CreateBatch(server, big, "24h", kSmall);
   ASSERT_TRUE(refused.is_object());
-  HttpClient small = server.client();
-  small.SetHeader("Authorization", std::string("Bearer ") + kSmall);
-  json failed;
-  PollUntil(
-      [&] {
-        failed = small.Get("/v1/batches/" + refused["id"].get<std::string>()).body_json;
-        return failed.value("status", "") == "failed";
-      },
-      seconds(60));
+  const json failed = WaitForBatchEnd(server, refused["id"], seconds(60), kSmall);
   ASSERT_EQ(failed["status"], "failed") << failed.dump();
   EXPECT_EQ(failed["errors"]["data"][0]["code"], "token_limit_exceeded") << failed.dump();
   EXPECT_NE(failed["errors"]["data"][0]["message"].get<std::string>().find("400"),
@@ -346,15 +342,7 @@ TEST(BatchesTest, ATenantsOwnBatchTokenLimitHoldsForItAlone) {
 
   const json ran = CreateBatch(server, big, "24h", kOther);
   ASSERT_TRUE(ran.is_object());
-  HttpClient other = server.client();
-  other.SetHeader("Authorization", std::string("Bearer ") + kOther);
-  json done;
-  PollUntil(
-      [&] {
-        done = other.Get("/v1/batches/" + ran["id"].get<std::string>()).body_json;
-        return done.value("status", "") == "completed" || done.value("status", "") == "failed";
-      },
-      seconds(120));
+  const json done = WaitForBatchEnd(server, ran["id"], seconds(120), kOther);
   EXPECT_EQ(done["status"], "completed") << done.dump();
   EXPECT_EQ(done["request_counts"]["completed"], 20);
 }
@@ -398,10 +386,7 @@ TEST(BatchesTest, ABatchsEndIsPostedToItsWebhookOnce) {
 TEST(BatchesTest, TriesOfABatchsEndThatFailedLeaveNoFilesBehind) {
   WebhookReceiver receiver;
   const std::string fault_file = MakeTempDir("glmq-batches-fault") + "/refuse-writes";
-  ::setenv("GLMQ_FAULT_STORE_FILE", fault_file.c_str(), 1);
-  struct Unset {
-    ~Unset() { ::unsetenv("GLMQ_FAULT_STORE_FILE"); }
-  } unset;
+  const ScopedEnv fault("GLMQ_FAULT_STORE_FILE", fault_file);
   Server server({"--parallel", "2", "--webhook-allow-private"});
   ASSERT_TRUE(server.Start()) << server.start_error();
   const json created =

@@ -246,10 +246,7 @@ TEST(ChaosTest, ServeKeepsItsPromisesUnderFaults) {
   WebhookReceiver receiver;
   const std::string fault_file = MakeTempDir("glmq-chaos-fault") + "/refuse-writes";
   // Every start of the server (restarts too) inherits the switch.
-  ::setenv("GLMQ_FAULT_STORE_FILE", fault_file.c_str(), 1);
-  struct Unset {
-    ~Unset() { ::unsetenv("GLMQ_FAULT_STORE_FILE"); }
-  } unset;
+  const ScopedEnv fault("GLMQ_FAULT_STORE_FILE", fault_file);
   Server server(
       {"--parallel", "4", "--ctx-size", "16384", "--lease-ms", "3000", "--webhook-allow-private"});
   fs::create_directories(server.data_dir());

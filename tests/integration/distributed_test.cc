@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -241,7 +242,8 @@ TEST(DistributedTest, AJobThatCrashesEveryWorkerIsDeadLetteredAndTheRestFlows) {
   auto redis = DurableRedis();
   auto gw = Gateway(*redis);
   ASSERT_TRUE(gw->Start());
-  ::setenv("GLMQ_FAULT_CRASH_ON_TEXT", "POISON", 1);
+  std::optional<ScopedEnv> crash_on;  // the workers started below crash on the poisoned job
+  crash_on.emplace("GLMQ_FAULT_CRASH_ON_TEXT", "POISON");
   const std::string poison = SubmitJob(*gw, {{"text", "POISON pill"}, {"max_tokens", 2}});
   std::vector<std::string> good;
   for (int i = 0; i < 5; ++i) {
@@ -266,7 +268,7 @@ TEST(DistributedTest, AJobThatCrashesEveryWorkerIsDeadLetteredAndTheRestFlows) {
       break;
     }
   }
-  ::unsetenv("GLMQ_FAULT_CRASH_ON_TEXT");
+  crash_on.reset();
   EXPECT_EQ(dead.value("state", ""), "failed") << dead;
   EXPECT_TRUE(dead.value("dead_letter", false)) << dead;
   EXPECT_EQ(dead["error"].value("code", ""), "dead_letter") << dead;

@@ -4,6 +4,7 @@
 // Every wait here is bounded in time; nothing sleeps without a condition to poll.
 #pragma once
 
+#include <stdlib.h>
 #include <sys/types.h>
 
 #include <chrono>
@@ -166,6 +167,21 @@ std::string RawExchange(uint16_t port, const std::string& request, milliseconds 
 
 // A plain-ASCII text of roughly `bytes` bytes.
 std::string FillerText(size_t bytes);
+
+// An environment variable set while this lives (every server started meanwhile inherits
+// it: the fault switches, GLMQ_FAULT_*), unset after.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const std::string& value) : name_(name) {
+    ::setenv(name, value.c_str(), 1);
+  }
+  ~ScopedEnv() { ::unsetenv(name_); }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  const char* name_;
+};
 
 // Runs `command` through the shell; returns its exit code and what it printed (stdout and
 // stderr).
