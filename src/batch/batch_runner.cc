@@ -290,6 +290,7 @@ Status BatchRunner::Validate(Batch& batch) {
           job.deadline_at > 0 ? std::min(job.deadline_at, batch.expires_at) : batch.expires_at;
       job.order_key = BatchOrderKey(batch.created_at, window_ms, predicted_ms, rank[number]);
       ready->job.slack_seconds.reset();  // its place is the batch's, not a promise
+      ready->job.measure = false;        // and the batch has the estimate
       batch.last_order_key = std::max(batch.last_order_key, job.order_key);
       prepared.push_back(std::move(*ready));
     }

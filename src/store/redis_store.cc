@@ -348,7 +348,8 @@ Status RedisJobStore::InsertWith(const Job& job, const Args& extra) {
 }
 
 std::vector<Result<JobStore::Placement>> RedisJobStore::InsertBatch(std::vector<NewJob>& jobs) {
-  constexpr size_t kArgsPerJob = 16;  // AppendNewJob's 11, the wait model's 4, the slack
+  // AppendNewJob's 11, the wait model's 4, the slack, whether to measure.
+  constexpr size_t kArgsPerJob = 17;
   std::vector<Result<Placement>> out;
   out.reserve(jobs.size());
   std::deque<std::string> held;
@@ -377,6 +378,7 @@ std::vector<Result<JobStore::Placement>> RedisJobStore::InsertBatch(std::vector<
     } else {
       args.push_back("");
     }
+    args.push_back(jobs[i].measure ? "1" : "0");
   }
   if (sent.empty()) return out;
   args[0] = held.emplace_back(Str(static_cast<int64_t>(sent.size())));

@@ -171,7 +171,8 @@ std::vector<Result<JobStore::Placement>> SqliteJobStore::InsertBatch(std::vector
     writes.push_back(
         [this, &jobs, &encoded, &out, i, given_key](sqlite::WriteContext& ctx) -> Status {
           Job& job = jobs[i].job;
-          const auto work_before = [&](int64_t order_key) {
+          const auto work_before = [&](int64_t order_key) -> WorkAhead {
+            if (!jobs[i].measure) return {};
             // A new job sorts after every queued job with its order key and created_at: its
             // seq is the largest.
             const QueueKey key{

@@ -191,6 +191,28 @@ TEST_P(StoreContractTest, InsertBatchPlacesEachJobAndRefusesOnlyTheBadOnes) {
 
 // More jobs than one SQLite group commit takes (256): positions stay exact when a batch is
 // split across transactions.
+// A batch's lines are inserted without counting the work before them (their batch has the
+// estimate): on Redis, counting it for a job that does not sort last walks the queue. The
+// job is queued in its place all the same.
+TEST_P(StoreContractTest, InsertBatchCountsNothingAheadOfAJobItIsToldNotToMeasure) {
+  Insert(10, 1001, 100, 50);
+  Insert(30, 1003, 300, 70);
+  std::vector<JobStore::NewJob> batch = {{MakeJob(20, 1002, 7, 3), {}, std::nullopt},
+                                         {MakeJob(25, 1004, 9, 3), {}, std::nullopt}};
+  batch[0].measure = false;
+  auto placed = store_->InsertBatch(batch);
+  ASSERT_EQ(placed.size(), 2u);
+  ASSERT_TRUE(placed[0].ok()) << placed[0].status().ToString();
+  EXPECT_EQ(placed[0]->position, 1);  // not counted
+  EXPECT_EQ(placed[0]->ahead.prompt_tokens, 0);
+  ASSERT_TRUE(placed[1].ok()) << placed[1].status().ToString();
+  EXPECT_EQ(placed[1]->position, 3);  // counted: 10, and the unmeasured 20
+  EXPECT_EQ(placed[1]->ahead.prompt_tokens, 107);
+  auto ahead = store_->WorkBefore(26);
+  ASSERT_TRUE(ahead.ok()) << ahead.status().ToString();
+  EXPECT_EQ(ahead->jobs, 3);  // in the queue in its place
+}
+
 TEST_P(StoreContractTest, InsertBatchOfManyJobsNumbersThemInOrder) {
   std::vector<JobStore::NewJob> batch;
   for (int i = 0; i < 300; ++i)
