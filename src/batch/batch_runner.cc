@@ -23,6 +23,12 @@ constexpr size_t kMaxCustomIdBytes = 512;
 // Until the engine has counted them, a line's prompt is priced at this many bytes a token.
 constexpr int64_t kBytesPerTokenGuess = 4;
 
+// The name of a batch's output file (`ok`) or error file: how an earlier try's files are
+// found again (RemoveUnrecordedFiles).
+std::string ResultFileName(const std::string& batch_id, bool ok) {
+  return batch_id + (ok ? "_output.jsonl" : "_error.jsonl");
+}
+
 }  // namespace
 
 int64_t BatchOrderKey(TimeMs created_at, int64_t window_ms, int64_t predicted_ms, int64_t rank) {
@@ -414,8 +420,8 @@ Status BatchRunner::Gather(Batch& batch) {
 }
 
 Status BatchRunner::RemoveUnrecordedFiles(const Batch& batch) {
-  const std::string output_name = batch.id + "_output.jsonl";
-  const std::string error_name = batch.id + "_error.jsonl";
+  const std::string output_name = ResultFileName(batch.id, true);
+  const std::string error_name = ResultFileName(batch.id, false);
   FileQuery query{.purpose = "batch_output", .after = {}, .limit = 1000};
   std::vector<std::string> leftovers;
   for (;;) {
@@ -453,11 +459,10 @@ Status BatchRunner::Finalize(Batch& batch) {
       after = line.line;
       std::unique_ptr<FileUpload>& file = line.ok ? output : errors;
       if (!file) {
-        GLMQ_ASSIGN_OR_RETURN(
-            file, files_.Begin({.id = {},
-                                .tenant = batch.tenant,
-                                .filename = batch.id + (line.ok ? "_output.jsonl" : "_error.jsonl"),
-                                .purpose = "batch_output"}));
+        GLMQ_ASSIGN_OR_RETURN(file, files_.Begin({.id = {},
+                                                  .tenant = batch.tenant,
+                                                  .filename = ResultFileName(batch.id, line.ok),
+                                                  .purpose = "batch_output"}));
       }
       GLMQ_RETURN_IF_ERROR(file->Append(line.result));
       GLMQ_RETURN_IF_ERROR(file->Append("\n"));
