@@ -249,6 +249,8 @@ int main(int argc, char** argv) {
         if (j.is_object() && j.contains("progress") &&
             j["progress"].value("prompt_tokens_read", int64_t{0}) > 0) {
           held_start_s = SecondsSince(start);
+          // The 202 told a bound; by now the server has counted it.
+          held.prompt_tokens = j.value("prompt_tokens", held.prompt_tokens);
           break;
         }
         if (j.is_object() && j.value("state", std::string()) != "running" &&
