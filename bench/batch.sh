@@ -17,6 +17,8 @@
 #      prefix cache reads each document once);
 #   3. ingest: glmq serve, a batch of $BATCH_INGEST_LINES lines (50,000) about 100 documents,
 #      timed from the start of its upload to in_progress, then cancelled.
+# With BATCH_STORE=redis, runs 2 and 3 go to `glmq gateway` and one `glmq worker` (the engine
+# flags) on a durable Redis (appendfsync always), a fresh one for each run, instead of serve.
 # Prints each run, then a table with the ratio llama-server / glmq end to end (goal >= 5x)
 # and the ingest times (goal < 5 s for 50,000 lines).
 #
@@ -26,7 +28,7 @@
 # BATCH_DOC_BYTES (400), BATCH_MAX_TOKENS (4), BATCH_ORDER (interleaved), BATCH_PARALLEL (8),
 # BATCH_CTX (32768), BATCH_THREADS ($(nproc)), BATCH_INGEST_LINES (50000; 0 skips the
 # ingest run), BATCH_PEER (1; 0 skips llama-server), BATCH_PEER_VARIANTS (""),
-# BATCH_TIMEOUT (3600 s per run), BENCH_TMPDIR.
+# BATCH_TIMEOUT (3600 s per run), BATCH_STORE (serve | redis), BENCH_TMPDIR.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -47,11 +49,17 @@ PEER_VARIANTS=${BATCH_PEER_VARIANTS:-}
 PEER=${BATCH_PEER:-1}
 RUN_TIMEOUT=${BATCH_TIMEOUT:-3600}
 PRESET=${BATCH_PRESET:-bench}
+STORE=${BATCH_STORE:-serve}
 
 die() { echo "batch: $*" >&2; exit 1; }
 [[ -x $GLMQ_BIN ]] || die "no glmq binary at $GLMQ_BIN (run 'make build' or set GLMQ_BIN)"
 [[ -x $BATCH_BENCH_BIN ]] || die "no batch_bench at $BATCH_BENCH_BIN (run 'make build')"
 command -v python3 >/dev/null || die "python3 is not installed (used to find a free port)"
+case $STORE in
+serve) ;;
+redis) command -v redis-server >/dev/null || die "redis-server is not installed (scripts/install-deps.sh)" ;;
+*) die "BATCH_STORE is serve or redis, not '$STORE'" ;;
+esac
 if [[ $PEER == 0 ]]; then
   LLAMA_SERVER_BIN=""
 elif [[ -z ${LLAMA_SERVER_BIN:-} ]]; then
@@ -108,9 +116,45 @@ if [[ $PEER != 0 ]]; then
   done
 fi
 
+# glmq_up NAME ENGINE_FLAGS... -- FRONT_FLAGS...: `glmq serve` with both, or (BATCH_STORE=redis)
+# a fresh durable Redis, a `glmq worker` with the engine flags and a `glmq gateway` with the
+# others; returns once the API is ready (PORT set), 1 if it is not.
+glmq_up() {
+  local name=$1 engine=() front=()
+  shift
+  while (($# > 0)) && [[ $1 != -- ]]; do engine+=("$1"); shift; done
+  (($# > 0)) && shift
+  front=("$@")
+  if [[ $STORE == serve ]]; then
+    serve_glmq "$name" "${engine[@]}" "${front[@]}"
+    return
+  fi
+  stop_redis
+  start_redis "$TMP/redis-$name" || die "redis-server did not start"
+  local redis_url=redis://127.0.0.1:$REDIS_PORT/0
+  # The worker first: it is ready once its engine is loaded and calibrated, which the
+  # gateway's readiness does not wait for.
+  "$GLMQ" worker --model "$MODEL" --redis "$redis_url" --host 127.0.0.1 --port 0 "${engine[@]}" \
+    >"$TMP/$name-worker.log" 2>&1 &
+  SERVER_PID=$!
+  PORT=""
+  wait_ready "glmq worker ($name)" "$TMP/$name-worker.log" /readyz 180 || return 1
+  HELPER_PIDS+=("$SERVER_PID")
+  "$GLMQ" gateway --model "$MODEL" --redis "$redis_url" --ctx-size "$CTX" --host 127.0.0.1 \
+    --port 0 "${front[@]}" >"$TMP/$name.log" 2>&1 &
+  SERVER_PID=$!
+  PORT=""
+  wait_ready "glmq gateway ($name)" "$TMP/$name.log" /readyz 180
+}
+if [[ $STORE == serve ]]; then
+  GLMQ_NOTE="glmq serve --parallel $PARALLEL --ctx-size $CTX --threads $THREADS"
+else
+  GLMQ_NOTE="glmq gateway + glmq worker --parallel $PARALLEL --ctx-size $CTX --threads $THREADS on Redis $(redis-server --version | sed -n 's/.* v=\([^ ]*\).*/\1/p') (appendfsync always)"
+fi
+
 echo
-echo "== glmq serve --parallel $PARALLEL --ctx-size $CTX --threads $THREADS"
-if serve_glmq glmq --parallel "$PARALLEL" --ctx-size "$CTX" --threads "$THREADS"; then
+echo "== $GLMQ_NOTE"
+if glmq_up glmq --parallel "$PARALLEL" --ctx-size "$CTX" --threads "$THREADS"; then
   run glmq --target glmq "${WORKLOAD[@]}"
 fi
 stop_server
@@ -118,14 +162,15 @@ stop_server
 if ((INGEST_LINES > 0)); then
   ingest_docs=$(( INGEST_LINES < 100 ? INGEST_LINES : 100 ))
   echo
-  echo "== ingest: $INGEST_LINES lines ($ingest_docs documents), glmq serve as above"
-  if serve_glmq ingest --parallel "$PARALLEL" --ctx-size "$CTX" --threads "$THREADS" \
+  echo "== ingest: $INGEST_LINES lines ($ingest_docs documents), $GLMQ_NOTE"
+  if glmq_up ingest --parallel "$PARALLEL" --ctx-size "$CTX" --threads "$THREADS" -- \
     --batch-max-lines "$INGEST_LINES"; then
     run ingest --target ingest --docs "$ingest_docs" --questions "$((INGEST_LINES / ingest_docs))" \
       --doc-bytes "$DOC_BYTES" --max-tokens "$MAX_TOKENS" --order "$ORDER"
   fi
   stop_server
 fi
+stop_redis
 
 # field NAME KEY: a value from NAME's BATCH_RESULT line, or "-".
 field() {
@@ -149,6 +194,6 @@ for run in "${PEER_RUNS[@]}"; do
   name=${run%%|*}
   echo "| ${run#*|} | $(field "$name" end_s) | $(ratio "$(field "$name" end_s)" "$glmq_s") | $(field "$name" read_once) | $(field "$name" prompt_tokens) | $(field "$name" cached_tokens) |"
 done
-echo "| glmq (one batch) | $glmq_s | 1 | $(field glmq read_once) | $(field glmq prompt_tokens) | $(field glmq cached_tokens) |"
+echo "| glmq (one batch; $STORE) | $glmq_s | 1 | $(field glmq read_once) | $(field glmq prompt_tokens) | $(field glmq cached_tokens) |"
 echo
 echo "glmq, upload to in_progress: $(field glmq ingest_s) s for $(field glmq requests) lines; $(field ingest ingest_s) s for $(field ingest requests) lines ($(field ingest bytes) bytes; goal < 5 s for 50,000)"

@@ -1,6 +1,6 @@
-# Shared by the benchmark scripts: a temporary directory, one server process at a time
-# (started by the script, waited for with wait_ready), and cleanup that stops the server and
-# removes the directory however the script ends.
+# Shared by the benchmark scripts: a temporary directory, one server at a time (with the
+# workers and the Redis it needs), started by the script and waited for with wait_ready, and
+# cleanup that stops them and removes the directory however the script ends.
 # Source it, then call `bench_setup NAME`; start a server with its pid in SERVER_PID.
 # Set ROOT (the repository) first: BUILD (default build, relative to ROOT) and GLMQ_BIN
 # (default $BUILD/glmq) are resolved here.
@@ -12,22 +12,67 @@ GLMQ_BIN=${GLMQ_BIN:-$BUILD/glmq}
 SERVER_PID=""
 PORT=""
 
-# stop_server: SIGTERM, up to 15 s to exit, then SIGKILL.
-stop_server() {
-  [[ -n $SERVER_PID ]] || return 0
-  if kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
+# stop_pid PID: SIGTERM, up to 15 s to exit, then SIGKILL.
+stop_pid() {
+  local pid=$1
+  [[ -n $pid ]] || return 0
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
     for _ in $(seq 150); do
-      kill -0 "$SERVER_PID" 2>/dev/null || break
+      kill -0 "$pid" 2>/dev/null || break
       sleep 0.1
     done
-    if kill -0 "$SERVER_PID" 2>/dev/null; then
-      echo "$BENCH_NAME: server $SERVER_PID did not stop in 15 s; killing it" >&2
-      kill -KILL "$SERVER_PID" 2>/dev/null || true
+    if kill -0 "$pid" 2>/dev/null; then
+      echo "$BENCH_NAME: process $pid did not stop in 15 s; killing it" >&2
+      kill -KILL "$pid" 2>/dev/null || true
     fi
   fi
-  wait "$SERVER_PID" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+# stop_server: the server in SERVER_PID, and the processes it needed (HELPER_PIDS: workers
+# beside a gateway), newest first; a Redis started by start_redis stays up (stop_redis).
+HELPER_PIDS=()
+stop_server() {
+  stop_pid "$SERVER_PID"
   SERVER_PID=""
+  local i
+  for ((i = ${#HELPER_PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${HELPER_PIDS[i]}"; done
+  HELPER_PIDS=()
+}
+
+# start_redis DIR: a durable redis-server (appendonly, appendfsync always) on a random free
+# port, writing to DIR; sets REDIS_PID and REDIS_PORT. A port taken between the choice and
+# the bind makes redis-server exit; then another is tried.
+REDIS_PID=""
+REDIS_PORT=""
+start_redis() {
+  local dir=$1
+  mkdir -p "$dir"
+  for _ in 1 2 3 4 5 6 7 8; do
+    REDIS_PORT=$((20000 + RANDOM % 40000))
+    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$dir" \
+      --appendonly yes --appendfsync always --save "" --daemonize no \
+      --slowlog-log-slower-than 1000 --slowlog-max-len 1024 \
+      --logfile "$dir/redis.log" &
+    REDIS_PID=$!
+    local deadline=$((SECONDS + 10))
+    while ((SECONDS < deadline)); do
+      kill -0 "$REDIS_PID" 2>/dev/null || break
+      if redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG; then
+        return 0
+      fi
+      sleep 0.1
+    done
+    wait "$REDIS_PID" 2>/dev/null || true
+    REDIS_PID=""
+  done
+  tail -n 5 "$dir/redis.log" >&2 || true
+  return 1
+}
+stop_redis() {
+  stop_pid "$REDIS_PID"
+  REDIS_PID=""
 }
 
 # wait_ready NAME LOG PATH [TIMEOUT]: waits until the server in SERVER_PID answers
@@ -63,6 +108,7 @@ wait_ready() {
 bench_cleanup() {
   local rc=$?
   stop_server
+  stop_redis
   rm -rf "$TMP"
   exit "$rc"
 }

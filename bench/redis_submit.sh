@@ -47,48 +47,6 @@ done
 
 bench_setup redis-submit
 
-# lib.sh tracks one server (the gateway, in SERVER_PID); Redis is stopped the same way,
-# after the gateway, before lib.sh's cleanup removes the directory Redis writes to.
-REDIS_PID=""
-REDIS_PORT=""
-stop_redis() {
-  local gateway=$SERVER_PID
-  SERVER_PID=$REDIS_PID
-  stop_server
-  SERVER_PID=$gateway
-  REDIS_PID=""
-}
-# `set +e` first: `(exit $rc)` hands the status on to bench_cleanup, and must not end the
-# trap itself when it is non-zero.
-trap 'rc=$?; set +e; stop_server; stop_redis; (exit $rc); bench_cleanup' EXIT
-
-# start_redis DIR: a durable redis-server on a random free port, writing to DIR. A port
-# taken between the choice and the bind makes redis-server exit; then another is tried.
-start_redis() {
-  local dir=$1
-  mkdir -p "$dir"
-  for _ in 1 2 3 4 5 6 7 8; do
-    REDIS_PORT=$((20000 + RANDOM % 40000))
-    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$dir" \
-      --appendonly yes --appendfsync always --save "" --daemonize no \
-      --slowlog-log-slower-than 1000 --slowlog-max-len 1024 \
-      --logfile "$dir/redis.log" &
-    REDIS_PID=$!
-    local deadline=$((SECONDS + 10))
-    while ((SECONDS < deadline)); do
-      kill -0 "$REDIS_PID" 2>/dev/null || break
-      if redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG; then
-        return 0
-      fi
-      sleep 0.1
-    done
-    wait "$REDIS_PID" 2>/dev/null || true
-    REDIS_PID=""
-  done
-  tail -n 5 "$dir/redis.log" >&2 || true
-  return 1
-}
-
 # start_gateway MODEL: `glmq gateway` on port 0; the bound port is read back from its log.
 start_gateway() {
   local model=$1 log=$TMP/gateway.log
