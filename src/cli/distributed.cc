@@ -210,6 +210,12 @@ int RunWorker(WorkerFlags flags) {
   // A remote engine is measured on real jobs only: a trial request would take the
   // upstream's time, and its speed is shared with whoever else uses it.
   if (flags.engine_kind == "llama") Calibrate(*engine, meter);
+  // The other workers' heartbeats: a job too long for this worker goes back to the queue
+  // while one of them holds it.
+  const FleetCapacity fleet(**store);
+  flags.sched.held_elsewhere = [&fleet](int64_t kv_tokens) {
+    return fleet.Now().sequence_tokens >= kv_tokens;
+  };
   Scheduler scheduler(**store, *engine, meter, flags.sched);
   scheduler.job_stats().SetListener([&job_metrics](const JobEvent& e) { job_metrics.JobEvent(e); });
   const LocalCapacity capacity(meter, &scheduler);

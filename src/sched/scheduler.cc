@@ -192,6 +192,13 @@ std::unique_ptr<Scheduler::Claimed> Scheduler::ClaimAndTokenize(bool* queue_empt
   auto c = std::make_unique<Claimed>();
   c->job = std::move(**claimed);
   if (EndedWhileQueued(c->job, NowMs())) return nullptr;
+  if (auto known = too_long_here_.find(c->job.id); known != too_long_here_.end()) {
+    if (HandBackForLargerWorker(c->job, known->second)) {
+      *queue_empty = true;  // it heads the queue again: nothing more to claim for now
+      return nullptr;
+    }
+    too_long_here_.erase(known);  // no larger worker now: counted again, it fails here
+  }
   // Once per process that runs the job: the tokens stay with it while it waits for KV. A
   // document takes about a second per 3 MB, which the engine's other sequences should not
   // wait for.
@@ -221,6 +228,11 @@ bool Scheduler::TakeTokens(Claimed& c, Result<PromptTokens> tokens) {
   Status fits = tokens.ok() ? engine_.tokenizer().CheckFits(static_cast<int64_t>(tokens->size()),
                                                             c.job.request.sampling.max_tokens)
                             : tokens.status();
+  if (!fits.ok() && tokens.ok() && fits.code() == StatusCode::kUnprocessable &&
+      HandBackForLargerWorker(
+          c.job, static_cast<int64_t>(tokens->size()) + c.job.request.sampling.max_tokens)) {
+    return false;
+  }
   if (!fits.ok()) {
     spdlog::warn("job {} cannot run: {}", c.job.id, fits.ToString());
     writer_.Complete(c.job.id, options_.worker_id, FailedCompletion(fits));
@@ -274,6 +286,21 @@ Scheduler::Started Scheduler::TryStart(Claimed& claimed) {
   r.prompt_tokens = prompt_tokens;
   r.max_tokens = job.request.sampling.max_tokens;
   return Started::kYes;
+}
+
+bool Scheduler::HandBackForLargerWorker(const Job& job, int64_t kv_tokens) {
+  if (!options_.held_elsewhere || !options_.held_elsewhere(kv_tokens)) return false;
+  if (!too_long_here_.contains(job.id)) {
+    spdlog::info(
+        "job {} needs {} tokens of one sequence, more than this worker's {}: back to "
+        "the queue for a worker that holds them",
+        job.id, kv_tokens, engine_.tokenizer().SequenceTokens());
+    if (too_long_here_.size() >= kMaxTooLongHere) too_long_here_.clear();
+    too_long_here_[job.id] = kv_tokens;
+  }
+  HandBack(job.id);
+  claims_paused_until_ = std::chrono::steady_clock::now() + kElsewherePause;
+  return true;
 }
 
 void Scheduler::HandBack(const std::string& id) {

@@ -59,6 +59,12 @@ struct SchedulerOptions {
   // Where admission's settle step left the tokens of large prompts it counted (glmq serve,
   // sched/prompt_tokens_once.h); null: the scheduler tokenizes every prompt it claims.
   PromptTokensOnce* tokens_once = nullptr;
+  // Whether a live worker other than this one has sequences that hold `kv_tokens` (prompt
+  // and max_tokens). A job too long for this worker's sequences then goes back to the queue
+  // for that worker instead of failing as prompt_too_long (a fleet whose workers' contexts
+  // differ: `glmq worker` reads the others' heartbeats). Unset, or when no live worker
+  // holds it: the job fails here.
+  std::function<bool(int64_t kv_tokens)> held_elsewhere;
   // Called with each job just before the engine takes it. Fault injection for tests
   // (`glmq worker` with GLMQ_FAULT_CRASH_ON_TEXT); unset in normal runs.
   std::function<void(const Job&)> before_start;
@@ -148,6 +154,9 @@ class Scheduler final : public LocalScheduler {
   StepHints Hints();
   void ApplyStep(const StepReport& report);
   void PublishRunningWork();
+  // A job too long for this worker goes back to the queue when a live worker holds it
+  // (held_elsewhere); claims pause a moment so that worker can take it. False: it stays.
+  bool HandBackForLargerWorker(const Job& job, int64_t kv_tokens);
 
   JobStore& store_;
   Engine& engine_;
@@ -190,6 +199,11 @@ class Scheduler final : public LocalScheduler {
   uint64_t ended_ = 0;        // sequences that ended so far (each frees KV and a sequence)
   // A queue head whose exact size would not backfill: not claimed again while it heads.
   std::optional<JobStore::QueueHead> refused_head_;
+  // Jobs too long for this worker that went back for a larger one (held_elsewhere), with
+  // the KV tokens they need: claimed again, they go back without being tokenized again.
+  std::map<std::string, int64_t> too_long_here_;
+  static constexpr std::chrono::milliseconds kElsewherePause{1000};
+  static constexpr size_t kMaxTooLongHere = 1024;
   double step_seconds_ = 0;  // recent engine steps, for how fast a backfilled job runs
   TimeMs last_housekeeping_ = 0;
 };

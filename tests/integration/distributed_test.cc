@@ -445,5 +445,48 @@ TEST(DistributedTest, AGatewayFollowsItsWorkersContext) {
   EXPECT_LT(job.value("prompt_tokens", 0), 65536 - 4) << job;
 }
 
+// Workers whose contexts differ: a job too long for the worker that claims it goes back to
+// the queue for one that holds it, instead of failing there as prompt_too_long.
+TEST(DistributedTest, AJobTooLongForOneWorkerRunsOnOneThatHoldsIt) {
+  auto redis = DurableRedis();
+  auto gateway = Gateway(*redis);
+  auto large = Worker(*redis, {"--ctx-size", "32768", "--name", "large"});
+  auto small = Worker(*redis, {"--ctx-size", "4096", "--name", "small"});
+  for (Server* p : {gateway.get(), large.get(), small.get()}) {
+    ASSERT_TRUE(p->Start()) << p->start_error() << p->LogTail();
+  }
+  // Both heartbeats seen (the gateway reads them as the workers do, once a second).
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        const HttpResult r = gateway->Get("/api/v1/queue/status");
+        const json j = json::parse(r.body, nullptr, false);
+        return j.is_object() && j.value("workers", 0) == 2;
+      },
+      seconds(30)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  // The large worker stops claiming but stays live (its heartbeat holds for 10 s): the
+  // small one is the only one to claim the job while it is stopped.
+  ASSERT_EQ(::kill(large->pid(), SIGSTOP), 0);
+  struct Resume {
+    pid_t pid;
+    ~Resume() { ::kill(pid, SIGCONT); }
+  } resume{large->pid()};
+  const std::string id =
+      SubmitJob(*gateway, {{"text", FillerText(30'000)}, {"question", "Why?"}, {"max_tokens", 4}});
+  ASSERT_FALSE(id.empty());
+  // Claimed by the small worker, again and again while the large one is stopped.
+  const bool failed =
+      PollUntil([&] { return Job(*gateway, id).value("state", "") == "failed"; }, seconds(4));
+  EXPECT_FALSE(failed) << Job(*gateway, id);  // not as prompt_too_long on the small worker
+  EXPECT_NE(small->LogTail().find("back to the queue for a worker that holds them"),
+            std::string::npos)
+      << small->LogTail();
+  ASSERT_EQ(::kill(large->pid(), SIGCONT), 0);
+  const json done = WaitForTerminal(*gateway, id, seconds(120));
+  EXPECT_EQ(done.value("state", ""), "succeeded") << done;
+  EXPECT_EQ(done.value("attempts", 0), 1) << done;  // going back is not a delivery
+  EXPECT_GT(done["usage"].value("prompt_tokens", 0), 4096) << done;
+}
+
 }  // namespace
 }  // namespace glmq::integration

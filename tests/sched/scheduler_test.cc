@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <functional>
@@ -397,6 +398,34 @@ TEST_F(SchedulerTest, AJobThatCanNeverFitFailsWithoutRunning) {
   EXPECT_EQ(done[big.id].error_code, "prompt_too_long");
   EXPECT_EQ(done[ok.id].state, JobState::kSucceeded);
   EXPECT_EQ(engine_->admitted_at().count(big.id), 0u);
+}
+
+// In a fleet, a job too long for this worker goes back to the queue while a live worker
+// holds it (not a delivery), and fails here once none does.
+TEST_F(SchedulerTest, AJobTooLongHereGoesBackWhileALargerWorkerHoldsIt) {
+  const Job big = Add("big", 1, 9995, 10);  // 10,005 > 10,000 KV tokens
+  std::atomic<bool> larger_live{true};
+  std::atomic<int> asked{0};
+  Start({}, true, [&](SchedulerOptions& o) {
+    o.held_elsewhere = [&](int64_t kv_tokens) {
+      EXPECT_EQ(kv_tokens, 10'005);
+      ++asked;
+      return larger_live.load();
+    };
+  });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline && asked.load() < 2) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_GE(asked.load(), 2) << "claimed once and again after the pause";
+  const Job waiting = *store_->Get(big.id, false);
+  EXPECT_FALSE(IsTerminal(waiting.state)) << JobStateName(waiting.state);
+  EXPECT_EQ(engine_->admitted_at().count(big.id), 0u);
+  larger_live = false;  // the larger worker is gone: it fails here
+  auto done = WaitAll({big});
+  EXPECT_EQ(done[big.id].state, JobState::kFailed);
+  EXPECT_EQ(done[big.id].error_code, "prompt_too_long");
+  EXPECT_EQ(done[big.id].attempts, 1);  // its trips back to the queue were not deliveries
 }
 
 }  // namespace
