@@ -299,6 +299,12 @@ bool Scheduler::HandBackForLargerWorker(const Job& job, int64_t kv_tokens) {
     too_long_here_[job.id] = kv_tokens;
   }
   HandBack(job.id);
+  // Its exact size, so that claims here pass it over (SlotLimit) while it waits; kConflict
+  // when another worker took it meanwhile.
+  const int64_t prompt_tokens = kv_tokens - job.request.sampling.max_tokens;
+  if (prompt_tokens != job.prompt_tokens) {
+    (void)store_.SetQueuedCost(job.id, prompt_tokens, job.length_class, job.order_key);
+  }
   claims_paused_until_ = std::chrono::steady_clock::now() + kElsewherePause;
   return true;
 }
@@ -363,11 +369,17 @@ void Scheduler::AdmitQueued() {
 }
 
 JobStore::ClaimLimit Scheduler::SlotLimit() const {
+  JobStore::ClaimLimit limit;
   // The last short_slots free sequences take short jobs only.
   if (options_.short_slots > 0 && engine_.FreeSlots() <= options_.short_slots) {
-    return {.prompt_tokens_below = options_.short_prompt_tokens};
+    limit.prompt_tokens_below = options_.short_prompt_tokens;
   }
-  return {};
+  // Prompts that cannot fit here are left to a larger worker while one is live.
+  const int64_t sequence_tokens = engine_.tokenizer().SequenceTokens();
+  if (options_.held_elsewhere && options_.held_elsewhere(sequence_tokens + 1)) {
+    limit.pass_over_from = sequence_tokens;
+  }
+  return limit;
 }
 
 double Scheduler::ForecastSeconds(const ThroughputSnapshot& rates, int64_t prompt_tokens,

@@ -185,9 +185,15 @@ class JobStore {
   // prompt is shorter (a sequence kept for short jobs, SchedulerOptions::short_slots): with
   // fair share, the least served tenant whose next job is that short; without, the queue's
   // first if it is.
+  // pass_over_from > 0: jobs whose prompt is at least that long are passed over (too long
+  // for this worker's sequences while a larger worker is live): the claim takes the first
+  // shorter one among the next kPassOverScan in its order (its tenant's, with fair share),
+  // and prompt_tokens_below then applies to that one.
   struct ClaimLimit {
     int64_t prompt_tokens_below = 0;
+    int64_t pass_over_from = 0;
   };
+  static constexpr int kPassOverScan = 32;
   // Moves the queued job that runs next (Head; with fair share off, the lowest order_key)
   // to running under `worker`'s lease and returns it (with its request). nullopt when the
   // queue is empty, or holds no job `limit` allows.

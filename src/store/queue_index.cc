@@ -197,6 +197,22 @@ std::optional<QueuedJob> QueueTree::Min() const {
   return nodes_[node].job;
 }
 
+std::optional<QueuedJob> QueueTree::FirstShorter(int64_t prompt_tokens_below, int scan) const {
+  std::vector<int32_t> path;
+  int32_t node = root_;
+  while ((node != kNil || !path.empty()) && scan-- > 0) {
+    while (node != kNil) {
+      path.push_back(node);
+      node = nodes_[node].left;
+    }
+    node = path.back();
+    path.pop_back();
+    if (nodes_[node].job.prompt_tokens < prompt_tokens_below) return nodes_[node].job;
+    node = nodes_[node].right;
+  }
+  return std::nullopt;
+}
+
 std::vector<QueuedJob> QueueTree::InOrder() const {
   std::vector<QueuedJob> jobs;
   jobs.reserve(static_cast<size_t>(size_));
@@ -321,7 +337,8 @@ JobStore::WorkAhead QueueIndex::WorkBefore(int64_t order_key) const {
   return tree_.Below(FirstKeyOf(order_key));
 }
 
-std::optional<QueuedJob> QueueIndex::Head(int64_t prompt_tokens_below) const {
+std::optional<QueuedJob> QueueIndex::Head(int64_t prompt_tokens_below,
+                                          int64_t pass_over_from) const {
   const auto allowed = [prompt_tokens_below](const QueuedJob& job) {
     return prompt_tokens_below <= 0 || job.prompt_tokens < prompt_tokens_below;
   };
@@ -334,18 +351,29 @@ std::optional<QueuedJob> QueueIndex::Head(int64_t prompt_tokens_below) const {
       if (head != nullptr && counter > head_counter) break;
       auto own = tenant_queues_.find(tenant);
       if (own == tenant_queues_.end() || own->second.empty()) continue;
-      const QueuedJob& first = by_id_.at(own->second.begin()->second);
-      if (!allowed(first)) continue;
+      // The tenant's next job, past those too long for this claim.
+      const QueuedJob* first = nullptr;
+      int scan = JobStore::kPassOverScan;
+      for (auto it = own->second.begin(); it != own->second.end() && scan-- > 0; ++it) {
+        const QueuedJob& job = by_id_.at(it->second);
+        if (pass_over_from <= 0 || job.prompt_tokens < pass_over_from) {
+          first = &job;
+          break;
+        }
+      }
+      if (first == nullptr || !allowed(*first)) continue;
       if (head == nullptr ||
-          first.prompt_tokens + first.max_tokens < head->prompt_tokens + head->max_tokens) {
-        head = &first;
+          first->prompt_tokens + first->max_tokens < head->prompt_tokens + head->max_tokens) {
+        head = first;
         head_counter = counter;
       }
     }
     if (head == nullptr) return std::nullopt;
     return *head;
   }
-  std::optional<QueuedJob> first = tree_.Min();
+  std::optional<QueuedJob> first = pass_over_from > 0
+                                       ? tree_.FirstShorter(pass_over_from, JobStore::kPassOverScan)
+                                       : tree_.Min();
   if (first && !allowed(*first)) return std::nullopt;
   return first;
 }

@@ -84,6 +84,9 @@ class QueueTree {
   JobStore::WorkAhead Below(const QueueKey& key) const;
   // The job with the lowest key; nullopt when empty. O(log n).
   std::optional<QueuedJob> Min() const;
+  // The first job in key order, among the first `scan`, whose prompt is shorter than
+  // `prompt_tokens_below`; nullopt when none is.
+  std::optional<QueuedJob> FirstShorter(int64_t prompt_tokens_below, int scan) const;
   int64_t size() const { return size_; }
 
   // Every job, in queue order. Assumes a sound tree: CheckInvariants first if in doubt.
@@ -148,8 +151,9 @@ class QueueIndex {
   // the least service counted (of equal ones, the smaller job); otherwise the first in the
   // global order. `prompt_tokens_below` > 0: only a job with a shorter prompt (with fair
   // share, the least served tenant whose first job is that short; without, the global first
-  // if it is). nullopt when there is none.
-  std::optional<QueuedJob> Head(int64_t prompt_tokens_below = 0) const;
+  // if it is). `pass_over_from` > 0: jobs at least that long are passed over, as
+  // JobStore::ClaimLimit says. nullopt when there is none.
+  std::optional<QueuedJob> Head(int64_t prompt_tokens_below = 0, int64_t pass_over_from = 0) const;
   // Claims pick the tenant first (default), or take the global order.
   void SetFairShare(bool on);
   void SetWeights(TenantWeights weights);

@@ -175,10 +175,11 @@ end
 return out
 )lua";
 
-// ARGV[6] '1': fair share picks the tenant first; ARGV[7]: the claim limit (next_member).
+// ARGV[6] '1': fair share picks the tenant first; ARGV[7], ARGV[8]: the claim limit
+// (next_member's below and pass).
 constexpr char kClaim[] = R"lua(
 while true do
-  local member = next_member(ARGV[6] == '1', tonumber(ARGV[7]))
+  local member = next_member(ARGV[6] == '1', tonumber(ARGV[7]), tonumber(ARGV[8]))
   if not member then return false end
   local id = id_of(member)
   local q = queue_fields(id)
@@ -381,7 +382,7 @@ return {ahead, pt, mt}
 )lua";
 
 constexpr char kHead[] = R"lua(
-local m = next_member(ARGV[3] == '1', tonumber(ARGV[4]))
+local m = next_member(ARGV[3] == '1', tonumber(ARGV[4]), tonumber(ARGV[5]))
 if not m then return {} end
 local v = redis.call('HMGET', jkey(id_of(m)), 'order_key', 'prompt_tokens', 'max_tokens')
 return {tonumber(v[1]) or 0, tonumber(v[2]) or 0, tonumber(v[3]) or 0}

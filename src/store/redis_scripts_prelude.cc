@@ -175,15 +175,23 @@ end
 -- The queued member that runs next: with `fair`, the first of the backlogged tenant with
 -- the least service (of equal ones, the smaller job, then the lesser name); otherwise (or
 -- with no tenant backlogged) the queue's first. `below` > 0: only a job with a shorter
--- prompt (the claim limit, JobStore::ClaimLimit). The queue's first joins its tenant's
--- queue if it is missing there (queued before tenant queues existed), so such jobs are seen
--- by fair share as they reach the front.
-local function next_member(fair, below)
+-- prompt (the claim limit, JobStore::ClaimLimit). `pass` > 0: jobs at least that long are
+-- passed over, the first shorter among the next 32 (kPassOverScan) taken. The queue's first
+-- joins its tenant's queue if it is missing there (queued before tenant queues existed), so
+-- such jobs are seen by fair share as they reach the front.
+local function next_member(fair, below, pass)
   local function size_of(member)
     local v = redis.call('HMGET', jkey(id_of(member)), 'prompt_tokens', 'max_tokens')
     return tonumber(v[1]) or 0, tonumber(v[2]) or 0
   end
   local function allowed(prompt_tokens) return below <= 0 or prompt_tokens < below end
+  local function first_of(zset)
+    if not pass or pass <= 0 then return redis.call('ZRANGE', zset, 0, 0)[1] end
+    for _, m in ipairs(redis.call('ZRANGE', zset, 0, 31)) do
+      if (size_of(m)) < pass then return m end
+    end
+    return nil
+  end
   if fair then
     local first = redis.call('ZRANGE', P .. 'queue', 0, 0, 'WITHSCORES')
     if #first > 0 then
@@ -198,20 +206,22 @@ local function next_member(fair, below)
     for i = 1, #ranked, 2 do
       local t, score = ranked[i], tonumber(ranked[i + 1])
       if best and score > best_score then break end
-      local top = redis.call('ZRANGE', tenant_queue(t), 0, 0)
-      if #top == 0 then
+      local top = first_of(tenant_queue(t))
+      if not top and redis.call('ZCARD', tenant_queue(t)) == 0 then
         redis.call('ZREM', P .. 'backlogged', t)
       else
         live = true
-        local prompt_tokens, max_tokens = size_of(top[1])
-        if allowed(prompt_tokens) and (not best or prompt_tokens + max_tokens < best_size) then
-          best, best_score, best_size = top[1], score, prompt_tokens + max_tokens
+        if top then
+          local prompt_tokens, max_tokens = size_of(top)
+          if allowed(prompt_tokens) and (not best or prompt_tokens + max_tokens < best_size) then
+            best, best_score, best_size = top, score, prompt_tokens + max_tokens
+          end
         end
       end
     end
     if live then return best end
   end
-  local first = redis.call('ZRANGE', P .. 'queue', 0, 0)[1]
+  local first = first_of(P .. 'queue')
   if first and not allowed((size_of(first))) then return nil end
   return first
 end

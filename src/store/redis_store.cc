@@ -454,10 +454,11 @@ Result<std::optional<Job>> RedisJobStore::ClaimNext(const std::string& worker, i
   const std::string now_text = Str(now), expires = Str(SaturatingAdd(now, lease_ms));
   // No retry: a claim whose reply was lost stays with this worker until its lease runs out,
   // and is then delivered again; claiming a second job meanwhile would hide the first.
-  GLMQ_ASSIGN_OR_RETURN(Reply reply, Run(ScriptId::kClaim,
-                                         {worker, now_text, expires, fair_share_ ? "1" : "0",
-                                          Str(limit.prompt_tokens_below)},
-                                         /*retry=*/false));
+  GLMQ_ASSIGN_OR_RETURN(Reply reply,
+                        Run(ScriptId::kClaim,
+                            {worker, now_text, expires, fair_share_ ? "1" : "0",
+                             Str(limit.prompt_tokens_below), Str(limit.pass_over_from)},
+                            /*retry=*/false));
   if (reply.is_nil()) return std::optional<Job>();
   GLMQ_ASSIGN_OR_RETURN(Job job, DecodeJob(reply));
   Notify(job.id, JobState::kRunning);
@@ -612,9 +613,10 @@ Result<JobStore::WorkAhead> RedisJobStore::WorkBefore(int64_t order_key) {
 }
 
 Result<std::optional<JobStore::QueueHead>> RedisJobStore::Head(ClaimLimit limit) {
-  GLMQ_ASSIGN_OR_RETURN(
-      Reply reply, Run(ScriptId::kHead, {fair_share_ ? "1" : "0", Str(limit.prompt_tokens_below)},
-                       /*retry=*/true));
+  GLMQ_ASSIGN_OR_RETURN(Reply reply, Run(ScriptId::kHead,
+                                         {fair_share_ ? "1" : "0", Str(limit.prompt_tokens_below),
+                                          Str(limit.pass_over_from)},
+                                         /*retry=*/true));
   const std::vector<Reply>& v = reply.elements;
   if (v.empty()) return std::optional<QueueHead>();
   if (v.size() != 3) return Internal("redis: unexpected reply to head");

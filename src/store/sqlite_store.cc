@@ -281,12 +281,13 @@ Result<std::optional<Job>> SqliteJobStore::ClaimNext(const std::string& worker, 
     // The index's head (fair share's pick), unless an earlier write of this transaction took
     // it: then the global order's first, which SQL finds (not for a limited claim: that one
     // waits for the next turn).
-    const std::optional<QueuedJob> head = queue_index_->Head(limit.prompt_tokens_below);
+    const std::optional<QueuedJob> head =
+        queue_index_->Head(limit.prompt_tokens_below, limit.pass_over_from);
     bool found = false;
     if (head) {
       GLMQ_ASSIGN_OR_RETURN(found, claim_with(kClaimSeq, head->key.seq));
     }
-    if (!found && limit.prompt_tokens_below <= 0) {
+    if (!found && limit.prompt_tokens_below <= 0 && limit.pass_over_from <= 0) {
       GLMQ_RETURN_IF_ERROR(claim_with(kClaimNext, 0).status());
     }
     return Status::Ok();
@@ -585,7 +586,8 @@ Result<JobStore::WorkAhead> SqliteJobStore::WorkBefore(int64_t order_key) {
 }
 
 Result<std::optional<JobStore::QueueHead>> SqliteJobStore::Head(ClaimLimit limit) {
-  const std::optional<QueuedJob> head = queue_index_->Head(limit.prompt_tokens_below);
+  const std::optional<QueuedJob> head =
+      queue_index_->Head(limit.prompt_tokens_below, limit.pass_over_from);
   if (!head) return std::optional<QueueHead>();
   return std::optional<QueueHead>(QueueHead{.order_key = head->key.order_key,
                                             .prompt_tokens = head->prompt_tokens,

@@ -167,6 +167,33 @@ TEST_P(FairShareContract, AClaimForShortJobsTakesTheLeastServedTenantWhoseNextJo
   EXPECT_EQ((*claimed)->order_key, 12);
 }
 
+TEST_P(FairShareContract, AClaimPassesOverPromptsTooLongForItAndTakesTheNextShorterOne) {
+  const JobStore::ClaimLimit up_to_4k{.pass_over_from = 4096};
+  Queue("finance", 0, /*prompt_tokens=*/50'000);
+  const Job f1 = Queue("finance", 1, /*prompt_tokens=*/100);
+  Queue("legal", 2, /*prompt_tokens=*/9'000);
+  const Job l1 = Queue("legal", 3, /*prompt_tokens=*/200);
+  // Fair share: each tenant's next job past the long ones; finance's is the smaller.
+  auto head = store_->Head(up_to_4k);
+  ASSERT_TRUE(head.ok() && head->has_value());
+  EXPECT_EQ((*head)->order_key, 1);
+  auto claimed = store_->ClaimNext("w1", 30000, up_to_4k);
+  ASSERT_TRUE(claimed.ok() && claimed->has_value()) << claimed.status().ToString();
+  EXPECT_EQ((*claimed)->id, f1.id);
+  // Global order: the first job shorter than the limit.
+  store_->SetFairShare(false);
+  claimed = store_->ClaimNext("w1", 30000, up_to_4k);
+  ASSERT_TRUE(claimed.ok() && claimed->has_value()) << claimed.status().ToString();
+  EXPECT_EQ((*claimed)->id, l1.id);
+  // Only long jobs left: nothing for this claim, both for an unlimited one.
+  auto none = store_->ClaimNext("w1", 30000, up_to_4k);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+  EXPECT_FALSE(store_->Head(up_to_4k)->has_value());
+  EXPECT_EQ(MustClaim("w1").order_key, 0);
+  EXPECT_EQ(MustClaim("w1").order_key, 2);
+}
+
 TEST_P(FairShareContract, ATenantsOwnRetentionDecidesWhenItsEndedJobsGo) {
   ASSERT_TRUE(
       store_->SetTenantSettings({.weights = {}, .retention_ms = {{"legal", 1}, {"archive", 0}}})
