@@ -105,9 +105,8 @@ for (r, alone), (_, on), (_, off) in zip(runs["alone"], runs["backfill-on"], run
             continue
         held = "-" if name == "alone" else f"{v[2]:.2f}"
         after = "-" if name == "alone" else f"+{v[3]:.2f} s"
-        rel = lambda x, y: f"{x / y:.2f}x" if alone else "?"
-        print(f"| {r} | {name} | {v[0]:.2f} | {rel(v[0], alone[0]) if alone else '?'} | {v[1]:.2f} | "
-              f"{rel(v[1], alone[1]) if alone else '?'} | {held} | {after} |")
+        rel = lambda i: f"{v[i] / alone[i]:.2f}x" if alone else "?"
+        print(f"| {r} | {name} | {v[0]:.2f} | {rel(0)} | {v[1]:.2f} | {rel(1)} | {held} | {after} |")
 a_long, a_p95 = med("alone", 0), med("alone", 1)
 on_long, on_p95, on_held, on_after = (med("backfill-on", i) for i in range(4))
 off_long, off_p95, off_held, off_after = (med("backfill-off", i) for i in range(4))

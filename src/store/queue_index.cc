@@ -197,25 +197,8 @@ std::optional<QueuedJob> QueueTree::Min() const {
   return nodes_[node].job;
 }
 
-std::optional<QueuedJob> QueueTree::FirstShorter(int64_t prompt_tokens_below, int scan) const {
-  std::vector<int32_t> path;
-  int32_t node = root_;
-  while ((node != kNil || !path.empty()) && scan-- > 0) {
-    while (node != kNil) {
-      path.push_back(node);
-      node = nodes_[node].left;
-    }
-    node = path.back();
-    path.pop_back();
-    if (nodes_[node].job.prompt_tokens < prompt_tokens_below) return nodes_[node].job;
-    node = nodes_[node].right;
-  }
-  return std::nullopt;
-}
-
-std::vector<QueuedJob> QueueTree::InOrder() const {
-  std::vector<QueuedJob> jobs;
-  jobs.reserve(static_cast<size_t>(size_));
+template <typename Visit>
+void QueueTree::WalkInOrder(Visit visit) const {
   std::vector<int32_t> path;
   int32_t node = root_;
   while (node != kNil || !path.empty()) {
@@ -225,9 +208,27 @@ std::vector<QueuedJob> QueueTree::InOrder() const {
     }
     node = path.back();
     path.pop_back();
-    jobs.push_back(nodes_[node].job);
+    if (!visit(nodes_[node].job)) return;
     node = nodes_[node].right;
   }
+}
+
+std::optional<QueuedJob> QueueTree::FirstShorter(int64_t prompt_tokens_below, int scan) const {
+  std::optional<QueuedJob> found;
+  WalkInOrder([&](const QueuedJob& job) {
+    if (job.prompt_tokens < prompt_tokens_below) found = job;
+    return !found && --scan > 0;
+  });
+  return found;
+}
+
+std::vector<QueuedJob> QueueTree::InOrder() const {
+  std::vector<QueuedJob> jobs;
+  jobs.reserve(static_cast<size_t>(size_));
+  WalkInOrder([&jobs](const QueuedJob& job) {
+    jobs.push_back(job);
+    return true;
+  });
   return jobs;
 }
 

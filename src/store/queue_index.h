@@ -115,6 +115,9 @@ class QueueTree {
   void Split(int32_t node, const QueueKey& key, int32_t* below, int32_t* rest);
   // Joins two treaps whose keys are all lower in `low` than in `high`.
   int32_t Merge(int32_t low, int32_t high);
+  // Calls `visit(job)` for each job in key order until it returns false.
+  template <typename Visit>
+  void WalkInOrder(Visit visit) const;
   // Checks `node`'s subtree, whose keys must lie strictly between `lower` and `upper` (null:
   // unbounded) and whose priorities must not exceed `max_priority`; counts its nodes.
   Status CheckSubtree(int32_t node, const QueueKey* lower, const QueueKey* upper,
