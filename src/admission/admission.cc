@@ -104,9 +104,14 @@ Result<Admission::Prepared> Admission::Prepare(std::string tenant, JobRequest re
     out.job.slack_seconds =
         SlackSeconds(policy_, capacity.rates, job.prompt_tokens, request.sampling.max_tokens);
   }
-  job.request = std::move(request);
   NotePromptSize(job.prompt_tokens);
   out.job.wait = WaitModelOf(capacity, TypicalPromptTokens());
+  // A batch's lines (kEstimate) sort by their batch's place and are told no wait of their own.
+  if (counting == Counting::kAsConfigured) {
+    if (!policy_.promised_order) arrivals_.Foresee(job.order_key, job.created_at, out.job.wait);
+    arrivals_.Note(job.created_at, job.order_key, job.prompt_tokens, request.sampling.max_tokens);
+  }
+  job.request = std::move(request);
   return out;
 }
 
@@ -229,7 +234,9 @@ const ModelInfo& Admission::model() const { return tokenizer_.info(); }
 
 Result<double> Admission::CurrentWaitSeconds(const Job& job) const {
   GLMQ_ASSIGN_OR_RETURN(const JobStore::WorkAhead ahead, store_.WorkBefore(job.order_key));
-  return CurrentWaitModel().Seconds(ahead.prompt_tokens, ahead.max_tokens);
+  WaitModel model = CurrentWaitModel();
+  if (!policy_.promised_order) arrivals_.Foresee(job.order_key, NowMs(), model);
+  return model.Told(ahead.prompt_tokens, ahead.max_tokens);
 }
 
 double Admission::WaitWithNothingAhead() const { return CurrentWaitModel().Seconds(0, 0); }

@@ -18,6 +18,7 @@
 #include "core/model_info.h"
 #include "core/status.h"
 #include "sched/capacity.h"
+#include "sched/overtaking.h"
 #include "sched/policy.h"
 #include "store/job_store.h"
 
@@ -134,6 +135,8 @@ class Admission {
   mutable std::mutex sizes_mu_;
   mutable double mean_prompt_ = 0;
   mutable double mean_prompt_squared_ = 0;
+  // The jobs submitted lately, for the overtaking a new job's wait foresees.
+  mutable ArrivalWindow arrivals_;
 };
 
 }  // namespace glmq

@@ -31,7 +31,7 @@ NewJobPlace PlaceNewJob(int64_t given_key, const WaitModel& wait,
   };
   measure(given_key);
   if (!slack_seconds) {
-    place.estimated_wait_seconds = wait_seconds;
+    place.estimated_wait_seconds = wait.Told(place.ahead.prompt_tokens, place.ahead.max_tokens);
     return place;
   }
   for (int round = 1; round < kPromiseRounds; ++round) {

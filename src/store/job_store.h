@@ -8,6 +8,8 @@
 // listener given at construction.
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -55,10 +57,37 @@ struct WaitModel {
   // in progress (0 when it is idle): these seconds. Unset: no sequence is free.
   std::optional<double> when_clear;
 
+  // The work that jobs arriving later will put ahead of this one (the default order lets
+  // shorter ones sort first; sched/overtaking.h): the wait for `w` seconds of work ahead
+  // now is the least of intercept + slope × w over these lines, or `w` with none.
+  struct Line {
+    double intercept = 0;
+    double slope = 1;
+  };
+  static constexpr int kMaxOvertakingLines = 8;
+  std::array<Line, kMaxOvertakingLines> overtaking{};
+  int overtaking_lines = 0;
+
   double Seconds(int64_t prompt_tokens, int64_t max_tokens) const {
     if (when_clear && prompt_tokens == 0 && max_tokens == 0) return *when_clear;
     return base_seconds + static_cast<double>(prompt_tokens) * seconds_per_prompt_token +
            static_cast<double>(max_tokens) * seconds_per_max_token;
+  }
+  // The wait told for this work ahead now: Seconds(...) with the overtaking foreseen, unless
+  // the job starts in the step in progress (nothing can overtake it then).
+  double Told(int64_t prompt_tokens, int64_t max_tokens) const {
+    const double seconds = Seconds(prompt_tokens, max_tokens);
+    if (when_clear && prompt_tokens == 0 && max_tokens == 0) return seconds;
+    return Overtaken(seconds);
+  }
+  // The wait for `seconds` of work ahead with the overtaking foreseen.
+  double Overtaken(double seconds) const {
+    if (overtaking_lines == 0) return seconds;
+    double least = overtaking[0].intercept + overtaking[0].slope * seconds;
+    for (int i = 1; i < overtaking_lines; ++i) {
+      least = std::min(least, overtaking[i].intercept + overtaking[i].slope * seconds);
+    }
+    return least;
   }
 };
 
@@ -408,8 +437,8 @@ class JobStore {
 
 // Where a new job lands and the wait it is told: what InsertBatch does for each job, and
 // what an insert that measures the queue first does by hand. `work_before(key)`: the queued
-// work with a lower key. Without a slack, the key as given and wait.Seconds of the work
-// before it.
+// work with a lower key. Without a slack, the key as given and wait.Told(the work before it):
+// its wait with the overtaking by later arrivals foreseen.
 //
 // With one, promised order (EDF on promised starts): the job is promised to start by its
 // arrival + the wait of the work queued before it + its slack (what it lets later jobs

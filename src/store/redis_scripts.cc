@@ -30,7 +30,7 @@ return seq
 // queued event says only that there is work, so the batch publishes one, for its last job.
 constexpr char kInsertBatch[] = R"lua(
 local n = tonumber(ARGV[3])
-local stride = 17
+local stride = 18
 local queue = P .. 'queue'
 local total = redis.call('ZCARD', queue)
 local tail = redis.call('ZRANGE', queue, -1, -1, 'WITHSCORES')
@@ -42,9 +42,24 @@ local function wait_for(a, pt, mt)
   if ARGV[a + 15] ~= '' and pt == 0 and mt == 0 then return tonumber(ARGV[a + 15]) end
   return tonumber(ARGV[a + 12]) + pt * tonumber(ARGV[a + 13]) + mt * tonumber(ARGV[a + 14])
 end
+-- The overtaking foreseen (WaitModel::Overtaken): the least of 'intercept slope ...' lines.
+local function overtaken(lines, w)
+  local least = nil
+  for intercept, slope in string.gmatch(lines, '(%S+) (%S+)') do
+    local v = tonumber(intercept) + tonumber(slope) * w
+    if least == nil or v < least then least = v end
+  end
+  return least or w
+end
+-- WaitModel::Told, or with a promise the wait ahead plus half the slack (PlaceNewJob).
 local function told(a, pt, mt)
   local w = wait_for(a, pt, mt)
-  if ARGV[a + 16] ~= '' then w = w + tonumber(ARGV[a + 16]) / 2 end
+  local starts_now = ARGV[a + 15] ~= '' and pt == 0 and mt == 0
+  if ARGV[a + 16] ~= '' then
+    w = w + tonumber(ARGV[a + 16]) / 2
+  elseif ARGV[a + 18] ~= '' and not starts_now then
+    w = overtaken(ARGV[a + 18], w)
+  end
   return string.format('%.17g', w)
 end
 local function after_tail(key, created)

@@ -25,8 +25,10 @@ enum class ScriptId {
   // n, then n times: id, created_at, class, prompt_tokens, max_tokens, order_key,
   // deadline_at, params, text, messages, tenant, wait base, per prompt token, per max token,
   // wait when clear (seconds, or "" when no sequence is free), slack (seconds, or "" for a
-  // job without a promise: JobStore::NewJob)  -> per job [seq, jobs ahead, prompt tokens
-  // ahead, max tokens ahead, estimated_wait_seconds, order_key] or nil when the id exists
+  // job without a promise: JobStore::NewJob), "1" to measure its place or "0", the
+  // overtaking foreseen ("intercept slope ..." or "": WaitModel::Told)
+  //   -> per job [seq, jobs ahead, prompt tokens ahead, max tokens ahead,
+  //   estimated_wait_seconds, order_key] or nil when the id exists
   kInsertBatch,
   // cursor id or "", state or "", limit, now, sweep limit, "1" or "" (one tenant or all),
   // tenant  -> [job hash...]

@@ -62,6 +62,18 @@ std::string DoubleText(double v) {
   return ec == std::errc() ? std::string(buf, end) : "0";
 }
 
+// WaitModel's overtaking lines as the insert script reads them: "intercept slope ...".
+std::string OvertakingText(const WaitModel& wait) {
+  std::string out;
+  for (int i = 0; i < wait.overtaking_lines; ++i) {
+    if (!out.empty()) out += ' ';
+    out += DoubleText(wait.overtaking[i].intercept);
+    out += ' ';
+    out += DoubleText(wait.overtaking[i].slope);
+  }
+  return out;
+}
+
 // Decodes a job hash (HGETALL's flat [field, value, ...]).
 Result<Job> DecodeJob(const Reply& hash) {
   if (!hash.is_array() || hash.elements.empty()) return NotFound("no such job");
@@ -348,8 +360,8 @@ Status RedisJobStore::InsertWith(const Job& job, const Args& extra) {
 }
 
 std::vector<Result<JobStore::Placement>> RedisJobStore::InsertBatch(std::vector<NewJob>& jobs) {
-  // AppendNewJob's 11, the wait model's 4, the slack, whether to measure.
-  constexpr size_t kArgsPerJob = 17;
+  // AppendNewJob's 11, the wait model's 4, the slack, whether to measure, the overtaking.
+  constexpr size_t kArgsPerJob = 18;
   std::vector<Result<Placement>> out;
   out.reserve(jobs.size());
   std::deque<std::string> held;
@@ -379,6 +391,7 @@ std::vector<Result<JobStore::Placement>> RedisJobStore::InsertBatch(std::vector<
       args.push_back("");
     }
     args.push_back(jobs[i].measure ? "1" : "0");
+    args.push_back(held.emplace_back(OvertakingText(wait)));
   }
   if (sent.empty()) return out;
   args[0] = held.emplace_back(Str(static_cast<int64_t>(sent.size())));

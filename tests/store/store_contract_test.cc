@@ -128,6 +128,38 @@ TEST_P(StoreContractTest, APromisedJobIsOrderedByTheStartItIsPromised) {
   }
 }
 
+TEST_P(StoreContractTest, InsertBatchTellsTheWaitWithTheOvertakingForeseen) {
+  // 10 ms per prompt token, no free sequence; jobs arriving later are expected to double the
+  // wait until they have added 3 s (WaitModel::Told: the least of 2w and 3 + w).
+  WaitModel model{.seconds_per_prompt_token = 0.01, .when_clear = std::nullopt};
+  model.overtaking[0] = {.intercept = 0, .slope = 2};
+  model.overtaking[1] = {.intercept = 3, .slope = 1};
+  model.overtaking_lines = 2;
+  // Nothing ahead and a sequence free: it starts in the step in progress, overtaken by none.
+  WaitModel clear = model;
+  clear.when_clear = 0.25;
+  std::vector<JobStore::NewJob> first = {{MakeJob(5, 1, 1, 1), clear, std::nullopt}};
+  ASSERT_TRUE(store_->InsertBatch(first).at(0).ok());
+  EXPECT_EQ(first[0].job.estimated_wait_seconds, 0.25);
+  ASSERT_EQ(MustClaim("w1").id, first[0].job.id);
+
+  Insert(10, 1, 100, 1);  // 1 s of work
+  Insert(30, 2, 400, 1);  // 4 s
+  std::vector<JobStore::NewJob> batch = {
+      {MakeJob(20, 3, 50, 1), model, std::nullopt},  // 1 s ahead: told 2 s
+      {MakeJob(40, 4, 10, 1), model, std::nullopt},  // the tail, 5.5 s ahead: told 8.5 s
+  };
+  auto placed = store_->InsertBatch(batch);
+  ASSERT_EQ(placed.size(), batch.size());
+  const double told[] = {2.0, 8.5};
+  for (size_t i = 0; i < batch.size(); ++i) {
+    ASSERT_TRUE(placed[i].ok()) << i << ": " << placed[i].status().ToString();
+    EXPECT_NEAR(batch[i].job.estimated_wait_seconds, told[i], 1e-9) << i;
+    EXPECT_EQ(MustGet(batch[i].job.id).estimated_wait_seconds, batch[i].job.estimated_wait_seconds)
+        << i;
+  }
+}
+
 TEST_P(StoreContractTest, InsertBatchPlacesEachJobAndRefusesOnlyTheBadOnes) {
   const WaitModel model{.base_seconds = 1.5,
                         .seconds_per_prompt_token = 0.01,

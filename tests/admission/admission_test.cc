@@ -1,0 +1,121 @@
+#include "admission/admission.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "sched/fake_engine.h"
+#include "store/sqlite_store.h"
+
+namespace glmq {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Rates that do not move: 1,000 prompt tokens a second, no job running, no sequence free.
+class FixedCapacity final : public CapacitySource {
+ public:
+  Capacity Now() const override {
+    Capacity c;
+    c.rates.prefill_tokens_per_second = 1000;
+    c.rates.decode_tokens_per_second = 100;
+    c.rates.single_decode_tokens_per_second = 50;
+    c.rates.completion_ratio = 1.0;
+    c.engines = 1;
+    return c;
+  }
+};
+
+ModelInfo Model() {
+  ModelInfo info;
+  info.ctx_size = 1 << 20;
+  return info;
+}
+
+class AdmissionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = (fs::temp_directory_path() / "glmq_admission_test_XXXXXX").string();
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+    auto opened = SqliteJobStore::Open((dir_ / "jobs.db").string(), nullptr);
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    store_ = std::move(opened).value();
+  }
+  void TearDown() override {
+    admission_.reset();
+    store_.reset();
+    std::error_code ignored;
+    fs::remove_all(dir_, ignored);
+  }
+  void Start(PolicyOptions policy) {
+    admission_ = std::make_unique<Admission>(*store_, tokenizer_, capacity_, policy,
+                                             AdmissionOptions{}, pool_);
+  }
+  // A job of `bytes` prompt tokens (FakeTokenizer: one a byte, and a few more).
+  static JobRequest Request(size_t bytes) {
+    JobRequest r;
+    r.text = std::string(bytes, 'x');
+    r.question = "?";
+    r.sampling.max_tokens = 10;
+    return r;
+  }
+  Admission::Prepared Prepare(size_t bytes) {
+    auto prepared = admission_->Prepare("t", Request(bytes));
+    EXPECT_TRUE(prepared.ok()) << prepared.status().ToString();
+    return std::move(prepared).value();
+  }
+  Job Submit(size_t bytes) {
+    auto accepted = admission_->InsertNow(Prepare(bytes));
+    EXPECT_TRUE(accepted.ok()) << accepted.status().ToString();
+    return std::move(accepted)->job;
+  }
+  // The wait of the work queued before this job, with no overtaking foreseen.
+  double WaitAhead(const Job& job, WaitModel model) {
+    auto ahead = store_->WorkBefore(job.order_key);
+    EXPECT_TRUE(ahead.ok());
+    model.overtaking_lines = 0;
+    return model.Seconds(ahead->prompt_tokens, ahead->max_tokens);
+  }
+
+  fs::path dir_;
+  std::unique_ptr<SqliteJobStore> store_;
+  FakeTokenizer tokenizer_{Model()};
+  FixedCapacity capacity_;
+  asio::thread_pool pool_{1};
+  std::unique_ptr<Admission> admission_;
+};
+
+TEST_F(AdmissionTest, ALongJobIsToldOfTheShorterOnesExpectedToArriveAfterIt) {
+  Start(PolicyOptions{});
+  Submit(3000);
+  for (int i = 0; i < 6; ++i) Submit(20);
+  // Shorter jobs keep arriving: a long one is told they will overtake it.
+  Admission::Prepared long_job = Prepare(3000);
+  EXPECT_GT(long_job.job.wait.overtaking_lines, 0);
+  const WaitModel model = long_job.job.wait;
+  auto accepted = admission_->InsertNow(std::move(long_job));
+  ASSERT_TRUE(accepted.ok()) << accepted.status().ToString();
+  const double ahead = WaitAhead(accepted->job, model);
+  EXPECT_GT(accepted->job.estimated_wait_seconds, ahead + 0.05);
+  EXPECT_NEAR(accepted->job.estimated_wait_seconds, model.Overtaken(ahead), 1e-9);
+  auto current = admission_->CurrentWaitSeconds(accepted->job);
+  ASSERT_TRUE(current.ok());
+  EXPECT_GT(*current, ahead + 0.05);
+  // A job as short as the ones arriving is overtaken by none of them.
+  const Job short_job = Submit(20);
+  EXPECT_NEAR(short_job.estimated_wait_seconds, WaitAhead(short_job, model), 1e-9);
+}
+
+TEST_F(AdmissionTest, APromisedJobForeseesNoOvertakingItsPromiseBounds) {
+  Start(PolicyOptions{.promised_order = true});
+  Submit(3000);
+  for (int i = 0; i < 6; ++i) Submit(20);
+  EXPECT_EQ(Prepare(3000).job.wait.overtaking_lines, 0);
+}
+
+}  // namespace
+}  // namespace glmq
