@@ -1,19 +1,15 @@
 #include "admission/admission.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
-#include <filesystem>
 #include <memory>
 #include <string>
 
 #include "sched/fake_engine.h"
-#include "store/sqlite_store.h"
+#include "store/sqlite_store_fixture.h"
 
 namespace glmq {
 namespace {
-
-namespace fs = std::filesystem;
 
 // Rates that do not move: 1,000 prompt tokens a second, no job running, no sequence free.
 class FixedCapacity final : public CapacitySource {
@@ -35,21 +31,11 @@ ModelInfo Model() {
   return info;
 }
 
-class AdmissionTest : public ::testing::Test {
+class AdmissionTest : public SqliteStoreTest {
  protected:
-  void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "glmq_admission_test_XXXXXX").string();
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-    auto opened = SqliteJobStore::Open((dir_ / "jobs.db").string(), nullptr);
-    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
-    store_ = std::move(opened).value();
-  }
   void TearDown() override {
     admission_.reset();
-    store_.reset();
-    std::error_code ignored;
-    fs::remove_all(dir_, ignored);
+    SqliteStoreTest::TearDown();
   }
   void Start(PolicyOptions policy) {
     admission_ = std::make_unique<Admission>(*store_, tokenizer_, capacity_, policy,
@@ -81,8 +67,6 @@ class AdmissionTest : public ::testing::Test {
     return model.Seconds(ahead->prompt_tokens, ahead->max_tokens);
   }
 
-  fs::path dir_;
-  std::unique_ptr<SqliteJobStore> store_;
   FakeTokenizer tokenizer_{Model()};
   FixedCapacity capacity_;
   asio::thread_pool pool_{1};

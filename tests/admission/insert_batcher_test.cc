@@ -2,11 +2,9 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <chrono>
 #include <condition_variable>
-#include <filesystem>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -15,30 +13,14 @@
 #include <thread>
 #include <vector>
 
-#include "store/sqlite_store.h"
+#include "store/sqlite_store_fixture.h"
 #include "store/store_test_support.h"
 
 namespace glmq {
 namespace {
 
-namespace fs = std::filesystem;
-
-class InsertBatcherTest : public ::testing::Test {
+class InsertBatcherTest : public SqliteStoreTest {
  protected:
-  void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "glmq_batcher_test_XXXXXX").string();
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-    auto opened = SqliteJobStore::Open((dir_ / "jobs.db").string(), nullptr);
-    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
-    store_ = std::move(opened).value();
-  }
-  void TearDown() override {
-    store_.reset();
-    std::error_code ignored;
-    fs::remove_all(dir_, ignored);
-  }
-
   // Starts one coroutine per job on a single io thread, each awaiting its insert, and runs
   // them all to the end. Every Insert is queued before the first batch's commit (an fsync)
   // ends, so they share batches.
@@ -61,8 +43,6 @@ class InsertBatcherTest : public ::testing::Test {
 
   static constexpr WaitModel kWait{
       .base_seconds = 2, .seconds_per_prompt_token = 0.001, .when_clear = std::nullopt};
-  fs::path dir_;
-  std::unique_ptr<SqliteJobStore> store_;
 };
 
 TEST_F(InsertBatcherTest, ConcurrentInsertsShareBatchesAndEachLearnsItsPlace) {
