@@ -1,7 +1,6 @@
 #include "sched/overtaking.h"
 
 #include <algorithm>
-#include <cmath>
 
 namespace glmq {
 
@@ -17,13 +16,17 @@ void ArrivalWindow::Note(TimeMs at, int64_t order_key, int64_t prompt_tokens, in
 }
 
 void ArrivalWindow::Foresee(int64_t order_key, TimeMs now, WaitModel& wait) const {
-  wait.overtaking_lines = 0;
   const int64_t slack_ms = order_key - now;
-  const int64_t window_ms = std::clamp(slack_ms, kMinWindowMs, kMaxWindowMs);
-  const double window_s = static_cast<double>(window_ms) / 1000.0;
+  int64_t window_ms = std::clamp(slack_ms, kMinWindowMs, kMaxWindowMs);
   std::vector<Overtaker> overtakers;
   {
     std::lock_guard lock(mu_);
+    // Arrivals so frequent that the last kMaxArrivals came within the window: the rate is
+    // theirs over the time they took.
+    if (recent_.size() == kMaxArrivals && recent_.front().at > now - window_ms) {
+      window_ms = std::max<int64_t>(now - recent_.front().at, 1);
+    }
+    const double window_s = static_cast<double>(window_ms) / 1000.0;
     for (auto it = recent_.rbegin(); it != recent_.rend() && it->at >= now - window_ms; ++it) {
       const double bound = static_cast<double>(slack_ms - it->slack_ms) / 1000.0;
       if (bound <= 0) continue;

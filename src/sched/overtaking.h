@@ -33,7 +33,8 @@ class ArrivalWindow {
  public:
   static constexpr int64_t kMinWindowMs = 10'000;
   static constexpr int64_t kMaxWindowMs = 300'000;
-  static constexpr size_t kMaxArrivals = 4096;
+  // Kept at most: each submit's forecast reads them all.
+  static constexpr size_t kMaxArrivals = 1024;
 
   // A job accepted at `at` with this order key and work.
   void Note(TimeMs at, int64_t order_key, int64_t prompt_tokens, int32_t max_tokens);

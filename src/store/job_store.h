@@ -68,8 +68,12 @@ struct WaitModel {
   std::array<Line, kMaxOvertakingLines> overtaking{};
   int overtaking_lines = 0;
 
+  // Whether a job with this work ahead starts in the step in progress.
+  bool StartsNow(int64_t prompt_tokens, int64_t max_tokens) const {
+    return when_clear && prompt_tokens == 0 && max_tokens == 0;
+  }
   double Seconds(int64_t prompt_tokens, int64_t max_tokens) const {
-    if (when_clear && prompt_tokens == 0 && max_tokens == 0) return *when_clear;
+    if (StartsNow(prompt_tokens, max_tokens)) return *when_clear;
     return base_seconds + static_cast<double>(prompt_tokens) * seconds_per_prompt_token +
            static_cast<double>(max_tokens) * seconds_per_max_token;
   }
@@ -77,8 +81,7 @@ struct WaitModel {
   // the job starts in the step in progress (nothing can overtake it then).
   double Told(int64_t prompt_tokens, int64_t max_tokens) const {
     const double seconds = Seconds(prompt_tokens, max_tokens);
-    if (when_clear && prompt_tokens == 0 && max_tokens == 0) return seconds;
-    return Overtaken(seconds);
+    return StartsNow(prompt_tokens, max_tokens) ? seconds : Overtaken(seconds);
   }
   // The wait for `seconds` of work ahead with the overtaking foreseen.
   double Overtaken(double seconds) const {

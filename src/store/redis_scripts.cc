@@ -38,8 +38,10 @@ local tail_key = tonumber(tail[2])
 local tail_created_at = tail[1] and tonumber(string.sub(tail[1], 1, 16))
 local all_pt, all_mt = queued_totals()
 local first_seq = redis.call('INCRBY', P .. 'seq', n) - n
+-- WaitModel::StartsNow
+local function starts_now(a, pt, mt) return ARGV[a + 15] ~= '' and pt == 0 and mt == 0 end
 local function wait_for(a, pt, mt)
-  if ARGV[a + 15] ~= '' and pt == 0 and mt == 0 then return tonumber(ARGV[a + 15]) end
+  if starts_now(a, pt, mt) then return tonumber(ARGV[a + 15]) end
   return tonumber(ARGV[a + 12]) + pt * tonumber(ARGV[a + 13]) + mt * tonumber(ARGV[a + 14])
 end
 -- The overtaking foreseen (WaitModel::Overtaken): the least of 'intercept slope ...' lines.
@@ -54,10 +56,9 @@ end
 -- WaitModel::Told, or with a promise the wait ahead plus half the slack (PlaceNewJob).
 local function told(a, pt, mt)
   local w = wait_for(a, pt, mt)
-  local starts_now = ARGV[a + 15] ~= '' and pt == 0 and mt == 0
   if ARGV[a + 16] ~= '' then
     w = w + tonumber(ARGV[a + 16]) / 2
-  elseif ARGV[a + 18] ~= '' and not starts_now then
+  elseif ARGV[a + 18] ~= '' and not starts_now(a, pt, mt) then
     w = overtaken(ARGV[a + 18], w)
   end
   return string.format('%.17g', w)

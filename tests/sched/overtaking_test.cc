@@ -119,5 +119,19 @@ TEST(OvertakingTest, AFreshProcessCountsTheTimeBeforeItsFirstArrivalAsIdle) {
   }
 }
 
+TEST(OvertakingTest, ArrivalsMoreThanItKeepsAreMeasuredOverTheTimeTheyTook) {
+  ArrivalWindow arrivals;
+  const TimeMs now = 1'000'000;
+  // One short job a millisecond for 2 s: the last kMaxArrivals span 1,023 ms.
+  for (TimeMs at = now - 1999; at <= now; ++at) arrivals.Note(at, at + 1000, 1, 0);
+  WaitModel wait{.seconds_per_prompt_token = 0.0001, .when_clear = std::nullopt};
+  arrivals.Foresee(now + 30'000, now, wait);
+  const double kept = static_cast<double>(ArrivalWindow::kMaxArrivals);
+  const std::vector<Overtaker> expected = {{.rate = kept * 0.0001 / 1.023, .bound = 29}};
+  for (double w0 : {1.0, 10.0, 40.0}) {
+    EXPECT_NEAR(wait.Overtaken(w0), ExactWait(w0, expected), 1e-6) << w0;
+  }
+}
+
 }  // namespace
 }  // namespace glmq
