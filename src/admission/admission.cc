@@ -37,9 +37,14 @@ namespace {
 // How a wait follows from the work ahead, given the speeds, the work in hand and the size
 // of a typical queued prompt.
 WaitModel WaitModelOf(const Capacity& capacity, double typical_prompt_tokens) {
-  return MakeWaitModel(capacity.rates, capacity.running_prompt_tokens_left,
-                       capacity.running_prompt_positions_left, capacity.running_max_tokens_left,
-                       capacity.free_sequences, typical_prompt_tokens);
+  WaitModel model = MakeWaitModel(
+      capacity.rates, capacity.running_prompt_tokens_left, capacity.running_prompt_positions_left,
+      capacity.running_max_tokens_left, capacity.free_sequences, typical_prompt_tokens);
+  // With a sequence free, what is left of the step in progress where the engine says, rather
+  // than the mean remainder of recent steps (a long prompt chunk can take seconds).
+  if (model.when_clear && capacity.step_left_seconds)
+    model.when_clear = *capacity.step_left_seconds;
+  return model;
 }
 
 }  // namespace

@@ -67,6 +67,9 @@ class Engine {
   // it); 0 if it cannot tell. A step over a long context can take minutes on a CPU, so
   // liveness must not wait for steps to end. Any thread.
   virtual TimeMs alive_at() const { return 0; }
+  // When the step in progress is expected to end, at the costs measured so far; 0 when no
+  // step is in progress or it cannot say. Any thread.
+  virtual TimeMs step_ends_at() const { return 0; }
 
   // Starts a sequence for `job` (which carries its sampling and deadline) whose prompt is
   // `prompt` (tokenizer().TokenizePrompt of its request), whose tokens it takes when it

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <mutex>
 #include <optional>
@@ -443,10 +444,17 @@ StepReport LlamaEngine::Step(const StepHints& hints) {
       budget -= chunk;
     }
     if (batch.n_tokens == 0) break;
+    int32_t prompt_in_batch = 0;
+    for (const Sequence* seq : order) prompt_in_batch += seq->chunk;
+    // A job submitted meanwhile that finds a sequence free waits for this step: it is told
+    // how long the step has left.
+    const double expected =
+        prompt_in_batch * prefill_token_seconds_ + (generating > 0 ? decode_step_seconds_ : 0.0);
+    step_ends_at_.store(expected > 0 ? NowMs() + std::llround(1000 * expected) : 0,
+                        std::memory_order_relaxed);
     status = llama_decode(ctx_, batch);
+    step_ends_at_.store(0, std::memory_order_relaxed);
     if (status == 0) {
-      int32_t prompt_in_batch = 0;
-      for (const Sequence* seq : order) prompt_in_batch += seq->chunk;
       const double decode_seconds = SecondsSince(decode_start);
       RecordStepCost(decode_seconds, prompt_in_batch, generating);
       spdlog::debug("step: {} prompt tokens, {} generating, decode {:.3f} s", prompt_in_batch,

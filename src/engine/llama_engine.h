@@ -40,6 +40,7 @@ class LlamaEngine final : public Engine {
   using Engine::Step;
   StepReport Step(const StepHints& hints) override;
   TimeMs alive_at() const override { return alive_at_.load(std::memory_order_relaxed); }
+  TimeMs step_ends_at() const override { return step_ends_at_.load(std::memory_order_relaxed); }
 
  private:
   struct Sequence;
@@ -93,6 +94,7 @@ class LlamaEngine final : public Engine {
   llama_context* ctx_ = nullptr;
   ggml_threadpool* threadpool_ = nullptr;  // attached to ctx_, freed after it
   std::atomic<TimeMs> alive_at_{0};        // set between graph nodes by the abort callback
+  std::atomic<TimeMs> step_ends_at_{0};    // set around each llama_decode
   std::vector<Sequence> slots_;
   std::unique_ptr<llama_batch> batch_;  // filled again by every Step()
   uint64_t admitted_ = 0;  // admission counter: prefill goes to the oldest sequence first

@@ -15,6 +15,10 @@ Capacity LocalCapacity::Now() const {
     c.running_prompt_positions_left = work.prompt_positions_left;
     c.running_max_tokens_left = work.max_tokens_left;
     c.free_sequences = work.free_sequences;
+    if (work.step_ends_at > 0) {
+      c.step_left_seconds =
+          std::max<double>(0, static_cast<double>(work.step_ends_at - NowMs())) / 1000;
+    }
     c.engines = 1;
   }
   return c;

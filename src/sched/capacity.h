@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "core/failure_log.h"
@@ -22,6 +23,9 @@ struct Capacity {
   double running_prompt_positions_left = 0;
   int64_t running_max_tokens_left = 0;
   int32_t free_sequences = 0;
+  // The engine's step in progress should end in this many seconds (unset: no step, or a
+  // fleet's): what a job that finds a sequence free waits for.
+  std::optional<double> step_left_seconds;
   int64_t engines = 0;  // engines the figures come from
   // The largest sequence among them (tokens, prompt and answer); 0 when none said.
   int64_t sequence_tokens = 0;

@@ -22,7 +22,8 @@ struct RunningWork {
   int64_t kv_reserved_tokens = 0;  // KV tokens running jobs hold (prompt + max_tokens, shared once)
   TimeMs oldest_started_at = 0;    // the longest-running job's start; 0 when none
   std::string oldest_job;
-  TimeMs loop_at = 0;  // the scheduler loop's last turn: a stuck engine stops it
+  TimeMs loop_at = 0;       // the scheduler loop's last turn: a stuck engine stops it
+  TimeMs step_ends_at = 0;  // when the engine's step in progress should end (Engine's; 0: none)
 };
 
 class LocalScheduler {

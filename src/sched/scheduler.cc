@@ -105,8 +105,13 @@ void Scheduler::RequestStop(const std::string& id) {
 TimeMs Scheduler::alive_at() const { return std::max(running_work().loop_at, engine_.alive_at()); }
 
 RunningWork Scheduler::running_work() const {
-  std::lock_guard lock(work_mu_);
-  return work_;
+  RunningWork w;
+  {
+    std::lock_guard lock(work_mu_);
+    w = work_;
+  }
+  w.step_ends_at = engine_.step_ends_at();
+  return w;
 }
 
 void Scheduler::PublishRunningWork() {

@@ -11,18 +11,19 @@
 namespace glmq {
 namespace {
 
-// Rates that do not move: 1,000 prompt tokens a second, no job running, no sequence free.
+// Rates that do not move: 1,000 prompt tokens a second; by default no job running and no
+// sequence free.
 class FixedCapacity final : public CapacitySource {
  public:
-  Capacity Now() const override {
-    Capacity c;
-    c.rates.prefill_tokens_per_second = 1000;
-    c.rates.decode_tokens_per_second = 100;
-    c.rates.single_decode_tokens_per_second = 50;
-    c.rates.completion_ratio = 1.0;
-    c.engines = 1;
-    return c;
+  FixedCapacity() {
+    capacity.rates.prefill_tokens_per_second = 1000;
+    capacity.rates.decode_tokens_per_second = 100;
+    capacity.rates.single_decode_tokens_per_second = 50;
+    capacity.rates.completion_ratio = 1.0;
+    capacity.engines = 1;
   }
+  Capacity Now() const override { return capacity; }
+  Capacity capacity;
 };
 
 ModelInfo Model() {
@@ -99,6 +100,22 @@ TEST_F(AdmissionTest, APromisedJobForeseesNoOvertakingItsPromiseBounds) {
   Submit(3000);
   for (int i = 0; i < 6; ++i) Submit(20);
   EXPECT_EQ(Prepare(3000).job.wait.overtaking_lines, 0);
+}
+
+TEST_F(AdmissionTest, AJobThatFindsASequenceFreeIsToldWhatIsLeftOfTheStepInProgress) {
+  // One job reads a long prompt in a step the engine expects to end in 2.5 s; the mean
+  // remainder of recent steps is 0.1 s.
+  capacity_.capacity.running_prompt_tokens_left = 1000;
+  capacity_.capacity.free_sequences = 1;
+  capacity_.capacity.rates.step_residual_seconds = 0.1;
+  capacity_.capacity.step_left_seconds = 2.5;
+  Start(PolicyOptions{});
+  EXPECT_DOUBLE_EQ(Submit(20).estimated_wait_seconds, 2.5);
+  // Between steps, or where the engine cannot say: the mean remainder.
+  auto claimed = store_->ClaimNext("w", 30000);  // the queue is empty again
+  ASSERT_TRUE(claimed.ok() && claimed->has_value());
+  capacity_.capacity.step_left_seconds.reset();
+  EXPECT_DOUBLE_EQ(Submit(20).estimated_wait_seconds, 0.1);
 }
 
 }  // namespace
