@@ -42,8 +42,9 @@ WaitModel WaitModelOf(const Capacity& capacity, double typical_prompt_tokens) {
       capacity.running_max_tokens_left, capacity.free_sequences, typical_prompt_tokens);
   // With a sequence free, what is left of the step in progress where the engine says, rather
   // than the mean remainder of recent steps (a long prompt chunk can take seconds).
-  if (model.when_clear && capacity.step_left_seconds)
+  if (model.when_clear && capacity.step_left_seconds) {
     model.when_clear = *capacity.step_left_seconds;
+  }
   return model;
 }
 
