@@ -2,19 +2,19 @@
 
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <fstream>
+
+#include "support/scratch_dir.h"
 
 namespace glmq {
 namespace {
 
 std::string WriteToml(const std::string& text) {
+  static const std::string dir = ScratchDir("glmq-rules-test");
   static int n = 0;
-  const auto path =
-      std::filesystem::temp_directory_path() /
-      ("glmq-rules-test-" + std::to_string(::getpid()) + "-" + std::to_string(n++) + ".toml");
+  const std::string path = dir + "/" + std::to_string(n++) + ".toml";
   std::ofstream(path) << text;
-  return path.string();
+  return path;
 }
 
 const RuleConfig& Find(const AlertConfig& c, RuleKind kind) {

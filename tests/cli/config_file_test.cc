@@ -3,20 +3,20 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
-#include <filesystem>
 #include <fstream>
 #include <regex>
 
 #include "cli/commands.h"
+#include "support/scratch_dir.h"
 
 namespace glmq {
 namespace {
 
 std::string WriteFile(const std::string& name, const std::string& text) {
-  const auto path = std::filesystem::temp_directory_path() /
-                    ("glmq-config-test-" + std::to_string(::getpid()) + "-" + name);
+  static const std::string dir = ScratchDir("glmq-config-test");
+  const std::string path = dir + "/" + name;
   std::ofstream(path) << text;
-  return path.string();
+  return path;
 }
 
 struct Flags {

@@ -3,24 +3,20 @@
 #pragma once
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
 
 #include "engine/llama_engine.h"
+#include "support/scratch_dir.h"
 #include "testmodel/test_model.h"
 
 namespace glmq {
 
 inline std::string ModelPath() {
   static const std::string path = [] {
-    const auto dir =
-        std::filesystem::temp_directory_path() / ("glmq-engine-test-" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir);
-    const std::string p = (dir / "model.gguf").string();
+    const std::string p = ScratchDir("glmq-engine-test") + "/model.gguf";
     const Status s = WriteTestModel(TestModelSpec{}, p);
     EXPECT_TRUE(s.ok()) << s.ToString();
     return p;

@@ -14,7 +14,7 @@ using Received = WebhookReceiver::Received;
 
 // Only queue_depth, warning at 3 short jobs, a quick evaluation.
 std::string WriteConfig(const WebhookReceiver& receiver, const std::string& repeat) {
-  const std::string dir = MakeTempDir("glmq-alert-config");
+  const std::string dir = ScratchDir("glmq-alert-config");
   const std::string path = dir + "/glmq.toml";
   std::ofstream out(path);
   out << "[alerts]\n"
@@ -211,7 +211,7 @@ TEST(AlertingTest, BadSilencesAndAlertConfigsAreRefusedClearly) {
   EXPECT_EQ(server.Delete("/v1/silences/sil_0000000000000000").status, 404);
 
   // A config with an unknown rule stops the start with a message naming it.
-  const std::string dir = MakeTempDir("glmq-alert-bad");
+  const std::string dir = ScratchDir("glmq-alert-bad");
   std::ofstream(dir + "/bad.toml") << "[alerts.rules.queue_deep]\nwarning = 1\n";
   Server bad({"--config", dir + "/bad.toml"});
   EXPECT_FALSE(bad.Start());

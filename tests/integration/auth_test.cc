@@ -18,7 +18,7 @@ HttpResult WithKey(const Server& server, const std::string& method, const std::s
 }
 
 TEST(AuthTest, TheApiWantsAKeyAndTheProbesDoNot) {
-  const std::string dir = MakeTempDir("glmq-auth");
+  const std::string dir = ScratchDir("glmq-auth");
   const std::string keys_file = dir + "/keys";
   std::ofstream(keys_file) << "# one per line\n" << kFileKey << "\n";
   Server server({"--api-key", kFlagKey, "--api-keys-file", keys_file});
@@ -64,7 +64,7 @@ TEST(AuthTest, TheApiWantsAKeyAndTheProbesDoNot) {
 
 // An open API is served on loopback only, unless the operator says --insecure.
 TEST(AuthTest, WithoutKeysANonLoopbackAddressNeedsInsecure) {
-  const std::string dir = MakeTempDir("glmq-insecure");
+  const std::string dir = ScratchDir("glmq-insecure");
   const std::string serve = GlmqBin() + " serve --model " + TestModelPath() +
                             " --host 0.0.0.0 --port 0 --data-dir " + dir;
   const auto [code, out] = RunCommand("timeout 60 " + serve);

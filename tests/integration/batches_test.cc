@@ -32,7 +32,7 @@ json ChatLine(const std::string& custom_id, const std::string& content, int max_
 }
 
 std::string WriteLines(const std::vector<std::string>& lines) {
-  const std::string path = MakeTempDir("glmq-batches") + "/input.jsonl";
+  const std::string path = ScratchDir("glmq-batches") + "/input.jsonl";
   std::ofstream out(path, std::ios::binary);
   for (const std::string& l : lines) out << l << "\n";
   return path;
@@ -324,7 +324,7 @@ TEST(BatchesTest, ABatchPastTheTenantsQueuedTokenLimitFailsAndRunsNothing) {
 TEST(BatchesTest, ATenantsOwnBatchTokenLimitHoldsForItAlone) {
   constexpr char kSmall[] = "glmq_batches_key_small_0123456789";
   constexpr char kOther[] = "glmq_batches_key_other_0123456789";
-  const std::string keys = MakeTempDir("glmq-batches") + "/keys";
+  const std::string keys = ScratchDir("glmq-batches") + "/keys";
   std::ofstream(keys) << "small submit " << kSmall << "\nother submit " << kOther
                       << "\ntenant small batch_max_queued_tokens=400\n";
   Server server({"--parallel", "2", "--api-keys-file", keys});
@@ -385,7 +385,7 @@ TEST(BatchesTest, ABatchsEndIsPostedToItsWebhookOnce) {
 // again, and the tenant must still see one output file, the one the batch names.
 TEST(BatchesTest, TriesOfABatchsEndThatFailedLeaveNoFilesBehind) {
   WebhookReceiver receiver;
-  const std::string fault_file = MakeTempDir("glmq-batches-fault") + "/refuse-writes";
+  const std::string fault_file = ScratchDir("glmq-batches-fault") + "/refuse-writes";
   const ScopedEnv fault("GLMQ_FAULT_STORE_FILE", fault_file);
   Server server({"--parallel", "2", "--webhook-allow-private"});
   ASSERT_TRUE(server.Start()) << server.start_error();
@@ -434,7 +434,7 @@ TEST(BatchesTest, TheCommandLineSubmitsFollowsAndSavesABatch) {
   refused["body"]["n"] = 3;
   std::vector<std::string> lines = {refused.dump()};
   for (int i = 0; i < 8; ++i) lines.push_back(ChatLine("q-" + std::to_string(i), "Hi.", 6).dump());
-  const std::string dir = MakeTempDir("glmq-batch-cli");
+  const std::string dir = ScratchDir("glmq-batch-cli");
   const std::string input = WriteLines(lines);
   const std::string cli = GlmqBin() + " batch ";
   const std::string at = " --server " + server.base_url();
@@ -475,7 +475,7 @@ TEST(BatchesTest, TheCommandLineSubmitsFollowsAndSavesABatch) {
 TEST(BatchesTest, AnotherTenantsBatchIsNotFound) {
   constexpr char kA[] = "glmq_batches_key_team_a_01234567";
   constexpr char kB[] = "glmq_batches_key_team_b_01234567";
-  const std::string keys = MakeTempDir("glmq-batches") + "/keys";
+  const std::string keys = ScratchDir("glmq-batches") + "/keys";
   std::ofstream(keys) << "team-a submit " << kA << "\nteam-b submit " << kB << "\n";
   Server server({"--parallel", "1", "--api-keys-file", keys});
   ASSERT_TRUE(server.Start()) << server.start_error();

@@ -244,7 +244,7 @@ void Report(const char* mode, size_t jobs, const std::map<std::string, int>& fau
 // full for a while (when a tmpfs can be mounted here).
 TEST(ChaosTest, ServeKeepsItsPromisesUnderFaults) {
   WebhookReceiver receiver;
-  const std::string fault_file = MakeTempDir("glmq-chaos-fault") + "/refuse-writes";
+  const std::string fault_file = ScratchDir("glmq-chaos-fault") + "/refuse-writes";
   // Every start of the server (restarts too) inherits the switch.
   const ScopedEnv fault("GLMQ_FAULT_STORE_FILE", fault_file);
   Server server(

@@ -70,7 +70,7 @@ std::string ReadFile(const fs::path& path) {
 // `log` gets its stderr for failure messages.
 std::string RunChromium(const std::string& chromium, const std::vector<std::string>& args,
                         int* exit_status, std::string* log) {
-  const std::string profile = MakeTempDir("glmq-chromium");
+  const std::string profile = ScratchDir("glmq-chromium");
   std::string command = "timeout 60 " + Quote(chromium);
   for (const char* flag :
        {"--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
@@ -184,7 +184,7 @@ TEST(DashboardTest, BrowserShowsWhatTheQueueApiSays) {
   HttpResult medium = server.Get("/v1/jobs/" + queued_ids.back());
   ASSERT_EQ(medium.body_json.value("length_class", ""), "medium") << medium.body;
   // A batch whose file is refused: listed in the batches panel, no job made.
-  const std::string input = MakeTempDir("glmq-dashboard") + "/input.jsonl";
+  const std::string input = ScratchDir("glmq-dashboard") + "/input.jsonl";
   { std::ofstream(input) << "not json\n"; }
   const auto [upload_status, file] = UploadForm(server, "", {"purpose=batch", "file=@" + input});
   ASSERT_EQ(upload_status, 200) << file.dump();

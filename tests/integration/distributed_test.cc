@@ -280,7 +280,7 @@ TEST(DistributedTest, AJobThatCrashesEveryWorkerIsDeadLetteredAndTheRestFlows) {
 TEST(DistributedTest, IdempotencyKeyGivesOneJobPerKey) {
   auto redis = DurableRedis();
   // Two tenants: an Idempotency-Key is scoped by the tenant of the caller's API key.
-  const std::string keys = MakeTempDir("glmq-idem") + "/keys";
+  const std::string keys = ScratchDir("glmq-idem") + "/keys";
   std::ofstream(keys) << "default submit first-key-0123456789\nacme submit acme-key-0123456789\n";
   auto gw = Gateway(*redis, {"--api-keys-file", keys});
   ASSERT_TRUE(gw->Start());
@@ -334,7 +334,7 @@ TEST(DistributedTest, IdempotencyKeyGivesOneJobPerKey) {
 TEST(DistributedTest, AlertsMoveToAnotherGatewayWhenTheEvaluatorDies) {
   auto redis = DurableRedis();
   WebhookReceiver receiver;
-  const std::string dir = MakeTempDir("glmq-dist-alerts");
+  const std::string dir = ScratchDir("glmq-dist-alerts");
   {
     std::ofstream out(dir + "/glmq.toml");
     out << "[alerts]\ninterval = \"200ms\"\n"

@@ -41,7 +41,7 @@ HttpClient KeyedClient(const Server& server, const std::string& key) {
 TEST(FilesTest, AnUploadedFileIsListedReadBackAndDeleted) {
   Server server({"--parallel", "1"});
   ASSERT_TRUE(server.Start()) << server.start_error();
-  const std::string dir = MakeTempDir("glmq-files");
+  const std::string dir = ScratchDir("glmq-files");
   const std::string bytes = BatchLines(500);
   const std::string path = WriteTemp(dir, "requests.jsonl", bytes);
 
@@ -101,7 +101,7 @@ TEST(FilesTest, AnUploadedFileIsListedReadBackAndDeleted) {
 TEST(FilesTest, ABadFormIsRefusedWithAReasonAndLeavesNothing) {
   Server server({"--parallel", "1", "--max-file-bytes", "100000"});
   ASSERT_TRUE(server.Start()) << server.start_error();
-  const std::string dir = MakeTempDir("glmq-files");
+  const std::string dir = ScratchDir("glmq-files");
   const std::string path = WriteTemp(dir, "in.jsonl", BatchLines(10));
   const std::string big = WriteTemp(dir, "big.jsonl", BatchLines(2000));  // ~250 kB
 
@@ -158,7 +158,7 @@ int64_t PeakRss(pid_t pid) {
 TEST(FilesTest, A200MegabyteUploadNeverSitsInTheServersMemory) {
   Server server({"--parallel", "1"});
   ASSERT_TRUE(server.Start()) << server.start_error();
-  const std::string dir = MakeTempDir("glmq-files");
+  const std::string dir = ScratchDir("glmq-files");
   const std::string path = dir + "/big.jsonl";
   {
     const std::string chunk = BatchLines(8000);  // ~1 MB
@@ -186,11 +186,11 @@ TEST(FilesTest, A200MegabyteUploadNeverSitsInTheServersMemory) {
 }
 
 TEST(FilesTest, AnotherTenantsFileIsNotFound) {
-  const std::string keys = MakeTempDir("glmq-files") + "/keys";
+  const std::string keys = ScratchDir("glmq-files") + "/keys";
   std::ofstream(keys) << "team-a submit " << kTeamA << "\nteam-b submit " << kTeamB << "\n";
   Server server({"--parallel", "1", "--api-keys-file", keys});
   ASSERT_TRUE(server.Start()) << server.start_error();
-  const std::string path = WriteTemp(MakeTempDir("glmq-files"), "in.jsonl", BatchLines(3));
+  const std::string path = WriteTemp(ScratchDir("glmq-files"), "in.jsonl", BatchLines(3));
   EXPECT_EQ(UploadForm(server, "", {"purpose=batch", "file=@" + path}).first, 401);
   const auto [status, file] = UploadForm(server, kTeamA, {"purpose=batch", "file=@" + path});
   ASSERT_EQ(status, 200) << file.dump();

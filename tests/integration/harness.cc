@@ -68,7 +68,7 @@ size_t AppendHeader(char* data, size_t size, size_t n, void* user) {
 // Removes the model's directory when the test binary exits.
 class ModelDir {
  public:
-  ModelDir() : dir_(MakeTempDir("glmq-it-model")), path_(dir_ + "/test-model.gguf") {
+  ModelDir() : dir_(ScratchDir("glmq-it-model")), path_(dir_ + "/test-model.gguf") {
     const std::string command = "'" + GlmqBin() + "' make-test-model --out '" + path_ + "' > '" +
                                 dir_ + "/make-test-model.log' 2>&1";
     if (std::system(command.c_str()) != 0 || !std::filesystem::exists(path_)) {
@@ -96,19 +96,6 @@ std::string GlmqBin() {
 const std::string& TestModelPath() {
   static ModelDir model;
   return model.path();
-}
-
-std::string MakeTempDir(const std::string& prefix) {
-  const char* tmp = std::getenv("TMPDIR");
-  std::string pattern =
-      std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/" + prefix + "-XXXXXX";
-  std::vector<char> buf(pattern.begin(), pattern.end());
-  buf.push_back('\0');
-  if (::mkdtemp(buf.data()) == nullptr) {
-    std::cerr << "harness: mkdtemp(" << pattern << ") failed: " << std::strerror(errno) << "\n";
-    return {};
-  }
-  return buf.data();
 }
 
 std::string HttpResult::Header(const std::string& lower_name) const {
@@ -202,7 +189,7 @@ Server::Server(std::vector<std::string> extra_flags) : Server("serve", std::move
 
 Server::Server(std::string subcommand, std::vector<std::string> extra_flags)
     : subcommand_(std::move(subcommand)), extra_flags_(std::move(extra_flags)) {
-  root_ = MakeTempDir("glmq-it");
+  root_ = ScratchDir("glmq-it");
   data_dir_ = root_ + "/data";
   log_path_ = root_ + "/" + subcommand_ + ".log";
 }

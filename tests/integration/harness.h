@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "support/free_port.h"
+#include "support/scratch_dir.h"
 
 namespace glmq::integration {
 
@@ -31,9 +32,6 @@ std::string GlmqBin();
 // The test model, generated once per test binary by `glmq make-test-model` into a temp
 // directory that is removed at exit.
 const std::string& TestModelPath();
-
-// A fresh directory under $TMPDIR (or /tmp).
-std::string MakeTempDir(const std::string& prefix);
 
 struct HttpResult {
   long status = 0;    // 0 when no response came (connection refused, timeout)

@@ -23,7 +23,7 @@ HttpClient As(const Server& server, const std::string& key) {
 size_t Listed(const HttpClient& c) { return c.Get("/v1/jobs?limit=100").body_json["data"].size(); }
 
 TEST(QuotaTest, ATenantOverItsQueuedJobsGets429AndOthersDoNot) {
-  const std::string keys = MakeTempDir("glmq-quota") + "/keys";
+  const std::string keys = ScratchDir("glmq-quota") + "/keys";
   std::ofstream(keys) << "alpha submit " << kAlpha << "\nbeta submit " << kBeta
                       << "\ntenant beta max_queued=100\n";
   // One sequence kept busy by alpha's long job: alpha's next ones stay queued.
@@ -54,7 +54,7 @@ TEST(QuotaTest, ATenantOverItsQueuedJobsGets429AndOthersDoNot) {
 }
 
 TEST(QuotaTest, TokensPerMinuteRefuseOnceSpent) {
-  const std::string keys = MakeTempDir("glmq-tpm") + "/keys";
+  const std::string keys = ScratchDir("glmq-tpm") + "/keys";
   std::ofstream(keys) << "alpha submit " << kAlpha << "\nbeta submit " << kBeta << "\n";
   Server server({"--api-keys-file", keys, "--tenant-tokens-per-minute", "300"});
   ASSERT_TRUE(server.Start()) << server.start_error();

@@ -30,7 +30,7 @@ TEST(RateLimitTest, SubmitsPastTheBurstGet429AndMakeNoJob) {
 TEST(RateLimitTest, EachTenantHasItsOwnLimitSharedByItsKeys) {
   const std::string a1 = "key-a1-0123456789abcdef", a2 = "key-a2-0123456789abcdef",
                     b = "key-b-0123456789abcdef";
-  const std::string keys = MakeTempDir("glmq-rate") + "/keys";
+  const std::string keys = ScratchDir("glmq-rate") + "/keys";
   std::ofstream(keys) << "alpha submit " << a1 << "\nalpha submit " << a2 << "\nbeta submit " << b
                       << "\n";
   Server server({"--api-keys-file", keys, "--rate-limit", "0.0166", "--rate-limit-burst", "1"});

@@ -24,7 +24,7 @@ enum class Mode { kServe, kRedis };
 // The service under test, with one client per key.
 class Deployment {
  public:
-  explicit Deployment(Mode mode) : mode_(mode), keys_file_(MakeTempDir("glmq-tenants") + "/keys") {
+  explicit Deployment(Mode mode) : mode_(mode), keys_file_(ScratchDir("glmq-tenants") + "/keys") {
     const std::string& keys = keys_file_;
     std::ofstream(keys) << "# tenant role key\n"
                         << "finance submit " << kFinance << " name=reports\n"
