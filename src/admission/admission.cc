@@ -45,6 +45,11 @@ WaitModel WaitModelOf(const Capacity& capacity, double typical_prompt_tokens) {
   if (model.when_clear && capacity.step_left_seconds) {
     model.when_clear = *capacity.step_left_seconds;
   }
+  // With none free, a job waits for the first running one to end, not for all of them.
+  if (!model.when_clear && capacity.first_end_seconds) {
+    model.first_end = WaitModel::FirstEnd{
+        *capacity.first_end_seconds, static_cast<double>(std::max(1, capacity.running_sequences))};
+  }
   return model;
 }
 

@@ -50,6 +50,16 @@ struct StepHints {
   bool bound_prefill_steps = false;
 };
 
+// What the engine's steps cost, as it measured them (zero: not measured yet). Every step gives
+// each generating sequence one token and the prompts what the step's budget leaves, the
+// shortest prompt first; sched/first_end.h foresees from these when a running job ends.
+struct StepCosts {
+  double prefill_token_seconds = 0;  // reading one prompt token
+  double decode_step_seconds = 0;    // a step's generating part
+  double step_target_seconds = 0;    // steps with generating sequences are held near this; 0: not
+  int32_t batch_size = 0;            // the most tokens one step carries
+};
+
 class Engine {
  public:
   virtual ~Engine() = default;
@@ -70,6 +80,8 @@ class Engine {
   // When the step in progress is expected to end, at the costs measured so far; 0 when no
   // step is in progress or it cannot say. Any thread.
   virtual TimeMs step_ends_at() const { return 0; }
+  // What its steps cost, as measured so far.
+  virtual StepCosts step_costs() const { return {}; }
 
   // Starts a sequence for `job` (which carries its sampling and deadline) whose prompt is
   // `prompt` (tokenizer().TokenizePrompt of its request), whose tokens it takes when it

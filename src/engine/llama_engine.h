@@ -41,6 +41,9 @@ class LlamaEngine final : public Engine {
   StepReport Step(const StepHints& hints) override;
   TimeMs alive_at() const override { return alive_at_.load(std::memory_order_relaxed); }
   TimeMs step_ends_at() const override { return step_ends_at_.load(std::memory_order_relaxed); }
+  StepCosts step_costs() const override {
+    return {prefill_token_seconds_, decode_step_seconds_, step_target_seconds_, info_.batch_size};
+  }
 
  private:
   struct Sequence;

@@ -19,6 +19,11 @@ Capacity LocalCapacity::Now() const {
       c.step_left_seconds =
           std::max<double>(0, static_cast<double>(work.step_ends_at - NowMs())) / 1000;
     }
+    if (work.first_end_at > 0) {
+      c.first_end_seconds =
+          std::max<double>(0, static_cast<double>(work.first_end_at - NowMs())) / 1000;
+    }
+    c.running_sequences = work.sequences;
     c.engines = 1;
   }
   return c;

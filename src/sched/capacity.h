@@ -26,6 +26,10 @@ struct Capacity {
   // The engine's step in progress should end in this many seconds (unset: no step, or a
   // fleet's): what a job that finds a sequence free waits for.
   std::optional<double> step_left_seconds;
+  // With no sequence free, the first running job should end in this many seconds (unset:
+  // not foreseen, or a fleet's): a job with nothing ahead starts then (sched/first_end.h).
+  std::optional<double> first_end_seconds;
+  int32_t running_sequences = 0;
   int64_t engines = 0;  // engines the figures come from
   // The largest sequence among them (tokens, prompt and answer); 0 when none said.
   int64_t sequence_tokens = 0;

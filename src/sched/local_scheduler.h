@@ -24,6 +24,7 @@ struct RunningWork {
   std::string oldest_job;
   TimeMs loop_at = 0;       // the scheduler loop's last turn: a stuck engine stops it
   TimeMs step_ends_at = 0;  // when the engine's step in progress should end (Engine's; 0: none)
+  TimeMs first_end_at = 0;  // when the first running job should end (FirstEndSeconds; 0: none)
 };
 
 class LocalScheduler {

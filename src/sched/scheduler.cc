@@ -9,10 +9,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 
 #include "core/error_codes.h"
 #include "engine/prompt.h"
 #include "sched/backfill.h"
+#include "sched/first_end.h"
 #include "sched/policy.h"
 
 namespace glmq {
@@ -121,15 +123,26 @@ void Scheduler::PublishRunningWork() {
   // What running jobs hold (a prefix they share counts once); warm cached KV is free.
   w.kv_reserved_tokens = engine_.info().ctx_size - engine_.FreeKvTokens();
   w.loop_at = NowMs();
+  const double completion_ratio = meter_.Snapshot().completion_ratio;
+  std::vector<SequenceLeft> left;
   for (const auto& [id, r] : running_) {
     const int64_t read = std::min(r.prompt_tokens, r.progress.prompt_tokens_read);
+    const int64_t to_generate = std::max<int64_t>(0, r.max_tokens - r.progress.completion_tokens);
     w.prompt_tokens_left += r.prompt_tokens - read;
     w.prompt_positions_left += PositionsOf(read, r.prompt_tokens - read);
-    w.max_tokens_left += std::max<int64_t>(0, r.max_tokens - r.progress.completion_tokens);
+    w.max_tokens_left += to_generate;
+    // As many as its kind generate, of what it may still; one at least, since it runs.
+    const double expected = static_cast<double>(r.max_tokens) * completion_ratio -
+                            static_cast<double>(r.progress.completion_tokens);
+    left.push_back({r.prompt_tokens - read,
+                    std::clamp(expected, 1.0, std::max(1.0, static_cast<double>(to_generate)))});
     if (w.oldest_started_at == 0 || r.started_at < w.oldest_started_at) {
       w.oldest_started_at = r.started_at;
       w.oldest_job = id;
     }
+  }
+  if (const auto first_end = FirstEndSeconds(std::move(left), engine_.step_costs())) {
+    w.first_end_at = w.loop_at + std::llround(*first_end * 1000);
   }
   std::lock_guard lock(work_mu_);
   work_ = w;

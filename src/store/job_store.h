@@ -46,9 +46,10 @@ struct QueueSnapshot {
 };
 
 // How long the queued work ahead of a job takes: base + prompt tokens × per_prompt_token +
-// max tokens × per_max_token, or when_clear when nothing is ahead and an engine slot is
-// free. A store applies it to the work it finds ahead of a job as it inserts it (see
-// InsertBatch); sched/policy.h makes one from measured rates.
+// max tokens × per_max_token (base: the running work), or when_clear when nothing is ahead
+// and an engine slot is free, or sooner when the first running job ends soon (first_end). A
+// store applies it to the work it finds ahead of a job as it inserts it (see InsertBatch);
+// sched/policy.h makes one from measured rates.
 struct WaitModel {
   double base_seconds = 0;
   double seconds_per_prompt_token = 0;
@@ -56,6 +57,14 @@ struct WaitModel {
   // With a sequence free, a job with nothing queued ahead waits only for the engine's step
   // in progress (0 when it is idle): these seconds. Unset: no sequence is free.
   std::optional<double> when_clear;
+  // With no sequence free: the first running job ends in `seconds`, and the work ahead then
+  // runs in its sequence beside the others, at 1/`slope` of the engine (sched/first_end.h).
+  // The wait is the lesser of this and all the running work's.
+  struct FirstEnd {
+    double seconds = 0;
+    double slope = 1;
+  };
+  std::optional<FirstEnd> first_end = std::nullopt;
 
   // The work that jobs arriving later will put ahead of this one (the default order lets
   // shorter ones sort first; sched/overtaking.h): the wait for `w` seconds of work ahead
@@ -74,8 +83,10 @@ struct WaitModel {
   }
   double Seconds(int64_t prompt_tokens, int64_t max_tokens) const {
     if (StartsNow(prompt_tokens, max_tokens)) return *when_clear;
-    return base_seconds + static_cast<double>(prompt_tokens) * seconds_per_prompt_token +
-           static_cast<double>(max_tokens) * seconds_per_max_token;
+    const double ahead = static_cast<double>(prompt_tokens) * seconds_per_prompt_token +
+                         static_cast<double>(max_tokens) * seconds_per_max_token;
+    const double all = base_seconds + ahead;
+    return first_end ? std::min(all, first_end->seconds + first_end->slope * ahead) : all;
   }
   // The wait told for this work ahead now: Seconds(...) with the overtaking foreseen, unless
   // the job starts in the step in progress (nothing can overtake it then).

@@ -30,7 +30,7 @@ return seq
 // queued event says only that there is work, so the batch publishes one, for its last job.
 constexpr char kInsertBatch[] = R"lua(
 local n = tonumber(ARGV[3])
-local stride = 18
+local stride = 19
 local queue = P .. 'queue'
 local total = redis.call('ZCARD', queue)
 local tail = redis.call('ZRANGE', queue, -1, -1, 'WITHSCORES')
@@ -42,7 +42,12 @@ local first_seq = redis.call('INCRBY', P .. 'seq', n) - n
 local function starts_now(a, pt, mt) return ARGV[a + 15] ~= '' and pt == 0 and mt == 0 end
 local function wait_for(a, pt, mt)
   if starts_now(a, pt, mt) then return tonumber(ARGV[a + 15]) end
-  return tonumber(ARGV[a + 12]) + pt * tonumber(ARGV[a + 13]) + mt * tonumber(ARGV[a + 14])
+  local ahead = pt * tonumber(ARGV[a + 13]) + mt * tonumber(ARGV[a + 14])
+  local all = tonumber(ARGV[a + 12]) + ahead
+  -- WaitModel::FirstEnd: 'seconds slope'
+  if ARGV[a + 19] == '' then return all end
+  local seconds, slope = string.match(ARGV[a + 19], '(%S+) (%S+)')
+  return math.min(all, tonumber(seconds) + tonumber(slope) * ahead)
 end
 -- The overtaking foreseen (WaitModel::Overtaken): the least of 'intercept slope ...' lines.
 local function overtaken(lines, w)

@@ -360,8 +360,9 @@ Status RedisJobStore::InsertWith(const Job& job, const Args& extra) {
 }
 
 std::vector<Result<JobStore::Placement>> RedisJobStore::InsertBatch(std::vector<NewJob>& jobs) {
-  // AppendNewJob's 11, the wait model's 4, the slack, whether to measure, the overtaking.
-  constexpr size_t kArgsPerJob = 18;
+  // AppendNewJob's 11, the wait model's 4, the slack, whether to measure, the overtaking,
+  // the first end.
+  constexpr size_t kArgsPerJob = 19;
   std::vector<Result<Placement>> out;
   out.reserve(jobs.size());
   std::deque<std::string> held;
@@ -392,6 +393,12 @@ std::vector<Result<JobStore::Placement>> RedisJobStore::InsertBatch(std::vector<
     }
     args.push_back(jobs[i].measure ? "1" : "0");
     args.push_back(held.emplace_back(OvertakingText(wait)));
+    if (wait.first_end) {
+      args.push_back(held.emplace_back(DoubleText(wait.first_end->seconds) + ' ' +
+                                       DoubleText(wait.first_end->slope)));
+    } else {
+      args.push_back("");
+    }
   }
   if (sent.empty()) return out;
   args[0] = held.emplace_back(Str(static_cast<int64_t>(sent.size())));

@@ -118,5 +118,25 @@ TEST_F(AdmissionTest, AJobThatFindsASequenceFreeIsToldWhatIsLeftOfTheStepInProgr
   EXPECT_DOUBLE_EQ(Submit(20).estimated_wait_seconds, 0.1);
 }
 
+TEST_F(AdmissionTest, AJobThatFindsNoSequenceFreeIsToldWhenTheFirstRunningJobEnds) {
+  // Two sequences, both busy: a document with 60 s of prompt left beside a question whose
+  // end the engine foresees in 0.8 s.
+  capacity_.capacity.running_prompt_tokens_left = 60'000;
+  capacity_.capacity.running_sequences = 2;
+  capacity_.capacity.first_end_seconds = 0.8;
+  Start(PolicyOptions{});
+  // Nothing ahead: it starts when the question ends, not after the document.
+  const Job first = Submit(20);
+  EXPECT_DOUBLE_EQ(first.estimated_wait_seconds, 0.8);
+  // Behind it, a job waits for that one too, which runs beside the document at half the
+  // engine: 0.8 s + twice its work (1 ms a prompt token, 10 ms a token to generate).
+  const double first_work =
+      static_cast<double>(first.prompt_tokens) * 0.001 + first.request.sampling.max_tokens * 0.01;
+  EXPECT_NEAR(Submit(20).estimated_wait_seconds, 0.8 + 2 * first_work, 1e-9);
+  // Where the first end is not foreseen (a fleet's capacity): all the running work.
+  capacity_.capacity.first_end_seconds.reset();
+  EXPECT_GT(Submit(20).estimated_wait_seconds, 60);
+}
+
 }  // namespace
 }  // namespace glmq

@@ -160,6 +160,29 @@ TEST_P(StoreContractTest, InsertBatchTellsTheWaitWithTheOvertakingForeseen) {
   }
 }
 
+TEST_P(StoreContractTest, InsertBatchTellsAJobBehindAFullEngineWhenTheFirstRunningJobEnds) {
+  // 60 s of running work, but the first running job ends in 1.5 s and the work ahead then
+  // runs at half the engine (WaitModel::FirstEnd): the least of 60 + w and 1.5 + 2w.
+  WaitModel model{.base_seconds = 60, .seconds_per_prompt_token = 0.01, .when_clear = std::nullopt};
+  model.first_end = WaitModel::FirstEnd{.seconds = 1.5, .slope = 2};
+  std::vector<JobStore::NewJob> batch = {
+      {MakeJob(10, 1, 100, 1), model, std::nullopt},    // nothing ahead: 1.5 s
+      {MakeJob(20, 2, 50, 1), model, std::nullopt},     // the tail, 1 s ahead: 3.5 s
+      {MakeJob(5, 3, 30, 1), model, std::nullopt},      // first in the queue: 1.5 s
+      {MakeJob(30, 4, 10000, 1), model, std::nullopt},  // the tail, 1.8 s ahead: 5.1 s
+      {MakeJob(40, 5, 10, 1), model, std::nullopt},     // 101.8 s ahead: 60 + 101.8 s
+  };
+  auto placed = store_->InsertBatch(batch);
+  ASSERT_EQ(placed.size(), batch.size());
+  const double told[] = {1.5, 3.5, 1.5, 5.1, 161.8};
+  for (size_t i = 0; i < batch.size(); ++i) {
+    ASSERT_TRUE(placed[i].ok()) << i << ": " << placed[i].status().ToString();
+    EXPECT_NEAR(batch[i].job.estimated_wait_seconds, told[i], 1e-9) << i;
+    EXPECT_EQ(MustGet(batch[i].job.id).estimated_wait_seconds, batch[i].job.estimated_wait_seconds)
+        << i;
+  }
+}
+
 TEST_P(StoreContractTest, InsertBatchPlacesEachJobAndRefusesOnlyTheBadOnes) {
   const WaitModel model{.base_seconds = 1.5,
                         .seconds_per_prompt_token = 0.01,

@@ -1,0 +1,56 @@
+#include "sched/first_end.h"
+
+#include <algorithm>
+#include <limits>
+
+namespace glmq {
+
+std::optional<double> FirstEndSeconds(std::vector<SequenceLeft> running, const StepCosts& costs) {
+  if (running.empty() || costs.prefill_token_seconds <= 0 || costs.decode_step_seconds <= 0) {
+    return std::nullopt;
+  }
+  double t = 0;
+  // Each round reads a prompt or ends a job: at most two rounds per job.
+  while (true) {
+    SequenceLeft* shortest = nullptr;  // the prompt read first
+    double fewest = std::numeric_limits<double>::infinity();
+    int32_t generating = 0;
+    for (SequenceLeft& s : running) {
+      if (s.prompt_tokens > 0) {
+        if (shortest == nullptr || s.prompt_tokens < shortest->prompt_tokens) shortest = &s;
+      } else {
+        generating += 1;
+        fewest = std::min(fewest, s.tokens_to_generate);
+      }
+    }
+    if (shortest == nullptr) return t + std::max(0.0, fewest) * costs.decode_step_seconds;
+    const double prompt = static_cast<double>(shortest->prompt_tokens);
+    if (generating == 0) {
+      // Nothing generates: steps carry prompt tokens alone, the shortest prompt's first.
+      t += prompt * costs.prefill_token_seconds;
+    } else {
+      // A step with generating sequences carries as many prompt tokens as its target leaves
+      // room for (the engine's PrefillBudget, at least 32): the prompt is read in steps,
+      // and every generating job gets a token from each.
+      const double room = std::max(1, costs.batch_size - generating);
+      double chunk = room;
+      if (costs.step_target_seconds > 0) {
+        chunk = std::clamp(
+            (costs.step_target_seconds - costs.decode_step_seconds) / costs.prefill_token_seconds,
+            std::min(32.0, room), room);
+      }
+      const double steps = std::min(prompt / chunk, fewest);
+      t += steps * (costs.decode_step_seconds + chunk * costs.prefill_token_seconds);
+      if (fewest <= prompt / chunk) return t;
+      for (SequenceLeft& s : running) {
+        if (s.prompt_tokens == 0) s.tokens_to_generate -= steps;
+      }
+    }
+    // The step that reads a prompt's last token samples its first.
+    shortest->prompt_tokens = 0;
+    shortest->tokens_to_generate -= 1;
+    if (shortest->tokens_to_generate <= 0) return t;
+  }
+}
+
+}  // namespace glmq

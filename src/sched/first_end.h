@@ -1,0 +1,29 @@
+// When the first running job should end. A job that finds no sequence free starts then, not
+// when all the running work is done, which is what the work in hand adds up to: beside a
+// document with a minute left, a question ending in a second frees its sequence in a second.
+//
+// The engine steps its sequences as engine/engine.h's StepCosts says: every step gives each
+// generating sequence one token and the prompts what its budget leaves, the shortest prompt
+// first. FirstEndSeconds follows that in phases (each ends when a prompt is read or a job
+// ends), with prompts read continuously rather than in whole chunks.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "engine/engine.h"
+
+namespace glmq {
+
+// What a running job has left.
+struct SequenceLeft {
+  int64_t prompt_tokens = 0;      // not read yet
+  double tokens_to_generate = 1;  // expected, the token that ends its reading included
+};
+
+// Seconds until the first of `running` ends; unset when nothing runs or the costs are not
+// measured yet.
+std::optional<double> FirstEndSeconds(std::vector<SequenceLeft> running, const StepCosts& costs);
+
+}  // namespace glmq
