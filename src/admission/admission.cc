@@ -45,10 +45,14 @@ WaitModel WaitModelOf(const Capacity& capacity, double typical_prompt_tokens) {
   if (model.when_clear && capacity.step_left_seconds) {
     model.when_clear = *capacity.step_left_seconds;
   }
-  // With none free, a job waits for the first running one to end, not for all of them.
-  if (!model.when_clear && capacity.first_end_seconds) {
-    model.first_end = WaitModel::FirstEnd{
-        *capacity.first_end_seconds, static_cast<double>(std::max(1, capacity.running_sequences))};
+  // A sequence frees when the step in progress ends (one is free) or the first running job
+  // does (none is): the work ahead then runs in it, sharing the engine with the others,
+  // rather than after all the running work.
+  const double sequences = std::max(1, capacity.running_sequences + capacity.free_sequences);
+  if (model.when_clear) {
+    model.first_end = WaitModel::FirstEnd{*model.when_clear, sequences};
+  } else if (capacity.first_end_seconds) {
+    model.first_end = WaitModel::FirstEnd{*capacity.first_end_seconds, sequences};
   }
   return model;
 }

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cmath>
 
 namespace glmq {
 
@@ -41,6 +42,9 @@ WorkerReport ReportOf(const Capacity& c) {
   r.running_max_tokens_left = c.running_max_tokens_left;
   r.free_sequences = c.free_sequences;
   r.sequence_tokens = c.sequence_tokens;
+  r.running_sequences = c.running_sequences;
+  // A time, not a span: a gateway reads the report a second or two later.
+  if (c.first_end_seconds) r.first_end_at = NowMs() + std::llround(*c.first_end_seconds * 1000);
   return r;
 }
 
@@ -48,7 +52,18 @@ Capacity Combine(const std::vector<WorkerReport>& reports) {
   Capacity c;
   double single_sum = 0, ratio_weighted = 0;
   int64_t single_count = 0;
+  // The fleet's first end is foreseen when every worker without a free sequence foresees its
+  // own: any of them could free one first.
+  TimeMs first_end_at = 0;
+  bool foreseen = !reports.empty();
   for (const WorkerReport& r : reports) {
+    if (r.free_sequences == 0) {
+      foreseen = foreseen && r.first_end_at > 0;
+      if (r.first_end_at > 0 && (first_end_at == 0 || r.first_end_at < first_end_at)) {
+        first_end_at = r.first_end_at;
+      }
+    }
+    c.running_sequences += r.running_sequences;
     c.rates.prefill_tokens_per_second += r.prefill_tokens_per_second;
     c.rates.decode_tokens_per_second += r.decode_tokens_per_second;
     if (r.single_decode_tokens_per_second > 0) {
@@ -71,6 +86,9 @@ Capacity Combine(const std::vector<WorkerReport>& reports) {
   }
   if (c.rates.decode_tokens_per_second > 0) {
     c.rates.completion_ratio = ratio_weighted / c.rates.decode_tokens_per_second;
+  }
+  if (foreseen && first_end_at > 0) {
+    c.first_end_seconds = std::max<double>(0, static_cast<double>(first_end_at - NowMs())) / 1000;
   }
   return c;
 }

@@ -27,7 +27,7 @@ struct Capacity {
   // fleet's): what a job that finds a sequence free waits for.
   std::optional<double> step_left_seconds;
   // With no sequence free, the first running job should end in this many seconds (unset:
-  // not foreseen, or a fleet's): a job with nothing ahead starts then (sched/first_end.h).
+  // not foreseen): a job with nothing ahead starts then (sched/first_end.h).
   std::optional<double> first_end_seconds;
   int32_t running_sequences = 0;
   int64_t engines = 0;  // engines the figures come from

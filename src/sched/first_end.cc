@@ -6,9 +6,7 @@
 namespace glmq {
 
 std::optional<double> FirstEndSeconds(std::vector<SequenceLeft> running, const StepCosts& costs) {
-  if (running.empty() || costs.prefill_token_seconds <= 0 || costs.decode_step_seconds <= 0) {
-    return std::nullopt;
-  }
+  if (running.empty() || costs.decode_step_seconds <= 0) return std::nullopt;
   double t = 0;
   // Each round reads a prompt or ends a job: at most two rounds per job.
   while (true) {
@@ -24,24 +22,25 @@ std::optional<double> FirstEndSeconds(std::vector<SequenceLeft> running, const S
       }
     }
     if (shortest == nullptr) return t + std::max(0.0, fewest) * costs.decode_step_seconds;
-    const double prompt = static_cast<double>(shortest->prompt_tokens);
+    const double prompt = std::max(0.0, shortest->prompt_seconds);
     if (generating == 0) {
       // Nothing generates: steps carry prompt tokens alone, the shortest prompt's first.
-      t += prompt * costs.prefill_token_seconds;
+      t += prompt;
     } else {
-      // A step with generating sequences carries as many prompt tokens as its target leaves
-      // room for (the engine's PrefillBudget, at least 32): the prompt is read in steps,
-      // and every generating job gets a token from each.
-      const double room = std::max(1, costs.batch_size - generating);
-      double chunk = room;
+      // A step with generating sequences carries the prompt tokens its target leaves time
+      // for (the engine's PrefillBudget: 32 at least, the batch at most), every generating
+      // job a token.
+      const double per_token = prompt / static_cast<double>(shortest->prompt_tokens);
+      const double room = std::max(1, costs.batch_size - generating) * per_token;
+      double reading = room;  // seconds of prompt a step reads
       if (costs.step_target_seconds > 0) {
-        chunk = std::clamp(
-            (costs.step_target_seconds - costs.decode_step_seconds) / costs.prefill_token_seconds,
-            std::min(32.0, room), room);
+        reading = std::clamp(costs.step_target_seconds - costs.decode_step_seconds,
+                             std::min(32 * per_token, room), room);
       }
-      const double steps = std::min(prompt / chunk, fewest);
-      t += steps * (costs.decode_step_seconds + chunk * costs.prefill_token_seconds);
-      if (fewest <= prompt / chunk) return t;
+      const double to_read = reading > 0 ? prompt / reading : 0;  // steps
+      const double steps = std::min(to_read, fewest);
+      t += steps * (costs.decode_step_seconds + reading);
+      if (fewest <= to_read) return t;
       for (SequenceLeft& s : running) {
         if (s.prompt_tokens == 0) s.tokens_to_generate -= steps;
       }

@@ -5,7 +5,8 @@
 // The engine steps its sequences as engine/engine.h's StepCosts says: every step gives each
 // generating sequence one token and the prompts what its budget leaves, the shortest prompt
 // first. FirstEndSeconds follows that in phases (each ends when a prompt is read or a job
-// ends), with prompts read continuously rather than in whole chunks.
+// ends), with prompts read continuously rather than in whole chunks, at each prompt's own
+// cost per token.
 #pragma once
 
 #include <cstdint>
@@ -18,7 +19,10 @@ namespace glmq {
 
 // What a running job has left.
 struct SequenceLeft {
-  int64_t prompt_tokens = 0;      // not read yet
+  int64_t prompt_tokens = 0;  // not read yet
+  // What reading them costs: a token further into its context costs more (the meter's
+  // attention share), which the engine's flat cost per token measured lately does not see.
+  double prompt_seconds = 0;
   double tokens_to_generate = 1;  // expected, the token that ends its reading included
 };
 

@@ -123,7 +123,19 @@ void Scheduler::PublishRunningWork() {
   // What running jobs hold (a prefix they share counts once); warm cached KV is free.
   w.kv_reserved_tokens = engine_.info().ctx_size - engine_.FreeKvTokens();
   w.loop_at = NowMs();
-  const double completion_ratio = meter_.Snapshot().completion_ratio;
+  // What each running job has left, for the first end: its prompt priced as the meter
+  // prices one (weights, and attention over the positions it reads), or at the engine's
+  // recent cost per token until the meter has measured prefill.
+  const ThroughputSnapshot rates = meter_.Snapshot();
+  const StepCosts costs = engine_.step_costs();
+  auto prompt_seconds = [&](int64_t read, int64_t unread) {
+    if (rates.prefill_tokens_per_second <= 0) {
+      return static_cast<double>(unread) * costs.prefill_token_seconds;
+    }
+    return (static_cast<double>(unread) +
+            rates.attention_per_position * PositionsOf(read, unread)) /
+           rates.prefill_tokens_per_second;
+  };
   std::vector<SequenceLeft> left;
   for (const auto& [id, r] : running_) {
     const int64_t read = std::min(r.prompt_tokens, r.progress.prompt_tokens_read);
@@ -132,16 +144,16 @@ void Scheduler::PublishRunningWork() {
     w.prompt_positions_left += PositionsOf(read, r.prompt_tokens - read);
     w.max_tokens_left += to_generate;
     // As many as its kind generate, of what it may still; one at least, since it runs.
-    const double expected = static_cast<double>(r.max_tokens) * completion_ratio -
+    const double expected = static_cast<double>(r.max_tokens) * rates.completion_ratio -
                             static_cast<double>(r.progress.completion_tokens);
-    left.push_back({r.prompt_tokens - read,
+    left.push_back({r.prompt_tokens - read, prompt_seconds(read, r.prompt_tokens - read),
                     std::clamp(expected, 1.0, std::max(1.0, static_cast<double>(to_generate)))});
     if (w.oldest_started_at == 0 || r.started_at < w.oldest_started_at) {
       w.oldest_started_at = r.started_at;
       w.oldest_job = id;
     }
   }
-  if (const auto first_end = FirstEndSeconds(std::move(left), engine_.step_costs())) {
+  if (const auto first_end = FirstEndSeconds(std::move(left), costs)) {
     w.first_end_at = w.loop_at + std::llround(*first_end * 1000);
   }
   std::lock_guard lock(work_mu_);

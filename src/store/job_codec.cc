@@ -137,7 +137,9 @@ std::string EncodeWorkerReport(const WorkerReport& r) {
       .Number("attention_per_position", r.attention_per_position)
       .Int("running_max_tokens_left", r.running_max_tokens_left)
       .Int("free_sequences", r.free_sequences)
-      .Int("sequence_tokens", r.sequence_tokens);
+      .Int("sequence_tokens", r.sequence_tokens)
+      .Int("running_sequences", r.running_sequences)
+      .Int("first_end_at", r.first_end_at);
   w.Close();
   return out;
 }
@@ -158,6 +160,8 @@ Result<WorkerReport> DecodeWorkerReport(std::string_view text) {
     ReadIfPresent(j, "running_max_tokens_left", &r.running_max_tokens_left);
     ReadIfPresent(j, "free_sequences", &r.free_sequences);
     ReadIfPresent(j, "sequence_tokens", &r.sequence_tokens);
+    ReadIfPresent(j, "running_sequences", &r.running_sequences);
+    ReadIfPresent(j, "first_end_at", &r.first_end_at);
     return r;
   } catch (const std::exception& e) {
     return Internal(std::string("stored worker report: ") + e.what());

@@ -57,9 +57,9 @@ struct WaitModel {
   // With a sequence free, a job with nothing queued ahead waits only for the engine's step
   // in progress (0 when it is idle): these seconds. Unset: no sequence is free.
   std::optional<double> when_clear;
-  // With no sequence free: the first running job ends in `seconds`, and the work ahead then
-  // runs in its sequence beside the others, at 1/`slope` of the engine (sched/first_end.h).
-  // The wait is the lesser of this and all the running work's.
+  // A sequence frees in `seconds` (the step in progress ends, or with none free the first
+  // running job: sched/first_end.h), and the work ahead then runs in it beside the others,
+  // at 1/`slope` of the engine. The wait is the lesser of this and all the running work's.
   struct FirstEnd {
     double seconds = 0;
     double slope = 1;
@@ -120,6 +120,8 @@ struct WorkerReport {
   int64_t running_max_tokens_left = 0;
   int32_t free_sequences = 0;   // jobs it could start now
   int64_t sequence_tokens = 0;  // the most tokens one of its sequences holds (0: not said)
+  int32_t running_sequences = 0;
+  TimeMs first_end_at = 0;  // when its first running job should end (0: not foreseen)
   bool operator==(const WorkerReport&) const = default;
 };
 

@@ -105,15 +105,25 @@ TEST_F(AdmissionTest, APromisedJobForeseesNoOvertakingItsPromiseBounds) {
 TEST_F(AdmissionTest, AJobThatFindsASequenceFreeIsToldWhatIsLeftOfTheStepInProgress) {
   // One job reads a long prompt in a step the engine expects to end in 2.5 s; the mean
   // remainder of recent steps is 0.1 s.
-  capacity_.capacity.running_prompt_tokens_left = 1000;
+  capacity_.capacity.running_prompt_tokens_left = 10'000;
   capacity_.capacity.free_sequences = 1;
   capacity_.capacity.rates.step_residual_seconds = 0.1;
   capacity_.capacity.step_left_seconds = 2.5;
+  capacity_.capacity.running_sequences = 1;
   Start(PolicyOptions{});
-  EXPECT_DOUBLE_EQ(Submit(20).estimated_wait_seconds, 2.5);
+  const Job first = Submit(20);
+  EXPECT_DOUBLE_EQ(first.estimated_wait_seconds, 2.5);
+  // Behind it: that job runs in the free sequence once the step ends, sharing the engine
+  // with the running one (1 ms a prompt token, 10 ms a token to generate, twice), not after
+  // the 10 s of running work.
+  const double first_work =
+      static_cast<double>(first.prompt_tokens) * 0.001 + first.request.sampling.max_tokens * 0.01;
+  EXPECT_NEAR(Submit(20).estimated_wait_seconds, 2.5 + 2 * first_work, 1e-9);
   // Between steps, or where the engine cannot say: the mean remainder.
-  auto claimed = store_->ClaimNext("w", 30000);  // the queue is empty again
-  ASSERT_TRUE(claimed.ok() && claimed->has_value());
+  for (int i = 0; i < 2; ++i) {  // the queue is empty again
+    auto claimed = store_->ClaimNext("w", 30000);
+    ASSERT_TRUE(claimed.ok() && claimed->has_value());
+  }
   capacity_.capacity.step_left_seconds.reset();
   EXPECT_DOUBLE_EQ(Submit(20).estimated_wait_seconds, 0.1);
 }

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "sched/policy.h"
+#include "store/job_codec.h"
 #include "store/redis_server.h"
 #include "store/redis_store.h"
 #include "store/sqlite_store.h"
@@ -81,6 +82,36 @@ TEST(CapacityTest, AReportCarriesWhatAWorkerKnows) {
   EXPECT_EQ(back.running_max_tokens_left, mine.running_max_tokens_left);
   EXPECT_EQ(back.free_sequences, mine.free_sequences);
   EXPECT_EQ(back.engines, 1);
+}
+
+TEST(CapacityTest, AFullFleetFreesASequenceWhenItsFirstJobEnds) {
+  // Each worker says when its first running job should end, as a time: the gateway reads it
+  // a second or two later.
+  Capacity busy;
+  busy.running_sequences = 2;
+  busy.first_end_seconds = 5;
+  WorkerReport late = ReportOf(busy);
+  EXPECT_NEAR(static_cast<double>(late.first_end_at - NowMs()), 5000, 1000);
+  busy.first_end_seconds = 2;
+  const WorkerReport early = ReportOf(busy);
+  Capacity c = Combine({late, early});
+  ASSERT_TRUE(c.first_end_seconds.has_value());
+  EXPECT_NEAR(*c.first_end_seconds, 2, 1);
+  EXPECT_EQ(c.running_sequences, 4);
+  // A full worker that foresees nothing may free one first: nothing is foreseen.
+  WorkerReport blind = late;
+  blind.first_end_at = 0;
+  EXPECT_FALSE(Combine({blind, early}).first_end_seconds.has_value());
+  // With a sequence free somewhere, jobs start there: that worker's forecast is not needed.
+  blind.free_sequences = 1;
+  EXPECT_TRUE(Combine({blind, early}).first_end_seconds.has_value());
+  // An end already past is now.
+  late.first_end_at = NowMs() - 3000;
+  EXPECT_EQ(Combine({late}).first_end_seconds, 0.0);
+  // It travels with the heartbeat.
+  auto decoded = DecodeWorkerReport(EncodeWorkerReport(early));
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(*decoded, early);
 }
 
 TEST(CapacityTest, AFleetViewFollowsTheLiveWorkersReports) {

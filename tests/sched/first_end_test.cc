@@ -7,13 +7,10 @@
 namespace glmq {
 namespace {
 
-// 1 ms a prompt token, 100 ms a step's generating part, steps held near 0.5 s: a step
-// beside generating sequences reads 400 prompt tokens.
+// 100 ms a step's generating part, steps held near 0.5 s: a step beside generating
+// sequences reads 0.4 s of prompt (400 tokens at 1 ms).
 StepCosts Costs() {
-  return {.prefill_token_seconds = 0.001,
-          .decode_step_seconds = 0.1,
-          .step_target_seconds = 0.5,
-          .batch_size = 2048};
+  return {.decode_step_seconds = 0.1, .step_target_seconds = 0.5, .batch_size = 2048};
 }
 
 TEST(FirstEndTest, UnforeseenWithNothingRunningOrNothingMeasured) {
@@ -32,9 +29,10 @@ TEST(FirstEndTest, GeneratingJobsEndWithTheFewestTokensLeft) {
 TEST(FirstEndTest, AnAnswerBesideADocumentEndsInItsOwnSteps) {
   // Five tokens left, beside a document with 10,000 prompt tokens (10 s) to read: five steps
   // of 0.1 s generating and 0.4 s reading.
-  auto seconds = FirstEndSeconds({{.prompt_tokens = 10'000, .tokens_to_generate = 100},
-                                  {.prompt_tokens = 0, .tokens_to_generate = 5}},
-                                 Costs());
+  auto seconds =
+      FirstEndSeconds({{.prompt_tokens = 10'000, .prompt_seconds = 10, .tokens_to_generate = 100},
+                       {.prompt_tokens = 0, .tokens_to_generate = 5}},
+                      Costs());
   ASSERT_TRUE(seconds.has_value());
   EXPECT_NEAR(*seconds, 2.5, 1e-9);
 }
@@ -42,18 +40,28 @@ TEST(FirstEndTest, AnAnswerBesideADocumentEndsInItsOwnSteps) {
 TEST(FirstEndTest, TheShortestPromptIsReadFirst) {
   // Nothing generates: the 100-token prompt is read at full speed (0.1 s), and the step that
   // reads its last token samples its only token.
-  auto seconds = FirstEndSeconds({{.prompt_tokens = 1000, .tokens_to_generate = 1},
-                                  {.prompt_tokens = 100, .tokens_to_generate = 1}},
-                                 Costs());
+  auto seconds =
+      FirstEndSeconds({{.prompt_tokens = 1000, .prompt_seconds = 1, .tokens_to_generate = 1},
+                       {.prompt_tokens = 100, .prompt_seconds = 0.1, .tokens_to_generate = 1}},
+                      Costs());
   ASSERT_TRUE(seconds.has_value());
   EXPECT_NEAR(*seconds, 0.1, 1e-9);
   // Beside a generating job: a quarter of a 0.5 s step reads it, then two more tokens of
   // 0.1 s each end it, before the other's 50.
-  seconds = FirstEndSeconds({{.prompt_tokens = 0, .tokens_to_generate = 50},
-                             {.prompt_tokens = 100, .tokens_to_generate = 3}},
-                            Costs());
+  seconds =
+      FirstEndSeconds({{.prompt_tokens = 0, .tokens_to_generate = 50},
+                       {.prompt_tokens = 100, .prompt_seconds = 0.1, .tokens_to_generate = 3}},
+                      Costs());
   ASSERT_TRUE(seconds.has_value());
   EXPECT_NEAR(*seconds, 0.125 + 0.2, 1e-9);
+  // The engine reads the prompt with the fewest tokens first, whatever each costs: 100 tokens
+  // deep into a context (0.5 s) before 200 at its start (0.2 s).
+  seconds =
+      FirstEndSeconds({{.prompt_tokens = 200, .prompt_seconds = 0.2, .tokens_to_generate = 1},
+                       {.prompt_tokens = 100, .prompt_seconds = 0.5, .tokens_to_generate = 1}},
+                      Costs());
+  ASSERT_TRUE(seconds.has_value());
+  EXPECT_NEAR(*seconds, 0.5, 1e-9);
 }
 
 TEST(FirstEndTest, TheWaitIsTheLesserOfTheFirstEndAndAllTheRunningWork) {
