@@ -47,7 +47,7 @@ struct QueueSnapshot {
 
 // How long the queued work ahead of a job takes: base + prompt tokens × per_prompt_token +
 // max tokens × per_max_token (base: the running work), or when_clear when nothing is ahead
-// and an engine slot is free, or sooner when the first running job ends soon (first_end). A
+// and an engine slot is free, or less when a sequence frees before all that (first_end). A
 // store applies it to the work it finds ahead of a job as it inserts it (see InsertBatch);
 // sched/policy.h makes one from measured rates.
 struct WaitModel {
@@ -120,8 +120,8 @@ struct WorkerReport {
   int64_t running_max_tokens_left = 0;
   int32_t free_sequences = 0;   // jobs it could start now
   int64_t sequence_tokens = 0;  // the most tokens one of its sequences holds (0: not said)
-  int32_t running_sequences = 0;
-  TimeMs first_end_at = 0;  // when its first running job should end (0: not foreseen)
+  int32_t running_sequences = 0;  // jobs it runs now
+  TimeMs first_end_at = 0;        // when the first of them should end (0: not foreseen)
   bool operator==(const WorkerReport&) const = default;
 };
 
