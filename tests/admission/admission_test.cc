@@ -60,6 +60,10 @@ class AdmissionTest : public SqliteStoreTest {
     EXPECT_TRUE(accepted.ok()) << accepted.status().ToString();
     return std::move(accepted)->job;
   }
+  // A job's work at FixedCapacity's rates: 1 ms a prompt token, 10 ms a token to generate.
+  static double Work(const Job& job) {
+    return static_cast<double>(job.prompt_tokens) * 0.001 + job.request.sampling.max_tokens * 0.01;
+  }
   // The wait of the work queued before this job, with no overtaking foreseen.
   double WaitAhead(const Job& job, WaitModel model) {
     auto ahead = store_->WorkBefore(job.order_key);
@@ -114,11 +118,8 @@ TEST_F(AdmissionTest, AJobThatFindsASequenceFreeIsToldWhatIsLeftOfTheStepInProgr
   const Job first = Submit(20);
   EXPECT_DOUBLE_EQ(first.estimated_wait_seconds, 2.5);
   // Behind it: that job runs in the free sequence once the step ends, sharing the engine
-  // with the running one (1 ms a prompt token, 10 ms a token to generate, twice), not after
-  // the 10 s of running work.
-  const double first_work =
-      static_cast<double>(first.prompt_tokens) * 0.001 + first.request.sampling.max_tokens * 0.01;
-  EXPECT_NEAR(Submit(20).estimated_wait_seconds, 2.5 + 2 * first_work, 1e-9);
+  // with the running one (twice its work), not after the 10 s of running work.
+  EXPECT_NEAR(Submit(20).estimated_wait_seconds, 2.5 + 2 * Work(first), 1e-9);
   // Between steps, or where the engine cannot say: the mean remainder.
   for (int i = 0; i < 2; ++i) {  // the queue is empty again
     auto claimed = store_->ClaimNext("w", 30000);
@@ -139,11 +140,9 @@ TEST_F(AdmissionTest, AJobThatFindsNoSequenceFreeIsToldWhenTheFirstRunningJobEnd
   const Job first = Submit(20);
   EXPECT_DOUBLE_EQ(first.estimated_wait_seconds, 0.8);
   // Behind it, a job waits for that one too, which runs beside the document at half the
-  // engine: 0.8 s + twice its work (1 ms a prompt token, 10 ms a token to generate).
-  const double first_work =
-      static_cast<double>(first.prompt_tokens) * 0.001 + first.request.sampling.max_tokens * 0.01;
-  EXPECT_NEAR(Submit(20).estimated_wait_seconds, 0.8 + 2 * first_work, 1e-9);
-  // Where the first end is not foreseen (a fleet's capacity): all the running work.
+  // engine: 0.8 s + twice its work.
+  EXPECT_NEAR(Submit(20).estimated_wait_seconds, 0.8 + 2 * Work(first), 1e-9);
+  // Where the first end is not foreseen: all the running work.
   capacity_.capacity.first_end_seconds.reset();
   EXPECT_GT(Submit(20).estimated_wait_seconds, 60);
 }
