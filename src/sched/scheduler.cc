@@ -1,4 +1,4 @@
-// The scheduler loop. About 600 lines: claiming, holding and backfilling, stepping and
+// The scheduler loop. About 650 lines: claiming, holding and backfilling, stepping and
 // writing back are one loop over one thread's state; the backfill arithmetic is in
 // backfill.cc.
 #include "sched/scheduler.h"

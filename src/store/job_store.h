@@ -118,8 +118,8 @@ struct WorkerReport {
   double running_prompt_positions_left = 0;    // their positions summed
   double attention_per_position = 0;           // ThroughputSnapshot's
   int64_t running_max_tokens_left = 0;
-  int32_t free_sequences = 0;   // jobs it could start now
-  int64_t sequence_tokens = 0;  // the most tokens one of its sequences holds (0: not said)
+  int32_t free_sequences = 0;     // jobs it could start now
+  int64_t sequence_tokens = 0;    // the most tokens one of its sequences holds (0: not said)
   int32_t running_sequences = 0;  // jobs it runs now
   TimeMs first_end_at = 0;        // when the first of them should end (0: not foreseen)
   bool operator==(const WorkerReport&) const = default;
