@@ -97,8 +97,8 @@ Result<Admission::Prepared> Admission::Prepare(std::string tenant, JobRequest re
   if (counting == Counting::kEstimate || !options_.count_tokens ||
       RequestTextBytes(request) > options_.sync_count_bytes) {
     tokens = tokenizer_.EstimatePromptTokens(request);
-    out.prompt_tokens_estimated = true;
-    out.count_after = counting == Counting::kAsConfigured && options_.count_tokens;
+    out.after.prompt_tokens_estimated = true;
+    out.after.count_after = counting == Counting::kAsConfigured && options_.count_tokens;
   } else {
     GLMQ_ASSIGN_OR_RETURN(tokens, tokenizer_.CountPromptTokens(request));
     GLMQ_RETURN_IF_ERROR(tokenizer_.CheckFits(tokens, request.sampling.max_tokens));
@@ -124,7 +124,7 @@ Result<Admission::Prepared> Admission::Prepare(std::string tenant, JobRequest re
   // A batch's lines (kEstimate) sort by their batch's place and are told no wait of their own.
   if (counting == Counting::kAsConfigured) {
     if (!policy_.promised_order) arrivals_.Foresee(job.order_key, job.created_at, out.job.wait);
-    arrivals_.Note(job.created_at, job.order_key, job.prompt_tokens, request.sampling.max_tokens);
+    out.after.note_arrival = true;  // once it is durable: a refused submit arrives not at all
   }
   job.request = std::move(request);
   return out;
@@ -154,11 +154,15 @@ void Admission::Settle(const Job& job, int64_t promised_ms) const {
 }
 
 // What follows a durable insert: the listeners, and the exact count of a large document.
-Admission::Accepted Admission::Accept(Job job, int64_t position, bool prompt_tokens_estimated,
-                                      bool count_after, int64_t promised_ms) {
-  Accepted out{std::move(job), position, prompt_tokens_estimated};
+Admission::Accepted Admission::Accept(Job job, int64_t position, AfterInsert after,
+                                      int64_t promised_ms) {
+  Accepted out{std::move(job), position, after.prompt_tokens_estimated};
+  if (after.note_arrival) {
+    arrivals_.Note(out.job.created_at, out.job.order_key - promised_ms, out.job.prompt_tokens,
+                   out.job.request.sampling.max_tokens);
+  }
   if (on_accepted_) on_accepted_(out.job);
-  if (count_after) {
+  if (after.count_after) {
     // The request moves to the counting task; the 202 needs only the other fields.
     Job pending;
     pending.id = out.job.id;
@@ -176,8 +180,8 @@ asio::awaitable<Result<Admission::Accepted>> Admission::InsertBatched(Prepared p
   auto inserted = co_await inserts_.Insert(std::move(prepared.job));
   if (!inserted.ok()) co_return inserted.status();
   const int64_t promised_ms = inserted->job.order_key - given_key;
-  co_return Accept(std::move(inserted->job), inserted->placement.position,
-                   prepared.prompt_tokens_estimated, prepared.count_after, promised_ms);
+  co_return Accept(std::move(inserted->job), inserted->placement.position, prepared.after,
+                   promised_ms);
 }
 
 Result<Admission::Accepted> Admission::InsertNow(Prepared prepared) {
@@ -187,18 +191,17 @@ Result<Admission::Accepted> Admission::InsertNow(Prepared prepared) {
   auto inserted = InsertBatcher::InsertNow(store_, std::move(one));
   if (!inserted.at(0).ok()) return inserted.at(0).status();
   const int64_t promised_ms = inserted[0]->job.order_key - given_key;
-  return Accept(std::move(inserted[0]->job), inserted[0]->placement.position,
-                prepared.prompt_tokens_estimated, prepared.count_after, promised_ms);
+  return Accept(std::move(inserted[0]->job), inserted[0]->placement.position, prepared.after,
+                promised_ms);
 }
 
 std::vector<Result<Admission::Accepted>> Admission::InsertMany(std::vector<Prepared> prepared) {
   std::vector<int64_t> given_keys;
-  std::vector<bool> estimated, count_after;
+  std::vector<AfterInsert> after;
   std::vector<JobStore::NewJob> jobs;
   for (Prepared& p : prepared) {
     given_keys.push_back(p.job.job.order_key);
-    estimated.push_back(p.prompt_tokens_estimated);
-    count_after.push_back(p.count_after);
+    after.push_back(p.after);
     jobs.push_back(std::move(p.job));
   }
   auto inserted = InsertBatcher::InsertNow(store_, std::move(jobs));
@@ -209,8 +212,8 @@ std::vector<Result<Admission::Accepted>> Admission::InsertMany(std::vector<Prepa
       continue;
     }
     const int64_t promised_ms = inserted[i]->job.order_key - given_keys[i];
-    out.push_back(Accept(std::move(inserted[i]->job), inserted[i]->placement.position, estimated[i],
-                         count_after[i], promised_ms));
+    out.push_back(Accept(std::move(inserted[i]->job), inserted[i]->placement.position, after[i],
+                         promised_ms));
   }
   return out;
 }
@@ -219,7 +222,7 @@ Result<Admission::Accepted> Admission::InsertIdempotent(
     Prepared prepared, const JobStore::IdempotencyClaim& claim, int status,
     const std::function<std::string(const Accepted&)>& answer, int64_t ttl_ms) {
   Accepted out;
-  out.prompt_tokens_estimated = prepared.prompt_tokens_estimated;
+  out.prompt_tokens_estimated = prepared.after.prompt_tokens_estimated;
   out.job = std::move(prepared.job.job);
   const int64_t given_key = out.job.order_key;
   // The single insert measures nothing itself: the work ahead is read first (a job
@@ -241,8 +244,8 @@ Result<Admission::Accepted> Admission::InsertIdempotent(
   out.job.estimated_wait_seconds = place.estimated_wait_seconds;
   out.queue_position = place.ahead.jobs + 1;
   GLMQ_RETURN_IF_ERROR(store_.InsertIdempotent(out.job, claim, status, answer(out), ttl_ms));
-  return Accept(std::move(out.job), out.queue_position, out.prompt_tokens_estimated,
-                prepared.count_after, out.job.order_key - given_key);
+  return Accept(std::move(out.job), out.queue_position, prepared.after,
+                out.job.order_key - given_key);
 }
 
 const ModelInfo& Admission::model() const { return tokenizer_.info(); }

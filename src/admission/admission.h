@@ -45,10 +45,15 @@ struct AdmissionOptions {
 class Admission {
  public:
   // A parsed request made ready to insert: counted (or estimated), checked and ordered.
+  // What follows a durable insert, decided by Prepare.
+  struct AfterInsert {
+    bool prompt_tokens_estimated = false;
+    bool count_after = false;   // counted exactly once durable (Settle), off the caller's path
+    bool note_arrival = false;  // an arrival later jobs' waits foresee (sched/overtaking.h)
+  };
   struct Prepared {
     JobStore::NewJob job;
-    bool prompt_tokens_estimated = false;
-    bool count_after = false;  // counted exactly once durable (Settle), off the caller's path
+    AfterInsert after;
   };
   // How Prepare sizes a prompt: as AdmissionOptions say (counted now, or estimated and
   // counted right after the insert), or estimated only, the engine's count replacing it
@@ -116,8 +121,7 @@ class Admission {
   double TypicalPromptTokens() const;
   // `promised_ms`: how far the store moved its order key for the wait ahead of it (promised
   // order), which the settle step keeps.
-  Accepted Accept(Job job, int64_t position, bool prompt_tokens_estimated, bool count_after,
-                  int64_t promised_ms);
+  Accepted Accept(Job job, int64_t position, AfterInsert after, int64_t promised_ms);
   // Counts a large document's tokens after its 202 and records the exact figure, or fails
   // the job if it can never fit. A job the engine claims first is counted there anyway.
   void Settle(const Job& job, int64_t promised_ms) const;

@@ -99,6 +99,19 @@ TEST_F(AdmissionTest, ALongJobIsToldOfTheShorterOnesExpectedToArriveAfterIt) {
   EXPECT_NEAR(short_job.estimated_wait_seconds, WaitAhead(short_job, model), 1e-9);
 }
 
+TEST_F(AdmissionTest, ASubmitTheStoreRefusedIsNoArrivalToForesee) {
+  Start(PolicyOptions{});
+  Submit(3000);
+  // Short jobs the store refuses (clients retrying through an outage) arrive not at all.
+  store_->InjectWriteFault(true);
+  for (int i = 0; i < 6; ++i) EXPECT_FALSE(admission_->InsertNow(Prepare(20)).ok());
+  store_->InjectWriteFault(false);
+  EXPECT_EQ(Prepare(3000).job.wait.overtaking_lines, 0);
+  // The same jobs accepted are foreseen.
+  for (int i = 0; i < 6; ++i) Submit(20);
+  EXPECT_GT(Prepare(3000).job.wait.overtaking_lines, 0);
+}
+
 TEST_F(AdmissionTest, APromisedJobForeseesNoOvertakingItsPromiseBounds) {
   Start(PolicyOptions{.promised_order = true});
   Submit(3000);
