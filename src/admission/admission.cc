@@ -153,7 +153,8 @@ void Admission::Settle(const Job& job, int64_t promised_ms) const {
   }
 }
 
-// What follows a durable insert: the listeners, and the exact count of a large document.
+// What follows a durable insert: the arrival noted for later forecasts, the listeners, and
+// the exact count of a large document.
 Admission::Accepted Admission::Accept(Job job, int64_t position, AfterInsert after,
                                       int64_t promised_ms) {
   Accepted out{std::move(job), position, after.prompt_tokens_estimated};
