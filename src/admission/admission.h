@@ -140,7 +140,7 @@ class Admission {
   mutable double mean_prompt_ = 0;
   mutable double mean_prompt_squared_ = 0;
   // The jobs submitted lately, for the overtaking a new job's wait foresees.
-  mutable ArrivalWindow arrivals_;
+  ArrivalWindow arrivals_;
 };
 
 }  // namespace glmq

@@ -6,6 +6,14 @@
 #include <cmath>
 
 namespace glmq {
+namespace {
+
+// Seconds from now until `at`; 0 once it has passed.
+double SecondsUntil(TimeMs at) {
+  return std::max<double>(0, static_cast<double>(at - NowMs())) / 1000;
+}
+
+}  // namespace
 
 Capacity LocalCapacity::Now() const {
   Capacity c;
@@ -16,14 +24,8 @@ Capacity LocalCapacity::Now() const {
     c.running_prompt_positions_left = work.prompt_positions_left;
     c.running_max_tokens_left = work.max_tokens_left;
     c.free_sequences = work.free_sequences;
-    if (work.step_ends_at > 0) {
-      c.step_left_seconds =
-          std::max<double>(0, static_cast<double>(work.step_ends_at - NowMs())) / 1000;
-    }
-    if (work.first_end_at > 0) {
-      c.first_end_seconds =
-          std::max<double>(0, static_cast<double>(work.first_end_at - NowMs())) / 1000;
-    }
+    if (work.step_ends_at > 0) c.step_left_seconds = SecondsUntil(work.step_ends_at);
+    if (work.first_end_at > 0) c.first_end_seconds = SecondsUntil(work.first_end_at);
     c.running_sequences = work.sequences;
     c.engines = 1;
   }
@@ -88,7 +90,7 @@ Capacity Combine(const std::vector<WorkerReport>& reports) {
     c.rates.completion_ratio = ratio_weighted / c.rates.decode_tokens_per_second;
   }
   if (foreseen && first_end_at > 0) {
-    c.first_end_seconds = std::max<double>(0, static_cast<double>(first_end_at - NowMs())) / 1000;
+    c.first_end_seconds = SecondsUntil(first_end_at);
   }
   return c;
 }

@@ -30,9 +30,8 @@ void ArrivalWindow::Foresee(int64_t order_key, TimeMs now, WaitModel& wait) cons
     for (auto it = recent_.rbegin(); it != recent_.rend() && it->at >= now - window_ms; ++it) {
       const double bound = static_cast<double>(slack_ms - it->slack_ms) / 1000.0;
       if (bound <= 0) continue;
-      const double work = static_cast<double>(it->prompt_tokens) * wait.seconds_per_prompt_token +
-                          static_cast<double>(it->max_tokens) * wait.seconds_per_max_token;
-      overtakers.push_back({.rate = work / window_s, .bound = bound});
+      overtakers.push_back(
+          {.rate = wait.WorkSeconds(it->prompt_tokens, it->max_tokens) / window_s, .bound = bound});
     }
   }
   OvertakingLines(std::move(overtakers), wait);

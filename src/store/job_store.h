@@ -81,10 +81,14 @@ struct WaitModel {
   bool StartsNow(int64_t prompt_tokens, int64_t max_tokens) const {
     return when_clear && prompt_tokens == 0 && max_tokens == 0;
   }
+  // The engine's seconds for this much work, the running work left out.
+  double WorkSeconds(int64_t prompt_tokens, int64_t max_tokens) const {
+    return static_cast<double>(prompt_tokens) * seconds_per_prompt_token +
+           static_cast<double>(max_tokens) * seconds_per_max_token;
+  }
   double Seconds(int64_t prompt_tokens, int64_t max_tokens) const {
     if (StartsNow(prompt_tokens, max_tokens)) return *when_clear;
-    const double ahead = static_cast<double>(prompt_tokens) * seconds_per_prompt_token +
-                         static_cast<double>(max_tokens) * seconds_per_max_token;
+    const double ahead = WorkSeconds(prompt_tokens, max_tokens);
     const double all = base_seconds + ahead;
     return first_end ? std::min(all, first_end->seconds + first_end->slope * ahead) : all;
   }

@@ -26,7 +26,8 @@ enum class ScriptId {
   // deadline_at, params, text, messages, tenant, wait base, per prompt token, per max token,
   // wait when clear (seconds, or "" when no sequence is free), slack (seconds, or "" for a
   // job without a promise: JobStore::NewJob), "1" to measure its place or "0", the
-  // overtaking foreseen ("intercept slope ..." or "": WaitModel::Told)
+  // overtaking foreseen ("intercept slope ..." or "": WaitModel::Told), when a sequence
+  // frees ("seconds slope" or "": WaitModel::FirstEnd)
   //   -> per job [seq, jobs ahead, prompt tokens ahead, max tokens ahead,
   //   estimated_wait_seconds, order_key] or nil when the id exists
   kInsertBatch,
