@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -82,6 +83,17 @@ class Engine {
   virtual TimeMs step_ends_at() const { return 0; }
   // What its steps cost, as measured so far.
   virtual StepCosts step_costs() const { return {}; }
+
+  // A running job that shares a prompt prefix with another running job that has not read it
+  // yet (the prefix cache's donor): it reads nothing until the donor has read those tokens,
+  // and then takes them rather than read them. Engine's thread.
+  struct PrefixWait {
+    std::string donor_job;
+    int64_t shared_tokens = 0;
+  };
+  virtual std::optional<PrefixWait> WaitsForPrefix(const std::string& /*job_id*/) const {
+    return std::nullopt;
+  }
 
   // Starts a sequence for `job` (which carries its sampling and deadline) whose prompt is
   // `prompt` (tokenizer().TokenizePrompt of its request), whose tokens it takes when it

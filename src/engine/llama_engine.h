@@ -44,6 +44,7 @@ class LlamaEngine final : public Engine {
   StepCosts step_costs() const override {
     return {prefill_token_seconds_, decode_step_seconds_, step_target_seconds_, info_.batch_size};
   }
+  std::optional<PrefixWait> WaitsForPrefix(const std::string& job_id) const override;
 
  private:
   struct Sequence;

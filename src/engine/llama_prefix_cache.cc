@@ -163,6 +163,16 @@ void LlamaEngine::Truncate(Sequence& x, size_t keep) {
   }
 }
 
+std::optional<Engine::PrefixWait> LlamaEngine::WaitsForPrefix(const std::string& job_id) const {
+  for (const Sequence& seq : slots_) {
+    if (!seq.active || seq.job_id != job_id) continue;
+    if (!seq.waiting) return std::nullopt;
+    return PrefixWait{.donor_job = slots_[seq.parent].job_id,
+                      .shared_tokens = static_cast<int64_t>(seq.shared)};
+  }
+  return std::nullopt;
+}
+
 void LlamaEngine::TakeSharedPrefix(Sequence& seq) {
   const Sequence& parent = slots_[seq.parent];
   // All of the promised prefix once the parent has read it; what it has if it stopped early.

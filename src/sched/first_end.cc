@@ -7,6 +7,10 @@ namespace glmq {
 
 std::optional<double> FirstEndSeconds(std::vector<SequenceLeft> running, const StepCosts& costs) {
   if (running.empty() || costs.decode_step_seconds <= 0) return std::nullopt;
+  const auto blocked = [&running](const SequenceLeft& s) {
+    return s.waits_for >= 0 && static_cast<size_t>(s.waits_for) < running.size() &&
+           running[s.waits_for].prompt_tokens > 0;
+  };
   double t = 0;
   // Each round reads a prompt or ends a job: at most two rounds per job.
   while (true) {
@@ -14,6 +18,7 @@ std::optional<double> FirstEndSeconds(std::vector<SequenceLeft> running, const S
     double fewest = std::numeric_limits<double>::infinity();
     int32_t generating = 0;
     for (SequenceLeft& s : running) {
+      if (blocked(s)) continue;
       if (s.prompt_tokens > 0) {
         if (shortest == nullptr || s.prompt_tokens < shortest->prompt_tokens) shortest = &s;
       } else {
@@ -21,7 +26,10 @@ std::optional<double> FirstEndSeconds(std::vector<SequenceLeft> running, const S
         fewest = std::min(fewest, s.tokens_to_generate);
       }
     }
-    if (shortest == nullptr) return t + std::max(0.0, fewest) * costs.decode_step_seconds;
+    if (shortest == nullptr) {
+      if (generating == 0) return std::nullopt;  // all wait, for none that reads: not foreseen
+      return t + std::max(0.0, fewest) * costs.decode_step_seconds;
+    }
     const double prompt = std::max(0.0, shortest->prompt_seconds);
     if (generating == 0) {
       // Nothing generates: steps carry prompt tokens alone, the shortest prompt's first.
@@ -42,7 +50,7 @@ std::optional<double> FirstEndSeconds(std::vector<SequenceLeft> running, const S
       t += steps * (costs.decode_step_seconds + reading);
       if (fewest <= to_read) return t;
       for (SequenceLeft& s : running) {
-        if (s.prompt_tokens == 0) s.tokens_to_generate -= steps;
+        if (s.prompt_tokens == 0 && !blocked(s)) s.tokens_to_generate -= steps;
       }
     }
     // The step that reads a prompt's last token samples its first.

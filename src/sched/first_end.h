@@ -6,7 +6,7 @@
 // generating sequence one token and the prompts what its budget leaves, the shortest prompt
 // first. FirstEndSeconds follows that in phases (each ends when a prompt is read or a job
 // ends), with prompts read continuously rather than in whole chunks, at each prompt's own
-// cost per token.
+// cost per token. A job waiting for another's shared prefix starts once that is read.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +24,10 @@ struct SequenceLeft {
   // attention share), which the engine's flat cost per token measured lately does not see.
   double prompt_seconds = 0;
   double tokens_to_generate = 1;  // expected, the token that ends its reading included
+  // The running job (its index here) whose prompt starts with a prefix this one shares and
+  // takes rather than reads (`prompt_tokens` is then the rest): nothing of this job runs
+  // until that prompt is read. -1: none.
+  int32_t waits_for = -1;
 };
 
 // Seconds until the first of `running` ends; unset when nothing runs or the costs are not

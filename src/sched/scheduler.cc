@@ -10,6 +10,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <string_view>
+#include <unordered_map>
 
 #include "core/error_codes.h"
 #include "engine/prompt.h"
@@ -137,8 +139,13 @@ void Scheduler::PublishRunningWork() {
            rates.prefill_tokens_per_second;
   };
   std::vector<SequenceLeft> left;
+  std::unordered_map<std::string_view, int32_t> index;   // job → its place in `left`
+  std::vector<std::pair<int32_t, std::string>> waiting;  // (place, donor job)
   for (const auto& [id, r] : running_) {
-    const int64_t read = std::min(r.prompt_tokens, r.progress.prompt_tokens_read);
+    int64_t read = std::min(r.prompt_tokens, r.progress.prompt_tokens_read);
+    // A prefix it shares with a job still reading it: taken, not read.
+    auto wait = engine_.WaitsForPrefix(id);
+    if (wait) read = std::clamp(wait->shared_tokens, read, r.prompt_tokens);
     const int64_t to_generate = std::max<int64_t>(0, r.max_tokens - r.progress.completion_tokens);
     w.prompt_tokens_left += r.prompt_tokens - read;
     w.prompt_positions_left += PositionsOf(read, r.prompt_tokens - read);
@@ -146,12 +153,17 @@ void Scheduler::PublishRunningWork() {
     // As many as its kind generate, of what it may still; one at least, since it runs.
     const double expected = static_cast<double>(r.max_tokens) * rates.completion_ratio -
                             static_cast<double>(r.progress.completion_tokens);
+    index[id] = static_cast<int32_t>(left.size());
+    if (wait) waiting.emplace_back(static_cast<int32_t>(left.size()), std::move(wait->donor_job));
     left.push_back({r.prompt_tokens - read, prompt_seconds(read, r.prompt_tokens - read),
                     std::clamp(expected, 1.0, std::max(1.0, static_cast<double>(to_generate)))});
     if (w.oldest_started_at == 0 || r.started_at < w.oldest_started_at) {
       w.oldest_started_at = r.started_at;
       w.oldest_job = id;
     }
+  }
+  for (const auto& [place, donor] : waiting) {
+    if (auto it = index.find(donor); it != index.end()) left[place].waits_for = it->second;
   }
   if (const auto first_end = FirstEndSeconds(std::move(left), costs)) {
     w.first_end_at = w.loop_at + std::llround(*first_end * 1000);

@@ -131,6 +131,36 @@ TEST(PrefixCacheTest, QuestionsAdmittedTogetherReadTheDocumentOnce) {
   EXPECT_EQ(on.prompt_tokens_read + cached, off.prompt_tokens_read);
 }
 
+// The scheduler's foresight of when a job ends (sched/first_end.h) needs to know which
+// running job waits for which, and for how many tokens it will not read itself.
+TEST(PrefixCacheTest, AFollowerSaysWhoseReadingItWaitsForUntilItTakesThePrefix) {
+  auto engine = LoadEngine(2, 8192);
+  ASSERT_NE(engine, nullptr);
+  const Job donor = Question("donor", kDocument, "Who came back?");
+  const Job follower = Question("follower", kDocument, "When did the tide turn?");
+  const int64_t prompt = PromptTokens(*engine, follower);
+  ASSERT_TRUE(Admit(*engine, donor).ok());
+  ASSERT_TRUE(Admit(*engine, follower).ok());
+
+  EXPECT_FALSE(engine->WaitsForPrefix("donor").has_value());
+  EXPECT_FALSE(engine->WaitsForPrefix("no-such-job").has_value());
+  const auto wait = engine->WaitsForPrefix("follower");
+  ASSERT_TRUE(wait.has_value());
+  EXPECT_EQ(wait->donor_job, "donor");
+  EXPECT_GT(wait->shared_tokens, prompt - 20) << "of " << prompt;
+  EXPECT_LT(wait->shared_tokens, prompt);
+
+  int64_t followers_read = 0;
+  for (int i = 0; i < 1000 && engine->WaitsForPrefix("follower"); ++i) {
+    for (const auto& [id, progress] : engine->Step().progressed) {
+      if (id == "follower") followers_read = progress.prompt_tokens_read;
+    }
+  }
+  EXPECT_FALSE(engine->WaitsForPrefix("follower").has_value());
+  EXPECT_GE(followers_read, wait->shared_tokens);  // took them, as it was said
+  RunCounting(*engine);
+}
+
 TEST(PrefixCacheTest, ASharedPrefixTakesItsMemoryOnce) {
   // Room for two of the jobs apart; sharing the document, three fit.
   auto counter = LoadEngine(1);

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -43,7 +44,16 @@ class FakeTokenizer final : public Tokenizer {
     std::lock_guard lock(mu_);
     ++tokenized_[r.text];
     done_at_[r.text] = std::chrono::steady_clock::now();
-    return PromptTokens(static_cast<size_t>(Tokens(r)), 7);
+    // A token a byte, as Tokens() counts: prompts with the same document share a prefix.
+    PromptTokens tokens(static_cast<size_t>(Tokens(r)), 0);
+    size_t at = 0;
+    for (const std::string* part : {&r.text, &r.question}) {
+      for (unsigned char c : *part) tokens[at++] = c;
+    }
+    for (const ChatMessage& m : r.messages) {
+      for (unsigned char c : m.content) tokens[at++] = c;
+    }
+    return tokens;
   }
   // Texts of at least `bytes` take `ms` to tokenize. Before the scheduler starts.
   void SetSlow(size_t bytes, int ms) {
@@ -88,6 +98,10 @@ struct FakeEngineOptions {
   double step_seconds = 0.01;
   double prompt_token_seconds = 0.001;
   int32_t sleep_per_step_ms = 0;  // real time a step takes too (for deadlines and cancels)
+  // As LlamaEngine's prefix cache: a job whose prompt starts with 64 tokens or more of a
+  // running job's (the same document) waits for that job to read them, if it has not yet,
+  // and then takes them instead of reading them.
+  bool share_documents = false;
 };
 
 class FakeEngine final : public Engine {
@@ -115,12 +129,44 @@ class FakeEngine final : public Engine {
         tokenizer_.CheckFits(static_cast<int64_t>(prompt.size()), job.request.sampling.max_tokens));
     if (FreeSlots() == 0) return Status(StatusCode::kResourceExhausted, "no free sequence");
     if (kv > FreeKvTokens()) return Status(StatusCode::kResourceExhausted, "no KV");
-    seqs_.push_back(
-        {job.id, static_cast<int64_t>(prompt.size()), 0, 0, job.request.sampling.max_tokens, kv});
+    Seq seq;
+    seq.id = job.id;
+    seq.prompt = static_cast<int64_t>(prompt.size());
+    seq.max_tokens = job.request.sampling.max_tokens;
+    seq.kv = kv;
+    if (options_.share_documents) {
+      for (const Seq& other : seqs_) {
+        if (!other.donor.empty()) continue;
+        const auto [mine, theirs] = std::ranges::mismatch(prompt, other.tokens);
+        const int64_t common = std::min<int64_t>(mine - prompt.begin(), seq.prompt - 1);
+        if (common < 64) continue;
+        seq.shared = common;
+        if (other.read >= common) {
+          seq.read = common;
+        } else {
+          seq.donor = other.id;
+        }
+        break;
+      }
+      seq.tokens = prompt;
+    }
+    seqs_.push_back(std::move(seq));
     prompt = PromptTokens();  // taken, as an engine does
     std::lock_guard lock(mu_);
     admitted_at_[job.id] = now_;
     return Status::Ok();
+  }
+
+  std::optional<PrefixWait> WaitsForPrefix(const std::string& job_id) const override {
+    for (const Seq& s : seqs_) {
+      if (s.id == job_id && !s.donor.empty()) return PrefixWait{s.donor, s.shared};
+    }
+    return std::nullopt;
+  }
+  StepCosts step_costs() const override {
+    return {.prefill_token_seconds = options_.prompt_token_seconds,
+            .decode_step_seconds = options_.step_seconds,
+            .batch_size = options_.prefill_budget};
   }
 
   void Stop(const std::string& id, JobState state) override {
@@ -144,9 +190,22 @@ class FakeEngine final : public Engine {
     StepReport report;
     report.finished = std::move(stopped_);
     stopped_.clear();
+    // A waiting job takes its donor's document once it is read (or reads it itself if the
+    // donor is gone).
+    for (Seq& s : seqs_) {
+      if (s.donor.empty()) continue;
+      auto donor =
+          std::find_if(seqs_.begin(), seqs_.end(), [&s](const Seq& d) { return d.id == s.donor; });
+      if (donor == seqs_.end()) {
+        s.donor.clear();
+      } else if (donor->read >= s.shared) {
+        s.read = s.shared;
+        s.donor.clear();
+      }
+    }
     std::vector<Seq*> reading;
     for (Seq& s : seqs_) {
-      if (s.read < s.prompt) reading.push_back(&s);
+      if (s.read < s.prompt && s.donor.empty()) reading.push_back(&s);
     }
     std::sort(reading.begin(), reading.end(),
               [](const Seq* a, const Seq* b) { return a->prompt - a->read < b->prompt - b->read; });
@@ -235,6 +294,9 @@ class FakeEngine final : public Engine {
     int64_t generated = 0;
     int64_t max_tokens = 0;
     int64_t kv = 0;
+    PromptTokens tokens;  // with share_documents
+    std::string donor;    // the job whose reading of the document it waits for
+    int64_t shared = 0;
   };
 
   static ModelInfo MakeInfo(const FakeEngineOptions& o) {

@@ -64,6 +64,28 @@ TEST(FirstEndTest, TheShortestPromptIsReadFirst) {
   EXPECT_NEAR(*seconds, 0.5, 1e-9);
 }
 
+TEST(FirstEndTest, AJobWaitingForAnotherToReadTheirSharedPrefixStartsWhenItIsRead) {
+  // A question on a document another job is reading: its own 10 tokens (the question) are
+  // not read first, shortest as they are, but once the document is (1 s, nothing
+  // generating); then a fortieth of a step reads them beside the reader's first tokens and
+  // one more step samples its second and last.
+  std::vector<SequenceLeft> running = {
+      {.prompt_tokens = 1000, .prompt_seconds = 1, .tokens_to_generate = 5},
+      {.prompt_tokens = 10, .prompt_seconds = 0.01, .tokens_to_generate = 2, .waits_for = 0}};
+  auto seconds = FirstEndSeconds(running, Costs());
+  ASSERT_TRUE(seconds.has_value());
+  EXPECT_NEAR(*seconds, 1 + 0.025 * 0.5 + 0.1, 1e-9);
+  // Not waiting, it would end in its first step.
+  running[1].waits_for = -1;
+  seconds = FirstEndSeconds(running, Costs());
+  ASSERT_TRUE(seconds.has_value());
+  EXPECT_NEAR(*seconds, 0.01 + 0.5, 1e-9);
+  // Jobs that only wait, for nothing that reads, are not foreseen.
+  running[0].waits_for = 1;
+  running[1].waits_for = 0;
+  EXPECT_FALSE(FirstEndSeconds(running, Costs()).has_value());
+}
+
 TEST(FirstEndTest, TheWaitIsTheLesserOfTheFirstEndAndAllTheRunningWork) {
   WaitModel model{.base_seconds = 60, .seconds_per_prompt_token = 0.01, .when_clear = std::nullopt};
   model.first_end = WaitModel::FirstEnd{.seconds = 1, .slope = 2};

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <functional>
 #include <future>
+#include <optional>
 #include <thread>
 
 #include "sched/fake_engine.h"
@@ -446,6 +447,55 @@ TEST_F(SchedulerTest, ClaimsPassOverPromptsTooLongHereWhileALargerWorkerIsLive) 
   larger_live = false;
   auto done = WaitAll({big, ok});
   EXPECT_EQ(done[big.id].error_code, "prompt_too_long");
+}
+
+// A question on a document another running job is still reading takes the document from it
+// (the prefix cache): the running work counts the document once, and the first end foreseen
+// is after the document is read, not after the question's few tokens.
+TEST_F(SchedulerTest, AJobWaitingForAnotherToReadTheirDocumentCountsOnlyItsOwnTokens) {
+  const std::string document(1000, 'd');
+  std::vector<Job> jobs;
+  // The second answers in the step that reads its last prompt token: unless it waited, it
+  // would end first, at once.
+  for (const auto& [question, max_tokens] : {std::pair{"first?", 5}, {"second?", 1}}) {
+    Job job;
+    job.id = NewJobId();
+    job.order_key = static_cast<int64_t>(jobs.size()) + 1;
+    job.created_at = NowMs();
+    job.request.text = document;
+    job.request.question = question;
+    job.request.sampling.max_tokens = max_tokens;
+    job.prompt_tokens = FakeTokenizer::Tokens(job.request);
+    ASSERT_TRUE(store_->Insert(job).ok());
+    jobs.push_back(job);
+  }
+  FakeEngineOptions engine_options;
+  engine_options.parallel = 2;
+  engine_options.share_documents = true;
+  engine_options.sleep_per_step_ms = 20;  // ten steps read the document: 200 ms to look
+  Start(engine_options, /*backfill=*/true);
+
+  // Work published while the first job had read at most 800 of the document's 1,000 tokens
+  // (the fake's records are read after it): the second was waiting.
+  std::optional<RunningWork> seen;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!seen && std::chrono::steady_clock::now() < deadline) {
+    const RunningWork w = scheduler_->running_work();
+    const auto read = engine_->read_at();
+    const auto first = read.find(jobs[0].id);
+    if (first != read.end() && first->second.size() > 8) break;
+    if (w.sequences == 2 && w.first_end_at > 0) seen = w;
+  }
+  ASSERT_TRUE(seen.has_value()) << "never saw both jobs run while the document was read";
+  // Of the second job, only its question and the template's tokens are left to read.
+  const int64_t own = jobs[1].prompt_tokens - static_cast<int64_t>(document.size());
+  EXPECT_GT(seen->prompt_tokens_left, own);
+  EXPECT_LE(seen->prompt_tokens_left, jobs[0].prompt_tokens + own);
+  // At least 200 tokens of the document were left, at 100 a step of 0.11 s.
+  const double first_end = static_cast<double>(seen->first_end_at - seen->loop_at) / 1000;
+  EXPECT_GE(first_end, 0.2) << "foreseen as if the second job read only its question now";
+  auto done = WaitAll(jobs);
+  for (const Job& j : jobs) EXPECT_EQ(done[j.id].state, JobState::kSucceeded);
 }
 
 }  // namespace
