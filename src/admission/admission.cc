@@ -108,6 +108,11 @@ Result<Admission::Prepared> Admission::Prepare(std::string tenant, JobRequest re
   job.tenant = std::move(tenant);
   job.created_at = NowMs();
   job.prompt_tokens = tokens;
+  // A question on a document accepted lately: the engine reads the document once.
+  out.after.document = DocumentMemory::DocumentOf(job.tenant, request);
+  if (out.after.document && documents_.Seen(*out.after.document, job.created_at)) {
+    job.shared_prompt_tokens = DocumentMemory::DocumentTokens(request, tokens);
+  }
   job.length_class = ClassifyLength(policy_, job.prompt_tokens);
   if (request.timeout_seconds > 0) {
     job.deadline_at = job.created_at + std::llround(request.timeout_seconds * 1000.0);
@@ -159,9 +164,11 @@ Admission::Accepted Admission::Accept(Job job, int64_t position, AfterInsert aft
                                       int64_t promised_ms) {
   Accepted out{std::move(job), position, after.prompt_tokens_estimated};
   if (after.note_arrival) {
-    arrivals_.Note(out.job.created_at, out.job.order_key - promised_ms, out.job.prompt_tokens,
+    arrivals_.Note(out.job.created_at, out.job.order_key - promised_ms,
+                   out.job.prompt_tokens - out.job.shared_prompt_tokens,
                    out.job.request.sampling.max_tokens);
   }
+  if (after.document) documents_.Note(*after.document, out.job.created_at);
   if (on_accepted_) on_accepted_(out.job);
   if (after.count_after) {
     // The request moves to the counting task; the 202 needs only the other fields.

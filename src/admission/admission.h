@@ -2,7 +2,8 @@
 // makes jobs (/v1/jobs, chat completions, the seed API): the prompt's size (counted with
 // the model's tokenizer, or estimated for a large text and settled right after the 202),
 // the check against the context, the length class, the order key (sched/policy.h), the
-// wait estimate, and the insert, batched with the submits that arrive meanwhile.
+// wait estimate, the part of the prompt it will take from a document read for another job
+// (document_memory.h), and the insert, batched with the submits that arrive meanwhile.
 //
 // Threads: Prepare and the Insert* calls from any thread; Prepare and InsertNow block (they
 // tokenize and write) and belong on a pool, except where PreparesWithoutBlocking says so.
@@ -11,8 +12,10 @@
 
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 
+#include "admission/document_memory.h"
 #include "admission/insert_batcher.h"
 #include "core/job.h"
 #include "core/model_info.h"
@@ -50,6 +53,8 @@ class Admission {
     bool prompt_tokens_estimated = false;
     bool count_after = false;   // counted exactly once durable (Settle), off the caller's path
     bool note_arrival = false;  // an arrival later jobs' waits foresee (sched/overtaking.h)
+    // Its document, which jobs after it will not read again (DocumentMemory).
+    std::optional<DocumentMemory::Key> document;
   };
   struct Prepared {
     JobStore::NewJob job;
@@ -141,6 +146,8 @@ class Admission {
   mutable double mean_prompt_squared_ = 0;
   // The jobs submitted lately, for the overtaking a new job's wait foresees.
   ArrivalWindow arrivals_;
+  // Their documents, for the prompt tokens a job takes from another's reading.
+  DocumentMemory documents_;
 };
 
 }  // namespace glmq

@@ -78,6 +78,10 @@ struct Job {
   JobRequest request;
 
   int64_t prompt_tokens = 0;  // counted at submit with the model's tokenizer and template
+  // Of them, the ones it is expected to take from a document read for another job (the
+  // engine's prefix cache: questions on one document) rather than read: the queue's sums of
+  // work to do leave them out. Set at submit (admission/document_memory.h).
+  int64_t shared_prompt_tokens = 0;
   LengthClass length_class = LengthClass::kShort;
   // Queue order: lower runs first (virtual deadline, see sched/).
   int64_t order_key = 0;

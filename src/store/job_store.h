@@ -282,7 +282,9 @@ class JobStore {
 
   // Large documents are accepted on an estimate of their size and counted right after the
   // 202. Records the exact count of a job still queued, with the class and order key that
-  // follow from it; kConflict once the job has left the queue.
+  // follow from it; kConflict once the job has left the queue. Its shared_prompt_tokens keep
+  // their share of the prompt: shared × prompt_tokens / the old count (integer division),
+  // at most prompt_tokens − 1.
   virtual Status SetQueuedCost(const std::string& id, int64_t prompt_tokens,
                                LengthClass length_class, int64_t order_key) = 0;
 

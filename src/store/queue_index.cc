@@ -19,7 +19,7 @@ void Add(WorkAhead* sum, const WorkAhead& more) {
 
 void AddJob(WorkAhead* sum, const QueuedJob& job) {
   sum->jobs += 1;
-  sum->prompt_tokens += job.prompt_tokens;
+  sum->prompt_tokens += job.prompt_tokens_to_read();
   sum->max_tokens += job.max_tokens;
 }
 

@@ -16,6 +16,7 @@
 // O(log n) per question and per change (plus O(tenants) where fair share picks one).
 #pragma once
 
+#include <algorithm>
 #include <compare>
 #include <cstdint>
 #include <map>
@@ -48,6 +49,12 @@ struct QueuedJob {
   int64_t prompt_tokens = 0;
   int64_t max_tokens = 0;
   std::string tenant;
+  int64_t shared_prompt_tokens = 0;  // Job::shared_prompt_tokens
+
+  // The prompt tokens it will read: what the sums of work count.
+  int64_t prompt_tokens_to_read() const {
+    return std::max<int64_t>(0, prompt_tokens - shared_prompt_tokens);
+  }
 
   bool operator==(const QueuedJob&) const = default;
 };

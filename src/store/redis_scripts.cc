@@ -14,11 +14,11 @@ constexpr char kInsert[] = R"lua(
 local id = ARGV[3]
 if redis.call('EXISTS', jkey(id)) == 1 then return fail('CONFLICT', 'job ' .. id .. ' already exists') end
 local seq = redis.call('INCR', P .. 'seq')
-local q = write_job(id, seq, ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[14],
-                    ARGV[10], ARGV[11], ARGV[12], ARGV[13])
+local q = write_job(id, seq, ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[15],
+                    ARGV[10], ARGV[11], ARGV[12], ARGV[13], ARGV[14])
 enqueue_new({q})
 publish(id, 'queued')
-if ARGV[15] then idempotent_done(ARGV[15], ARGV[16], ARGV[17], ARGV[18], id, ARGV[19], ARGV[20]) end
+if ARGV[16] then idempotent_done(ARGV[16], ARGV[17], ARGV[18], ARGV[19], id, ARGV[20], ARGV[21]) end
 return seq
 )lua";
 
@@ -30,7 +30,7 @@ return seq
 // queued event says only that there is work, so the batch publishes one, for its last job.
 constexpr char kInsertBatch[] = R"lua(
 local n = tonumber(ARGV[3])
-local stride = 19
+local stride = 20
 local queue = P .. 'queue'
 local total = redis.call('ZCARD', queue)
 local tail = redis.call('ZRANGE', queue, -1, -1, 'WITHSCORES')
@@ -39,14 +39,14 @@ local tail_created_at = tail[1] and tonumber(string.sub(tail[1], 1, 16))
 local all_pt, all_mt = queued_totals()
 local first_seq = redis.call('INCRBY', P .. 'seq', n) - n
 -- WaitModel::StartsNow
-local function starts_now(a, pt, mt) return ARGV[a + 15] ~= '' and pt == 0 and mt == 0 end
+local function starts_now(a, pt, mt) return ARGV[a + 16] ~= '' and pt == 0 and mt == 0 end
 local function wait_for(a, pt, mt)
-  if starts_now(a, pt, mt) then return tonumber(ARGV[a + 15]) end
-  local ahead = pt * tonumber(ARGV[a + 13]) + mt * tonumber(ARGV[a + 14])
-  local all = tonumber(ARGV[a + 12]) + ahead
+  if starts_now(a, pt, mt) then return tonumber(ARGV[a + 16]) end
+  local ahead = pt * tonumber(ARGV[a + 14]) + mt * tonumber(ARGV[a + 15])
+  local all = tonumber(ARGV[a + 13]) + ahead
   -- WaitModel::FirstEnd: 'seconds slope'
-  if ARGV[a + 19] == '' then return all end
-  local seconds, slope = string.match(ARGV[a + 19], '(%S+) (%S+)')
+  if ARGV[a + 20] == '' then return all end
+  local seconds, slope = string.match(ARGV[a + 20], '(%S+) (%S+)')
   return math.min(all, tonumber(seconds) + tonumber(slope) * ahead)
 end
 -- The overtaking foreseen (WaitModel::Overtaken): the least of 'intercept slope ...' lines.
@@ -61,10 +61,10 @@ end
 -- WaitModel::Told, or with a promise the wait ahead plus half the slack (PlaceNewJob).
 local function told(a, pt, mt)
   local w = wait_for(a, pt, mt)
-  if ARGV[a + 16] ~= '' then
-    w = w + tonumber(ARGV[a + 16]) / 2
-  elseif ARGV[a + 18] ~= '' and not starts_now(a, pt, mt) then
-    w = overtaken(ARGV[a + 18], w)
+  if ARGV[a + 17] ~= '' then
+    w = w + tonumber(ARGV[a + 17]) / 2
+  elseif ARGV[a + 19] ~= '' and not starts_now(a, pt, mt) then
+    w = overtaken(ARGV[a + 19], w)
   end
   return string.format('%.17g', w)
 end
@@ -85,7 +85,7 @@ for i = 0, n - 1 do
   local key, created = tonumber(order_key), tonumber(created_at)
   local seq = first_seq + i + 1
   local at_tail = after_tail(key, created)
-  if ARGV[a + 16] ~= '' then
+  if ARGV[a + 17] ~= '' then
     -- A promised start (PlaceNewJob): the key moves later by the wait of the work before
     -- it until that work stops growing, in at most 16 rounds (kPromiseRounds). At the
     -- tail, all of it in one round.
@@ -115,7 +115,8 @@ for i = 0, n - 1 do
   if not (seen[id] or (check_each and redis.call('EXISTS', jkey(id)) == 1)) then
     seen[id] = true
     q = write_job(id, seq, created_at, ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], order_key,
-                  ARGV[a + 7], wait, ARGV[a + 8], ARGV[a + 9], ARGV[a + 10], ARGV[a + 11])
+                  ARGV[a + 7], wait, ARGV[a + 8], ARGV[a + 9], ARGV[a + 10], ARGV[a + 11],
+                  ARGV[a + 12])
   end
   if q then
     table.insert(pending, q)
@@ -125,7 +126,7 @@ for i = 0, n - 1 do
       enqueue_new(pending)
       pending = {}
       -- Walks the queue: skipped for a job whose place is not measured (a batch's line).
-      if ARGV[a + 17] ~= '0' then
+      if ARGV[a + 18] ~= '0' then
         ahead, pt, mt = work_ahead_of(q.member)
         wait = told(a, pt, mt)
         redis.call('HSET', jkey(id), 'estimated_wait_seconds', wait)
@@ -133,7 +134,7 @@ for i = 0, n - 1 do
     end
     out[i + 1] = {seq, ahead, pt, mt, wait, order_key}
     total = total + 1
-    all_pt = all_pt + tonumber(q.prompt_tokens)
+    all_pt = all_pt + to_read(q.prompt_tokens, q.shared)
     all_mt = all_mt + tonumber(q.max_tokens)
     last_id = id
   else
@@ -304,6 +305,13 @@ if job_state(id) ~= 'queued' then return fail('CONFLICT', 'job ' .. id .. ' is n
 local q = queue_fields(id)
 queue_remove(id, q, true)
 redis.call('HSET', jkey(id), 'prompt_tokens', ARGV[4], 'class', ARGV[5], 'order_key', ARGV[6])
+-- JobStore::SetQueuedCost: the shared part keeps its share of the prompt.
+local old, new, shared = tonumber(q.prompt_tokens), tonumber(ARGV[4]), tonumber(q.shared)
+if shared > 0 then
+  shared = old > 0 and math.max(0, math.min(new - 1, math.floor(shared * new / old))) or 0
+  q.shared = string.format('%d', shared)
+  redis.call('HSET', jkey(id), 'shared_prompt_tokens', q.shared)
+end
 q.prompt_tokens = ARGV[4]
 q.class = ARGV[5]
 q.order_key = ARGV[6]

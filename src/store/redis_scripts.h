@@ -19,16 +19,17 @@ namespace glmq::redis {
 
 enum class ScriptId {
   // id, created_at, class, prompt_tokens, max_tokens, order_key, deadline_at, params, text,
-  // messages, tenant, estimated_wait_seconds
+  // messages, tenant, shared_prompt_tokens, estimated_wait_seconds
   // [, idem key, body sha256, status, response, expires_at, ttl_ms]  -> seq
   kInsert,
   // n, then n times: id, created_at, class, prompt_tokens, max_tokens, order_key,
-  // deadline_at, params, text, messages, tenant, wait base, per prompt token, per max token,
+  // deadline_at, params, text, messages, tenant, shared_prompt_tokens, wait base, per prompt token,
+  // per max token,
   // wait when clear (seconds, or "" when no sequence is free), slack (seconds, or "" for a
   // job without a promise: JobStore::NewJob), "1" to measure its place or "0", the
   // overtaking foreseen ("intercept slope ..." or "": WaitModel::Told), when a sequence
   // frees ("seconds slope" or "": WaitModel::FirstEnd)
-  //   -> per job [seq, jobs ahead, prompt tokens ahead, max tokens ahead,
+  //   -> per job [seq, jobs ahead, prompt tokens to read ahead, max tokens ahead,
   //   estimated_wait_seconds, order_key] or nil when the id exists
   kInsertBatch,
   // cursor id or "", state or "", limit, now, sweep limit, "1" or "" (one tenant or all),

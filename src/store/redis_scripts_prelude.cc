@@ -56,10 +56,15 @@ end
 
 local function queue_fields(id)
   local v = redis.call('HMGET', jkey(id), 'member', 'order_key', 'class', 'prompt_tokens',
-                       'max_tokens', 'created_at', 'deadline_at')
+                       'max_tokens', 'created_at', 'deadline_at', 'shared_prompt_tokens')
   if not v[1] then return nil end
   return {member = v[1], order_key = v[2], class = v[3], prompt_tokens = v[4],
-          max_tokens = v[5], created_at = v[6], deadline_at = v[7]}
+          max_tokens = v[5], created_at = v[6], deadline_at = v[7], shared = v[8] or '0'}
+end
+-- The prompt tokens a job will read (QueuedJob::prompt_tokens_to_read): what the per-class
+-- totals and the sums of work count. `shared` may be absent (written before it existed).
+local function to_read(prompt_tokens, shared)
+  return math.max(0, (tonumber(prompt_tokens) or 0) - (tonumber(shared) or 0))
 end
 
 -- Fair share (store/service_counters.h, the same arithmetic): each tenant's queued members
@@ -116,7 +121,7 @@ local function queue_add_all(jobs)
     if not oldest[q.class] then oldest[q.class], prompt[q.class], max[q.class] = {}, 0, 0 end
     table.insert(oldest[q.class], q.created_at)
     table.insert(oldest[q.class], q.member)
-    prompt[q.class] = prompt[q.class] + tonumber(q.prompt_tokens)
+    prompt[q.class] = prompt[q.class] + to_read(q.prompt_tokens, q.shared)
     max[q.class] = max[q.class] + tonumber(q.max_tokens)
     if tonumber(q.deadline_at) > 0 then
       table.insert(deadlines, q.deadline_at)
@@ -164,7 +169,7 @@ local function queue_remove(id, q, moving)
   redis.call('ZREM', P .. 'queue', q.member)
   leave_tenant_queue(q.member, moving)
   redis.call('ZREM', P .. 'oldest:' .. q.class, q.member)
-  add_stat('prompt_tokens:' .. q.class, q.prompt_tokens, -1)
+  add_stat('prompt_tokens:' .. q.class, string.format('%d', to_read(q.prompt_tokens, q.shared)), -1)
   add_stat('max_tokens:' .. q.class, q.max_tokens, -1)
   redis.call('ZREM', P .. 'deadlines', id)
   local tq = P .. 'tenant_queued:' .. tenant_of(q.member)
@@ -316,12 +321,13 @@ local function member_of(created_at, seq, id, tenant)
   return member
 end
 local function write_job(id, seq, created_at, class, prompt_tokens, max_tokens, order_key,
-                         deadline_at, wait, params, text, messages, tenant)
+                         deadline_at, wait, params, text, messages, tenant, shared)
   local member = member_of(created_at, seq, id, tenant)
   redis.call('HSET', jkey(id), 'id', id, 'state', 'queued', 'member', member,
              'created_at', created_at, 'class', class, 'prompt_tokens', prompt_tokens,
              'max_tokens', max_tokens, 'order_key', order_key, 'deadline_at', deadline_at,
              'estimated_wait_seconds', wait, 'params', params)
+  if shared ~= '0' then redis.call('HSET', jkey(id), 'shared_prompt_tokens', shared) end
   if tenant ~= '' then
     redis.call('HSET', jkey(id), 'tenant', tenant)
     redis.call('SADD', P .. 'tenants', tenant)
@@ -333,7 +339,7 @@ local function write_job(id, seq, created_at, class, prompt_tokens, max_tokens, 
   end
   return {id = id, member = member, order_key = order_key, class = class,
           prompt_tokens = prompt_tokens, max_tokens = max_tokens, created_at = created_at,
-          deadline_at = deadline_at}
+          deadline_at = deadline_at, shared = shared}
 end
 
 -- Queues jobs written by write_job and lists them as queued.
@@ -367,12 +373,13 @@ local function queued_totals()
   return pt, mt
 end
 
--- Prompt and max tokens of the jobs of `members`.
+-- Prompt tokens to read and max tokens of the jobs of `members`.
 local function sum_work(members)
   local pt, mt = 0, 0
   for _, m in ipairs(members) do
-    local v = redis.call('HMGET', jkey(id_of(m)), 'prompt_tokens', 'max_tokens')
-    pt = pt + (tonumber(v[1]) or 0)
+    local v = redis.call('HMGET', jkey(id_of(m)), 'prompt_tokens', 'max_tokens',
+                         'shared_prompt_tokens')
+    pt = pt + to_read(v[1], v[3])
     mt = mt + (tonumber(v[2]) or 0)
   end
   return pt, mt

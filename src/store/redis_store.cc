@@ -93,6 +93,8 @@ Result<Job> DecodeJob(const Reply& hash) {
       params = v;
     else if (f == "prompt_tokens")
       job.prompt_tokens = ParseInt(v);
+    else if (f == "shared_prompt_tokens")
+      job.shared_prompt_tokens = ParseInt(v);
     else if (f == "order_key")
       job.order_key = ParseInt(v);
     else if (f == "created_at")
@@ -172,6 +174,7 @@ Status CheckNewJob(const Job& job) {
     return InvalidArgument("'" + job.tenant + "' is not a tenant name");
   }
   if (job.created_at < 0) return InvalidArgument("created_at must not be negative");
+  if (job.shared_prompt_tokens < 0) return InvalidArgument("shared_prompt_tokens is negative");
   if (job.created_at > kMaxCreatedAt) {
     return InvalidArgument("created_at " + Str(job.created_at) + " is out of range");
   }
@@ -197,6 +200,7 @@ Status AppendNewJob(const Job& job, Args& args, std::deque<std::string>& held) {
   args.push_back(job.request.text);
   args.push_back(held.emplace_back(std::move(messages)));
   args.push_back(job.tenant);
+  args.push_back(held.emplace_back(Str(job.shared_prompt_tokens)));
   return Status::Ok();
 }
 
@@ -360,9 +364,9 @@ Status RedisJobStore::InsertWith(const Job& job, const Args& extra) {
 }
 
 std::vector<Result<JobStore::Placement>> RedisJobStore::InsertBatch(std::vector<NewJob>& jobs) {
-  // AppendNewJob's 11, the wait model's 4, the slack, whether to measure, the overtaking,
+  // AppendNewJob's 12, the wait model's 4, the slack, whether to measure, the overtaking,
   // the first end.
-  constexpr size_t kArgsPerJob = 19;
+  constexpr size_t kArgsPerJob = 20;
   std::vector<Result<Placement>> out;
   out.reserve(jobs.size());
   std::deque<std::string> held;

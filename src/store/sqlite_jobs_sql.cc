@@ -37,6 +37,7 @@ Result<Job> ReadJob(const sqlite::Statement& row) {
   if (job.state == JobState::kRunning) job.worker = row.Text(22);
   job.usage.cached_tokens = row.Int(23);
   job.tenant = row.Text(24);
+  job.shared_prompt_tokens = row.Int(25);
   return job;
 }
 
@@ -48,6 +49,7 @@ QueuedJob ReadQueuedJob(const sqlite::Statement& row, int first_column) {
   job.prompt_tokens = row.Int(first_column + 3);
   job.max_tokens = row.Int(first_column + 4);
   job.tenant = row.Text(first_column + 5);
+  job.shared_prompt_tokens = row.Int(first_column + 6);
   return job;
 }
 

@@ -22,11 +22,12 @@ namespace glmq::jobs_sql {
   "deadline_at, estimated_wait_seconds, attempts, cancel_requested, dead_letter, "            \
   "progress_prompt_tokens_read, progress_completion_tokens, finish_reason, "                  \
   "usage_prompt_tokens, usage_completion_tokens, error_code, error_message, params, output, " \
-  "worker, usage_cached_tokens, tenant"
-inline constexpr int kJobColumnCount = 25;
+  "worker, usage_cached_tokens, tenant, shared_prompt_tokens"
+inline constexpr int kJobColumnCount = 26;
 
 // The columns ReadQueuedJob decodes, in its order.
-#define GLMQ_QUEUED_COLUMNS "order_key, created_at, seq, prompt_tokens, max_tokens, tenant"
+#define GLMQ_QUEUED_COLUMNS \
+  "order_key, created_at, seq, prompt_tokens, max_tokens, tenant, shared_prompt_tokens"
 
 inline constexpr char kBeginRead[] = "BEGIN";
 inline constexpr char kEndRead[] = "COMMIT";
@@ -36,8 +37,8 @@ inline constexpr char kEndRead[] = "COMMIT";
 // The row's seq is the connection's last inserted rowid; no change means the id was taken.
 inline constexpr char kInsertJob[] =
     "INSERT INTO jobs (id, state, length_class, prompt_tokens, max_tokens, order_key, "
-    "created_at, deadline_at, estimated_wait_seconds, params, tenant) "
-    "VALUES (?1, 'queued', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
+    "created_at, deadline_at, estimated_wait_seconds, params, tenant, shared_prompt_tokens) "
+    "VALUES (?1, 'queued', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
     "ON CONFLICT (id) DO NOTHING";
 inline constexpr char kInsertBody[] =
     "INSERT INTO job_bodies (seq, messages, text) VALUES (?1, ?2, ?3)";
@@ -112,8 +113,11 @@ inline constexpr char kExpireOverdue[] =
     "finish_reason = 'timeout', error_code = 'timeout', "
     "error_message = 'deadline passed while queued' "
     "WHERE state = 'queued' AND deadline_at > 0 AND deadline_at <= ?1 RETURNING id";
+// The shared part scales with the count (JobStore::SetQueuedCost); SET reads the old values.
 inline constexpr char kSetQueuedCost[] =
-    "UPDATE jobs SET prompt_tokens = ?2, length_class = ?3, order_key = ?4 "
+    "UPDATE jobs SET prompt_tokens = ?2, length_class = ?3, order_key = ?4, "
+    "shared_prompt_tokens = CASE WHEN shared_prompt_tokens > 0 AND prompt_tokens > 0 "
+    "THEN max(0, min(?2 - 1, shared_prompt_tokens * ?2 / prompt_tokens)) ELSE 0 END "
     "WHERE id = ?1 AND state = 'queued' RETURNING " GLMQ_QUEUED_COLUMNS;
 inline constexpr char kFailQueued[] =
     "UPDATE jobs SET state = 'failed', finished_at = ?2, finish_reason = 'error', "
@@ -147,7 +151,8 @@ inline constexpr char kSelectQueued[] =
 inline constexpr char kSelectQueueKey[] =
     "SELECT state, order_key, created_at, seq FROM jobs WHERE id = ?1";
 inline constexpr char kQueuedByClass[] =
-    "SELECT length_class, count(*), coalesce(sum(prompt_tokens), 0), "
+    "SELECT length_class, count(*), coalesce(sum(max(prompt_tokens - shared_prompt_tokens, 0)), "
+    "0), "
     "coalesce(sum(max_tokens), 0), coalesce(min(created_at), 0) "
     "FROM jobs INDEXED BY jobs_queue WHERE state = 'queued' GROUP BY length_class";
 inline constexpr char kCountByState[] = "SELECT state, count(*) FROM jobs GROUP BY state";

@@ -155,6 +155,12 @@ CREATE TABLE api_keys (
 );
 )sql";
 
+// Version 7: the prompt tokens a queued job is expected to take from a document read for
+// another job (Job::shared_prompt_tokens), which the queue's sums of work leave out.
+constexpr char kSchemaV7[] = R"sql(
+ALTER TABLE jobs ADD COLUMN shared_prompt_tokens INTEGER NOT NULL DEFAULT 0;
+)sql";
+
 Status Migrate(Connection& db) {
   GLMQ_ASSIGN_OR_RETURN(std::string text, db.Pragma("PRAGMA user_version"));
   int version = 0;
@@ -171,6 +177,7 @@ Status Migrate(Connection& db) {
   if (version < 4) GLMQ_RETURN_IF_ERROR(db.Exec(kSchemaV4));
   if (version < 5) GLMQ_RETURN_IF_ERROR(db.Exec(kSchemaV5));
   if (version < 6) GLMQ_RETURN_IF_ERROR(db.Exec(kSchemaV6));
+  if (version < 7) GLMQ_RETURN_IF_ERROR(db.Exec(kSchemaV7));
   // Later versions add `if (version < N)` steps here, each moving the data forward.
   return db.Exec(("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str());
 }

@@ -7,7 +7,7 @@
 
 namespace glmq::sqlite {
 
-inline constexpr int kSchemaVersion = 6;
+inline constexpr int kSchemaVersion = 7;
 
 // Brings the database to kSchemaVersion in one transaction: a new file gets the whole
 // schema, an older one each missing step. Fails, changing nothing, when the file was

@@ -108,6 +108,7 @@ Result<SqliteJobStore::EncodedJob> SqliteJobStore::EncodeJob(const Job& job) {
   if (job.state != JobState::kQueued) {
     return InvalidArgument(std::string("a new job must be queued, not ") + JobStateName(job.state));
   }
+  if (job.shared_prompt_tokens < 0) return InvalidArgument("shared_prompt_tokens is negative");
   EncodedJob encoded;
   GLMQ_ASSIGN_OR_RETURN(encoded.params, EncodeRequestParams(job.request));
   GLMQ_ASSIGN_OR_RETURN(encoded.messages, EncodeMessages(job.request.messages));
@@ -130,6 +131,7 @@ Status SqliteJobStore::InsertRows(sqlite::WriteContext& ctx, const Job& job,
     insert.BindDouble(8, job.estimated_wait_seconds);
     insert.BindText(9, encoded.params);
     insert.BindText(10, job.tenant);
+    insert.BindInt(11, job.shared_prompt_tokens);
     GLMQ_RETURN_IF_ERROR(insert.Run());
     if (ctx.db.Changes() == 0) return Conflict("job " + job.id + " already exists");
     seq = ctx.db.LastInsertRowid();
@@ -144,7 +146,8 @@ Status SqliteJobStore::InsertRows(sqlite::WriteContext& ctx, const Job& job,
       job.id, {.key = {.order_key = job.order_key, .created_at = encoded.created_at, .seq = seq},
                .prompt_tokens = job.prompt_tokens,
                .max_tokens = job.request.sampling.max_tokens,
-               .tenant = job.tenant});
+               .tenant = job.tenant,
+               .shared_prompt_tokens = job.shared_prompt_tokens});
   return Status::Ok();
 }
 

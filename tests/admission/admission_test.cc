@@ -104,6 +104,34 @@ TEST_F(AdmissionTest, ALongJobIsToldOfTheShorterOnesExpectedToArriveAfterIt) {
   EXPECT_NEAR(short_job.estimated_wait_seconds, WaitAhead(short_job, model), 1e-9);
 }
 
+// Questions on one document: the engine reads it once (the prefix cache), so a second
+// question counts only its own tokens as work, and a job behind both is told one reading.
+TEST_F(AdmissionTest, AQuestionOnADocumentAcceptedLatelyCountsOnlyItsOwnTokens) {
+  Start(PolicyOptions{});
+  const Job first = Submit(3000);
+  EXPECT_EQ(first.shared_prompt_tokens, 0);
+  const Job second = Submit(3000);
+  EXPECT_EQ(second.prompt_tokens, first.prompt_tokens);
+  EXPECT_GE(second.shared_prompt_tokens, second.prompt_tokens - 5);
+  EXPECT_LT(second.shared_prompt_tokens, second.prompt_tokens);
+  const Job behind = Submit(3500);  // another document, sorting after both
+  auto ahead = store_->WorkBefore(behind.order_key);
+  ASSERT_TRUE(ahead.ok());
+  EXPECT_EQ(ahead->jobs, 2);
+  EXPECT_EQ(ahead->prompt_tokens,
+            first.prompt_tokens + second.prompt_tokens - second.shared_prompt_tokens);
+  // Another tenant's jobs do not share it.
+  auto other = admission_->InsertNow(*admission_->Prepare("other", Request(3000)));
+  ASSERT_TRUE(other.ok());
+  EXPECT_EQ(other->job.shared_prompt_tokens, 0);
+  // A document whose job the store refused was never read.
+  store_->InjectWriteFault(true);
+  EXPECT_FALSE(admission_->InsertNow(Prepare(5000)).ok());
+  store_->InjectWriteFault(false);
+  EXPECT_EQ(Submit(5000).shared_prompt_tokens, 0);
+  EXPECT_GT(Submit(5000).shared_prompt_tokens, 0);
+}
+
 TEST_F(AdmissionTest, ASubmitTheStoreRefusedIsNoArrivalToForesee) {
   Start(PolicyOptions{});
   Submit(3000);

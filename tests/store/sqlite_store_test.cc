@@ -119,7 +119,7 @@ TEST_F(SqliteJobStoreTest, DatabaseUsesWalAndRecordsSchemaVersion) {
     return value;
   };
   EXPECT_EQ(pragma("PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(pragma("PRAGMA user_version"), "6");
+  EXPECT_EQ(pragma("PRAGMA user_version"), "7");
   sqlite3_close(db);
 }
 
@@ -137,7 +137,8 @@ TEST_F(SqliteJobStoreTest, OpenMigratesAVersion1File) {
                    "DROP TRIGGER usage_on_end; DROP TABLE usage; "
                    "ALTER TABLE jobs DROP COLUMN tenant; "
                    "DROP TRIGGER webhook_on_end; DROP TABLE webhooks; DROP TABLE idempotency; "
-                   "ALTER TABLE jobs DROP COLUMN usage_cached_tokens; PRAGMA user_version = 1;",
+                   "ALTER TABLE jobs DROP COLUMN usage_cached_tokens; "
+                   "ALTER TABLE jobs DROP COLUMN shared_prompt_tokens; PRAGMA user_version = 1;",
                    nullptr, nullptr, nullptr),
       SQLITE_OK);
   sqlite3_close(db);
@@ -145,6 +146,7 @@ TEST_F(SqliteJobStoreTest, OpenMigratesAVersion1File) {
   OpenStore();
   EXPECT_EQ(MustGet(job.id).state, JobState::kQueued);
   EXPECT_EQ(MustGet(job.id).tenant, "");  // the implicit tenant's
+  EXPECT_EQ(MustGet(job.id).shared_prompt_tokens, 0);
   EXPECT_EQ(MustClaim("w").id, job.id);
   Completion done;
   done.usage = {.prompt_tokens = 100, .completion_tokens = 5, .cached_tokens = 60};

@@ -672,6 +672,52 @@ TEST_P(StoreContractTest, SetQueuedCostMovesTheJobAndFailQueuedEndsIt) {
   EXPECT_EQ(events_.For(a.id), (std::vector{JobState::kQueued, JobState::kFailed}));
 }
 
+// Questions on one document: the engine reads the document once, so the queue's work counts
+// each follower's prompt less the tokens it takes from another's reading, from insert to
+// claim, through a new count of its prompt and a hand-back, and leaves nothing behind.
+TEST_P(StoreContractTest, TheQueuesWorkLeavesOutThePromptTokensAJobTakesFromAnother) {
+  Insert(10, 1000, 1000, 10);  // reads the document
+  Job follower = MakeJob(20, 1001, 1000, 10);
+  follower.shared_prompt_tokens = 990;
+  ASSERT_TRUE(store_->Insert(follower).ok());
+  EXPECT_EQ(MustGet(follower.id).shared_prompt_tokens, 990);
+  auto queued_prompt_tokens = [&] {
+    auto snapshot = store_->Snapshot();
+    EXPECT_TRUE(snapshot.ok());
+    return snapshot.ok() ? snapshot->classes.at(LengthClass::kShort).queued_prompt_tokens : -1;
+  };
+  EXPECT_EQ(queued_prompt_tokens(), 1010);
+  const WaitModel model{.seconds_per_prompt_token = 0.01};
+  // At the queue's tail (the totals) and inside it (a walk): the same work ahead.
+  std::vector<JobStore::NewJob> batch = {{MakeJob(30, 1002, 50, 5), model, std::nullopt},
+                                         {MakeJob(25, 1003, 50, 5), model, std::nullopt}};
+  auto placed = store_->InsertBatch(batch);
+  ASSERT_TRUE(placed[0].ok() && placed[1].ok());
+  EXPECT_EQ(placed[0]->ahead.prompt_tokens, 1010);
+  EXPECT_EQ(placed[1]->ahead.prompt_tokens, 1010);
+  EXPECT_DOUBLE_EQ(batch[0].job.estimated_wait_seconds, 10.1);
+  auto before = store_->WorkBefore(25);
+  ASSERT_TRUE(before.ok());
+  EXPECT_EQ(before->prompt_tokens, 1010);
+  EXPECT_EQ(queued_prompt_tokens(), 1110);
+
+  // Counted again at twice the size, its document is still its share: 1,980 of 2,000.
+  ASSERT_TRUE(store_->SetQueuedCost(follower.id, 2000, LengthClass::kShort, 20).ok());
+  EXPECT_EQ(MustGet(follower.id).shared_prompt_tokens, 1980);
+  EXPECT_EQ(queued_prompt_tokens(), 1120);
+
+  MustClaim("w1");
+  ASSERT_EQ(MustClaim("w1").id, follower.id);
+  EXPECT_EQ(queued_prompt_tokens(), 100);
+  ASSERT_TRUE(store_->Release(follower.id, "w1").ok());
+  EXPECT_EQ(queued_prompt_tokens(), 120);
+  while (queued_prompt_tokens() > 0) MustClaim("w1");
+  EXPECT_EQ(queued_prompt_tokens(), 0);
+  Job negative = MakeJob(40, 1004, 100, 10);
+  negative.shared_prompt_tokens = -1;
+  EXPECT_EQ(store_->Insert(negative).code(), StatusCode::kInvalidArgument);
+}
+
 TEST_P(StoreContractTest, ExpireOverdueTouchesOnlyOverdueQueuedJobs) {
   const TimeMs now = NowMs();
   Job no_deadline = Insert(1, 1000);
@@ -719,6 +765,8 @@ TEST_P(StoreContractTest, QueuePositionAndWorkBeforeMatchABruteForceCount) {
   std::vector<Entry> entries;
   for (int i = 0; i < 120; ++i) {
     Job job = MakeJob(rng() % 25, 1000 + rng() % 5, 1 + rng() % 5000, 1 + rng() % 300);
+    // A third of them questions on a document another job reads: only the rest is work.
+    if (i % 3 == 0) job.shared_prompt_tokens = rng() % job.prompt_tokens;
     ASSERT_TRUE(store_->Insert(job).ok());
     entries.push_back({job, i});
   }
@@ -739,7 +787,7 @@ TEST_P(StoreContractTest, QueuePositionAndWorkBeforeMatchABruteForceCount) {
       for (const Entry& e : entries) {
         if (e.queued && e.job.order_key < k) {
           ++want.jobs;
-          want.prompt_tokens += e.job.prompt_tokens;
+          want.prompt_tokens += e.job.prompt_tokens - e.job.shared_prompt_tokens;
           want.max_tokens += e.job.request.sampling.max_tokens;
         }
       }

@@ -1,0 +1,79 @@
+#include "admission/document_memory.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace glmq {
+namespace {
+
+JobRequest Question(std::string document, std::string question) {
+  JobRequest r;
+  r.text = std::move(document);
+  r.question = std::move(question);
+  return r;
+}
+
+JobRequest Chat(std::vector<ChatMessage> messages) {
+  JobRequest r;
+  r.messages = std::move(messages);
+  return r;
+}
+
+TEST(DocumentMemoryTest, AQuestionsDocumentIsItsTextAndAChatsIsAllButItsLastMessage) {
+  const std::string doc(4000, 'd');
+  const auto a = DocumentMemory::DocumentOf("", Question(doc, "who?"));
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(a, DocumentMemory::DocumentOf("", Question(doc, "when?")));
+  EXPECT_NE(a, DocumentMemory::DocumentOf("", Question(doc + ".", "who?")));
+  // Tenants do not share: the prefix cache keeps them apart.
+  EXPECT_NE(a, DocumentMemory::DocumentOf("acme", Question(doc, "who?")));
+
+  const auto chat = DocumentMemory::DocumentOf("", Chat({{"system", doc}, {"user", "who?"}}));
+  ASSERT_TRUE(chat.has_value());
+  EXPECT_EQ(chat, DocumentMemory::DocumentOf("", Chat({{"system", doc}, {"user", "why?"}})));
+  EXPECT_NE(chat, DocumentMemory::DocumentOf("", Chat({{"user", doc}, {"user", "who?"}})));
+  EXPECT_NE(chat, a);
+  // Nothing before the question: no document.
+  EXPECT_FALSE(DocumentMemory::DocumentOf("", Question("", "who?")).has_value());
+  EXPECT_FALSE(DocumentMemory::DocumentOf("", Chat({{"user", doc}})).has_value());
+}
+
+TEST(DocumentMemoryTest, ADocumentsTokensAreItsShareOfThePrompt) {
+  // 4,000 of 4,004 bytes: 1,002 of 1,004 tokens; all of them, but the last token.
+  EXPECT_EQ(DocumentMemory::DocumentTokens(Question(std::string(4000, 'd'), "who?"), 1004), 1002);
+  EXPECT_EQ(DocumentMemory::DocumentTokens(Question(std::string(4000, 'd'), ""), 1004), 1003);
+  EXPECT_EQ(DocumentMemory::DocumentTokens(
+                Chat({{"system", std::string(3000, 's')}, {"user", std::string(1000, 'u')}}), 800),
+            600);
+  // Too short to be reused.
+  EXPECT_EQ(DocumentMemory::DocumentTokens(Question(std::string(100, 'd'), "who?"), 30), 0);
+}
+
+TEST(DocumentMemoryTest, ADocumentIsRememberedForAWhile) {
+  DocumentMemory memory;
+  const TimeMs t = 1'000'000;
+  EXPECT_FALSE(memory.Seen(7, t));
+  memory.Note(7, t);
+  EXPECT_TRUE(memory.Seen(7, t + 1));
+  EXPECT_TRUE(memory.Seen(7, t + DocumentMemory::kRememberMs));
+  EXPECT_FALSE(memory.Seen(7, t + DocumentMemory::kRememberMs + 1));
+  EXPECT_FALSE(memory.Seen(8, t));
+}
+
+TEST(DocumentMemoryTest, ItHoldsAtMostItsLimitAndKeepsTheLatest) {
+  DocumentMemory memory;
+  const TimeMs t = 1'000'000;
+  const auto n = static_cast<DocumentMemory::Key>(DocumentMemory::kMaxDocuments);
+  for (DocumentMemory::Key k = 0; k < 3 * n; ++k) memory.Note(k, t + static_cast<TimeMs>(k));
+  const TimeMs now = t + static_cast<TimeMs>(3 * n);
+  EXPECT_TRUE(memory.Seen(3 * n - 1, now));
+  EXPECT_FALSE(memory.Seen(0, now));
+  size_t kept = 0;
+  for (DocumentMemory::Key k = 0; k < 3 * n; ++k) kept += memory.Seen(k, now) ? 1 : 0;
+  EXPECT_LE(kept, DocumentMemory::kMaxDocuments + 1);
+  EXPECT_GE(kept, DocumentMemory::kMaxDocuments / 2);
+}
+
+}  // namespace
+}  // namespace glmq
