@@ -109,9 +109,12 @@ Result<Admission::Prepared> Admission::Prepare(std::string tenant, JobRequest re
   job.created_at = NowMs();
   job.prompt_tokens = tokens;
   // A question on a document accepted lately: the engine reads the document once.
-  out.after.document = DocumentMemory::DocumentOf(job.tenant, request);
-  if (out.after.document && documents_.Seen(*out.after.document, job.created_at)) {
-    job.shared_prompt_tokens = DocumentMemory::DocumentTokens(request, tokens);
+  const int64_t document_tokens = DocumentMemory::DocumentTokens(request, tokens);
+  std::optional<DocumentMemory::Recall> document;
+  if (document_tokens > 0) {
+    out.after.document = DocumentMemory::DocumentOf(job.tenant, request);
+    document = documents_.Seen(*out.after.document, job.created_at);
+    if (document) job.shared_prompt_tokens = document_tokens;
   }
   job.length_class = ClassifyLength(policy_, job.prompt_tokens);
   if (request.timeout_seconds > 0) {
@@ -126,6 +129,13 @@ Result<Admission::Prepared> Admission::Prepare(std::string tenant, JobRequest re
   }
   NotePromptSize(job.prompt_tokens);
   out.job.wait = WaitModelOf(capacity, TypicalPromptTokens());
+  if (!document) {
+    out.after.document_read_seconds = PrefillSeconds(capacity.rates, document_tokens);
+  } else if (job.created_at < document->read_at &&
+             document->jobs >= std::max(1, capacity.running_sequences + capacity.free_sequences)) {
+    // Its document's jobs hold every sequence until it is read.
+    out.job.wait.at_least = static_cast<double>(document->read_at - job.created_at) / 1000.0;
+  }
   // A batch's lines (kEstimate) sort by their batch's place and are told no wait of their own.
   if (counting == Counting::kAsConfigured) {
     if (!policy_.promised_order) arrivals_.Foresee(job.order_key, job.created_at, out.job.wait);
@@ -168,7 +178,11 @@ Admission::Accepted Admission::Accept(Job job, int64_t position, AfterInsert aft
                    out.job.prompt_tokens - out.job.shared_prompt_tokens,
                    out.job.request.sampling.max_tokens);
   }
-  if (after.document) documents_.Note(*after.document, out.job.created_at);
+  if (after.document) {
+    const double read_in = out.job.estimated_wait_seconds + after.document_read_seconds;
+    documents_.Note(*after.document, out.job.created_at,
+                    out.job.created_at + std::llround(read_in * 1000.0));
+  }
   if (on_accepted_) on_accepted_(out.job);
   if (after.count_after) {
     // The request moves to the counting task; the 202 needs only the other fields.

@@ -53,8 +53,10 @@ class Admission {
     bool prompt_tokens_estimated = false;
     bool count_after = false;   // counted exactly once durable (Settle), off the caller's path
     bool note_arrival = false;  // an arrival later jobs' waits foresee (sched/overtaking.h)
-    // Its document, which jobs after it will not read again (DocumentMemory).
+    // Its document, which jobs after it will not read again (DocumentMemory), and for the
+    // first job of it lately, the seconds reading it takes.
     std::optional<DocumentMemory::Key> document;
+    double document_read_seconds = 0;
   };
   struct Prepared {
     JobStore::NewJob job;

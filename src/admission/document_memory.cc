@@ -48,26 +48,33 @@ int64_t DocumentMemory::DocumentTokens(const JobRequest& request, int64_t prompt
   return tokens >= kMinSharedTokens ? tokens : 0;
 }
 
-bool DocumentMemory::Seen(Key document, TimeMs now) const {
+std::optional<DocumentMemory::Recall> DocumentMemory::Seen(Key document, TimeMs now) const {
   std::lock_guard lock(mu_);
-  auto it = seen_at_.find(document);
-  return it != seen_at_.end() && it->second >= now - kRememberMs;
+  auto it = entries_.find(document);
+  if (it == entries_.end() || it->second.seen_at < now - kRememberMs) return std::nullopt;
+  return it->second.recall;
 }
 
-void DocumentMemory::Note(Key document, TimeMs now) {
+void DocumentMemory::Note(Key document, TimeMs now, TimeMs read_at) {
   std::lock_guard lock(mu_);
-  seen_at_[document] = std::max(seen_at_[document], now);
-  if (seen_at_.size() <= kMaxDocuments) return;
-  std::erase_if(seen_at_, [now](const auto& entry) { return entry.second < now - kRememberMs; });
+  Entry& e = entries_[document];
+  if (e.seen_at < now - kRememberMs) {
+    e.recall = {.read_at = read_at, .jobs = 1};
+  } else if (now < e.recall.read_at) {
+    e.recall.jobs += 1;
+  }
+  e.seen_at = std::max(e.seen_at, now);
+  if (entries_.size() <= kMaxDocuments) return;
+  std::erase_if(entries_, [now](const auto& kv) { return kv.second.seen_at < now - kRememberMs; });
   // Still full of documents seen lately: the older half goes.
-  if (seen_at_.size() > kMaxDocuments) {
+  if (entries_.size() > kMaxDocuments) {
     std::vector<TimeMs> times;
-    times.reserve(seen_at_.size());
-    for (const auto& [key, at] : seen_at_) times.push_back(at);
+    times.reserve(entries_.size());
+    for (const auto& [key, entry] : entries_) times.push_back(entry.seen_at);
     auto middle = times.begin() + static_cast<ptrdiff_t>(times.size() / 2);
     std::nth_element(times.begin(), middle, times.end());
     const TimeMs cut = *middle;
-    std::erase_if(seen_at_, [cut](const auto& entry) { return entry.second < cut; });
+    std::erase_if(entries_, [cut](const auto& kv) { return kv.second.seen_at < cut; });
   }
 }
 

@@ -5,6 +5,12 @@
 // told five readings of it where the engine does one (Job::shared_prompt_tokens, which the
 // queue's sums of work leave out).
 //
+// Until a document is read, its questions wait in their sequences for the job reading it
+// (they take its KV when it has), so once its jobs hold every sequence, a question on it
+// starts no sooner than its reading ends: Recall says when that is expected (the first job's
+// wait told, plus reading the document at the measured rate) and how many jobs of it came
+// meanwhile.
+//
 // A document is a {text, question} request's text, or the messages before a chat's last
 // one, within one tenant (the prefix cache keeps tenants apart by default). What this
 // process accepted is all it knows: a gateway among several knows its own submits, and a
@@ -41,14 +47,23 @@ class DocumentMemory {
   // from another's reading of the document. 0 when it has none or it is short.
   static int64_t DocumentTokens(const JobRequest& request, int64_t prompt_tokens);
 
-  // Whether a job with this document was accepted in the last kRememberMs before `now`.
-  bool Seen(Key document, TimeMs now) const;
-  // A job with this document was accepted at `now`.
-  void Note(Key document, TimeMs now);
+  struct Recall {
+    TimeMs read_at = 0;  // when its first job is expected to have read it
+    int32_t jobs = 0;    // jobs of it accepted since its first, before read_at, that one included
+  };
+  // A document a job was accepted with in the last kRememberMs before `now`.
+  std::optional<Recall> Seen(Key document, TimeMs now) const;
+  // A job with this document was accepted at `now`; if it is the first lately, it is
+  // expected to have read the document at `read_at`.
+  void Note(Key document, TimeMs now, TimeMs read_at);
 
  private:
+  struct Entry {
+    TimeMs seen_at = 0;
+    Recall recall;
+  };
   mutable std::mutex mu_;
-  std::unordered_map<Key, TimeMs> seen_at_;  // guarded by mu_
+  std::unordered_map<Key, Entry> entries_;  // guarded by mu_
 };
 
 }  // namespace glmq

@@ -65,6 +65,10 @@ struct WaitModel {
     double slope = 1;
   };
   std::optional<FirstEnd> first_end = std::nullopt;
+  // The wait is no shorter than this, unless the job starts in the step in progress: a
+  // question on a document still being read, whose earlier jobs hold every sequence until
+  // the reading ends (admission/document_memory.h).
+  double at_least = 0;
 
   // The work that jobs arriving later will put ahead of this one (the default order lets
   // shorter ones sort first; sched/overtaking.h): the wait for `w` seconds of work ahead
@@ -90,7 +94,8 @@ struct WaitModel {
     if (StartsNow(prompt_tokens, max_tokens)) return *when_clear;
     const double ahead = WorkSeconds(prompt_tokens, max_tokens);
     const double all = base_seconds + ahead;
-    return first_end ? std::min(all, first_end->seconds + first_end->slope * ahead) : all;
+    return std::max(at_least,
+                    first_end ? std::min(all, first_end->seconds + first_end->slope * ahead) : all);
   }
   // The wait told for this work ahead now: Seconds(...) with the overtaking foreseen, unless
   // the job starts in the step in progress (nothing can overtake it then).

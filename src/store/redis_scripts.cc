@@ -30,7 +30,7 @@ return seq
 // queued event says only that there is work, so the batch publishes one, for its last job.
 constexpr char kInsertBatch[] = R"lua(
 local n = tonumber(ARGV[3])
-local stride = 20
+local stride = 21
 local queue = P .. 'queue'
 local total = redis.call('ZCARD', queue)
 local tail = redis.call('ZRANGE', queue, -1, -1, 'WITHSCORES')
@@ -44,10 +44,11 @@ local function wait_for(a, pt, mt)
   if starts_now(a, pt, mt) then return tonumber(ARGV[a + 16]) end
   local ahead = pt * tonumber(ARGV[a + 14]) + mt * tonumber(ARGV[a + 15])
   local all = tonumber(ARGV[a + 13]) + ahead
+  local at_least = tonumber(ARGV[a + 21])  -- WaitModel::at_least
   -- WaitModel::FirstEnd: 'seconds slope'
-  if ARGV[a + 20] == '' then return all end
+  if ARGV[a + 20] == '' then return math.max(at_least, all) end
   local seconds, slope = string.match(ARGV[a + 20], '(%S+) (%S+)')
-  return math.min(all, tonumber(seconds) + tonumber(slope) * ahead)
+  return math.max(at_least, math.min(all, tonumber(seconds) + tonumber(slope) * ahead))
 end
 -- The overtaking foreseen (WaitModel::Overtaken): the least of 'intercept slope ...' lines.
 local function overtaken(lines, w)

@@ -28,7 +28,7 @@ enum class ScriptId {
   // wait when clear (seconds, or "" when no sequence is free), slack (seconds, or "" for a
   // job without a promise: JobStore::NewJob), "1" to measure its place or "0", the
   // overtaking foreseen ("intercept slope ..." or "": WaitModel::Told), when a sequence
-  // frees ("seconds slope" or "": WaitModel::FirstEnd)
+  // frees ("seconds slope" or "": WaitModel::FirstEnd), the least wait (WaitModel::at_least)
   //   -> per job [seq, jobs ahead, prompt tokens to read ahead, max tokens ahead,
   //   estimated_wait_seconds, order_key] or nil when the id exists
   kInsertBatch,

@@ -365,8 +365,8 @@ Status RedisJobStore::InsertWith(const Job& job, const Args& extra) {
 
 std::vector<Result<JobStore::Placement>> RedisJobStore::InsertBatch(std::vector<NewJob>& jobs) {
   // AppendNewJob's 12, the wait model's 4, the slack, whether to measure, the overtaking,
-  // the first end.
-  constexpr size_t kArgsPerJob = 20;
+  // the first end, the least wait.
+  constexpr size_t kArgsPerJob = 21;
   std::vector<Result<Placement>> out;
   out.reserve(jobs.size());
   std::deque<std::string> held;
@@ -403,6 +403,7 @@ std::vector<Result<JobStore::Placement>> RedisJobStore::InsertBatch(std::vector<
     } else {
       args.push_back("");
     }
+    args.push_back(held.emplace_back(DoubleText(wait.at_least)));
   }
   if (sent.empty()) return out;
   args[0] = held.emplace_back(Str(static_cast<int64_t>(sent.size())));

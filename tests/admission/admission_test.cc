@@ -84,8 +84,8 @@ TEST_F(AdmissionTest, ALongJobIsToldOfTheShorterOnesExpectedToArriveAfterIt) {
   Start(PolicyOptions{});
   Submit(3000);
   for (int i = 0; i < 6; ++i) Submit(20);
-  // Shorter jobs keep arriving: a long one is told they will overtake it.
-  Admission::Prepared long_job = Prepare(3000);
+  // Shorter jobs keep arriving: a long one (another document) is told they will overtake it.
+  Admission::Prepared long_job = Prepare(3001);
   EXPECT_GT(long_job.job.wait.overtaking_lines, 0);
   const WaitModel model = long_job.job.wait;
   auto accepted = admission_->InsertNow(std::move(long_job));
@@ -130,6 +130,30 @@ TEST_F(AdmissionTest, AQuestionOnADocumentAcceptedLatelyCountsOnlyItsOwnTokens) 
   store_->InjectWriteFault(false);
   EXPECT_EQ(Submit(5000).shared_prompt_tokens, 0);
   EXPECT_GT(Submit(5000).shared_prompt_tokens, 0);
+}
+
+// Five questions on a document submitted together, two sequences: the first question starts
+// beside the document's job and waits in its sequence for the reading (the prefix cache), so
+// the rest wait for the reading to end, however little of their own they have to read.
+TEST_F(AdmissionTest, QuestionsOnADocumentStillBeingReadWaitForItOnceItsJobsHoldEverySequence) {
+  capacity_.capacity.running_sequences = 1;
+  capacity_.capacity.free_sequences = 1;
+  Start(PolicyOptions{});
+  const Job reader = Submit(6000);  // 6 s to read at 1,000 tokens a second
+  Admission::Prepared first = Prepare(6000);
+  EXPECT_GT(first.job.job.shared_prompt_tokens, 0);
+  EXPECT_EQ(first.job.wait.at_least, 0);  // a sequence is free for it
+  ASSERT_TRUE(admission_->InsertNow(std::move(first)).ok());
+  Admission::Prepared second = Prepare(6000);
+  const double read_at_s =
+      static_cast<double>(reader.created_at - second.job.job.created_at) / 1000.0 +
+      reader.estimated_wait_seconds + 6.0;
+  EXPECT_NEAR(second.job.wait.at_least, read_at_s, 0.2);
+  auto accepted = admission_->InsertNow(std::move(second));
+  ASSERT_TRUE(accepted.ok());
+  EXPECT_GE(accepted->job.estimated_wait_seconds, read_at_s - 0.2);
+  // Another document is not held up by it here.
+  EXPECT_EQ(Prepare(7000).job.wait.at_least, 0);
 }
 
 TEST_F(AdmissionTest, ASubmitTheStoreRefusedIsNoArrivalToForesee) {

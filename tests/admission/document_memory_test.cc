@@ -53,22 +53,45 @@ TEST(DocumentMemoryTest, ADocumentsTokensAreItsShareOfThePrompt) {
 TEST(DocumentMemoryTest, ADocumentIsRememberedForAWhile) {
   DocumentMemory memory;
   const TimeMs t = 1'000'000;
-  EXPECT_FALSE(memory.Seen(7, t));
-  memory.Note(7, t);
-  EXPECT_TRUE(memory.Seen(7, t + 1));
-  EXPECT_TRUE(memory.Seen(7, t + DocumentMemory::kRememberMs));
-  EXPECT_FALSE(memory.Seen(7, t + DocumentMemory::kRememberMs + 1));
-  EXPECT_FALSE(memory.Seen(8, t));
+  EXPECT_FALSE(memory.Seen(7, t).has_value());
+  memory.Note(7, t, t + 5000);
+  EXPECT_TRUE(memory.Seen(7, t + 1).has_value());
+  EXPECT_TRUE(memory.Seen(7, t + DocumentMemory::kRememberMs).has_value());
+  EXPECT_FALSE(memory.Seen(7, t + DocumentMemory::kRememberMs + 1).has_value());
+  EXPECT_FALSE(memory.Seen(8, t).has_value());
+}
+
+// The first job's reading ends when it was foreseen to; the jobs that came before then wait
+// for it, those after take the document at once.
+TEST(DocumentMemoryTest, ItCountsTheJobsThatCameWhileTheDocumentWasRead) {
+  DocumentMemory memory;
+  const TimeMs t = 1'000'000;
+  memory.Note(7, t, t + 5000);
+  memory.Note(7, t + 100, t + 100);  // a later job's foresight does not move the first's
+  memory.Note(7, t + 200, t + 200);
+  auto seen = memory.Seen(7, t + 300);
+  ASSERT_TRUE(seen.has_value());
+  EXPECT_EQ(seen->read_at, t + 5000);
+  EXPECT_EQ(seen->jobs, 3);
+  memory.Note(7, t + 6000, t + 6000);  // read by then
+  EXPECT_EQ(memory.Seen(7, t + 6000)->jobs, 3);
+  // Forgotten, and then seen again: a first job again.
+  const TimeMs later = t + 6000 + DocumentMemory::kRememberMs + 1;
+  memory.Note(7, later, later + 800);
+  EXPECT_EQ(memory.Seen(7, later)->jobs, 1);
+  EXPECT_EQ(memory.Seen(7, later)->read_at, later + 800);
 }
 
 TEST(DocumentMemoryTest, ItHoldsAtMostItsLimitAndKeepsTheLatest) {
   DocumentMemory memory;
   const TimeMs t = 1'000'000;
   const auto n = static_cast<DocumentMemory::Key>(DocumentMemory::kMaxDocuments);
-  for (DocumentMemory::Key k = 0; k < 3 * n; ++k) memory.Note(k, t + static_cast<TimeMs>(k));
+  for (DocumentMemory::Key k = 0; k < 3 * n; ++k) {
+    memory.Note(k, t + static_cast<TimeMs>(k), t + static_cast<TimeMs>(k));
+  }
   const TimeMs now = t + static_cast<TimeMs>(3 * n);
-  EXPECT_TRUE(memory.Seen(3 * n - 1, now));
-  EXPECT_FALSE(memory.Seen(0, now));
+  EXPECT_TRUE(memory.Seen(3 * n - 1, now).has_value());
+  EXPECT_FALSE(memory.Seen(0, now).has_value());
   size_t kept = 0;
   for (DocumentMemory::Key k = 0; k < 3 * n; ++k) kept += memory.Seen(k, now) ? 1 : 0;
   EXPECT_LE(kept, DocumentMemory::kMaxDocuments + 1);

@@ -183,6 +183,28 @@ TEST_P(StoreContractTest, InsertBatchTellsAJobBehindAFullEngineWhenTheFirstRunni
   }
 }
 
+// A question on a document still being read waits for the reading (WaitModel::at_least),
+// unless it starts in the step in progress.
+TEST_P(StoreContractTest, InsertBatchTellsNoLessThanTheLeastWait) {
+  WaitModel held{.base_seconds = 1, .seconds_per_prompt_token = 0.01};
+  held.at_least = 7;
+  WaitModel free_sequence = held;
+  free_sequence.when_clear = 0.25;
+  std::vector<JobStore::NewJob> batch = {
+      {MakeJob(10, 1, 100, 1), free_sequence, std::nullopt},  // starts now: 0.25 s
+      {MakeJob(20, 2, 100, 1), held, std::nullopt},           // 1 + 1 s, but 7 s at least
+      {MakeJob(30, 3, 100, 1), held, std::nullopt},           // 1 + 2 s, but 7 s at least
+  };
+  for (int i = 0; i < 2; ++i) batch.push_back({MakeJob(40 + i, 4 + i, 1000, 1), held, {}});
+  auto placed = store_->InsertBatch(batch);
+  ASSERT_EQ(placed.size(), batch.size());
+  const double told[] = {0.25, 7, 7, 7, 14};  // the last: 1 + 13 s ahead
+  for (size_t i = 0; i < batch.size(); ++i) {
+    ASSERT_TRUE(placed[i].ok()) << i << ": " << placed[i].status().ToString();
+    EXPECT_NEAR(batch[i].job.estimated_wait_seconds, told[i], 1e-9) << i;
+  }
+}
+
 TEST_P(StoreContractTest, InsertBatchPlacesEachJobAndRefusesOnlyTheBadOnes) {
   const WaitModel model{.base_seconds = 1.5,
                         .seconds_per_prompt_token = 0.01,
