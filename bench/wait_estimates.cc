@@ -7,10 +7,14 @@
 // error |estimate - wait| / wait over the jobs that waited at least --min-wait-s, and a
 // machine-readable line:
 //   WAIT_RESULT jobs=N median_error=... p90_error=... mean_ratio=...
+// With --questions-per-document Q, each arrival is a document with Q questions on it,
+// submitted together (Q jobs with the same text, a question each): what glmq's prefix cache
+// is for, and what a wait estimate must price as one reading of the document.
 //
 //   wait_estimates --url http://127.0.0.1:PORT [--jobs 30] [--seed 1] [--min-words 50]
 //                  [--max-words 3000] [--min-max-tokens 16] [--max-max-tokens 200]
 //                  [--mean-gap-ms 400] [--min-wait-s 0.5] [--timeout-s 1800]
+//                  [--questions-per-document 1]
 #include <curl/curl.h>
 
 #include <chrono>
@@ -44,9 +48,11 @@ struct Options {
   int mean_gap_ms = 400;
   double min_wait_s = 0.5;
   int timeout_s = 1800;
+  int questions_per_document = 1;
 };
 
 struct Record {
+  int document = 0;
   int words = 0;
   int max_tokens = 0;
   std::string id;
@@ -85,18 +91,20 @@ bool ParseArgs(int argc, char** argv, Options& o) {
       o.min_wait_s = n;
     else if (a == "--timeout-s")
       o.timeout_s = static_cast<int>(n);
+    else if (a == "--questions-per-document")
+      o.questions_per_document = static_cast<int>(n);
     else
       return false;
   }
   return argc % 2 == 1 && !o.url.empty() && o.jobs > 0 && o.min_words <= o.max_words &&
-         o.min_max_tokens <= o.max_max_tokens;
+         o.min_max_tokens <= o.max_max_tokens && o.questions_per_document > 0;
 }
 
 // Submits, then long-polls until the job ends and reads its queue wait.
-void Run(const Options& o, const std::string& text, Record& r, Clock::time_point start) {
+void Run(const Options& o, const std::string& text, const std::string& question, Record& r,
+         Clock::time_point start) {
   r.submit_s = SecondsSince(start);
-  const bench::JobAnswer accepted =
-      bench::SubmitJob(o.url, text, "What is the main point?", r.max_tokens);
+  const bench::JobAnswer accepted = bench::SubmitJob(o.url, text, question, r.max_tokens);
   if (!accepted.ok()) {
     r.error = accepted.error;
     return;
@@ -126,7 +134,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "usage: wait_estimates --url URL [--jobs N] [--seed N] [--min-words N] "
                  "[--max-words N] [--min-max-tokens N] [--max-max-tokens N] [--mean-gap-ms MS] "
-                 "[--min-wait-s S] [--timeout-s S]\n");
+                 "[--min-wait-s S] [--timeout-s S] [--questions-per-document Q]\n");
     return 2;
   }
   curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -138,24 +146,36 @@ int main(int argc, char** argv) {
   std::exponential_distribution<double> gap(1000.0 / std::max(1, o.mean_gap_ms));
   for (int i = 0; i < o.jobs; ++i) {
     Record& r = records[i];
-    r.words = std::uniform_int_distribution<int>(o.min_words, o.max_words)(rng);
+    r.document = i / o.questions_per_document;
+    const bool first = i % o.questions_per_document == 0;
+    r.words = first ? std::uniform_int_distribution<int>(o.min_words, o.max_words)(rng)
+                    : records[i - 1].words;
     r.max_tokens = std::uniform_int_distribution<int>(o.min_max_tokens, o.max_max_tokens)(rng);
-    // About six bytes a word in the generated prose.
-    texts.push_back(MakeProse(o.seed * 7919 + i, static_cast<size_t>(r.words) * 6));
-    arrivals.push_back(at);
-    at += gap(rng);
+    if (first) {
+      // About six bytes a word in the generated prose.
+      texts.push_back(MakeProse(o.seed * 7919 + r.document, static_cast<size_t>(r.words) * 6));
+      arrivals.push_back(at);
+      at += gap(rng);
+    }
   }
   const Clock::time_point start = Clock::now();
   std::vector<std::thread> threads;
   for (int i = 0; i < o.jobs; ++i) {
-    const double wait = arrivals[i] - SecondsSince(start);
+    const int document = records[i].document;
+    const double wait = arrivals[document] - SecondsSince(start);
     if (wait > 0) std::this_thread::sleep_for(std::chrono::duration<double>(wait));
-    threads.emplace_back([&, i] { Run(o, texts[i], records[i], start); });
+    const int q = i % o.questions_per_document;
+    const std::string question =
+        q == 0 ? "What is the main point?" : "What does part " + std::to_string(q) + " say?";
+    threads.emplace_back(
+        [&, i, document, question] { Run(o, texts[document], question, records[i], start); });
+    // The questions on one document go in the order given (each is a new thread).
+    if (o.questions_per_document > 1) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   for (std::thread& t : threads) t.join();
 
-  std::printf("%4s %6s %5s %9s %4s %10s %8s %7s  %s\n", "job", "words", "max", "submit_s", "pos",
-              "estimate_s", "wait_s", "error", "result");
+  std::printf("%4s %4s %6s %5s %9s %4s %10s %8s %7s  %s\n", "job", "doc", "words", "max",
+              "submit_s", "pos", "estimate_s", "wait_s", "error", "result");
   std::vector<double> errors, ratios;
   int failed = 0;
   for (size_t i = 0; i < records.size(); ++i) {
@@ -168,9 +188,9 @@ int main(int argc, char** argv) {
       ratios.push_back(r.estimate_s / r.wait_s);
     }
     failed += r.error.empty() ? 0 : 1;
-    std::printf("%4zu %6d %5d %9.2f %4lld %10.2f %8.2f %6.0f%%  %s\n", i + 1, r.words, r.max_tokens,
-                r.submit_s, static_cast<long long>(r.position), r.estimate_s, r.wait_s,
-                measured ? 100 * error : -1.0, r.error.empty() ? "ok" : r.error.c_str());
+    std::printf("%4zu %4d %6d %5d %9.2f %4lld %10.2f %8.2f %6.0f%%  %s\n", i + 1, r.document + 1,
+                r.words, r.max_tokens, r.submit_s, static_cast<long long>(r.position), r.estimate_s,
+                r.wait_s, measured ? 100 * error : -1.0, r.error.empty() ? "ok" : r.error.c_str());
   }
   double mean_ratio = 0;
   for (double x : ratios) mean_ratio += x / static_cast<double>(ratios.size());

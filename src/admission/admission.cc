@@ -133,8 +133,10 @@ Result<Admission::Prepared> Admission::Prepare(std::string tenant, JobRequest re
     out.after.document_read_seconds = PrefillSeconds(capacity.rates, document_tokens);
   } else if (job.created_at < document->read_at &&
              document->jobs >= std::max(1, capacity.running_sequences + capacity.free_sequences)) {
-    // Its document's jobs hold every sequence until it is read.
-    out.job.wait.at_least = static_cast<double>(document->read_at - job.created_at) / 1000.0;
+    // Its document's jobs hold every sequence until it is read, and one of them has answered.
+    out.job.wait.at_least = static_cast<double>(document->read_at - job.created_at) / 1000.0 +
+                            document->fewest_max_tokens * capacity.rates.completion_ratio *
+                                TokenSeconds(capacity.rates);
   }
   // A batch's lines (kEstimate) sort by their batch's place and are told no wait of their own.
   if (counting == Counting::kAsConfigured) {
@@ -181,7 +183,8 @@ Admission::Accepted Admission::Accept(Job job, int64_t position, AfterInsert aft
   if (after.document) {
     const double read_in = out.job.estimated_wait_seconds + after.document_read_seconds;
     documents_.Note(*after.document, out.job.created_at,
-                    out.job.created_at + std::llround(read_in * 1000.0));
+                    out.job.created_at + std::llround(read_in * 1000.0),
+                    out.job.request.sampling.max_tokens);
   }
   if (on_accepted_) on_accepted_(out.job);
   if (after.count_after) {

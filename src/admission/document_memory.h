@@ -7,9 +7,9 @@
 //
 // Until a document is read, its questions wait in their sequences for the job reading it
 // (they take its KV when it has), so once its jobs hold every sequence, a question on it
-// starts no sooner than its reading ends: Recall says when that is expected (the first job's
-// wait told, plus reading the document at the measured rate) and how many jobs of it came
-// meanwhile.
+// starts no sooner than its reading ends and the first of them has answered: Recall says
+// when the reading should end (the first job's wait told, plus reading the document at the
+// measured rate), how many jobs of it came meanwhile and the shortest answer they asked for.
 //
 // A document is a {text, question} request's text, or the messages before a chat's last
 // one, within one tenant (the prefix cache keeps tenants apart by default). What this
@@ -50,12 +50,14 @@ class DocumentMemory {
   struct Recall {
     TimeMs read_at = 0;  // when its first job is expected to have read it
     int32_t jobs = 0;    // jobs of it accepted since its first, before read_at, that one included
+    // The least max_tokens of those: once the document is read, the one that ends first.
+    int32_t fewest_max_tokens = 0;
   };
   // A document a job was accepted with in the last kRememberMs before `now`.
   std::optional<Recall> Seen(Key document, TimeMs now) const;
-  // A job with this document was accepted at `now`; if it is the first lately, it is
-  // expected to have read the document at `read_at`.
-  void Note(Key document, TimeMs now, TimeMs read_at);
+  // A job with this document and `max_tokens` was accepted at `now`; if it is the first
+  // lately, it is expected to have read the document at `read_at`.
+  void Note(Key document, TimeMs now, TimeMs read_at, int32_t max_tokens);
 
  private:
   struct Entry {
