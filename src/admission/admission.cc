@@ -129,9 +129,9 @@ Result<Admission::Prepared> Admission::Prepare(std::string tenant, JobRequest re
   }
   NotePromptSize(job.prompt_tokens);
   out.job.wait = WaitModelOf(capacity, TypicalPromptTokens());
-  if (!document) {
+  if (out.after.document && !document) {
     out.after.document_read_seconds = PrefillSeconds(capacity.rates, document_tokens);
-  } else if (job.created_at < document->read_at &&
+  } else if (document && job.created_at < document->read_at &&
              document->jobs >= std::max(1, capacity.running_sequences + capacity.free_sequences)) {
     // Its document's jobs hold every sequence until it is read, and one of them has answered.
     out.job.wait.at_least = static_cast<double>(document->read_at - job.created_at) / 1000.0 +
