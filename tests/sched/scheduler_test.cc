@@ -1,6 +1,8 @@
 // The scheduler with a fake engine (tests/sched/fake_engine.h) over a real SQLite store:
 // admission, the job held for KV and the backfilling around it, cancellation and deadlines
-// of a held job, prompts tokenized once. Times are the fake engine's virtual seconds.
+// of a held job, prompts tokenized once, the running work it publishes. Times are the fake
+// engine's virtual seconds. About 500 lines: every test shares the fixture's store, engine
+// and scheduler set-up.
 #include "sched/scheduler.h"
 
 #include <gtest/gtest.h>
