@@ -110,11 +110,11 @@ Result<Admission::Prepared> Admission::Prepare(std::string tenant, JobRequest re
   job.prompt_tokens = tokens;
   // A question on a document accepted lately: the engine reads the document once.
   const int64_t document_tokens = DocumentMemory::DocumentTokens(request, tokens);
-  std::optional<DocumentMemory::Recall> document;
+  std::optional<DocumentMemory::Recall> seen;  // what is known of its document
   if (document_tokens > 0) {
     out.after.document = DocumentMemory::DocumentOf(job.tenant, request);
-    document = documents_.Seen(*out.after.document, job.created_at);
-    if (document) job.shared_prompt_tokens = document_tokens;
+    seen = documents_.Seen(*out.after.document, job.created_at);
+    if (seen) job.shared_prompt_tokens = document_tokens;
   }
   job.length_class = ClassifyLength(policy_, job.prompt_tokens);
   if (request.timeout_seconds > 0) {
@@ -129,14 +129,14 @@ Result<Admission::Prepared> Admission::Prepare(std::string tenant, JobRequest re
   }
   NotePromptSize(job.prompt_tokens);
   out.job.wait = WaitModelOf(capacity, TypicalPromptTokens());
-  if (out.after.document && !document) {
+  if (out.after.document && !seen) {
     out.after.document_read_seconds = PrefillSeconds(capacity.rates, document_tokens);
-  } else if (document && job.created_at < document->read_at &&
-             document->jobs >= std::max(1, capacity.running_sequences + capacity.free_sequences)) {
+  } else if (seen && job.created_at < seen->read_at &&
+             seen->jobs >= std::max(1, capacity.running_sequences + capacity.free_sequences)) {
     // Its document's jobs hold every sequence until it is read, and one of them has answered.
-    out.job.wait.at_least = static_cast<double>(document->read_at - job.created_at) / 1000.0 +
-                            document->fewest_max_tokens * capacity.rates.completion_ratio *
-                                TokenSeconds(capacity.rates);
+    out.job.wait.at_least =
+        static_cast<double>(seen->read_at - job.created_at) / 1000.0 +
+        seen->fewest_max_tokens * capacity.rates.completion_ratio * TokenSeconds(capacity.rates);
   }
   // A batch's lines (kEstimate) sort by their batch's place and are told no wait of their own.
   if (counting == Counting::kAsConfigured) {

@@ -323,19 +323,16 @@ end
 local function write_job(id, seq, created_at, class, prompt_tokens, max_tokens, order_key,
                          deadline_at, wait, params, text, messages, tenant, shared)
   local member = member_of(created_at, seq, id, tenant)
-  -- The shared part only where there is one (a field fewer for most jobs), in the same call.
-  if shared == '0' then
-    redis.call('HSET', jkey(id), 'id', id, 'state', 'queued', 'member', member,
-               'created_at', created_at, 'class', class, 'prompt_tokens', prompt_tokens,
-               'max_tokens', max_tokens, 'order_key', order_key, 'deadline_at', deadline_at,
-               'estimated_wait_seconds', wait, 'params', params)
-  else
-    redis.call('HSET', jkey(id), 'id', id, 'state', 'queued', 'member', member,
-               'created_at', created_at, 'class', class, 'prompt_tokens', prompt_tokens,
-               'max_tokens', max_tokens, 'order_key', order_key, 'deadline_at', deadline_at,
-               'estimated_wait_seconds', wait, 'params', params,
-               'shared_prompt_tokens', shared)
+  local fields = {'id', id, 'state', 'queued', 'member', member, 'created_at', created_at,
+                  'class', class, 'prompt_tokens', prompt_tokens, 'max_tokens', max_tokens,
+                  'order_key', order_key, 'deadline_at', deadline_at,
+                  'estimated_wait_seconds', wait, 'params', params}
+  -- The shared part only where there is one: a field fewer for most jobs.
+  if shared ~= '0' then
+    table.insert(fields, 'shared_prompt_tokens')
+    table.insert(fields, shared)
   end
+  redis.call('HSET', jkey(id), unpack(fields))
   if tenant ~= '' then
     redis.call('HSET', jkey(id), 'tenant', tenant)
     redis.call('SADD', P .. 'tenants', tenant)
