@@ -15,6 +15,9 @@
 // a server reports as cached (usage.prompt_tokens_details.cached_tokens, both servers) are
 // summed in `cached_tokens`.
 //
+// Over 500 lines: a standalone program (the two servers' request and answer shapes, the
+// sampling of the document's progress, the report) that bench/mixed.sh builds and runs whole.
+//
 // glmq: POST /v1/jobs {text, question, max_tokens, temperature 0}, then GET
 // /v1/jobs/{id}?wait=300 until the job ends. llama-server: one blocking POST
 // /v1/chat/completions with the user message text + "\n\n" + question, which is the message

@@ -3,7 +3,8 @@
 // to the error file while the rest run; a short window expires what is left and keeps what
 // finished; a batch outlives a kill -9 of the server, and on Redis a kill -9 of a worker and
 // of the gateway that runs it, with every line answered once; tries of a batch's end that
-// failed leave no files behind; another tenant's batch is unknown.
+// failed leave no files behind; another tenant's batch is unknown. Over 500 lines: the
+// tests share one harness of servers, workers and files, and each reads as a user's session.
 #include <gtest/gtest.h>
 
 #include <filesystem>
