@@ -37,9 +37,8 @@ namespace {
 // How a wait follows from the work ahead, given the speeds, the work in hand and the size
 // of a typical queued prompt.
 WaitModel WaitModelOf(const Capacity& capacity, double typical_prompt_tokens) {
-  WaitModel model = MakeWaitModel(
-      capacity.rates, capacity.running_prompt_tokens_left, capacity.running_prompt_positions_left,
-      capacity.running_max_tokens_left, capacity.free_sequences, typical_prompt_tokens);
+  WaitModel model = MakeWaitModel(capacity.rates, capacity.running, capacity.free_sequences,
+                                  typical_prompt_tokens);
   // With a sequence free, what is left of the step in progress where the engine says, rather
   // than the mean remainder of recent steps (a long prompt chunk can take seconds).
   if (model.when_clear && capacity.step_left_seconds) {
@@ -121,12 +120,13 @@ Result<Admission::Prepared> Admission::Prepare(std::string tenant, JobRequest re
     job.deadline_at = job.created_at + std::llround(request.timeout_seconds * 1000.0);
   }
   const Capacity capacity = capacity_.Now();
-  job.order_key = OrderKey(policy_, capacity.rates, job.created_at, request.priority,
-                           job.prompt_tokens, request.sampling.max_tokens);
-  if (policy_.promised_order) {
-    out.job.slack_seconds =
-        SlackSeconds(policy_, capacity.rates, job.prompt_tokens, request.sampling.max_tokens);
-  }
+  // A question on a document accepted lately sorts with the document's first job.
+  out.after.slack_seconds =
+      seen ? seen->slack_seconds
+           : SlackSeconds(policy_, capacity.rates, job.prompt_tokens, request.sampling.max_tokens);
+  job.order_key =
+      OrderKeyWithSlack(policy_, job.created_at, request.priority, out.after.slack_seconds);
+  if (policy_.promised_order) out.job.slack_seconds = out.after.slack_seconds;
   NotePromptSize(job.prompt_tokens);
   out.job.wait = WaitModelOf(capacity, TypicalPromptTokens());
   if (out.after.document && !seen) {
@@ -184,7 +184,7 @@ Admission::Accepted Admission::Accept(Job job, int64_t position, AfterInsert aft
     const double read_in = out.job.estimated_wait_seconds + after.document_read_seconds;
     documents_.Note(*after.document, out.job.created_at,
                     out.job.created_at + std::llround(read_in * 1000.0),
-                    out.job.request.sampling.max_tokens);
+                    out.job.request.sampling.max_tokens, after.slack_seconds);
   }
   if (on_accepted_) on_accepted_(out.job);
   if (after.count_after) {

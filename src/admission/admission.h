@@ -57,6 +57,9 @@ class Admission {
     // first job of it lately, the seconds reading it takes.
     std::optional<DocumentMemory::Key> document;
     double document_read_seconds = 0;
+    // Its slack in the queue's order (sched/policy.h): its own, or for a question on a
+    // document accepted lately, the document's first job's.
+    double slack_seconds = 0;
   };
   struct Prepared {
     JobStore::NewJob job;

@@ -55,11 +55,15 @@ std::optional<DocumentMemory::Recall> DocumentMemory::Seen(Key document, TimeMs 
   return it->second.recall;
 }
 
-void DocumentMemory::Note(Key document, TimeMs now, TimeMs read_at, int32_t max_tokens) {
+void DocumentMemory::Note(Key document, TimeMs now, TimeMs read_at, int32_t max_tokens,
+                          double slack_seconds) {
   std::lock_guard lock(mu_);
   Entry& e = entries_[document];
   if (e.seen_at < now - kRememberMs) {
-    e.recall = {.read_at = read_at, .jobs = 1, .fewest_max_tokens = max_tokens};
+    e.recall = {.read_at = read_at,
+                .jobs = 1,
+                .fewest_max_tokens = max_tokens,
+                .slack_seconds = slack_seconds};
   } else if (now < e.recall.read_at) {
     e.recall.jobs += 1;
     e.recall.fewest_max_tokens = std::min(e.recall.fewest_max_tokens, max_tokens);

@@ -52,12 +52,16 @@ class DocumentMemory {
     int32_t jobs = 0;    // jobs of it accepted since its first, before read_at, that one included
     // The least max_tokens of those: once the document is read, the one that ends first.
     int32_t fewest_max_tokens = 0;
+    // The first job's slack in the queue's order (sched/policy.h), which its questions take
+    // too: they sort right behind it, one after the other, while its KV is there to take,
+    // rather than among other documents' questions (whose readings would push it out).
+    double slack_seconds = 0;
   };
   // A document a job was accepted with in the last kRememberMs before `now`.
   std::optional<Recall> Seen(Key document, TimeMs now) const;
   // A job with this document and `max_tokens` was accepted at `now`; if it is the first
-  // lately, it is expected to have read the document at `read_at`.
-  void Note(Key document, TimeMs now, TimeMs read_at, int32_t max_tokens);
+  // lately, it is expected to have read the document at `read_at`, and sorts with this slack.
+  void Note(Key document, TimeMs now, TimeMs read_at, int32_t max_tokens, double slack_seconds);
 
  private:
   struct Entry {

@@ -20,9 +20,9 @@ Capacity LocalCapacity::Now() const {
   c.rates = meter_.Snapshot();
   if (scheduler_ != nullptr) {
     const RunningWork work = scheduler_->running_work();
-    c.running_prompt_tokens_left = work.prompt_tokens_left;
-    c.running_prompt_positions_left = work.prompt_positions_left;
-    c.running_max_tokens_left = work.max_tokens_left;
+    c.running = {.prompt_tokens = work.prompt_tokens_left,
+                 .prompt_positions = work.prompt_positions_left,
+                 .max_tokens = work.max_tokens_left};
     c.free_sequences = work.free_sequences;
     if (work.step_ends_at > 0) c.step_left_seconds = SecondsUntil(work.step_ends_at);
     if (work.first_end_at > 0) c.first_end_seconds = SecondsUntil(work.first_end_at);
@@ -38,10 +38,10 @@ WorkerReport ReportOf(const Capacity& c) {
   r.decode_tokens_per_second = c.rates.decode_tokens_per_second;
   r.single_decode_tokens_per_second = c.rates.single_decode_tokens_per_second;
   r.completion_ratio = c.rates.completion_ratio;
-  r.running_prompt_tokens_left = c.running_prompt_tokens_left;
-  r.running_prompt_positions_left = c.running_prompt_positions_left;
+  r.running_prompt_tokens_left = c.running.prompt_tokens;
+  r.running_prompt_positions_left = c.running.prompt_positions;
   r.attention_per_position = c.rates.attention_per_position;
-  r.running_max_tokens_left = c.running_max_tokens_left;
+  r.running_max_tokens_left = c.running.max_tokens;
   r.free_sequences = c.free_sequences;
   r.sequence_tokens = c.sequence_tokens;
   r.running_sequences = c.running_sequences;
@@ -73,12 +73,12 @@ Capacity Combine(const std::vector<WorkerReport>& reports) {
       ++single_count;
     }
     ratio_weighted += r.completion_ratio * r.decode_tokens_per_second;
-    c.running_prompt_tokens_left += r.running_prompt_tokens_left;
-    c.running_prompt_positions_left += r.running_prompt_positions_left;
+    c.running.prompt_tokens += r.running_prompt_tokens_left;
+    c.running.prompt_positions += r.running_prompt_positions_left;
+    c.running.max_tokens += r.running_max_tokens_left;
     // Workers run one model: its attention share is theirs alike; the largest is kept.
     c.rates.attention_per_position =
         std::max(c.rates.attention_per_position, r.attention_per_position);
-    c.running_max_tokens_left += r.running_max_tokens_left;
     c.free_sequences += r.free_sequences;
     c.sequence_tokens = std::max(c.sequence_tokens, r.sequence_tokens);
     ++c.engines;

@@ -12,6 +12,7 @@
 #include "core/failure_log.h"
 #include "core/periodic.h"
 #include "sched/local_scheduler.h"
+#include "sched/policy.h"
 #include "sched/throughput.h"
 #include "store/job_store.h"
 
@@ -19,9 +20,7 @@ namespace glmq {
 
 struct Capacity {
   ThroughputSnapshot rates;  // zero rates: not measured (the policy's fallbacks apply)
-  int64_t running_prompt_tokens_left = 0;
-  double running_prompt_positions_left = 0;
-  int64_t running_max_tokens_left = 0;
+  RunningLeft running;       // what the running jobs have left
   int32_t free_sequences = 0;
   // The engine's step in progress should end in this many seconds (unset: no step, or a
   // fleet's): what a job that finds a sequence free waits for.

@@ -41,13 +41,17 @@ double SlackSeconds(const PolicyOptions& options, const ThroughputSnapshot& t,
 
 int64_t OrderKey(const PolicyOptions& options, const ThroughputSnapshot& t, TimeMs arrival,
                  int32_t priority, int64_t prompt_tokens, int32_t max_tokens) {
-  const double slack_ms = 1000.0 * SlackSeconds(options, t, prompt_tokens, max_tokens);
-  const double priority_ms = 1000.0 * options.priority_step_seconds * priority;
-  return arrival + std::llround(slack_ms - priority_ms);
+  return OrderKeyWithSlack(options, arrival, priority,
+                           SlackSeconds(options, t, prompt_tokens, max_tokens));
 }
 
-WaitModel MakeWaitModel(const ThroughputSnapshot& t, int64_t running_prompt_left,
-                        double running_prompt_positions_left, int64_t running_max_tokens_left,
+int64_t OrderKeyWithSlack(const PolicyOptions& options, TimeMs arrival, int32_t priority,
+                          double slack_seconds) {
+  const double priority_ms = 1000.0 * options.priority_step_seconds * priority;
+  return arrival + std::llround(1000.0 * slack_seconds - priority_ms);
+}
+
+WaitModel MakeWaitModel(const ThroughputSnapshot& t, const RunningLeft& running,
                         int32_t free_sequences, double queued_prompt_tokens) {
   const double prefill = Rate(t.prefill_tokens_per_second, kFallbackPrefillTps);
   const double decode = Rate(t.decode_tokens_per_second, kFallbackDecodeTps);
@@ -56,28 +60,20 @@ WaitModel MakeWaitModel(const ThroughputSnapshot& t, int64_t running_prompt_left
   model.seconds_per_prompt_token =
       (1.0 + t.attention_per_position * std::max(0.0, queued_prompt_tokens - 1) / 2) / prefill;
   model.seconds_per_max_token = t.completion_ratio / decode;
-  const double running_prompt = static_cast<double>(running_prompt_left) +
-                                t.attention_per_position * running_prompt_positions_left;
+  const double running_prompt = static_cast<double>(running.prompt_tokens) +
+                                t.attention_per_position * running.prompt_positions;
   model.base_seconds = running_prompt / prefill +
-                       static_cast<double>(running_max_tokens_left) * model.seconds_per_max_token;
+                       static_cast<double>(running.max_tokens) * model.seconds_per_max_token;
   if (free_sequences > 0) {
     // It starts after the step in progress, if any: on average the rest of one.
-    const bool busy = running_prompt_left > 0 || running_max_tokens_left > 0;
+    const bool busy = running.prompt_tokens > 0 || running.max_tokens > 0;
     model.when_clear = busy ? t.step_residual_seconds : 0.0;
   }
   return model;
 }
 
-double EstimateWaitSeconds(const ThroughputSnapshot& t, int64_t prompt_tokens_ahead,
-                           int64_t max_tokens_ahead, int64_t running_prompt_left,
-                           int64_t running_max_tokens_left, int32_t free_sequences) {
-  return MakeWaitModel(t, running_prompt_left, 0, running_max_tokens_left, free_sequences, 0)
-      .Seconds(prompt_tokens_ahead, max_tokens_ahead);
-}
-
 double PredictedDrainSeconds(const ThroughputSnapshot& t, const QueueSnapshot& queue,
-                             int64_t running_prompt_left, double running_prompt_positions_left,
-                             int64_t running_max_tokens_left) {
+                             const RunningLeft& running) {
   int64_t prompt = 0, max_tokens = 0;
   // Prompts priced with attention as if those of a class were of its mean size: the
   // sum of their squared sizes, over their tokens, is the size-weighted typical prompt.
@@ -91,9 +87,7 @@ double PredictedDrainSeconds(const ThroughputSnapshot& t, const QueueSnapshot& q
     }
   }
   const double typical = prompt > 0 ? squares / static_cast<double>(prompt) : 0.0;
-  return MakeWaitModel(t, running_prompt_left, running_prompt_positions_left,
-                       running_max_tokens_left, 0, typical)
-      .Seconds(prompt, max_tokens);
+  return MakeWaitModel(t, running, 0, typical).Seconds(prompt, max_tokens);
 }
 
 }  // namespace glmq

@@ -47,26 +47,27 @@ double ServiceSeconds(const ThroughputSnapshot& t, int64_t prompt_tokens, int32_
 
 int64_t OrderKey(const PolicyOptions& options, const ThroughputSnapshot& t, TimeMs arrival,
                  int32_t priority, int64_t prompt_tokens, int32_t max_tokens);
+// The same for a job given its slack (k × a service time, SlackSeconds).
+int64_t OrderKeyWithSlack(const PolicyOptions& options, TimeMs arrival, int32_t priority,
+                          double slack_seconds);
+
+// The work still left in the running jobs.
+struct RunningLeft {
+  int64_t prompt_tokens = 0;    // to read
+  double prompt_positions = 0;  // their positions summed (attention's share of reading them)
+  int64_t max_tokens = 0;       // they may still generate
+};
 
 // Seconds until a job starts, as a function of the queued work that runs before it, given the
 // work still left in running jobs. What a store applies as it inserts (JobStore::InsertBatch).
-// `running_prompt_positions_left`: the positions of the prompt tokens running jobs have yet
-// to read, summed (attention's share of their cost); `queued_prompt_tokens`: the size of a
-// typical queued prompt, weighted by size (E[n^2] / E[n]), for attention's share of the
-// queued prompts' cost.
-WaitModel MakeWaitModel(const ThroughputSnapshot& t, int64_t running_prompt_left,
-                        double running_prompt_positions_left, int64_t running_max_tokens_left,
+// `queued_prompt_tokens`: the size of a typical queued prompt, weighted by size (E[n^2] /
+// E[n]), for attention's share of the queued prompts' cost.
+WaitModel MakeWaitModel(const ThroughputSnapshot& t, const RunningLeft& running,
                         int32_t free_sequences, double queued_prompt_tokens);
-
-// MakeWaitModel(...).Seconds(prompt_tokens_ahead, max_tokens_ahead).
-double EstimateWaitSeconds(const ThroughputSnapshot& t, int64_t prompt_tokens_ahead,
-                           int64_t max_tokens_ahead, int64_t running_prompt_left,
-                           int64_t running_max_tokens_left, int32_t free_sequences);
 
 // Seconds until everything queued and running is done at the measured rates: the backlog
 // divided by the throughput (Little's law). What the drain-time alert and /v1/queue show.
 double PredictedDrainSeconds(const ThroughputSnapshot& t, const QueueSnapshot& queue,
-                             int64_t running_prompt_left, double running_prompt_positions_left,
-                             int64_t running_max_tokens_left);
+                             const RunningLeft& running);
 
 }  // namespace glmq

@@ -27,9 +27,7 @@ Result<QueueReport> QueueReporter::Read(bool with_running_jobs) const {
     r.queued_max_tokens += s.queued_max_tokens;
   }
   r.capacity = capacity_.Now();
-  r.predicted_drain_seconds = PredictedDrainSeconds(
-      r.capacity.rates, r.queue, r.capacity.running_prompt_tokens_left,
-      r.capacity.running_prompt_positions_left, r.capacity.running_max_tokens_left);
+  r.predicted_drain_seconds = PredictedDrainSeconds(r.capacity.rates, r.queue, r.capacity.running);
   r.failed_total = r.total(JobState::kFailed) + r.total(JobState::kExpired);
   r.finished_total = r.failed_total + r.total(JobState::kSucceeded) + r.total(JobState::kCancelled);
   if (with_running_jobs || local_ == nullptr) {

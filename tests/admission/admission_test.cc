@@ -132,6 +132,32 @@ TEST_F(AdmissionTest, AQuestionOnADocumentAcceptedLatelyCountsOnlyItsOwnTokens) 
   EXPECT_GT(Submit(5000).shared_prompt_tokens, 0);
 }
 
+// A question on a document sorts with the document's first job, right behind it, even when
+// it asks for a shorter answer (alone, it would sort before the job that reads the document
+// and read it itself) and whatever other documents arrive meanwhile.
+TEST_F(AdmissionTest, AQuestionSortsRightBehindItsDocumentsFirstJob) {
+  Start(PolicyOptions{});
+  const Job reader = Submit(3000);  // max_tokens 10
+  const Job other = Submit(2500);   // another document, sorting before it
+  JobRequest question = Request(3000);
+  question.sampling.max_tokens = 2;  // 160 ms less of answer at 50 tokens a second
+  auto accepted = admission_->InsertNow(*admission_->Prepare("t", question));
+  ASSERT_TRUE(accepted.ok());
+  const Job& asked = accepted->job;
+  EXPECT_GT(asked.shared_prompt_tokens, 0);
+  EXPECT_EQ(asked.order_key - reader.order_key, asked.created_at - reader.created_at);
+  EXPECT_LT(other.order_key, reader.order_key);
+  auto ahead = store_->WorkBefore(asked.order_key);
+  ASSERT_TRUE(ahead.ok());
+  EXPECT_EQ(ahead->jobs, asked.order_key > reader.order_key ? 2 : 1);
+  // The queue runs the reader first, then the question, the other document before both.
+  for (const std::string& id : {other.id, reader.id, asked.id}) {
+    auto claimed = store_->ClaimNext("w", 30000);
+    ASSERT_TRUE(claimed.ok() && claimed->has_value());
+    EXPECT_EQ((*claimed)->id, id);
+  }
+}
+
 // Five questions on a document submitted together, two sequences: the first question starts
 // beside the document's job and waits in its sequence for the reading (the prefix cache), so
 // the rest wait for the reading to end, however little of their own they have to read.
@@ -181,7 +207,7 @@ TEST_F(AdmissionTest, APromisedJobForeseesNoOvertakingItsPromiseBounds) {
 TEST_F(AdmissionTest, AJobThatFindsASequenceFreeIsToldWhatIsLeftOfTheStepInProgress) {
   // One job reads a long prompt in a step the engine expects to end in 2.5 s; the mean
   // remainder of recent steps is 0.1 s.
-  capacity_.capacity.running_prompt_tokens_left = 10'000;
+  capacity_.capacity.running.prompt_tokens = 10'000;
   capacity_.capacity.free_sequences = 1;
   capacity_.capacity.rates.step_residual_seconds = 0.1;
   capacity_.capacity.step_left_seconds = 2.5;
@@ -204,7 +230,7 @@ TEST_F(AdmissionTest, AJobThatFindsASequenceFreeIsToldWhatIsLeftOfTheStepInProgr
 TEST_F(AdmissionTest, AJobThatFindsNoSequenceFreeIsToldWhenTheFirstRunningJobEnds) {
   // Two sequences, both busy: a document with 60 s of prompt left beside a question whose
   // end the engine foresees in 0.8 s.
-  capacity_.capacity.running_prompt_tokens_left = 60'000;
+  capacity_.capacity.running.prompt_tokens = 60'000;
   capacity_.capacity.running_sequences = 2;
   capacity_.capacity.first_end_seconds = 0.8;
   Start(PolicyOptions{});

@@ -54,7 +54,7 @@ TEST(DocumentMemoryTest, ADocumentIsRememberedForAWhile) {
   DocumentMemory memory;
   const TimeMs t = 1'000'000;
   EXPECT_FALSE(memory.Seen(7, t).has_value());
-  memory.Note(7, t, t + 5000, 10);
+  memory.Note(7, t, t + 5000, 10, 0.0);
   EXPECT_TRUE(memory.Seen(7, t + 1).has_value());
   EXPECT_TRUE(memory.Seen(7, t + DocumentMemory::kRememberMs).has_value());
   EXPECT_FALSE(memory.Seen(7, t + DocumentMemory::kRememberMs + 1).has_value());
@@ -66,20 +66,22 @@ TEST(DocumentMemoryTest, ADocumentIsRememberedForAWhile) {
 TEST(DocumentMemoryTest, ItCountsTheJobsThatCameWhileTheDocumentWasRead) {
   DocumentMemory memory;
   const TimeMs t = 1'000'000;
-  memory.Note(7, t, t + 5000, 40);
-  memory.Note(7, t + 100, t + 100, 16);  // a later job's foresight does not move the first's
-  memory.Note(7, t + 200, t + 200, 64);
+  memory.Note(7, t, t + 5000, 40, 12.5);
+  // A later job's foresight and slack do not move the first's.
+  memory.Note(7, t + 100, t + 100, 16, 3.0);
+  memory.Note(7, t + 200, t + 200, 64, 30.0);
   auto seen = memory.Seen(7, t + 300);
   ASSERT_TRUE(seen.has_value());
   EXPECT_EQ(seen->read_at, t + 5000);
   EXPECT_EQ(seen->jobs, 3);
   EXPECT_EQ(seen->fewest_max_tokens, 16);
-  memory.Note(7, t + 6000, t + 6000, 1);  // read by then: it takes the document at once
+  EXPECT_EQ(seen->slack_seconds, 12.5);        // its questions sort with the first job
+  memory.Note(7, t + 6000, t + 6000, 1, 0.0);  // read by then: it takes the document at once
   EXPECT_EQ(memory.Seen(7, t + 6000)->jobs, 3);
   EXPECT_EQ(memory.Seen(7, t + 6000)->fewest_max_tokens, 16);
   // Forgotten, and then seen again: a first job again.
   const TimeMs later = t + 6000 + DocumentMemory::kRememberMs + 1;
-  memory.Note(7, later, later + 800, 5);
+  memory.Note(7, later, later + 800, 5, 0.0);
   EXPECT_EQ(memory.Seen(7, later)->jobs, 1);
   EXPECT_EQ(memory.Seen(7, later)->read_at, later + 800);
 }
@@ -89,7 +91,7 @@ TEST(DocumentMemoryTest, ItHoldsAtMostItsLimitAndKeepsTheLatest) {
   const TimeMs t = 1'000'000;
   const auto n = static_cast<DocumentMemory::Key>(DocumentMemory::kMaxDocuments);
   for (DocumentMemory::Key k = 0; k < 3 * n; ++k) {
-    memory.Note(k, t + static_cast<TimeMs>(k), t + static_cast<TimeMs>(k), 1);
+    memory.Note(k, t + static_cast<TimeMs>(k), t + static_cast<TimeMs>(k), 1, 0.0);
   }
   const TimeMs now = t + static_cast<TimeMs>(3 * n);
   EXPECT_TRUE(memory.Seen(3 * n - 1, now).has_value());

@@ -37,8 +37,8 @@ TEST(CapacityTest, WorkersSideBySideAddUp) {
   EXPECT_DOUBLE_EQ(c.rates.decode_tokens_per_second, 400);
   EXPECT_DOUBLE_EQ(c.rates.single_decode_tokens_per_second, 30);  // one job runs on one
   EXPECT_DOUBLE_EQ(c.rates.completion_ratio, (0.5 * 100 + 1.0 * 300) / 400);
-  EXPECT_EQ(c.running_prompt_tokens_left, 4000);
-  EXPECT_EQ(c.running_max_tokens_left, 300);
+  EXPECT_EQ(c.running.prompt_tokens, 4000);
+  EXPECT_EQ(c.running.max_tokens, 300);
   EXPECT_EQ(c.free_sequences, 1);
   // Prompts fit when one of them holds them: the largest sequence counts.
   WorkerReport small = Report(0, 0, 0, 1.0, 0, 0, 0), large = small;
@@ -50,8 +50,8 @@ TEST(CapacityTest, WorkersSideBySideAddUp) {
   const Capacity one = Combine({Report(1000, 100, 40, 1.0, 0, 0, 0)});
   const Capacity two =
       Combine({Report(1000, 100, 40, 1.0, 0, 0, 0), Report(1000, 100, 40, 1.0, 0, 0, 0)});
-  EXPECT_DOUBLE_EQ(MakeWaitModel(two.rates, 0, 0, 0, 0, 0).Seconds(10'000, 1'000),
-                   MakeWaitModel(one.rates, 0, 0, 0, 0, 0).Seconds(10'000, 1'000) / 2);
+  EXPECT_DOUBLE_EQ(MakeWaitModel(two.rates, {}, 0, 0).Seconds(10'000, 1'000),
+                   MakeWaitModel(one.rates, {}, 0, 0).Seconds(10'000, 1'000) / 2);
 }
 
 TEST(CapacityTest, NoWorkersMeansNothingMeasured) {
@@ -69,8 +69,7 @@ TEST(CapacityTest, AReportCarriesWhatAWorkerKnows) {
   mine.rates.decode_tokens_per_second = 120;
   mine.rates.single_decode_tokens_per_second = 35;
   mine.rates.completion_ratio = 0.6;
-  mine.running_prompt_tokens_left = 70'000;
-  mine.running_max_tokens_left = 900;
+  mine.running = {.prompt_tokens = 70'000, .prompt_positions = 3.5e9, .max_tokens = 900};
   mine.free_sequences = 2;
   mine.engines = 1;
   const Capacity back = Combine({ReportOf(mine)});
@@ -78,8 +77,9 @@ TEST(CapacityTest, AReportCarriesWhatAWorkerKnows) {
   EXPECT_EQ(back.rates.decode_tokens_per_second, mine.rates.decode_tokens_per_second);
   EXPECT_EQ(back.rates.single_decode_tokens_per_second, mine.rates.single_decode_tokens_per_second);
   EXPECT_DOUBLE_EQ(back.rates.completion_ratio, mine.rates.completion_ratio);
-  EXPECT_EQ(back.running_prompt_tokens_left, mine.running_prompt_tokens_left);
-  EXPECT_EQ(back.running_max_tokens_left, mine.running_max_tokens_left);
+  EXPECT_EQ(back.running.prompt_tokens, mine.running.prompt_tokens);
+  EXPECT_EQ(back.running.prompt_positions, mine.running.prompt_positions);
+  EXPECT_EQ(back.running.max_tokens, mine.running.max_tokens);
   EXPECT_EQ(back.free_sequences, mine.free_sequences);
   EXPECT_EQ(back.engines, 1);
 }

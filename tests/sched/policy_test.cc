@@ -49,9 +49,9 @@ TEST(PolicyTest, PriorityMovesAJobAhead) {
 
 TEST(PolicyTest, WaitEstimateCountsWorkAheadAndRunningWork) {
   const ThroughputSnapshot t = Rates();
-  EXPECT_DOUBLE_EQ(EstimateWaitSeconds(t, 0, 0, 0, 0, 1), 0.0);
+  EXPECT_DOUBLE_EQ(MakeWaitModel(t, {}, 1, 0).Seconds(0, 0), 0.0);
   // 1000 prompt tokens ahead (1 s) + 200 tokens to generate (2 s) + running: 500 left (0.5 s).
-  EXPECT_DOUBLE_EQ(EstimateWaitSeconds(t, 1000, 200, 500, 0, 0), 3.5);
+  EXPECT_DOUBLE_EQ(MakeWaitModel(t, {.prompt_tokens = 500}, 0, 0).Seconds(1000, 200), 3.5);
 }
 
 TEST(ThroughputMeterTest, SeparatesPrefillAndDecodeSteps) {
@@ -128,17 +128,17 @@ TEST(PolicyTest, WaitEstimateCountsAttentionOfRunningAndQueuedPrompts) {
   t.attention_per_position = 1e-3;
   // Running: 1000 tokens left at positions 1000..1999; queued: 2000 tokens in prompts of
   // about 2000.
-  const WaitModel model = MakeWaitModel(t, 1000, PositionsOf(1000, 1000), 0, 0, 2000);
+  const RunningLeft document{.prompt_tokens = 1000, .prompt_positions = PositionsOf(1000, 1000)};
+  const WaitModel model = MakeWaitModel(t, document, 0, 2000);
   const double running = (1000 + 1e-3 * PositionsOf(1000, 1000)) / 1000;
   const double queued = 2000 * (1 + 1e-3 * 1999 / 2) / 1000;
   EXPECT_NEAR(model.Seconds(2000, 0), running + queued, 1e-9);
   // The drain time prices a class's prompts at its mean size.
   QueueSnapshot queue;
   queue.classes[LengthClass::kShort] = {.queued = 1, .queued_prompt_tokens = 2000};
-  EXPECT_NEAR(PredictedDrainSeconds(t, queue, 1000, PositionsOf(1000, 1000), 0), running + queued,
-              1e-9);
+  EXPECT_NEAR(PredictedDrainSeconds(t, queue, document), running + queued, 1e-9);
   EXPECT_GT(model.Seconds(2000, 0),
-            2 * MakeWaitModel(Rates(), 1000, 0, 0, 0, 2000).Seconds(2000, 0));
+            2 * MakeWaitModel(Rates(), {.prompt_tokens = 1000}, 0, 2000).Seconds(2000, 0));
 }
 
 }  // namespace
