@@ -16,7 +16,8 @@
 // summed in `cached_tokens`.
 //
 // Over 500 lines: a standalone program (the two servers' request and answer shapes, the
-// sampling of the document's progress, the report) that bench/mixed.sh builds and runs whole.
+// sampling of the document's progress, the report) that bench/mixed.sh builds and calls
+// once per server.
 //
 // glmq: POST /v1/jobs {text, question, max_tokens, temperature 0}, then GET
 // /v1/jobs/{id}?wait=300 until the job ends. llama-server: one blocking POST
@@ -24,9 +25,6 @@
 // glmq renders from {text, question}, so both apply the model's chat template to the same
 // text. Times are taken on this side: submit = before the request is sent, finish = when
 // the answer (glmq: the terminal job record) arrives.
-//
-// Over 500 lines: two targets, the run and its report in one program that bench/mixed.sh
-// calls once per server.
 //
 // Exit status: 0 when every job succeeded, 1 when any failed (each failure is printed and
 // left out of the token counts), 2 for bad arguments.
