@@ -121,6 +121,7 @@ Result<Admission::Prepared> Admission::Prepare(std::string tenant, JobRequest re
   }
   const Capacity capacity = capacity_.Now();
   // A question on a document accepted lately sorts with the document's first job.
+  out.after.slack_max_tokens = seen ? seen->first_max_tokens : request.sampling.max_tokens;
   out.after.slack_seconds =
       seen ? seen->slack_seconds
            : SlackSeconds(policy_, capacity.rates, job.prompt_tokens, request.sampling.max_tokens);
@@ -147,7 +148,7 @@ Result<Admission::Prepared> Admission::Prepare(std::string tenant, JobRequest re
   return out;
 }
 
-void Admission::Settle(const Job& job, int64_t promised_ms) const {
+void Admission::Settle(const Job& job, int64_t promised_ms, int32_t slack_max_tokens) const {
   auto tokens = options_.tokens_once != nullptr
                     ? options_.tokens_once->CountAndKeep(job.id, job.request)
                     : tokenizer_.CountPromptTokens(job.request);
@@ -158,11 +159,13 @@ void Admission::Settle(const Job& job, int64_t promised_ms) const {
     if (options_.tokens_once != nullptr) options_.tokens_once->Forget(job.id);
     recorded = store_.FailQueued(job.id, "prompt_too_long", std::string(fits.message()));
   } else {
-    // The wait it was promised for the work ahead of it stays; its own size is now exact.
-    const int64_t order_key =
-        OrderKey(policy_, capacity_.Now().rates, job.created_at, job.request.priority, *tokens,
-                 job.request.sampling.max_tokens) +
-        promised_ms;
+    // The wait it was promised for the work ahead of it stays; its own size is now exact. A
+    // question on a document prices it with the answer the document's first job asked for,
+    // as that job's settle step does: the two differ by their questions alone and stay
+    // together in the queue.
+    const int64_t order_key = OrderKey(policy_, capacity_.Now().rates, job.created_at,
+                                       job.request.priority, *tokens, slack_max_tokens) +
+                              promised_ms;
     recorded = store_.SetQueuedCost(job.id, *tokens, ClassifyLength(policy_, *tokens), order_key);
   }
   if (!recorded.ok() && recorded.code() != StatusCode::kConflict) {
@@ -194,7 +197,8 @@ Admission::Accepted Admission::Accept(Job job, int64_t position, AfterInsert aft
     pending.created_at = out.job.created_at;
     pending.request = std::move(out.job.request);
     asio::post(pool_,
-               [this, promised_ms, pending = std::move(pending)] { Settle(pending, promised_ms); });
+               [this, promised_ms, slack_max_tokens = after.slack_max_tokens,
+                pending = std::move(pending)] { Settle(pending, promised_ms, slack_max_tokens); });
   }
   if (on_queued_) on_queued_();
   return out;

@@ -60,6 +60,9 @@ class Admission {
     // Its slack in the queue's order (sched/policy.h): its own, or for a question on a
     // document accepted lately, the document's first job's.
     double slack_seconds = 0;
+    // The max_tokens that slack is priced with (its own, or the document's first job's),
+    // with which the settle step prices the exact count.
+    int32_t slack_max_tokens = 0;
   };
   struct Prepared {
     JobStore::NewJob job;
@@ -133,8 +136,9 @@ class Admission {
   // order), which the settle step keeps.
   Accepted Accept(Job job, int64_t position, AfterInsert after, int64_t promised_ms);
   // Counts a large document's tokens after its 202 and records the exact figure, or fails
-  // the job if it can never fit. A job the engine claims first is counted there anyway.
-  void Settle(const Job& job, int64_t promised_ms) const;
+  // the job if it can never fit. A job the engine claims first is counted there anyway. Its
+  // order key is priced anew from the exact count and `slack_max_tokens` (AfterInsert).
+  void Settle(const Job& job, int64_t promised_ms, int32_t slack_max_tokens) const;
 
   JobStore& store_;
   const Tokenizer& tokenizer_;

@@ -63,7 +63,8 @@ void DocumentMemory::Note(Key document, TimeMs now, TimeMs read_at, int32_t max_
     e.recall = {.read_at = read_at,
                 .jobs = 1,
                 .fewest_max_tokens = max_tokens,
-                .slack_seconds = slack_seconds};
+                .slack_seconds = slack_seconds,
+                .first_max_tokens = max_tokens};
   } else if (now < e.recall.read_at) {
     e.recall.jobs += 1;
     e.recall.fewest_max_tokens = std::min(e.recall.fewest_max_tokens, max_tokens);

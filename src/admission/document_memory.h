@@ -56,6 +56,10 @@ class DocumentMemory {
     // too: they sort right behind it, one after the other, while its KV is there to take,
     // rather than among other documents' questions (whose readings would push it out).
     double slack_seconds = 0;
+    // The first job's max_tokens, which that slack is priced with: the settle step of a
+    // question on a large document prices its exact size with it too, so the question stays
+    // right behind the first job once both are counted (Admission::Settle).
+    int32_t first_max_tokens = 0;
   };
   // A document a job was accepted with in the last kRememberMs before `now`.
   std::optional<Recall> Seen(Key document, TimeMs now) const;

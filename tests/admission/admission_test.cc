@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <future>
 #include <memory>
 #include <string>
 #include <thread>
@@ -40,9 +41,15 @@ class AdmissionTest : public SqliteStoreTest {
     admission_.reset();
     SqliteStoreTest::TearDown();
   }
-  void Start(PolicyOptions policy) {
-    admission_ = std::make_unique<Admission>(*store_, tokenizer_, capacity_, policy,
-                                             AdmissionOptions{}, pool_);
+  void Start(PolicyOptions policy, AdmissionOptions options = {}) {
+    admission_ =
+        std::make_unique<Admission>(*store_, tokenizer_, capacity_, policy, options, pool_);
+  }
+  // Waits for what the pool's one thread was given before (the settle steps).
+  void DrainPool() {
+    std::promise<void> drained;
+    asio::post(pool_, [&drained] { drained.set_value(); });
+    drained.get_future().wait();
   }
   // A job of `bytes` prompt tokens (FakeTokenizer: one a byte, and a few more).
   static JobRequest Request(size_t bytes) {
@@ -155,6 +162,39 @@ TEST_F(AdmissionTest, AQuestionSortsRightBehindItsDocumentsFirstJob) {
   EXPECT_EQ(ahead->jobs, 2);  // the reader and the other document
   // The queue runs the reader first, then the question, the other document before both.
   for (const std::string& id : {other.id, reader.id, asked.id}) {
+    auto claimed = store_->ClaimNext("w", 30000);
+    ASSERT_TRUE(claimed.ok() && claimed->has_value());
+    EXPECT_EQ((*claimed)->id, id);
+  }
+}
+
+// A large document is counted after its 202 (the settle step), its question too, and the
+// settle step keeps the question right behind the document's first job: it prices the exact
+// count with the answer the first job asked for, not its own longer one, which would let
+// another document sort between them.
+TEST_F(AdmissionTest, AQuestionOnALargeDocumentStaysBehindItsFirstJobOnceBothAreCounted) {
+  AdmissionOptions options;
+  options.sync_count_bytes = 1000;  // a 3,000-byte document is counted after its 202
+  Start(PolicyOptions{}, options);
+  const Job reader = Submit(3000);  // max_tokens 10
+  JobRequest other_request = Request(2999);
+  other_request.text.back() = 'y';  // another document of the same size
+  other_request.sampling.max_tokens = 100;
+  std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  auto other = admission_->InsertNow(*admission_->Prepare("t", other_request));
+  ASSERT_TRUE(other.ok());
+  JobRequest question = Request(3000);
+  question.sampling.max_tokens = 200;  // 3.8 s more of answer than the reader's, alone
+  std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  auto asked = admission_->InsertNow(*admission_->Prepare("t", question));
+  ASSERT_TRUE(asked.ok());
+  EXPECT_TRUE(asked->prompt_tokens_estimated);
+  EXPECT_EQ(asked->job.order_key - reader.order_key, asked->job.created_at - reader.created_at);
+  DrainPool();  // all three counted and re-keyed
+  auto stored = store_->Get(asked->job.id);
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->order_key - reader.order_key, stored->created_at - reader.created_at);
+  for (const std::string& id : {reader.id, asked->job.id, other->job.id}) {
     auto claimed = store_->ClaimNext("w", 30000);
     ASSERT_TRUE(claimed.ok() && claimed->has_value());
     EXPECT_EQ((*claimed)->id, id);

@@ -76,6 +76,7 @@ TEST(DocumentMemoryTest, ItCountsTheJobsThatCameWhileTheDocumentWasRead) {
   EXPECT_EQ(seen->jobs, 3);
   EXPECT_EQ(seen->fewest_max_tokens, 16);
   EXPECT_EQ(seen->slack_seconds, 12.5);        // its questions sort with the first job
+  EXPECT_EQ(seen->first_max_tokens, 40);       // and are priced with its answer when counted
   memory.Note(7, t + 6000, t + 6000, 1, 0.0);  // read by then: it takes the document at once
   EXPECT_EQ(memory.Seen(7, t + 6000)->jobs, 3);
   EXPECT_EQ(memory.Seen(7, t + 6000)->fewest_max_tokens, 16);
