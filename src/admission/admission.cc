@@ -178,17 +178,20 @@ void Admission::Settle(const Job& job, int64_t promised_ms, int32_t slack_max_to
 Admission::Accepted Admission::Accept(Job job, int64_t position, AfterInsert after,
                                       int64_t promised_ms) {
   Accepted out{std::move(job), position, after.prompt_tokens_estimated};
-  if (after.note_arrival) {
-    arrivals_.Note(out.job.created_at, out.job.order_key - promised_ms,
-                   out.job.prompt_tokens - out.job.shared_prompt_tokens,
-                   out.job.request.sampling.max_tokens);
-  }
+  PeerNote note{.at = out.job.created_at,
+                .order_key = out.job.order_key - promised_ms,
+                .to_read = out.job.prompt_tokens - out.job.shared_prompt_tokens,
+                .max_tokens = out.job.request.sampling.max_tokens,
+                .arrival = after.note_arrival};
   if (after.document) {
     const double read_in = out.job.estimated_wait_seconds + after.document_read_seconds;
-    documents_.Note(*after.document, out.job.created_at,
-                    out.job.created_at + std::llround(read_in * 1000.0),
-                    out.job.request.sampling.max_tokens, after.slack_seconds);
+    note.document =
+        PeerNote::Document{.key = *after.document,
+                           .read_at = out.job.created_at + std::llround(read_in * 1000.0),
+                           .slack_seconds = after.slack_seconds};
   }
+  Remember(note);
+  if (tell_peers_ && (note.arrival || note.document)) tell_peers_(EncodePeerNote(note));
   if (on_accepted_) on_accepted_(out.job);
   if (after.count_after) {
     // The request moves to the counting task; the 202 needs only the other fields.
@@ -202,6 +205,20 @@ Admission::Accepted Admission::Accept(Job job, int64_t position, AfterInsert aft
   }
   if (on_queued_) on_queued_();
   return out;
+}
+
+void Admission::Remember(const PeerNote& note) {
+  if (note.arrival) arrivals_.Note(note.at, note.order_key, note.to_read, note.max_tokens);
+  if (note.document) {
+    documents_.Note(note.document->key, note.at, note.document->read_at, note.max_tokens,
+                    note.document->slack_seconds);
+  }
+}
+
+void Admission::NotePeers(std::string_view lines) {
+  int skipped = 0;
+  for (const PeerNote& note : DecodePeerNotes(lines, &skipped)) Remember(note);
+  if (skipped > 0) spdlog::warn("admission: {} malformed note(s) from a peer skipped", skipped);
 }
 
 asio::awaitable<Result<Admission::Accepted>> Admission::InsertBatched(Prepared prepared) {

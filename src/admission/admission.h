@@ -17,6 +17,7 @@
 
 #include "admission/document_memory.h"
 #include "admission/insert_batcher.h"
+#include "admission/peer_notes.h"
 #include "core/job.h"
 #include "core/model_info.h"
 #include "core/status.h"
@@ -88,6 +89,14 @@ class Admission {
   // (a scheduler in this process). Set before the first submit.
   void SetListeners(std::function<void(const Job&)> on_accepted, std::function<void()> on_queued);
 
+  // Other processes that admit into the same queue (gateways sharing Redis): `tell` gets a
+  // line for each job accepted here (admission/peer_notes.h), and NotePeers takes theirs, so
+  // the overtaking forecast and the documents seen count the whole queue's submits. Set
+  // before the first submit.
+  void TellPeers(std::function<void(std::string line)> tell) { tell_peers_ = std::move(tell); }
+  // Lines other processes' TellPeers gave; a malformed line is skipped.
+  void NotePeers(std::string_view lines);
+
   // Whether preparing a body of this size does no blocking work (no tokenizing).
   bool PreparesWithoutBlocking(size_t body_bytes) const;
 
@@ -135,6 +144,8 @@ class Admission {
   // `promised_ms`: how far the store moved its order key for the wait ahead of it (promised
   // order), which the settle step keeps.
   Accepted Accept(Job job, int64_t position, AfterInsert after, int64_t promised_ms);
+  // Notes an accepted job, this process's or a peer's, for later forecasts and documents.
+  void Remember(const PeerNote& note);
   // Counts a large document's tokens after its 202 and records the exact figure, or fails
   // the job if it can never fit. A job the engine claims first is counted there anyway. Its
   // order key is priced anew from the exact count and `slack_max_tokens` (AfterInsert).
@@ -149,6 +160,7 @@ class Admission {
   InsertBatcher inserts_;
   std::function<void(const Job&)> on_accepted_;
   std::function<void()> on_queued_;
+  std::function<void(std::string)> tell_peers_;
   // Exponentially weighted means of submitted prompts' sizes and squared sizes.
   mutable std::mutex sizes_mu_;
   mutable double mean_prompt_ = 0;

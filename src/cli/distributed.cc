@@ -22,6 +22,7 @@
 #include "sched/queue_report.h"
 #include "sched/scheduler.h"
 #include "store/lease_gate.h"
+#include "store/redis_peer_channel.h"
 #include "store/redis_store.h"
 
 namespace glmq {
@@ -134,6 +135,29 @@ int RunGateway(const GatewayFlags& flags) {
     spdlog::error("{}", frontend.status().message());
     return 2;
   }
+  // Each gateway's admission tells the others what it accepted, so that wait forecasts and
+  // a document's questions count every gateway's submits (admission/peer_notes.h).
+  Admission& admission = (*frontend)->admission();
+  auto peers =
+      RedisPeerChannel::Open(flags.redis.url, prefix + "admission",
+                             [&admission](std::string_view lines) { admission.NotePeers(lines); });
+  if (!peers.ok()) {
+    spdlog::error("cannot join the gateways' channel on Redis at {}: {}", flags.redis.url,
+                  peers.status().message());
+    return 1;
+  }
+  admission.TellPeers([channel = peers->get()](std::string line) { channel->Send(line); });
+  registry.AddCollector([channel = peers->get()](metrics::Exposition& out) {
+    const char* help =
+        "Admission notes (a job accepted, for the others' wait forecasts and documents) on the "
+        "gateways' channel: sent, received from other gateways, dropped (Redis unreachable).";
+    out.Counter("glmq_gateway_notes_total", help, {{"direction", "sent"}},
+                static_cast<double>(channel->sent()));
+    out.Counter("glmq_gateway_notes_total", help, {{"direction", "received"}},
+                static_cast<double>(channel->received()));
+    out.Counter("glmq_gateway_notes_total", help, {{"direction", "dropped"}},
+                static_cast<double>(channel->dropped()));
+  });
   const SilenceStorage state = blob("alerts-state");
   (*frontend)->alerts().SetStateStore(state.read, state.write);
   // One evaluator among all gateways: the holder of the "alerts" lease; one batch runner:

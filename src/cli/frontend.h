@@ -55,6 +55,8 @@ class Frontend {
   void Stop();
 
   AlertService& alerts() { return *alerting_->service; }
+  // Before Start: to link it with the other gateways' (Admission::TellPeers, NotePeers).
+  Admission& admission() { return admission_; }
   // Before Start: see BatchRunner::SetGate (no-op without the Batch API).
   void SetBatchGate(std::function<bool()> gate) {
     if (batch_runner_) batch_runner_->SetGate(std::move(gate));

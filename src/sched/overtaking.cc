@@ -1,15 +1,19 @@
 #include "sched/overtaking.h"
 
 #include <algorithm>
+#include <iterator>
 
 namespace glmq {
 
 void ArrivalWindow::Note(TimeMs at, int64_t order_key, int64_t prompt_tokens, int32_t max_tokens) {
   std::lock_guard lock(mu_);
-  recent_.push_back({.at = at,
-                     .slack_ms = order_key - at,
-                     .prompt_tokens = prompt_tokens,
-                     .max_tokens = max_tokens});
+  // Kept in order of arrival: another process's arrival may be told a little late.
+  auto it = recent_.end();
+  while (it != recent_.begin() && std::prev(it)->at > at) --it;
+  recent_.insert(it, {.at = at,
+                      .slack_ms = order_key - at,
+                      .prompt_tokens = prompt_tokens,
+                      .max_tokens = max_tokens});
   while (recent_.size() > kMaxArrivals || recent_.front().at < at - kMaxWindowMs) {
     recent_.pop_front();
   }

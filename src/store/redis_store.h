@@ -45,6 +45,8 @@
 //   P dead              zset: dead-lettered jobs, score as in ended
 //   P events            pub/sub channel: "<instance> <id> <state>" (one "queued" per
 //                       insert: a batch names its last job)
+//   P admission         pub/sub channel among gateways: what each accepted, for the others'
+//                       forecasts (admission/peer_notes.h over RedisPeerChannel)
 //   P idem:<key>        hash: one Idempotency-Key's record
 //   P webhooks          zset: webhook deliveries, score when due (0: at once), member id;
 //                       added by the script that ends a job with a webhook_url

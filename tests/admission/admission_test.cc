@@ -111,6 +111,35 @@ TEST_F(AdmissionTest, ALongJobIsToldOfTheShorterOnesExpectedToArriveAfterIt) {
   EXPECT_NEAR(short_job.estimated_wait_seconds, WaitAhead(short_job, model), 1e-9);
 }
 
+// Two gateways on one queue, each told what the other accepted (Admission::TellPeers, over
+// Redis in a deployment): the jobs one accepted are foreseen by the other's forecasts, and
+// a question reaching the other sorts with its document's first job and reads only itself.
+TEST_F(AdmissionTest, AGatewayForeseesAndGroupsWhatAnotherGatewayAccepted) {
+  Start(PolicyOptions{});
+  Admission peer(*store_, tokenizer_, capacity_, PolicyOptions{}, AdmissionOptions{}, pool_);
+  auto prepare_on_peer = [&peer](size_t bytes) {
+    auto prepared = peer.Prepare("t", Request(bytes));
+    EXPECT_TRUE(prepared.ok());
+    return std::move(prepared).value();
+  };
+  // Not linked yet: the peer knows nothing of what this one accepts.
+  Submit(2500);
+  for (int i = 0; i < 6; ++i) Submit(20);
+  EXPECT_EQ(prepare_on_peer(2500).job.job.shared_prompt_tokens, 0);
+  EXPECT_EQ(prepare_on_peer(3001).job.wait.overtaking_lines, 0);
+  admission_->TellPeers([&peer](std::string line) { peer.NotePeers(line); });
+  const Job reader = Submit(3000);
+  for (int i = 0; i < 6; ++i) Submit(20);
+  EXPECT_GT(prepare_on_peer(3001).job.wait.overtaking_lines, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  Admission::Prepared question = prepare_on_peer(3000);
+  EXPECT_EQ(question.job.job.shared_prompt_tokens,
+            DocumentMemory::DocumentTokens(Request(3000), question.job.job.prompt_tokens));
+  EXPECT_GT(question.job.job.shared_prompt_tokens, 0);
+  EXPECT_EQ(question.job.job.order_key - reader.order_key,
+            question.job.job.created_at - reader.created_at);
+}
+
 // Questions on one document: the engine reads it once (the prefix cache), so a second
 // question counts only its own tokens as work, and a job behind both is told one reading.
 TEST_F(AdmissionTest, AQuestionOnADocumentAcceptedLatelyCountsOnlyItsOwnTokens) {

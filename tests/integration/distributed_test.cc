@@ -97,6 +97,38 @@ TEST(DistributedTest, TwoGatewaysTwoWorkersRunEveryJobExactlyOnce) {
   EXPECT_GT(throughput.value("decode_tokens_per_second", 0.0), 0) << throughput;
 }
 
+// Behind a load balancer a document's questions reach different gateways. Each tells the
+// others what it accepted (Redis pub/sub), so the second question, on the other gateway, is
+// priced as the engine will run it: its document read once, by the first.
+TEST(DistributedTest, AGatewayCountsADocumentAnotherGatewayAcceptedOnce) {
+  auto redis = DurableRedis();
+  auto a = Gateway(*redis), b = Gateway(*redis);  // no workers: the jobs stay queued
+  ASSERT_TRUE(a->Start()) << a->start_error() << a->LogTail();
+  ASSERT_TRUE(b->Start()) << b->start_error() << b->LogTail();
+  std::string document;
+  for (int i = 0; i < 400; ++i)
+    document += "The river report names village " + std::to_string(i) + ". ";
+  HttpResult first;
+  SubmitJob(*a, {{"text", document}, {"question", "What is it about?"}, {"max_tokens", 8}}, &first);
+  ASSERT_EQ(first.status, 202) << first.body;
+  const int64_t prompt_tokens = first.body_json.value("prompt_tokens", int64_t{0});
+  ASSERT_GT(prompt_tokens, 1000);
+  const std::string received = R"(glmq_gateway_notes_total{direction="received"})";
+  ASSERT_TRUE(PollUntil([&] { return MetricSample(*b, received) >= 1; }, seconds(10)))
+      << b->LogTail();
+  HttpResult second;
+  SubmitJob(*b, {{"text", document}, {"question", "Which villages?"}, {"max_tokens", 8}}, &second);
+  ASSERT_EQ(second.status, 202) << second.body;
+  const json queue = b->Get("/v1/queue").body_json;
+  EXPECT_EQ(queue.value("queued", 0), 2) << queue;
+  // The document once and two questions, not two readings of it.
+  const int64_t queued_tokens = queue.value("queued_prompt_tokens", int64_t{0});
+  EXPECT_GE(queued_tokens, prompt_tokens) << queue;
+  EXPECT_LT(queued_tokens, prompt_tokens + 64) << queue;
+  EXPECT_EQ(MetricSample(*a, R"(glmq_gateway_notes_total{direction="sent"})"), 1);
+  EXPECT_EQ(MetricSample(*a, R"(glmq_gateway_notes_total{direction="dropped"})"), 0);
+}
+
 TEST(DistributedTest, AnEventStreamOnAnyGatewayFollowsAJobToItsEnd) {
   auto redis = DurableRedis();
   auto a = Gateway(*redis), b = Gateway(*redis);

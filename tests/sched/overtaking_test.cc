@@ -100,6 +100,23 @@ TEST(OvertakingTest, ForeseesOnlyRecentArrivalsThatSortFirst) {
   EXPECT_EQ(urgent.overtaking_lines, 0);
 }
 
+// Another gateway's arrivals are told a little late (Admission::NotePeers): each takes its
+// place by time, so one from before the window told last hides none of the recent ones.
+TEST(OvertakingTest, AnArrivalToldLateTakesItsPlaceByTime) {
+  ArrivalWindow arrivals;
+  const TimeMs now = 1'000'000;
+  arrivals.Note(now - 4000, now - 3000, 100, 0);
+  arrivals.Note(now - 2000, now - 1000, 100, 0);
+  arrivals.Note(now - 30'000, now - 29'000, 100, 0);  // from before the 21 s window, told now
+  WaitModel wait{.seconds_per_prompt_token = 0.01, .when_clear = std::nullopt};
+  arrivals.Foresee(now + 21'000, now, wait);
+  const std::vector<Overtaker> expected = {{.rate = 2.0 / 21, .bound = 20}};
+  ASSERT_GT(wait.overtaking_lines, 0);
+  for (double w0 : {0.0, 3.0, 10.0, 40.0}) {
+    EXPECT_NEAR(wait.Overtaken(w0), ExactWait(w0, expected), 1e-9) << w0;
+  }
+}
+
 TEST(OvertakingTest, AFreshProcessCountsTheTimeBeforeItsFirstArrivalAsIdle) {
   ArrivalWindow arrivals;
   const TimeMs now = 1'000'000;
