@@ -62,13 +62,18 @@ void RedisPeerChannel::OnMessage(std::string_view payload) {
 
 void RedisPeerChannel::Loop() {
   bool failing = false;
+  // Other members as the last PUBLISH counted them (its receivers less this one); -1 until
+  // the first. While none, lines are let go until the next check.
+  int64_t others = -1;
+  auto next_check = std::chrono::steady_clock::now();
   while (true) {
     std::string message = tag_ + '\n';
     int64_t lines = 0;
     {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
-      if (pending_.empty()) return;  // stopping, and everything sent
+      if (pending_.empty()) return;                               // stopping, and everything sent
+      cv_.wait_for(lock, kGather, [this] { return stopping_; });  // let a burst gather
       // Whole lines, up to kMaxMessageBytes (one longer line goes alone).
       size_t cut = pending_.size();
       if (cut > kMaxMessageBytes) {
@@ -80,12 +85,16 @@ void RedisPeerChannel::Loop() {
       pending_.erase(0, cut);
       pending_lines_ -= lines;
     }
+    const auto now = std::chrono::steady_clock::now();
+    if (others == 0 && now < next_check) continue;  // no one else to tell
     auto reply = pool_->Command({"PUBLISH", channel_, message}, redis::Retry::kNo);
     Status status =
         reply.ok() && reply->is_error() ? redis::ErrorReplyStatus(reply->str) : reply.status();
     if (status.ok()) {
       published_.fetch_add(1);
-      sent_.fetch_add(lines);
+      others = std::max<int64_t>(reply->integer - 1, 0);
+      if (others > 0) sent_.fetch_add(lines);
+      next_check = now + kAloneCheck;
       if (failing) spdlog::info("redis peer channel {}: publishing again", channel_);
       failing = false;
     } else {

@@ -3,13 +3,16 @@
 // within milliseconds; a member's own lines come back to it and are dropped.
 //
 // Sending never blocks the caller on Redis: lines are buffered and a thread of the channel's
-// own publishes all that are pending in one PUBLISH (so a burst of submits costs Redis about
-// one command per batch of them). Pub/sub is at most once: lines published while a member
-// reconnects are lost to it, and lines buffered when Redis cannot be reached are dropped
-// (counted in dropped()). Fit for hints, never for state.
+// own publishes what gathered in kGather in one PUBLISH (a burst of submits costs Redis a
+// command every few milliseconds). A member alone on the channel (PUBLISH reached no one
+// else) publishes no more than once every kAloneCheck, which is also how soon it notices a
+// member joining. Pub/sub is at most once: lines published while a member reconnects are
+// lost to it, and lines buffered when Redis cannot be reached are dropped (counted in
+// dropped()). Fit for hints, never for state.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -28,6 +31,8 @@ class RedisPeerChannel {
  public:
   // Lines of one message from another member, '\n'-separated.
   using OnLines = std::function<void(std::string_view lines)>;
+  static constexpr std::chrono::milliseconds kGather{2};
+  static constexpr std::chrono::milliseconds kAloneCheck{1000};
   // Most bytes one PUBLISH carries; more pending are sent in the next.
   static constexpr size_t kMaxMessageBytes = 256 * 1024;
   // Most bytes buffered while Redis is slow or away; lines beyond are dropped.
@@ -43,7 +48,7 @@ class RedisPeerChannel {
   // Queues one line (without '\n') for the other members.
   void Send(std::string_view line);
 
-  int64_t sent() const { return sent_.load(); }            // lines published
+  int64_t sent() const { return sent_.load(); }            // lines published to others
   int64_t published() const { return published_.load(); }  // PUBLISHes that carried them
   int64_t dropped() const { return dropped_.load(); }      // lines never sent
   int64_t received() const { return received_.load(); }    // other members' lines

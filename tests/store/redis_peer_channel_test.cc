@@ -85,6 +85,32 @@ TEST_F(RedisPeerChannelTest, LinesReachTheOtherMembersAndNotTheSender) {
   EXPECT_EQ(a->received(), 1);
 }
 
+// A member alone on the channel publishes about once a second, which is also how soon it
+// hears of a member joining: a single gateway pays nothing for the channel.
+TEST_F(RedisPeerChannelTest, AMemberAloneKeepsQuietUntilAnotherJoins) {
+  Inbox a_in, b_in;
+  auto a = Join(a_in);
+  ASSERT_TRUE(a);
+  for (int i = 0; i < 50; ++i) {
+    a->Send("unheard");
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  EXPECT_LE(a->published(), 2);  // the first, and perhaps the check a second later
+  EXPECT_EQ(a->sent(), 0);       // none reached another member
+  auto b = Join(b_in);
+  ASSERT_TRUE(b);
+  bool heard = false;
+  for (int i = 0; i < 300 && !heard; ++i) {
+    a->Send("heard");
+    std::this_thread::sleep_for(milliseconds(10));
+    std::lock_guard lock(b_in.mu);
+    heard = !b_in.lines.empty();
+  }
+  ASSERT_TRUE(heard);  // within about a second of joining
+  EXPECT_EQ(b_in.WaitFor(1).front(), "heard");
+  EXPECT_GT(a->sent(), 0);
+}
+
 // Redis away: lines sent meanwhile are dropped and counted, nothing blocks; once it is back
 // the members find each other again.
 TEST_F(RedisPeerChannelTest, ItDropsWhileRedisIsAwayAndCarriesOnAfter) {
