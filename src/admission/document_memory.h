@@ -12,10 +12,10 @@
 // measured rate), how many jobs of it came meanwhile and the shortest answer they asked for.
 //
 // A document is a {text, question} request's text, or the messages before a chat's last
-// one, within one tenant (the prefix cache keeps tenants apart by default). What this
-// process accepted is all it knows: a gateway among several knows its own submits, and a
-// document read so long ago that the engine has dropped it is still remembered for
-// kRememberMs; both make an estimate, not a promise.
+// one, within one tenant (the prefix cache keeps tenants apart by default). It knows what
+// this process accepted and what the other gateways told it (admission/peer_notes.h, a few
+// milliseconds late), and a document read so long ago that the engine has dropped it is
+// still remembered for kRememberMs; both make an estimate, not a promise.
 //
 // Thread-safe.
 #pragma once

@@ -16,7 +16,8 @@
 // next c seconds as came in the last. A process that just started counts the time before
 // its first arrival as time without arrivals, as it would after an idle spell.
 //
-// Thread-safe. What one process sees: a gateway among several knows its own submits only.
+// Thread-safe. Among several gateways each notes the others' arrivals too, told a few
+// milliseconds late (admission/peer_notes.h): Note keeps them in order of arrival.
 #pragma once
 
 #include <cstdint>
