@@ -9,7 +9,10 @@
 //   WAIT_RESULT jobs=N median_error=... p90_error=... mean_ratio=...
 // With --questions-per-document Q, each arrival is a document with Q questions on it,
 // submitted together (Q jobs with the same text, a question each): what glmq's prefix cache
-// is for, and what a wait estimate must price as one reading of the document.
+// is for, and what a wait estimate must price as one reading of the document. --url may
+// name several servers, comma-separated (gateways on one Redis): job i goes to the
+// (i mod n)-th, as a load balancer would spread them, so a document's questions reach
+// different gateways.
 //
 //   wait_estimates --url http://127.0.0.1:PORT [--jobs 30] [--seed 1] [--min-words 50]
 //                  [--max-words 3000] [--min-max-tokens 16] [--max-max-tokens 200]
@@ -17,6 +20,7 @@
 //                  [--questions-per-document 1]
 #include <curl/curl.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -38,7 +42,7 @@ using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 struct Options {
-  std::string url;
+  std::vector<std::string> urls;
   int jobs = 30;
   uint64_t seed = 1;
   int min_words = 50;
@@ -67,7 +71,11 @@ bool ParseArgs(int argc, char** argv, Options& o) {
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i], v = argv[i + 1];
     if (a == "--url") {
-      o.url = v;
+      for (size_t at = 0; at <= v.size();) {
+        const size_t comma = std::min(v.find(',', at), v.size());
+        if (comma > at) o.urls.push_back(v.substr(at, comma - at));
+        at = comma + 1;
+      }
       continue;
     }
     char* end = nullptr;
@@ -96,15 +104,15 @@ bool ParseArgs(int argc, char** argv, Options& o) {
     else
       return false;
   }
-  return argc % 2 == 1 && !o.url.empty() && o.jobs > 0 && o.min_words <= o.max_words &&
+  return argc % 2 == 1 && !o.urls.empty() && o.jobs > 0 && o.min_words <= o.max_words &&
          o.min_max_tokens <= o.max_max_tokens && o.questions_per_document > 0;
 }
 
 // Submits, then long-polls until the job ends and reads its queue wait.
-void Run(const Options& o, const std::string& text, const std::string& question, Record& r,
-         Clock::time_point start) {
+void Run(const std::string& url, const std::string& text, const std::string& question, Record& r,
+         Clock::time_point start, int timeout_s) {
   r.submit_s = SecondsSince(start);
-  const bench::JobAnswer accepted = bench::SubmitJob(o.url, text, question, r.max_tokens);
+  const bench::JobAnswer accepted = bench::SubmitJob(url, text, question, r.max_tokens);
   if (!accepted.ok()) {
     r.error = accepted.error;
     return;
@@ -113,7 +121,7 @@ void Run(const Options& o, const std::string& text, const std::string& question,
   r.estimate_s = accepted.body.value("estimated_wait_seconds", -1.0);
   r.position = accepted.body.value("queue_position", int64_t{0});
   const bench::JobAnswer ended =
-      bench::WaitForEnd(o.url, r.id, start + std::chrono::seconds(o.timeout_s));
+      bench::WaitForEnd(url, r.id, start + std::chrono::seconds(timeout_s));
   if (!ended.ok()) {
     r.error = ended.error;
     return;
@@ -132,7 +140,7 @@ int main(int argc, char** argv) {
   Options o;
   if (!ParseArgs(argc, argv, o)) {
     std::fprintf(stderr,
-                 "usage: wait_estimates --url URL [--jobs N] [--seed N] [--min-words N] "
+                 "usage: wait_estimates --url URL[,URL...] [--jobs N] [--seed N] [--min-words N] "
                  "[--max-words N] [--min-max-tokens N] [--max-max-tokens N] [--mean-gap-ms MS] "
                  "[--min-wait-s S] [--timeout-s S] [--questions-per-document Q]\n");
     return 2;
@@ -167,8 +175,10 @@ int main(int argc, char** argv) {
     const int q = i % o.questions_per_document;
     const std::string question =
         q == 0 ? "What is the main point?" : "What does part " + std::to_string(q) + " say?";
-    threads.emplace_back(
-        [&, i, document, question] { Run(o, texts[document], question, records[i], start); });
+    const std::string& url = o.urls[static_cast<size_t>(i) % o.urls.size()];
+    threads.emplace_back([&, i, document, question] {
+      Run(url, texts[document], question, records[i], start, o.timeout_s);
+    });
     // The questions on one document go in the order given (each is a new thread).
     if (o.questions_per_document > 1) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }

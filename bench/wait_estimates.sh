@@ -8,6 +8,10 @@
 # Environment: BUILD, GLMQ_BIN, WAIT_BENCH_BIN ($BUILD/wait_estimates), BENCH_MODEL,
 # WAIT_JOBS, WAIT_PARALLEL, WAIT_SEED (1), WAIT_MEAN_GAP_MS (400), WAIT_QUESTIONS (1),
 # WAIT_SERVE_FLAGS (more serve flags, e.g. "--promised-order on"), BENCH_TMPDIR.
+# WAIT_GATEWAYS=N (N >= 1): instead of serve, a durable Redis, one `glmq worker --parallel
+# $WAIT_PARALLEL` and N `glmq gateway --count-tokens true` (with $WAIT_GATEWAY_FLAGS, e.g.
+# "--gateway-notes false"); the jobs go to the gateways in turn, as a load balancer would
+# spread them.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -35,6 +39,31 @@ echo "model:   $MODEL_NOTE"
 # shellcheck disable=SC2206  # flags split on purpose
 EXTRA=(${WAIT_SERVE_FLAGS:-})
 echo "serve:   --parallel $PARALLEL ${EXTRA[*]}; $JOBS jobs, $QUESTIONS a document, exponential gaps of mean $GAP ms, seed $SEED"
-serve_glmq serve --parallel "$PARALLEL" --ctx-size 32768 "${EXTRA[@]}" || die "glmq did not start"
-"$WAIT_BENCH_BIN" --url "http://127.0.0.1:$PORT" --jobs "$JOBS" --seed "$SEED" \
+GATEWAYS=${WAIT_GATEWAYS:-0}
+if ((GATEWAYS == 0)); then
+  serve_glmq serve --parallel "$PARALLEL" --ctx-size 32768 "${EXTRA[@]}" || die "glmq did not start"
+  URLS=http://127.0.0.1:$PORT
+else
+  # shellcheck disable=SC2206  # flags split on purpose
+  GATEWAY_FLAGS=(${WAIT_GATEWAY_FLAGS:-})
+  echo "gateways: $GATEWAYS, each with --count-tokens true ${GATEWAY_FLAGS[*]}; one worker"
+  start_redis "$TMP/redis" || die "redis-server did not start"
+  redis_url=redis://127.0.0.1:$REDIS_PORT/0
+  "$GLMQ" worker --model "$MODEL" --redis "$redis_url" --host 127.0.0.1 --port 0 \
+    --parallel "$PARALLEL" --ctx-size 32768 >"$TMP/worker.log" 2>&1 &
+  SERVER_PID=$!
+  PORT=""
+  wait_ready "glmq worker" "$TMP/worker.log" /readyz 180 || die "the worker did not start"
+  URLS=""
+  for ((g = 1; g <= GATEWAYS; g++)); do
+    HELPER_PIDS+=("$SERVER_PID")
+    "$GLMQ" gateway --model "$MODEL" --redis "$redis_url" --ctx-size 32768 --count-tokens true \
+      --host 127.0.0.1 --port 0 "${GATEWAY_FLAGS[@]}" >"$TMP/gateway-$g.log" 2>&1 &
+    SERVER_PID=$!
+    PORT=""
+    wait_ready "glmq gateway $g" "$TMP/gateway-$g.log" /readyz 60 || die "gateway $g did not start"
+    URLS+=${URLS:+,}http://127.0.0.1:$PORT
+  done
+fi
+"$WAIT_BENCH_BIN" --url "$URLS" --jobs "$JOBS" --seed "$SEED" \
   --mean-gap-ms "$GAP" --questions-per-document "$QUESTIONS"

@@ -71,6 +71,7 @@ struct GatewayFlags {
   RedisFlags redis;
   int64_t alert_lease_ms = 15'000;
   int64_t batch_lease_ms = 15'000;
+  bool notes = true;  // --gateway-notes
 };
 
 int RunGateway(const GatewayFlags& flags) {
@@ -138,16 +139,21 @@ int RunGateway(const GatewayFlags& flags) {
   // Each gateway's admission tells the others what it accepted, so that wait forecasts and
   // a document's questions count every gateway's submits (admission/peer_notes.h).
   Admission& admission = (*frontend)->admission();
-  auto peers =
-      RedisPeerChannel::Open(flags.redis.url, prefix + "admission",
-                             [&admission](std::string_view lines) { admission.NotePeers(lines); });
-  if (!peers.ok()) {
-    spdlog::error("cannot join the gateways' channel on Redis at {}: {}", flags.redis.url,
-                  peers.status().message());
-    return 1;
+  std::unique_ptr<RedisPeerChannel> peers;
+  if (flags.notes) {
+    auto joined = RedisPeerChannel::Open(
+        flags.redis.url, prefix + "admission",
+        [&admission](std::string_view lines) { admission.NotePeers(lines); });
+    if (!joined.ok()) {
+      spdlog::error("cannot join the gateways' channel on Redis at {}: {}", flags.redis.url,
+                    joined.status().message());
+      return 1;
+    }
+    peers = std::move(*joined);
+    admission.TellPeers([channel = peers.get()](std::string line) { channel->Send(line); });
   }
-  admission.TellPeers([channel = peers->get()](std::string line) { channel->Send(line); });
-  registry.AddCollector([channel = peers->get()](metrics::Exposition& out) {
+  registry.AddCollector([channel = peers.get()](metrics::Exposition& out) {
+    if (channel == nullptr) return;  // --gateway-notes false
     const char* help =
         "Admission notes (a job accepted, for the others' wait forecasts and documents) on the "
         "gateways' channel: sent, received from other gateways, dropped (Redis unreachable).";
@@ -296,6 +302,11 @@ CommandRunner AddGatewayCommand(CLI::App& app) {
                   "right after); false: accept on the byte estimate and let the worker's count "
                   "replace it, which leaves the gateway's CPU to HTTP and Redis")
       ->envname("GLMQ_COUNT_TOKENS")
+      ->capture_default_str();
+  cmd->add_option("--gateway-notes", f->notes,
+                  "tell the other gateways on this Redis what this one accepts and take theirs "
+                  "(pub/sub), for wait forecasts and documents' questions across gateways")
+      ->envname("GLMQ_GATEWAY_NOTES")
       ->capture_default_str();
   cmd->add_option("--alert-lease-ms", f->alert_lease_ms,
                   "the evaluating gateway holds the alerts lease this long; another takes over "
