@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <cmath>
 
 #include "engine/prompt.h"
@@ -218,7 +219,14 @@ void Admission::Remember(const PeerNote& note) {
 void Admission::NotePeers(std::string_view lines) {
   int skipped = 0;
   for (const PeerNote& note : DecodePeerNotes(lines, &skipped)) Remember(note);
-  if (skipped > 0) spdlog::warn("admission: {} malformed note(s) from a peer skipped", skipped);
+  // A peer of another version could send such lines with every message: said once.
+  static std::atomic<bool> warned{false};
+  if (skipped > 0 && !warned.exchange(true)) {
+    spdlog::warn(
+        "admission: {} malformed note(s) from another gateway skipped (a gateway of "
+        "another glmq version?); later ones are skipped without a word",
+        skipped);
+  }
 }
 
 asio::awaitable<Result<Admission::Accepted>> Admission::InsertBatched(Prepared prepared) {
