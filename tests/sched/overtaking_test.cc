@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <initializer_list>
 #include <random>
+#include <vector>
 
 namespace glmq {
 namespace {
@@ -23,6 +25,14 @@ double ExactWait(double w0, const std::vector<Overtaker>& overtakers) {
     (excess(mid) > 0 ? lo : hi) = mid;
   }
   return hi;
+}
+
+// The forecast's wait against the exact one for `expected`, at each wait ahead in `w0s`.
+void ExpectOvertaken(const WaitModel& wait, const std::vector<Overtaker>& expected,
+                     std::initializer_list<double> w0s, double tolerance = 1e-9) {
+  for (double w0 : w0s) {
+    EXPECT_NEAR(wait.Overtaken(w0), ExactWait(w0, expected), tolerance) << w0;
+  }
 }
 
 WaitModel LinesOf(const std::vector<Overtaker>& overtakers) {
@@ -91,9 +101,7 @@ TEST(OvertakingTest, ForeseesOnlyRecentArrivalsThatSortFirst) {
   arrivals.Foresee(now + 21'000, now, wait);
   const std::vector<Overtaker> expected = {{.rate = 2.0 / 21, .bound = 20}};
   ASSERT_GT(wait.overtaking_lines, 0);
-  for (double w0 : {0.0, 3.0, 10.0, 40.0}) {
-    EXPECT_NEAR(wait.Overtaken(w0), ExactWait(w0, expected), 1e-9) << w0;
-  }
+  ExpectOvertaken(wait, expected, {0.0, 3.0, 10.0, 40.0});
   // A job with less slack than any of them foresees nothing.
   WaitModel urgent{.seconds_per_prompt_token = 0.01, .when_clear = std::nullopt};
   arrivals.Foresee(now + 500, now, urgent);
@@ -112,9 +120,7 @@ TEST(OvertakingTest, AnArrivalToldLateTakesItsPlaceByTime) {
   arrivals.Foresee(now + 21'000, now, wait);
   const std::vector<Overtaker> expected = {{.rate = 2.0 / 21, .bound = 20}};
   ASSERT_GT(wait.overtaking_lines, 0);
-  for (double w0 : {0.0, 3.0, 10.0, 40.0}) {
-    EXPECT_NEAR(wait.Overtaken(w0), ExactWait(w0, expected), 1e-9) << w0;
-  }
+  ExpectOvertaken(wait, expected, {0.0, 3.0, 10.0, 40.0});
 }
 
 TEST(OvertakingTest, AFreshProcessCountsTheTimeBeforeItsFirstArrivalAsIdle) {
@@ -131,9 +137,7 @@ TEST(OvertakingTest, AFreshProcessCountsTheTimeBeforeItsFirstArrivalAsIdle) {
   WaitModel wait{.seconds_per_prompt_token = 0.01, .when_clear = std::nullopt};
   arrivals.Foresee(now + 30'000, now, wait);
   const std::vector<Overtaker> expected = {{.rate = 4.0 / 30, .bound = 29}};
-  for (double w0 : {0.0, 10.0, 40.0}) {
-    EXPECT_NEAR(wait.Overtaken(w0), ExactWait(w0, expected), 1e-9) << w0;
-  }
+  ExpectOvertaken(wait, expected, {0.0, 10.0, 40.0});
 }
 
 TEST(OvertakingTest, ArrivalsMoreThanItKeepsAreMeasuredOverTheTimeTheyTook) {
@@ -145,9 +149,7 @@ TEST(OvertakingTest, ArrivalsMoreThanItKeepsAreMeasuredOverTheTimeTheyTook) {
   arrivals.Foresee(now + 30'000, now, wait);
   const double kept = static_cast<double>(ArrivalWindow::kMaxArrivals);
   const std::vector<Overtaker> expected = {{.rate = kept * 0.0001 / 1.023, .bound = 29}};
-  for (double w0 : {1.0, 10.0, 40.0}) {
-    EXPECT_NEAR(wait.Overtaken(w0), ExactWait(w0, expected), 1e-6) << w0;
-  }
+  ExpectOvertaken(wait, expected, {1.0, 10.0, 40.0}, 1e-6);
 }
 
 }  // namespace
