@@ -1,6 +1,7 @@
 // Distributed mode end to end: real redis-server processes, real `glmq gateway` and
 // `glmq worker` binaries, the generated model. What a client sees when processes and Redis
-// die under it.
+// die under it, and what gateways share. About 520 lines: one test a promise of the
+// deployment, all on the same few helpers (Gateway, Worker, DurableRedis).
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
