@@ -27,7 +27,7 @@ struct PeerNote {
   TimeMs at = 0;           // accepted (its created_at)
   int64_t order_key = 0;   // before any promise moved it
   int64_t to_read = 0;     // prompt tokens it reads (less what it takes from its document)
-  int32_t max_tokens = 0;  //
+  int32_t max_tokens = 0;  // its answer's limit
   bool arrival = false;    // an arrival forecasts count (not a batch's line)
   struct Document {
     DocumentMemory::Key key = 0;
