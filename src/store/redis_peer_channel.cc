@@ -43,10 +43,10 @@ void RedisPeerChannel::Send(std::string_view line) {
       dropped_.fetch_add(1);
       return;
     }
+    const bool first = pending_.empty();
     pending_.append(line);
     pending_.push_back('\n');
-    pending_lines_ += 1;
-    if (pending_lines_ > 1) return;  // the thread was woken for the first
+    if (!first) return;  // the thread was woken for the first
   }
   cv_.notify_one();
 }
@@ -83,7 +83,6 @@ void RedisPeerChannel::Loop() {
       lines = std::count(pending_.begin(), pending_.begin() + static_cast<ptrdiff_t>(cut), '\n');
       message.append(pending_, 0, cut);
       pending_.erase(0, cut);
-      pending_lines_ -= lines;
     }
     const auto now = std::chrono::steady_clock::now();
     if (others == 0 && now < next_check) continue;  // no one else to tell

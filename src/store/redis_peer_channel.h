@@ -66,9 +66,8 @@ class RedisPeerChannel {
   std::unique_ptr<redis::Subscriber> subscriber_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::string pending_;        // guarded by mu_: lines, each ending in '\n'
-  int64_t pending_lines_ = 0;  // guarded by mu_
-  bool stopping_ = false;      // guarded by mu_
+  std::string pending_;    // guarded by mu_: lines, each ending in '\n'
+  bool stopping_ = false;  // guarded by mu_
   std::atomic<int64_t> sent_{0};
   std::atomic<int64_t> published_{0};
   std::atomic<int64_t> received_{0};
