@@ -128,7 +128,15 @@ Result<Admission::Prepared> Admission::Prepare(std::string tenant, JobRequest re
            : SlackSeconds(policy_, capacity.rates, job.prompt_tokens, request.sampling.max_tokens);
   job.order_key =
       OrderKeyWithSlack(policy_, job.created_at, request.priority, out.after.slack_seconds);
-  if (policy_.promised_order) out.job.slack_seconds = out.after.slack_seconds;
+  if (policy_.promised_order) {
+    out.job.slack_seconds = out.after.slack_seconds;
+  } else if (seen) {
+    // Behind its document's first job, wherever that job's kept estimate put it.
+    out.after.key_offset_ms = seen->key_offset_ms;
+    job.order_key += seen->key_offset_ms;
+  } else if (policy_.keep_estimates && counting == Counting::kAsConfigured) {
+    out.job.kept_slack_seconds = out.after.slack_seconds;
+  }
   NotePromptSize(job.prompt_tokens);
   out.job.wait = WaitModelOf(capacity, TypicalPromptTokens());
   if (out.after.document && !seen) {
@@ -149,7 +157,7 @@ Result<Admission::Prepared> Admission::Prepare(std::string tenant, JobRequest re
   return out;
 }
 
-void Admission::Settle(const Job& job, int64_t promised_ms, int32_t slack_max_tokens) const {
+void Admission::Settle(const Job& job, int64_t moved_ms, int32_t slack_max_tokens) const {
   auto tokens = options_.tokens_once != nullptr
                     ? options_.tokens_once->CountAndKeep(job.id, job.request)
                     : tokenizer_.CountPromptTokens(job.request);
@@ -166,7 +174,7 @@ void Admission::Settle(const Job& job, int64_t promised_ms, int32_t slack_max_to
     // together in the queue.
     const int64_t order_key = OrderKey(policy_, capacity_.Now().rates, job.created_at,
                                        job.request.priority, *tokens, slack_max_tokens) +
-                              promised_ms;
+                              moved_ms;
     recorded = store_.SetQueuedCost(job.id, *tokens, ClassifyLength(policy_, *tokens), order_key);
   }
   if (!recorded.ok() && recorded.code() != StatusCode::kConflict) {
@@ -186,10 +194,13 @@ Admission::Accepted Admission::Accept(Job job, int64_t position, AfterInsert aft
                 .arrival = after.note_arrival};
   if (after.document) {
     const double read_in = out.job.estimated_wait_seconds + after.document_read_seconds;
+    // A first job's key moved by a kept estimate moves its questions' keys as far.
+    const int64_t key_offset_ms = after.key_offset_ms + (policy_.promised_order ? 0 : promised_ms);
     note.document =
         PeerNote::Document{.key = *after.document,
                            .read_at = out.job.created_at + std::llround(read_in * 1000.0),
-                           .slack_seconds = after.slack_seconds};
+                           .slack_seconds = after.slack_seconds,
+                           .key_offset_ms = key_offset_ms};
   }
   Remember(note);
   if (tell_peers_ && (note.arrival || note.document)) tell_peers_(EncodePeerNote(note));
@@ -200,9 +211,11 @@ Admission::Accepted Admission::Accept(Job job, int64_t position, AfterInsert aft
     pending.id = out.job.id;
     pending.created_at = out.job.created_at;
     pending.request = std::move(out.job.request);
-    asio::post(pool_,
-               [this, promised_ms, slack_max_tokens = after.slack_max_tokens,
-                pending = std::move(pending)] { Settle(pending, promised_ms, slack_max_tokens); });
+    // A question keeps its document's first job's move too (its key as given had it).
+    asio::post(pool_, [this, moved_ms = promised_ms + after.key_offset_ms,
+                       slack_max_tokens = after.slack_max_tokens, pending = std::move(pending)] {
+      Settle(pending, moved_ms, slack_max_tokens);
+    });
   }
   if (on_queued_) on_queued_();
   return out;
@@ -212,7 +225,7 @@ void Admission::Remember(const PeerNote& note) {
   if (note.arrival) arrivals_.Note(note.at, note.order_key, note.to_read, note.max_tokens);
   if (note.document) {
     documents_.Note(note.document->key, note.at, note.document->read_at, note.max_tokens,
-                    note.document->slack_seconds);
+                    note.document->slack_seconds, note.document->key_offset_ms);
   }
 }
 
@@ -291,8 +304,8 @@ Result<Admission::Accepted> Admission::InsertIdempotent(
     }
     return *ahead;
   };
-  const NewJobPlace place =
-      PlaceNewJob(given_key, prepared.job.wait, prepared.job.slack_seconds, work_before);
+  const NewJobPlace place = PlaceNewJob(given_key, prepared.job.wait, prepared.job.slack_seconds,
+                                        work_before, prepared.job.kept_slack_seconds);
   GLMQ_RETURN_IF_ERROR(read);
   out.job.order_key = place.order_key;
   out.job.estimated_wait_seconds = place.estimated_wait_seconds;

@@ -64,6 +64,9 @@ class Admission {
     // The max_tokens that slack is priced with (its own, or the document's first job's),
     // with which the settle step prices the exact count.
     int32_t slack_max_tokens = 0;
+    // For a question on a document accepted lately, how far the first job's key was moved
+    // (DocumentMemory::Recall::key_offset_ms): its own key is moved as far.
+    int64_t key_offset_ms = 0;
   };
   struct Prepared {
     JobStore::NewJob job;
@@ -141,15 +144,16 @@ class Admission {
   // Notes a prompt's size for the typical size of queued prompts (size-weighted).
   void NotePromptSize(int64_t prompt_tokens) const;
   double TypicalPromptTokens() const;
-  // `promised_ms`: how far the store moved its order key for the wait ahead of it (promised
-  // order), which the settle step keeps.
+  // `promised_ms`: how far the store moved its order key (later for the wait ahead of it
+  // under promised order, earlier to a kept estimate), which the settle step keeps.
   Accepted Accept(Job job, int64_t position, AfterInsert after, int64_t promised_ms);
   // Notes an accepted job, this process's or a peer's, for later forecasts and documents.
   void Remember(const PeerNote& note);
   // Counts a large document's tokens after its 202 and records the exact figure, or fails
   // the job if it can never fit. A job the engine claims first is counted there anyway. Its
-  // order key is priced anew from the exact count and `slack_max_tokens` (AfterInsert).
-  void Settle(const Job& job, int64_t promised_ms, int32_t slack_max_tokens) const;
+  // order key is priced anew from the exact count and `slack_max_tokens` (AfterInsert), and
+  // moved by `moved_ms` as the store (or its document's first job) moved it.
+  void Settle(const Job& job, int64_t moved_ms, int32_t slack_max_tokens) const;
 
   JobStore& store_;
   const Tokenizer& tokenizer_;

@@ -56,7 +56,7 @@ std::optional<DocumentMemory::Recall> DocumentMemory::Seen(Key document, TimeMs 
 }
 
 void DocumentMemory::Note(Key document, TimeMs now, TimeMs read_at, int32_t max_tokens,
-                          double slack_seconds) {
+                          double slack_seconds, int64_t key_offset_ms) {
   std::lock_guard lock(mu_);
   Entry& e = entries_[document];
   if (e.seen_at < now - kRememberMs) {
@@ -64,7 +64,8 @@ void DocumentMemory::Note(Key document, TimeMs now, TimeMs read_at, int32_t max_
                 .jobs = 1,
                 .fewest_max_tokens = max_tokens,
                 .slack_seconds = slack_seconds,
-                .first_max_tokens = max_tokens};
+                .first_max_tokens = max_tokens,
+                .key_offset_ms = key_offset_ms};
   } else if (now < e.recall.read_at) {
     e.recall.jobs += 1;
     e.recall.fewest_max_tokens = std::min(e.recall.fewest_max_tokens, max_tokens);

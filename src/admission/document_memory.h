@@ -60,12 +60,17 @@ class DocumentMemory {
     // question on a large document prices its exact size with it too, so the question stays
     // right behind the first job once both are counted (Admission::Settle).
     int32_t first_max_tokens = 0;
+    // How far the store moved the first job's order key from the one its slack gives (a
+    // kept estimate, PlaceNewJob): its questions' keys move as far, and stay behind it.
+    int64_t key_offset_ms = 0;
   };
   // A document a job was accepted with in the last kRememberMs before `now`.
   std::optional<Recall> Seen(Key document, TimeMs now) const;
   // A job with this document and `max_tokens` was accepted at `now`; if it is the first
-  // lately, it is expected to have read the document at `read_at`, and sorts with this slack.
-  void Note(Key document, TimeMs now, TimeMs read_at, int32_t max_tokens, double slack_seconds);
+  // lately, it is expected to have read the document at `read_at`, and sorts with this slack
+  // and its key moved by `key_offset_ms`.
+  void Note(Key document, TimeMs now, TimeMs read_at, int32_t max_tokens, double slack_seconds,
+            int64_t key_offset_ms = 0);
 
  private:
   struct Entry {

@@ -46,8 +46,11 @@ std::optional<PeerNote> DecodeLine(std::string_view line) {
   if (key.empty()) return note;
   PeerNote::Document d;
   if (!Parse(key, d.key, 16) || !Parse(NextWord(line), d.read_at) ||
-      !Parse(NextWord(line), d.slack_seconds) || !std::isfinite(d.slack_seconds) ||
-      !NextWord(line).empty()) {
+      !Parse(NextWord(line), d.slack_seconds) || !std::isfinite(d.slack_seconds)) {
+    return std::nullopt;
+  }
+  if (std::string_view offset = NextWord(line);
+      !offset.empty() && (!Parse(offset, d.key_offset_ms) || !NextWord(line).empty())) {
     return std::nullopt;
   }
   note.document = d;
@@ -63,10 +66,10 @@ std::string EncodePeerNote(const PeerNote& note) {
                     static_cast<long long>(note.order_key), static_cast<long long>(note.to_read),
                     note.max_tokens, note.arrival ? 1 : 0);
   if (note.document) {
-    n +=
-        std::snprintf(buf + n, sizeof buf - static_cast<size_t>(n), " %llx %lld %.17g",
-                      static_cast<unsigned long long>(note.document->key),
-                      static_cast<long long>(note.document->read_at), note.document->slack_seconds);
+    n += std::snprintf(buf + n, sizeof buf - static_cast<size_t>(n), " %llx %lld %.17g %lld",
+                       static_cast<unsigned long long>(note.document->key),
+                       static_cast<long long>(note.document->read_at), note.document->slack_seconds,
+                       static_cast<long long>(note.document->key_offset_ms));
   }
   return std::string(buf, static_cast<size_t>(n));
 }

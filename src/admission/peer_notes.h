@@ -9,7 +9,8 @@
 // They are hints for estimates and order, never state: a note lost (pub/sub is at most
 // once) or late leaves a forecast as it would be without it. One line a job, text:
 //   <at> <order_key> <prompt tokens to read> <max_tokens> <arrival 0|1>
-//   [<document key, hex> <read_at> <slack seconds>]
+//   [<document key, hex> <read_at> <slack seconds> [<key offset ms>]]
+// (a line without the key offset, from a gateway of an earlier version, reads as 0).
 #pragma once
 
 #include <cstdint>
@@ -31,8 +32,9 @@ struct PeerNote {
   bool arrival = false;    // an arrival forecasts count (not a batch's line)
   struct Document {
     DocumentMemory::Key key = 0;
-    TimeMs read_at = 0;        // when its reading should end (DocumentMemory::Note)
-    double slack_seconds = 0;  // the slack its questions sort with
+    TimeMs read_at = 0;         // when its reading should end (DocumentMemory::Note)
+    double slack_seconds = 0;   // the slack its questions sort with
+    int64_t key_offset_ms = 0;  // and their keys' move (DocumentMemory::Recall)
   };
   std::optional<Document> document;
 };

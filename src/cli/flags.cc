@@ -219,6 +219,10 @@ void AddPolicyFlags(CLI::App& cmd, PolicyOptions& f) {
       "order by the start each job is promised, so later shorter jobs overtake it only "
       "within its own service time and the wait it is told holds: on | off",
       "GLMQ_PROMISED_ORDER");
+  Opt(cmd, "--keep-estimates", f.keep_estimates,
+      "without --promised-order: a job sorts no later than its arrival plus the wait it is "
+      "told, so later shorter jobs overtake it only as far as its estimate foresaw: on | off",
+      "GLMQ_KEEP_ESTIMATES");
   Opt(cmd, "--medium-prompt-tokens", f.medium_prompt_tokens,
       "prompt tokens from which a job is 'medium'", "GLMQ_MEDIUM_PROMPT_TOKENS");
   Opt(cmd, "--long-prompt-tokens", f.long_prompt_tokens, "prompt tokens from which a job is 'long'",

@@ -213,6 +213,11 @@ class JobStore {
     // counting the work before a job that does not sort last walks the queue, and 5,000
     // lines of a 50,000-line batch doing so held Redis for minutes.
     bool measure = true;
+    // Set (the default order with --keep-estimates, PlaceNewJob): its order key as given is
+    // its arrival plus this slack (its priority taken off), and the store moves the key
+    // earlier to its arrival plus the wait it is told, when that is less, so jobs arriving
+    // later overtake it only as far as its estimate foresaw.
+    std::optional<double> kept_slack_seconds = std::nullopt;
   };
   // Where an inserted job landed: the queued jobs that sort before it at that moment (a
   // lower order key, or the same one and an earlier arrival; jobs inserted earlier in the
@@ -477,6 +482,14 @@ class JobStore {
 // (at most kPromiseRounds rounds; the work before a key only grows with it). The job is
 // told the wait found ahead plus half its slack (later jobs use none of it when none
 // arrive, and all of it under a burst of shorter ones).
+//
+// With `kept_slack_seconds` instead (the default order, its key as given being arrival +
+// that slack - priority): the job is told its wait with the overtaking foreseen, and when
+// arrival + that wait comes before its key, the key moves there, so later arrivals sort
+// before it only while they are due before the start it was told. The work before the
+// earlier key is less, and so is the wait: each round moves the key to arrival + the wait
+// found, until it stops moving (at most kPromiseRounds rounds). The key only moves
+// earlier, and the job is told the wait before its final key.
 struct NewJobPlace {
   int64_t order_key = 0;
   JobStore::WorkAhead ahead;
@@ -485,6 +498,7 @@ struct NewJobPlace {
 inline constexpr int kPromiseRounds = 16;  // also in the Redis insert script
 NewJobPlace PlaceNewJob(int64_t given_key, const WaitModel& wait,
                         std::optional<double> slack_seconds,
-                        const std::function<JobStore::WorkAhead(int64_t)>& work_before);
+                        const std::function<JobStore::WorkAhead(int64_t)>& work_before,
+                        std::optional<double> kept_slack_seconds = std::nullopt);
 
 }  // namespace glmq

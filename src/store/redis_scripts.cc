@@ -30,7 +30,7 @@ return seq
 // queued event says only that there is work, so the batch publishes one, for its last job.
 constexpr char kInsertBatch[] = R"lua(
 local n = tonumber(ARGV[3])
-local stride = 21
+local stride = 22
 local queue = P .. 'queue'
 local total = redis.call('ZCARD', queue)
 local tail = redis.call('ZRANGE', queue, -1, -1, 'WITHSCORES')
@@ -105,6 +105,24 @@ for i = 0, n - 1 do
       if next_key <= key then break end
       key = next_key
       if at_tail then break end
+      at_tail = after_tail(key, created)
+    end
+    order_key = string.format('%d', key)
+  elseif ARGV[a + 22] ~= '' and ARGV[a + 18] ~= '0' then
+    -- A kept estimate (PlaceNewJob): the key moves earlier to the arrival plus the wait
+    -- told for the work before it, until it stops moving, in at most 16 rounds.
+    local arrival = key - math.floor(1000 * tonumber(ARGV[a + 22]) + 0.5)
+    for round = 1, 16 do
+      local pt, mt = all_pt, all_mt
+      if not at_tail then
+        enqueue_new(pending)
+        pending = {}
+        local _
+        _, pt, mt = work_before(key)
+      end
+      local next_key = arrival + math.floor(1000 * tonumber(told(a, pt, mt)) + 0.5)
+      if next_key >= key then break end
+      key = next_key
       at_tail = after_tail(key, created)
     end
     order_key = string.format('%d', key)

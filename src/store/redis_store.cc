@@ -365,8 +365,8 @@ Status RedisJobStore::InsertWith(const Job& job, const Args& extra) {
 
 std::vector<Result<JobStore::Placement>> RedisJobStore::InsertBatch(std::vector<NewJob>& jobs) {
   // AppendNewJob's 12, the wait model's 4, the slack, whether to measure, the overtaking,
-  // the first end, the least wait.
-  constexpr size_t kArgsPerJob = 21;
+  // the first end, the least wait, the kept slack.
+  constexpr size_t kArgsPerJob = 22;
   std::vector<Result<Placement>> out;
   out.reserve(jobs.size());
   std::deque<std::string> held;
@@ -404,6 +404,11 @@ std::vector<Result<JobStore::Placement>> RedisJobStore::InsertBatch(std::vector<
       args.push_back("");
     }
     args.push_back(held.emplace_back(DoubleText(wait.at_least)));
+    if (jobs[i].kept_slack_seconds) {
+      args.push_back(held.emplace_back(DoubleText(*jobs[i].kept_slack_seconds)));
+    } else {
+      args.push_back("");
+    }
   }
   if (sent.empty()) return out;
   args[0] = held.emplace_back(Str(static_cast<int64_t>(sent.size())));

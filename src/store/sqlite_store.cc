@@ -189,8 +189,8 @@ std::vector<Result<JobStore::Placement>> SqliteJobStore::InsertBatch(std::vector
             ahead.max_tokens += pending.max_tokens;
             return ahead;
           };
-          const NewJobPlace place =
-              PlaceNewJob(given_key, jobs[i].wait, jobs[i].slack_seconds, work_before);
+          const NewJobPlace place = PlaceNewJob(given_key, jobs[i].wait, jobs[i].slack_seconds,
+                                                work_before, jobs[i].kept_slack_seconds);
           job.order_key = place.order_key;
           job.estimated_wait_seconds = place.estimated_wait_seconds;
           GLMQ_RETURN_IF_ERROR(InsertRows(ctx, job, encoded[i]));

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "sched/fake_engine.h"
 #include "store/sqlite_store_fixture.h"
@@ -170,9 +171,11 @@ TEST_F(AdmissionTest, AQuestionOnADocumentAcceptedLatelyCountsOnlyItsOwnTokens) 
 
 // A question on a document sorts with the document's first job, right behind it, even when
 // it asks for a shorter answer (alone, it would sort before the job that reads the document
-// and read it itself) and whatever other documents arrive meanwhile.
+// and read it itself) and whatever other documents arrive meanwhile. (In the virtual-deadline
+// order alone, where a shorter document arriving later overtakes the first job: with kept
+// estimates it would not, the first job being told it starts now.)
 TEST_F(AdmissionTest, AQuestionSortsRightBehindItsDocumentsFirstJob) {
-  Start(PolicyOptions{});
+  Start(PolicyOptions{.keep_estimates = false});
   const Job reader = Submit(3000);  // max_tokens 10
   const Job other = Submit(2500);   // another document, sorting before it
   JobRequest question = Request(3000);
@@ -256,8 +259,10 @@ TEST_F(AdmissionTest, QuestionsOnADocumentStillBeingReadWaitForItOnceItsJobsHold
   EXPECT_EQ(Prepare(7000).job.wait.at_least, 0);
 }
 
+// (The virtual-deadline order alone: with kept estimates the question on the first document
+// would sort with it, told it starts now, and nothing could overtake it.)
 TEST_F(AdmissionTest, ASubmitTheStoreRefusedIsNoArrivalToForesee) {
-  Start(PolicyOptions{});
+  Start(PolicyOptions{.keep_estimates = false});
   Submit(3000);
   // Short jobs the store refuses (clients retrying through an outage) arrive not at all.
   store_->InjectWriteFault(true);
@@ -267,6 +272,47 @@ TEST_F(AdmissionTest, ASubmitTheStoreRefusedIsNoArrivalToForesee) {
   // The same jobs accepted are foreseen.
   for (int i = 0; i < 6; ++i) Submit(20);
   EXPECT_GT(Prepare(3000).job.wait.overtaking_lines, 0);
+}
+
+// Kept estimates: a document told it starts in about 2.7 s sorts no later than that, so a
+// shorter job arriving after it overtakes it only while it is due before that start. In the
+// virtual-deadline order alone the same job overtakes it for as long as the document's
+// whole slack (its service time, about 8 s).
+TEST_F(AdmissionTest, ALaterJobOvertakesADocumentOnlyAsFarAsItsEstimateForesaw) {
+  for (const bool keep : {true, false}) {
+    SCOPED_TRACE(keep ? "kept estimates" : "virtual deadlines alone");
+    Start(PolicyOptions{.keep_estimates = keep});
+    const auto submit = [this](char letter, size_t bytes) {
+      JobRequest r = Request(bytes);
+      r.text.assign(bytes, letter);  // a document of its own
+      auto accepted = admission_->InsertNow(*admission_->Prepare("t", r));
+      EXPECT_TRUE(accepted.ok()) << accepted.status().ToString();
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      return std::move(accepted)->job;
+    };
+    const Job first = submit('a', 2000);    // nothing ahead: told 0 s
+    const Job reader = submit('x', 8000);   // 8 s alone; `first` (2 s) ahead of it
+    const Job question = submit('q', 100);  // a fraction of a second alone
+    const Job later = submit('b', 4000);    // 4 s alone
+    EXPECT_GE(reader.estimated_wait_seconds, Work(first));
+    EXPECT_LT(reader.estimated_wait_seconds, 4.0);
+    if (keep) {
+      EXPECT_NEAR(static_cast<double>(reader.order_key - reader.created_at),
+                  1000.0 * reader.estimated_wait_seconds, 1.0);
+    } else {
+      EXPECT_GT(static_cast<double>(reader.order_key - reader.created_at), 8000.0);
+    }
+    // Kept: `first` was told it starts now, and the reader about 2.7 s, and they keep to it.
+    // Alone: by service time.
+    const std::vector<std::string> order =
+        keep ? std::vector{first.id, question.id, reader.id, later.id}
+             : std::vector{question.id, first.id, later.id, reader.id};
+    for (const std::string& id : order) {
+      auto claimed = store_->ClaimNext("w", 30000);
+      ASSERT_TRUE(claimed.ok() && claimed->has_value());
+      EXPECT_EQ((*claimed)->id, id);
+    }
+  }
 }
 
 TEST_F(AdmissionTest, APromisedJobForeseesNoOvertakingItsPromiseBounds) {

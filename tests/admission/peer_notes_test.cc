@@ -16,8 +16,10 @@ TEST(PeerNotesTest, ANoteSurvivesItsLine) {
                    .arrival = true};
   PeerNote document = arrival;
   document.arrival = false;
-  document.document = PeerNote::Document{
-      .key = 0xfedcba9876543210ULL, .read_at = 1'796'648'010'000, .slack_seconds = 12.345678901};
+  document.document = PeerNote::Document{.key = 0xfedcba9876543210ULL,
+                                         .read_at = 1'796'648'010'000,
+                                         .slack_seconds = 12.345678901,
+                                         .key_offset_ms = -9'655};
   std::string lines = EncodePeerNote(arrival) + "\n" + EncodePeerNote(document) + "\n";
   int skipped = 0;
   auto notes = DecodePeerNotes(lines, &skipped);
@@ -34,6 +36,19 @@ TEST(PeerNotesTest, ANoteSurvivesItsLine) {
   EXPECT_EQ(notes[1].document->key, 0xfedcba9876543210ULL);
   EXPECT_EQ(notes[1].document->read_at, 1'796'648'010'000);
   EXPECT_DOUBLE_EQ(notes[1].document->slack_seconds, 12.345678901);
+  EXPECT_EQ(notes[1].document->key_offset_ms, -9'655);
+}
+
+// A gateway of the version before kept estimates sends no key offset: it reads as none.
+TEST(PeerNotesTest, ADocumentWithoutAKeyOffsetReadsAsNotMoved) {
+  int skipped = 0;
+  auto notes = DecodePeerNotes("5 6 7 8 1 abc 9000 2.5\n5 6 7 8 1 abc 9000 2.5 -40 1\n", &skipped);
+  EXPECT_EQ(skipped, 1);  // one word too many
+  ASSERT_EQ(notes.size(), 1u);
+  ASSERT_TRUE(notes[0].document.has_value());
+  EXPECT_EQ(notes[0].document->key, 0xabcULL);
+  EXPECT_DOUBLE_EQ(notes[0].document->slack_seconds, 2.5);
+  EXPECT_EQ(notes[0].document->key_offset_ms, 0);
 }
 
 TEST(PeerNotesTest, AMalformedLineIsSkippedAndTheRestKept) {

@@ -128,6 +128,44 @@ TEST_P(StoreContractTest, APromisedJobIsOrderedByTheStartItIsPromised) {
   }
 }
 
+TEST_P(StoreContractTest, AKeptEstimateMovesTheKeyEarlierToTheStartItIsTold) {
+  // 10 ms per prompt token, no free sequence.
+  const WaitModel model{.seconds_per_prompt_token = 0.01, .when_clear = std::nullopt};
+  const Job a = Insert(1000, 1, 100, 1);  // 1 s of work
+  const Job b = Insert(5000, 2, 200, 1);  // 2 s
+  std::vector<JobStore::NewJob> batch = {
+      // Arrived at 1000 with 8 s of slack: A and B (3 s) before 9000 -> 4000; A (1 s)
+      // before 4000 -> 2000, where A is still all.
+      {MakeJob(9000, 3, 50, 1), model, std::nullopt, true, 8.0},
+      // At the tail, told 3.5 s from 29000: later than its key, which stays.
+      {MakeJob(30000, 4, 10, 1), model, std::nullopt, true, 1.0},
+      // From 700: 3.5 s before 20700 -> 4200; A and the first (1.5 s) -> 2200.
+      {MakeJob(20700, 5, 10, 1), model, std::nullopt, true, 20.0},
+      // No kept slack: the key as given.
+      {MakeJob(1500, 6, 10, 1), model, std::nullopt, true, std::nullopt},
+  };
+  auto placed = store_->InsertBatch(batch);
+  ASSERT_EQ(placed.size(), batch.size());
+  struct Want {
+    int64_t order_key, jobs_ahead;
+    double told;
+  };
+  const Want want[] = {{2000, 1, 1.0}, {30000, 3, 3.5}, {2200, 2, 1.5}, {1500, 1, 1.0}};
+  for (size_t i = 0; i < batch.size(); ++i) {
+    ASSERT_TRUE(placed[i].ok()) << i << ": " << placed[i].status().ToString();
+    EXPECT_EQ(batch[i].job.order_key, want[i].order_key) << i;
+    EXPECT_EQ(placed[i]->ahead.jobs, want[i].jobs_ahead) << i;
+    EXPECT_NEAR(batch[i].job.estimated_wait_seconds, want[i].told, 1e-9) << i;
+    const Job stored = MustGet(batch[i].job.id);
+    EXPECT_EQ(stored.order_key, want[i].order_key) << i;
+    EXPECT_EQ(stored.estimated_wait_seconds, batch[i].job.estimated_wait_seconds) << i;
+  }
+  for (const std::string& id :
+       {a.id, batch[3].job.id, batch[0].job.id, batch[2].job.id, b.id, batch[1].job.id}) {
+    EXPECT_EQ(MustClaim("w1").id, id);
+  }
+}
+
 TEST_P(StoreContractTest, InsertBatchTellsTheWaitWithTheOvertakingForeseen) {
   // 10 ms per prompt token, no free sequence; jobs arriving later are expected to double the
   // wait until they have added 3 s (WaitModel::Told: the least of 2w and 3 + w).
