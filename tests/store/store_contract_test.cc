@@ -87,6 +87,29 @@ TEST_P(StoreContractTest, InsertRejectsDuplicatesAndBadInput) {
   EXPECT_EQ(events_.For(job.id).size(), 1u);
 }
 
+// Where each job of an InsertBatch should land: its order key, the jobs before it, the wait
+// it is told.
+struct Placed {
+  int64_t order_key = 0;
+  int64_t jobs_ahead = 0;
+  double told = 0;
+};
+void ExpectPlaced(JobStore& store, const std::vector<JobStore::NewJob>& batch,
+                  const std::vector<Result<JobStore::Placement>>& placed,
+                  const std::vector<Placed>& want) {
+  ASSERT_EQ(placed.size(), batch.size());
+  ASSERT_EQ(want.size(), batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    ASSERT_TRUE(placed[i].ok()) << i << ": " << placed[i].status().ToString();
+    EXPECT_EQ(batch[i].job.order_key, want[i].order_key) << i;
+    EXPECT_EQ(placed[i]->ahead.jobs, want[i].jobs_ahead) << i;
+    EXPECT_NEAR(batch[i].job.estimated_wait_seconds, want[i].told, 1e-9) << i;
+    const Job stored = MustGet(store, batch[i].job.id);
+    EXPECT_EQ(stored.order_key, want[i].order_key) << i;
+    EXPECT_EQ(stored.estimated_wait_seconds, batch[i].job.estimated_wait_seconds) << i;
+  }
+}
+
 TEST_P(StoreContractTest, APromisedJobIsOrderedByTheStartItIsPromised) {
   // 10 ms per prompt token, no free sequence.
   const WaitModel model{.seconds_per_prompt_token = 0.01, .when_clear = std::nullopt};
@@ -105,22 +128,8 @@ TEST_P(StoreContractTest, APromisedJobIsOrderedByTheStartItIsPromised) {
       {MakeJob(20000, 7, 10, 1), model, 1.0},
   };
   auto placed = store_->InsertBatch(batch);
-  ASSERT_EQ(placed.size(), batch.size());
-  struct Want {
-    int64_t order_key, jobs_ahead;
-    double told;
-  };
-  const Want want[] = {
-      {2500, 1, 1.0 + 0.2}, {5500, 3, 3.5 + 1.0}, {2600, 2, 1.5}, {24700, 6, 4.7 + 0.5}};
-  for (size_t i = 0; i < batch.size(); ++i) {
-    ASSERT_TRUE(placed[i].ok()) << i << ": " << placed[i].status().ToString();
-    EXPECT_EQ(batch[i].job.order_key, want[i].order_key) << i;
-    EXPECT_EQ(placed[i]->ahead.jobs, want[i].jobs_ahead) << i;
-    EXPECT_NEAR(batch[i].job.estimated_wait_seconds, want[i].told, 1e-9) << i;
-    const Job stored = MustGet(batch[i].job.id);
-    EXPECT_EQ(stored.order_key, want[i].order_key) << i;
-    EXPECT_EQ(stored.estimated_wait_seconds, batch[i].job.estimated_wait_seconds) << i;
-  }
+  ExpectPlaced(*store_, batch, placed,
+               {{2500, 1, 1.0 + 0.2}, {5500, 3, 3.5 + 1.0}, {2600, 2, 1.5}, {24700, 6, 4.7 + 0.5}});
   // Claims follow the promised keys.
   for (const std::string& id :
        {a.id, batch[0].job.id, batch[2].job.id, b.id, batch[1].job.id, c.id, batch[3].job.id}) {
@@ -145,21 +154,8 @@ TEST_P(StoreContractTest, AKeptEstimateMovesTheKeyEarlierToTheStartItIsTold) {
       {MakeJob(1500, 6, 10, 1), model, std::nullopt, true, std::nullopt},
   };
   auto placed = store_->InsertBatch(batch);
-  ASSERT_EQ(placed.size(), batch.size());
-  struct Want {
-    int64_t order_key, jobs_ahead;
-    double told;
-  };
-  const Want want[] = {{2000, 1, 1.0}, {30000, 3, 3.5}, {2200, 2, 1.5}, {1500, 1, 1.0}};
-  for (size_t i = 0; i < batch.size(); ++i) {
-    ASSERT_TRUE(placed[i].ok()) << i << ": " << placed[i].status().ToString();
-    EXPECT_EQ(batch[i].job.order_key, want[i].order_key) << i;
-    EXPECT_EQ(placed[i]->ahead.jobs, want[i].jobs_ahead) << i;
-    EXPECT_NEAR(batch[i].job.estimated_wait_seconds, want[i].told, 1e-9) << i;
-    const Job stored = MustGet(batch[i].job.id);
-    EXPECT_EQ(stored.order_key, want[i].order_key) << i;
-    EXPECT_EQ(stored.estimated_wait_seconds, batch[i].job.estimated_wait_seconds) << i;
-  }
+  ExpectPlaced(*store_, batch, placed,
+               {{2000, 1, 1.0}, {30000, 3, 3.5}, {2200, 2, 1.5}, {1500, 1, 1.0}});
   for (const std::string& id :
        {a.id, batch[3].job.id, batch[0].job.id, batch[2].job.id, b.id, batch[1].job.id}) {
     EXPECT_EQ(MustClaim("w1").id, id);
