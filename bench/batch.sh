@@ -134,17 +134,9 @@ glmq_up() {
   local redis_url=redis://127.0.0.1:$REDIS_PORT/0
   # The worker first: it is ready once its engine is loaded and calibrated, which the
   # gateway's readiness does not wait for.
-  "$GLMQ" worker --model "$MODEL" --redis "$redis_url" --host 127.0.0.1 --port 0 "${engine[@]}" \
-    >"$TMP/$name-worker.log" 2>&1 &
-  SERVER_PID=$!
-  PORT=""
-  wait_ready "glmq worker ($name)" "$TMP/$name-worker.log" /readyz 180 || return 1
+  worker_glmq "$name-worker" "$redis_url" "${engine[@]}" || return 1
   HELPER_PIDS+=("$SERVER_PID")
-  "$GLMQ" gateway --model "$MODEL" --redis "$redis_url" --ctx-size "$CTX" --host 127.0.0.1 \
-    --port 0 "${front[@]}" >"$TMP/$name.log" 2>&1 &
-  SERVER_PID=$!
-  PORT=""
-  wait_ready "glmq gateway ($name)" "$TMP/$name.log" /readyz 180
+  gateway_glmq "$name" "$redis_url" --ctx-size "$CTX" "${front[@]}"
 }
 if [[ $STORE == serve ]]; then
   GLMQ_NOTE="glmq serve --parallel $PARALLEL --ctx-size $CTX --threads $THREADS"

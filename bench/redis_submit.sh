@@ -47,16 +47,6 @@ done
 
 bench_setup redis-submit
 
-# start_gateway MODEL: `glmq gateway` on port 0; the bound port is read back from its log.
-start_gateway() {
-  local model=$1 log=$TMP/gateway.log
-  "$GLMQ_BIN" gateway --model "$model" --ctx-size "$CTX_SIZE" \
-    --redis "redis://127.0.0.1:$REDIS_PORT/0" --host 127.0.0.1 --port 0 >"$log" 2>&1 &
-  SERVER_PID=$!
-  PORT=""
-  wait_ready gateway "$log" /readyz
-}
-
 # cpu_ticks PID: user + system CPU time the process has used, in clock ticks.
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 # redis_commands: commands Redis has processed since it started.
@@ -77,8 +67,7 @@ echo "machine: $(machine_line)"
 echo "binary:  $GLMQ_BIN (commit $git_rev)"
 echo "tmp:     $TMP ($fs_type)"
 
-MODEL=$TMP/test-model.gguf
-make_test_model "$GLMQ_BIN" "$MODEL" 120
+glmq_and_model 120  # GLMQ and MODEL (the gateway reads only its vocabulary)
 
 start_redis "$TMP/redis" || die "redis-server did not start"
 echo "redis:   $redis_version on port $REDIS_PORT, appendonly yes, appendfsync always ($TMP/redis)"
@@ -93,9 +82,10 @@ lpush_rps=$(sed -n 's/^LPUSH: \([0-9.]*\) requests per second.*/\1/p' "$TMP/lpus
 [[ -n $lpush_rps ]] || die "no LPUSH figure from redis-benchmark"
 redis-cli -p "$REDIS_PORT" flushall >/dev/null  # the gateway starts on an empty store
 
-start_gateway "$MODEL" || die "the gateway did not start"
+gateway_glmq gateway "redis://127.0.0.1:$REDIS_PORT/0" --ctx-size "$CTX_SIZE" ||
+  die "the gateway did not start"
 URL=http://127.0.0.1:$PORT
-echo "gateway: $GLMQ_BIN gateway --model test-model.gguf --ctx-size $CTX_SIZE --redis redis://127.0.0.1:$REDIS_PORT/0 --port 0 (listening on $PORT; no workers)"
+echo "gateway: $GLMQ_BIN gateway --model $(basename "$MODEL") --ctx-size $CTX_SIZE --redis redis://127.0.0.1:$REDIS_PORT/0 --port 0 (listening on $PORT; no workers)"
 
 echo
 echo "== 2. full load: wrk -t$WRK_THREADS -c$WRK_CONNECTIONS -d$DURATION --latency -s bench/submit.lua"

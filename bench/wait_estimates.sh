@@ -49,19 +49,13 @@ else
   echo "gateways: $GATEWAYS, each with --count-tokens true ${GATEWAY_FLAGS[*]}; one worker"
   start_redis "$TMP/redis" || die "redis-server did not start"
   redis_url=redis://127.0.0.1:$REDIS_PORT/0
-  "$GLMQ" worker --model "$MODEL" --redis "$redis_url" --host 127.0.0.1 --port 0 \
-    --parallel "$PARALLEL" --ctx-size 32768 >"$TMP/worker.log" 2>&1 &
-  SERVER_PID=$!
-  PORT=""
-  wait_ready "glmq worker" "$TMP/worker.log" /readyz 180 || die "the worker did not start"
+  worker_glmq worker "$redis_url" --parallel "$PARALLEL" --ctx-size 32768 ||
+    die "the worker did not start"
   URLS=""
   for ((g = 1; g <= GATEWAYS; g++)); do
     HELPER_PIDS+=("$SERVER_PID")
-    "$GLMQ" gateway --model "$MODEL" --redis "$redis_url" --ctx-size 32768 --count-tokens true \
-      --host 127.0.0.1 --port 0 "${GATEWAY_FLAGS[@]}" >"$TMP/gateway-$g.log" 2>&1 &
-    SERVER_PID=$!
-    PORT=""
-    wait_ready "glmq gateway $g" "$TMP/gateway-$g.log" /readyz 60 || die "gateway $g did not start"
+    gateway_glmq "gateway-$g" "$redis_url" --ctx-size 32768 --count-tokens true \
+      "${GATEWAY_FLAGS[@]}" || die "gateway $g did not start"
     URLS+=${URLS:+,}http://127.0.0.1:$PORT
   done
 fi
