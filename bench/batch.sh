@@ -134,9 +134,9 @@ glmq_up() {
   local redis_url=redis://127.0.0.1:$REDIS_PORT/0
   # The worker first: it is ready once its engine is loaded and calibrated, which the
   # gateway's readiness does not wait for.
-  worker_glmq "$name-worker" "$redis_url" "${engine[@]}" || return 1
+  redis_glmq worker "$name-worker" "$redis_url" "${engine[@]}" || return 1
   HELPER_PIDS+=("$SERVER_PID")
-  gateway_glmq "$name" "$redis_url" --ctx-size "$CTX" "${front[@]}"
+  redis_glmq gateway "$name" "$redis_url" --ctx-size "$CTX" "${front[@]}"
 }
 if [[ $STORE == serve ]]; then
   GLMQ_NOTE="glmq serve --parallel $PARALLEL --ctx-size $CTX --threads $THREADS"

@@ -166,30 +166,18 @@ serve_glmq() {
   wait_ready "glmq ($name)" "$log" /readyz 180
 }
 
-# worker_glmq NAME REDIS_URL [worker flags...]: `$GLMQ worker` on MODEL and that Redis,
-# port 0, its log in $TMP/NAME.log; returns once it is ready (its engine loaded and
-# calibrated; PORT and SERVER_PID set), 1 if it is not.
-worker_glmq() {
-  local name=$1 redis_url=$2
-  shift 2
-  "$GLMQ" worker --model "$MODEL" --redis "$redis_url" --host 127.0.0.1 --port 0 "$@" \
-    >"$TMP/$name.log" 2>&1 &
-  SERVER_PID=$!
-  PORT=""
-  wait_ready "glmq worker ($name)" "$TMP/$name.log" /readyz 180
-}
-
-# gateway_glmq NAME REDIS_URL [gateway flags...]: `$GLMQ gateway` on MODEL's vocabulary and
-# that Redis, port 0, its log in $TMP/NAME.log; returns once it is ready (PORT and
+# redis_glmq worker|gateway NAME REDIS_URL [flags...]: `$GLMQ worker` (the engine on MODEL)
+# or `$GLMQ gateway` (MODEL's vocabulary) on that Redis, port 0, its log in $TMP/NAME.log;
+# returns once it is ready (a worker once its engine is loaded and calibrated; PORT and
 # SERVER_PID set), 1 if it is not.
-gateway_glmq() {
-  local name=$1 redis_url=$2
-  shift 2
-  "$GLMQ" gateway --model "$MODEL" --redis "$redis_url" --host 127.0.0.1 --port 0 "$@" \
+redis_glmq() {
+  local role=$1 name=$2 redis_url=$3
+  shift 3
+  "$GLMQ" "$role" --model "$MODEL" --redis "$redis_url" --host 127.0.0.1 --port 0 "$@" \
     >"$TMP/$name.log" 2>&1 &
   SERVER_PID=$!
   PORT=""
-  wait_ready "glmq gateway ($name)" "$TMP/$name.log" /readyz 180
+  wait_ready "glmq $role ($name)" "$TMP/$name.log" /readyz 180
 }
 
 # bench_setup NAME: makes $TMP (under $BENCH_TMPDIR, $TMPDIR or /tmp) and installs the traps.

@@ -82,7 +82,7 @@ lpush_rps=$(sed -n 's/^LPUSH: \([0-9.]*\) requests per second.*/\1/p' "$TMP/lpus
 [[ -n $lpush_rps ]] || die "no LPUSH figure from redis-benchmark"
 redis-cli -p "$REDIS_PORT" flushall >/dev/null  # the gateway starts on an empty store
 
-gateway_glmq gateway "redis://127.0.0.1:$REDIS_PORT/0" --ctx-size "$CTX_SIZE" ||
+redis_glmq gateway gateway "redis://127.0.0.1:$REDIS_PORT/0" --ctx-size "$CTX_SIZE" ||
   die "the gateway did not start"
 URL=http://127.0.0.1:$PORT
 echo "gateway: $GLMQ_BIN gateway --model $(basename "$MODEL") --ctx-size $CTX_SIZE --redis redis://127.0.0.1:$REDIS_PORT/0 --port 0 (listening on $PORT; no workers)"

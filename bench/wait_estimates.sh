@@ -49,12 +49,12 @@ else
   echo "gateways: $GATEWAYS, each with --count-tokens true ${GATEWAY_FLAGS[*]}; one worker"
   start_redis "$TMP/redis" || die "redis-server did not start"
   redis_url=redis://127.0.0.1:$REDIS_PORT/0
-  worker_glmq worker "$redis_url" --parallel "$PARALLEL" --ctx-size 32768 ||
+  redis_glmq worker worker "$redis_url" --parallel "$PARALLEL" --ctx-size 32768 ||
     die "the worker did not start"
   URLS=""
   for ((g = 1; g <= GATEWAYS; g++)); do
     HELPER_PIDS+=("$SERVER_PID")
-    gateway_glmq "gateway-$g" "$redis_url" --ctx-size 32768 --count-tokens true \
+    redis_glmq gateway "gateway-$g" "$redis_url" --ctx-size 32768 --count-tokens true \
       "${GATEWAY_FLAGS[@]}" || die "gateway $g did not start"
     URLS+=${URLS:+,}http://127.0.0.1:$PORT
   done
