@@ -146,7 +146,8 @@ class JobStore {
     // Set (the default order with --keep-estimates, PlaceNewJob): its order key as given is
     // its arrival plus this slack (its priority taken off), and the store moves the key
     // earlier to its arrival plus the wait it is told, when that is less, so jobs arriving
-    // later overtake it only as far as its estimate foresaw.
+    // later overtake it only as far as its estimate foresaw. Not for a job whose place is
+    // not measured (`measure` false): its key stays as given, on both stores.
     std::optional<double> kept_slack_seconds = std::nullopt;
   };
   // Where an inserted job landed: the queued jobs that sort before it at that moment (a

@@ -189,8 +189,10 @@ std::vector<Result<JobStore::Placement>> SqliteJobStore::InsertBatch(std::vector
             ahead.max_tokens += pending.max_tokens;
             return ahead;
           };
-          const NewJobPlace place = PlaceNewJob(given_key, jobs[i].wait, jobs[i].slack_seconds,
-                                                work_before, jobs[i].kept_slack_seconds);
+          // A job not measured keeps its key (as the Redis insert script does).
+          const NewJobPlace place =
+              PlaceNewJob(given_key, jobs[i].wait, jobs[i].slack_seconds, work_before,
+                          jobs[i].measure ? jobs[i].kept_slack_seconds : std::nullopt);
           job.order_key = place.order_key;
           job.estimated_wait_seconds = place.estimated_wait_seconds;
           GLMQ_RETURN_IF_ERROR(InsertRows(ctx, job, encoded[i]));

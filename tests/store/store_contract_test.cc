@@ -152,12 +152,14 @@ TEST_P(StoreContractTest, AKeptEstimateMovesTheKeyEarlierToTheStartItIsTold) {
       {MakeJob(20700, 5, 10, 1), model, std::nullopt, true, 20.0},
       // No kept slack: the key as given.
       {MakeJob(1500, 6, 10, 1), model, std::nullopt, true, std::nullopt},
+      // Not measured (a batch's line): the key as given, nothing counted ahead.
+      {MakeJob(9500, 7, 10, 1), model, std::nullopt, false, 8.0},
   };
   auto placed = store_->InsertBatch(batch);
   ExpectPlaced(*store_, batch, placed,
-               {{2000, 1, 1.0}, {30000, 3, 3.5}, {2200, 2, 1.5}, {1500, 1, 1.0}});
-  for (const std::string& id :
-       {a.id, batch[3].job.id, batch[0].job.id, batch[2].job.id, b.id, batch[1].job.id}) {
+               {{2000, 1, 1.0}, {30000, 3, 3.5}, {2200, 2, 1.5}, {1500, 1, 1.0}, {9500, 0, 0.0}});
+  for (const std::string& id : {a.id, batch[3].job.id, batch[0].job.id, batch[2].job.id, b.id,
+                                batch[4].job.id, batch[1].job.id}) {
     EXPECT_EQ(MustClaim("w1").id, id);
   }
 }
