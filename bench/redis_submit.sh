@@ -16,9 +16,10 @@
 #     npm registry), Queue.add of the same ~1 KB job from 32 concurrent callers for
 #     $BENCH_DURATION on a fresh durable Redis (bench/bullmq_add.mjs); skipped, and said so,
 #     without node and npm or the registry.
-#  6. One markdown table, with where the time goes: CPU of the gateway and of Redis per
-#     submit (from /proc), Redis commands per submit (INFO, scripts' inner calls included)
-#     and commands slower than 1 ms (SLOWLOG).
+#  6. One markdown table, with where the time goes: CPU of the gateway, of Redis and of the
+#     client (wrk) per submit, and of BullMQ's Redis and node per add (from /proc), Redis
+#     commands per submit (INFO, scripts' inner calls included) and commands slower than
+#     1 ms (SLOWLOG).
 #
 # Environment: BUILD (build dir, default build), GLMQ_BIN, BENCH_DURATION (10s), BULLMQ_VERSION
 # (5: the npm version range installed), BENCH_RATE
@@ -49,6 +50,9 @@ bench_setup redis-submit
 
 # cpu_ticks PID: user + system CPU time the process has used, in clock ticks.
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# children_ticks: the same for this shell's children it has waited for (a client run in the
+# foreground, pipelines included), in clock ticks.
+children_ticks() { awk '{ print $16 + $17 }' "/proc/$$/stat"; }
 # redis_commands: commands Redis has processed since it started.
 redis_commands() {
   redis-cli -p "$REDIS_PORT" info stats | tr -d '\r' | sed -n 's/^total_commands_processed://p'
@@ -95,17 +99,19 @@ redis-cli -p "$REDIS_PORT" slowlog reset >/dev/null
 gateway_ticks=$(cpu_ticks "$SERVER_PID")
 redis_ticks=$(cpu_ticks "$REDIS_PID")
 commands=$(redis_commands)
+client_ticks=$(children_ticks)
 timeout 120 wrk "-t$WRK_THREADS" "-c$WRK_CONNECTIONS" "-d$DURATION" --timeout 10s --latency \
   -s "$ROOT/bench/submit.lua" "$URL/v1/jobs" | tee "$TMP/wrk-full.out"
 full=$(grep '^SUBMIT_RESULT ' "$TMP/wrk-full.out" || true)
 [[ -n $full ]] || die "wrk printed no SUBMIT_RESULT line"
 full_accepted=$(result_field "$full" accepted)
 ((full_accepted > 0)) || die "no submit was accepted"
+client_us=$(per_op $(($(children_ticks) - client_ticks)) "$full_accepted")
 gateway_us=$(per_op $(($(cpu_ticks "$SERVER_PID") - gateway_ticks)) "$full_accepted")
 redis_us=$(per_op $(($(cpu_ticks "$REDIS_PID") - redis_ticks)) "$full_accepted")
 commands_per_submit=$(awk -v c="$(($(redis_commands) - commands))" -v n="$full_accepted" \
   'BEGIN { printf "%.1f", c / n }')
-echo "per submit: $commands_per_submit Redis commands; CPU: gateway $gateway_us µs, Redis $redis_us µs"
+echo "per submit: $commands_per_submit Redis commands; CPU: gateway $gateway_us µs, Redis $redis_us µs, client (wrk) $client_us µs"
 echo "Redis commands during the run (calls, µs per call):"
 redis-cli -p "$REDIS_PORT" info commandstats | tr -d '\r' |
   sed -n 's/^cmdstat_\([^:]*\):calls=\([0-9]*\),usec=[0-9]*,usec_per_call=\([0-9.]*\).*/  \1 \2 \3/p' |
@@ -135,6 +141,8 @@ stop_redis
 echo
 echo "== 4. the peer: BullMQ Queue.add, $WRK_CONNECTIONS concurrent callers, $DURATION, on a fresh Redis"
 bullmq_rps=""
+bullmq_redis_us="?"
+bullmq_node_us="?"
 if command -v node >/dev/null && command -v npm >/dev/null &&
   (cd "$TMP" && npm install --silent --no-audit --no-fund --prefix "$TMP/node" "bullmq@$BULLMQ_VERSION" \
     >"$TMP/npm.log" 2>&1); then
@@ -142,9 +150,17 @@ if command -v node >/dev/null && command -v npm >/dev/null &&
   seconds=${DURATION%s}
   # Next to its node_modules: an ES module finds packages from where it lies.
   cp "$ROOT/bench/bullmq_add.mjs" "$TMP/node/"
+  redis_ticks=$(cpu_ticks "$REDIS_PID")
+  client_ticks=$(children_ticks)
   timeout 120 node "$TMP/node/bullmq_add.mjs" "$REDIS_PORT" "$seconds" "$WRK_CONNECTIONS" |
     tee "$TMP/bullmq.out" || true
   bullmq_rps=$(sed -n 's/^BULLMQ_RESULT .*per_second=\([0-9.]*\).*/\1/p' "$TMP/bullmq.out")
+  bullmq_adds=$(sed -n 's/^BULLMQ_RESULT adds=\([0-9]*\).*/\1/p' "$TMP/bullmq.out")
+  if ((${bullmq_adds:-0} > 0)); then
+    bullmq_node_us=$(per_op $(($(children_ticks) - client_ticks)) "$bullmq_adds")
+    bullmq_redis_us=$(per_op $(($(cpu_ticks "$REDIS_PID") - redis_ticks)) "$bullmq_adds")
+    echo "per add: CPU: Redis $bullmq_redis_us µs, node (BullMQ) $bullmq_node_us µs"
+  fi
   bullmq_version=$(node -e "console.log(require('$TMP/node/node_modules/bullmq/package.json').version)" 2>/dev/null || echo "?")
   stop_redis
 else
@@ -198,6 +214,7 @@ $bullmq_row
 | non-202 answers (both runs; socket errors: $sockerr) | $non202 | 0 |
 | Redis commands slower than 1 ms (both runs, SLOWLOG) | $slow_commands | |
 | CPU per operation: Redis per LPUSH / per glmq submit; gateway per submit | $lpush_redis_us / $redis_us µs; $gateway_us µs ($commands_per_submit Redis commands per submit) | |
+| CPU per operation: client (wrk) per glmq submit; BullMQ's Redis / node per add | $client_us µs; $bullmq_redis_us / $bullmq_node_us µs | |
 
 Redis data after the runs (AOF): $((aof_bytes / 1048576)) MiB; queue: $queued.
 EOF
