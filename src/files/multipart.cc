@@ -186,10 +186,9 @@ Status MultipartReader::Advance() {
         }
         size_t i = 0;
         while (i < buffer_.size() && (buffer_[i] == ' ' || buffer_[i] == '\t')) ++i;
-        if (buffer_.size() - i < kCrlf.size()) {
-          if (i > kMaxBoundary) return Fail(InvalidArgument("a boundary line runs on"));
-          return Status::Ok();
-        }
+        // The same limit whether or not the line break has arrived yet.
+        if (i > kMaxBoundary) return Fail(InvalidArgument("a boundary line runs on"));
+        if (buffer_.size() - i < kCrlf.size()) return Status::Ok();
         if (buffer_.compare(i, kCrlf.size(), kCrlf) != 0) {
           return Fail(InvalidArgument("a boundary is followed by other text on its line"));
         }
@@ -208,7 +207,9 @@ Status MultipartReader::Advance() {
           end = buffer_.find("\r\n\r\n");
           skip = 4;
           if (end == std::string::npos) {
-            if (buffer_.size() > kMaxHeaderBytes) {
+            // Over the limit once the block cannot end within it: the blank line may have
+            // begun in the last three bytes.
+            if (buffer_.size() > kMaxHeaderBytes + skip - 1) {
               return Fail(InvalidArgument("a part's headers are over 16 KiB"));
             }
             return Status::Ok();

@@ -145,6 +145,46 @@ TEST(MultipartReaderTest, RefusesBrokenFormsWithAReason) {
   }
 }
 
+// The reader's own limits (blanks after a delimiter, a part's header block) judge a body
+// the same however the socket splits it: whole and a byte at a time, at and past each limit.
+TEST(MultipartReaderTest, JudgesABodyAtItsLimitsAlikeWholeAndInPieces) {
+  const auto outcome = [](const std::string& body, size_t piece) {
+    Recorder rec;
+    MultipartReader reader(kBoundary, rec);
+    Status s;
+    for (size_t i = 0; s.ok() && i < body.size(); i += piece) {
+      s = reader.Feed(std::string_view(body).substr(i, piece));
+    }
+    if (s.ok()) s = reader.Finish();
+    return s.code();
+  };
+  const std::string disposition = "Content-Disposition: form-data; name=\"a\"";
+  const auto padded = [&](size_t blanks) {
+    return "--" + kBoundary + std::string(blanks, '\t') + "\r\n" + disposition + "\r\n\r\nx\r\n--" +
+           kBoundary + "--\r\n";
+  };
+  // A header block of `bytes` bytes, its terminating blank line not counted.
+  const auto headers = [&](size_t bytes) {
+    const std::string pad = "\r\nX-Pad: ";
+    return "--" + kBoundary + "\r\n" + disposition + pad +
+           std::string(bytes - disposition.size() - pad.size(), 'p') + "\r\n\r\nx\r\n--" +
+           kBoundary + "--\r\n";
+  };
+  const struct {
+    std::string body;
+    StatusCode code;
+  } cases[] = {
+      {padded(70), StatusCode::kOk},
+      {padded(71), StatusCode::kInvalidArgument},
+      {headers(16 * 1024), StatusCode::kOk},
+      {headers(16 * 1024 + 1), StatusCode::kInvalidArgument},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(outcome(c.body, c.body.size()), c.code) << c.body.substr(0, 120);
+    EXPECT_EQ(outcome(c.body, 1), c.code) << c.body.substr(0, 120);
+  }
+}
+
 // A sink's own error (a full disk) ends the reading with that error, unchanged.
 TEST(MultipartReaderTest, PassesASinksErrorThrough) {
   struct Full : Recorder {
