@@ -46,16 +46,18 @@ test: build
 bench: build
 	bench/run.sh
 
-# libFuzzer targets (clang): the HTTP request parser and the JSON body parsers, 10^5 inputs
-# each from the seeds in tests/fuzz/corpus.
+# libFuzzer targets (clang): the HTTP request parser, the JSON body parsers, and uploads
+# (multipart bodies, batch input lines) with gateways' peer notes, 10^5 inputs each from the
+# seeds in tests/fuzz/corpus.
 fuzz: llama
 	@prefix=$$(scripts/build-llama.sh) && \
 	cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
 	  -DCMAKE_CXX_COMPILER=clang++ -DGLMQ_FUZZ=ON -DLLAMA_PREFIX=$$prefix >/dev/null && \
-	cmake --build build-fuzz -j $(JOBS) --target http_request_fuzz job_request_fuzz
-	@mkdir -p build-fuzz/corpus/http build-fuzz/corpus/job
+	cmake --build build-fuzz -j $(JOBS) --target http_request_fuzz job_request_fuzz upload_fuzz
+	@mkdir -p build-fuzz/corpus/http build-fuzz/corpus/job build-fuzz/corpus/upload
 	build-fuzz/http_request_fuzz -runs=100000 -max_len=4096 build-fuzz/corpus/http tests/fuzz/corpus/http
 	build-fuzz/job_request_fuzz -runs=100000 build-fuzz/corpus/job tests/fuzz/corpus/job
+	build-fuzz/upload_fuzz -runs=100000 build-fuzz/corpus/upload tests/fuzz/corpus/upload
 
 # The unit and integration tests built with AddressSanitizer and UndefinedBehaviorSanitizer
 # (llama.cpp itself is not instrumented). Leak reports are off: llama.cpp's and ggml's
