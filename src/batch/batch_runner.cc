@@ -142,14 +142,14 @@ Status BatchRunner::Validate(Batch& batch) {
   std::vector<size_t> documents;  // their DocumentHash
   JobStore::WorkAhead work;
   {
-    LineReader reader(files_, batch.tenant, batch.input_file_id);
+    LineReader reader(files_, batch.tenant, batch.input_file_id, options_.max_line_bytes);
     std::unordered_set<std::string> custom_ids;
-    std::string text;
-    int64_t number = 0;
+    InputLine input;
     for (;;) {
-      GLMQ_ASSIGN_OR_RETURN(bool more, reader.Next(&text, &number));
+      GLMQ_ASSIGN_OR_RETURN(bool more, reader.Next(&input));
       if (!more || errors.size() >= kMaxErrors) break;
-      if (IsBlank(text)) continue;
+      const int64_t number = input.number;
+      if (!input.too_long && IsBlank(input.text)) continue;
       auto error = [&](const char* code, std::string message, const char* param = "") {
         errors.push_back({code, std::move(message), number, param});
       };
@@ -158,8 +158,15 @@ Status BatchRunner::Validate(Batch& batch) {
                                     " requests (--batch-max-lines)");
         break;
       }
-      const size_t line_bytes = text.size();
-      const Result<json> parsed = codec_.ParseLine(std::move(text));
+      if (input.too_long) {
+        // Its custom_id is unread: the file is refused, not the line.
+        error("line_too_large", "line " + std::to_string(number) + " is over " +
+                                    std::to_string(options_.max_line_bytes) +
+                                    " bytes, the largest request body (--max-body-bytes)");
+        continue;
+      }
+      const size_t line_bytes = input.text.size();
+      const Result<json> parsed = codec_.ParseLine(std::move(input.text));
       if (!parsed.ok() || !parsed->is_object()) {
         error("invalid_json_line", "line " + std::to_string(number) + " is not a JSON object");
         continue;
@@ -233,7 +240,7 @@ Status BatchRunner::Validate(Batch& batch) {
   const auto predicted_ms = static_cast<int64_t>(1000.0 * PredictedSeconds(work));
 
   // Second pass: each request becomes a job (or an error line), a chunk per store write.
-  LineReader reader(files_, batch.tenant, batch.input_file_id);
+  LineReader reader(files_, batch.tenant, batch.input_file_id, options_.max_line_bytes);
   std::vector<BatchLine> lines;
   std::vector<Admission::Prepared> prepared;
   std::vector<size_t> prepared_line;  // index into `lines`
@@ -258,13 +265,14 @@ Status BatchRunner::Validate(Batch& batch) {
     prepared_line.clear();
     return Status::Ok();
   };
-  std::string text;
-  int64_t number = 0;
+  InputLine input;
   for (;;) {
-    GLMQ_ASSIGN_OR_RETURN(bool more, reader.Next(&text, &number));
+    GLMQ_ASSIGN_OR_RETURN(bool more, reader.Next(&input));
     if (!more) break;
-    if (IsBlank(text)) continue;
-    Result<json> parsed = codec_.ParseLine(std::move(text));
+    const int64_t number = input.number;
+    if (!input.too_long && IsBlank(input.text)) continue;
+    Result<json> parsed = input.too_long ? Result<json>(InvalidArgument("too long"))
+                                         : codec_.ParseLine(std::move(input.text));
     if (!parsed.ok() || !parsed->is_object()) {
       // Files do not change: the first pass read this line as a request.
       return Internal("line " + std::to_string(number) + " of file " + batch.input_file_id +

@@ -34,6 +34,9 @@ namespace glmq {
 
 struct BatchRunnerOptions {
   int64_t max_lines = 50'000;
+  // A longer line fails its batch (line_too_large) and is never held whole: a request
+  // body's limit (--max-body-bytes), as a submit has.
+  size_t max_line_bytes = 64u << 20;
   // A batch whose requests (prompt and max_tokens, estimated) with the tenant's queued work
   // come to more fails with token_limit_exceeded before a line runs (0: no limit), as
   // OpenAI's limit on a project's enqueued batch tokens.

@@ -13,19 +13,31 @@ constexpr int64_t kDefaultMaxTokensGuess = 256;
 
 }  // namespace
 
-Result<bool> LineReader::Next(std::string* line, int64_t* number) {
+Result<bool> LineReader::Next(InputLine* line) {
   for (;;) {
     const size_t nl = buffer_.find('\n', start_);
-    if (nl != std::string::npos || (eof_ && start_ < buffer_.size())) {
+    if (nl != std::string::npos || (eof_ && (start_ < buffer_.size() || skipping_))) {
       const size_t end = nl == std::string::npos ? buffer_.size() : nl;
-      line->assign(buffer_, start_, end - start_);
-      if (!line->empty() && line->back() == '\r') line->pop_back();
+      size_t length = end - start_;
+      if (length > 0 && buffer_[end - 1] == '\r') --length;
+      line->number = ++line_;
+      line->too_long = skipping_ || length > max_line_bytes_;
+      if (line->too_long) {
+        line->text.clear();
+      } else {
+        line->text.assign(buffer_, start_, length);
+      }
       start_ = nl == std::string::npos ? buffer_.size() : nl + 1;
-      *number = ++line_;
+      skipping_ = false;
       return true;
     }
     if (eof_) return false;
-    buffer_.erase(0, start_);
+    // The line so far is over the limit even if its last byte is the \r of its line break.
+    if (const size_t partial = buffer_.size() - start_;
+        partial > 0 && partial - 1 > max_line_bytes_) {
+      skipping_ = true;
+    }
+    buffer_.erase(0, skipping_ ? buffer_.size() : start_);
     start_ = 0;
     GLMQ_ASSIGN_OR_RETURN(std::string piece, files_.Read(tenant_, id_, offset_, kReadPieceBytes));
     if (piece.empty()) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -11,23 +12,38 @@
 
 namespace glmq {
 
-// The input file's lines, read a piece at a time: each with its 1-based number.
+// One line of an input file.
+struct InputLine {
+  std::string text;       // without its line break (or a \r before it); empty when too long
+  int64_t number = 0;     // 1-based
+  bool too_long = false;  // over the reader's max_line_bytes: read past, never held whole
+};
+
+// The input file's lines, read a piece at a time. A line longer than `max_line_bytes` is
+// dropped as its bytes come and given as too long, so that no line costs more memory than
+// the limit (a 200 MB file may be one line).
 class LineReader {
  public:
-  LineReader(FileStore& files, std::string tenant, std::string id)
-      : files_(files), tenant_(std::move(tenant)), id_(std::move(id)) {}
+  LineReader(FileStore& files, std::string tenant, std::string id,
+             size_t max_line_bytes = std::numeric_limits<size_t>::max())
+      : files_(files),
+        tenant_(std::move(tenant)),
+        id_(std::move(id)),
+        max_line_bytes_(max_line_bytes) {}
 
-  // The next line (without its line break, or a \r before it) in *line; false at the end.
-  Result<bool> Next(std::string* line, int64_t* number);
+  // The next line in *line; false at the end.
+  Result<bool> Next(InputLine* line);
 
  private:
   FileStore& files_;
   const std::string tenant_, id_;
+  const size_t max_line_bytes_;
   std::string buffer_;
   size_t start_ = 0;
   int64_t offset_ = 0;
   int64_t line_ = 0;
   bool eof_ = false;
+  bool skipping_ = false;  // the line being read is over the limit
 };
 
 // Only spaces and tabs (a line to skip).

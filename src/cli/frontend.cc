@@ -121,6 +121,7 @@ Status Frontend::AddRoutes(metrics::Registry& registry, JobMetrics& job_metrics)
     batch_codec_ = std::make_unique<ApiBatchCodec>(ctx.options.limits, admission_.model().name);
     BatchRunnerOptions runner = options_.batches;
     runner.output_retention_ms = options_.files.retention_ms;
+    runner.max_line_bytes = static_cast<size_t>(options_.http.max_body_bytes);
     runner.max_queued_tokens_of = [keys = keys_.get(),
                                    flag = runner.max_queued_tokens](const std::string& tenant) {
       const std::shared_ptr<const TenantLimitOverrides> overrides = keys->limit_overrides();

@@ -1,10 +1,11 @@
-// The Batch API on the real binary, as a user meets it with curl: a file with bad lines fails
-// with their line numbers and runs nothing; requests the job parser or the context refuse go
-// to the error file while the rest run; a short window expires what is left and keeps what
-// finished; a batch outlives a kill -9 of the server, and on Redis a kill -9 of a worker and
-// of the gateway that runs it, with every line answered once; tries of a batch's end that
-// failed leave no files behind; another tenant's batch is unknown. Over 500 lines: the
-// tests share one harness of servers, workers and files, and each reads as a user's session.
+// The Batch API on the real binary, as a user meets it with curl: a file with bad lines (or
+// one too long for a request body) fails with their line numbers and runs nothing; requests
+// the job parser or the context refuse go to the error file while the rest run; a short
+// window expires what is left and keeps what finished; a batch outlives a kill -9 of the
+// server, and on Redis a kill -9 of a worker and of the gateway that runs it, with every line
+// answered once; tries of a batch's end that failed leave no files behind; another tenant's
+// batch is unknown. Over 500 lines: the tests share one harness of servers, workers and
+// files, and each reads as a user's session.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -123,6 +124,26 @@ TEST(BatchesTest, AFileWithBadLinesFailsWithTheirNumbersAndRunsNothing) {
     EXPECT_EQ(errors[i]["line"], want[i].first) << errors[i].dump();
     EXPECT_EQ(errors[i]["code"], want[i].second) << errors[i].dump();
   }
+  EXPECT_EQ(failed["request_counts"]["total"], 0);
+  EXPECT_EQ(server.Get("/v1/jobs").body_json["data"].size(), 0u);
+}
+
+// A line longer than a request body may be (--max-body-bytes) fails the file with its
+// number, as a submit of that body would get a 413; the reader never holds it whole.
+TEST(BatchesTest, ALineOverTheBodyLimitFailsTheFileWithItsNumber) {
+  Server server({"--parallel", "1", "--max-body-bytes", "4096"});
+  ASSERT_TRUE(server.Start()) << server.start_error();
+  const json batch = CreateBatch(
+      server, {ChatLine("a", "hi", 4).dump(), ChatLine("big", std::string(5000, 'w'), 4).dump(),
+               ChatLine("c", "hi", 4).dump()});
+  ASSERT_TRUE(batch.is_object());
+  const json failed = WaitForBatchEnd(server, batch["id"], seconds(30));
+  ASSERT_EQ(failed["status"], "failed") << failed.dump();
+  const json& errors = failed["errors"]["data"];
+  ASSERT_EQ(errors.size(), 1u) << failed.dump();
+  EXPECT_EQ(errors[0]["line"], 2);
+  EXPECT_EQ(errors[0]["code"], "line_too_large");
+  EXPECT_NE(errors[0]["message"].get<std::string>().find("--max-body-bytes"), std::string::npos);
   EXPECT_EQ(failed["request_counts"]["total"], 0);
   EXPECT_EQ(server.Get("/v1/jobs").body_json["data"].size(), 0u);
 }
