@@ -140,6 +140,11 @@ double CpuSeconds(pid_t pid) {
 // With its descriptors used up, the server waits for one to free instead of retrying the
 // accept at once: before, it spun a core and logged "accept failed" ~400,000 times a second.
 TEST(FaultsTest, RunningOutOfDescriptorsBacksOffAndRecovers) {
+#ifdef GLMQ_SANITIZE
+  GTEST_SKIP() << "a sanitizer's runtime needs descriptors of its own (UBSan checks a vtable "
+                  "is readable through a pipe), so it reports errors that are not there once "
+                  "the server has none left";
+#endif
   // No connection limit of its own: the descriptor limit is what is hit.
   Server server({"--max-connections", "1000000"});
   ASSERT_TRUE(server.Start()) << server.start_error();
