@@ -1,3 +1,5 @@
+// BatchRunner (batch_runner.h). About 500 lines: checking a file, making its lines jobs,
+// gathering their outcomes and writing the files are the steps of one resumable life.
 #include "batch/batch_runner.h"
 
 #include <pthread.h>
