@@ -151,7 +151,7 @@ Status BatchRunner::Validate(Batch& batch) {
       GLMQ_ASSIGN_OR_RETURN(bool more, reader.Next(&input));
       if (!more || errors.size() >= kMaxErrors) break;
       const int64_t number = input.number;
-      if (!input.too_long && IsBlank(input.text)) continue;
+      if (IsBlank(input)) continue;
       auto error = [&](const char* code, std::string message, const char* param = "") {
         errors.push_back({code, std::move(message), number, param});
       };
@@ -272,10 +272,9 @@ Status BatchRunner::Validate(Batch& batch) {
     GLMQ_ASSIGN_OR_RETURN(bool more, reader.Next(&input));
     if (!more) break;
     const int64_t number = input.number;
-    if (!input.too_long && IsBlank(input.text)) continue;
-    Result<json> parsed = input.too_long ? Result<json>(InvalidArgument("too long"))
-                                         : codec_.ParseLine(std::move(input.text));
-    if (!parsed.ok() || !parsed->is_object()) {
+    if (IsBlank(input)) continue;
+    Result<json> parsed = codec_.ParseLine(std::move(input.text));
+    if (input.too_long || !parsed.ok() || !parsed->is_object()) {
       // Files do not change: the first pass read this line as a request.
       return Internal("line " + std::to_string(number) + " of file " + batch.input_file_id +
                       " no longer reads as it did");

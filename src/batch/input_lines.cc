@@ -49,8 +49,9 @@ Result<bool> LineReader::Next(InputLine* line) {
   }
 }
 
-bool IsBlank(const std::string& line) {
-  return std::all_of(line.begin(), line.end(), [](char c) { return c == ' ' || c == '\t'; });
+bool IsBlank(const InputLine& line) {
+  return !line.too_long && std::all_of(line.text.begin(), line.text.end(),
+                                       [](char c) { return c == ' ' || c == '\t'; });
 }
 
 size_t DocumentHash(const json& body) {

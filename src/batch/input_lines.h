@@ -46,8 +46,8 @@ class LineReader {
   bool skipping_ = false;  // the line being read is over the limit
 };
 
-// Only spaces and tabs (a line to skip).
-bool IsBlank(const std::string& line);
+// Only spaces and tabs (a line to skip); a line too long is not blank, whatever its bytes.
+bool IsBlank(const InputLine& line);
 
 // What a line's request is about apart from its question: lines with the same document
 // share it, and go next to each other in the queue so that the prefix cache reads it once.
