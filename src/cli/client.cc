@@ -69,6 +69,14 @@ class Watcher {
     return true;
   }
 
+  // The message of an event's "error" object, if it has one.
+  static std::string Message(const json& j) {
+    const auto error = j.find("error");
+    if (error == j.end() || !error->is_object()) return "";
+    const auto message = error->find("message");
+    return message != error->end() && message->is_string() ? message->get<std::string>() : "";
+  }
+
   void Event(const std::string& text) {
     std::string name, data;
     std::istringstream in(text);
@@ -78,13 +86,14 @@ class Watcher {
     }
     if (data.empty()) return;  // a comment or retry line
     const json j = json::parse(data, nullptr, false);
-    if (j.is_discarded()) return;
+    if (!j.is_object()) return;  // not an event of ours
     if (name == "error") {
-      std::cout << "error  " << j["error"].value("message", "") << "\n";
+      std::cout << "error  " << Message(j) << "\n";
       end_code_ = 1;
       return;
     }
-    const json& progress = j["progress"];
+    const json progress =
+        j.contains("progress") && j["progress"].is_object() ? j["progress"] : json::object();
     const std::string state = j.value("state", "?");
     std::cout << state << "  prompt " << progress.value("prompt_tokens_read", 0) << "/"
               << progress.value("prompt_tokens", 0) << "  generated "
@@ -93,7 +102,7 @@ class Watcher {
     if (j.value("attempts", 0) > 1) std::cout << "  attempt " << j.value("attempts", 0);
     if (name == "done") {
       if (j.contains("finish_reason")) std::cout << "  (" << j.value("finish_reason", "") << ")";
-      if (j.contains("error")) std::cout << "  " << j["error"].value("message", "");
+      if (j.contains("error")) std::cout << "  " << Message(j);
       end_code_ = state == "succeeded" ? 0 : 1;
     }
     std::cout << std::endl;
@@ -110,10 +119,30 @@ struct ClientFlags {
   Api api;
   std::string id;
   std::string text, file, question;
-  int max_tokens = 0;
-  double temperature = -1;
+  std::optional<int> max_tokens;  // sent as given when given: the server judges the value
+  std::optional<double> temperature;
   double wait = 0;
 };
+
+// One long-poll may last kLongestPoll seconds (the server refuses more); a longer wait is
+// several, until the job ends or `seconds` have passed. Returns the last answer (the job
+// as it stands then, or the error).
+constexpr double kLongestPoll = 300;
+constexpr double kForever = 1e9;  // seconds: a wait with no end of its own
+
+Reply WaitForJob(const Api& api, const std::string& id, double seconds) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  for (;;) {
+    const double left =
+        std::chrono::duration<double>(until - std::chrono::steady_clock::now()).count();
+    const double poll = std::clamp(left, 0.0, kLongestPoll);
+    Reply r = Call(api, "GET", "/v1/jobs/" + id + "?wait=" + std::to_string(poll), nullptr);
+    if (r.status != 200 || left <= kLongestPoll) return r;
+    const json job = json::parse(r.body, nullptr, false);
+    const std::string state = job.is_object() ? job.value("state", "") : "";
+    if (state != "queued" && state != "running") return r;
+  }
+}
 
 }  // namespace
 
@@ -186,14 +215,16 @@ void AddClientCommands(CLI::App& app, std::vector<std::pair<CLI::App*, CommandRu
       body["text"] = f->text;
     }
     if (!f->question.empty()) body["question"] = f->question;
-    if (f->max_tokens > 0) body["max_tokens"] = f->max_tokens;
-    if (f->temperature >= 0) body["temperature"] = f->temperature;
+    if (f->max_tokens) body["max_tokens"] = *f->max_tokens;
+    if (f->temperature) body["temperature"] = *f->temperature;
     const std::string payload = body.dump(-1, ' ', false, json::error_handler_t::replace);
     Reply r = Call(f->api, "POST", "/v1/jobs", &payload);
     if (f->wait <= 0 || r.status != 202) return Print(r);
     const std::string id = json::parse(r.body, nullptr, false).value("id", "");
-    return Print(
-        Call(f->api, "GET", "/v1/jobs/" + id + "?wait=" + std::to_string(f->wait), nullptr));
+    Reply waited = WaitForJob(f->api, id, f->wait);
+    // The job is accepted whatever the wait brings: its id must not be lost with it.
+    if (waited.status != 200) std::cerr << "glmq: submitted " << id << "; waiting for it:\n";
+    return Print(waited);
   });
 
   auto* status = app.add_subcommand("status", "show a job");
@@ -201,21 +232,22 @@ void AddClientCommands(CLI::App& app, std::vector<std::pair<CLI::App*, CommandRu
   status->add_option("id", f->id, "job id")->required();
   status->add_option("--wait", f->wait, "long-poll up to this many seconds for the end");
   out.emplace_back(status, [f]() {
-    std::string path = "/v1/jobs/" + f->id;
-    if (f->wait > 0) path += "?wait=" + std::to_string(f->wait);
-    return Print(Call(f->api, "GET", path, nullptr));
+    if (f->wait > 0) return Print(WaitForJob(f->api, f->id, f->wait));
+    return Print(Call(f->api, "GET", "/v1/jobs/" + f->id, nullptr));
   });
 
   auto* result = app.add_subcommand("result", "wait for a job and print its text");
   server(result);
   result->add_option("id", f->id, "job id")->required();
-  result->add_option("--wait", f->wait, "seconds to wait")->capture_default_str();
+  result->add_option("--wait", f->wait, "wait at most this many seconds (default: until it ends)");
   out.emplace_back(result, [f]() -> int {
-    const double wait = f->wait > 0 ? f->wait : 300;
-    Reply r = Call(f->api, "GET", "/v1/jobs/" + f->id + "?wait=" + std::to_string(wait), nullptr);
+    Reply r = WaitForJob(f->api, f->id, f->wait > 0 ? f->wait : kForever);
     if (r.status != 200) return Print(r);
-    json job = json::parse(r.body, nullptr, false);
-    if (job.value("state", "") != "succeeded") return Print(r);
+    const json job = json::parse(r.body, nullptr, false);
+    if (!job.is_object() || job.value("state", "") != "succeeded") {
+      Print(r);  // the job as it stands: ended otherwise, or not yet ended
+      return 1;
+    }
     std::cout << job.value("text", "") << "\n";
     return 0;
   });
