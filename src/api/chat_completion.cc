@@ -65,27 +65,42 @@ HttpResponse ChatCompletionAnswer(const Result<Job>& fetched, bool draining,
   return res;
 }
 
-std::string ChatCompletionEvents(const Result<Job>& fetched, bool draining,
-                                 std::string_view model) {
+std::string ChatDeltaEvent(const Job& job, std::string_view model, std::string_view text,
+                           bool first) {
+  json delta = {{"content", text}};
+  if (first) delta["role"] = "assistant";
+  json chunk = ChatObject(job, model, "chat.completion.chunk");
+  chunk["choices"] =
+      json::array({{{"index", 0}, {"delta", std::move(delta)}, {"finish_reason", nullptr}}});
+  return "data: " + chunk.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";
+}
+
+std::string ChatCompletionEvents(const Result<Job>& fetched, bool draining, std::string_view model,
+                                 std::string_view sent) {
+  std::optional<HttpResponse> error = ChatCompletionError(fetched, draining);
+  if (!error && !fetched->output.starts_with(sent)) {
+    const Job& job = *fetched;
+    error = ErrorResponse(ErrorCode::kAnswerRestarted,
+                          "the job ran again after its worker was lost, and its answer is not "
+                          "the one streamed so far; the whole answer is at /v1/jobs/" +
+                              job.id);
+  }
   std::string events;
-  if (auto error = ChatCompletionError(fetched, draining)) {
+  if (error) {
     std::string body = error->body();
     while (!body.empty() && body.back() == '\n') body.pop_back();
     events = "data: " + body + "\n\n";
   } else {
     const Job& job = *fetched;
-    json first = ChatObject(job, model, "chat.completion.chunk");
-    first["choices"] = json::array({{{"index", 0},
-                                     {"delta", {{"role", "assistant"}, {"content", job.output}}},
-                                     {"finish_reason", nullptr}}});
+    if (sent.empty() || job.output.size() > sent.size()) {
+      events = ChatDeltaEvent(job, model, std::string_view(job.output).substr(sent.size()),
+                              sent.empty());
+    }
     json last = ChatObject(job, model, "chat.completion.chunk");
     last["choices"] = json::array(
         {{{"index", 0}, {"delta", json::object()}, {"finish_reason", job.finish_reason}}});
     last["usage"] = UsageToJson(job.usage);
-    const auto dump = [](const json& j) {
-      return j.dump(-1, ' ', false, json::error_handler_t::replace);
-    };
-    events = "data: " + dump(first) + "\n\ndata: " + dump(last) + "\n\n";
+    events += "data: " + last.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";
   }
   return events + "data: [DONE]\n\n";
 }

@@ -22,9 +22,18 @@ nlohmann::json ChatCompletionJson(const Job& job, std::string_view model);
 HttpResponse ChatCompletionAnswer(const Result<Job>& fetched, bool draining,
                                   std::string_view model);
 
-// The same answer as the last events of a "stream": true response: one chunk with all of
-// the text, one with finish_reason and usage, then `data: [DONE]`; or the error as
-// `data: {"error":...}`, then `data: [DONE]`.
-std::string ChatCompletionEvents(const Result<Job>& fetched, bool draining, std::string_view model);
+// A chunk of a "stream": true response that adds `text` to the answer (and, in the first
+// chunk, names the assistant's role).
+std::string ChatDeltaEvent(const Job& job, std::string_view model, std::string_view text,
+                           bool first);
+
+// The last events of a "stream": true response, once the job has ended (or the stream must
+// end), `sent` being the text streamed so far: a chunk with the rest of the text (with all
+// of it when nothing was sent), one with finish_reason and usage, then `data: [DONE]`; or
+// the error as `data: {"error":...}`, then `data: [DONE]`. An answer that does not start
+// with what was sent (the job ran again elsewhere and answered otherwise) is an error,
+// answer_restarted.
+std::string ChatCompletionEvents(const Result<Job>& fetched, bool draining, std::string_view model,
+                                 std::string_view sent);
 
 }  // namespace glmq

@@ -44,6 +44,7 @@ json JobToJson(const Job& job) {
         {"completion_tokens",
          IsTerminal(job.state) ? job.usage.completion_tokens : job.progress.completion_tokens}}},
   };
+  if (job.state == JobState::kRunning) j["progress"]["text"] = job.output;  // the answer so far
   if (IsTerminal(job.state)) {
     j["text"] = job.output;
     j["finish_reason"] = job.finish_reason;

@@ -13,6 +13,7 @@ namespace {
 
 constexpr auto kEventPoll = std::chrono::seconds(1);
 constexpr auto kEventKeepAlive = std::chrono::seconds(15);
+constexpr auto kChatPoll = std::chrono::milliseconds(250);
 
 }  // namespace
 
@@ -96,19 +97,36 @@ asio::awaitable<void> JobEvents(ApiContext& ctx, std::string id, StreamWriter& o
 }
 
 // "stream": true, as OpenAI's clients read it: server-sent chunks, then `data: [DONE]`. The
-// answer exists only once the job ends, so it comes as one chunk with all of its text
-// (then one with finish_reason and usage); until then the stream carries keep-alive
-// comments. A job that does not succeed ends the stream with `data: {"error":...}`.
+// answer goes out as it grows: every kChatPoll, what the worker last wrote of it (it writes
+// the text that no later token changes, every --progress-interval-ms) beyond what was sent
+// is a chunk; the rest comes when the job ends (ChatCompletionEvents). A job that ran again
+// after its worker was lost may start its answer over: nothing is sent until its text goes
+// past what was, and if it answers otherwise the stream ends with an error. Keep-alive
+// comments fill silences; a job that does not succeed ends the stream with
+// `data: {"error":...}`.
 asio::awaitable<void> ChatCompletionStream(ApiContext& ctx, Caller caller, std::string id,
                                            StreamWriter& out) {
-  const double keep_alive = std::chrono::duration<double>(kEventKeepAlive).count();
+  const std::string& model = ctx.admission.model().name;
+  const double poll = std::chrono::duration<double>(kChatPoll).count();
+  std::string sent;  // the answer as streamed so far
+  auto last_write = std::chrono::steady_clock::now();
   for (;;) {
-    Result<Job> f = co_await AwaitJob(ctx, caller, id, keep_alive);
+    Result<Job> f = co_await AwaitJob(ctx, caller, id, poll);
     if (!f.ok() || IsTerminal(f->state) || ctx.watch.closed()) {
-      co_await out.Write(ChatCompletionEvents(f, ctx.watch.closed(), ctx.admission.model().name));
+      co_await out.Write(ChatCompletionEvents(f, ctx.watch.closed(), model, sent));
       co_return;
     }
-    if (!co_await out.Write(": keep-alive\n\n")) co_return;
+    std::string event;
+    if (f->output.size() > sent.size() && f->output.starts_with(sent)) {
+      event =
+          ChatDeltaEvent(*f, model, std::string_view(f->output).substr(sent.size()), sent.empty());
+      sent = std::move(f->output);
+    } else if (std::chrono::steady_clock::now() - last_write >= kEventKeepAlive) {
+      event = ": keep-alive\n\n";
+    }
+    if (event.empty()) continue;
+    if (!co_await out.Write(std::move(event))) co_return;
+    last_write = std::chrono::steady_clock::now();
   }
 }
 

@@ -52,6 +52,8 @@ http::status HttpStatusFor(ErrorCode code) {
       return http::status::gateway_timeout;
     case ErrorCode::kStillRunning:
       return http::status::gateway_timeout;
+    case ErrorCode::kAnswerRestarted:
+      return http::status::internal_server_error;
     case ErrorCode::kKvExhausted:
       return http::status::internal_server_error;
     case ErrorCode::kDecodeFailed:

@@ -198,6 +198,11 @@ void AddSchedulerFlags(CLI::App& cmd, SchedulerOptions& f) {
   Opt(cmd, "--lease-ms", f.lease_ms, "worker lease on a running job, in ms", "GLMQ_LEASE_MS");
   Opt(cmd, "--max-deliveries", f.max_deliveries, "runs of a job before it is dead-lettered",
       "GLMQ_MAX_DELIVERIES");
+  Opt(cmd, "--progress-interval-ms", f.progress_interval_ms,
+      "how often a running job's progress and answer so far are written to the store (what "
+      "GET /v1/jobs/{id}, its events and a streamed chat completion show)",
+      "GLMQ_PROGRESS_INTERVAL_MS")
+      ->check(CLI::Range(int64_t{50}, int64_t{60000}));
   Opt(cmd, "--backfill", f.backfill,
       "while a job waits for KV, start jobs behind it that cannot delay it: on | off",
       "GLMQ_BACKFILL");

@@ -38,7 +38,8 @@ void AddApiFlags(CLI::App& cmd, ApiOptions& f, AdmissionOptions& admission);
 void AddBatchApiFlags(CLI::App& cmd, FilesOptions& f, BatchRunnerOptions& batches);
 // --webhook-secret, --webhook-max-attempts, --webhook-timeout-seconds.
 void AddWebhookFlags(CLI::App& cmd, WebhookOptions& f);
-// --lease-ms, --max-deliveries.
+// --lease-ms, --max-deliveries, --progress-interval-ms, --backfill, --fair-share,
+// --short-slots.
 void AddSchedulerFlags(CLI::App& cmd, SchedulerOptions& f);
 // Queue order and length classes.
 void AddPolicyFlags(CLI::App& cmd, PolicyOptions& f);

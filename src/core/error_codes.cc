@@ -48,6 +48,8 @@ std::string_view ErrorCodeName(ErrorCode code) {
       return "timeout";
     case ErrorCode::kStillRunning:
       return "still_running";
+    case ErrorCode::kAnswerRestarted:
+      return "answer_restarted";
     case ErrorCode::kKvExhausted:
       return "kv_exhausted";
     case ErrorCode::kDecodeFailed:

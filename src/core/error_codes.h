@@ -37,6 +37,7 @@ enum class ErrorCode {
   kCancelled,            // 409
   kTimeout,              // 504: its timeout_seconds passed
   kStillRunning,         // 504: a chat completion's wait ran out; the job goes on
+  kAnswerRestarted,      // 500: a streamed answer's job ran again and answered otherwise
   kKvExhausted,          // the KV cache had no room for a running sequence
   kDecodeFailed,         // the engine failed to decode
   kUpstreamUnavailable,  // the remote engine could not be reached

@@ -65,6 +65,9 @@ struct JobProgress {
   int64_t prompt_tokens = 0;
   int64_t prompt_tokens_read = 0;
   int64_t completion_tokens = 0;
+  // The answer so far: the text generated that no later token changes. What a worker
+  // writes; the store keeps it as the job's output (a job read back has it in Job::output).
+  std::string text;
 };
 
 using TimeMs = int64_t;  // milliseconds since the Unix epoch
@@ -100,7 +103,8 @@ struct Job {
   // While running: the worker that holds its lease (`serve` in `glmq serve`, else the
   // worker's --name). Empty otherwise.
   std::string worker;
-  // Filled when terminal.
+  // The answer: so far while running (JobProgress::text as last written), whole once
+  // terminal; the rest is filled when terminal.
   std::string output;
   std::string finish_reason;  // stop | length | cancelled | timeout | error
   JobUsage usage;

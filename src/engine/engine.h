@@ -21,7 +21,10 @@ namespace glmq {
 struct StepReport {
   struct Progress {
     std::string id;
-    JobProgress progress;
+    JobProgress progress;  // its text is left empty: see text_added
+    // The text generated this step that no later token changes (whole characters, no
+    // possible start of a stop string): the answer so far is these pieces, in order.
+    std::string text_added;
   };
   struct Finished {
     std::string id;

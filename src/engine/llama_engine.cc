@@ -19,6 +19,7 @@
 #include "core/utf8.h"
 #include "engine/llama_kv_type.h"
 #include "engine/llama_sequence.h"
+#include "engine/stable_text.h"
 #include "ggml-cpu.h"
 #include "ggml.h"
 #include "llama.h"
@@ -513,10 +514,15 @@ StepReport LlamaEngine::Step(const StepHints& hints) {
     if (seq->took_prefix) report.reused_prompt_tokens += seq->cached_tokens;
     const bool took_prefix = std::exchange(seq->took_prefix, false);
     if (seq->active && (seq->chunk > 0 || seq->batch_index >= 0 || took_prefix)) {
-      report.progressed.push_back({seq->job_id,
-                                   {.prompt_tokens = static_cast<int64_t>(seq->prompt.size()),
-                                    .prompt_tokens_read = static_cast<int64_t>(seq->prompt_read),
-                                    .completion_tokens = seq->completion_tokens}});
+      const size_t shown = StableTextEnd(seq->bytes, seq->bytes_shown, seq->stop);
+      report.progressed.push_back(
+          {seq->job_id,
+           {.prompt_tokens = static_cast<int64_t>(seq->prompt.size()),
+            .prompt_tokens_read = static_cast<int64_t>(seq->prompt_read),
+            .completion_tokens = seq->completion_tokens},
+           SanitizeUtf8(
+               std::string_view(seq->bytes).substr(seq->bytes_shown, shown - seq->bytes_shown))});
+      seq->bytes_shown = shown;
     }
   }
   report.seconds = SecondsSince(start);

@@ -37,7 +37,8 @@ struct LlamaEngine::Sequence {
   size_t longest_stop = 0;
   TimeMs deadline_at = 0;
   llama_sampler* sampler = nullptr;
-  std::string bytes;  // raw bytes of the generated pieces; sanitized when the job ends
+  std::string bytes;       // raw bytes of the generated pieces; sanitized when the job ends
+  size_t bytes_shown = 0;  // how many of them went out as text while it runs (stable_text.h)
   int64_t completion_tokens = 0;
   int32_t batch_index = -1;  // row of this sequence's logits in the current batch
   int32_t chunk = 0;         // prompt tokens in the current batch

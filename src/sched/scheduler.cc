@@ -544,7 +544,9 @@ void Scheduler::ApplyStep(const StepReport& report) {
   for (const auto& p : report.progressed) {
     auto it = running_.find(p.id);
     if (it == running_.end()) continue;
+    std::string text = std::move(it->second.progress.text);
     it->second.progress = p.progress;
+    it->second.progress.text = std::move(text.append(p.text_added));
     if (!it->second.first_token_seen && p.progress.completion_tokens > 0) {
       it->second.first_token_seen = true;
       stats_.Record(MakeEvent(JobEvent::Kind::kFirstToken, p.id, it->second.length_class,
@@ -553,7 +555,7 @@ void Scheduler::ApplyStep(const StepReport& report) {
     if (p.progress.prompt_tokens > 0) it->second.prompt_tokens = p.progress.prompt_tokens;
     if (now - it->second.progress_written_at >= options_.progress_interval_ms) {
       it->second.progress_written_at = now;
-      writer_.Progress(p.id, p.progress);
+      writer_.Progress(p.id, it->second.progress);
     }
   }
   for (const auto& f : report.finished) {

@@ -273,7 +273,7 @@ if v[1] ~= 'running' or v[2] ~= ARGV[7] then
   return not_running(id, 'record progress of', v[1] or nil)
 end
 redis.call('HSET', jkey(id), 'progress_prompt_tokens_read', ARGV[4],
-           'progress_completion_tokens', ARGV[5])
+           'progress_completion_tokens', ARGV[5], 'output', ARGV[8])
 if tonumber(ARGV[6]) > 0 then redis.call('HSET', jkey(id), 'prompt_tokens', ARGV[6]) end
 return 1
 )lua";

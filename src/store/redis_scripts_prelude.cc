@@ -242,7 +242,8 @@ local function end_lease(id, worker)
 end
 local function back_to_queue(id, member)
   redis.call('HSET', jkey(id), 'state', 'queued', 'worker', '', 'lease_expires_at', '0',
-             'progress_prompt_tokens_read', '0', 'progress_completion_tokens', '0')
+             'progress_prompt_tokens_read', '0', 'progress_completion_tokens', '0',
+             'output', '')
   set_listing(member, 'running', 'queued')
   queue_add(id, queue_fields(id))
   publish(id, 'queued')

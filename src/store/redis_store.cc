@@ -516,7 +516,8 @@ Status RedisJobStore::UpdateProgress(const std::string& id, const std::string& w
   const std::string read = Str(progress.prompt_tokens_read),
                     completion = Str(progress.completion_tokens),
                     prompt = Str(progress.prompt_tokens);
-  return Exec(ScriptId::kProgress, {id, read, completion, prompt, worker}, /*retry=*/true);
+  return Exec(ScriptId::kProgress, {id, read, completion, prompt, worker, progress.text},
+              /*retry=*/true);
 }
 
 Status RedisJobStore::Complete(const std::string& id, const std::string& worker,

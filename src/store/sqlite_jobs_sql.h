@@ -95,7 +95,7 @@ inline constexpr char kRenewLease[] =
     "UPDATE jobs SET lease_expires_at = ?1 WHERE id = ?3 AND state = 'running' AND worker = ?2";
 inline constexpr char kUpdateProgress[] =
     "UPDATE jobs SET progress_prompt_tokens_read = ?1, progress_completion_tokens = ?2, "
-    "prompt_tokens = CASE WHEN ?4 > 0 THEN ?4 ELSE prompt_tokens END "
+    "prompt_tokens = CASE WHEN ?4 > 0 THEN ?4 ELSE prompt_tokens END, output = ?6 "
     "WHERE id = ?3 AND state = 'running' AND worker = ?5";
 inline constexpr char kComplete[] =
     "UPDATE jobs SET state = ?1, output = ?2, finish_reason = ?3, usage_prompt_tokens = ?4, "
@@ -137,13 +137,14 @@ inline constexpr char kReapDeadLetter[] =
 // The order key is kept, so a redelivered job takes back its place in the queue.
 inline constexpr char kReapRequeue[] =
     "UPDATE jobs INDEXED BY jobs_lease SET state = 'queued', worker = NULL, lease_expires_at = 0, "
-    "progress_prompt_tokens_read = 0, progress_completion_tokens = 0 "
+    "progress_prompt_tokens_read = 0, progress_completion_tokens = 0, output = '' "
     "WHERE state = 'running' AND lease_expires_at <= ?1 RETURNING id, " GLMQ_QUEUED_COLUMNS;
 // A graceful hand-back: back in its old place, and this run is not counted as a delivery.
 inline constexpr char kRelease[] =
     "UPDATE jobs SET state = 'queued', worker = NULL, lease_expires_at = 0, "
     "attempts = max(attempts - 1, 0), progress_prompt_tokens_read = 0, "
-    "progress_completion_tokens = 0 WHERE id = ?1 AND state = 'running' AND worker = ?2 "
+    "progress_completion_tokens = 0, output = '' WHERE id = ?1 AND state = 'running' AND worker = "
+    "?2 "
     "RETURNING " GLMQ_QUEUED_COLUMNS;
 // What the queue index holds of each queued job, read at Open and by CheckQueueIndex.
 inline constexpr char kSelectQueued[] =

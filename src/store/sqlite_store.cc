@@ -340,6 +340,7 @@ Status SqliteJobStore::UpdateProgress(const std::string& id, const std::string& 
       update.BindText(3, id);
       update.BindInt(4, progress.prompt_tokens);
       update.BindText(5, worker);
+      update.BindText(6, progress.text);
       GLMQ_RETURN_IF_ERROR(update.Run());
     }
     if (ctx.db.Changes() > 0) return Status::Ok();

@@ -152,7 +152,7 @@ TEST(PrefixCacheTest, AFollowerSaysWhoseReadingItWaitsForUntilItTakesThePrefix) 
 
   int64_t followers_read = 0;
   for (int i = 0; i < 1000 && engine->WaitsForPrefix("follower"); ++i) {
-    for (const auto& [id, progress] : engine->Step().progressed) {
+    for (const auto& [id, progress, text] : engine->Step().progressed) {
       if (id == "follower") followers_read = progress.prompt_tokens_read;
     }
   }

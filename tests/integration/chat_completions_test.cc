@@ -2,6 +2,7 @@
 // behind it visible in the queue's API; a job that outlasts the wait is named, not lost.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <sstream>
 #include <thread>
 
@@ -9,6 +10,34 @@
 
 namespace glmq::integration {
 namespace {
+
+// A "stream": true response as a client reads it: its chunks, their text put together, and
+// whether it ended with [DONE].
+struct StreamedChat {
+  std::vector<json> chunks;
+  std::vector<std::string> pieces;  // each chunk's delta content, where it has one
+  std::string content;
+  bool done = false;
+};
+
+StreamedChat ReadChatStream(const std::string& body) {
+  StreamedChat chat;
+  std::istringstream lines(body);
+  for (std::string line; std::getline(lines, line);) {
+    if (line == "data: [DONE]") {
+      chat.done = true;
+    } else if (line.rfind("data: ", 0) == 0) {
+      chat.chunks.push_back(json::parse(line.substr(6), nullptr, false));
+      const json& chunk = chat.chunks.back();
+      if (!chunk.contains("choices")) continue;
+      const json& delta = chunk["choices"][0]["delta"];
+      if (!delta.contains("content")) continue;
+      chat.pieces.push_back(delta["content"].get<std::string>());
+      chat.content += chat.pieces.back();
+    }
+  }
+  return chat;
+}
 
 TEST(ChatCompletionsTest, AnOpenAiRequestGetsAChatCompletion) {
   Server server;
@@ -49,26 +78,63 @@ TEST(ChatCompletionsTest, AnOpenAiRequestGetsAChatCompletion) {
   const HttpResult streamed = server.Post("/v1/chat/completions", streamed_request);
   ASSERT_EQ(streamed.status, 200) << streamed.Describe();
   EXPECT_EQ(streamed.Header("content-type"), "text/event-stream");
-  std::vector<json> chunks;
-  bool saw_done = false;
-  std::istringstream lines(streamed.body);
-  for (std::string line; std::getline(lines, line);) {
-    if (line == "data: [DONE]") {
-      saw_done = true;
-    } else if (line.rfind("data: ", 0) == 0) {
-      chunks.push_back(json::parse(line.substr(6)));
-    }
-  }
-  EXPECT_TRUE(saw_done) << streamed.body;
-  ASSERT_EQ(chunks.size(), 2u) << streamed.body;
-  EXPECT_EQ(chunks[0].value("object", ""), "chat.completion.chunk");
-  EXPECT_EQ(chunks[0]["choices"][0]["delta"].value("content", "x"),
-            c["choices"][0]["message"].value("content", "y"));
-  EXPECT_EQ(chunks[1]["choices"][0].value("finish_reason", ""), "length");
-  EXPECT_EQ(chunks[1]["usage"].value("completion_tokens", 0), 6);
+  const StreamedChat chat = ReadChatStream(streamed.body);
+  EXPECT_TRUE(chat.done) << streamed.body;
+  ASSERT_GE(chat.chunks.size(), 2u) << streamed.body;
+  EXPECT_EQ(chat.chunks[0].value("object", ""), "chat.completion.chunk");
+  EXPECT_EQ(chat.chunks[0]["choices"][0]["delta"].value("role", ""), "assistant");
+  EXPECT_EQ(chat.content, c["choices"][0]["message"].value("content", "y"));
+  EXPECT_EQ(chat.chunks.back()["choices"][0].value("finish_reason", ""), "length");
+  EXPECT_EQ(chat.chunks.back()["usage"].value("completion_tokens", 0), 6);
   EXPECT_EQ(
       server.Post("/v1/chat/completions", {{"messages", request["messages"]}, {"n", 2}}).status,
       400);
+}
+
+// A streamed answer goes out as the engine makes it, not in one piece at the end; the
+// job's record shows the answer so far while it runs. Both are the beginning of the
+// answer the job ends with.
+TEST(ChatCompletionsTest, AStreamSendsTheAnswerAsItGrows) {
+  Server server;
+  ASSERT_TRUE(server.Start()) << server.start_error();
+  std::vector<json> running;  // the job as read while it ran
+  std::atomic<bool> ended = false;
+  std::thread reader([&] {
+    while (!ended) {
+      const json list = server.Get("/v1/jobs?state=running").body_json;
+      if (list.contains("data") && !list["data"].empty()) running.push_back(list["data"][0]);
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  });
+  const HttpResult streamed = server.Post(
+      "/v1/chat/completions", {{"messages", {{{"role", "user"}, {"content", "Go on and on."}}}},
+                               {"max_tokens", 3000},
+                               {"stream", true}});
+  ended = true;
+  reader.join();
+  ASSERT_EQ(streamed.status, 200) << streamed.Describe();
+  const StreamedChat chat = ReadChatStream(streamed.body);
+  EXPECT_TRUE(chat.done) << streamed.body;
+  // Progress is written every 500 ms; 3,000 tokens take seconds on the test model.
+  EXPECT_GE(chat.pieces.size(), 3u) << streamed.body;
+  for (const std::string& piece : chat.pieces) EXPECT_FALSE(piece.empty()) << streamed.body;
+
+  ASSERT_FALSE(chat.chunks.empty());
+  const std::string id = chat.chunks[0].value("id", "").substr(std::string("chatcmpl-").size());
+  const json job = server.Get("/v1/jobs/" + id).body_json;
+  ASSERT_EQ(job.value("state", ""), "succeeded") << job;
+  EXPECT_EQ(chat.content, job.value("text", "")) << job;
+  EXPECT_EQ(job["usage"].value("completion_tokens", 0), 3000) << job;
+
+  ASSERT_FALSE(running.empty());
+  size_t shown = 0;
+  for (const json& r : running) {
+    ASSERT_EQ(r.value("id", ""), id);
+    const std::string so_far = r["progress"].value("text", "");
+    EXPECT_EQ(job.value("text", "").rfind(so_far, 0), 0u) << so_far;
+    shown = std::max(shown, so_far.size());
+  }
+  EXPECT_GT(shown, 0u);  // it was read at least once with some of its answer
 }
 
 TEST(ChatCompletionsTest, AStreamOfACancelledJobEndsWithItsError) {

@@ -1,6 +1,7 @@
 // The test of compatibility: OpenAI's official Node.js client (the `openai` npm package,
 // pinned, installed into the cache by scripts/install-openai-node.sh) drives the Batch API of
-// a real `glmq serve`, and two gateways with two workers on Redis, unchanged:
+// a real `glmq serve`, and two gateways with two workers on Redis, unchanged (and reads a
+// streamed chat completion as it grows):
 // tests/integration/openai_client/batch.cjs.
 #include <gtest/gtest.h>
 

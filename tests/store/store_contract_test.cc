@@ -961,6 +961,33 @@ TEST_P(StoreContractTest, UpdateProgressOnlyWhileRunning) {
   EXPECT_EQ(MustGet(job.id).progress.prompt_tokens_read, 4096);
 }
 
+// The answer so far is the job's output while it runs; a run that ends without an outcome
+// (handed back, or its lease lost) takes its text with it, and the outcome replaces it.
+TEST_P(StoreContractTest, TheAnswerSoFarLastsAsLongAsItsRun) {
+  Job job = Insert(1, 1000);
+  MustClaim("w1");
+  ASSERT_TRUE(
+      store_->UpdateProgress(job.id, "w1", {.completion_tokens = 3, .text = "Hello, wor"}).ok());
+  EXPECT_EQ(MustGet(job.id).output, "Hello, wor");
+  ASSERT_TRUE(store_->Release(job.id, "w1").ok());
+  EXPECT_EQ(MustGet(job.id).output, "");
+
+  MustClaim("w2", /*lease_ms=*/1000);
+  ASSERT_TRUE(store_->UpdateProgress(job.id, "w2", {.completion_tokens = 2, .text = "Bonj"}).ok());
+  EXPECT_EQ(MustGet(job.id).output, "Bonj");
+  ASSERT_TRUE(store_->ReapExpiredLeases(NowMs() + 5000, /*max_deliveries=*/0).ok());
+  Job reaped = MustGet(job.id);
+  EXPECT_EQ(reaped.state, JobState::kQueued);
+  EXPECT_EQ(reaped.output, "");
+
+  MustClaim("w3");
+  ASSERT_TRUE(store_->UpdateProgress(job.id, "w3", {.completion_tokens = 1, .text = "abc"}).ok());
+  ASSERT_TRUE(store_->Complete(job.id, "w3", Done(JobState::kSucceeded, "abcdef")).ok());
+  EXPECT_EQ(store_->UpdateProgress(job.id, "w3", {.text = "abcdefgh"}).code(),
+            StatusCode::kConflict);
+  EXPECT_EQ(MustGet(job.id).output, "abcdef");
+}
+
 // A large document is queued on an estimate of its length; the engine's exact count, in
 // progress or in a successful result, replaces it even when the job started before the
 // count after the 202 could land.

@@ -1,15 +1,17 @@
 // The Batch API driven by OpenAI's own Node.js client, unchanged, pointed at glmq:
 //   NODE_PATH=<openai-node>/node_modules node batch.cjs http://127.0.0.1:PORT
 // Uploads a batch file, runs it to the end, reads the output file line by line, pages
-// through the batches, cancels a second batch, lists the models. Any failed check throws,
-// and the process exits non-zero with the reason.
+// through the batches, cancels a second batch, lists the models, and reads a streamed chat
+// completion as it grows. Any failed check throws, and the process exits non-zero with the
+// reason.
 'use strict';
 
 const assert = require('node:assert/strict');
 const OpenAI = require('openai');
 const { toFile } = require('openai');
 
-const client = new OpenAI({ baseURL: process.argv[2] + '/v1', apiKey: process.argv[3] || 'none' });
+const apiKey = process.argv[3] || 'none';
+const client = new OpenAI({ baseURL: process.argv[2] + '/v1', apiKey });
 const terminal = ['completed', 'failed', 'expired', 'cancelled'];
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -59,10 +61,38 @@ async function lines(fileId) {
   return text.split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l));
 }
 
+// A streamed chat completion: the answer comes in pieces as the engine makes it, and they
+// add up to the text of the job behind it.
+async function streamedChat() {
+  const stream = await client.chat.completions.create({
+    model: 'glm-4-9b-chat-1m',
+    messages: [{ role: 'user', content: 'Tell a long story.' }],
+    max_tokens: 2000,
+    stream: true,
+  });
+  const pieces = [];
+  let id = null;
+  let finish = null;
+  for await (const chunk of stream) {
+    id = chunk.id;
+    const choice = chunk.choices[0];
+    if (choice.delta.content) pieces.push(choice.delta.content);
+    if (choice.finish_reason) finish = choice.finish_reason;
+  }
+  assert.equal(finish, 'length');
+  assert.ok(pieces.length >= 2, `the answer came in ${pieces.length} piece(s)`);
+  const job = await (await fetch(`${process.argv[2]}/v1/jobs/${id.slice('chatcmpl-'.length)}`, {
+    headers: { Authorization: `Bearer ${apiKey}` },
+  })).json();
+  assert.equal(job.state, 'succeeded');
+  assert.equal(pieces.join(''), job.text);
+}
+
 async function main() {
   const models = await client.models.list();
   assert.equal(models.data.length, 1);
   assert.equal(models.data[0].object, 'model');
+  await streamedChat();
 
   // One batch, run to the end.
   const input = await upload(batchFile(4, 5, 4), 'questions.jsonl');
