@@ -1,12 +1,15 @@
 // POST /v1/chat/completions as an OpenAI client uses it: one request, one answer, the job
 // behind it visible in the queue's API; a job that outlasts the wait is named, not lost.
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <atomic>
+#include <memory>
 #include <sstream>
 #include <thread>
 
 #include "integration/harness.h"
+#include "store/redis_server.h"
 
 namespace glmq::integration {
 namespace {
@@ -135,6 +138,75 @@ TEST(ChatCompletionsTest, AStreamSendsTheAnswerAsItGrows) {
     shown = std::max(shown, so_far.size());
   }
   EXPECT_GT(shown, 0u);  // it was read at least once with some of its answer
+}
+
+// A streamed job whose worker is killed runs again on another worker. The text streamed so
+// far stays the beginning of the answer only if the new run makes the same one (a fixed
+// seed, greedy): then the stream goes on where it was; a run that answers otherwise ends
+// the stream with answer_restarted, never with a second answer glued to the first.
+class RestartedStreamTest : public ::testing::Test {
+ protected:
+  // Streams `body` through a gateway, kills the worker once some of the answer was written
+  // (and, a second later, read by the stream), and lets another worker take the job.
+  void StreamThroughARestart(json body) {
+    ASSERT_TRUE(redis_.Start({"--appendonly", "yes", "--appendfsync", "always"}))
+        << redis_.last_error();
+    Server gateway("gateway", {"--redis", redis_.url()});
+    auto first = std::make_unique<Server>(
+        "worker", std::vector<std::string>{"--redis", redis_.url(), "--lease-ms", "2000"});
+    ASSERT_TRUE(gateway.Start()) << gateway.start_error();
+    ASSERT_TRUE(first->Start()) << first->start_error();
+    body["stream"] = true;
+    std::thread client(
+        [&] { streamed_ = gateway.client().Post("/v1/chat/completions", body, seconds(120)); });
+    PollUntil(
+        [&] {
+          const json list = gateway.Get("/v1/jobs?state=running").body_json;
+          if (!list.contains("data") || list["data"].empty()) return false;
+          id_ = list["data"][0].value("id", "");
+          return !list["data"][0]["progress"].value("text", "").empty();
+        },
+        seconds(60));
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    first->Kill(SIGKILL);
+    Server second("worker", {"--redis", redis_.url()});
+    ASSERT_TRUE(second.Start()) << second.start_error();
+    client.join();
+    ASSERT_EQ(streamed_.status, 200) << streamed_.Describe();
+    job_ = gateway.Get("/v1/jobs/" + id_).body_json;
+    ASSERT_EQ(job_.value("state", ""), "succeeded") << job_;
+    ASSERT_EQ(job_.value("attempts", 0), 2) << job_;
+  }
+
+  RedisServer redis_;
+  HttpResult streamed_;
+  std::string id_;
+  json job_;
+};
+
+TEST_F(RestartedStreamTest, TheSameAnswerGoesOnWhereItWas) {
+  StreamThroughARestart({{"messages", {{{"role", "user"}, {"content", "Tell it again."}}}},
+                         {"max_tokens", 2000},
+                         {"temperature", 0}});
+  const StreamedChat chat = ReadChatStream(streamed_.body);
+  EXPECT_TRUE(chat.done) << streamed_.body;
+  EXPECT_GE(chat.pieces.size(), 2u) << streamed_.body;
+  EXPECT_EQ(chat.content, job_.value("text", "")) << streamed_.body;
+  EXPECT_EQ(streamed_.body.find("\"error\""), std::string::npos) << streamed_.body;
+}
+
+TEST_F(RestartedStreamTest, AnotherAnswerEndsTheStreamWithAnError) {
+  StreamThroughARestart({{"messages", {{{"role", "user"}, {"content", "Tell it otherwise."}}}},
+                         {"max_tokens", 2000},
+                         {"temperature", 1.5}});  // and no seed: each run draws its own
+  const StreamedChat chat = ReadChatStream(streamed_.body);
+  EXPECT_TRUE(chat.done) << streamed_.body;
+  ASSERT_FALSE(chat.pieces.empty()) << streamed_.body;  // the first run's beginning went out
+  EXPECT_NE(job_.value("text", "").rfind(chat.content, 0), 0u) << streamed_.body;
+  ASSERT_GE(chat.chunks.size(), 2u);
+  const json& last = chat.chunks.back();
+  EXPECT_EQ(last["error"].value("code", ""), "answer_restarted") << streamed_.body;
+  EXPECT_NE(last["error"].value("message", "").find("/v1/jobs/" + id_), std::string::npos);
 }
 
 TEST(ChatCompletionsTest, AStreamOfACancelledJobEndsWithItsError) {
