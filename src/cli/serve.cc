@@ -103,6 +103,7 @@ int RunServe(const ServeFlags& flags) {
   PromptTokensOnce tokens_once(engine->tokenizer(), kKeptPromptTokensBytes);
   SchedulerOptions sched = flags.sched;
   sched.short_prompt_tokens = flags.frontend.policy.medium_prompt_tokens;
+  sched.policy = flags.frontend.policy;
   sched.retention_ms = static_cast<int64_t>(flags.retention_hours * 3'600'000);
   sched.tokens_once = &tokens_once;
   Scheduler scheduler(**store, *engine, meter, sched);

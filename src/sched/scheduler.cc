@@ -324,9 +324,13 @@ Scheduler::Started Scheduler::TryStart(Claimed& claimed) {
   r.length_class = job.length_class;
   r.created_at = job.created_at;
   r.started_at = now;
-  r.order_key = job.order_key;
   r.prompt_tokens = prompt_tokens;
   r.max_tokens = job.request.sampling.max_tokens;
+  // Keys only move earlier than the virtual deadline for a kept estimate (later, under
+  // promised order, where the key as stored is the one to keep).
+  r.yield_key =
+      std::max(job.order_key, OrderKey(options_.policy, meter_.Snapshot(), job.created_at,
+                                       job.request.priority, prompt_tokens, r.max_tokens));
   return Started::kYes;
 }
 
@@ -504,7 +508,7 @@ StepHints Scheduler::Hints() {
       auto head = store_.Head();
       if (head.ok() && *head) first_waiting = (*head)->order_key;
     }
-    if (first_waiting && *first_waiting < r.order_key) hints.yield_prefill.push_back(id);
+    if (first_waiting && *first_waiting < r.yield_key) hints.yield_prefill.push_back(id);
   }
   // With sequences kept for short jobs, those jobs do not wait for longer prompts: a longer
   // prompt yields the step to a short job that runs, and no step is longer than the target,

@@ -26,6 +26,7 @@
 #include "sched/background_writer.h"
 #include "sched/job_stats.h"
 #include "sched/local_scheduler.h"
+#include "sched/policy.h"
 #include "sched/prompt_tokens_once.h"
 #include "sched/throughput.h"
 #include "store/job_store.h"
@@ -68,6 +69,9 @@ struct SchedulerOptions {
   // Called with each job just before the engine takes it. Fault injection for tests
   // (`glmq worker` with GLMQ_FAULT_CRASH_ON_TEXT); unset in normal runs.
   std::function<void(const Job&)> before_start;
+  // The queue order's weights, for the virtual deadline of a running job (Running::
+  // yield_key). A worker has none of the gateways' flags: the defaults.
+  PolicyOptions policy;
 };
 
 class Scheduler final : public LocalScheduler {
@@ -97,7 +101,10 @@ class Scheduler final : public LocalScheduler {
     TimeMs started_at = 0;
     bool first_token_seen = false;
     bool alone = false;  // a redelivered job runs with no other beside it
-    int64_t order_key = 0;
+    // Its prompt yields the step to waiting work whose order key is less (Hints): its
+    // virtual deadline, the order key before a kept estimate moved it earlier (the start
+    // it was told is kept once it runs; the questions after it still sort first).
+    int64_t yield_key = 0;
     int64_t prompt_tokens = 0;
     int32_t max_tokens = 0;
     JobProgress progress;

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "sched/fake_engine.h"
+#include "sched/policy.h"
 #include "store/sqlite_store.h"
 
 namespace glmq {
@@ -73,10 +74,7 @@ class SchedulerTest : public ::testing::Test {
   void Start(FakeEngineOptions engine_options, bool backfill,
              const std::function<void(SchedulerOptions&)>& tweak = {}) {
     if (!engine_) engine_ = std::make_unique<FakeEngine>(engine_options);
-    // The fake's true rates: a step of a full prompt budget reads budget / its cost.
-    const double step = engine_options.step_seconds +
-                        engine_options.prefill_budget * engine_options.prompt_token_seconds;
-    meter_.Seed(engine_options.prefill_budget / step, 1.0 / engine_options.step_seconds);
+    SeedMeter(engine_options);
     SchedulerOptions options;
     options.backfill = backfill;
     options.housekeeping_interval_ms = 50;
@@ -84,6 +82,13 @@ class SchedulerTest : public ::testing::Test {
     if (tweak) tweak(options);
     scheduler_ = std::make_unique<Scheduler>(*store_, *engine_, meter_, options);
     scheduler_->Start();
+  }
+
+  // The fake's true rates: a step of a full prompt budget reads budget / its cost.
+  void SeedMeter(const FakeEngineOptions& engine_options) {
+    const double step = engine_options.step_seconds +
+                        engine_options.prefill_budget * engine_options.prompt_token_seconds;
+    meter_.Seed(engine_options.prefill_budget / step, 1.0 / engine_options.step_seconds);
   }
 
   // Waits until every job has ended; returns their final records.
@@ -103,6 +108,8 @@ class SchedulerTest : public ::testing::Test {
     scheduler_->Shutdown();
     return out;
   }
+
+  int DocumentReadsWhileQuestionsWait(bool kept);
 
   fs::path dir_;
   std::unique_ptr<SqliteJobStore> store_;
@@ -300,24 +307,32 @@ TEST_F(SchedulerTest, TheTokensTheSettleStepMadeAreTheOnesTheEngineGets) {
 
 // A document already reading yields its prompt to the questions queued after it that sort
 // before it: it reads nothing while one waits and another sequence has work, and goes on
-// once none sorts before it.
-TEST_F(SchedulerTest, ARunningDocumentYieldsToQuestionsThatSortBeforeIt) {
+// once none sorts before it. Each job's key is its virtual deadline (arrival + its service
+// time at the fake's rates), the document's its arrival instead when `kept` (the start it
+// was told, kept: it starts at once). Returns the steps that read the document meanwhile.
+int SchedulerTest::DocumentReadsWhileQuestionsWait(bool kept) {
   FakeEngineOptions options;
   options.parallel = 2;
   options.sleep_per_step_ms = 1;
-  const Job question = Add("question", 1, 50, 200);  // generates for 200 steps
-  const Job document = Add("document", 100, 5000, 5);
+  SeedMeter(options);
+  const ThroughputSnapshot rates = meter_.Snapshot();
+  const auto deadline = [&rates](int64_t prompt_tokens, int32_t max_tokens) {
+    return NowMs() +
+           std::llround(1000 * SlackSeconds(PolicyOptions{}, rates, prompt_tokens, max_tokens));
+  };
+  const Job question = Add("question", deadline(50, 200), 50, 200);  // generates for 200 steps
+  const Job document = Add("document", kept ? NowMs() : deadline(5000, 5), 5000, 5);
   Start(options, true);
   for (int i = 0; i < 5000 && engine_->admitted_at().count(document.id) == 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
-  ASSERT_EQ(engine_->admitted_at().count(document.id), 1u);
+  EXPECT_EQ(engine_->admitted_at().count(document.id), 1u);
   // Two questions that sort before the document, with no sequence free for them. The
   // clock is read once the first is in the store: a slow insert (fsync under load) lets
   // the engine step on meanwhile, reading the document as it should.
-  const Job second = Add("second", 50, 50, 20);
+  const Job second = Add("second", deadline(50, 20), 50, 20);
   const double queued_at = engine_->now();
-  const Job third = Add("third", 60, 50, 20);
+  const Job third = Add("third", deadline(50, 20), 50, 20);
   auto done = WaitAll({question, document, second, third});
   for (const Job& j : {question, document, second, third}) {
     EXPECT_EQ(done[j.id].state, JobState::kSucceeded);
@@ -330,8 +345,21 @@ TEST_F(SchedulerTest, ARunningDocumentYieldsToQuestionsThatSortBeforeIt) {
     // A step or two for the scheduler to see the queue, then nothing until the last starts.
     if (t > queued_at + 2 * step && t < third_started) ++read_meanwhile;
   }
-  EXPECT_EQ(read_meanwhile, 0);
   EXPECT_GT(engine_->ended_at().at(document.id), third_started);
+  return read_meanwhile;
+}
+
+TEST_F(SchedulerTest, ARunningDocumentYieldsToQuestionsThatSortBeforeIt) {
+  EXPECT_EQ(DocumentReadsWhileQuestionsWait(/*kept=*/false), 0);
+}
+
+// A document told it starts at once has its key moved to its arrival (kept estimates), so
+// no later question sorts before it in the queue; once it runs, its prompt still yields to
+// the questions due before its virtual deadline (arrival + its service time, ~5.6 s here),
+// as it would have without the move. Before, it read on beside them: on a CPU every step
+// then carried its chunk, and a question's tokens came several times slower.
+TEST_F(SchedulerTest, ADocumentKeptToItsToldStartStillYieldsToTheQuestionsAfterIt) {
+  EXPECT_EQ(DocumentReadsWhileQuestionsWait(/*kept=*/true), 0);
 }
 
 // The store refuses writes (a full disk, a store restarting) when a job ends: its outcome
