@@ -194,8 +194,13 @@ TEST_F(SchedulerTest, BackfillingDelaysTheHeldDocumentOnlyByTheQuestionsOwnReadi
   const FakeEngineOptions engine_options;
   auto held_start = [&](bool backfill) {
     Open();
-    std::vector<Job> jobs{Add("running", 1, 4000, 10), Add("held", 2, 8000, 10)};
-    for (int i = 0; i < 4; ++i) jobs.push_back(Add("q" + std::to_string(i), 3 + i, 50, 20));
+    // Keys are times: the questions sort behind both documents (an hour later), and the
+    // running one's prompt does not yield to them (its virtual deadline is seconds away).
+    const TimeMs t = NowMs();
+    std::vector<Job> jobs{Add("running", t + 1, 4000, 10), Add("held", t + 2, 8000, 10)};
+    for (int i = 0; i < 4; ++i) {
+      jobs.push_back(Add("q" + std::to_string(i), t + 3'600'000 + i, 50, 20));
+    }
     Start(engine_options, backfill);
     WaitAll(jobs);
     return engine_->admitted_at().at(jobs[1].id);
