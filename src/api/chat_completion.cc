@@ -45,6 +45,11 @@ json ChatObject(const Job& job, std::string_view model, const char* object) {
           {"model", model.empty() ? std::string("glmq") : std::string(model)}};
 }
 
+// One server-sent event carrying `chunk` (text that is not UTF-8 is replaced, not refused).
+std::string DataEvent(const json& chunk) {
+  return "data: " + chunk.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";
+}
+
 }  // namespace
 
 json ChatCompletionJson(const Job& job, std::string_view model) {
@@ -72,7 +77,7 @@ std::string ChatDeltaEvent(const Job& job, std::string_view model, std::string_v
   json chunk = ChatObject(job, model, "chat.completion.chunk");
   chunk["choices"] =
       json::array({{{"index", 0}, {"delta", std::move(delta)}, {"finish_reason", nullptr}}});
-  return "data: " + chunk.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";
+  return DataEvent(chunk);
 }
 
 std::string ChatCompletionEvents(const Result<Job>& fetched, bool draining, std::string_view model,
@@ -100,7 +105,7 @@ std::string ChatCompletionEvents(const Result<Job>& fetched, bool draining, std:
     last["choices"] = json::array(
         {{{"index", 0}, {"delta", json::object()}, {"finish_reason", job.finish_reason}}});
     last["usage"] = UsageToJson(job.usage);
-    events += "data: " + last.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";
+    events += DataEvent(last);
   }
   return events + "data: [DONE]\n\n";
 }
