@@ -44,6 +44,9 @@ json JobToJson(const Job& job) {
         {"completion_tokens",
          IsTerminal(job.state) ? job.usage.completion_tokens : job.progress.completion_tokens}}},
   };
+  if (job.request.sampling.format != ResponseFormat::kText) {
+    j["response_format"] = {{"type", ResponseFormatName(job.request.sampling.format)}};
+  }
   if (job.state == JobState::kRunning) j["progress"]["text"] = job.output;  // the answer so far
   if (IsTerminal(job.state)) {
     j["text"] = job.output;

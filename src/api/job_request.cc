@@ -129,7 +129,36 @@ Status ReadWebhookUrl(json& doc, std::string& out, const RequestLimits& limits) 
 }
 
 // temperature, top_p, seed and stop.
+// `response_format`, as OpenAI's: {"type": "text"} or {"type": "json_object"}. A schema
+// (json_schema) is refused rather than taken for json_object: nothing would hold the
+// answer to it.
+Status ReadResponseFormat(const json& doc, ResponseFormat& out) {
+  auto it = doc.find("response_format");
+  if (it == doc.end() || it->is_null()) return Status::Ok();
+  if (!it->is_object()) return WrongType("response_format", "an object", *it);
+  auto type = it->find("type");
+  if (type == it->end() || !type->is_string()) {
+    return InvalidArgument("'response_format.type' must be a string");
+  }
+  const std::string& name = type->get_ref<const std::string&>();
+  if (name == "json_schema") {
+    return InvalidArgument(
+        "'response_format' of type 'json_schema' is not supported: use 'json_object' (one JSON "
+        "object; describe its fields in the prompt)");
+  }
+  const std::optional<ResponseFormat> format = ParseResponseFormat(name);
+  if (!format) return InvalidArgument("'response_format.type' must be 'text' or 'json_object'");
+  for (const auto& [key, value] : it->items()) {
+    if (key != "type") {
+      return InvalidArgument("unknown field '" + key + "' in 'response_format' (allowed: type)");
+    }
+  }
+  out = *format;
+  return Status::Ok();
+}
+
 Status ReadSampling(const json& doc, const RequestLimits& limits, SamplingParams& out) {
+  GLMQ_RETURN_IF_ERROR(ReadResponseFormat(doc, out.format));
   double temperature = out.temperature;
   GLMQ_RETURN_IF_ERROR(ReadNumber(doc, "temperature", 0.0, 2.0, false, temperature));
   out.temperature = static_cast<float>(temperature);
@@ -138,6 +167,30 @@ Status ReadSampling(const json& doc, const RequestLimits& limits, SamplingParams
   out.top_p = static_cast<float>(top_p);
   GLMQ_RETURN_IF_ERROR(ReadSeed(doc, out.seed));
   return ReadStop(doc, limits, out.stop);
+}
+
+bool MentionsJson(std::string_view s) {
+  for (size_t i = 0; i + 4 <= s.size(); ++i) {
+    if ((s[i] | 0x20) == 'j' && (s[i + 1] | 0x20) == 's' && (s[i + 2] | 0x20) == 'o' &&
+        (s[i + 3] | 0x20) == 'n') {
+      return true;
+    }
+  }
+  return false;
+}
+
+// As OpenAI's JSON mode: the prompt asks for JSON, or a model held to JSON may write little
+// but whitespace and unending strings until max_tokens.
+Status CheckJsonAsked(const JobRequest& req) {
+  if (req.sampling.format != ResponseFormat::kJsonObject) return Status::Ok();
+  if (MentionsJson(req.text) || MentionsJson(req.question) ||
+      std::any_of(req.messages.begin(), req.messages.end(),
+                  [](const ChatMessage& m) { return MentionsJson(m.content); })) {
+    return Status::Ok();
+  }
+  return InvalidArgument(
+      "'response_format' of type 'json_object' needs the word 'json' in the prompt: ask for "
+      "the JSON object you want");
 }
 
 bool IsBlank(std::string_view s) {
@@ -235,14 +288,15 @@ Result<JobRequest> JobRequestFromJson(json doc, const RequestLimits& limits) {
   GLMQ_RETURN_IF_ERROR(CheckObject(doc));
   static const char* const kFields[] = {
       "text", "question", "messages", "max_tokens",      "temperature", "top_p",
-      "seed", "stop",     "priority", "timeout_seconds", "webhook_url"};
+      "seed", "stop",     "priority", "timeout_seconds", "webhook_url", "response_format"};
   for (const auto& item : doc.items()) {
     const std::string& key = item.key();
     if (std::find_if(std::begin(kFields), std::end(kFields),
                      [&key](const char* f) { return key == f; }) == std::end(kFields)) {
       return InvalidArgument("unknown field '" + key +
                              "' (allowed: text, question, messages, max_tokens, temperature, "
-                             "top_p, seed, stop, priority, timeout_seconds, webhook_url)");
+                             "top_p, seed, stop, priority, timeout_seconds, webhook_url, "
+                             "response_format)");
     }
   }
   JobRequest req;
@@ -274,6 +328,7 @@ Result<JobRequest> JobRequestFromJson(json doc, const RequestLimits& limits) {
   GLMQ_RETURN_IF_ERROR(ReadNumber(doc, "timeout_seconds", 0.0, limits.max_timeout_seconds, true,
                                   req.timeout_seconds));
   GLMQ_RETURN_IF_ERROR(ReadWebhookUrl(doc, req.webhook_url, limits));
+  GLMQ_RETURN_IF_ERROR(CheckJsonAsked(req));
   return req;
 }
 
@@ -296,7 +351,7 @@ Result<JobRequest> OpenAiChatRequestFromJson(json doc, const RequestLimits& limi
   if (doc.contains("n") && !doc["n"].is_null() && doc["n"] != 1) {
     return InvalidArgument("'n' must be 1: one answer per request");
   }
-  for (const char* unsupported : {"tools", "functions", "response_format", "logprobs"}) {
+  for (const char* unsupported : {"tools", "functions", "logprobs"}) {
     if (doc.contains(unsupported) && !doc[unsupported].is_null() && doc[unsupported] != false) {
       return InvalidArgument(std::string("'") + unsupported + "' is not supported");
     }
@@ -313,6 +368,7 @@ Result<JobRequest> OpenAiChatRequestFromJson(json doc, const RequestLimits& limi
       ReadInt(doc, "max_completion_tokens", 1, limits.max_tokens_limit, max_tokens));
   req.sampling.max_tokens = static_cast<int32_t>(max_tokens);
   GLMQ_RETURN_IF_ERROR(ReadSampling(doc, limits, req.sampling));
+  GLMQ_RETURN_IF_ERROR(CheckJsonAsked(req));
   return req;
 }
 

@@ -142,7 +142,7 @@ const std::string& OpenApiDocument() {
         "summary": "OpenAI-compatible chat completion: submits a job and answers when it ends",
         "operationId": "chatCompletion",
         "description": "The job is queued and scheduled like any other (it shows in /v1/jobs; the Glmq-Job header names it). The connection is held until it ends, up to --chat-wait-seconds; then a 504 names the job, which goes on. With stream: true the answer comes as text/event-stream chat.completion.chunk events as it grows (each write of the job's progress that added text is a chunk, the rest when the job ends, keep-alive comments in silences, then data: [DONE]; a job that ran again and answered otherwise ends it with the error answer_restarted). n > 1, tools, response_format and logprobs are refused; model, user and other fields are ignored.",
-        "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["messages"], "properties": {"messages": {"type": "array", "items": {"type": "object", "properties": {"role": {"type": "string"}, "content": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "object"}}]}}}}, "max_tokens": {"type": "integer", "minimum": 1}, "max_completion_tokens": {"type": "integer", "minimum": 1}, "temperature": {"type": "number", "minimum": 0, "maximum": 2}, "top_p": {"type": "number"}, "seed": {"type": "integer"}, "stop": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}, "stream": {"type": "boolean"}}}}}},
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["messages"], "properties": {"messages": {"type": "array", "items": {"type": "object", "properties": {"role": {"type": "string"}, "content": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "object"}}]}}}}, "max_tokens": {"type": "integer", "minimum": 1}, "max_completion_tokens": {"type": "integer", "minimum": 1}, "temperature": {"type": "number", "minimum": 0, "maximum": 2}, "top_p": {"type": "number"}, "seed": {"type": "integer"}, "stop": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}, "response_format": {"$ref": "#/components/schemas/ResponseFormat"}, "stream": {"type": "boolean"}}}}}},
         "responses": {
           "200": {"description": "chat.completion: {id, object, created, model, choices: [{index, message: {role, content}, finish_reason}], usage}", "headers": {"Glmq-Job": {"schema": {"type": "string"}}}, "content": {"application/json": {"schema": {"type": "object"}}}},
           "400": {"$ref": "#/components/responses/Error"},
@@ -297,10 +297,17 @@ const std::string& OpenApiDocument() {
           "top_p": {"type": "number", "exclusiveMinimum": true, "minimum": 0, "maximum": 1, "default": 0.95},
           "seed": {"type": "integer", "minimum": -1, "description": "-1 or absent: random."},
           "stop": {"oneOf": [{"type": "string"}, {"type": "array", "maxItems": 16, "items": {"type": "string"}}]},
+          "response_format": {"$ref": "#/components/schemas/ResponseFormat"},
           "priority": {"type": "integer", "minimum": -10, "maximum": 10, "default": 0},
           "timeout_seconds": {"type": "number", "exclusiveMinimum": true, "minimum": 0, "description": "Queue and run time; past it the job ends expired."},
           "webhook_url": {"type": "string", "maxLength": 2048, "description": "http:// or https:// URL POSTed {event, job} once the job ends (at least once; see the README)."}
         }
+      },
+      "ResponseFormat": {
+        "type": "object",
+        "required": ["type"],
+        "description": "json_object (JSON mode): the answer is one JSON object, held to it token by token; the prompt must contain the word 'json'. An answer cut by max_tokens is the beginning of one. json_schema is a 400.",
+        "properties": {"type": {"type": "string", "enum": ["text", "json_object"], "default": "text"}}
       },
       "Accepted": {
         "type": "object",

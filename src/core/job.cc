@@ -49,6 +49,17 @@ std::optional<LengthClass> ParseLengthClass(std::string_view name) {
   return std::nullopt;
 }
 
+const char* ResponseFormatName(ResponseFormat f) {
+  return f == ResponseFormat::kJsonObject ? "json_object" : "text";
+}
+
+std::optional<ResponseFormat> ParseResponseFormat(std::string_view name) {
+  for (ResponseFormat f : {ResponseFormat::kText, ResponseFormat::kJsonObject}) {
+    if (name == ResponseFormatName(f)) return f;
+  }
+  return std::nullopt;
+}
+
 std::string NewJobId() {
   thread_local std::mt19937_64 rng{std::random_device{}()};
   static constexpr char kHex[] = "0123456789abcdef";

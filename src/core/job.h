@@ -30,12 +30,20 @@ struct ChatMessage {
   std::string content;
 };
 
+// The shape of the answer: free text, or (OpenAI's JSON mode, `response_format`
+// {"type":"json_object"}) one JSON object, which the engine holds it to token by token
+// (engine/json_grammar.h). An answer cut by max_tokens is the beginning of one.
+enum class ResponseFormat { kText, kJsonObject };
+const char* ResponseFormatName(ResponseFormat f);  // "text", "json_object"
+std::optional<ResponseFormat> ParseResponseFormat(std::string_view name);
+
 struct SamplingParams {
   int32_t max_tokens = 256;
   float temperature = 0.8f;  // 0 = greedy
   float top_p = 0.95f;
   std::optional<uint64_t> seed;  // unset: chosen per job
   std::vector<std::string> stop;
+  ResponseFormat format = ResponseFormat::kText;
 };
 
 // What the client submitted, kept as given so the prompt can be rendered again after a

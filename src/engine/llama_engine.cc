@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -17,6 +18,7 @@
 
 #include "core/error_codes.h"
 #include "core/utf8.h"
+#include "engine/json_grammar.h"
 #include "engine/llama_kv_type.h"
 #include "engine/llama_sequence.h"
 #include "engine/stable_text.h"
@@ -159,6 +161,13 @@ Status LlamaEngine::Admit(const Job& job, PromptTokens& tokens) {
   if (tokens.empty()) return Unprocessable("prompt has no tokens");
   GLMQ_RETURN_IF_ERROR(tokenizer_->CheckFits(static_cast<int64_t>(tokens.size()), sp.max_tokens));
   if (FreeSlots() == 0) return Status(StatusCode::kResourceExhausted, "no free sequence");
+  // Made before the slot is touched: a grammar llama.cpp refused leaves nothing half done.
+  std::unique_ptr<llama_sampler, decltype(&llama_sampler_free)> format(nullptr,
+                                                                       &llama_sampler_free);
+  if (sp.format == ResponseFormat::kJsonObject) {
+    format.reset(NewJsonObjectSampler(tokenizer_->vocab()));
+    if (format == nullptr) return Internal("llama.cpp refused the JSON grammar");
+  }
 
   const std::string partition = PartitionOf(job);
   Placement place = Place(partition, tokens);
@@ -239,6 +248,8 @@ Status LlamaEngine::Admit(const Job& job, PromptTokens& tokens) {
   llama_sampler_chain_params chain_params = llama_sampler_chain_default_params();
   chain_params.no_perf = true;
   seq.sampler = llama_sampler_chain_init(chain_params);
+  // The format first: the samplers after it choose among the tokens it allows.
+  if (format != nullptr) llama_sampler_chain_add(seq.sampler, format.release());
   if (sp.temperature <= 0.0f) {
     llama_sampler_chain_add(seq.sampler, llama_sampler_init_greedy());
   } else {

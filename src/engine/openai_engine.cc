@@ -145,6 +145,9 @@ std::string OpenAiEngine::RequestBody(const JobRequest& request) const {
   if (sp.top_p < 1.0f) body["top_p"] = sp.top_p;
   if (sp.seed) body["seed"] = *sp.seed;
   if (!sp.stop.empty()) body["stop"] = sp.stop;
+  if (sp.format != ResponseFormat::kText) {
+    body["response_format"] = {{"type", ResponseFormatName(sp.format)}};
+  }
   return body.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 

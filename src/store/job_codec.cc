@@ -49,6 +49,9 @@ Result<std::string> EncodeRequestParams(const JobRequest& request) {
   }
   stops.push_back(']');
   if (s.seed) AppendJsonNumber(sampling.Key("seed"), *s.seed);
+  if (s.format != ResponseFormat::kText) {
+    sampling.String("response_format", ResponseFormatName(s.format));
+  }
   sampling.Close();
   params.Int("priority", request.priority).Number("timeout_seconds", request.timeout_seconds);
   // Only when set: the stores look for this key to know a job has a webhook.
@@ -74,6 +77,13 @@ Status DecodeRequestParams(std::string_view text, JobRequest* request) {
       ReadIfPresent(*sampling, "stop", &out.stop);
       auto seed = sampling->find("seed");
       if (seed != sampling->end() && !seed->is_null()) out.seed = seed->get<uint64_t>();
+      std::string format;
+      ReadIfPresent(*sampling, "response_format", &format);
+      if (!format.empty()) {
+        const std::optional<ResponseFormat> parsed = ParseResponseFormat(format);
+        if (!parsed) return Internal("stored request parameters: response_format " + format);
+        out.format = *parsed;
+      }
     }
     return Status::Ok();
   } catch (const std::exception& e) {

@@ -189,7 +189,7 @@ TEST(OpenAiChatRequestTest, RefusesWhatWouldChangeTheAnswersForm) {
   for (const std::string& extra :
        {std::string(R"("stream":true)"), std::string(R"("stream":"yes")"), std::string(R"("n":2)"),
         std::string(R"("tools":[{"type":"function"}])"),
-        std::string(R"("response_format":{"type":"json_object"})")}) {
+        std::string(R"("response_format":{"type":"json_schema","json_schema":{}})")}) {
     auto r = ParseOpenAiChatRequest("{" + user + "," + extra + "}", kLimits);
     EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << extra;
   }
@@ -201,6 +201,57 @@ TEST(OpenAiChatRequestTest, RefusesWhatWouldChangeTheAnswersForm) {
                 .status()
                 .code(),
             StatusCode::kInvalidArgument);
+}
+
+TEST(ResponseFormatTest, JsonModeIsTakenWhereThePromptAsksForJson) {
+  auto chat = ParseOpenAiChatRequest(
+      R"({"messages":[{"role":"user","content":"Answer in JSON."}],
+          "response_format":{"type":"json_object"}})",
+      kLimits);
+  ASSERT_TRUE(chat.ok()) << chat.status().ToString();
+  EXPECT_EQ(chat->sampling.format, ResponseFormat::kJsonObject);
+  auto job = ParseJobRequest(
+      R"({"text":"doc","question":"Reply as json","response_format":{"type":"json_object"}})",
+      kLimits);
+  ASSERT_TRUE(job.ok()) << job.status().ToString();
+  EXPECT_EQ(job->sampling.format, ResponseFormat::kJsonObject);
+  // "text" is the default, said or not.
+  auto text = ParseOpenAiChatRequest(
+      R"({"messages":[{"role":"user","content":"x"}],"response_format":{"type":"text"}})", kLimits);
+  ASSERT_TRUE(text.ok()) << text.status().ToString();
+  EXPECT_EQ(text->sampling.format, ResponseFormat::kText);
+  EXPECT_EQ(ParseJobRequest(R"({"text":"doc"})", kLimits)->sampling.format, ResponseFormat::kText);
+}
+
+TEST(ResponseFormatTest, WhatCannotBeHonouredIsRefusedWithTheReason) {
+  struct Case {
+    const char* format;
+    const char* content;
+    const char* expect_in_message;
+  };
+  const Case cases[] = {
+      {R"({"type":"json_object"})", "no mention of the format", "needs the word 'json'"},
+      {R"({"type":"json_schema","json_schema":{"name":"x","schema":{}}})", "json please",
+       "'json_schema' is not supported"},
+      {R"({"type":"xml"})", "json", "'text' or 'json_object'"},
+      {R"("json_object")", "json", "'response_format' must be an object"},
+      {R"({})", "json", "'response_format.type' must be a string"},
+      {R"({"type":"json_object","strict":true})", "json", "unknown field 'strict'"},
+  };
+  for (const Case& c : cases) {
+    const std::string chat = std::string(R"({"messages":[{"role":"user","content":")") + c.content +
+                             R"("}],"response_format":)" + c.format + "}";
+    auto r = ParseOpenAiChatRequest(chat, kLimits);
+    ASSERT_EQ(r.status().code(), StatusCode::kInvalidArgument) << chat;
+    EXPECT_NE(r.status().message().find(c.expect_in_message), std::string::npos)
+        << chat << " -> " << r.status().message();
+    const std::string job = std::string(R"({"text":"doc","question":")") + c.content +
+                            R"(","response_format":)" + c.format + "}";
+    auto j = ParseJobRequest(job, kLimits);
+    ASSERT_EQ(j.status().code(), StatusCode::kInvalidArgument) << job;
+    EXPECT_NE(j.status().message().find(c.expect_in_message), std::string::npos)
+        << job << " -> " << j.status().message();
+  }
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 
 #include "integration/harness.h"
 #include "store/redis_server.h"
+#include "support/json_prefix.h"
 
 namespace glmq::integration {
 namespace {
@@ -97,6 +98,43 @@ TEST(ChatCompletionsTest, AnOpenAiRequestGetsAChatCompletion) {
 // A streamed answer goes out as the engine makes it, not in one piece at the end; the
 // job's record shows the answer so far while it runs. Both are the beginning of the
 // answer the job ends with.
+// JSON mode (`response_format` json_object), as OpenAI's clients ask for it: the answer is a
+// JSON object, or its beginning when max_tokens cut it, streamed or not; a prompt that does
+// not ask for JSON is refused as OpenAI refuses it.
+TEST(ChatCompletionsTest, JsonModeAnswersWithAJsonObject) {
+  Server server;
+  ASSERT_TRUE(server.Start()) << server.start_error();
+  json request = {{"messages", {{{"role", "user"}, {"content", "List two colours as JSON."}}}},
+                  {"response_format", {{"type", "json_object"}}},
+                  {"max_tokens", 32},
+                  {"temperature", 0.7},
+                  {"seed", 11}};
+  const HttpResult r = server.Post("/v1/chat/completions", request);
+  ASSERT_EQ(r.status, 200) << r.Describe();
+  const std::string content = r.body_json["choices"][0]["message"].value("content", "");
+  const JsonShape shape = ShapeOfJson(content);
+  EXPECT_NE(shape, JsonShape::kNeither) << content;
+  if (r.body_json["choices"][0].value("finish_reason", "") == "stop") {
+    EXPECT_EQ(shape, JsonShape::kObject) << content;
+  }
+  const json job = server.Get("/v1/jobs/" + r.Header("glmq-job")).body_json;
+  EXPECT_EQ(job["response_format"].value("type", ""), "json_object") << job;
+
+  request["stream"] = true;
+  const HttpResult streamed = server.Post("/v1/chat/completions", request);
+  ASSERT_EQ(streamed.status, 200) << streamed.Describe();
+  const StreamedChat chat = ReadChatStream(streamed.body);
+  EXPECT_TRUE(chat.done);
+  EXPECT_EQ(chat.content, content);  // the same seed, the same answer
+
+  request.erase("stream");
+  request["messages"][0]["content"] = "List two colours.";
+  const HttpResult refused = server.Post("/v1/chat/completions", request);
+  EXPECT_EQ(refused.status, 400) << refused.Describe();
+  EXPECT_NE(refused.body_json["error"].value("message", "").find("'json'"), std::string::npos)
+      << refused.Describe();
+}
+
 TEST(ChatCompletionsTest, AStreamSendsTheAnswerAsItGrows) {
   Server server;
   ASSERT_TRUE(server.Start()) << server.start_error();

@@ -8,6 +8,7 @@
 #include "integration/harness.h"
 #include "integration/webhook_receiver.h"
 #include "store/redis_server.h"
+#include "support/json_prefix.h"
 
 namespace glmq::integration {
 namespace {
@@ -35,6 +36,18 @@ TEST(RemoteEngineTest, AWorkerRunsJobsOnAnOpenAiCompatibleUpstream) {
   EXPECT_EQ(remote["usage"].value("completion_tokens", -1), 8) << remote;
   EXPECT_EQ(remote["usage"].value("prompt_tokens", -1), direct["usage"].value("prompt_tokens", -2));
   EXPECT_EQ(remote.value("finish_reason", ""), "length");
+
+  // JSON mode goes upstream with the job: the upstream's own answer, held to JSON.
+  json json_job = job;
+  json_job["messages"][0]["content"] = "Name three rivers, in JSON.";
+  json_job["response_format"] = {{"type", "json_object"}};
+  json_job["max_tokens"] = 24;
+  const json remote_json = WaitForTerminal(gateway, SubmitJob(gateway, json_job), seconds(60));
+  ASSERT_EQ(remote_json.value("state", ""), "succeeded") << remote_json << worker.LogTail();
+  const json direct_json = WaitForTerminal(upstream, SubmitJob(upstream, json_job), seconds(60));
+  EXPECT_EQ(remote_json.value("text", "x"), direct_json.value("text", "y"));
+  EXPECT_NE(ShapeOfJson(remote_json.value("text", "")), JsonShape::kNeither) << remote_json;
+  EXPECT_EQ(remote_json["response_format"].value("type", ""), "json_object") << remote_json;
 
   // A cancel drops the upstream request and ends the job at once.
   const std::string long_id =

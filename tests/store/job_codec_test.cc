@@ -31,6 +31,14 @@ TEST(JobCodecTest, RequestParamsReadBackAsWritten) {
   EXPECT_EQ(back.sampling.top_p, request.sampling.top_p);
   EXPECT_EQ(back.sampling.seed, request.sampling.seed);
   EXPECT_EQ(back.sampling.stop, request.sampling.stop);
+  EXPECT_EQ(back.sampling.format, ResponseFormat::kText);
+  request.sampling.format = ResponseFormat::kJsonObject;
+  text = EncodeRequestParams(request);
+  ASSERT_TRUE(text.ok());
+  JobRequest json_mode;
+  ASSERT_TRUE(DecodeRequestParams(*text, &json_mode).ok()) << *text;
+  EXPECT_EQ(json_mode.sampling.format, ResponseFormat::kJsonObject);
+  request.sampling.format = ResponseFormat::kText;
 
   // Without a seed there is none after the round trip either; bytes that are not UTF-8 are
   // refused rather than stored as text no reader could parse.

@@ -1,9 +1,9 @@
 // The Batch API driven by OpenAI's own Node.js client, unchanged, pointed at glmq:
 //   NODE_PATH=<openai-node>/node_modules node batch.cjs http://127.0.0.1:PORT
 // Uploads a batch file, runs it to the end, reads the output file line by line, pages
-// through the batches, cancels a second batch, lists the models, and reads a streamed chat
-// completion as it grows. Any failed check throws, and the process exits non-zero with the
-// reason.
+// through the batches, cancels a second batch, lists the models, reads a streamed chat
+// completion as it grows, and asks for a JSON object (JSON mode). Any failed check throws,
+// and the process exits non-zero with the reason.
 'use strict';
 
 const assert = require('node:assert/strict');
@@ -88,11 +88,34 @@ async function streamedChat() {
   assert.equal(pieces.join(''), job.text);
 }
 
+// JSON mode as the client asks for it: the answer is a JSON object, or the start of one
+// when max_tokens cut it.
+async function jsonMode() {
+  const completion = await client.chat.completions.create({
+    model: 'glm-4-9b-chat-1m',
+    messages: [{ role: 'user', content: 'Name two rivers, as JSON.' }],
+    response_format: { type: 'json_object' },
+    max_tokens: 24,
+  });
+  const choice = completion.choices[0];
+  assert.ok(choice.message.content.startsWith('{'), choice.message.content);
+  if (choice.finish_reason === 'stop') JSON.parse(choice.message.content);
+  await assert.rejects(
+    client.chat.completions.create({
+      model: 'glm-4-9b-chat-1m',
+      messages: [{ role: 'user', content: 'Name two rivers.' }],
+      response_format: { type: 'json_object' },
+    }),
+    (e) => e.status === 400 && /'json'/.test(e.message),
+  );
+}
+
 async function main() {
   const models = await client.models.list();
   assert.equal(models.data.length, 1);
   assert.equal(models.data[0].object, 'model');
   await streamedChat();
+  await jsonMode();
 
   // One batch, run to the end.
   const input = await upload(batchFile(4, 5, 4), 'questions.jsonl');
