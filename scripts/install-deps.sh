@@ -6,7 +6,7 @@ packages=(
   build-essential cmake ninja-build git pkg-config
   libboost-dev libboost-system-dev nlohmann-json3-dev libhiredis-dev libsqlite3-dev
   libspdlog-dev libfmt-dev libcli11-dev libcurl4-openssl-dev libssl-dev libtomlplusplus-dev
-  libsimdjson-dev libgtest-dev libgmock-dev libbenchmark-dev redis-server wrk curl clang-format
+  libsimdjson-dev libgtest-dev libgmock-dev libbenchmark-dev redis-server wrk curl jq clang-format
   chromium  # headless, for the dashboard's browser test
 )
 

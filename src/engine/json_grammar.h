@@ -1,7 +1,7 @@
 // The grammar of OpenAI's JSON mode (`response_format` {"type":"json_object"}) in llama.cpp's
-// GBNF: one JSON object (RFC 8259), then at most a little whitespace, then the end. The
-// engine puts it first in a job's sampler chain, so no token that cannot continue such an
-// object is ever chosen, and the end of generation only once the object is closed.
+// GBNF: one JSON object (RFC 8259), then at most a little whitespace, then the end. A job's
+// TokenSampler (engine/token_sampler.h) holds its answer to it: no token that cannot continue
+// such an object is chosen, and the end of generation only once the object is closed.
 //
 // Whitespace between tokens is bounded (a space, or a newline and up to 20 spaces or tabs),
 // as are a number's digits, so that a model held to it cannot pad forever; strings and

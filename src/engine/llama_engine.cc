@@ -13,12 +13,10 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <random>
 #include <thread>
 
 #include "core/error_codes.h"
 #include "core/utf8.h"
-#include "engine/json_grammar.h"
 #include "engine/llama_kv_type.h"
 #include "engine/llama_sequence.h"
 #include "engine/stable_text.h"
@@ -139,9 +137,6 @@ LlamaEngine::~LlamaEngine() {
       if (!seq.active) SaveToDisk(seq);
     }
   }
-  for (Sequence& seq : slots_) {
-    if (seq.sampler != nullptr) llama_sampler_free(seq.sampler);
-  }
   if (batch_) llama_batch_free(*batch_);
   if (ctx_ != nullptr) llama_free(ctx_);
   if (threadpool_ != nullptr) ggml_threadpool_free(threadpool_);
@@ -162,12 +157,7 @@ Status LlamaEngine::Admit(const Job& job, PromptTokens& tokens) {
   GLMQ_RETURN_IF_ERROR(tokenizer_->CheckFits(static_cast<int64_t>(tokens.size()), sp.max_tokens));
   if (FreeSlots() == 0) return Status(StatusCode::kResourceExhausted, "no free sequence");
   // Made before the slot is touched: a grammar llama.cpp refused leaves nothing half done.
-  std::unique_ptr<llama_sampler, decltype(&llama_sampler_free)> format(nullptr,
-                                                                       &llama_sampler_free);
-  if (sp.format == ResponseFormat::kJsonObject) {
-    format.reset(NewJsonObjectSampler(tokenizer_->vocab()));
-    if (format == nullptr) return Internal("llama.cpp refused the JSON grammar");
-  }
+  GLMQ_ASSIGN_OR_RETURN(TokenSampler sampler, TokenSampler::Make(sp, tokenizer_->vocab()));
 
   const std::string partition = PartitionOf(job);
   Placement place = Place(partition, tokens);
@@ -245,21 +235,7 @@ Status LlamaEngine::Admit(const Job& job, PromptTokens& tokens) {
     seq.took_prefix = true;
   }
 
-  llama_sampler_chain_params chain_params = llama_sampler_chain_default_params();
-  chain_params.no_perf = true;
-  seq.sampler = llama_sampler_chain_init(chain_params);
-  // The format first: the samplers after it choose among the tokens it allows.
-  if (format != nullptr) llama_sampler_chain_add(seq.sampler, format.release());
-  if (sp.temperature <= 0.0f) {
-    llama_sampler_chain_add(seq.sampler, llama_sampler_init_greedy());
-  } else {
-    const uint32_t seed =
-        sp.seed ? static_cast<uint32_t>(*sp.seed) : static_cast<uint32_t>(std::random_device{}());
-    if (sp.top_p < 1.0f)
-      llama_sampler_chain_add(seq.sampler, llama_sampler_init_top_p(sp.top_p, 1));
-    llama_sampler_chain_add(seq.sampler, llama_sampler_init_temp(sp.temperature));
-    llama_sampler_chain_add(seq.sampler, llama_sampler_init_dist(seed));
-  }
+  seq.sampler = std::move(sampler);
   return Status::Ok();
 }
 
@@ -277,8 +253,7 @@ Completion LlamaEngine::Outcome(const Sequence& seq, JobState state,
 
 void LlamaEngine::Finish(Sequence& seq, Completion completion,
                          std::vector<StepReport::Finished>& finished, bool keep_kv) {
-  llama_sampler_free(seq.sampler);
-  seq.sampler = nullptr;
+  seq.sampler = TokenSampler();
   seq.active = false;
   seq.used = ++used_;
   if (seq.waiting) {  // it shares nothing yet
@@ -509,7 +484,7 @@ StepReport LlamaEngine::Step(const StepHints& hints) {
       report.prompt_tokens += seq->chunk;
     }
     if (seq->batch_index < 0) continue;
-    const llama_token token = llama_sampler_sample(seq->sampler, ctx_, seq->batch_index);
+    const llama_token token = seq->sampler.Sample(ctx_, seq->batch_index);
     ++report.generated_tokens;
     seq->generating = true;
     const bool ended = AcceptToken(*seq, token);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/llama_engine.h"
+#include "engine/token_sampler.h"
 #include "llama.h"
 
 namespace glmq {
@@ -36,7 +37,7 @@ struct LlamaEngine::Sequence {
   std::vector<std::string> stop;
   size_t longest_stop = 0;
   TimeMs deadline_at = 0;
-  llama_sampler* sampler = nullptr;
+  TokenSampler sampler;    // the running job's
   std::string bytes;       // raw bytes of the generated pieces; sanitized when the job ends
   size_t bytes_shown = 0;  // how many of them went out as text while it runs (stable_text.h)
   int64_t completion_tokens = 0;

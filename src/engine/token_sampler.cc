@@ -1,0 +1,80 @@
+#include "engine/token_sampler.h"
+
+#include <cmath>
+#include <random>
+#include <utility>
+
+#include "engine/json_grammar.h"
+
+namespace glmq {
+
+Result<TokenSampler> TokenSampler::Make(const SamplingParams& params, const llama_vocab* vocab) {
+  TokenSampler s;
+  s.vocab_ = vocab;
+  if (params.format == ResponseFormat::kJsonObject) {
+    s.grammar_ = NewJsonObjectSampler(vocab);
+    if (s.grammar_ == nullptr) return Internal("llama.cpp refused the JSON grammar");
+  }
+  llama_sampler_chain_params chain_params = llama_sampler_chain_default_params();
+  chain_params.no_perf = true;
+  s.chain_ = llama_sampler_chain_init(chain_params);
+  if (params.temperature <= 0.0f) {
+    llama_sampler_chain_add(s.chain_, llama_sampler_init_greedy());
+  } else {
+    const uint32_t seed = params.seed ? static_cast<uint32_t>(*params.seed)
+                                      : static_cast<uint32_t>(std::random_device{}());
+    if (params.top_p < 1.0f)
+      llama_sampler_chain_add(s.chain_, llama_sampler_init_top_p(params.top_p, 1));
+    llama_sampler_chain_add(s.chain_, llama_sampler_init_temp(params.temperature));
+    llama_sampler_chain_add(s.chain_, llama_sampler_init_dist(seed));
+  }
+  return s;
+}
+
+TokenSampler::TokenSampler(TokenSampler&& other) noexcept
+    : vocab_(other.vocab_),
+      chain_(std::exchange(other.chain_, nullptr)),
+      grammar_(std::exchange(other.grammar_, nullptr)),
+      tokens_(std::move(other.tokens_)) {}
+
+TokenSampler& TokenSampler::operator=(TokenSampler&& other) noexcept {
+  if (this != &other) {
+    Free();
+    vocab_ = other.vocab_;
+    chain_ = std::exchange(other.chain_, nullptr);
+    grammar_ = std::exchange(other.grammar_, nullptr);
+    tokens_ = std::move(other.tokens_);
+  }
+  return *this;
+}
+
+TokenSampler::~TokenSampler() { Free(); }
+
+void TokenSampler::Free() {
+  if (chain_ != nullptr) llama_sampler_free(std::exchange(chain_, nullptr));
+  if (grammar_ != nullptr) llama_sampler_free(std::exchange(grammar_, nullptr));
+}
+
+llama_token TokenSampler::Sample(llama_context* ctx, int32_t row) {
+  if (grammar_ == nullptr) return llama_sampler_sample(chain_, ctx, row);
+  const float* logits = llama_get_logits_ith(ctx, row);
+  const int32_t n = llama_vocab_n_tokens(vocab_);
+  auto choose = [&](bool filtered) {
+    tokens_.resize(static_cast<size_t>(n));
+    for (int32_t id = 0; id < n; ++id) tokens_[static_cast<size_t>(id)] = {id, logits[id], 0.0f};
+    llama_token_data_array all{tokens_.data(), tokens_.size(), -1, false};
+    if (filtered) llama_sampler_apply(grammar_, &all);
+    llama_sampler_apply(chain_, &all);
+    return all.data[all.selected].id;
+  };
+  llama_token token = choose(false);
+  llama_token_data alone{token, 1.0f, 0.0f};
+  llama_token_data_array one{&alone, 1, -1, false};
+  llama_sampler_apply(grammar_, &one);
+  if (std::isinf(alone.logit)) token = choose(true);  // refused: choose among the allowed
+  llama_sampler_accept(grammar_, token);
+  llama_sampler_accept(chain_, token);
+  return token;
+}
+
+}  // namespace glmq
