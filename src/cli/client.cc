@@ -121,6 +121,7 @@ struct ClientFlags {
   std::string text, file, question;
   std::optional<int> max_tokens;  // sent as given when given: the server judges the value
   std::optional<double> temperature;
+  bool json_mode = false;
   double wait = 0;
 };
 
@@ -203,6 +204,8 @@ void AddClientCommands(CLI::App& app, std::vector<std::pair<CLI::App*, CommandRu
   submit->add_option("-q,--question", f->question, "the question");
   submit->add_option("--max-tokens", f->max_tokens, "longest answer");
   submit->add_option("--temperature", f->temperature, "0 = greedy");
+  submit->add_flag("--json", f->json_mode,
+                   "answer with one JSON object (JSON mode; the question must ask for JSON)");
   submit->add_option("--wait", f->wait, "wait this many seconds for the result");
   out.emplace_back(submit, [f]() -> int {
     json body;
@@ -217,6 +220,7 @@ void AddClientCommands(CLI::App& app, std::vector<std::pair<CLI::App*, CommandRu
     if (!f->question.empty()) body["question"] = f->question;
     if (f->max_tokens) body["max_tokens"] = *f->max_tokens;
     if (f->temperature) body["temperature"] = *f->temperature;
+    if (f->json_mode) body["response_format"] = {{"type", "json_object"}};
     const std::string payload = body.dump(-1, ' ', false, json::error_handler_t::replace);
     Reply r = Call(f->api, "POST", "/v1/jobs", &payload);
     if (f->wait <= 0 || r.status != 202) return Print(r);

@@ -155,17 +155,25 @@ TEST(BatchesTest, RefusedRequestsGoToTheErrorFileAndTheRestRun) {
   two_choices["body"]["n"] = 2;
   json no_messages = ChatLine("no-messages", "hi", 4);
   no_messages["body"].erase("messages");
+  // JSON mode in a line: answered with a JSON object where the prompt asks for JSON,
+  // refused where it does not.
+  json json_mode = ChatLine("json-mode", "Reply in JSON.", 6);
+  json_mode["body"]["response_format"] = {{"type", "json_object"}};
+  json json_unasked = ChatLine("json-unasked", "Reply.", 6);
+  json_unasked["body"]["response_format"] = {{"type", "json_object"}};
   const json batch = CreateBatch(server, {
                                              ChatLine("good-1", "Say something.", 4).dump(),
                                              two_choices.dump(),
                                              no_messages.dump(),
                                              ChatLine("too-long", FillerText(200'000), 4).dump(),
                                              ChatLine("good-2", "Say more.", 4).dump(),
+                                             json_mode.dump(),
+                                             json_unasked.dump(),
                                          });
   ASSERT_TRUE(batch.is_object());
   const json done = WaitForBatchEnd(server, batch["id"], seconds(120));
   ASSERT_EQ(done["status"], "completed") << done.dump();
-  EXPECT_EQ(done["request_counts"], json({{"total", 5}, {"completed", 2}, {"failed", 3}}));
+  EXPECT_EQ(done["request_counts"], json({{"total", 7}, {"completed", 3}, {"failed", 4}}));
   // An estimate of its end came with its lines: after they were queued, before the window.
   ASSERT_TRUE(done["estimated_finish_at"].is_number()) << done.dump();
   EXPECT_GE(done["estimated_finish_at"].get<int64_t>(), done["in_progress_at"].get<int64_t>());
@@ -174,6 +182,10 @@ TEST(BatchesTest, RefusedRequestsGoToTheErrorFileAndTheRestRun) {
   for (const json& l : FileLines(server, done["output_file_id"])) {
     EXPECT_EQ(l["response"]["status_code"], 200);
     answered.insert(l["custom_id"]);
+    if (l["custom_id"] == "json-mode") {
+      const std::string content = l["response"]["body"]["choices"][0]["message"]["content"];
+      EXPECT_EQ(content.substr(0, 1), "{") << l.dump();
+    }
   }
   for (const json& l : FileLines(server, done["error_file_id"])) {
     EXPECT_TRUE(l["response"].is_null());
@@ -182,11 +194,12 @@ TEST(BatchesTest, RefusedRequestsGoToTheErrorFileAndTheRestRun) {
     const std::string want = l["custom_id"] == "too-long" ? "unprocessable" : "invalid_request";
     EXPECT_EQ(l["error"]["code"], want) << l.dump();
   }
-  EXPECT_EQ(answered, (std::set<std::string>{"good-1", "good-2"}));
-  EXPECT_EQ(refused, (std::set<std::string>{"two-choices", "no-messages", "too-long"}));
+  EXPECT_EQ(answered, (std::set<std::string>{"good-1", "good-2", "json-mode"}));
+  EXPECT_EQ(refused,
+            (std::set<std::string>{"two-choices", "no-messages", "too-long", "json-unasked"}));
   // The metrics count each request's outcome once, and the batch in its status.
-  EXPECT_EQ(MetricSample(server, R"(glmq_batch_requests_total{outcome="succeeded"})"), 2);
-  EXPECT_EQ(MetricSample(server, R"(glmq_batch_requests_total{outcome="refused"})"), 3);
+  EXPECT_EQ(MetricSample(server, R"(glmq_batch_requests_total{outcome="succeeded"})"), 3);
+  EXPECT_EQ(MetricSample(server, R"(glmq_batch_requests_total{outcome="refused"})"), 4);
   EXPECT_EQ(MetricSample(server, R"(glmq_batch_requests_total{outcome="failed"})"), 0);
   EXPECT_TRUE(
       PollUntil([&] { return MetricSample(server, R"(glmq_batches{status="completed"})") == 1; },

@@ -54,9 +54,24 @@ TEST(ClientTest, SendsTheValuesItIsGivenForTheServerToJudge) {
   EXPECT_EQ(cold_code, 1) << cold_out;
   EXPECT_NE(cold_out.find("'temperature'"), std::string::npos) << cold_out;
 
+  // --json asks for JSON mode; a question that does not ask for JSON is the server's 400.
+  const auto [plain_code, plain_out] =
+      RunCommand(Cli(server, "submit --text 'A short note.' -q 'Why?' --json"));
+  EXPECT_EQ(plain_code, 1) << plain_out;
+  EXPECT_NE(plain_out.find("'json'"), std::string::npos) << plain_out;
+
   const HttpResult list = server.Get("/v1/jobs");
   ASSERT_EQ(list.status, 200) << list.Describe();
-  EXPECT_TRUE(list.body_json["data"].empty()) << list.body;  // neither was accepted
+  EXPECT_TRUE(list.body_json["data"].empty()) << list.body;  // none was accepted
+
+  const auto [json_code, json_out] =
+      RunCommand(Cli(server,
+                     "submit --text 'A short note.' -q 'Reply in JSON.' --json --max-tokens 8 "
+                     "--wait 60"));
+  ASSERT_EQ(json_code, 0) << json_out;
+  const json job = json::parse(json_out, nullptr, false);
+  EXPECT_EQ(job["response_format"].value("type", ""), "json_object") << json_out;
+  EXPECT_EQ(job.value("text", "").substr(0, 1), "{") << json_out;
 }
 
 // `glmq result` prints a job's text and exits 0 only when it succeeded; a job that ended
