@@ -46,6 +46,10 @@ json JobToJson(const Job& job) {
   };
   if (job.request.sampling.format != ResponseFormat::kText) {
     j["response_format"] = {{"type", ResponseFormatName(job.request.sampling.format)}};
+    if (!job.request.sampling.json_schema.empty()) {
+      j["response_format"]["json_schema"] =
+          json::parse(job.request.sampling.json_schema, nullptr, false);
+    }
   }
   if (job.state == JobState::kRunning) j["progress"]["text"] = job.output;  // the answer so far
   if (IsTerminal(job.state)) {

@@ -8,11 +8,16 @@
 
 #include "api/fast_json.h"
 #include "api/webhook_hosts.h"
+#include "core/json_grammar.h"
 
 namespace glmq {
 namespace {
 
 using json = nlohmann::json;
+
+// A response_format's json_schema, as text, at most: a schema is a request's bytes, and each
+// of its parts a rule of the grammar built from it at submit and again where the job runs.
+constexpr size_t kMaxJsonSchemaBytes = 100'000;
 
 const char* TypeName(const json& v) { return v.type_name(); }
 
@@ -129,10 +134,11 @@ Status ReadWebhookUrl(json& doc, std::string& out, const RequestLimits& limits) 
 }
 
 // temperature, top_p, seed and stop.
-// `response_format`, as OpenAI's: {"type": "text"} or {"type": "json_object"}. A schema
-// (json_schema) is refused rather than taken for json_object: nothing would hold the
-// answer to it.
-Status ReadResponseFormat(const json& doc, ResponseFormat& out) {
+// `response_format`, as OpenAI's: {"type": "text"}, {"type": "json_object"} or
+// {"type": "json_schema", "json_schema": {"name", "schema", "strict", "description"}}. A
+// schema whose grammar cannot be made (core/json_grammar.h says which keyword) is refused
+// here, before the job is queued.
+Status ReadResponseFormat(const json& doc, SamplingParams& out) {
   auto it = doc.find("response_format");
   if (it == doc.end() || it->is_null()) return Status::Ok();
   if (!it->is_object()) return WrongType("response_format", "an object", *it);
@@ -140,25 +146,62 @@ Status ReadResponseFormat(const json& doc, ResponseFormat& out) {
   if (type == it->end() || !type->is_string()) {
     return InvalidArgument("'response_format.type' must be a string");
   }
-  const std::string& name = type->get_ref<const std::string&>();
-  if (name == "json_schema") {
-    return InvalidArgument(
-        "'response_format' of type 'json_schema' is not supported: use 'json_object' (one JSON "
-        "object; describe its fields in the prompt)");
+  const std::optional<ResponseFormat> format =
+      ParseResponseFormat(type->get_ref<const std::string&>());
+  if (!format) {
+    return InvalidArgument("'response_format.type' must be 'text', 'json_object' or 'json_schema'");
   }
-  const std::optional<ResponseFormat> format = ParseResponseFormat(name);
-  if (!format) return InvalidArgument("'response_format.type' must be 'text' or 'json_object'");
+  const bool schema = *format == ResponseFormat::kJsonSchema;
   for (const auto& [key, value] : it->items()) {
-    if (key != "type") {
-      return InvalidArgument("unknown field '" + key + "' in 'response_format' (allowed: type)");
+    if (key != "type" && !(schema && key == "json_schema")) {
+      return InvalidArgument("unknown field '" + key + "' in 'response_format' (allowed: type" +
+                             (schema ? ", json_schema)" : ")"));
     }
   }
-  out = *format;
+  out.format = *format;
+  if (!schema) return Status::Ok();
+  auto js = it->find("json_schema");
+  if (js == it->end() || !js->is_object()) {
+    return InvalidArgument(
+        "'response_format.json_schema' must be an object with a 'name' and a 'schema'");
+  }
+  for (const auto& [key, value] : js->items()) {
+    if (key != "name" && key != "schema" && key != "strict" && key != "description") {
+      return InvalidArgument("unknown field '" + key +
+                             "' in 'response_format.json_schema' (allowed: name, schema, "
+                             "strict, description)");
+    }
+  }
+  auto name = js->find("name");
+  if (name == js->end() || !name->is_string() || name->get_ref<const std::string&>().empty() ||
+      name->get_ref<const std::string&>().size() > 64 ||
+      name->get_ref<const std::string&>().find_first_not_of(
+          "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
+          std::string::npos) {
+    return InvalidArgument(
+        "'response_format.json_schema.name' must be 1 to 64 letters, digits, '_' or '-'");
+  }
+  if (auto strict = js->find("strict");
+      strict != js->end() && !strict->is_null() && !strict->is_boolean()) {
+    return WrongType("response_format.json_schema.strict", "true or false", *strict);
+  }
+  auto body = js->find("schema");
+  if (body == js->end() || !body->is_object()) {
+    return InvalidArgument(
+        "'response_format.json_schema.schema' must be a JSON Schema (an object)");
+  }
+  std::string text = js->dump();
+  if (text.size() > kMaxJsonSchemaBytes) {
+    return InvalidArgument("'response_format.json_schema' is larger than " +
+                           std::to_string(kMaxJsonSchemaBytes) + " bytes");
+  }
+  GLMQ_RETURN_IF_ERROR(JsonSchemaGrammar(*body).status());
+  out.json_schema = std::move(text);
   return Status::Ok();
 }
 
 Status ReadSampling(const json& doc, const RequestLimits& limits, SamplingParams& out) {
-  GLMQ_RETURN_IF_ERROR(ReadResponseFormat(doc, out.format));
+  GLMQ_RETURN_IF_ERROR(ReadResponseFormat(doc, out));
   double temperature = out.temperature;
   GLMQ_RETURN_IF_ERROR(ReadNumber(doc, "temperature", 0.0, 2.0, false, temperature));
   out.temperature = static_cast<float>(temperature);

@@ -50,11 +50,20 @@ std::optional<LengthClass> ParseLengthClass(std::string_view name) {
 }
 
 const char* ResponseFormatName(ResponseFormat f) {
-  return f == ResponseFormat::kJsonObject ? "json_object" : "text";
+  switch (f) {
+    case ResponseFormat::kJsonObject:
+      return "json_object";
+    case ResponseFormat::kJsonSchema:
+      return "json_schema";
+    case ResponseFormat::kText:
+      break;
+  }
+  return "text";
 }
 
 std::optional<ResponseFormat> ParseResponseFormat(std::string_view name) {
-  for (ResponseFormat f : {ResponseFormat::kText, ResponseFormat::kJsonObject}) {
+  for (ResponseFormat f :
+       {ResponseFormat::kText, ResponseFormat::kJsonObject, ResponseFormat::kJsonSchema}) {
     if (name == ResponseFormatName(f)) return f;
   }
   return std::nullopt;

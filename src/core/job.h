@@ -30,11 +30,12 @@ struct ChatMessage {
   std::string content;
 };
 
-// The shape of the answer: free text, or (OpenAI's JSON mode, `response_format`
-// {"type":"json_object"}) one JSON object, which the engine holds it to token by token
-// (engine/json_grammar.h). An answer cut by max_tokens is the beginning of one.
-enum class ResponseFormat { kText, kJsonObject };
-const char* ResponseFormatName(ResponseFormat f);  // "text", "json_object"
+// The shape of the answer: free text; or (OpenAI's JSON mode, `response_format`
+// {"type":"json_object"}) one JSON object; or (its Structured Outputs, {"type":
+// "json_schema"}) a value matching a JSON Schema. The engine holds the answer to it token
+// by token (core/json_grammar.h); an answer cut by max_tokens is the beginning of one.
+enum class ResponseFormat { kText, kJsonObject, kJsonSchema };
+const char* ResponseFormatName(ResponseFormat f);  // "text", "json_object", "json_schema"
 std::optional<ResponseFormat> ParseResponseFormat(std::string_view name);
 
 struct SamplingParams {
@@ -44,6 +45,9 @@ struct SamplingParams {
   std::optional<uint64_t> seed;  // unset: chosen per job
   std::vector<std::string> stop;
   ResponseFormat format = ResponseFormat::kText;
+  // With kJsonSchema: the request's `json_schema` object ({name, schema, strict, ...}) as
+  // compact JSON text, kept whole to be shown and sent on as it was given.
+  std::string json_schema;
 };
 
 // What the client submitted, kept as given so the prompt can be rendered again after a

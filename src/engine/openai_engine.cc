@@ -147,6 +147,9 @@ std::string OpenAiEngine::RequestBody(const JobRequest& request) const {
   if (!sp.stop.empty()) body["stop"] = sp.stop;
   if (sp.format != ResponseFormat::kText) {
     body["response_format"] = {{"type", ResponseFormatName(sp.format)}};
+    if (!sp.json_schema.empty()) {
+      body["response_format"]["json_schema"] = json::parse(sp.json_schema, nullptr, false);
+    }
   }
   return body.dump(-1, ' ', false, json::error_handler_t::replace);
 }

@@ -4,16 +4,27 @@
 #include <random>
 #include <utility>
 
-#include "engine/json_grammar.h"
+#include "core/json_grammar.h"
 
 namespace glmq {
 
 Result<TokenSampler> TokenSampler::Make(const SamplingParams& params, const llama_vocab* vocab) {
   TokenSampler s;
   s.vocab_ = vocab;
-  if (params.format == ResponseFormat::kJsonObject) {
-    s.grammar_ = NewJsonObjectSampler(vocab);
-    if (s.grammar_ == nullptr) return Internal("llama.cpp refused the JSON grammar");
+  if (params.format != ResponseFormat::kText) {
+    std::string grammar = JsonObjectGrammar();
+    if (params.format == ResponseFormat::kJsonSchema) {
+      const nlohmann::json format = nlohmann::json::parse(params.json_schema, nullptr, false);
+      if (!format.is_object() || !format.contains("schema")) {
+        return Internal("the job's json_schema is not the object it was given as");
+      }
+      GLMQ_ASSIGN_OR_RETURN(grammar, JsonSchemaGrammar(format["schema"]));
+    }
+    s.grammar_ = llama_sampler_init_grammar(vocab, grammar.c_str(), "root");
+    if (s.grammar_ == nullptr) {
+      return Internal(std::string("llama.cpp refused the grammar of response_format ") +
+                      ResponseFormatName(params.format));
+    }
   }
   llama_sampler_chain_params chain_params = llama_sampler_chain_default_params();
   chain_params.no_perf = true;

@@ -1,6 +1,6 @@
 // TokenSampler: how a running sequence chooses its next token from its row of logits:
-// greedy, or top-p, temperature and a seeded draw; in JSON mode only among the tokens the
-// grammar allows (engine/json_grammar.h).
+// greedy, or top-p, temperature and a seeded draw; with a JSON response format only among
+// the tokens its grammar allows (core/json_grammar.h).
 //
 // The grammar is asked as llama.cpp's own sampling helpers ask it: first about the one token
 // the other samplers chose, and only when it refuses that token are all the vocabulary's

@@ -52,6 +52,7 @@ Result<std::string> EncodeRequestParams(const JobRequest& request) {
   if (s.format != ResponseFormat::kText) {
     sampling.String("response_format", ResponseFormatName(s.format));
   }
+  if (!s.json_schema.empty()) sampling.String("json_schema", s.json_schema);
   sampling.Close();
   params.Int("priority", request.priority).Number("timeout_seconds", request.timeout_seconds);
   // Only when set: the stores look for this key to know a job has a webhook.
@@ -84,6 +85,7 @@ Status DecodeRequestParams(std::string_view text, JobRequest* request) {
         if (!parsed) return Internal("stored request parameters: response_format " + format);
         out.format = *parsed;
       }
+      ReadIfPresent(*sampling, "json_schema", &out.json_schema);
     }
     return Status::Ok();
   } catch (const std::exception& e) {

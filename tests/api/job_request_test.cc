@@ -223,6 +223,26 @@ TEST(ResponseFormatTest, JsonModeIsTakenWhereThePromptAsksForJson) {
   EXPECT_EQ(ParseJobRequest(R"({"text":"doc"})", kLimits)->sampling.format, ResponseFormat::kText);
 }
 
+// Structured Outputs as OpenAI's clients send them: the schema kept as given, no mention of
+// JSON needed.
+TEST(ResponseFormatTest, AJsonSchemaIsKeptWithTheRequest) {
+  const std::string format = R"({"type":"json_schema","json_schema":{"name":"city",
+      "strict":true,"schema":{"type":"object","properties":{"name":{"type":"string"},
+      "people":{"type":"integer"}},"required":["name","people"],
+      "additionalProperties":false}}})";
+  auto chat = ParseOpenAiChatRequest(
+      R"({"messages":[{"role":"user","content":"The largest city."}],"response_format":)" + format +
+          "}",
+      kLimits);
+  ASSERT_TRUE(chat.ok()) << chat.status().ToString();
+  EXPECT_EQ(chat->sampling.format, ResponseFormat::kJsonSchema);
+  const nlohmann::json kept = nlohmann::json::parse(chat->sampling.json_schema);
+  EXPECT_EQ(kept, nlohmann::json::parse(format)["json_schema"]);
+  auto job = ParseJobRequest(R"({"text":"doc","response_format":)" + format + "}", kLimits);
+  ASSERT_TRUE(job.ok()) << job.status().ToString();
+  EXPECT_EQ(job->sampling.json_schema, chat->sampling.json_schema);
+}
+
 TEST(ResponseFormatTest, WhatCannotBeHonouredIsRefusedWithTheReason) {
   struct Case {
     const char* format;
@@ -231,9 +251,13 @@ TEST(ResponseFormatTest, WhatCannotBeHonouredIsRefusedWithTheReason) {
   };
   const Case cases[] = {
       {R"({"type":"json_object"})", "no mention of the format", "needs the word 'json'"},
-      {R"({"type":"json_schema","json_schema":{"name":"x","schema":{}}})", "json please",
-       "'json_schema' is not supported"},
-      {R"({"type":"xml"})", "json", "'text' or 'json_object'"},
+      {R"({"type":"json_schema","json_schema":{"name":"x","schema":{"type":"string",
+          "pattern":"a+"}}})",
+       "json please", "uses 'pattern'"},
+      {R"({"type":"json_schema","json_schema":{"schema":{}}})", "json",
+       "json_schema.name' must be"},
+      {R"({"type":"json_schema"})", "json", "with a 'name' and a 'schema'"},
+      {R"({"type":"xml"})", "json", "'text', 'json_object' or 'json_schema'"},
       {R"("json_object")", "json", "'response_format' must be an object"},
       {R"({})", "json", "'response_format.type' must be a string"},
       {R"({"type":"json_object","strict":true})", "json", "unknown field 'strict'"},

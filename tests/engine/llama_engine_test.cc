@@ -4,7 +4,6 @@
 
 #include "core/utf8.h"
 #include "engine/engine_test_support.h"
-#include "support/json_prefix.h"
 
 namespace glmq {
 namespace {
@@ -29,50 +28,6 @@ TEST(LlamaEngineTest, RunsAJobToMaxTokensWithTrueUsage) {
   EXPECT_FALSE(c.output.empty());
   EXPECT_TRUE(IsValidUtf8(c.output));
   EXPECT_EQ(engine->FreeSlots(), 1);
-}
-
-// JSON mode: whatever the (random) weights prefer, the answer is a JSON object or the
-// beginning of one; the same jobs without it are not.
-TEST(LlamaEngineTest, JsonModeHoldsTheAnswerToAJsonObject) {
-  // The checker itself: a beginning is told from a text that went wrong before its end.
-  EXPECT_EQ(ShapeOfJson(R"({"a": [1, 2.5e3, "x\u00e9"], "b": {}} )"), JsonShape::kObject);
-  EXPECT_EQ(ShapeOfJson(R"({"a": [1, 2.)"), JsonShape::kBeginningOfObject);
-  EXPECT_EQ(ShapeOfJson(R"({"a": tr)"), JsonShape::kBeginningOfObject);
-  EXPECT_EQ(ShapeOfJson(R"({"a" 1)"), JsonShape::kNeither);
-  EXPECT_EQ(ShapeOfJson(R"([1])"), JsonShape::kNeither);
-
-  auto engine = LoadEngine(4);
-  ASSERT_NE(engine, nullptr);
-  const std::string doc = "Foxes are quick. Dogs are lazy. Reply in JSON.";
-  std::vector<Job> jobs;
-  for (int i = 0; i < 4; ++i) {
-    Job job = MakeJob("json-" + std::to_string(i), doc, 40);
-    job.request.sampling.format = ResponseFormat::kJsonObject;
-    job.request.sampling.temperature = i == 0 ? 0.0f : 0.5f * static_cast<float>(i);
-    job.request.sampling.seed = 100 + i;
-    jobs.push_back(job);
-  }
-  for (const Job& job : jobs) ASSERT_TRUE(Admit(*engine, job).ok()) << job.id;
-  auto done = RunAll(*engine);
-  for (const Job& job : jobs) {
-    ASSERT_EQ(done.count(job.id), 1u) << job.id;
-    const Completion& c = done[job.id];
-    EXPECT_EQ(c.state, JobState::kSucceeded) << job.id;
-    EXPECT_GT(c.usage.completion_tokens, 0) << job.id;
-    const JsonShape shape = ShapeOfJson(c.output);
-    EXPECT_NE(shape, JsonShape::kNeither) << job.id << ": " << c.output;
-    // Ended by the model only once the object is closed.
-    if (c.finish_reason == "stop") EXPECT_EQ(shape, JsonShape::kObject) << c.output;
-  }
-  for (Job& job : jobs) {
-    job.id += "-text";
-    job.request.sampling.format = ResponseFormat::kText;
-    ASSERT_TRUE(Admit(*engine, job).ok()) << job.id;
-  }
-  done = RunAll(*engine);
-  int json_like = 0;
-  for (const auto& [id, c] : done) json_like += ShapeOfJson(c.output) != JsonShape::kNeither;
-  EXPECT_EQ(json_like, 0);
 }
 
 TEST(LlamaEngineTest, GreedyOutputIsTheSameAloneAndBesideOthers) {

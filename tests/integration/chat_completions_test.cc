@@ -100,7 +100,8 @@ TEST(ChatCompletionsTest, AnOpenAiRequestGetsAChatCompletion) {
 // answer the job ends with.
 // JSON mode (`response_format` json_object), as OpenAI's clients ask for it: the answer is a
 // JSON object, or its beginning when max_tokens cut it, streamed or not; a prompt that does
-// not ask for JSON is refused as OpenAI refuses it.
+// not ask for JSON is refused as OpenAI refuses it. A json_schema's answer matches the
+// schema; a schema with a keyword the grammar cannot enforce is refused.
 TEST(ChatCompletionsTest, JsonModeAnswersWithAJsonObject) {
   Server server;
   ASSERT_TRUE(server.Start()) << server.start_error();
@@ -126,6 +127,39 @@ TEST(ChatCompletionsTest, JsonModeAnswersWithAJsonObject) {
   const StreamedChat chat = ReadChatStream(streamed.body);
   EXPECT_TRUE(chat.done);
   EXPECT_EQ(chat.content, content);  // the same seed, the same answer
+
+  // Structured Outputs: a value matching the schema, no mention of JSON needed.
+  json structured = {
+      {"messages", {{{"role", "user"}, {"content", "Rate the weather."}}}},
+      {"response_format",
+       {{"type", "json_schema"},
+        {"json_schema",
+         {{"name", "rating"},
+          {"strict", true},
+          {"schema",
+           {{"type", "object"},
+            {"properties",
+             {{"sunny", {{"type", "boolean"}}}, {"grade", {{"enum", {"A", "B", "C"}}}}}},
+            {"required", {"sunny", "grade"}},
+            {"additionalProperties", false}}}}}}},
+      {"max_tokens", 400},
+      {"temperature", 0}};
+  const HttpResult rated = server.Post("/v1/chat/completions", structured);
+  ASSERT_EQ(rated.status, 200) << rated.Describe();
+  ASSERT_EQ(rated.body_json["choices"][0].value("finish_reason", ""), "stop") << rated.body;
+  const json rating =
+      json::parse(rated.body_json["choices"][0]["message"].value("content", ""), nullptr, false);
+  EXPECT_TRUE(rating.is_object() && rating.size() == 2 && rating["sunny"].is_boolean() &&
+              (rating["grade"] == "A" || rating["grade"] == "B" || rating["grade"] == "C"))
+      << rated.body;
+  const json rated_job = server.Get("/v1/jobs/" + rated.Header("glmq-job")).body_json;
+  EXPECT_EQ(rated_job["response_format"], structured["response_format"]) << rated_job;
+  structured["response_format"]["json_schema"]["schema"]["properties"]["grade"] = {
+      {"type", "string"}, {"pattern", "^[A-C]$"}};
+  const HttpResult unenforced = server.Post("/v1/chat/completions", structured);
+  EXPECT_EQ(unenforced.status, 400) << unenforced.Describe();
+  EXPECT_NE(unenforced.body_json["error"].value("message", "").find("'pattern'"), std::string::npos)
+      << unenforced.Describe();
 
   request.erase("stream");
   request["messages"][0]["content"] = "List two colours.";

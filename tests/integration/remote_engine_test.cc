@@ -48,6 +48,21 @@ TEST(RemoteEngineTest, AWorkerRunsJobsOnAnOpenAiCompatibleUpstream) {
   EXPECT_EQ(remote_json.value("text", "x"), direct_json.value("text", "y"));
   EXPECT_NE(ShapeOfJson(remote_json.value("text", "")), JsonShape::kNeither) << remote_json;
   EXPECT_EQ(remote_json["response_format"].value("type", ""), "json_object") << remote_json;
+  json schema_job = job;
+  schema_job["response_format"] = {{"type", "json_schema"},
+                                   {"json_schema",
+                                    {{"name", "flag"},
+                                     {"schema",
+                                      {{"type", "object"},
+                                       {"properties", {{"set", {{"type", "boolean"}}}}},
+                                       {"required", {"set"}}}}}}};
+  schema_job["max_tokens"] = 200;
+  const json remote_schema = WaitForTerminal(gateway, SubmitJob(gateway, schema_job), seconds(60));
+  const json direct_schema =
+      WaitForTerminal(upstream, SubmitJob(upstream, schema_job), seconds(60));
+  EXPECT_EQ(remote_schema.value("text", "x"), direct_schema.value("text", "y"));
+  EXPECT_TRUE(json::parse(remote_schema.value("text", ""), nullptr, false)["set"].is_boolean())
+      << remote_schema;
 
   // A cancel drops the upstream request and ends the job at once.
   const std::string long_id =

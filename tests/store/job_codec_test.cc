@@ -38,6 +38,15 @@ TEST(JobCodecTest, RequestParamsReadBackAsWritten) {
   JobRequest json_mode;
   ASSERT_TRUE(DecodeRequestParams(*text, &json_mode).ok()) << *text;
   EXPECT_EQ(json_mode.sampling.format, ResponseFormat::kJsonObject);
+  request.sampling.format = ResponseFormat::kJsonSchema;
+  request.sampling.json_schema = R"({"name":"n","schema":{"enum":["a\"b",1]}})";
+  text = EncodeRequestParams(request);
+  ASSERT_TRUE(text.ok());
+  JobRequest schema;
+  ASSERT_TRUE(DecodeRequestParams(*text, &schema).ok()) << *text;
+  EXPECT_EQ(schema.sampling.format, ResponseFormat::kJsonSchema);
+  EXPECT_EQ(schema.sampling.json_schema, request.sampling.json_schema);
+  request.sampling.json_schema.clear();
   request.sampling.format = ResponseFormat::kText;
 
   // Without a seed there is none after the round trip either; bytes that are not UTF-8 are

@@ -2,8 +2,8 @@
 //   NODE_PATH=<openai-node>/node_modules node batch.cjs http://127.0.0.1:PORT
 // Uploads a batch file, runs it to the end, reads the output file line by line, pages
 // through the batches, cancels a second batch, lists the models, reads a streamed chat
-// completion as it grows, and asks for a JSON object (JSON mode). Any failed check throws,
-// and the process exits non-zero with the reason.
+// completion as it grows, and asks for JSON (JSON mode, a JSON Schema). Any failed check
+// throws, and the process exits non-zero with the reason.
 'use strict';
 
 const assert = require('node:assert/strict');
@@ -108,6 +108,30 @@ async function jsonMode() {
     }),
     (e) => e.status === 400 && /'json'/.test(e.message),
   );
+  // Structured Outputs: a value matching the schema.
+  const structured = await client.chat.completions.create({
+    model: 'glm-4-9b-chat-1m',
+    messages: [{ role: 'user', content: 'Is the river long?' }],
+    response_format: {
+      type: 'json_schema',
+      json_schema: {
+        name: 'answer',
+        strict: true,
+        schema: {
+          type: 'object',
+          properties: { long: { type: 'boolean' }, unit: { enum: ['km', 'mi'] } },
+          required: ['long', 'unit'],
+          additionalProperties: false,
+        },
+      },
+    },
+    max_tokens: 400,
+    temperature: 0,
+  });
+  assert.equal(structured.choices[0].finish_reason, 'stop', JSON.stringify(structured));
+  const answer = JSON.parse(structured.choices[0].message.content);
+  assert.equal(typeof answer.long, 'boolean');
+  assert.ok(['km', 'mi'].includes(answer.unit), JSON.stringify(answer));
 }
 
 async function main() {
