@@ -5,6 +5,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/json_writer.h"
+
 namespace glmq {
 namespace {
 
@@ -30,31 +32,12 @@ null     ::= "null" ws
 // Deeper than this is refused: each level is a rule, and a schema is a request's bytes.
 constexpr int kMaxDepth = 64;
 
-// `text` as a GBNF literal.
+// `text` as a GBNF literal, whose escapes are JSON's for the characters written here: the
+// texts are JSON as json::dump writes it, without control characters.
 std::string Literal(std::string_view text) {
-  std::string out = "\"";
-  for (const char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out + "\"";
+  std::string out;
+  AppendJsonString(out, text);
+  return out;
 }
 
 // A JSON value written exactly so (compact, as json::dump writes it), then `ws`.
