@@ -133,7 +133,6 @@ Status ReadWebhookUrl(json& doc, std::string& out, const RequestLimits& limits) 
   return out.empty() ? Status::Ok() : CheckWebhookUrl(out, limits);
 }
 
-// temperature, top_p, seed and stop.
 // `response_format`, as OpenAI's: {"type": "text"}, {"type": "json_object"} or
 // {"type": "json_schema", "json_schema": {"name", "schema", "strict", "description"}}. A
 // schema whose grammar cannot be made (core/json_grammar.h says which keyword) is refused
@@ -200,6 +199,7 @@ Status ReadResponseFormat(const json& doc, SamplingParams& out) {
   return Status::Ok();
 }
 
+// response_format, temperature, top_p, seed and stop.
 Status ReadSampling(const json& doc, const RequestLimits& limits, SamplingParams& out) {
   GLMQ_RETURN_IF_ERROR(ReadResponseFormat(doc, out));
   double temperature = out.temperature;
