@@ -137,6 +137,8 @@ LlamaEngine::~LlamaEngine() {
       if (!seq.active) SaveToDisk(seq);
     }
   }
+  // The samplers go first, while the vocabulary their grammars were made for still exists.
+  for (Sequence& seq : slots_) seq.sampler = TokenSampler();
   if (batch_) llama_batch_free(*batch_);
   if (ctx_ != nullptr) llama_free(ctx_);
   if (threadpool_ != nullptr) ggml_threadpool_free(threadpool_);
