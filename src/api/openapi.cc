@@ -306,7 +306,7 @@ const std::string& OpenApiDocument() {
       "ResponseFormat": {
         "type": "object",
         "required": ["type"],
-        "description": "json_object (JSON mode): the answer is one JSON object, held to it token by token; the prompt must contain the word 'json'. json_schema (Structured Outputs): a value matching json_schema.schema, in the subset of JSON Schema OpenAI's strict mode takes (every property required; pattern, format and the like are a 400). An answer cut by max_tokens is the beginning of one.",
+        "description": "json_object (JSON mode): the answer is one JSON object, held to it token by token; the prompt must contain the word 'json'. json_schema (Structured Outputs): a value matching json_schema.schema, in the subset of JSON Schema OpenAI's strict mode takes (every property required; pattern, format and the like are a 400; keys in name order, or in an object's propertyOrdering). An answer cut by max_tokens is the beginning of one.",
         "properties": {
           "type": {"type": "string", "enum": ["text", "json_object", "json_schema"], "default": "text"},
           "json_schema": {"type": "object", "required": ["name", "schema"], "properties": {"name": {"type": "string", "maxLength": 64}, "schema": {"type": "object"}, "strict": {"type": "boolean"}, "description": {"type": "string"}}}

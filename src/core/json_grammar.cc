@@ -66,10 +66,10 @@ class SchemaGrammar {
     }
     if (!schema.is_object()) return Refuse(where, "must be a schema (an object)");
     static const std::set<std::string> kKnown = {
-        "type",       "properties", "required", "additionalProperties",
-        "items",      "minItems",   "maxItems", "enum",
-        "const",      "anyOf",      "$ref",     "$defs",
-        "definitions"};
+        "type",        "properties",      "required", "additionalProperties",
+        "items",       "minItems",        "maxItems", "enum",
+        "const",       "anyOf",           "$ref",     "$defs",
+        "definitions", "propertyOrdering"};
     static const std::set<std::string> kIgnored = {"title",   "description", "default", "examples",
                                                    "$schema", "$id",         "$comment"};
     for (const auto& [key, value] : schema.items()) {
@@ -77,7 +77,8 @@ class SchemaGrammar {
         return Refuse(where, "uses '" + key +
                                  "', which no grammar here enforces (supported: type, "
                                  "properties, required, additionalProperties: false, items, "
-                                 "minItems, maxItems, enum, const, anyOf, $ref, $defs)");
+                                 "minItems, maxItems, enum, const, anyOf, $ref, $defs, "
+                                 "propertyOrdering)");
       }
     }
     if (schema.contains("$defs") && !schema["$defs"].is_object()) {
@@ -161,9 +162,28 @@ class SchemaGrammar {
         required.insert(name.get<std::string>());
       }
     }
+    // The order the keys are written in: propertyOrdering's, else their names'.
+    std::vector<std::string> order;
+    if (auto given = schema.find("propertyOrdering"); given != schema.end()) {
+      std::set<std::string> named;
+      for (const json& name : given->is_array() ? *given : json::array()) {
+        if (name.is_string() && properties->contains(name.get<std::string>()) &&
+            named.insert(name.get<std::string>()).second) {
+          order.push_back(name.get<std::string>());
+        }
+      }
+      if (!given->is_array() || order.size() != given->size() ||
+          order.size() != properties->size()) {
+        return Refuse(where + ".propertyOrdering",
+                      "must name each of its properties once, in the order to write them");
+      }
+    } else {
+      for (const auto& [name, property] : properties->items()) order.push_back(name);
+    }
     std::string body = "\"{\" ws";
     bool first = true;
-    for (const auto& [name, property] : properties->items()) {
+    for (const std::string& name : order) {
+      const json& property = (*properties)[name];
       const std::string at = where + ".properties." + name;
       if (!required.contains(name)) {
         return Refuse(at,

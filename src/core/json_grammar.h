@@ -28,8 +28,10 @@ const std::string& JsonObjectGrammar();
 //   allowed);
 // - objects with "properties", every one of them "required", and "additionalProperties"
 //   false or absent (no other key is written); an object without "properties" is any
-//   object. The keys are written in the order of their names (glmq's JSON parser keeps an
-//   object's keys sorted), where OpenAI writes them in the schema's order;
+//   object. The keys are written in the order "propertyOrdering" gives (a list of all the
+//   property names, as Gemini's API takes it), else in the order of their names: glmq's
+//   JSON parser keeps an object's keys sorted, where OpenAI writes them in the schema's
+//   order, and an answer's order matters to a model (reasoning before the verdict);
 // - arrays with "items", "minItems", "maxItems";
 // - annotations ("title", "description", "default", "examples", "$schema", "$id",
 //   "$comment") are ignored.

@@ -39,6 +39,27 @@ TEST(JsonGrammarTest, ASchemaBecomesRulesForItsParts) {
   EXPECT_NE(g.find(rule, g.find(rule + " ::= ") + rule.size() + 4), std::string::npos) << g;
 }
 
+// Keys are written in the order of their names, or in propertyOrdering's.
+TEST(JsonGrammarTest, PropertyOrderingSetsTheOrderOfTheKeys) {
+  json schema = json::parse(R"({"type": "object", "required": ["answer", "reasoning"],
+      "properties": {"answer": {"type": "boolean"}, "reasoning": {"type": "string"}}})");
+  auto sorted = JsonSchemaGrammar(schema);
+  ASSERT_TRUE(sorted.ok()) << sorted.status().ToString();
+  EXPECT_LT(sorted->find("answer"), sorted->find("reasoning")) << *sorted;
+  schema["propertyOrdering"] = {"reasoning", "answer"};
+  auto ordered = JsonSchemaGrammar(schema);
+  ASSERT_TRUE(ordered.ok()) << ordered.status().ToString();
+  EXPECT_GT(ordered->find("answer"), ordered->find("reasoning")) << *ordered;
+  for (const json& bad : {json({"reasoning"}), json({"reasoning", "answer", "answer"}),
+                          json({"reasoning", "verdict"}), json("reasoning,answer")}) {
+    schema["propertyOrdering"] = bad;
+    EXPECT_NE(JsonSchemaGrammar(schema).status().message().find(
+                  "propertyOrdering' must name each of its properties once"),
+              std::string::npos)
+        << bad;
+  }
+}
+
 TEST(JsonGrammarTest, WhatNoGrammarEnforcesIsRefusedByName) {
   struct Case {
     const char* schema;

@@ -27,6 +27,7 @@ constexpr char kSchema[] = R"({"name": "reading", "strict": true, "schema": {
     "inner": {"$ref": "#/$defs/inner"}
   },
   "required": ["ok", "level", "count", "maybe", "pair", "inner"],
+  "propertyOrdering": ["pair", "ok", "level", "count", "maybe", "inner"],
   "additionalProperties": false,
   "$defs": {"inner": {"type": "object", "properties": {"tag": {"const": "x"}},
                       "required": ["tag"]}}
@@ -62,6 +63,12 @@ TEST(TokenSamplerTest, AnAnswerHeldToASchemaMatchesIt) {
     EXPECT_EQ(answer["pair"].size(), 2u) << c.output;
     for (const json& n : answer["pair"]) EXPECT_TRUE(n.is_number_integer()) << c.output;
     EXPECT_EQ(answer["inner"], json({{"tag", "x"}})) << c.output;
+    // Written in propertyOrdering's order.
+    const nlohmann::ordered_json in_order = nlohmann::ordered_json::parse(c.output);
+    std::vector<std::string> keys;
+    for (const auto& [key, value] : in_order.items()) keys.push_back(key);
+    EXPECT_EQ(keys, (std::vector<std::string>{"pair", "ok", "level", "count", "maybe", "inner"}))
+        << c.output;
   }
 }
 
