@@ -1,6 +1,8 @@
 // Command-line client of the HTTP API: submit, status, result, watch, cancel, queue (and
 // batch, in cli/batch_client.cc).
+#include <cctype>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -122,6 +124,7 @@ struct ClientFlags {
   std::optional<int> max_tokens;  // sent as given when given: the server judges the value
   std::optional<double> temperature;
   bool json_mode = false;
+  std::string schema_file;  // a JSON Schema the answer must match
   double wait = 0;
 };
 
@@ -206,6 +209,11 @@ void AddClientCommands(CLI::App& app, std::vector<std::pair<CLI::App*, CommandRu
   submit->add_option("--temperature", f->temperature, "0 = greedy");
   submit->add_flag("--json", f->json_mode,
                    "answer with one JSON object (JSON mode; the question must ask for JSON)");
+  submit
+      ->add_option("--schema", f->schema_file,
+                   "answer with a value matching the JSON Schema in this file (named after it)")
+      ->check(CLI::ExistingFile)
+      ->excludes("--json");
   submit->add_option("--wait", f->wait, "wait this many seconds for the result");
   out.emplace_back(submit, [f]() -> int {
     json body;
@@ -221,6 +229,25 @@ void AddClientCommands(CLI::App& app, std::vector<std::pair<CLI::App*, CommandRu
     if (f->max_tokens) body["max_tokens"] = *f->max_tokens;
     if (f->temperature) body["temperature"] = *f->temperature;
     if (f->json_mode) body["response_format"] = {{"type", "json_object"}};
+    if (!f->schema_file.empty()) {
+      std::ifstream in(f->schema_file, std::ios::binary);
+      const json schema = json::parse(in, nullptr, false);
+      if (schema.is_discarded()) {
+        std::cerr << "glmq: " << f->schema_file << " is not JSON\n";
+        return 2;
+      }
+      // The file's name without its extensions, in the characters a schema's name may use.
+      std::string name = std::filesystem::path(f->schema_file).filename().string();
+      name = name.substr(0, name.find('.'));
+      for (char& c : name) {
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') c = '_';
+      }
+      body["response_format"] = {{"type", "json_schema"},
+                                 {"json_schema",
+                                  {{"name", name.empty() ? "schema" : name.substr(0, 64)},
+                                   {"strict", true},
+                                   {"schema", schema}}}};
+    }
     const std::string payload = body.dump(-1, ' ', false, json::error_handler_t::replace);
     Reply r = Call(f->api, "POST", "/v1/jobs", &payload);
     if (f->wait <= 0 || r.status != 202) return Print(r);

@@ -2,6 +2,7 @@
 // `glmq serve`: what a user types is what the server is sent, and a wait means the wait.
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <string>
 
 #include "integration/harness.h"
@@ -72,6 +73,21 @@ TEST(ClientTest, SendsTheValuesItIsGivenForTheServerToJudge) {
   const json job = json::parse(json_out, nullptr, false);
   EXPECT_EQ(job["response_format"].value("type", ""), "json_object") << json_out;
   EXPECT_EQ(job.value("text", "").substr(0, 1), "{") << json_out;
+
+  // --schema FILE: a value matching the schema, named after the file.
+  const std::string schema_path = server.data_dir() + "/verdict.schema.json";
+  {
+    std::ofstream out(schema_path);
+    out << R"({"type": "object", "properties": {"yes": {"type": "boolean"}}, "required": ["yes"]})";
+  }
+  const auto [schema_code, schema_out] = RunCommand(
+      Cli(server, "submit --text 'A short note.' -q 'Is it short?' --temperature 0 --schema " +
+                      schema_path + " --max-tokens 200 --wait 60"));
+  ASSERT_EQ(schema_code, 0) << schema_out;
+  const json verdict = json::parse(schema_out, nullptr, false);
+  EXPECT_EQ(verdict["response_format"]["json_schema"].value("name", ""), "verdict") << schema_out;
+  EXPECT_TRUE(json::parse(verdict.value("text", ""), nullptr, false)["yes"].is_boolean())
+      << schema_out;
 }
 
 // `glmq result` prints a job's text and exits 0 only when it succeeded; a job that ended
