@@ -486,7 +486,15 @@ StepReport LlamaEngine::Step(const StepHints& hints) {
       report.prompt_tokens += seq->chunk;
     }
     if (seq->batch_index < 0) continue;
-    const llama_token token = seq->sampler.Sample(ctx_, seq->batch_index);
+    Result<llama_token> sampled = seq->sampler.Sample(ctx_, seq->batch_index);
+    if (!sampled.ok()) {
+      Completion c = Outcome(*seq, JobState::kFailed, "error");
+      c.error_code = ErrorCodeName(ErrorCode::kDecodeFailed);
+      c.error_message = std::string(sampled.status().message());
+      Finish(*seq, std::move(c), report.finished, /*keep_kv=*/false);
+      continue;
+    }
+    const llama_token token = *sampled;
     ++report.generated_tokens;
     seq->generating = true;
     const bool ended = AcceptToken(*seq, token);

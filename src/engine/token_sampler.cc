@@ -1,6 +1,7 @@
 #include "engine/token_sampler.h"
 
 #include <cmath>
+#include <exception>
 #include <random>
 #include <utility>
 
@@ -66,7 +67,7 @@ void TokenSampler::Free() {
   if (grammar_ != nullptr) llama_sampler_free(std::exchange(grammar_, nullptr));
 }
 
-llama_token TokenSampler::Sample(llama_context* ctx, int32_t row) {
+Result<llama_token> TokenSampler::Sample(llama_context* ctx, int32_t row) {
   if (grammar_ == nullptr) return llama_sampler_sample(chain_, ctx, row);
   const float* logits = llama_get_logits_ith(ctx, row);
   const int32_t n = llama_vocab_n_tokens(vocab_);
@@ -78,12 +79,26 @@ llama_token TokenSampler::Sample(llama_context* ctx, int32_t row) {
     llama_sampler_apply(chain_, &all);
     return all.data[all.selected].id;
   };
+  auto allowed = [&](llama_token token) {
+    llama_token_data alone{token, 1.0f, 0.0f};
+    llama_token_data_array one{&alone, 1, -1, false};
+    llama_sampler_apply(grammar_, &one);
+    return !std::isinf(alone.logit);
+  };
   llama_token token = choose(false);
-  llama_token_data alone{token, 1.0f, 0.0f};
-  llama_token_data_array one{&alone, 1, -1, false};
-  llama_sampler_apply(grammar_, &one);
-  if (std::isinf(alone.logit)) token = choose(true);  // refused: choose among the allowed
-  llama_sampler_accept(grammar_, token);
+  if (!allowed(token)) token = choose(true);  // refused: choose among the allowed
+  // A vocabulary with no token that continues the answer: llama.cpp would throw on the
+  // engine's thread at the accept below; the job fails instead.
+  if (!allowed(token)) {
+    return Internal(
+        "no token of the model's vocabulary continues the answer in its response "
+        "format");
+  }
+  try {
+    llama_sampler_accept(grammar_, token);
+  } catch (const std::exception& e) {
+    return Internal(std::string("the response format's grammar refused the answer: ") + e.what());
+  }
   llama_sampler_accept(chain_, token);
   return token;
 }

@@ -35,8 +35,9 @@ class TokenSampler {
   TokenSampler& operator=(const TokenSampler&) = delete;
   ~TokenSampler();
 
-  // The next token from row `row` of the context's last logits (the sampler remembers it).
-  llama_token Sample(llama_context* ctx, int32_t row);
+  // The next token from row `row` of the context's last logits (the sampler remembers it);
+  // an error when no token of the vocabulary continues the answer in its format.
+  Result<llama_token> Sample(llama_context* ctx, int32_t row);
 
  private:
   void Free();
