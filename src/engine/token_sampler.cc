@@ -86,13 +86,15 @@ Result<llama_token> TokenSampler::Sample(llama_context* ctx, int32_t row) {
     return !std::isinf(alone.logit);
   };
   llama_token token = choose(false);
-  if (!allowed(token)) token = choose(true);  // refused: choose among the allowed
-  // A vocabulary with no token that continues the answer: llama.cpp would throw on the
-  // engine's thread at the accept below; the job fails instead.
   if (!allowed(token)) {
-    return Internal(
-        "no token of the model's vocabulary continues the answer in its response "
-        "format");
+    token = choose(true);  // refused: choose among the allowed
+    // A vocabulary with no token that continues the answer: llama.cpp would throw on the
+    // engine's thread at the accept below; the job fails instead.
+    if (!allowed(token)) {
+      return Internal(
+          "no token of the model's vocabulary continues the answer in its response "
+          "format");
+    }
   }
   try {
     llama_sampler_accept(grammar_, token);
